@@ -1,0 +1,66 @@
+// demo - a small "game" that starts crashdrop, runs a few threads, and crashes in one of them.
+// tools/demo.sh builds it, runs it and shows what the dump it leaves says.
+//
+//   demo <database folder>
+#define CRASHDROP_IMPLEMENTATION
+#include "crashdrop.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+#include <vector>
+
+namespace game {
+
+struct Entity {
+    int health = 100;
+    Entity* target = nullptr;
+};
+
+std::atomic<bool> running{true};
+
+__attribute__((noinline)) void apply_damage(Entity& e, int amount) {
+    e.target->health -= amount;  // the bug: this entity has no target
+}
+
+__attribute__((noinline)) void update_world(std::vector<Entity>& world) {
+    for (auto& e : world) apply_damage(e, 10);
+}
+
+void simulation_thread() {
+    std::vector<Entity> world(3);
+    world[0].target = &world[1];
+    world[1].target = &world[2];  // world[2].target stays null
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    update_world(world);
+}
+
+void idle_thread(const char* name) {
+    pthread_setname_np(pthread_self(), name);
+    while (running.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+}  // namespace game
+
+int main(int argc, char** argv) {
+    crashdrop::Options options;
+    options.database_path = argc > 1 ? argv[1] : "crashdrop-demo-db";
+    options.product_name = "crashdrop-demo";
+    options.product_version = "1.0.0";
+    if (crashdrop::Status s = crashdrop::start(options); !s.ok()) {
+        std::fprintf(stderr, "crashdrop::start failed: %s\n", s.message().c_str());
+        return 1;
+    }
+    std::printf("demo: crashdrop started (database %s); crashing in the simulation thread...\n",
+                options.database_path.c_str());
+    std::fflush(stdout);
+    std::thread render(game::idle_thread, "render");
+    std::thread audio(game::idle_thread, "audio");
+    std::thread simulation(game::simulation_thread);
+    simulation.join();
+    game::running = false;
+    render.join();
+    audio.join();
+    return 0;
+}

@@ -1,0 +1,58 @@
+// crashdrop - crash capture in one header: native crashes become minidumps that Breakpad's
+// minidump_stackwalk, LLDB and Sentry read. https://github.com/ (see README.md)
+//
+// USAGE
+//   In exactly one .cpp file of each executable or shared library:
+//       #define CRASHDROP_IMPLEMENTATION
+//       #include "crashdrop.hpp"
+//   Everywhere else just #include "crashdrop.hpp". Then, early in main():
+//       crashdrop::Options o;
+//       o.database_path = "/var/tmp/mygame-crashes";
+//       o.product_name = "MyGame";
+//       o.product_version = "1.4.2";
+//       if (crashdrop::Status s = crashdrop::start(o); !s.ok()) fprintf(stderr, "%s\n", s.message().c_str());
+//   A crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS, or an uncaught
+//   exception) then leaves <database_path>/pending/<report id>.dmp and the process dies with
+//   its original signal, as it would have without crashdrop.
+//
+// CONFIGURATION MACROS (define before the include; each is 0 or 1)
+//   CRASHDROP_IMPLEMENTATION             compile the implementation into this TU
+//   CRASHDROP_EXPORT                 0   export the public API from this binary
+//   CRASHDROP_PTHREAD_INTERPOSE      1   define pthread_create so new threads get an
+//                                        alternate signal stack (stack overflows captured)
+//   CRASHDROP_PTHREAD_INTERPOSE_GLOBAL   (1 for executables, 0 for shared libraries)
+//                                        export that pthread_create to the whole process
+//
+// THE SIGNAL-SAFETY CONTRACT
+//   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section
+//   "crashdrop_sigsafe": no allocation, no locks, no stdio, no exceptions; raw system calls
+//   and memory reserved by start() only. See include/crashdrop/sigsafe/common.hpp.
+//
+// This file includes the others in order; tools/amalgamate.py turns them into
+// single_include/crashdrop.hpp. It has no include guard on purpose: including it a second
+// time with CRASHDROP_IMPLEMENTATION defined adds the implementation.
+
+// ---- declarations (every TU) ----
+#include "crashdrop/config.hpp"
+#include "crashdrop/status.hpp"
+#include "crashdrop/options.hpp"
+#include "crashdrop/api.hpp"
+
+// ---- implementation (the one TU that defines CRASHDROP_IMPLEMENTATION) ----
+#include "crashdrop/detail/impl_begin.hpp"
+#include "crashdrop/minidump/format.hpp"
+#include "crashdrop/minidump/context_amd64.hpp"
+#include "crashdrop/sigsafe/common.hpp"
+#include "crashdrop/platform/linux/arch_x86_64.hpp"
+#include "crashdrop/platform/linux/syscalls_linux.hpp"
+#include "crashdrop/minidump/writer.hpp"
+#include "crashdrop/platform/linux/state_linux.hpp"
+#include "crashdrop/platform/linux/proc_linux.hpp"
+#include "crashdrop/platform/linux/threads_linux.hpp"
+#include "crashdrop/platform/linux/modules_linux.hpp"
+#include "crashdrop/platform/linux/dumper_linux.hpp"
+#include "crashdrop/platform/linux/handler_linux.hpp"
+#include "crashdrop/database/layout_posix.hpp"
+#include "crashdrop/platform/linux/start_linux.hpp"
+#include "crashdrop/detail/api_impl.hpp"
+#include "crashdrop/detail/impl_end.hpp"

@@ -1,0 +1,61 @@
+// crashdrop/detail/impl_begin.hpp - opens the implementation part of crashdrop.hpp.
+// CRASHDROP_DETAIL_IMPL_ACTIVE is 1 exactly once per translation unit: in the TU that defines
+// CRASHDROP_IMPLEMENTATION, the first time crashdrop.hpp is included after that definition.
+// Every implementation file wraps its body in #if CRASHDROP_DETAIL_IMPL_ACTIVE, so other TUs
+// see declarations only (and never <signal.h>, <link.h> or <windows.h>).
+// No #pragma once: this file is meant to be read on every inclusion of crashdrop.hpp.
+#undef CRASHDROP_DETAIL_IMPL_ACTIVE
+#if defined(CRASHDROP_IMPLEMENTATION) && !defined(CRASHDROP_DETAIL_IMPL_DONE)
+#define CRASHDROP_DETAIL_IMPL_DONE
+#define CRASHDROP_DETAIL_IMPL_ACTIVE 1
+#else
+#define CRASHDROP_DETAIL_IMPL_ACTIVE 0
+#endif
+
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#if defined(__GNUC__) || defined(__clang__)
+#include <cxxabi.h>
+#endif
+#if CRASHDROP_OS_LINUX
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/times.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+#endif
+#if CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
+#include <cpuid.h>
+#endif
+// Everything defined from here on is private to the binary that holds it (two plugins that
+// each embed crashdrop must not bind to each other's copy). Explicit attributes (the public
+// API under CRASHDROP_EXPORT, the pthread_create interposer) still win.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+#pragma GCC visibility push(hidden)
+#endif
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE

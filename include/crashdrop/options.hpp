@@ -1,0 +1,56 @@
+// crashdrop/options.hpp - the public Options struct given to crashdrop::start().
+// Context: ordinary code. Every field has a safe default; start() checks ranges and returns
+// Error::invalid_options naming the field when one is out of range.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "config.hpp"
+
+CRASHDROP_NAMESPACE_BEGIN
+
+struct Options {
+    /// Crash database folder. Created (mode 0700) if missing; dumps are written to
+    /// `<database_path>/pending/<report id>.dmp` (mode 0600). Required.
+    std::string database_path;
+
+    /// Recorded in every dump's annotations as `prod` / `ver`. At most 255 bytes each.
+    std::string product_name;
+    std::string product_version;
+
+    /// Copy the process environment into dumps (LinuxEnviron stream). Off by default:
+    /// environments hold tokens and passwords.
+    bool include_environment = false;
+
+    /// Install a std::terminate handler that records the uncaught exception's type and
+    /// what() before the abort is captured. The previous terminate handler still runs.
+    bool handle_terminate = true;
+
+    /// Memory reserved at start() for building a dump: thread, module and mapping tables
+    /// plus the dump image itself. Nothing is allocated after a crash, so this is the dump's
+    /// size limit; when it runs short, stack copies are trimmed (and the dump says so).
+    /// Range 256 KiB .. 1 GiB.
+    std::size_t dump_buffer_size = 4u * 1024u * 1024u;
+
+    /// Most stack bytes copied for the crashing thread (from its stack pointer upwards).
+    /// Range 4 KiB .. dump_buffer_size / 2.
+    std::size_t crashed_thread_stack_limit = 1024u * 1024u;
+
+    /// Most stack bytes copied for every other thread. Range 4 KiB .. dump_buffer_size / 2.
+    std::size_t thread_stack_limit = 64u * 1024u;
+
+    /// Size of each alternate signal stack; 0 picks max(64 KiB, 4 x the kernel's minimum).
+    /// Range 0 or 16 KiB .. 16 MiB.
+    std::size_t alt_stack_size = 0;
+
+    /// How long the crashing thread waits for the other threads to report their registers
+    /// before listing the late ones with what /proc shows of them. Range 1 .. 10000.
+    int thread_suspend_timeout_ms = 250;
+
+    /// Real-time signal used, only while a dump is written, to collect other threads'
+    /// registers. 0 picks SIGRTMIN + 3. Range 0 or SIGRTMIN .. SIGRTMAX.
+    int thread_signal = 0;
+};
+
+CRASHDROP_NAMESPACE_END

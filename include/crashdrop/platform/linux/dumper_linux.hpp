@@ -1,0 +1,529 @@
+// crashdrop/platform/linux/dumper_linux.hpp - writes a whole minidump of this process into the
+// image start() reserved, then into <database>/pending/<report id>.dmp. The order is chosen
+// for speed: the other threads are asked for their registers first, and the streams that do
+// not need them (proc status, modules, DSO debug) are written while they answer.
+// Context: implementation TU; crash path (crashdrop::sigsafe rules apply). Runs in the
+// crashing thread's signal handler, or in write_dump()'s caller.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+struct dump_request {
+    bool is_crash;
+    int signo;             // crash: the signal
+    int code;              // crash: si_code
+    u64 address;           // crash: si_addr
+    const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
+    u32 tid;               // the crashing or requesting thread
+};
+
+/// A fresh random (version 4) report id.
+CRASHDROP_SIGSAFE void new_report_id(minidump::guid* id) {
+    u8 b[16];
+    if (sys_getrandom(b, sizeof(b), GRND_NONBLOCK) != static_cast<long>(sizeof(b))) {
+        // No entropy yet (early boot): time, pid and address bits still make it unique here.
+        const u64 t = static_cast<u64>(monotonic_ns());
+        const u64 p = static_cast<u64>(sys_getpid()) ^ reinterpret_cast<u64>(id);
+        copy_bytes(b, &t, 8);
+        copy_bytes(b + 8, &p, 8);
+    }
+    copy_bytes(id, b, sizeof(b));
+    id->data3 = static_cast<u16>((id->data3 & 0x0fffu) | 0x4000u);
+    id->data4[0] = static_cast<u8>((id->data4[0] & 0x3fu) | 0x80u);
+}
+
+/// The id as readers print it: 8-4-4-4-12 lower-case hex (36 characters).
+CRASHDROP_SIGSAFE void format_report_id(const minidump::guid* id, text* t) {
+    text_append_hex(t, id->data1, 8, false);
+    t->put('-');
+    text_append_hex(t, id->data2, 4, false);
+    t->put('-');
+    text_append_hex(t, id->data3, 4, false);
+    t->put('-');
+    for (int i = 0; i < 8; ++i) {
+        if (i == 2) t->put('-');
+        text_append_hex(t, id->data4[i], 2, false);
+    }
+}
+
+/// Reads /proc/self/<leaf> into the image as a stream (size-capped).
+CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* leaf, u32 type, u64 cap, text* errors) {
+    const u32 rva = static_cast<u32>(align_up(im->size, 4));
+    const u64 room = image_free_bytes(im) > 4 ? image_free_bytes(im) - 4 : 0;
+    bool truncated = false;
+    const long n = read_file(g->proc_self_fd, leaf, im->base + rva, static_cast<std::size_t>(min_u64(cap, room)), &truncated);
+    if (n < 0) {
+        text_append(errors, "/proc/self/");
+        text_append(errors, leaf);
+        text_append(errors, ": unreadable (errno ");
+        text_append_dec(errors, static_cast<u64>(-n));
+        text_append(errors, ")\n");
+        return;
+    }
+    im->size = rva + static_cast<u64>(n);
+    image_add_stream(im, type, rva, static_cast<u64>(n));
+    if (truncated) {
+        text_append(errors, "/proc/self/");
+        text_append(errors, leaf);
+        text_append(errors, ": truncated to ");
+        text_append_dec(errors, static_cast<u64>(n));
+        text_append(errors, " bytes\n");
+    }
+}
+
+CRASHDROP_SIGSAFE void add_misc_info(linux_state* g, image* im) {
+    minidump::misc_info mi;
+    zero_bytes(&mi, sizeof(mi));
+    mi.size_of_info = sizeof(mi);
+    mi.flags1 = minidump::k_misc1_process_id;
+    mi.process_id = static_cast<u32>(g->pid);
+    struct tms t;
+    if (g->process_create_time != 0 && g->clock_ticks > 0 && sys_times(&t) != -EFAULT) {
+        mi.flags1 |= minidump::k_misc1_process_times;
+        mi.process_create_time = g->process_create_time;
+        mi.process_user_time = static_cast<u32>(static_cast<u64>(t.tms_utime) / static_cast<u64>(g->clock_ticks));
+        mi.process_kernel_time = static_cast<u32>(static_cast<u64>(t.tms_stime) / static_cast<u64>(g->clock_ticks));
+    }
+    image_add_blob_stream(im, minidump::stream_misc_info, &mi, sizeof(mi));
+}
+
+/// Decides each listed thread's stack range [stack_lo, stack_hi).
+CRASHDROP_SIGSAFE void plan_stack(linux_state* g, thread_slot* t, text* errors) {
+    t->stack_lo = t->stack_hi = 0;
+    const auto* ctx = reinterpret_cast<const md_context*>(g->image_base + t->context_rva);
+    const u64 sp = context_sp(ctx);
+    if (sp == 0) return;
+    const mapping* m = find_mapping(g, sp);
+    u64 lo;
+    if (m != nullptr && (m->perms & perm_read)) {
+        lo = sp > k_red_zone ? align_down(sp - k_red_zone, 16) : 0;
+        if (lo < m->start) lo = m->start;
+    } else {
+        // The stack pointer ran off its stack (overflow into the guard gap or guard page):
+        // keep the stack right above it, which holds the frames that led here.
+        m = find_readable_above(g, sp, 1024 * 1024);
+        if (m == nullptr) {
+            text_append(errors, "thread ");
+            text_append_dec(errors, t->tid);
+            text_append(errors, ": stack pointer ");
+            text_append_hex(errors, sp, 0, true);
+            text_append(errors, " is in no readable mapping; no stack captured\n");
+            return;
+        }
+        lo = m->start;
+        text_append(errors, "thread ");
+        text_append_dec(errors, t->tid);
+        text_append(errors, ": stack pointer ");
+        text_append_hex(errors, sp, 0, true);
+        text_append(errors, " is below its stack (overflow); stack captured from ");
+        text_append_hex(errors, lo, 0, true);
+        text_append(errors, "\n");
+    }
+    const u64 limit = (t->flags & tf_crashed) ? g->crashed_stack_limit : g->other_stack_limit;
+    t->stack_lo = lo;
+    t->stack_hi = min_u64(m->end, lo + limit);
+}
+
+
+/// Shrinks every stack plan so that all of them fit in `budget` bytes: the crashing thread
+/// keeps up to half, the others share the rest evenly (the largest are cut first).
+CRASHDROP_SIGSAFE void fit_stacks(linux_state* g, u64 budget, text* errors) {
+    u64 total = 0;
+    u64 largest = 0;
+    thread_slot* crashed = nullptr;
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        thread_slot* t = &g->threads[i];
+        const u64 want = t->stack_hi - t->stack_lo;
+        total += want;
+        if (t->flags & tf_crashed) crashed = t;
+        else if (want > largest) largest = want;
+    }
+    if (total <= budget) return;
+    u64 rest = budget;
+    if (crashed != nullptr) {
+        const u64 want = crashed->stack_hi - crashed->stack_lo;
+        const u64 keep = min_u64(want, budget / 2);
+        crashed->stack_hi = crashed->stack_lo + keep;
+        rest = budget - keep;
+    }
+    // Largest cap c with sum(min(want_i, c)) <= rest, by bisection.
+    u64 lo = 0, hi = largest;
+    while (lo < hi) {
+        const u64 mid = lo + (hi - lo + 1) / 2;
+        u64 sum = 0;
+        for (u32 i = 0; i < g->thread_count; ++i) {
+            const thread_slot* t = &g->threads[i];
+            if (t != crashed) sum += min_u64(t->stack_hi - t->stack_lo, mid);
+        }
+        if (sum <= rest) lo = mid;
+        else hi = mid - 1;
+    }
+    const u64 cap = align_down(lo, 16);
+    u32 trimmed = 0;
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        thread_slot* t = &g->threads[i];
+        if (t == crashed || t->stack_hi - t->stack_lo <= cap) continue;
+        t->stack_hi = t->stack_lo + cap;
+        ++trimmed;
+    }
+    text_append(errors, "stacks: the dump buffer is full; ");
+    text_append_dec(errors, trimmed);
+    text_append(errors, " thread stacks trimmed to ");
+    text_append_dec(errors, cap);
+    text_append(errors, " bytes each (the crashing thread kept ");
+    text_append_dec(errors, crashed != nullptr ? crashed->stack_hi - crashed->stack_lo : 0);
+    text_append(errors, ")\n");
+}
+
+/// Copies [lo, hi) of this process into the image and lists it in the memory ranges.
+/// Returns the RVA (0 when nothing could be read); *size receives the bytes kept.
+CRASHDROP_SIGSAFE u32 copy_memory(linux_state* g, image* im, range_list* rl, u64 lo, u64 hi, u32* size) {
+    *size = 0;
+    if (hi <= lo || rl->count >= rl->capacity) return 0;
+    const u64 saved = im->size;
+    const u32 rva = image_alloc_raw(im, hi - lo, 16);
+    if (rva == 0) return 0;
+    const long got = read_memory(&g->reader, im->base + rva, lo, static_cast<std::size_t>(hi - lo));
+    if (got <= 0) {
+        im->size = saved;
+        return 0;
+    }
+    im->size = rva + static_cast<u64>(got);
+    *size = static_cast<u32>(got);
+    range_add(rl, lo, *size, rva);
+    return rva;
+}
+
+/// The ThreadList stream with every thread's stack, fitted into what the image has left.
+CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, text* errors) {
+    u32 listed = 0;
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        if (g->threads[i].state.load(std::memory_order_acquire) != ts_gone) ++listed;
+    }
+    const u32 list_rva = image_alloc(im, 4 + u64{listed} * sizeof(minidump::thread), 8);
+    if (list_rva == 0) {
+        text_append(errors, "thread list: no room in the dump buffer\n");
+        return;
+    }
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        thread_slot* t = &g->threads[i];
+        if (t->state.load(std::memory_order_acquire) == ts_gone) t->stack_lo = t->stack_hi = 0;
+        else plan_stack(g, t, errors);
+    }
+    // Keep room for what comes after the stacks: names, memory list, annotations, errors.
+    const u64 reserve = 64 * 1024 + u64{g->thread_count} * 96 + k_errors_capacity +
+                        u64{k_annotation_capacity} * (k_annotation_value_max + 64);
+    const u64 free_bytes = image_free_bytes(im);
+    fit_stacks(g, free_bytes > reserve ? free_bytes - reserve : 0, errors);
+
+    u32 written = 0;
+    for (u32 i = 0; i < g->thread_count && written < listed; ++i) {
+        thread_slot* t = &g->threads[i];
+        if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
+        minidump::thread rec;
+        zero_bytes(&rec, sizeof(rec));
+        rec.thread_id = t->tid;
+        rec.teb = t->tp;
+        rec.thread_context.data_size = sizeof(md_context);
+        rec.thread_context.rva = t->context_rva;
+        u32 size = 0;
+        const u32 rva = copy_memory(g, im, rl, t->stack_lo, t->stack_hi, &size);
+        if (rva != 0) {
+            rec.stack.start_of_memory_range = t->stack_lo;
+            rec.stack.memory.data_size = size;
+            rec.stack.memory.rva = rva;
+        } else if (t->stack_hi > t->stack_lo) {
+            text_append(errors, "thread ");
+            text_append_dec(errors, t->tid);
+            text_append(errors, ": stack at ");
+            text_append_hex(errors, t->stack_lo, 0, true);
+            text_append(errors, " unreadable\n");
+        }
+        copy_bytes(im->base + list_rva + 4 + u64{written} * sizeof(rec), &rec, sizeof(rec));
+        ++written;
+    }
+    copy_bytes(im->base + list_rva, &written, 4);
+    image_add_stream(im, minidump::stream_thread_list, list_rva, 4 + u64{written} * sizeof(minidump::thread));
+}
+
+/// Memory around the crashing thread's instruction pointer and around every register that
+/// points into readable memory (512 bytes each, clipped so no two ranges overlap).
+CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list* rl, const md_context* ctx) {
+    u64 values[k_max_context_registers + 1];
+    std::size_t n = context_registers(ctx, values);
+    values[n++] = context_ip(ctx);
+    for (std::size_t i = 0; i < n; ++i) {
+        const u64 v = values[i];
+        const mapping* m = find_mapping(g, v);
+        if (m == nullptr || !(m->perms & perm_read)) continue;
+        // Device mappings may have side effects when read.
+        if (m->path_length >= 5 && starts_with(mapping_path(g, m), m->path_length, "/dev/")) continue;
+        u64 lo = v >= 256 ? v - 256 : 0;
+        u64 hi = v + 256;
+        if (lo < m->start) lo = m->start;
+        if (hi > m->end) hi = m->end;
+        if (!range_clip_around(rl, v, &lo, &hi)) continue;
+        u32 size = 0;
+        copy_memory(g, im, rl, lo, hi, &size);
+    }
+}
+
+CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
+    u32 named = 0;
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        const thread_slot* t = &g->threads[i];
+        if (t->state.load(std::memory_order_acquire) != ts_gone && t->name[0] != '\0') ++named;
+    }
+    const u32 rva = image_alloc(im, 4 + u64{named} * sizeof(minidump::thread_name), 4);
+    if (rva == 0) return;
+    u32 written = 0;
+    for (u32 i = 0; i < g->thread_count && written < named; ++i) {
+        const thread_slot* t = &g->threads[i];
+        if (t->state.load(std::memory_order_acquire) == ts_gone || t->name[0] == '\0') continue;
+        minidump::thread_name e;
+        e.thread_id = t->tid;
+        e.rva_of_thread_name = image_add_string(im, t->name, string_length(t->name));
+        if (e.rva_of_thread_name == 0) break;
+        copy_bytes(im->base + rva + 4 + u64{written} * sizeof(e), &e, sizeof(e));
+        ++written;
+    }
+    copy_bytes(im->base + rva, &written, 4);
+    image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
+}
+
+/// Crashpad's info stream: the report id and the annotations as a simple string dictionary.
+CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+    u32 count = 0;
+    for (u32 i = 0; i < k_annotation_capacity; ++i) {
+        if (g->annotations[i].length.load(std::memory_order_acquire) != 0) ++count;
+    }
+    const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
+    const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
+    if (dict == 0 || info_rva == 0) return;
+    u32 written = 0;
+    for (u32 i = 0; i < k_annotation_capacity && written < count; ++i) {
+        const annotation* a = &g->annotations[i];
+        const u32 len = a->length.load(std::memory_order_acquire);
+        if (len == 0) continue;
+        minidump::simple_string_dictionary_entry e;
+        e.key = image_add_utf8(im, a->key, string_length(a->key));
+        e.value = image_add_utf8(im, a->value, len > k_annotation_value_max ? k_annotation_value_max : len);
+        if (e.key == 0 || e.value == 0) break;
+        copy_bytes(im->base + dict + 4 + u64{written} * sizeof(e), &e, sizeof(e));
+        ++written;
+    }
+    copy_bytes(im->base + dict, &written, 4);
+    auto* info = image_at<minidump::crashpad_info>(im, info_rva);
+    info->version = 1;
+    copy_bytes(&info->report_id, report_id, sizeof(*report_id));
+    info->simple_annotations.rva = dict;
+    info->simple_annotations.data_size = static_cast<u32>(4 + u64{written} * sizeof(minidump::simple_string_dictionary_entry));
+    image_add_stream(im, minidump::stream_crashpad_info, info_rva, sizeof(minidump::crashpad_info));
+}
+
+CRASHDROP_SIGSAFE void add_memory_list(image* im, const range_list* rl) {
+    const u32 rva = image_alloc(im, 4 + u64{rl->count} * sizeof(minidump::memory_descriptor), 8);
+    if (rva == 0) return;
+    copy_bytes(im->base + rva, &rl->count, 4);
+    for (u32 i = 0; i < rl->count; ++i) {
+        minidump::memory_descriptor d;
+        d.start_of_memory_range = rl->items[i].start;
+        d.memory.data_size = rl->items[i].size;
+        d.memory.rva = rl->items[i].rva;
+        copy_bytes(im->base + rva + 4 + u64{i} * sizeof(d), &d, sizeof(d));
+    }
+    image_add_stream(im, minidump::stream_memory_list, rva, 4 + u64{rl->count} * sizeof(minidump::memory_descriptor));
+}
+
+/// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
+/// could not be written. g->last_path receives the file's path.
+CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
+    const u32 generation = g->dump_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
+    g->acks.store(0, std::memory_order_release);
+    text errors;
+    errors.reset(g->errors, k_errors_capacity);
+    text_append(&errors, g->static_notes);
+
+    // The image keeps what start() wrote (header, SystemInfo, cpuinfo, auxv, lsb-release).
+    image im;
+    im.base = g->image_base;
+    im.capacity = g->image_capacity;
+    im.size = g->image_static_size;
+    im.directory_capacity = k_directory_capacity;
+    im.stream_count = g->image_static_streams;
+    auto* header = image_at<minidump::header>(&im, 0);
+    header->stream_count = im.stream_count;
+    zero_bytes(im.base + sizeof(minidump::header) + u64{im.stream_count} * sizeof(minidump::directory),
+               (k_directory_capacity - im.stream_count) * sizeof(minidump::directory));
+    struct timespec now;
+    now.tv_sec = 0;
+    sys_clock_gettime(CLOCK_REALTIME, &now);
+    header->time_date_stamp = static_cast<u32>(now.tv_sec);
+    minidump::guid report_id;
+    new_report_id(&report_id);
+
+    // 1. The memory map, read straight into its stream and parsed from there.
+    {
+        const u32 rva = static_cast<u32>(align_up(im.size, 4));
+        const u64 cap = min_u64(image_free_bytes(&im) > 8 ? image_free_bytes(&im) - 8 : 0, im.capacity / 4);
+        bool truncated = false;
+        const long n = read_file(g->proc_self_fd, "maps", im.base + rva, static_cast<std::size_t>(cap), &truncated);
+        g->map_count = 0;
+        if (n > 0) {
+            im.size = rva + static_cast<u64>(n);
+            g->maps_text = reinterpret_cast<const char*>(im.base + rva);
+            const u32 dropped = parse_maps(g, g->maps_text, static_cast<std::size_t>(n));
+            image_add_stream(&im, minidump::stream_linux_maps, rva, static_cast<u64>(n));
+            if (truncated) text_append(&errors, "/proc/self/maps: truncated (dump buffer)\n");
+            if (dropped != 0) {
+                text_append(&errors, "/proc/self/maps: ");
+                text_append_dec(&errors, dropped);
+                text_append(&errors, " mappings beyond the table's capacity were not used\n");
+            }
+        } else {
+            text_append(&errors, "/proc/self/maps: unreadable\n");
+        }
+    }
+
+    // 2. The threads, and a context slot in the image for each.
+    const u32 dropped_threads = enumerate_threads(g);
+    thread_slot* self = nullptr;
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        if (g->threads[i].tid == req->tid) self = &g->threads[i];
+    }
+    if (self == nullptr && g->thread_count > 0) {  // not listed (table full): take the last slot
+        if (g->thread_count < g->thread_capacity) ++g->thread_count;
+        self = &g->threads[g->thread_count - 1];
+        self->tid = req->tid;
+        self->name[0] = '\0';
+    } else if (self == nullptr) {
+        g->thread_count = 1;
+        self = &g->threads[0];
+        self->tid = req->tid;
+        self->name[0] = '\0';
+    }
+    {
+        const u64 per_thread = sizeof(md_context) + sizeof(minidump::thread) + 64;
+        const u64 fit = image_free_bytes(&im) / 2 / per_thread;
+        if (g->thread_count > fit) {
+            // Keep our own thread: swap it to the front of what is kept (only tids are set yet).
+            const u32 first = g->threads[0].tid;
+            g->threads[0].tid = self->tid;
+            self->tid = first;
+            self = &g->threads[0];
+            text_append(&errors, "threads: ");
+            text_append_dec(&errors, g->thread_count - fit);
+            text_append(&errors, " threads not listed (dump buffer)\n");
+            g->thread_count = static_cast<u32>(fit);
+        }
+    }
+    if (dropped_threads != 0) {
+        text_append(&errors, "threads: ");
+        text_append_dec(&errors, dropped_threads);
+        text_append(&errors, " threads beyond the table's capacity were not listed\n");
+    }
+    const u32 contexts = image_alloc(&im, u64{g->thread_count} * sizeof(md_context), 16);
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        g->threads[i].context_rva = contexts + i * static_cast<u32>(sizeof(md_context));
+        g->threads[i].flags = 0;
+        g->threads[i].stack_lo = g->threads[i].stack_hi = 0;
+    }
+    self->flags = req->is_crash ? tf_crashed : tf_requester;
+    if (req->uc != nullptr) {
+        fill_context(reinterpret_cast<md_context*>(im.base + self->context_rva), req->uc);
+        self->tp = thread_pointer();
+        sys_prctl(PR_GET_NAME, reinterpret_cast<unsigned long>(self->name));
+        self->state.store(ts_captured, std::memory_order_release);
+    }
+    for (u32 i = 0; i < g->thread_count; ++i) {  // threads that crashed too and are waiting
+        thread_slot* t = &g->threads[i];
+        if (t == self) continue;
+        if (const crash_record* r = find_secondary(g, t->tid)) {
+            copy_bytes(im.base + t->context_rva, &r->context, sizeof(md_context));
+            t->flags |= tf_also_crashed;
+            read_thread_name(g, t->tid, t->name);
+            t->state.store(ts_captured, std::memory_order_release);
+            text_append(&errors, "thread ");
+            text_append_dec(&errors, t->tid);
+            text_append(&errors, ": also crashed (signal ");
+            text_append_dec(&errors, static_cast<u64>(r->signo));
+            text_append(&errors, " at ");
+            text_append_hex(&errors, r->address, 0, true);
+            text_append(&errors, ") while this dump was written\n");
+        }
+    }
+
+    // 3. Ask every other thread (and, for write_dump(), the caller itself) for its registers.
+    u32 asked = 0;
+    if (install_capture_handler(g)) {
+        asked = request_registers(g, generation, req->uc != nullptr ? req->tid : 0);
+    } else {
+        text_append(&errors, "threads: the capture signal could not be installed\n");
+    }
+    const long long deadline = monotonic_ns() + static_cast<long long>(g->suspend_timeout_ms) * 1000000LL;
+
+    // 4. Meanwhile, the streams that do not need them.
+    add_proc_stream(g, &im, "status", minidump::stream_linux_proc_status, 64 * 1024, &errors);
+    add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors);
+    if (g->include_environment) add_proc_stream(g, &im, "environ", minidump::stream_linux_environ, 256 * 1024, &errors);
+    write_module_list(g, &im, &errors);
+    write_dso_debug(g, &im, &errors);
+    add_misc_info(g, &im);
+
+    // 5. Answers, then every thread with its stack.
+    wait_for_answers(g, asked, deadline);
+    settle_late_threads(g, &errors);
+    range_list rl;
+    rl.items = g->ranges;
+    rl.count = 0;
+    rl.capacity = g->range_capacity;
+    add_threads(g, &im, &rl, &errors);
+    const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + self->context_rva);
+    add_register_memory(g, &im, &rl, self_ctx);
+    if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
+
+    // 6. The exception, names, annotations, memory list, and what could not be captured.
+    {
+        minidump::exception_stream es;
+        zero_bytes(&es, sizeof(es));
+        es.thread_id = req->tid;
+        if (req->is_crash) {
+            es.exception.exception_code = static_cast<u32>(req->signo);
+            es.exception.exception_flags = static_cast<u32>(req->code);
+            es.exception.exception_address = req->address;
+        } else {
+            es.exception.exception_code = minidump::k_exception_dump_requested;
+            es.exception.exception_address = context_ip(self_ctx);
+        }
+        es.thread_context.data_size = sizeof(md_context);
+        es.thread_context.rva = self->context_rva;
+        image_add_blob_stream(&im, minidump::stream_exception, &es, sizeof(es));
+    }
+    add_thread_names(g, &im);
+    add_crashpad_info(g, &im, &report_id);
+    add_memory_list(&im, &rl);
+    if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
+
+    // 7. The file: created exclusively, never through a symlink, readable by the owner only.
+    char name[64];
+    text file_name;
+    file_name.reset(name, sizeof(name));
+    format_report_id(&report_id, &file_name);
+    text_append(&file_name, ".dmp");
+    const int fd = sys_openat(g->pending_dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return fd;
+    const long w = write_all(fd, im.base, static_cast<std::size_t>(im.size));
+    sys_close(fd);
+    text path;
+    path.reset(g->last_path, sizeof(g->last_path));
+    text_append(&path, g->pending_path);
+    path.put('/');
+    text_append(&path, name);
+    return w;
+}
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED

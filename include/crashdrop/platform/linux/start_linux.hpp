@@ -1,0 +1,342 @@
+// crashdrop/platform/linux/start_linux.hpp - start(), write_dump() and prepare_thread() on
+// Linux: checks the options, prepares the database, reserves and pre-faults every byte the
+// crash path will use, writes the parts of the dump that never change (SystemInfo, cpuinfo,
+// auxv, lsb-release) once, and only then installs the handlers.
+// Context: implementation TU; ordinary code (may allocate), except where it calls into sigsafe.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+using sigsafe::linux_state;
+
+inline Status invalid(const std::string& what) { return Status(Error::invalid_options, what); }
+
+inline Status check_options(const Options& o) {
+    constexpr std::size_t KiB = 1024, MiB = 1024 * 1024;
+    if (o.database_path.empty()) return invalid("database_path is empty");
+    if (o.product_name.size() > 255) return invalid("product_name is longer than 255 bytes");
+    if (o.product_version.size() > 255) return invalid("product_version is longer than 255 bytes");
+    if (o.dump_buffer_size < 256 * KiB || o.dump_buffer_size > 1024 * MiB) {
+        return invalid("dump_buffer_size " + std::to_string(o.dump_buffer_size) + " is outside 256 KiB .. 1 GiB");
+    }
+    if (o.crashed_thread_stack_limit < 4 * KiB || o.crashed_thread_stack_limit > o.dump_buffer_size / 2) {
+        return invalid("crashed_thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    }
+    if (o.thread_stack_limit < 4 * KiB || o.thread_stack_limit > o.dump_buffer_size / 2) {
+        return invalid("thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    }
+    if (o.alt_stack_size != 0 && (o.alt_stack_size < 16 * KiB || o.alt_stack_size > 16 * MiB)) {
+        return invalid("alt_stack_size is neither 0 nor within 16 KiB .. 16 MiB");
+    }
+    if (o.thread_suspend_timeout_ms < 1 || o.thread_suspend_timeout_ms > 10000) {
+        return invalid("thread_suspend_timeout_ms is outside 1 .. 10000");
+    }
+    if (o.thread_signal != 0 && (o.thread_signal < SIGRTMIN || o.thread_signal > SIGRTMAX)) {
+        return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
+    }
+    return Status::success();
+}
+
+/// Reserves the region: shared memory (memfd) so a helper process can map it too, touched
+/// now so that no page fault is needed after a crash.
+inline sigsafe::u8* reserve_region(std::size_t size) {
+    void* p = MAP_FAILED;
+    const int fd = static_cast<int>(syscall(SYS_memfd_create, "crashdrop", 1u /* MFD_CLOEXEC */));
+    if (fd >= 0) {
+        if (ftruncate(fd, static_cast<off_t>(size)) == 0) {
+            p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        }
+        close(fd);
+    }
+    if (p == MAP_FAILED) p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    std::memset(p, 0, size);  // MAP_POPULATE is advisory; make sure every page is present
+    return static_cast<sigsafe::u8*>(p);
+}
+
+inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) {
+    using namespace sigsafe;
+    g->region = region;
+    g->region_size = size;
+    g->thread_capacity = static_cast<u32>(std::min<std::size_t>(4096, std::max<std::size_t>(64, size / 2048)));
+    g->map_capacity = static_cast<u32>(std::min<std::size_t>(8192, std::max<std::size_t>(256, size / 1024)));
+    g->range_capacity = g->thread_capacity + 64;
+    std::size_t at = 0;
+    auto take = [&](std::size_t bytes) {
+        sigsafe::u8* p = region + at;
+        at = static_cast<std::size_t>(align_up(at + bytes, 64));
+        return p;
+    };
+    // Persistent part first (a fork child copies it): annotations and start()'s notes.
+    g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
+    g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
+    g->errors = reinterpret_cast<char*>(take(k_errors_capacity));
+    g->scratch = take(k_scratch_capacity);
+    g->threads = reinterpret_cast<thread_slot*>(take(sizeof(thread_slot) * g->thread_capacity));
+    g->maps = reinterpret_cast<mapping*>(take(sizeof(mapping) * g->map_capacity));
+    g->ranges = reinterpret_cast<memory_range*>(take(sizeof(memory_range) * g->range_capacity));
+    g->image_base = region + at;
+    g->image_capacity = size - at;
+}
+
+inline void note(linux_state* g, const std::string& text) {
+    sigsafe::text t;
+    t.data = g->static_notes;
+    t.capacity = sigsafe::k_static_notes_capacity;
+    t.size = std::strlen(g->static_notes);
+    sigsafe::text_append(&t, text.c_str(), text.size());
+    t.put('\n');
+}
+
+/// Reads a file into the image as a stream. Returns false if it could not be read.
+inline bool add_file_stream(linux_state* g, sigsafe::image* im, const char* path, std::uint32_t type, std::size_t cap) {
+    const std::uint32_t rva = static_cast<std::uint32_t>(sigsafe::align_up(im->size, 4));
+    cap = static_cast<std::size_t>(std::min<std::uint64_t>(cap, sigsafe::image_free_bytes(im) / 4));
+    bool truncated = false;
+    const long n = sigsafe::read_file(AT_FDCWD, path, im->base + rva, cap, &truncated);
+    if (n < 0) return false;
+    im->size = rva + static_cast<std::uint64_t>(n);
+    sigsafe::image_add_stream(im, type, rva, static_cast<std::uint64_t>(n));
+    if (truncated) note(g, std::string(path) + ": truncated to " + std::to_string(n) + " bytes");
+    return true;
+}
+
+/// The dump's unchanging part: header, directory, SystemInfo, cpuinfo, auxv, lsb-release.
+inline void write_static_image(linux_state* g) {
+    using namespace sigsafe;
+    image im;
+    image_begin(&im, g->image_base, g->image_capacity, k_directory_capacity);
+
+    minidump::system_info si;
+    std::memset(&si, 0, sizeof(si));
+    si.processor_architecture = k_md_processor_architecture;
+    const long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    si.number_of_processors = static_cast<std::uint8_t>(cpus > 255 ? 255 : (cpus < 1 ? 1 : cpus));
+    si.platform_id = minidump::k_platform_linux;
+    fill_cpu_info(&si);
+    struct utsname u;
+    std::string csd;
+    if (uname(&u) == 0) {
+        // "6.1.0-13-amd64": numbers into major/minor/build, the rest (and version, machine)
+        // into the CSD string, as Crashpad does.
+        unsigned v[3] = {0, 0, 0};
+        const char* p = u.release;
+        int consumed = 0;
+        for (int i = 0; i < 3 && *p >= '0' && *p <= '9'; ++i) {
+            v[i] = static_cast<unsigned>(std::strtoul(p, const_cast<char**>(&p), 10));
+            consumed = static_cast<int>(p - u.release);
+            if (*p == '.') ++p;
+            else break;
+        }
+        si.major_version = v[0];
+        si.minor_version = v[1];
+        si.build_number = v[2];
+        csd = std::string(u.release + consumed) + " " + u.version + " " + u.machine;
+    }
+    si.csd_version_rva = image_add_string(&im, csd.c_str(), csd.size());
+    image_add_blob_stream(&im, minidump::stream_system_info, &si, sizeof(si));
+
+    if (!add_file_stream(g, &im, "/proc/cpuinfo", minidump::stream_linux_cpu_info, 256 * 1024)) note(g, "/proc/cpuinfo: unreadable");
+    if (!add_file_stream(g, &im, "/proc/self/auxv", minidump::stream_linux_auxv, 16 * 1024)) note(g, "/proc/self/auxv: unreadable");
+    if (!add_file_stream(g, &im, "/etc/lsb-release", minidump::stream_linux_lsb_release, 16 * 1024)) {
+        add_file_stream(g, &im, "/etc/os-release", minidump::stream_linux_lsb_release, 16 * 1024);
+    }
+    g->image_static_size = im.size;
+    g->image_static_streams = im.stream_count;
+}
+
+/// Process start time (time_t) from /proc/self/stat and /proc/stat's btime.
+inline std::uint32_t process_create_time(long ticks) {
+    char buf[4096];
+    long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
+    if (n <= 0 || ticks <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+    if (p == nullptr) return 0;
+    // Fields after ')': state is field 3; starttime is field 22.
+    int field = 2;
+    unsigned long long start = 0;
+    for (const char* q = p + 1; *q != '\0'; ++q) {
+        if (*q == ' ') {
+            ++field;
+            if (field == 22) {
+                start = std::strtoull(q + 1, nullptr, 10);
+                break;
+            }
+        }
+    }
+    n = sigsafe::read_file(AT_FDCWD, "/proc/stat", buf, sizeof(buf) - 1, nullptr);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* bt = std::strstr(buf, "\nbtime ");
+    if (bt == nullptr) return 0;
+    const unsigned long long boot = std::strtoull(bt + 7, nullptr, 10);
+    return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
+}
+
+/// The executable's _DYNAMIC, from its program headers (found through the aux vector).
+inline std::uint64_t executable_dynamic() {
+    const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
+    const unsigned long count = getauxval(AT_PHNUM);
+    if (ph == nullptr) return 0;
+    std::uint64_t bias = 0, dynamic = 0;
+    for (unsigned long i = 0; i < count; ++i) {
+        if (ph[i].p_type == PT_PHDR) bias = reinterpret_cast<std::uint64_t>(ph) - ph[i].p_vaddr;
+    }
+    for (unsigned long i = 0; i < count; ++i) {
+        if (ph[i].p_type == PT_DYNAMIC) dynamic = bias + ph[i].p_vaddr;
+    }
+    return dynamic;
+}
+
+inline Status linux_start(const Options& options) {
+    linux_state* g = &sigsafe::g_state;
+    if (Status s = check_options(options); !s.ok()) return s;
+    std::uint32_t expected = 0;
+    if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+        return Status(Error::already_started, "crashdrop::start() was already called in this process");
+    }
+    auto fail = [g](Status s) {
+        g->started.store(0, std::memory_order_release);
+        return s;
+    };
+
+    database_layout db;
+    if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
+
+    sigsafe::u8* region = g->region;
+    if (region == nullptr) {
+        region = reserve_region(options.dump_buffer_size);
+        if (region == nullptr) {
+            close(db.pending_fd);
+            return fail(Status(Error::out_of_memory, "reserving " + std::to_string(options.dump_buffer_size) +
+                                                         " bytes for the crash path failed: " + errno_text(errno)));
+        }
+    }
+    carve_region(g, region, options.dump_buffer_size);
+
+    g->pending_dirfd = db.pending_fd;
+    std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
+    g->proc_self_fd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g->pid = getpid();
+    g->uid = static_cast<std::uint32_t>(getuid());
+    g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+    g->clock_ticks = sysconf(_SC_CLK_TCK);
+    g->process_create_time = process_create_time(g->clock_ticks);
+    g->exe_dynamic = executable_dynamic();
+    g->vdso_base = getauxval(AT_SYSINFO_EHDR);
+    g->include_environment = options.include_environment;
+    g->crashed_stack_limit = options.crashed_thread_stack_limit;
+    g->other_stack_limit = options.thread_stack_limit;
+    g->suspend_timeout_ms = options.thread_suspend_timeout_ms;
+    g->capture_signal = options.thread_signal != 0 ? options.thread_signal : SIGRTMIN + 3;
+    g->static_notes[0] = '\0';
+    if (g->proc_self_fd < 0) note(g, "/proc/self: unavailable (" + errno_text(errno) + "); threads and maps will be missing");
+
+    // Memory reader: process_vm_readv on ourselves, or a pipe where that is not allowed.
+    g->reader.pid = g->pid;
+    g->reader.pipe_read = g->reader.pipe_write = -1;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+        g->reader.pipe_read = fds[0];
+        g->reader.pipe_write = fds[1];
+    }
+    std::uint64_t probe = 0x1234, probe_out = 0;
+    g->reader.use_pipe = 0;
+    if (sigsafe::read_memory(&g->reader, &probe_out, reinterpret_cast<std::uint64_t>(&probe), sizeof(probe)) !=
+            static_cast<long>(sizeof(probe)) ||
+        probe_out != probe) {
+        note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
+    }
+
+    write_static_image(g);
+    if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
+    if (!options.product_version.empty()) set_annotation("ver", options.product_version.data(), options.product_version.size());
+
+    // Alternate signal stacks: this thread now, later threads through pthread_create.
+    if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
+        if (pthread_key_create(&g_alt.key, free_alt_stack) != 0) {
+            return fail(Status(Error::handler_failed, "pthread_key_create failed"));
+        }
+        g_alt.key_ready.store(1, std::memory_order_release);
+    }
+    const std::size_t page = static_cast<std::size_t>(g->page_size);
+    std::size_t alt = options.alt_stack_size;
+    if (alt == 0) {
+        std::size_t minimum = static_cast<std::size_t>(getauxval(AT_MINSIGSTKSZ));
+        const long sc = sysconf(_SC_SIGSTKSZ);
+        if (sc > 0) minimum = std::max(minimum, static_cast<std::size_t>(sc));
+        alt = std::max<std::size_t>(64 * 1024, 4 * minimum);
+    }
+    g_alt.size = (alt + page - 1) / page * page;
+    g_alt.total = g_alt.size + page;
+    if (Status s = install_alt_stack(); !s.ok()) return fail(s);
+
+    // Bind the libc functions the crash path calls (sigaction, sigprocmask, sig*set) now,
+    // so the dynamic linker is never entered after a fault.
+    {
+        struct sigaction sa;
+        sigaction(SIGSEGV, nullptr, &sa);
+        sigset_t set;
+        sigemptyset(&set);
+        sigfillset(&set);
+        sigaddset(&set, SIGSEGV);
+        sigdelset(&set, SIGSEGV);
+        sigprocmask(SIG_BLOCK, nullptr, &set);
+    }
+
+    static bool atfork_registered = false;
+    if (!atfork_registered) {
+        pthread_atfork(nullptr, nullptr, atfork_child);
+        atfork_registered = true;
+    }
+    if (options.handle_terminate) {
+        g_previous_terminate = std::set_terminate(terminate_handler);
+    }
+    for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
+        if (!sigsafe::install_fatal_handler(sigsafe::k_fatal_signals[i], &g->previous[i])) {
+            for (int j = 0; j < i; ++j) sigaction(sigsafe::k_fatal_signals[j], &g->previous[j], nullptr);
+            return fail(Status(Error::handler_failed, "sigaction failed: " + errno_text(errno)));
+        }
+    }
+    g->handlers_installed.store(1, std::memory_order_release);
+    g->started.store(2, std::memory_order_release);
+    return Status::success();
+}
+
+inline Status linux_write_dump(std::string* path_out) {
+    linux_state* g = &sigsafe::g_state;
+    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    const auto tid = static_cast<std::uint32_t>(sigsafe::sys_gettid());
+    std::uint32_t expected = 0;
+    if (!g->owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
+        return Status(Error::busy, "another dump is being written");
+    }
+    // The caller answers its own capture signal: make sure it can.
+    sigset_t unblock, old;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, g->capture_signal);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, &old);
+    sigsafe::dump_request req;
+    req.is_crash = false;
+    req.signo = 0;
+    req.code = 0;
+    req.address = 0;
+    req.uc = nullptr;
+    req.tid = tid;
+    const long r = sigsafe::write_minidump(g, &req);
+    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    std::string path = g->last_path;
+    g->owner.store(0, std::memory_order_release);
+    sigsafe::futex_wake_all(&g->owner);
+    if (r < 0) return Status(Error::dump_failed, "writing the dump failed: " + errno_text(static_cast<int>(-r)));
+    if (path_out != nullptr) *path_out = path;
+    return Status::success();
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED

@@ -1,0 +1,147 @@
+// crashdrop/platform/linux/state_linux.hpp - the one process-wide object the Linux crash path
+// works from. It is defined once, in the implementation TU, with static storage and no
+// constructor (zero-initialised before any code runs, so start() may even be called from a
+// static initialiser). Everything the crash path touches is either in here or in the region
+// start() reserved; nothing else is allocated after a fault.
+// Context: implementation TU. Written by start() (ordinary code), read by the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+static_assert(std::atomic<u32>::is_always_lock_free, "lock-free atomics are needed in signal handlers");
+
+constexpr int k_fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+constexpr int k_fatal_signal_count = sizeof(k_fatal_signals) / sizeof(k_fatal_signals[0]);
+
+constexpr u32 k_directory_capacity = 24;      // stream directory entries reserved in every dump
+constexpr u32 k_max_secondary_crashes = 8;    // threads that crash while a dump is in progress
+constexpr std::size_t k_annotation_key_max = 39;     // bytes (Electron's limit)
+constexpr std::size_t k_annotation_value_max = 2047;  // bytes
+constexpr u32 k_annotation_capacity = 16;
+constexpr std::size_t k_errors_capacity = 16 * 1024;  // text of the writer-errors stream
+constexpr std::size_t k_static_notes_capacity = 1024;
+constexpr std::size_t k_scratch_capacity = 64 * 1024;  // getdents, ELF headers, /proc snippets
+constexpr std::size_t k_path_max = 4096;
+
+constexpr u32 k_owner_crash = 0x80000000u;  // owner bit: the dump is for a crash
+constexpr u32 k_owner_tid_mask = 0x7fffffffu;
+
+/// Where a listed thread is in the capture protocol.
+enum thread_state : u32 {
+    ts_pending = 0,   // signalled, not answered yet
+    ts_captured = 1,  // answered: context is in the image
+    ts_gone = 2,      // exited before it could be asked
+    ts_late = 3,      // did not answer in time; registers from /proc (if any)
+};
+
+struct thread_slot {
+    u32 tid;
+    std::atomic<u32> state;
+    u32 context_rva;  // its md_context inside the image
+    u32 flags;        // tf_* below
+    u64 tp;           // thread pointer (recorded as the TEB)
+    u64 stack_lo;     // stack bytes to copy: [stack_lo, stack_hi)
+    u64 stack_hi;
+    char name[16];    // prctl(PR_GET_NAME) / comm, NUL-terminated
+};
+constexpr u32 tf_crashed = 1;        // the thread whose signal started this dump
+constexpr u32 tf_also_crashed = 2;   // crashed while another thread was dumping
+constexpr u32 tf_requester = 4;      // called write_dump()
+
+/// A thread that crashed while another thread was already writing a dump: its fault context,
+/// published for the dumping thread to use instead of the handler frame it is waiting in.
+struct crash_record {
+    std::atomic<u32> tid;    // 0: free
+    std::atomic<u32> ready;  // 1 once the fields below are complete
+    int signo;
+    int code;
+    u64 address;
+    md_context context;
+};
+
+/// One line of /proc/self/maps, parsed. The path stays in the maps text (inside the image).
+struct mapping {
+    u64 start;
+    u64 end;
+    u64 offset;
+    u64 inode;
+    u32 dev;
+    u32 path_offset;  // into the maps text
+    u16 path_length;
+    u8 perms;         // perm_* bits
+    u8 reserved;
+};
+constexpr u8 perm_read = 1, perm_write = 2, perm_exec = 4, perm_private = 8;
+
+struct annotation {
+    char key[k_annotation_key_max + 1];
+    std::atomic<u32> length;  // value bytes; 0: unused
+    char value[k_annotation_value_max + 1];
+};
+
+struct linux_state {
+    std::atomic<u32> started;
+
+    // ---- settings fixed at start() ----
+    int capture_signal;
+    int suspend_timeout_ms;
+    u64 crashed_stack_limit;
+    u64 other_stack_limit;
+    bool include_environment;
+    int pending_dirfd;  // <database>/pending
+    char pending_path[k_path_max];
+    int proc_self_fd;   // /proc/self, so lookups are relative and cheap
+    int pid;
+    u32 uid;
+    u64 page_size;
+    memory_reader reader;
+    u64 exe_dynamic;    // the executable's _DYNAMIC (for the DSO debug stream)
+    u64 vdso_base;      // AT_SYSINFO_EHDR
+    u32 process_create_time;
+    long clock_ticks;   // sysconf(_SC_CLK_TCK)
+
+    // ---- the reserved region and what start() carved out of it ----
+    u8* region;
+    u64 region_size;
+    thread_slot* threads;
+    u32 thread_capacity;
+    u32 thread_count;
+    mapping* maps;
+    u32 map_capacity;
+    u32 map_count;
+    const char* maps_text;  // points into the image of the dump being written
+    memory_range* ranges;
+    u32 range_capacity;
+    annotation* annotations;
+    char* errors;        // k_errors_capacity
+    char* static_notes;  // k_static_notes_capacity: what start() could not gather
+    u8* scratch;         // k_scratch_capacity
+    u8* image_base;
+    u64 image_capacity;
+    u64 image_static_size;   // header, directory and the streams written at start()
+    u32 image_static_streams;
+
+    // ---- dump coordination (all lock-free) ----
+    std::atomic<u32> owner;                // tid writing a dump (| k_owner_crash for a crash); 0: none
+    std::atomic<u32> dump_generation;      // bumped when a dump starts
+    std::atomic<u32> released_generation;  // set to dump_generation when its threads may go
+    std::atomic<u32> acks;                 // threads that answered the capture signal
+    std::atomic<u32> dumps_finished;       // bumped after every crash dump
+    int crash_signal;                      // the signal being dumped (for the fail-safe)
+    crash_record secondary[k_max_secondary_crashes];
+
+    // ---- handlers ----
+    struct sigaction previous[k_fatal_signal_count];
+    struct sigaction previous_capture;
+    std::atomic<u32> handlers_installed;
+    std::atomic<u32> capture_installed;
+
+    // ---- results ----
+    char last_path[k_path_max];  // of the newest dump written by this process
+};
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED

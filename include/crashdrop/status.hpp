@@ -1,0 +1,62 @@
+// crashdrop/status.hpp - the result every public call returns: an error code and a message.
+// Context: ordinary code (never the crash path); may allocate.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "config.hpp"
+
+CRASHDROP_NAMESPACE_BEGIN
+
+/// What went wrong. `ok` means nothing did.
+enum class Error : int {
+    ok = 0,
+    already_started,       ///< start() was called before in this process (or module copy)
+    not_started,           ///< a call that needs start() came first
+    invalid_options,       ///< an Options field is out of range; the message names it
+    database_unavailable,  ///< the database folder cannot be created or written
+    out_of_memory,         ///< reserving the crash-time memory failed
+    handler_failed,        ///< a signal handler or alternate stack could not be installed
+    dump_failed,           ///< writing a dump failed; the message says where
+    busy,                  ///< another dump is being written right now
+    unsupported_platform,  ///< crash capture is not implemented for this OS/architecture
+};
+
+/// A short stable name for an error code ("invalid_options", ...).
+inline const char* error_name(Error e) noexcept {
+    switch (e) {
+        case Error::ok: return "ok";
+        case Error::already_started: return "already_started";
+        case Error::not_started: return "not_started";
+        case Error::invalid_options: return "invalid_options";
+        case Error::database_unavailable: return "database_unavailable";
+        case Error::out_of_memory: return "out_of_memory";
+        case Error::handler_failed: return "handler_failed";
+        case Error::dump_failed: return "dump_failed";
+        case Error::busy: return "busy";
+        case Error::unsupported_platform: return "unsupported_platform";
+    }
+    return "unknown";
+}
+
+/// Result of a public call: `ok()` or an Error with a human-readable message.
+class CRASHDROP_NODISCARD Status {
+public:
+    Status() = default;
+    Status(Error code, std::string message) : code_(code), message_(std::move(message)) {}
+
+    static Status success() { return Status(); }
+
+    bool ok() const noexcept { return code_ == Error::ok; }
+    explicit operator bool() const noexcept { return ok(); }
+    Error code() const noexcept { return code_; }
+    /// Empty on success; otherwise says what failed and why (errno text included).
+    const std::string& message() const noexcept { return message_; }
+
+private:
+    Error code_ = Error::ok;
+    std::string message_;
+};
+
+CRASHDROP_NAMESPACE_END

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""The header compiles warning-free (-Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror)
+with g++ and clang++, C++17 and C++20, with and without -fno-exceptions -fno-rtti, from
+include/ and from single_include/. Each binary runs (start + write_dump) and its crash path is
+checked with tools/check_sigsafe.py, so both compilers' code generation is covered."""
+import argparse
+import concurrent.futures
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--source-dir", required=True)
+parser.add_argument("--work-dir", required=True)
+args = parser.parse_args()
+
+compilers = ["g++", "clang++"]
+missing = [c for c in compilers if shutil.which(c) is None]
+if missing:
+    print("missing compilers:", missing)
+    sys.exit(1)
+warnings = ["-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror"]
+shutil.rmtree(args.work_dir, ignore_errors=True)
+os.makedirs(args.work_dir)
+source = os.path.join(args.source_dir, "tests", "build", "strict_main.cpp")
+checker = os.path.join(args.source_dir, "tools", "check_sigsafe.py")
+
+
+def build(combo):
+    cxx, std, noexc, include = combo
+    name = f"{cxx.replace('+', 'x')}-{std}-{'noexc' if noexc else 'exc'}-{include}"
+    out = os.path.join(args.work_dir, name)
+    cmd = [cxx, f"-std={std}", "-O2", "-g", *warnings, "-I", os.path.join(args.source_dir, include),
+           source, "-o", out, "-pthread", "-ldl"]
+    if noexc:
+        cmd[2:2] = ["-fno-exceptions", "-fno-rtti"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        return name, False, " ".join(cmd) + "\n" + result.stderr[-6000:]
+    run = subprocess.run([out, os.path.join(args.work_dir, name + "-db")], capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        return name, False, f"running it failed ({run.returncode}): {run.stderr}"
+    check = subprocess.run([sys.executable, checker, out], capture_output=True, text=True)
+    if check.returncode != 0:
+        return name, False, check.stdout + check.stderr
+    return name, True, ""
+
+
+combos = list(itertools.product(compilers, ["c++17", "c++20"], [False, True], ["include", "single_include"]))
+failed = 0
+with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+    for name, ok, detail in pool.map(build, combos):
+        print(("ok      " if ok else "FAILED  ") + name)
+        if not ok:
+            failed += 1
+            print(detail)
+sys.exit(1 if failed else 0)

@@ -1,0 +1,594 @@
+// crash_target - a program that crashes in one of many ways, with crashdrop started. The crash
+// tests (crash_tests.cpp) run it in a child process and inspect the dump it leaves with
+// readers crashdrop did not write (Breakpad's minidump_stackwalk/minidump_dump, lldb).
+//
+//   crash_target <mode> <database folder> [plugin path]
+//
+// Before crashing it writes <database>/expect.txt: what the test should find in the dump
+// (crashing thread id, live thread count, crash address, the crashing thread's frames from
+// the top down to main or the thread's start routine).
+//
+// Built several times: plain; with CRASHDROP_TEST_NO_EXCEPTIONS (this TU with -fno-exceptions
+// -fno-rtti, the throw in thrower.cpp); with CRASHDROP_TEST_MALLOC_GUARD (malloc/free are
+// interposed and end the process if called once the crash has begun).
+#define CRASHDROP_IMPLEMENTATION
+#include "crashdrop.hpp"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#define NOINLINE __attribute__((noinline))
+
+// From thrower.cpp (always compiled with exceptions).
+void throw_runtime_error(const char* message);
+
+static std::string g_db;
+static std::vector<std::string> g_expect;
+static std::atomic<int> g_parked{0};
+static std::atomic<int> g_release{0};
+int* volatile g_null = nullptr;
+
+static int gettid_() { return static_cast<int>(syscall(SYS_gettid)); }
+
+static void expect(const std::string& key, const std::string& value) { g_expect.push_back(key + "=" + value); }
+static std::string hex(std::uintptr_t v) {
+    char b[32];
+    snprintf(b, sizeof(b), "0x%zx", static_cast<size_t>(v));
+    return b;
+}
+static int live_threads() {
+    int n = 0;
+    char buf[4096];
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+    for (;;) {
+        long r = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+        if (r <= 0) break;
+        for (long off = 0; off < r;) {
+            unsigned short reclen;
+            memcpy(&reclen, buf + off + 16, 2);
+            if (buf[off + 19] >= '0' && buf[off + 19] <= '9') ++n;
+            off += reclen;
+        }
+    }
+    close(fd);
+    return n;
+}
+/// Writes expect.txt (with the live thread count) just before the crash.
+static void commit_expectations() {
+    expect("pid", std::to_string(getpid()));
+    expect("threads", std::to_string(live_threads()));
+    std::string text;
+    for (auto& l : g_expect) text += l + "\n";
+    std::string path = g_db + "/expect.txt";
+    FILE* f = fopen(path.c_str(), "w");
+    fputs(text.c_str(), f);
+    fclose(f);
+}
+
+// ---- malloc guard ------------------------------------------------------------------------
+#if defined(CRASHDROP_TEST_MALLOC_GUARD)
+static std::atomic<int> g_crashing{0};
+extern "C" void* __libc_malloc(size_t);
+extern "C" void __libc_free(void*);
+extern "C" void* __libc_calloc(size_t, size_t);
+extern "C" void* __libc_realloc(void*, size_t);
+extern "C" void* __libc_memalign(size_t, size_t);
+static void guard(const char* what) {
+    if (g_crashing.load()) {
+        static const char msg[] = "MALLOC DURING CRASH: ";
+        (void)!write(2, msg, sizeof(msg) - 1);
+        (void)!write(2, what, strlen(what));
+        (void)!write(2, "\n", 1);
+        _exit(97);
+    }
+}
+extern "C" void* malloc(size_t n) { guard("malloc"); return __libc_malloc(n); }
+extern "C" void free(void* p) { if (p) guard("free"); __libc_free(p); }
+extern "C" void* calloc(size_t a, size_t b) { guard("calloc"); return __libc_calloc(a, b); }
+extern "C" void* realloc(void* p, size_t n) { guard("realloc"); return __libc_realloc(p, n); }
+extern "C" void* memalign(size_t a, size_t n) { guard("memalign"); return __libc_memalign(a, n); }
+extern "C" void* aligned_alloc(size_t a, size_t n) { guard("aligned_alloc"); return __libc_memalign(a, n); }
+extern "C" int posix_memalign(void** out, size_t a, size_t n) {
+    guard("posix_memalign");
+    *out = __libc_memalign(a, n);
+    return *out ? 0 : 12;
+}
+static void crash_begins() { g_crashing.store(1); }
+#else
+static void crash_begins() {}
+#endif
+
+// ---- parked threads ------------------------------------------------------------------------
+
+NOINLINE static void park_deep(int depth) {
+    volatile char used[4096];  // ~16 KiB of used stack over 4 levels
+    for (size_t i = 0; i < sizeof(used); i += 512) used[i] = static_cast<char>(depth);
+    if (depth > 0) {
+        park_deep(depth - 1);
+        return;
+    }
+    g_parked.fetch_add(1);
+    while (!g_release.load()) usleep(1000);
+}
+static void* park_entry(void*) {
+    park_deep(3);
+    return nullptr;
+}
+static void start_parked(int n, size_t stack_size = 0) {
+    for (int i = 0; i < n; ++i) {
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        if (stack_size) pthread_attr_setstacksize(&a, stack_size);
+        if (pthread_create(&t, &a, park_entry, nullptr) != 0) abort();
+        pthread_attr_destroy(&a);
+    }
+}
+static void wait_parked(int n) {
+    while (g_parked.load() < n) usleep(1000);
+}
+
+// ---- the crashes -----------------------------------------------------------------------------
+
+NOINLINE void null_write_leaf() {
+    crash_begins();
+    *g_null = 42;
+}
+NOINLINE void null_write_middle() {
+    null_write_leaf();
+    __asm__ volatile("");
+}
+NOINLINE void run_null_main() {
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x0");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "null_write_leaf,null_write_middle,run_null_main,main");
+    commit_expectations();
+    null_write_middle();
+    __asm__ volatile("");
+}
+
+NOINLINE void worker_null_leaf() {
+    crash_begins();
+    *g_null = 7;
+}
+NOINLINE void worker_null_middle() {
+    worker_null_leaf();
+    __asm__ volatile("");
+}
+static void* worker_entry(void*) {
+    wait_parked(6);
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x0");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "worker_null_leaf,worker_null_middle,worker_entry");
+    commit_expectations();
+    worker_null_middle();
+    return nullptr;
+}
+NOINLINE void run_null_worker() {  // 8 threads: main, 6 parked, 1 crashing
+    start_parked(6);
+    pthread_t t;
+    pthread_create(&t, nullptr, worker_entry, nullptr);
+    pthread_join(t, nullptr);
+}
+
+NOINLINE int recurse(int depth) {
+    volatile char frame[2048];
+    frame[0] = static_cast<char>(depth);
+    if (depth == 1) crash_begins();
+    return recurse(depth + 1) + frame[0];
+}
+NOINLINE void run_overflow_main() {
+    // A small stack limit keeps the whole stack inside the crashed thread's capture limit, so
+    // the frames can be followed all the way down to main.
+    struct rlimit rl;
+    getrlimit(RLIMIT_STACK, &rl);
+    rl.rlim_cur = 512 * 1024;
+    setrlimit(RLIMIT_STACK, &rl);
+    expect("signal", "11");
+    expect("reason_prefix", "SIGSEGV");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "recurse+,run_overflow_main,main");
+    commit_expectations();
+    recurse(0);
+}
+static void* overflow_entry(void*) {
+    expect("signal", "11");
+    expect("reason_prefix", "SIGSEGV");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "recurse+,overflow_entry");
+    commit_expectations();
+    recurse(0);
+    return nullptr;
+}
+NOINLINE void run_overflow_worker() {
+    start_parked(2);
+    wait_parked(2);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    pthread_t t;
+    pthread_create(&t, &a, overflow_entry, nullptr);
+    pthread_join(t, nullptr);
+}
+
+NOINLINE void abort_leaf() {
+    crash_begins();
+    abort();
+}
+NOINLINE void run_abort() {
+    start_parked(2);
+    wait_parked(2);
+    expect("signal", "6");
+    expect("reason", "SIGABRT");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames_anywhere", "abort_leaf,run_abort,main");
+    commit_expectations();
+    abort_leaf();
+}
+
+NOINLINE void throw_leaf() { throw_runtime_error("crashdrop test: the widget exploded"); }
+NOINLINE void run_uncaught() {
+    expect("signal", "6");
+    expect("reason", "SIGABRT");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames_anywhere", "throw_leaf,run_uncaught,main");
+    expect("annotation.exception_type", "std::runtime_error");
+    expect("annotation.exception_what", "crashdrop test: the widget exploded");
+    commit_expectations();
+    throw_leaf();
+}
+
+extern "C" char crashdrop_test_fpe_insn[];
+NOINLINE int fpe_leaf(int a, int b) {
+    int q;
+    crash_begins();
+    __asm__ volatile(
+        "movl %1, %%eax\n\t"
+        "cltd\n\t"
+        ".globl crashdrop_test_fpe_insn\n"
+        "crashdrop_test_fpe_insn:\n\t"
+        "idivl %2\n\t"
+        "movl %%eax, %0"
+        : "=r"(q)
+        : "r"(a), "r"(b)
+        : "eax", "edx", "cc");
+    return q;
+}
+NOINLINE void run_fpe() {
+    expect("signal", "8");
+    expect("reason", "SIGFPE / FPE_INTDIV");
+    expect("address", hex(reinterpret_cast<std::uintptr_t>(crashdrop_test_fpe_insn)));
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "fpe_leaf,run_fpe,main");
+    commit_expectations();
+    volatile int zero = 0;
+    fpe_leaf(10, zero);
+}
+
+extern "C" char crashdrop_test_ill_insn[];
+NOINLINE void ill_leaf() {
+    crash_begins();
+    __asm__ volatile(".globl crashdrop_test_ill_insn\ncrashdrop_test_ill_insn:\n\tud2");
+}
+NOINLINE void run_ill() {
+    expect("signal", "4");
+    expect("reason", "SIGILL / ILL_ILLOPN");
+    expect("address", hex(reinterpret_cast<std::uintptr_t>(crashdrop_test_ill_insn)));
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "ill_leaf,run_ill,main");
+    commit_expectations();
+    ill_leaf();
+}
+
+NOINLINE int bus_leaf(volatile int* p) {
+    crash_begins();
+    return *p;
+}
+NOINLINE void run_bus() {
+    // Reading a page of a file mapping beyond the end of the (empty) file raises SIGBUS.
+    std::string path = g_db + "/empty-file";
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+    void* p = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    expect("signal", "7");
+    expect("reason", "SIGBUS / BUS_ADRERR");
+    expect("address", hex(reinterpret_cast<std::uintptr_t>(p)));
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "bus_leaf,run_bus,main");
+    commit_expectations();
+    bus_leaf(static_cast<volatile int*>(p));
+}
+
+NOINLINE void trap_leaf() {
+    crash_begins();
+    __asm__ volatile("int3");
+}
+NOINLINE void run_trap() {
+    expect("signal", "5");
+    expect("reason_prefix", "SIGTRAP");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "trap_leaf,run_trap,main");
+    commit_expectations();
+    trap_leaf();
+}
+
+// Four threads crash at the same moment.
+static std::atomic<int> g_ready{0};
+static std::atomic<int> g_go{0};
+NOINLINE void simultaneous_leaf() {
+    *g_null = 4;
+}
+static void* simultaneous_entry(void* arg) {
+    (void)arg;
+    g_ready.fetch_add(1);
+    while (!g_go.load()) {
+    }
+    simultaneous_leaf();
+    return nullptr;
+}
+NOINLINE void run_simultaneous() {
+    std::string tids;
+    pthread_t t[4];
+    for (int i = 0; i < 4; ++i) pthread_create(&t[i], nullptr, simultaneous_entry, nullptr);
+    while (g_ready.load() < 4) usleep(100);
+    // The crashing thread is whichever one wins; any of the four is right.
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x0");
+    expect("crash_tid", "any-worker");
+    expect("frames", "simultaneous_leaf,simultaneous_entry");
+    commit_expectations();
+    crash_begins();
+    g_go.store(1);
+    for (int i = 0; i < 4; ++i) pthread_join(t[i], nullptr);
+}
+
+NOINLINE void run_dlopen(const char* plugin) {
+    void* h = dlopen(plugin, RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+        fprintf(stderr, "dlopen: %s\n", dlerror());
+        exit(3);
+    }
+    auto fn = reinterpret_cast<void (*)(void (*)())>(dlsym(h, "crashdrop_test_plugin_crash"));
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x10");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "plugin_leaf,crashdrop_test_plugin_crash,run_dlopen,main");
+    expect("module", "libcrashdrop_test_plugin.so");
+    commit_expectations();
+    fn(crash_begins);
+    __asm__ volatile("");
+}
+
+NOINLINE void run_requested() {
+    start_parked(3);
+    wait_parked(3);
+    expect("reason", "DUMP_REQUESTED");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames_anywhere", "run_requested,main");
+    commit_expectations();
+    std::string path;
+    crashdrop::Status s = crashdrop::write_dump(&path);
+    if (!s.ok()) {
+        fprintf(stderr, "write_dump: %s\n", s.message().c_str());
+        exit(4);
+    }
+    printf("dump=%s\n", path.c_str());
+    g_release.store(1);
+    // The process goes on: prove the threads were let go and nothing is left blocked.
+    crashdrop::Status again = crashdrop::write_dump(&path);
+    printf("second=%s\n", again.ok() ? "ok" : again.message().c_str());
+    fflush(stdout);
+    _exit(0);
+}
+
+// A thread that blocks every signal cannot answer; it must still be listed, with a reason.
+static void* blocking_entry(void*) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    g_parked.fetch_add(1);
+    for (;;) pause();
+}
+NOINLINE void run_blocked_thread() {
+    start_parked(2);
+    pthread_t t;
+    pthread_create(&t, nullptr, blocking_entry, nullptr);
+    wait_parked(3);
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "null_write_leaf,null_write_middle,run_blocked_thread,main");
+    expect("writer_error", "(it blocks that signal)");
+    commit_expectations();
+    null_write_middle();
+    __asm__ volatile("");
+}
+
+NOINLINE void run_many_threads() {
+    start_parked(256);
+    wait_parked(256);
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "null_write_leaf,null_write_middle,run_many_threads,main");
+    expect("writer_error", "thread stacks trimmed to");
+    commit_expectations();
+    null_write_middle();
+    __asm__ volatile("");
+}
+
+// A handler installed before crashdrop: it must still run after the dump, and the process
+// must still die of the original signal.
+static void previous_handler(int sig) {
+    static const char msg[] = "PREVIOUS HANDLER RAN\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+NOINLINE void run_chained() {
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "null_write_leaf,null_write_middle,run_chained,main");
+    commit_expectations();
+    null_write_middle();
+    __asm__ volatile("");
+}
+
+// Code that saves and restores the handler with signal() drops SA_SIGINFO.
+NOINLINE void run_signal_reset() {
+    void (*old)(int) = signal(SIGSEGV, SIG_IGN);
+    signal(SIGSEGV, old);
+    old = signal(SIGABRT, SIG_IGN);
+    signal(SIGABRT, old);
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x0");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "null_write_leaf,null_write_middle,run_signal_reset,main");
+    commit_expectations();
+    null_write_middle();
+    __asm__ volatile("");
+}
+
+// The dump writer itself faults (its buffer is made read-only): the process must neither hang
+// nor die of the writer's SIGSEGV, but of the SIGABRT it was handling.
+NOINLINE void run_fault_in_writer() {
+    FILE* maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    void* region = nullptr;
+    size_t size = 0;
+    while (fgets(line, sizeof(line), maps)) {
+        if (strstr(line, "/memfd:crashdrop")) {
+            unsigned long lo, hi;
+            sscanf(line, "%lx-%lx", &lo, &hi);
+            region = reinterpret_cast<void*>(lo);
+            size = hi - lo;
+            break;
+        }
+    }
+    fclose(maps);
+    if (region == nullptr || size != crashdrop::reserved_bytes()) {
+        fprintf(stderr, "reserved region not found\n");
+        exit(5);
+    }
+    expect("signal", "6");
+    commit_expectations();
+    mprotect(region, size, PROT_READ);
+    abort();
+}
+
+static const char* k_modes =
+    "null_main null_worker overflow_main overflow_worker abort uncaught fpe ill bus trap simultaneous "
+    "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
+    "malloc_lock_control";
+
+// Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
+// stream's writes never return.
+static std::atomic<int> g_lock_held{0};
+static std::atomic<int> g_take_lock{0};
+static ssize_t blocking_write(void*, const char*, size_t n) {
+    g_lock_held.store(1);
+    for (;;) pause();
+    return static_cast<ssize_t>(n);
+}
+static void* lock_holder(void*) {
+    cookie_io_functions_t io = {nullptr, blocking_write, nullptr, nullptr};
+    FILE* f = fopencookie(nullptr, "w", io);
+    setvbuf(f, nullptr, _IONBF, 0);
+    while (!g_take_lock.load()) usleep(100);
+    stderr = f;
+    malloc_stats();
+    return nullptr;
+}
+/// Starts the thread that will hold the lock (so it is counted), then makes it take the lock.
+/// Expectations are written in between: nothing may allocate once the lock is held.
+static void hold_malloc_lock(void (*before_taking)()) {
+    pthread_t t;
+    pthread_create(&t, nullptr, lock_holder, nullptr);
+    before_taking();
+    g_take_lock.store(1);
+    while (!g_lock_held.load()) {
+    }
+}
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: crash_target <mode> <database> [plugin]\nmodes: %s\n", k_modes);
+        return 2;
+    }
+    const std::string mode = argv[1];
+    g_db = argv[2];
+    if (mode == "chained") signal(SIGSEGV, previous_handler);
+
+    const bool without = getenv("CRASHDROP_TEST_DISABLE") != nullptr;  // control runs
+    crashdrop::Options o;
+    o.database_path = g_db;
+    o.product_name = "crash_target";
+    o.product_version = "1.2.3";
+    if (!without) {
+        crashdrop::Status s = crashdrop::start(o);
+        if (!s.ok()) {
+            fprintf(stderr, "crashdrop::start: %s\n", s.message().c_str());
+            return 2;
+        }
+    }
+    if (mode == "null_main") run_null_main();
+    else if (mode == "null_worker") run_null_worker();
+    else if (mode == "overflow_main") run_overflow_main();
+    else if (mode == "overflow_worker") run_overflow_worker();
+    else if (mode == "abort") run_abort();
+    else if (mode == "uncaught") run_uncaught();
+    else if (mode == "fpe") run_fpe();
+    else if (mode == "ill") run_ill();
+    else if (mode == "bus") run_bus();
+    else if (mode == "trap") run_trap();
+    else if (mode == "simultaneous") run_simultaneous();
+    else if (mode == "dlopen" && argc > 3) run_dlopen(argv[3]);
+    else if (mode == "requested") run_requested();
+    else if (mode == "blocked_thread") run_blocked_thread();
+    else if (mode == "many_threads") run_many_threads();
+    else if (mode == "chained") run_chained();
+    else if (mode == "signal_reset") run_signal_reset();
+    else if (mode == "fault_in_writer") run_fault_in_writer();
+    else if (mode == "malloc_lock") {
+        expect("signal", "11");
+        expect("reason", "SIGSEGV /SEGV_MAPERR");
+        expect("crash_tid", std::to_string(gettid_()));
+        expect("frames", "null_write_leaf,null_write_middle,main");
+        hold_malloc_lock(commit_expectations);
+        null_write_middle();
+    } else if (mode == "malloc_lock_control") {
+        // Proves the lock really is held: this malloc never returns (the test expects a hang).
+        hold_malloc_lock([] {});
+        void* volatile p = malloc(200000);
+        (void)p;
+        printf("malloc returned\n");
+        return 0;
+    } else {
+        fprintf(stderr, "unknown mode %s\nmodes: %s\n", mode.c_str(), k_modes);
+        return 2;
+    }
+    fprintf(stderr, "mode %s did not crash\n", mode.c_str());
+    return 1;
+}

@@ -1,0 +1,310 @@
+// crash_tests - each test runs crash_target in a child process, lets it crash, and checks the
+// dump it left with readers crashdrop did not write: Breakpad's minidump_stackwalk (crash
+// reason, address, crashing thread, frames named through dump_syms symbols, module debug ids),
+// minidump_dump (thread count, annotations, thread names) and lldb-14 (threads, stop reason,
+// backtrace of the crashing thread). The live process's own view (its thread ids, thread
+// count, the address it faults on) is what crash_target wrote to expect.txt before crashing.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <set>
+
+#include "../support/minidump_file.hpp"
+#include "../support/process.hpp"
+#include "../support/readers.hpp"
+
+using namespace testsupport;
+
+#ifndef CRASH_TARGET
+#error "CRASH_TARGET (path of crash_target) must be defined by the build"
+#endif
+
+namespace {
+
+const std::string k_workdir = CRASH_TEST_WORKDIR;
+
+std::string symbol_dir() { return k_workdir + "/symbols"; }
+
+std::vector<std::string> list_dumps(const std::string& folder) {
+    std::vector<std::string> out;
+    if (DIR* d = opendir(folder.c_str())) {
+        while (dirent* e = readdir(d)) {
+            std::string n = e->d_name;
+            if (n.size() > 4 && n.substr(n.size() - 4) == ".dmp") out.push_back(folder + "/" + n);
+        }
+        closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+struct crash_run {
+    std::string dir;
+    std::string db;
+    run_result run;
+    std::map<std::string, std::string> expect;
+    std::vector<std::string> dumps;
+};
+
+crash_run run_target(const std::string& exe, const std::string& mode, const std::vector<std::string>& extra = {},
+                     const std::vector<std::string>& env = {}, double timeout = 60,
+                     const std::function<void()>& in_child = {}) {
+    static int counter = 0;
+    crash_run c;
+    c.dir = k_workdir + "/runs/" + mode + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+    c.db = c.dir + "/db";
+    run_process({"rm", "-rf", c.dir}, 30);
+    run_process({"mkdir", "-p", c.db}, 30);
+    std::vector<std::string> argv = {exe, mode, c.db};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    c.run = run_process(argv, timeout, env, c.dir, in_child);
+    for (const auto& line : split(read_text_file(c.db + "/expect.txt"), '\n')) {
+        const auto eq = line.find('=');
+        if (eq != std::string::npos) c.expect[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    c.dumps = list_dumps(c.db + "/pending");
+    return c;
+}
+
+/// Does `actual` (frames from the top) contain the spec "a,b+,c" (b+ = b one or more times)?
+/// With from_top the match must start at frame 0.
+bool frames_match(const std::vector<std::string>& actual, const std::string& spec, bool from_top) {
+    std::vector<std::pair<std::string, bool>> want;
+    for (auto& item : split(spec, ',')) {
+        const bool many = !item.empty() && item.back() == '+';
+        want.emplace_back(many ? item.substr(0, item.size() - 1) : item, many);
+    }
+    for (std::size_t start = 0; start < actual.size(); ++start) {
+        if (from_top && start > 0) break;
+        std::size_t i = start;
+        bool ok = true;
+        for (const auto& w : want) {
+            if (i >= actual.size() || actual[i] != w.first) {
+                ok = false;
+                break;
+            }
+            ++i;
+            while (w.second && i < actual.size() && actual[i] == w.first) ++i;
+        }
+        if (ok) return true;
+    }
+    return false;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : " | ") + x;
+    return s;
+}
+
+bool readers_available() {
+    const auto& t = tools();
+    if (t.breakpad && t.has_lldb) return true;
+    if (t.required) {
+        FAIL("a reader is missing (minidump_stackwalk/minidump_dump/dump_syms in CRASHDROP_MINIDUMP_TOOLS, "
+             "or lldb-14) and CRASHDROP_REQUIRE_READERS=1");
+    }
+    WARN("readers missing: only crashdrop's own checks run (set CRASHDROP_MINIDUMP_TOOLS, install lldb-14)");
+    return false;
+}
+
+/// Everything a crash dump must show, checked against what crash_target expected.
+void check_crash_dump(const crash_run& c, const std::string& exe) {
+    INFO("run directory: " << c.dir << "\nchild: " << c.run.describe());
+    REQUIRE(!c.expect.empty());
+    if (c.expect.count("signal")) {
+        REQUIRE(c.run.signaled());
+        CHECK(c.run.signal() == std::stoi(c.expect.at("signal")));
+    }
+    REQUIRE(c.dumps.size() == 1);
+    const std::string dump = c.dumps[0];
+    struct stat st;
+    REQUIRE(stat(dump.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    minidump_file md;
+    REQUIRE(md.load(dump));
+    const auto tids = md.thread_ids();
+    const std::uint32_t crash_tid = md.exception_thread();
+    const int expected_threads = std::stoi(c.expect.at("threads"));
+    CHECK(static_cast<int>(tids.size()) == expected_threads);
+    if (c.expect.at("crash_tid") == "any-worker") {
+        CHECK(crash_tid != static_cast<std::uint32_t>(std::stoul(c.expect.at("pid"))));
+        CHECK(std::find(tids.begin(), tids.end(), crash_tid) != tids.end());
+    } else {
+        CHECK(crash_tid == std::stoul(c.expect.at("crash_tid")));
+    }
+    const std::string errors = md.stream_bytes(0x43440001u);
+    if (c.expect.count("writer_error")) {
+        INFO("writer errors:\n" << errors);
+        CHECK(errors.find(c.expect.at("writer_error")) != std::string::npos);
+    }
+
+    if (!readers_available()) return;
+
+    // Symbols for every module that is a file, and the debug ids dump_syms computes for them.
+    std::map<std::string, std::string> ids_by_base_name;
+    for (const auto& m : md.modules()) {
+        const std::string& path = m.second;
+        if (path.empty() || path[0] != '/' || !file_exists(path)) continue;
+        ids_by_base_name[path.substr(path.rfind('/') + 1)] = ensure_symbols(symbol_dir(), path);
+    }
+
+    stackwalk_result sw = stackwalk(dump, symbol_dir());
+    INFO("minidump_stackwalk:\n" << sw.run.out.substr(0, 20000));
+    REQUIRE(sw.run.exit_code() == 0);
+    if (c.expect.count("reason")) CHECK(sw.reason == c.expect.at("reason"));
+    if (c.expect.count("reason_prefix")) CHECK(sw.reason.rfind(c.expect.at("reason_prefix"), 0) == 0);
+    if (c.expect.count("address")) {
+        CHECK(std::strtoull(sw.address.c_str(), nullptr, 16) == std::strtoull(c.expect.at("address").c_str(), nullptr, 16));
+    }
+    REQUIRE(sw.crash_thread >= 0);
+    REQUIRE(sw.crash_thread < static_cast<int>(tids.size()));
+    CHECK(tids[static_cast<std::size_t>(sw.crash_thread)] == crash_tid);
+    CHECK(static_cast<int>(sw.threads.size()) == expected_threads);
+    const auto frames = sw.functions(sw.crash_thread);
+    INFO("crashing thread (stackwalk): " << join(frames));
+    if (c.expect.count("frames")) CHECK(frames_match(frames, c.expect.at("frames"), true));
+    if (c.expect.count("frames_anywhere")) CHECK(frames_match(frames, c.expect.at("frames_anywhere"), false));
+    for (const auto& m : sw.modules) {
+        auto it = ids_by_base_name.find(m.debug_file);
+        if (it == ids_by_base_name.end()) continue;
+        INFO("module " << m.name);
+        CHECK(m.debug_id == it->second);
+    }
+    CHECK(ids_by_base_name.count(exe.substr(exe.rfind('/') + 1)) == 1);
+    if (c.expect.count("module")) CHECK(ids_by_base_name.count(c.expect.at("module")) == 1);
+
+    dump_result dd = minidump_dump(dump);
+    CHECK(dd.thread_count == expected_threads);
+    CHECK(dd.annotations["prod"] == "crash_target");
+    CHECK(dd.annotations["ver"] == "1.2.3");
+    for (const auto& kv : c.expect) {
+        if (kv.first.rfind("annotation.", 0) == 0) CHECK(dd.annotations[kv.first.substr(11)] == kv.second);
+    }
+    CHECK(!dd.thread_names.empty());
+
+    lldb_result lb = lldb(dump);
+    INFO("lldb:\n" << lb.run.out.substr(0, 20000));
+    REQUIRE(lb.run.exit_code() == 0);
+    CHECK(static_cast<int>(lb.threads.size()) == expected_threads);
+    const lldb_thread* stopped = lb.stopped();
+    REQUIRE(stopped != nullptr);
+    CHECK(stopped->tid == crash_tid);
+    INFO("crashing thread (lldb): " << join(stopped->functions));
+    if (c.expect.count("frames")) CHECK(frames_match(stopped->functions, c.expect.at("frames"), true));
+    if (c.expect.count("frames_anywhere")) CHECK(frames_match(stopped->functions, c.expect.at("frames_anywhere"), false));
+    if (c.expect.count("signal") && c.expect.at("signal") != "0") {
+        CHECK(stopped->stop_reason.find("signal SIG") != std::string::npos);
+    }
+}
+
+void crash_case(const std::string& mode, const std::string& exe = CRASH_TARGET, const std::vector<std::string>& extra = {}) {
+    crash_run c = run_target(exe, mode, extra);
+    check_crash_dump(c, exe);
+}
+
+}  // namespace
+
+TEST_CASE("null write in main is captured with frames down to main", "[crash]") { crash_case("null_main"); }
+TEST_CASE("null write in a worker of an 8-thread process lists all 8 threads", "[crash]") { crash_case("null_worker"); }
+TEST_CASE("stack overflow in main is captured on the alternate stack", "[crash]") { crash_case("overflow_main"); }
+TEST_CASE("stack overflow in a worker thread is captured (interposed pthread_create)", "[crash]") {
+    crash_case("overflow_worker");
+}
+TEST_CASE("abort() is captured as SIGABRT", "[crash]") { crash_case("abort"); }
+TEST_CASE("uncaught exception records its type and what()", "[crash]") { crash_case("uncaught"); }
+TEST_CASE("uncaught exception in a -fno-exceptions -fno-rtti build records type and what()", "[crash]") {
+    crash_case("uncaught", CRASH_TARGET_NOEXC);
+}
+TEST_CASE("integer division by zero is SIGFPE at the idiv", "[crash]") { crash_case("fpe"); }
+TEST_CASE("illegal instruction is SIGILL at the ud2", "[crash]") { crash_case("ill"); }
+TEST_CASE("a read past the end of a mapped file is SIGBUS at that address", "[crash]") { crash_case("bus"); }
+TEST_CASE("int3 is SIGTRAP and the process still dies of it", "[crash]") { crash_case("trap"); }
+TEST_CASE("a crash inside a dlopen()ed library names the library's frames", "[crash]") {
+    crash_case("dlopen", CRASH_TARGET, {CRASH_TEST_PLUGIN});
+}
+TEST_CASE("a thread that blocks every signal is listed, and the dump says why", "[crash]") {
+    crash_case("blocked_thread");
+}
+TEST_CASE("256 threads: a complete dump with stacks trimmed to the budget", "[crash]") { crash_case("many_threads"); }
+TEST_CASE("a handler reset through signal() is repaired", "[crash]") { crash_case("signal_reset"); }
+
+TEST_CASE("four threads crashing at once give exactly one dump", "[crash]") {
+    for (int round = 0; round < 3; ++round) {
+        crash_run c = run_target(CRASH_TARGET, "simultaneous");
+        check_crash_dump(c, CRASH_TARGET);
+    }
+}
+
+TEST_CASE("the previous handler still runs after the dump", "[crash]") {
+    crash_run c = run_target(CRASH_TARGET, "chained");
+    check_crash_dump(c, CRASH_TARGET);
+    CHECK(c.run.err.find("PREVIOUS HANDLER RAN") != std::string::npos);
+}
+
+TEST_CASE("write_dump() dumps every thread and the process goes on", "[crash]") {
+    crash_run c = run_target(CRASH_TARGET, "requested");
+    INFO(c.run.describe());
+    REQUIRE(c.run.exit_code() == 0);
+    CHECK(c.run.out.find("second=ok") != std::string::npos);
+    REQUIRE(c.dumps.size() == 2);
+    crash_run first = c;
+    first.dumps = {c.run.out.substr(c.run.out.find("dump=") + 5, c.run.out.find('\n') - c.run.out.find("dump=") - 5)};
+    REQUIRE(file_exists(first.dumps[0]));
+    check_crash_dump(first, CRASH_TARGET);
+    minidump_file md;
+    REQUIRE(md.load(first.dumps[0]));
+    CHECK(md.exception_code() == 0xffffffffu);
+}
+
+TEST_CASE("a fault inside the dump writer neither hangs nor changes how the process dies", "[crash]") {
+    crash_run c = run_target(CRASH_TARGET, "fault_in_writer", {}, {}, 30);
+    INFO(c.run.describe());
+    REQUIRE(c.run.signaled());
+    CHECK(c.run.signal() == SIGABRT);
+    CHECK(c.run.err.find("crashdrop: fault while writing the dump") != std::string::npos);
+}
+
+TEST_CASE("exit signal and core dump are the same with and without crashdrop", "[crash]") {
+    auto unlimited_core = [] {
+        rlimit rl{RLIM_INFINITY, RLIM_INFINITY};
+        setrlimit(RLIMIT_CORE, &rl);
+    };
+    for (const char* mode : {"null_main", "abort", "fpe", "trap"}) {
+        INFO("mode " << mode);
+        crash_run without = run_target(CRASH_TARGET, mode, {}, {"CRASHDROP_TEST_DISABLE=1"}, 60, unlimited_core);
+        crash_run with = run_target(CRASH_TARGET, mode, {}, {}, 60, unlimited_core);
+        INFO("without: " << without.run.describe() << "\nwith: " << with.run.describe());
+        REQUIRE(without.run.signaled());
+        CHECK(with.run.signal() == without.run.signal());
+        CHECK(with.run.core_dumped() == without.run.core_dumped());
+        CHECK(without.dumps.empty());
+        CHECK(with.dumps.size() == 1);
+    }
+}
+
+TEST_CASE("the crash path never calls malloc or free", "[crash][sigsafe]") {
+    // The guard is armed just before each crash; any malloc/free after that ends the child
+    // with exit code 97 and a message, so no dump and no signal death.
+    for (const char* mode : {"null_main", "null_worker", "abort", "overflow_worker", "blocked_thread"}) {
+        INFO("mode " << mode);
+        crash_run c = run_target(CRASH_TARGET_MALLOC_GUARD, mode);
+        CHECK(c.run.err.find("MALLOC DURING CRASH") == std::string::npos);
+        check_crash_dump(c, CRASH_TARGET_MALLOC_GUARD);
+    }
+}
+
+TEST_CASE("a crash while another thread holds the malloc lock is still captured", "[crash][sigsafe]") {
+    // Control: the lock really is held - a malloc in this state never returns.
+    crash_run control = run_target(CRASH_TARGET_MALLOC_GUARD, "malloc_lock_control", {}, {}, 3);
+    INFO("control: " << control.run.describe());
+    REQUIRE(control.run.timed_out);
+    crash_run c = run_target(CRASH_TARGET_MALLOC_GUARD, "malloc_lock", {}, {}, 30);
+    CHECK(!c.run.timed_out);
+    check_crash_dump(c, CRASH_TARGET_MALLOC_GUARD);
+}

@@ -1,0 +1,122 @@
+// The public API as a user sees it (this TU includes crashdrop.hpp without the
+// implementation): start()'s checks and errors, and what a successful start() leaves behind.
+// Everything that installs handlers runs in a forked child, so the test process stays clean.
+#include "crashdrop.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace {
+
+const std::string k_work = CRASHDROP_TEST_WORKDIR;
+
+crashdrop::Options valid_options(const std::string& name) {
+    crashdrop::Options o;
+    o.database_path = k_work + "/" + name;
+    o.product_name = "api_test";
+    o.product_version = "1";
+    return o;
+}
+
+/// Runs fn in a forked child; returns its exit code (fn's return value), or -signal.
+template <typename F>
+int in_child(F fn) {
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) _exit(fn());
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+int mode_of(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("out-of-range options are refused, naming the field", "[api]") {
+    struct bad_case {
+        const char* field;
+        void (*set)(crashdrop::Options&);
+    };
+    const bad_case cases[] = {
+        {"database_path", [](crashdrop::Options& o) { o.database_path.clear(); }},
+        {"product_name", [](crashdrop::Options& o) { o.product_name.assign(256, 'x'); }},
+        {"product_version", [](crashdrop::Options& o) { o.product_version.assign(300, 'x'); }},
+        {"dump_buffer_size", [](crashdrop::Options& o) { o.dump_buffer_size = 1000; }},
+        {"dump_buffer_size", [](crashdrop::Options& o) { o.dump_buffer_size = std::size_t{2} << 30; }},
+        {"crashed_thread_stack_limit", [](crashdrop::Options& o) { o.crashed_thread_stack_limit = 100; }},
+        {"thread_stack_limit", [](crashdrop::Options& o) { o.thread_stack_limit = o.dump_buffer_size; }},
+        {"alt_stack_size", [](crashdrop::Options& o) { o.alt_stack_size = 100; }},
+        {"thread_suspend_timeout_ms", [](crashdrop::Options& o) { o.thread_suspend_timeout_ms = 0; }},
+        {"thread_signal", [](crashdrop::Options& o) { o.thread_signal = 11; }},
+    };
+    for (const auto& c : cases) {
+        crashdrop::Options o = valid_options("never-created");
+        c.set(o);
+        crashdrop::Status s = crashdrop::start(o);
+        INFO(c.field << ": " << s.message());
+        CHECK(s.code() == crashdrop::Error::invalid_options);
+        CHECK(s.message().find(c.field) != std::string::npos);
+        CHECK_FALSE(crashdrop::is_started());
+    }
+}
+
+TEST_CASE("a database folder that cannot be created is reported, not crashed on", "[api]") {
+    std::filesystem::create_directories(k_work);
+    const std::string file = k_work + "/plain-file";
+    std::filesystem::remove_all(file);
+    std::ofstream(file) << "x";
+    REQUIRE(std::filesystem::is_regular_file(file));
+    crashdrop::Options o = valid_options("unused");
+    o.database_path = file + "/db";  // a folder inside a regular file
+    crashdrop::Status s = crashdrop::start(o);
+    CHECK(s.code() == crashdrop::Error::database_unavailable);
+    CHECK(s.message().find("cannot be created") != std::string::npos);
+    o.database_path = "/proc/crashdrop-cannot-exist/db";
+    s = crashdrop::start(o);
+    CHECK(s.code() == crashdrop::Error::database_unavailable);
+    CHECK_FALSE(crashdrop::is_started());
+    // A failed start() leaves nothing behind: a later one may still succeed.
+    CHECK(in_child([] { return crashdrop::start(valid_options("after-failure")).ok() ? 0 : 1; }) == 0);
+}
+
+TEST_CASE("calls that need start() say so before it", "[api]") {
+    std::string path;
+    CHECK(crashdrop::write_dump(&path).code() == crashdrop::Error::not_started);
+    CHECK(crashdrop::prepare_thread().code() == crashdrop::Error::not_started);
+    CHECK(crashdrop::reserved_bytes() == 0);
+}
+
+TEST_CASE("start() creates the database, reserves at most 4 MiB, and refuses a second start", "[api]") {
+    const int rc = in_child([] {
+        crashdrop::Options o = valid_options("started");
+        if (!crashdrop::start(o).ok()) return 10;
+        if (!crashdrop::is_started()) return 11;
+        if (crashdrop::start(o).code() != crashdrop::Error::already_started) return 12;
+        if (crashdrop::reserved_bytes() == 0 || crashdrop::reserved_bytes() > 4u * 1024 * 1024) return 13;
+        if (mode_of(o.database_path) != 0700 || mode_of(o.database_path + "/pending") != 0700 ||
+            mode_of(o.database_path + "/completed") != 0700) {
+            return 14;
+        }
+        std::string path;
+        if (!crashdrop::write_dump(&path).ok()) return 15;
+        if (path.rfind(o.database_path + "/pending/", 0) != 0 && path.find("/pending/") == std::string::npos) return 16;
+        if (mode_of(path) != 0600) return 17;
+        int thread_rc = -1;
+        std::thread([&] { thread_rc = crashdrop::prepare_thread().ok() ? 0 : 18; }).join();
+        return thread_rc;
+    });
+    CHECK(rc == 0);
+}
