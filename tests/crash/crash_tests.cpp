@@ -138,6 +138,33 @@ void check_crash_dump(const crash_run& c, const std::string& exe) {
     } else {
         CHECK(crash_tid == std::stoul(c.expect.at("crash_tid")));
     }
+    // The streams every Linux dump carries (the environment only when asked for).
+    for (std::uint32_t type : {3u, 4u, 5u, 6u, 7u, 15u, 24u, 0x47670003u, 0x47670004u, 0x47670006u, 0x47670008u,
+                               0x47670009u, 0x4767000au, 0x43500001u}) {
+        INFO("stream " << std::hex << type);
+        CHECK(md.has(type));
+    }
+    CHECK_FALSE(md.has(0x47670007u));
+    std::uint32_t dso_version = 0;
+    const auto dsos = md.dso_names(&dso_version);
+    CHECK(dso_version == 1);
+    CHECK(std::any_of(dsos.begin(), dsos.end(), [](const std::string& n) { return n.find("libc.so") != std::string::npos; }));
+    // Memory: ranges never overlap; the crashing instruction is captured; every thread's stack
+    // descriptor covers its stack pointer (except a stack pointer that ran off its stack).
+    CHECK(md.memory_ranges_disjoint());
+    for (std::uint32_t i = 0; i < tids.size(); ++i) {
+        std::uint64_t ip = 0, sp = 0, start = 0;
+        std::uint32_t size = 0;
+        REQUIRE(md.thread_ip_sp(i, &ip, &sp));
+        REQUIRE(md.thread_stack(i, &start, &size));
+        INFO("thread " << tids[i] << " ip " << std::hex << ip << " sp " << sp << " stack " << start << "+" << size);
+        if (tids[i] == crash_tid) {
+            CHECK(md.memory_covers(ip));
+            if (c.expect.count("stack_overflow") == 0) CHECK((sp >= start && sp < start + size));
+        } else if (size != 0) {
+            CHECK((sp >= start && sp < start + size));
+        }
+    }
     const std::string errors = md.stream_bytes(0x43440001u);
     if (c.expect.count("writer_error")) {
         INFO("writer errors:\n" << errors);

@@ -4,6 +4,7 @@
 // written by Breakpad and Crashpad in ../shared/testdata/minidumps (tests/unit/reader_test).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -100,6 +101,80 @@ struct minidump_file {
             s += c < 0x80 ? static_cast<char>(c) : '?';
         }
         return s;
+    }
+
+    /// SystemInfo's processor_architecture (9 = AMD64, 12 = ARM64).
+    std::uint16_t architecture() const {
+        auto it = streams.find(7);
+        std::uint16_t arch = 0;
+        if (it != streams.end()) get(it->second.first, &arch);
+        return arch;
+    }
+
+    /// Instruction and stack pointer from ThreadList entry i's context.
+    bool thread_ip_sp(std::uint32_t i, std::uint64_t* ip, std::uint64_t* sp) const {
+        auto it = streams.find(3);
+        if (it == streams.end()) return false;
+        std::uint32_t ctx_rva = 0;
+        if (!get(it->second.first + 4 + 48ull * i + 44, &ctx_rva)) return false;
+        // AMD64 CONTEXT: Rsp at 0x98, Rip at 0xf8. ARM64: Sp at 0x100, Pc at 0x108.
+        const bool arm64 = architecture() == 12;
+        return get(ctx_rva + (arm64 ? 0x108u : 0xf8u), ip) && get(ctx_rva + (arm64 ? 0x100u : 0x98u), sp);
+    }
+
+    /// Is addr inside a MemoryList range?
+    bool memory_covers(std::uint64_t addr) const {
+        auto it = streams.find(5);
+        if (it == streams.end()) return false;
+        std::uint32_t count = 0;
+        get(it->second.first, &count);
+        for (std::uint32_t i = 0; i < count; ++i) {
+            std::uint64_t start = 0;
+            std::uint32_t size = 0;
+            get(it->second.first + 4 + 16ull * i, &start);
+            get(it->second.first + 4 + 16ull * i + 8, &size);
+            if (addr >= start && addr < start + size) return true;
+        }
+        return false;
+    }
+
+    /// True when no two MemoryList ranges overlap (Breakpad's reader rejects overlaps).
+    bool memory_ranges_disjoint() const {
+        auto it = streams.find(5);
+        if (it == streams.end()) return true;
+        std::uint32_t count = 0;
+        get(it->second.first, &count);
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> r;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            std::uint64_t start = 0;
+            std::uint32_t size = 0;
+            get(it->second.first + 4 + 16ull * i, &start);
+            get(it->second.first + 4 + 16ull * i + 8, &size);
+            r.emplace_back(start, start + size);
+        }
+        std::sort(r.begin(), r.end());
+        for (std::size_t i = 1; i < r.size(); ++i) {
+            if (r[i].first < r[i - 1].second) return false;
+        }
+        return true;
+    }
+
+    /// The names in the LinuxDsoDebug stream's link_map list (Breakpad's MDRawDebug64).
+    std::vector<std::string> dso_names(std::uint32_t* version = nullptr) const {
+        std::vector<std::string> names;
+        auto it = streams.find(0x4767000au);
+        if (it == streams.end()) return names;
+        std::uint32_t v = 0, map = 0, count = 0;
+        get(it->second.first, &v);
+        get(it->second.first + 4, &map);
+        get(it->second.first + 8, &count);
+        if (version) *version = v;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            std::uint32_t name = 0;
+            get(map + 24ull * i + 8, &name);
+            names.push_back(utf16_string(name));
+        }
+        return names;
     }
 
     /// Module base -> name, from ModuleList.

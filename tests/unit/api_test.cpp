@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/minidump_file.hpp"
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,4 +121,25 @@ TEST_CASE("start() creates the database, reserves at most 4 MiB, and refuses a s
         return thread_rc;
     });
     CHECK(rc == 0);
+}
+
+TEST_CASE("the environment is in a dump only when include_environment is set", "[api]") {
+    for (bool include : {false, true}) {
+        INFO("include_environment " << include);
+        const std::string db = k_work + (include ? "/env-on" : "/env-off");
+        std::filesystem::remove_all(db);
+        const int rc = in_child([&] {
+            setenv("CRASHDROP_TEST_SECRET", "hunter2", 1);
+            crashdrop::Options o = valid_options(include ? "env-on" : "env-off");
+            o.include_environment = include;
+            std::string path;
+            if (!crashdrop::start(o).ok() || !crashdrop::write_dump(&path).ok()) return 1;
+            testsupport::minidump_file md;
+            if (!md.load(path)) return 2;
+            const bool has = md.has(0x47670007u);
+            const bool secret = md.stream_bytes(0x47670007u).find("CRASHDROP_TEST_SECRET=hunter2") != std::string::npos;
+            return has == include && secret == include ? 0 : 3;
+        });
+        CHECK(rc == 0);
+    }
 }

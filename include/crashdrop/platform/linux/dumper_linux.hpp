@@ -72,6 +72,53 @@ CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* le
     }
 }
 
+/// LinuxEnviron from the live `environ` array (what setenv() changed included; the kernel's
+/// /proc/self/environ only knows the environment the process started with). Pointers are read
+/// with the fault-free reader, so a corrupt array costs the stream, never the dump. Same
+/// layout as /proc/self/environ: "KEY=VALUE\0" after one another.
+CRASHDROP_SIGSAFE void add_environment(linux_state* g, image* im, u64 cap, text* errors) {
+    char** env = nullptr;
+    if (read_memory(&g->reader, &env, reinterpret_cast<u64>(&environ), sizeof(env)) != static_cast<long>(sizeof(env)) ||
+        env == nullptr) {
+        add_proc_stream(g, im, "environ", minidump::stream_linux_environ, cap, errors);
+        return;
+    }
+    const u32 rva = static_cast<u32>(align_up(im->size, 4));
+    const u64 room = min_u64(cap, image_free_bytes(im) > 4 ? image_free_bytes(im) - 4 : 0);
+    u64 used = 0;
+    bool truncated = false;
+    for (u32 i = 0; i < 65536; ++i) {
+        u64 entry = 0;
+        if (read_memory(&g->reader, &entry, reinterpret_cast<u64>(env + i), sizeof(entry)) != static_cast<long>(sizeof(entry)) ||
+            entry == 0) {
+            break;
+        }
+        // Copy the string in chunks until its NUL (or until the room runs out).
+        u64 at = entry;
+        for (;;) {
+            if (used + 1 >= room) {
+                truncated = true;
+                break;
+            }
+            const std::size_t chunk = static_cast<std::size_t>(min_u64(256, room - used - 1));
+            u8* dst = im->base + rva + used;
+            const long got = read_memory(&g->reader, dst, at, chunk);
+            if (got <= 0) break;
+            std::size_t len = 0;
+            while (len < static_cast<std::size_t>(got) && dst[len] != 0) ++len;
+            used += len;
+            at += len;
+            if (len < static_cast<std::size_t>(got)) break;  // found the NUL
+        }
+        if (truncated) break;
+        im->base[rva + used] = 0;
+        ++used;
+    }
+    im->size = rva + used;
+    image_add_stream(im, minidump::stream_linux_environ, rva, used);
+    if (truncated) text_append(errors, "environment: truncated (dump buffer)\n");
+}
+
 CRASHDROP_SIGSAFE void add_misc_info(linux_state* g, image* im) {
     minidump::misc_info mi;
     zero_bytes(&mi, sizeof(mi));
@@ -466,7 +513,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     // 4. Meanwhile, the streams that do not need them.
     add_proc_stream(g, &im, "status", minidump::stream_linux_proc_status, 64 * 1024, &errors);
     add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors);
-    if (g->include_environment) add_proc_stream(g, &im, "environ", minidump::stream_linux_environ, 256 * 1024, &errors);
+    if (g->include_environment) add_environment(g, &im, 256 * 1024, &errors);
     write_module_list(g, &im, &errors);
     write_dso_debug(g, &im, &errors);
     add_misc_info(g, &im);

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs what building, testing and the demo need, then exports where the dump readers are.
+# Sourced by tools/test.sh and tools/demo.sh; may also be run on its own.
+#   - Debian packages (apt-get, when root): compilers, cmake, ninja, meson, Catch2, lldb-14, node/npm
+#   - Breakpad's prebuilt processor from the npm package "minidump" (minidump_stackwalk,
+#     minidump_dump, dump_syms), unpacked into a cache folder, never into the repository.
+# Exports CRASHDROP_MINIDUMP_TOOLS (folder of those three binaries).
+set -euo pipefail
+
+# "command-or-file:debian-package": a package is installed only when what it provides is missing.
+crashdrop_needs=(g++:g++ clang++:clang cmake:cmake ninja:ninja-build meson:meson lldb-14:lldb-14 python3:python3
+                 node:nodejs npm:npm pkg-config:pkg-config objdump:binutils c++filt:binutils
+                 /usr/include/catch2/catch.hpp:catch2)
+crashdrop_minidump_version=0.26.0
+crashdrop_cache=${CRASHDROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/crashdrop}
+
+crashdrop_install_packages() {
+    local missing=() need what pkg
+    for need in "${crashdrop_needs[@]}"; do
+        what=${need%%:*} pkg=${need##*:}
+        if [[ $what == /* ]]; then [ -e "$what" ] && continue; else command -v "$what" >/dev/null && continue; fi
+        [[ " ${missing[*]} " == *" $pkg "* ]] || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q >/dev/null || { echo "setup: apt-get update failed" >&2; return 1; }
+        apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null ||
+            { echo "setup: apt-get install ${missing[*]} failed" >&2; return 1; }
+    else
+        echo "setup: missing: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+        return 1
+    fi
+}
+
+crashdrop_fetch_readers() {
+    local dir="$crashdrop_cache/minidump-$crashdrop_minidump_version"
+    local bin="$dir/package/bin/linux-x64"
+    if [ ! -x "$bin/minidump_stackwalk" ] || [ ! -x "$bin/dump_syms" ] || [ ! -x "$bin/minidump_dump" ]; then
+        echo "setup: fetching npm minidump@$crashdrop_minidump_version into $dir" >&2
+        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+        (cd "$dir.tmp" && npm pack --silent "minidump@$crashdrop_minidump_version" >/dev/null && tar xzf "minidump-$crashdrop_minidump_version.tgz")
+        chmod +x "$dir.tmp/package/bin/linux-x64/"* 2>/dev/null || true
+        rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    fi
+    local usage
+    usage=$("$bin/minidump_stackwalk" 2>&1 || true)
+    if [[ $usage != *Usage* ]]; then
+        echo "setup: $bin/minidump_stackwalk does not run on this machine" >&2
+        return 1
+    fi
+    export CRASHDROP_MINIDUMP_TOOLS="$bin"
+}
+
+crashdrop_install_packages || return 1 2>/dev/null || exit 1
+crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
+export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}
+echo "setup: readers in $CRASHDROP_MINIDUMP_TOOLS, lldb is $CRASHDROP_LLDB" >&2
