@@ -2059,9 +2059,15 @@ CRASHDROP_SIGSAFE bool text_hash_from_file(linux_state* g, const char* path, elf
                 for (u32 i = 0; i < eh.e_shnum; ++i) {
                     if (sh[i].sh_name + 6 > names_len || sh[i].sh_type != SHT_PROGBITS) continue;
                     if (!bytes_equal(names + sh[i].sh_name, ".text", 6)) continue;
-                    const std::size_t n = static_cast<std::size_t>(min_u64(sh[i].sh_size, 4096));
+                    // Whole 16-byte blocks while the block starts inside the first 4 KiB of
+                    // .text: the last block may take bytes from past the section's end, as
+                    // Breakpad's reader of the mapped file does.
+                    const std::size_t n = static_cast<std::size_t>(align_up(min_u64(sh[i].sh_size, 4096), 16));
                     u8* text_bytes = buf + cap / 2;
-                    if (!pread_all(fd, text_bytes, n, sh[i].sh_offset)) break;
+                    zero_bytes(text_bytes, n);
+                    const long got = raw_syscall(SYS_pread64, fd, to_long(text_bytes), static_cast<long>(n),
+                                                 static_cast<long>(sh[i].sh_offset));
+                    if (got <= 0) break;
                     zero_bytes(out->bytes, 16);
                     for (std::size_t k = 0; k < n; ++k) out->bytes[k % 16] ^= text_bytes[k];
                     out->length = 16;

@@ -125,7 +125,10 @@ NOINLINE static void park_deep(int depth) {
     g_parked.fetch_add(1);
     while (!g_release.load()) usleep(1000);
 }
+static std::atomic<int> g_park_counter{0};
 static void* park_entry(void*) {
+    const std::string name = "parked-" + std::to_string(g_park_counter.fetch_add(1));
+    pthread_setname_np(pthread_self(), name.c_str());
     park_deep(3);
     return nullptr;
 }
@@ -173,7 +176,10 @@ NOINLINE void worker_null_middle() {
     __asm__ volatile("");
 }
 static void* worker_entry(void*) {
+    pthread_setname_np(pthread_self(), "crasher");
     wait_parked(6);
+    expect("thread_name", "parked-0");
+    expect("crash_thread_name", "crasher");
     expect("signal", "11");
     expect("reason", "SIGSEGV /SEGV_MAPERR");
     expect("address", "0x0");
@@ -376,7 +382,9 @@ NOINLINE void run_dlopen(const char* plugin) {
     expect("address", "0x10");
     expect("crash_tid", std::to_string(gettid_()));
     expect("frames", "plugin_leaf,crashdrop_test_plugin_crash,run_dlopen,main");
-    expect("module", "libcrashdrop_test_plugin.so");
+    const std::string base = strrchr(plugin, '/') ? strrchr(plugin, '/') + 1 : plugin;
+    expect("module", base);
+    if (base.find("nobuildid") != std::string::npos) expect("writer_error", "no build id; identified by its .text hash");
     commit_expectations();
     fn(crash_begins);
     __asm__ volatile("");
@@ -501,10 +509,39 @@ NOINLINE void run_fault_in_writer() {
     abort();
 }
 
+// A thread that existed before start() has no alternate stack unless it calls
+// crashdrop::prepare_thread(); without one, its stack overflow cannot be caught at all.
+static std::atomic<int> g_started{0};
+static bool g_prepare = false;
+static void* early_entry(void*) {
+    while (!g_started.load()) usleep(100);
+    if (g_prepare && !crashdrop::prepare_thread().ok()) _exit(6);
+    expect("signal", "11");
+    expect("reason_prefix", "SIGSEGV");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "recurse+,early_entry");
+    expect("stack_overflow", "1");
+    commit_expectations();
+    recurse(0);
+    return nullptr;
+}
+static pthread_t g_early;
+static void start_early_thread(bool prepare) {
+    g_prepare = prepare;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 256 * 1024);
+    pthread_create(&g_early, &a, early_entry, nullptr);
+}
+NOINLINE void run_early_thread() {
+    g_started.store(1);
+    pthread_join(g_early, nullptr);
+}
+
 static const char* k_modes =
     "null_main null_worker overflow_main overflow_worker abort uncaught fpe ill bus trap simultaneous "
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
-    "malloc_lock_control";
+    "malloc_lock_control overflow_prepared overflow_unprepared";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -544,6 +581,7 @@ int main(int argc, char** argv) {
     g_db = argv[2];
     if (mode == "chained") signal(SIGSEGV, previous_handler);
 
+    if (mode == "overflow_prepared" || mode == "overflow_unprepared") start_early_thread(mode == "overflow_prepared");
     const bool without = getenv("CRASHDROP_TEST_DISABLE") != nullptr;  // control runs
     crashdrop::Options o;
     o.database_path = g_db;
@@ -574,6 +612,7 @@ int main(int argc, char** argv) {
     else if (mode == "chained") run_chained();
     else if (mode == "signal_reset") run_signal_reset();
     else if (mode == "fault_in_writer") run_fault_in_writer();
+    else if (mode == "overflow_prepared" || mode == "overflow_unprepared") run_early_thread();
     else if (mode == "malloc_lock") {
         expect("signal", "11");
         expect("reason", "SIGSEGV /SEGV_MAPERR");

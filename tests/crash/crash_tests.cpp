@@ -213,7 +213,13 @@ void check_crash_dump(const crash_run& c, const std::string& exe) {
     for (const auto& kv : c.expect) {
         if (kv.first.rfind("annotation.", 0) == 0) CHECK(dd.annotations[kv.first.substr(11)] == kv.second);
     }
-    CHECK(!dd.thread_names.empty());
+    CHECK(dd.thread_names.size() == tids.size());
+    if (c.expect.count("thread_name")) {
+        bool found = false;
+        for (const auto& kv : dd.thread_names) found = found || kv.second == c.expect.at("thread_name");
+        CHECK(found);
+    }
+    if (c.expect.count("crash_thread_name")) CHECK(dd.thread_names[crash_tid] == c.expect.at("crash_thread_name"));
 
     lldb_result lb = lldb(dump);
     INFO("lldb:\n" << lb.run.out.substr(0, 20000));
@@ -254,6 +260,20 @@ TEST_CASE("a read past the end of a mapped file is SIGBUS at that address", "[cr
 TEST_CASE("int3 is SIGTRAP and the process still dies of it", "[crash]") { crash_case("trap"); }
 TEST_CASE("a crash inside a dlopen()ed library names the library's frames", "[crash]") {
     crash_case("dlopen", CRASH_TARGET, {CRASH_TEST_PLUGIN});
+}
+TEST_CASE("a module without a build id gets Breakpad's .text-hash id", "[crash]") {
+    crash_case("dlopen", CRASH_TARGET, {CRASH_TEST_PLUGIN_NOBUILDID});
+}
+TEST_CASE("a thread from before start() that calls prepare_thread() has its overflow captured", "[crash]") {
+    crash_case("overflow_prepared");
+}
+TEST_CASE("control: without prepare_thread() that overflow cannot be captured", "[crash]") {
+    // Proves the test above tests something: with no alternate stack the kernel cannot run a
+    // handler on the overflowed stack and kills the process outright.
+    crash_run c = run_target(CRASH_TARGET, "overflow_unprepared");
+    INFO(c.run.describe());
+    CHECK(c.run.signal() == SIGSEGV);
+    CHECK(c.dumps.empty());
 }
 TEST_CASE("a thread that blocks every signal is listed, and the dump says why", "[crash]") {
     crash_case("blocked_thread");
