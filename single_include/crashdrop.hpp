@@ -1254,6 +1254,45 @@ CRASHDROP_SIGSAFE long read_memory(memory_reader* m, void* dst, u64 addr, std::s
     return static_cast<long>(done);
 }
 
+struct memory_request {
+    void* dst;
+    u64 addr;
+    std::size_t len;
+    long got;  // out: bytes read (a short count stops at the first unreadable byte), or -errno
+};
+
+constexpr u32 k_batch_max = 512;  // requests per process_vm_readv call
+
+/// Reads many ranges with as few system calls as possible: one process_vm_readv for up to
+/// k_batch_max ranges; when that call stops early (a range is unreadable), the ranges it did not
+/// finish are read one by one. `iov` must hold 2 * k_batch_max entries.
+CRASHDROP_SIGSAFE void read_memory_many(memory_reader* m, memory_request* req, u32 n, struct iovec* iov) {
+    for (u32 base = 0; base < n; base += k_batch_max) {
+        const u32 count = n - base < k_batch_max ? n - base : k_batch_max;
+        long total = -ENOSYS;
+        if (!m->use_pipe) {
+            for (u32 i = 0; i < count; ++i) {
+                iov[i].iov_base = req[base + i].dst;
+                iov[i].iov_len = req[base + i].len;
+                iov[k_batch_max + i].iov_base = reinterpret_cast<void*>(req[base + i].addr);
+                iov[k_batch_max + i].iov_len = req[base + i].len;
+            }
+            total = raw_syscall(SYS_process_vm_readv, m->pid, to_long(iov), count, to_long(iov + k_batch_max), count, 0);
+        }
+        u64 done = total > 0 ? static_cast<u64>(total) : 0;
+        for (u32 i = 0; i < count; ++i) {
+            memory_request* r = &req[base + i];
+            if (done >= r->len) {
+                r->got = static_cast<long>(r->len);
+                done -= r->len;
+            } else {
+                done = 0;
+                r->got = read_memory(m, r->dst, r->addr, r->len);  // where the batch stopped, and after
+            }
+        }
+    }
+}
+
 }  // namespace sigsafe
 CRASHDROP_NAMESPACE_END
 
@@ -1495,6 +1534,21 @@ struct mapping {
 };
 constexpr u8 perm_read = 1, perm_write = 2, perm_exec = 4, perm_private = 8;
 
+constexpr u32 k_max_build_id = 32;
+constexpr std::size_t k_soname_max = 95;
+
+/// What identifies a module, computed once (at start(), or at the first dump that meets the
+/// module) and reused: reading ELF headers costs several system calls per module.
+struct module_identity {
+    u64 base;
+    u64 inode;
+    u32 dev;
+    u32 id_length;  // 0: none found
+    u8 id[k_max_build_id];
+    u8 from_text_hash;  // the id is Breakpad's .text hash, not a build id
+    char soname[k_soname_max];
+};
+
 struct annotation {
     char key[k_annotation_key_max + 1];
     std::atomic<u32> length;  // value bytes; 0: unused
@@ -1512,7 +1566,10 @@ struct linux_state {
     bool include_environment;
     int pending_dirfd;  // <database>/pending
     char pending_path[k_path_max];
+    int dump_fd;              // an unnamed file (O_TMPFILE) in pending/, ready for the next dump; -1: none
+    char dump_fd_path[32];    // "/proc/self/fd/<dump_fd>", for linkat()
     int proc_self_fd;   // /proc/self, so lookups are relative and cheap
+    int task_fd;        // /proc/self/task, kept open: a dump rewinds and lists it
     int pid;
     u32 uid;
     u64 page_size;
@@ -1534,6 +1591,9 @@ struct linux_state {
     const char* maps_text;  // points into the image of the dump being written
     memory_range* ranges;
     u32 range_capacity;
+    module_identity* module_cache;
+    u32 module_cache_capacity;
+    u32 module_cache_count;
     annotation* annotations;
     char* errors;        // k_errors_capacity
     char* static_notes;  // k_static_notes_capacity: what start() could not gather
@@ -1657,7 +1717,10 @@ CRASHDROP_SIGSAFE_INLINE const char* mapping_path(const linux_state* g, const ma
 CRASHDROP_SIGSAFE u32 enumerate_threads(linux_state* g) {
     g->thread_count = 0;
     u32 dropped = 0;
-    const int fd = sys_openat(g->proc_self_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = g->task_fd;
+    if (fd >= 0 && raw_syscall(SYS_lseek, fd, 0, SEEK_SET) != 0) fd = -1;
+    const bool own = fd < 0;  // the kept descriptor is unusable: open one for this dump
+    if (own) fd = sys_openat(g->proc_self_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return 0;
     u8* buf = g->scratch;
     for (;;) {
@@ -1687,7 +1750,7 @@ CRASHDROP_SIGSAFE u32 enumerate_threads(linux_state* g) {
             off += reclen;
         }
     }
-    sys_close(fd);
+    if (own) sys_close(fd);
     return dropped;
 }
 
@@ -1951,7 +2014,6 @@ CRASHDROP_NAMESPACE_END
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
-constexpr u32 k_max_build_id = 32;
 // Scratch layout while modules are written: a NUL-terminated path, program headers, notes,
 // then file data for the .text fallback.
 constexpr std::size_t k_scratch_elf = 4096;
@@ -2081,6 +2143,34 @@ CRASHDROP_SIGSAFE bool text_hash_from_file(linux_state* g, const char* path, elf
     return ok;
 }
 
+/// The identity of the module mapped at m (which must start at file offset 0): from the cache,
+/// or read from memory (and, without a build id, from the file) and then cached.
+/// Returns false when m holds no ELF image.
+CRASHDROP_SIGSAFE const module_identity* identify_module(linux_state* g, const mapping* m, bool is_vdso,
+                                                         bool deleted, const char* path) {
+    for (u32 i = 0; i < g->module_cache_count; ++i) {
+        const module_identity* c = &g->module_cache[i];
+        if (c->base == m->start && c->inode == m->inode && c->dev == m->dev) return c;
+    }
+    // Not cached: computed into the next free slot, or into a scratch slot when the cache is full.
+    module_identity* out = g->module_cache_count < g->module_cache_capacity
+                               ? &g->module_cache[g->module_cache_count]
+                               : &g->module_cache[g->module_cache_capacity];  // the spare slot
+    elf_identity id;
+    char soname[k_soname_max];
+    if (!read_elf_identity(g, m->start, &id, soname, sizeof(soname))) return nullptr;
+    out->base = m->start;
+    out->inode = m->inode;
+    out->dev = m->dev;
+    out->from_text_hash = 0;
+    if (id.length == 0 && !is_vdso && !deleted && text_hash_from_file(g, path, &id)) out->from_text_hash = 1;
+    out->id_length = id.length;
+    copy_bytes(out->id, id.bytes, id.length);
+    copy_bytes(out->soname, soname, string_length(soname) + 1);
+    if (g->module_cache_count < g->module_cache_capacity) ++g->module_cache_count;
+    return out;
+}
+
 /// Writes the ModuleList stream. Returns false when the image had no room.
 CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors) {
     // Upper bound of the module count: mappings at file offset 0.
@@ -2122,20 +2212,15 @@ CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors
         copy_bytes(path, p, plen);
         path[plen] = '\0';
 
-        elf_identity id;
-        char soname[256];
-        if (!read_elf_identity(g, m->start, &id, soname, sizeof(soname))) continue;
-        if (id.length == 0) {
-            if (!is_vdso && !deleted && text_hash_from_file(g, path, &id)) {
-                text_append(errors, "module ");
-                text_append(errors, path);
-                text_append(errors, ": no build id; identified by its .text hash\n");
-            } else {
-                text_append(errors, "module ");
-                text_append(errors, path);
-                text_append(errors, ": no build id and no readable .text; debug id is empty\n");
-            }
+        const module_identity* ident = identify_module(g, m, is_vdso, deleted, path);
+        if (ident == nullptr) continue;
+        if (ident->from_text_hash || ident->id_length == 0) {
+            text_append(errors, "module ");
+            text_append(errors, path);
+            text_append(errors, ident->from_text_hash ? ": no build id; identified by its .text hash\n"
+                                                      : ": no build id and no readable .text; debug id is empty\n");
         }
+        const char* soname = ident->soname;
 
         minidump::module rec;
         zero_bytes(&rec, sizeof(rec));
@@ -2158,16 +2243,16 @@ CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors
         } else {
             rec.module_name_rva = image_add_string(im, path, plen);
         }
-        const u32 cv_rva = image_alloc_raw(im, 4 + u64{id.length}, 4);
+        const u32 cv_rva = image_alloc_raw(im, 4 + u64{ident->id_length}, 4);
         if (rec.module_name_rva == 0 || cv_rva == 0) {
             text_append(errors, "module list: no room in the dump buffer for names\n");
             break;
         }
         const u32 sig = minidump::k_cv_signature_elf;
         copy_bytes(im->base + cv_rva, &sig, 4);
-        copy_bytes(im->base + cv_rva + 4, id.bytes, id.length);
+        copy_bytes(im->base + cv_rva + 4, ident->id, ident->id_length);
         rec.cv_record.rva = cv_rva;
-        rec.cv_record.data_size = 4 + id.length;
+        rec.cv_record.data_size = 4 + ident->id_length;
         copy_bytes(im->base + list_rva + 4 + u64{count} * sizeof(rec), &rec, sizeof(rec));
         ++count;
         i = j - 1;
@@ -2197,20 +2282,42 @@ CRASHDROP_SIGSAFE bool write_dso_debug(linux_state* g, image* im, text* errors) 
         text_append(errors, "dso debug: no room in the dump buffer\n");
         return false;
     }
-    char* name = reinterpret_cast<char*>(g->scratch);
+    // Walk the list (each entry's address comes from the previous one), then read every name in
+    // one batch into scratch: 1 + n/k_batch_max system calls instead of n.
+    constexpr std::size_t k_name_max = 255;
+    auto* iov = reinterpret_cast<struct iovec*>(g->scratch);
+    auto* req = reinterpret_cast<memory_request*>(g->scratch + 2 * k_batch_max * sizeof(struct iovec));
+    u8* names = g->scratch + 2 * k_batch_max * sizeof(struct iovec) + k_batch_max * sizeof(memory_request);
+    const u32 batch = static_cast<u32>((k_scratch_capacity - static_cast<std::size_t>(names - g->scratch)) / (k_name_max + 1));
     u32 written = 0;
-    for (u64 at = reinterpret_cast<u64>(rd.r_map); at != 0 && written < count; ++written) {
-        if (read_memory(&g->reader, &lm, at, sizeof(lm)) != static_cast<long>(sizeof(lm))) break;
-        minidump::link_map64 out;
-        zero_bytes(&out, sizeof(out));
-        out.addr = lm.l_addr;
-        out.ld = reinterpret_cast<u64>(lm.l_ld);
-        long n = lm.l_name != nullptr ? read_memory(&g->reader, name, reinterpret_cast<u64>(lm.l_name), 1024) : 0;
-        std::size_t len = 0;
-        while (n > 0 && len < static_cast<std::size_t>(n) && name[len] != '\0') ++len;
-        out.name = image_add_string(im, name, len);
-        copy_bytes(im->base + map_rva + u64{written} * sizeof(out), &out, sizeof(out));
-        at = reinterpret_cast<u64>(lm.l_next);
+    u64 at = reinterpret_cast<u64>(rd.r_map);
+    while (at != 0 && written < count) {
+        u32 n = 0;
+        const u32 first = written;
+        for (; at != 0 && written < count && n < batch && n < k_batch_max; ++written, ++n) {
+            if (read_memory(&g->reader, &lm, at, sizeof(lm)) != static_cast<long>(sizeof(lm))) {
+                at = 0;
+                break;
+            }
+            minidump::link_map64 out;
+            zero_bytes(&out, sizeof(out));
+            out.addr = lm.l_addr;
+            out.ld = reinterpret_cast<u64>(lm.l_ld);
+            copy_bytes(im->base + map_rva + u64{written} * sizeof(out), &out, sizeof(out));
+            req[n].dst = names + u64{n} * (k_name_max + 1);
+            req[n].addr = reinterpret_cast<u64>(lm.l_name);
+            req[n].len = lm.l_name != nullptr ? k_name_max : 0;
+            req[n].got = 0;
+            at = reinterpret_cast<u64>(lm.l_next);
+        }
+        read_memory_many(&g->reader, req, n, iov);
+        for (u32 k = 0; k < n; ++k) {
+            const char* name = static_cast<const char*>(req[k].dst);
+            std::size_t len = 0;
+            while (req[k].got > 0 && len < static_cast<std::size_t>(req[k].got) && name[len] != '\0') ++len;
+            const u32 rva = image_add_string(im, name, len);
+            copy_bytes(im->base + map_rva + u64{first + k} * sizeof(minidump::link_map64) + 8, &rva, 4);
+        }
     }
     // The executable's dynamic section, up to and including DT_NULL.
     std::size_t dyn_bytes = 0;
@@ -2250,7 +2357,7 @@ CRASHDROP_NAMESPACE_END
 // crashdrop/platform/linux/dumper_linux.hpp - writes a whole minidump of this process into the
 // image start() reserved, then into <database>/pending/<report id>.dmp. The order is chosen
 // for speed: the other threads are asked for their registers first, and the streams that do
-// not need them (proc status, modules, DSO debug) are written while they answer.
+// not need them (memory map, proc status, modules, DSO debug) are written while they answer.
 // Context: implementation TU; crash path (crashdrop::sigsafe rules apply). Runs in the
 // crashing thread's signal handler, or in write_dump()'s caller.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
@@ -2491,7 +2598,8 @@ CRASHDROP_SIGSAFE u32 copy_memory(linux_state* g, image* im, range_list* rl, u64
     return rva;
 }
 
-/// The ThreadList stream with every thread's stack, fitted into what the image has left.
+/// The ThreadList stream with every thread's stack, fitted into what the image has left. All
+/// stacks are read in one batch (one system call for up to k_batch_max threads).
 CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, text* errors) {
     u32 listed = 0;
     for (u32 i = 0; i < g->thread_count; ++i) {
@@ -2513,31 +2621,53 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
     const u64 free_bytes = image_free_bytes(im);
     fit_stacks(g, free_bytes > reserve ? free_bytes - reserve : 0, errors);
 
+    auto* iov = reinterpret_cast<struct iovec*>(g->scratch);
+    auto* req = reinterpret_cast<memory_request*>(g->scratch + 2 * k_batch_max * sizeof(struct iovec));
+    static_assert(2 * k_batch_max * sizeof(struct iovec) + k_batch_max * sizeof(memory_request) <= k_scratch_capacity,
+                  "the batch fits the scratch area");
     u32 written = 0;
-    for (u32 i = 0; i < g->thread_count && written < listed; ++i) {
-        thread_slot* t = &g->threads[i];
-        if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
-        minidump::thread rec;
-        zero_bytes(&rec, sizeof(rec));
-        rec.thread_id = t->tid;
-        rec.teb = t->tp;
-        rec.thread_context.data_size = sizeof(md_context);
-        rec.thread_context.rva = t->context_rva;
-        u32 size = 0;
-        const u32 rva = copy_memory(g, im, rl, t->stack_lo, t->stack_hi, &size);
-        if (rva != 0) {
-            rec.stack.start_of_memory_range = t->stack_lo;
-            rec.stack.memory.data_size = size;
-            rec.stack.memory.rva = rva;
-        } else if (t->stack_hi > t->stack_lo) {
-            text_append(errors, "thread ");
-            text_append_dec(errors, t->tid);
-            text_append(errors, ": stack at ");
-            text_append_hex(errors, t->stack_lo, 0, true);
-            text_append(errors, " unreadable\n");
+    for (u32 first = 0; first < g->thread_count; first += k_batch_max) {
+        const u32 last = g->thread_count - first < k_batch_max ? g->thread_count : first + k_batch_max;
+        u32 n = 0;
+        for (u32 i = first; i < last; ++i) {  // room in the image for each stack, then one read
+            thread_slot* t = &g->threads[i];
+            req[i - first].len = 0;
+            req[i - first].got = 0;
+            if (t->stack_hi <= t->stack_lo || rl->count + n >= rl->capacity) continue;
+            const u32 rva = image_alloc_raw(im, t->stack_hi - t->stack_lo, 16);
+            if (rva == 0) continue;
+            req[i - first].dst = im->base + rva;
+            req[i - first].addr = t->stack_lo;
+            req[i - first].len = static_cast<std::size_t>(t->stack_hi - t->stack_lo);
+            ++n;
         }
-        copy_bytes(im->base + list_rva + 4 + u64{written} * sizeof(rec), &rec, sizeof(rec));
-        ++written;
+        read_memory_many(&g->reader, req, last - first, iov);
+        for (u32 i = first; i < last; ++i) {
+            thread_slot* t = &g->threads[i];
+            if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
+            const memory_request* r = &req[i - first];
+            minidump::thread rec;
+            zero_bytes(&rec, sizeof(rec));
+            rec.thread_id = t->tid;
+            rec.teb = t->tp;
+            rec.thread_context.data_size = sizeof(md_context);
+            rec.thread_context.rva = t->context_rva;
+            if (r->len > 0 && r->got > 0) {
+                const u32 rva = static_cast<u32>(static_cast<u8*>(r->dst) - im->base);
+                rec.stack.start_of_memory_range = r->addr;
+                rec.stack.memory.data_size = static_cast<u32>(r->got);
+                rec.stack.memory.rva = rva;
+                range_add(rl, r->addr, static_cast<u32>(r->got), rva);
+            } else if (t->stack_hi > t->stack_lo) {
+                text_append(errors, "thread ");
+                text_append_dec(errors, t->tid);
+                text_append(errors, ": stack at ");
+                text_append_hex(errors, t->stack_lo, 0, true);
+                text_append(errors, " unreadable\n");
+            }
+            copy_bytes(im->base + list_rva + 4 + u64{written} * sizeof(rec), &rec, sizeof(rec));
+            ++written;
+        }
     }
     copy_bytes(im->base + list_rva, &written, 4);
     image_add_stream(im, minidump::stream_thread_list, list_rva, 4 + u64{written} * sizeof(minidump::thread));
@@ -2632,6 +2762,70 @@ CRASHDROP_SIGSAFE void add_memory_list(image* im, const range_list* rl) {
     image_add_stream(im, minidump::stream_memory_list, rva, 4 + u64{rl->count} * sizeof(minidump::memory_descriptor));
 }
 
+/// Reads /proc/self/maps straight into the image as the LinuxMaps stream and parses it into
+/// the mapping table.
+CRASHDROP_SIGSAFE void add_maps(linux_state* g, image* im, text* errors) {
+    const u32 rva = static_cast<u32>(align_up(im->size, 4));
+    const u64 cap = min_u64(image_free_bytes(im) > 8 ? image_free_bytes(im) - 8 : 0, im->capacity / 4);
+    bool truncated = false;
+    const long n = read_file(g->proc_self_fd, "maps", im->base + rva, static_cast<std::size_t>(cap), &truncated);
+    g->map_count = 0;
+    if (n <= 0) {
+        text_append(errors, "/proc/self/maps: unreadable\n");
+        return;
+    }
+    im->size = rva + static_cast<u64>(n);
+    g->maps_text = reinterpret_cast<const char*>(im->base + rva);
+    const u32 dropped = parse_maps(g, g->maps_text, static_cast<std::size_t>(n));
+    image_add_stream(im, minidump::stream_linux_maps, rva, static_cast<u64>(n));
+    if (truncated) text_append(errors, "/proc/self/maps: truncated (dump buffer)\n");
+    if (dropped != 0) {
+        text_append(errors, "/proc/self/maps: ");
+        text_append_dec(errors, dropped);
+        text_append(errors, " mappings beyond the table's capacity were not used\n");
+    }
+}
+
+/// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
+/// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
+/// ".<id>.dmp.tmp" created with O_CREAT|O_EXCL|O_NOFOLLOW and renamed without replacing. Either
+/// way the dump appears in pending/ complete, mode 0600, never through a symbolic link and
+/// never over an existing file. Returns 0 or -errno.
+CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char* name) {
+    const int prepared = g->dump_fd;
+    g->dump_fd = -1;
+    if (prepared >= 0) {
+        long r = write_all(prepared, im->base, static_cast<std::size_t>(im->size));
+        if (r == 0) {
+            r = raw_syscall(SYS_linkat, AT_FDCWD, to_long(g->dump_fd_path), g->pending_dirfd, to_long(name),
+                            AT_SYMLINK_FOLLOW);
+        }
+        sys_close(prepared);
+        if (r == 0 || r == -EEXIST) return r;
+        // Otherwise (no /proc, say) fall through to the named temporary file.
+    }
+    char tmp[80];
+    text t;
+    t.reset(tmp, sizeof(tmp));
+    t.put('.');
+    text_append(&t, name);
+    text_append(&t, ".tmp");
+    const int fd = sys_openat(g->pending_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return fd;
+    const long w = write_all(fd, im->base, static_cast<std::size_t>(im->size));
+    sys_close(fd);
+    long r = w;
+    if (w == 0) {
+        r = raw_syscall(SYS_renameat2, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name),
+                        1 /* RENAME_NOREPLACE */);
+        if (r == -EINVAL || r == -ENOSYS) {  // a file system without RENAME_NOREPLACE
+            r = raw_syscall(SYS_linkat, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name), 0);
+        }
+    }
+    raw_syscall(SYS_unlinkat, g->pending_dirfd, to_long(tmp), 0);
+    return r;
+}
+
 /// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
 /// could not be written. g->last_path receives the file's path.
 CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
@@ -2659,30 +2853,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     minidump::guid report_id;
     new_report_id(&report_id);
 
-    // 1. The memory map, read straight into its stream and parsed from there.
-    {
-        const u32 rva = static_cast<u32>(align_up(im.size, 4));
-        const u64 cap = min_u64(image_free_bytes(&im) > 8 ? image_free_bytes(&im) - 8 : 0, im.capacity / 4);
-        bool truncated = false;
-        const long n = read_file(g->proc_self_fd, "maps", im.base + rva, static_cast<std::size_t>(cap), &truncated);
-        g->map_count = 0;
-        if (n > 0) {
-            im.size = rva + static_cast<u64>(n);
-            g->maps_text = reinterpret_cast<const char*>(im.base + rva);
-            const u32 dropped = parse_maps(g, g->maps_text, static_cast<std::size_t>(n));
-            image_add_stream(&im, minidump::stream_linux_maps, rva, static_cast<u64>(n));
-            if (truncated) text_append(&errors, "/proc/self/maps: truncated (dump buffer)\n");
-            if (dropped != 0) {
-                text_append(&errors, "/proc/self/maps: ");
-                text_append_dec(&errors, dropped);
-                text_append(&errors, " mappings beyond the table's capacity were not used\n");
-            }
-        } else {
-            text_append(&errors, "/proc/self/maps: unreadable\n");
-        }
-    }
-
-    // 2. The threads, and a context slot in the image for each.
+    // 1. The threads, and a context slot in the image for each.
     const u32 dropped_threads = enumerate_threads(g);
     thread_slot* self = nullptr;
     for (u32 i = 0; i < g->thread_count; ++i) {
@@ -2750,7 +2921,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         }
     }
 
-    // 3. Ask every other thread (and, for write_dump(), the caller itself) for its registers.
+    // 2. Ask every other thread (and, for write_dump(), the caller itself) for its registers.
     u32 asked = 0;
     if (install_capture_handler(g)) {
         asked = request_registers(g, generation, req->uc != nullptr ? req->tid : 0);
@@ -2759,7 +2930,9 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     }
     const long long deadline = monotonic_ns() + static_cast<long long>(g->suspend_timeout_ms) * 1000000LL;
 
-    // 4. Meanwhile, the streams that do not need them.
+    // 3. Meanwhile, the streams that do not need them: first the memory map (read straight
+    // into its stream and parsed from there), which the modules and the stacks need.
+    add_maps(g, &im, &errors);
     add_proc_stream(g, &im, "status", minidump::stream_linux_proc_status, 64 * 1024, &errors);
     add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors);
     if (g->include_environment) add_environment(g, &im, 256 * 1024, &errors);
@@ -2767,7 +2940,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     write_dso_debug(g, &im, &errors);
     add_misc_info(g, &im);
 
-    // 5. Answers, then every thread with its stack.
+    // 4. Answers, then every thread with its stack.
     wait_for_answers(g, asked, deadline);
     settle_late_threads(g, &errors);
     range_list rl;
@@ -2779,7 +2952,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_register_memory(g, &im, &rl, self_ctx);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
-    // 6. The exception, names, annotations, memory list, and what could not be captured.
+    // 5. The exception, names, annotations, memory list, and what could not be captured.
     {
         minidump::exception_stream es;
         zero_bytes(&es, sizeof(es));
@@ -2801,16 +2974,13 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
 
-    // 7. The file: created exclusively, never through a symlink, readable by the owner only.
+    // 6. The file, appearing in pending/ complete.
     char name[64];
     text file_name;
     file_name.reset(name, sizeof(name));
     format_report_id(&report_id, &file_name);
     text_append(&file_name, ".dmp");
-    const int fd = sys_openat(g->pending_dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return fd;
-    const long w = write_all(fd, im.base, static_cast<std::size_t>(im.size));
-    sys_close(fd);
+    const long w = publish_dump(g, &im, name);
     text path;
     path.reset(g->last_path, sizeof(g->last_path));
     text_append(&path, g->pending_path);
@@ -2820,6 +2990,31 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
 }
 
 }  // namespace sigsafe
+
+namespace detail {
+
+/// Fills the module-identity cache with the modules loaded now (start() time, ordinary code):
+/// the same walk a dump does, into the not-yet-used image.
+inline void prime_module_cache(sigsafe::linux_state* g) {
+    sigsafe::image im;
+    sigsafe::image_begin(&im, g->image_base, g->image_capacity, 2);
+    sigsafe::text errors;
+    errors.reset(g->errors, sigsafe::k_errors_capacity);
+    sigsafe::add_maps(g, &im, &errors);
+    sigsafe::write_module_list(g, &im, &errors);
+}
+
+/// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
+/// O_TMPFILE support the dump path creates a named temporary file instead.
+inline void prepare_dump_file(sigsafe::linux_state* g) {
+    if (g->dump_fd >= 0) return;
+    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    g->dump_fd = fd;
+    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
+}
+
+}  // namespace detail
 CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
@@ -3119,6 +3314,8 @@ inline void atfork_child() {
     if (proc >= 0) {
         sigsafe::sys_close(g->proc_self_fd);
         g->proc_self_fd = proc;
+        if (g->task_fd >= 0) sigsafe::sys_close(g->task_fd);
+        g->task_fd = sigsafe::sys_openat(proc, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
@@ -3128,6 +3325,11 @@ inline void atfork_child() {
         }
         g->reader.pipe_read = fds[0];
         g->reader.pipe_write = fds[1];
+    }
+    // The prepared dump file is shared with the parent too: take a new one.
+    if (g->dump_fd >= 0) {
+        sigsafe::sys_close(g->dump_fd);
+        g->dump_fd = -1;
     }
     // The region is MAP_SHARED with the parent: a crash here must not write into the
     // parent's buffer. Copy what persists (annotations, notes, the static image) aside, map a
@@ -3153,6 +3355,7 @@ inline void atfork_child() {
     std::memcpy(g->region, copy, head);
     std::memcpy(g->region + image_off, static_cast<std::uint8_t*>(copy) + head, static_cast<std::size_t>(g->image_static_size));
     munmap(copy, keep);
+    prepare_dump_file(g);
 }
 
 }  // namespace detail
@@ -3375,14 +3578,19 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
         at = static_cast<std::size_t>(align_up(at + bytes, 64));
         return p;
     };
-    // Persistent part first (a fork child copies it): annotations and start()'s notes.
+    // Persistent part first (a fork child copies it): annotations, start()'s notes, module ids.
     g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
     g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
+    g->module_cache_capacity = 256;
+    g->module_cache_count = 0;
+    // One spare slot beyond the capacity: where a module is identified once the cache is full.
+    g->module_cache = reinterpret_cast<module_identity*>(take(sizeof(module_identity) * (g->module_cache_capacity + 1)));
     g->errors = reinterpret_cast<char*>(take(k_errors_capacity));
     g->scratch = take(k_scratch_capacity);
     g->threads = reinterpret_cast<thread_slot*>(take(sizeof(thread_slot) * g->thread_capacity));
     g->maps = reinterpret_cast<mapping*>(take(sizeof(mapping) * g->map_capacity));
     g->ranges = reinterpret_cast<memory_range*>(take(sizeof(memory_range) * g->range_capacity));
+
     g->image_base = region + at;
     g->image_capacity = size - at;
 }
@@ -3526,6 +3734,7 @@ inline Status linux_start(const Options& options) {
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
     g->proc_self_fd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g->task_fd = g->proc_self_fd >= 0 ? openat(g->proc_self_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     g->pid = getpid();
     g->uid = static_cast<std::uint32_t>(getuid());
     g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
@@ -3557,6 +3766,9 @@ inline Status linux_start(const Options& options) {
         note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
     }
 
+    g->dump_fd = -1;
+    prepare_dump_file(g);
+    prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);
     if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
     if (!options.product_version.empty()) set_annotation("ver", options.product_version.data(), options.product_version.size());
@@ -3635,6 +3847,7 @@ inline Status linux_write_dump(std::string* path_out) {
     const long r = sigsafe::write_minidump(g, &req);
     sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    prepare_dump_file(g);  // for the next dump
     std::string path = g->last_path;
     g->owner.store(0, std::memory_order_release);
     sigsafe::futex_wake_all(&g->owner);

@@ -5,9 +5,9 @@
 //
 // Method. For every run a child process is forked; it starts its threads, waits until each has
 // used its stack and parked, stores a CLOCK_MONOTONIC timestamp in shared memory and writes to
-// a null pointer. The parent, blocked on inotify, takes its own timestamp when the dump file
-// (or the core file) is closed after writing (IN_CLOSE_WRITE), and again when the child is
-// reaped. Three variants per thread count, interleaved run by run so machine noise hits all
+// a null pointer. The parent, blocked on inotify, takes its own timestamp when the file is
+// complete - crashdrop's dump when it appears in pending/ (it is written first, then linked or
+// renamed there), the kernel's core file when it is closed - and again when the child is reaped. Three variants per thread count, interleaved run by run so machine noise hits all
 // alike:
 //   crashdrop  crashdrop::start() in the child, RLIMIT_CORE 0
 //   kernel     no crashdrop, RLIMIT_CORE unlimited, core_pattern as configured (must be a file)
@@ -107,7 +107,10 @@ sample run_once(variant v, int threads, const std::string& base, int index) {
     std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "/db/pending'").c_str());
     const std::string watch_dir = v == variant::crashdrop ? dir + "/db/pending" : dir;
     const int in = inotify_init1(IN_CLOEXEC);
-    inotify_add_watch(in, watch_dir.c_str(), IN_CLOSE_WRITE);
+    // crashdrop's dump appears in pending/ complete, by linkat() or rename (IN_CREATE /
+    // IN_MOVED_TO); the kernel's core file is complete when it is closed (IN_CLOSE_WRITE).
+    inotify_add_watch(in, watch_dir.c_str(),
+                      v == variant::crashdrop ? IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE : IN_CLOSE_WRITE);
     g_shared->crash_at.store(0);
     g_shared->parked.store(0);
     const pid_t pid = fork();
@@ -125,15 +128,22 @@ sample run_once(variant v, int threads, const std::string& base, int index) {
             const long long t = now_ns();
             const ssize_t n = read(in, buf, sizeof(buf));
             if (n <= 0) break;
-            const auto* e = reinterpret_cast<const inotify_event*>(buf);
-            const std::string name = e->len ? e->name : "";
-            const bool ours = v == variant::crashdrop ? name.find(".dmp") != std::string::npos
-                                                      : name.rfind("core", 0) == 0;
-            if (ours) {
-                s.file_ms = static_cast<double>(t - g_shared->crash_at.load()) / 1e6;
-                file = watch_dir + "/" + name;
-                break;
+            bool found = false;
+            for (ssize_t off = 0; off < n;) {
+                const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+                const std::string name = e->len ? e->name : "";
+                const bool ours = v == variant::crashdrop
+                                      ? name.size() > 4 && name.compare(name.size() - 4, 4, ".dmp") == 0
+                                      : name.rfind("core", 0) == 0;
+                if (ours) {
+                    s.file_ms = static_cast<double>(t - g_shared->crash_at.load()) / 1e6;
+                    file = watch_dir + "/" + name;
+                    found = true;
+                    break;
+                }
+                off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
             }
+            if (found) break;
         }
     }
     int status = 0;
@@ -187,7 +197,7 @@ int main(int argc, char** argv) {
     const bool kernel_ok = !pattern.empty() && pattern[0] != '|' && pattern[0] != '/';
     std::printf("capture_bench: %d runs per cell, medians; core_pattern '%s'%s\n", runs, pattern.c_str(),
                 kernel_ok ? "" : " (not a relative file: kernel core dumps not measured)");
-    std::printf("crash -> complete file (parent sees IN_CLOSE_WRITE), and crash -> child reaped\n\n");
+    std::printf("crash -> complete file (as inotify reports it to the parent), and crash -> child reaped\n\n");
     std::printf("%-8s | %-22s | %-22s | %-12s | %-14s | %-11s | %-20s\n", "threads", "crashdrop file/reaped",
                 "kernel core file/reaped", "no dump reap", "crashdrop/core", "dump size", "core size (disk)");
     unsigned long long reserved = 0;

@@ -1,7 +1,7 @@
 // crashdrop/platform/linux/dumper_linux.hpp - writes a whole minidump of this process into the
 // image start() reserved, then into <database>/pending/<report id>.dmp. The order is chosen
 // for speed: the other threads are asked for their registers first, and the streams that do
-// not need them (proc status, modules, DSO debug) are written while they answer.
+// not need them (memory map, proc status, modules, DSO debug) are written while they answer.
 // Context: implementation TU; crash path (crashdrop::sigsafe rules apply). Runs in the
 // crashing thread's signal handler, or in write_dump()'s caller.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
@@ -242,7 +242,8 @@ CRASHDROP_SIGSAFE u32 copy_memory(linux_state* g, image* im, range_list* rl, u64
     return rva;
 }
 
-/// The ThreadList stream with every thread's stack, fitted into what the image has left.
+/// The ThreadList stream with every thread's stack, fitted into what the image has left. All
+/// stacks are read in one batch (one system call for up to k_batch_max threads).
 CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, text* errors) {
     u32 listed = 0;
     for (u32 i = 0; i < g->thread_count; ++i) {
@@ -264,31 +265,53 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
     const u64 free_bytes = image_free_bytes(im);
     fit_stacks(g, free_bytes > reserve ? free_bytes - reserve : 0, errors);
 
+    auto* iov = reinterpret_cast<struct iovec*>(g->scratch);
+    auto* req = reinterpret_cast<memory_request*>(g->scratch + 2 * k_batch_max * sizeof(struct iovec));
+    static_assert(2 * k_batch_max * sizeof(struct iovec) + k_batch_max * sizeof(memory_request) <= k_scratch_capacity,
+                  "the batch fits the scratch area");
     u32 written = 0;
-    for (u32 i = 0; i < g->thread_count && written < listed; ++i) {
-        thread_slot* t = &g->threads[i];
-        if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
-        minidump::thread rec;
-        zero_bytes(&rec, sizeof(rec));
-        rec.thread_id = t->tid;
-        rec.teb = t->tp;
-        rec.thread_context.data_size = sizeof(md_context);
-        rec.thread_context.rva = t->context_rva;
-        u32 size = 0;
-        const u32 rva = copy_memory(g, im, rl, t->stack_lo, t->stack_hi, &size);
-        if (rva != 0) {
-            rec.stack.start_of_memory_range = t->stack_lo;
-            rec.stack.memory.data_size = size;
-            rec.stack.memory.rva = rva;
-        } else if (t->stack_hi > t->stack_lo) {
-            text_append(errors, "thread ");
-            text_append_dec(errors, t->tid);
-            text_append(errors, ": stack at ");
-            text_append_hex(errors, t->stack_lo, 0, true);
-            text_append(errors, " unreadable\n");
+    for (u32 first = 0; first < g->thread_count; first += k_batch_max) {
+        const u32 last = g->thread_count - first < k_batch_max ? g->thread_count : first + k_batch_max;
+        u32 n = 0;
+        for (u32 i = first; i < last; ++i) {  // room in the image for each stack, then one read
+            thread_slot* t = &g->threads[i];
+            req[i - first].len = 0;
+            req[i - first].got = 0;
+            if (t->stack_hi <= t->stack_lo || rl->count + n >= rl->capacity) continue;
+            const u32 rva = image_alloc_raw(im, t->stack_hi - t->stack_lo, 16);
+            if (rva == 0) continue;
+            req[i - first].dst = im->base + rva;
+            req[i - first].addr = t->stack_lo;
+            req[i - first].len = static_cast<std::size_t>(t->stack_hi - t->stack_lo);
+            ++n;
         }
-        copy_bytes(im->base + list_rva + 4 + u64{written} * sizeof(rec), &rec, sizeof(rec));
-        ++written;
+        read_memory_many(&g->reader, req, last - first, iov);
+        for (u32 i = first; i < last; ++i) {
+            thread_slot* t = &g->threads[i];
+            if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
+            const memory_request* r = &req[i - first];
+            minidump::thread rec;
+            zero_bytes(&rec, sizeof(rec));
+            rec.thread_id = t->tid;
+            rec.teb = t->tp;
+            rec.thread_context.data_size = sizeof(md_context);
+            rec.thread_context.rva = t->context_rva;
+            if (r->len > 0 && r->got > 0) {
+                const u32 rva = static_cast<u32>(static_cast<u8*>(r->dst) - im->base);
+                rec.stack.start_of_memory_range = r->addr;
+                rec.stack.memory.data_size = static_cast<u32>(r->got);
+                rec.stack.memory.rva = rva;
+                range_add(rl, r->addr, static_cast<u32>(r->got), rva);
+            } else if (t->stack_hi > t->stack_lo) {
+                text_append(errors, "thread ");
+                text_append_dec(errors, t->tid);
+                text_append(errors, ": stack at ");
+                text_append_hex(errors, t->stack_lo, 0, true);
+                text_append(errors, " unreadable\n");
+            }
+            copy_bytes(im->base + list_rva + 4 + u64{written} * sizeof(rec), &rec, sizeof(rec));
+            ++written;
+        }
     }
     copy_bytes(im->base + list_rva, &written, 4);
     image_add_stream(im, minidump::stream_thread_list, list_rva, 4 + u64{written} * sizeof(minidump::thread));
@@ -383,6 +406,70 @@ CRASHDROP_SIGSAFE void add_memory_list(image* im, const range_list* rl) {
     image_add_stream(im, minidump::stream_memory_list, rva, 4 + u64{rl->count} * sizeof(minidump::memory_descriptor));
 }
 
+/// Reads /proc/self/maps straight into the image as the LinuxMaps stream and parses it into
+/// the mapping table.
+CRASHDROP_SIGSAFE void add_maps(linux_state* g, image* im, text* errors) {
+    const u32 rva = static_cast<u32>(align_up(im->size, 4));
+    const u64 cap = min_u64(image_free_bytes(im) > 8 ? image_free_bytes(im) - 8 : 0, im->capacity / 4);
+    bool truncated = false;
+    const long n = read_file(g->proc_self_fd, "maps", im->base + rva, static_cast<std::size_t>(cap), &truncated);
+    g->map_count = 0;
+    if (n <= 0) {
+        text_append(errors, "/proc/self/maps: unreadable\n");
+        return;
+    }
+    im->size = rva + static_cast<u64>(n);
+    g->maps_text = reinterpret_cast<const char*>(im->base + rva);
+    const u32 dropped = parse_maps(g, g->maps_text, static_cast<std::size_t>(n));
+    image_add_stream(im, minidump::stream_linux_maps, rva, static_cast<u64>(n));
+    if (truncated) text_append(errors, "/proc/self/maps: truncated (dump buffer)\n");
+    if (dropped != 0) {
+        text_append(errors, "/proc/self/maps: ");
+        text_append_dec(errors, dropped);
+        text_append(errors, " mappings beyond the table's capacity were not used\n");
+    }
+}
+
+/// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
+/// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
+/// ".<id>.dmp.tmp" created with O_CREAT|O_EXCL|O_NOFOLLOW and renamed without replacing. Either
+/// way the dump appears in pending/ complete, mode 0600, never through a symbolic link and
+/// never over an existing file. Returns 0 or -errno.
+CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char* name) {
+    const int prepared = g->dump_fd;
+    g->dump_fd = -1;
+    if (prepared >= 0) {
+        long r = write_all(prepared, im->base, static_cast<std::size_t>(im->size));
+        if (r == 0) {
+            r = raw_syscall(SYS_linkat, AT_FDCWD, to_long(g->dump_fd_path), g->pending_dirfd, to_long(name),
+                            AT_SYMLINK_FOLLOW);
+        }
+        sys_close(prepared);
+        if (r == 0 || r == -EEXIST) return r;
+        // Otherwise (no /proc, say) fall through to the named temporary file.
+    }
+    char tmp[80];
+    text t;
+    t.reset(tmp, sizeof(tmp));
+    t.put('.');
+    text_append(&t, name);
+    text_append(&t, ".tmp");
+    const int fd = sys_openat(g->pending_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return fd;
+    const long w = write_all(fd, im->base, static_cast<std::size_t>(im->size));
+    sys_close(fd);
+    long r = w;
+    if (w == 0) {
+        r = raw_syscall(SYS_renameat2, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name),
+                        1 /* RENAME_NOREPLACE */);
+        if (r == -EINVAL || r == -ENOSYS) {  // a file system without RENAME_NOREPLACE
+            r = raw_syscall(SYS_linkat, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name), 0);
+        }
+    }
+    raw_syscall(SYS_unlinkat, g->pending_dirfd, to_long(tmp), 0);
+    return r;
+}
+
 /// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
 /// could not be written. g->last_path receives the file's path.
 CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
@@ -410,30 +497,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     minidump::guid report_id;
     new_report_id(&report_id);
 
-    // 1. The memory map, read straight into its stream and parsed from there.
-    {
-        const u32 rva = static_cast<u32>(align_up(im.size, 4));
-        const u64 cap = min_u64(image_free_bytes(&im) > 8 ? image_free_bytes(&im) - 8 : 0, im.capacity / 4);
-        bool truncated = false;
-        const long n = read_file(g->proc_self_fd, "maps", im.base + rva, static_cast<std::size_t>(cap), &truncated);
-        g->map_count = 0;
-        if (n > 0) {
-            im.size = rva + static_cast<u64>(n);
-            g->maps_text = reinterpret_cast<const char*>(im.base + rva);
-            const u32 dropped = parse_maps(g, g->maps_text, static_cast<std::size_t>(n));
-            image_add_stream(&im, minidump::stream_linux_maps, rva, static_cast<u64>(n));
-            if (truncated) text_append(&errors, "/proc/self/maps: truncated (dump buffer)\n");
-            if (dropped != 0) {
-                text_append(&errors, "/proc/self/maps: ");
-                text_append_dec(&errors, dropped);
-                text_append(&errors, " mappings beyond the table's capacity were not used\n");
-            }
-        } else {
-            text_append(&errors, "/proc/self/maps: unreadable\n");
-        }
-    }
-
-    // 2. The threads, and a context slot in the image for each.
+    // 1. The threads, and a context slot in the image for each.
     const u32 dropped_threads = enumerate_threads(g);
     thread_slot* self = nullptr;
     for (u32 i = 0; i < g->thread_count; ++i) {
@@ -501,7 +565,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         }
     }
 
-    // 3. Ask every other thread (and, for write_dump(), the caller itself) for its registers.
+    // 2. Ask every other thread (and, for write_dump(), the caller itself) for its registers.
     u32 asked = 0;
     if (install_capture_handler(g)) {
         asked = request_registers(g, generation, req->uc != nullptr ? req->tid : 0);
@@ -510,7 +574,9 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     }
     const long long deadline = monotonic_ns() + static_cast<long long>(g->suspend_timeout_ms) * 1000000LL;
 
-    // 4. Meanwhile, the streams that do not need them.
+    // 3. Meanwhile, the streams that do not need them: first the memory map (read straight
+    // into its stream and parsed from there), which the modules and the stacks need.
+    add_maps(g, &im, &errors);
     add_proc_stream(g, &im, "status", minidump::stream_linux_proc_status, 64 * 1024, &errors);
     add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors);
     if (g->include_environment) add_environment(g, &im, 256 * 1024, &errors);
@@ -518,7 +584,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     write_dso_debug(g, &im, &errors);
     add_misc_info(g, &im);
 
-    // 5. Answers, then every thread with its stack.
+    // 4. Answers, then every thread with its stack.
     wait_for_answers(g, asked, deadline);
     settle_late_threads(g, &errors);
     range_list rl;
@@ -530,7 +596,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_register_memory(g, &im, &rl, self_ctx);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
-    // 6. The exception, names, annotations, memory list, and what could not be captured.
+    // 5. The exception, names, annotations, memory list, and what could not be captured.
     {
         minidump::exception_stream es;
         zero_bytes(&es, sizeof(es));
@@ -552,16 +618,13 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
 
-    // 7. The file: created exclusively, never through a symlink, readable by the owner only.
+    // 6. The file, appearing in pending/ complete.
     char name[64];
     text file_name;
     file_name.reset(name, sizeof(name));
     format_report_id(&report_id, &file_name);
     text_append(&file_name, ".dmp");
-    const int fd = sys_openat(g->pending_dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return fd;
-    const long w = write_all(fd, im.base, static_cast<std::size_t>(im.size));
-    sys_close(fd);
+    const long w = publish_dump(g, &im, name);
     text path;
     path.reset(g->last_path, sizeof(g->last_path));
     text_append(&path, g->pending_path);
@@ -571,6 +634,31 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
 }
 
 }  // namespace sigsafe
+
+namespace detail {
+
+/// Fills the module-identity cache with the modules loaded now (start() time, ordinary code):
+/// the same walk a dump does, into the not-yet-used image.
+inline void prime_module_cache(sigsafe::linux_state* g) {
+    sigsafe::image im;
+    sigsafe::image_begin(&im, g->image_base, g->image_capacity, 2);
+    sigsafe::text errors;
+    errors.reset(g->errors, sigsafe::k_errors_capacity);
+    sigsafe::add_maps(g, &im, &errors);
+    sigsafe::write_module_list(g, &im, &errors);
+}
+
+/// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
+/// O_TMPFILE support the dump path creates a named temporary file instead.
+inline void prepare_dump_file(sigsafe::linux_state* g) {
+    if (g->dump_fd >= 0) return;
+    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    g->dump_fd = fd;
+    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
+}
+
+}  // namespace detail
 CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED

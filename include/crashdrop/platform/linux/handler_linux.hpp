@@ -292,6 +292,8 @@ inline void atfork_child() {
     if (proc >= 0) {
         sigsafe::sys_close(g->proc_self_fd);
         g->proc_self_fd = proc;
+        if (g->task_fd >= 0) sigsafe::sys_close(g->task_fd);
+        g->task_fd = sigsafe::sys_openat(proc, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
@@ -301,6 +303,11 @@ inline void atfork_child() {
         }
         g->reader.pipe_read = fds[0];
         g->reader.pipe_write = fds[1];
+    }
+    // The prepared dump file is shared with the parent too: take a new one.
+    if (g->dump_fd >= 0) {
+        sigsafe::sys_close(g->dump_fd);
+        g->dump_fd = -1;
     }
     // The region is MAP_SHARED with the parent: a crash here must not write into the
     // parent's buffer. Copy what persists (annotations, notes, the static image) aside, map a
@@ -326,6 +333,7 @@ inline void atfork_child() {
     std::memcpy(g->region, copy, head);
     std::memcpy(g->region + image_off, static_cast<std::uint8_t*>(copy) + head, static_cast<std::size_t>(g->image_static_size));
     munmap(copy, keep);
+    prepare_dump_file(g);
 }
 
 }  // namespace detail

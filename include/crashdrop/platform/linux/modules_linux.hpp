@@ -9,7 +9,6 @@
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
-constexpr u32 k_max_build_id = 32;
 // Scratch layout while modules are written: a NUL-terminated path, program headers, notes,
 // then file data for the .text fallback.
 constexpr std::size_t k_scratch_elf = 4096;
@@ -139,6 +138,34 @@ CRASHDROP_SIGSAFE bool text_hash_from_file(linux_state* g, const char* path, elf
     return ok;
 }
 
+/// The identity of the module mapped at m (which must start at file offset 0): from the cache,
+/// or read from memory (and, without a build id, from the file) and then cached.
+/// Returns false when m holds no ELF image.
+CRASHDROP_SIGSAFE const module_identity* identify_module(linux_state* g, const mapping* m, bool is_vdso,
+                                                         bool deleted, const char* path) {
+    for (u32 i = 0; i < g->module_cache_count; ++i) {
+        const module_identity* c = &g->module_cache[i];
+        if (c->base == m->start && c->inode == m->inode && c->dev == m->dev) return c;
+    }
+    // Not cached: computed into the next free slot, or into a scratch slot when the cache is full.
+    module_identity* out = g->module_cache_count < g->module_cache_capacity
+                               ? &g->module_cache[g->module_cache_count]
+                               : &g->module_cache[g->module_cache_capacity];  // the spare slot
+    elf_identity id;
+    char soname[k_soname_max];
+    if (!read_elf_identity(g, m->start, &id, soname, sizeof(soname))) return nullptr;
+    out->base = m->start;
+    out->inode = m->inode;
+    out->dev = m->dev;
+    out->from_text_hash = 0;
+    if (id.length == 0 && !is_vdso && !deleted && text_hash_from_file(g, path, &id)) out->from_text_hash = 1;
+    out->id_length = id.length;
+    copy_bytes(out->id, id.bytes, id.length);
+    copy_bytes(out->soname, soname, string_length(soname) + 1);
+    if (g->module_cache_count < g->module_cache_capacity) ++g->module_cache_count;
+    return out;
+}
+
 /// Writes the ModuleList stream. Returns false when the image had no room.
 CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors) {
     // Upper bound of the module count: mappings at file offset 0.
@@ -180,20 +207,15 @@ CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors
         copy_bytes(path, p, plen);
         path[plen] = '\0';
 
-        elf_identity id;
-        char soname[256];
-        if (!read_elf_identity(g, m->start, &id, soname, sizeof(soname))) continue;
-        if (id.length == 0) {
-            if (!is_vdso && !deleted && text_hash_from_file(g, path, &id)) {
-                text_append(errors, "module ");
-                text_append(errors, path);
-                text_append(errors, ": no build id; identified by its .text hash\n");
-            } else {
-                text_append(errors, "module ");
-                text_append(errors, path);
-                text_append(errors, ": no build id and no readable .text; debug id is empty\n");
-            }
+        const module_identity* ident = identify_module(g, m, is_vdso, deleted, path);
+        if (ident == nullptr) continue;
+        if (ident->from_text_hash || ident->id_length == 0) {
+            text_append(errors, "module ");
+            text_append(errors, path);
+            text_append(errors, ident->from_text_hash ? ": no build id; identified by its .text hash\n"
+                                                      : ": no build id and no readable .text; debug id is empty\n");
         }
+        const char* soname = ident->soname;
 
         minidump::module rec;
         zero_bytes(&rec, sizeof(rec));
@@ -216,16 +238,16 @@ CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors
         } else {
             rec.module_name_rva = image_add_string(im, path, plen);
         }
-        const u32 cv_rva = image_alloc_raw(im, 4 + u64{id.length}, 4);
+        const u32 cv_rva = image_alloc_raw(im, 4 + u64{ident->id_length}, 4);
         if (rec.module_name_rva == 0 || cv_rva == 0) {
             text_append(errors, "module list: no room in the dump buffer for names\n");
             break;
         }
         const u32 sig = minidump::k_cv_signature_elf;
         copy_bytes(im->base + cv_rva, &sig, 4);
-        copy_bytes(im->base + cv_rva + 4, id.bytes, id.length);
+        copy_bytes(im->base + cv_rva + 4, ident->id, ident->id_length);
         rec.cv_record.rva = cv_rva;
-        rec.cv_record.data_size = 4 + id.length;
+        rec.cv_record.data_size = 4 + ident->id_length;
         copy_bytes(im->base + list_rva + 4 + u64{count} * sizeof(rec), &rec, sizeof(rec));
         ++count;
         i = j - 1;
@@ -255,20 +277,42 @@ CRASHDROP_SIGSAFE bool write_dso_debug(linux_state* g, image* im, text* errors) 
         text_append(errors, "dso debug: no room in the dump buffer\n");
         return false;
     }
-    char* name = reinterpret_cast<char*>(g->scratch);
+    // Walk the list (each entry's address comes from the previous one), then read every name in
+    // one batch into scratch: 1 + n/k_batch_max system calls instead of n.
+    constexpr std::size_t k_name_max = 255;
+    auto* iov = reinterpret_cast<struct iovec*>(g->scratch);
+    auto* req = reinterpret_cast<memory_request*>(g->scratch + 2 * k_batch_max * sizeof(struct iovec));
+    u8* names = g->scratch + 2 * k_batch_max * sizeof(struct iovec) + k_batch_max * sizeof(memory_request);
+    const u32 batch = static_cast<u32>((k_scratch_capacity - static_cast<std::size_t>(names - g->scratch)) / (k_name_max + 1));
     u32 written = 0;
-    for (u64 at = reinterpret_cast<u64>(rd.r_map); at != 0 && written < count; ++written) {
-        if (read_memory(&g->reader, &lm, at, sizeof(lm)) != static_cast<long>(sizeof(lm))) break;
-        minidump::link_map64 out;
-        zero_bytes(&out, sizeof(out));
-        out.addr = lm.l_addr;
-        out.ld = reinterpret_cast<u64>(lm.l_ld);
-        long n = lm.l_name != nullptr ? read_memory(&g->reader, name, reinterpret_cast<u64>(lm.l_name), 1024) : 0;
-        std::size_t len = 0;
-        while (n > 0 && len < static_cast<std::size_t>(n) && name[len] != '\0') ++len;
-        out.name = image_add_string(im, name, len);
-        copy_bytes(im->base + map_rva + u64{written} * sizeof(out), &out, sizeof(out));
-        at = reinterpret_cast<u64>(lm.l_next);
+    u64 at = reinterpret_cast<u64>(rd.r_map);
+    while (at != 0 && written < count) {
+        u32 n = 0;
+        const u32 first = written;
+        for (; at != 0 && written < count && n < batch && n < k_batch_max; ++written, ++n) {
+            if (read_memory(&g->reader, &lm, at, sizeof(lm)) != static_cast<long>(sizeof(lm))) {
+                at = 0;
+                break;
+            }
+            minidump::link_map64 out;
+            zero_bytes(&out, sizeof(out));
+            out.addr = lm.l_addr;
+            out.ld = reinterpret_cast<u64>(lm.l_ld);
+            copy_bytes(im->base + map_rva + u64{written} * sizeof(out), &out, sizeof(out));
+            req[n].dst = names + u64{n} * (k_name_max + 1);
+            req[n].addr = reinterpret_cast<u64>(lm.l_name);
+            req[n].len = lm.l_name != nullptr ? k_name_max : 0;
+            req[n].got = 0;
+            at = reinterpret_cast<u64>(lm.l_next);
+        }
+        read_memory_many(&g->reader, req, n, iov);
+        for (u32 k = 0; k < n; ++k) {
+            const char* name = static_cast<const char*>(req[k].dst);
+            std::size_t len = 0;
+            while (req[k].got > 0 && len < static_cast<std::size_t>(req[k].got) && name[len] != '\0') ++len;
+            const u32 rva = image_add_string(im, name, len);
+            copy_bytes(im->base + map_rva + u64{first + k} * sizeof(minidump::link_map64) + 8, &rva, 4);
+        }
     }
     // The executable's dynamic section, up to and including DT_NULL.
     std::size_t dyn_bytes = 0;

@@ -87,7 +87,10 @@ CRASHDROP_SIGSAFE_INLINE const char* mapping_path(const linux_state* g, const ma
 CRASHDROP_SIGSAFE u32 enumerate_threads(linux_state* g) {
     g->thread_count = 0;
     u32 dropped = 0;
-    const int fd = sys_openat(g->proc_self_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = g->task_fd;
+    if (fd >= 0 && raw_syscall(SYS_lseek, fd, 0, SEEK_SET) != 0) fd = -1;
+    const bool own = fd < 0;  // the kept descriptor is unusable: open one for this dump
+    if (own) fd = sys_openat(g->proc_self_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return 0;
     u8* buf = g->scratch;
     for (;;) {
@@ -117,7 +120,7 @@ CRASHDROP_SIGSAFE u32 enumerate_threads(linux_state* g) {
             off += reclen;
         }
     }
-    sys_close(fd);
+    if (own) sys_close(fd);
     return dropped;
 }
 

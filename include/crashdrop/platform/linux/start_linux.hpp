@@ -68,14 +68,19 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
         at = static_cast<std::size_t>(align_up(at + bytes, 64));
         return p;
     };
-    // Persistent part first (a fork child copies it): annotations and start()'s notes.
+    // Persistent part first (a fork child copies it): annotations, start()'s notes, module ids.
     g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
     g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
+    g->module_cache_capacity = 256;
+    g->module_cache_count = 0;
+    // One spare slot beyond the capacity: where a module is identified once the cache is full.
+    g->module_cache = reinterpret_cast<module_identity*>(take(sizeof(module_identity) * (g->module_cache_capacity + 1)));
     g->errors = reinterpret_cast<char*>(take(k_errors_capacity));
     g->scratch = take(k_scratch_capacity);
     g->threads = reinterpret_cast<thread_slot*>(take(sizeof(thread_slot) * g->thread_capacity));
     g->maps = reinterpret_cast<mapping*>(take(sizeof(mapping) * g->map_capacity));
     g->ranges = reinterpret_cast<memory_range*>(take(sizeof(memory_range) * g->range_capacity));
+
     g->image_base = region + at;
     g->image_capacity = size - at;
 }
@@ -219,6 +224,7 @@ inline Status linux_start(const Options& options) {
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
     g->proc_self_fd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    g->task_fd = g->proc_self_fd >= 0 ? openat(g->proc_self_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     g->pid = getpid();
     g->uid = static_cast<std::uint32_t>(getuid());
     g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
@@ -250,6 +256,9 @@ inline Status linux_start(const Options& options) {
         note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
     }
 
+    g->dump_fd = -1;
+    prepare_dump_file(g);
+    prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);
     if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
     if (!options.product_version.empty()) set_annotation("ver", options.product_version.data(), options.product_version.size());
@@ -328,6 +337,7 @@ inline Status linux_write_dump(std::string* path_out) {
     const long r = sigsafe::write_minidump(g, &req);
     sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    prepare_dump_file(g);  // for the next dump
     std::string path = g->last_path;
     g->owner.store(0, std::memory_order_release);
     sigsafe::futex_wake_all(&g->owner);

@@ -74,6 +74,21 @@ struct mapping {
 };
 constexpr u8 perm_read = 1, perm_write = 2, perm_exec = 4, perm_private = 8;
 
+constexpr u32 k_max_build_id = 32;
+constexpr std::size_t k_soname_max = 95;
+
+/// What identifies a module, computed once (at start(), or at the first dump that meets the
+/// module) and reused: reading ELF headers costs several system calls per module.
+struct module_identity {
+    u64 base;
+    u64 inode;
+    u32 dev;
+    u32 id_length;  // 0: none found
+    u8 id[k_max_build_id];
+    u8 from_text_hash;  // the id is Breakpad's .text hash, not a build id
+    char soname[k_soname_max];
+};
+
 struct annotation {
     char key[k_annotation_key_max + 1];
     std::atomic<u32> length;  // value bytes; 0: unused
@@ -91,7 +106,10 @@ struct linux_state {
     bool include_environment;
     int pending_dirfd;  // <database>/pending
     char pending_path[k_path_max];
+    int dump_fd;              // an unnamed file (O_TMPFILE) in pending/, ready for the next dump; -1: none
+    char dump_fd_path[32];    // "/proc/self/fd/<dump_fd>", for linkat()
     int proc_self_fd;   // /proc/self, so lookups are relative and cheap
+    int task_fd;        // /proc/self/task, kept open: a dump rewinds and lists it
     int pid;
     u32 uid;
     u64 page_size;
@@ -113,6 +131,9 @@ struct linux_state {
     const char* maps_text;  // points into the image of the dump being written
     memory_range* ranges;
     u32 range_capacity;
+    module_identity* module_cache;
+    u32 module_cache_capacity;
+    u32 module_cache_count;
     annotation* annotations;
     char* errors;        // k_errors_capacity
     char* static_notes;  // k_static_notes_capacity: what start() could not gather

@@ -157,6 +157,45 @@ CRASHDROP_SIGSAFE long read_memory(memory_reader* m, void* dst, u64 addr, std::s
     return static_cast<long>(done);
 }
 
+struct memory_request {
+    void* dst;
+    u64 addr;
+    std::size_t len;
+    long got;  // out: bytes read (a short count stops at the first unreadable byte), or -errno
+};
+
+constexpr u32 k_batch_max = 512;  // requests per process_vm_readv call
+
+/// Reads many ranges with as few system calls as possible: one process_vm_readv for up to
+/// k_batch_max ranges; when that call stops early (a range is unreadable), the ranges it did not
+/// finish are read one by one. `iov` must hold 2 * k_batch_max entries.
+CRASHDROP_SIGSAFE void read_memory_many(memory_reader* m, memory_request* req, u32 n, struct iovec* iov) {
+    for (u32 base = 0; base < n; base += k_batch_max) {
+        const u32 count = n - base < k_batch_max ? n - base : k_batch_max;
+        long total = -ENOSYS;
+        if (!m->use_pipe) {
+            for (u32 i = 0; i < count; ++i) {
+                iov[i].iov_base = req[base + i].dst;
+                iov[i].iov_len = req[base + i].len;
+                iov[k_batch_max + i].iov_base = reinterpret_cast<void*>(req[base + i].addr);
+                iov[k_batch_max + i].iov_len = req[base + i].len;
+            }
+            total = raw_syscall(SYS_process_vm_readv, m->pid, to_long(iov), count, to_long(iov + k_batch_max), count, 0);
+        }
+        u64 done = total > 0 ? static_cast<u64>(total) : 0;
+        for (u32 i = 0; i < count; ++i) {
+            memory_request* r = &req[base + i];
+            if (done >= r->len) {
+                r->got = static_cast<long>(r->len);
+                done -= r->len;
+            } else {
+                done = 0;
+                r->got = read_memory(m, r->dst, r->addr, r->len);  // where the batch stopped, and after
+            }
+        }
+    }
+}
+
 }  // namespace sigsafe
 CRASHDROP_NAMESPACE_END
 
