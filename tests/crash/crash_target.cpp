@@ -390,7 +390,12 @@ NOINLINE void run_dlopen(const char* plugin) {
     __asm__ volatile("");
 }
 
+static std::atomic<int> g_app_rt_signals{0};
+static void app_rt_handler(int) { g_app_rt_signals.fetch_add(1); }
+
 NOINLINE void run_requested() {
+    // The application uses the capture signal itself: its handler must keep getting its signals.
+    signal(SIGRTMIN + 3, app_rt_handler);
     start_parked(3);
     wait_parked(3);
     expect("reason", "DUMP_REQUESTED");
@@ -408,6 +413,8 @@ NOINLINE void run_requested() {
     // The process goes on: prove the threads were let go and nothing is left blocked.
     crashdrop::Status again = crashdrop::write_dump(&path);
     printf("second=%s\n", again.ok() ? "ok" : again.message().c_str());
+    raise(SIGRTMIN + 3);
+    printf("app_signals=%d\n", g_app_rt_signals.load());
     fflush(stdout);
     _exit(0);
 }

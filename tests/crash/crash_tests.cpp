@@ -294,11 +294,12 @@ TEST_CASE("the previous handler still runs after the dump", "[crash]") {
     CHECK(c.run.err.find("PREVIOUS HANDLER RAN") != std::string::npos);
 }
 
-TEST_CASE("write_dump() dumps every thread and the process goes on", "[crash]") {
+TEST_CASE("write_dump() dumps every thread and the process goes on, sharing the capture signal", "[crash]") {
     crash_run c = run_target(CRASH_TARGET, "requested");
     INFO(c.run.describe());
     REQUIRE(c.run.exit_code() == 0);
     CHECK(c.run.out.find("second=ok") != std::string::npos);
+    CHECK(c.run.out.find("app_signals=1") != std::string::npos);  // its own use of the signal still works
     REQUIRE(c.dumps.size() == 2);
     crash_run first = c;
     first.dumps = {c.run.out.substr(c.run.out.find("dump=") + 5, c.run.out.find('\n') - c.run.out.find("dump=") - 5)};

@@ -156,7 +156,6 @@ struct linux_state {
     struct sigaction previous[k_fatal_signal_count];
     struct sigaction previous_capture;
     std::atomic<u32> handlers_installed;
-    std::atomic<u32> capture_installed;
 
     // ---- results ----
     char last_path[k_path_max];  // of the newest dump written by this process

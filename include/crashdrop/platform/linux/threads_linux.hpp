@@ -80,17 +80,22 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     }
 }
 
-/// Installs capture_handler (once per process; it stays, forwarding signals that are not its
-/// own, so an answer that arrives after its dump ended never meets SIG_DFL).
+/// Makes sure capture_handler owns the capture signal. Installed at the first dump, it stays
+/// (forwarding signals that are not its own), so an answer arriving after its dump ended never
+/// meets SIG_DFL. Checked at every dump: if the application has since installed its own
+/// handler for that signal, that one becomes the handler signals are forwarded to.
 CRASHDROP_SIGSAFE bool install_capture_handler(linux_state* g) {
-    if (g->capture_installed.load(std::memory_order_acquire)) return true;
+    struct sigaction current;
+    if (sigaction(g->capture_signal, nullptr, &current) == 0 &&  // async-signal-safe
+        (current.sa_flags & SA_SIGINFO) && current.sa_sigaction == capture_handler) {
+        return true;
+    }
     struct sigaction sa;
     zero_bytes(&sa, sizeof(sa));
     sa.sa_sigaction = capture_handler;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigfillset(&sa.sa_mask);  // async-signal-safe per signal-safety(7)
     if (sigaction(g->capture_signal, &sa, &g->previous_capture) != 0) return false;  // async-signal-safe
-    g->capture_installed.store(1, std::memory_order_release);
     return true;
 }
 
