@@ -1155,6 +1155,14 @@ CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+CRASHDROP_SIGSAFE_INLINE void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (raw_syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, to_long(&ts), to_long(&ts)) == -EINTR) {
+    }
+}
+
 CRASHDROP_SIGSAFE_INLINE long long monotonic_ns() {
     struct timespec ts;
     ts.tv_sec = 0;
@@ -1486,6 +1494,10 @@ constexpr std::size_t k_path_max = 4096;
 
 constexpr u32 k_owner_crash = 0x80000000u;  // owner bit: the dump is for a crash
 constexpr u32 k_owner_tid_mask = 0x7fffffffu;
+// After a crash dump, the threads it stopped (and threads that crashed too) wait this long
+// before going on: the crashing thread's signal normally ends the process first, so it dies of
+// the first crash; only if an earlier handler recovers from it do they continue.
+constexpr long k_crash_grace_ms = 500;
 
 /// Where a listed thread is in the capture protocol.
 enum thread_state : u32 {
@@ -1908,6 +1920,7 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
         if ((released & 0xffu) == generation) break;
         futex_wait(&g->released_generation, released, -1);
     }
+    if (g->owner.load(std::memory_order_acquire) & k_owner_crash) sleep_ms(k_crash_grace_ms);
 }
 
 /// Makes sure capture_handler owns the capture signal. Installed at the first dump, it stays
@@ -2895,6 +2908,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         text_append(&errors, " threads beyond the table's capacity were not listed\n");
     }
     const u32 contexts = image_alloc(&im, u64{g->thread_count} * sizeof(md_context), 16);
+    if (contexts == 0) return -ENOSPC;  // cannot happen: `fit` above left room for them
     for (u32 i = 0; i < g->thread_count; ++i) {
         g->threads[i].context_rva = contexts + i * static_cast<u32>(sizeof(md_context));
         g->threads[i].flags = 0;
@@ -3145,6 +3159,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
                 if (now != finished_at_entry) break;
                 futex_wait(&g->dumps_finished, now, 1000000000LL);
             }
+            sleep_ms(k_crash_grace_ms);  // the first crash's signal ends the process meanwhile
             set_signal_blocked(g->capture_signal, true);
             if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
             return;

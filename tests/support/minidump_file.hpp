@@ -122,29 +122,13 @@ struct minidump_file {
         return get(ctx_rva + (arm64 ? 0x108u : 0xf8u), ip) && get(ctx_rva + (arm64 ? 0x100u : 0x98u), sp);
     }
 
-    /// Is addr inside a MemoryList range?
-    bool memory_covers(std::uint64_t addr) const {
-        auto it = streams.find(5);
-        if (it == streams.end()) return false;
-        std::uint32_t count = 0;
-        get(it->second.first, &count);
-        for (std::uint32_t i = 0; i < count; ++i) {
-            std::uint64_t start = 0;
-            std::uint32_t size = 0;
-            get(it->second.first + 4 + 16ull * i, &start);
-            get(it->second.first + 4 + 16ull * i + 8, &size);
-            if (addr >= start && addr < start + size) return true;
-        }
-        return false;
-    }
-
-    /// True when no two MemoryList ranges overlap (Breakpad's reader rejects overlaps).
-    bool memory_ranges_disjoint() const {
-        auto it = streams.find(5);
-        if (it == streams.end()) return true;
-        std::uint32_t count = 0;
-        get(it->second.first, &count);
+    /// MemoryList ranges as [start, end).
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> memory_ranges() const {
         std::vector<std::pair<std::uint64_t, std::uint64_t>> r;
+        auto it = streams.find(5);
+        if (it == streams.end()) return r;
+        std::uint32_t count = 0;
+        get(it->second.first, &count);
         for (std::uint32_t i = 0; i < count; ++i) {
             std::uint64_t start = 0;
             std::uint32_t size = 0;
@@ -152,6 +136,20 @@ struct minidump_file {
             get(it->second.first + 4 + 16ull * i + 8, &size);
             r.emplace_back(start, start + size);
         }
+        return r;
+    }
+
+    /// Is addr inside a MemoryList range?
+    bool memory_covers(std::uint64_t addr) const {
+        for (const auto& r : memory_ranges()) {
+            if (addr >= r.first && addr < r.second) return true;
+        }
+        return false;
+    }
+
+    /// True when no two MemoryList ranges overlap (Breakpad's reader rejects overlaps).
+    bool memory_ranges_disjoint() const {
+        auto r = memory_ranges();
         std::sort(r.begin(), r.end());
         for (std::size_t i = 1; i < r.size(); ++i) {
             if (r[i].first < r[i - 1].second) return false;

@@ -31,6 +31,17 @@ std::u16string utf16(const std::string& s) {
     return std::u16string(out.begin(), out.end() - 1);
 }
 
+/// A state with just what the ELF readers need: scratch memory, the page size, a reader.
+struct elf_reader_state {
+    std::unique_ptr<sg::linux_state> g = std::make_unique<sg::linux_state>();
+    std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(sg::k_scratch_capacity);
+    elf_reader_state() {
+        g->scratch = scratch.data();
+        g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+        g->reader = sg::memory_reader{getpid(), -1, -1, 0};
+    }
+};
+
 }  // namespace
 
 TEST_CASE("numbers format as decimal and hex without libc", "[internals]") {
@@ -201,11 +212,8 @@ TEST_CASE("the memory reader reports unmapped memory instead of faulting, in bot
 }
 
 TEST_CASE("the build id is read from this executable's notes in memory", "[internals]") {
-    auto g = std::make_unique<sg::linux_state>();
-    std::vector<std::uint8_t> scratch(sg::k_scratch_capacity);
-    g->scratch = scratch.data();
-    g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-    g->reader = sg::memory_reader{getpid(), -1, -1, 0};
+    elf_reader_state st;
+    sg::linux_state* g = st.g.get();
     // The executable's base: the first mapping of /proc/self/exe.
     std::uint64_t base = 0;
     dl_iterate_phdr(
@@ -225,7 +233,7 @@ TEST_CASE("the build id is read from this executable's notes in memory", "[inter
     REQUIRE(base != 0);
     sg::elf_identity id;
     char soname[256];
-    REQUIRE(sg::read_elf_identity(g.get(), base, &id, soname, sizeof(soname)));
+    REQUIRE(sg::read_elf_identity(g, base, &id, soname, sizeof(soname)));
     CHECK(std::string(soname).empty());  // executables have no DT_SONAME
     std::string hex;
     char b[3];
@@ -252,11 +260,8 @@ TEST_CASE("the build id is read from this executable's notes in memory", "[inter
 }
 
 TEST_CASE("a shared library's DT_SONAME is read from memory", "[internals]") {
-    auto g = std::make_unique<sg::linux_state>();
-    std::vector<std::uint8_t> scratch(sg::k_scratch_capacity);
-    g->scratch = scratch.data();
-    g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-    g->reader = sg::memory_reader{getpid(), -1, -1, 0};
+    elf_reader_state st;
+    sg::linux_state* g = st.g.get();
     struct found {
         std::uint64_t base = 0;
         std::string name;
@@ -279,7 +284,7 @@ TEST_CASE("a shared library's DT_SONAME is read from memory", "[internals]") {
     REQUIRE(libc.base != 0);
     sg::elf_identity id;
     char soname[256];
-    REQUIRE(sg::read_elf_identity(g.get(), libc.base, &id, soname, sizeof(soname)));
+    REQUIRE(sg::read_elf_identity(g, libc.base, &id, soname, sizeof(soname)));
     CHECK(std::string(soname) == "libc.so.6");
     CHECK(id.length > 0);
 }

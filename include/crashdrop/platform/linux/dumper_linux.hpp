@@ -535,6 +535,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         text_append(&errors, " threads beyond the table's capacity were not listed\n");
     }
     const u32 contexts = image_alloc(&im, u64{g->thread_count} * sizeof(md_context), 16);
+    if (contexts == 0) return -ENOSPC;  // cannot happen: `fit` above left room for them
     for (u32 i = 0; i < g->thread_count; ++i) {
         g->threads[i].context_rva = contexts + i * static_cast<u32>(sizeof(md_context));
         g->threads[i].flags = 0;

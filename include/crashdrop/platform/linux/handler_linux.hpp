@@ -119,6 +119,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
                 if (now != finished_at_entry) break;
                 futex_wait(&g->dumps_finished, now, 1000000000LL);
             }
+            sleep_ms(k_crash_grace_ms);  // the first crash's signal ends the process meanwhile
             set_signal_blocked(g->capture_signal, true);
             if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
             return;

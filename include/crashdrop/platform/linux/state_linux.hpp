@@ -26,6 +26,10 @@ constexpr std::size_t k_path_max = 4096;
 
 constexpr u32 k_owner_crash = 0x80000000u;  // owner bit: the dump is for a crash
 constexpr u32 k_owner_tid_mask = 0x7fffffffu;
+// After a crash dump, the threads it stopped (and threads that crashed too) wait this long
+// before going on: the crashing thread's signal normally ends the process first, so it dies of
+// the first crash; only if an earlier handler recovers from it do they continue.
+constexpr long k_crash_grace_ms = 500;
 
 /// Where a listed thread is in the capture protocol.
 enum thread_state : u32 {

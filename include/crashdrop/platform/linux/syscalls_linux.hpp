@@ -58,6 +58,14 @@ CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+CRASHDROP_SIGSAFE_INLINE void sleep_ms(long ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (raw_syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, to_long(&ts), to_long(&ts)) == -EINTR) {
+    }
+}
+
 CRASHDROP_SIGSAFE_INLINE long long monotonic_ns() {
     struct timespec ts;
     ts.tv_sec = 0;

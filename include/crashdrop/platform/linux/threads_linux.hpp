@@ -78,6 +78,7 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
         if ((released & 0xffu) == generation) break;
         futex_wait(&g->released_generation, released, -1);
     }
+    if (g->owner.load(std::memory_order_acquire) & k_owner_crash) sleep_ms(k_crash_grace_ms);
 }
 
 /// Makes sure capture_handler owns the capture signal. Installed at the first dump, it stays
