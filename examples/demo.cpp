@@ -29,6 +29,7 @@ __attribute__((noinline)) void update_world(std::vector<Entity>& world) {
 }
 
 void simulation_thread() {
+    pthread_setname_np(pthread_self(), "simulation");
     std::vector<Entity> world(3);
     world[0].target = &world[1];
     world[1].target = &world[2];  // world[2].target stays null
