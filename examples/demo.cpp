@@ -1,7 +1,9 @@
 // demo - a small "game" that starts crashdrop, runs a few threads, and crashes in one of them.
-// tools/demo.sh builds it, runs it and shows what the dump it leaves says.
+// tools/demo.sh builds it, runs it against a local collector and shows what the collector
+// received. Its main() calls crashdrop::start() first: in helper mode (re-exec) the same
+// executable runs again as the helper, and start() then never returns.
 //
-//   demo <database folder>
+//   demo <database folder> [submit URL]
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     options.database_path = argc > 1 ? argv[1] : "crashdrop-demo-db";
     options.product_name = "crashdrop-demo";
     options.product_version = "1.0.0";
+    if (argc > 2) options.submit_url = argv[2];  // the helper process sends the report there
     if (crashdrop::Status s = crashdrop::start(options); !s.ok()) {
         std::fprintf(stderr, "crashdrop::start failed: %s\n", s.message().c_str());
         return 1;

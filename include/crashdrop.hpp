@@ -18,10 +18,9 @@
 // CONFIGURATION MACROS (define before the include; each is 0 or 1)
 //   CRASHDROP_IMPLEMENTATION             compile the implementation into this TU
 //   CRASHDROP_EXPORT                 0   export the public API from this binary
-//   CRASHDROP_PTHREAD_INTERPOSE      1   define pthread_create so new threads get an
-//                                        alternate signal stack (stack overflows captured)
-//   CRASHDROP_PTHREAD_INTERPOSE_GLOBAL   (1 for executables, 0 for shared libraries)
-//                                        export that pthread_create to the whole process
+//   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
+//                                        alternate signal stack (stack overflows captured);
+//                                        default 1 in executables, 0 in shared libraries
 //
 // THE SIGNAL-SAFETY CONTRACT
 //   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section
@@ -35,6 +34,7 @@
 // ---- declarations (every TU) ----
 #include "crashdrop/config.hpp"
 #include "crashdrop/status.hpp"
+#include "crashdrop/report.hpp"
 #include "crashdrop/options.hpp"
 #include "crashdrop/api.hpp"
 
@@ -46,13 +46,22 @@
 #include "crashdrop/platform/linux/arch_x86_64.hpp"
 #include "crashdrop/platform/linux/syscalls_linux.hpp"
 #include "crashdrop/minidump/writer.hpp"
+#include "crashdrop/helper/region.hpp"
 #include "crashdrop/platform/linux/state_linux.hpp"
 #include "crashdrop/platform/linux/proc_linux.hpp"
 #include "crashdrop/platform/linux/threads_linux.hpp"
 #include "crashdrop/platform/linux/modules_linux.hpp"
+#include "crashdrop/platform/linux/handoff_linux.hpp"
 #include "crashdrop/platform/linux/dumper_linux.hpp"
+#include "crashdrop/database/metadata.hpp"
+#include "crashdrop/database/database_posix.hpp"
+#include "crashdrop/transport/gzip.hpp"
+#include "crashdrop/transport/url.hpp"
+#include "crashdrop/transport/http_posix.hpp"
+#include "crashdrop/transport/curl_linux.hpp"
+#include "crashdrop/transport/upload.hpp"
+#include "crashdrop/helper/helper_linux.hpp"
 #include "crashdrop/platform/linux/handler_linux.hpp"
-#include "crashdrop/database/layout_posix.hpp"
 #include "crashdrop/platform/linux/start_linux.hpp"
 #include "crashdrop/detail/api_impl.hpp"
 #include "crashdrop/detail/impl_end.hpp"

@@ -21,10 +21,9 @@
 // CONFIGURATION MACROS (define before the include; each is 0 or 1)
 //   CRASHDROP_IMPLEMENTATION             compile the implementation into this TU
 //   CRASHDROP_EXPORT                 0   export the public API from this binary
-//   CRASHDROP_PTHREAD_INTERPOSE      1   define pthread_create so new threads get an
-//                                        alternate signal stack (stack overflows captured)
-//   CRASHDROP_PTHREAD_INTERPOSE_GLOBAL   (1 for executables, 0 for shared libraries)
-//                                        export that pthread_create to the whole process
+//   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
+//                                        alternate signal stack (stack overflows captured);
+//                                        default 1 in executables, 0 in shared libraries
 //
 // THE SIGNAL-SAFETY CONTRACT
 //   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section
@@ -89,23 +88,17 @@
 #define CRASHDROP_EXPORT 0
 #endif
 
-// CRASHDROP_PTHREAD_INTERPOSE: 1 defines pthread_create in the implementation TU so every
-// thread created after start() gets an alternate signal stack (a stack overflow in any thread
-// is then captured). 0 leaves pthread_create alone; call crashdrop::prepare_thread() in each
-// thread instead.
+// CRASHDROP_PTHREAD_INTERPOSE: 1 defines (and exports) pthread_create in the implementation TU,
+// so every thread created after start() - by std::thread in libstdc++ too - gets an alternate
+// signal stack, and a stack overflow in any thread is captured. 0 leaves pthread_create alone;
+// threads then call crashdrop::prepare_thread() themselves. The default guesses from the
+// compiler flags: 1 for an executable, 0 for a shared library (position-independent code that
+// is not a PIE), because a plugin must not change how its host creates threads.
 #ifndef CRASHDROP_PTHREAD_INTERPOSE
-#define CRASHDROP_PTHREAD_INTERPOSE 1
-#endif
-
-// CRASHDROP_PTHREAD_INTERPOSE_GLOBAL: 1 exports that pthread_create so it also catches threads
-// created by other libraries (std::thread in libstdc++); right for executables. 0 keeps it
-// inside the module (right for a plugin that must not change its host's threads). The default
-// guesses from the compiler flags: position-independent but not a PIE means a shared library.
-#ifndef CRASHDROP_PTHREAD_INTERPOSE_GLOBAL
 #if defined(__PIC__) && !defined(__PIE__)
-#define CRASHDROP_PTHREAD_INTERPOSE_GLOBAL 0
+#define CRASHDROP_PTHREAD_INTERPOSE 0
 #else
-#define CRASHDROP_PTHREAD_INTERPOSE_GLOBAL 1
+#define CRASHDROP_PTHREAD_INTERPOSE 1
 #endif
 #endif
 
@@ -203,6 +196,85 @@ private:
 CRASHDROP_NAMESPACE_END
 #endif  // CRASHDROP_SINGLE_CRASHDROP_STATUS_HPP_
 // ---- end crashdrop/status.hpp ----
+// ---- begin crashdrop/report.hpp ----
+#ifndef CRASHDROP_SINGLE_CRASHDROP_REPORT_HPP_
+#define CRASHDROP_SINGLE_CRASHDROP_REPORT_HPP_
+// crashdrop/report.hpp - crash reports as the API shows them, and the pluggable transport: the
+// types a custom transport receives and returns.
+// Context: ordinary code. Transports run in the helper process, never in the crashed one.
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+
+CRASHDROP_NAMESPACE_BEGIN
+
+/// Where a report is in its life. Pending reports are sent (again) by the helper; uploaded and
+/// rejected ones are kept in completed/ and never sent again.
+enum class ReportState { pending, uploaded, rejected };
+
+/// One crash report of the database: a minidump and its metadata.
+struct Report {
+    std::string id;            ///< report id (a UUID; also the dump's file name)
+    std::string dump_path;     ///< absolute path of the .dmp file
+    std::time_t created = 0;   ///< when the dump was written (UTC seconds)
+    std::string product;
+    std::string version;
+    ReportState state = ReportState::pending;
+    int attempts = 0;              ///< upload attempts so far
+    std::time_t last_attempt = 0;  ///< UTC seconds; 0: never
+    std::string server_id;         ///< the server's id for an uploaded report
+    std::string last_error;        ///< why the last attempt did not send it
+    std::map<std::string, std::string> annotations;
+};
+
+/// A transport's verdict on one attempt.
+enum class UploadStatus {
+    sent,         ///< the server has it (server_id says under which id)
+    retry_later,  ///< a network failure or a server error (5xx): the report stays pending
+    rejected,     ///< the server refused it (4xx, Socorro "Discarded="): kept, never resent
+};
+
+struct UploadResult {
+    UploadStatus status = UploadStatus::retry_later;
+    std::string server_id;  ///< for `sent`: the id the server answered with
+    std::string message;    ///< what happened, for the report's last_error
+};
+
+/// What a transport is given: the report, its dump, and what to send along with it.
+struct Upload {
+    Report report;                         ///< metadata, annotations included
+    std::string client_id;                 ///< this installation's stable id ("guid" field)
+    std::vector<std::uint8_t> dump;        ///< the minidump (also on disk at report.dump_path)
+    std::vector<std::string> attachments;  ///< paths of files to attach
+};
+
+/// A custom transport. It runs in the helper process (re-exec and fork helper modes; an
+/// external helper executable uses the built-in ones) and must return within its own timeouts.
+using Transport = std::function<UploadResult(const Upload&)>;
+
+/// The built-in upload formats.
+enum class UploadFormat {
+    crashpad,  ///< Breakpad/Crashpad/Electron multipart: upload_file_minidump, prod, ver, guid, ...
+    socorro,   ///< Mozilla Socorro/Antenna: ProductName, Version; CrashID= / Discarded= replies
+    sentry,    ///< Sentry's minidump endpoint (set by Options::sentry_dsn)
+};
+
+/// How the helper process, which persists and sends reports, is started.
+enum class HelperMode {
+    reexec,    ///< the executable again, in helper mode (start() in it never returns); default
+    fork,      ///< a fork of this process without exec (for plugins inside a host)
+    external,  ///< the executable at Options::helper_path (see crashdrop::run_helper)
+    none,      ///< no helper: the crashed process writes its dump; nothing is uploaded
+};
+
+CRASHDROP_NAMESPACE_END
+#endif  // CRASHDROP_SINGLE_CRASHDROP_REPORT_HPP_
+// ---- end crashdrop/report.hpp ----
 // ---- begin crashdrop/options.hpp ----
 #ifndef CRASHDROP_SINGLE_CRASHDROP_OPTIONS_HPP_
 #define CRASHDROP_SINGLE_CRASHDROP_OPTIONS_HPP_
@@ -257,6 +329,52 @@ struct Options {
     /// Real-time signal used, only while a dump is written, to collect other threads'
     /// registers. 0 picks SIGRTMIN + 3. Range 0 or SIGRTMIN .. SIGRTMAX.
     int thread_signal = 0;
+
+    // ---- the helper process, the crash database and uploads ----
+
+    /// How the helper process is started (see HelperMode). It persists each dump from the
+    /// shared buffer, sends reports, and exits after the application, once its uploads end.
+    HelperMode helper_mode = HelperMode::reexec;
+
+    /// The helper executable for HelperMode::external.
+    std::string helper_path;
+
+    /// Where reports are sent: http:// (built-in client) or https:// (libcurl, loaded at run
+    /// time). Empty: reports are only stored.
+    std::string submit_url;
+
+    /// The request format for submit_url.
+    UploadFormat upload_format = UploadFormat::crashpad;
+
+    /// A Sentry DSN (https://KEY@HOST/PROJECT). Sets the format to Sentry's and the URL to the
+    /// project's minidump endpoint; submit_url is then ignored.
+    std::string sentry_dsn;
+
+    /// A custom transport, called in the helper instead of the built-in HTTP client.
+    Transport transport;
+
+    /// gzip the request body (Content-Encoding: gzip).
+    bool compress = true;
+
+    /// At most one upload per hour; the others stay pending until the hour has passed.
+    bool rate_limit = false;
+
+    /// HTTPS: a PEM file of CA certificates to trust (e.g. a private collector's own CA).
+    std::string ca_file;
+
+    /// Time limits of one upload attempt: for the connection, and for the whole exchange (a
+    /// server that hangs or trickles is cut off). Range 100 .. 600000 ms.
+    int connect_timeout_ms = 10000;
+    int upload_timeout_ms = 60000;
+
+    /// Within one run, a failed upload is retried after this delay, doubling up to one hour.
+    /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
+    int retry_delay_ms = 60000;
+
+    /// Bounds of the database; the oldest reports are pruned first. 0 disables a bound.
+    std::size_t max_reports = 50;
+    std::size_t max_database_bytes = 256u * 1024u * 1024u;
+    int max_report_age_days = 30;
 };
 
 CRASHDROP_NAMESPACE_END
@@ -271,6 +389,7 @@ CRASHDROP_NAMESPACE_END
 // Context: ordinary code. None of these may be called from a signal handler.
 
 #include <string>
+#include <vector>
 
 
 CRASHDROP_NAMESPACE_BEGIN
@@ -298,6 +417,28 @@ CRASHDROP_API Status write_dump(std::string* path_out = nullptr);
 /// Bytes start() reserved for the crash path (dump buffer and tables; not alternate stacks).
 CRASHDROP_API std::size_t reserved_bytes() noexcept;
 
+// ---- the crash database (in the spirit of Electron's crashReporter) ----
+
+/// Reports not yet sent (including those kept back by consent or the rate limit), oldest first.
+/// Empty before start().
+CRASHDROP_API std::vector<Report> pending_reports();
+
+/// Reports the server accepted, oldest first.
+CRASHDROP_API std::vector<Report> uploaded_reports();
+
+/// The most recently uploaded report, as Electron's getLastCrashReport(); false if none.
+CRASHDROP_API bool last_crash_report(Report* out);
+
+/// The user's consent to sending reports, persisted in the database. When off, reports are
+/// still written and kept pending; nothing is sent until it is turned on again.
+CRASHDROP_API Status set_upload_to_server(bool enabled);
+CRASHDROP_API bool upload_to_server();
+
+/// The main() of an external helper executable (HelperMode::external): started by the
+/// application's start(), it persists and sends reports. Returns the process exit code.
+///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }
+CRASHDROP_API int run_helper(int argc, char** argv);
+
 CRASHDROP_NAMESPACE_END
 #endif  // CRASHDROP_SINGLE_CRASHDROP_API_HPP_
 // ---- end crashdrop/api.hpp ----
@@ -321,36 +462,51 @@ CRASHDROP_NAMESPACE_END
 #if CRASHDROP_DETAIL_IMPL_ACTIVE
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 #include <type_traits>
 #include <typeinfo>
 #if defined(__GNUC__) || defined(__clang__)
 #include <cxxabi.h>
 #endif
 #if CRASHDROP_OS_LINUX
+#include <dirent.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
 #include <linux/futex.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/times.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -1465,6 +1621,57 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/minidump/writer.hpp ----
+// ---- begin crashdrop/helper/region.hpp ----
+// crashdrop/helper/region.hpp - the memory the application shares with its helper process.
+// start() reserves one memfd region; the helper maps the same file. At offset 0 sits this
+// header: where the helper finds the configuration, the annotations and the dump image, and the
+// hand-off of one dump (the crashed process fills the image, marks it ready and wakes the
+// helper; the helper persists it and answers). The helper reads the annotations from here,
+// so they reach it even when the crash corrupted the application's heap.
+// Context: implementation TU. The hand-off fields are written on the crash path; everything
+// else by start() and the helper (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
+constexpr u32 k_region_version = 1;
+constexpr std::size_t k_config_capacity = 16 * 1024;
+
+/// The hand-off's states.
+enum handoff_state : u32 {
+    hs_idle = 0,
+    hs_ready = 1,      // the image holds a complete dump; report id and crash facts are set
+    hs_persisted = 2,  // the helper has it in pending/ (and answered 'P')
+    hs_failed = 3,     // the helper could not write it (and answered 'F')
+};
+
+struct region_header {
+    u32 magic;
+    u32 version;
+    u64 region_size;
+    u64 config_offset;       // key=value text (detail::helper_config), NUL-terminated
+    u64 annotations_offset;  // annotation[annotation_capacity]
+    u32 annotation_capacity;
+    u32 annotation_size;     // sizeof(annotation), a layout check
+    u64 image_offset;        // the dump image
+    u64 image_capacity;
+    // ---- one dump handed to the helper ----
+    std::atomic<u32> handoff;
+    u32 app_pid;
+    u64 image_size;
+    u64 crash_time;   // UTC seconds
+    u32 signo;        // 0: a requested dump
+    u32 crashed_tid;
+    char report_id[40];
+};
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/helper/region.hpp ----
 // ---- begin crashdrop/platform/linux/state_linux.hpp ----
 // crashdrop/platform/linux/state_linux.hpp - the one process-wide object the Linux crash path
 // works from. It is defined once, in the implementation TU, with static storage and no
@@ -1567,6 +1774,16 @@ struct annotation {
     char value[k_annotation_value_max + 1];
 };
 
+/// What a dump is for: a crash (with its signal) or write_dump().
+struct dump_request {
+    bool is_crash;
+    int signo;             // crash: the signal
+    int code;              // crash: si_code
+    u64 address;           // crash: si_addr
+    const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
+    u32 tid;               // the crashing or requesting thread
+};
+
 struct linux_state {
     std::atomic<u32> started;
 
@@ -1594,6 +1811,9 @@ struct linux_state {
     // ---- the reserved region and what start() carved out of it ----
     u8* region;
     u64 region_size;
+    int region_fd;            // the memfd behind it (a helper started after a crash maps it too)
+    region_header* header;    // at offset 0: layout and the hand-off (helper/region.hpp)
+    char* config_text;        // the helper's configuration (k_config_capacity)
     thread_slot* threads;
     u32 thread_capacity;
     u32 thread_count;
@@ -1628,6 +1848,15 @@ struct linux_state {
     struct sigaction previous[k_fatal_signal_count];
     struct sigaction previous_capture;
     std::atomic<u32> handlers_installed;
+
+    // ---- the helper ----
+    std::atomic<int> helper_sock;  // our end of the helper's socket; -1: no helper
+    std::atomic<u32> launching_helper;  // set while start() forks the helper: atfork_child stays out
+    const char* respawn_path;      // how to start a helper after a crash (prepared by start());
+    char* const* respawn_argv;     // respawn_path nullptr: never
+    char* const* respawn_envp;
+    char helper_log_path[k_path_max];
+    minidump::guid client_id;      // this installation's id (Crashpad info stream)
 
     // ---- results ----
     char last_path[k_path_max];  // of the newest dump written by this process
@@ -2370,6 +2599,158 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/linux/modules_linux.hpp ----
+// ---- begin crashdrop/platform/linux/handoff_linux.hpp ----
+// crashdrop/platform/linux/handoff_linux.hpp - after a dump is built: hand it to the helper
+// (the image is already in the region the helper maps; one byte on the socket wakes it, one
+// byte back says it is in pending/). The crashed process waits for that answer only, never for
+// the network. If there is no helper, or it does not answer in time, the crashed process writes
+// the dump itself; and if the helper is gone, it starts a new one (fork and exec with raw
+// system calls) to send what was written.
+// Context: implementation TU; crash path (crashdrop::sigsafe rules apply).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+constexpr int k_helper_answer_timeout_ms = 5000;
+
+/// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
+/// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
+/// ".<id>.dmp.tmp" created with O_CREAT|O_EXCL|O_NOFOLLOW and renamed without replacing. Either
+/// way the dump appears in pending/ complete, mode 0600, never through a symbolic link and
+/// never over an existing file. Returns 0 or -errno.
+CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char* name) {
+    const int prepared = g->dump_fd;
+    g->dump_fd = -1;
+    if (prepared >= 0) {
+        long r = write_all(prepared, im->base, static_cast<std::size_t>(im->size));
+        if (r == 0) {
+            r = raw_syscall(SYS_linkat, AT_FDCWD, to_long(g->dump_fd_path), g->pending_dirfd, to_long(name),
+                            AT_SYMLINK_FOLLOW);
+        }
+        sys_close(prepared);
+        if (r == 0 || r == -EEXIST) return r;
+        // Otherwise (no /proc, say) fall through to the named temporary file.
+    }
+    char tmp[80];
+    text t;
+    t.reset(tmp, sizeof(tmp));
+    t.put('.');
+    text_append(&t, name);
+    text_append(&t, ".tmp");
+    const int fd = sys_openat(g->pending_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return fd;
+    const long w = write_all(fd, im->base, static_cast<std::size_t>(im->size));
+    sys_close(fd);
+    long r = w;
+    if (w == 0) {
+        r = raw_syscall(SYS_renameat2, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name),
+                        1 /* RENAME_NOREPLACE */);
+        if (r == -EINVAL || r == -ENOSYS) {  // a file system without RENAME_NOREPLACE
+            r = raw_syscall(SYS_linkat, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name), 0);
+        }
+    }
+    raw_syscall(SYS_unlinkat, g->pending_dirfd, to_long(tmp), 0);
+    return r;
+}
+
+
+/// 1: persisted by the helper; 0: it did not answer in time (it may still be alive);
+/// -1: there is no helper (none configured, or its socket is closed).
+CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const char* id, const dump_request* req) {
+    const int sock = g->helper_sock.load(std::memory_order_acquire);
+    region_header* h = g->header;
+    if (sock < 0 || h == nullptr) return -1;
+    h->image_size = im->size;
+    struct timespec now;
+    now.tv_sec = 0;
+    sys_clock_gettime(CLOCK_REALTIME, &now);
+    h->crash_time = static_cast<u64>(now.tv_sec);
+    h->signo = req->is_crash ? static_cast<u32>(req->signo) : 0;
+    h->crashed_tid = req->tid;
+    zero_bytes(h->report_id, sizeof(h->report_id));
+    copy_bytes(h->report_id, id, string_length(id));
+    h->handoff.store(hs_ready, std::memory_order_release);
+    const char wake = 'D';
+    const long sent = raw_syscall(SYS_sendto, sock, to_long(&wake), 1, MSG_NOSIGNAL | MSG_DONTWAIT, 0, 0);
+    if (sent != 1) return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
+    const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
+    for (;;) {
+        const long long left = deadline - monotonic_ns();
+        if (left <= 0) return 0;
+        struct pollfd p;
+        p.fd = sock;
+        p.events = POLLIN;
+        p.revents = 0;
+        struct timespec ts;
+        ts.tv_sec = static_cast<time_t>(left / 1000000000LL);
+        ts.tv_nsec = static_cast<long>(left % 1000000000LL);
+        const long r = raw_syscall(SYS_ppoll, to_long(&p), 1, to_long(&ts), 0, 0);
+        if (r == -EINTR) continue;
+        if (r <= 0) return r == 0 ? 0 : -1;
+        char answer = 0;
+        const long got = raw_syscall(SYS_recvfrom, sock, to_long(&answer), 1, MSG_DONTWAIT, 0, 0);
+        if (got == -EAGAIN || got == -EINTR) continue;
+        if (got <= 0) return -1;  // closed: it died while we waited
+        if (answer == 'P' && h->handoff.load(std::memory_order_acquire) == hs_persisted) return 1;
+        if (answer == 'F') return 0;  // alive, but could not write: we write it ourselves
+    }
+}
+
+/// Starts a helper after a crash, to send the dump the crashed process wrote: fork (clone)
+/// and exec of the command start() prepared, with the region on fd 3 and no socket. The child
+/// outlives us (it is reparented when we die).
+CRASHDROP_SIGSAFE void respawn_helper(linux_state* g) {
+    if (g->respawn_path == nullptr || g->region_fd < 0) return;
+    const long pid = raw_syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid != 0) return;  // the parent (or a failure) goes on
+    raw_syscall(SYS_setsid);
+    const int region = static_cast<int>(raw_syscall(SYS_fcntl, g->region_fd, F_DUPFD, 10));
+    const int null_fd = sys_openat(AT_FDCWD, "/dev/null", O_RDWR);
+    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+    if (null_fd >= 0) {
+        raw_syscall(SYS_dup3, null_fd, 0, 0);
+        raw_syscall(SYS_dup3, null_fd, 1, 0);
+        raw_syscall(SYS_dup3, log_fd >= 0 ? log_fd : null_fd, 2, 0);
+    }
+    raw_syscall(SYS_dup3, region, 3, 0);
+    raw_syscall(SYS_close_range, 4, ~0u, 0);
+    raw_syscall(SYS_execve, to_long(g->respawn_path), to_long(g->respawn_argv), to_long(g->respawn_envp));
+    raw_syscall(SYS_exit_group, 127);
+}
+
+/// Puts the finished image on disk, by the helper or ourselves. Returns 0 or -errno.
+CRASHDROP_SIGSAFE long deliver_dump(linux_state* g, const image* im, const char* name, const char* id, const dump_request* req) {
+    const int handed = handoff_to_helper(g, im, id, req);
+    if (handed == 1) return 0;
+    const bool helper_gone = handed < 0 && g->helper_sock.load(std::memory_order_acquire) >= 0;
+    const long written = publish_dump(g, im, name);  // on disk before anything else is tried
+    if (helper_gone) {
+        g->helper_sock.store(-1, std::memory_order_release);
+        if (written == 0) respawn_helper(g);
+    }
+    return written;
+}
+
+}  // namespace sigsafe
+
+namespace detail {
+
+/// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
+/// O_TMPFILE support the dump path creates a named temporary file instead.
+inline void prepare_dump_file(sigsafe::linux_state* g) {
+    if (g->dump_fd >= 0) return;
+    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    g->dump_fd = fd;
+    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/linux/handoff_linux.hpp ----
 // ---- begin crashdrop/platform/linux/dumper_linux.hpp ----
 // crashdrop/platform/linux/dumper_linux.hpp - writes a whole minidump of this process into the
 // image start() reserved, then into <database>/pending/<report id>.dmp. The order is chosen
@@ -2382,14 +2763,6 @@ CRASHDROP_NAMESPACE_END
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
-struct dump_request {
-    bool is_crash;
-    int signo;             // crash: the signal
-    int code;              // crash: si_code
-    u64 address;           // crash: si_addr
-    const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
-    u32 tid;               // the crashing or requesting thread
-};
 
 /// A fresh random (version 4) report id.
 CRASHDROP_SIGSAFE void new_report_id(minidump::guid* id) {
@@ -2760,6 +3133,7 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
     auto* info = image_at<minidump::crashpad_info>(im, info_rva);
     info->version = 1;
     copy_bytes(&info->report_id, report_id, sizeof(*report_id));
+    copy_bytes(&info->client_id, &g->client_id, sizeof(g->client_id));
     info->simple_annotations.rva = dict;
     info->simple_annotations.data_size = static_cast<u32>(4 + u64{written} * sizeof(minidump::simple_string_dictionary_entry));
     image_add_stream(im, minidump::stream_crashpad_info, info_rva, sizeof(minidump::crashpad_info));
@@ -2801,46 +3175,6 @@ CRASHDROP_SIGSAFE void add_maps(linux_state* g, image* im, text* errors) {
         text_append_dec(errors, dropped);
         text_append(errors, " mappings beyond the table's capacity were not used\n");
     }
-}
-
-/// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
-/// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
-/// ".<id>.dmp.tmp" created with O_CREAT|O_EXCL|O_NOFOLLOW and renamed without replacing. Either
-/// way the dump appears in pending/ complete, mode 0600, never through a symbolic link and
-/// never over an existing file. Returns 0 or -errno.
-CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char* name) {
-    const int prepared = g->dump_fd;
-    g->dump_fd = -1;
-    if (prepared >= 0) {
-        long r = write_all(prepared, im->base, static_cast<std::size_t>(im->size));
-        if (r == 0) {
-            r = raw_syscall(SYS_linkat, AT_FDCWD, to_long(g->dump_fd_path), g->pending_dirfd, to_long(name),
-                            AT_SYMLINK_FOLLOW);
-        }
-        sys_close(prepared);
-        if (r == 0 || r == -EEXIST) return r;
-        // Otherwise (no /proc, say) fall through to the named temporary file.
-    }
-    char tmp[80];
-    text t;
-    t.reset(tmp, sizeof(tmp));
-    t.put('.');
-    text_append(&t, name);
-    text_append(&t, ".tmp");
-    const int fd = sys_openat(g->pending_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return fd;
-    const long w = write_all(fd, im->base, static_cast<std::size_t>(im->size));
-    sys_close(fd);
-    long r = w;
-    if (w == 0) {
-        r = raw_syscall(SYS_renameat2, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name),
-                        1 /* RENAME_NOREPLACE */);
-        if (r == -EINVAL || r == -ENOSYS) {  // a file system without RENAME_NOREPLACE
-            r = raw_syscall(SYS_linkat, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name), 0);
-        }
-    }
-    raw_syscall(SYS_unlinkat, g->pending_dirfd, to_long(tmp), 0);
-    return r;
 }
 
 /// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
@@ -2998,7 +3332,10 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     file_name.reset(name, sizeof(name));
     format_report_id(&report_id, &file_name);
     text_append(&file_name, ".dmp");
-    const long w = publish_dump(g, &im, name);
+    char id_text[40];
+    copy_bytes(id_text, name, 36);
+    id_text[36] = '\0';
+    const long w = deliver_dump(g, &im, name, id_text, req);
     text path;
     path.reset(g->last_path, sizeof(g->last_path));
     text_append(&path, g->pending_path);
@@ -3022,21 +3359,2302 @@ inline void prime_module_cache(sigsafe::linux_state* g) {
     sigsafe::write_module_list(g, &im, &errors);
 }
 
-/// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
-/// O_TMPFILE support the dump path creates a named temporary file instead.
-inline void prepare_dump_file(sigsafe::linux_state* g) {
-    if (g->dump_fd >= 0) return;
-    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    g->dump_fd = fd;
-    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/linux/dumper_linux.hpp ----
+// ---- begin crashdrop/database/metadata.hpp ----
+// crashdrop/database/metadata.hpp - the text form of a report's metadata file (<id>.meta) and of
+// the database's settings file: one "key=value" line each, keys and values percent-escaped (%,
+// =, and control bytes such as CR, LF, NUL), annotations as "annotation.<key>=<value>". Readable by a person
+// and by the collector; a damaged file gives a clear error, never a crash.
+// Context: implementation TU; ordinary code (helper process and API calls), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline std::string meta_escape(const std::string& v) {
+    static const char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(v.size());
+    for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '%' || c == '=' || c < 0x20 || c == 0x7f) {  // '=' too: keys may hold one
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xf];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+inline int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Undoes meta_escape. A malformed escape is kept literally.
+inline std::string meta_unescape(const std::string& v) {
+    std::string out;
+    out.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '%' && i + 2 < v.size() && hex_digit(v[i + 1]) >= 0 && hex_digit(v[i + 2]) >= 0) {
+            out += static_cast<char>(hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2]));
+            i += 2;
+        } else {
+            out += v[i];
+        }
+    }
+    return out;
+}
+
+/// "key=value" lines into a map (later keys win). Lines without '=' are reported in *bad.
+inline std::map<std::string, std::string> parse_key_values(const std::string& text, std::size_t* bad = nullptr) {
+    std::map<std::string, std::string> out;
+    std::size_t pos = 0;
+    if (bad != nullptr) *bad = 0;
+    while (pos < text.size()) {
+        std::size_t eol = text.find('\n', pos);
+        if (eol == std::string::npos) eol = text.size();
+        const std::string line = text.substr(pos, eol - pos);
+        pos = eol + 1;
+        if (line.empty() || line[0] == '#') continue;
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            if (bad != nullptr) ++*bad;
+            continue;
+        }
+        out[meta_unescape(line.substr(0, eq))] = meta_unescape(line.substr(eq + 1));
+    }
+    return out;
+}
+
+inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
+    std::string out;
+    for (const auto& e : kv) out += meta_escape(e.first) + "=" + meta_escape(e.second) + "\n";
+    return out;
+}
+
+inline const char* state_name(ReportState s) {
+    switch (s) {
+        case ReportState::pending: return "pending";
+        case ReportState::uploaded: return "uploaded";
+        case ReportState::rejected: return "rejected";
+    }
+    return "pending";
+}
+
+inline std::string encode_report(const Report& r) {
+    std::map<std::string, std::string> kv;
+    kv["id"] = r.id;
+    kv["created"] = std::to_string(static_cast<long long>(r.created));
+    kv["product"] = r.product;
+    kv["version"] = r.version;
+    kv["state"] = state_name(r.state);
+    kv["attempts"] = std::to_string(r.attempts);
+    kv["last_attempt"] = std::to_string(static_cast<long long>(r.last_attempt));
+    kv["server_id"] = r.server_id;
+    kv["last_error"] = r.last_error;
+    for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
+    return "# crashdrop report metadata\n" + format_key_values(kv);
+}
+
+/// Parses a metadata file. Returns false (with *error) when it is not one: a report needs at
+/// least a well-formed id and creation time.
+inline bool decode_report(const std::string& text, Report* out, std::string* error) {
+    const auto kv = parse_key_values(text);
+    auto get = [&kv](const char* key) {
+        auto it = kv.find(key);
+        return it == kv.end() ? std::string() : it->second;
+    };
+    Report r;
+    r.id = get("id");
+    if (r.id.size() != 36 || r.id.find_first_not_of("0123456789abcdef-") != std::string::npos) {
+        if (error != nullptr) *error = "no valid report id";
+        return false;
+    }
+    char* end = nullptr;
+    const std::string created = get("created");
+    r.created = static_cast<std::time_t>(std::strtoll(created.c_str(), &end, 10));
+    if (created.empty() || end == nullptr || *end != '\0') {
+        if (error != nullptr) *error = "no valid creation time";
+        return false;
+    }
+    r.product = get("product");
+    r.version = get("version");
+    const std::string state = get("state");
+    r.state = state == "uploaded" ? ReportState::uploaded : state == "rejected" ? ReportState::rejected : ReportState::pending;
+    r.attempts = std::atoi(get("attempts").c_str());
+    r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
+    r.server_id = get("server_id");
+    r.last_error = get("last_error");
+    for (const auto& e : kv) {
+        if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
+    }
+    *out = r;
+    return true;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/database/metadata.hpp ----
+// ---- begin crashdrop/database/database_posix.hpp ----
+// crashdrop/database/database_posix.hpp - the crash database on POSIX file systems:
+//   <root>/pending/<id>.dmp + <id>.meta     reports still to be sent
+//   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
+//   <root>/settings                         client id, upload consent, last upload time
+// Folders are 0700, files 0600. Every file is written whole under a temporary name and renamed
+// into place, so a reader never sees half of one. It stores; it never sends.
+// Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline std::string errno_text(int err) {
+    char buf[128];
+    // GNU strerror_r returns the message pointer; XSI returns int. Handle both.
+    auto r = strerror_r(err, buf, sizeof(buf));
+    if constexpr (std::is_same<decltype(r), int>::value) {
+        return r == 0 ? std::string(buf) : std::string("errno ") + std::to_string(err);
+    } else {
+        return std::string(r);
+    }
+}
+
+/// mkdir -p with mode 0700 for every folder it creates. Returns 0 or an errno value.
+inline int make_directories(const std::string& path) {
+    if (path.empty()) return ENOENT;
+    std::string partial;
+    for (std::size_t i = 0; i <= path.size(); ++i) {
+        if (i == path.size() || (path[i] == '/' && i > 0)) {
+            partial.assign(path, 0, i);
+            if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return errno;
+        }
+    }
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return errno;
+    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    return 0;
+}
+
+inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return false;
+    out->clear();
+    char buf[65536];
+    for (;;) {
+        const ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        out->append(buf, static_cast<std::size_t>(n));
+        if (out->size() > limit) break;
+    }
+    close(fd);
+    return true;
+}
+
+inline bool fsync_directory(const std::string& dir) {
+    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
+/// Writes `content` to dir/name: a temporary file (O_EXCL, O_NOFOLLOW, 0600) renamed over the
+/// name. With `sync`, the data reaches the disk before the rename.
+inline bool write_file_atomic(const std::string& dir, const std::string& name, const std::string& content, bool sync,
+                              std::string* error) {
+    static std::atomic<unsigned> counter{0};
+    const std::string tmp = dir + "/." + name + ".tmp" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    const std::string final_path = dir + "/" + name;
+    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (error != nullptr) *error = tmp + ": " + errno_text(errno);
+        return false;
+    }
+    std::size_t done = 0;
+    bool ok = true;
+    while (done < content.size()) {
+        const ssize_t n = write(fd, content.data() + done, content.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ok = false;
+            if (error != nullptr) *error = tmp + ": " + errno_text(errno);
+            break;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (ok && sync && fsync(fd) != 0) {
+        ok = false;
+        if (error != nullptr) *error = tmp + ": fsync: " + errno_text(errno);
+    }
+    close(fd);
+    if (ok && rename(tmp.c_str(), final_path.c_str()) != 0) {
+        ok = false;
+        if (error != nullptr) *error = final_path + ": " + errno_text(errno);
+    }
+    if (!ok) unlink(tmp.c_str());
+    return ok;
+}
+
+/// Limits on the database; 0 disables one.
+struct database_limits {
+    std::size_t max_reports = 0;
+    std::size_t max_bytes = 0;
+    int max_age_days = 0;
+};
+
+class database {
+public:
+    explicit database(std::string root)
+        : root_(std::move(root)), pending_(root_ + "/pending"), completed_(root_ + "/completed") {}
+
+    const std::string& root() const { return root_; }
+    const std::string& pending_dir() const { return pending_; }
+    const std::string& completed_dir() const { return completed_; }
+    std::string folder(ReportState s) const { return s == ReportState::pending ? pending_ : completed_; }
+
+    /// Creates the folders (0700). Returns 0 or an errno value; *where names what failed.
+    int create(std::string* where) const {
+        for (const std::string* dir : {&root_, &pending_, &completed_}) {
+            if (int err = make_directories(*dir)) {
+                if (where != nullptr) *where = *dir;
+                return err;
+            }
+        }
+        return 0;
+    }
+
+    /// The reports of one folder, oldest first. A dump without metadata (written by a crashed
+    /// process itself, when no helper took it) gets metadata made from what is known.
+    std::vector<Report> list(ReportState folder_state, const Report* defaults = nullptr) const {
+        std::vector<Report> out;
+        const std::string dir = folder(folder_state);
+        DIR* d = opendir(dir.c_str());
+        if (d == nullptr) return out;
+        std::vector<std::string> names;
+        while (dirent* e = readdir(d)) names.emplace_back(e->d_name);
+        closedir(d);
+        for (const auto& name : names) {
+            if (name.size() != 40 || name.compare(36, 4, ".dmp") != 0 || name[0] == '.') continue;
+            const std::string id = name.substr(0, 36);
+            Report r;
+            std::string text, error;
+            if (!read_whole_file(dir + "/" + id + ".meta", &text) || !decode_report(text, &r, &error) || r.id != id) {
+                struct stat st;
+                if (stat((dir + "/" + name).c_str(), &st) != 0) continue;
+                if (defaults != nullptr) r = *defaults;
+                r.id = id;
+                r.created = st.st_mtime;
+                r.state = folder_state;
+            }
+            r.dump_path = dir + "/" + name;
+            out.push_back(std::move(r));
+        }
+        std::sort(out.begin(), out.end(), [](const Report& a, const Report& b) {
+            return a.created != b.created ? a.created < b.created : a.id < b.id;
+        });
+        return out;
+    }
+
+    /// Writes the report's metadata into the folder its state belongs in.
+    bool save(const Report& r, bool sync, std::string* error) const {
+        return write_file_atomic(folder(r.state), r.id + ".meta", encode_report(r), sync, error);
+    }
+
+    /// Moves a pending report to completed/ under its new state (uploaded or rejected). The new
+    /// metadata is written first, so an interruption at worst sends a report twice, never loses it.
+    bool complete(Report* r, std::string* error) const {
+        if (!save(*r, true, error)) return false;
+        const std::string from = pending_ + "/" + r->id + ".dmp";
+        const std::string to = completed_ + "/" + r->id + ".dmp";
+        if (rename(from.c_str(), to.c_str()) != 0) {
+            if (error != nullptr) *error = from + ": " + errno_text(errno);
+            return false;
+        }
+        unlink((pending_ + "/" + r->id + ".meta").c_str());
+        fsync_directory(pending_);
+        fsync_directory(completed_);
+        r->dump_path = to;
+        return true;
+    }
+
+    /// Removes whole reports, oldest first, until the limits hold; also leftovers of
+    /// interrupted writes (temporary files) older than an hour. Returns the ids removed.
+    std::vector<std::string> prune(const database_limits& limits, std::time_t now) const {
+        std::vector<Report> all = list(ReportState::pending);
+        for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
+        std::sort(all.begin(), all.end(), [](const Report& a, const Report& b) { return a.created < b.created; });
+        auto size_of = [](const Report& r) {
+            struct stat st;
+            std::size_t total = 0;
+            if (stat(r.dump_path.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
+            const std::string meta = r.dump_path.substr(0, r.dump_path.size() - 4) + ".meta";
+            if (stat(meta.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
+            return total;
+        };
+        std::size_t total = 0;
+        std::vector<std::size_t> sizes;
+        for (const auto& r : all) {
+            sizes.push_back(size_of(r));
+            total += sizes.back();
+        }
+        std::vector<std::string> removed;
+        std::size_t count = all.size();
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const bool too_many = limits.max_reports != 0 && count > limits.max_reports;
+            const bool too_big = limits.max_bytes != 0 && total > limits.max_bytes;
+            const bool too_old = limits.max_age_days > 0 &&
+                                 all[i].created < now - static_cast<std::time_t>(limits.max_age_days) * 86400;
+            if (!too_many && !too_big && !too_old) continue;
+            unlink(all[i].dump_path.c_str());
+            unlink((all[i].dump_path.substr(0, all[i].dump_path.size() - 4) + ".meta").c_str());
+            removed.push_back(all[i].id);
+            --count;
+            total -= sizes[i];
+        }
+        for (const std::string* dir : {&pending_, &completed_}) {
+            DIR* d = opendir(dir->c_str());
+            if (d == nullptr) continue;
+            std::vector<std::string> stale;
+            while (dirent* e = readdir(d)) {
+                const std::string name = e->d_name;
+                if (name.size() > 1 && name[0] == '.' && name.find(".tmp") != std::string::npos) stale.push_back(name);
+            }
+            closedir(d);
+            for (const auto& name : stale) {
+                struct stat st;
+                const std::string path = *dir + "/" + name;
+                if (stat(path.c_str(), &st) == 0 && st.st_mtime < now - 3600) unlink(path.c_str());
+            }
+        }
+        return removed;
+    }
+
+    // ---- settings: client id, consent, last upload ----
+
+    std::map<std::string, std::string> settings() const {
+        std::string text;
+        read_whole_file(root_ + "/settings", &text, 1u << 20);
+        return parse_key_values(text);
+    }
+
+    /// Read-modify-write of the settings under an exclusive lock (the application and its
+    /// helper both write them).
+    template <typename F>
+    bool update_settings(F&& change, std::string* error) const {
+        const std::string lock_path = root_ + "/settings.lock";
+        const int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (lock < 0) {
+            if (error != nullptr) *error = lock_path + ": " + errno_text(errno);
+            return false;
+        }
+        while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {
+        }
+        auto kv = settings();
+        change(kv);
+        const bool ok = write_file_atomic(root_, "settings", format_key_values(kv), true, error);
+        flock(lock, LOCK_UN);
+        close(lock);
+        return ok;
+    }
+
+    /// This installation's stable id, created on first use.
+    std::string client_id(const std::string& fresh_id) const {
+        std::string id = settings()["client_id"];
+        if (id.size() == 36) return id;
+        update_settings(
+            [&](std::map<std::string, std::string>& kv) {
+                if (kv["client_id"].size() != 36) kv["client_id"] = fresh_id;
+                id = kv["client_id"];
+            },
+            nullptr);
+        return id;
+    }
+
+    bool consent() const {
+        const auto kv = settings();
+        auto it = kv.find("upload_to_server");
+        return it == kv.end() || it->second != "0";
+    }
+
+private:
+    std::string root_;
+    std::string pending_;
+    std::string completed_;
+};
+
+/// Creates the folders and proves a report can be written there (a probe file is created
+/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
+struct database_layout {
+    std::string root;     // absolute
+    std::string pending;  // absolute
+    std::string completed;
+    int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
+};
+
+inline Status prepare_database(const std::string& root_in, database_layout* out) {
+    if (int err = make_directories(root_in)) {
+        return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
+    }
+    char* resolved = realpath(root_in.c_str(), nullptr);
+    if (resolved == nullptr) {
+        return Status(Error::database_unavailable, "database_path '" + root_in + "': " + errno_text(errno));
+    }
+    database db(resolved);
+    std::free(resolved);
+    std::string where;
+    if (int err = db.create(&where)) {
+        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+    }
+    out->root = db.root();
+    out->pending = db.pending_dir();
+    out->completed = db.completed_dir();
+    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
+    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int err = pfd < 0 ? errno : 0;
+    if (pfd >= 0) {
+        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
+        close(pfd);
+        unlinkat(fd, probe.c_str(), 0);
+    }
+    if (err != 0) {
+        close(fd);
+        return Status(Error::database_unavailable, "'" + out->pending + "' is not writable: " + errno_text(err));
+    }
+    out->pending_fd = fd;
+    return Status::success();
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+// ---- end crashdrop/database/database_posix.hpp ----
+// ---- begin crashdrop/transport/gzip.hpp ----
+// crashdrop/transport/gzip.hpp - gzip (RFC 1952) with DEFLATE (RFC 1951) compression, for uploading dumps.
+// Context: implementation TU; helper process (ordinary code, may allocate).
+//
+// LZ77 over hash chains (3-byte hash, 32 KiB window, one step of lazy matching), then blocks of up to
+// k_block_symbols symbols, each sent with dynamic Huffman codes, the fixed codes or stored, whichever is
+// smallest. Minidumps are mostly zero pages and repeated structures; random-looking memory ends up in stored
+// blocks, so incompressible input grows by about 5 bytes per 8 KiB.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+#include <vector>
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+namespace deflate {
+
+using u8 = std::uint8_t;
+using u16 = std::uint16_t;
+using u32 = std::uint32_t;
+using u64 = std::uint64_t;
+
+// ---- format (RFC 1951, 3.2.5 - 3.2.7) --------------------------------------------------------
+constexpr std::size_t k_min_match = 3;
+constexpr std::size_t k_max_match = 258;
+constexpr u32 k_max_distance = 32768;
+constexpr std::size_t k_lit_symbols = 286;  // 0-255 literals, 256 end of block, 257-285 lengths
+constexpr std::size_t k_dist_symbols = 30;
+constexpr std::size_t k_cl_symbols = 19;    // the code-length alphabet: 0-15 lengths, 16-18 repeats
+constexpr std::size_t k_max_symbols = 288;  // the fixed literal/length code has 288
+constexpr unsigned k_end_of_block = 256;
+constexpr std::size_t k_stored_max = 65535;
+
+// Length symbols 257-285 and distance symbols 0-29: the first value each stands for, and its extra bits.
+inline constexpr u16 k_len_base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                       31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+inline constexpr u8 k_len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                       2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+inline constexpr u16 k_dist_base[30] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
+                                        33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
+                                        1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+inline constexpr u8 k_dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
+                                        6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+// The order in which a dynamic block header lists the code-length code's lengths.
+inline constexpr u8 k_cl_order[k_cl_symbols] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+// ---- tuning ----------------------------------------------------------------------------------
+constexpr unsigned k_hash_bits = 15;
+constexpr unsigned k_max_chain = 16;           // candidates tried per position
+constexpr std::size_t k_lazy_below = 32;       // a match this long is taken without looking one byte further
+constexpr std::size_t k_good = 8;              // after a match this long, the lazy search tries fewer candidates
+constexpr std::size_t k_nice = 128;            // a match this long ends the search
+constexpr u32 k_too_far = 4096;                // a 3-byte match further back costs more than three literals
+constexpr std::size_t k_skip_after = 256;      // literals in a row after which every other position is skipped
+constexpr std::size_t k_block_symbols = 8192;  // dumps change content often: smaller blocks adapt (measured)
+
+/// Lookup tables, computed at compile time.
+struct tables {
+    u32 crc[8][256] = {};               // crc[k][b]: byte b followed by k zero bytes, for eight bytes per step
+    u8 len_code[k_max_match + 1] = {};  // match length -> length symbol - 257
+    u8 dist_code[512] = {};             // see dist_code_of()
+    constexpr tables() {
+        for (u32 i = 0; i < 256; ++i) {
+            u32 c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1u) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            crc[0][i] = c;
+        }
+        for (std::size_t k = 1; k < 8; ++k) {
+            for (std::size_t i = 0; i < 256; ++i) crc[k][i] = (crc[k - 1][i] >> 8) ^ crc[0][crc[k - 1][i] & 0xffu];
+        }
+        for (std::size_t code = 0; code < 29; ++code) {  // code 28 (258) overwrites code 27's unused last value
+            const std::size_t end = std::size_t{k_len_base[code]} + (std::size_t{1} << k_len_extra[code]);
+            for (std::size_t len = k_len_base[code]; len < end && len <= k_max_match; ++len) {
+                len_code[len] = static_cast<u8>(code);
+            }
+        }
+        // Distances up to 256 directly, longer ones in steps of 128 (their codes have at least 7 extra bits).
+        for (std::size_t code = 0; code < k_dist_symbols; ++code) {
+            const std::size_t first = std::size_t{k_dist_base[code]} - 1;
+            const std::size_t end = first + (std::size_t{1} << k_dist_extra[code]);
+            for (std::size_t d = first; d < end; d += d < 256 ? 1 : 128) {
+                dist_code[d < 256 ? d : 256 + (d >> 7)] = static_cast<u8>(code);
+            }
+        }
+    }
+};
+inline constexpr tables k_tables{};
+
+inline unsigned dist_code_of(u32 distance) {
+    const u32 d = distance - 1;
+    return d < 256 ? k_tables.dist_code[d] : k_tables.dist_code[256 + (d >> 7)];
+}
+
+// ---- Huffman codes ---------------------------------------------------------------------------
+
+/// Lengths of an optimal prefix code for freq[0, n) with no code longer than max_bits; unused symbols get 0.
+/// At least two symbols always get a code, so every code is complete: zlib's inflate rejects an incomplete
+/// code-length code, and a lone distance code would need the special case RFC 1951 allows for it.
+inline void build_lengths(const u32* freq, std::size_t n, unsigned max_bits, u8* lengths) {
+    u32 weight[k_max_symbols];
+    std::size_t used = 0;
+    for (std::size_t s = 0; s < n; ++s) {
+        weight[s] = freq[s];
+        lengths[s] = 0;
+        if (freq[s] != 0) ++used;
+    }
+    for (std::size_t s = 0; s < n && used < 2; ++s) {
+        if (weight[s] == 0) {
+            weight[s] = 1;
+            ++used;
+        }
+    }
+    u16 order[k_max_symbols];  // used symbols, rarest first
+    std::size_t m = 0;
+    for (std::size_t s = 0; s < n; ++s) {
+        if (weight[s] != 0) order[m++] = static_cast<u16>(s);
+    }
+    std::sort(order, order + m,
+              [&weight](u16 a, u16 b) { return weight[a] != weight[b] ? weight[a] < weight[b] : a < b; });
+
+    // Two queues: the sorted leaves, and the inner nodes, which are made in order of weight too.
+    u32 node_weight[2 * k_max_symbols];
+    u16 parent[2 * k_max_symbols];
+    for (std::size_t i = 0; i < m; ++i) node_weight[i] = weight[order[i]];
+    std::size_t next_leaf = 0, next_inner = m, end = m;
+    auto lightest = [&]() {
+        const bool leaf = next_leaf < m && (next_inner == end || node_weight[next_leaf] <= node_weight[next_inner]);
+        return leaf ? next_leaf++ : next_inner++;
+    };
+    while (end < 2 * m - 1) {
+        const std::size_t a = lightest();
+        const std::size_t b = lightest();
+        node_weight[end] = node_weight[a] + node_weight[b];
+        parent[a] = parent[b] = static_cast<u16>(end);
+        ++end;
+    }
+    // Depths from the root down: a parent is always made after its children.
+    u16 depth[2 * k_max_symbols];
+    depth[end - 1] = 0;
+    for (std::size_t i = end - 1; i-- > 0;) depth[i] = static_cast<u16>(depth[parent[i]] + 1);
+    unsigned count[k_max_symbols] = {};  // leaves per depth (depth < m)
+    unsigned max_depth = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+        ++count[depth[i]];
+        max_depth = std::max<unsigned>(max_depth, depth[i]);
+    }
+    // Too deep: move pairs of the deepest leaves up, keeping the code complete. Two leaves at depth i
+    // become one at i - 1; the other hangs below a leaf at a shallower depth j, which moves to j + 1.
+    for (unsigned i = max_depth; i > max_bits; --i) {
+        while (count[i] > 0) {
+            unsigned j = i - 2;
+            while (count[j] == 0) --j;
+            count[i] -= 2;
+            count[i - 1] += 1;
+            count[j + 1] += 2;
+            count[j] -= 1;
+        }
+    }
+    // The shortest codes go to the most frequent symbols.
+    std::size_t next = 0;
+    for (unsigned len = std::min(max_depth, max_bits); len >= 1; --len) {
+        for (unsigned c = 0; c < count[len]; ++c) lengths[order[next++]] = static_cast<u8>(len);
+    }
+}
+
+/// Canonical codes for lengths[0, n) (RFC 1951, 3.2.2), bit-reversed: DEFLATE sends a code from its top bit
+/// down, into a stream that is otherwise filled from each byte's lowest bit.
+inline void build_codes(const u8* lengths, std::size_t n, u16* codes) {
+    unsigned count[16] = {}, next[16] = {};
+    for (std::size_t s = 0; s < n; ++s) ++count[lengths[s]];
+    count[0] = 0;
+    unsigned code = 0;
+    for (unsigned bits = 1; bits < 16; ++bits) {
+        code = (code + count[bits - 1]) << 1;
+        next[bits] = code;
+    }
+    for (std::size_t s = 0; s < n; ++s) {
+        unsigned c = next[lengths[s]]++, reversed = 0;
+        for (unsigned k = 0; k < lengths[s]; ++k, c >>= 1) reversed = (reversed << 1) | (c & 1u);
+        codes[s] = static_cast<u16>(reversed);
+    }
+}
+
+// ---- output ----------------------------------------------------------------------------------
+
+/// Writes bits from each byte's lowest bit up, as DEFLATE wants.
+struct bit_writer {
+    std::string& out;
+    u64 bits = 0;
+    unsigned count = 0;  // pending bits, below 32 between calls
+
+    /// value must fit in n <= 32 bits.
+    void put(u32 value, unsigned n) {
+        bits |= static_cast<u64>(value) << count;
+        count += n;
+        if (count >= 32) {
+            const char b[4] = {static_cast<char>(bits), static_cast<char>(bits >> 8), static_cast<char>(bits >> 16),
+                               static_cast<char>(bits >> 24)};
+            out.append(b, 4);
+            bits >>= 32;
+            count -= 32;
+        }
+    }
+    /// Pads with zero bits to a byte boundary and writes out everything pending.
+    void align() {
+        for (; count > 0; count = count > 8 ? count - 8 : 0) {
+            out.push_back(static_cast<char>(bits));
+            bits >>= 8;
+        }
+        bits = 0;
+    }
+};
+
+/// Sends symbols[0, n) and the end of block with the given codes.
+inline void write_symbols(bit_writer& w, const u32* symbols, std::size_t n, const u8* lit_len, const u16* lit_code,
+                          const u8* dist_len, const u16* dist_code) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const u32 value = symbols[i] & 0xffffu, distance = symbols[i] >> 16;
+        if (distance == 0) {
+            w.put(lit_code[value], lit_len[value]);
+            continue;
+        }
+        // Each code together with its extra bits: at most 15 + 13 bits.
+        const unsigned lc = k_tables.len_code[value], ls = 257 + lc;
+        w.put(lit_code[ls] | (value - k_len_base[lc]) << lit_len[ls], lit_len[ls] + k_len_extra[lc]);
+        const unsigned dc = dist_code_of(distance);
+        w.put(dist_code[dc] | (distance - k_dist_base[dc]) << dist_len[dc], dist_len[dc] + k_dist_extra[dc]);
+    }
+    w.put(lit_code[k_end_of_block], lit_len[k_end_of_block]);
+}
+
+/// One or more DEFLATE blocks for symbols[0, n), which encode raw[0, raw_size): dynamic Huffman, fixed
+/// Huffman or stored, whichever is smallest. A symbol's low 16 bits are a literal byte or a match length,
+/// its high 16 bits the match distance (0 for a literal).
+inline void write_block(bit_writer& w, const u32* symbols, std::size_t n, const u8* raw, std::size_t raw_size,
+                        bool last) {
+    u32 lit_freq[k_max_symbols] = {}, dist_freq[k_dist_symbols] = {};
+    u64 extra_bits = 0;  // length and distance extra bits, the same in every kind of Huffman block
+    for (std::size_t i = 0; i < n; ++i) {
+        const u32 value = symbols[i] & 0xffffu, distance = symbols[i] >> 16;
+        if (distance == 0) {
+            ++lit_freq[value];
+            continue;
+        }
+        const unsigned lc = k_tables.len_code[value], dc = dist_code_of(distance);
+        ++lit_freq[257 + lc];
+        ++dist_freq[dc];
+        extra_bits += k_len_extra[lc] + k_dist_extra[dc];
+    }
+    lit_freq[k_end_of_block] = 1;
+
+    u8 lit_len[k_max_symbols], dist_len[k_dist_symbols];
+    build_lengths(lit_freq, k_lit_symbols, 15, lit_len);
+    build_lengths(dist_freq, k_dist_symbols, 15, dist_len);
+    std::size_t hlit = k_lit_symbols, hdist = k_dist_symbols;
+    while (hlit > 257 && lit_len[hlit - 1] == 0) --hlit;
+    while (hdist > 1 && dist_len[hdist - 1] == 0) --hdist;
+
+    // Both length lists as one sequence (repeats may cross from one to the other), run-length encoded:
+    // 16 repeats the previous length 3-6 times, 17 and 18 give 3-10 and 11-138 zeros.
+    u8 all[k_lit_symbols + k_dist_symbols];
+    std::copy(lit_len, lit_len + hlit, all);
+    std::copy(dist_len, dist_len + hdist, all + hlit);
+    const std::size_t total = hlit + hdist;
+    u16 items[k_lit_symbols + k_dist_symbols];  // symbol | repeat count (extra bits) << 8
+    std::size_t n_items = 0;
+    u32 cl_freq[k_cl_symbols] = {};
+    auto item = [&](unsigned symbol, std::size_t extra) {
+        items[n_items++] = static_cast<u16>(symbol | extra << 8);
+        ++cl_freq[symbol];
+    };
+    for (std::size_t i = 0, run = 1; i < total; i += run) {
+        const u8 len = all[i];
+        for (run = 1; i + run < total && all[i + run] == len; ++run) {
+        }
+        std::size_t left = run;
+        if (len == 0) {
+            while (left >= 11) {
+                // Leave at least 3 for a 17 rather than 1 or 2 single zeros.
+                const std::size_t k = left > 138 && left < 141 ? left - 3 : std::min<std::size_t>(left, 138);
+                item(18, k - 11);
+                left -= k;
+            }
+            if (left >= 3) {
+                item(17, left - 3);
+                left = 0;
+            }
+        } else {
+            item(len, 0);
+            for (--left; left >= 3;) {
+                const std::size_t k = std::min<std::size_t>(left, 6);
+                item(16, k - 3);
+                left -= k;
+            }
+        }
+        for (; left > 0; --left) item(len, 0);
+    }
+    u8 cl_len[k_cl_symbols];
+    build_lengths(cl_freq, k_cl_symbols, 7, cl_len);
+    std::size_t hclen = k_cl_symbols;
+    while (hclen > 4 && cl_len[k_cl_order[hclen - 1]] == 0) --hclen;
+
+    // Sizes in bits of the three choices.
+    u64 dynamic_bits = 3 + 5 + 5 + 4 + 3 * hclen + extra_bits;
+    dynamic_bits += 2u * cl_freq[16] + 3u * cl_freq[17] + 7u * cl_freq[18];
+    for (std::size_t s = 0; s < k_cl_symbols; ++s) dynamic_bits += u64{cl_freq[s]} * cl_len[s];
+    u8 fixed_lit_len[k_max_symbols], fixed_dist_len[k_dist_symbols];
+    u64 fixed_bits = 3 + extra_bits;
+    for (std::size_t s = 0; s < k_max_symbols; ++s) {
+        fixed_lit_len[s] = static_cast<u8>(s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8);
+        dynamic_bits += u64{lit_freq[s]} * (s < k_lit_symbols ? lit_len[s] : 0u);
+        fixed_bits += u64{lit_freq[s]} * fixed_lit_len[s];
+    }
+    for (std::size_t s = 0; s < k_dist_symbols; ++s) {
+        fixed_dist_len[s] = 5;
+        dynamic_bits += u64{dist_freq[s]} * dist_len[s];
+        fixed_bits += u64{dist_freq[s]} * 5u;
+    }
+    const std::size_t chunks = raw_size == 0 ? 1 : (raw_size + k_stored_max - 1) / k_stored_max;
+    const u64 stored_bits = 3 + (8 - (w.count + 3) % 8) % 8 + 32 + 8 * u64{raw_size} + (chunks - 1) * (3 + 5 + 32);
+
+    if (stored_bits < dynamic_bits && stored_bits < fixed_bits) {
+        std::size_t at = 0;
+        do {
+            const std::size_t chunk = std::min(raw_size - at, k_stored_max);
+            w.put(last && at + chunk == raw_size ? 1u : 0u, 3);  // BFINAL, BTYPE 00
+            w.align();
+            const auto len = static_cast<u16>(chunk), nlen = static_cast<u16>(~len);
+            const char header[4] = {static_cast<char>(len), static_cast<char>(len >> 8), static_cast<char>(nlen),
+                                    static_cast<char>(nlen >> 8)};
+            w.out.append(header, 4);
+            w.out.append(reinterpret_cast<const char*>(raw + at), chunk);
+            at += chunk;
+        } while (at < raw_size);
+        return;
+    }
+    u16 lit_code[k_max_symbols], dist_code[k_dist_symbols];
+    if (fixed_bits <= dynamic_bits) {
+        w.put(last ? 1u : 0u, 1);
+        w.put(1, 2);
+        build_codes(fixed_lit_len, k_max_symbols, lit_code);
+        build_codes(fixed_dist_len, k_dist_symbols, dist_code);
+        write_symbols(w, symbols, n, fixed_lit_len, lit_code, fixed_dist_len, dist_code);
+        return;
+    }
+    w.put(last ? 1u : 0u, 1);
+    w.put(2, 2);
+    w.put(static_cast<u32>(hlit - 257), 5);
+    w.put(static_cast<u32>(hdist - 1), 5);
+    w.put(static_cast<u32>(hclen - 4), 4);
+    for (std::size_t i = 0; i < hclen; ++i) w.put(cl_len[k_cl_order[i]], 3);
+    u16 cl_code[k_cl_symbols];
+    build_codes(cl_len, k_cl_symbols, cl_code);
+    for (std::size_t i = 0; i < n_items; ++i) {
+        const unsigned symbol = items[i] & 0xffu, extra = items[i] >> 8u;
+        w.put(cl_code[symbol], cl_len[symbol]);
+        if (symbol >= 16) w.put(extra, symbol == 16 ? 2 : symbol == 17 ? 3 : 7);
+    }
+    build_codes(lit_len, k_lit_symbols, lit_code);
+    build_codes(dist_len, k_dist_symbols, dist_code);
+    write_symbols(w, symbols, n, lit_len, lit_code, dist_len, dist_code);
+}
+
+// ---- LZ77 ------------------------------------------------------------------------------------
+
+/// Finds earlier occurrences in the whole input (it is all in memory, so there is no sliding buffer).
+/// head[] holds the latest position with each 3-byte hash, prev[] links each position to the previous one
+/// with the same hash. Both store positions relative to base, plus one (0: none), in 32 bits. A link is only
+/// a hint: every candidate's distance is checked and its bytes compared, so a position never linked in (or a
+/// stale link) can cost a match but never produce a wrong one.
+struct matcher {
+    struct match {
+        u32 length;
+        u32 distance;
+    };
+    static constexpr u32 k_prev_mask = 65535;  // twice the window: a link still within reach is never overwritten
+    static constexpr std::size_t k_rebase_at = 0xffff0000u;
+
+    const u8* in;
+    std::size_t in_size;
+    std::size_t base = 0;
+    std::vector<u32> head = std::vector<u32>(std::size_t{1} << k_hash_bits);
+    std::vector<u32> prev = std::vector<u32>(std::size_t{k_prev_mask} + 1);
+
+    matcher(const u8* data, std::size_t size) : in(data), in_size(size) {}
+
+    /// Inputs beyond 4 GiB: forget everything before pos (which costs matches across that point only).
+    void rebase_if_needed(std::size_t pos) {
+        if (pos - base < k_rebase_at) return;
+        base = pos;
+        std::fill(head.begin(), head.end(), 0u);
+    }
+
+    static u32 hash(const u8* p) {
+        const u32 v = static_cast<u32>(p[0]) | static_cast<u32>(p[1]) << 8 | static_cast<u32>(p[2]) << 16;
+        return (v * 0x9E3779B1u) >> (32 - k_hash_bits);
+    }
+
+    /// Links pos into its hash chain; returns the chain's previous head.
+    u32 insert(std::size_t pos) {
+        if (pos + k_min_match > in_size) return 0;
+        const u32 h = hash(in + pos), rel = static_cast<u32>(pos - base), previous = head[h];
+        prev[rel & k_prev_mask] = previous;
+        head[h] = rel + 1;
+        return previous;
+    }
+
+    static std::size_t common_length(const u8* a, const u8* b, std::size_t limit) {
+        std::size_t n = 0;
+        for (; n + 8 <= limit; n += 8) {
+            u64 x, y;
+            std::memcpy(&x, a + n, 8);
+            std::memcpy(&y, b + n, 8);
+            if (x != y) {
+#if (defined(__GNUC__) || defined(__clang__)) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                return n + static_cast<std::size_t>(__builtin_ctzll(x ^ y) / 8);  // the first differing byte
+#else
+                break;
+#endif
+            }
+        }
+        while (n < limit && a[n] == b[n]) ++n;
+        return n;
+    }
+
+    /// The longest match for pos among at most `chain` candidates if it is longer than `beat` and worth
+    /// sending, else length 0. Links pos in.
+    match find(std::size_t pos, unsigned chain, std::size_t beat = k_min_match - 1) {
+        u32 candidate = insert(pos);
+        const std::size_t limit = std::min(k_max_match, in_size - pos);
+        if (limit < k_min_match || beat >= limit) return {0, 0};
+        const u8* p = in + pos;
+        const u32 rel = static_cast<u32>(pos - base);
+        std::size_t best = beat;
+        u32 best_distance = 0;
+        for (; candidate != 0 && chain > 0; --chain) {
+            const u32 distance = rel - (candidate - 1);
+            if (distance - 1 >= k_max_distance) break;  // out of reach (or 0, which a sound chain never holds)
+            const u8* q = p - distance;
+            if (q[best] == p[best] && q[0] == p[0] && q[1] == p[1]) {
+                const std::size_t len = common_length(p, q, limit);
+                if (len > best) {
+                    best = len;
+                    best_distance = distance;
+                    if (len >= k_nice || len == limit) break;
+                }
+            }
+            candidate = prev[(candidate - 1) & k_prev_mask];
+        }
+        if (best_distance == 0 || (best == k_min_match && best_distance > k_too_far)) return {0, 0};
+        return {static_cast<u32>(best), best_distance};
+    }
+};
+
+/// Appends the DEFLATE stream for in[0, size) to out.
+inline void compress(const u8* in, std::size_t size, std::string& out) {
+    bit_writer w{out};
+    matcher mt(in, size);
+    std::vector<u32> symbols;
+    symbols.reserve(k_block_symbols);
+    std::size_t block_start = 0, pos = 0, misses = 0;  // misses: literals since the last match
+    auto literal = [&](std::size_t at) { symbols.push_back(in[at]); };
+    auto copy = [&](matcher::match m) { symbols.push_back(m.length | m.distance << 16); };
+    matcher::match current = mt.find(0, k_max_chain);
+    while (pos < size) {
+        if (symbols.size() >= k_block_symbols) {
+            write_block(w, symbols.data(), symbols.size(), in + block_start, pos - block_start, false);
+            symbols.clear();
+            block_start = pos;
+        }
+        mt.rebase_if_needed(pos);
+        if (current.length == 0) {
+            literal(pos++);
+            // Long without a match, the data is likely packed or random: searching only every other position
+            // there halves the work and loses little.
+            if (++misses >= k_skip_after && pos < size) literal(pos++);
+        } else if (current.length < k_lazy_below && pos + 1 < size) {
+            // Lazy matching: a longer match one byte later is worth a literal first. After a good match,
+            // look less hard.
+            const unsigned chain = current.length >= k_good ? k_max_chain / 4 : k_max_chain;
+            const matcher::match next = mt.find(pos + 1, chain, current.length);
+            if (next.length > current.length) {
+                literal(pos++);
+                current = next;
+                continue;
+            }
+            misses = 0;
+            copy(current);
+            for (std::size_t i = pos + 2; i < pos + current.length; ++i) mt.insert(i);
+            pos += current.length;
+        } else {
+            misses = 0;
+            copy(current);
+            for (std::size_t i = pos + 1; i < pos + current.length; ++i) mt.insert(i);
+            pos += current.length;
+        }
+        current = pos < size ? mt.find(pos, k_max_chain) : matcher::match{0, 0};
+    }
+    write_block(w, symbols.data(), symbols.size(), in + block_start, size - block_start, true);
+    w.align();
+}
+
+}  // namespace deflate
+
+/// CRC-32 as gzip and zip use it. Pass the previous result as crc to continue over more data.
+inline std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0) {
+    const auto* p = static_cast<const std::uint8_t*>(data);
+    const auto& t = deflate::k_tables.crc;
+    auto le32 = [](const std::uint8_t* b) {
+        return static_cast<std::uint32_t>(b[0]) | static_cast<std::uint32_t>(b[1]) << 8 |
+               static_cast<std::uint32_t>(b[2]) << 16 | static_cast<std::uint32_t>(b[3]) << 24;
+    };
+    crc = ~crc;
+    for (; size >= 8; size -= 8, p += 8) {
+        const std::uint32_t a = crc ^ le32(p), b = le32(p + 4);
+        crc = t[7][a & 0xffu] ^ t[6][(a >> 8) & 0xffu] ^ t[5][(a >> 16) & 0xffu] ^ t[4][a >> 24] ^ t[3][b & 0xffu] ^
+              t[2][(b >> 8) & 0xffu] ^ t[1][(b >> 16) & 0xffu] ^ t[0][b >> 24];
+    }
+    for (; size > 0; --size, ++p) crc = t[0][(crc ^ *p) & 0xffu] ^ (crc >> 8);
+    return ~crc;
+}
+
+/// A complete gzip member (header, DEFLATE data, CRC-32, size) for data[0, size).
+inline std::string gzip_compress(const void* data, std::size_t size) {
+    const auto* in = static_cast<const std::uint8_t*>(data);
+    // ID1 ID2, CM 8 (deflate), FLG 0, MTIME 0 (the same input always gives the same output), XFL 0, OS 3 (Unix).
+    std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
+    out.reserve(size / 4 + 64);
+    deflate::compress(in, size, out);
+    const std::uint32_t trailer[2] = {crc32(in, size), static_cast<std::uint32_t>(size)};  // ISIZE: size mod 2^32
+    for (const std::uint32_t v : trailer) {
+        for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<char>(v >> shift));
+    }
+    return out;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/transport/gzip.hpp ----
+// ---- begin crashdrop/transport/url.hpp ----
+// crashdrop/transport/url.hpp - URLs and Sentry DSNs: split http(s)://host[:port]/path?query,
+// percent-encode query values, and turn a DSN into its project's minidump endpoint.
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+struct url_parts {
+    std::string scheme;  // "http" or "https", lower case
+    std::string userinfo;
+    std::string host;    // without brackets for IPv6 literals
+    int port = 0;
+    std::string target;  // path and query, at least "/"
+};
+
+/// Splits an absolute http(s) URL. Returns false (with *error) for anything else.
+inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
+    const std::size_t colon = url.find("://");
+    if (colon == std::string::npos) {
+        if (error != nullptr) *error = "not an absolute URL: '" + url + "'";
+        return false;
+    }
+    url_parts u;
+    for (std::size_t i = 0; i < colon; ++i) u.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(url[i])));
+    if (u.scheme != "http" && u.scheme != "https") {
+        if (error != nullptr) *error = "unsupported scheme '" + u.scheme + "' (http and https are)";
+        return false;
+    }
+    const std::size_t auth_start = colon + 3;
+    const std::size_t auth_end = url.find_first_of("/?#", auth_start);
+    std::string authority = url.substr(auth_start, auth_end == std::string::npos ? std::string::npos : auth_end - auth_start);
+    u.target = auth_end == std::string::npos ? "/" : url.substr(auth_end);
+    const std::size_t hash = u.target.find('#');
+    if (hash != std::string::npos) u.target.resize(hash);
+    if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
+    const std::size_t at = authority.rfind('@');
+    if (at != std::string::npos) {
+        u.userinfo = authority.substr(0, at);
+        authority = authority.substr(at + 1);
+    }
+    std::string port;
+    if (!authority.empty() && authority[0] == '[') {
+        const std::size_t close = authority.find(']');
+        if (close == std::string::npos) {
+            if (error != nullptr) *error = "bad IPv6 host in '" + url + "'";
+            return false;
+        }
+        u.host = authority.substr(1, close - 1);
+        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+    } else {
+        const std::size_t pc = authority.rfind(':');
+        u.host = authority.substr(0, pc);
+        if (pc != std::string::npos) port = authority.substr(pc + 1);
+    }
+    if (u.host.empty()) {
+        if (error != nullptr) *error = "no host in '" + url + "'";
+        return false;
+    }
+    u.port = u.scheme == "https" ? 443 : 80;
+    if (!port.empty()) {
+        char* end = nullptr;
+        const long p = std::strtol(port.c_str(), &end, 10);
+        if (end == nullptr || *end != '\0' || p <= 0 || p > 65535) {
+            if (error != nullptr) *error = "bad port in '" + url + "'";
+            return false;
+        }
+        u.port = static_cast<int>(p);
+    }
+    *out = u;
+    return true;
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+inline std::string url_encode(const std::string& v) {
+    static const char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += ch;
+        } else {
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xf];
+        }
+    }
+    return out;
+}
+
+/// Appends query parameters to a URL (after "?" or "&").
+inline std::string add_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
+    std::string out = url;
+    bool has_query = out.find('?') != std::string::npos;
+    for (const auto& p : params) {
+        out += has_query ? '&' : '?';
+        has_query = true;
+        out += url_encode(p.first) + "=" + url_encode(p.second);
+    }
+    return out;
+}
+
+/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
+inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+    url_parts u;
+    if (!parse_url(dsn, &u, error)) return false;
+    std::string key = u.userinfo.substr(0, u.userinfo.find(':'));  // old DSNs carry KEY:SECRET
+    std::string path = u.target.substr(0, u.target.find('?'));
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    const std::size_t slash = path.rfind('/');
+    const std::string project = path.substr(slash + 1);
+    const std::string prefix = path.substr(0, slash + 1);  // "/" or "/path/"
+    if (key.empty() || project.empty()) {
+        if (error != nullptr) *error = "a Sentry DSN needs a public key and a project: '" + dsn + "'";
+        return false;
+    }
+    const bool default_port = (u.scheme == "https" && u.port == 443) || (u.scheme == "http" && u.port == 80);
+    const bool v6 = u.host.find(':') != std::string::npos;
+    std::string host = v6 ? "[" + u.host + "]" : u.host;
+    if (!default_port) host += ":" + std::to_string(u.port);
+    *url = u.scheme + "://" + host + prefix + "api/" + project + "/minidump/?sentry_key=" + url_encode(key);
+    return true;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/transport/url.hpp ----
+// ---- begin crashdrop/transport/http_posix.hpp ----
+// crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
+// one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
+// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
+// framed by Content-Length, chunked transfer coding, or the connection's end.
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+struct http_response {
+    int status = 0;                // 0: no HTTP reply (network failure)
+    std::string body;
+    std::map<std::string, std::string> headers;  // names in lower case
+    std::string error;             // set when status is 0
+};
+
+using http_headers = std::vector<std::pair<std::string, std::string>>;
+
+class http_deadline {
+public:
+    explicit http_deadline(int ms) : end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)) {}
+    int remaining_ms() const {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - std::chrono::steady_clock::now()).count();
+        return left <= 0 ? 0 : static_cast<int>(left > 2147483647 ? 2147483647 : left);
+    }
+
+private:
+    std::chrono::steady_clock::time_point end_;
+};
+
+/// Waits for fd to become ready for `events` within the deadline.
+inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
+    for (;;) {
+        const int ms = deadline.remaining_ms();
+        if (ms == 0) return false;
+        pollfd p{fd, events, 0};
+        const int r = poll(&p, 1, ms);
+        if (r > 0) return true;
+        if (r == 0) return false;
+        if (errno != EINTR) return false;
+    }
+}
+
+/// Connects to host:port (any address getaddrinfo gives) within connect_ms and the deadline.
+inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* list = nullptr;
+    const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
+    if (gai != 0) {
+        *error = "cannot resolve " + host + ": " + gai_strerror(gai);
+        return -1;
+    }
+    int fd = -1;
+    for (addrinfo* a = list; a != nullptr && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        if (fd < 0) continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+            *error = "connect to " + host + ":" + std::to_string(port) + ": " + errno_text(errno);
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (!wait_fd(fd, POLLOUT, connect_deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            *error = "connect to " + host + ":" + std::to_string(port) + ": " + (err != 0 ? errno_text(err) : "timed out");
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(list);
+    return fd;
+}
+
+inline bool send_all(int fd, const char* data, std::size_t size, const http_deadline& deadline, std::string* error) {
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = send(fd, data + done, size - done, MSG_NOSIGNAL);
+        if (n > 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!wait_fd(fd, POLLOUT, deadline)) {
+                *error = "sending the request timed out";
+                return false;
+            }
+            continue;
+        }
+        *error = "sending the request: " + errno_text(errno);
+        return false;
+    }
+    return true;
+}
+
+/// Decodes a chunked body; false when it is incomplete or malformed.
+inline bool dechunk(const std::string& in, std::string* out) {
+    out->clear();
+    std::size_t pos = 0;
+    for (;;) {
+        const std::size_t eol = in.find("\r\n", pos);
+        if (eol == std::string::npos) return false;
+        char* end = nullptr;
+        const unsigned long long size = std::strtoull(in.c_str() + pos, &end, 16);
+        if (end == in.c_str() + pos) return false;
+        pos = eol + 2;
+        if (size == 0) return true;  // trailers ignored
+        if (pos + size + 2 > in.size()) return false;
+        out->append(in, pos, static_cast<std::size_t>(size));
+        pos += static_cast<std::size_t>(size) + 2;
+    }
+}
+
+/// POSTs `body` to an http:// URL. Never throws; a failure before a status line comes back
+/// with status 0 and the reason in `error`.
+inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
+                               int connect_ms, int total_ms) {
+    http_response r;
+    const http_deadline deadline(total_ms);
+    const int fd = http_connect(url.host, url.port, connect_ms, deadline, &r.error);
+    if (fd < 0) return r;
+    std::string request = "POST " + url.target + " HTTP/1.1\r\n";
+    const bool v6 = url.host.find(':') != std::string::npos;
+    request += "Host: " + (v6 ? "[" + url.host + "]" : url.host) + (url.port != 80 ? ":" + std::to_string(url.port) : "") + "\r\n";
+    request += "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    for (const auto& h : headers) request += h.first + ": " + h.second + "\r\n";
+    request += "\r\n";
+    if (!send_all(fd, request.data(), request.size(), deadline, &r.error) ||
+        !send_all(fd, body.data(), body.size(), deadline, &r.error)) {
+        close(fd);
+        return r;
+    }
+    // Read the reply until it is complete, the peer closes, or the deadline passes.
+    constexpr std::size_t k_max_reply = 1u << 20;
+    std::string raw;
+    std::size_t header_end = std::string::npos;
+    long long content_length = -1;
+    bool chunked = false;
+    char buf[16384];
+    for (;;) {
+        if (header_end != std::string::npos) {
+            const std::size_t have = raw.size() - header_end;
+            if (content_length >= 0 && have >= static_cast<std::size_t>(content_length)) break;
+            std::string decoded;
+            if (chunked && dechunk(raw.substr(header_end), &decoded)) break;
+        }
+        if (!wait_fd(fd, POLLIN, deadline)) {
+            r.error = "the server did not answer in time";
+            close(fd);
+            r.status = 0;
+            return r;
+        }
+        const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) break;  // closed: the body ends here
+        raw.append(buf, static_cast<std::size_t>(n));
+        if (raw.size() > k_max_reply) {
+            r.error = "the reply is larger than 1 MiB";
+            close(fd);
+            return r;
+        }
+        if (header_end == std::string::npos) {
+            const std::size_t he = raw.find("\r\n\r\n");
+            if (he == std::string::npos) continue;
+            header_end = he + 4;
+            // Status line and headers.
+            const std::size_t sl_end = raw.find("\r\n");
+            const std::string status_line = raw.substr(0, sl_end);
+            if (status_line.compare(0, 5, "HTTP/") != 0 || status_line.size() < 12) {
+                r.error = "not an HTTP reply: '" + status_line.substr(0, 64) + "'";
+                close(fd);
+                return r;
+            }
+            r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
+            std::size_t pos = sl_end + 2;
+            while (pos < he) {
+                const std::size_t eol = raw.find("\r\n", pos);
+                const std::string line = raw.substr(pos, eol - pos);
+                pos = eol + 2;
+                const std::size_t c = line.find(':');
+                if (c == std::string::npos) continue;
+                std::string name = line.substr(0, c);
+                for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                std::string value = line.substr(c + 1);
+                value.erase(0, value.find_first_not_of(" \t"));
+                while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+                r.headers[name] = value;
+            }
+            auto te = r.headers.find("transfer-encoding");
+            chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
+            auto cl = r.headers.find("content-length");
+            if (!chunked && cl != r.headers.end()) content_length = std::atoll(cl->second.c_str());
+            if (r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200)) content_length = 0;
+        }
+    }
+    close(fd);
+    if (header_end == std::string::npos) {
+        r.status = 0;
+        r.error = raw.empty() ? "the server closed the connection without a reply" : "incomplete reply headers";
+        return r;
+    }
+    const std::string payload = raw.substr(header_end);
+    if (chunked) {
+        if (!dechunk(payload, &r.body)) {
+            r.status = 0;
+            r.error = "incomplete chunked reply";
+        }
+    } else if (content_length >= 0) {
+        if (payload.size() < static_cast<std::size_t>(content_length)) {
+            r.status = 0;
+            r.error = "the reply ended early";
+        } else {
+            r.body = payload.substr(0, static_cast<std::size_t>(content_length));
+        }
+    } else {
+        r.body = payload;
+    }
+    return r;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+// ---- end crashdrop/transport/http_posix.hpp ----
+// ---- begin crashdrop/transport/curl_linux.hpp ----
+// crashdrop/transport/curl_linux.hpp - HTTPS through libcurl, loaded at run time with dlopen:
+// crashdrop builds and runs without libcurl, and https:// works wherever libcurl.so.4 is
+// installed. Certificates are always verified; Options::ca_file adds a CA bundle to trust.
+// The option numbers are libcurl's stable ABI values (checked against <curl/curl.h> by
+// tests/unit/transport_test.cpp when the header is installed).
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+namespace curl_abi {
+constexpr int k_global_default = 3;               // CURL_GLOBAL_DEFAULT
+constexpr int k_opt_writedata = 10001;            // CURLOPT_WRITEDATA
+constexpr int k_opt_url = 10002;                  // CURLOPT_URL
+constexpr int k_opt_errorbuffer = 10010;          // CURLOPT_ERRORBUFFER
+constexpr int k_opt_postfields = 10015;           // CURLOPT_POSTFIELDS
+constexpr int k_opt_useragent = 10018;            // CURLOPT_USERAGENT
+constexpr int k_opt_httpheader = 10023;           // CURLOPT_HTTPHEADER
+constexpr int k_opt_cainfo = 10065;               // CURLOPT_CAINFO
+constexpr int k_opt_writefunction = 20011;        // CURLOPT_WRITEFUNCTION
+constexpr int k_opt_postfieldsize_large = 30120;  // CURLOPT_POSTFIELDSIZE_LARGE
+constexpr int k_opt_post = 47;                    // CURLOPT_POST
+constexpr int k_opt_ssl_verifypeer = 64;          // CURLOPT_SSL_VERIFYPEER
+constexpr int k_opt_ssl_verifyhost = 81;          // CURLOPT_SSL_VERIFYHOST
+constexpr int k_opt_nosignal = 99;                // CURLOPT_NOSIGNAL
+constexpr int k_opt_timeout_ms = 155;             // CURLOPT_TIMEOUT_MS
+constexpr int k_opt_connecttimeout_ms = 156;      // CURLOPT_CONNECTTIMEOUT_MS
+constexpr int k_info_response_code = 0x200002;    // CURLINFO_RESPONSE_CODE
+constexpr std::size_t k_error_size = 256;         // CURL_ERROR_SIZE
+}  // namespace curl_abi
+
+/// libcurl's entry points, found once per process.
+struct curl_library {
+    using init_fn = void* (*)();
+    using cleanup_fn = void (*)(void*);
+    using setopt_fn = int (*)(void*, int, ...);
+    using perform_fn = int (*)(void*);
+    using getinfo_fn = int (*)(void*, int, ...);
+    using strerror_fn = const char* (*)(int);
+    using slist_append_fn = void* (*)(void*, const char*);
+    using slist_free_fn = void (*)(void*);
+    using global_init_fn = int (*)(long);
+
+    void* handle = nullptr;
+    init_fn easy_init = nullptr;
+    cleanup_fn easy_cleanup = nullptr;
+    setopt_fn easy_setopt = nullptr;
+    perform_fn easy_perform = nullptr;
+    getinfo_fn easy_getinfo = nullptr;
+    strerror_fn easy_strerror = nullptr;
+    slist_append_fn slist_append = nullptr;
+    slist_free_fn slist_free_all = nullptr;
+    std::string error;
+
+    static const curl_library& get() {
+        static const curl_library lib = load();
+        return lib;
+    }
+    bool available() const { return handle != nullptr; }
+
+private:
+    template <typename T>
+    static bool find(void* h, const char* name, T* out) {
+        *out = reinterpret_cast<T>(dlsym(h, name));
+        return *out != nullptr;
+    }
+    static curl_library load() {
+        curl_library c;
+        void* h = nullptr;
+        for (const char* name : {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl-nss.so.4", "libcurl.so"}) {
+            h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+            if (h != nullptr) break;
+        }
+        if (h == nullptr) {
+            c.error = "https:// needs libcurl, which is not installed (libcurl.so.4 not found)";
+            return c;
+        }
+        global_init_fn global_init = nullptr;
+        if (!find(h, "curl_global_init", &global_init) || !find(h, "curl_easy_init", &c.easy_init) ||
+            !find(h, "curl_easy_cleanup", &c.easy_cleanup) || !find(h, "curl_easy_setopt", &c.easy_setopt) ||
+            !find(h, "curl_easy_perform", &c.easy_perform) || !find(h, "curl_easy_getinfo", &c.easy_getinfo) ||
+            !find(h, "curl_easy_strerror", &c.easy_strerror) || !find(h, "curl_slist_append", &c.slist_append) ||
+            !find(h, "curl_slist_free_all", &c.slist_free_all)) {
+            c.error = "libcurl lacks a function crashdrop needs";
+            dlclose(h);
+            return c;
+        }
+        global_init(curl_abi::k_global_default);
+        c.handle = h;
+        return c;
+    }
+};
+
+inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* out = static_cast<std::string*>(user);
+    const std::size_t n = size * count;
+    if (out->size() + n > (1u << 20)) return 0;  // refuse replies over 1 MiB
+    out->append(data, n);
+    return n;
+}
+
+/// POSTs `body` to an https:// (or http://) URL through libcurl.
+inline http_response curl_post(const std::string& url, const http_headers& headers, const std::string& body,
+                               int connect_ms, int total_ms, const std::string& ca_file) {
+    http_response r;
+    const curl_library& lib = curl_library::get();
+    if (!lib.available()) {
+        r.error = lib.error;
+        return r;
+    }
+    void* easy = lib.easy_init();
+    if (easy == nullptr) {
+        r.error = "curl_easy_init failed";
+        return r;
+    }
+    void* list = nullptr;
+    std::vector<std::string> lines;
+    for (const auto& h : headers) lines.push_back(h.first + ": " + h.second);
+    lines.emplace_back("Expect:");  // no "100-continue" round trip
+    for (const auto& l : lines) list = lib.slist_append(list, l.c_str());
+    char errbuf[curl_abi::k_error_size] = {0};
+    lib.easy_setopt(easy, curl_abi::k_opt_url, url.c_str());
+    lib.easy_setopt(easy, curl_abi::k_opt_post, 1L);
+    lib.easy_setopt(easy, curl_abi::k_opt_postfields, body.data());
+    lib.easy_setopt(easy, curl_abi::k_opt_postfieldsize_large, static_cast<long long>(body.size()));
+    lib.easy_setopt(easy, curl_abi::k_opt_httpheader, list);
+    lib.easy_setopt(easy, curl_abi::k_opt_writefunction, &curl_collect);
+    lib.easy_setopt(easy, curl_abi::k_opt_writedata, &r.body);
+    lib.easy_setopt(easy, curl_abi::k_opt_errorbuffer, errbuf);
+    lib.easy_setopt(easy, curl_abi::k_opt_nosignal, 1L);
+    lib.easy_setopt(easy, curl_abi::k_opt_connecttimeout_ms, static_cast<long>(connect_ms));
+    lib.easy_setopt(easy, curl_abi::k_opt_timeout_ms, static_cast<long>(total_ms));
+    lib.easy_setopt(easy, curl_abi::k_opt_ssl_verifypeer, 1L);
+    lib.easy_setopt(easy, curl_abi::k_opt_ssl_verifyhost, 2L);
+    lib.easy_setopt(easy, curl_abi::k_opt_useragent, "crashdrop/" CRASHDROP_VERSION_STRING);
+    if (!ca_file.empty()) lib.easy_setopt(easy, curl_abi::k_opt_cainfo, ca_file.c_str());
+    const int rc = lib.easy_perform(easy);
+    if (rc == 0) {
+        long code = 0;
+        lib.easy_getinfo(easy, curl_abi::k_info_response_code, &code);
+        r.status = static_cast<int>(code);
+    } else {
+        r.status = 0;
+        r.body.clear();
+        r.error = std::string("libcurl: ") + (errbuf[0] != '\0' ? errbuf : lib.easy_strerror(rc));
+    }
+    lib.slist_free_all(list);
+    lib.easy_cleanup(easy);
+    return r;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+// ---- end crashdrop/transport/curl_linux.hpp ----
+// ---- begin crashdrop/transport/upload.hpp ----
+// crashdrop/transport/upload.hpp - turns a report into the request a crash server expects and
+// its reply into a verdict: the multipart body (Breakpad/Crashpad/Electron, Socorro or Sentry
+// fields), optional gzip, http:// through the built-in client or https:// through libcurl, and
+// the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
+// "Discarded=": rejected).
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// Everything the built-in transport needs to know (from Options, or from the config an
+/// external helper reads).
+struct upload_settings {
+    std::string url;  // resolved (a Sentry DSN already turned into its endpoint)
+    UploadFormat format = UploadFormat::crashpad;
+    bool compress = true;
+    std::string ca_file;
+    int connect_timeout_ms = 10000;
+    int upload_timeout_ms = 60000;
+};
+
+struct multipart_part {
+    std::string name;
+    std::string value;         // text, or the file's bytes
+    std::string filename;      // non-empty: a file part
+    std::string content_type;  // for file parts
+};
+
+inline std::string multipart_body(const std::vector<multipart_part>& parts, const std::string& boundary) {
+    std::string body;
+    for (const auto& p : parts) {
+        body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
+        if (!p.filename.empty()) {
+            body += "; filename=\"" + p.filename + "\"\r\nContent-Type: " +
+                    (p.content_type.empty() ? std::string("application/octet-stream") : p.content_type);
+        }
+        body += "\r\n\r\n";
+        body += p.value;
+        body += "\r\n";
+    }
+    body += "--" + boundary + "--\r\n";
+    return body;
+}
+
+/// A field name must not break the Content-Disposition header it sits in.
+inline std::string safe_field_name(const std::string& name) {
+    std::string out;
+    for (const char c : name) out += (c == '"' || c == '\r' || c == '\n' || c == '\\') ? '_' : c;
+    return out;
+}
+
+/// The parts a report is sent as, in the given format.
+inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format) {
+    std::vector<multipart_part> parts;
+    auto text = [&parts](const std::string& name, const std::string& value) {
+        parts.push_back({safe_field_name(name), value, std::string(), std::string()});
+    };
+    const Report& r = up.report;
+    switch (format) {
+        case UploadFormat::crashpad:
+            text("prod", r.product);
+            text("ver", r.version);
+            text("guid", up.client_id);
+            text("_productName", r.product);
+            text("_version", r.version);
+            text("platform", "linux");
+            text("process_type", "main");
+            for (const auto& a : r.annotations) {
+                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
+            }
+            break;
+        case UploadFormat::socorro:
+            text("ProductName", r.product);
+            text("Version", r.version);
+            text("ReportId", r.id);
+            for (const auto& a : r.annotations) {
+                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
+            }
+            break;
+        case UploadFormat::sentry:
+            if (!r.product.empty()) text("sentry[release]", r.version.empty() ? r.product : r.product + "@" + r.version);
+            text("sentry[tags][product]", r.product);
+            text("sentry[tags][crashdrop.report_id]", r.id);
+            // Other fields land in the event's "extra" data.
+            for (const auto& a : r.annotations) {
+                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
+            }
+            break;
+    }
+    parts.push_back({"upload_file_minidump", std::string(up.dump.begin(), up.dump.end()), r.id + ".dmp",
+                     "application/octet-stream"});
+    for (const auto& path : up.attachments) {
+        std::string bytes;
+        if (!read_whole_file(path, &bytes, 32u << 20)) continue;
+        const std::string base = path.substr(path.rfind('/') + 1);
+        parts.push_back({safe_field_name(base), bytes, base, "application/octet-stream"});
+    }
+    return parts;
+}
+
+/// Reads a server's reply as a verdict, per format.
+inline UploadResult interpret_reply(const http_response& reply, UploadFormat format) {
+    UploadResult out;
+    auto trimmed = [](std::string s) {
+        while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+        return s;
+    };
+    const std::string body = trimmed(reply.body);
+    if (reply.status == 0) {
+        out.status = UploadStatus::retry_later;
+        out.message = reply.error;
+        return out;
+    }
+    const std::string status = "HTTP " + std::to_string(reply.status);
+    if (reply.status >= 500 || reply.status == 408 || reply.status == 429) {
+        out.status = UploadStatus::retry_later;
+        out.message = status + ": " + body.substr(0, 200);
+        return out;
+    }
+    if (reply.status >= 400) {
+        out.status = UploadStatus::rejected;
+        out.message = status + ": " + body.substr(0, 200);
+        return out;
+    }
+    if (reply.status < 200 || reply.status >= 300) {
+        out.status = UploadStatus::retry_later;  // redirects are not followed
+        out.message = status + " (not a success)";
+        return out;
+    }
+    if (format == UploadFormat::socorro) {
+        if (body.rfind("Discarded=", 0) == 0) {
+            out.status = UploadStatus::rejected;
+            out.message = body;
+            return out;
+        }
+        out.status = UploadStatus::sent;
+        out.server_id = body.rfind("CrashID=", 0) == 0 ? body.substr(8) : body;
+        return out;
+    }
+    if (format == UploadFormat::sentry) {
+        // {"id":"<event id>"}: pick the value after "id".
+        const std::size_t key = body.find("\"id\"");
+        if (key != std::string::npos) {
+            const std::size_t open = body.find('"', body.find(':', key) + 1);
+            const std::size_t close = open == std::string::npos ? open : body.find('"', open + 1);
+            if (close != std::string::npos) out.server_id = body.substr(open + 1, close - open - 1);
+        }
+        if (out.server_id.empty()) out.server_id = body;
+        out.status = UploadStatus::sent;
+        return out;
+    }
+    out.status = UploadStatus::sent;
+    out.server_id = body;  // Crashpad keeps the reply verbatim as the report's server id
+    return out;
+}
+
+/// One attempt with the built-in transport.
+inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
+    UploadResult bad;
+    bad.status = UploadStatus::retry_later;
+    url_parts url;
+    std::string target = s.url;
+    if (s.format == UploadFormat::crashpad) {
+        target = add_query(s.url, {{"product", up.report.product}, {"version", up.report.version}, {"guid", up.client_id}});
+    }
+    if (!parse_url(target, &url, &bad.message)) {
+        bad.status = UploadStatus::rejected;  // no retry will fix the URL
+        return bad;
+    }
+    const std::string boundary = "----crashdrop-" + up.report.id;
+    std::string body = multipart_body(report_parts(up, s.format), boundary);
+    http_headers headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
+                            {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
+    if (s.compress) {
+        body = gzip_compress(body.data(), body.size());
+        headers.emplace_back("Content-Encoding", "gzip");
+    }
+    const http_response reply = url.scheme == "https"
+                                    ? curl_post(target, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file)
+                                    : http_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms);
+    return interpret_reply(reply, s.format);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+// ---- end crashdrop/transport/upload.hpp ----
+// ---- begin crashdrop/helper/helper_linux.hpp ----
+// crashdrop/helper/helper_linux.hpp - the helper process: how start() launches it (re-exec of
+// the executable, fork without exec, or an external executable), and what it does: persist each
+// dump the application hands over through the shared region, then send pending reports (custom
+// transport or the built-in HTTP/HTTPS one) with exponential back-off, honouring consent, the
+// rate limit and the database bounds; and exit after the application does, once what is due has
+// been tried (each attempt bounded by its timeouts).
+//
+// Trade-offs of the modes (also in the README):
+//   reexec   - /proc/self/exe again, with the same arguments; its main() must reach start()
+//              without side effects first. A fresh process: no copied state, no locks held.
+//              The default for executables; no second binary to ship.
+//   fork     - a fork of the application, without exec: works inside a host whose executable a
+//              plugin cannot re-run, but the helper is a copy of the host (its memory is shared
+//              copy-on-write; locks other threads held at the fork stay held, so the helper only
+//              uses crashdrop's own code and libc).
+//   external - Options::helper_path, a small program calling crashdrop::run_helper(); its own
+//              binary, configured from the shared region (custom transports do not apply).
+// In every mode the helper is double-forked (never a zombie of the application), starts its own
+// session (no controlling terminal: the terminal's signals are not its own), has only the
+// region, its socket, /dev/null and <database>/helper.log open, blocks every asynchronous signal
+// but SIGTERM (which makes it finish early), and runs at a low priority.
+// Context: implementation TU; start() (launch) and the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+constexpr const char* k_helper_env = "CRASHDROP_HELPER";  // "<region fd>:<socket fd or -1>"
+constexpr int k_helper_region_fd = 3;
+constexpr int k_helper_socket_fd = 4;
+
+/// What the helper runs by; serialised into the shared region by start().
+struct helper_config {
+    std::string database;
+    upload_settings upload;
+    bool rate_limit = false;
+    int retry_delay_ms = 60000;
+    database_limits limits;
+    std::string product;
+    std::string version;
+    HelperMode mode = HelperMode::reexec;
+};
+
+inline std::string encode_helper_config(const helper_config& c) {
+    std::map<std::string, std::string> kv;
+    kv["database"] = c.database;
+    kv["url"] = c.upload.url;
+    kv["format"] = std::to_string(static_cast<int>(c.upload.format));
+    kv["compress"] = c.upload.compress ? "1" : "0";
+    kv["ca_file"] = c.upload.ca_file;
+    kv["connect_timeout_ms"] = std::to_string(c.upload.connect_timeout_ms);
+    kv["upload_timeout_ms"] = std::to_string(c.upload.upload_timeout_ms);
+    kv["rate_limit"] = c.rate_limit ? "1" : "0";
+    kv["retry_delay_ms"] = std::to_string(c.retry_delay_ms);
+    kv["max_reports"] = std::to_string(c.limits.max_reports);
+    kv["max_bytes"] = std::to_string(c.limits.max_bytes);
+    kv["max_age_days"] = std::to_string(c.limits.max_age_days);
+    kv["product"] = c.product;
+    kv["version"] = c.version;
+    kv["mode"] = std::to_string(static_cast<int>(c.mode));
+    return format_key_values(kv);
+}
+
+inline helper_config decode_helper_config(const std::string& text) {
+    auto kv = parse_key_values(text);
+    helper_config c;
+    c.database = kv["database"];
+    c.upload.url = kv["url"];
+    const int format = std::atoi(kv["format"].c_str());
+    c.upload.format = format == 1 ? UploadFormat::socorro : format == 2 ? UploadFormat::sentry : UploadFormat::crashpad;
+    c.upload.compress = kv["compress"] != "0";
+    c.upload.ca_file = kv["ca_file"];
+    c.upload.connect_timeout_ms = std::max(100, std::atoi(kv["connect_timeout_ms"].c_str()));
+    c.upload.upload_timeout_ms = std::max(100, std::atoi(kv["upload_timeout_ms"].c_str()));
+    c.rate_limit = kv["rate_limit"] == "1";
+    c.retry_delay_ms = std::max(10, std::atoi(kv["retry_delay_ms"].c_str()));
+    c.limits.max_reports = static_cast<std::size_t>(std::strtoull(kv["max_reports"].c_str(), nullptr, 10));
+    c.limits.max_bytes = static_cast<std::size_t>(std::strtoull(kv["max_bytes"].c_str(), nullptr, 10));
+    c.limits.max_age_days = std::atoi(kv["max_age_days"].c_str());
+    c.product = kv["product"];
+    c.version = kv["version"];
+    c.mode = static_cast<HelperMode>(std::atoi(kv["mode"].c_str()));
+    return c;
+}
+
+inline std::string new_uuid() {
+    minidump::guid g;
+    sigsafe::new_report_id(&g);
+    char buf[64];
+    sigsafe::text t;
+    t.reset(buf, sizeof(buf));
+    sigsafe::format_report_id(&g, &t);
+    return std::string(buf, t.size);
+}
+
+// ---- the helper's work ------------------------------------------------------------------------
+
+class helper_service {
+public:
+    helper_service(helper_config config, const Transport* custom, sigsafe::region_header* region, int socket_fd)
+        : config_(std::move(config)), custom_(custom), region_(region), socket_(socket_fd), db_(config_.database) {}
+
+    int run() {
+        log("helper started (pid " + std::to_string(getpid()) + ")");
+        std::string where;
+        if (int err = db_.create(&where)) {
+            log("cannot create " + where + ": " + errno_text(err));
+            return 1;
+        }
+        client_id_ = db_.client_id(new_uuid());
+        for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
+        // A new start() retries every pending report at once (dumps a crashed process had to
+        // write itself get their metadata here).
+        Report defaults;
+        defaults.product = config_.product;
+        defaults.version = config_.version;
+        for (const Report& r : db_.list(ReportState::pending, &defaults)) {
+            std::string meta;
+            if (!read_whole_file(db_.pending_dir() + "/" + r.id + ".meta", &meta)) db_.save(r, true, nullptr);
+            schedule(r.id, clock::now(), 0);
+        }
+        // A plain pthread (not std::thread with a lambda, whose type info a plugin would export).
+        pthread_t worker;
+        const bool threaded = pthread_create(&worker, nullptr, &helper_service::worker_entry, this) == 0;
+        serve();
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            finishing_ = true;
+        }
+        wake_.notify_all();
+        if (threaded) pthread_join(worker, nullptr);
+        else work();
+        log("helper exits");
+        return 0;
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    struct queued {
+        clock::time_point due;
+        int tries;  // attempts in this run, for the back-off
+    };
+
+    static void* worker_entry(void* self) {
+        static_cast<helper_service*>(self)->work();
+        return nullptr;
+    }
+
+    void log(const std::string& line) {
+        char stamp[32];
+        const std::time_t now = std::time(nullptr);
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        std::lock_guard<std::mutex> lock(log_mutex_);
+        std::fprintf(stderr, "%s crashdrop-helper[%d]: %s\n", stamp, static_cast<int>(getpid()), line.c_str());
+        std::fflush(stderr);
+    }
+
+    void schedule(const std::string& id, clock::time_point due, int tries) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            queue_[id] = queued{due, tries};
+        }
+        wake_.notify_all();
+    }
+
+    /// Waits for the application's messages until it goes away (or SIGTERM).
+    void serve() {
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+        while (socket_ >= 0) {
+            pollfd fds[2] = {{socket_, POLLIN, 0}, {sigfd, POLLIN, 0}};
+            const int n = poll(fds, sigfd >= 0 ? 2 : 1, -1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) break;
+            if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
+                log("SIGTERM: finishing");
+                break;
+            }
+            if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                char msg = 0;
+                const ssize_t got = recv(socket_, &msg, 1, 0);
+                if (got < 0 && errno == EINTR) continue;
+                if (got <= 0) {
+                    log("the application has gone");
+                    break;
+                }
+                if (msg == 'D') {
+                    const char answer = persist_handoff() ? 'P' : 'F';
+                    send(socket_, &answer, 1, MSG_NOSIGNAL);
+                    after_persist();
+                } else if (msg == 'C') {
+                    log("upload consent changed");
+                    requeue_all();
+                }
+            }
+        }
+        if (sigfd >= 0) close(sigfd);
+    }
+
+    void requeue_all() {
+        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
+    }
+
+    /// Writes the dump the application left in the region to pending/, then answers; its
+    /// metadata follows, and then both reach the disk (fsync) before it is queued for upload.
+    bool persist_handoff() {
+        if (region_ == nullptr || region_->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+        const std::string id(region_->report_id, strnlen(region_->report_id, sizeof(region_->report_id)));
+        const std::uint64_t size = region_->image_size;
+        if (id.size() != 36 || size == 0 || size > region_->image_capacity) {
+            region_->handoff.store(sigsafe::hs_failed, std::memory_order_release);
+            return false;
+        }
+        const auto* image = reinterpret_cast<const char*>(region_) + region_->image_offset;
+        const std::string dir = db_.pending_dir();
+        const std::string name = id + ".dmp";
+        int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+        std::string tmp;
+        if (fd < 0) {
+            tmp = dir + "/." + name + ".helper.tmp";
+            fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        bool ok = fd >= 0;
+        for (std::uint64_t done = 0; ok && done < size;) {
+            const ssize_t n = write(fd, image + done, static_cast<std::size_t>(size - done));
+            if (n < 0 && errno == EINTR) continue;
+            ok = n > 0;
+            if (ok) done += static_cast<std::uint64_t>(n);
+        }
+        if (ok) {
+            int r;
+            if (tmp.empty()) {
+                const std::string self = "/proc/self/fd/" + std::to_string(fd);
+                r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            } else {
+                r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+                if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+                    r = link(tmp.c_str(), (dir + "/" + name).c_str());
+                    if (r == 0) unlink(tmp.c_str());
+                }
+            }
+            // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
+            ok = r == 0 || errno == EEXIST;
+        }
+        if (!tmp.empty()) unlink(tmp.c_str());
+        region_->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+        if (!ok) {
+            log("could not write " + name + ": " + errno_text(errno));
+            if (fd >= 0) close(fd);
+            return false;
+        }
+        fsync(fd);
+        close(fd);
+        Report r;
+        r.id = id;
+        r.created = static_cast<std::time_t>(region_->crash_time);
+        r.product = config_.product;
+        r.version = config_.version;
+        r.annotations = region_annotations();
+        pending_persisted_ = r;
+        return true;
+    }
+
+    /// The metadata of the dump just persisted, written after the application was answered.
+    void after_persist() {
+        if (pending_persisted_.id.empty()) return;
+        Report r = pending_persisted_;
+        pending_persisted_ = Report();
+        std::string error;
+        if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        fsync_directory(db_.pending_dir());
+        log("persisted report " + r.id);
+        for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
+        schedule(r.id, clock::now(), 0);
+    }
+
+    std::map<std::string, std::string> region_annotations() const {
+        std::map<std::string, std::string> out;
+        if (region_ == nullptr || region_->annotation_size != sizeof(sigsafe::annotation)) return out;
+        const auto* table =
+            reinterpret_cast<const sigsafe::annotation*>(reinterpret_cast<const char*>(region_) + region_->annotations_offset);
+        for (std::uint32_t i = 0; i < region_->annotation_capacity; ++i) {
+            const std::uint32_t len = table[i].length.load(std::memory_order_acquire);
+            if (len == 0 || len > sigsafe::k_annotation_value_max) continue;
+            const std::string key(table[i].key, strnlen(table[i].key, sizeof(table[i].key)));
+            out[key] = std::string(table[i].value, strnlen(table[i].value, len));
+        }
+        return out;
+    }
+
+    /// The upload worker: attempts reports when they fall due. Once finishing (the application
+    /// has gone), it tries what is due now and stops: back-off waits are not worth outliving
+    /// the application for; the reports stay pending for the next start().
+    void work() {
+        for (;;) {
+            std::string id;
+            int tries = 0;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                for (;;) {
+                    auto next = queue_.end();
+                    for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+                        if (next == queue_.end() || it->second.due < next->second.due) next = it;
+                    }
+                    const auto now = clock::now();
+                    if (next != queue_.end() && next->second.due <= now) {
+                        id = next->first;
+                        tries = next->second.tries;
+                        queue_.erase(next);
+                        break;
+                    }
+                    if (finishing_) return;
+                    if (next == queue_.end()) wake_.wait(lock);
+                    else wake_.wait_until(lock, next->second.due);
+                }
+            }
+            attempt(id, tries);
+        }
+    }
+
+    void attempt(const std::string& id, int tries) {
+        if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
+        Report report;
+        bool found = false;
+        for (Report& r : db_.list(ReportState::pending)) {
+            if (r.id == id) {
+                report = r;
+                found = true;
+            }
+        }
+        if (!found) return;  // sent, rejected or pruned meanwhile
+        if (!db_.consent()) {
+            log("not sending " + id + ": upload consent is off");
+            return;  // set_upload_to_server(true) queues it again
+        }
+        const std::time_t now = std::time(nullptr);
+        if (config_.rate_limit) {
+            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
+            if (last != 0 && now - last < 3600) {
+                log("not sending " + id + " yet: rate limit (one upload per hour)");
+                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
+                return;
+            }
+        }
+        Upload up;
+        up.report = report;
+        up.client_id = client_id_;
+        std::string bytes;
+        if (!read_whole_file(report.dump_path, &bytes, 1u << 30)) {
+            log("cannot read " + report.dump_path);
+            return;
+        }
+        up.dump.assign(bytes.begin(), bytes.end());
+        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        report.attempts += 1;
+        report.last_attempt = now;
+        std::string error;
+        switch (result.status) {
+            case UploadStatus::sent:
+                report.state = ReportState::uploaded;
+                report.server_id = result.server_id;
+                report.last_error.clear();
+                if (!db_.complete(&report, &error)) log("could not complete " + id + ": " + error);
+                db_.update_settings([now](std::map<std::string, std::string>& kv) { kv["last_upload"] = std::to_string(now); },
+                                    nullptr);
+                log("sent " + id + " (server id '" + result.server_id + "')");
+                break;
+            case UploadStatus::rejected:
+                report.state = ReportState::rejected;
+                report.last_error = result.message;
+                if (!db_.complete(&report, &error)) log("could not complete " + id + ": " + error);
+                log("rejected " + id + ": " + result.message + " (kept, not resent)");
+                break;
+            case UploadStatus::retry_later: {
+                report.last_error = result.message;
+                db_.save(report, true, nullptr);
+                const long long delay = std::min<long long>(3600000LL, static_cast<long long>(config_.retry_delay_ms)
+                                                                           << std::min(tries, 20));
+                log("could not send " + id + ": " + result.message + "; retrying in " + std::to_string(delay) + " ms");
+                schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
+                break;
+            }
+        }
+    }
+
+    helper_config config_;
+    const Transport* custom_;
+    sigsafe::region_header* region_;
+    int socket_;
+    database db_;
+    std::string client_id_;
+    Report pending_persisted_;
+    std::mutex mutex_;
+    std::mutex log_mutex_;
+    std::condition_variable wake_;
+    std::map<std::string, queued> queue_;
+    bool finishing_ = false;
+};
+
+/// The helper process's life: signals, priority, the region, then the service. Never returns.
+[[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom,
+                                             const helper_config* local_config) {
+    // Every asynchronous signal but SIGTERM stays blocked (SIGTERM is read from a signalfd).
+    sigset_t all;
+    sigfillset(&all);
+    for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&all, s);
+    pthread_sigmask(SIG_SETMASK, &all, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    for (int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) signal(s, SIG_DFL);
+    setpriority(PRIO_PROCESS, 0, 10);
+    prctl(PR_SET_NAME, reinterpret_cast<unsigned long>("crashdrop-hlp"), 0, 0, 0);
+    sigsafe::region_header* region = nullptr;
+    struct stat st;
+    if (region_fd >= 0 && fstat(region_fd, &st) == 0 && st.st_size > 0) {
+        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, region_fd, 0);
+        if (p != MAP_FAILED) region = static_cast<sigsafe::region_header*>(p);
+    }
+    if (region != nullptr && (region->magic != sigsafe::k_region_magic || region->version != sigsafe::k_region_version)) {
+        std::fprintf(stderr, "crashdrop-helper: the shared region is from another crashdrop version\n");
+        region = nullptr;
+    }
+    helper_config config;
+    if (local_config != nullptr) {
+        config = *local_config;
+    } else if (region != nullptr) {
+        config = decode_helper_config(reinterpret_cast<const char*>(region) + region->config_offset);
+    } else {
+        std::fprintf(stderr, "crashdrop-helper: no configuration\n");
+        _exit(2);
+    }
+    helper_service service(config, custom, region, socket_fd);
+    const int code = service.run();
+    std::fflush(nullptr);
+    _exit(code);  // never the application's atexit handlers or static destructors
+}
+
+/// In a process started as a helper (the environment says so): run it. Returns only if this
+/// process is not one.
+inline void run_helper_if_asked(const Transport* custom, const helper_config* local_config) {
+    const char* spec = std::getenv(k_helper_env);
+    if (spec == nullptr) return;
+    int region_fd = -1, socket_fd = -1;
+    if (std::sscanf(spec, "%d:%d", &region_fd, &socket_fd) != 2) return;
+    unsetenv(k_helper_env);  // not for whatever the helper might start
+    helper_process_main(region_fd, socket_fd, custom, local_config);
+}
+
+// ---- launching -------------------------------------------------------------------------------
+
+/// An executable with its arguments and environment, all prepared before fork() so the child
+/// does nothing but async-signal-safe calls until exec.
+struct helper_command {
+    std::string path;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::vector<char*> argv;
+    std::vector<char*> envp;
+
+    void finish() {
+        argv.clear();
+        envp.clear();
+        for (auto& a : args) argv.push_back(&a[0]);
+        argv.push_back(nullptr);
+        for (auto& e : env) envp.push_back(&e[0]);
+        envp.push_back(nullptr);
+    }
+};
+
+/// The command a helper is started with: the executable itself (its arguments from
+/// /proc/self/cmdline) or the external helper; the environment marked with where the region
+/// and the socket will be.
+inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket) {
+    helper_command c;
+    if (mode == HelperMode::external) {
+        c.path = helper_path;
+        c.args = {helper_path, "--crashdrop-helper"};
+    } else {
+        c.path = "/proc/self/exe";
+        std::string cmdline;
+        read_whole_file("/proc/self/cmdline", &cmdline, 1u << 20);
+        std::size_t pos = 0;
+        while (pos < cmdline.size()) {
+            const std::size_t end = cmdline.find('\0', pos);
+            c.args.push_back(cmdline.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+            pos = end == std::string::npos ? cmdline.size() : end + 1;
+        }
+        if (c.args.empty()) c.args.emplace_back("crashdrop-helper");
+    }
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
+    }
+    c.env.push_back(std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" +
+                    std::to_string(with_socket ? k_helper_socket_fd : -1));
+    c.finish();
+    return c;
+}
+
+/// In the (grand)child, before exec or the fork-mode helper: the region and socket at their
+/// agreed numbers, /dev/null and the log on 0-2, nothing else open. Async-signal-safe only.
+inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
+    const int region_copy = fcntl(region_fd, F_DUPFD, 10);
+    const int socket_copy = socket_fd >= 0 ? fcntl(socket_fd, F_DUPFD, 10) : -1;
+    const int log_copy = log_fd >= 0 ? fcntl(log_fd, F_DUPFD, 10) : -1;
+    const int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+        dup2(null_fd, 0);
+        dup2(null_fd, 1);
+        dup2(log_copy >= 0 ? log_copy : null_fd, 2);
+    }
+    dup2(region_copy, k_helper_region_fd);
+    if (socket_copy >= 0) dup2(socket_copy, k_helper_socket_fd);
+    const int first_free = socket_copy >= 0 ? k_helper_socket_fd + 1 : k_helper_region_fd + 1;
+    if (syscall(SYS_close_range, first_free, ~0U, 0) != 0) {
+        for (int fd = first_free; fd < 65536; ++fd) close(fd);
+    }
+}
+
+/// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
+/// our end of its socket, or -1 with *error.
+inline int launch_helper(HelperMode mode, const helper_command& command, int region_fd, const std::string& log_path,
+                         const Transport* custom, const helper_config* config, std::string* error) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        *error = "socketpair: " + errno_text(errno);
+        return -1;
+    }
+    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const pid_t child = fork();
+    if (child < 0) {
+        *error = "fork: " + errno_text(errno);
+        close(sv[0]);
+        close(sv[1]);
+        if (log_fd >= 0) close(log_fd);
+        return -1;
+    }
+    if (child == 0) {
+        setsid();
+        const pid_t grandchild = fork();
+        if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+        helper_child_fds(region_fd, sv[1], log_fd);
+        if (mode == HelperMode::fork) {
+            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, config);
+        }
+        execve(command.path.c_str(), command.argv.data(), command.envp.data());
+        _exit(127);
+    }
+    close(sv[1]);
+    if (log_fd >= 0) close(log_fd);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return sv[0];
 }
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
-// ---- end crashdrop/platform/linux/dumper_linux.hpp ----
+// ---- end crashdrop/helper/helper_linux.hpp ----
 // ---- begin crashdrop/platform/linux/handler_linux.hpp ----
 // crashdrop/platform/linux/handler_linux.hpp - the fatal-signal handler and what keeps it
 // working: chaining to the handlers that were there before, re-raising so the process dies
@@ -3326,6 +5944,7 @@ inline void terminate_handler() {
 inline void atfork_child() {
     sigsafe::linux_state* g = &sigsafe::g_state;
     if (!g->started.load(std::memory_order_acquire)) return;
+    if (g->launching_helper.load(std::memory_order_acquire)) return;  // start()'s own forks
     g->pid = sigsafe::sys_getpid();
     g->reader.pid = g->pid;
     // /proc/self and the pipe were opened by the parent: reopen them for this process.
@@ -3344,6 +5963,14 @@ inline void atfork_child() {
         }
         g->reader.pipe_read = fds[0];
         g->reader.pipe_write = fds[1];
+    }
+    // The helper belongs to the parent: this process writes its own dumps.
+    const int sock = g->helper_sock.exchange(-1, std::memory_order_acq_rel);
+    if (sock >= 0) sigsafe::sys_close(sock);
+    g->respawn_path = nullptr;
+    if (g->region_fd >= 0) {
+        sigsafe::sys_close(g->region_fd);
+        g->region_fd = -1;
     }
     // The prepared dump file is shared with the parent too: take a new one.
     if (g->dump_fd >= 0) {
@@ -3415,12 +6042,7 @@ CRASHDROP_NAMESPACE_END
 
 /// Every thread created after start() gets an alternate signal stack before its start routine
 /// runs (and loses it when it ends), so its stack overflow is captured.
-#if CRASHDROP_PTHREAD_INTERPOSE_GLOBAL
-extern "C" __attribute__((visibility("default")))
-#else
-extern "C" __attribute__((visibility("hidden")))
-#endif
-int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) noexcept {
+extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) noexcept {
     namespace d = crashdrop::detail;
     const d::pthread_create_fn real = d::real_pthread_create();
     if (real == nullptr || real == &pthread_create) return EAGAIN;
@@ -3438,94 +6060,6 @@ int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routin
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/linux/handler_linux.hpp ----
-// ---- begin crashdrop/database/layout_posix.hpp ----
-// crashdrop/database/layout_posix.hpp - the crash database's folders on POSIX systems:
-// <root>/pending (reports not yet sent) and <root>/completed (sent or given up), created with
-// mode 0700 and checked for writability at start(). Stores, never sends.
-// Context: implementation TU; ordinary code (start() time), may allocate.
-#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
-
-CRASHDROP_NAMESPACE_BEGIN
-namespace detail {
-
-inline std::string errno_text(int err) {
-    char buf[128];
-    // GNU strerror_r returns the message pointer; XSI returns int. Handle both.
-    auto r = strerror_r(err, buf, sizeof(buf));
-    if constexpr (std::is_same<decltype(r), int>::value) {
-        return r == 0 ? std::string(buf) : std::string("errno ") + std::to_string(err);
-    } else {
-        return std::string(r);
-    }
-}
-
-/// mkdir -p with mode 0700 for every folder it creates. Returns 0 or an errno value.
-inline int make_directories(const std::string& path) {
-    if (path.empty()) return ENOENT;
-    std::string partial;
-    partial.reserve(path.size());
-    for (std::size_t i = 0; i <= path.size(); ++i) {
-        if (i == path.size() || (path[i] == '/' && i > 0)) {
-            partial.assign(path, 0, i);
-            if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return errno;
-        }
-    }
-    struct stat st;
-    if (stat(path.c_str(), &st) != 0) return errno;
-    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
-    return 0;
-}
-
-struct database_layout {
-    std::string root;     // absolute
-    std::string pending;  // absolute
-    std::string completed;
-    int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
-};
-
-/// Creates the folders and proves a report can be written there (a probe file is created
-/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
-inline Status prepare_database(const std::string& root_in, database_layout* out) {
-    if (int err = make_directories(root_in)) {
-        return Status(Error::database_unavailable,
-                      "database_path '" + root_in + "' cannot be created: " + errno_text(err));
-    }
-    char* resolved = realpath(root_in.c_str(), nullptr);
-    if (resolved == nullptr) {
-        return Status(Error::database_unavailable, "database_path '" + root_in + "': " + errno_text(errno));
-    }
-    out->root = resolved;
-    std::free(resolved);
-    out->pending = out->root + "/pending";
-    out->completed = out->root + "/completed";
-    for (const std::string* dir : {&out->pending, &out->completed}) {
-        if (int err = make_directories(*dir)) {
-            return Status(Error::database_unavailable, "'" + *dir + "' cannot be created: " + errno_text(err));
-        }
-    }
-    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
-    const std::string probe = ".write-probe-" + std::to_string(getpid());
-    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int err = pfd < 0 ? errno : 0;
-    if (pfd >= 0) {
-        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
-        close(pfd);
-        unlinkat(fd, probe.c_str(), 0);
-    }
-    if (err != 0) {
-        close(fd);
-        return Status(Error::database_unavailable, "'" + out->pending + "' is not writable: " + errno_text(err));
-    }
-    out->pending_fd = fd;
-    return Status::success();
-}
-
-}  // namespace detail
-CRASHDROP_NAMESPACE_END
-
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
-// ---- end crashdrop/database/layout_posix.hpp ----
 // ---- begin crashdrop/platform/linux/start_linux.hpp ----
 // crashdrop/platform/linux/start_linux.hpp - start(), write_dump() and prepare_thread() on
 // Linux: checks the options, prepares the database, reserves and pre-faults every byte the
@@ -3564,19 +6098,72 @@ inline Status check_options(const Options& o) {
     if (o.thread_signal != 0 && (o.thread_signal < SIGRTMIN || o.thread_signal > SIGRTMAX)) {
         return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
     }
+    std::string error;
+    url_parts url;
+    if (!o.sentry_dsn.empty()) {
+        std::string endpoint;
+        if (!sentry_minidump_url(o.sentry_dsn, &endpoint, &error)) return invalid("sentry_dsn: " + error);
+    } else if (!o.submit_url.empty() && !parse_url(o.submit_url, &url, &error)) {
+        return invalid("submit_url: " + error);
+    }
+    if (o.helper_mode == HelperMode::external && (o.helper_path.empty() || access(o.helper_path.c_str(), X_OK) != 0)) {
+        return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
+    }
+    if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
+    if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
+    if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
+    if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
     return Status::success();
 }
 
-/// Reserves the region: shared memory (memfd) so a helper process can map it too, touched
-/// now so that no page fault is needed after a crash.
-inline sigsafe::u8* reserve_region(std::size_t size) {
+/// What the helper will run by, from the options (the URL already resolved).
+inline helper_config make_helper_config(const Options& o, const std::string& database_root) {
+    helper_config c;
+    c.database = database_root;
+    c.upload.format = o.upload_format;
+    c.upload.url = o.submit_url;
+    if (!o.sentry_dsn.empty()) {
+        c.upload.format = UploadFormat::sentry;
+        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
+    }
+    c.upload.compress = o.compress;
+    c.upload.ca_file = o.ca_file;
+    c.upload.connect_timeout_ms = o.connect_timeout_ms;
+    c.upload.upload_timeout_ms = o.upload_timeout_ms;
+    c.rate_limit = o.rate_limit;
+    c.retry_delay_ms = o.retry_delay_ms;
+    c.limits.max_reports = o.max_reports;
+    c.limits.max_bytes = o.max_database_bytes;
+    c.limits.max_age_days = o.max_report_age_days;
+    c.product = o.product_name;
+    c.version = o.product_version;
+    c.mode = o.helper_mode;
+    return c;
+}
+
+/// Process-wide things start() keeps in ordinary memory (allocated once, never freed).
+struct linux_runtime {
+    std::string database_root;
+    helper_command respawn;  // what respawn_helper() execs
+};
+inline linux_runtime& runtime() {
+    static linux_runtime* r = new linux_runtime();  // never destroyed: a crash may come during exit
+    return *r;
+}
+
+/// Reserves the region: a memfd (so the helper maps the same memory), touched now so that no
+/// page fault is needed after a crash. *fd_out keeps the memfd (-1 when only anonymous shared
+/// memory could be had: then no helper can be given the dumps).
+inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
     void* p = MAP_FAILED;
+    *fd_out = -1;
     const int fd = static_cast<int>(syscall(SYS_memfd_create, "crashdrop", 1u /* MFD_CLOEXEC */));
     if (fd >= 0) {
         if (ftruncate(fd, static_cast<off_t>(size)) == 0) {
             p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         }
-        close(fd);
+        if (p != MAP_FAILED) *fd_out = fd;
+        else close(fd);
     }
     if (p == MAP_FAILED) p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) return nullptr;
@@ -3597,7 +6184,10 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
         at = static_cast<std::size_t>(align_up(at + bytes, 64));
         return p;
     };
-    // Persistent part first (a fork child copies it): annotations, start()'s notes, module ids.
+    // Persistent part first (a fork child copies it): the header the helper reads the layout
+    // from, its configuration, annotations, start()'s notes, module ids.
+    g->header = reinterpret_cast<region_header*>(take(sizeof(region_header)));
+    g->config_text = reinterpret_cast<char*>(take(k_config_capacity));
     g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
     g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
     g->module_cache_capacity = 256;
@@ -3612,6 +6202,17 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
 
     g->image_base = region + at;
     g->image_capacity = size - at;
+    region_header* h = g->header;
+    h->magic = k_region_magic;
+    h->version = k_region_version;
+    h->region_size = size;
+    h->config_offset = static_cast<u64>(reinterpret_cast<u8*>(g->config_text) - region);
+    h->annotations_offset = static_cast<u64>(reinterpret_cast<u8*>(g->annotations) - region);
+    h->annotation_capacity = k_annotation_capacity;
+    h->annotation_size = sizeof(annotation);
+    h->image_offset = at;
+    h->image_capacity = g->image_capacity;
+    h->app_pid = static_cast<u32>(getpid());
 }
 
 inline void note(linux_state* g, const std::string& text) {
@@ -3727,6 +6328,9 @@ inline std::uint64_t executable_dynamic() {
 inline Status linux_start(const Options& options) {
     linux_state* g = &sigsafe::g_state;
     if (Status s = check_options(options); !s.ok()) return s;
+    // In a process started as the helper (re-exec mode), start() runs the helper instead and
+    // never returns.
+    run_helper_if_asked(options.transport ? &options.transport : nullptr, nullptr);
     std::uint32_t expected = 0;
     if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         return Status(Error::already_started, "crashdrop::start() was already called in this process");
@@ -3741,7 +6345,7 @@ inline Status linux_start(const Options& options) {
 
     sigsafe::u8* region = g->region;
     if (region == nullptr) {
-        region = reserve_region(options.dump_buffer_size);
+        region = reserve_region(options.dump_buffer_size, &g->region_fd);
         if (region == nullptr) {
             close(db.pending_fd);
             return fail(Status(Error::out_of_memory, "reserving " + std::to_string(options.dump_buffer_size) +
@@ -3786,7 +6390,25 @@ inline Status linux_start(const Options& options) {
     }
 
     g->dump_fd = -1;
+    g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
+    runtime().database_root = db.root;
+    {
+        const helper_config config = make_helper_config(options, db.root);
+        const std::string text = encode_helper_config(config);
+        std::snprintf(g->config_text, sigsafe::k_config_capacity, "%s", text.c_str());
+        database store(db.root);
+        const std::string client = store.client_id(new_uuid());
+        // The id as a GUID, as Crashpad's info stream holds it (8-4-4-4-12 hex -> fields).
+        unsigned v[11] = {0};
+        if (std::sscanf(client.c_str(), "%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                        &v[6], &v[7], &v[8], &v[9], &v[10]) == 11) {
+            g->client_id.data1 = v[0];
+            g->client_id.data2 = static_cast<std::uint16_t>(v[1]);
+            g->client_id.data3 = static_cast<std::uint16_t>(v[2]);
+            for (int i = 0; i < 8; ++i) g->client_id.data4[i] = static_cast<std::uint8_t>(v[3 + i]);
+        }
+    }
     prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);
     if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
@@ -3832,6 +6454,31 @@ inline Status linux_start(const Options& options) {
     if (options.handle_terminate) {
         g_previous_terminate = std::set_terminate(terminate_handler);
     }
+    // The helper, before the handlers: a fork-mode helper must not inherit them.
+    std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
+    if (options.helper_mode != HelperMode::none && g->region_fd >= 0) {
+        const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true);
+        std::string error;
+        g->launching_helper.store(1, std::memory_order_release);
+        const int sock = launch_helper(options.helper_mode, command, g->region_fd, g->helper_log_path,
+                                       options.transport ? &options.transport : nullptr, nullptr, &error);
+        g->launching_helper.store(0, std::memory_order_release);
+        if (sock >= 0) {
+            g->helper_sock.store(sock, std::memory_order_release);
+        } else {
+            note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
+        }
+        if (options.helper_mode != HelperMode::fork) {
+            linux_runtime& rt = runtime();
+            rt.respawn = make_helper_command(options.helper_mode, options.helper_path, false);
+            g->respawn_argv = rt.respawn.argv.data();
+            g->respawn_envp = rt.respawn.envp.data();
+            g->respawn_path = rt.respawn.path.c_str();
+        }
+    } else if (options.helper_mode != HelperMode::none) {
+        note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
+    }
+
     for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
         if (!sigsafe::install_fatal_handler(sigsafe::k_fatal_signals[i], &g->previous[i])) {
             for (int j = 0; j < i; ++j) sigaction(sigsafe::k_fatal_signals[j], &g->previous[j], nullptr);
@@ -3904,6 +6551,57 @@ Status write_dump(std::string* path_out) { return detail::linux_write_dump(path_
 
 std::size_t reserved_bytes() noexcept { return static_cast<std::size_t>(sigsafe::g_state.region_size); }
 
+std::vector<Report> pending_reports() {
+    if (!is_started()) return {};
+    return detail::database(detail::runtime().database_root).list(ReportState::pending);
+}
+
+std::vector<Report> uploaded_reports() {
+    if (!is_started()) return {};
+    std::vector<Report> out;
+    for (Report& r : detail::database(detail::runtime().database_root).list(ReportState::uploaded)) {
+        if (r.state == ReportState::uploaded) out.push_back(std::move(r));
+    }
+    return out;
+}
+
+bool last_crash_report(Report* out) {
+    std::vector<Report> uploaded = uploaded_reports();
+    if (uploaded.empty()) return false;
+    if (out != nullptr) *out = uploaded.back();
+    return true;
+}
+
+Status set_upload_to_server(bool enabled) {
+    if (!is_started()) return Status(Error::not_started, "crashdrop::start() has not run");
+    std::string error;
+    const detail::database db(detail::runtime().database_root);
+    if (!db.update_settings([enabled](std::map<std::string, std::string>& kv) { kv["upload_to_server"] = enabled ? "1" : "0"; },
+                            &error)) {
+        return Status(Error::database_unavailable, "saving the upload consent failed: " + error);
+    }
+    // Tell the helper, so reports held back by the old setting go now.
+    const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
+    if (sock >= 0) {
+        const char msg = 'C';
+        send(sock, &msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return Status::success();
+}
+
+bool upload_to_server() {
+    if (!is_started()) return false;
+    return detail::database(detail::runtime().database_root).consent();
+}
+
+int run_helper(int /*argc*/, char** /*argv*/) {
+    // The application started this executable with the shared region and socket in place;
+    // without them there is nothing to do.
+    detail::run_helper_if_asked(nullptr, nullptr);
+    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
+    return 2;
+}
+
 #else
 
 namespace detail {
@@ -3917,6 +6615,12 @@ bool is_started() noexcept { return false; }
 Status prepare_thread() { return detail::unsupported(); }
 Status write_dump(std::string*) { return detail::unsupported(); }
 std::size_t reserved_bytes() noexcept { return 0; }
+std::vector<Report> pending_reports() { return {}; }
+std::vector<Report> uploaded_reports() { return {}; }
+bool last_crash_report(Report*) { return false; }
+Status set_upload_to_server(bool) { return detail::unsupported(); }
+bool upload_to_server() { return false; }
+int run_helper(int, char**) { return 2; }
 
 #endif
 

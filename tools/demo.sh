@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
 # The demo: builds examples/demo.cpp (a small "game" that starts crashdrop and crashes in its
-# simulation thread), runs it, and shows what the captured dump says, read by Breakpad's
-# processor: crash reason and address, threads, the crashing thread's top frames.
+# simulation thread), starts a local crash collector (tools/collector.py), runs the game, and
+# prints what the collector received - fields, dump size, and what Breakpad's processor reads
+# from the dump: crash reason and address, threads, the crashing thread's top frames.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup.sh
 build=${CRASHDROP_BUILD_DIR:-build/demo}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHDROP_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" --target crashdrop_demo >/dev/null
-db=$(mktemp -d "${TMPDIR:-/tmp}/crashdrop-demo.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/crashdrop-demo.XXXXXX")
+python3 tools/collector.py serve --out "$work/received" --port-file "$work/port" >"$work/collector.log" 2>&1 &
+collector=$!
+trap 'kill $collector 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+url="http://127.0.0.1:$(cat "$work/port")/submit"
+echo "== a local crash collector listens on $url =="
 echo "== running $build/examples/demo (it will crash) =="
 set +e
-"$build/examples/demo" "$db"
+"$build/examples/demo" "$work/db" "$url"
 status=$?
 set -e
 echo "== the demo died with status $status ($(kill -l $((status - 128)) 2>/dev/null || echo exit)), as it would without crashdrop =="
-dump=$(ls "$db"/pending/*.dmp 2>/dev/null | head -n 1)
-if [ -z "$dump" ]; then
-    echo "no dump was written to $db/pending" >&2
+if ! python3 tools/collector.py wait "$work/received" --count 1 --timeout 30; then
+    echo "the collector received nothing; the helper's log:" >&2
+    cat "$work/db/helper.log" >&2 || true
     exit 1
 fi
-echo "== captured: $dump =="
-python3 tools/show_dump.py "$dump" --symbols "$db/symbols"
+echo "== the helper process persisted the dump and sent it; its log: =="
+sed 's/^/    /' "$work/db/helper.log"
+echo "== what the collector received =="
+python3 tools/collector.py show "$work/received" --symbols-dir "$work/symbols"
+echo "== the crash database: $work/db =="
+(cd "$work/db" && ls -l pending completed | sed 's/^/    /')

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config.hpp"
 #include "options.hpp"
+#include "report.hpp"
 #include "status.hpp"
 
 CRASHDROP_NAMESPACE_BEGIN
@@ -34,5 +36,27 @@ CRASHDROP_API Status write_dump(std::string* path_out = nullptr);
 
 /// Bytes start() reserved for the crash path (dump buffer and tables; not alternate stacks).
 CRASHDROP_API std::size_t reserved_bytes() noexcept;
+
+// ---- the crash database (in the spirit of Electron's crashReporter) ----
+
+/// Reports not yet sent (including those kept back by consent or the rate limit), oldest first.
+/// Empty before start().
+CRASHDROP_API std::vector<Report> pending_reports();
+
+/// Reports the server accepted, oldest first.
+CRASHDROP_API std::vector<Report> uploaded_reports();
+
+/// The most recently uploaded report, as Electron's getLastCrashReport(); false if none.
+CRASHDROP_API bool last_crash_report(Report* out);
+
+/// The user's consent to sending reports, persisted in the database. When off, reports are
+/// still written and kept pending; nothing is sent until it is turned on again.
+CRASHDROP_API Status set_upload_to_server(bool enabled);
+CRASHDROP_API bool upload_to_server();
+
+/// The main() of an external helper executable (HelperMode::external): started by the
+/// application's start(), it persists and sends reports. Returns the process exit code.
+///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }
+CRASHDROP_API int run_helper(int argc, char** argv);
 
 CRASHDROP_NAMESPACE_END

@@ -49,23 +49,17 @@
 #define CRASHDROP_EXPORT 0
 #endif
 
-// CRASHDROP_PTHREAD_INTERPOSE: 1 defines pthread_create in the implementation TU so every
-// thread created after start() gets an alternate signal stack (a stack overflow in any thread
-// is then captured). 0 leaves pthread_create alone; call crashdrop::prepare_thread() in each
-// thread instead.
+// CRASHDROP_PTHREAD_INTERPOSE: 1 defines (and exports) pthread_create in the implementation TU,
+// so every thread created after start() - by std::thread in libstdc++ too - gets an alternate
+// signal stack, and a stack overflow in any thread is captured. 0 leaves pthread_create alone;
+// threads then call crashdrop::prepare_thread() themselves. The default guesses from the
+// compiler flags: 1 for an executable, 0 for a shared library (position-independent code that
+// is not a PIE), because a plugin must not change how its host creates threads.
 #ifndef CRASHDROP_PTHREAD_INTERPOSE
-#define CRASHDROP_PTHREAD_INTERPOSE 1
-#endif
-
-// CRASHDROP_PTHREAD_INTERPOSE_GLOBAL: 1 exports that pthread_create so it also catches threads
-// created by other libraries (std::thread in libstdc++); right for executables. 0 keeps it
-// inside the module (right for a plugin that must not change its host's threads). The default
-// guesses from the compiler flags: position-independent but not a PIE means a shared library.
-#ifndef CRASHDROP_PTHREAD_INTERPOSE_GLOBAL
 #if defined(__PIC__) && !defined(__PIE__)
-#define CRASHDROP_PTHREAD_INTERPOSE_GLOBAL 0
+#define CRASHDROP_PTHREAD_INTERPOSE 0
 #else
-#define CRASHDROP_PTHREAD_INTERPOSE_GLOBAL 1
+#define CRASHDROP_PTHREAD_INTERPOSE 1
 #endif
 #endif
 

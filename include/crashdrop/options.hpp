@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config.hpp"
+#include "report.hpp"
 
 CRASHDROP_NAMESPACE_BEGIN
 
@@ -51,6 +52,52 @@ struct Options {
     /// Real-time signal used, only while a dump is written, to collect other threads'
     /// registers. 0 picks SIGRTMIN + 3. Range 0 or SIGRTMIN .. SIGRTMAX.
     int thread_signal = 0;
+
+    // ---- the helper process, the crash database and uploads ----
+
+    /// How the helper process is started (see HelperMode). It persists each dump from the
+    /// shared buffer, sends reports, and exits after the application, once its uploads end.
+    HelperMode helper_mode = HelperMode::reexec;
+
+    /// The helper executable for HelperMode::external.
+    std::string helper_path;
+
+    /// Where reports are sent: http:// (built-in client) or https:// (libcurl, loaded at run
+    /// time). Empty: reports are only stored.
+    std::string submit_url;
+
+    /// The request format for submit_url.
+    UploadFormat upload_format = UploadFormat::crashpad;
+
+    /// A Sentry DSN (https://KEY@HOST/PROJECT). Sets the format to Sentry's and the URL to the
+    /// project's minidump endpoint; submit_url is then ignored.
+    std::string sentry_dsn;
+
+    /// A custom transport, called in the helper instead of the built-in HTTP client.
+    Transport transport;
+
+    /// gzip the request body (Content-Encoding: gzip).
+    bool compress = true;
+
+    /// At most one upload per hour; the others stay pending until the hour has passed.
+    bool rate_limit = false;
+
+    /// HTTPS: a PEM file of CA certificates to trust (e.g. a private collector's own CA).
+    std::string ca_file;
+
+    /// Time limits of one upload attempt: for the connection, and for the whole exchange (a
+    /// server that hangs or trickles is cut off). Range 100 .. 600000 ms.
+    int connect_timeout_ms = 10000;
+    int upload_timeout_ms = 60000;
+
+    /// Within one run, a failed upload is retried after this delay, doubling up to one hour.
+    /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
+    int retry_delay_ms = 60000;
+
+    /// Bounds of the database; the oldest reports are pruned first. 0 disables a bound.
+    std::size_t max_reports = 50;
+    std::size_t max_database_bytes = 256u * 1024u * 1024u;
+    int max_report_age_days = 30;
 };
 
 CRASHDROP_NAMESPACE_END

@@ -77,6 +77,7 @@ enum class variant { crashdrop, kernel, baseline };
         crashdrop::Options o;
         o.database_path = dir + "/db";
         o.product_name = "capture_bench";
+        o.helper_mode = crashdrop::HelperMode::none;  // the crashed process writes the dump itself
         if (!crashdrop::start(o).ok()) _exit(91);
         g_shared->reserved.store(crashdrop::reserved_bytes());
     }

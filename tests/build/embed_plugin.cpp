@@ -9,6 +9,7 @@ extern "C" __attribute__((visibility("default"))) int embed_plugin_start(const c
     crashdrop::Options o;
     o.database_path = database;
     o.product_name = "embed_plugin";
+    o.helper_mode = crashdrop::HelperMode::fork;  // a plugin cannot re-run its host
     return crashdrop::start(o).ok() ? 0 : 1;
 }
 

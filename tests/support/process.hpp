@@ -120,6 +120,67 @@ inline run_result run_process(const std::vector<std::string>& argv, double timeo
     return r;
 }
 
+/// A process left running while the test goes on (a server); stopped when this goes away.
+class background_process {
+public:
+    background_process() = default;
+    background_process(const background_process&) = delete;
+    background_process& operator=(const background_process&) = delete;
+    background_process(background_process&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+    ~background_process() { stop(); }
+
+    /// Starts argv with stdout and stderr appended to `log`.
+    bool start(const std::vector<std::string>& argv, const std::string& log) {
+        pid_ = fork();
+        if (pid_ < 0) return false;
+        if (pid_ == 0) {
+            setpgid(0, 0);
+            const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+            }
+            std::vector<char*> args;
+            for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+            args.push_back(nullptr);
+            execvp(args[0], args.data());
+            _exit(127);
+        }
+        return true;
+    }
+    pid_t pid() const { return pid_; }
+    void stop() {
+        if (pid_ <= 0) return;
+        kill(-pid_, SIGTERM);
+        kill(pid_, SIGTERM);
+        for (int i = 0; i < 200; ++i) {
+            if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+                pid_ = -1;
+                return;
+            }
+            usleep(10000);
+        }
+        kill(-pid_, SIGKILL);
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+
+private:
+    pid_t pid_ = -1;
+};
+
+/// Polls `done` until it is true or `timeout` seconds pass.
+template <typename F>
+inline bool eventually(double timeout, F&& done) {
+    const double end = now_seconds() + timeout;
+    for (;;) {
+        if (done()) return true;
+        if (now_seconds() > end) return false;
+        usleep(20000);
+    }
+}
+
 inline std::string read_text_file(const std::string& path) {
     std::string s;
     FILE* f = fopen(path.c_str(), "rb");
@@ -143,6 +204,12 @@ inline std::vector<std::string> split(const std::string& s, char sep) {
         }
     }
     out.push_back(cur);
+    return out;
+}
+
+inline std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
     return out;
 }
 

@@ -26,6 +26,8 @@ crashdrop::Options valid_options(const std::string& name) {
     o.database_path = k_work + "/" + name;
     o.product_name = "api_test";
     o.product_version = "1";
+    // This binary's main() is Catch2's: re-executing it as a helper would rerun the tests.
+    o.helper_mode = crashdrop::HelperMode::none;
     return o;
 }
 

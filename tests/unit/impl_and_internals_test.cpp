@@ -288,3 +288,195 @@ TEST_CASE("a shared library's DT_SONAME is read from memory", "[internals]") {
     CHECK(std::string(soname) == "libc.so.6");
     CHECK(id.length > 0);
 }
+
+// ---- the helper's building blocks: metadata, URLs, HTTP framing, replies, multipart ----
+
+namespace cd = crashdrop::detail;
+
+TEST_CASE("report metadata round-trips, escapes what must be, and refuses garbage", "[internals][database]") {
+    crashdrop::Report r;
+    r.id = "0123abcd-0000-4000-8000-0123456789ab";
+    r.created = 1700000000;
+    r.product = "Game";
+    r.version = "1.0";
+    r.state = crashdrop::ReportState::rejected;
+    r.attempts = 3;
+    r.last_attempt = 1700000100;
+    r.server_id = "srv=1";
+    r.last_error = "line1\nline2 100%";
+    r.annotations["key with = sign"] = "value\r\nwith\ttabs";
+    const std::string text = cd::encode_report(r);
+    CHECK(text.find("line1\nline2") == std::string::npos);  // one line per key
+    crashdrop::Report back;
+    std::string error;
+    REQUIRE(cd::decode_report(text, &back, &error));
+    CHECK(back.id == r.id);
+    CHECK(back.created == r.created);
+    CHECK(back.state == crashdrop::ReportState::rejected);
+    CHECK(back.attempts == 3);
+    CHECK(back.server_id == "srv=1");
+    CHECK(back.last_error == r.last_error);
+    CHECK(back.annotations == r.annotations);
+    CHECK_FALSE(cd::decode_report("", &back, &error));
+    CHECK(error == "no valid report id");
+    CHECK_FALSE(cd::decode_report("id=../../etc/passwd\ncreated=1\n", &back, &error));
+    CHECK_FALSE(cd::decode_report("id=0123abcd-0000-4000-8000-0123456789ab\ncreated=yesterday\n", &back, &error));
+    CHECK(error == "no valid creation time");
+    std::string binary(4096, '\0');
+    for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i * 7);
+    CHECK_FALSE(cd::decode_report(binary, &back, &error));  // no crash on noise
+}
+
+TEST_CASE("URLs split into scheme, host, port and target; bad ones are refused", "[internals][transport]") {
+    cd::url_parts u;
+    std::string error;
+    REQUIRE(cd::parse_url("http://example.com/submit?x=1#frag", &u, &error));
+    CHECK(u.scheme == "http");
+    CHECK(u.host == "example.com");
+    CHECK(u.port == 80);
+    CHECK(u.target == "/submit?x=1");
+    REQUIRE(cd::parse_url("HTTPS://user:pw@[::1]:8443", &u, &error));
+    CHECK(u.scheme == "https");
+    CHECK(u.host == "::1");
+    CHECK(u.port == 8443);
+    CHECK(u.target == "/");
+    CHECK(u.userinfo == "user:pw");
+    CHECK_FALSE(cd::parse_url("ftp://x/y", &u, &error));
+    CHECK(error.find("unsupported scheme") != std::string::npos);
+    CHECK_FALSE(cd::parse_url("http://:80/", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://h:99999/", &u, &error));
+    CHECK_FALSE(cd::parse_url("not a url", &u, &error));
+    CHECK(cd::add_query("http://h/p", {{"product", "My Game"}, {"v", "1&2"}}) == "http://h/p?product=My%20Game&v=1%262");
+    CHECK(cd::add_query("http://h/p?a=b", {{"c", "d"}}) == "http://h/p?a=b&c=d");
+}
+
+TEST_CASE("a Sentry DSN becomes its project's minidump endpoint", "[internals][transport]") {
+    std::string url, error;
+    REQUIRE(cd::sentry_minidump_url("https://abc@o1.ingest.sentry.io/123", &url, &error));
+    CHECK(url == "https://o1.ingest.sentry.io/api/123/minidump/?sentry_key=abc");
+    REQUIRE(cd::sentry_minidump_url("http://key:secret@localhost:9000/sub/path/7", &url, &error));
+    CHECK(url == "http://localhost:9000/sub/path/api/7/minidump/?sentry_key=key");
+    CHECK_FALSE(cd::sentry_minidump_url("https://o1.ingest.sentry.io/123", &url, &error));  // no key
+    CHECK_FALSE(cd::sentry_minidump_url("https://abc@host/", &url, &error));             // no project
+}
+
+TEST_CASE("chunked replies decode; incomplete ones are noticed", "[internals][transport]") {
+    std::string out;
+    CHECK(cd::dechunk("5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", &out));
+    CHECK(out == "hello world");
+    CHECK_FALSE(cd::dechunk("5\r\nhel", &out));
+    CHECK_FALSE(cd::dechunk("zz\r\n", &out));
+}
+
+TEST_CASE("replies become verdicts: sent, retry later, rejected", "[internals][transport]") {
+    using crashdrop::UploadFormat;
+    using crashdrop::UploadStatus;
+    auto verdict = [](int status, const std::string& body, UploadFormat f) {
+        cd::http_response r;
+        r.status = status;
+        r.body = body;
+        if (status == 0) r.error = "connection refused";
+        return cd::interpret_reply(r, f);
+    };
+    CHECK(verdict(0, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+    CHECK(verdict(503, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+    CHECK(verdict(429, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+    CHECK(verdict(400, "bad", UploadFormat::crashpad).status == UploadStatus::rejected);
+    CHECK(verdict(413, "", UploadFormat::socorro).status == UploadStatus::rejected);
+    const auto ok = verdict(200, "abc-123\n", UploadFormat::crashpad);
+    CHECK(ok.status == UploadStatus::sent);
+    CHECK(ok.server_id == "abc-123");
+    const auto crash_id = verdict(200, "CrashID=bp-6fa75d32-9c35-4e25-8d2a-7a4e90221122\n", UploadFormat::socorro);
+    CHECK(crash_id.status == UploadStatus::sent);
+    CHECK(crash_id.server_id == "bp-6fa75d32-9c35-4e25-8d2a-7a4e90221122");
+    CHECK(verdict(200, "Discarded=rule_has_hangid_and_browser\n", UploadFormat::socorro).status == UploadStatus::rejected);
+    const auto sentry = verdict(200, "{\"id\":\"0123456789abcdef0123456789abcdef\"}", UploadFormat::sentry);
+    CHECK(sentry.status == UploadStatus::sent);
+    CHECK(sentry.server_id == "0123456789abcdef0123456789abcdef");
+}
+
+TEST_CASE("the multipart body carries every field and the dump, bytes intact", "[internals][transport]") {
+    crashdrop::Upload up;
+    up.report.id = "0123abcd-0000-4000-8000-0123456789ab";
+    up.report.product = "P";
+    up.report.version = "V";
+    up.report.annotations["build"] = "42";
+    up.report.annotations["bad\"name"] = "x";
+    up.client_id = "c";
+    for (int i = 0; i < 256; ++i) up.dump.push_back(static_cast<std::uint8_t>(i));
+    const auto parts = cd::report_parts(up, crashdrop::UploadFormat::crashpad);
+    const std::string body = cd::multipart_body(parts, "BOUNDARY");
+    CHECK(body.find("name=\"prod\"\r\n\r\nP\r\n") != std::string::npos);
+    CHECK(body.find("name=\"guid\"\r\n\r\nc\r\n") != std::string::npos);
+    CHECK(body.find("name=\"build\"\r\n\r\n42\r\n") != std::string::npos);
+    CHECK(body.find("name=\"bad_name\"") != std::string::npos);  // quotes cannot break the header
+    CHECK(body.find("name=\"upload_file_minidump\"; filename=\"" + up.report.id + ".dmp\"") != std::string::npos);
+    const std::string dump(up.dump.begin(), up.dump.end());
+    CHECK(body.find(dump) != std::string::npos);
+    CHECK(body.size() >= 10);
+    CHECK(body.substr(body.size() - 14) == "--BOUNDARY--\r\n");
+}
+
+TEST_CASE("the helper configuration survives its trip through the shared region", "[internals][helper]") {
+    cd::helper_config c;
+    c.database = "/var/tmp/db with spaces";
+    c.upload.url = "https://h/x?y=1";
+    c.upload.format = crashdrop::UploadFormat::sentry;
+    c.upload.compress = false;
+    c.upload.ca_file = "/etc/ca.pem";
+    c.upload.connect_timeout_ms = 1234;
+    c.upload.upload_timeout_ms = 5678;
+    c.rate_limit = true;
+    c.retry_delay_ms = 99;
+    c.limits.max_reports = 7;
+    c.limits.max_bytes = 1u << 20;
+    c.limits.max_age_days = 3;
+    c.product = "P\nQ";
+    c.version = "1%";
+    c.mode = crashdrop::HelperMode::external;
+    const cd::helper_config d = cd::decode_helper_config(cd::encode_helper_config(c));
+    CHECK(d.database == c.database);
+    CHECK(d.upload.url == c.upload.url);
+    CHECK(d.upload.format == c.upload.format);
+    CHECK(d.upload.compress == false);
+    CHECK(d.upload.ca_file == c.upload.ca_file);
+    CHECK(d.upload.connect_timeout_ms == 1234);
+    CHECK(d.upload.upload_timeout_ms == 5678);
+    CHECK(d.rate_limit);
+    CHECK(d.retry_delay_ms == 99);
+    CHECK(d.limits.max_reports == 7);
+    CHECK(d.limits.max_bytes == (1u << 20));
+    CHECK(d.limits.max_age_days == 3);
+    CHECK(d.product == "P\nQ");
+    CHECK(d.version == "1%");
+    CHECK(d.mode == crashdrop::HelperMode::external);
+}
+
+#if __has_include(<curl/curl.h>)
+#include <curl/curl.h>
+TEST_CASE("the libcurl ABI numbers match <curl/curl.h>", "[internals][transport]") {
+    namespace abi = cd::curl_abi;
+    CHECK(abi::k_global_default == CURL_GLOBAL_DEFAULT);
+    CHECK(abi::k_opt_writedata == CURLOPT_WRITEDATA);
+    CHECK(abi::k_opt_url == CURLOPT_URL);
+    CHECK(abi::k_opt_errorbuffer == CURLOPT_ERRORBUFFER);
+    CHECK(abi::k_opt_postfields == CURLOPT_POSTFIELDS);
+    CHECK(abi::k_opt_useragent == CURLOPT_USERAGENT);
+    CHECK(abi::k_opt_httpheader == CURLOPT_HTTPHEADER);
+    CHECK(abi::k_opt_cainfo == CURLOPT_CAINFO);
+    CHECK(abi::k_opt_writefunction == CURLOPT_WRITEFUNCTION);
+    CHECK(abi::k_opt_postfieldsize_large == CURLOPT_POSTFIELDSIZE_LARGE);
+    CHECK(abi::k_opt_post == CURLOPT_POST);
+    CHECK(abi::k_opt_ssl_verifypeer == CURLOPT_SSL_VERIFYPEER);
+    CHECK(abi::k_opt_ssl_verifyhost == CURLOPT_SSL_VERIFYHOST);
+    CHECK(abi::k_opt_nosignal == CURLOPT_NOSIGNAL);
+    CHECK(abi::k_opt_timeout_ms == CURLOPT_TIMEOUT_MS);
+    CHECK(abi::k_opt_connecttimeout_ms == CURLOPT_CONNECTTIMEOUT_MS);
+    CHECK(abi::k_info_response_code == CURLINFO_RESPONSE_CODE);
+    CHECK(abi::k_error_size == CURL_ERROR_SIZE);
+}
+#else
+TEST_CASE("the libcurl ABI numbers match <curl/curl.h>", "[internals][transport]") {
+    WARN("<curl/curl.h> not installed (libcurl4-openssl-dev): the ABI numbers were not compared");
+}
+#endif

@@ -9,14 +9,6 @@
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
-struct dump_request {
-    bool is_crash;
-    int signo;             // crash: the signal
-    int code;              // crash: si_code
-    u64 address;           // crash: si_addr
-    const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
-    u32 tid;               // the crashing or requesting thread
-};
 
 /// A fresh random (version 4) report id.
 CRASHDROP_SIGSAFE void new_report_id(minidump::guid* id) {
@@ -387,6 +379,7 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
     auto* info = image_at<minidump::crashpad_info>(im, info_rva);
     info->version = 1;
     copy_bytes(&info->report_id, report_id, sizeof(*report_id));
+    copy_bytes(&info->client_id, &g->client_id, sizeof(g->client_id));
     info->simple_annotations.rva = dict;
     info->simple_annotations.data_size = static_cast<u32>(4 + u64{written} * sizeof(minidump::simple_string_dictionary_entry));
     image_add_stream(im, minidump::stream_crashpad_info, info_rva, sizeof(minidump::crashpad_info));
@@ -428,46 +421,6 @@ CRASHDROP_SIGSAFE void add_maps(linux_state* g, image* im, text* errors) {
         text_append_dec(errors, dropped);
         text_append(errors, " mappings beyond the table's capacity were not used\n");
     }
-}
-
-/// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
-/// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
-/// ".<id>.dmp.tmp" created with O_CREAT|O_EXCL|O_NOFOLLOW and renamed without replacing. Either
-/// way the dump appears in pending/ complete, mode 0600, never through a symbolic link and
-/// never over an existing file. Returns 0 or -errno.
-CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char* name) {
-    const int prepared = g->dump_fd;
-    g->dump_fd = -1;
-    if (prepared >= 0) {
-        long r = write_all(prepared, im->base, static_cast<std::size_t>(im->size));
-        if (r == 0) {
-            r = raw_syscall(SYS_linkat, AT_FDCWD, to_long(g->dump_fd_path), g->pending_dirfd, to_long(name),
-                            AT_SYMLINK_FOLLOW);
-        }
-        sys_close(prepared);
-        if (r == 0 || r == -EEXIST) return r;
-        // Otherwise (no /proc, say) fall through to the named temporary file.
-    }
-    char tmp[80];
-    text t;
-    t.reset(tmp, sizeof(tmp));
-    t.put('.');
-    text_append(&t, name);
-    text_append(&t, ".tmp");
-    const int fd = sys_openat(g->pending_dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) return fd;
-    const long w = write_all(fd, im->base, static_cast<std::size_t>(im->size));
-    sys_close(fd);
-    long r = w;
-    if (w == 0) {
-        r = raw_syscall(SYS_renameat2, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name),
-                        1 /* RENAME_NOREPLACE */);
-        if (r == -EINVAL || r == -ENOSYS) {  // a file system without RENAME_NOREPLACE
-            r = raw_syscall(SYS_linkat, g->pending_dirfd, to_long(tmp), g->pending_dirfd, to_long(name), 0);
-        }
-    }
-    raw_syscall(SYS_unlinkat, g->pending_dirfd, to_long(tmp), 0);
-    return r;
 }
 
 /// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
@@ -625,7 +578,10 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     file_name.reset(name, sizeof(name));
     format_report_id(&report_id, &file_name);
     text_append(&file_name, ".dmp");
-    const long w = publish_dump(g, &im, name);
+    char id_text[40];
+    copy_bytes(id_text, name, 36);
+    id_text[36] = '\0';
+    const long w = deliver_dump(g, &im, name, id_text, req);
     text path;
     path.reset(g->last_path, sizeof(g->last_path));
     text_append(&path, g->pending_path);
@@ -647,16 +603,6 @@ inline void prime_module_cache(sigsafe::linux_state* g) {
     errors.reset(g->errors, sigsafe::k_errors_capacity);
     sigsafe::add_maps(g, &im, &errors);
     sigsafe::write_module_list(g, &im, &errors);
-}
-
-/// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
-/// O_TMPFILE support the dump path creates a named temporary file instead.
-inline void prepare_dump_file(sigsafe::linux_state* g) {
-    if (g->dump_fd >= 0) return;
-    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    g->dump_fd = fd;
-    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
 }
 
 }  // namespace detail

@@ -286,6 +286,7 @@ inline void terminate_handler() {
 inline void atfork_child() {
     sigsafe::linux_state* g = &sigsafe::g_state;
     if (!g->started.load(std::memory_order_acquire)) return;
+    if (g->launching_helper.load(std::memory_order_acquire)) return;  // start()'s own forks
     g->pid = sigsafe::sys_getpid();
     g->reader.pid = g->pid;
     // /proc/self and the pipe were opened by the parent: reopen them for this process.
@@ -304,6 +305,14 @@ inline void atfork_child() {
         }
         g->reader.pipe_read = fds[0];
         g->reader.pipe_write = fds[1];
+    }
+    // The helper belongs to the parent: this process writes its own dumps.
+    const int sock = g->helper_sock.exchange(-1, std::memory_order_acq_rel);
+    if (sock >= 0) sigsafe::sys_close(sock);
+    g->respawn_path = nullptr;
+    if (g->region_fd >= 0) {
+        sigsafe::sys_close(g->region_fd);
+        g->region_fd = -1;
     }
     // The prepared dump file is shared with the parent too: take a new one.
     if (g->dump_fd >= 0) {
@@ -375,12 +384,7 @@ CRASHDROP_NAMESPACE_END
 
 /// Every thread created after start() gets an alternate signal stack before its start routine
 /// runs (and loses it when it ends), so its stack overflow is captured.
-#if CRASHDROP_PTHREAD_INTERPOSE_GLOBAL
-extern "C" __attribute__((visibility("default")))
-#else
-extern "C" __attribute__((visibility("hidden")))
-#endif
-int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) noexcept {
+extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) noexcept {
     namespace d = crashdrop::detail;
     const d::pthread_create_fn real = d::real_pthread_create();
     if (real == nullptr || real == &pthread_create) return EAGAIN;

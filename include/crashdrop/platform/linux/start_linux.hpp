@@ -35,19 +35,72 @@ inline Status check_options(const Options& o) {
     if (o.thread_signal != 0 && (o.thread_signal < SIGRTMIN || o.thread_signal > SIGRTMAX)) {
         return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
     }
+    std::string error;
+    url_parts url;
+    if (!o.sentry_dsn.empty()) {
+        std::string endpoint;
+        if (!sentry_minidump_url(o.sentry_dsn, &endpoint, &error)) return invalid("sentry_dsn: " + error);
+    } else if (!o.submit_url.empty() && !parse_url(o.submit_url, &url, &error)) {
+        return invalid("submit_url: " + error);
+    }
+    if (o.helper_mode == HelperMode::external && (o.helper_path.empty() || access(o.helper_path.c_str(), X_OK) != 0)) {
+        return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
+    }
+    if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
+    if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
+    if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
+    if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
     return Status::success();
 }
 
-/// Reserves the region: shared memory (memfd) so a helper process can map it too, touched
-/// now so that no page fault is needed after a crash.
-inline sigsafe::u8* reserve_region(std::size_t size) {
+/// What the helper will run by, from the options (the URL already resolved).
+inline helper_config make_helper_config(const Options& o, const std::string& database_root) {
+    helper_config c;
+    c.database = database_root;
+    c.upload.format = o.upload_format;
+    c.upload.url = o.submit_url;
+    if (!o.sentry_dsn.empty()) {
+        c.upload.format = UploadFormat::sentry;
+        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
+    }
+    c.upload.compress = o.compress;
+    c.upload.ca_file = o.ca_file;
+    c.upload.connect_timeout_ms = o.connect_timeout_ms;
+    c.upload.upload_timeout_ms = o.upload_timeout_ms;
+    c.rate_limit = o.rate_limit;
+    c.retry_delay_ms = o.retry_delay_ms;
+    c.limits.max_reports = o.max_reports;
+    c.limits.max_bytes = o.max_database_bytes;
+    c.limits.max_age_days = o.max_report_age_days;
+    c.product = o.product_name;
+    c.version = o.product_version;
+    c.mode = o.helper_mode;
+    return c;
+}
+
+/// Process-wide things start() keeps in ordinary memory (allocated once, never freed).
+struct linux_runtime {
+    std::string database_root;
+    helper_command respawn;  // what respawn_helper() execs
+};
+inline linux_runtime& runtime() {
+    static linux_runtime* r = new linux_runtime();  // never destroyed: a crash may come during exit
+    return *r;
+}
+
+/// Reserves the region: a memfd (so the helper maps the same memory), touched now so that no
+/// page fault is needed after a crash. *fd_out keeps the memfd (-1 when only anonymous shared
+/// memory could be had: then no helper can be given the dumps).
+inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
     void* p = MAP_FAILED;
+    *fd_out = -1;
     const int fd = static_cast<int>(syscall(SYS_memfd_create, "crashdrop", 1u /* MFD_CLOEXEC */));
     if (fd >= 0) {
         if (ftruncate(fd, static_cast<off_t>(size)) == 0) {
             p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         }
-        close(fd);
+        if (p != MAP_FAILED) *fd_out = fd;
+        else close(fd);
     }
     if (p == MAP_FAILED) p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) return nullptr;
@@ -68,7 +121,10 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
         at = static_cast<std::size_t>(align_up(at + bytes, 64));
         return p;
     };
-    // Persistent part first (a fork child copies it): annotations, start()'s notes, module ids.
+    // Persistent part first (a fork child copies it): the header the helper reads the layout
+    // from, its configuration, annotations, start()'s notes, module ids.
+    g->header = reinterpret_cast<region_header*>(take(sizeof(region_header)));
+    g->config_text = reinterpret_cast<char*>(take(k_config_capacity));
     g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
     g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
     g->module_cache_capacity = 256;
@@ -83,6 +139,17 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
 
     g->image_base = region + at;
     g->image_capacity = size - at;
+    region_header* h = g->header;
+    h->magic = k_region_magic;
+    h->version = k_region_version;
+    h->region_size = size;
+    h->config_offset = static_cast<u64>(reinterpret_cast<u8*>(g->config_text) - region);
+    h->annotations_offset = static_cast<u64>(reinterpret_cast<u8*>(g->annotations) - region);
+    h->annotation_capacity = k_annotation_capacity;
+    h->annotation_size = sizeof(annotation);
+    h->image_offset = at;
+    h->image_capacity = g->image_capacity;
+    h->app_pid = static_cast<u32>(getpid());
 }
 
 inline void note(linux_state* g, const std::string& text) {
@@ -198,6 +265,9 @@ inline std::uint64_t executable_dynamic() {
 inline Status linux_start(const Options& options) {
     linux_state* g = &sigsafe::g_state;
     if (Status s = check_options(options); !s.ok()) return s;
+    // In a process started as the helper (re-exec mode), start() runs the helper instead and
+    // never returns.
+    run_helper_if_asked(options.transport ? &options.transport : nullptr, nullptr);
     std::uint32_t expected = 0;
     if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         return Status(Error::already_started, "crashdrop::start() was already called in this process");
@@ -212,7 +282,7 @@ inline Status linux_start(const Options& options) {
 
     sigsafe::u8* region = g->region;
     if (region == nullptr) {
-        region = reserve_region(options.dump_buffer_size);
+        region = reserve_region(options.dump_buffer_size, &g->region_fd);
         if (region == nullptr) {
             close(db.pending_fd);
             return fail(Status(Error::out_of_memory, "reserving " + std::to_string(options.dump_buffer_size) +
@@ -257,7 +327,25 @@ inline Status linux_start(const Options& options) {
     }
 
     g->dump_fd = -1;
+    g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
+    runtime().database_root = db.root;
+    {
+        const helper_config config = make_helper_config(options, db.root);
+        const std::string text = encode_helper_config(config);
+        std::snprintf(g->config_text, sigsafe::k_config_capacity, "%s", text.c_str());
+        database store(db.root);
+        const std::string client = store.client_id(new_uuid());
+        // The id as a GUID, as Crashpad's info stream holds it (8-4-4-4-12 hex -> fields).
+        unsigned v[11] = {0};
+        if (std::sscanf(client.c_str(), "%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                        &v[6], &v[7], &v[8], &v[9], &v[10]) == 11) {
+            g->client_id.data1 = v[0];
+            g->client_id.data2 = static_cast<std::uint16_t>(v[1]);
+            g->client_id.data3 = static_cast<std::uint16_t>(v[2]);
+            for (int i = 0; i < 8; ++i) g->client_id.data4[i] = static_cast<std::uint8_t>(v[3 + i]);
+        }
+    }
     prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);
     if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
@@ -303,6 +391,31 @@ inline Status linux_start(const Options& options) {
     if (options.handle_terminate) {
         g_previous_terminate = std::set_terminate(terminate_handler);
     }
+    // The helper, before the handlers: a fork-mode helper must not inherit them.
+    std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
+    if (options.helper_mode != HelperMode::none && g->region_fd >= 0) {
+        const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true);
+        std::string error;
+        g->launching_helper.store(1, std::memory_order_release);
+        const int sock = launch_helper(options.helper_mode, command, g->region_fd, g->helper_log_path,
+                                       options.transport ? &options.transport : nullptr, nullptr, &error);
+        g->launching_helper.store(0, std::memory_order_release);
+        if (sock >= 0) {
+            g->helper_sock.store(sock, std::memory_order_release);
+        } else {
+            note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
+        }
+        if (options.helper_mode != HelperMode::fork) {
+            linux_runtime& rt = runtime();
+            rt.respawn = make_helper_command(options.helper_mode, options.helper_path, false);
+            g->respawn_argv = rt.respawn.argv.data();
+            g->respawn_envp = rt.respawn.envp.data();
+            g->respawn_path = rt.respawn.path.c_str();
+        }
+    } else if (options.helper_mode != HelperMode::none) {
+        note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
+    }
+
     for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
         if (!sigsafe::install_fatal_handler(sigsafe::k_fatal_signals[i], &g->previous[i])) {
             for (int j = 0; j < i; ++j) sigaction(sigsafe::k_fatal_signals[j], &g->previous[j], nullptr);

@@ -99,6 +99,16 @@ struct annotation {
     char value[k_annotation_value_max + 1];
 };
 
+/// What a dump is for: a crash (with its signal) or write_dump().
+struct dump_request {
+    bool is_crash;
+    int signo;             // crash: the signal
+    int code;              // crash: si_code
+    u64 address;           // crash: si_addr
+    const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
+    u32 tid;               // the crashing or requesting thread
+};
+
 struct linux_state {
     std::atomic<u32> started;
 
@@ -126,6 +136,9 @@ struct linux_state {
     // ---- the reserved region and what start() carved out of it ----
     u8* region;
     u64 region_size;
+    int region_fd;            // the memfd behind it (a helper started after a crash maps it too)
+    region_header* header;    // at offset 0: layout and the hand-off (helper/region.hpp)
+    char* config_text;        // the helper's configuration (k_config_capacity)
     thread_slot* threads;
     u32 thread_capacity;
     u32 thread_count;
@@ -160,6 +173,15 @@ struct linux_state {
     struct sigaction previous[k_fatal_signal_count];
     struct sigaction previous_capture;
     std::atomic<u32> handlers_installed;
+
+    // ---- the helper ----
+    std::atomic<int> helper_sock;  // our end of the helper's socket; -1: no helper
+    std::atomic<u32> launching_helper;  // set while start() forks the helper: atfork_child stays out
+    const char* respawn_path;      // how to start a helper after a crash (prepared by start());
+    char* const* respawn_argv;     // respawn_path nullptr: never
+    char* const* respawn_envp;
+    char helper_log_path[k_path_max];
+    minidump::guid client_id;      // this installation's id (Crashpad info stream)
 
     // ---- results ----
     char last_path[k_path_max];  // of the newest dump written by this process

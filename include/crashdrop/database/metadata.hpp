@@ -1,0 +1,140 @@
+// crashdrop/database/metadata.hpp - the text form of a report's metadata file (<id>.meta) and of
+// the database's settings file: one "key=value" line each, keys and values percent-escaped (%,
+// =, and control bytes such as CR, LF, NUL), annotations as "annotation.<key>=<value>". Readable by a person
+// and by the collector; a damaged file gives a clear error, never a crash.
+// Context: implementation TU; ordinary code (helper process and API calls), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline std::string meta_escape(const std::string& v) {
+    static const char k_hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(v.size());
+    for (const char ch : v) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '%' || c == '=' || c < 0x20 || c == 0x7f) {  // '=' too: keys may hold one
+            out += '%';
+            out += k_hex[c >> 4];
+            out += k_hex[c & 0xf];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
+inline int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Undoes meta_escape. A malformed escape is kept literally.
+inline std::string meta_unescape(const std::string& v) {
+    std::string out;
+    out.reserve(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '%' && i + 2 < v.size() && hex_digit(v[i + 1]) >= 0 && hex_digit(v[i + 2]) >= 0) {
+            out += static_cast<char>(hex_digit(v[i + 1]) * 16 + hex_digit(v[i + 2]));
+            i += 2;
+        } else {
+            out += v[i];
+        }
+    }
+    return out;
+}
+
+/// "key=value" lines into a map (later keys win). Lines without '=' are reported in *bad.
+inline std::map<std::string, std::string> parse_key_values(const std::string& text, std::size_t* bad = nullptr) {
+    std::map<std::string, std::string> out;
+    std::size_t pos = 0;
+    if (bad != nullptr) *bad = 0;
+    while (pos < text.size()) {
+        std::size_t eol = text.find('\n', pos);
+        if (eol == std::string::npos) eol = text.size();
+        const std::string line = text.substr(pos, eol - pos);
+        pos = eol + 1;
+        if (line.empty() || line[0] == '#') continue;
+        const std::size_t eq = line.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            if (bad != nullptr) ++*bad;
+            continue;
+        }
+        out[meta_unescape(line.substr(0, eq))] = meta_unescape(line.substr(eq + 1));
+    }
+    return out;
+}
+
+inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
+    std::string out;
+    for (const auto& e : kv) out += meta_escape(e.first) + "=" + meta_escape(e.second) + "\n";
+    return out;
+}
+
+inline const char* state_name(ReportState s) {
+    switch (s) {
+        case ReportState::pending: return "pending";
+        case ReportState::uploaded: return "uploaded";
+        case ReportState::rejected: return "rejected";
+    }
+    return "pending";
+}
+
+inline std::string encode_report(const Report& r) {
+    std::map<std::string, std::string> kv;
+    kv["id"] = r.id;
+    kv["created"] = std::to_string(static_cast<long long>(r.created));
+    kv["product"] = r.product;
+    kv["version"] = r.version;
+    kv["state"] = state_name(r.state);
+    kv["attempts"] = std::to_string(r.attempts);
+    kv["last_attempt"] = std::to_string(static_cast<long long>(r.last_attempt));
+    kv["server_id"] = r.server_id;
+    kv["last_error"] = r.last_error;
+    for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
+    return "# crashdrop report metadata\n" + format_key_values(kv);
+}
+
+/// Parses a metadata file. Returns false (with *error) when it is not one: a report needs at
+/// least a well-formed id and creation time.
+inline bool decode_report(const std::string& text, Report* out, std::string* error) {
+    const auto kv = parse_key_values(text);
+    auto get = [&kv](const char* key) {
+        auto it = kv.find(key);
+        return it == kv.end() ? std::string() : it->second;
+    };
+    Report r;
+    r.id = get("id");
+    if (r.id.size() != 36 || r.id.find_first_not_of("0123456789abcdef-") != std::string::npos) {
+        if (error != nullptr) *error = "no valid report id";
+        return false;
+    }
+    char* end = nullptr;
+    const std::string created = get("created");
+    r.created = static_cast<std::time_t>(std::strtoll(created.c_str(), &end, 10));
+    if (created.empty() || end == nullptr || *end != '\0') {
+        if (error != nullptr) *error = "no valid creation time";
+        return false;
+    }
+    r.product = get("product");
+    r.version = get("version");
+    const std::string state = get("state");
+    r.state = state == "uploaded" ? ReportState::uploaded : state == "rejected" ? ReportState::rejected : ReportState::pending;
+    r.attempts = std::atoi(get("attempts").c_str());
+    r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
+    r.server_id = get("server_id");
+    r.last_error = get("last_error");
+    for (const auto& e : kv) {
+        if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
+    }
+    *out = r;
+    return true;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE

@@ -1,0 +1,76 @@
+// crashdrop/report.hpp - crash reports as the API shows them, and the pluggable transport: the
+// types a custom transport receives and returns.
+// Context: ordinary code. Transports run in the helper process, never in the crashed one.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+CRASHDROP_NAMESPACE_BEGIN
+
+/// Where a report is in its life. Pending reports are sent (again) by the helper; uploaded and
+/// rejected ones are kept in completed/ and never sent again.
+enum class ReportState { pending, uploaded, rejected };
+
+/// One crash report of the database: a minidump and its metadata.
+struct Report {
+    std::string id;            ///< report id (a UUID; also the dump's file name)
+    std::string dump_path;     ///< absolute path of the .dmp file
+    std::time_t created = 0;   ///< when the dump was written (UTC seconds)
+    std::string product;
+    std::string version;
+    ReportState state = ReportState::pending;
+    int attempts = 0;              ///< upload attempts so far
+    std::time_t last_attempt = 0;  ///< UTC seconds; 0: never
+    std::string server_id;         ///< the server's id for an uploaded report
+    std::string last_error;        ///< why the last attempt did not send it
+    std::map<std::string, std::string> annotations;
+};
+
+/// A transport's verdict on one attempt.
+enum class UploadStatus {
+    sent,         ///< the server has it (server_id says under which id)
+    retry_later,  ///< a network failure or a server error (5xx): the report stays pending
+    rejected,     ///< the server refused it (4xx, Socorro "Discarded="): kept, never resent
+};
+
+struct UploadResult {
+    UploadStatus status = UploadStatus::retry_later;
+    std::string server_id;  ///< for `sent`: the id the server answered with
+    std::string message;    ///< what happened, for the report's last_error
+};
+
+/// What a transport is given: the report, its dump, and what to send along with it.
+struct Upload {
+    Report report;                         ///< metadata, annotations included
+    std::string client_id;                 ///< this installation's stable id ("guid" field)
+    std::vector<std::uint8_t> dump;        ///< the minidump (also on disk at report.dump_path)
+    std::vector<std::string> attachments;  ///< paths of files to attach
+};
+
+/// A custom transport. It runs in the helper process (re-exec and fork helper modes; an
+/// external helper executable uses the built-in ones) and must return within its own timeouts.
+using Transport = std::function<UploadResult(const Upload&)>;
+
+/// The built-in upload formats.
+enum class UploadFormat {
+    crashpad,  ///< Breakpad/Crashpad/Electron multipart: upload_file_minidump, prod, ver, guid, ...
+    socorro,   ///< Mozilla Socorro/Antenna: ProductName, Version; CrashID= / Discarded= replies
+    sentry,    ///< Sentry's minidump endpoint (set by Options::sentry_dsn)
+};
+
+/// How the helper process, which persists and sends reports, is started.
+enum class HelperMode {
+    reexec,    ///< the executable again, in helper mode (start() in it never returns); default
+    fork,      ///< a fork of this process without exec (for plugins inside a host)
+    external,  ///< the executable at Options::helper_path (see crashdrop::run_helper)
+    none,      ///< no helper: the crashed process writes its dump; nothing is uploaded
+};
+
+CRASHDROP_NAMESPACE_END

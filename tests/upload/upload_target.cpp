@@ -1,0 +1,139 @@
+// upload_target - an application for the helper/database/transport tests. It starts crashdrop
+// (with its helper) configured from its arguments, then crashes, or writes a dump and lives on,
+// or only starts (so the helper sends what is pending), or lists the database.
+//
+//   upload_target <mode> <database> [key=value ...]
+//     modes: crash | dump_and_wait | start_only | consent_off_crash | consent_on | list |
+//            custom_transport_crash | kill_helper_then_crash
+//     keys:  url= format=crashpad|socorro|sentry dsn= helper=reexec|fork|external|none
+//            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
+//            wait_ms= max_reports= annotation=KEY:VALUE
+//
+// Its main() calls start() before anything with side effects, as re-exec mode requires.
+#define CRASHDROP_IMPLEMENTATION
+#include "crashdrop.hpp"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+int* volatile g_null = nullptr;
+
+__attribute__((noinline)) void crash_now() {
+    *g_null = 1;
+}
+
+static const char* state_name(crashdrop::ReportState s) {
+    return s == crashdrop::ReportState::pending ? "pending" : s == crashdrop::ReportState::uploaded ? "uploaded" : "rejected";
+}
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: upload_target <mode> <database> [key=value ...]\n");
+        return 2;
+    }
+    const std::string mode = argv[1];
+    std::map<std::string, std::string> kv;
+    for (int i = 3; i < argc; ++i) {
+        const char* eq = strchr(argv[i], '=');
+        if (eq != nullptr) kv[std::string(argv[i], static_cast<std::size_t>(eq - argv[i]))] = eq + 1;
+    }
+    crashdrop::Options o;
+    o.database_path = argv[2];
+    o.product_name = "UploadTarget";
+    o.product_version = "3.1.4";
+    o.submit_url = kv["url"];
+    o.sentry_dsn = kv["dsn"];
+    if (kv["format"] == "socorro") o.upload_format = crashdrop::UploadFormat::socorro;
+    if (kv["format"] == "sentry") o.upload_format = crashdrop::UploadFormat::sentry;
+    const std::string helper = kv.count("helper") ? kv["helper"] : "reexec";
+    o.helper_mode = helper == "fork"       ? crashdrop::HelperMode::fork
+                    : helper == "external" ? crashdrop::HelperMode::external
+                    : helper == "none"     ? crashdrop::HelperMode::none
+                                           : crashdrop::HelperMode::reexec;
+    o.helper_path = kv["helper_path"];
+    if (kv["compress"] == "0") o.compress = false;
+    if (kv["rate_limit"] == "1") o.rate_limit = true;
+    o.ca_file = kv["ca_file"];
+    if (kv.count("timeout_ms")) o.upload_timeout_ms = o.connect_timeout_ms = std::atoi(kv["timeout_ms"].c_str());
+    if (kv.count("retry_ms")) o.retry_delay_ms = std::atoi(kv["retry_ms"].c_str());
+    if (kv.count("max_reports")) o.max_reports = static_cast<std::size_t>(std::atoi(kv["max_reports"].c_str()));
+    if (mode == "custom_transport_crash") {
+        // Runs in the helper process: records what it was given and answers "sent".
+        const std::string record = std::string(argv[2]) + "/custom-transport.txt";
+        o.transport = [record](const crashdrop::Upload& up) {
+            std::ofstream out(record, std::ios::app);
+            out << "id=" << up.report.id << "\nproduct=" << up.report.product << "\nversion=" << up.report.version
+                << "\nclient_id=" << up.client_id << "\ndump_bytes=" << up.dump.size() << "\npid=" << getpid() << "\n";
+            crashdrop::UploadResult r;
+            r.status = crashdrop::UploadStatus::sent;
+            r.server_id = "custom-" + up.report.id.substr(0, 8);
+            return r;
+        };
+    }
+    crashdrop::Status s = crashdrop::start(o);
+    if (!s.ok()) {
+        fprintf(stderr, "start: %s: %s\n", crashdrop::error_name(s.code()), s.message().c_str());
+        return 3;
+    }
+    printf("app pid %d\n", static_cast<int>(getpid()));
+    fflush(stdout);
+    const int wait_ms = kv.count("wait_ms") ? std::atoi(kv["wait_ms"].c_str()) : 0;
+
+    if (mode == "crash" || mode == "custom_transport_crash") {
+        crash_now();
+    } else if (mode == "consent_off_crash") {
+        if (!crashdrop::set_upload_to_server(false).ok()) return 4;
+        printf("consent=%d\n", crashdrop::upload_to_server() ? 1 : 0);
+        fflush(stdout);
+        crash_now();
+    } else if (mode == "consent_on") {
+        if (!crashdrop::set_upload_to_server(true).ok()) return 4;
+        usleep(static_cast<useconds_t>(wait_ms) * 1000);
+        return 0;
+    } else if (mode == "dump_and_wait") {
+        std::string path;
+        crashdrop::Status d = crashdrop::write_dump(&path);
+        printf("dump=%s\n", d.ok() ? path.c_str() : d.message().c_str());
+        fflush(stdout);
+        usleep(static_cast<useconds_t>(wait_ms) * 1000);
+        return d.ok() ? 0 : 5;
+    } else if (mode == "start_only") {
+        usleep(static_cast<useconds_t>(wait_ms) * 1000);
+        return 0;
+    } else if (mode == "kill_helper_then_crash") {
+        // The helper says its pid in helper.log; kill it, then crash: the dump must still land.
+        const std::string log = std::string(argv[2]) + "/helper.log";
+        int helper_pid = 0;
+        for (int i = 0; i < 500 && helper_pid == 0; ++i) {
+            std::ifstream in(log);
+            std::string line;
+            while (std::getline(in, line)) {
+                const auto at = line.find("helper started (pid ");
+                if (at != std::string::npos) helper_pid = std::atoi(line.c_str() + at + 20);
+            }
+            if (helper_pid == 0) usleep(10000);
+        }
+        if (helper_pid == 0 || kill(helper_pid, SIGKILL) != 0) return 6;
+        printf("killed helper %d\n", helper_pid);
+        fflush(stdout);
+        usleep(100000);
+        crash_now();
+    } else if (mode == "list") {
+        for (const auto& r : crashdrop::pending_reports()) printf("pending %s %s %d\n", r.id.c_str(), state_name(r.state), r.attempts);
+        for (const auto& r : crashdrop::uploaded_reports()) printf("uploaded %s %s\n", r.id.c_str(), r.server_id.c_str());
+        crashdrop::Report last;
+        if (crashdrop::last_crash_report(&last)) printf("last %s %s\n", last.id.c_str(), last.server_id.c_str());
+        printf("consent=%d\n", crashdrop::upload_to_server() ? 1 : 0);
+        return 0;
+    }
+    fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+}

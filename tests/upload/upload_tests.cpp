@@ -1,0 +1,568 @@
+// upload_tests - the path from a crash to a crash server, end to end: upload_target (an app
+// with crashdrop and its helper) crashes or writes dumps; tools/collector.py stands in for the
+// server; each test asserts on what the server actually received and on the database after.
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "../support/json.hpp"
+#include "../support/minidump_file.hpp"
+#include "../support/process.hpp"
+#include "../support/readers.hpp"
+
+using namespace testsupport;
+
+namespace {
+
+const std::string k_work = UPLOAD_TEST_WORKDIR;
+const std::string k_target = UPLOAD_TARGET;
+const std::string k_external_helper = EXTERNAL_HELPER;
+const std::string k_collector = COLLECTOR_PY;
+
+std::vector<std::string> list_dir(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+        }
+        closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+int mode_of(const std::string& path) {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+}
+
+/// A fresh folder for one test.
+std::string fresh(const std::string& name) {
+    const std::string dir = k_work + "/" + name;
+    run_process({"rm", "-rf", dir}, 30);
+    run_process({"mkdir", "-p", dir}, 30);
+    return dir;
+}
+
+struct collector {
+    background_process proc;
+    std::string base;
+    std::string dir;
+    int port = 0;
+
+    void start(const std::string& test_dir, const std::vector<std::string>& extra = {}) {
+        base = test_dir + "/collector";
+        dir = base + "/received";
+        run_process({"mkdir", "-p", base}, 30);
+        std::vector<std::string> argv = {"python3", k_collector, "serve", "--out", dir, "--port-file", base + "/port"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        REQUIRE(proc.start(argv, base + "/log"));
+        REQUIRE(eventually(20, [&] { return file_exists(base + "/port"); }));
+        port = std::atoi(read_text_file(base + "/port").c_str());
+        REQUIRE(port > 0);
+    }
+    std::string url(const std::string& scheme = "http", const std::string& host = "127.0.0.1") const {
+        return scheme + "://" + host + ":" + std::to_string(port) + "/submit";
+    }
+    std::vector<std::string> folders() const {
+        std::vector<std::string> out;
+        for (const auto& n : list_dir(dir)) {
+            if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) out.push_back(n);
+        }
+        return out;
+    }
+    std::size_t count() const { return folders().size(); }
+    bool wait_count(std::size_t n, double timeout = 30) const {
+        return eventually(timeout, [&] { return count() >= n; });
+    }
+    json request(std::size_t i) const { return json::parse(read_text_file(dir + "/" + folders().at(i) + "/request.json")); }
+    json fields(std::size_t i) const { return json::parse(read_text_file(dir + "/" + folders().at(i) + "/fields.json")); }
+    std::string file(std::size_t i, const std::string& name) const {
+        return read_text_file(dir + "/" + folders().at(i) + "/files/" + name);
+    }
+    std::string log() const { return read_text_file(base + "/log"); }
+};
+
+struct database_view {
+    std::string root;
+    std::vector<std::string> ids(const std::string& folder) const {
+        std::vector<std::string> out;
+        for (const auto& n : list_dir(root + "/" + folder)) {
+            if (n.size() == 40 && n.compare(36, 4, ".dmp") == 0) out.push_back(n.substr(0, 36));
+        }
+        return out;
+    }
+    std::map<std::string, std::string> meta(const std::string& folder, const std::string& id) const {
+        std::map<std::string, std::string> kv;
+        for (const auto& line : split(read_text_file(root + "/" + folder + "/" + id + ".meta"), '\n')) {
+            const auto eq = line.find('=');
+            if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+            std::string v = line.substr(eq + 1), out;
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                if (v[i] == '%' && i + 2 < v.size()) {
+                    out += static_cast<char>(std::strtol(v.substr(i + 1, 2).c_str(), nullptr, 16));
+                    i += 2;
+                } else {
+                    out += v[i];
+                }
+            }
+            kv[line.substr(0, eq)] = out;
+        }
+        return kv;
+    }
+    std::string helper_log() const { return read_text_file(root + "/helper.log"); }
+    std::size_t helper_exits() const {
+        std::size_t n = 0;
+        const std::string log = helper_log();
+        for (std::size_t at = log.find("helper exits"); at != std::string::npos; at = log.find("helper exits", at + 1)) ++n;
+        return n;
+    }
+    /// Waits until `n` helpers have exited (each run's helper ends after its application).
+    bool wait_helpers_done(std::size_t n, double timeout = 30) const {
+        return eventually(timeout, [&] { return helper_exits() >= n; });
+    }
+};
+
+run_result run_app(const std::string& mode, const std::string& db, const std::vector<std::string>& args = {},
+                   double timeout = 60) {
+    std::vector<std::string> argv = {k_target, mode, db};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, timeout);
+}
+
+}  // namespace
+
+TEST_CASE("a crash reaches the server: fields, query and dump intact, gzip body decodes", "[upload]") {
+    const std::string dir = fresh("intact");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("crash", db.root, {"url=" + server.url()});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const json req = server.request(0);
+    CHECK(req["status"].integer() == 200);
+    CHECK(req["content_encoding"].str() == "gzip");
+    CHECK(req["decoded_bytes"].integer() > req["body_bytes"].integer());  // it was compressed
+    CHECK(req["multipart_defects"].array.empty());
+    CHECK(req["query"]["product"][0].str() == "UploadTarget");
+    CHECK(req["query"]["version"][0].str() == "3.1.4");
+    const json fields = server.fields(0);
+    CHECK(fields["prod"].str() == "UploadTarget");
+    CHECK(fields["ver"].str() == "3.1.4");
+    CHECK(fields["_productName"].str() == "UploadTarget");
+    CHECK(fields["_version"].str() == "3.1.4");
+    CHECK(fields["platform"].str() == "linux");
+    CHECK(fields["guid"].str().size() == 36);
+    CHECK(req["query"]["guid"][0].str() == fields["guid"].str());
+    // The database: the report moved to completed/ as uploaded, with the server's reply as id.
+    CHECK(db.ids("pending").empty());
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const auto meta = db.meta("completed", done[0]);
+    CHECK(meta.at("state") == "uploaded");
+    CHECK(meta.at("server_id") == req["reply"].str());
+    CHECK(meta.at("attempts") == "1");
+    CHECK(meta.at("product") == "UploadTarget");
+    CHECK(req["files"]["upload_file_minidump"]["filename"].str() == done[0] + ".dmp");
+    // What arrived is byte for byte what was stored, and a reader we did not write takes it.
+    const std::string received = server.file(0, "upload_file_minidump");
+    CHECK(received == read_text_file(db.root + "/completed/" + done[0] + ".dmp"));
+    CHECK(mode_of(db.root + "/completed/" + done[0] + ".dmp") == 0600);
+    CHECK(mode_of(db.root + "/completed/" + done[0] + ".meta") == 0600);
+    CHECK(mode_of(db.root + "/completed") == 0700);
+    CHECK(mode_of(db.root + "/pending") == 0700);
+    const std::string dump_path = server.dir + "/" + server.folders()[0] + "/files/upload_file_minidump";
+    if (tools().breakpad) {
+        stackwalk_result sw = stackwalk(dump_path, dir + "/symbols");
+        CHECK(sw.run.exit_code() == 0);
+        CHECK(sw.reason == "SIGSEGV /SEGV_MAPERR");
+    } else if (tools().required) {
+        FAIL("minidump_stackwalk missing and CRASHDROP_REQUIRE_READERS=1");
+    }
+}
+
+TEST_CASE("compress off: a plain multipart body", "[upload]") {
+    const std::string dir = fresh("plain");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url(), "compress=0"});
+    REQUIRE(server.wait_count(1));
+    const json req = server.request(0);
+    CHECK(req["content_encoding"].kind == json::null_v);
+    CHECK(req["status"].integer() == 200);
+    CHECK(server.fields(0)["prod"].str() == "UploadTarget");
+}
+
+TEST_CASE("Socorro: ProductName/Version fields, CrashID kept as the server id", "[upload]") {
+    const std::string dir = fresh("socorro");
+    collector server;
+    server.start(dir, {"--dialect", "socorro"});
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url(), "format=socorro"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const json fields = server.fields(0);
+    CHECK(fields["ProductName"].str() == "UploadTarget");
+    CHECK(fields["Version"].str() == "3.1.4");
+    CHECK(!fields.has("extra"));  // never JSON and key-values together
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const auto meta = db.meta("completed", done[0]);
+    CHECK(meta.at("state") == "uploaded");
+    CHECK(meta.at("server_id").rfind("bp-", 0) == 0);
+}
+
+TEST_CASE("Socorro's Discarded= reply: kept, marked rejected, never resent", "[upload]") {
+    const std::string dir = fresh("discarded");
+    collector server;
+    server.start(dir, {"--dialect", "socorro", "--socorro-discard", "rule_throttled"});
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url(), "format=socorro"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("state") == "rejected");
+    CHECK(db.meta("completed", done[0]).at("last_error").find("Discarded=rule_throttled") != std::string::npos);
+    run_app("start_only", db.root, {"url=" + server.url(), "format=socorro", "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.count() == 1);
+}
+
+TEST_CASE("Sentry: the DSN becomes the minidump endpoint; release and tags as sentry[...]", "[upload]") {
+    const std::string dir = fresh("sentry");
+    collector server;
+    server.start(dir, {"--dialect", "sentry"});
+    const database_view db{dir + "/db"};
+    const std::string dsn = "http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+    run_app("crash", db.root, {"dsn=" + dsn});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const json req = server.request(0);
+    CHECK(req["path"].str() == "/api/42/minidump/");
+    CHECK(req["query"]["sentry_key"][0].str() == "abc123public");
+    const json fields = server.fields(0);
+    CHECK(fields["sentry[release]"].str() == "UploadTarget@3.1.4");
+    CHECK(fields["sentry[tags][product]"].str() == "UploadTarget");
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);  // the event id
+}
+
+TEST_CASE("server down: the report stays pending and is sent exactly once at the next start", "[upload]") {
+    const std::string dir = fresh("down");
+    const database_view db{dir + "/db"};
+    // A port nothing listens on: take one, then close it.
+    int dead_port = 0;
+    {
+        collector probe;
+        probe.start(dir + "/probe");
+        dead_port = probe.port;
+    }
+    const std::string dead_url = "http://127.0.0.1:" + std::to_string(dead_port) + "/submit";
+    run_app("crash", db.root, {"url=" + dead_url, "timeout_ms=2000"});
+    REQUIRE(db.wait_helpers_done(1));
+    auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    const auto meta = db.meta("pending", pending[0]);
+    CHECK(meta.at("attempts") == "1");
+    CHECK(meta.at("last_error").find("connect") != std::string::npos);
+    // Now the server is up: the next start sends it at once, once.
+    collector server;
+    server.start(dir);
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(3));
+    CHECK(server.count() == 1);
+    CHECK(db.ids("pending").empty());
+    REQUIRE(db.ids("completed").size() == 1);
+    CHECK(db.meta("completed", pending[0]).at("attempts") == "2");
+}
+
+TEST_CASE("500 then 200: retried with back-off in the same run, sent once", "[upload]") {
+    const std::string dir = fresh("retry");
+    collector server;
+    server.start(dir, {"--statuses", "500"});
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("dump_and_wait", db.root, {"url=" + server.url(), "retry_ms=200", "wait_ms=3000"});
+    INFO(app.describe() << db.helper_log());
+    CHECK(app.exit_code() == 0);
+    REQUIRE(server.wait_count(2));
+    REQUIRE(db.wait_helpers_done(1));
+    CHECK(server.request(0)["status"].integer() == 500);
+    CHECK(server.request(1)["status"].integer() == 200);
+    CHECK(server.count() == 2);
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("attempts") == "2");
+    CHECK(db.helper_log().find("retrying in 200 ms") != std::string::npos);
+}
+
+TEST_CASE("400: rejected, kept, not resent", "[upload]") {
+    const std::string dir = fresh("http400");
+    collector server;
+    server.start(dir, {"--statuses", "400"});
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url()});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.count() == 1);
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("state") == "rejected");
+    CHECK(db.meta("completed", done[0]).at("last_error").find("HTTP 400") != std::string::npos);
+}
+
+TEST_CASE("a hanging server: the attempt times out, the report is kept, the helper still ends", "[upload]") {
+    const std::string dir = fresh("hang");
+    collector server;
+    server.start(dir, {"--hang"});
+    const database_view db{dir + "/db"};
+    const double started = now_seconds();
+    run_app("crash", db.root, {"url=" + server.url(), "timeout_ms=1500"});
+    REQUIRE(db.wait_helpers_done(1, 20));
+    CHECK(now_seconds() - started < 10);
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    CHECK(db.meta("pending", pending[0]).at("last_error").find("did not answer in time") != std::string::npos);
+    CHECK(server.count() == 1);  // it did arrive; the reply never came
+}
+
+TEST_CASE("the helper killed before the crash: the dump is still on disk, and gets sent", "[upload]") {
+    const std::string dir = fresh("killed-helper");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("kill_helper_then_crash", db.root, {"url=" + server.url()});
+    INFO(app.describe() << db.helper_log());
+    REQUIRE(app.signal() == SIGSEGV);
+    // The crashed process wrote the dump itself, then started a new helper that sends it.
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    REQUIRE(db.ids("completed").size() == 1);
+    CHECK(server.file(0, "upload_file_minidump") == read_text_file(db.root + "/completed/" + db.ids("completed")[0] + ".dmp"));
+}
+
+TEST_CASE("the application killed during an upload: nothing is lost", "[upload]") {
+    const std::string dir = fresh("killed-app");
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root);  // no URL: the report is only stored
+    REQUIRE(db.wait_helpers_done(1));
+    REQUIRE(db.ids("pending").size() == 1);
+    collector server;
+    server.start(dir, {"--reply-delay", "2"});
+    // Start the app, let its helper begin the upload, kill the app in the middle of it.
+    background_process app;
+    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=20000"}, dir + "/app.log"));
+    REQUIRE(server.wait_count(1));  // the request is in flight (the reply comes in 2 s)
+    kill(app.pid(), SIGKILL);
+    app.stop();
+    // The helper outlives it, finishes the upload, and records it.
+    REQUIRE(db.wait_helpers_done(2, 30));
+    CHECK(db.ids("pending").empty());
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("state") == "uploaded");
+}
+
+TEST_CASE("consent off: nothing is sent until it is given again", "[upload]") {
+    const std::string dir = fresh("consent");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("consent_off_crash", db.root, {"url=" + server.url()});
+    CHECK(app.out.find("consent=0") != std::string::npos);
+    REQUIRE(db.wait_helpers_done(1));
+    CHECK(server.count() == 0);
+    REQUIRE(db.ids("pending").size() == 1);
+    CHECK(db.helper_log().find("upload consent is off") != std::string::npos);
+    // The setting is persisted: a new run still sends nothing...
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.count() == 0);
+    // ...until the user agrees; the helper is told and sends at once.
+    run_app("consent_on", db.root, {"url=" + server.url(), "wait_ms=1500"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(3));
+    CHECK(server.count() == 1);
+    CHECK(db.ids("completed").size() == 1);
+}
+
+TEST_CASE("rate limit: at most one upload per hour", "[upload]") {
+    const std::string dir = fresh("rate");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url(), "rate_limit=1"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    run_app("crash", db.root, {"url=" + server.url(), "rate_limit=1"});
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.count() == 1);
+    CHECK(db.ids("pending").size() == 1);
+    CHECK(db.ids("completed").size() == 1);
+    CHECK(db.helper_log().find("rate limit") != std::string::npos);
+}
+
+TEST_CASE("HTTPS through libcurl: a self-signed server is refused, then trusted with ca_file", "[upload][https]") {
+    const std::string dir = fresh("https");
+    const run_result cert = run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                                         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout",
+                                         dir + "/key.pem", "-out", dir + "/cert.pem"},
+                                        60);
+    REQUIRE(cert.exit_code() == 0);
+    collector server;
+    server.start(dir, {"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
+    const database_view db{dir + "/db"};
+    // Certificates are checked: without the CA the handshake fails and the report stays.
+    run_app("crash", db.root, {"url=" + server.url("https", "localhost")});
+    REQUIRE(db.wait_helpers_done(1));
+    auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    CHECK(db.meta("pending", pending[0]).at("last_error").find("libcurl") != std::string::npos);
+    CHECK(server.count() == 0);
+    // With ca_file it goes through.
+    run_app("start_only", db.root, {"url=" + server.url("https", "localhost"), "ca_file=" + dir + "/cert.pem", "wait_ms=500"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.request(0)["tls"].boolean);
+    CHECK(db.ids("completed").size() == 1);
+}
+
+TEST_CASE("each helper mode delivers a crash: re-exec, fork, external", "[upload]") {
+    for (const std::string mode : {"reexec", "fork", "external"}) {
+        INFO("helper mode " << mode);
+        const std::string dir = fresh("mode-" + mode);
+        collector server;
+        server.start(dir);
+        const database_view db{dir + "/db"};
+        const run_result app = run_app("crash", db.root, {"url=" + server.url(), "helper=" + mode, "helper_path=" + k_external_helper});
+        INFO(app.describe() << db.helper_log());
+        CHECK(app.signal() == SIGSEGV);
+        REQUIRE(server.wait_count(1));
+        REQUIRE(db.wait_helpers_done(1));
+        CHECK(db.helper_log().find("persisted report") != std::string::npos);  // the helper wrote it
+        CHECK(db.ids("completed").size() == 1);
+    }
+}
+
+TEST_CASE("a custom transport runs in the helper and its verdict is recorded", "[upload]") {
+    const std::string dir = fresh("custom");
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("custom_transport_crash", db.root);
+    REQUIRE(db.wait_helpers_done(1));
+    const std::string record = read_text_file(db.root + "/custom-transport.txt");
+    INFO(record << db.helper_log());
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(record.find("id=" + done[0]) != std::string::npos);
+    CHECK(record.find("product=UploadTarget") != std::string::npos);
+    CHECK(record.find("version=3.1.4") != std::string::npos);
+    CHECK(record.find("dump_bytes=" + std::to_string(read_text_file(db.root + "/completed/" + done[0] + ".dmp").size())) !=
+          std::string::npos);
+    // It ran in the helper, not in the crashed process.
+    const auto app_at = app.out.find("app pid ");
+    REQUIRE(app_at != std::string::npos);
+    const int app_pid = std::atoi(app.out.c_str() + app_at + 8);
+    const auto pid_at = record.find("pid=");
+    REQUIRE(pid_at != std::string::npos);
+    CHECK(std::atoi(record.c_str() + pid_at + 4) != app_pid);
+    CHECK(db.meta("completed", done[0]).at("server_id") == "custom-" + done[0].substr(0, 8));
+}
+
+TEST_CASE("the API lists pending and uploaded reports and the last one", "[upload]") {
+    const std::string dir = fresh("api");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url()});
+    REQUIRE(db.wait_helpers_done(1));
+    run_app("crash", db.root);  // stored only
+    REQUIRE(db.wait_helpers_done(2));
+    const run_result list = run_app("list", db.root, {"helper=none"});
+    INFO(list.describe());
+    const auto uploaded = db.ids("completed");
+    const auto pending = db.ids("pending");
+    REQUIRE(uploaded.size() == 1);
+    REQUIRE(pending.size() == 1);
+    CHECK(list.out.find("pending " + pending[0] + " pending") != std::string::npos);
+    CHECK(list.out.find("uploaded " + uploaded[0] + " srv-") != std::string::npos);
+    CHECK(list.out.find("last " + uploaded[0]) != std::string::npos);
+    CHECK(list.out.find("consent=1") != std::string::npos);
+}
+
+TEST_CASE("the database keeps at most max_reports, pruning the oldest", "[upload]") {
+    const std::string dir = fresh("prune");
+    const database_view db{dir + "/db"};
+    for (int i = 0; i < 5; ++i) {
+        run_app("dump_and_wait", db.root, {"max_reports=3"});
+        sleep(1);  // distinct creation times
+    }
+    REQUIRE(db.wait_helpers_done(5));
+    CHECK(db.ids("pending").size() == 3);
+    CHECK(db.helper_log().find("pruned") != std::string::npos);
+}
+
+TEST_CASE("the helper: not a zombie, no terminal, none of the app's files, gone after the app", "[upload]") {
+    const std::string dir = fresh("hygiene");
+    collector server;
+    server.start(dir, {"--hang"});  // keeps the helper busy for a while
+    const database_view db{dir + "/db"};
+    background_process app;
+    REQUIRE(app.start({k_target, "dump_and_wait", db.root, "url=" + server.url(), "wait_ms=4000", "timeout_ms=3000"},
+                      dir + "/app.log"));
+    REQUIRE(server.wait_count(1));
+    int helper_pid = 0;
+    REQUIRE(eventually(10, [&] {
+        const std::string log = db.helper_log();
+        const auto at = log.find("helper started (pid ");
+        if (at != std::string::npos) helper_pid = std::atoi(log.c_str() + at + 20);
+        return helper_pid != 0;
+    }));
+    const std::string stat = read_text_file("/proc/" + std::to_string(helper_pid) + "/stat");
+    REQUIRE(!stat.empty());
+    const auto fields = split(stat.substr(stat.rfind(')') + 2), ' ');
+    // fields[0] state, [1] ppid, [2] pgrp, [3] session, [4] tty_nr
+    const std::string app_stat = read_text_file("/proc/" + std::to_string(app.pid()) + "/stat");
+    const auto app_fields = split(app_stat.substr(app_stat.rfind(')') + 2), ' ');
+    CHECK(std::atoi(fields[1].c_str()) != app.pid());  // reparented: never the app's zombie
+    CHECK(fields[3] != app_fields[3]);                  // another session (not the app's terminal's)...
+    CHECK(std::atoi(fields[3].c_str()) != helper_pid);  // ...whose leader it is not (it can never get one)
+    CHECK(std::atoi(fields[4].c_str()) == 0);           // no controlling terminal
+    const std::string nice = fields[16];
+    CHECK(std::atoi(nice.c_str()) == 10);
+    // Open files: the standard three, the shared region, its socket - and what it opens itself.
+    std::vector<std::string> unexpected;
+    for (const auto& fd : list_dir("/proc/" + std::to_string(helper_pid) + "/fd")) {
+        char target[512] = {0};
+        readlink(("/proc/" + std::to_string(helper_pid) + "/fd/" + fd).c_str(), target, sizeof(target) - 1);
+        const std::string t = target;
+        const bool ok = t == "/dev/null" || t.find("helper.log") != std::string::npos || t.find("memfd:crashdrop") != std::string::npos ||
+                        t.rfind("socket:", 0) == 0 || t.rfind("anon_inode:", 0) == 0 || t.find(db.root) != std::string::npos;
+        if (!ok) unexpected.push_back(fd + " -> " + t);
+    }
+    INFO("unexpected open files: " << join_lines(unexpected));
+    CHECK(unexpected.empty());
+    // Blocked signals: all asynchronous ones but SIGTERM.
+    const std::string status = read_text_file("/proc/" + std::to_string(helper_pid) + "/status");
+    const auto blk = status.find("SigBlk:");
+    REQUIRE(blk != std::string::npos);
+    const unsigned long long mask = std::strtoull(status.c_str() + blk + 7, nullptr, 16);
+    for (int sig : {SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP}) CHECK((mask >> (sig - 1)) & 1u);
+    CHECK(((mask >> (SIGTERM - 1)) & 1u) != 0);  // blocked too, but read through its signalfd
+    app.stop();
+    REQUIRE(db.wait_helpers_done(1, 20));
+    CHECK(eventually(10, [&] { return !file_exists("/proc/" + std::to_string(helper_pid) + "/stat"); }));
+}
