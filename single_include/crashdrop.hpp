@@ -1113,6 +1113,7 @@ CRASHDROP_NAMESPACE_END
 //   fill_context(md_context*, const ucontext_t*) signal frame -> minidump context
 //   context_sp / context_ip / set_context_sp_ip, context_registers  register access
 //   thread_pointer()                           the TLS base (recorded as the thread's TEB)
+//   copy_large(dst, src, n)                    a fast copy of memory known to be readable
 //   k_red_zone                                 bytes below SP a leaf function may use
 //   fill_cpu_info(minidump::system_info*)      CPU identification (start() time, not crash path)
 // Nothing outside platform/linux/arch_*.hpp branches on the architecture.
@@ -1210,6 +1211,12 @@ CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
     return n;
 }
 constexpr std::size_t k_max_context_registers = 15;
+
+/// Copies a large block fast (rep movsb: the CPU's own block copy) - for memory known to be
+/// readable, such as a stopped thread's stack.
+CRASHDROP_SIGSAFE_INLINE void copy_large(void* dst, const void* src, std::size_t n) {
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
 
 /// The thread pointer: glibc keeps a self-pointer at %fs:0 (it is pthread_self()).
 CRASHDROP_SIGSAFE_INLINE u64 thread_pointer() {
@@ -1422,7 +1429,8 @@ struct memory_request {
     void* dst;
     u64 addr;
     std::size_t len;
-    long got;  // out: bytes read (a short count stops at the first unreadable byte), or -errno
+    long got;  // out: bytes read (a short count stops at the first unreadable byte), or -errno;
+               // left as it is for a request of length 0
 };
 
 constexpr u32 k_batch_max = 512;  // requests per process_vm_readv call
@@ -1446,6 +1454,7 @@ CRASHDROP_SIGSAFE void read_memory_many(memory_reader* m, memory_request* req, u
         u64 done = total > 0 ? static_cast<u64>(total) : 0;
         for (u32 i = 0; i < count; ++i) {
             memory_request* r = &req[base + i];
+            if (r->len == 0) continue;  // nothing asked (or already read some other way): got stays
             if (done >= r->len) {
                 r->got = static_cast<long>(r->len);
                 done -= r->len;
@@ -3023,6 +3032,8 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
             thread_slot* t = &g->threads[i];
             req[i - first].len = 0;
             req[i - first].got = 0;
+            req[i - first].dst = nullptr;
+            req[i - first].addr = 0;
             if (t->stack_hi <= t->stack_lo || rl->count + n >= rl->capacity) continue;
             const u32 rva = image_alloc_raw(im, t->stack_hi - t->stack_lo, 16);
             if (rva == 0) continue;
@@ -3031,18 +3042,35 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
             req[i - first].len = static_cast<std::size_t>(t->stack_hi - t->stack_lo);
             ++n;
         }
+        // A stack of a thread stopped in our handler, inside an anonymous private mapping, cannot
+        // fault (anonymous memory raises no SIGBUS; the thread cannot unmap it now): copy it
+        // directly. Anything else goes through the fault-free reader.
+        for (u32 i = first; i < last; ++i) {
+            memory_request* r = &req[i - first];
+            const thread_slot* t = &g->threads[i];
+            if (r->len == 0 || t->state.load(std::memory_order_acquire) != ts_captured) continue;
+            const mapping* m = find_mapping(g, r->addr);
+            if (m == nullptr || r->addr + r->len > m->end || m->inode != 0 || m->path_length > 0 ||
+                (m->perms & (perm_read | perm_write | perm_private)) != (perm_read | perm_write | perm_private)) {
+                continue;
+            }
+            copy_large(r->dst, reinterpret_cast<const void*>(r->addr), r->len);
+            r->got = static_cast<long>(r->len);
+            r->len = 0;  // done: the batch below skips it
+        }
         read_memory_many(&g->reader, req, last - first, iov);
         for (u32 i = first; i < last; ++i) {
             thread_slot* t = &g->threads[i];
             if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
             const memory_request* r = &req[i - first];
+            const std::size_t copied = r->got > 0 ? static_cast<std::size_t>(r->got) : 0;
             minidump::thread rec;
             zero_bytes(&rec, sizeof(rec));
             rec.thread_id = t->tid;
             rec.teb = t->tp;
             rec.thread_context.data_size = sizeof(md_context);
             rec.thread_context.rva = t->context_rva;
-            if (r->len > 0 && r->got > 0) {
+            if (copied > 0) {
                 const u32 rva = static_cast<u32>(static_cast<u8*>(r->dst) - im->base);
                 rec.stack.start_of_memory_range = r->addr;
                 rec.stack.memory.data_size = static_cast<u32>(r->got);

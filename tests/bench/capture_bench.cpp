@@ -1,7 +1,10 @@
 // capture_bench - how long from a crash until the dump file is complete, for processes with 1,
 // 8 and 32 threads (each with ~16 KiB of used stack), side by side in one run with the Linux
 // kernel's own core dump of the same process. Prints medians of R runs, the dump sizes and the
-// memory start() reserves. Run on demand (not a test): build/tests/capture_bench [runs].
+// memory start() reserves. Then, for a 1 MB dump handed to the helper process: how long until
+// it is in pending/, until it is durable there (fsync'ed, with its metadata), and until a local
+// collector (tools/collector.py) has it. Run on demand (not a test):
+//   build/.../tests/capture_bench [runs]
 //
 // Method. For every run a child process is forked; it starts its threads, waits until each has
 // used its stack and parked, stores a CLOCK_MONOTONIC timestamp in shared memory and writes to
@@ -21,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,31 +57,39 @@ __attribute__((noinline)) void use_stack(int depth) {
     for (std::size_t i = 0; i < sizeof(frame); i += 256) frame[i] = static_cast<char>(depth);
     if (depth > 0) {
         use_stack(depth - 1);
+        frame[0] = 0;  // used after the call: no tail call, every frame stays on the stack
         return;
     }
     g_shared->parked.fetch_add(1);
     while (g_shared->crash_at.load() >= 0) pause();  // parks until the process dies
 }
 
+int g_depth = 3;  // use_stack frames of ~4 KiB each, depth + 1 of them: 3 -> ~16 KiB
+
 void* thread_main(void*) {
-    use_stack(3);  // ~16 KiB
+    use_stack(g_depth);
     return nullptr;
 }
 
 int* volatile g_null = nullptr;
 
-enum class variant { crashdrop, kernel, baseline };
+enum class variant { crashdrop, kernel, baseline, helper };
+std::string g_collector_url;
 
 [[noreturn]] void child(variant v, int threads, const std::string& dir) {
     if (chdir(dir.c_str()) != 0) _exit(90);
     rlimit core{0, 0};
     if (v == variant::kernel) core.rlim_cur = core.rlim_max = RLIM_INFINITY;
     setrlimit(RLIMIT_CORE, &core);
-    if (v == variant::crashdrop) {
+    if (v == variant::crashdrop || v == variant::helper) {
         crashdrop::Options o;
         o.database_path = dir + "/db";
         o.product_name = "capture_bench";
-        o.helper_mode = crashdrop::HelperMode::none;  // the crashed process writes the dump itself
+        if (v == variant::crashdrop) {
+            o.helper_mode = crashdrop::HelperMode::none;  // the crashed process writes the dump itself
+        } else {
+            o.submit_url = g_collector_url;  // re-exec helper: this executable, see main()
+        }
         if (!crashdrop::start(o).ok()) _exit(91);
         g_shared->reserved.store(crashdrop::reserved_bytes());
     }
@@ -162,6 +174,74 @@ sample run_once(variant v, int threads, const std::string& base, int index) {
     return s;
 }
 
+struct helper_sample {
+    double pending_ms = -1;  // crash -> <id>.dmp in pending/
+    double durable_ms = -1;  // crash -> <id>.meta in pending/ (written after both files' fsync)
+    double server_ms = -1;   // crash -> the collector's record of it
+    double reaped_ms = -1;
+    long long size = 0;
+};
+
+/// One crash of a process whose dump the helper takes over and sends to `received`.
+helper_sample run_helper_once(int threads, const std::string& base, int index, const std::string& received) {
+    helper_sample s;
+    const std::string dir = base + "/helper-run-" + std::to_string(index);
+    std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "/db/pending'").c_str());
+    const int in = inotify_init1(IN_CLOEXEC);
+    const int wd_pending = inotify_add_watch(in, (dir + "/db/pending").c_str(), IN_CREATE | IN_MOVED_TO);
+    inotify_add_watch(in, received.c_str(), IN_MOVED_TO | IN_CREATE);
+    g_shared->crash_at.store(0);
+    g_shared->parked.store(0);
+    const pid_t pid = fork();
+    if (pid == 0) child(variant::helper, threads, dir);
+    // The child's death is noticed as it happens (a pidfd), not after the upload.
+    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    alignas(inotify_event) char buf[8192];
+    std::string dump;
+    while (s.pending_ms < 0 || s.durable_ms < 0 || s.server_ms < 0 || (pidfd >= 0 && s.reaped_ms < 0)) {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(in, &set);
+        if (pidfd >= 0 && s.reaped_ms < 0) FD_SET(pidfd, &set);
+        timeval tv{20, 0};
+        if (select(std::max(in, pidfd) + 1, &set, nullptr, nullptr, &tv) <= 0) break;
+        const long long t = now_ns();
+        if (pidfd >= 0 && FD_ISSET(pidfd, &set)) {
+            s.reaped_ms = static_cast<double>(t - g_shared->crash_at.load()) / 1e6;
+            waitpid(pid, nullptr, 0);
+        }
+        if (!FD_ISSET(in, &set)) continue;
+        const ssize_t n = read(in, buf, sizeof(buf));
+        for (ssize_t off = 0; off < n;) {
+            const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+            const std::string name = e->len ? e->name : "";
+            const double ms = static_cast<double>(t - g_shared->crash_at.load()) / 1e6;
+            const bool numbered = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
+            if (e->wd == wd_pending && name.size() == 40 && name.compare(36, 4, ".dmp") == 0 && s.pending_ms < 0) {
+                s.pending_ms = ms;
+                dump = dir + "/db/pending/" + name;
+            } else if (e->wd == wd_pending && name.size() == 41 && name.compare(36, 5, ".meta") == 0 && s.durable_ms < 0) {
+                s.durable_ms = ms;
+            } else if (e->wd != wd_pending && numbered && s.server_ms < 0) {
+                s.server_ms = ms;
+            }
+            off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+        }
+    }
+    if (pidfd < 0) {
+        waitpid(pid, nullptr, 0);
+    } else {
+        close(pidfd);
+    }
+    close(in);
+    struct stat st;
+    const std::string done = dump.empty() ? "" : dir + "/db/completed/" + dump.substr(dump.rfind('/') + 1);
+    for (int i = 0; i < 200 && !done.empty() && stat(done.c_str(), &st) != 0; ++i) usleep(10000);
+    if (!done.empty() && stat(done.c_str(), &st) == 0) s.size = st.st_size;
+    if (std::getenv("CRASHDROP_BENCH_KEEP") == nullptr) std::system(("rm -rf '" + dir + "'").c_str());
+    return s;
+}
+
 double median(std::vector<double> v) {
     v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return x < 0; }), v.end());
     if (v.empty()) return -1;
@@ -184,6 +264,8 @@ std::string kb(double v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Started again as a crashed child's helper (re-exec mode): be that helper.
+    if (std::getenv("CRASHDROP_HELPER") != nullptr) return crashdrop::run_helper(argc, argv);
     const int runs = argc > 1 ? std::max(10, std::atoi(argv[1])) : 15;
     const std::string base = argc > 2 ? argv[2] : "/tmp/crashdrop-bench";
     g_shared = static_cast<shared_block*>(
@@ -232,5 +314,56 @@ int main(int argc, char** argv) {
     std::printf("\nmemory reserved by start(): %llu KiB (dump buffer and tables), plus one %zu KiB alternate\n"
                 "signal stack per thread (64 KiB default, from mmap, freed when the thread ends)\n",
                 reserved / 1024, static_cast<size_t>(64));
+    std::fflush(stdout);
+
+    // ---- the helper: a ~1 MB dump (16 threads x ~64 KiB of used stack), re-exec helper ----
+    const std::string collector = argc > 3 ? argv[3] : CRASHDROP_COLLECTOR_PY;
+    const std::string received = base + "/received";
+    std::system(("rm -rf '" + received + "' '" + base + "/port' && mkdir -p '" + base + "'").c_str());
+    const pid_t server = fork();
+    if (server == 0) {
+        const int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("python3", "python3", collector.c_str(), "serve", "--out", received.c_str(), "--port-file",
+               (base + "/port").c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    std::string port;
+    for (int i = 0; i < 200 && port.empty(); ++i) {
+        usleep(50000);
+        if (FILE* f = std::fopen((base + "/port").c_str(), "r")) {
+            char line[32] = {0};
+            if (std::fgets(line, sizeof(line), f)) port = line;
+            std::fclose(f);
+            while (!port.empty() && (port.back() == '\n')) port.pop_back();
+        }
+    }
+    if (port.empty()) {
+        std::printf("\nhelper: the collector (%s) did not start; skipped\n", collector.c_str());
+        kill(server, SIGTERM);
+        waitpid(server, nullptr, 0);
+        return 0;
+    }
+    mkdir(received.c_str(), 0700);
+    g_collector_url = "http://127.0.0.1:" + port + "/submit";
+    g_depth = 14;  // ~60 KiB per thread (under the 64 KiB per-thread stack limit)
+    std::vector<double> hp, hd, hs, hr, hsize;
+    for (int r = 0; r < runs; ++r) {
+        helper_sample h = run_helper_once(16, base, r, received);
+        hp.push_back(h.pending_ms);
+        hd.push_back(h.durable_ms);
+        hs.push_back(h.server_ms);
+        hr.push_back(h.reaped_ms);
+        hsize.push_back(static_cast<double>(h.size));
+    }
+    kill(server, SIGTERM);
+    waitpid(server, nullptr, 0);
+    std::printf("\nhand-off to the helper, %d runs, medians: 16 threads x ~60 KiB of used stack, dump %s\n", runs,
+                kb(median(hsize)).c_str());
+    std::printf("  crash -> dump in pending/ (written by the helper)   %s\n", ms(median(hp)).c_str());
+    std::printf("  crash -> durable (dump and metadata fsync'ed)        %s\n", ms(median(hd)).c_str());
+    std::printf("  crash -> the collector has it (gzip, HTTP, loopback) %s\n", ms(median(hs)).c_str());
+    std::printf("  crash -> the crashed process is gone (reaped)        %s\n", ms(median(hr)).c_str());
     return 0;
 }

@@ -5,6 +5,7 @@
 //   fill_context(md_context*, const ucontext_t*) signal frame -> minidump context
 //   context_sp / context_ip / set_context_sp_ip, context_registers  register access
 //   thread_pointer()                           the TLS base (recorded as the thread's TEB)
+//   copy_large(dst, src, n)                    a fast copy of memory known to be readable
 //   k_red_zone                                 bytes below SP a leaf function may use
 //   fill_cpu_info(minidump::system_info*)      CPU identification (start() time, not crash path)
 // Nothing outside platform/linux/arch_*.hpp branches on the architecture.
@@ -102,6 +103,12 @@ CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
     return n;
 }
 constexpr std::size_t k_max_context_registers = 15;
+
+/// Copies a large block fast (rep movsb: the CPU's own block copy) - for memory known to be
+/// readable, such as a stopped thread's stack.
+CRASHDROP_SIGSAFE_INLINE void copy_large(void* dst, const void* src, std::size_t n) {
+    __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
 
 /// The thread pointer: glibc keeps a self-pointer at %fs:0 (it is pthread_self()).
 CRASHDROP_SIGSAFE_INLINE u64 thread_pointer() {

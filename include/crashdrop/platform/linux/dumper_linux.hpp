@@ -269,6 +269,8 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
             thread_slot* t = &g->threads[i];
             req[i - first].len = 0;
             req[i - first].got = 0;
+            req[i - first].dst = nullptr;
+            req[i - first].addr = 0;
             if (t->stack_hi <= t->stack_lo || rl->count + n >= rl->capacity) continue;
             const u32 rva = image_alloc_raw(im, t->stack_hi - t->stack_lo, 16);
             if (rva == 0) continue;
@@ -277,18 +279,35 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
             req[i - first].len = static_cast<std::size_t>(t->stack_hi - t->stack_lo);
             ++n;
         }
+        // A stack of a thread stopped in our handler, inside an anonymous private mapping, cannot
+        // fault (anonymous memory raises no SIGBUS; the thread cannot unmap it now): copy it
+        // directly. Anything else goes through the fault-free reader.
+        for (u32 i = first; i < last; ++i) {
+            memory_request* r = &req[i - first];
+            const thread_slot* t = &g->threads[i];
+            if (r->len == 0 || t->state.load(std::memory_order_acquire) != ts_captured) continue;
+            const mapping* m = find_mapping(g, r->addr);
+            if (m == nullptr || r->addr + r->len > m->end || m->inode != 0 || m->path_length > 0 ||
+                (m->perms & (perm_read | perm_write | perm_private)) != (perm_read | perm_write | perm_private)) {
+                continue;
+            }
+            copy_large(r->dst, reinterpret_cast<const void*>(r->addr), r->len);
+            r->got = static_cast<long>(r->len);
+            r->len = 0;  // done: the batch below skips it
+        }
         read_memory_many(&g->reader, req, last - first, iov);
         for (u32 i = first; i < last; ++i) {
             thread_slot* t = &g->threads[i];
             if (t->state.load(std::memory_order_acquire) == ts_gone) continue;
             const memory_request* r = &req[i - first];
+            const std::size_t copied = r->got > 0 ? static_cast<std::size_t>(r->got) : 0;
             minidump::thread rec;
             zero_bytes(&rec, sizeof(rec));
             rec.thread_id = t->tid;
             rec.teb = t->tp;
             rec.thread_context.data_size = sizeof(md_context);
             rec.thread_context.rva = t->context_rva;
-            if (r->len > 0 && r->got > 0) {
+            if (copied > 0) {
                 const u32 rva = static_cast<u32>(static_cast<u8*>(r->dst) - im->base);
                 rec.stack.start_of_memory_range = r->addr;
                 rec.stack.memory.data_size = static_cast<u32>(r->got);

@@ -169,7 +169,8 @@ struct memory_request {
     void* dst;
     u64 addr;
     std::size_t len;
-    long got;  // out: bytes read (a short count stops at the first unreadable byte), or -errno
+    long got;  // out: bytes read (a short count stops at the first unreadable byte), or -errno;
+               // left as it is for a request of length 0
 };
 
 constexpr u32 k_batch_max = 512;  // requests per process_vm_readv call
@@ -193,6 +194,7 @@ CRASHDROP_SIGSAFE void read_memory_many(memory_reader* m, memory_request* req, u
         u64 done = total > 0 ? static_cast<u64>(total) : 0;
         for (u32 i = 0; i < count; ++i) {
             memory_request* r = &req[base + i];
+            if (r->len == 0) continue;  // nothing asked (or already read some other way): got stays
             if (done >= r->len) {
                 r->got = static_cast<long>(r->len);
                 done -= r->len;
