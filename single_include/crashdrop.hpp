@@ -5233,12 +5233,15 @@ public:
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         // A new start() retries every pending report at once (dumps a crashed process had to
         // write itself get their metadata here).
-        Report defaults;
-        defaults.product = config_.product;
-        defaults.version = config_.version;
-        for (const Report& r : db_.list(ReportState::pending, &defaults)) {
-            std::string meta;
-            if (!read_whole_file(db_.pending_dir() + "/" + r.id + ".meta", &meta)) db_.save(r, true, nullptr);
+        defaults_.product = config_.product;
+        defaults_.version = config_.version;
+        for (const Report& r : db_.list(ReportState::pending, &defaults_)) {
+            std::string text, error;
+            Report parsed;
+            if (!read_whole_file(db_.pending_dir() + "/" + r.id + ".meta", &text) || !decode_report(text, &parsed, &error)) {
+                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") + ": written anew");
+                db_.save(r, true, nullptr);
+            }
             schedule(r.id, clock::now(), 0);
         }
         // A plain pthread (not std::thread with a lambda, whose type info a plugin would export).
@@ -5448,7 +5451,7 @@ private:
         if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
         Report report;
         bool found = false;
-        for (Report& r : db_.list(ReportState::pending)) {
+        for (Report& r : db_.list(ReportState::pending, &defaults_)) {
             if (r.id == id) {
                 report = r;
                 found = true;
@@ -5515,6 +5518,7 @@ private:
     int socket_;
     database db_;
     std::string client_id_;
+    Report defaults_;  // for a dump whose metadata is missing or damaged
     Report pending_persisted_;
     std::mutex mutex_;
     std::mutex log_mutex_;

@@ -9,7 +9,7 @@ injected to exercise retries and timeouts.
 
     collector.py serve --out DIR [--port N] [--port-file FILE] [--host 127.0.0.1]
                        [--dialect crashpad|socorro|sentry] [--statuses 500,500,200]
-                       [--hang] [--trickle] [--reply-delay SECONDS]
+                       [--hang] [--trickle] [--chunked] [--reply-delay SECONDS]
                        [--tls-cert CERT.pem --tls-key KEY.pem] [--socorro-discard RULE]
     collector.py show DIR [--symbols-dir D]
     collector.py wait DIR --count N [--timeout S]
@@ -191,6 +191,7 @@ class Config:
         self.statuses = args.statuses
         self.hang = args.hang
         self.trickle = args.trickle
+        self.chunked = args.chunked
         self.reply_delay = args.reply_delay
         self.socorro_discard = args.socorro_discard
 
@@ -368,15 +369,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- replying
 
-    def reply(self, status, content_type, body, trickle=False):
+    def reply(self, status, content_type, body, trickle=False, chunked=False):
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
             if self.command == "HEAD":
+                return
+            if chunked:
+                # The body in chunks of at most 5 bytes, sent apart, so clients must reassemble.
+                for i in range(0, len(body), 5):
+                    piece = body[i:i + 5]
+                    self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
                 return
             if not trickle:
                 self.wfile.write(body)
@@ -475,7 +487,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if config.reply_delay > 0:
             time.sleep(config.reply_delay)
-        self.reply(status, content_type, reply, trickle=config.trickle)
+        self.reply(status, content_type, reply, trickle=config.trickle, chunked=config.chunked)
 
     def not_post(self):
         """Any other method: recorded, replied 405."""
@@ -658,6 +670,7 @@ def main(argv=None):
                    help="reply statuses of the first POSTs, e.g. 500,500,200 (then 200)")
     p.add_argument("--hang", action="store_true", help="read requests, record them, never reply")
     p.add_argument("--trickle", action="store_true", help="send reply bodies one byte per second")
+    p.add_argument("--chunked", action="store_true", help="send reply bodies with chunked transfer coding")
     p.add_argument("--reply-delay", type=float, default=0.0, metavar="SECONDS")
     p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
     p.add_argument("--tls-key", help="the PEM private key of --tls-cert")

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -480,3 +481,40 @@ TEST_CASE("the libcurl ABI numbers match <curl/curl.h>", "[internals][transport]
     WARN("<curl/curl.h> not installed (libcurl4-openssl-dev): the ABI numbers were not compared");
 }
 #endif
+
+TEST_CASE("pruning removes the oldest reports first, by count, size and age", "[internals][database]") {
+    const std::string root = std::string(CRASHDROP_TEST_WORKDIR) + "/prune-db";
+    std::system(("rm -rf '" + root + "'").c_str());
+    const cd::database db(root);
+    REQUIRE(db.create(nullptr) == 0);
+    const std::time_t now = 1800000000;
+    auto add = [&](int n, std::time_t created, std::size_t bytes, crashdrop::ReportState state) {
+        crashdrop::Report r;
+        char id[40];
+        std::snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", n);
+        r.id = id;
+        r.created = created;
+        r.state = state;
+        std::ofstream(db.folder(state) + "/" + r.id + ".dmp") << std::string(bytes, 'x');
+        REQUIRE(db.save(r, false, nullptr));
+        return r.id;
+    };
+    const std::string ancient = add(1, now - 40 * 86400, 100, crashdrop::ReportState::uploaded);
+    const std::string old1 = add(2, now - 5000, 4000, crashdrop::ReportState::pending);
+    const std::string old2 = add(3, now - 4000, 100, crashdrop::ReportState::rejected);
+    const std::string mid = add(4, now - 3000, 100, crashdrop::ReportState::pending);
+    const std::string young = add(5, now - 10, 100, crashdrop::ReportState::pending);
+    cd::database_limits age_only;
+    age_only.max_age_days = 30;
+    CHECK(db.prune(age_only, now) == std::vector<std::string>{ancient});
+    cd::database_limits count;
+    count.max_reports = 3;
+    CHECK(db.prune(count, now) == std::vector<std::string>{old1});  // the oldest of the four
+    cd::database_limits size;
+    size.max_bytes = 700;  // each report is its dump plus ~200 bytes of metadata
+    const auto removed = db.prune(size, now);
+    CHECK(removed.size() == 1);
+    CHECK(removed[0] == old2);
+    CHECK(db.list(crashdrop::ReportState::pending).size() == 2);
+    CHECK(db.list(crashdrop::ReportState::pending)[1].id == young);
+}

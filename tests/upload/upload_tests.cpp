@@ -340,6 +340,57 @@ TEST_CASE("a hanging server: the attempt times out, the report is kept, the help
     CHECK(server.count() == 1);  // it did arrive; the reply never came
 }
 
+TEST_CASE("a server that trickles its reply is cut off at the deadline; the report is kept", "[upload]") {
+    const std::string dir = fresh("trickle");
+    collector server;
+    server.start(dir, {"--trickle"});  // a reply of ~17 bytes at one byte a second
+    const database_view db{dir + "/db"};
+    const double started = now_seconds();
+    run_app("crash", db.root, {"url=" + server.url(), "timeout_ms=2500"});
+    REQUIRE(db.wait_helpers_done(1, 20));
+    CHECK(now_seconds() - started < 12);
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    CHECK(db.meta("pending", pending[0]).at("last_error").find("did not answer in time") != std::string::npos);
+}
+
+TEST_CASE("a chunked reply is reassembled into the server id", "[upload]") {
+    const std::string dir = fresh("chunked");
+    collector server;
+    server.start(dir, {"--chunked"});
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"url=" + server.url()});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("server_id") == server.request(0)["reply"].str());
+    CHECK(db.meta("completed", done[0]).at("server_id").rfind("srv-0001-", 0) == 0);
+}
+
+TEST_CASE("damaged files in pending/ are no obstacle: the dump is still sent", "[upload]") {
+    const std::string dir = fresh("damaged");
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root);  // stored only
+    REQUIRE(db.wait_helpers_done(1));
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    // Metadata overwritten with noise, a stray file, a metadata file without its dump.
+    {
+        std::ofstream(db.root + "/pending/" + pending[0] + ".meta") << std::string("\x00\xff=garbage\n\n=\n", 16);
+        std::ofstream(db.root + "/pending/notes.txt") << "hello";
+        std::ofstream(db.root + "/pending/ffffffff-ffff-4fff-8fff-ffffffffffff.meta") << "id=x\n";
+    }
+    collector server;
+    server.start(dir);
+    const run_result app = run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500"});
+    CHECK(app.exit_code() == 0);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.fields(0)["prod"].str() == "UploadTarget");  // defaults filled in
+    CHECK(db.ids("completed") == pending);
+}
+
 TEST_CASE("the helper killed before the crash: the dump is still on disk, and gets sent", "[upload]") {
     const std::string dir = fresh("killed-helper");
     collector server;
