@@ -5,7 +5,8 @@
 //   In exactly one .cpp file of each executable or shared library:
 //       #define CRASHDROP_IMPLEMENTATION
 //       #include "crashdrop.hpp"
-//   Everywhere else just #include "crashdrop.hpp". Then, early in main():
+//   Everywhere else just #include "crashdrop.hpp" (from C too: it then declares the C
+//   interface of crashdrop/c_api.hpp). Then, early in main():
 //       crashdrop::Options o;
 //       o.database_path = "/var/tmp/mygame-crashes";
 //       o.product_name = "MyGame";
@@ -21,6 +22,9 @@
 //   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
 //                                        alternate signal stack (stack overflows captured);
 //                                        default 1 in executables, 0 in shared libraries
+//   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
+//                                        implementation is unloaded (dlclose); default 1 in
+//                                        shared libraries, 0 in executables
 //
 // THE SIGNAL-SAFETY CONTRACT
 //   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section
@@ -31,9 +35,12 @@
 // single_include/crashdrop.hpp. It has no include guard on purpose: including it a second
 // time with CRASHDROP_IMPLEMENTATION defined adds the implementation.
 
-// ---- declarations (every TU) ----
+// ---- declarations (every TU; a C translation unit sees the C interface only) ----
 #include "crashdrop/config.hpp"
+#include "crashdrop/c_api.hpp"
+#ifdef __cplusplus
 #include "crashdrop/status.hpp"
+#include "crashdrop/context.hpp"
 #include "crashdrop/report.hpp"
 #include "crashdrop/options.hpp"
 #include "crashdrop/api.hpp"
@@ -47,6 +54,8 @@
 #include "crashdrop/platform/linux/syscalls_linux.hpp"
 #include "crashdrop/minidump/writer.hpp"
 #include "crashdrop/helper/region.hpp"
+#include "crashdrop/context/store.hpp"
+#include "crashdrop/context/context_ops.hpp"
 #include "crashdrop/platform/linux/state_linux.hpp"
 #include "crashdrop/platform/linux/proc_linux.hpp"
 #include "crashdrop/platform/linux/threads_linux.hpp"
@@ -54,6 +63,7 @@
 #include "crashdrop/platform/linux/handoff_linux.hpp"
 #include "crashdrop/platform/linux/dumper_linux.hpp"
 #include "crashdrop/database/metadata.hpp"
+#include "crashdrop/minidump/reader.hpp"
 #include "crashdrop/database/database_posix.hpp"
 #include "crashdrop/transport/gzip.hpp"
 #include "crashdrop/transport/url.hpp"
@@ -62,6 +72,9 @@
 #include "crashdrop/transport/upload.hpp"
 #include "crashdrop/helper/helper_linux.hpp"
 #include "crashdrop/platform/linux/handler_linux.hpp"
+#include "crashdrop/platform/linux/chain_linux.hpp"
 #include "crashdrop/platform/linux/start_linux.hpp"
 #include "crashdrop/detail/api_impl.hpp"
+#include "crashdrop/detail/c_api_impl.hpp"
 #include "crashdrop/detail/impl_end.hpp"
+#endif  // __cplusplus

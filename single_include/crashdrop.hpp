@@ -8,7 +8,8 @@
 //   In exactly one .cpp file of each executable or shared library:
 //       #define CRASHDROP_IMPLEMENTATION
 //       #include "crashdrop.hpp"
-//   Everywhere else just #include "crashdrop.hpp". Then, early in main():
+//   Everywhere else just #include "crashdrop.hpp" (from C too: it then declares the C
+//   interface of crashdrop/c_api.hpp). Then, early in main():
 //       crashdrop::Options o;
 //       o.database_path = "/var/tmp/mygame-crashes";
 //       o.product_name = "MyGame";
@@ -24,6 +25,9 @@
 //   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
 //                                        alternate signal stack (stack overflows captured);
 //                                        default 1 in executables, 0 in shared libraries
+//   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
+//                                        implementation is unloaded (dlclose); default 1 in
+//                                        shared libraries, 0 in executables
 //
 // THE SIGNAL-SAFETY CONTRACT
 //   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section
@@ -34,7 +38,7 @@
 // single_include/crashdrop.hpp. It has no include guard on purpose: including it a second
 // time with CRASHDROP_IMPLEMENTATION defined adds the implementation.
 
-// ---- declarations (every TU) ----
+// ---- declarations (every TU; a C translation unit sees the C interface only) ----
 // ---- begin crashdrop/config.hpp ----
 #ifndef CRASHDROP_SINGLE_CRASHDROP_CONFIG_HPP_
 #define CRASHDROP_SINGLE_CRASHDROP_CONFIG_HPP_
@@ -102,6 +106,18 @@
 #endif
 #endif
 
+// CRASHDROP_UNLOAD_HOOK: 1 runs crashdrop::stop() from an ELF destructor, so a plugin unloaded
+// with dlclose takes its signal handlers with it. 0 leaves it to the application; an
+// executable keeps its handlers through exit (a crash in a static destructor is still caught),
+// so the default guesses as above: 1 for a shared library, 0 for an executable.
+#ifndef CRASHDROP_UNLOAD_HOOK
+#if defined(__PIC__) && !defined(__PIE__)
+#define CRASHDROP_UNLOAD_HOOK 1
+#else
+#define CRASHDROP_UNLOAD_HOOK 0
+#endif
+#endif
+
 // ---- namespace and visibility ----------------------------------------------------------------
 // The inline namespace carries the version: two copies of crashdrop at different versions in
 // one process (a host and a plugin) never share a symbol or a layout.
@@ -131,6 +147,169 @@
 #endif
 #endif  // CRASHDROP_SINGLE_CRASHDROP_CONFIG_HPP_
 // ---- end crashdrop/config.hpp ----
+// ---- begin crashdrop/c_api.hpp ----
+/* crashdrop/c_api.hpp - the C interface: plain structs and extern "C" functions over start(),
+ * the context (annotations, breadcrumbs, user, tags, attachments) and write_dump(), for C
+ * engines and for other languages' FFI (Rust, Zig, C#). This file is C (C99 and later) as
+ * well as C++: a C translation unit that includes crashdrop.hpp sees only this part. The
+ * definitions live in the C++ translation unit that defines CRASHDROP_IMPLEMENTATION (a C
+ * program adds one such .cpp file and links as C++, see examples/c_example.c); build that one
+ * with CRASHDROP_EXPORT=1 to call these functions from another shared object or language (and
+ * define it as well where C code in another shared object includes this header).
+ *
+ * Conventions: an int result is 0 (CRASHDROP_OK) or an enum crashdrop_error, and then
+ * crashdrop_last_error() says why. A NULL string argument means "" (empty). Strings are UTF-8
+ * and copied before the call returns. No C++ exception ever leaves these functions.
+ * Context: ordinary code. No function here may be called from a signal handler.
+ */
+#ifndef CRASHDROP_C_API_INCLUDED
+#define CRASHDROP_C_API_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#if defined(_WIN32)
+#if CRASHDROP_EXPORT
+#define CRASHDROP_C_API __declspec(dllexport)
+#else
+#define CRASHDROP_C_API
+#endif
+#elif CRASHDROP_EXPORT
+#define CRASHDROP_C_API __attribute__((visibility("default")))
+#else
+#define CRASHDROP_C_API __attribute__((visibility("hidden")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Results: 0 on success, otherwise the value of the C++ crashdrop::Error. */
+enum crashdrop_error {
+    CRASHDROP_OK = 0,
+    CRASHDROP_ERROR_ALREADY_STARTED = 1,
+    CRASHDROP_ERROR_NOT_STARTED = 2,
+    CRASHDROP_ERROR_INVALID_OPTIONS = 3,
+    CRASHDROP_ERROR_DATABASE_UNAVAILABLE = 4,
+    CRASHDROP_ERROR_OUT_OF_MEMORY = 5,
+    CRASHDROP_ERROR_HANDLER_FAILED = 6,
+    CRASHDROP_ERROR_DUMP_FAILED = 7,
+    CRASHDROP_ERROR_BUSY = 8,
+    CRASHDROP_ERROR_UNSUPPORTED_PLATFORM = 9,
+    CRASHDROP_ERROR_INVALID_ARGUMENT = 10,
+    CRASHDROP_ERROR_CAPACITY_EXCEEDED = 11,
+    CRASHDROP_ERROR_HANDLER_REPLACED = 12
+};
+
+enum crashdrop_helper_mode {
+    CRASHDROP_HELPER_REEXEC = 0,
+    CRASHDROP_HELPER_FORK = 1,
+    CRASHDROP_HELPER_EXTERNAL = 2,
+    CRASHDROP_HELPER_NONE = 3
+};
+
+enum crashdrop_upload_format { CRASHDROP_FORMAT_CRASHPAD = 0, CRASHDROP_FORMAT_SOCORRO = 1, CRASHDROP_FORMAT_SENTRY = 2 };
+
+enum crashdrop_level {
+    CRASHDROP_LEVEL_DEBUG = 0,
+    CRASHDROP_LEVEL_INFO = 1,
+    CRASHDROP_LEVEL_WARNING = 2,
+    CRASHDROP_LEVEL_ERROR = 3,
+    CRASHDROP_LEVEL_FATAL = 4
+};
+
+/* The C view of crashdrop::Options (its fields mean what they mean there; defaults in
+ * brackets; an int flag is "on" when non-zero). Fill it with crashdrop_options_init() first
+ * (it sets struct_size and every default), then change what you need. Strings are copied by
+ * crashdrop_start(); NULL means "empty".
+ *
+ * struct_size is how many bytes of this struct the caller has. A caller built against an older
+ * header (or FFI bindings that mirror one) passes a smaller struct: the fields that do not lie
+ * wholly within struct_size keep their defaults. It must cover at least struct_size and
+ * database_path (else CRASHDROP_ERROR_INVALID_ARGUMENT). A larger struct_size (a newer
+ * header's struct, up to 4096 bytes) is accepted when every byte past this version's struct
+ * is zero, and refused (CRASHDROP_ERROR_INVALID_ARGUMENT) when one is set: an option this
+ * version cannot honour is not dropped silently. crashdrop_options_init() writes this
+ * version's sizeof(crashdrop_options) bytes: bindings with a different layout set
+ * struct_size and every field themselves instead. */
+typedef struct crashdrop_options {
+    uint32_t struct_size;            /* sizeof(crashdrop_options) of the caller */
+    const char* database_path;       /* required: the crash database folder */
+    const char* product_name;        /* [NULL] annotation "prod", at most 255 bytes */
+    const char* product_version;     /* [NULL] annotation "ver", at most 255 bytes */
+    int include_environment;         /* [0] copy the environment into dumps */
+    int handle_terminate;            /* [1] record uncaught C++ exceptions */
+    int helper_mode;                 /* [CRASHDROP_HELPER_REEXEC] enum crashdrop_helper_mode */
+    const char* helper_path;         /* [NULL] the helper executable for CRASHDROP_HELPER_EXTERNAL */
+    const char* submit_url;          /* [NULL: store only] http:// or https:// */
+    int upload_format;               /* [CRASHDROP_FORMAT_CRASHPAD] enum crashdrop_upload_format */
+    const char* sentry_dsn;          /* [NULL] https://KEY@HOST/PROJECT */
+    int compress;                    /* [1] gzip the request body */
+    int rate_limit;                  /* [0] at most one upload per hour */
+    const char* ca_file;             /* [NULL] HTTPS: PEM file of CA certificates to trust */
+    uint32_t max_breadcrumbs;        /* [100] entries of the breadcrumb ring, 0 .. 10000 */
+    uint64_t max_attachment_bytes;   /* [4 MiB] 1 KiB .. 100 MiB */
+    int only_this_module;            /* [0] report only crashes of this module (plugins) */
+    uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
+} crashdrop_options;
+
+/* Sets every field of *options to its default (strings NULL) and struct_size to
+ * sizeof(crashdrop_options). NULL: nothing happens. */
+CRASHDROP_C_API void crashdrop_options_init(crashdrop_options* options);
+
+/* crashdrop::start(). On failure crashdrop_last_error() says why; an enum field out of range
+ * is CRASHDROP_ERROR_INVALID_OPTIONS naming the field. With CRASHDROP_HELPER_REEXEC (the
+ * default) call it first thing in main(): the helper process runs main() again and this call
+ * never returns there. */
+CRASHDROP_C_API int crashdrop_start(const crashdrop_options* options);
+
+/* The message of the last call that failed on this thread ("" if none has): a buffer of this
+ * thread's, valid until its next failing call, at most 511 bytes (cut at a UTF-8 character
+ * boundary). A call that succeeds leaves it as it was, as errno does; reading it allocates
+ * nothing. */
+CRASHDROP_C_API const char* crashdrop_last_error(void);
+
+CRASHDROP_C_API int crashdrop_is_started(void);
+CRASHDROP_C_API int crashdrop_prepare_thread(void);
+
+/* crashdrop::write_dump(): a dump of the running process, which goes on. With path_out NULL
+ * the path is not wanted. Otherwise the dump's path, NUL-terminated, is copied into path_out
+ * when it fits in path_capacity bytes; when it does not, the dump has still been written (do
+ * not retry: that writes another), path_out gets "" (if path_capacity > 0), the result is
+ * CRASHDROP_ERROR_INVALID_ARGUMENT and crashdrop_last_error() names the path and the size it
+ * needs. 4096 bytes (PATH_MAX) are enough for any database folder path under 4000 bytes. */
+CRASHDROP_C_API int crashdrop_write_dump(char* path_out, size_t path_capacity);
+
+/* The context (limits and errors as in crashdrop/context.hpp and api.hpp): an annotation
+ * (key 1 .. 39 bytes; a value over 255 bytes is kept as parts key__1, key__2, ...). */
+CRASHDROP_C_API int crashdrop_add_extra_parameter(const char* key, const char* value);
+CRASHDROP_C_API int crashdrop_remove_extra_parameter(const char* key);
+/* A breadcrumb: category NULL is "default"; a level outside enum crashdrop_level is
+ * CRASHDROP_LEVEL_INFO. Never fails (too long a text is cut), so it returns nothing. */
+CRASHDROP_C_API void crashdrop_add_breadcrumb(const char* message, const char* category, int level);
+CRASHDROP_C_API int crashdrop_set_tag(const char* key, const char* value);
+CRASHDROP_C_API int crashdrop_remove_tag(const char* key);
+/* Replaces the user; NULL or "" clears a field. */
+CRASHDROP_C_API int crashdrop_set_user(const char* id, const char* username, const char* email, const char* ip_address);
+/* A file (absolute path) sent with every report from now on. */
+CRASHDROP_C_API int crashdrop_add_attachment(const char* path);
+CRASHDROP_C_API int crashdrop_remove_attachment(const char* path);
+
+CRASHDROP_C_API int crashdrop_check_handlers(void);
+CRASHDROP_C_API int crashdrop_reinstall(void);
+CRASHDROP_C_API void crashdrop_stop(void);
+
+/* crashdrop::run_helper(): the main() of an external helper executable. */
+CRASHDROP_C_API int crashdrop_run_helper(int argc, char** argv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CRASHDROP_C_API_INCLUDED */
+// ---- end crashdrop/c_api.hpp ----
+#ifdef __cplusplus
 // ---- begin crashdrop/status.hpp ----
 #ifndef CRASHDROP_SINGLE_CRASHDROP_STATUS_HPP_
 #define CRASHDROP_SINGLE_CRASHDROP_STATUS_HPP_
@@ -155,6 +334,9 @@ enum class Error : int {
     dump_failed,           ///< writing a dump failed; the message says where
     busy,                  ///< another dump is being written right now
     unsupported_platform,  ///< crash capture is not implemented for this OS/architecture
+    invalid_argument,      ///< an argument is out of its documented limits; the message says which
+    capacity_exceeded,     ///< a fixed-size store reserved at start() is full
+    handler_replaced,      ///< another signal handler took crashdrop's place (see reinstall())
 };
 
 /// A short stable name for an error code ("invalid_options", ...).
@@ -170,6 +352,9 @@ inline const char* error_name(Error e) noexcept {
         case Error::dump_failed: return "dump_failed";
         case Error::busy: return "busy";
         case Error::unsupported_platform: return "unsupported_platform";
+        case Error::invalid_argument: return "invalid_argument";
+        case Error::capacity_exceeded: return "capacity_exceeded";
+        case Error::handler_replaced: return "handler_replaced";
     }
     return "unknown";
 }
@@ -196,6 +381,84 @@ private:
 CRASHDROP_NAMESPACE_END
 #endif  // CRASHDROP_SINGLE_CRASHDROP_STATUS_HPP_
 // ---- end crashdrop/status.hpp ----
+// ---- begin crashdrop/context.hpp ----
+#ifndef CRASHDROP_SINGLE_CRASHDROP_CONTEXT_HPP_
+#define CRASHDROP_SINGLE_CRASHDROP_CONTEXT_HPP_
+// crashdrop/context.hpp - what a report says about the moment of the crash besides the dump:
+// annotations (Electron's "extra" parameters), breadcrumbs, the user and tags (as Sentry names
+// them) and attachments. The types and their documented limits; the functions that set them are
+// in api.hpp.
+// Context: ordinary code. All of it is stored in memory reserved by start() and shared with the
+// helper process; the limits below are that memory's shape.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+
+CRASHDROP_NAMESPACE_BEGIN
+
+namespace limits {
+/// Annotation keys: 1 .. 39 bytes (Electron's limit). A longer key is refused with
+/// Error::invalid_argument, never dropped silently.
+constexpr std::size_t annotation_key = 39;
+/// An annotation value longer than this is stored, dumped and sent as parts named `key__1`,
+/// `key__2`, ... of this many bytes each, as Electron's Linux builds did; parameters() and the
+/// Sentry format join the parts again.
+constexpr std::size_t annotation_part = 255;
+/// The longest annotation value (64 parts).
+constexpr std::size_t annotation_value = 64 * annotation_part;
+/// Slots of the store annotations, tags and user fields share: one per short value, one per
+/// part of a long value plus one for its key.
+constexpr std::size_t context_slots = 512;
+/// Tags (Sentry's limits): keys 1 .. 32 bytes, values up to 200 bytes.
+constexpr std::size_t tag_key = 32;
+constexpr std::size_t tag_value = 200;
+/// User fields: each up to 255 bytes.
+constexpr std::size_t user_field = 255;
+/// Breadcrumbs: longer categories and messages are cut (at a UTF-8 character boundary).
+constexpr std::size_t breadcrumb_category = 31;
+constexpr std::size_t breadcrumb_message = 223;
+constexpr std::size_t max_breadcrumbs = 10000;
+/// Attachments: files named at start() or later.
+constexpr std::size_t attachments = 16;
+constexpr std::size_t attachment_path = 1023;
+}  // namespace limits
+
+/// How serious a breadcrumb is (Sentry's levels).
+enum class BreadcrumbLevel : std::uint8_t { debug = 0, info = 1, warning = 2, error = 3, fatal = 4 };
+
+/// A level's name as Sentry spells it ("debug", "info", "warning", "error", "fatal").
+inline const char* level_name(BreadcrumbLevel level) noexcept {
+    switch (level) {
+        case BreadcrumbLevel::debug: return "debug";
+        case BreadcrumbLevel::info: return "info";
+        case BreadcrumbLevel::warning: return "warning";
+        case BreadcrumbLevel::error: return "error";
+        case BreadcrumbLevel::fatal: return "fatal";
+    }
+    return "info";
+}
+
+/// One breadcrumb: something the application did shortly before the crash.
+struct Breadcrumb {
+    std::int64_t timestamp_ms = 0;  ///< UTC milliseconds since the Unix epoch
+    BreadcrumbLevel level = BreadcrumbLevel::info;
+    std::string category;
+    std::string message;
+};
+
+/// Who was using the application (Sentry's user interface). Empty fields are not sent.
+struct User {
+    std::string id;
+    std::string username;
+    std::string email;
+    std::string ip_address;
+};
+
+CRASHDROP_NAMESPACE_END
+#endif  // CRASHDROP_SINGLE_CRASHDROP_CONTEXT_HPP_
+// ---- end crashdrop/context.hpp ----
 // ---- begin crashdrop/report.hpp ----
 #ifndef CRASHDROP_SINGLE_CRASHDROP_REPORT_HPP_
 #define CRASHDROP_SINGLE_CRASHDROP_REPORT_HPP_
@@ -229,7 +492,13 @@ struct Report {
     std::time_t last_attempt = 0;  ///< UTC seconds; 0: never
     std::string server_id;         ///< the server's id for an uploaded report
     std::string last_error;        ///< why the last attempt did not send it
-    std::map<std::string, std::string> annotations;
+    std::map<std::string, std::string> annotations;  ///< long values joined again
+    std::map<std::string, std::string> tags;
+    User user;
+    std::vector<Breadcrumb> breadcrumbs;  ///< oldest first
+    /// Files sent with the report: the helper's copies in <database>/attachments/<id>/, or the
+    /// original paths when no copy could be made when the crash was stored.
+    std::vector<std::string> attachments;
 };
 
 /// A transport's verdict on one attempt.
@@ -250,7 +519,7 @@ struct Upload {
     Report report;                         ///< metadata, annotations included
     std::string client_id;                 ///< this installation's stable id ("guid" field)
     std::vector<std::uint8_t> dump;        ///< the minidump (also on disk at report.dump_path)
-    std::vector<std::string> attachments;  ///< paths of files to attach
+    std::vector<std::string> attachments;  ///< paths of files to attach (report.attachments)
 };
 
 /// A custom transport. It runs in the helper process (re-exec and fork helper modes; an
@@ -283,7 +552,9 @@ CRASHDROP_NAMESPACE_END
 // Error::invalid_options naming the field when one is out of range.
 
 #include <cstddef>
+#include <map>
 #include <string>
+#include <vector>
 
 
 CRASHDROP_NAMESPACE_BEGIN
@@ -375,6 +646,39 @@ struct Options {
     std::size_t max_reports = 50;
     std::size_t max_database_bytes = 256u * 1024u * 1024u;
     int max_report_age_days = 30;
+
+    // ---- context: what a report says besides the dump (limits in context.hpp) ----
+
+    /// Annotations of this process (Electron's `extra`). A process forked from this one (which
+    /// crashdrop keeps covering) does not carry them; see global_extra.
+    std::map<std::string, std::string> extra;
+
+    /// Annotations of this process and of the processes forked from it (Electron's
+    /// `globalExtra`). Where a key is in both, extra wins.
+    std::map<std::string, std::string> global_extra;
+
+    /// Entries of the breadcrumb ring; the oldest are overwritten. Range 0 .. 10000.
+    std::size_t max_breadcrumbs = 100;
+
+    /// The user and tags sent with every report (Sentry's `user` and `tags`).
+    User user;
+    std::map<std::string, std::string> tags;
+
+    /// Files sent with every report (logs, settings). The helper copies each one into the
+    /// database when it stores a crash, so the report keeps the file as it was then, and sends
+    /// the copy; a file larger than max_attachment_bytes keeps only its last
+    /// max_attachment_bytes (the end of a log is what explains a crash).
+    std::vector<std::string> attachments;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  ///< Range 1 KiB .. 100 MiB.
+
+    // ---- living inside someone else's process (a plugin) ----
+
+    /// Report only crashes that belong to the module (executable or shared library) holding
+    /// this copy of crashdrop: its code faulted, the faulting address is inside it, or its
+    /// code is on the crashing thread's stack. Every other crash is passed to the handler that
+    /// was installed before crashdrop's, untouched, as if crashdrop were not there. For
+    /// plugins; std::terminate is then left to the host (handle_terminate is ignored).
+    bool only_this_module = false;
 };
 
 CRASHDROP_NAMESPACE_END
@@ -388,7 +692,9 @@ CRASHDROP_NAMESPACE_END
 // <crashdrop.hpp>.
 // Context: ordinary code. None of these may be called from a signal handler.
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 
@@ -438,6 +744,62 @@ CRASHDROP_API bool upload_to_server();
 /// application's start(), it persists and sends reports. Returns the process exit code.
 ///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }
 CRASHDROP_API int run_helper(int argc, char** argv);
+
+// ---- context (limits in context.hpp). Cheap, lock-free and allocation-free after start(), ----
+// ---- callable from any thread; none of them from a signal handler.                       ----
+
+/// Sets an annotation (Electron's addExtraParameter): kept in every dump and report from now
+/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes or ends in
+/// "__<number>" (the names of long values' parts), or a value over limits::annotation_value;
+/// Error::capacity_exceeded when the store is full; Error::not_started before start().
+CRASHDROP_API Status add_extra_parameter(std::string_view key, std::string_view value);
+
+/// Removes an annotation (Electron's removeExtraParameter). Removing a key that is not set is
+/// not an error.
+CRASHDROP_API Status remove_extra_parameter(std::string_view key);
+
+/// The current annotations (Electron's getParameters), long values joined again; `prod` and
+/// `ver` (from Options) included.
+CRASHDROP_API std::map<std::string, std::string> parameters();
+
+/// Appends a breadcrumb to the ring (the oldest is overwritten once it is full). Category and
+/// message are cut to their limits. Lock-free; about as cheap as a clock read and a copy.
+CRASHDROP_API void add_breadcrumb(std::string_view message, std::string_view category = "default",
+                                  BreadcrumbLevel level = BreadcrumbLevel::info) noexcept;
+
+/// The breadcrumbs in the ring, oldest first.
+CRASHDROP_API std::vector<Breadcrumb> breadcrumbs();
+
+/// Sets (replaces) the user; empty fields are cleared.
+CRASHDROP_API Status set_user(const User& user);
+
+/// Sets or removes a tag. Same errors as add_extra_parameter, with the tag limits.
+CRASHDROP_API Status set_tag(std::string_view key, std::string_view value);
+CRASHDROP_API Status remove_tag(std::string_view key);
+
+/// Adds or removes a file sent with every report from now on (see Options::attachments).
+/// Error::invalid_argument for a relative or over-long path; Error::capacity_exceeded past 16.
+CRASHDROP_API Status add_attachment(std::string_view path);
+CRASHDROP_API Status remove_attachment(std::string_view path);
+
+// ---- living inside someone else's process ----
+
+/// Checks that crashdrop's handlers are still the ones the kernel calls for every fatal signal.
+/// Error::handler_replaced (naming the signals) when something installed its own over them
+/// afterwards and crashdrop no longer sees those crashes unless that handler chains to it.
+CRASHDROP_API Status check_handlers();
+
+/// Puts crashdrop's handlers back on top for every signal where another handler replaced
+/// them; crashdrop then chains to that handler. Safe when the replacing handler itself chains
+/// back to crashdrop: the loop is detected and the process dies of its signal.
+CRASHDROP_API Status reinstall();
+
+/// Uninstalls crashdrop: the previous signal and terminate handlers are restored where
+/// crashdrop's are still in place (and handed on to the next copy of crashdrop where one was
+/// installed over it), the helper is told to finish, and the reserved memory is released.
+/// Runs by itself when a shared library holding crashdrop is unloaded (dlclose). start() may
+/// be called again afterwards.
+CRASHDROP_API void stop() noexcept;
 
 CRASHDROP_NAMESPACE_END
 #endif  // CRASHDROP_SINGLE_CRASHDROP_API_HPP_
@@ -600,6 +962,7 @@ enum stream_type : std::uint32_t {
     stream_crashpad_info = 0x43500001u,
     // crashdrop's own: UTF-8 text, one line per thing the writer could not capture.
     stream_crashdrop_writer_errors = 0x43440001u,  // "CD" 0x0001
+    stream_crashdrop_context = 0x43440002u,        // user, tags, attachments, breadcrumbs (text)
 };
 
 /// MINIDUMP_THREAD
@@ -1645,7 +2008,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 1;
+constexpr u32 k_region_version = 2;
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
 /// The hand-off's states.
@@ -1661,9 +2024,8 @@ struct region_header {
     u32 version;
     u64 region_size;
     u64 config_offset;       // key=value text (detail::helper_config), NUL-terminated
-    u64 annotations_offset;  // annotation[annotation_capacity]
-    u32 annotation_capacity;
-    u32 annotation_size;     // sizeof(annotation), a layout check
+    u64 context_offset;      // the context store (context/store.hpp)
+    u64 context_size;
     u64 image_offset;        // the dump image
     u64 image_capacity;
     // ---- one dump handed to the helper ----
@@ -1681,6 +2043,830 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/helper/region.hpp ----
+// ---- begin crashdrop/context/store.hpp ----
+// crashdrop/context/store.hpp - the context store: annotations, tags, user fields,
+// attachments and the breadcrumb ring, laid out in the memory start() reserves (the region the
+// helper maps too), so that the crash path reads them without allocating and they survive a
+// corrupted heap.
+//
+// Writers (ordinary code, any thread) never allocate and never block one another, with one
+// exception kept off the hot path: adding a key the table has never held takes a tiny
+// spin lock (insertions are rare; updating or removing a key is lock-free).
+//   - Key/value slots are an open-addressing hash table. Each slot has a sequence number: a
+//     writer owns the slot while the number is odd (taken with compare-and-swap), and a
+//     reader that sees it odd or changed knows the copy may be torn. Two threads writing the
+//     same key take turns on that slot; threads writing different keys never meet.
+//   - Breadcrumbs are a ring: a writer takes the next index with fetch_add and claims its
+//     entry with compare-and-swap on the entry's sequence number (2*index+1 while writing,
+//     2*index+2 when complete). A writer never waits: if the entry is still being written by
+//     a writer a whole ring behind (stalled), it takes the next index instead.
+// Readers on the crash path (namespace sigsafe) copy what is stable and skip what is not;
+// they never wait for a writer, which may be the very thread that crashed.
+//
+// Context: implementation TU. Layout and readers are crash-path code (sigsafe rules);
+// writers in namespace detail are ordinary code but allocation-free and lock-free.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+constexpr u32 k_slot_key_capacity = 48;     // a 39-byte key + "__64" + NUL
+constexpr u32 k_slot_value_capacity = 256;  // one 255-byte part + NUL
+static_assert(limits::annotation_key + 5 < k_slot_key_capacity, "a part's name fits a slot");
+static_assert(limits::annotation_part < k_slot_value_capacity, "a part fits a slot");
+static_assert(limits::tag_value < k_slot_value_capacity && limits::user_field < k_slot_value_capacity, "fits a slot");
+
+/// What a slot holds.
+enum slot_kind : u8 { sk_annotation = 1, sk_tag = 2, sk_user = 3 };
+/// A slot's life: empty slots end a probe sequence; removed ones keep their key (and are
+/// reused by the next insertion) so that probing stays correct without deletion.
+enum slot_state : u32 { ss_empty = 0, ss_live = 1, ss_removed = 2 };
+/// Slot flags.
+constexpr u8 sf_split = 1;         // the head of a long value: its parts are key__1..key__N
+constexpr u8 sf_process_only = 2;  // Options::extra: dropped in a forked child
+
+struct context_slot {
+    std::atomic<u32> seq;    // odd: a writer owns the slot
+    std::atomic<u32> state;  // slot_state
+    u32 hash;
+    u8 kind;
+    u8 flags;
+    u16 parts;         // of a split head
+    u16 key_length;
+    u16 value_length;
+    u32 reserved;
+    char key[k_slot_key_capacity];
+    char value[k_slot_value_capacity];
+};
+
+struct attachment_slot {
+    std::atomic<u32> seq;
+    std::atomic<u32> state;  // ss_empty / ss_live / ss_removed
+    u32 length;
+    u32 reserved;
+    char path[limits::attachment_path + 1];
+};
+
+struct breadcrumb_entry {
+    std::atomic<u64> seq;  // 0: never written; odd: being written; 2*index+2: holds entry `index`
+    long long timestamp_ms;
+    u8 level;
+    u8 category_length;
+    u8 message_length;
+    u8 reserved[5];
+    char category[limits::breadcrumb_category + 1];
+    char message[limits::breadcrumb_message + 1];
+};
+
+/// The store, at the start of its part of the region; slots, attachments and entries follow.
+struct context_header {
+    u32 magic;           // k_context_magic
+    u32 slot_capacity;
+    u32 attachment_capacity;
+    u32 breadcrumb_capacity;
+    u32 slot_size;       // layout checks for a reader in another process
+    u32 entry_size;
+    std::atomic<u32> insert_lock;
+    u32 reserved;
+    std::atomic<u64> breadcrumb_head;  // entries ever appended
+};
+constexpr u32 k_context_magic = 0x31584443u;  // "CDX1"
+
+/// Pointers into a store laid out at `header`.
+struct context_store {
+    context_header* header;
+    context_slot* slots;
+    attachment_slot* attachments;
+    breadcrumb_entry* breadcrumbs;
+};
+
+inline u64 context_bytes(u32 breadcrumb_capacity) {
+    return align_up(sizeof(context_header), 64) + align_up(sizeof(context_slot) * limits::context_slots, 64) +
+           align_up(sizeof(attachment_slot) * limits::attachments, 64) +
+           align_up(sizeof(breadcrumb_entry) * (breadcrumb_capacity == 0 ? 1 : breadcrumb_capacity), 64);
+}
+
+CRASHDROP_SIGSAFE bool context_attach(context_store* s, u8* base) {
+    s->header = reinterpret_cast<context_header*>(base);
+    if (s->header->magic != k_context_magic || s->header->slot_size != sizeof(context_slot) ||
+        s->header->entry_size != sizeof(breadcrumb_entry)) {
+        s->header = nullptr;
+        return false;
+    }
+    u8* p = base + align_up(sizeof(context_header), 64);
+    s->slots = reinterpret_cast<context_slot*>(p);
+    p += align_up(sizeof(context_slot) * s->header->slot_capacity, 64);
+    s->attachments = reinterpret_cast<attachment_slot*>(p);
+    p += align_up(sizeof(attachment_slot) * s->header->attachment_capacity, 64);
+    s->breadcrumbs = reinterpret_cast<breadcrumb_entry*>(p);
+    return true;
+}
+
+/// FNV-1a over the kind and the key.
+CRASHDROP_SIGSAFE_INLINE u32 slot_hash(u8 kind, const char* key, std::size_t n) {
+    u32 h = 2166136261u;
+    h = (h ^ kind) * 16777619u;
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<u8>(key[i])) * 16777619u;
+    return h;
+}
+
+/// A stable copy of one slot, for readers.
+struct slot_copy {
+    u8 kind;
+    u8 flags;
+    u16 parts;
+    u16 key_length;
+    u16 value_length;
+    bool torn;  // a writer owned the slot (it may be the crashed thread): the copy may mix values
+    char key[k_slot_key_capacity];
+    char value[k_slot_value_capacity];
+};
+
+/// Copies slot `i` if it is live. Retries a few times when a writer changes it meanwhile; if
+/// the slot stays owned (its writer is stopped or crashed), copies it as it is.
+CRASHDROP_SIGSAFE bool context_read_slot(const context_store* s, u32 i, slot_copy* out) {
+    const context_slot* slot = &s->slots[i];
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        const u32 before = slot->seq.load(std::memory_order_acquire);
+        if (slot->state.load(std::memory_order_acquire) != ss_live) return false;
+        out->kind = slot->kind;
+        out->flags = slot->flags;
+        out->parts = slot->parts;
+        out->key_length = slot->key_length < k_slot_key_capacity ? slot->key_length : k_slot_key_capacity - 1;
+        out->value_length = slot->value_length < k_slot_value_capacity ? slot->value_length : k_slot_value_capacity - 1;
+        copy_bytes(out->key, slot->key, out->key_length);
+        out->key[out->key_length] = '\0';
+        copy_bytes(out->value, slot->value, out->value_length);
+        out->value[out->value_length] = '\0';
+        std::atomic_thread_fence(std::memory_order_acquire);
+        const u32 after = slot->seq.load(std::memory_order_relaxed);
+        out->torn = (before & 1u) != 0 || before != after;
+        if (!out->torn) return true;
+    }
+    return true;
+}
+
+/// Copies entry `index` of the ring if it still holds that entry. False: overwritten, not
+/// complete, or changing.
+CRASHDROP_SIGSAFE bool context_read_breadcrumb(const context_store* s, u64 index, breadcrumb_entry* out) {
+    const u32 capacity = s->header->breadcrumb_capacity;
+    if (capacity == 0) return false;
+    const breadcrumb_entry* e = &s->breadcrumbs[index % capacity];
+    const u64 want = 2 * index + 2;
+    if (e->seq.load(std::memory_order_acquire) != want) return false;
+    out->timestamp_ms = e->timestamp_ms;
+    out->level = e->level;
+    out->category_length = e->category_length <= limits::breadcrumb_category ? e->category_length : 0;
+    out->message_length = e->message_length <= limits::breadcrumb_message ? e->message_length : 0;
+    copy_bytes(out->category, e->category, out->category_length);
+    out->category[out->category_length] = '\0';
+    copy_bytes(out->message, e->message, out->message_length);
+    out->message[out->message_length] = '\0';
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return e->seq.load(std::memory_order_relaxed) == want;
+}
+
+/// Copies attachment slot `i` if it is live.
+CRASHDROP_SIGSAFE std::size_t context_read_attachment(const context_store* s, u32 i, char* out, std::size_t capacity) {
+    const attachment_slot* a = &s->attachments[i];
+    if (a->state.load(std::memory_order_acquire) != ss_live) return 0;
+    std::size_t n = a->length;
+    if (n >= capacity) n = capacity - 1;
+    copy_bytes(out, a->path, n);
+    out[n] = '\0';
+    return n;
+}
+
+/// Appends `s` to `t` escaped for a context line: %, =, |, and control bytes become %XX.
+CRASHDROP_SIGSAFE void text_append_escaped(text* t, const char* s, std::size_t n) {
+    static const char k_hex[] = "0123456789ABCDEF";
+    for (std::size_t i = 0; i < n; ++i) {
+        const u8 c = static_cast<u8>(s[i]);
+        if (c == '%' || c == '=' || c == '|' || c < 0x20 || c == 0x7f) {
+            t->put('%');
+            t->put(k_hex[c >> 4]);
+            t->put(k_hex[c & 0xf]);
+        } else {
+            t->put(static_cast<char>(c));
+        }
+    }
+}
+
+/// A breadcrumb's category or message inside a context line: escaped as a field first ('|' and
+/// '%' as %7C and %25, so the value splits on '|' unambiguously), then as part of the line.
+CRASHDROP_SIGSAFE void text_append_field(text* t, const char* s, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (s[i] == '|') text_append(t, "%257C");
+        else if (s[i] == '%') text_append(t, "%2525");
+        else text_append_escaped(t, s + i, 1);
+    }
+}
+
+CRASHDROP_SIGSAFE_INLINE const char* level_text(u8 level) {
+    switch (level) {
+        case 0: return "debug";
+        case 2: return "warning";
+        case 3: return "error";
+        case 4: return "fatal";
+        default: return "info";
+    }
+}
+
+/// The context stream's text (user, tags, attachments, breadcrumbs; annotations go to
+/// Crashpad's info stream): "key=value" lines, escaped, appended to `t`.
+CRASHDROP_SIGSAFE void context_write_text(const context_store* s, text* t, slot_copy* scratch_slot,
+                                          breadcrumb_entry* scratch_entry, char* path_buffer, std::size_t path_capacity) {
+    for (u32 i = 0; i < s->header->slot_capacity; ++i) {
+        if (!context_read_slot(s, i, scratch_slot)) continue;
+        if (scratch_slot->kind == sk_user) {
+            text_append(t, "user.");
+        } else if (scratch_slot->kind == sk_tag) {
+            text_append(t, "tag.");
+        } else {
+            continue;
+        }
+        text_append_escaped(t, scratch_slot->key, scratch_slot->key_length);
+        t->put('=');
+        text_append_escaped(t, scratch_slot->value, scratch_slot->value_length);
+        t->put('\n');
+    }
+    u32 n = 0;
+    for (u32 i = 0; i < s->header->attachment_capacity; ++i) {
+        const std::size_t len = context_read_attachment(s, i, path_buffer, path_capacity);
+        if (len == 0) continue;
+        text_append(t, "attachment.");
+        text_append_dec(t, n++);
+        t->put('=');
+        text_append_escaped(t, path_buffer, len);
+        t->put('\n');
+    }
+    const u64 head = s->header->breadcrumb_head.load(std::memory_order_acquire);
+    const u32 capacity = s->header->breadcrumb_capacity;
+    n = 0;
+    for (u64 index = head > capacity ? head - capacity : 0; index < head; ++index) {
+        if (!context_read_breadcrumb(s, index, scratch_entry)) continue;
+        text_append(t, "breadcrumb.");
+        text_append_dec(t, n++);
+        t->put('=');
+        text_append_sdec(t, scratch_entry->timestamp_ms);
+        text_append(t, "%7C");
+        text_append(t, level_text(scratch_entry->level));
+        text_append(t, "%7C");
+        text_append_field(t, scratch_entry->category, scratch_entry->category_length);
+        text_append(t, "%7C");
+        text_append_field(t, scratch_entry->message, scratch_entry->message_length);
+        t->put('\n');
+    }
+}
+
+/// At most how many bytes the annotations and the context stream take in a dump right now
+/// (escaping can triple a byte), so the stacks leave room for them.
+CRASHDROP_SIGSAFE u64 context_dump_bound(const context_store* s) {
+    if (s->header == nullptr) return 0;
+    u64 total = 4096;
+    for (u32 i = 0; i < s->header->slot_capacity; ++i) {
+        const context_slot* slot = &s->slots[i];
+        if (slot->state.load(std::memory_order_relaxed) != ss_live) continue;
+        total += 3 * (u64{k_slot_key_capacity} + k_slot_value_capacity) + 32;
+    }
+    for (u32 i = 0; i < s->header->attachment_capacity; ++i) {
+        if (s->attachments[i].state.load(std::memory_order_relaxed) == ss_live) total += 3 * (limits::attachment_path + 1) + 32;
+    }
+    const u64 head = s->header->breadcrumb_head.load(std::memory_order_relaxed);
+    const u64 crumbs = head < s->header->breadcrumb_capacity ? head : s->header->breadcrumb_capacity;
+    total += crumbs * (3 * (limits::breadcrumb_category + limits::breadcrumb_message) + 64);
+    return total;
+}
+
+/// In a forked child (one thread, async-signal-safe context): drops Options::extra.
+CRASHDROP_SIGSAFE void context_drop_process_only(context_store* s) {
+    if (s->header == nullptr) return;
+    for (u32 i = 0; i < s->header->slot_capacity; ++i) {
+        context_slot* slot = &s->slots[i];
+        if (slot->state.load(std::memory_order_relaxed) == ss_live && (slot->flags & sf_process_only)) {
+            slot->state.store(ss_removed, std::memory_order_relaxed);
+            slot->value_length = 0;
+        }
+    }
+}
+
+}  // namespace sigsafe
+
+namespace detail {
+
+using sigsafe::context_slot;
+using sigsafe::context_store;
+
+/// Lays out an empty store at `base` (start(); the memory is zeroed).
+inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t breadcrumb_capacity) {
+    auto* h = reinterpret_cast<sigsafe::context_header*>(base);
+    h->magic = sigsafe::k_context_magic;
+    h->slot_capacity = static_cast<std::uint32_t>(limits::context_slots);
+    h->attachment_capacity = static_cast<std::uint32_t>(limits::attachments);
+    h->breadcrumb_capacity = breadcrumb_capacity;
+    h->slot_size = sizeof(context_slot);
+    h->entry_size = sizeof(sigsafe::breadcrumb_entry);
+    sigsafe::context_attach(s, base);
+}
+
+inline void cpu_relax(unsigned spins) {
+    if (spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+/// Takes ownership of a slot (its sequence number made odd). Spins only while another thread
+/// writes the same slot.
+inline std::uint32_t slot_acquire(context_slot* slot) {
+    unsigned spins = 0;
+    for (;;) {
+        std::uint32_t seq = slot->seq.load(std::memory_order_relaxed);
+        if ((seq & 1u) == 0 && slot->seq.compare_exchange_weak(seq, seq + 1, std::memory_order_acquire)) return seq + 1;
+        cpu_relax(spins++);
+    }
+}
+
+inline void slot_release(context_slot* slot, std::uint32_t owned) {
+    slot->seq.store(owned + 1, std::memory_order_release);
+}
+
+inline bool slot_matches(const context_slot* slot, std::uint8_t kind, std::uint32_t hash, const char* key, std::size_t n) {
+    return slot->hash == hash && slot->kind == kind && slot->key_length == n && std::memcmp(slot->key, key, n) == 0;
+}
+
+/// The slot holding (kind, key), live or removed; nullptr if the table never held it.
+inline context_slot* context_find(const context_store* s, std::uint8_t kind, const char* key, std::size_t n, std::uint32_t hash) {
+    const std::uint32_t capacity = s->header->slot_capacity;
+    for (std::uint32_t probe = 0; probe < capacity; ++probe) {
+        context_slot* slot = &s->slots[(hash + probe) % capacity];
+        const std::uint32_t state = slot->state.load(std::memory_order_acquire);
+        if (state == sigsafe::ss_empty) return nullptr;
+        if (slot_matches(slot, kind, hash, key, n)) return slot;
+    }
+    return nullptr;
+}
+
+/// Writes value/flags into an owned slot and makes it live.
+inline void slot_fill(context_slot* slot, const char* value, std::size_t n, std::uint8_t flags, std::uint16_t parts) {
+    std::memcpy(slot->value, value, n);
+    slot->value[n] = '\0';
+    slot->value_length = static_cast<std::uint16_t>(n);
+    slot->flags = flags;
+    slot->parts = parts;
+    slot->state.store(sigsafe::ss_live, std::memory_order_release);
+}
+
+/// Sets (kind, key) = value. False only when the table is full. The value must fit a slot.
+inline bool context_put(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n, const char* value,
+                        std::size_t value_n, std::uint8_t flags, std::uint16_t parts = 0) {
+    const std::uint32_t hash = sigsafe::slot_hash(kind, key, key_n);
+    for (;;) {
+        if (context_slot* slot = context_find(s, kind, key, key_n, hash)) {
+            const std::uint32_t owned = slot_acquire(slot);
+            // Between finding and owning, an insertion may have given a removed slot to another
+            // key: check again under ownership.
+            if (slot_matches(slot, kind, hash, key, key_n)) {
+                slot_fill(slot, value, value_n, flags, parts);
+                slot_release(slot, owned);
+                return true;
+            }
+            slot_release(slot, owned);
+            continue;
+        }
+        // A key the table has never held (or has reused the slot of): insert under the lock.
+        unsigned spins = 0;
+        while (s->header->insert_lock.exchange(1, std::memory_order_acquire) != 0) cpu_relax(spins++);
+        context_slot* target = nullptr;
+        bool found_again = false;
+        const std::uint32_t capacity = s->header->slot_capacity;
+        for (std::uint32_t probe = 0; probe < capacity; ++probe) {
+            context_slot* slot = &s->slots[(hash + probe) % capacity];
+            const std::uint32_t state = slot->state.load(std::memory_order_acquire);
+            if (state != sigsafe::ss_empty && slot_matches(slot, kind, hash, key, key_n)) {
+                found_again = true;  // inserted meanwhile by another thread
+                break;
+            }
+            if (target == nullptr && state == sigsafe::ss_removed) target = slot;
+            if (state == sigsafe::ss_empty) {
+                if (target == nullptr) target = slot;
+                break;
+            }
+        }
+        if (found_again) {
+            s->header->insert_lock.store(0, std::memory_order_release);
+            continue;
+        }
+        if (target == nullptr) {
+            s->header->insert_lock.store(0, std::memory_order_release);
+            return false;
+        }
+        const std::uint32_t owned = slot_acquire(target);
+        std::memcpy(target->key, key, key_n);
+        target->key[key_n] = '\0';
+        target->key_length = static_cast<std::uint16_t>(key_n);
+        target->kind = kind;
+        target->hash = hash;
+        slot_fill(target, value, value_n, flags, parts);
+        slot_release(target, owned);
+        s->header->insert_lock.store(0, std::memory_order_release);
+        return true;
+    }
+}
+
+/// Removes (kind, key). Returns the removed slot's split part count (0 if not split or absent).
+inline std::uint16_t context_erase(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n) {
+    const std::uint32_t hash = sigsafe::slot_hash(kind, key, key_n);
+    context_slot* slot = context_find(s, kind, key, key_n, hash);
+    if (slot == nullptr) return 0;
+    const std::uint32_t owned = slot_acquire(slot);
+    std::uint16_t parts = 0;
+    if (slot_matches(slot, kind, hash, key, key_n) && slot->state.load(std::memory_order_relaxed) == sigsafe::ss_live) {
+        parts = (slot->flags & sigsafe::sf_split) ? slot->parts : 0;
+        slot->state.store(sigsafe::ss_removed, std::memory_order_release);
+        slot->value_length = 0;
+    }
+    slot_release(slot, owned);
+    return parts;
+}
+
+/// The parts count of a live split head (kind, key); 0 otherwise.
+inline std::uint16_t context_parts(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n) {
+    const std::uint32_t hash = sigsafe::slot_hash(kind, key, key_n);
+    const context_slot* slot = context_find(s, kind, key, key_n, hash);
+    if (slot == nullptr || slot->state.load(std::memory_order_acquire) != sigsafe::ss_live) return 0;
+    return (slot->flags & sigsafe::sf_split) ? slot->parts : 0;
+}
+
+/// "key__N" into buf (which holds k_slot_key_capacity bytes); returns its length.
+inline std::size_t part_name(char* buf, const char* key, std::size_t key_n, unsigned part) {
+    std::memcpy(buf, key, key_n);
+    std::size_t n = key_n;
+    buf[n++] = '_';
+    buf[n++] = '_';
+    char digits[8];
+    std::size_t d = 0;
+    do {
+        digits[d++] = static_cast<char>('0' + part % 10);
+        part /= 10;
+    } while (part != 0);
+    while (d > 0) buf[n++] = digits[--d];
+    buf[n] = '\0';
+    return n;
+}
+
+/// Sets a value of any length up to limits::annotation_value: short values take one slot; a
+/// long one is stored as parts key__1..key__N (written first) under a split head. Parts a
+/// previous, longer value left behind are removed afterwards. False when the table is full.
+inline bool context_put_long(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n, const char* value,
+                             std::size_t value_n, std::uint8_t flags) {
+    const std::size_t part = limits::annotation_part;
+    const std::uint16_t old_parts = context_parts(s, kind, key, key_n);
+    char name[sigsafe::k_slot_key_capacity];
+    std::uint16_t parts = 0;
+    bool ok = true;
+    if (value_n <= part) {
+        ok = context_put(s, kind, key, key_n, value, value_n, flags);
+    } else {
+        parts = static_cast<std::uint16_t>((value_n + part - 1) / part);
+        for (std::uint16_t i = 0; ok && i < parts; ++i) {
+            const std::size_t at = std::size_t{i} * part;
+            const std::size_t len = value_n - at < part ? value_n - at : part;
+            ok = context_put(s, kind, name, part_name(name, key, key_n, i + 1u), value + at, len, flags);
+        }
+        if (ok) ok = context_put(s, kind, key, key_n, "", 0, static_cast<std::uint8_t>(flags | sigsafe::sf_split), parts);
+    }
+    if (!ok) parts = 0;  // whatever was written of it is removed below
+    for (std::uint16_t i = parts; i < (ok ? old_parts : std::max<std::uint16_t>(old_parts, 64)); ++i) {
+        context_erase(s, kind, name, part_name(name, key, key_n, i + 1u));
+    }
+    if (!ok) context_erase(s, kind, key, key_n);
+    return ok;
+}
+
+inline void context_erase_long(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n) {
+    const std::uint16_t parts = context_erase(s, kind, key, key_n);
+    char name[sigsafe::k_slot_key_capacity];
+    for (std::uint16_t i = 0; i < parts; ++i) context_erase(s, kind, name, part_name(name, key, key_n, i + 1u));
+}
+
+/// Cuts n back to a UTF-8 character boundary at or below `limit`.
+inline std::size_t utf8_cut(const char* s, std::size_t n, std::size_t limit) {
+    if (n <= limit) return n;
+    std::size_t cut = limit;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0u) == 0x80u) --cut;
+    return cut;
+}
+
+inline long long realtime_ms() {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+/// Appends a breadcrumb. Never waits: an entry still being written by a stalled writer a
+/// whole ring behind is skipped (a few times), and an entry already taken by a newer writer
+/// means this older one is dropped.
+inline void context_add_breadcrumb(const context_store* s, const char* message, std::size_t message_n, const char* category,
+                                   std::size_t category_n, std::uint8_t level) {
+    sigsafe::context_header* h = s->header;
+    const std::uint32_t capacity = h->breadcrumb_capacity;
+    if (capacity == 0) return;
+    const long long now = realtime_ms();
+    message_n = utf8_cut(message, message_n, limits::breadcrumb_message);
+    category_n = utf8_cut(category, category_n, limits::breadcrumb_category);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        const std::uint64_t index = h->breadcrumb_head.fetch_add(1, std::memory_order_relaxed);
+        sigsafe::breadcrumb_entry* e = &s->breadcrumbs[index % capacity];
+        const std::uint64_t writing = 2 * index + 1;
+        std::uint64_t seq = e->seq.load(std::memory_order_relaxed);
+        bool claimed = false;
+        while (!claimed) {
+            if (seq & 1u) break;             // a stalled writer is in it: take another index
+            if (seq >= writing) return;      // a newer breadcrumb is already there: drop this one
+            claimed = e->seq.compare_exchange_weak(seq, writing, std::memory_order_acquire, std::memory_order_relaxed);
+        }
+        if (!claimed) continue;
+        e->timestamp_ms = now;
+        e->level = level;
+        e->category_length = static_cast<std::uint8_t>(category_n);
+        e->message_length = static_cast<std::uint8_t>(message_n);
+        std::memcpy(e->category, category, category_n);
+        e->category[category_n] = '\0';
+        std::memcpy(e->message, message, message_n);
+        e->message[message_n] = '\0';
+        e->seq.store(writing + 1, std::memory_order_release);
+        return;
+    }
+}
+
+/// Every live slot of a kind, long values joined again.
+inline std::map<std::string, std::string> context_collect(const context_store* s, std::uint8_t kind) {
+    std::map<std::string, std::string> out;
+    std::map<std::string, std::uint16_t> heads;
+    sigsafe::slot_copy c;
+    for (std::uint32_t i = 0; i < s->header->slot_capacity; ++i) {
+        if (!sigsafe::context_read_slot(s, i, &c) || c.kind != kind) continue;
+        if (c.flags & sigsafe::sf_split) {
+            heads[std::string(c.key, c.key_length)] = c.parts;
+        } else {
+            out[std::string(c.key, c.key_length)] = std::string(c.value, c.value_length);
+        }
+    }
+    for (const auto& head : heads) {
+        std::string joined;
+        char name[sigsafe::k_slot_key_capacity];
+        for (std::uint16_t i = 0; i < head.second; ++i) {
+            const std::string part(name, part_name(name, head.first.data(), head.first.size(), i + 1u));
+            auto it = out.find(part);
+            if (it == out.end()) continue;
+            joined += it->second;
+            out.erase(it);
+        }
+        out[head.first] = joined;
+    }
+    return out;
+}
+
+inline std::vector<Breadcrumb> context_breadcrumbs(const context_store* s) {
+    std::vector<Breadcrumb> out;
+    const std::uint64_t head = s->header->breadcrumb_head.load(std::memory_order_acquire);
+    const std::uint32_t capacity = s->header->breadcrumb_capacity;
+    sigsafe::breadcrumb_entry e;
+    for (std::uint64_t index = head > capacity ? head - capacity : 0; index < head; ++index) {
+        if (!sigsafe::context_read_breadcrumb(s, index, &e)) continue;
+        Breadcrumb b;
+        b.timestamp_ms = e.timestamp_ms;
+        b.level = static_cast<BreadcrumbLevel>(e.level <= 4 ? e.level : 1);
+        b.category.assign(e.category, e.category_length);
+        b.message.assign(e.message, e.message_length);
+        out.push_back(std::move(b));
+    }
+    return out;
+}
+
+/// Adds a path unless it is there already. False when all slots are taken.
+inline bool context_add_attachment(const context_store* s, const char* path, std::size_t n) {
+    sigsafe::context_header* h = s->header;
+    unsigned spins = 0;
+    while (h->insert_lock.exchange(1, std::memory_order_acquire) != 0) cpu_relax(spins++);
+    sigsafe::attachment_slot* free_slot = nullptr;
+    bool present = false;
+    for (std::uint32_t i = 0; i < h->attachment_capacity; ++i) {
+        sigsafe::attachment_slot* a = &s->attachments[i];
+        if (a->state.load(std::memory_order_acquire) == sigsafe::ss_live) {
+            if (a->length == n && std::memcmp(a->path, path, n) == 0) present = true;
+        } else if (free_slot == nullptr) {
+            free_slot = a;
+        }
+    }
+    bool ok = present;
+    if (!present && free_slot != nullptr) {
+        std::memcpy(free_slot->path, path, n);
+        free_slot->path[n] = '\0';
+        free_slot->length = static_cast<std::uint32_t>(n);
+        free_slot->state.store(sigsafe::ss_live, std::memory_order_release);
+        ok = true;
+    }
+    h->insert_lock.store(0, std::memory_order_release);
+    return ok;
+}
+
+inline void context_remove_attachment(const context_store* s, const char* path, std::size_t n) {
+    sigsafe::context_header* h = s->header;
+    unsigned spins = 0;
+    while (h->insert_lock.exchange(1, std::memory_order_acquire) != 0) cpu_relax(spins++);
+    for (std::uint32_t i = 0; i < h->attachment_capacity; ++i) {
+        sigsafe::attachment_slot* a = &s->attachments[i];
+        if (a->state.load(std::memory_order_acquire) == sigsafe::ss_live && a->length == n && std::memcmp(a->path, path, n) == 0) {
+            a->state.store(sigsafe::ss_removed, std::memory_order_release);
+        }
+    }
+    h->insert_lock.store(0, std::memory_order_release);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/context/store.hpp ----
+// ---- begin crashdrop/context/context_ops.hpp ----
+// crashdrop/context/context_ops.hpp - the public context calls on top of the store: argument
+// checks with clear errors (a key over the limit is refused, never dropped), and the mapping
+// of annotations, tags, user fields and attachments onto slots.
+// Context: implementation TU; ordinary code. The success paths allocate nothing.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// True if `key` ends in "__<digits>", the names long values' parts take.
+inline bool looks_like_part_name(std::string_view key) {
+    std::size_t i = key.size();
+    while (i > 0 && key[i - 1] >= '0' && key[i - 1] <= '9') --i;
+    return i < key.size() && i >= 2 && key[i - 1] == '_' && key[i - 2] == '_';
+}
+
+inline Status check_key(std::string_view what, std::string_view key, std::size_t limit) {
+    if (key.empty()) return Status(Error::invalid_argument, std::string(what) + " key is empty");
+    if (key.size() > limit) {
+        return Status(Error::invalid_argument, std::string(what) + " key '" + std::string(key.substr(0, 64)) + "' is " +
+                                                   std::to_string(key.size()) + " bytes; the limit is " + std::to_string(limit));
+    }
+    if (key.find('\0') != std::string_view::npos) return Status(Error::invalid_argument, std::string(what) + " key holds a NUL byte");
+    return Status::success();
+}
+
+inline Status check_annotation(std::string_view key, std::string_view value) {
+    if (Status s = check_key("annotation", key, limits::annotation_key); !s.ok()) return s;
+    if (looks_like_part_name(key)) {
+        return Status(Error::invalid_argument, "annotation key '" + std::string(key) +
+                                                   "' ends in __<number>, which names the parts of long values");
+    }
+    if (value.size() > limits::annotation_value) {
+        return Status(Error::invalid_argument, "annotation '" + std::string(key) + "': the value is " + std::to_string(value.size()) +
+                                                   " bytes; the limit is " + std::to_string(limits::annotation_value));
+    }
+    return Status::success();
+}
+
+inline Status full(std::string_view what) {
+    return Status(Error::capacity_exceeded, std::string(what) + ": the context store is full (" +
+                                                std::to_string(limits::context_slots) + " slots shared by annotations, tags and user fields)");
+}
+
+inline Status set_annotation(const context_store* s, std::string_view key, std::string_view value, bool process_only) {
+    if (Status st = check_annotation(key, value); !st.ok()) return st;
+    const std::uint8_t flags = process_only ? sigsafe::sf_process_only : 0;
+    if (!context_put_long(s, sigsafe::sk_annotation, key.data(), key.size(), value.data(), value.size(), flags)) {
+        return full("annotation '" + std::string(key) + "'");
+    }
+    return Status::success();
+}
+
+inline Status remove_annotation(const context_store* s, std::string_view key) {
+    if (Status st = check_key("annotation", key, limits::annotation_key); !st.ok()) return st;
+    context_erase_long(s, sigsafe::sk_annotation, key.data(), key.size());
+    return Status::success();
+}
+
+inline Status set_tag(const context_store* s, std::string_view key, std::string_view value) {
+    if (Status st = check_key("tag", key, limits::tag_key); !st.ok()) return st;
+    if (value.size() > limits::tag_value) {
+        return Status(Error::invalid_argument, "tag '" + std::string(key) + "': the value is " + std::to_string(value.size()) +
+                                                   " bytes; the limit is " + std::to_string(limits::tag_value));
+    }
+    if (!context_put(s, sigsafe::sk_tag, key.data(), key.size(), value.data(), value.size(), 0)) return full("tag");
+    return Status::success();
+}
+
+inline Status remove_tag(const context_store* s, std::string_view key) {
+    if (Status st = check_key("tag", key, limits::tag_key); !st.ok()) return st;
+    context_erase(s, sigsafe::sk_tag, key.data(), key.size());
+    return Status::success();
+}
+
+inline Status set_user(const context_store* s, const User& user) {
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"id", &user.id}, {"username", &user.username}, {"email", &user.email}, {"ip_address", &user.ip_address}};
+    for (const auto& f : fields) {
+        if (f.second->size() > limits::user_field) {
+            return Status(Error::invalid_argument, std::string("user ") + f.first + " is " + std::to_string(f.second->size()) +
+                                                       " bytes; the limit is " + std::to_string(limits::user_field));
+        }
+    }
+    for (const auto& f : fields) {
+        const std::size_t n = std::strlen(f.first);
+        if (f.second->empty()) {
+            context_erase(s, sigsafe::sk_user, f.first, n);
+        } else if (!context_put(s, sigsafe::sk_user, f.first, n, f.second->data(), f.second->size(), 0)) {
+            return full("user");
+        }
+    }
+    return Status::success();
+}
+
+inline Status check_attachment(std::string_view path) {
+    if (path.empty() || path[0] != '/') {
+        return Status(Error::invalid_argument, "attachment '" + std::string(path) + "' is not an absolute path");
+    }
+    if (path.size() > limits::attachment_path) {
+        return Status(Error::invalid_argument, "attachment path is " + std::to_string(path.size()) + " bytes; the limit is " +
+                                                   std::to_string(limits::attachment_path));
+    }
+    if (path.find('\0') != std::string_view::npos) return Status(Error::invalid_argument, "attachment path holds a NUL byte");
+    return Status::success();
+}
+
+inline Status add_attachment(const context_store* s, std::string_view path) {
+    if (Status st = check_attachment(path); !st.ok()) return st;
+    if (!context_add_attachment(s, path.data(), path.size())) {
+        return Status(Error::capacity_exceeded, "attachments: all " + std::to_string(limits::attachments) + " are taken");
+    }
+    return Status::success();
+}
+
+/// Checks everything the options bring into the store before start() changes anything.
+inline Status check_context_options(const Options& o) {
+    auto as_options_error = [](Status s, const char* field) {
+        return Status(Error::invalid_options, std::string(field) + ": " + s.message());
+    };
+    for (const auto& e : o.extra) {
+        if (Status s = check_annotation(e.first, e.second); !s.ok()) return as_options_error(s, "extra");
+    }
+    for (const auto& e : o.global_extra) {
+        if (Status s = check_annotation(e.first, e.second); !s.ok()) return as_options_error(s, "global_extra");
+    }
+    for (const auto& e : o.tags) {
+        if (Status s = check_key("tag", e.first, limits::tag_key); !s.ok()) return as_options_error(s, "tags");
+        if (e.second.size() > limits::tag_value) return Status(Error::invalid_options, "tags: the value of '" + e.first + "' is over 200 bytes");
+    }
+    if (o.attachments.size() > limits::attachments) return Status(Error::invalid_options, "attachments: more than 16");
+    for (const auto& a : o.attachments) {
+        if (Status s = check_attachment(a); !s.ok()) return as_options_error(s, "attachments");
+    }
+    if (o.max_breadcrumbs > limits::max_breadcrumbs) return Status(Error::invalid_options, "max_breadcrumbs is over 10000");
+    if (o.max_attachment_bytes < 1024 || o.max_attachment_bytes > 100u * 1024u * 1024u) {
+        return Status(Error::invalid_options, "max_attachment_bytes is outside 1 KiB .. 100 MiB");
+    }
+    return Status::success();
+}
+
+/// Fills a fresh store from the options (start(); already checked).
+inline Status apply_context_options(const context_store* s, const Options& o) {
+    if (!o.product_name.empty()) {
+        if (Status st = set_annotation(s, "prod", o.product_name, false); !st.ok()) return st;
+    }
+    if (!o.product_version.empty()) {
+        if (Status st = set_annotation(s, "ver", o.product_version, false); !st.ok()) return st;
+    }
+    for (const auto& e : o.global_extra) {
+        if (o.extra.count(e.first) != 0) continue;
+        if (Status st = set_annotation(s, e.first, e.second, false); !st.ok()) return st;
+    }
+    for (const auto& e : o.extra) {
+        if (Status st = set_annotation(s, e.first, e.second, true); !st.ok()) return st;
+    }
+    for (const auto& e : o.tags) {
+        if (Status st = set_tag(s, e.first, e.second); !st.ok()) return st;
+    }
+    if (Status st = set_user(s, o.user); !st.ok()) return st;
+    for (const auto& a : o.attachments) {
+        if (Status st = add_attachment(s, a); !st.ok()) return st;
+    }
+    return Status::success();
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/context/context_ops.hpp ----
 // ---- begin crashdrop/platform/linux/state_linux.hpp ----
 // crashdrop/platform/linux/state_linux.hpp - the one process-wide object the Linux crash path
 // works from. It is defined once, in the implementation TU, with static storage and no
@@ -1700,9 +2886,6 @@ constexpr int k_fatal_signal_count = sizeof(k_fatal_signals) / sizeof(k_fatal_si
 
 constexpr u32 k_directory_capacity = 24;      // stream directory entries reserved in every dump
 constexpr u32 k_max_secondary_crashes = 8;    // threads that crash while a dump is in progress
-constexpr std::size_t k_annotation_key_max = 39;     // bytes (Electron's limit)
-constexpr std::size_t k_annotation_value_max = 2047;  // bytes
-constexpr u32 k_annotation_capacity = 16;
 constexpr std::size_t k_errors_capacity = 16 * 1024;  // text of the writer-errors stream
 constexpr std::size_t k_static_notes_capacity = 1024;
 constexpr std::size_t k_scratch_capacity = 64 * 1024;  // getdents, ELF headers, /proc snippets
@@ -1777,11 +2960,25 @@ struct module_identity {
     char soname[k_soname_max];
 };
 
-struct annotation {
-    char key[k_annotation_key_max + 1];
-    std::atomic<u32> length;  // value bytes; 0: unused
-    char value[k_annotation_value_max + 1];
+/// One loaded segment of the module holding this copy of crashdrop (for only_this_module).
+struct address_range {
+    u64 start;
+    u64 end;
+    u32 executable;
+    u32 reserved;
 };
+constexpr u32 k_max_own_ranges = 16;
+
+/// A thread that is inside a handler crashdrop passed a crash on to (only_this_module), and
+/// how deep in its stack our frame was: a call back into crashdrop from that handler is a
+/// chain loop, not a new crash. A slot whose frame is not below the new one is stale (the
+/// handler left with siglongjmp) and is reused.
+struct passing_thread {
+    std::atomic<u32> tid;
+    u32 reserved;
+    std::atomic<u64> frame;
+};
+constexpr u32 k_max_passing = 32;
 
 /// What a dump is for: a crash (with its signal) or write_dump().
 struct dump_request {
@@ -1835,7 +3032,7 @@ struct linux_state {
     module_identity* module_cache;
     u32 module_cache_capacity;
     u32 module_cache_count;
-    annotation* annotations;
+    context_store context;  // annotations, tags, user, attachments, breadcrumbs (context/store.hpp)
     char* errors;        // k_errors_capacity
     char* static_notes;  // k_static_notes_capacity: what start() could not gather
     u8* scratch;         // k_scratch_capacity
@@ -1857,6 +3054,14 @@ struct linux_state {
     struct sigaction previous[k_fatal_signal_count];
     struct sigaction previous_capture;
     std::atomic<u32> handlers_installed;
+    std::atomic<u32> capture_installed;
+    u32 capture_cookie;          // this copy's mark on its capture signals (another copy may share the signal)
+    std::atomic<u32> crash_done_tid;  // the thread whose crash this copy has dumped (a later entry is a chain loop)
+    passing_thread passing[k_max_passing];
+    // only_this_module: the segments of the module that holds this copy
+    u32 only_own;
+    u32 own_range_count;
+    address_range own_ranges[k_max_own_ranges];
 
     // ---- the helper ----
     std::atomic<int> helper_sock;  // our end of the helper's socket; -1: no helper
@@ -2094,7 +3299,9 @@ namespace sigsafe {
 
 static linux_state g_state;  // the process-wide state (one per copy of crashdrop)
 
-// sival_int = tag (8 bits) | dump generation (8 bits) | slot index (16 bits).
+// sival_ptr = this copy's cookie (32 bits) | tag (8 bits) | dump generation (8 bits) | slot
+// index (16 bits). The cookie tells two copies of crashdrop in one process (two plugins)
+// apart should they share the signal.
 constexpr u32 k_capture_tag = 0xcdu;
 constexpr u32 ts_capturing = 0x10;  // transient: a handler is writing the slot
 
@@ -2125,8 +3332,10 @@ CRASHDROP_SIGSAFE void forward_signal(const struct sigaction* prev, int sig, sig
 /// Runs in every other thread when the dumping thread asks for its registers.
 CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     linux_state* g = &g_state;
-    const u32 value = info != nullptr ? static_cast<u32>(info->si_value.sival_int) : 0;
-    if (info == nullptr || info->si_code != SI_QUEUE || info->si_pid != g->pid || (value >> 24) != k_capture_tag) {
+    const u64 full = info != nullptr ? reinterpret_cast<u64>(info->si_value.sival_ptr) : 0;
+    const u32 value = static_cast<u32>(full);
+    if (info == nullptr || info->si_code != SI_QUEUE || info->si_pid != g->pid || (value >> 24) != k_capture_tag ||
+        static_cast<u32>(full >> 32) != g->capture_cookie) {
         forward_signal(&g->previous_capture, sig, info, ucv);
         return;
     }
@@ -2161,9 +3370,9 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     if (g->owner.load(std::memory_order_acquire) & k_owner_crash) sleep_ms(k_crash_grace_ms);
 }
 
-/// Makes sure capture_handler owns the capture signal. Installed at the first dump, it stays
+/// Makes sure capture_handler owns the capture signal. Installed by start(), it stays
 /// (forwarding signals that are not its own), so an answer arriving after its dump ended never
-/// meets SIG_DFL. Checked at every dump: if the application has since installed its own
+/// meets SIG_DFL. Checked again at every dump: if the application has since installed its own
 /// handler for that signal, that one becomes the handler signals are forwarded to.
 CRASHDROP_SIGSAFE bool install_capture_handler(linux_state* g) {
     struct sigaction current;
@@ -2177,6 +3386,7 @@ CRASHDROP_SIGSAFE bool install_capture_handler(linux_state* g) {
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigfillset(&sa.sa_mask);  // async-signal-safe per signal-safety(7)
     if (sigaction(g->capture_signal, &sa, &g->previous_capture) != 0) return false;  // async-signal-safe
+    g->capture_installed.store(1, std::memory_order_release);
     return true;
 }
 
@@ -2192,7 +3402,7 @@ CRASHDROP_SIGSAFE u32 request_registers(linux_state* g, u32 generation, u32 self
         si.si_code = SI_QUEUE;
         si.si_pid = g->pid;
         si.si_uid = g->uid;
-        si.si_value.sival_int = static_cast<int>(capture_value(generation, i));
+        si.si_value.sival_ptr = reinterpret_cast<void*>((u64{g->capture_cookie} << 32) | capture_value(generation, i));
         const int r = sys_rt_tgsigqueueinfo(g->pid, static_cast<int>(t->tid), g->capture_signal, &si);
         if (r == -ESRCH) {
             u32 expected = ts_pending;
@@ -3014,9 +4224,8 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
         if (t->state.load(std::memory_order_acquire) == ts_gone) t->stack_lo = t->stack_hi = 0;
         else plan_stack(g, t, errors);
     }
-    // Keep room for what comes after the stacks: names, memory list, annotations, errors.
-    const u64 reserve = 64 * 1024 + u64{g->thread_count} * 96 + k_errors_capacity +
-                        u64{k_annotation_capacity} * (k_annotation_value_max + 64);
+    // Keep room for what comes after the stacks: names, memory list, context, errors.
+    const u64 reserve = 64 * 1024 + u64{g->thread_count} * 96 + k_errors_capacity + context_dump_bound(&g->context);
     const u64 free_bytes = image_free_bytes(im);
     fit_stacks(g, free_bytes > reserve ? free_bytes - reserve : 0, errors);
 
@@ -3136,23 +4345,25 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
-/// Crashpad's info stream: the report id and the annotations as a simple string dictionary.
+/// Crashpad's info stream: the report id, the client id and the annotations as a simple
+/// string dictionary (long values as their parts key__1, key__2, ...).
 CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+    const context_store* cs = &g->context;
+    slot_copy c;
     u32 count = 0;
-    for (u32 i = 0; i < k_annotation_capacity; ++i) {
-        if (g->annotations[i].length.load(std::memory_order_acquire) != 0) ++count;
+    const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
+    for (u32 i = 0; i < slots; ++i) {
+        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split)) ++count;
     }
     const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
-    for (u32 i = 0; i < k_annotation_capacity && written < count; ++i) {
-        const annotation* a = &g->annotations[i];
-        const u32 len = a->length.load(std::memory_order_acquire);
-        if (len == 0) continue;
+    for (u32 i = 0; i < slots && written < count; ++i) {
+        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split)) continue;
         minidump::simple_string_dictionary_entry e;
-        e.key = image_add_utf8(im, a->key, string_length(a->key));
-        e.value = image_add_utf8(im, a->value, len > k_annotation_value_max ? k_annotation_value_max : len);
+        e.key = image_add_utf8(im, c.key, c.key_length);
+        e.value = image_add_utf8(im, c.value, c.value_length);
         if (e.key == 0 || e.value == 0) break;
         copy_bytes(im->base + dict + 4 + u64{written} * sizeof(e), &e, sizeof(e));
         ++written;
@@ -3165,6 +4376,28 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
     info->simple_annotations.rva = dict;
     info->simple_annotations.data_size = static_cast<u32>(4 + u64{written} * sizeof(minidump::simple_string_dictionary_entry));
     image_add_stream(im, minidump::stream_crashpad_info, info_rva, sizeof(minidump::crashpad_info));
+}
+
+/// crashdrop's context stream: user, tags, attachments and breadcrumbs as escaped
+/// "key=value" lines (context/store.hpp), written straight into the image.
+CRASHDROP_SIGSAFE void add_context_stream(linux_state* g, image* im) {
+    const context_store* cs = &g->context;
+    if (cs->header == nullptr) return;
+    const u64 bound = context_dump_bound(cs);
+    const u64 free_bytes = image_free_bytes(im);
+    const u32 rva = static_cast<u32>(align_up(im->size, 4));
+    if (free_bytes < 1024 + (rva - im->size)) return;
+    text t;
+    t.reset(reinterpret_cast<char*>(im->base + rva), static_cast<std::size_t>(min_u64(bound, free_bytes - (rva - im->size))));
+    // The scratch area holds the copies the readers need (the writer is done with it here).
+    auto* slot = reinterpret_cast<slot_copy*>(g->scratch);
+    auto* entry = reinterpret_cast<breadcrumb_entry*>(g->scratch + align_up(sizeof(slot_copy), 64));
+    char* path = reinterpret_cast<char*>(g->scratch + align_up(sizeof(slot_copy), 64) + align_up(sizeof(breadcrumb_entry), 64));
+    static_assert(sizeof(slot_copy) + sizeof(breadcrumb_entry) + limits::attachment_path + 256 < k_scratch_capacity, "fits");
+    context_write_text(cs, &t, slot, entry, path, limits::attachment_path + 1);
+    if (t.size == 0) return;
+    im->size = rva + t.size;
+    image_add_stream(im, minidump::stream_crashdrop_context, rva, t.size);
 }
 
 CRASHDROP_SIGSAFE void add_memory_list(image* im, const range_list* rl) {
@@ -3351,6 +4584,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     }
     add_thread_names(g, &im);
     add_crashpad_info(g, &im, &report_id);
+    add_context_stream(g, &im);
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
 
@@ -3478,6 +4712,84 @@ inline const char* state_name(ReportState s) {
     return "pending";
 }
 
+/// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
+/// fields escaped as %7C and %25, so the value splits back unambiguously).
+inline std::string format_breadcrumb(const Breadcrumb& b) {
+    auto field = [](const std::string& v) {
+        std::string out;
+        for (const char c : v) {
+            if (c == '|') out += "%7C";
+            else if (c == '%') out += "%25";
+            else out += c;
+        }
+        return out;
+    };
+    return std::to_string(b.timestamp_ms) + "|" + level_name(b.level) + "|" + field(b.category) + "|" + field(b.message);
+}
+
+inline BreadcrumbLevel parse_level(const std::string& name) {
+    if (name == "debug") return BreadcrumbLevel::debug;
+    if (name == "warning") return BreadcrumbLevel::warning;
+    if (name == "error") return BreadcrumbLevel::error;
+    if (name == "fatal") return BreadcrumbLevel::fatal;
+    return BreadcrumbLevel::info;
+}
+
+/// Undoes format_breadcrumb. False for a value that is not one.
+inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
+    const std::size_t a = v.find('|');
+    const std::size_t b = a == std::string::npos ? a : v.find('|', a + 1);
+    const std::size_t c = b == std::string::npos ? b : v.find('|', b + 1);
+    if (c == std::string::npos) return false;
+    char* end = nullptr;
+    const std::string ms = v.substr(0, a);
+    out->timestamp_ms = std::strtoll(ms.c_str(), &end, 10);
+    if (ms.empty() || end == nullptr || *end != '\0') return false;
+    out->level = parse_level(v.substr(a + 1, b - a - 1));
+    out->category = meta_unescape(v.substr(b + 1, c - b - 1));
+    out->message = meta_unescape(v.substr(c + 1));
+    return true;
+}
+
+/// Applies one context line (from a dump's context stream or a metadata file) to a report.
+/// Returns false for a key that is not a context key.
+inline bool apply_context_line(const std::string& key, const std::string& value, Report* r) {
+    if (key.rfind("tag.", 0) == 0) {
+        r->tags[key.substr(4)] = value;
+    } else if (key == "user.id") {
+        r->user.id = value;
+    } else if (key == "user.username") {
+        r->user.username = value;
+    } else if (key == "user.email") {
+        r->user.email = value;
+    } else if (key == "user.ip_address") {
+        r->user.ip_address = value;
+    } else if (key.rfind("attachment.", 0) == 0) {
+        r->attachments.push_back(value);
+    } else if (key.rfind("breadcrumb.", 0) == 0) {
+        Breadcrumb b;
+        if (parse_breadcrumb(value, &b)) r->breadcrumbs.push_back(std::move(b));
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/// Orders "breadcrumb.<n>" / "attachment.<n>" lines by their number (they may be unpadded).
+inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const std::map<std::string, std::string>& kv) {
+    std::vector<std::pair<std::string, std::string>> out(kv.begin(), kv.end());
+    auto number = [](const std::string& k) -> long long {
+        const std::size_t dot = k.rfind('.');
+        return dot == std::string::npos ? -1 : std::strtoll(k.c_str() + dot + 1, nullptr, 10);
+    };
+    std::stable_sort(out.begin(), out.end(), [&](const auto& x, const auto& y) {
+        const std::string px = x.first.substr(0, x.first.rfind('.') + 1), py = y.first.substr(0, y.first.rfind('.') + 1);
+        if (px != py) return px < py;
+        return number(x.first) < number(y.first);
+    });
+    return out;
+}
+
 inline std::string encode_report(const Report& r) {
     std::map<std::string, std::string> kv;
     kv["id"] = r.id;
@@ -3490,6 +4802,21 @@ inline std::string encode_report(const Report& r) {
     kv["server_id"] = r.server_id;
     kv["last_error"] = r.last_error;
     for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
+    for (const auto& t : r.tags) kv["tag." + t.first] = t.second;
+    if (!r.user.id.empty()) kv["user.id"] = r.user.id;
+    if (!r.user.username.empty()) kv["user.username"] = r.user.username;
+    if (!r.user.email.empty()) kv["user.email"] = r.user.email;
+    if (!r.user.ip_address.empty()) kv["user.ip_address"] = r.user.ip_address;
+    // Numbered with leading zeros so that the file lists them in order.
+    char number[32];
+    for (std::size_t i = 0; i < r.attachments.size(); ++i) {
+        std::snprintf(number, sizeof(number), "%04zu", i);
+        kv[std::string("attachment.") + number] = r.attachments[i];
+    }
+    for (std::size_t i = 0; i < r.breadcrumbs.size(); ++i) {
+        std::snprintf(number, sizeof(number), "%05zu", i);
+        kv[std::string("breadcrumb.") + number] = format_breadcrumb(r.breadcrumbs[i]);
+    }
     return "# crashdrop report metadata\n" + format_key_values(kv);
 }
 
@@ -3522,8 +4849,9 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
     r.server_id = get("server_id");
     r.last_error = get("last_error");
-    for (const auto& e : kv) {
+    for (const auto& e : numbered_in_order(kv)) {
         if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
+        else apply_context_line(e.first, e.second, &r);
     }
     *out = r;
     return true;
@@ -3534,6 +4862,105 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/database/metadata.hpp ----
+// ---- begin crashdrop/minidump/reader.hpp ----
+// crashdrop/minidump/reader.hpp - reads back what a report needs from a minidump crashdrop
+// wrote: the annotations (Crashpad's info stream) and the context stream (user, tags,
+// attachments, breadcrumbs). The helper uses it for the dump the crashed process handed over,
+// and for a dump it finds in pending/ without metadata (written when no helper was there), so
+// both carry the same context. Every offset is checked: a damaged dump gives an empty context,
+// never a crash.
+// Context: implementation TU; ordinary code (helper process), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// Joins long values' parts (key__1, key__2, ...) back into `key`.
+inline void join_annotation_parts(std::map<std::string, std::string>* annotations) {
+    std::map<std::string, std::map<long, std::string>> parts;
+    for (auto it = annotations->begin(); it != annotations->end();) {
+        const std::string& key = it->first;
+        std::size_t digits = key.size();
+        while (digits > 0 && key[digits - 1] >= '0' && key[digits - 1] <= '9') --digits;
+        if (digits < key.size() && digits >= 3 && key[digits - 1] == '_' && key[digits - 2] == '_') {
+            parts[key.substr(0, digits - 2)][std::strtol(key.c_str() + digits, nullptr, 10)] = it->second;
+            it = annotations->erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const auto& p : parts) {
+        std::string joined;
+        for (const auto& piece : p.second) joined += piece.second;
+        (*annotations)[p.first] = joined;
+    }
+}
+
+/// The other way: a value longer than limits::annotation_part becomes key__1, key__2, ...
+inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(const std::map<std::string, std::string>& annotations) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& a : annotations) {
+        if (a.second.size() <= limits::annotation_part) {
+            out.emplace_back(a.first, a.second);
+            continue;
+        }
+        for (std::size_t at = 0, n = 1; at < a.second.size(); at += limits::annotation_part, ++n) {
+            out.emplace_back(a.first + "__" + std::to_string(n), a.second.substr(at, limits::annotation_part));
+        }
+    }
+    return out;
+}
+
+/// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs).
+/// Returns false when the bytes are not a minidump.
+inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
+    auto u32_at = [&](std::uint64_t at, std::uint32_t* out) {
+        if (at + 4 > size) return false;
+        std::memcpy(out, data + at, 4);
+        return true;
+    };
+    auto utf8_at = [&](std::uint32_t rva, std::string* out) {
+        std::uint32_t length = 0;
+        if (!u32_at(rva, &length) || std::uint64_t{rva} + 4 + length > size) return false;
+        out->assign(reinterpret_cast<const char*>(data) + rva + 4, length);
+        return true;
+    };
+    std::uint32_t signature = 0, count = 0, directory = 0;
+    if (!u32_at(0, &signature) || signature != minidump::k_signature || !u32_at(8, &count) || !u32_at(12, &directory)) return false;
+    for (std::uint32_t i = 0; i < count && i < 4096; ++i) {
+        const std::uint64_t entry = std::uint64_t{directory} + std::uint64_t{i} * 12;
+        std::uint32_t type = 0, stream_size = 0, rva = 0;
+        if (!u32_at(entry, &type) || !u32_at(entry + 4, &stream_size) || !u32_at(entry + 8, &rva)) break;
+        if (std::uint64_t{rva} + stream_size > size) continue;
+        if (type == minidump::stream_crashpad_info && stream_size >= sizeof(minidump::crashpad_info)) {
+            minidump::crashpad_info info;
+            std::memcpy(&info, data + rva, sizeof(info));
+            std::uint32_t entries = 0;
+            const std::uint32_t dict = info.simple_annotations.rva;
+            if (dict == 0 || !u32_at(dict, &entries)) continue;
+            for (std::uint32_t k = 0; k < entries && k < 65536; ++k) {
+                std::uint32_t key_rva = 0, value_rva = 0;
+                if (!u32_at(std::uint64_t{dict} + 4 + std::uint64_t{k} * 8, &key_rva) ||
+                    !u32_at(std::uint64_t{dict} + 8 + std::uint64_t{k} * 8, &value_rva)) {
+                    break;
+                }
+                std::string key, value;
+                if (utf8_at(key_rva, &key) && utf8_at(value_rva, &value)) r->annotations[key] = value;
+            }
+        } else if (type == minidump::stream_crashdrop_context) {
+            const auto kv = parse_key_values(std::string(reinterpret_cast<const char*>(data) + rva, stream_size));
+            for (const auto& line : numbered_in_order(kv)) apply_context_line(line.first, line.second, r);
+        }
+    }
+    join_annotation_parts(&r->annotations);
+    return true;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/minidump/reader.hpp ----
 // ---- begin crashdrop/database/database_posix.hpp ----
 // crashdrop/database/database_posix.hpp - the crash database on POSIX file systems:
 //   <root>/pending/<id>.dmp + <id>.meta     reports still to be sent
@@ -3572,6 +4999,32 @@ inline int make_directories(const std::string& path) {
     if (stat(path.c_str(), &st) != 0) return errno;
     if (!S_ISDIR(st.st_mode)) return ENOTDIR;
     return 0;
+}
+
+/// Reads at most the last `limit` bytes of a file; *cut says whether the start was left out.
+inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;  // not a regular file (a FIFO would block the helper)
+        return false;
+    }
+    const auto size = static_cast<std::size_t>(st.st_size);
+    const std::size_t skip = size > limit ? size - limit : 0;
+    *cut = skip > 0;
+    out->assign(size - skip, '\0');
+    std::size_t done = 0;
+    while (done < out->size()) {
+        const ssize_t n = pread(fd, &(*out)[done], out->size() - done, static_cast<off_t>(skip + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    out->resize(done);  // a file that shrank meanwhile
+    close(fd);
+    return true;
 }
 
 inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
@@ -3650,6 +5103,28 @@ public:
     const std::string& root() const { return root_; }
     const std::string& pending_dir() const { return pending_; }
     const std::string& completed_dir() const { return completed_; }
+    /// Where the helper keeps copies of a report's attachments.
+    std::string attachments_dir(const std::string& id) const { return root_ + "/attachments/" + id; }
+
+    /// Removes a report's attachment copies (with the report).
+    std::size_t remove_attachments(const std::string& id, bool only_measure = false) const {
+        const std::string dir = attachments_dir(id);
+        DIR* d = opendir(dir.c_str());
+        if (d == nullptr) return 0;
+        std::vector<std::string> names;
+        while (dirent* e = readdir(d)) {
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+        }
+        closedir(d);
+        std::size_t bytes = 0;
+        for (const auto& name : names) {
+            struct stat st;
+            if (stat((dir + "/" + name).c_str(), &st) == 0) bytes += static_cast<std::size_t>(st.st_size);
+            if (!only_measure) unlink((dir + "/" + name).c_str());
+        }
+        if (!only_measure) rmdir(dir.c_str());
+        return bytes;
+    }
     std::string folder(ReportState s) const { return s == ReportState::pending ? pending_ : completed_; }
 
     /// Creates the folders (0700). Returns 0 or an errno value; *where names what failed.
@@ -3723,13 +5198,13 @@ public:
         std::vector<Report> all = list(ReportState::pending);
         for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
         std::sort(all.begin(), all.end(), [](const Report& a, const Report& b) { return a.created < b.created; });
-        auto size_of = [](const Report& r) {
+        auto size_of = [this](const Report& r) {
             struct stat st;
             std::size_t total = 0;
             if (stat(r.dump_path.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
             const std::string meta = r.dump_path.substr(0, r.dump_path.size() - 4) + ".meta";
             if (stat(meta.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
-            return total;
+            return total + remove_attachments(r.id, true);
         };
         std::size_t total = 0;
         std::vector<std::size_t> sizes;
@@ -3747,6 +5222,7 @@ public:
             if (!too_many && !too_big && !too_old) continue;
             unlink(all[i].dump_path.c_str());
             unlink((all[i].dump_path.substr(0, all[i].dump_path.size() - 4) + ".meta").c_str());
+            remove_attachments(all[i].id);
             removed.push_back(all[i].id);
             --count;
             total -= sizes[i];
@@ -4982,6 +6458,109 @@ inline std::string safe_field_name(const std::string& name) {
     return out;
 }
 
+/// A JSON string literal of `v`: quotes, backslashes and control bytes escaped, and bytes that
+/// are not valid UTF-8 replaced by U+FFFD (servers reject invalid JSON text).
+inline std::string json_string(const std::string& v) {
+    static const char k_hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    const auto* s = reinterpret_cast<const unsigned char*>(v.data());
+    const std::size_t n = v.size();
+    for (std::size_t i = 0; i < n;) {
+        const unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+                out += static_cast<char>(c);
+            } else if (c < 0x20 || c == 0x7f) {
+                out += "\\u00";
+                out += k_hex[c >> 4];
+                out += k_hex[c & 0xf];
+            } else {
+                out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        // The length of a well-formed UTF-8 sequence starting here (0: malformed).
+        std::size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (len != 0 && i + len <= n) {
+            for (std::size_t k = 1; k < len; ++k) {
+                if ((s[i + k] & 0xC0) != 0x80) len = 0;
+            }
+            if (len == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F))) len = 0;  // overlong, surrogate
+            if (len == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))) len = 0;
+        } else {
+            len = 0;
+        }
+        if (len == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(v, i, len);
+            i += len;
+        }
+    }
+    return out + "\"";
+}
+
+inline std::string json_object(const std::map<std::string, std::string>& kv) {
+    std::string out = "{";
+    for (const auto& e : kv) out += (out.size() > 1 ? "," : "") + json_string(e.first) + ":" + json_string(e.second);
+    return out + "}";
+}
+
+/// UTC milliseconds as ISO 8601 ("2026-11-22T10:11:12.345Z").
+inline std::string iso8601_ms(long long ms) {
+    const auto seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[40];
+    const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
+    return buf;
+}
+
+/// Sentry's event (the `sentry` part): release, level, tags, user, breadcrumbs and the
+/// annotations as extra data.
+inline std::string sentry_event_json(const Report& r) {
+    std::map<std::string, std::string> tags = r.tags;
+    if (!r.product.empty()) tags.emplace("product", r.product);
+    tags["crashdrop.report_id"] = r.id;
+    std::map<std::string, std::string> extra;
+    for (const auto& a : r.annotations) {
+        if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
+    }
+    std::map<std::string, std::string> user;
+    if (!r.user.id.empty()) user["id"] = r.user.id;
+    if (!r.user.username.empty()) user["username"] = r.user.username;
+    if (!r.user.email.empty()) user["email"] = r.user.email;
+    if (!r.user.ip_address.empty()) user["ip_address"] = r.user.ip_address;
+    std::string crumbs;
+    for (const Breadcrumb& b : r.breadcrumbs) {
+        char ts[32];
+        std::snprintf(ts, sizeof(ts), "%lld.%03d", static_cast<long long>(b.timestamp_ms / 1000), static_cast<int>(b.timestamp_ms % 1000));
+        crumbs += std::string(crumbs.empty() ? "" : ",") + "{\"timestamp\":" + ts + ",\"type\":\"default\",\"level\":" +
+                  json_string(level_name(b.level)) + ",\"category\":" + json_string(b.category) +
+                  ",\"message\":" + json_string(b.message) + "}";
+    }
+    std::string out = "{\"level\":\"fatal\",\"platform\":\"native\"";
+    if (!r.product.empty()) out += ",\"release\":" + json_string(r.version.empty() ? r.product : r.product + "@" + r.version);
+    out += ",\"tags\":" + json_object(tags);
+    if (!user.empty()) out += ",\"user\":" + json_object(user);
+    out += ",\"extra\":" + json_object(extra);
+    out += ",\"breadcrumbs\":{\"values\":[" + crumbs + "]}";
+    return out + "}";
+}
+
+/// Breadcrumbs as one text field for the plain formats: a line each, oldest first.
+inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
+    std::string out;
+    for (const Breadcrumb& b : crumbs) {
+        out += iso8601_ms(b.timestamp_ms) + " " + level_name(b.level) + " [" + b.category + "] " + b.message + "\n";
+    }
+    return out;
+}
+
 /// The parts a report is sent as, in the given format.
 inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format) {
     std::vector<multipart_part> parts;
@@ -4989,6 +6568,20 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
         parts.push_back({safe_field_name(name), value, std::string(), std::string()});
     };
     const Report& r = up.report;
+    // The plain formats: annotations as fields (long ones as key__1, key__2, ... like
+    // Electron's Linux builds), tags as tag.<key>, the user as user.<field>, breadcrumbs as
+    // one text field.
+    auto plain_context = [&]() {
+        for (const auto& a : split_annotation_parts(r.annotations)) {
+            if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
+        }
+        for (const auto& t : r.tags) text("tag." + t.first, t.second);
+        if (!r.user.id.empty()) text("user.id", r.user.id);
+        if (!r.user.username.empty()) text("user.username", r.user.username);
+        if (!r.user.email.empty()) text("user.email", r.user.email);
+        if (!r.user.ip_address.empty()) text("user.ip_address", r.user.ip_address);
+        if (!r.breadcrumbs.empty()) text("breadcrumbs", breadcrumbs_text(r.breadcrumbs));
+    };
     switch (format) {
         case UploadFormat::crashpad:
             text("prod", r.product);
@@ -4998,35 +6591,27 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("_version", r.version);
             text("platform", "linux");
             text("process_type", "main");
-            for (const auto& a : r.annotations) {
-                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
-            }
+            plain_context();
             break;
         case UploadFormat::socorro:
             text("ProductName", r.product);
             text("Version", r.version);
             text("ReportId", r.id);
-            for (const auto& a : r.annotations) {
-                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
-            }
+            plain_context();
             break;
         case UploadFormat::sentry:
-            if (!r.product.empty()) text("sentry[release]", r.version.empty() ? r.product : r.product + "@" + r.version);
-            text("sentry[tags][product]", r.product);
-            text("sentry[tags][crashdrop.report_id]", r.id);
-            // Other fields land in the event's "extra" data.
-            for (const auto& a : r.annotations) {
-                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
-            }
+            // Everything in one JSON event; no other text fields (they would land in "extra").
+            text("sentry", sentry_event_json(r));
             break;
     }
     parts.push_back({"upload_file_minidump", std::string(up.dump.begin(), up.dump.end()), r.id + ".dmp",
                      "application/octet-stream"});
-    for (const auto& path : up.attachments) {
+    for (const std::string& path : up.attachments) {
         std::string bytes;
-        if (!read_whole_file(path, &bytes, 32u << 20)) continue;
-        const std::string base = path.substr(path.rfind('/') + 1);
-        parts.push_back({safe_field_name(base), bytes, base, "application/octet-stream"});
+        bool cut = false;
+        if (!read_file_tail(path, 100u << 20, &bytes, &cut)) continue;  // gone since: send the rest
+        const std::string base = safe_field_name(path.substr(path.rfind('/') + 1));
+        parts.push_back({base, bytes, base, "application/octet-stream"});
     }
     return parts;
 }
@@ -5161,6 +6746,7 @@ struct helper_config {
     std::string product;
     std::string version;
     HelperMode mode = HelperMode::reexec;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -5180,6 +6766,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["product"] = c.product;
     kv["version"] = c.version;
     kv["mode"] = std::to_string(static_cast<int>(c.mode));
+    kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
     return format_key_values(kv);
 }
 
@@ -5202,6 +6789,9 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.product = kv["product"];
     c.version = kv["version"];
     c.mode = static_cast<HelperMode>(std::atoi(kv["mode"].c_str()));
+    if (!kv["max_attachment_bytes"].empty()) {
+        c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
+    }
     return c;
 }
 
@@ -5239,8 +6829,15 @@ public:
             std::string text, error;
             Report parsed;
             if (!read_whole_file(db_.pending_dir() + "/" + r.id + ".meta", &text) || !decode_report(text, &parsed, &error)) {
-                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") + ": written anew");
-                db_.save(r, true, nullptr);
+                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") +
+                    ": written anew from the dump");
+                Report repaired = r;
+                std::string dump;
+                if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
+                    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
+                }
+                keep_attachments(&repaired);
+                db_.save(repaired, true, nullptr);
             }
             schedule(r.id, clock::now(), 0);
         }
@@ -5385,7 +6982,9 @@ private:
         r.created = static_cast<std::time_t>(region_->crash_time);
         r.product = config_.product;
         r.version = config_.version;
-        r.annotations = region_annotations();
+        // The dump is the snapshot: its annotations and context stream (read from the shared
+        // image, not the application's heap) become the report's.
+        read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
         pending_persisted_ = r;
         return true;
     }
@@ -5395,6 +6994,7 @@ private:
         if (pending_persisted_.id.empty()) return;
         Report r = pending_persisted_;
         pending_persisted_ = Report();
+        keep_attachments(&r);
         std::string error;
         if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
         fsync_directory(db_.pending_dir());
@@ -5403,18 +7003,45 @@ private:
         schedule(r.id, clock::now(), 0);
     }
 
-    std::map<std::string, std::string> region_annotations() const {
-        std::map<std::string, std::string> out;
-        if (region_ == nullptr || region_->annotation_size != sizeof(sigsafe::annotation)) return out;
-        const auto* table =
-            reinterpret_cast<const sigsafe::annotation*>(reinterpret_cast<const char*>(region_) + region_->annotations_offset);
-        for (std::uint32_t i = 0; i < region_->annotation_capacity; ++i) {
-            const std::uint32_t len = table[i].length.load(std::memory_order_acquire);
-            if (len == 0 || len > sigsafe::k_annotation_value_max) continue;
-            const std::string key(table[i].key, strnlen(table[i].key, sizeof(table[i].key)));
-            out[key] = std::string(table[i].value, strnlen(table[i].value, len));
+    /// Copies the report's attachments into <database>/attachments/<id>/ as they are now (the
+    /// end of a file larger than the cap), so the report keeps them even if the application
+    /// rewrites them at its next start. Files that cannot be read stay named by their path, to
+    /// be read when the report is sent.
+    void keep_attachments(Report* r) {
+        if (r->attachments.empty()) return;
+        const std::string dir = db_.attachments_dir(r->id);
+        if (int err = make_directories(dir)) {
+            log("cannot create " + dir + ": " + errno_text(err));
+            return;
         }
-        return out;
+        std::vector<std::string> kept;
+        for (std::size_t i = 0; i < r->attachments.size(); ++i) {
+            const std::string& path = r->attachments[i];
+            if (path.rfind(dir + "/", 0) == 0) {  // already a copy
+                kept.push_back(path);
+                continue;
+            }
+            std::string bytes;
+            bool cut = false;
+            if (!read_file_tail(path, config_.max_attachment_bytes, &bytes, &cut)) {
+                log("attachment " + path + ": " + errno_text(errno) + "; it will be read when the report is sent");
+                kept.push_back(path);
+                continue;
+            }
+            if (cut) log("attachment " + path + ": larger than " + std::to_string(config_.max_attachment_bytes) + " bytes, its end kept");
+            std::string name = path.substr(path.rfind('/') + 1);
+            for (const std::string& other : kept) {  // two files of one name: number the second
+                if (other.substr(other.rfind('/') + 1) == name) name = std::to_string(i) + "-" + name;
+            }
+            std::string error;
+            if (!write_file_atomic(dir, name, bytes, true, &error)) {
+                log("attachment " + path + ": " + error);
+                kept.push_back(path);
+                continue;
+            }
+            kept.push_back(dir + "/" + name);
+        }
+        r->attachments = kept;
     }
 
     /// The upload worker: attempts reports when they fall due. Once finishing (the application
@@ -5480,6 +7107,7 @@ private:
             return;
         }
         up.dump.assign(bytes.begin(), bytes.end());
+        up.attachments = report.attachments;
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         report.attempts += 1;
         report.last_attempt = now;
@@ -5774,6 +7402,132 @@ CRASHDROP_SIGSAFE_INLINE bool reraise_needed(int sig, const siginfo_t* info) {
     return info == nullptr || info->si_code <= 0 || sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS;
 }
 
+CRASHDROP_SIGSAFE_INLINE int signal_index(int sig) {
+    for (int i = 0; i < k_fatal_signal_count; ++i) {
+        if (k_fatal_signals[i] == sig) return i;
+    }
+    return -1;
+}
+
+/// The end of a handler chain: the signal's default action (the process dies of it, with a
+/// core dump where the signal asks for one).
+CRASHDROP_SIGSAFE void die_by_default(int sig, const siginfo_t* info) {
+    struct sigaction dfl;
+    zero_bytes(&dfl, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, nullptr);  // async-signal-safe
+    if (reraise_needed(sig, info)) sys_tgkill(sys_getpid(), sys_gettid(), sig);
+    set_signal_blocked(sig, false);
+    // Returning re-executes a faulting instruction, now under SIG_DFL; a re-raised signal is
+    // delivered as soon as the handler's mask is gone.
+}
+
+CRASHDROP_SIGSAFE_INLINE bool in_ranges(const linux_state* g, u64 address, bool code_only) {
+    for (u32 i = 0; i < g->own_range_count; ++i) {
+        const address_range* r = &g->own_ranges[i];
+        if (address >= r->start && address < r->end && (!code_only || r->executable)) return true;
+    }
+    return false;
+}
+
+constexpr u64 k_own_stack_scan = 256 * 1024;  // bytes of the crashing stack searched for our code
+
+/// only_this_module: is this crash ours? Our code faulted or holds a register pointing into
+/// it (a link register on ARM64), the faulting address is inside our module, or one of our
+/// return addresses is on the crashing thread's stack (its live part, above SP).
+CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* info, const ucontext_t* uc) {
+    if (uc == nullptr) return true;  // nothing to judge by: keep it
+    md_context ctx;
+    fill_context(&ctx, uc);
+    if (in_ranges(g, context_ip(&ctx), true)) return true;
+    if (info != nullptr && (sig == SIGSEGV || sig == SIGBUS) && in_ranges(g, reinterpret_cast<u64>(info->si_addr), false)) return true;
+    u64 regs[k_max_context_registers];
+    const std::size_t n = context_registers(&ctx, regs);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (in_ranges(g, regs[i], true)) return true;
+    }
+    u64 words[512];  // 4 KiB at a time, on the alternate stack
+    const u64 sp = context_sp(&ctx) & ~u64{7};
+    for (u64 at = sp; at < sp + k_own_stack_scan; at += sizeof(words)) {
+        const long got = read_memory(&g->reader, words, at, sizeof(words));
+        if (got <= 0) break;
+        const std::size_t count = static_cast<std::size_t>(got) / 8;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (in_ranges(g, words[i], true)) return true;
+        }
+        if (static_cast<std::size_t>(got) < sizeof(words)) break;  // the end of the stack mapping
+    }
+    return false;
+}
+
+/// The entry of `tid` among the threads inside a handler crashdrop passed a crash to, whose
+/// frame lies above `frame` (so this call is nested inside that one); nullptr if none.
+CRASHDROP_SIGSAFE passing_thread* find_passing(linux_state* g, u32 tid, u64 frame) {
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        if (p->tid.load(std::memory_order_acquire) == tid && p->frame.load(std::memory_order_acquire) > frame) return p;
+    }
+    return nullptr;
+}
+
+CRASHDROP_SIGSAFE passing_thread* enter_passing(linux_state* g, u32 tid, u64 frame) {
+    // A stale entry of this thread (its handler left by siglongjmp) is reused first.
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        if (p->tid.load(std::memory_order_acquire) == tid) {
+            p->frame.store(frame, std::memory_order_release);
+            return p;
+        }
+    }
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        u32 expected = 0;
+        if (p->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
+            p->frame.store(frame, std::memory_order_release);
+            return p;
+        }
+    }
+    return nullptr;  // more than k_max_passing threads at once: loop detection is off for this one
+}
+
+CRASHDROP_SIGSAFE void leave_passing(passing_thread* p) {
+    if (p == nullptr) return;
+    p->frame.store(0, std::memory_order_release);
+    p->tid.store(0, std::memory_order_release);
+}
+
+/// Hands a crash that is not ours to the handler installed before crashdrop, by calling it
+/// as the kernel would have, and stays installed (a host that recovers from its own fault
+/// keeps crashdrop). With no previous handler the process dies of the signal's default action.
+CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc) {
+    const int index = signal_index(sig);
+    if (index < 0) return;
+    struct sigaction* prev = &g->previous[index];
+    const bool has_siginfo = (prev->sa_flags & SA_SIGINFO) != 0;
+    if ((!has_siginfo && (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)) ||
+        (has_siginfo && prev->sa_sigaction == nullptr)) {
+        die_by_default(sig, info);
+        return;
+    }
+    const u64 frame = reinterpret_cast<u64>(__builtin_frame_address(0));
+    passing_thread* mark = enter_passing(g, tid, frame);
+    const unsigned flags = static_cast<unsigned>(prev->sa_flags);  // SA_RESETHAND is the sign bit
+    const bool reset = (flags & static_cast<unsigned>(SA_RESETHAND)) != 0u;
+    void (*handler)(int) = prev->sa_handler;
+    void (*action)(int, siginfo_t*, void*) = prev->sa_sigaction;
+    if (reset) {
+        // The kernel would have reset it to SIG_DFL on delivery: so do we, in our saved copy.
+        prev->sa_flags = static_cast<int>(flags & ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
+        prev->sa_handler = SIG_DFL;
+    }
+    if (has_siginfo) {
+        action(sig, info, uc);
+    } else {
+        handler(sig);
+    }
+    leave_passing(mark);
+}
+
 CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     linux_state* g = &g_state;
     auto* uc = static_cast<ucontext_t*>(ucv);
@@ -5789,6 +7543,23 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     }
 
     const u32 tid = static_cast<u32>(sys_gettid());
+    // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
+    // to after dumping it) called us back, so the chain has gone round. End it.
+    if (find_passing(g, tid, reinterpret_cast<u64>(__builtin_frame_address(0))) != nullptr ||
+        g->crash_done_tid.load(std::memory_order_acquire) == tid) {
+        die_by_default(sig, info);
+        return;
+    }
+    // Stopped (stop() ran, or start() is half done): pass everything on.
+    if (g->started.load(std::memory_order_acquire) != 2 || g->handlers_installed.load(std::memory_order_acquire) == 0) {
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+    if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+
     const u32 finished_at_entry = g->dumps_finished.load(std::memory_order_acquire);
     for (;;) {
         u32 owner = 0;
@@ -5831,6 +7602,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     const long r = write_minidump(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
 
+    g->crash_done_tid.store(tid, std::memory_order_release);
     restore_previous_handlers(g);
     if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
@@ -5893,29 +7665,13 @@ inline Status install_alt_stack() {
 
 static std::terminate_handler g_previous_terminate = nullptr;
 
-/// Sets (or replaces) one annotation in the reserved store. Ordinary code only.
-inline bool set_annotation(const char* key, const char* value, std::size_t length) {
-    sigsafe::linux_state* g = &sigsafe::g_state;
-    if (g->annotations == nullptr) return false;
-    const std::size_t key_len = std::strlen(key);
-    if (key_len == 0 || key_len > sigsafe::k_annotation_key_max) return false;
-    if (length > sigsafe::k_annotation_value_max) length = sigsafe::k_annotation_value_max;
-    sigsafe::annotation* slot = nullptr;
-    for (std::uint32_t i = 0; i < sigsafe::k_annotation_capacity; ++i) {
-        sigsafe::annotation* a = &g->annotations[i];
-        if (a->length.load(std::memory_order_acquire) != 0 && std::strcmp(a->key, key) == 0) slot = a;
-    }
-    for (std::uint32_t i = 0; slot == nullptr && i < sigsafe::k_annotation_capacity; ++i) {
-        if (g->annotations[i].length.load(std::memory_order_acquire) == 0) slot = &g->annotations[i];
-    }
-    if (slot == nullptr) return false;
-    slot->length.store(0, std::memory_order_release);  // hidden while it changes
-    std::memcpy(slot->key, key, key_len + 1);
-    std::memcpy(slot->value, value, length);
-    slot->value[length] = '\0';
-    slot->length.store(length == 0 ? 1 : static_cast<std::uint32_t>(length), std::memory_order_release);
-    if (length == 0) slot->value[0] = '\0';
-    return true;
+static bool g_terminate_installed = false;
+
+/// An annotation set by the terminate handler (cut to the limit: what() may be long).
+inline void set_terminate_annotation(const char* key, const char* value) {
+    const std::size_t n = std::strlen(value);
+    (void)set_annotation(&sigsafe::g_state.context, key,
+                         std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
 }
 
 #if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
@@ -5960,12 +7716,11 @@ inline void terminate_handler() {
         int status = -1;
         char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
         const char* name = status == 0 && demangled != nullptr ? demangled : type->name();
-        set_annotation("exception_type", name, std::strlen(name));
+        set_terminate_annotation("exception_type", name);
         std::free(demangled);
-        if (const char* what = current_exception_what(type)) set_annotation("exception_what", what, std::strlen(what));
+        if (const char* what = current_exception_what(type)) set_terminate_annotation("exception_what", what);
     } else {
-        static const char k_none[] = "std::terminate called without an active exception";
-        set_annotation("terminate", k_none, sizeof(k_none) - 1);
+        set_terminate_annotation("terminate", "std::terminate called without an active exception");
     }
     if (g_previous_terminate != nullptr && g_previous_terminate != terminate_handler) g_previous_terminate();
     std::abort();
@@ -6033,6 +7788,7 @@ inline void atfork_child() {
     std::memcpy(g->region, copy, head);
     std::memcpy(g->region + image_off, static_cast<std::uint8_t*>(copy) + head, static_cast<std::size_t>(g->image_static_size));
     munmap(copy, keep);
+    sigsafe::context_drop_process_only(&g->context);  // Options::extra is this process's only
     prepare_dump_file(g);
 }
 
@@ -6092,6 +7848,305 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* 
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/linux/handler_linux.hpp ----
+// ---- begin crashdrop/platform/linux/chain_linux.hpp ----
+// crashdrop/platform/linux/chain_linux.hpp - living in a chain of signal handlers that other
+// code (a host, other plugins, other copies of crashdrop) shares: picking a capture signal no
+// one uses, finding the module this copy lives in (for only_this_module), checking and
+// re-taking the top of the chain (check_handlers, reinstall), and leaving it cleanly (stop,
+// also run when a plugin is unloaded).
+//
+// Copies of crashdrop find one another through one exported symbol, crashdrop_chain_v1, a
+// table with a stable C layout. When a copy is stopped while another copy sits above it in a
+// chain (the other one saved this copy's handler as its "previous"), it asks that copy to chain
+// past it instead, so an unloaded plugin's code is never called. A handler of foreign code
+// installed above crashdrop cannot be asked; stop() then leaves crashdrop's handler passing
+// everything on, and says so on stderr.
+// Context: implementation TU; ordinary code.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// The table copies of crashdrop use to talk to each other (version 1: never change its layout;
+/// add fields at the end and raise `version`).
+struct chain_v1 {
+    std::uint32_t magic;    // k_chain_magic
+    std::uint32_t version;  // 1
+    /// If this copy saved `old_handler` as the previous handler of `sig`, it takes
+    /// `*replacement` instead; returns 1 if it did.
+    int (*replace_previous)(int sig, void* old_handler, const struct sigaction* replacement);
+    /// The handler this copy chains to for `sig` (nullptr if none or not a signal it handles).
+    void* (*previous_handler)(int sig);
+    /// The same for the std::terminate handler.
+    int (*replace_previous_terminate)(void (*old_handler)(), void (*replacement)());
+};
+constexpr std::uint32_t k_chain_magic = 0x48434443u;  // "CDCH"
+
+inline void* handler_address(const struct sigaction& sa) {
+    return (sa.sa_flags & SA_SIGINFO) ? reinterpret_cast<void*>(sa.sa_sigaction) : reinterpret_cast<void*>(sa.sa_handler);
+}
+
+inline struct sigaction* saved_previous(int sig) {
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    const int index = sigsafe::signal_index(sig);
+    if (index >= 0) return &g->previous[index];
+    if (sig == g->capture_signal && g->capture_installed.load(std::memory_order_acquire)) return &g->previous_capture;
+    return nullptr;
+}
+
+inline int chain_replace_previous(int sig, void* old_handler, const struct sigaction* replacement) {
+    struct sigaction* prev = saved_previous(sig);
+    if (prev == nullptr || replacement == nullptr || handler_address(*prev) != old_handler) return 0;
+    *prev = *replacement;
+    return 1;
+}
+
+inline void* chain_previous_handler(int sig) {
+    const struct sigaction* prev = saved_previous(sig);
+    return prev == nullptr ? nullptr : handler_address(*prev);
+}
+
+inline int chain_replace_previous_terminate(void (*old_handler)(), void (*replacement)()) {
+    if (!g_terminate_installed || g_previous_terminate != old_handler) return 0;
+    g_previous_terminate = replacement;
+    return 1;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+/// This copy's table (the one symbol of crashdrop a binary exports on purpose).
+extern "C" __attribute__((visibility("default"))) const crashdrop::detail::chain_v1 crashdrop_chain_v1 = {
+    crashdrop::detail::k_chain_magic, 1, crashdrop::detail::chain_replace_previous, crashdrop::detail::chain_previous_handler,
+    crashdrop::detail::chain_replace_previous_terminate};
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// The table of the copy of crashdrop `code` belongs to; nullptr for foreign code (and for
+/// an executable that does not export its dynamic symbols).
+inline const chain_v1* chain_of(void* code) {
+    Dl_info info;
+    if (code == nullptr || dladdr(code, &info) == 0 || info.dli_fname == nullptr) return nullptr;
+    void* handle = dlopen(info.dli_fname[0] != '\0' ? info.dli_fname : nullptr, RTLD_LAZY | RTLD_NOLOAD);
+    if (handle == nullptr) return nullptr;
+    const auto* table = static_cast<const chain_v1*>(dlsym(handle, "crashdrop_chain_v1"));
+    dlclose(handle);
+    if (table == nullptr || table == &crashdrop_chain_v1 || table->magic != k_chain_magic || table->version < 1) return nullptr;
+    return table;
+}
+
+/// Takes `ours` out of the chain of `sig`: restores `*saved` if ours is on top, else asks the
+/// copies of crashdrop above it to chain past it. False if a foreign handler is in the way.
+inline bool unchain(int sig, void* ours, const struct sigaction* saved) {
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) != 0) return false;
+    if (handler_address(current) == ours) return sigaction(sig, saved, nullptr) == 0;
+    void* above = handler_address(current);
+    for (int depth = 0; depth < 16 && above != nullptr; ++depth) {
+        const chain_v1* table = chain_of(above);
+        if (table == nullptr) return false;
+        if (table->replace_previous(sig, ours, saved)) return true;
+        above = table->previous_handler(sig);
+    }
+    return false;
+}
+
+/// The first real-time signal from SIGRTMIN + 3 up that nobody handles.
+inline int pick_capture_signal() {
+    for (int sig = SIGRTMIN + 3; sig <= SIGRTMAX; ++sig) {
+        struct sigaction sa;
+        if (sigaction(sig, nullptr, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL) return sig;
+    }
+    return SIGRTMIN + 3;
+}
+
+inline std::uint32_t capture_cookie(const sigsafe::linux_state* g) {
+    std::uint64_t v = reinterpret_cast<std::uint64_t>(g) ^ 0x9e3779b97f4a7c15ull;
+    v ^= v >> 29;
+    v *= 0xbf58476d1ce4e5b9ull;
+    v ^= v >> 32;
+    return static_cast<std::uint32_t>(v) | 1u;
+}
+
+/// Records the loaded segments of the module holding this copy (for only_this_module).
+inline void find_own_module(sigsafe::linux_state* g) {
+    struct search {
+        sigsafe::linux_state* g;
+        std::uint64_t code;
+    } state{g, reinterpret_cast<std::uint64_t>(&sigsafe::fatal_handler)};
+    g->own_range_count = 0;
+    dl_iterate_phdr(
+        [](struct dl_phdr_info* info, std::size_t, void* data) -> int {
+            auto* st = static_cast<search*>(data);
+            bool mine = false;
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+                const std::uint64_t start = info->dlpi_addr + ph.p_vaddr;
+                if (ph.p_type == PT_LOAD && st->code >= start && st->code < start + ph.p_memsz) mine = true;
+            }
+            if (!mine) return 0;
+            for (int i = 0; i < info->dlpi_phnum && st->g->own_range_count < sigsafe::k_max_own_ranges; ++i) {
+                const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+                if (ph.p_type != PT_LOAD) continue;
+                sigsafe::address_range& r = st->g->own_ranges[st->g->own_range_count++];
+                r.start = info->dlpi_addr + ph.p_vaddr;
+                r.end = r.start + ph.p_memsz;
+                r.executable = (ph.p_flags & PF_X) ? 1u : 0u;
+            }
+            return 1;
+        },
+        &state);
+}
+
+inline const char* signal_name(int sig) {
+    switch (sig) {
+        case SIGSEGV: return "SIGSEGV";
+        case SIGBUS: return "SIGBUS";
+        case SIGILL: return "SIGILL";
+        case SIGFPE: return "SIGFPE";
+        case SIGABRT: return "SIGABRT";
+        case SIGTRAP: return "SIGTRAP";
+        case SIGSYS: return "SIGSYS";
+        default: return "a signal";
+    }
+}
+
+inline bool handler_is_ours(int sig) {
+    struct sigaction current;
+    return sigaction(sig, nullptr, &current) == 0 && (current.sa_flags & SA_SIGINFO) &&
+           current.sa_sigaction == sigsafe::fatal_handler;
+}
+
+/// Is our handler of `sig` called? True when it is installed, or when every handler above it
+/// is another copy of crashdrop (each chains to the one below it, so the chain reaches ours).
+inline bool handler_reachable(int sig) {
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) != 0) return false;
+    void* at = handler_address(current);
+    for (int depth = 0; depth < 16 && at != nullptr; ++depth) {
+        if (at == reinterpret_cast<void*>(sigsafe::fatal_handler)) return true;
+        const chain_v1* table = chain_of(at);
+        if (table == nullptr) return false;
+        at = table->previous_handler(sig);
+    }
+    return false;
+}
+
+inline Status linux_check_handlers() {
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    std::string replaced;
+    for (const int sig : sigsafe::k_fatal_signals) {
+        if (handler_reachable(sig)) continue;
+        if (!replaced.empty()) replaced += ", ";
+        replaced += signal_name(sig);
+    }
+    if (replaced.empty()) return Status::success();
+    return Status(Error::handler_replaced, "another handler replaced crashdrop's for " + replaced +
+                                               "; those crashes reach crashdrop only if that handler chains to it "
+                                               "(crashdrop::reinstall() puts crashdrop's back on top)");
+}
+
+inline Status linux_reinstall() {
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
+        const int sig = sigsafe::k_fatal_signals[i];
+        if (handler_is_ours(sig)) continue;
+        // Below other copies of crashdrop (a plugin loaded later): leave their chain first, so
+        // that the one that chained to us chains to what we did, and no handler is called twice.
+        (void)unchain(sig, reinterpret_cast<void*>(sigsafe::fatal_handler), &g->previous[i]);
+        struct sigaction saved;
+        if (!sigsafe::install_fatal_handler(sig, &saved)) {
+            return Status(Error::handler_failed, std::string("sigaction(") + signal_name(sig) + ") failed: " + errno_text(errno));
+        }
+        // Whatever was there becomes the handler crashdrop chains to.
+        g->previous[i] = saved;
+    }
+    if (!sigsafe::install_capture_handler(g)) return Status(Error::handler_failed, "sigaction for the capture signal failed");
+    g->crash_done_tid.store(0, std::memory_order_release);
+    g->handlers_installed.store(1, std::memory_order_release);
+    return Status::success();
+}
+
+/// Closes and unmaps what start() took (not the saved handlers: a stopped handler that is
+/// still called passes crashes on through them).
+inline void release_resources(sigsafe::linux_state* g) {
+    auto close_fd = [](int& fd) {
+        if (fd >= 0) close(fd);
+        fd = -1;
+    };
+    const int sock = g->helper_sock.exchange(-1, std::memory_order_acq_rel);
+    if (sock >= 0) close(sock);  // the helper sees the end of the socket, finishes its uploads and exits
+    close_fd(g->pending_dirfd);
+    close_fd(g->dump_fd);
+    close_fd(g->proc_self_fd);
+    close_fd(g->task_fd);
+    close_fd(g->reader.pipe_read);
+    close_fd(g->reader.pipe_write);
+    close_fd(g->region_fd);
+    if (g->region != nullptr) munmap(g->region, static_cast<std::size_t>(g->region_size));
+    g->region = nullptr;
+    g->region_size = 0;
+    g->header = nullptr;
+    g->context = sigsafe::context_store{};
+    g->image_base = nullptr;
+    g->respawn_path = nullptr;
+    g->module_cache_count = 0;
+    g->owner.store(0, std::memory_order_release);
+}
+
+inline void linux_stop() {
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    std::uint32_t expected = 2;
+    if (!g->started.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) return;
+    std::string stuck;
+    if (g->handlers_installed.exchange(0, std::memory_order_acq_rel) != 0) {
+        for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
+            const int sig = sigsafe::k_fatal_signals[i];
+            if (!unchain(sig, reinterpret_cast<void*>(sigsafe::fatal_handler), &g->previous[i])) {
+                stuck += std::string(stuck.empty() ? "" : ", ") + signal_name(sig);
+            }
+        }
+    }
+    if (g->capture_installed.load(std::memory_order_acquire) != 0) {
+        unchain(g->capture_signal, reinterpret_cast<void*>(sigsafe::capture_handler), &g->previous_capture);
+        g->capture_installed.store(0, std::memory_order_release);
+    }
+    if (g_terminate_installed) {
+        if (std::get_terminate() == terminate_handler) {
+            std::set_terminate(g_previous_terminate);
+        } else if (const chain_v1* table = chain_of(reinterpret_cast<void*>(std::get_terminate()))) {
+            table->replace_previous_terminate(terminate_handler, g_previous_terminate);
+        }
+        g_terminate_installed = false;
+    }
+    if (g_alt.key_ready.exchange(0, std::memory_order_acq_rel) != 0) {
+        // Threads keep the alternate stacks they have (they may be on one right now); only the
+        // destructor, which would run code that may be unloaded, goes.
+        pthread_key_delete(g_alt.key);
+    }
+    release_resources(g);
+    if (!stuck.empty()) {
+        const std::string text = "crashdrop: stop(): a handler crashdrop cannot reach was installed over its own for " + stuck +
+                                 "; if it chains, it still calls crashdrop's handler\n";
+        (void)!write(STDERR_FILENO, text.data(), text.size());
+    }
+    g->started.store(0, std::memory_order_release);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#if CRASHDROP_UNLOAD_HOOK
+// Runs when the shared library holding this copy is unloaded (dlclose) - and at exit, when it
+// makes no difference. Its signal handlers must not outlive its code.
+__attribute__((destructor)) static void crashdrop_unload_hook() { crashdrop::detail::linux_stop(); }
+#endif
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/linux/chain_linux.hpp ----
 // ---- begin crashdrop/platform/linux/start_linux.hpp ----
 // crashdrop/platform/linux/start_linux.hpp - start(), write_dump() and prepare_thread() on
 // Linux: checks the options, prepares the database, reserves and pre-faults every byte the
@@ -6145,7 +8200,7 @@ inline Status check_options(const Options& o) {
     if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
-    return Status::success();
+    return check_context_options(o);
 }
 
 /// What the helper will run by, from the options (the URL already resolved).
@@ -6170,6 +8225,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.product = o.product_name;
     c.version = o.product_version;
     c.mode = o.helper_mode;
+    c.max_attachment_bytes = o.max_attachment_bytes;
     return c;
 }
 
@@ -6203,7 +8259,7 @@ inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
     return static_cast<sigsafe::u8*>(p);
 }
 
-inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) {
+inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size, std::uint32_t breadcrumb_capacity) {
     using namespace sigsafe;
     g->region = region;
     g->region_size = size;
@@ -6220,7 +8276,9 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
     // from, its configuration, annotations, start()'s notes, module ids.
     g->header = reinterpret_cast<region_header*>(take(sizeof(region_header)));
     g->config_text = reinterpret_cast<char*>(take(k_config_capacity));
-    g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
+    const std::size_t context_size = static_cast<std::size_t>(context_bytes(breadcrumb_capacity));
+    u8* context = take(context_size);
+    context_init(&g->context, context, breadcrumb_capacity);
     g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
     g->module_cache_capacity = 256;
     g->module_cache_count = 0;
@@ -6239,9 +8297,8 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
     h->version = k_region_version;
     h->region_size = size;
     h->config_offset = static_cast<u64>(reinterpret_cast<u8*>(g->config_text) - region);
-    h->annotations_offset = static_cast<u64>(reinterpret_cast<u8*>(g->annotations) - region);
-    h->annotation_capacity = k_annotation_capacity;
-    h->annotation_size = sizeof(annotation);
+    h->context_offset = static_cast<u64>(context - region);
+    h->context_size = context_size;
     h->image_offset = at;
     h->image_capacity = g->image_capacity;
     h->app_pid = static_cast<u32>(getpid());
@@ -6368,23 +8425,38 @@ inline Status linux_start(const Options& options) {
         return Status(Error::already_started, "crashdrop::start() was already called in this process");
     }
     auto fail = [g](Status s) {
+        if (g->capture_installed.exchange(0, std::memory_order_acq_rel) != 0) {
+            sigaction(g->capture_signal, &g->previous_capture, nullptr);
+        }
+        if (g_terminate_installed) {
+            std::set_terminate(g_previous_terminate);
+            g_terminate_installed = false;
+        }
+        release_resources(g);
         g->started.store(0, std::memory_order_release);
         return s;
     };
+    // Nothing is open yet (a zeroed state would say fd 0).
+    g->pending_dirfd = g->dump_fd = g->proc_self_fd = g->task_fd = g->region_fd = -1;
+    g->reader.pipe_read = g->reader.pipe_write = -1;
+    g->region = nullptr;
+    g->helper_sock.store(-1, std::memory_order_release);
 
     database_layout db;
     if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
 
-    sigsafe::u8* region = g->region;
+    // One region: the dump buffer plus the context store.
+    const auto breadcrumb_capacity = static_cast<std::uint32_t>(options.max_breadcrumbs);
+    const std::size_t region_page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t region_size =
+        (options.dump_buffer_size + static_cast<std::size_t>(sigsafe::context_bytes(breadcrumb_capacity)) + region_page - 1) / region_page * region_page;
+    sigsafe::u8* region = reserve_region(region_size, &g->region_fd);
     if (region == nullptr) {
-        region = reserve_region(options.dump_buffer_size, &g->region_fd);
-        if (region == nullptr) {
-            close(db.pending_fd);
-            return fail(Status(Error::out_of_memory, "reserving " + std::to_string(options.dump_buffer_size) +
-                                                         " bytes for the crash path failed: " + errno_text(errno)));
-        }
+        close(db.pending_fd);
+        return fail(Status(Error::out_of_memory,
+                           "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
-    carve_region(g, region, options.dump_buffer_size);
+    carve_region(g, region, region_size, breadcrumb_capacity);
 
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
@@ -6401,7 +8473,8 @@ inline Status linux_start(const Options& options) {
     g->crashed_stack_limit = options.crashed_thread_stack_limit;
     g->other_stack_limit = options.thread_stack_limit;
     g->suspend_timeout_ms = options.thread_suspend_timeout_ms;
-    g->capture_signal = options.thread_signal != 0 ? options.thread_signal : SIGRTMIN + 3;
+    g->capture_signal = options.thread_signal != 0 ? options.thread_signal : pick_capture_signal();
+    g->capture_cookie = capture_cookie(g);
     g->static_notes[0] = '\0';
     if (g->proc_self_fd < 0) note(g, "/proc/self: unavailable (" + errno_text(errno) + "); threads and maps will be missing");
 
@@ -6443,8 +8516,12 @@ inline Status linux_start(const Options& options) {
     }
     prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);
-    if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
-    if (!options.product_version.empty()) set_annotation("ver", options.product_version.data(), options.product_version.size());
+    if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
+    find_own_module(g);
+    g->only_own = options.only_this_module ? 1 : 0;
+    if (options.only_this_module && g->own_range_count == 0) {
+        return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
+    }
 
     // Alternate signal stacks: this thread now, later threads through pthread_create.
     if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
@@ -6483,11 +8560,15 @@ inline Status linux_start(const Options& options) {
         pthread_atfork(nullptr, nullptr, atfork_child);
         atfork_registered = true;
     }
-    if (options.handle_terminate) {
+    // std::terminate is process-wide: a plugin that reports only its own crashes leaves it to
+    // the host.
+    if (options.handle_terminate && !options.only_this_module) {
         g_previous_terminate = std::set_terminate(terminate_handler);
+        g_terminate_installed = true;
     }
     // The helper, before the handlers: a fork-mode helper must not inherit them.
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
+    g->respawn_path = nullptr;
     if (options.helper_mode != HelperMode::none && g->region_fd >= 0) {
         const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true);
         std::string error;
@@ -6511,6 +8592,12 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    // The capture signal now (not at the first dump): another copy of crashdrop in this
+    // process then sees it taken and picks another one.
+    if (!sigsafe::install_capture_handler(g)) {
+        return fail(Status(Error::handler_failed, "sigaction for the capture signal failed: " + errno_text(errno)));
+    }
+    g->crash_done_tid.store(0, std::memory_order_release);
     for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
         if (!sigsafe::install_fatal_handler(sigsafe::k_fatal_signals[i], &g->previous[i])) {
             for (int j = 0; j < i; ++j) sigaction(sigsafe::k_fatal_signals[j], &g->previous[j], nullptr);
@@ -6626,6 +8713,73 @@ bool upload_to_server() {
     return detail::database(detail::runtime().database_root).consent();
 }
 
+namespace detail {
+inline const sigsafe::context_store* live_context() {
+    const sigsafe::linux_state* g = &sigsafe::g_state;
+    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+}
+inline Status not_started() { return Status(Error::not_started, "crashdrop::start() has not run"); }
+}  // namespace detail
+
+Status add_extra_parameter(std::string_view key, std::string_view value) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::set_annotation(s, key, value, false);
+}
+
+Status remove_extra_parameter(std::string_view key) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::remove_annotation(s, key);
+}
+
+std::map<std::string, std::string> parameters() {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? std::map<std::string, std::string>() : detail::context_collect(s, sigsafe::sk_annotation);
+}
+
+void add_breadcrumb(std::string_view message, std::string_view category, BreadcrumbLevel level) noexcept {
+    const sigsafe::context_store* s = detail::live_context();
+    if (s == nullptr) return;
+    detail::context_add_breadcrumb(s, message.data(), message.size(), category.data(), category.size(),
+                                   static_cast<std::uint8_t>(level));
+}
+
+std::vector<Breadcrumb> breadcrumbs() {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? std::vector<Breadcrumb>() : detail::context_breadcrumbs(s);
+}
+
+Status set_user(const User& user) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::set_user(s, user);
+}
+
+Status set_tag(std::string_view key, std::string_view value) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::set_tag(s, key, value);
+}
+
+Status remove_tag(std::string_view key) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::remove_tag(s, key);
+}
+
+Status add_attachment(std::string_view path) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::add_attachment(s, path);
+}
+
+Status remove_attachment(std::string_view path) {
+    const sigsafe::context_store* s = detail::live_context();
+    if (s == nullptr) return detail::not_started();
+    if (Status st = detail::check_attachment(path); !st.ok()) return st;
+    detail::context_remove_attachment(s, path.data(), path.size());
+    return Status::success();
+}
+
+Status check_handlers() { return detail::linux_check_handlers(); }
+Status reinstall() { return detail::linux_reinstall(); }
+void stop() noexcept { detail::linux_stop(); }
+
 int run_helper(int /*argc*/, char** /*argv*/) {
     // The application started this executable with the shared region and socket in place;
     // without them there is nothing to do.
@@ -6653,6 +8807,19 @@ bool last_crash_report(Report*) { return false; }
 Status set_upload_to_server(bool) { return detail::unsupported(); }
 bool upload_to_server() { return false; }
 int run_helper(int, char**) { return 2; }
+Status add_extra_parameter(std::string_view, std::string_view) { return detail::unsupported(); }
+Status remove_extra_parameter(std::string_view) { return detail::unsupported(); }
+std::map<std::string, std::string> parameters() { return {}; }
+void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
+std::vector<Breadcrumb> breadcrumbs() { return {}; }
+Status set_user(const User&) { return detail::unsupported(); }
+Status set_tag(std::string_view, std::string_view) { return detail::unsupported(); }
+Status remove_tag(std::string_view) { return detail::unsupported(); }
+Status add_attachment(std::string_view) { return detail::unsupported(); }
+Status remove_attachment(std::string_view) { return detail::unsupported(); }
+Status check_handlers() { return detail::unsupported(); }
+Status reinstall() { return detail::unsupported(); }
+void stop() noexcept {}
 
 #endif
 
@@ -6660,6 +8827,371 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/detail/api_impl.hpp ----
+// ---- begin crashdrop/detail/c_api_impl.hpp ----
+// crashdrop/detail/c_api_impl.hpp - definitions of the C interface declared in c_api.hpp: each
+// crashdrop_* function converts its plain arguments, calls the C++ API and turns the Status into
+// an error code, keeping the message for crashdrop_last_error().
+// Context: implementation TU; ordinary code (never the crash path). No C++ exception leaves
+// these functions: where exceptions are enabled, every call that may allocate runs inside a
+// try block, and std::bad_alloc becomes CRASHDROP_ERROR_OUT_OF_MEMORY. (Built with
+// -fno-exceptions, an allocation failure ends the process as it would anywhere else.)
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+#include <cstdarg>
+#include <new>
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+namespace capi {
+
+// ---- the C enums are the C++ ones, value for value ----
+
+constexpr bool same_value(int c_value, int cpp_value) { return c_value == cpp_value; }
+
+static_assert(same_value(CRASHDROP_OK, static_cast<int>(Error::ok)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_ALREADY_STARTED, static_cast<int>(Error::already_started)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_NOT_STARTED, static_cast<int>(Error::not_started)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_INVALID_OPTIONS, static_cast<int>(Error::invalid_options)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_DATABASE_UNAVAILABLE, static_cast<int>(Error::database_unavailable)),
+              "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_OUT_OF_MEMORY, static_cast<int>(Error::out_of_memory)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_HANDLER_FAILED, static_cast<int>(Error::handler_failed)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_DUMP_FAILED, static_cast<int>(Error::dump_failed)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_BUSY, static_cast<int>(Error::busy)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_UNSUPPORTED_PLATFORM, static_cast<int>(Error::unsupported_platform)),
+              "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_INVALID_ARGUMENT, static_cast<int>(Error::invalid_argument)), "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_CAPACITY_EXCEEDED, static_cast<int>(Error::capacity_exceeded)),
+              "C and C++ error codes differ");
+static_assert(same_value(CRASHDROP_ERROR_HANDLER_REPLACED, static_cast<int>(Error::handler_replaced)), "C and C++ error codes differ");
+
+static_assert(same_value(CRASHDROP_HELPER_REEXEC, static_cast<int>(HelperMode::reexec)), "C and C++ helper modes differ");
+static_assert(same_value(CRASHDROP_HELPER_FORK, static_cast<int>(HelperMode::fork)), "C and C++ helper modes differ");
+static_assert(same_value(CRASHDROP_HELPER_EXTERNAL, static_cast<int>(HelperMode::external)), "C and C++ helper modes differ");
+static_assert(same_value(CRASHDROP_HELPER_NONE, static_cast<int>(HelperMode::none)), "C and C++ helper modes differ");
+
+static_assert(same_value(CRASHDROP_FORMAT_CRASHPAD, static_cast<int>(UploadFormat::crashpad)), "C and C++ upload formats differ");
+static_assert(same_value(CRASHDROP_FORMAT_SOCORRO, static_cast<int>(UploadFormat::socorro)), "C and C++ upload formats differ");
+static_assert(same_value(CRASHDROP_FORMAT_SENTRY, static_cast<int>(UploadFormat::sentry)), "C and C++ upload formats differ");
+
+static_assert(same_value(CRASHDROP_LEVEL_DEBUG, static_cast<int>(BreadcrumbLevel::debug)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_LEVEL_INFO, static_cast<int>(BreadcrumbLevel::info)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_LEVEL_WARNING, static_cast<int>(BreadcrumbLevel::warning)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_LEVEL_ERROR, static_cast<int>(BreadcrumbLevel::error)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_LEVEL_FATAL, static_cast<int>(BreadcrumbLevel::fatal)), "C and C++ breadcrumb levels differ");
+
+// ---- crashdrop_last_error(): one fixed buffer per thread, nothing allocated to read it ----
+
+constexpr std::size_t k_last_error_size = 512;
+thread_local char t_last_error[k_last_error_size] = {};
+
+/// Stores `text` (at most len bytes, cut at a UTF-8 character boundary) as this thread's message.
+inline void set_last_error(const char* text, std::size_t len) noexcept {
+    std::size_t n = len < k_last_error_size - 1 ? len : k_last_error_size - 1;
+    if (n < len) {
+        // Do not end in the middle of a multi-byte character: drop its lead and continuation bytes.
+        while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0u) == 0x80u) --n;
+    }
+    if (n > 0) std::memcpy(t_last_error, text, n);
+    t_last_error[n] = '\0';
+}
+
+/// Formats this thread's message (printf-style, truncated to the buffer) and returns `code`.
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+inline int fail(int code, const char* format, ...) noexcept {
+    char text[k_last_error_size];
+    va_list args;
+    va_start(args, format);
+    const int written = std::vsnprintf(text, sizeof(text), format, args);
+    va_end(args);
+    if (written < 0) {
+        static const char k_unformatted[] = "(the error message could not be formatted)";
+        set_last_error(k_unformatted, sizeof(k_unformatted) - 1);
+    } else {
+        const std::size_t len = static_cast<std::size_t>(written);
+        set_last_error(text, len < sizeof(text) ? len : sizeof(text) - 1);
+    }
+    return code;
+}
+
+/// A Status as a C result: 0, or the error code with its message kept for crashdrop_last_error().
+inline int result(const Status& status) noexcept {
+    if (status.ok()) return CRASHDROP_OK;
+    const std::string& message = status.message();
+    if (message.empty()) {
+        const char* name = error_name(status.code());
+        set_last_error(name, std::strlen(name));
+    } else {
+        set_last_error(message.data(), message.size());
+    }
+    return static_cast<int>(status.code());
+}
+
+/// Runs `call` (returning a C result) so that no exception reaches the C caller.
+template <typename Call>
+int guarded(const char* function, Call&& call) noexcept {
+#if defined(__cpp_exceptions)
+    try {
+        return call();
+    } catch (const std::bad_alloc&) {
+        return fail(CRASHDROP_ERROR_OUT_OF_MEMORY, "%s: out of memory", function);
+    } catch (const std::exception& e) {
+        return fail(CRASHDROP_ERROR_INVALID_ARGUMENT, "%s: %s", function, e.what());
+    } catch (...) {
+        return fail(CRASHDROP_ERROR_INVALID_ARGUMENT, "%s: an unexpected C++ exception", function);
+    }
+#else
+    (void)function;
+    return call();
+#endif
+}
+
+/// A C string as a view: NULL is the empty string.
+inline std::string_view view(const char* s) noexcept { return s != nullptr ? std::string_view(s) : std::string_view(); }
+inline std::string text(const char* s) { return s != nullptr ? std::string(s) : std::string(); }
+
+/// Is the field at [offset, offset + size) inside the caller's struct of struct_size bytes?
+constexpr bool has_field(std::uint32_t struct_size, std::size_t offset, std::size_t size) {
+    return offset + size <= struct_size;
+}
+
+/// The smallest struct_size accepted: struct_size itself and database_path (required anyway).
+constexpr std::size_t k_min_options_size = offsetof(crashdrop_options, database_path) + sizeof(const char*);
+/// The largest: a caller built against a newer header may pass a bigger struct, provided every
+/// byte this version does not know is zero (that newer version's defaults for its new fields
+/// must then be "zero"; a set field this version would ignore is refused instead).
+constexpr std::size_t k_max_options_size = 4096;
+
+/// crashdrop_options (struct_size bytes of it) -> crashdrop::Options. Returns 0 or an error code
+/// with its message set.
+inline int convert_options(const crashdrop_options* in, Options* out) {
+    if (in == nullptr) return fail(CRASHDROP_ERROR_INVALID_ARGUMENT, "crashdrop_start: options is NULL");
+    const std::uint32_t size = in->struct_size;
+    if (size < k_min_options_size) {
+        return fail(CRASHDROP_ERROR_INVALID_ARGUMENT,
+                    "crashdrop_options.struct_size is %u, less than the %zu bytes up to database_path; call "
+                    "crashdrop_options_init() first (it sets struct_size to sizeof(crashdrop_options), %zu here)",
+                    static_cast<unsigned>(size), k_min_options_size, sizeof(crashdrop_options));
+    }
+    if (size > k_max_options_size) {
+        return fail(CRASHDROP_ERROR_INVALID_ARGUMENT, "crashdrop_options.struct_size is %u, more than %zu: not a crashdrop_options",
+                    static_cast<unsigned>(size), k_max_options_size);
+    }
+    if (size > sizeof(crashdrop_options)) {
+        const unsigned char* tail = reinterpret_cast<const unsigned char*>(in) + sizeof(crashdrop_options);
+        for (std::size_t i = 0; i < size - sizeof(crashdrop_options); ++i) {
+            if (tail[i] != 0) {
+                return fail(CRASHDROP_ERROR_INVALID_ARGUMENT,
+                            "crashdrop_options.struct_size is %u and byte %zu is set, but this version of crashdrop "
+                            "knows only the first %zu bytes (a newer header's option it cannot honour)",
+                            static_cast<unsigned>(size), sizeof(crashdrop_options) + i, sizeof(crashdrop_options));
+            }
+        }
+    }
+#define CRASHDROP_C_HAS(field) has_field(size, offsetof(crashdrop_options, field), sizeof(in->field))
+    if (CRASHDROP_C_HAS(helper_mode) && (in->helper_mode < CRASHDROP_HELPER_REEXEC || in->helper_mode > CRASHDROP_HELPER_NONE)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS,
+                    "crashdrop_options.helper_mode is %d, not one of %d (CRASHDROP_HELPER_REEXEC) .. %d (CRASHDROP_HELPER_NONE)",
+                    in->helper_mode, static_cast<int>(CRASHDROP_HELPER_REEXEC), static_cast<int>(CRASHDROP_HELPER_NONE));
+    }
+    if (CRASHDROP_C_HAS(upload_format) &&
+        (in->upload_format < CRASHDROP_FORMAT_CRASHPAD || in->upload_format > CRASHDROP_FORMAT_SENTRY)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS,
+                    "crashdrop_options.upload_format is %d, not one of %d (CRASHDROP_FORMAT_CRASHPAD) .. %d (CRASHDROP_FORMAT_SENTRY)",
+                    in->upload_format, static_cast<int>(CRASHDROP_FORMAT_CRASHPAD), static_cast<int>(CRASHDROP_FORMAT_SENTRY));
+    }
+    // 64-bit sizes on a 32-bit system: refuse what does not fit rather than cut it.
+    const auto fits = [](std::uint64_t v) { return static_cast<std::uint64_t>(static_cast<std::size_t>(v)) == v; };
+    if (CRASHDROP_C_HAS(max_attachment_bytes) && !fits(in->max_attachment_bytes)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS, "crashdrop_options.max_attachment_bytes does not fit in size_t");
+    }
+    if (CRASHDROP_C_HAS(dump_buffer_size) && !fits(in->dump_buffer_size)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS, "crashdrop_options.dump_buffer_size does not fit in size_t");
+    }
+
+    Options& o = *out;
+    o.database_path = text(in->database_path);
+    if (CRASHDROP_C_HAS(product_name)) o.product_name = text(in->product_name);
+    if (CRASHDROP_C_HAS(product_version)) o.product_version = text(in->product_version);
+    if (CRASHDROP_C_HAS(include_environment)) o.include_environment = in->include_environment != 0;
+    if (CRASHDROP_C_HAS(handle_terminate)) o.handle_terminate = in->handle_terminate != 0;
+    if (CRASHDROP_C_HAS(helper_mode)) o.helper_mode = static_cast<HelperMode>(in->helper_mode);
+    if (CRASHDROP_C_HAS(helper_path)) o.helper_path = text(in->helper_path);
+    if (CRASHDROP_C_HAS(submit_url)) o.submit_url = text(in->submit_url);
+    if (CRASHDROP_C_HAS(upload_format)) o.upload_format = static_cast<UploadFormat>(in->upload_format);
+    if (CRASHDROP_C_HAS(sentry_dsn)) o.sentry_dsn = text(in->sentry_dsn);
+    if (CRASHDROP_C_HAS(compress)) o.compress = in->compress != 0;
+    if (CRASHDROP_C_HAS(rate_limit)) o.rate_limit = in->rate_limit != 0;
+    if (CRASHDROP_C_HAS(ca_file)) o.ca_file = text(in->ca_file);
+    if (CRASHDROP_C_HAS(max_breadcrumbs)) o.max_breadcrumbs = static_cast<std::size_t>(in->max_breadcrumbs);
+    if (CRASHDROP_C_HAS(max_attachment_bytes)) o.max_attachment_bytes = static_cast<std::size_t>(in->max_attachment_bytes);
+    if (CRASHDROP_C_HAS(only_this_module)) o.only_this_module = in->only_this_module != 0;
+    if (CRASHDROP_C_HAS(dump_buffer_size)) o.dump_buffer_size = static_cast<std::size_t>(in->dump_buffer_size);
+#undef CRASHDROP_C_HAS
+    return CRASHDROP_OK;
+}
+
+}  // namespace capi
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+// ---- the C functions (global scope; declared in c_api.hpp with CRASHDROP_C_API) ----
+
+extern "C" {
+
+void crashdrop_options_init(crashdrop_options* options) {
+    if (options == nullptr) return;
+    // Only the defaults' scalars are read: a default Options allocates nothing.
+    crashdrop::detail::capi::guarded("crashdrop_options_init", [options]() -> int {
+        const crashdrop::Options defaults;
+        std::memset(static_cast<void*>(options), 0, sizeof(*options));
+        options->struct_size = static_cast<std::uint32_t>(sizeof(crashdrop_options));
+        options->database_path = nullptr;
+        options->product_name = nullptr;
+        options->product_version = nullptr;
+        options->include_environment = defaults.include_environment ? 1 : 0;
+        options->handle_terminate = defaults.handle_terminate ? 1 : 0;
+        options->helper_mode = static_cast<int>(defaults.helper_mode);
+        options->helper_path = nullptr;
+        options->submit_url = nullptr;
+        options->upload_format = static_cast<int>(defaults.upload_format);
+        options->sentry_dsn = nullptr;
+        options->compress = defaults.compress ? 1 : 0;
+        options->rate_limit = defaults.rate_limit ? 1 : 0;
+        options->ca_file = nullptr;
+        options->max_breadcrumbs = static_cast<std::uint32_t>(defaults.max_breadcrumbs);
+        options->max_attachment_bytes = static_cast<std::uint64_t>(defaults.max_attachment_bytes);
+        options->only_this_module = defaults.only_this_module ? 1 : 0;
+        options->dump_buffer_size = static_cast<std::uint64_t>(defaults.dump_buffer_size);
+        return CRASHDROP_OK;
+    });
+}
+
+int crashdrop_start(const crashdrop_options* options) {
+    return crashdrop::detail::capi::guarded("crashdrop_start", [options]() -> int {
+        crashdrop::Options converted;
+        const int rc = crashdrop::detail::capi::convert_options(options, &converted);
+        if (rc != CRASHDROP_OK) return rc;
+        return crashdrop::detail::capi::result(crashdrop::start(converted));
+    });
+}
+
+const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_error; }
+
+int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
+
+int crashdrop_prepare_thread(void) {
+    return crashdrop::detail::capi::guarded("crashdrop_prepare_thread",
+                                            []() -> int { return crashdrop::detail::capi::result(crashdrop::prepare_thread()); });
+}
+
+int crashdrop_write_dump(char* path_out, size_t path_capacity) {
+    if (path_out != nullptr && path_capacity > 0) path_out[0] = '\0';
+    return crashdrop::detail::capi::guarded("crashdrop_write_dump", [path_out, path_capacity]() -> int {
+        std::string path;
+        const int rc = crashdrop::detail::capi::result(crashdrop::write_dump(&path));
+        if (rc != CRASHDROP_OK || path_out == nullptr) return rc;
+        if (path.size() >= path_capacity) {
+            // The dump is on disk either way; only its path did not fit. The message names it.
+            return crashdrop::detail::capi::fail(CRASHDROP_ERROR_INVALID_ARGUMENT,
+                                                 "crashdrop_write_dump: the dump was written, but its path needs %zu bytes and "
+                                                 "path_capacity is %zu: %s",
+                                                 path.size() + 1, path_capacity, path.c_str());
+        }
+        std::memcpy(path_out, path.c_str(), path.size() + 1);
+        return CRASHDROP_OK;
+    });
+}
+
+int crashdrop_add_extra_parameter(const char* key, const char* value) {
+    return crashdrop::detail::capi::guarded("crashdrop_add_extra_parameter", [key, value]() -> int {
+        return crashdrop::detail::capi::result(
+            crashdrop::add_extra_parameter(crashdrop::detail::capi::view(key), crashdrop::detail::capi::view(value)));
+    });
+}
+
+int crashdrop_remove_extra_parameter(const char* key) {
+    return crashdrop::detail::capi::guarded("crashdrop_remove_extra_parameter", [key]() -> int {
+        return crashdrop::detail::capi::result(crashdrop::remove_extra_parameter(crashdrop::detail::capi::view(key)));
+    });
+}
+
+void crashdrop_add_breadcrumb(const char* message, const char* category, int level) {
+    const crashdrop::BreadcrumbLevel lvl = level >= CRASHDROP_LEVEL_DEBUG && level <= CRASHDROP_LEVEL_FATAL
+                                               ? static_cast<crashdrop::BreadcrumbLevel>(static_cast<std::uint8_t>(level))
+                                               : crashdrop::BreadcrumbLevel::info;
+    crashdrop::add_breadcrumb(crashdrop::detail::capi::view(message),
+                              category != nullptr ? std::string_view(category) : std::string_view("default"), lvl);
+}
+
+int crashdrop_set_tag(const char* key, const char* value) {
+    return crashdrop::detail::capi::guarded("crashdrop_set_tag", [key, value]() -> int {
+        return crashdrop::detail::capi::result(
+            crashdrop::set_tag(crashdrop::detail::capi::view(key), crashdrop::detail::capi::view(value)));
+    });
+}
+
+int crashdrop_remove_tag(const char* key) {
+    return crashdrop::detail::capi::guarded("crashdrop_remove_tag", [key]() -> int {
+        return crashdrop::detail::capi::result(crashdrop::remove_tag(crashdrop::detail::capi::view(key)));
+    });
+}
+
+int crashdrop_set_user(const char* id, const char* username, const char* email, const char* ip_address) {
+    return crashdrop::detail::capi::guarded("crashdrop_set_user", [=]() -> int {
+        crashdrop::User user;
+        user.id = crashdrop::detail::capi::text(id);
+        user.username = crashdrop::detail::capi::text(username);
+        user.email = crashdrop::detail::capi::text(email);
+        user.ip_address = crashdrop::detail::capi::text(ip_address);
+        return crashdrop::detail::capi::result(crashdrop::set_user(user));
+    });
+}
+
+int crashdrop_add_attachment(const char* path) {
+    return crashdrop::detail::capi::guarded("crashdrop_add_attachment", [path]() -> int {
+        return crashdrop::detail::capi::result(crashdrop::add_attachment(crashdrop::detail::capi::view(path)));
+    });
+}
+
+int crashdrop_remove_attachment(const char* path) {
+    return crashdrop::detail::capi::guarded("crashdrop_remove_attachment", [path]() -> int {
+        return crashdrop::detail::capi::result(crashdrop::remove_attachment(crashdrop::detail::capi::view(path)));
+    });
+}
+
+int crashdrop_check_handlers(void) {
+    return crashdrop::detail::capi::guarded("crashdrop_check_handlers",
+                                            []() -> int { return crashdrop::detail::capi::result(crashdrop::check_handlers()); });
+}
+
+int crashdrop_reinstall(void) {
+    return crashdrop::detail::capi::guarded("crashdrop_reinstall",
+                                            []() -> int { return crashdrop::detail::capi::result(crashdrop::reinstall()); });
+}
+
+void crashdrop_stop(void) { crashdrop::stop(); }
+
+int crashdrop_run_helper(int argc, char** argv) {
+    // Its result is an exit code, not a crashdrop_error: an exception (out of memory) becomes
+    // exit code 2, what run_helper() itself returns when it has nothing to do.
+#if defined(__cpp_exceptions)
+    try {
+        return crashdrop::run_helper(argc, argv);
+    } catch (...) {
+        return 2;
+    }
+#else
+    return crashdrop::run_helper(argc, argv);
+#endif
+}
+
+}  // extern "C"
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/detail/c_api_impl.hpp ----
 // ---- begin crashdrop/detail/impl_end.hpp ----
 // crashdrop/detail/impl_end.hpp - closes the implementation part of crashdrop.hpp: internal
 // macros do not leak into the including translation unit.
@@ -6674,3 +9206,4 @@ CRASHDROP_NAMESPACE_END
 #endif
 #undef CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/detail/impl_end.hpp ----
+#endif  // __cplusplus

@@ -4,8 +4,8 @@
 Every function that may run after a fault is marked CRASHDROP_SIGSAFE, which places it in the
 ELF section "crashdrop_sigsafe". This disassembles that section of each binary given and fails
 when an instruction transfers control outside it, except to the async-signal-safe libc
-functions listed below (through the PLT), or indirectly anywhere but in forward_signal (which
-calls the application's previous handler, by design). A compiler-generated memcpy/memset, a
+functions listed below (through the PLT), or indirectly anywhere but in forward_signal and
+pass_on (which call the handler installed before crashdrop's, by design). A compiler-generated memcpy/memset, a
 stray malloc or printf, or an unmarked helper all show up here.
 
     tools/check_sigsafe.py BINARY...
@@ -25,6 +25,7 @@ ALLOWED_LIBC = {
 # Functions allowed to contain indirect calls or jumps, and why.
 INDIRECT_OK = {
     "forward_signal": "calls the handler that owned the capture signal before crashdrop",
+    "pass_on": "calls the fatal-signal handler installed before crashdrop's with a crash that is not ours",
 }
 MUST_CONTAIN = ["fatal_handler", "capture_handler", "write_minidump"]
 SECTION = "crashdrop_sigsafe"

@@ -4,10 +4,13 @@
 // Context: ordinary code. None of these may be called from a signal handler.
 #pragma once
 
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config.hpp"
+#include "context.hpp"
 #include "options.hpp"
 #include "report.hpp"
 #include "status.hpp"
@@ -58,5 +61,61 @@ CRASHDROP_API bool upload_to_server();
 /// application's start(), it persists and sends reports. Returns the process exit code.
 ///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }
 CRASHDROP_API int run_helper(int argc, char** argv);
+
+// ---- context (limits in context.hpp). Cheap, lock-free and allocation-free after start(), ----
+// ---- callable from any thread; none of them from a signal handler.                       ----
+
+/// Sets an annotation (Electron's addExtraParameter): kept in every dump and report from now
+/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes or ends in
+/// "__<number>" (the names of long values' parts), or a value over limits::annotation_value;
+/// Error::capacity_exceeded when the store is full; Error::not_started before start().
+CRASHDROP_API Status add_extra_parameter(std::string_view key, std::string_view value);
+
+/// Removes an annotation (Electron's removeExtraParameter). Removing a key that is not set is
+/// not an error.
+CRASHDROP_API Status remove_extra_parameter(std::string_view key);
+
+/// The current annotations (Electron's getParameters), long values joined again; `prod` and
+/// `ver` (from Options) included.
+CRASHDROP_API std::map<std::string, std::string> parameters();
+
+/// Appends a breadcrumb to the ring (the oldest is overwritten once it is full). Category and
+/// message are cut to their limits. Lock-free; about as cheap as a clock read and a copy.
+CRASHDROP_API void add_breadcrumb(std::string_view message, std::string_view category = "default",
+                                  BreadcrumbLevel level = BreadcrumbLevel::info) noexcept;
+
+/// The breadcrumbs in the ring, oldest first.
+CRASHDROP_API std::vector<Breadcrumb> breadcrumbs();
+
+/// Sets (replaces) the user; empty fields are cleared.
+CRASHDROP_API Status set_user(const User& user);
+
+/// Sets or removes a tag. Same errors as add_extra_parameter, with the tag limits.
+CRASHDROP_API Status set_tag(std::string_view key, std::string_view value);
+CRASHDROP_API Status remove_tag(std::string_view key);
+
+/// Adds or removes a file sent with every report from now on (see Options::attachments).
+/// Error::invalid_argument for a relative or over-long path; Error::capacity_exceeded past 16.
+CRASHDROP_API Status add_attachment(std::string_view path);
+CRASHDROP_API Status remove_attachment(std::string_view path);
+
+// ---- living inside someone else's process ----
+
+/// Checks that crashdrop's handlers are still the ones the kernel calls for every fatal signal.
+/// Error::handler_replaced (naming the signals) when something installed its own over them
+/// afterwards and crashdrop no longer sees those crashes unless that handler chains to it.
+CRASHDROP_API Status check_handlers();
+
+/// Puts crashdrop's handlers back on top for every signal where another handler replaced
+/// them; crashdrop then chains to that handler. Safe when the replacing handler itself chains
+/// back to crashdrop: the loop is detected and the process dies of its signal.
+CRASHDROP_API Status reinstall();
+
+/// Uninstalls crashdrop: the previous signal and terminate handlers are restored where
+/// crashdrop's are still in place (and handed on to the next copy of crashdrop where one was
+/// installed over it), the helper is told to finish, and the reserved memory is released.
+/// Runs by itself when a shared library holding crashdrop is unloaded (dlclose). start() may
+/// be called again afterwards.
+CRASHDROP_API void stop() noexcept;
 
 CRASHDROP_NAMESPACE_END

@@ -63,6 +63,18 @@
 #endif
 #endif
 
+// CRASHDROP_UNLOAD_HOOK: 1 runs crashdrop::stop() from an ELF destructor, so a plugin unloaded
+// with dlclose takes its signal handlers with it. 0 leaves it to the application; an
+// executable keeps its handlers through exit (a crash in a static destructor is still caught),
+// so the default guesses as above: 1 for a shared library, 0 for an executable.
+#ifndef CRASHDROP_UNLOAD_HOOK
+#if defined(__PIC__) && !defined(__PIE__)
+#define CRASHDROP_UNLOAD_HOOK 1
+#else
+#define CRASHDROP_UNLOAD_HOOK 0
+#endif
+#endif
+
 // ---- namespace and visibility ----------------------------------------------------------------
 // The inline namespace carries the version: two copies of crashdrop at different versions in
 // one process (a host and a plugin) never share a symbol or a layout.

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "config.hpp"
+#include "context.hpp"
 #include "report.hpp"
 
 CRASHDROP_NAMESPACE_BEGIN
@@ -98,6 +101,39 @@ struct Options {
     std::size_t max_reports = 50;
     std::size_t max_database_bytes = 256u * 1024u * 1024u;
     int max_report_age_days = 30;
+
+    // ---- context: what a report says besides the dump (limits in context.hpp) ----
+
+    /// Annotations of this process (Electron's `extra`). A process forked from this one (which
+    /// crashdrop keeps covering) does not carry them; see global_extra.
+    std::map<std::string, std::string> extra;
+
+    /// Annotations of this process and of the processes forked from it (Electron's
+    /// `globalExtra`). Where a key is in both, extra wins.
+    std::map<std::string, std::string> global_extra;
+
+    /// Entries of the breadcrumb ring; the oldest are overwritten. Range 0 .. 10000.
+    std::size_t max_breadcrumbs = 100;
+
+    /// The user and tags sent with every report (Sentry's `user` and `tags`).
+    User user;
+    std::map<std::string, std::string> tags;
+
+    /// Files sent with every report (logs, settings). The helper copies each one into the
+    /// database when it stores a crash, so the report keeps the file as it was then, and sends
+    /// the copy; a file larger than max_attachment_bytes keeps only its last
+    /// max_attachment_bytes (the end of a log is what explains a crash).
+    std::vector<std::string> attachments;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  ///< Range 1 KiB .. 100 MiB.
+
+    // ---- living inside someone else's process (a plugin) ----
+
+    /// Report only crashes that belong to the module (executable or shared library) holding
+    /// this copy of crashdrop: its code faulted, the faulting address is inside it, or its
+    /// code is on the crashing thread's stack. Every other crash is passed to the handler that
+    /// was installed before crashdrop's, untouched, as if crashdrop were not there. For
+    /// plugins; std::terminate is then left to the host (handle_terminate is ignored).
+    bool only_this_module = false;
 };
 
 CRASHDROP_NAMESPACE_END

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "context.hpp"
 
 CRASHDROP_NAMESPACE_BEGIN
 
@@ -30,7 +31,13 @@ struct Report {
     std::time_t last_attempt = 0;  ///< UTC seconds; 0: never
     std::string server_id;         ///< the server's id for an uploaded report
     std::string last_error;        ///< why the last attempt did not send it
-    std::map<std::string, std::string> annotations;
+    std::map<std::string, std::string> annotations;  ///< long values joined again
+    std::map<std::string, std::string> tags;
+    User user;
+    std::vector<Breadcrumb> breadcrumbs;  ///< oldest first
+    /// Files sent with the report: the helper's copies in <database>/attachments/<id>/, or the
+    /// original paths when no copy could be made when the crash was stored.
+    std::vector<std::string> attachments;
 };
 
 /// A transport's verdict on one attempt.
@@ -51,7 +58,7 @@ struct Upload {
     Report report;                         ///< metadata, annotations included
     std::string client_id;                 ///< this installation's stable id ("guid" field)
     std::vector<std::uint8_t> dump;        ///< the minidump (also on disk at report.dump_path)
-    std::vector<std::string> attachments;  ///< paths of files to attach
+    std::vector<std::string> attachments;  ///< paths of files to attach (report.attachments)
 };
 
 /// A custom transport. It runs in the helper process (re-exec and fork helper modes; an

@@ -21,6 +21,9 @@ enum class Error : int {
     dump_failed,           ///< writing a dump failed; the message says where
     busy,                  ///< another dump is being written right now
     unsupported_platform,  ///< crash capture is not implemented for this OS/architecture
+    invalid_argument,      ///< an argument is out of its documented limits; the message says which
+    capacity_exceeded,     ///< a fixed-size store reserved at start() is full
+    handler_replaced,      ///< another signal handler took crashdrop's place (see reinstall())
 };
 
 /// A short stable name for an error code ("invalid_options", ...).
@@ -36,6 +39,9 @@ inline const char* error_name(Error e) noexcept {
         case Error::dump_failed: return "dump_failed";
         case Error::busy: return "busy";
         case Error::unsupported_platform: return "unsupported_platform";
+        case Error::invalid_argument: return "invalid_argument";
+        case Error::capacity_exceeded: return "capacity_exceeded";
+        case Error::handler_replaced: return "handler_replaced";
     }
     return "unknown";
 }

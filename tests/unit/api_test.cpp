@@ -103,13 +103,17 @@ TEST_CASE("calls that need start() say so before it", "[api]") {
     CHECK(crashdrop::reserved_bytes() == 0);
 }
 
-TEST_CASE("start() creates the database, reserves at most 4 MiB, and refuses a second start", "[api]") {
+TEST_CASE("start() creates the database, reserves the dump buffer and the context store, and refuses a second start", "[api]") {
     const int rc = in_child([] {
         crashdrop::Options o = valid_options("started");
         if (!crashdrop::start(o).ok()) return 10;
         if (!crashdrop::is_started()) return 11;
         if (crashdrop::start(o).code() != crashdrop::Error::already_started) return 12;
-        if (crashdrop::reserved_bytes() == 0 || crashdrop::reserved_bytes() > 4u * 1024 * 1024) return 13;
+        // The dump buffer (4 MiB by default) plus the context store (about 200 KiB with 100
+        // breadcrumbs), nothing more.
+        if (crashdrop::reserved_bytes() < o.dump_buffer_size || crashdrop::reserved_bytes() > o.dump_buffer_size + 512 * 1024) {
+            return 13;
+        }
         if (mode_of(o.database_path) != 0700 || mode_of(o.database_path + "/pending") != 0700 ||
             mode_of(o.database_path + "/completed") != 0700) {
             return 14;

@@ -37,6 +37,32 @@ inline int make_directories(const std::string& path) {
     return 0;
 }
 
+/// Reads at most the last `limit` bytes of a file; *cut says whether the start was left out.
+inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;  // not a regular file (a FIFO would block the helper)
+        return false;
+    }
+    const auto size = static_cast<std::size_t>(st.st_size);
+    const std::size_t skip = size > limit ? size - limit : 0;
+    *cut = skip > 0;
+    out->assign(size - skip, '\0');
+    std::size_t done = 0;
+    while (done < out->size()) {
+        const ssize_t n = pread(fd, &(*out)[done], out->size() - done, static_cast<off_t>(skip + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    out->resize(done);  // a file that shrank meanwhile
+    close(fd);
+    return true;
+}
+
 inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return false;
@@ -113,6 +139,28 @@ public:
     const std::string& root() const { return root_; }
     const std::string& pending_dir() const { return pending_; }
     const std::string& completed_dir() const { return completed_; }
+    /// Where the helper keeps copies of a report's attachments.
+    std::string attachments_dir(const std::string& id) const { return root_ + "/attachments/" + id; }
+
+    /// Removes a report's attachment copies (with the report).
+    std::size_t remove_attachments(const std::string& id, bool only_measure = false) const {
+        const std::string dir = attachments_dir(id);
+        DIR* d = opendir(dir.c_str());
+        if (d == nullptr) return 0;
+        std::vector<std::string> names;
+        while (dirent* e = readdir(d)) {
+            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+        }
+        closedir(d);
+        std::size_t bytes = 0;
+        for (const auto& name : names) {
+            struct stat st;
+            if (stat((dir + "/" + name).c_str(), &st) == 0) bytes += static_cast<std::size_t>(st.st_size);
+            if (!only_measure) unlink((dir + "/" + name).c_str());
+        }
+        if (!only_measure) rmdir(dir.c_str());
+        return bytes;
+    }
     std::string folder(ReportState s) const { return s == ReportState::pending ? pending_ : completed_; }
 
     /// Creates the folders (0700). Returns 0 or an errno value; *where names what failed.
@@ -186,13 +234,13 @@ public:
         std::vector<Report> all = list(ReportState::pending);
         for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
         std::sort(all.begin(), all.end(), [](const Report& a, const Report& b) { return a.created < b.created; });
-        auto size_of = [](const Report& r) {
+        auto size_of = [this](const Report& r) {
             struct stat st;
             std::size_t total = 0;
             if (stat(r.dump_path.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
             const std::string meta = r.dump_path.substr(0, r.dump_path.size() - 4) + ".meta";
             if (stat(meta.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
-            return total;
+            return total + remove_attachments(r.id, true);
         };
         std::size_t total = 0;
         std::vector<std::size_t> sizes;
@@ -210,6 +258,7 @@ public:
             if (!too_many && !too_big && !too_old) continue;
             unlink(all[i].dump_path.c_str());
             unlink((all[i].dump_path.substr(0, all[i].dump_path.size() - 4) + ".meta").c_str());
+            remove_attachments(all[i].id);
             removed.push_back(all[i].id);
             --count;
             total -= sizes[i];

@@ -83,6 +83,84 @@ inline const char* state_name(ReportState s) {
     return "pending";
 }
 
+/// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
+/// fields escaped as %7C and %25, so the value splits back unambiguously).
+inline std::string format_breadcrumb(const Breadcrumb& b) {
+    auto field = [](const std::string& v) {
+        std::string out;
+        for (const char c : v) {
+            if (c == '|') out += "%7C";
+            else if (c == '%') out += "%25";
+            else out += c;
+        }
+        return out;
+    };
+    return std::to_string(b.timestamp_ms) + "|" + level_name(b.level) + "|" + field(b.category) + "|" + field(b.message);
+}
+
+inline BreadcrumbLevel parse_level(const std::string& name) {
+    if (name == "debug") return BreadcrumbLevel::debug;
+    if (name == "warning") return BreadcrumbLevel::warning;
+    if (name == "error") return BreadcrumbLevel::error;
+    if (name == "fatal") return BreadcrumbLevel::fatal;
+    return BreadcrumbLevel::info;
+}
+
+/// Undoes format_breadcrumb. False for a value that is not one.
+inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
+    const std::size_t a = v.find('|');
+    const std::size_t b = a == std::string::npos ? a : v.find('|', a + 1);
+    const std::size_t c = b == std::string::npos ? b : v.find('|', b + 1);
+    if (c == std::string::npos) return false;
+    char* end = nullptr;
+    const std::string ms = v.substr(0, a);
+    out->timestamp_ms = std::strtoll(ms.c_str(), &end, 10);
+    if (ms.empty() || end == nullptr || *end != '\0') return false;
+    out->level = parse_level(v.substr(a + 1, b - a - 1));
+    out->category = meta_unescape(v.substr(b + 1, c - b - 1));
+    out->message = meta_unescape(v.substr(c + 1));
+    return true;
+}
+
+/// Applies one context line (from a dump's context stream or a metadata file) to a report.
+/// Returns false for a key that is not a context key.
+inline bool apply_context_line(const std::string& key, const std::string& value, Report* r) {
+    if (key.rfind("tag.", 0) == 0) {
+        r->tags[key.substr(4)] = value;
+    } else if (key == "user.id") {
+        r->user.id = value;
+    } else if (key == "user.username") {
+        r->user.username = value;
+    } else if (key == "user.email") {
+        r->user.email = value;
+    } else if (key == "user.ip_address") {
+        r->user.ip_address = value;
+    } else if (key.rfind("attachment.", 0) == 0) {
+        r->attachments.push_back(value);
+    } else if (key.rfind("breadcrumb.", 0) == 0) {
+        Breadcrumb b;
+        if (parse_breadcrumb(value, &b)) r->breadcrumbs.push_back(std::move(b));
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/// Orders "breadcrumb.<n>" / "attachment.<n>" lines by their number (they may be unpadded).
+inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const std::map<std::string, std::string>& kv) {
+    std::vector<std::pair<std::string, std::string>> out(kv.begin(), kv.end());
+    auto number = [](const std::string& k) -> long long {
+        const std::size_t dot = k.rfind('.');
+        return dot == std::string::npos ? -1 : std::strtoll(k.c_str() + dot + 1, nullptr, 10);
+    };
+    std::stable_sort(out.begin(), out.end(), [&](const auto& x, const auto& y) {
+        const std::string px = x.first.substr(0, x.first.rfind('.') + 1), py = y.first.substr(0, y.first.rfind('.') + 1);
+        if (px != py) return px < py;
+        return number(x.first) < number(y.first);
+    });
+    return out;
+}
+
 inline std::string encode_report(const Report& r) {
     std::map<std::string, std::string> kv;
     kv["id"] = r.id;
@@ -95,6 +173,21 @@ inline std::string encode_report(const Report& r) {
     kv["server_id"] = r.server_id;
     kv["last_error"] = r.last_error;
     for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
+    for (const auto& t : r.tags) kv["tag." + t.first] = t.second;
+    if (!r.user.id.empty()) kv["user.id"] = r.user.id;
+    if (!r.user.username.empty()) kv["user.username"] = r.user.username;
+    if (!r.user.email.empty()) kv["user.email"] = r.user.email;
+    if (!r.user.ip_address.empty()) kv["user.ip_address"] = r.user.ip_address;
+    // Numbered with leading zeros so that the file lists them in order.
+    char number[32];
+    for (std::size_t i = 0; i < r.attachments.size(); ++i) {
+        std::snprintf(number, sizeof(number), "%04zu", i);
+        kv[std::string("attachment.") + number] = r.attachments[i];
+    }
+    for (std::size_t i = 0; i < r.breadcrumbs.size(); ++i) {
+        std::snprintf(number, sizeof(number), "%05zu", i);
+        kv[std::string("breadcrumb.") + number] = format_breadcrumb(r.breadcrumbs[i]);
+    }
     return "# crashdrop report metadata\n" + format_key_values(kv);
 }
 
@@ -127,8 +220,9 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
     r.server_id = get("server_id");
     r.last_error = get("last_error");
-    for (const auto& e : kv) {
+    for (const auto& e : numbered_in_order(kv)) {
         if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
+        else apply_context_line(e.first, e.second, &r);
     }
     *out = r;
     return true;

@@ -64,6 +64,73 @@ bool upload_to_server() {
     return detail::database(detail::runtime().database_root).consent();
 }
 
+namespace detail {
+inline const sigsafe::context_store* live_context() {
+    const sigsafe::linux_state* g = &sigsafe::g_state;
+    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+}
+inline Status not_started() { return Status(Error::not_started, "crashdrop::start() has not run"); }
+}  // namespace detail
+
+Status add_extra_parameter(std::string_view key, std::string_view value) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::set_annotation(s, key, value, false);
+}
+
+Status remove_extra_parameter(std::string_view key) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::remove_annotation(s, key);
+}
+
+std::map<std::string, std::string> parameters() {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? std::map<std::string, std::string>() : detail::context_collect(s, sigsafe::sk_annotation);
+}
+
+void add_breadcrumb(std::string_view message, std::string_view category, BreadcrumbLevel level) noexcept {
+    const sigsafe::context_store* s = detail::live_context();
+    if (s == nullptr) return;
+    detail::context_add_breadcrumb(s, message.data(), message.size(), category.data(), category.size(),
+                                   static_cast<std::uint8_t>(level));
+}
+
+std::vector<Breadcrumb> breadcrumbs() {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? std::vector<Breadcrumb>() : detail::context_breadcrumbs(s);
+}
+
+Status set_user(const User& user) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::set_user(s, user);
+}
+
+Status set_tag(std::string_view key, std::string_view value) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::set_tag(s, key, value);
+}
+
+Status remove_tag(std::string_view key) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::remove_tag(s, key);
+}
+
+Status add_attachment(std::string_view path) {
+    const sigsafe::context_store* s = detail::live_context();
+    return s == nullptr ? detail::not_started() : detail::add_attachment(s, path);
+}
+
+Status remove_attachment(std::string_view path) {
+    const sigsafe::context_store* s = detail::live_context();
+    if (s == nullptr) return detail::not_started();
+    if (Status st = detail::check_attachment(path); !st.ok()) return st;
+    detail::context_remove_attachment(s, path.data(), path.size());
+    return Status::success();
+}
+
+Status check_handlers() { return detail::linux_check_handlers(); }
+Status reinstall() { return detail::linux_reinstall(); }
+void stop() noexcept { detail::linux_stop(); }
+
 int run_helper(int /*argc*/, char** /*argv*/) {
     // The application started this executable with the shared region and socket in place;
     // without them there is nothing to do.
@@ -91,6 +158,19 @@ bool last_crash_report(Report*) { return false; }
 Status set_upload_to_server(bool) { return detail::unsupported(); }
 bool upload_to_server() { return false; }
 int run_helper(int, char**) { return 2; }
+Status add_extra_parameter(std::string_view, std::string_view) { return detail::unsupported(); }
+Status remove_extra_parameter(std::string_view) { return detail::unsupported(); }
+std::map<std::string, std::string> parameters() { return {}; }
+void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
+std::vector<Breadcrumb> breadcrumbs() { return {}; }
+Status set_user(const User&) { return detail::unsupported(); }
+Status set_tag(std::string_view, std::string_view) { return detail::unsupported(); }
+Status remove_tag(std::string_view) { return detail::unsupported(); }
+Status add_attachment(std::string_view) { return detail::unsupported(); }
+Status remove_attachment(std::string_view) { return detail::unsupported(); }
+Status check_handlers() { return detail::unsupported(); }
+Status reinstall() { return detail::unsupported(); }
+void stop() noexcept {}
 
 #endif
 

@@ -39,6 +39,7 @@ struct helper_config {
     std::string product;
     std::string version;
     HelperMode mode = HelperMode::reexec;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -58,6 +59,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["product"] = c.product;
     kv["version"] = c.version;
     kv["mode"] = std::to_string(static_cast<int>(c.mode));
+    kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
     return format_key_values(kv);
 }
 
@@ -80,6 +82,9 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.product = kv["product"];
     c.version = kv["version"];
     c.mode = static_cast<HelperMode>(std::atoi(kv["mode"].c_str()));
+    if (!kv["max_attachment_bytes"].empty()) {
+        c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
+    }
     return c;
 }
 
@@ -117,8 +122,15 @@ public:
             std::string text, error;
             Report parsed;
             if (!read_whole_file(db_.pending_dir() + "/" + r.id + ".meta", &text) || !decode_report(text, &parsed, &error)) {
-                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") + ": written anew");
-                db_.save(r, true, nullptr);
+                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") +
+                    ": written anew from the dump");
+                Report repaired = r;
+                std::string dump;
+                if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
+                    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
+                }
+                keep_attachments(&repaired);
+                db_.save(repaired, true, nullptr);
             }
             schedule(r.id, clock::now(), 0);
         }
@@ -263,7 +275,9 @@ private:
         r.created = static_cast<std::time_t>(region_->crash_time);
         r.product = config_.product;
         r.version = config_.version;
-        r.annotations = region_annotations();
+        // The dump is the snapshot: its annotations and context stream (read from the shared
+        // image, not the application's heap) become the report's.
+        read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
         pending_persisted_ = r;
         return true;
     }
@@ -273,6 +287,7 @@ private:
         if (pending_persisted_.id.empty()) return;
         Report r = pending_persisted_;
         pending_persisted_ = Report();
+        keep_attachments(&r);
         std::string error;
         if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
         fsync_directory(db_.pending_dir());
@@ -281,18 +296,45 @@ private:
         schedule(r.id, clock::now(), 0);
     }
 
-    std::map<std::string, std::string> region_annotations() const {
-        std::map<std::string, std::string> out;
-        if (region_ == nullptr || region_->annotation_size != sizeof(sigsafe::annotation)) return out;
-        const auto* table =
-            reinterpret_cast<const sigsafe::annotation*>(reinterpret_cast<const char*>(region_) + region_->annotations_offset);
-        for (std::uint32_t i = 0; i < region_->annotation_capacity; ++i) {
-            const std::uint32_t len = table[i].length.load(std::memory_order_acquire);
-            if (len == 0 || len > sigsafe::k_annotation_value_max) continue;
-            const std::string key(table[i].key, strnlen(table[i].key, sizeof(table[i].key)));
-            out[key] = std::string(table[i].value, strnlen(table[i].value, len));
+    /// Copies the report's attachments into <database>/attachments/<id>/ as they are now (the
+    /// end of a file larger than the cap), so the report keeps them even if the application
+    /// rewrites them at its next start. Files that cannot be read stay named by their path, to
+    /// be read when the report is sent.
+    void keep_attachments(Report* r) {
+        if (r->attachments.empty()) return;
+        const std::string dir = db_.attachments_dir(r->id);
+        if (int err = make_directories(dir)) {
+            log("cannot create " + dir + ": " + errno_text(err));
+            return;
         }
-        return out;
+        std::vector<std::string> kept;
+        for (std::size_t i = 0; i < r->attachments.size(); ++i) {
+            const std::string& path = r->attachments[i];
+            if (path.rfind(dir + "/", 0) == 0) {  // already a copy
+                kept.push_back(path);
+                continue;
+            }
+            std::string bytes;
+            bool cut = false;
+            if (!read_file_tail(path, config_.max_attachment_bytes, &bytes, &cut)) {
+                log("attachment " + path + ": " + errno_text(errno) + "; it will be read when the report is sent");
+                kept.push_back(path);
+                continue;
+            }
+            if (cut) log("attachment " + path + ": larger than " + std::to_string(config_.max_attachment_bytes) + " bytes, its end kept");
+            std::string name = path.substr(path.rfind('/') + 1);
+            for (const std::string& other : kept) {  // two files of one name: number the second
+                if (other.substr(other.rfind('/') + 1) == name) name = std::to_string(i) + "-" + name;
+            }
+            std::string error;
+            if (!write_file_atomic(dir, name, bytes, true, &error)) {
+                log("attachment " + path + ": " + error);
+                kept.push_back(path);
+                continue;
+            }
+            kept.push_back(dir + "/" + name);
+        }
+        r->attachments = kept;
     }
 
     /// The upload worker: attempts reports when they fall due. Once finishing (the application
@@ -358,6 +400,7 @@ private:
             return;
         }
         up.dump.assign(bytes.begin(), bytes.end());
+        up.attachments = report.attachments;
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         report.attempts += 1;
         report.last_attempt = now;

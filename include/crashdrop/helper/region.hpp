@@ -12,7 +12,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 1;
+constexpr u32 k_region_version = 2;
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
 /// The hand-off's states.
@@ -28,9 +28,8 @@ struct region_header {
     u32 version;
     u64 region_size;
     u64 config_offset;       // key=value text (detail::helper_config), NUL-terminated
-    u64 annotations_offset;  // annotation[annotation_capacity]
-    u32 annotation_capacity;
-    u32 annotation_size;     // sizeof(annotation), a layout check
+    u64 context_offset;      // the context store (context/store.hpp)
+    u64 context_size;
     u64 image_offset;        // the dump image
     u64 image_capacity;
     // ---- one dump handed to the helper ----

@@ -75,6 +75,7 @@ enum stream_type : std::uint32_t {
     stream_crashpad_info = 0x43500001u,
     // crashdrop's own: UTF-8 text, one line per thing the writer could not capture.
     stream_crashdrop_writer_errors = 0x43440001u,  // "CD" 0x0001
+    stream_crashdrop_context = 0x43440002u,        // user, tags, attachments, breadcrumbs (text)
 };
 
 /// MINIDUMP_THREAD

@@ -50,6 +50,109 @@ inline std::string safe_field_name(const std::string& name) {
     return out;
 }
 
+/// A JSON string literal of `v`: quotes, backslashes and control bytes escaped, and bytes that
+/// are not valid UTF-8 replaced by U+FFFD (servers reject invalid JSON text).
+inline std::string json_string(const std::string& v) {
+    static const char k_hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    const auto* s = reinterpret_cast<const unsigned char*>(v.data());
+    const std::size_t n = v.size();
+    for (std::size_t i = 0; i < n;) {
+        const unsigned char c = s[i];
+        if (c < 0x80) {
+            if (c == '"' || c == '\\') {
+                out += '\\';
+                out += static_cast<char>(c);
+            } else if (c < 0x20 || c == 0x7f) {
+                out += "\\u00";
+                out += k_hex[c >> 4];
+                out += k_hex[c & 0xf];
+            } else {
+                out += static_cast<char>(c);
+            }
+            ++i;
+            continue;
+        }
+        // The length of a well-formed UTF-8 sequence starting here (0: malformed).
+        std::size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        if (len != 0 && i + len <= n) {
+            for (std::size_t k = 1; k < len; ++k) {
+                if ((s[i + k] & 0xC0) != 0x80) len = 0;
+            }
+            if (len == 3 && ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F))) len = 0;  // overlong, surrogate
+            if (len == 4 && ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))) len = 0;
+        } else {
+            len = 0;
+        }
+        if (len == 0) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+        } else {
+            out.append(v, i, len);
+            i += len;
+        }
+    }
+    return out + "\"";
+}
+
+inline std::string json_object(const std::map<std::string, std::string>& kv) {
+    std::string out = "{";
+    for (const auto& e : kv) out += (out.size() > 1 ? "," : "") + json_string(e.first) + ":" + json_string(e.second);
+    return out + "}";
+}
+
+/// UTC milliseconds as ISO 8601 ("2026-11-22T10:11:12.345Z").
+inline std::string iso8601_ms(long long ms) {
+    const auto seconds = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[40];
+    const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
+    return buf;
+}
+
+/// Sentry's event (the `sentry` part): release, level, tags, user, breadcrumbs and the
+/// annotations as extra data.
+inline std::string sentry_event_json(const Report& r) {
+    std::map<std::string, std::string> tags = r.tags;
+    if (!r.product.empty()) tags.emplace("product", r.product);
+    tags["crashdrop.report_id"] = r.id;
+    std::map<std::string, std::string> extra;
+    for (const auto& a : r.annotations) {
+        if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
+    }
+    std::map<std::string, std::string> user;
+    if (!r.user.id.empty()) user["id"] = r.user.id;
+    if (!r.user.username.empty()) user["username"] = r.user.username;
+    if (!r.user.email.empty()) user["email"] = r.user.email;
+    if (!r.user.ip_address.empty()) user["ip_address"] = r.user.ip_address;
+    std::string crumbs;
+    for (const Breadcrumb& b : r.breadcrumbs) {
+        char ts[32];
+        std::snprintf(ts, sizeof(ts), "%lld.%03d", static_cast<long long>(b.timestamp_ms / 1000), static_cast<int>(b.timestamp_ms % 1000));
+        crumbs += std::string(crumbs.empty() ? "" : ",") + "{\"timestamp\":" + ts + ",\"type\":\"default\",\"level\":" +
+                  json_string(level_name(b.level)) + ",\"category\":" + json_string(b.category) +
+                  ",\"message\":" + json_string(b.message) + "}";
+    }
+    std::string out = "{\"level\":\"fatal\",\"platform\":\"native\"";
+    if (!r.product.empty()) out += ",\"release\":" + json_string(r.version.empty() ? r.product : r.product + "@" + r.version);
+    out += ",\"tags\":" + json_object(tags);
+    if (!user.empty()) out += ",\"user\":" + json_object(user);
+    out += ",\"extra\":" + json_object(extra);
+    out += ",\"breadcrumbs\":{\"values\":[" + crumbs + "]}";
+    return out + "}";
+}
+
+/// Breadcrumbs as one text field for the plain formats: a line each, oldest first.
+inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
+    std::string out;
+    for (const Breadcrumb& b : crumbs) {
+        out += iso8601_ms(b.timestamp_ms) + " " + level_name(b.level) + " [" + b.category + "] " + b.message + "\n";
+    }
+    return out;
+}
+
 /// The parts a report is sent as, in the given format.
 inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format) {
     std::vector<multipart_part> parts;
@@ -57,6 +160,20 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
         parts.push_back({safe_field_name(name), value, std::string(), std::string()});
     };
     const Report& r = up.report;
+    // The plain formats: annotations as fields (long ones as key__1, key__2, ... like
+    // Electron's Linux builds), tags as tag.<key>, the user as user.<field>, breadcrumbs as
+    // one text field.
+    auto plain_context = [&]() {
+        for (const auto& a : split_annotation_parts(r.annotations)) {
+            if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
+        }
+        for (const auto& t : r.tags) text("tag." + t.first, t.second);
+        if (!r.user.id.empty()) text("user.id", r.user.id);
+        if (!r.user.username.empty()) text("user.username", r.user.username);
+        if (!r.user.email.empty()) text("user.email", r.user.email);
+        if (!r.user.ip_address.empty()) text("user.ip_address", r.user.ip_address);
+        if (!r.breadcrumbs.empty()) text("breadcrumbs", breadcrumbs_text(r.breadcrumbs));
+    };
     switch (format) {
         case UploadFormat::crashpad:
             text("prod", r.product);
@@ -66,35 +183,27 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("_version", r.version);
             text("platform", "linux");
             text("process_type", "main");
-            for (const auto& a : r.annotations) {
-                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
-            }
+            plain_context();
             break;
         case UploadFormat::socorro:
             text("ProductName", r.product);
             text("Version", r.version);
             text("ReportId", r.id);
-            for (const auto& a : r.annotations) {
-                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
-            }
+            plain_context();
             break;
         case UploadFormat::sentry:
-            if (!r.product.empty()) text("sentry[release]", r.version.empty() ? r.product : r.product + "@" + r.version);
-            text("sentry[tags][product]", r.product);
-            text("sentry[tags][crashdrop.report_id]", r.id);
-            // Other fields land in the event's "extra" data.
-            for (const auto& a : r.annotations) {
-                if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
-            }
+            // Everything in one JSON event; no other text fields (they would land in "extra").
+            text("sentry", sentry_event_json(r));
             break;
     }
     parts.push_back({"upload_file_minidump", std::string(up.dump.begin(), up.dump.end()), r.id + ".dmp",
                      "application/octet-stream"});
-    for (const auto& path : up.attachments) {
+    for (const std::string& path : up.attachments) {
         std::string bytes;
-        if (!read_whole_file(path, &bytes, 32u << 20)) continue;
-        const std::string base = path.substr(path.rfind('/') + 1);
-        parts.push_back({safe_field_name(base), bytes, base, "application/octet-stream"});
+        bool cut = false;
+        if (!read_file_tail(path, 100u << 20, &bytes, &cut)) continue;  // gone since: send the rest
+        const std::string base = safe_field_name(path.substr(path.rfind('/') + 1));
+        parts.push_back({base, bytes, base, "application/octet-stream"});
     }
     return parts;
 }

@@ -251,9 +251,8 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
         if (t->state.load(std::memory_order_acquire) == ts_gone) t->stack_lo = t->stack_hi = 0;
         else plan_stack(g, t, errors);
     }
-    // Keep room for what comes after the stacks: names, memory list, annotations, errors.
-    const u64 reserve = 64 * 1024 + u64{g->thread_count} * 96 + k_errors_capacity +
-                        u64{k_annotation_capacity} * (k_annotation_value_max + 64);
+    // Keep room for what comes after the stacks: names, memory list, context, errors.
+    const u64 reserve = 64 * 1024 + u64{g->thread_count} * 96 + k_errors_capacity + context_dump_bound(&g->context);
     const u64 free_bytes = image_free_bytes(im);
     fit_stacks(g, free_bytes > reserve ? free_bytes - reserve : 0, errors);
 
@@ -373,23 +372,25 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
-/// Crashpad's info stream: the report id and the annotations as a simple string dictionary.
+/// Crashpad's info stream: the report id, the client id and the annotations as a simple
+/// string dictionary (long values as their parts key__1, key__2, ...).
 CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+    const context_store* cs = &g->context;
+    slot_copy c;
     u32 count = 0;
-    for (u32 i = 0; i < k_annotation_capacity; ++i) {
-        if (g->annotations[i].length.load(std::memory_order_acquire) != 0) ++count;
+    const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
+    for (u32 i = 0; i < slots; ++i) {
+        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split)) ++count;
     }
     const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
-    for (u32 i = 0; i < k_annotation_capacity && written < count; ++i) {
-        const annotation* a = &g->annotations[i];
-        const u32 len = a->length.load(std::memory_order_acquire);
-        if (len == 0) continue;
+    for (u32 i = 0; i < slots && written < count; ++i) {
+        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split)) continue;
         minidump::simple_string_dictionary_entry e;
-        e.key = image_add_utf8(im, a->key, string_length(a->key));
-        e.value = image_add_utf8(im, a->value, len > k_annotation_value_max ? k_annotation_value_max : len);
+        e.key = image_add_utf8(im, c.key, c.key_length);
+        e.value = image_add_utf8(im, c.value, c.value_length);
         if (e.key == 0 || e.value == 0) break;
         copy_bytes(im->base + dict + 4 + u64{written} * sizeof(e), &e, sizeof(e));
         ++written;
@@ -402,6 +403,28 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
     info->simple_annotations.rva = dict;
     info->simple_annotations.data_size = static_cast<u32>(4 + u64{written} * sizeof(minidump::simple_string_dictionary_entry));
     image_add_stream(im, minidump::stream_crashpad_info, info_rva, sizeof(minidump::crashpad_info));
+}
+
+/// crashdrop's context stream: user, tags, attachments and breadcrumbs as escaped
+/// "key=value" lines (context/store.hpp), written straight into the image.
+CRASHDROP_SIGSAFE void add_context_stream(linux_state* g, image* im) {
+    const context_store* cs = &g->context;
+    if (cs->header == nullptr) return;
+    const u64 bound = context_dump_bound(cs);
+    const u64 free_bytes = image_free_bytes(im);
+    const u32 rva = static_cast<u32>(align_up(im->size, 4));
+    if (free_bytes < 1024 + (rva - im->size)) return;
+    text t;
+    t.reset(reinterpret_cast<char*>(im->base + rva), static_cast<std::size_t>(min_u64(bound, free_bytes - (rva - im->size))));
+    // The scratch area holds the copies the readers need (the writer is done with it here).
+    auto* slot = reinterpret_cast<slot_copy*>(g->scratch);
+    auto* entry = reinterpret_cast<breadcrumb_entry*>(g->scratch + align_up(sizeof(slot_copy), 64));
+    char* path = reinterpret_cast<char*>(g->scratch + align_up(sizeof(slot_copy), 64) + align_up(sizeof(breadcrumb_entry), 64));
+    static_assert(sizeof(slot_copy) + sizeof(breadcrumb_entry) + limits::attachment_path + 256 < k_scratch_capacity, "fits");
+    context_write_text(cs, &t, slot, entry, path, limits::attachment_path + 1);
+    if (t.size == 0) return;
+    im->size = rva + t.size;
+    image_add_stream(im, minidump::stream_crashdrop_context, rva, t.size);
 }
 
 CRASHDROP_SIGSAFE void add_memory_list(image* im, const range_list* rl) {
@@ -588,6 +611,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     }
     add_thread_names(g, &im);
     add_crashpad_info(g, &im, &report_id);
+    add_context_stream(g, &im);
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
 

@@ -84,6 +84,132 @@ CRASHDROP_SIGSAFE_INLINE bool reraise_needed(int sig, const siginfo_t* info) {
     return info == nullptr || info->si_code <= 0 || sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS;
 }
 
+CRASHDROP_SIGSAFE_INLINE int signal_index(int sig) {
+    for (int i = 0; i < k_fatal_signal_count; ++i) {
+        if (k_fatal_signals[i] == sig) return i;
+    }
+    return -1;
+}
+
+/// The end of a handler chain: the signal's default action (the process dies of it, with a
+/// core dump where the signal asks for one).
+CRASHDROP_SIGSAFE void die_by_default(int sig, const siginfo_t* info) {
+    struct sigaction dfl;
+    zero_bytes(&dfl, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, nullptr);  // async-signal-safe
+    if (reraise_needed(sig, info)) sys_tgkill(sys_getpid(), sys_gettid(), sig);
+    set_signal_blocked(sig, false);
+    // Returning re-executes a faulting instruction, now under SIG_DFL; a re-raised signal is
+    // delivered as soon as the handler's mask is gone.
+}
+
+CRASHDROP_SIGSAFE_INLINE bool in_ranges(const linux_state* g, u64 address, bool code_only) {
+    for (u32 i = 0; i < g->own_range_count; ++i) {
+        const address_range* r = &g->own_ranges[i];
+        if (address >= r->start && address < r->end && (!code_only || r->executable)) return true;
+    }
+    return false;
+}
+
+constexpr u64 k_own_stack_scan = 256 * 1024;  // bytes of the crashing stack searched for our code
+
+/// only_this_module: is this crash ours? Our code faulted or holds a register pointing into
+/// it (a link register on ARM64), the faulting address is inside our module, or one of our
+/// return addresses is on the crashing thread's stack (its live part, above SP).
+CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* info, const ucontext_t* uc) {
+    if (uc == nullptr) return true;  // nothing to judge by: keep it
+    md_context ctx;
+    fill_context(&ctx, uc);
+    if (in_ranges(g, context_ip(&ctx), true)) return true;
+    if (info != nullptr && (sig == SIGSEGV || sig == SIGBUS) && in_ranges(g, reinterpret_cast<u64>(info->si_addr), false)) return true;
+    u64 regs[k_max_context_registers];
+    const std::size_t n = context_registers(&ctx, regs);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (in_ranges(g, regs[i], true)) return true;
+    }
+    u64 words[512];  // 4 KiB at a time, on the alternate stack
+    const u64 sp = context_sp(&ctx) & ~u64{7};
+    for (u64 at = sp; at < sp + k_own_stack_scan; at += sizeof(words)) {
+        const long got = read_memory(&g->reader, words, at, sizeof(words));
+        if (got <= 0) break;
+        const std::size_t count = static_cast<std::size_t>(got) / 8;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (in_ranges(g, words[i], true)) return true;
+        }
+        if (static_cast<std::size_t>(got) < sizeof(words)) break;  // the end of the stack mapping
+    }
+    return false;
+}
+
+/// The entry of `tid` among the threads inside a handler crashdrop passed a crash to, whose
+/// frame lies above `frame` (so this call is nested inside that one); nullptr if none.
+CRASHDROP_SIGSAFE passing_thread* find_passing(linux_state* g, u32 tid, u64 frame) {
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        if (p->tid.load(std::memory_order_acquire) == tid && p->frame.load(std::memory_order_acquire) > frame) return p;
+    }
+    return nullptr;
+}
+
+CRASHDROP_SIGSAFE passing_thread* enter_passing(linux_state* g, u32 tid, u64 frame) {
+    // A stale entry of this thread (its handler left by siglongjmp) is reused first.
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        if (p->tid.load(std::memory_order_acquire) == tid) {
+            p->frame.store(frame, std::memory_order_release);
+            return p;
+        }
+    }
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        u32 expected = 0;
+        if (p->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
+            p->frame.store(frame, std::memory_order_release);
+            return p;
+        }
+    }
+    return nullptr;  // more than k_max_passing threads at once: loop detection is off for this one
+}
+
+CRASHDROP_SIGSAFE void leave_passing(passing_thread* p) {
+    if (p == nullptr) return;
+    p->frame.store(0, std::memory_order_release);
+    p->tid.store(0, std::memory_order_release);
+}
+
+/// Hands a crash that is not ours to the handler installed before crashdrop, by calling it
+/// as the kernel would have, and stays installed (a host that recovers from its own fault
+/// keeps crashdrop). With no previous handler the process dies of the signal's default action.
+CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc) {
+    const int index = signal_index(sig);
+    if (index < 0) return;
+    struct sigaction* prev = &g->previous[index];
+    const bool has_siginfo = (prev->sa_flags & SA_SIGINFO) != 0;
+    if ((!has_siginfo && (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)) ||
+        (has_siginfo && prev->sa_sigaction == nullptr)) {
+        die_by_default(sig, info);
+        return;
+    }
+    const u64 frame = reinterpret_cast<u64>(__builtin_frame_address(0));
+    passing_thread* mark = enter_passing(g, tid, frame);
+    const unsigned flags = static_cast<unsigned>(prev->sa_flags);  // SA_RESETHAND is the sign bit
+    const bool reset = (flags & static_cast<unsigned>(SA_RESETHAND)) != 0u;
+    void (*handler)(int) = prev->sa_handler;
+    void (*action)(int, siginfo_t*, void*) = prev->sa_sigaction;
+    if (reset) {
+        // The kernel would have reset it to SIG_DFL on delivery: so do we, in our saved copy.
+        prev->sa_flags = static_cast<int>(flags & ~static_cast<unsigned>(SA_SIGINFO | SA_RESETHAND));
+        prev->sa_handler = SIG_DFL;
+    }
+    if (has_siginfo) {
+        action(sig, info, uc);
+    } else {
+        handler(sig);
+    }
+    leave_passing(mark);
+}
+
 CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     linux_state* g = &g_state;
     auto* uc = static_cast<ucontext_t*>(ucv);
@@ -99,6 +225,23 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     }
 
     const u32 tid = static_cast<u32>(sys_gettid());
+    // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
+    // to after dumping it) called us back, so the chain has gone round. End it.
+    if (find_passing(g, tid, reinterpret_cast<u64>(__builtin_frame_address(0))) != nullptr ||
+        g->crash_done_tid.load(std::memory_order_acquire) == tid) {
+        die_by_default(sig, info);
+        return;
+    }
+    // Stopped (stop() ran, or start() is half done): pass everything on.
+    if (g->started.load(std::memory_order_acquire) != 2 || g->handlers_installed.load(std::memory_order_acquire) == 0) {
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+    if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+
     const u32 finished_at_entry = g->dumps_finished.load(std::memory_order_acquire);
     for (;;) {
         u32 owner = 0;
@@ -141,6 +284,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     const long r = write_minidump(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
 
+    g->crash_done_tid.store(tid, std::memory_order_release);
     restore_previous_handlers(g);
     if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
@@ -203,29 +347,13 @@ inline Status install_alt_stack() {
 
 static std::terminate_handler g_previous_terminate = nullptr;
 
-/// Sets (or replaces) one annotation in the reserved store. Ordinary code only.
-inline bool set_annotation(const char* key, const char* value, std::size_t length) {
-    sigsafe::linux_state* g = &sigsafe::g_state;
-    if (g->annotations == nullptr) return false;
-    const std::size_t key_len = std::strlen(key);
-    if (key_len == 0 || key_len > sigsafe::k_annotation_key_max) return false;
-    if (length > sigsafe::k_annotation_value_max) length = sigsafe::k_annotation_value_max;
-    sigsafe::annotation* slot = nullptr;
-    for (std::uint32_t i = 0; i < sigsafe::k_annotation_capacity; ++i) {
-        sigsafe::annotation* a = &g->annotations[i];
-        if (a->length.load(std::memory_order_acquire) != 0 && std::strcmp(a->key, key) == 0) slot = a;
-    }
-    for (std::uint32_t i = 0; slot == nullptr && i < sigsafe::k_annotation_capacity; ++i) {
-        if (g->annotations[i].length.load(std::memory_order_acquire) == 0) slot = &g->annotations[i];
-    }
-    if (slot == nullptr) return false;
-    slot->length.store(0, std::memory_order_release);  // hidden while it changes
-    std::memcpy(slot->key, key, key_len + 1);
-    std::memcpy(slot->value, value, length);
-    slot->value[length] = '\0';
-    slot->length.store(length == 0 ? 1 : static_cast<std::uint32_t>(length), std::memory_order_release);
-    if (length == 0) slot->value[0] = '\0';
-    return true;
+static bool g_terminate_installed = false;
+
+/// An annotation set by the terminate handler (cut to the limit: what() may be long).
+inline void set_terminate_annotation(const char* key, const char* value) {
+    const std::size_t n = std::strlen(value);
+    (void)set_annotation(&sigsafe::g_state.context, key,
+                         std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
 }
 
 #if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
@@ -270,12 +398,11 @@ inline void terminate_handler() {
         int status = -1;
         char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
         const char* name = status == 0 && demangled != nullptr ? demangled : type->name();
-        set_annotation("exception_type", name, std::strlen(name));
+        set_terminate_annotation("exception_type", name);
         std::free(demangled);
-        if (const char* what = current_exception_what(type)) set_annotation("exception_what", what, std::strlen(what));
+        if (const char* what = current_exception_what(type)) set_terminate_annotation("exception_what", what);
     } else {
-        static const char k_none[] = "std::terminate called without an active exception";
-        set_annotation("terminate", k_none, sizeof(k_none) - 1);
+        set_terminate_annotation("terminate", "std::terminate called without an active exception");
     }
     if (g_previous_terminate != nullptr && g_previous_terminate != terminate_handler) g_previous_terminate();
     std::abort();
@@ -343,6 +470,7 @@ inline void atfork_child() {
     std::memcpy(g->region, copy, head);
     std::memcpy(g->region + image_off, static_cast<std::uint8_t*>(copy) + head, static_cast<std::size_t>(g->image_static_size));
     munmap(copy, keep);
+    sigsafe::context_drop_process_only(&g->context);  // Options::extra is this process's only
     prepare_dump_file(g);
 }
 

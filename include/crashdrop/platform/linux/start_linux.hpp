@@ -50,7 +50,7 @@ inline Status check_options(const Options& o) {
     if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
-    return Status::success();
+    return check_context_options(o);
 }
 
 /// What the helper will run by, from the options (the URL already resolved).
@@ -75,6 +75,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.product = o.product_name;
     c.version = o.product_version;
     c.mode = o.helper_mode;
+    c.max_attachment_bytes = o.max_attachment_bytes;
     return c;
 }
 
@@ -108,7 +109,7 @@ inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
     return static_cast<sigsafe::u8*>(p);
 }
 
-inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) {
+inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size, std::uint32_t breadcrumb_capacity) {
     using namespace sigsafe;
     g->region = region;
     g->region_size = size;
@@ -125,7 +126,9 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
     // from, its configuration, annotations, start()'s notes, module ids.
     g->header = reinterpret_cast<region_header*>(take(sizeof(region_header)));
     g->config_text = reinterpret_cast<char*>(take(k_config_capacity));
-    g->annotations = reinterpret_cast<annotation*>(take(sizeof(annotation) * k_annotation_capacity));
+    const std::size_t context_size = static_cast<std::size_t>(context_bytes(breadcrumb_capacity));
+    u8* context = take(context_size);
+    context_init(&g->context, context, breadcrumb_capacity);
     g->static_notes = reinterpret_cast<char*>(take(k_static_notes_capacity));
     g->module_cache_capacity = 256;
     g->module_cache_count = 0;
@@ -144,9 +147,8 @@ inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size) 
     h->version = k_region_version;
     h->region_size = size;
     h->config_offset = static_cast<u64>(reinterpret_cast<u8*>(g->config_text) - region);
-    h->annotations_offset = static_cast<u64>(reinterpret_cast<u8*>(g->annotations) - region);
-    h->annotation_capacity = k_annotation_capacity;
-    h->annotation_size = sizeof(annotation);
+    h->context_offset = static_cast<u64>(context - region);
+    h->context_size = context_size;
     h->image_offset = at;
     h->image_capacity = g->image_capacity;
     h->app_pid = static_cast<u32>(getpid());
@@ -273,23 +275,38 @@ inline Status linux_start(const Options& options) {
         return Status(Error::already_started, "crashdrop::start() was already called in this process");
     }
     auto fail = [g](Status s) {
+        if (g->capture_installed.exchange(0, std::memory_order_acq_rel) != 0) {
+            sigaction(g->capture_signal, &g->previous_capture, nullptr);
+        }
+        if (g_terminate_installed) {
+            std::set_terminate(g_previous_terminate);
+            g_terminate_installed = false;
+        }
+        release_resources(g);
         g->started.store(0, std::memory_order_release);
         return s;
     };
+    // Nothing is open yet (a zeroed state would say fd 0).
+    g->pending_dirfd = g->dump_fd = g->proc_self_fd = g->task_fd = g->region_fd = -1;
+    g->reader.pipe_read = g->reader.pipe_write = -1;
+    g->region = nullptr;
+    g->helper_sock.store(-1, std::memory_order_release);
 
     database_layout db;
     if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
 
-    sigsafe::u8* region = g->region;
+    // One region: the dump buffer plus the context store.
+    const auto breadcrumb_capacity = static_cast<std::uint32_t>(options.max_breadcrumbs);
+    const std::size_t region_page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t region_size =
+        (options.dump_buffer_size + static_cast<std::size_t>(sigsafe::context_bytes(breadcrumb_capacity)) + region_page - 1) / region_page * region_page;
+    sigsafe::u8* region = reserve_region(region_size, &g->region_fd);
     if (region == nullptr) {
-        region = reserve_region(options.dump_buffer_size, &g->region_fd);
-        if (region == nullptr) {
-            close(db.pending_fd);
-            return fail(Status(Error::out_of_memory, "reserving " + std::to_string(options.dump_buffer_size) +
-                                                         " bytes for the crash path failed: " + errno_text(errno)));
-        }
+        close(db.pending_fd);
+        return fail(Status(Error::out_of_memory,
+                           "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
-    carve_region(g, region, options.dump_buffer_size);
+    carve_region(g, region, region_size, breadcrumb_capacity);
 
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
@@ -306,7 +323,8 @@ inline Status linux_start(const Options& options) {
     g->crashed_stack_limit = options.crashed_thread_stack_limit;
     g->other_stack_limit = options.thread_stack_limit;
     g->suspend_timeout_ms = options.thread_suspend_timeout_ms;
-    g->capture_signal = options.thread_signal != 0 ? options.thread_signal : SIGRTMIN + 3;
+    g->capture_signal = options.thread_signal != 0 ? options.thread_signal : pick_capture_signal();
+    g->capture_cookie = capture_cookie(g);
     g->static_notes[0] = '\0';
     if (g->proc_self_fd < 0) note(g, "/proc/self: unavailable (" + errno_text(errno) + "); threads and maps will be missing");
 
@@ -348,8 +366,12 @@ inline Status linux_start(const Options& options) {
     }
     prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);
-    if (!options.product_name.empty()) set_annotation("prod", options.product_name.data(), options.product_name.size());
-    if (!options.product_version.empty()) set_annotation("ver", options.product_version.data(), options.product_version.size());
+    if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
+    find_own_module(g);
+    g->only_own = options.only_this_module ? 1 : 0;
+    if (options.only_this_module && g->own_range_count == 0) {
+        return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
+    }
 
     // Alternate signal stacks: this thread now, later threads through pthread_create.
     if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
@@ -388,11 +410,15 @@ inline Status linux_start(const Options& options) {
         pthread_atfork(nullptr, nullptr, atfork_child);
         atfork_registered = true;
     }
-    if (options.handle_terminate) {
+    // std::terminate is process-wide: a plugin that reports only its own crashes leaves it to
+    // the host.
+    if (options.handle_terminate && !options.only_this_module) {
         g_previous_terminate = std::set_terminate(terminate_handler);
+        g_terminate_installed = true;
     }
     // The helper, before the handlers: a fork-mode helper must not inherit them.
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
+    g->respawn_path = nullptr;
     if (options.helper_mode != HelperMode::none && g->region_fd >= 0) {
         const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true);
         std::string error;
@@ -416,6 +442,12 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    // The capture signal now (not at the first dump): another copy of crashdrop in this
+    // process then sees it taken and picks another one.
+    if (!sigsafe::install_capture_handler(g)) {
+        return fail(Status(Error::handler_failed, "sigaction for the capture signal failed: " + errno_text(errno)));
+    }
+    g->crash_done_tid.store(0, std::memory_order_release);
     for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
         if (!sigsafe::install_fatal_handler(sigsafe::k_fatal_signals[i], &g->previous[i])) {
             for (int j = 0; j < i; ++j) sigaction(sigsafe::k_fatal_signals[j], &g->previous[j], nullptr);

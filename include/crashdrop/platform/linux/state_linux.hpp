@@ -16,9 +16,6 @@ constexpr int k_fatal_signal_count = sizeof(k_fatal_signals) / sizeof(k_fatal_si
 
 constexpr u32 k_directory_capacity = 24;      // stream directory entries reserved in every dump
 constexpr u32 k_max_secondary_crashes = 8;    // threads that crash while a dump is in progress
-constexpr std::size_t k_annotation_key_max = 39;     // bytes (Electron's limit)
-constexpr std::size_t k_annotation_value_max = 2047;  // bytes
-constexpr u32 k_annotation_capacity = 16;
 constexpr std::size_t k_errors_capacity = 16 * 1024;  // text of the writer-errors stream
 constexpr std::size_t k_static_notes_capacity = 1024;
 constexpr std::size_t k_scratch_capacity = 64 * 1024;  // getdents, ELF headers, /proc snippets
@@ -93,11 +90,25 @@ struct module_identity {
     char soname[k_soname_max];
 };
 
-struct annotation {
-    char key[k_annotation_key_max + 1];
-    std::atomic<u32> length;  // value bytes; 0: unused
-    char value[k_annotation_value_max + 1];
+/// One loaded segment of the module holding this copy of crashdrop (for only_this_module).
+struct address_range {
+    u64 start;
+    u64 end;
+    u32 executable;
+    u32 reserved;
 };
+constexpr u32 k_max_own_ranges = 16;
+
+/// A thread that is inside a handler crashdrop passed a crash on to (only_this_module), and
+/// how deep in its stack our frame was: a call back into crashdrop from that handler is a
+/// chain loop, not a new crash. A slot whose frame is not below the new one is stale (the
+/// handler left with siglongjmp) and is reused.
+struct passing_thread {
+    std::atomic<u32> tid;
+    u32 reserved;
+    std::atomic<u64> frame;
+};
+constexpr u32 k_max_passing = 32;
 
 /// What a dump is for: a crash (with its signal) or write_dump().
 struct dump_request {
@@ -151,7 +162,7 @@ struct linux_state {
     module_identity* module_cache;
     u32 module_cache_capacity;
     u32 module_cache_count;
-    annotation* annotations;
+    context_store context;  // annotations, tags, user, attachments, breadcrumbs (context/store.hpp)
     char* errors;        // k_errors_capacity
     char* static_notes;  // k_static_notes_capacity: what start() could not gather
     u8* scratch;         // k_scratch_capacity
@@ -173,6 +184,14 @@ struct linux_state {
     struct sigaction previous[k_fatal_signal_count];
     struct sigaction previous_capture;
     std::atomic<u32> handlers_installed;
+    std::atomic<u32> capture_installed;
+    u32 capture_cookie;          // this copy's mark on its capture signals (another copy may share the signal)
+    std::atomic<u32> crash_done_tid;  // the thread whose crash this copy has dumped (a later entry is a chain loop)
+    passing_thread passing[k_max_passing];
+    // only_this_module: the segments of the module that holds this copy
+    u32 only_own;
+    u32 own_range_count;
+    address_range own_ranges[k_max_own_ranges];
 
     // ---- the helper ----
     std::atomic<int> helper_sock;  // our end of the helper's socket; -1: no helper

@@ -14,7 +14,9 @@ namespace sigsafe {
 
 static linux_state g_state;  // the process-wide state (one per copy of crashdrop)
 
-// sival_int = tag (8 bits) | dump generation (8 bits) | slot index (16 bits).
+// sival_ptr = this copy's cookie (32 bits) | tag (8 bits) | dump generation (8 bits) | slot
+// index (16 bits). The cookie tells two copies of crashdrop in one process (two plugins)
+// apart should they share the signal.
 constexpr u32 k_capture_tag = 0xcdu;
 constexpr u32 ts_capturing = 0x10;  // transient: a handler is writing the slot
 
@@ -45,8 +47,10 @@ CRASHDROP_SIGSAFE void forward_signal(const struct sigaction* prev, int sig, sig
 /// Runs in every other thread when the dumping thread asks for its registers.
 CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     linux_state* g = &g_state;
-    const u32 value = info != nullptr ? static_cast<u32>(info->si_value.sival_int) : 0;
-    if (info == nullptr || info->si_code != SI_QUEUE || info->si_pid != g->pid || (value >> 24) != k_capture_tag) {
+    const u64 full = info != nullptr ? reinterpret_cast<u64>(info->si_value.sival_ptr) : 0;
+    const u32 value = static_cast<u32>(full);
+    if (info == nullptr || info->si_code != SI_QUEUE || info->si_pid != g->pid || (value >> 24) != k_capture_tag ||
+        static_cast<u32>(full >> 32) != g->capture_cookie) {
         forward_signal(&g->previous_capture, sig, info, ucv);
         return;
     }
@@ -81,9 +85,9 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     if (g->owner.load(std::memory_order_acquire) & k_owner_crash) sleep_ms(k_crash_grace_ms);
 }
 
-/// Makes sure capture_handler owns the capture signal. Installed at the first dump, it stays
+/// Makes sure capture_handler owns the capture signal. Installed by start(), it stays
 /// (forwarding signals that are not its own), so an answer arriving after its dump ended never
-/// meets SIG_DFL. Checked at every dump: if the application has since installed its own
+/// meets SIG_DFL. Checked again at every dump: if the application has since installed its own
 /// handler for that signal, that one becomes the handler signals are forwarded to.
 CRASHDROP_SIGSAFE bool install_capture_handler(linux_state* g) {
     struct sigaction current;
@@ -97,6 +101,7 @@ CRASHDROP_SIGSAFE bool install_capture_handler(linux_state* g) {
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigfillset(&sa.sa_mask);  // async-signal-safe per signal-safety(7)
     if (sigaction(g->capture_signal, &sa, &g->previous_capture) != 0) return false;  // async-signal-safe
+    g->capture_installed.store(1, std::memory_order_release);
     return true;
 }
 
@@ -112,7 +117,7 @@ CRASHDROP_SIGSAFE u32 request_registers(linux_state* g, u32 generation, u32 self
         si.si_code = SI_QUEUE;
         si.si_pid = g->pid;
         si.si_uid = g->uid;
-        si.si_value.sival_int = static_cast<int>(capture_value(generation, i));
+        si.si_value.sival_ptr = reinterpret_cast<void*>((u64{g->capture_cookie} << 32) | capture_value(generation, i));
         const int r = sys_rt_tgsigqueueinfo(g->pid, static_cast<int>(t->tid), g->capture_signal, &si);
         if (r == -ESRCH) {
             u32 expected = ts_pending;

@@ -1,0 +1,97 @@
+// crashdrop/minidump/reader.hpp - reads back what a report needs from a minidump crashdrop
+// wrote: the annotations (Crashpad's info stream) and the context stream (user, tags,
+// attachments, breadcrumbs). The helper uses it for the dump the crashed process handed over,
+// and for a dump it finds in pending/ without metadata (written when no helper was there), so
+// both carry the same context. Every offset is checked: a damaged dump gives an empty context,
+// never a crash.
+// Context: implementation TU; ordinary code (helper process), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// Joins long values' parts (key__1, key__2, ...) back into `key`.
+inline void join_annotation_parts(std::map<std::string, std::string>* annotations) {
+    std::map<std::string, std::map<long, std::string>> parts;
+    for (auto it = annotations->begin(); it != annotations->end();) {
+        const std::string& key = it->first;
+        std::size_t digits = key.size();
+        while (digits > 0 && key[digits - 1] >= '0' && key[digits - 1] <= '9') --digits;
+        if (digits < key.size() && digits >= 3 && key[digits - 1] == '_' && key[digits - 2] == '_') {
+            parts[key.substr(0, digits - 2)][std::strtol(key.c_str() + digits, nullptr, 10)] = it->second;
+            it = annotations->erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const auto& p : parts) {
+        std::string joined;
+        for (const auto& piece : p.second) joined += piece.second;
+        (*annotations)[p.first] = joined;
+    }
+}
+
+/// The other way: a value longer than limits::annotation_part becomes key__1, key__2, ...
+inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(const std::map<std::string, std::string>& annotations) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& a : annotations) {
+        if (a.second.size() <= limits::annotation_part) {
+            out.emplace_back(a.first, a.second);
+            continue;
+        }
+        for (std::size_t at = 0, n = 1; at < a.second.size(); at += limits::annotation_part, ++n) {
+            out.emplace_back(a.first + "__" + std::to_string(n), a.second.substr(at, limits::annotation_part));
+        }
+    }
+    return out;
+}
+
+/// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs).
+/// Returns false when the bytes are not a minidump.
+inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
+    auto u32_at = [&](std::uint64_t at, std::uint32_t* out) {
+        if (at + 4 > size) return false;
+        std::memcpy(out, data + at, 4);
+        return true;
+    };
+    auto utf8_at = [&](std::uint32_t rva, std::string* out) {
+        std::uint32_t length = 0;
+        if (!u32_at(rva, &length) || std::uint64_t{rva} + 4 + length > size) return false;
+        out->assign(reinterpret_cast<const char*>(data) + rva + 4, length);
+        return true;
+    };
+    std::uint32_t signature = 0, count = 0, directory = 0;
+    if (!u32_at(0, &signature) || signature != minidump::k_signature || !u32_at(8, &count) || !u32_at(12, &directory)) return false;
+    for (std::uint32_t i = 0; i < count && i < 4096; ++i) {
+        const std::uint64_t entry = std::uint64_t{directory} + std::uint64_t{i} * 12;
+        std::uint32_t type = 0, stream_size = 0, rva = 0;
+        if (!u32_at(entry, &type) || !u32_at(entry + 4, &stream_size) || !u32_at(entry + 8, &rva)) break;
+        if (std::uint64_t{rva} + stream_size > size) continue;
+        if (type == minidump::stream_crashpad_info && stream_size >= sizeof(minidump::crashpad_info)) {
+            minidump::crashpad_info info;
+            std::memcpy(&info, data + rva, sizeof(info));
+            std::uint32_t entries = 0;
+            const std::uint32_t dict = info.simple_annotations.rva;
+            if (dict == 0 || !u32_at(dict, &entries)) continue;
+            for (std::uint32_t k = 0; k < entries && k < 65536; ++k) {
+                std::uint32_t key_rva = 0, value_rva = 0;
+                if (!u32_at(std::uint64_t{dict} + 4 + std::uint64_t{k} * 8, &key_rva) ||
+                    !u32_at(std::uint64_t{dict} + 8 + std::uint64_t{k} * 8, &value_rva)) {
+                    break;
+                }
+                std::string key, value;
+                if (utf8_at(key_rva, &key) && utf8_at(value_rva, &value)) r->annotations[key] = value;
+            }
+        } else if (type == minidump::stream_crashdrop_context) {
+            const auto kv = parse_key_values(std::string(reinterpret_cast<const char*>(data) + rva, stream_size));
+            for (const auto& line : numbered_in_order(kv)) apply_context_line(line.first, line.second, r);
+        }
+    }
+    join_annotation_parts(&r->annotations);
+    return true;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
