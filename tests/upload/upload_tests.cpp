@@ -237,7 +237,7 @@ TEST_CASE("Socorro's Discarded= reply: kept, marked rejected, never resent", "[u
     CHECK(server.count() == 1);
 }
 
-TEST_CASE("Sentry: the DSN becomes the minidump endpoint; release and tags as sentry[...]", "[upload]") {
+TEST_CASE("Sentry: the DSN becomes the minidump endpoint, the event goes as one sentry JSON part", "[upload]") {
     const std::string dir = fresh("sentry");
     collector server;
     server.start(dir, {"--dialect", "sentry"});
