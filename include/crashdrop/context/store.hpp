@@ -495,6 +495,7 @@ public:
     ~long_lock_guard() {
         if (lock_ != nullptr) lock_->store(0, std::memory_order_release);
     }
+    bool held() const { return lock_ != nullptr; }
     long_lock_guard(const long_lock_guard&) = delete;
     long_lock_guard& operator=(const long_lock_guard&) = delete;
 
@@ -510,8 +511,9 @@ inline bool context_put_long(const context_store* s, std::uint8_t kind, const ch
     const std::size_t part = limits::annotation_part;
     // Writers of split values take the long lock, so parameters() never joins parts of two
     // values; a short value over a short one (the common case) does not.
-    long_lock_guard guard(s, value_n > part || context_parts(s, kind, key, key_n) != 0);
-    const std::uint16_t old_parts = context_parts(s, kind, key, key_n);
+    const std::uint16_t seen_parts = context_parts(s, kind, key, key_n);
+    long_lock_guard guard(s, value_n > part || seen_parts != 0);
+    const std::uint16_t old_parts = guard.held() ? context_parts(s, kind, key, key_n) : seen_parts;
     char name[sigsafe::k_slot_key_capacity];
     std::uint16_t parts = 0;
     bool ok = true;
