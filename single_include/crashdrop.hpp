@@ -77,8 +77,13 @@
 #endif
 
 // The platforms whose crash capture is implemented. Elsewhere start() returns
-// Error::unsupported_platform and everything else compiles to inert stubs.
+// Error::unsupported_platform and everything else compiles to inert stubs. Windows x64 is in
+// progress (see README, "Windows (in progress)"): start() captures crashes into minidumps;
+// the calls that need the helper, the database or the context store still return
+// Error::unsupported_platform there.
 #if CRASHDROP_OS_LINUX && (CRASHDROP_ARCH_X86_64 || CRASHDROP_ARCH_AARCH64)
+#define CRASHDROP_SUPPORTED 1
+#elif CRASHDROP_OS_WINDOWS && CRASHDROP_ARCH_X86_64
 #define CRASHDROP_SUPPORTED 1
 #else
 #define CRASHDROP_SUPPORTED 0
@@ -878,6 +883,25 @@ CRASHDROP_NAMESPACE_END
 #endif
 #if CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
 #include <cpuid.h>
+#endif
+#if CRASHDROP_OS_WINDOWS
+// <windows.h> is seen by the implementation TU only, lean and without the min/max macros. The
+// user's own WIN32_LEAN_AND_MEAN / NOMINMAX (defined or not) are restored afterwards. Include
+// your own <windows.h> before crashdrop.hpp in this one TU if it needs the parts the lean
+// version leaves out (its include guard then makes the one below a no-op).
+#pragma push_macro("WIN32_LEAN_AND_MEAN")
+#pragma push_macro("NOMINMAX")
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN 1
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX 1
+#endif
+#include <windows.h>
+#include <dbghelp.h>
+#include <signal.h>
+#pragma pop_macro("NOMINMAX")
+#pragma pop_macro("WIN32_LEAN_AND_MEAN")
 #endif
 // Everything defined from here on is private to the binary that holds it (two plugins that
 // each embed crashdrop must not bind to each other's copy). Explicit attributes (the public
@@ -8703,6 +8727,415 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/linux/start_linux.hpp ----
+// ---- begin crashdrop/platform/windows/state_windows.hpp ----
+// crashdrop/platform/windows/state_windows.hpp - the one process-wide object the Windows crash
+// path works from. Static storage, no constructor (zero-initialised before any code runs).
+// Everything the crash path touches was made by start(): the events, the dump-writer thread,
+// the prepared dump file, MiniDumpWriteDump's address and the rename request.
+// Context: implementation TU. Written by start() (ordinary code), read by the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+/// dbghelp!MiniDumpWriteDump, looked up by start() (dbghelp.dll is loaded at run time, never
+/// linked, and never loaded after a fault).
+using minidump_write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
+                                             PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
+
+// Exception codes crashdrop uses or recognises. Only the ones <windows.h> may lack are named here.
+constexpr DWORD k_code_fatal_app_exit = 0x40000015u;      // STATUS_FATAL_APP_EXIT: abort(), as Crashpad reports it
+constexpr DWORD k_code_mingw_cxx = 0x20474343u;           // a C++ throw in a mingw (libgcc) build ("\0GCC")
+constexpr DWORD k_code_msvc_cxx = 0xE06D7363u;            // a C++ throw in an MSVC build ("\xE0msc")
+constexpr DWORD k_code_print = 0x40010006u;               // DBG_PRINTEXCEPTION_C (OutputDebugStringA)
+constexpr DWORD k_code_print_wide = 0x4001000Au;          // DBG_PRINTEXCEPTION_WIDE_C (OutputDebugStringW)
+constexpr DWORD k_code_thread_name = 0x406D1388u;         // MS_VC_EXCEPTION: the old thread-naming protocol
+constexpr DWORD k_code_control_c = 0x40010005u;           // DBG_CONTROL_C
+constexpr DWORD k_code_control_break = 0x40010008u;       // DBG_CONTROL_BREAK
+constexpr DWORD k_code_heap_corruption = 0xC0000374u;     // STATUS_HEAP_CORRUPTION
+constexpr DWORD k_code_stack_buffer_overrun = 0xC0000409u;// STATUS_STACK_BUFFER_OVERRUN (__fastfail, /GS)
+constexpr DWORD k_code_fail_fast = 0xC0000602u;           // STATUS_FAIL_FAST_EXCEPTION
+
+/// How long a crashing thread waits for the dump-writer thread (MiniDumpWriteDump of a big
+/// process under a slow disk takes seconds; a writer that never answers must not hang the
+/// process forever).
+constexpr DWORD k_writer_wait_ms = 60000;
+
+struct windows_state {
+    std::atomic<int> started;            // 0 stopped, 1 start()/stop() running, 2 started
+    std::atomic<DWORD> crashing_thread;  // 0, or the id of the thread whose crash owns the writer
+    std::atomic<int> stopping;           // set by stop() before it wakes the writer to end it
+    std::atomic<int> dump_written;       // 1 once MiniDumpWriteDump succeeded and the file has its name
+
+    HANDLE crash_event;   // auto-reset: the crash path wakes the writer thread
+    HANDLE done_event;    // manual-reset: the writer says the dump is finished
+    HANDLE writer_thread;
+    DWORD writer_thread_id;
+    HANDLE dump_file;     // pending\.<id>.dmp.tmp, created by start(), delete-on-close until a crash
+
+    HMODULE dbghelp;
+    minidump_write_dump_fn write_dump;
+
+    // What the crash path hands to the writer.
+    EXCEPTION_POINTERS* exception;
+    DWORD exception_thread;
+
+    // The handlers crashdrop replaced, restored by stop() and chained to after a dump.
+    LPTOP_LEVEL_EXCEPTION_FILTER previous_filter;
+    void* vectored_handle;
+    void(__cdecl* previous_sigabrt)(int);
+
+    // abort() arrives as SIGABRT without an exception: its record and context are made here.
+    CONTEXT abort_context;
+    EXCEPTION_RECORD abort_record;
+    EXCEPTION_POINTERS abort_pointers;
+
+    // FILE_RENAME_INFO that gives the finished dump its name (pending\<id>.dmp), built by
+    // start() so the writer does no path work.
+    alignas(8) unsigned char rename_info[sizeof(FILE_RENAME_INFO) + 2 * 1024];
+    DWORD rename_info_size;
+    wchar_t temp_path[1024];   // pending\.<id>.dmp.tmp (for stop() and the fallback rename)
+    wchar_t final_path[1024];  // pending\<id>.dmp
+};
+
+static windows_state g_win;  // the process-wide state (one per copy of crashdrop)
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/windows/state_windows.hpp ----
+// ---- begin crashdrop/platform/windows/handler_windows.hpp ----
+// crashdrop/platform/windows/handler_windows.hpp - the Windows crash path: the unhandled-exception
+// filter, the vectored handler, the SIGABRT handler, and the dump-writer thread they wake.
+//
+// CRASH-PATH CODE (the Windows counterpart of the Linux sigsafe files): everything here runs
+// after a fault, so it calls no CRT function, allocates nothing and takes no lock. The faulting
+// thread only stores a pointer, signals an event and waits (SetEvent / WaitForSingleObject,
+// kernel calls that need a few hundred bytes of stack), so it works with the one page a stack
+// overflow leaves. The dump is written by a thread start() created, with a stack of its own.
+// That thread calls dbghelp's MiniDumpWriteDump, which does allocate from the process heap:
+// a crash while another thread holds the heap lock can stall it (the wait below is bounded);
+// the helper process (to come) removes that risk by writing the dump from outside.
+//
+// Which exceptions are crashes:
+//  - The unhandled-exception filter sees only what no __try/__except or C++ catch handled, so
+//    everything reaching it is fatal except the debug notifications listed in
+//    win_is_nonfatal() (an unhandled DBG_PRINTEXCEPTION_C etc. is continued by the system).
+//    EXCEPTION_BREAKPOINT reaching it (a __debugbreak() with no debugger attached) is a crash;
+//    under a debugger the debugger sees it first and crashdrop never does.
+//  - The vectored handler sees every exception first, handled or not, so it acts only on codes
+//    that never come back: heap corruption and fail-fast (on real Windows these often skip
+//    the filter). First-chance C++ exceptions (0x20474343 mingw, 0xE06D7363 MSVC) and all
+//    other codes pass through untouched.
+// Context: implementation TU; crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+/// Debug notifications raised as exceptions: never crashes.
+CRASHDROP_SIGSAFE bool win_is_nonfatal(DWORD code) {
+    switch (code) {
+        case k_code_mingw_cxx:
+        case k_code_msvc_cxx:
+        case k_code_print:
+        case k_code_print_wide:
+        case k_code_thread_name:
+        case k_code_control_c:
+        case k_code_control_break: return true;
+        default: return false;
+    }
+}
+
+/// The codes the vectored handler reports: those that end the process without (reliably)
+/// reaching the unhandled-exception filter.
+CRASHDROP_SIGSAFE bool win_vectored_reports(DWORD code) {
+    return code == k_code_heap_corruption || code == k_code_stack_buffer_overrun || code == k_code_fail_fast;
+}
+
+/// Hands the exception to the writer thread and waits until the dump is written. The first
+/// crashing thread owns the writer; a second one waits for that dump and then some more, so
+/// the process ends with the first crash's code. A fault in the writer itself, or a second
+/// fault of the crashing thread, returns at once (no dump; the process still dies of it).
+CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
+    if (g->started.load(std::memory_order_acquire) != 2 || ep == nullptr || ep->ExceptionRecord == nullptr) return;
+    const DWORD self = GetCurrentThreadId();
+    if (self == g->writer_thread_id) return;
+    DWORD expected = 0;
+    if (!g->crashing_thread.compare_exchange_strong(expected, self, std::memory_order_acq_rel)) {
+        if (expected == self) return;
+        WaitForSingleObject(g->done_event, k_writer_wait_ms);
+        Sleep(5000);  // the first crash is ending the process
+        return;
+    }
+    g->exception = ep;
+    g->exception_thread = self;
+    SetEvent(g->crash_event);
+    WaitForSingleObject(g->done_event, k_writer_wait_ms);
+}
+
+LONG WINAPI win_unhandled_filter(EXCEPTION_POINTERS* ep) {
+    windows_state* g = &g_win;
+    if (ep != nullptr && ep->ExceptionRecord != nullptr && !win_is_nonfatal(ep->ExceptionRecord->ExceptionCode)) {
+        win_capture(g, ep);
+    }
+    // Chain: the previous filter decides (it may end the process itself); without one the
+    // system ends the process with the exception code, as it would have without crashdrop.
+    LPTOP_LEVEL_EXCEPTION_FILTER previous = g->previous_filter;
+    if (previous != nullptr) return previous(ep);
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+LONG WINAPI win_vectored_handler(EXCEPTION_POINTERS* ep) {
+    if (ep != nullptr && ep->ExceptionRecord != nullptr && win_vectored_reports(ep->ExceptionRecord->ExceptionCode)) {
+        win_capture(&g_win, ep);
+    }
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+/// abort(): the CRT raises SIGABRT, calls this, then ends the process with exit code 3. The
+/// context is this function's own (readers then walk handler -> raise -> abort -> caller).
+void __cdecl win_on_sigabrt(int sig) {
+    windows_state* g = &g_win;
+    RtlCaptureContext(&g->abort_context);
+    zero_bytes(&g->abort_record, sizeof(g->abort_record));
+    g->abort_record.ExceptionCode = k_code_fatal_app_exit;
+    g->abort_record.ExceptionFlags = EXCEPTION_NONCONTINUABLE;
+    g->abort_record.ExceptionAddress = reinterpret_cast<void*>(g->abort_context.Rip);
+    g->abort_pointers.ExceptionRecord = &g->abort_record;
+    g->abort_pointers.ContextRecord = &g->abort_context;
+    win_capture(g, &g->abort_pointers);
+    void(__cdecl * previous)(int) = g->previous_sigabrt;
+    if (previous != SIG_DFL && previous != SIG_IGN && previous != SIG_ERR && previous != nullptr) previous(sig);
+}
+
+/// The dump-writer thread: created by start(), it sleeps on crash_event. Woken by a crash, it
+/// keeps the prepared file (cancels its delete-on-close), writes the dump into it, gives it its
+/// final name and wakes the crashing thread. Woken by stop(), it ends.
+DWORD WINAPI win_writer_main(void* arg) {
+    windows_state* g = static_cast<windows_state*>(arg);
+    for (;;) {
+        if (WaitForSingleObject(g->crash_event, INFINITE) != WAIT_OBJECT_0) return 1;
+        if (g->stopping.load(std::memory_order_acquire) != 0) return 0;
+        FILE_DISPOSITION_INFO keep;
+        keep.DeleteFile = FALSE;
+        SetFileInformationByHandle(g->dump_file, FileDispositionInfo, &keep, sizeof(keep));
+        MINIDUMP_EXCEPTION_INFORMATION mei;
+        mei.ThreadId = g->exception_thread;
+        mei.ExceptionPointers = g->exception;
+        mei.ClientPointers = FALSE;
+        const MINIDUMP_TYPE type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules |
+                                                              MiniDumpWithThreadInfo | MiniDumpWithHandleData);
+        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, type, &mei, nullptr, nullptr);
+        FlushFileBuffers(g->dump_file);
+        if (ok) {
+            if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {
+                // Some systems refuse a rename through the handle: close it and move by name.
+                CloseHandle(g->dump_file);
+                g->dump_file = INVALID_HANDLE_VALUE;
+                MoveFileExW(g->temp_path, g->final_path, 0);
+            }
+            g->dump_written.store(1, std::memory_order_release);
+        }
+        SetEvent(g->done_event);
+    }
+}
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/windows/handler_windows.hpp ----
+// ---- begin crashdrop/platform/windows/start_windows.hpp ----
+// crashdrop/platform/windows/start_windows.hpp - start() and stop() on Windows x64: prepares
+// everything the crash path needs (database folders, dbghelp's MiniDumpWriteDump, the dump
+// file, the events and the dump-writer thread), then installs the handlers.
+// Context: implementation TU; ordinary code (never called after a fault).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// UTF-8 -> UTF-16 (paths in Options are UTF-8, as on Linux).
+inline std::wstring win_widen(const std::string& s) {
+    if (s.empty()) return std::wstring();
+    const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
+    if (n <= 0) return std::wstring();
+    std::wstring out(static_cast<std::size_t>(n), L'\0');
+    MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), &out[0], n);
+    return out;
+}
+
+inline std::string win_error_text(DWORD err) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "Windows error %lu", static_cast<unsigned long>(err));
+    return buf;
+}
+
+inline bool win_make_folder(const std::wstring& path) {
+    return CreateDirectoryW(path.c_str(), nullptr) != 0 || GetLastError() == ERROR_ALREADY_EXISTS;
+}
+
+/// A random (version 4) report id, 8-4-4-4-12 lower-case hex like the Linux one.
+inline std::string win_new_report_id() {
+    unsigned char b[16] = {};
+    using gen_random_fn = BOOLEAN(WINAPI*)(void*, ULONG);  // advapi32!SystemFunction036 (RtlGenRandom)
+    HMODULE advapi = LoadLibraryW(L"advapi32.dll");
+    gen_random_fn gen = advapi != nullptr ? reinterpret_cast<gen_random_fn>(
+                                                reinterpret_cast<void*>(GetProcAddress(advapi, "SystemFunction036")))
+                                          : nullptr;
+    if (gen == nullptr || !gen(b, sizeof(b))) {
+        LARGE_INTEGER t;
+        QueryPerformanceCounter(&t);
+        const unsigned long long a = static_cast<unsigned long long>(t.QuadPart);
+        const unsigned long long p = (static_cast<unsigned long long>(GetCurrentProcessId()) << 32) ^
+                                     reinterpret_cast<unsigned long long>(&b);
+        std::memcpy(b, &a, 8);
+        std::memcpy(b + 8, &p, 8);
+    }
+    if (advapi != nullptr) FreeLibrary(advapi);
+    b[7] = static_cast<unsigned char>((b[7] & 0x0fu) | 0x40u);  // data3's high byte: version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3fu) | 0x80u);
+    char out[40];
+    std::snprintf(out, sizeof(out), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3], b[2],
+                  b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return out;
+}
+
+/// Undoes whatever windows_start() did so far (also stop()'s second half).
+inline void win_release(sigsafe::windows_state* g) {
+    if (g->writer_thread != nullptr) {
+        g->stopping.store(1, std::memory_order_release);
+        SetEvent(g->crash_event);
+        WaitForSingleObject(g->writer_thread, 5000);
+        CloseHandle(g->writer_thread);
+        g->writer_thread = nullptr;
+        g->writer_thread_id = 0;
+    }
+    if (g->crash_event != nullptr) CloseHandle(g->crash_event);
+    if (g->done_event != nullptr) CloseHandle(g->done_event);
+    g->crash_event = g->done_event = nullptr;
+    if (g->dump_file != nullptr && g->dump_file != INVALID_HANDLE_VALUE) {
+        CloseHandle(g->dump_file);  // delete-on-close removes the unused file
+        if (g->dump_written.load() == 0) DeleteFileW(g->temp_path);  // where that was refused
+    }
+    g->dump_file = nullptr;
+    if (g->dbghelp != nullptr) FreeLibrary(g->dbghelp);
+    g->dbghelp = nullptr;
+    g->write_dump = nullptr;
+    g->stopping.store(0);
+    g->crashing_thread.store(0);
+    g->dump_written.store(0);
+}
+
+inline Status windows_start(const Options& options) {
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    int expected = 0;
+    if (!g->started.compare_exchange_strong(expected, 1)) {
+        return Status(Error::already_started, "crashdrop::start() was already called");
+    }
+    auto fail = [g](Error e, std::string message) {
+        win_release(g);
+        g->started.store(0, std::memory_order_release);
+        return Status(e, std::move(message));
+    };
+    if (options.database_path.empty()) return fail(Error::invalid_options, "database_path is empty");
+
+    // The database folders (the layout is Linux's: pending\ and completed\).
+    const std::wstring given = win_widen(options.database_path);
+    wchar_t full[1024];
+    const DWORD full_len = GetFullPathNameW(given.c_str(), 1024, full, nullptr);
+    if (full_len == 0 || full_len >= 900) return fail(Error::invalid_options, "database_path is invalid or too long");
+    std::wstring root(full, full_len);
+    while (root.size() > 3 && (root.back() == L'\\' || root.back() == L'/')) root.pop_back();
+    const std::wstring pending = root + L"\\pending";
+    if (!win_make_folder(root) || !win_make_folder(pending) || !win_make_folder(root + L"\\completed")) {
+        return fail(Error::database_unavailable,
+                    "cannot create the database folders under " + options.database_path + ": " + win_error_text(GetLastError()));
+    }
+
+    // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
+    wchar_t system_dir[MAX_PATH];
+    const UINT sys_len = GetSystemDirectoryW(system_dir, MAX_PATH);
+    std::wstring dbghelp_path = (sys_len > 0 && sys_len < MAX_PATH) ? std::wstring(system_dir, sys_len) + L"\\dbghelp.dll"
+                                                                     : std::wstring(L"dbghelp.dll");
+    g->dbghelp = LoadLibraryW(dbghelp_path.c_str());
+    if (g->dbghelp == nullptr) return fail(Error::handler_failed, "cannot load dbghelp.dll: " + win_error_text(GetLastError()));
+    g->write_dump = reinterpret_cast<sigsafe::minidump_write_dump_fn>(
+        reinterpret_cast<void*>(GetProcAddress(g->dbghelp, "MiniDumpWriteDump")));
+    if (g->write_dump == nullptr) return fail(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump");
+
+    // The dump file: pending\.<id>.dmp.tmp, exclusive, deleted when closed unless a crash keeps it.
+    const std::wstring id = win_widen(win_new_report_id());
+    const std::wstring temp = pending + L"\\." + id + L".dmp.tmp";
+    const std::wstring final_name = pending + L"\\" + id + L".dmp";
+    if (temp.size() >= 1024 || final_name.size() >= 1024) return fail(Error::invalid_options, "database_path is too long");
+    std::memcpy(g->temp_path, temp.c_str(), (temp.size() + 1) * sizeof(wchar_t));
+    std::memcpy(g->final_path, final_name.c_str(), (final_name.size() + 1) * sizeof(wchar_t));
+    g->dump_file = CreateFileW(temp.c_str(), GENERIC_READ | GENERIC_WRITE | DELETE, 0, nullptr, CREATE_NEW,
+                               FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (g->dump_file == INVALID_HANDLE_VALUE) {
+        g->dump_file = nullptr;
+        return fail(Error::database_unavailable, "cannot create a dump file in " + options.database_path + "\\pending: " +
+                                                     win_error_text(GetLastError()));
+    }
+    FILE_DISPOSITION_INFO discard;
+    discard.DeleteFile = TRUE;
+    SetFileInformationByHandle(g->dump_file, FileDispositionInfo, &discard, sizeof(discard));
+
+    // The rename request, with the NT form of the final path (\??\C:\... or \??\UNC\server\...).
+    std::wstring nt_name = final_name.compare(0, 2, L"\\\\") == 0 ? L"\\??\\UNC\\" + final_name.substr(2) : L"\\??\\" + final_name;
+    const std::size_t name_bytes = nt_name.size() * sizeof(wchar_t);
+    if (offsetof(FILE_RENAME_INFO, FileName) + name_bytes + sizeof(wchar_t) > sizeof(g->rename_info)) {
+        return fail(Error::invalid_options, "database_path is too long");
+    }
+    std::memset(g->rename_info, 0, sizeof(g->rename_info));
+    FILE_RENAME_INFO* rename = reinterpret_cast<FILE_RENAME_INFO*>(g->rename_info);
+    rename->ReplaceIfExists = FALSE;
+    rename->RootDirectory = nullptr;
+    rename->FileNameLength = static_cast<DWORD>(name_bytes);
+    std::memcpy(rename->FileName, nt_name.c_str(), name_bytes);
+    g->rename_info_size = static_cast<DWORD>(offsetof(FILE_RENAME_INFO, FileName) + name_bytes + sizeof(wchar_t));
+
+    // The events and the writer thread (its own 256 KiB stack: MiniDumpWriteDump needs room).
+    g->crash_event = CreateEventW(nullptr, FALSE, FALSE, nullptr);
+    g->done_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    if (g->crash_event == nullptr || g->done_event == nullptr) {
+        return fail(Error::handler_failed, "CreateEvent failed: " + win_error_text(GetLastError()));
+    }
+    g->writer_thread = CreateThread(nullptr, 256 * 1024, sigsafe::win_writer_main, g, STACK_SIZE_PARAM_IS_A_RESERVATION,
+                                    &g->writer_thread_id);
+    if (g->writer_thread == nullptr) return fail(Error::handler_failed, "cannot create the dump-writer thread: " + win_error_text(GetLastError()));
+
+    // The handlers, last: the previous ones are kept for chaining and for stop().
+    g->previous_filter = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
+    g->vectored_handle = AddVectoredExceptionHandler(1, sigsafe::win_vectored_handler);
+    g->previous_sigabrt = signal(SIGABRT, sigsafe::win_on_sigabrt);
+    g->started.store(2, std::memory_order_release);
+    return Status::success();
+}
+
+inline void windows_stop() noexcept {
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    int expected = 2;
+    if (!g->started.compare_exchange_strong(expected, 1)) return;
+    // Restore what crashdrop replaced, where crashdrop's own handler is still the one installed.
+    LPTOP_LEVEL_EXCEPTION_FILTER current = SetUnhandledExceptionFilter(g->previous_filter);
+    if (current != sigsafe::win_unhandled_filter) SetUnhandledExceptionFilter(current);
+    if (g->vectored_handle != nullptr) RemoveVectoredExceptionHandler(g->vectored_handle);
+    g->vectored_handle = nullptr;
+    void(__cdecl * current_abort)(int) = signal(SIGABRT, g->previous_sigabrt == SIG_ERR ? SIG_DFL : g->previous_sigabrt);
+    if (current_abort != sigsafe::win_on_sigabrt) signal(SIGABRT, current_abort);
+    win_release(g);
+    g->started.store(0, std::memory_order_release);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/windows/start_windows.hpp ----
 // ---- begin crashdrop/detail/api_impl.hpp ----
 // crashdrop/detail/api_impl.hpp - definitions of the public functions declared in api.hpp,
 // dispatching to the platform code. On a platform without crash capture every call returns
@@ -8844,6 +9277,45 @@ int run_helper(int /*argc*/, char** /*argv*/) {
     std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
     return 2;
 }
+
+#elif CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+// Windows x64, in progress: crash capture works (start/stop); the helper, the database API,
+// the context store and the transports are still to come and answer unsupported_platform.
+namespace detail {
+inline Status win_not_yet() {
+    return Status(Error::unsupported_platform, "not implemented on Windows yet (crash capture only; see README)");
+}
+}  // namespace detail
+
+Status start(const Options& options) { return detail::windows_start(options); }
+bool is_started() noexcept { return sigsafe::g_win.started.load(std::memory_order_acquire) == 2; }
+Status prepare_thread() {
+    // Windows runs the filter on the faulting thread's own stack (see handler_windows.hpp):
+    // there is nothing to prepare per thread.
+    return is_started() ? Status::success() : Status(Error::not_started, "crashdrop::start() has not run");
+}
+Status write_dump(std::string*) { return detail::win_not_yet(); }
+std::size_t reserved_bytes() noexcept { return 0; }
+std::vector<Report> pending_reports() { return {}; }
+std::vector<Report> uploaded_reports() { return {}; }
+bool last_crash_report(Report*) { return false; }
+Status set_upload_to_server(bool) { return detail::win_not_yet(); }
+bool upload_to_server() { return false; }
+int run_helper(int, char**) { return 2; }
+Status add_extra_parameter(std::string_view, std::string_view) { return detail::win_not_yet(); }
+Status remove_extra_parameter(std::string_view) { return detail::win_not_yet(); }
+std::map<std::string, std::string> parameters() { return {}; }
+void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
+std::vector<Breadcrumb> breadcrumbs() { return {}; }
+Status set_user(const User&) { return detail::win_not_yet(); }
+Status set_tag(std::string_view, std::string_view) { return detail::win_not_yet(); }
+Status remove_tag(std::string_view) { return detail::win_not_yet(); }
+Status add_attachment(std::string_view) { return detail::win_not_yet(); }
+Status remove_attachment(std::string_view) { return detail::win_not_yet(); }
+Status check_handlers() { return detail::win_not_yet(); }
+Status reinstall() { return detail::win_not_yet(); }
+void stop() noexcept { detail::windows_stop(); }
 
 #else
 

@@ -139,6 +139,45 @@ int run_helper(int /*argc*/, char** /*argv*/) {
     return 2;
 }
 
+#elif CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+// Windows x64, in progress: crash capture works (start/stop); the helper, the database API,
+// the context store and the transports are still to come and answer unsupported_platform.
+namespace detail {
+inline Status win_not_yet() {
+    return Status(Error::unsupported_platform, "not implemented on Windows yet (crash capture only; see README)");
+}
+}  // namespace detail
+
+Status start(const Options& options) { return detail::windows_start(options); }
+bool is_started() noexcept { return sigsafe::g_win.started.load(std::memory_order_acquire) == 2; }
+Status prepare_thread() {
+    // Windows runs the filter on the faulting thread's own stack (see handler_windows.hpp):
+    // there is nothing to prepare per thread.
+    return is_started() ? Status::success() : Status(Error::not_started, "crashdrop::start() has not run");
+}
+Status write_dump(std::string*) { return detail::win_not_yet(); }
+std::size_t reserved_bytes() noexcept { return 0; }
+std::vector<Report> pending_reports() { return {}; }
+std::vector<Report> uploaded_reports() { return {}; }
+bool last_crash_report(Report*) { return false; }
+Status set_upload_to_server(bool) { return detail::win_not_yet(); }
+bool upload_to_server() { return false; }
+int run_helper(int, char**) { return 2; }
+Status add_extra_parameter(std::string_view, std::string_view) { return detail::win_not_yet(); }
+Status remove_extra_parameter(std::string_view) { return detail::win_not_yet(); }
+std::map<std::string, std::string> parameters() { return {}; }
+void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
+std::vector<Breadcrumb> breadcrumbs() { return {}; }
+Status set_user(const User&) { return detail::win_not_yet(); }
+Status set_tag(std::string_view, std::string_view) { return detail::win_not_yet(); }
+Status remove_tag(std::string_view) { return detail::win_not_yet(); }
+Status add_attachment(std::string_view) { return detail::win_not_yet(); }
+Status remove_attachment(std::string_view) { return detail::win_not_yet(); }
+Status check_handlers() { return detail::win_not_yet(); }
+Status reinstall() { return detail::win_not_yet(); }
+void stop() noexcept { detail::windows_stop(); }
+
 #else
 
 namespace detail {

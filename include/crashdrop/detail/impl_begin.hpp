@@ -67,6 +67,25 @@
 #if CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
 #include <cpuid.h>
 #endif
+#if CRASHDROP_OS_WINDOWS
+// <windows.h> is seen by the implementation TU only, lean and without the min/max macros. The
+// user's own WIN32_LEAN_AND_MEAN / NOMINMAX (defined or not) are restored afterwards. Include
+// your own <windows.h> before crashdrop.hpp in this one TU if it needs the parts the lean
+// version leaves out (its include guard then makes the one below a no-op).
+#pragma push_macro("WIN32_LEAN_AND_MEAN")
+#pragma push_macro("NOMINMAX")
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN 1
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX 1
+#endif
+#include <windows.h>
+#include <dbghelp.h>
+#include <signal.h>
+#pragma pop_macro("NOMINMAX")
+#pragma pop_macro("WIN32_LEAN_AND_MEAN")
+#endif
 // Everything defined from here on is private to the binary that holds it (two plugins that
 // each embed crashdrop must not bind to each other's copy). Explicit attributes (the public
 // API under CRASHDROP_EXPORT, the pthread_create interposer) still win.

@@ -1,0 +1,140 @@
+// crashdrop/platform/windows/handler_windows.hpp - the Windows crash path: the unhandled-exception
+// filter, the vectored handler, the SIGABRT handler, and the dump-writer thread they wake.
+//
+// CRASH-PATH CODE (the Windows counterpart of the Linux sigsafe files): everything here runs
+// after a fault, so it calls no CRT function, allocates nothing and takes no lock. The faulting
+// thread only stores a pointer, signals an event and waits (SetEvent / WaitForSingleObject,
+// kernel calls that need a few hundred bytes of stack), so it works with the one page a stack
+// overflow leaves. The dump is written by a thread start() created, with a stack of its own.
+// That thread calls dbghelp's MiniDumpWriteDump, which does allocate from the process heap:
+// a crash while another thread holds the heap lock can stall it (the wait below is bounded);
+// the helper process (to come) removes that risk by writing the dump from outside.
+//
+// Which exceptions are crashes:
+//  - The unhandled-exception filter sees only what no __try/__except or C++ catch handled, so
+//    everything reaching it is fatal except the debug notifications listed in
+//    win_is_nonfatal() (an unhandled DBG_PRINTEXCEPTION_C etc. is continued by the system).
+//    EXCEPTION_BREAKPOINT reaching it (a __debugbreak() with no debugger attached) is a crash;
+//    under a debugger the debugger sees it first and crashdrop never does.
+//  - The vectored handler sees every exception first, handled or not, so it acts only on codes
+//    that never come back: heap corruption and fail-fast (on real Windows these often skip
+//    the filter). First-chance C++ exceptions (0x20474343 mingw, 0xE06D7363 MSVC) and all
+//    other codes pass through untouched.
+// Context: implementation TU; crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+/// Debug notifications raised as exceptions: never crashes.
+CRASHDROP_SIGSAFE bool win_is_nonfatal(DWORD code) {
+    switch (code) {
+        case k_code_mingw_cxx:
+        case k_code_msvc_cxx:
+        case k_code_print:
+        case k_code_print_wide:
+        case k_code_thread_name:
+        case k_code_control_c:
+        case k_code_control_break: return true;
+        default: return false;
+    }
+}
+
+/// The codes the vectored handler reports: those that end the process without (reliably)
+/// reaching the unhandled-exception filter.
+CRASHDROP_SIGSAFE bool win_vectored_reports(DWORD code) {
+    return code == k_code_heap_corruption || code == k_code_stack_buffer_overrun || code == k_code_fail_fast;
+}
+
+/// Hands the exception to the writer thread and waits until the dump is written. The first
+/// crashing thread owns the writer; a second one waits for that dump and then some more, so
+/// the process ends with the first crash's code. A fault in the writer itself, or a second
+/// fault of the crashing thread, returns at once (no dump; the process still dies of it).
+CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
+    if (g->started.load(std::memory_order_acquire) != 2 || ep == nullptr || ep->ExceptionRecord == nullptr) return;
+    const DWORD self = GetCurrentThreadId();
+    if (self == g->writer_thread_id) return;
+    DWORD expected = 0;
+    if (!g->crashing_thread.compare_exchange_strong(expected, self, std::memory_order_acq_rel)) {
+        if (expected == self) return;
+        WaitForSingleObject(g->done_event, k_writer_wait_ms);
+        Sleep(5000);  // the first crash is ending the process
+        return;
+    }
+    g->exception = ep;
+    g->exception_thread = self;
+    SetEvent(g->crash_event);
+    WaitForSingleObject(g->done_event, k_writer_wait_ms);
+}
+
+LONG WINAPI win_unhandled_filter(EXCEPTION_POINTERS* ep) {
+    windows_state* g = &g_win;
+    if (ep != nullptr && ep->ExceptionRecord != nullptr && !win_is_nonfatal(ep->ExceptionRecord->ExceptionCode)) {
+        win_capture(g, ep);
+    }
+    // Chain: the previous filter decides (it may end the process itself); without one the
+    // system ends the process with the exception code, as it would have without crashdrop.
+    LPTOP_LEVEL_EXCEPTION_FILTER previous = g->previous_filter;
+    if (previous != nullptr) return previous(ep);
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+LONG WINAPI win_vectored_handler(EXCEPTION_POINTERS* ep) {
+    if (ep != nullptr && ep->ExceptionRecord != nullptr && win_vectored_reports(ep->ExceptionRecord->ExceptionCode)) {
+        win_capture(&g_win, ep);
+    }
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+/// abort(): the CRT raises SIGABRT, calls this, then ends the process with exit code 3. The
+/// context is this function's own (readers then walk handler -> raise -> abort -> caller).
+void __cdecl win_on_sigabrt(int sig) {
+    windows_state* g = &g_win;
+    RtlCaptureContext(&g->abort_context);
+    zero_bytes(&g->abort_record, sizeof(g->abort_record));
+    g->abort_record.ExceptionCode = k_code_fatal_app_exit;
+    g->abort_record.ExceptionFlags = EXCEPTION_NONCONTINUABLE;
+    g->abort_record.ExceptionAddress = reinterpret_cast<void*>(g->abort_context.Rip);
+    g->abort_pointers.ExceptionRecord = &g->abort_record;
+    g->abort_pointers.ContextRecord = &g->abort_context;
+    win_capture(g, &g->abort_pointers);
+    void(__cdecl * previous)(int) = g->previous_sigabrt;
+    if (previous != SIG_DFL && previous != SIG_IGN && previous != SIG_ERR && previous != nullptr) previous(sig);
+}
+
+/// The dump-writer thread: created by start(), it sleeps on crash_event. Woken by a crash, it
+/// keeps the prepared file (cancels its delete-on-close), writes the dump into it, gives it its
+/// final name and wakes the crashing thread. Woken by stop(), it ends.
+DWORD WINAPI win_writer_main(void* arg) {
+    windows_state* g = static_cast<windows_state*>(arg);
+    for (;;) {
+        if (WaitForSingleObject(g->crash_event, INFINITE) != WAIT_OBJECT_0) return 1;
+        if (g->stopping.load(std::memory_order_acquire) != 0) return 0;
+        FILE_DISPOSITION_INFO keep;
+        keep.DeleteFile = FALSE;
+        SetFileInformationByHandle(g->dump_file, FileDispositionInfo, &keep, sizeof(keep));
+        MINIDUMP_EXCEPTION_INFORMATION mei;
+        mei.ThreadId = g->exception_thread;
+        mei.ExceptionPointers = g->exception;
+        mei.ClientPointers = FALSE;
+        const MINIDUMP_TYPE type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules |
+                                                              MiniDumpWithThreadInfo | MiniDumpWithHandleData);
+        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, type, &mei, nullptr, nullptr);
+        FlushFileBuffers(g->dump_file);
+        if (ok) {
+            if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {
+                // Some systems refuse a rename through the handle: close it and move by name.
+                CloseHandle(g->dump_file);
+                g->dump_file = INVALID_HANDLE_VALUE;
+                MoveFileExW(g->temp_path, g->final_path, 0);
+            }
+            g->dump_written.store(1, std::memory_order_release);
+        }
+        SetEvent(g->done_event);
+    }
+}
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
