@@ -64,9 +64,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 #endif
-#if CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
-#include <cpuid.h>
-#endif
 // Everything defined from here on is private to the binary that holds it (two plugins that
 // each embed crashdrop must not bind to each other's copy). Explicit attributes (the public
 // API under CRASHDROP_EXPORT, the pthread_create interposer) still win.
