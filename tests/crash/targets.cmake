@@ -1,9 +1,9 @@
 # The programs the crash tests make crash: crash_target (three builds), the plugins it loads,
-# and fixture_target (the program behind tests/fixtures/aarch64). Included by
-# tests/CMakeLists.txt, and on its own by a cross build that makes only these
-# (CRASHDROP_CRASH_TARGETS_ONLY=ON; see tools/test_aarch64.sh): they need nothing but the
-# library and the C/C++ runtime, so they build for any architecture crashdrop supports.
-# Built binaries land in CMAKE_CURRENT_BINARY_DIR of the includer.
+# and, in a cross build, fixture_target (the program behind tests/fixtures/aarch64). Included
+# by tests/CMakeLists.txt, and on its own by the aarch64 cross build that makes only these
+# (CRASHDROP_CRASH_TARGETS_ONLY=ON, the ExternalProject in tests/CMakeLists.txt): they need
+# nothing but the library and the C/C++ runtime, so they build for any architecture crashdrop
+# supports. Built binaries land in CMAKE_CURRENT_BINARY_DIR of the includer.
 
 # -O1 with sibling calls off: frames stay as written, as in a normal release-with-debug build.
 set(CRASH_TARGET_FLAGS -g -O1 -fno-optimize-sibling-calls -fno-omit-frame-pointer)
@@ -32,11 +32,10 @@ crashdrop_crash_target(crash_target_noexc -fno-exceptions -fno-rtti)
 crashdrop_crash_target(crash_target_malloc_guard)
 target_compile_definitions(crash_target_malloc_guard PRIVATE CRASHDROP_TEST_MALLOC_GUARD)
 
-# A small program with one thread and no helper process: its aarch64 dump is a test fixture.
-add_executable(fixture_target ${_crash_dir}/fixture_target.cpp)
-target_link_libraries(fixture_target PRIVATE crashdrop::crashdrop)
-target_compile_options(fixture_target PRIVATE ${CRASH_TARGET_FLAGS})
-
-# What the aarch64 crash tests need.
-set(CRASHDROP_CRASH_TARGETS crash_target crash_target_noexc crash_target_malloc_guard crashdrop_test_plugin
-    crashdrop_test_plugin_nobuildid fixture_target)
+# A small program with one thread and no helper process: its aarch64 dump is a test fixture
+# (tools/make_aarch64_fixture.sh). Only the cross build needs it.
+if(CRASHDROP_CRASH_TARGETS_ONLY)
+  add_executable(fixture_target ${_crash_dir}/fixture_target.cpp)
+  target_link_libraries(fixture_target PRIVATE crashdrop::crashdrop)
+  target_compile_options(fixture_target PRIVATE ${CRASH_TARGET_FLAGS})
+endif()
