@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,7 +36,15 @@ void simulation_thread() {
     std::vector<Entity> world(3);
     world[0].target = &world[1];
     world[1].target = &world[2];  // world[2].target stays null
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // What the game was doing: breadcrumbs and annotations land in the report.
+    crashdrop::add_breadcrumb("loaded level 3 (3 entities)", "level");
+    (void)crashdrop::add_extra_parameter("level", "3");  // a Status: only a bad key or a full store fail
+    for (int frame = 1; frame <= 3; ++frame) {
+        crashdrop::add_breadcrumb("frame " + std::to_string(frame) + " simulated", "sim", crashdrop::BreadcrumbLevel::debug);
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+    crashdrop::add_breadcrumb("boss fight begins", "gameplay", crashdrop::BreadcrumbLevel::warning);
+    (void)crashdrop::set_tag("phase", "boss");
     update_world(world);
 }
 
@@ -52,6 +61,9 @@ int main(int argc, char** argv) {
     options.product_name = "crashdrop-demo";
     options.product_version = "1.0.0";
     if (argc > 2) options.submit_url = argv[2];  // the helper process sends the report there
+    options.tags["renderer"] = "vulkan";        // sent with every report (Sentry's tags)
+    options.user.id = "player-1337";            // and who was playing
+    options.extra["save_slot"] = "2";           // an annotation of this process
     if (crashdrop::Status s = crashdrop::start(options); !s.ok()) {
         std::fprintf(stderr, "crashdrop::start failed: %s\n", s.message().c_str());
         return 1;

@@ -784,14 +784,17 @@ CRASHDROP_API Status remove_attachment(std::string_view path);
 
 // ---- living inside someone else's process ----
 
-/// Checks that crashdrop's handlers are still the ones the kernel calls for every fatal signal.
-/// Error::handler_replaced (naming the signals) when something installed its own over them
-/// afterwards and crashdrop no longer sees those crashes unless that handler chains to it.
+/// Checks that crashdrop's handlers are still called for every fatal signal: installed, or
+/// below other copies of crashdrop only (plugins loaded later, which chain to it).
+/// Error::handler_replaced (naming the signals) when something else installed its own over
+/// them afterwards, so crashdrop no longer sees those crashes unless that handler chains to it.
 CRASHDROP_API Status check_handlers();
 
 /// Puts crashdrop's handlers back on top for every signal where another handler replaced
-/// them; crashdrop then chains to that handler. Safe when the replacing handler itself chains
-/// back to crashdrop: the loop is detected and the process dies of its signal.
+/// them; crashdrop then chains to that handler. Below other copies of crashdrop, it first
+/// leaves their chain (the copy above it chains to what it chained to), so no handler is
+/// called twice. Safe when the replacing handler itself chains back to crashdrop: the loop is
+/// detected and the process dies of its signal.
 CRASHDROP_API Status reinstall();
 
 /// Uninstalls crashdrop: the previous signal and terminate handlers are restored where
@@ -2396,7 +2399,7 @@ struct context_header {
     u32 slot_size;       // layout checks for a reader in another process
     u32 entry_size;
     std::atomic<u32> insert_lock;
-    u32 reserved;
+    std::atomic<u32> long_lock;  // held by writers of long (split) values and by parameters()
     std::atomic<u64> breadcrumb_head;  // entries ever appended
 };
 constexpr u32 k_context_magic = 0x31584443u;  // "CDX1"
@@ -2607,11 +2610,21 @@ CRASHDROP_SIGSAFE u64 context_dump_bound(const context_store* s) {
     return total;
 }
 
-/// In a forked child (one thread, async-signal-safe context): drops Options::extra.
+/// In a forked child (one thread, async-signal-safe context): drops Options::extra, and what
+/// threads that do not exist here were in the middle of - their locks, and slots they were
+/// writing (half-written, so dropped).
 CRASHDROP_SIGSAFE void context_drop_process_only(context_store* s) {
     if (s->header == nullptr) return;
+    s->header->insert_lock.store(0, std::memory_order_relaxed);
+    s->header->long_lock.store(0, std::memory_order_relaxed);
     for (u32 i = 0; i < s->header->slot_capacity; ++i) {
         context_slot* slot = &s->slots[i];
+        const u32 seq = slot->seq.load(std::memory_order_relaxed);
+        if (seq & 1u) {
+            slot->state.store(ss_removed, std::memory_order_relaxed);
+            slot->value_length = 0;
+            slot->seq.store(seq + 1, std::memory_order_relaxed);
+        }
         if (slot->state.load(std::memory_order_relaxed) == ss_live && (slot->flags & sf_process_only)) {
             slot->state.store(ss_removed, std::memory_order_relaxed);
             slot->value_length = 0;
@@ -2785,13 +2798,36 @@ inline std::size_t part_name(char* buf, const char* key, std::size_t key_n, unsi
     return n;
 }
 
+/// Holds the store's long lock (when `take`) for a scope.
+class long_lock_guard {
+public:
+    long_lock_guard(const context_store* s, bool take) : lock_(take ? &s->header->long_lock : nullptr) {
+        if (lock_ == nullptr) return;
+        unsigned spins = 0;
+        while (lock_->exchange(1, std::memory_order_acquire) != 0) cpu_relax(spins++);
+    }
+    ~long_lock_guard() {
+        if (lock_ != nullptr) lock_->store(0, std::memory_order_release);
+    }
+    bool held() const { return lock_ != nullptr; }
+    long_lock_guard(const long_lock_guard&) = delete;
+    long_lock_guard& operator=(const long_lock_guard&) = delete;
+
+private:
+    std::atomic<std::uint32_t>* lock_;
+};
+
 /// Sets a value of any length up to limits::annotation_value: short values take one slot; a
 /// long one is stored as parts key__1..key__N (written first) under a split head. Parts a
 /// previous, longer value left behind are removed afterwards. False when the table is full.
 inline bool context_put_long(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n, const char* value,
                              std::size_t value_n, std::uint8_t flags) {
     const std::size_t part = limits::annotation_part;
-    const std::uint16_t old_parts = context_parts(s, kind, key, key_n);
+    // Writers of split values take the long lock, so parameters() never joins parts of two
+    // values; a short value over a short one (the common case) does not.
+    const std::uint16_t seen_parts = context_parts(s, kind, key, key_n);
+    long_lock_guard guard(s, value_n > part || seen_parts != 0);
+    const std::uint16_t old_parts = guard.held() ? context_parts(s, kind, key, key_n) : seen_parts;
     char name[sigsafe::k_slot_key_capacity];
     std::uint16_t parts = 0;
     bool ok = true;
@@ -2815,6 +2851,7 @@ inline bool context_put_long(const context_store* s, std::uint8_t kind, const ch
 }
 
 inline void context_erase_long(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n) {
+    long_lock_guard guard(s, context_parts(s, kind, key, key_n) != 0);
     const std::uint16_t parts = context_erase(s, kind, key, key_n);
     char name[sigsafe::k_slot_key_capacity];
     for (std::uint16_t i = 0; i < parts; ++i) context_erase(s, kind, name, part_name(name, key, key_n, i + 1u));
@@ -2874,9 +2911,18 @@ inline void context_add_breadcrumb(const context_store* s, const char* message, 
 inline std::map<std::string, std::string> context_collect(const context_store* s, std::uint8_t kind) {
     std::map<std::string, std::string> out;
     std::map<std::string, std::uint16_t> heads;
+    long_lock_guard guard(s, true);  // no split value changes while it is read
     sigsafe::slot_copy c;
     for (std::uint32_t i = 0; i < s->header->slot_capacity; ++i) {
-        if (!sigsafe::context_read_slot(s, i, &c) || c.kind != kind) continue;
+        bool live = sigsafe::context_read_slot(s, i, &c);
+        // Unlike the crash path, this caller can wait for a writer to finish the slot rather than
+        // return a mix of two values (bounded: a writer stopped for good, as in a forked child,
+        // still leaves the copy as it is).
+        for (unsigned spins = 0; live && c.torn && spins < 1000; ++spins) {
+            cpu_relax(spins);
+            live = sigsafe::context_read_slot(s, i, &c);
+        }
+        if (!live || c.kind != kind) continue;
         if (c.flags & sigsafe::sf_split) {
             heads[std::string(c.key, c.key_length)] = c.parts;
         } else {
@@ -3036,7 +3082,7 @@ inline Status remove_tag(const context_store* s, std::string_view key) {
     return Status::success();
 }
 
-inline Status set_user(const context_store* s, const User& user) {
+inline Status check_user(const User& user) {
     const std::pair<const char*, const std::string*> fields[] = {
         {"id", &user.id}, {"username", &user.username}, {"email", &user.email}, {"ip_address", &user.ip_address}};
     for (const auto& f : fields) {
@@ -3045,6 +3091,13 @@ inline Status set_user(const context_store* s, const User& user) {
                                                        " bytes; the limit is " + std::to_string(limits::user_field));
         }
     }
+    return Status::success();
+}
+
+inline Status set_user(const context_store* s, const User& user) {
+    if (Status st = check_user(user); !st.ok()) return st;
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"id", &user.id}, {"username", &user.username}, {"email", &user.email}, {"ip_address", &user.ip_address}};
     for (const auto& f : fields) {
         const std::size_t n = std::strlen(f.first);
         if (f.second->empty()) {
@@ -3091,6 +3144,7 @@ inline Status check_context_options(const Options& o) {
         if (Status s = check_key("tag", e.first, limits::tag_key); !s.ok()) return as_options_error(s, "tags");
         if (e.second.size() > limits::tag_value) return Status(Error::invalid_options, "tags: the value of '" + e.first + "' is over 200 bytes");
     }
+    if (Status s = check_user(o.user); !s.ok()) return as_options_error(s, "user");
     if (o.attachments.size() > limits::attachments) return Status(Error::invalid_options, "attachments: more than 16");
     for (const auto& a : o.attachments) {
         if (Status s = check_attachment(a); !s.ok()) return as_options_error(s, "attachments");
@@ -6691,6 +6745,7 @@ struct upload_settings {
     std::string ca_file;
     int connect_timeout_ms = 10000;
     int upload_timeout_ms = 60000;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  // an attachment not copied at persist time is cut here
 };
 
 struct multipart_part {
@@ -6827,7 +6882,8 @@ inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
 }
 
 /// The parts a report is sent as, in the given format.
-inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format) {
+inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format,
+                                                std::size_t max_attachment_bytes = 4u * 1024u * 1024u) {
     std::vector<multipart_part> parts;
     auto text = [&parts](const std::string& name, const std::string& value) {
         parts.push_back({safe_field_name(name), value, std::string(), std::string()});
@@ -6874,7 +6930,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     for (const std::string& path : up.attachments) {
         std::string bytes;
         bool cut = false;
-        if (!read_file_tail(path, 100u << 20, &bytes, &cut)) continue;  // gone since: send the rest
+        if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut)) continue;  // gone since: send the rest
         const std::string base = safe_field_name(path.substr(path.rfind('/') + 1));
         parts.push_back({base, bytes, base, "application/octet-stream"});
     }
@@ -6951,7 +7007,7 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         return bad;
     }
     const std::string boundary = "----crashdrop-" + up.report.id;
-    std::string body = multipart_body(report_parts(up, s.format), boundary);
+    std::string body = multipart_body(report_parts(up, s.format, s.max_attachment_bytes), boundary);
     http_headers headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
                             {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
     if (s.compress) {
@@ -7057,6 +7113,7 @@ inline helper_config decode_helper_config(const std::string& text) {
     if (!kv["max_attachment_bytes"].empty()) {
         c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
     }
+    c.upload.max_attachment_bytes = c.max_attachment_bytes;
     return c;
 }
 

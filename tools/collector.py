@@ -625,7 +625,14 @@ def show(args):
                 print(f"  fields ({len(fields)}):")
                 width = min(max(len(k) for k in fields), 40)
                 for key in sorted(fields):
-                    print(f"    {key:<{width}} = {one_line(str(fields[key]))}")
+                    value = str(fields[key])
+                    lines = value.rstrip("\n").split("\n")
+                    if "\n" in value.rstrip("\n") and len(lines) <= 200:  # e.g. breadcrumbs: a line each
+                        print(f"    {key:<{width}} =")
+                        for line in lines:
+                            print(f"        {one_line(line)}")
+                    else:
+                        print(f"    {key:<{width}} = {one_line(value)}")
             files = req.get("files") or {}
             for key, info in files.items():
                 print(f"  file {key}: {json.dumps(info.get('filename'))} {info.get('content_type')}, "

@@ -101,14 +101,17 @@ CRASHDROP_API Status remove_attachment(std::string_view path);
 
 // ---- living inside someone else's process ----
 
-/// Checks that crashdrop's handlers are still the ones the kernel calls for every fatal signal.
-/// Error::handler_replaced (naming the signals) when something installed its own over them
-/// afterwards and crashdrop no longer sees those crashes unless that handler chains to it.
+/// Checks that crashdrop's handlers are still called for every fatal signal: installed, or
+/// below other copies of crashdrop only (plugins loaded later, which chain to it).
+/// Error::handler_replaced (naming the signals) when something else installed its own over
+/// them afterwards, so crashdrop no longer sees those crashes unless that handler chains to it.
 CRASHDROP_API Status check_handlers();
 
 /// Puts crashdrop's handlers back on top for every signal where another handler replaced
-/// them; crashdrop then chains to that handler. Safe when the replacing handler itself chains
-/// back to crashdrop: the loop is detected and the process dies of its signal.
+/// them; crashdrop then chains to that handler. Below other copies of crashdrop, it first
+/// leaves their chain (the copy above it chains to what it chained to), so no handler is
+/// called twice. Safe when the replacing handler itself chains back to crashdrop: the loop is
+/// detected and the process dies of its signal.
 CRASHDROP_API Status reinstall();
 
 /// Uninstalls crashdrop: the previous signal and terminate handlers are restored where

@@ -291,7 +291,7 @@ TEST_CASE("crashdrop_options_init sets struct_size and crashdrop::Options' defau
     }
 }
 
-TEST_CASE("struct_size: too small or with unknown bytes set is refused, fields past it keep their defaults", "[capi]") {
+TEST_CASE("struct_size: too small or with unknown bytes set is refused - fields past it keep their defaults", "[capi]") {
     for (const auto& probe : k_probes) {
         INFO(base_name(probe));
         for (const char* which : {"zero", "tiny", "huge", "bigger_set"}) {
@@ -396,7 +396,7 @@ TEST_CASE("before crashdrop_start every call is CRASHDROP_ERROR_NOT_STARTED with
     }
 }
 
-TEST_CASE("after crashdrop_start: errors, limits, crashdrop_last_error per thread, write_dump, stop and restart", "[capi]") {
+TEST_CASE("after crashdrop_start: errors - limits - crashdrop_last_error per thread - write_dump - stop and restart", "[capi]") {
     for (const auto& probe : k_probes) {
         probe_run p = run_probe(probe, "api");
         INFO(base_name(probe) << ": " << p.run.describe());
@@ -468,7 +468,7 @@ TEST_CASE("after crashdrop_start: errors, limits, crashdrop_last_error per threa
 
 // ---- what the C calls put into a dump ---------------------------------------------------------
 
-TEST_CASE("annotations, tags, user, attachments and breadcrumbs set from C are in the dump", "[capi]") {
+TEST_CASE("annotations and tags and user and attachments and breadcrumbs set from C are in the dump", "[capi]") {
     std::string value600;
     for (std::size_t i = 0; i < 600; ++i) value600 += static_cast<char>('a' + i % 26);
     for (const auto& probe : k_probes) {

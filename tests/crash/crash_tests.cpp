@@ -329,7 +329,7 @@ TEST_CASE("control: without prepare_thread() that overflow cannot be captured", 
     CHECK(c.run.signal() == SIGSEGV);
     CHECK(c.dumps.empty());
 }
-TEST_CASE("a thread that blocks every signal is listed, and the dump says why", "[crash]") {
+TEST_CASE("a thread that blocks every signal is listed and the dump says why", "[crash]") {
     crash_case("blocked_thread");
 }
 TEST_CASE("256 threads: a complete dump with stacks trimmed to the budget", "[crash]") { crash_case("many_threads"); }
@@ -348,7 +348,7 @@ TEST_CASE("the previous handler still runs after the dump", "[crash]") {
     CHECK(c.run.err.find("PREVIOUS HANDLER RAN") != std::string::npos);
 }
 
-TEST_CASE("write_dump() dumps every thread and the process goes on, sharing the capture signal", "[crash]") {
+TEST_CASE("write_dump() dumps every thread and the process goes on - sharing the capture signal", "[crash]") {
     crash_run c = run_target(CRASH_TARGET, "requested");
     INFO(c.run.describe());
     REQUIRE(c.run.exit_code() == 0);

@@ -49,7 +49,7 @@ int mode_of(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("out-of-range options are refused, naming the field", "[api]") {
+TEST_CASE("out-of-range options are refused - naming the field", "[api]") {
     struct bad_case {
         const char* field;
         void (*set)(crashdrop::Options&);
@@ -77,7 +77,7 @@ TEST_CASE("out-of-range options are refused, naming the field", "[api]") {
     }
 }
 
-TEST_CASE("a database folder that cannot be created is reported, not crashed on", "[api]") {
+TEST_CASE("a database folder that cannot be created is reported - not crashed on", "[api]") {
     std::filesystem::create_directories(k_work);
     const std::string file = k_work + "/plain-file";
     std::filesystem::remove_all(file);
@@ -103,7 +103,7 @@ TEST_CASE("calls that need start() say so before it", "[api]") {
     CHECK(crashdrop::reserved_bytes() == 0);
 }
 
-TEST_CASE("start() creates the database, reserves the dump buffer and the context store, and refuses a second start", "[api]") {
+TEST_CASE("start() creates the database - reserves the dump buffer and the context store and refuses a second start", "[api]") {
     const int rc = in_child([] {
         crashdrop::Options o = valid_options("started");
         if (!crashdrop::start(o).ok()) return 10;

@@ -136,7 +136,7 @@ std::string dump_like(std::size_t n) {
 
 }  // namespace
 
-TEST_CASE("crc32 is the CRC-32 of gzip and zip, and continues over split data", "[gzip]") {
+TEST_CASE("crc32 is the CRC-32 of gzip and zip and continues over split data", "[gzip]") {
     CHECK(cd::crc32("123456789", 9) == 0xCBF43926u);
     CHECK(cd::crc32("", 0) == 0u);
     CHECK(cd::crc32("56789", 5, cd::crc32("1234", 4)) == 0xCBF43926u);
@@ -171,7 +171,7 @@ TEST_CASE("empty and tiny inputs round-trip", "[gzip]") {
     check_round_trip("abcabcabcabc");
 }
 
-TEST_CASE("many small inputs round-trip (one gzip member each, decoded together)", "[gzip]") {
+TEST_CASE("many small inputs round-trip (one gzip member each - decoded together)", "[gzip]") {
     std::string all, gz;
     std::mt19937 rng(7);
     for (std::size_t n = 0; n < 400; ++n) {

@@ -62,7 +62,7 @@ TEST_CASE("text truncates at its capacity and stays terminated", "[internals]") 
     CHECK(t.size == 5);
 }
 
-TEST_CASE("UTF-8 becomes UTF-16 with surrogates; malformed bytes become U+FFFD", "[internals]") {
+TEST_CASE("UTF-8 becomes UTF-16 with surrogates - malformed bytes become U+FFFD", "[internals]") {
     CHECK(utf16("abc") == u"abc");
     CHECK(utf16("caf\xc3\xa9") == u"caf\u00e9");
     CHECK(utf16("\xf0\x9f\x98\x80") == u"\U0001F600");
@@ -70,7 +70,7 @@ TEST_CASE("UTF-8 becomes UTF-16 with surrogates; malformed bytes become U+FFFD",
     CHECK(utf16("\xe2\x82") == u"\ufffd\ufffd");  // truncated sequence
 }
 
-TEST_CASE("the image allocates aligned, zeroed space and refuses what does not fit", "[internals]") {
+TEST_CASE("the image allocates aligned zeroed space and refuses what does not fit", "[internals]") {
     std::vector<std::uint8_t> mem(4096, 0xab);
     sg::image im;
     sg::image_begin(&im, mem.data(), mem.size(), 4);
@@ -156,7 +156,7 @@ TEST_CASE("report ids are random version-4 UUIDs in 8-4-4-4-12 form", "[internal
     CHECK(std::memcmp(&a, &b, sizeof(a)) != 0);
 }
 
-TEST_CASE("stacks are trimmed evenly to the budget, the crashed thread keeping up to half", "[internals]") {
+TEST_CASE("stacks are trimmed evenly to the budget - the crashed thread keeping up to half", "[internals]") {
     auto g = std::make_unique<sg::linux_state>();
     sg::thread_slot slots[4];
     g->threads = slots;
@@ -187,7 +187,7 @@ TEST_CASE("stacks are trimmed evenly to the budget, the crashed thread keeping u
     CHECK(std::string(buf).find("2 thread stacks trimmed") != std::string::npos);
 }
 
-TEST_CASE("the memory reader reports unmapped memory instead of faulting, in both modes", "[internals]") {
+TEST_CASE("the memory reader reports unmapped memory instead of faulting - in both modes", "[internals]") {
     int fds[2];
     REQUIRE(pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
     for (int use_pipe : {0, 1}) {
@@ -294,7 +294,7 @@ TEST_CASE("a shared library's DT_SONAME is read from memory", "[internals]") {
 
 namespace cd = crashdrop::detail;
 
-TEST_CASE("report metadata round-trips, escapes what must be, and refuses garbage", "[internals][database]") {
+TEST_CASE("report metadata round-trips - escapes what must be and refuses garbage", "[internals][database]") {
     crashdrop::Report r;
     r.id = "0123abcd-0000-4000-8000-0123456789ab";
     r.created = 1700000000;
@@ -328,7 +328,7 @@ TEST_CASE("report metadata round-trips, escapes what must be, and refuses garbag
     CHECK_FALSE(cd::decode_report(binary, &back, &error));  // no crash on noise
 }
 
-TEST_CASE("URLs split into scheme, host, port and target; bad ones are refused", "[internals][transport]") {
+TEST_CASE("URLs split into scheme and host and port and target - bad ones are refused", "[internals][transport]") {
     cd::url_parts u;
     std::string error;
     REQUIRE(cd::parse_url("http://example.com/submit?x=1#frag", &u, &error));
@@ -361,7 +361,7 @@ TEST_CASE("a Sentry DSN becomes its project's minidump endpoint", "[internals][t
     CHECK_FALSE(cd::sentry_minidump_url("https://abc@host/", &url, &error));             // no project
 }
 
-TEST_CASE("chunked replies decode; incomplete ones are noticed", "[internals][transport]") {
+TEST_CASE("chunked replies decode - incomplete ones are noticed", "[internals][transport]") {
     std::string out;
     CHECK(cd::dechunk("5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", &out));
     CHECK(out == "hello world");
@@ -369,7 +369,7 @@ TEST_CASE("chunked replies decode; incomplete ones are noticed", "[internals][tr
     CHECK_FALSE(cd::dechunk("zz\r\n", &out));
 }
 
-TEST_CASE("replies become verdicts: sent, retry later, rejected", "[internals][transport]") {
+TEST_CASE("replies become verdicts: sent - retry later - rejected", "[internals][transport]") {
     using crashdrop::UploadFormat;
     using crashdrop::UploadStatus;
     auto verdict = [](int status, const std::string& body, UploadFormat f) {
@@ -396,7 +396,7 @@ TEST_CASE("replies become verdicts: sent, retry later, rejected", "[internals][t
     CHECK(sentry.server_id == "0123456789abcdef0123456789abcdef");
 }
 
-TEST_CASE("the multipart body carries every field and the dump, bytes intact", "[internals][transport]") {
+TEST_CASE("the multipart body carries every field and the dump - bytes intact", "[internals][transport]") {
     crashdrop::Upload up;
     up.report.id = "0123abcd-0000-4000-8000-0123456789ab";
     up.report.product = "P";
@@ -482,7 +482,7 @@ TEST_CASE("the libcurl ABI numbers match <curl/curl.h>", "[internals][transport]
 }
 #endif
 
-TEST_CASE("pruning removes the oldest reports first, by count, size and age", "[internals][database]") {
+TEST_CASE("pruning removes the oldest reports first by count and size and age", "[internals][database]") {
     const std::string root = std::string(CRASHDROP_TEST_WORKDIR) + "/prune-db";
     std::system(("rm -rf '" + root + "'").c_str());
     const cd::database db(root);

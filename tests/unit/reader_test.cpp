@@ -23,7 +23,7 @@ bool have_testdata() {
 
 }  // namespace
 
-TEST_CASE("Breakpad-written dumps: directory, threads, exception and modules", "[reader]") {
+TEST_CASE("Breakpad-written dumps: directory with threads and exception and modules", "[reader]") {
     if (!have_testdata()) return;
     for (const char* name : {"bp_linux_null_dereference.dmp", "bp_linux_raise_sigabrt.dmp", "sy_crash_linux.dmp",
                              "rm_linux-mini.dmp", "nm_linux.dmp"}) {

@@ -4,10 +4,19 @@
 //
 //   upload_target <mode> <database> [key=value ...]
 //     modes: crash | dump_and_wait | start_only | consent_off_crash | consent_on | list |
-//            custom_transport_crash | kill_helper_then_crash
+//            custom_transport_crash | kill_helper_then_crash | fork_child_crash
 //     keys:  url= format=crashpad|socorro|sentry dsn= helper=reexec|fork|external|none
 //            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
 //            wait_ms= max_reports= annotation=KEY:VALUE
+//            context=1 crumbs=N max_attachment_bytes=N max_breadcrumbs=N
+//
+// context=1 sets the crash context (see set_context_options / set_live_context): extra
+// {scene: level-3}, global_extra {build: nightly}, tags {region: eu}, the user u-42/ana,
+// the attachment <database>/../app.log, then after start() a 1000-byte annotation "long"
+// (long_value()), `crumbs` breadcrumbs (crumb_message/category/level) and the tag phase=boss.
+// fork_child_crash: after start() (and the context), write_dump() (the helper stores it, which
+// also means it is past its start-up scan of pending/), then fork(); the child crashes, the
+// parent waits for it, says how it ended ("child signal=N") and exits 0.
 //
 // Its main() calls start() before anything with side effects, as re-exec mode requires.
 #define CRASHDROP_IMPLEMENTATION
@@ -16,8 +25,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -28,6 +39,55 @@ int* volatile g_null = nullptr;
 
 __attribute__((noinline)) void crash_now() {
     *g_null = 1;
+}
+
+// The context=1 values; upload_tests.cpp builds the same ones to compare.
+static std::string long_value() {
+    std::string v;
+    char buf[16];
+    for (int i = 0; i < 200; ++i) {
+        snprintf(buf, sizeof(buf), "L%03d-", i);
+        v += buf;
+    }
+    return v;  // 1000 bytes: "L000-L001-...L199-"
+}
+static std::string crumb_message(int i) {
+    return "step " + std::to_string(i) + " | 50% done \xc3\xa9t\xc3\xa9";  // '|', '%' and UTF-8 ("été")
+}
+static const char* crumb_category(int i) {
+    static const char* const k[] = {"ui", "net", "app.state"};
+    return k[i % 3];
+}
+static crashdrop::BreadcrumbLevel crumb_level(int i) {
+    return static_cast<crashdrop::BreadcrumbLevel>(i % 5);
+}
+static std::string parent_dir(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    const auto slash = p.rfind('/');
+    return slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : p.substr(0, slash);
+}
+
+static void set_context_options(crashdrop::Options* o, const std::string& database) {
+    o->extra = {{"scene", "level-3"}};
+    o->global_extra = {{"build", "nightly"}};
+    o->tags = {{"region", "eu"}};
+    o->user.id = "u-42";
+    o->user.username = "ana";
+    o->user.email = "ana@example.org";
+    o->attachments = {parent_dir(database) + "/app.log"};
+}
+
+/// After start(): false (and a message) if any call fails.
+static bool set_live_context(int crumbs) {
+    crashdrop::Status s = crashdrop::add_extra_parameter("long", long_value());
+    if (s.ok()) s = crashdrop::set_tag("phase", "boss");
+    if (!s.ok()) {
+        fprintf(stderr, "context: %s: %s\n", crashdrop::error_name(s.code()), s.message().c_str());
+        return false;
+    }
+    for (int i = 0; i < crumbs; ++i) crashdrop::add_breadcrumb(crumb_message(i), crumb_category(i), crumb_level(i));
+    return true;
 }
 
 static const char* state_name(crashdrop::ReportState s) {
@@ -65,6 +125,10 @@ int main(int argc, char** argv) {
     if (kv.count("timeout_ms")) o.upload_timeout_ms = o.connect_timeout_ms = std::atoi(kv["timeout_ms"].c_str());
     if (kv.count("retry_ms")) o.retry_delay_ms = std::atoi(kv["retry_ms"].c_str());
     if (kv.count("max_reports")) o.max_reports = static_cast<std::size_t>(std::atoi(kv["max_reports"].c_str()));
+    if (kv.count("max_attachment_bytes")) o.max_attachment_bytes = std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10);
+    if (kv.count("max_breadcrumbs")) o.max_breadcrumbs = std::strtoull(kv["max_breadcrumbs"].c_str(), nullptr, 10);
+    const bool context = kv["context"] == "1";
+    if (context) set_context_options(&o, argv[2]);
     if (mode == "custom_transport_crash") {
         // Runs in the helper process: records what it was given and answers "sent".
         const std::string record = std::string(argv[2]) + "/custom-transport.txt";
@@ -86,9 +150,33 @@ int main(int argc, char** argv) {
     printf("app pid %d\n", static_cast<int>(getpid()));
     fflush(stdout);
     const int wait_ms = kv.count("wait_ms") ? std::atoi(kv["wait_ms"].c_str()) : 0;
+    if (context && !set_live_context(std::atoi(kv["crumbs"].c_str()))) return 7;
 
     if (mode == "crash" || mode == "custom_transport_crash") {
         crash_now();
+    } else if (mode == "fork_child_crash") {
+        // A dump of this process first: once the helper has stored it, the helper is past its
+        // start-up look at pending/, so the child's dump below cannot be found by it there.
+        std::string path;
+        crashdrop::Status d = crashdrop::write_dump(&path);
+        printf("dump=%s\n", d.ok() ? path.c_str() : d.message().c_str());
+        fflush(stdout);
+        if (!d.ok()) return 5;
+        const pid_t child = fork();
+        if (child < 0) return 8;
+        if (child == 0) {
+            printf("child pid %d\n", static_cast<int>(getpid()));
+            fflush(stdout);
+            crash_now();
+            _exit(9);  // not reached
+        }
+        int status = 0;
+        while (waitpid(child, &status, 0) < 0) {
+            if (errno != EINTR) return 8;
+        }
+        printf("child %s=%d\n", WIFSIGNALED(status) ? "signal" : "exit", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        fflush(stdout);
+        return 0;
     } else if (mode == "consent_off_crash") {
         if (!crashdrop::set_upload_to_server(false).ok()) return 4;
         printf("consent=%d\n", crashdrop::upload_to_server() ? 1 : 0);

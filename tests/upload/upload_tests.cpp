@@ -6,7 +6,10 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <time.h>
+
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 
 #include "../support/json.hpp"
@@ -134,9 +137,127 @@ run_result run_app(const std::string& mode, const std::string& db, const std::ve
     return run_process(argv, timeout);
 }
 
+// ---- the crash context upload_target sets with context=1 (the same values it builds) ----
+
+std::string long_value() {
+    std::string v;
+    char buf[16];
+    for (int i = 0; i < 200; ++i) {
+        snprintf(buf, sizeof(buf), "L%03d-", i);
+        v += buf;
+    }
+    return v;
+}
+std::string crumb_message(int i) { return "step " + std::to_string(i) + " | 50% done \xc3\xa9t\xc3\xa9"; }
+std::string crumb_category(int i) {
+    static const char* const k[] = {"ui", "net", "app.state"};
+    return k[i % 3];
+}
+std::string crumb_level(int i) {
+    static const char* const k[] = {"debug", "info", "warning", "error", "fatal"};
+    return k[i % 5];
+}
+
+/// UTC milliseconds now.
+long long wall_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+/// "2026-11-22T10:11:12.345Z" as UTC milliseconds; -1 if it is not exactly that shape.
+long long parse_iso8601_ms(const std::string& s) {
+    if (s.size() != 24) return -1;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char want = i == 4 || i == 7 ? '-' : i == 10 ? 'T' : i == 13 || i == 16 ? ':' : i == 19 ? '.' : i == 23 ? 'Z' : '0';
+        if (want == '0' ? (s[i] < '0' || s[i] > '9') : s[i] != want) return -1;
+    }
+    std::tm tm{};
+    tm.tm_year = std::atoi(s.substr(0, 4).c_str()) - 1900;
+    tm.tm_mon = std::atoi(s.substr(5, 2).c_str()) - 1;
+    tm.tm_mday = std::atoi(s.substr(8, 2).c_str());
+    tm.tm_hour = std::atoi(s.substr(11, 2).c_str());
+    tm.tm_min = std::atoi(s.substr(14, 2).c_str());
+    tm.tm_sec = std::atoi(s.substr(17, 2).c_str());
+    return static_cast<long long>(timegm(&tm)) * 1000 + std::atoi(s.substr(20, 3).c_str());
+}
+
+/// Writes a recognisable log of `size` bytes (numbered lines) and returns it.
+std::string write_log(const std::string& path, std::size_t size, const std::string& tag = "log") {
+    std::string text;
+    for (int i = 0; text.size() < size; ++i) text += tag + " line " + std::to_string(i) + " of the application\n";
+    text.resize(size);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    return text;
+}
+
+constexpr std::size_t k_log_bytes = 5000;
+constexpr std::size_t k_attachment_cap = 2048;  // max_attachment_bytes given to upload_target (its minimum is 1 KiB)
+
+/// Checks the plain formats' context fields (crashpad and socorro): annotations with the long
+/// one in 255-byte parts, tags, user, and the breadcrumbs of indices first..first+count-1.
+void check_plain_context(const json& fields, int first, int count, long long from_ms, long long to_ms, bool with_scene = true) {
+    if (with_scene) CHECK(fields["scene"].str() == "level-3");
+    CHECK(fields["build"].str() == "nightly");
+    CHECK(!fields.has("long"));  // sent in parts only
+    const std::string want = long_value();
+    REQUIRE(want.size() == 1000);
+    std::string joined;
+    for (int n = 1; n <= 4; ++n) {
+        const std::string key = "long__" + std::to_string(n);
+        INFO(key);
+        REQUIRE(fields.has(key));
+        CHECK(fields[key].str().size() == (n < 4 ? 255u : 1000u - 3 * 255u));
+        joined += fields[key].str();
+    }
+    CHECK(!fields.has("long__0"));
+    CHECK(!fields.has("long__5"));
+    CHECK(joined == want);
+    CHECK(fields["tag.region"].str() == "eu");
+    CHECK(fields["tag.phase"].str() == "boss");
+    CHECK(fields["user.id"].str() == "u-42");
+    CHECK(fields["user.username"].str() == "ana");
+    CHECK(fields["user.email"].str() == "ana@example.org");
+    CHECK(!fields.has("user.ip_address"));  // empty fields are not sent
+    CHECK(!fields.has("sentry"));
+    // Breadcrumbs: one line each, oldest first, "<ISO 8601 UTC ms> <level> [<category>] <message>".
+    REQUIRE(fields["breadcrumbs"].kind == json::string_v);
+    const std::string text = fields["breadcrumbs"].str();
+    INFO("breadcrumbs:\n" << text);
+    REQUIRE(!text.empty());
+    CHECK(text.back() == '\n');
+    auto lines = split(text, '\n');
+    lines.pop_back();  // after the last newline
+    REQUIRE(lines.size() == static_cast<std::size_t>(count));
+    long long previous = 0;
+    for (int k = 0; k < count; ++k) {
+        const int i = first + k;
+        const std::string& line = lines[static_cast<std::size_t>(k)];
+        INFO("line " << k << ": " << line);
+        REQUIRE(line.size() > 25);
+        const long long ms = parse_iso8601_ms(line.substr(0, 24));
+        CHECK(ms >= from_ms);
+        CHECK(ms <= to_ms);
+        CHECK(ms >= previous);
+        previous = ms;
+        CHECK(line.substr(24) == " " + crumb_level(i) + " [" + crumb_category(i) + "] " + crumb_message(i));
+    }
+}
+
+/// The sentry part of request `i`, parsed.
+json sentry_event(const json& fields) {
+    REQUIRE(fields["sentry"].kind == json::string_v);
+    bool parsed = false;
+    json event = json::parse(fields["sentry"].str(), &parsed);
+    INFO("sentry part: " << fields["sentry"].str());
+    REQUIRE(parsed);
+    REQUIRE(event.kind == json::object_v);
+    return event;
+}
+
 }  // namespace
 
-TEST_CASE("a crash reaches the server: fields, query and dump intact, gzip body decodes", "[upload]") {
+TEST_CASE("a crash reaches the server: fields and query and dump intact - gzip body decodes", "[upload]") {
     const std::string dir = fresh("intact");
     collector server;
     server.start(dir);
@@ -201,7 +322,7 @@ TEST_CASE("compress off: a plain multipart body", "[upload]") {
     CHECK(server.fields(0)["prod"].str() == "UploadTarget");
 }
 
-TEST_CASE("Socorro: ProductName/Version fields, CrashID kept as the server id", "[upload]") {
+TEST_CASE("Socorro: ProductName/Version fields - CrashID kept as the server id", "[upload]") {
     const std::string dir = fresh("socorro");
     collector server;
     server.start(dir, {"--dialect", "socorro"});
@@ -220,7 +341,7 @@ TEST_CASE("Socorro: ProductName/Version fields, CrashID kept as the server id", 
     CHECK(meta.at("server_id").rfind("bp-", 0) == 0);
 }
 
-TEST_CASE("Socorro's Discarded= reply: kept, marked rejected, never resent", "[upload]") {
+TEST_CASE("Socorro's Discarded= reply: kept - marked rejected - never resent", "[upload]") {
     const std::string dir = fresh("discarded");
     collector server;
     server.start(dir, {"--dialect", "socorro", "--socorro-discard", "rule_throttled"});
@@ -237,7 +358,7 @@ TEST_CASE("Socorro's Discarded= reply: kept, marked rejected, never resent", "[u
     CHECK(server.count() == 1);
 }
 
-TEST_CASE("Sentry: the DSN becomes the minidump endpoint, the event goes as one sentry JSON part", "[upload]") {
+TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one sentry JSON part", "[upload]") {
     const std::string dir = fresh("sentry");
     collector server;
     server.start(dir, {"--dialect", "sentry"});
@@ -250,10 +371,29 @@ TEST_CASE("Sentry: the DSN becomes the minidump endpoint, the event goes as one 
     CHECK(req["path"].str() == "/api/42/minidump/");
     CHECK(req["query"]["sentry_key"][0].str() == "abc123public");
     const json fields = server.fields(0);
-    CHECK(fields["sentry[release]"].str() == "UploadTarget@3.1.4");
-    CHECK(fields["sentry[tags][product]"].str() == "UploadTarget");
+    // One text part, "sentry", holding the event as JSON (fields.json keeps a text part as a
+    // string); no other text fields (Sentry would file them under "extra").
+    REQUIRE(fields["sentry"].kind == json::string_v);
+    CHECK(fields.object.size() == 1);
+    bool parsed = false;
+    const json event = json::parse(fields["sentry"].str(), &parsed);
+    INFO("sentry part: " << fields["sentry"].str());
+    REQUIRE(parsed);
+    REQUIRE(event.kind == json::object_v);
+    CHECK(event["release"].str() == "UploadTarget@3.1.4");
+    CHECK(event["level"].str() == "fatal");
+    CHECK(event["platform"].str() == "native");
+    CHECK(event["tags"]["product"].str() == "UploadTarget");
+    CHECK(!event.has("user"));  // none was set
+    CHECK(event["extra"].kind == json::object_v);
+    CHECK(!event["extra"].has("prod"));  // product and version are release and tags, not extra
+    CHECK(!event["extra"].has("ver"));
+    CHECK(event["breadcrumbs"]["values"].kind == json::array_v);
+    CHECK(req["files"]["upload_file_minidump"]["filename"].kind == json::string_v);
     const auto done = db.ids("completed");
     REQUIRE(done.size() == 1);
+    CHECK(event["tags"]["crashdrop.report_id"].str() == done[0]);
+    CHECK(req["files"]["upload_file_minidump"]["filename"].str() == done[0] + ".dmp");
     CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);  // the event id
 }
 
@@ -289,7 +429,7 @@ TEST_CASE("server down: the report stays pending and is sent exactly once at the
     CHECK(db.meta("completed", pending[0]).at("attempts") == "2");
 }
 
-TEST_CASE("500 then 200: retried with back-off in the same run, sent once", "[upload]") {
+TEST_CASE("500 then 200: retried with back-off in the same run - sent once", "[upload]") {
     const std::string dir = fresh("retry");
     collector server;
     server.start(dir, {"--statuses", "500"});
@@ -308,7 +448,7 @@ TEST_CASE("500 then 200: retried with back-off in the same run, sent once", "[up
     CHECK(db.helper_log().find("retrying in 200 ms") != std::string::npos);
 }
 
-TEST_CASE("400: rejected, kept, not resent", "[upload]") {
+TEST_CASE("400: rejected - kept - not resent", "[upload]") {
     const std::string dir = fresh("http400");
     collector server;
     server.start(dir, {"--statuses", "400"});
@@ -325,7 +465,7 @@ TEST_CASE("400: rejected, kept, not resent", "[upload]") {
     CHECK(db.meta("completed", done[0]).at("last_error").find("HTTP 400") != std::string::npos);
 }
 
-TEST_CASE("a hanging server: the attempt times out, the report is kept, the helper still ends", "[upload]") {
+TEST_CASE("a hanging server: the attempt times out - the report is kept - the helper still ends", "[upload]") {
     const std::string dir = fresh("hang");
     collector server;
     server.start(dir, {"--hang"});
@@ -340,7 +480,7 @@ TEST_CASE("a hanging server: the attempt times out, the report is kept, the help
     CHECK(server.count() == 1);  // it did arrive; the reply never came
 }
 
-TEST_CASE("a server that trickles its reply is cut off at the deadline; the report is kept", "[upload]") {
+TEST_CASE("a server that trickles its reply is cut off at the deadline and the report is kept", "[upload]") {
     const std::string dir = fresh("trickle");
     collector server;
     server.start(dir, {"--trickle"});  // a reply of ~17 bytes at one byte a second
@@ -391,7 +531,7 @@ TEST_CASE("damaged files in pending/ are no obstacle: the dump is still sent", "
     CHECK(db.ids("completed") == pending);
 }
 
-TEST_CASE("the helper killed before the crash: the dump is still on disk, and gets sent", "[upload]") {
+TEST_CASE("the helper killed before the crash: the dump is still on disk and gets sent", "[upload]") {
     const std::string dir = fresh("killed-helper");
     collector server;
     server.start(dir);
@@ -467,7 +607,7 @@ TEST_CASE("rate limit: at most one upload per hour", "[upload]") {
     CHECK(db.helper_log().find("rate limit") != std::string::npos);
 }
 
-TEST_CASE("HTTPS through libcurl: a self-signed server is refused, then trusted with ca_file", "[upload][https]") {
+TEST_CASE("HTTPS through libcurl: a self-signed server is refused - then trusted with ca_file", "[upload][https]") {
     const std::string dir = fresh("https");
     const run_result cert = run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
                                          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout",
@@ -492,7 +632,7 @@ TEST_CASE("HTTPS through libcurl: a self-signed server is refused, then trusted 
     CHECK(db.ids("completed").size() == 1);
 }
 
-TEST_CASE("each helper mode delivers a crash: re-exec, fork, external", "[upload]") {
+TEST_CASE("each helper mode delivers a crash: re-exec and fork and external", "[upload]") {
     for (const std::string mode : {"reexec", "fork", "external"}) {
         INFO("helper mode " << mode);
         const std::string dir = fresh("mode-" + mode);
@@ -554,7 +694,7 @@ TEST_CASE("the API lists pending and uploaded reports and the last one", "[uploa
     CHECK(list.out.find("consent=1") != std::string::npos);
 }
 
-TEST_CASE("the database keeps at most max_reports, pruning the oldest", "[upload]") {
+TEST_CASE("the database keeps at most max_reports - pruning the oldest", "[upload]") {
     const std::string dir = fresh("prune");
     const database_view db{dir + "/db"};
     for (int i = 0; i < 5; ++i) {
@@ -566,7 +706,7 @@ TEST_CASE("the database keeps at most max_reports, pruning the oldest", "[upload
     CHECK(db.helper_log().find("pruned") != std::string::npos);
 }
 
-TEST_CASE("the helper: not a zombie, no terminal, none of the app's files, gone after the app", "[upload]") {
+TEST_CASE("the helper: not a zombie - no terminal - none of the app's files - gone after the app", "[upload]") {
     const std::string dir = fresh("hygiene");
     collector server;
     server.start(dir, {"--hang"});  // keeps the helper busy for a while
@@ -616,4 +756,270 @@ TEST_CASE("the helper: not a zombie, no terminal, none of the app's files, gone 
     app.stop();
     REQUIRE(db.wait_helpers_done(1, 20));
     CHECK(eventually(10, [&] { return !file_exists("/proc/" + std::to_string(helper_pid) + "/stat"); }));
+}
+
+// ---- crash context: annotations, tags, user, breadcrumbs and attachments, in each format ----
+
+TEST_CASE("crash context in crashpad format: annotations and long parts and tags and user and breadcrumbs and the attachment's tail", "[upload]") {
+    const std::string dir = fresh("ctx-crashpad");
+    const std::string log = write_log(dir + "/app.log", k_log_bytes);  // <db>/../app.log
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const long long from = wall_ms() - 1;
+    const run_result app = run_app("crash", db.root,
+                                   {"url=" + server.url(), "context=1", "crumbs=7", "max_attachment_bytes=" + std::to_string(k_attachment_cap)});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const long long to = wall_ms();
+    const json req = server.request(0);
+    CHECK(req["status"].integer() == 200);
+    CHECK(req["multipart_defects"].array.empty());
+    const json fields = server.fields(0);
+    CHECK(fields["prod"].str() == "UploadTarget");
+    CHECK(fields["ver"].str() == "3.1.4");
+    check_plain_context(fields, 0, 7, from, to);
+    // The attachment: a file part named after the file, holding exactly its last bytes.
+    const std::string tail = log.substr(log.size() - k_attachment_cap);
+    REQUIRE(req["files"].has("app.log"));
+    CHECK(req["files"]["app.log"]["filename"].str() == "app.log");
+    CHECK(req["files"]["app.log"]["bytes"].integer() == static_cast<long long>(k_attachment_cap));
+    CHECK(server.file(0, "app.log") == tail);
+    CHECK(db.helper_log().find("larger than " + std::to_string(k_attachment_cap) + " bytes, its end kept") != std::string::npos);
+    // The database: the copy made when the crash was stored is what the report names, and it
+    // stays with the report after the upload (it goes when the report is pruned, below).
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const auto meta = db.meta("completed", done[0]);
+    CHECK(meta.at("state") == "uploaded");
+    const std::string copy = db.root + "/attachments/" + done[0] + "/app.log";
+    CHECK(meta.at("attachment.0000") == copy);
+    CHECK(read_text_file(copy) == tail);
+    CHECK(mode_of(copy) == 0600);
+    CHECK(meta.at("annotation.scene") == "level-3");
+    CHECK(meta.at("annotation.long") == long_value());
+    CHECK(meta.at("tag.phase") == "boss");
+    CHECK(meta.at("user.email") == "ana@example.org");
+    // A second crash with max_reports=1 prunes the first report, and its attachment copies with it.
+    sleep(1);  // distinct creation times: the oldest goes
+    run_app("crash", db.root, {"url=" + server.url(), "context=1", "crumbs=1", "max_reports=1",
+                               "max_attachment_bytes=" + std::to_string(k_attachment_cap)});
+    REQUIRE(server.wait_count(2));
+    REQUIRE(db.wait_helpers_done(2));
+    const auto after = db.ids("completed");
+    REQUIRE(after.size() == 1);
+    CHECK(after[0] != done[0]);
+    CHECK(db.helper_log().find("pruned " + done[0]) != std::string::npos);
+    CHECK(!file_exists(db.root + "/attachments/" + done[0]));
+    CHECK(list_dir(db.root + "/attachments") == std::vector<std::string>{after[0]});
+    CHECK(read_text_file(db.root + "/attachments/" + after[0] + "/app.log") == tail);
+}
+
+TEST_CASE("crash context in socorro format: the same fields as key-values and the server accepts them", "[upload]") {
+    const std::string dir = fresh("ctx-socorro");
+    const std::string log = write_log(dir + "/app.log", k_log_bytes);
+    collector server;
+    server.start(dir, {"--dialect", "socorro"});
+    const database_view db{dir + "/db"};
+    const long long from = wall_ms() - 1;
+    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "format=socorro", "context=1", "crumbs=5",
+                                                      "max_attachment_bytes=" + std::to_string(k_attachment_cap)});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const long long to = wall_ms();
+    const json req = server.request(0);
+    INFO("reply: " << req["reply"].str() << " error: " << req["error"].str());
+    CHECK(req["status"].integer() == 200);
+    CHECK(req["reply"].str().rfind("CrashID=bp-", 0) == 0);
+    CHECK(req["reply"].str().find("Discarded=") == std::string::npos);
+    const json fields = server.fields(0);
+    CHECK(fields["ProductName"].str() == "UploadTarget");
+    CHECK(fields["Version"].str() == "3.1.4");
+    CHECK(!fields.has("extra"));  // never JSON and key-values together
+    CHECK(!fields.has("prod"));
+    check_plain_context(fields, 0, 5, from, to);
+    CHECK(server.file(0, "app.log") == log.substr(log.size() - k_attachment_cap));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(fields["ReportId"].str() == done[0]);
+    const auto meta = db.meta("completed", done[0]);
+    CHECK(meta.at("state") == "uploaded");
+    CHECK(meta.at("server_id").rfind("bp-", 0) == 0);
+}
+
+TEST_CASE("crash context in sentry format: extra and tags and user and breadcrumbs in the event JSON", "[upload]") {
+    const std::string dir = fresh("ctx-sentry");
+    const std::string log = write_log(dir + "/app.log", k_log_bytes);
+    collector server;
+    server.start(dir, {"--dialect", "sentry"});
+    const database_view db{dir + "/db"};
+    const std::string dsn = "http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+    const long long from = wall_ms() - 1;
+    const run_result app = run_app("crash", db.root, {"dsn=" + dsn, "context=1", "crumbs=6",
+                                                      "max_attachment_bytes=" + std::to_string(k_attachment_cap)});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const long long to = wall_ms();
+    const json req = server.request(0);
+    CHECK(req["status"].integer() == 200);
+    CHECK(req["path"].str() == "/api/42/minidump/");
+    const json fields = server.fields(0);
+    CHECK(fields.object.size() == 1);  // everything is in the event
+    const json event = sentry_event(fields);
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(event["release"].str() == "UploadTarget@3.1.4");
+    CHECK(event["level"].str() == "fatal");
+    CHECK(event["platform"].str() == "native");
+    // extra: the annotations, the long one whole again; product and version are not extra.
+    const json& extra = event["extra"];
+    CHECK(extra["scene"].str() == "level-3");
+    CHECK(extra["build"].str() == "nightly");
+    CHECK(extra["long"].str() == long_value());
+    CHECK(!extra.has("long__1"));
+    CHECK(!extra.has("prod"));
+    CHECK(!extra.has("ver"));
+    CHECK(extra.object.size() == 3);
+    const json& tags = event["tags"];
+    CHECK(tags["region"].str() == "eu");
+    CHECK(tags["phase"].str() == "boss");
+    CHECK(tags["product"].str() == "UploadTarget");
+    CHECK(tags["crashdrop.report_id"].str() == done[0]);
+    CHECK(tags.object.size() == 4);
+    const json& user = event["user"];
+    CHECK(user["id"].str() == "u-42");
+    CHECK(user["username"].str() == "ana");
+    CHECK(user["email"].str() == "ana@example.org");
+    CHECK(!user.has("ip_address"));
+    const json& values = event["breadcrumbs"]["values"];
+    REQUIRE(values.kind == json::array_v);
+    REQUIRE(values.array.size() == 6);
+    double previous = 0;
+    for (int i = 0; i < 6; ++i) {
+        const json& b = values[static_cast<std::size_t>(i)];
+        INFO("breadcrumb " << i);
+        REQUIRE(b["timestamp"].kind == json::number_v);  // seconds since the epoch, a number
+        CHECK(b["timestamp"].number * 1000 >= static_cast<double>(from) - 1);
+        CHECK(b["timestamp"].number * 1000 <= static_cast<double>(to) + 1);
+        CHECK(b["timestamp"].number >= previous);
+        previous = b["timestamp"].number;
+        CHECK(b["level"].str() == crumb_level(i));
+        CHECK(b["category"].str() == crumb_category(i));
+        CHECK(b["message"].str() == crumb_message(i));  // '|', '%' and UTF-8 intact
+        CHECK(b["message"].str().find("| 50% done \xc3\xa9t\xc3\xa9") != std::string::npos);
+    }
+    CHECK(server.file(0, "app.log") == log.substr(log.size() - k_attachment_cap));
+    CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);
+}
+
+TEST_CASE("an attachment changed after the crash: the copy taken when the crash was stored is sent", "[upload]") {
+    const std::string dir = fresh("ctx-attachment-copy");
+    const std::string log = write_log(dir + "/app.log", k_log_bytes);
+    const std::string tail = log.substr(log.size() - k_attachment_cap);
+    const database_view db{dir + "/db"};
+    const std::string cap = "max_attachment_bytes=" + std::to_string(k_attachment_cap);
+    // No server yet: the crash is only stored, its attachment copied into the database.
+    const run_result app = run_app("crash", db.root, {"context=1", "crumbs=2", cap});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(db.wait_helpers_done(1));
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    const std::string copy = db.root + "/attachments/" + pending[0] + "/app.log";
+    CHECK(db.meta("pending", pending[0]).at("attachment.0000") == copy);
+    CHECK(read_text_file(copy) == tail);
+    // The application rewrites its log at its next start (the next run's is different).
+    const std::string rewritten = write_log(dir + "/app.log", 3000, "NEW");
+    collector server;
+    server.start(dir);
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500", "context=1", cap});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    const std::string sent = server.file(0, "app.log");
+    CHECK(sent == tail);
+    CHECK(sent != rewritten.substr(rewritten.size() - k_attachment_cap));
+    CHECK(server.fields(0)["scene"].str() == "level-3");  // the crashed run's context, not this run's
+    CHECK(split(server.fields(0)["breadcrumbs"].str(), '\n').size() == 3);  // 2 lines and the end
+    CHECK(db.ids("completed") == pending);
+    CHECK(read_text_file(copy) == tail);  // kept with the report
+}
+
+TEST_CASE("breadcrumbs are a ring: 150 added with the default 100 entries - the last 100 are sent", "[upload]") {
+    const std::string dir = fresh("ctx-ring");
+    write_log(dir + "/app.log", 100);
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const long long from = wall_ms() - 1;
+    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1", "crumbs=150"});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    check_plain_context(server.fields(0), 50, 100, from, wall_ms());
+    CHECK(server.file(0, "app.log").size() == 100);  // under the cap: whole
+}
+
+TEST_CASE("a forked child's crash: its own dump - global_extra but not extra - sent at the next start", "[upload]") {
+    const std::string dir = fresh("ctx-fork-child");
+    const std::string log = write_log(dir + "/app.log", k_log_bytes);
+    const std::string tail = log.substr(log.size() - k_attachment_cap);
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const std::string cap = "max_attachment_bytes=" + std::to_string(k_attachment_cap);
+    const long long from = wall_ms() - 1;
+    // The parent writes a dump (its helper stores and sends it), then forks a child that crashes.
+    const run_result app = run_app("fork_child_crash", db.root, {"url=" + server.url(), "context=1", "crumbs=4", cap});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.exit_code() == 0);
+    CHECK(app.out.find("child signal=11") != std::string::npos);
+    // The parent's dump: stored by the helper, sent, with Options::extra.
+    const auto parent = db.ids("completed");
+    REQUIRE(parent.size() == 1);
+    CHECK(app.out.find("dump=" + db.root + "/pending/" + parent[0] + ".dmp") != std::string::npos);
+    CHECK(server.count() == 1);
+    CHECK(server.fields(0)["scene"].str() == "level-3");
+    CHECK(server.fields(0)["build"].str() == "nightly");
+    CHECK(server.file(0, "app.log") == tail);
+    // The child's: the helper belongs to the parent, so the child wrote its dump into pending/
+    // itself, without metadata, and the parent's helper (past its start-up scan) never heard
+    // of it: not sent in this run, no attachment copy.
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0] != parent[0]);
+    CHECK(!file_exists(db.root + "/pending/" + pending[0] + ".meta"));
+    CHECK(mode_of(db.root + "/pending/" + pending[0] + ".dmp") == 0600);
+    CHECK(!file_exists(db.root + "/attachments/" + pending[0]));
+    // The next start finds it, makes its metadata from the dump's own context, and sends it.
+    const std::string later = write_log(dir + "/app.log", 3000, "LATER");
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500", cap});
+    REQUIRE(server.wait_count(2));
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.count() == 2);
+    CHECK(db.helper_log().find("metadata of " + pending[0] + " missing: written anew from the dump") != std::string::npos);
+    const json fields = server.fields(1);
+    CHECK(fields["prod"].str() == "UploadTarget");
+    CHECK(!fields.has("scene"));  // Options::extra: the parent's only
+    check_plain_context(fields, 0, 4, from, wall_ms(), false);  // global_extra, the later annotation, tags, user, crumbs
+    CHECK(db.ids("pending").empty());
+    CHECK(db.ids("completed").size() == 2);
+    const auto meta = db.meta("completed", pending[0]);
+    CHECK(meta.at("state") == "uploaded");
+    CHECK(meta.count("annotation.scene") == 0);
+    CHECK(meta.at("annotation.build") == "nightly");
+    // The child had no helper to copy its attachment when it crashed: the copy is taken when the
+    // dump is found, so what is sent is the file as it was at the next start.
+    const std::string copy = db.root + "/attachments/" + pending[0] + "/app.log";
+    CHECK(meta.at("attachment.0000") == copy);
+    CHECK(read_text_file(copy) == later.substr(later.size() - k_attachment_cap));
+    CHECK(server.file(1, "app.log") == later.substr(later.size() - k_attachment_cap));
 }

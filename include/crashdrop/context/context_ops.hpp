@@ -73,7 +73,7 @@ inline Status remove_tag(const context_store* s, std::string_view key) {
     return Status::success();
 }
 
-inline Status set_user(const context_store* s, const User& user) {
+inline Status check_user(const User& user) {
     const std::pair<const char*, const std::string*> fields[] = {
         {"id", &user.id}, {"username", &user.username}, {"email", &user.email}, {"ip_address", &user.ip_address}};
     for (const auto& f : fields) {
@@ -82,6 +82,13 @@ inline Status set_user(const context_store* s, const User& user) {
                                                        " bytes; the limit is " + std::to_string(limits::user_field));
         }
     }
+    return Status::success();
+}
+
+inline Status set_user(const context_store* s, const User& user) {
+    if (Status st = check_user(user); !st.ok()) return st;
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"id", &user.id}, {"username", &user.username}, {"email", &user.email}, {"ip_address", &user.ip_address}};
     for (const auto& f : fields) {
         const std::size_t n = std::strlen(f.first);
         if (f.second->empty()) {
@@ -128,6 +135,7 @@ inline Status check_context_options(const Options& o) {
         if (Status s = check_key("tag", e.first, limits::tag_key); !s.ok()) return as_options_error(s, "tags");
         if (e.second.size() > limits::tag_value) return Status(Error::invalid_options, "tags: the value of '" + e.first + "' is over 200 bytes");
     }
+    if (Status s = check_user(o.user); !s.ok()) return as_options_error(s, "user");
     if (o.attachments.size() > limits::attachments) return Status(Error::invalid_options, "attachments: more than 16");
     for (const auto& a : o.attachments) {
         if (Status s = check_attachment(a); !s.ok()) return as_options_error(s, "attachments");

@@ -81,7 +81,7 @@ struct context_header {
     u32 slot_size;       // layout checks for a reader in another process
     u32 entry_size;
     std::atomic<u32> insert_lock;
-    u32 reserved;
+    std::atomic<u32> long_lock;  // held by writers of long (split) values and by parameters()
     std::atomic<u64> breadcrumb_head;  // entries ever appended
 };
 constexpr u32 k_context_magic = 0x31584443u;  // "CDX1"
@@ -292,11 +292,21 @@ CRASHDROP_SIGSAFE u64 context_dump_bound(const context_store* s) {
     return total;
 }
 
-/// In a forked child (one thread, async-signal-safe context): drops Options::extra.
+/// In a forked child (one thread, async-signal-safe context): drops Options::extra, and what
+/// threads that do not exist here were in the middle of - their locks, and slots they were
+/// writing (half-written, so dropped).
 CRASHDROP_SIGSAFE void context_drop_process_only(context_store* s) {
     if (s->header == nullptr) return;
+    s->header->insert_lock.store(0, std::memory_order_relaxed);
+    s->header->long_lock.store(0, std::memory_order_relaxed);
     for (u32 i = 0; i < s->header->slot_capacity; ++i) {
         context_slot* slot = &s->slots[i];
+        const u32 seq = slot->seq.load(std::memory_order_relaxed);
+        if (seq & 1u) {
+            slot->state.store(ss_removed, std::memory_order_relaxed);
+            slot->value_length = 0;
+            slot->seq.store(seq + 1, std::memory_order_relaxed);
+        }
         if (slot->state.load(std::memory_order_relaxed) == ss_live && (slot->flags & sf_process_only)) {
             slot->state.store(ss_removed, std::memory_order_relaxed);
             slot->value_length = 0;
@@ -470,13 +480,36 @@ inline std::size_t part_name(char* buf, const char* key, std::size_t key_n, unsi
     return n;
 }
 
+/// Holds the store's long lock (when `take`) for a scope.
+class long_lock_guard {
+public:
+    long_lock_guard(const context_store* s, bool take) : lock_(take ? &s->header->long_lock : nullptr) {
+        if (lock_ == nullptr) return;
+        unsigned spins = 0;
+        while (lock_->exchange(1, std::memory_order_acquire) != 0) cpu_relax(spins++);
+    }
+    ~long_lock_guard() {
+        if (lock_ != nullptr) lock_->store(0, std::memory_order_release);
+    }
+    bool held() const { return lock_ != nullptr; }
+    long_lock_guard(const long_lock_guard&) = delete;
+    long_lock_guard& operator=(const long_lock_guard&) = delete;
+
+private:
+    std::atomic<std::uint32_t>* lock_;
+};
+
 /// Sets a value of any length up to limits::annotation_value: short values take one slot; a
 /// long one is stored as parts key__1..key__N (written first) under a split head. Parts a
 /// previous, longer value left behind are removed afterwards. False when the table is full.
 inline bool context_put_long(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n, const char* value,
                              std::size_t value_n, std::uint8_t flags) {
     const std::size_t part = limits::annotation_part;
-    const std::uint16_t old_parts = context_parts(s, kind, key, key_n);
+    // Writers of split values take the long lock, so parameters() never joins parts of two
+    // values; a short value over a short one (the common case) does not.
+    const std::uint16_t seen_parts = context_parts(s, kind, key, key_n);
+    long_lock_guard guard(s, value_n > part || seen_parts != 0);
+    const std::uint16_t old_parts = guard.held() ? context_parts(s, kind, key, key_n) : seen_parts;
     char name[sigsafe::k_slot_key_capacity];
     std::uint16_t parts = 0;
     bool ok = true;
@@ -500,6 +533,7 @@ inline bool context_put_long(const context_store* s, std::uint8_t kind, const ch
 }
 
 inline void context_erase_long(const context_store* s, std::uint8_t kind, const char* key, std::size_t key_n) {
+    long_lock_guard guard(s, context_parts(s, kind, key, key_n) != 0);
     const std::uint16_t parts = context_erase(s, kind, key, key_n);
     char name[sigsafe::k_slot_key_capacity];
     for (std::uint16_t i = 0; i < parts; ++i) context_erase(s, kind, name, part_name(name, key, key_n, i + 1u));
@@ -559,9 +593,18 @@ inline void context_add_breadcrumb(const context_store* s, const char* message, 
 inline std::map<std::string, std::string> context_collect(const context_store* s, std::uint8_t kind) {
     std::map<std::string, std::string> out;
     std::map<std::string, std::uint16_t> heads;
+    long_lock_guard guard(s, true);  // no split value changes while it is read
     sigsafe::slot_copy c;
     for (std::uint32_t i = 0; i < s->header->slot_capacity; ++i) {
-        if (!sigsafe::context_read_slot(s, i, &c) || c.kind != kind) continue;
+        bool live = sigsafe::context_read_slot(s, i, &c);
+        // Unlike the crash path, this caller can wait for a writer to finish the slot rather than
+        // return a mix of two values (bounded: a writer stopped for good, as in a forked child,
+        // still leaves the copy as it is).
+        for (unsigned spins = 0; live && c.torn && spins < 1000; ++spins) {
+            cpu_relax(spins);
+            live = sigsafe::context_read_slot(s, i, &c);
+        }
+        if (!live || c.kind != kind) continue;
         if (c.flags & sigsafe::sf_split) {
             heads[std::string(c.key, c.key_length)] = c.parts;
         } else {

@@ -85,6 +85,7 @@ inline helper_config decode_helper_config(const std::string& text) {
     if (!kv["max_attachment_bytes"].empty()) {
         c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
     }
+    c.upload.max_attachment_bytes = c.max_attachment_bytes;
     return c;
 }
 

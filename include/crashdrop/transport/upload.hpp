@@ -18,6 +18,7 @@ struct upload_settings {
     std::string ca_file;
     int connect_timeout_ms = 10000;
     int upload_timeout_ms = 60000;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  // an attachment not copied at persist time is cut here
 };
 
 struct multipart_part {
@@ -154,7 +155,8 @@ inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
 }
 
 /// The parts a report is sent as, in the given format.
-inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format) {
+inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format,
+                                                std::size_t max_attachment_bytes = 4u * 1024u * 1024u) {
     std::vector<multipart_part> parts;
     auto text = [&parts](const std::string& name, const std::string& value) {
         parts.push_back({safe_field_name(name), value, std::string(), std::string()});
@@ -201,7 +203,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     for (const std::string& path : up.attachments) {
         std::string bytes;
         bool cut = false;
-        if (!read_file_tail(path, 100u << 20, &bytes, &cut)) continue;  // gone since: send the rest
+        if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut)) continue;  // gone since: send the rest
         const std::string base = safe_field_name(path.substr(path.rfind('/') + 1));
         parts.push_back({base, bytes, base, "application/octet-stream"});
     }
@@ -278,7 +280,7 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         return bad;
     }
     const std::string boundary = "----crashdrop-" + up.report.id;
-    std::string body = multipart_body(report_parts(up, s.format), boundary);
+    std::string body = multipart_body(report_parts(up, s.format, s.max_attachment_bytes), boundary);
     http_headers headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
                             {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
     if (s.compress) {
