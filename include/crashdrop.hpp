@@ -48,9 +48,8 @@
 // ---- implementation (the one TU that defines CRASHDROP_IMPLEMENTATION) ----
 #include "crashdrop/detail/impl_begin.hpp"
 #include "crashdrop/minidump/format.hpp"
-#include "crashdrop/minidump/context_amd64.hpp"
 #include "crashdrop/sigsafe/common.hpp"
-#include "crashdrop/platform/linux/arch_x86_64.hpp"
+#include "crashdrop/platform/arch.hpp"
 #include "crashdrop/platform/linux/syscalls_linux.hpp"
 #include "crashdrop/minidump/writer.hpp"
 #include "crashdrop/helper/region.hpp"

@@ -881,9 +881,6 @@ CRASHDROP_NAMESPACE_END
 #include <ucontext.h>
 #include <unistd.h>
 #endif
-#if CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
-#include <cpuid.h>
-#endif
 #if CRASHDROP_OS_WINDOWS
 // <windows.h> is seen by the implementation TU only, lean and without the min/max macros. The
 // user's own WIN32_LEAN_AND_MEAN / NOMINMAX (defined or not) are restored afterwards. Include
@@ -1073,7 +1070,7 @@ static_assert(sizeof(exception_stream) == 168, "MINIDUMP_EXCEPTION_STREAM");
 /// Breakpad's exception code for a dump requested by the application (no crash).
 constexpr std::uint32_t k_exception_dump_requested = 0xffffffffu;
 
-/// CPU_INFORMATION (the x86 arm of the union, 24 bytes; other CPUs use processor_features)
+/// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
     struct {
         std::uint32_t vendor_id[3];               // VendorId (cpuid 0: ebx, edx, ecx)
@@ -1081,6 +1078,10 @@ union cpu_information {
         std::uint32_t feature_information;        // FeatureInformation (cpuid 1: edx)
         std::uint32_t amd_extended_cpu_features;  // AMDExtendedCpuFeatures
     } x86;
+    struct {
+        std::uint32_t cpuid;       // MIDR_EL1 layout: implementer, variant, arch, part, revision
+        std::uint32_t elf_hwcaps;  // AT_HWCAP
+    } arm;
     struct {
         std::uint64_t processor_features[2];      // ProcessorFeatures
     } other;
@@ -1181,58 +1182,6 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/minidump/format.hpp ----
-// ---- begin crashdrop/minidump/context_amd64.hpp ----
-// crashdrop/minidump/context_amd64.hpp - the x86-64 thread context as minidumps store it
-// (Microsoft's CONTEXT for AMD64, 1232 bytes). Knows no operating system: filling it from a
-// Linux ucontext lives in platform/linux/arch_x86_64.hpp.
-// Context: implementation TU; plain data, used on the crash path.
-#if CRASHDROP_DETAIL_IMPL_ACTIVE
-
-CRASHDROP_NAMESPACE_BEGIN
-namespace minidump {
-
-constexpr std::uint32_t k_context_amd64 = 0x00100000u;                  // CONTEXT_AMD64
-constexpr std::uint32_t k_context_amd64_control = k_context_amd64 | 0x1u;   // CONTEXT_CONTROL
-constexpr std::uint32_t k_context_amd64_integer = k_context_amd64 | 0x2u;   // CONTEXT_INTEGER
-constexpr std::uint32_t k_context_amd64_segments = k_context_amd64 | 0x4u;  // CONTEXT_SEGMENTS
-constexpr std::uint32_t k_context_amd64_floating_point = k_context_amd64 | 0x8u;
-/// CONTROL | INTEGER | FLOATING_POINT: what a Linux signal frame gives us (Breakpad's choice).
-constexpr std::uint32_t k_context_amd64_full = 0x0010000bu;
-
-/// CONTEXT (AMD64). 128-bit registers are stored as two little-endian 64-bit halves.
-struct context_amd64 {
-    std::uint64_t p1_home, p2_home, p3_home, p4_home, p5_home, p6_home;  // P1Home..P6Home
-    std::uint32_t context_flags;                                         // ContextFlags
-    std::uint32_t mx_csr;                                                // MxCsr
-    std::uint16_t cs, ds, es, fs, gs, ss;                                // SegCs..SegSs
-    std::uint32_t eflags;                                                // EFlags
-    std::uint64_t dr0, dr1, dr2, dr3, dr6, dr7;                          // Dr0..Dr7
-    std::uint64_t rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi;                // Rax..Rdi
-    std::uint64_t r8, r9, r10, r11, r12, r13, r14, r15;                  // R8..R15
-    std::uint64_t rip;                                                   // Rip
-    std::uint8_t flt_save[512];            // FltSave: XMM_SAVE_AREA32, the FXSAVE image
-    std::uint64_t vector_register[26][2];  // VectorRegister
-    std::uint64_t vector_control;          // VectorControl
-    std::uint64_t debug_control;           // DebugControl
-    std::uint64_t last_branch_to_rip;      // LastBranchToRip
-    std::uint64_t last_branch_from_rip;    // LastBranchFromRip
-    std::uint64_t last_exception_to_rip;   // LastExceptionToRip
-    std::uint64_t last_exception_from_rip; // LastExceptionFromRip
-};
-static_assert(sizeof(context_amd64) == 1232, "CONTEXT (AMD64)");
-static_assert(offsetof(context_amd64, context_flags) == 0x30, "ContextFlags");
-static_assert(offsetof(context_amd64, eflags) == 0x44, "EFlags");
-static_assert(offsetof(context_amd64, rax) == 0x78, "Rax");
-static_assert(offsetof(context_amd64, rip) == 0xf8, "Rip");
-static_assert(offsetof(context_amd64, flt_save) == 0x100, "FltSave");
-static_assert(offsetof(context_amd64, vector_register) == 0x300, "VectorRegister");
-static_assert(offsetof(context_amd64, vector_control) == 0x4a0, "VectorControl");
-
-}  // namespace minidump
-CRASHDROP_NAMESPACE_END
-
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
-// ---- end crashdrop/minidump/context_amd64.hpp ----
 // ---- begin crashdrop/sigsafe/common.hpp ----
 // crashdrop/sigsafe/common.hpp - byte, string and number primitives for the crash path.
 //
@@ -1495,6 +1444,65 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/sigsafe/common.hpp ----
+// ---- begin crashdrop/platform/arch.hpp ----
+// crashdrop/platform/arch.hpp - the one place that picks the architecture's files: its minidump
+// context layout and its platform file (registers, system calls, signal frames, CPU info).
+// Everything else uses the interface those files share (see arch_x86_64.hpp) and never
+// branches on the architecture. tools/amalgamate.py keeps both, each under its guard.
+// Context: implementation TU (each included file checks CRASHDROP_DETAIL_IMPL_ACTIVE itself).
+#if CRASHDROP_ARCH_X86_64
+// ---- begin crashdrop/minidump/context_amd64.hpp ----
+// crashdrop/minidump/context_amd64.hpp - the x86-64 thread context as minidumps store it
+// (Microsoft's CONTEXT for AMD64, 1232 bytes). Knows no operating system: filling it from a
+// Linux ucontext lives in platform/linux/arch_x86_64.hpp.
+// Context: implementation TU; plain data, used on the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace minidump {
+
+constexpr std::uint32_t k_context_amd64 = 0x00100000u;                  // CONTEXT_AMD64
+constexpr std::uint32_t k_context_amd64_control = k_context_amd64 | 0x1u;   // CONTEXT_CONTROL
+constexpr std::uint32_t k_context_amd64_integer = k_context_amd64 | 0x2u;   // CONTEXT_INTEGER
+constexpr std::uint32_t k_context_amd64_segments = k_context_amd64 | 0x4u;  // CONTEXT_SEGMENTS
+constexpr std::uint32_t k_context_amd64_floating_point = k_context_amd64 | 0x8u;
+/// CONTROL | INTEGER | FLOATING_POINT: what a Linux signal frame gives us (Breakpad's choice).
+constexpr std::uint32_t k_context_amd64_full = 0x0010000bu;
+
+/// CONTEXT (AMD64). 128-bit registers are stored as two little-endian 64-bit halves.
+struct context_amd64 {
+    std::uint64_t p1_home, p2_home, p3_home, p4_home, p5_home, p6_home;  // P1Home..P6Home
+    std::uint32_t context_flags;                                         // ContextFlags
+    std::uint32_t mx_csr;                                                // MxCsr
+    std::uint16_t cs, ds, es, fs, gs, ss;                                // SegCs..SegSs
+    std::uint32_t eflags;                                                // EFlags
+    std::uint64_t dr0, dr1, dr2, dr3, dr6, dr7;                          // Dr0..Dr7
+    std::uint64_t rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi;                // Rax..Rdi
+    std::uint64_t r8, r9, r10, r11, r12, r13, r14, r15;                  // R8..R15
+    std::uint64_t rip;                                                   // Rip
+    std::uint8_t flt_save[512];            // FltSave: XMM_SAVE_AREA32, the FXSAVE image
+    std::uint64_t vector_register[26][2];  // VectorRegister
+    std::uint64_t vector_control;          // VectorControl
+    std::uint64_t debug_control;           // DebugControl
+    std::uint64_t last_branch_to_rip;      // LastBranchToRip
+    std::uint64_t last_branch_from_rip;    // LastBranchFromRip
+    std::uint64_t last_exception_to_rip;   // LastExceptionToRip
+    std::uint64_t last_exception_from_rip; // LastExceptionFromRip
+};
+static_assert(sizeof(context_amd64) == 1232, "CONTEXT (AMD64)");
+static_assert(offsetof(context_amd64, context_flags) == 0x30, "ContextFlags");
+static_assert(offsetof(context_amd64, eflags) == 0x44, "EFlags");
+static_assert(offsetof(context_amd64, rax) == 0x78, "Rax");
+static_assert(offsetof(context_amd64, rip) == 0xf8, "Rip");
+static_assert(offsetof(context_amd64, flt_save) == 0x100, "FltSave");
+static_assert(offsetof(context_amd64, vector_register) == 0x300, "VectorRegister");
+static_assert(offsetof(context_amd64, vector_control) == 0x4a0, "VectorControl");
+
+}  // namespace minidump
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/minidump/context_amd64.hpp ----
 // ---- begin crashdrop/platform/linux/arch_x86_64.hpp ----
 // crashdrop/platform/linux/arch_x86_64.hpp - everything about x86-64 Linux the rest of the
 // library needs, behind one small interface that arch_aarch64.hpp provides too:
@@ -1504,11 +1512,13 @@ CRASHDROP_NAMESPACE_END
 //   context_sp / context_ip / set_context_sp_ip, context_registers  register access
 //   thread_pointer()                           the TLS base (recorded as the thread's TEB)
 //   copy_large(dst, src, n)                    a fast copy of memory known to be readable
+//   cpu_pause()                                the spin-wait hint
 //   k_red_zone                                 bytes below SP a leaf function may use
 //   fill_cpu_info(minidump::system_info*)      CPU identification (start() time, not crash path)
 // Nothing outside platform/linux/arch_*.hpp branches on the architecture.
 // Context: implementation TU; all but fill_cpu_info run on the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
+#include <cpuid.h>  // __get_cpuid: static inline functions only
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
@@ -1615,6 +1625,9 @@ CRASHDROP_SIGSAFE_INLINE u64 thread_pointer() {
     return tp;
 }
 
+/// Tells the CPU this is a spin-wait loop.
+CRASHDROP_SIGSAFE_INLINE void cpu_pause() { __builtin_ia32_pause(); }
+
 }  // namespace sigsafe
 
 namespace detail {
@@ -1647,6 +1660,262 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
 // ---- end crashdrop/platform/linux/arch_x86_64.hpp ----
+#elif CRASHDROP_ARCH_AARCH64
+// ---- begin crashdrop/minidump/context_arm64.hpp ----
+// crashdrop/minidump/context_arm64.hpp - the ARM64 thread context as minidumps store it
+// (Microsoft's ARM64_NT_CONTEXT, 912 bytes, flag 0x00400000 - the layout Breakpad, Crashpad,
+// LLDB and Sentry read as MD_CONTEXT_ARM64; not Breakpad's older private 0x80000000 layout).
+// Knows no operating system: filling it from a Linux ucontext lives in
+// platform/linux/arch_aarch64.hpp.
+// Context: implementation TU; plain data, used on the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace minidump {
+
+constexpr std::uint32_t k_context_arm64 = 0x00400000u;                       // CONTEXT_ARM64
+constexpr std::uint32_t k_context_arm64_control = k_context_arm64 | 0x1u;    // CONTEXT_CONTROL
+constexpr std::uint32_t k_context_arm64_integer = k_context_arm64 | 0x2u;    // CONTEXT_INTEGER
+constexpr std::uint32_t k_context_arm64_floating_point = k_context_arm64 | 0x4u;
+constexpr std::uint32_t k_context_arm64_debug = k_context_arm64 | 0x8u;      // CONTEXT_DEBUG
+/// CONTROL | INTEGER | FLOATING_POINT: what a Linux signal frame gives us.
+constexpr std::uint32_t k_context_arm64_full = 0x00400007u;
+
+/// ARM64_NT_CONTEXT. Every field is at most 8-byte aligned (the 128-bit V registers are two
+/// little-endian 64-bit halves, low half first), so the layout has no padding.
+struct context_arm64 {
+    std::uint32_t context_flags;  // ContextFlags
+    std::uint32_t cpsr;           // Cpsr (PSTATE: NZCV and friends)
+    std::uint64_t x[29];          // X0..X28
+    std::uint64_t fp;             // Fp (X29)
+    std::uint64_t lr;             // Lr (X30)
+    std::uint64_t sp;             // Sp
+    std::uint64_t pc;             // Pc
+    std::uint64_t v[32][2];       // V0..V31 (NEON128: Low, High)
+    std::uint32_t fpcr;           // Fpcr
+    std::uint32_t fpsr;           // Fpsr
+    std::uint32_t bcr[8];         // Bcr: hardware breakpoint control
+    std::uint64_t bvr[8];         // Bvr: hardware breakpoint values
+    std::uint32_t wcr[2];         // Wcr: watchpoint control
+    std::uint64_t wvr[2];         // Wvr: watchpoint values
+};
+static_assert(sizeof(context_arm64) == 912 && sizeof(context_arm64) == 0x390, "ARM64_NT_CONTEXT");
+static_assert(offsetof(context_arm64, context_flags) == 0x000, "ContextFlags");
+static_assert(offsetof(context_arm64, cpsr) == 0x004, "Cpsr");
+static_assert(offsetof(context_arm64, x) == 0x008, "X0");
+static_assert(offsetof(context_arm64, fp) == 0x0f0, "Fp");
+static_assert(offsetof(context_arm64, lr) == 0x0f8, "Lr");
+static_assert(offsetof(context_arm64, sp) == 0x100, "Sp");
+static_assert(offsetof(context_arm64, pc) == 0x108, "Pc");
+static_assert(offsetof(context_arm64, v) == 0x110, "V");
+static_assert(offsetof(context_arm64, fpcr) == 0x310, "Fpcr");
+static_assert(offsetof(context_arm64, fpsr) == 0x314, "Fpsr");
+static_assert(offsetof(context_arm64, bcr) == 0x318, "Bcr");
+static_assert(offsetof(context_arm64, bvr) == 0x338, "Bvr");
+static_assert(offsetof(context_arm64, wcr) == 0x378, "Wcr");
+static_assert(offsetof(context_arm64, wvr) == 0x380, "Wvr");
+
+}  // namespace minidump
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/minidump/context_arm64.hpp ----
+// ---- begin crashdrop/platform/linux/arch_aarch64.hpp ----
+// crashdrop/platform/linux/arch_aarch64.hpp - everything about ARM64 (AArch64) Linux the rest
+// of the library needs, behind the same small interface as arch_x86_64.hpp:
+//   md_context / k_md_processor_architecture   minidump context type and SystemInfo CPU id
+//   raw_syscall(...)                           the svc instruction (no libc, no errno)
+//   fill_context(md_context*, const ucontext_t*) signal frame -> minidump context
+//   context_sp / context_ip / set_context_sp_ip, context_registers  register access
+//   thread_pointer()                           the TLS base (recorded as the thread's TEB)
+//   copy_large(dst, src, n)                    a fast copy of memory known to be readable
+//   cpu_pause()                                the spin-wait hint
+//   k_red_zone                                 bytes below SP a leaf function may use (none)
+//   fill_cpu_info(minidump::system_info*)      CPU identification (start() time, not crash path)
+// Nothing outside platform/linux/arch_*.hpp branches on the architecture.
+// Context: implementation TU; all but fill_cpu_info run on the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_ARCH_AARCH64
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+using md_context = minidump::context_arm64;
+constexpr u16 k_md_processor_architecture = minidump::k_arch_arm64;
+constexpr std::size_t k_red_zone = 0;  // AAPCS64 has no red zone: nothing below SP is live
+constexpr const char* k_arch_name = "arm64";
+
+/// The AArch64 `svc #0` instruction: number in x8, arguments in x0..x5, result in x0
+/// (-errno on failure). Clobbers nothing else.
+CRASHDROP_SIGSAFE_INLINE long raw_syscall(long n, long a1 = 0, long a2 = 0, long a3 = 0,
+                                          long a4 = 0, long a5 = 0, long a6 = 0) {
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a1;
+    register long x1 __asm__("x1") = a2;
+    register long x2 __asm__("x2") = a3;
+    register long x3 __asm__("x3") = a4;
+    register long x4 __asm__("x4") = a5;
+    register long x5 __asm__("x5") = a6;
+    __asm__ volatile("svc #0"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                     : "memory");
+    return x0;
+}
+
+// The records in uc_mcontext.__reserved: {u32 magic; u32 size; payload}, ended by magic 0.
+constexpr u32 k_fpsimd_magic = 0x46508001u;  // struct fpsimd_context: fpsr, fpcr, vregs[32]
+constexpr std::size_t k_fpsimd_vregs_offset = 16;  // after the 8-byte header, fpsr and fpcr
+
+/// Copies a signal frame's registers (and the FP/SIMD record) into a minidump context.
+CRASHDROP_SIGSAFE void fill_context(md_context* out, const ucontext_t* uc) {
+    zero_bytes(out, sizeof(*out));
+    const mcontext_t* m = &uc->uc_mcontext;
+    out->context_flags = minidump::k_context_arm64_control | minidump::k_context_arm64_integer;
+    out->cpsr = static_cast<u32>(m->pstate);
+    for (int i = 0; i < 29; ++i) out->x[i] = m->regs[i];
+    out->fp = m->regs[29];
+    out->lr = m->regs[30];
+    out->sp = m->sp;
+    out->pc = m->pc;
+    // Walk the records for the FP/SIMD state; never past the reserved area.
+    const u8* area = m->__reserved;
+    const std::size_t cap = sizeof(m->__reserved);
+    std::size_t at = 0;
+    while (at + 8 <= cap) {
+        u32 magic, size;
+        copy_bytes(&magic, area + at, 4);
+        copy_bytes(&size, area + at + 4, 4);
+        if (magic == 0 || size < 8 || size > cap - at) break;
+        if (magic == k_fpsimd_magic && size >= k_fpsimd_vregs_offset + sizeof(out->v)) {
+            copy_bytes(&out->fpsr, area + at + 8, 4);
+            copy_bytes(&out->fpcr, area + at + 12, 4);
+            copy_bytes(out->v, area + at + k_fpsimd_vregs_offset, sizeof(out->v));
+            out->context_flags |= minidump::k_context_arm64_floating_point;
+            break;
+        }
+        at += size;
+    }
+}
+
+CRASHDROP_SIGSAFE_INLINE u64 context_sp(const md_context* c) { return c->sp; }
+CRASHDROP_SIGSAFE_INLINE u64 context_ip(const md_context* c) { return c->pc; }
+
+/// For a thread known only from /proc/<tid>/syscall: a context holding just SP and PC.
+CRASHDROP_SIGSAFE void set_context_sp_ip(md_context* c, u64 sp, u64 ip) {
+    zero_bytes(c, sizeof(*c));
+    c->context_flags = minidump::k_context_arm64_control;
+    c->sp = sp;
+    c->pc = ip;
+}
+
+/// The general registers whose targets are worth capturing - x0..x28, the frame pointer and
+/// the link register (a return address: a leaf's caller is known only from LR); returns how many.
+CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
+    std::size_t n = 0;
+    for (int i = 0; i < 29; ++i) out[n++] = c->x[i];
+    out[n++] = c->fp;
+    out[n++] = c->lr;
+    return n;
+}
+constexpr std::size_t k_max_context_registers = 31;
+
+/// Copies a large block fast (16 bytes per load/store pair, then the tail) - for memory known
+/// to be readable, such as a stopped thread's stack.
+CRASHDROP_SIGSAFE_INLINE void copy_large(void* dst, const void* src, std::size_t n) {
+    auto* d = static_cast<u8*>(dst);
+    const auto* s = static_cast<const u8*>(src);
+    const std::size_t blocks = n / 16;
+    if (blocks > 0) {
+        u8* to = d;
+        const u8* from = s;
+        std::size_t left = blocks;
+        u64 a, b;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldp %[a], %[b], [%[s]], #16\n\t"
+            "stp %[a], %[b], [%[d]], #16\n\t"
+            "subs %[left], %[left], #1\n\t"
+            "b.ne 1b"
+            : [d] "+r"(to), [s] "+r"(from), [left] "+r"(left), [a] "=&r"(a), [b] "=&r"(b)
+            :
+            : "cc", "memory");
+    }
+    if (n % 16 != 0) copy_bytes(d + blocks * 16, s + blocks * 16, n % 16);
+}
+
+/// The thread pointer (TPIDR_EL0: glibc's TCB, a fixed distance above pthread_self()).
+CRASHDROP_SIGSAFE_INLINE u64 thread_pointer() {
+    u64 tp;
+    __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tp));
+    return tp;
+}
+
+/// Tells the CPU this is a spin-wait loop.
+CRASHDROP_SIGSAFE_INLINE void cpu_pause() { __asm__ volatile("yield" ::: "memory"); }
+
+}  // namespace sigsafe
+
+namespace detail {
+
+/// Reads one "name : value" line of /proc/cpuinfo as a number (hex with 0x, else decimal).
+inline bool cpuinfo_field(const char* text, const char* name, unsigned long* value) {
+    const std::size_t len = std::strlen(name);
+    for (const char* line = text; line != nullptr && *line != '\0';) {
+        if (std::strncmp(line, name, len) == 0) {
+            const char* p = line + len;
+            while (*p == ' ' || *p == '\t') ++p;
+            if (*p == ':') {
+                ++p;
+                while (*p == ' ' || *p == '\t') ++p;
+                char* end = nullptr;
+                const unsigned long v = std::strtoul(p, &end, 0);
+                if (end != p) {
+                    *value = v;
+                    return true;
+                }
+            }
+        }
+        line = std::strchr(line, '\n');
+        if (line != nullptr) ++line;
+    }
+    return false;
+}
+
+/// CPU identification for SystemInfo. Runs at start(), not after a fault. From the first
+/// processor in /proc/cpuinfo: ProcessorLevel = CPU architecture (8), ProcessorRevision =
+/// variant << 8 | revision, and the ARM CPU_INFORMATION arm: cpuid in MIDR_EL1's layout
+/// (implementer, variant, architecture 0xf, part, revision) and AT_HWCAP.
+inline void fill_cpu_info(minidump::system_info* si) {
+    char text[8192];  // the first processor's lines come first
+    std::size_t n = 0;
+    if (std::FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+        n = std::fread(text, 1, sizeof(text) - 1, f);
+        std::fclose(f);
+    }
+    text[n] = '\0';
+    unsigned long implementer = 0, variant = 0, part = 0, revision = 0, architecture = 8;
+    const bool arm = cpuinfo_field(text, "CPU implementer", &implementer);
+    if (arm) {
+        cpuinfo_field(text, "CPU variant", &variant);
+        cpuinfo_field(text, "CPU part", &part);
+        cpuinfo_field(text, "CPU revision", &revision);
+        cpuinfo_field(text, "CPU architecture", &architecture);
+        si->cpu.arm.cpuid = static_cast<std::uint32_t>(((implementer & 0xffu) << 24) | ((variant & 0xfu) << 20) |
+                                                       (0xfu << 16) | ((part & 0xfffu) << 4) | (revision & 0xfu));
+    }
+    // (Under qemu-user /proc/cpuinfo is the host's: then only the architecture is known.)
+    si->processor_level = static_cast<std::uint16_t>(architecture);
+    si->processor_revision = static_cast<std::uint16_t>(((variant & 0xffu) << 8) | (revision & 0xffu));
+    si->cpu.arm.elf_hwcaps = static_cast<std::uint32_t>(getauxval(AT_HWCAP));
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_ARCH_AARCH64
+// ---- end crashdrop/platform/linux/arch_aarch64.hpp ----
+#endif
+// ---- end crashdrop/platform/arch.hpp ----
 // ---- begin crashdrop/platform/linux/syscalls_linux.hpp ----
 // crashdrop/platform/linux/syscalls_linux.hpp - typed Linux system calls over the
 // architecture's raw_syscall, plus the few composite operations the crash path needs: write
@@ -2408,11 +2677,7 @@ inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t bre
 
 inline void cpu_relax(unsigned spins) {
     if (spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
+        sigsafe::cpu_pause();
     } else {
         sched_yield();
     }
@@ -8703,12 +8968,18 @@ inline Status linux_write_dump(std::string* path_out) {
     sigemptyset(&unblock);
     sigaddset(&unblock, g->capture_signal);
     pthread_sigmask(SIG_UNBLOCK, &unblock, &old);
+    // The caller's own registers, taken here: this frame and its callers stay as they are while
+    // the dump is written (registers taken deeper, in a frame that has returned by the time the
+    // stack is copied, would describe a stack that was since overwritten - on ARM64 that loses the
+    // saved link register and the unwind stops).
+    ucontext_t self_context;
+    const bool have_self = getcontext(&self_context) == 0;
     sigsafe::dump_request req;
     req.is_crash = false;
     req.signo = 0;
     req.code = 0;
     req.address = 0;
-    req.uc = nullptr;
+    req.uc = have_self ? &self_context : nullptr;  // nullptr: it answers its own capture signal
     req.tid = tid;
     const long r = sigsafe::write_minidump(g, &req);
     sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));

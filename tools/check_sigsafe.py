@@ -9,6 +9,9 @@ pass_on (which call the handler installed before crashdrop's, by design). A comp
 stray malloc or printf, or an unmarked helper all show up here.
 
     tools/check_sigsafe.py BINARY...
+
+x86_64 and aarch64 binaries (call/jmp/jcc; bl/b/b.cond/cbz/tbz, blr/br), each disassembled by an
+objdump that knows its machine (aarch64-linux-gnu-objdump for aarch64).
 """
 import re
 import shutil
@@ -22,6 +25,11 @@ ALLOWED_LIBC = {
     # Only reached when the stack protector finds the stack smashed: the process is doomed anyway.
     "__stack_chk_fail",
 }
+# aarch64: GCC's -moutline-atomics (Debian's default) turns atomic operations into calls to
+# libgcc's helpers (__aarch64_cas4_acq_rel and friends, linked statically into every binary):
+# one LSE atomic instruction, or a load-exclusive/store-exclusive loop, chosen by a flag set at
+# start-up. They take no locks and call nothing; check_helper() proves that for each one used.
+OUTLINE_ATOMIC = re.compile(r"^__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)$")
 # Functions allowed to contain indirect calls or jumps, and why.
 INDIRECT_OK = {
     "forward_signal": "calls the handler that owned the capture signal before crashdrop",
@@ -35,11 +43,33 @@ FUNC = re.compile(r"^([0-9a-f]+) <(.+)>:$")
 TARGET = re.compile(r"(?:0x)?([0-9a-f]+)\s*<([^>]+)>")
 
 
-def objdump():
-    for name in ("objdump", "x86_64-linux-gnu-objdump", "aarch64-linux-gnu-objdump"):
+EM_X86_64, EM_AARCH64 = 62, 183
+
+
+def elf_machine(binary):
+    """The ELF header's e_machine (little-endian files only), or None."""
+    with open(binary, "rb") as f:
+        head = f.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF" or head[5] != 1:
+        return None
+    return int.from_bytes(head[18:20], "little")
+
+
+def objdump(binary):
+    """An objdump that disassembles this binary: the cross binutils' for an aarch64 object
+    (Debian's plain objdump knows only x86), the host's otherwise."""
+    machine = elf_machine(binary)
+    if machine == EM_AARCH64:
+        names = ("aarch64-linux-gnu-objdump", "objdump")
+    elif machine == EM_X86_64:
+        names = ("objdump", "x86_64-linux-gnu-objdump")
+    else:
+        names = ("objdump",)
+    for name in names:
         if shutil.which(name):
             return name
-    sys.exit("objdump not found")
+    sys.exit(f"no objdump for {binary} (install binutils" +
+             (", binutils-aarch64-linux-gnu)" if machine == EM_AARCH64 else ")"))
 
 
 def section_range(tool, binary):
@@ -59,9 +89,8 @@ def demangle(names):
     return dict(zip(names, out))
 
 
-def architecture(tool, binary):
-    out = subprocess.run([tool, "-f", binary], capture_output=True, text=True, check=True).stdout
-    return "aarch64" if "aarch64" in out else "x86_64"
+def architecture(binary):
+    return "aarch64" if elf_machine(binary) == EM_AARCH64 else "x86_64"
 
 
 def classify(arch, mnemonic, operand):
@@ -77,12 +106,35 @@ def classify(arch, mnemonic, operand):
     return None
 
 
+def check_helper(tool, binary, name):
+    """Problems with a helper the crash path may call: it must branch only within itself."""
+    dis = subprocess.run([tool, "-d", "-w", "--no-show-raw-insn", f"--disassemble={name}", binary],
+                         capture_output=True, text=True, check=True).stdout
+    problems, inside, seen = [], False, False
+    for line in dis.splitlines():
+        f = FUNC.match(line)
+        if f:
+            inside = f.group(2) == name
+            seen = seen or inside
+            continue
+        m = BRANCH.match(line) if inside else None
+        if not m:
+            continue
+        kind = classify("aarch64", m.group(2), m.group(3).strip())
+        t = TARGET.search(m.group(3))
+        if kind == "indirect" or (kind == "direct" and (not t or not t.group(2).startswith(name))):
+            problems.append(f"{name} (an outline atomic) branches out: {m.group(2)} {m.group(3).strip()}")
+    if not seen:
+        problems.append(f"{name}: not found in the binary")
+    return problems
+
+
 def check(tool, binary):
     rng = section_range(tool, binary)
     if rng is None:
         return [f"{binary}: no section {SECTION} (is CRASHDROP_SIGSAFE still applied?)"]
     lo, hi = rng
-    arch = architecture(tool, binary)
+    arch = architecture(binary)
     dis = subprocess.run([tool, "-d", "-w", "--no-show-raw-insn", "-j", SECTION, binary],
                          capture_output=True, text=True, check=True).stdout
     functions, current, branches = [], "?", []
@@ -100,7 +152,7 @@ def check(tool, binary):
         if kind:
             branches.append((current, addr, mnemonic, operand, kind))
     names = demangle(sorted(set(functions)))
-    problems = []
+    problems, helpers = [], set()
     for fn, addr, mnemonic, operand, kind in branches:
         pretty = names.get(fn, fn)
         if kind == "indirect":
@@ -117,7 +169,12 @@ def check(tool, binary):
         base = re.split(r"[@+]", label)[0]
         if base in ALLOWED_LIBC:
             continue
+        if arch == "aarch64" and OUTLINE_ATOMIC.match(base) and "+" not in label:
+            helpers.add(base)
+            continue
         problems.append(f"{mnemonic} to {label} (outside {SECTION}) at {addr} in {pretty}")
+    for helper in sorted(helpers):
+        problems += check_helper(tool, binary, helper)
     for needed in MUST_CONTAIN:
         if not any(needed in names.get(f, f) for f in functions):
             problems.append(f"{needed} is not in {SECTION}")
@@ -128,10 +185,9 @@ def main():
     if len(sys.argv) < 2:
         print(__doc__)
         return 2
-    tool = objdump()
     failed = False
     for binary in sys.argv[1:]:
-        problems = check(tool, binary)
+        problems = check(objdump(binary), binary)
         if problems:
             failed = True
             print(f"FAILED {binary}:")

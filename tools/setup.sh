@@ -53,6 +53,13 @@ crashdrop_fetch_readers() {
     export CRASHDROP_MINIDUMP_TOOLS="$bin"
 }
 
+# The cross compiler, its sysroot and qemu-user: what the aarch64 crash tests need
+# (tools/test.sh installs them when root; they are optional elsewhere).
+crashdrop_have_aarch64() {
+    command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null &&
+        command -v aarch64-linux-gnu-objdump >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ]
+}
+
 crashdrop_install_packages || return 1 2>/dev/null || exit 1
 crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
 export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}

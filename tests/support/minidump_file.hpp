@@ -122,6 +122,18 @@ struct minidump_file {
         return get(ctx_rva + (arm64 ? 0x108u : 0xf8u), ip) && get(ctx_rva + (arm64 ? 0x100u : 0x98u), sp);
     }
 
+    /// ThreadList entry i's context: its size and its context_flags (the first 4 bytes on both
+    /// AMD64 and ARM64).
+    bool thread_context(std::uint32_t i, std::uint32_t* size, std::uint32_t* flags) const {
+        auto it = streams.find(3);
+        if (it == streams.end()) return false;
+        std::uint32_t ctx_rva = 0;
+        const std::uint64_t entry = it->second.first + 4 + 48ull * i;
+        if (!get(entry + 40, size) || !get(entry + 44, &ctx_rva)) return false;
+        // AMD64 CONTEXT starts with six home registers; its ContextFlags is at 0x30.
+        return get(ctx_rva + (architecture() == 12 ? 0u : 0x30u), flags);
+    }
+
     /// MemoryList ranges as [start, end).
     std::vector<std::pair<std::uint64_t, std::uint64_t>> memory_ranges() const {
         std::vector<std::pair<std::uint64_t, std::uint64_t>> r;

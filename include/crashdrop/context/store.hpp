@@ -335,11 +335,7 @@ inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t bre
 
 inline void cpu_relax(unsigned spins) {
     if (spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
+        sigsafe::cpu_pause();
     } else {
         sched_yield();
     }

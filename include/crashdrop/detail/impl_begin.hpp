@@ -64,9 +64,6 @@
 #include <ucontext.h>
 #include <unistd.h>
 #endif
-#if CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
-#include <cpuid.h>
-#endif
 #if CRASHDROP_OS_WINDOWS
 // <windows.h> is seen by the implementation TU only, lean and without the min/max macros. The
 // user's own WIN32_LEAN_AND_MEAN / NOMINMAX (defined or not) are restored afterwards. Include

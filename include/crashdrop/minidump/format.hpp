@@ -159,7 +159,7 @@ static_assert(sizeof(exception_stream) == 168, "MINIDUMP_EXCEPTION_STREAM");
 /// Breakpad's exception code for a dump requested by the application (no crash).
 constexpr std::uint32_t k_exception_dump_requested = 0xffffffffu;
 
-/// CPU_INFORMATION (the x86 arm of the union, 24 bytes; other CPUs use processor_features)
+/// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
     struct {
         std::uint32_t vendor_id[3];               // VendorId (cpuid 0: ebx, edx, ecx)
@@ -167,6 +167,10 @@ union cpu_information {
         std::uint32_t feature_information;        // FeatureInformation (cpuid 1: edx)
         std::uint32_t amd_extended_cpu_features;  // AMDExtendedCpuFeatures
     } x86;
+    struct {
+        std::uint32_t cpuid;       // MIDR_EL1 layout: implementer, variant, arch, part, revision
+        std::uint32_t elf_hwcaps;  // AT_HWCAP
+    } arm;
     struct {
         std::uint64_t processor_features[2];      // ProcessorFeatures
     } other;

@@ -6,11 +6,13 @@
 //   context_sp / context_ip / set_context_sp_ip, context_registers  register access
 //   thread_pointer()                           the TLS base (recorded as the thread's TEB)
 //   copy_large(dst, src, n)                    a fast copy of memory known to be readable
+//   cpu_pause()                                the spin-wait hint
 //   k_red_zone                                 bytes below SP a leaf function may use
 //   fill_cpu_info(minidump::system_info*)      CPU identification (start() time, not crash path)
 // Nothing outside platform/linux/arch_*.hpp branches on the architecture.
 // Context: implementation TU; all but fill_cpu_info run on the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
+#include <cpuid.h>  // __get_cpuid: static inline functions only
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
@@ -116,6 +118,9 @@ CRASHDROP_SIGSAFE_INLINE u64 thread_pointer() {
     __asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
     return tp;
 }
+
+/// Tells the CPU this is a spin-wait loop.
+CRASHDROP_SIGSAFE_INLINE void cpu_pause() { __builtin_ia32_pause(); }
 
 }  // namespace sigsafe
 

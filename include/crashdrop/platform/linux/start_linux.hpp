@@ -472,12 +472,18 @@ inline Status linux_write_dump(std::string* path_out) {
     sigemptyset(&unblock);
     sigaddset(&unblock, g->capture_signal);
     pthread_sigmask(SIG_UNBLOCK, &unblock, &old);
+    // The caller's own registers, taken here: this frame and its callers stay as they are while
+    // the dump is written (registers taken deeper, in a frame that has returned by the time the
+    // stack is copied, would describe a stack that was since overwritten - on ARM64 that loses the
+    // saved link register and the unwind stops).
+    ucontext_t self_context;
+    const bool have_self = getcontext(&self_context) == 0;
     sigsafe::dump_request req;
     req.is_crash = false;
     req.signo = 0;
     req.code = 0;
     req.address = 0;
-    req.uc = nullptr;
+    req.uc = have_self ? &self_context : nullptr;  // nullptr: it answers its own capture signal
     req.tid = tid;
     const long r = sigsafe::write_minidump(g, &req);
     sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
