@@ -840,6 +840,7 @@ CRASHDROP_NAMESPACE_END
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -1205,7 +1206,11 @@ CRASHDROP_NAMESPACE_END
 #define CRASHDROP_SIGSAFE
 #endif
 // Tiny helpers that are always inlined into their (marked) callers.
+#if defined(_MSC_VER) && !defined(__clang__)
+#define CRASHDROP_SIGSAFE_INLINE __forceinline
+#else
 #define CRASHDROP_SIGSAFE_INLINE __attribute__((always_inline)) inline
+#endif
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
@@ -2291,10 +2296,12 @@ CRASHDROP_NAMESPACE_END
 // ---- end crashdrop/minidump/writer.hpp ----
 // ---- begin crashdrop/helper/region.hpp ----
 // crashdrop/helper/region.hpp - the memory the application shares with its helper process.
-// start() reserves one memfd region; the helper maps the same file. At offset 0 sits this
-// header: where the helper finds the configuration, the annotations and the dump image, and the
-// hand-off of one dump (the crashed process fills the image, marks it ready and wakes the
-// helper; the helper persists it and answers). The helper reads the annotations from here,
+// start() reserves one region (a memfd on Linux, a pagefile-backed section on Windows); the
+// helper maps the same memory. At offset 0 sits this header: where the helper finds the
+// configuration, the annotations and (Linux) the dump image, and the hand-off of one dump. On
+// Linux the crashed process fills the image, marks it ready and wakes the helper, which
+// persists it and answers; on Windows the crashed process leaves the address of its exception
+// record and the helper writes the dump from outside (MiniDumpWriteDump), then answers. The helper reads the annotations from here,
 // so they reach it even when the crash corrupted the application's heap.
 // Context: implementation TU. The hand-off fields are written on the crash path; everything
 // else by start() and the helper (ordinary code).
@@ -2304,7 +2311,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 2;
+constexpr u32 k_region_version = 3;
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
 /// The hand-off's states.
@@ -2332,6 +2339,10 @@ struct region_header {
     u32 signo;        // 0: a requested dump
     u32 crashed_tid;
     char report_id[40];
+    // ---- Windows: the helper writes the dump from outside, from what the crash path left ----
+    u64 exception_pointers;  // the EXCEPTION_POINTERS* in the application's address space
+    u32 exception_code;
+    std::atomic<u32> app_detached;  // stop() ran: the helper finishes as if the application had gone
 };
 
 }  // namespace sigsafe
@@ -2676,11 +2687,13 @@ inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t bre
 }
 
 inline void cpu_relax(unsigned spins) {
-    if (spins < 64) {
-        sigsafe::cpu_pause();
-    } else {
-        sched_yield();
-    }
+#if CRASHDROP_OS_WINDOWS
+    if (spins < 64) YieldProcessor();
+    else SwitchToThread();
+#else
+    if (spins < 64) sigsafe::cpu_pause();
+    else sched_yield();
+#endif
 }
 
 /// Takes ownership of a slot (its sequence number made odd). Spins only while another thread
@@ -2890,9 +2903,9 @@ inline std::size_t utf8_cut(const char* s, std::size_t n, std::size_t limit) {
 }
 
 inline long long realtime_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
 }
 
 /// Appends a breadcrumb. Never waits: an entry still being written by a stalled writer a
@@ -5304,13 +5317,11 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/minidump/reader.hpp ----
-// ---- begin crashdrop/database/database_posix.hpp ----
-// crashdrop/database/database_posix.hpp - the crash database on POSIX file systems:
-//   <root>/pending/<id>.dmp + <id>.meta     reports still to be sent
-//   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
-//   <root>/settings                         client id, upload consent, last upload time
-// Folders are 0700, files 0600. Every file is written whole under a temporary name and renamed
-// into place, so a reader never sees half of one. It stores; it never sends.
+// ---- begin crashdrop/database/files_posix.hpp ----
+// crashdrop/database/files_posix.hpp - the file operations the crash database and the helper
+// use, on POSIX: whole-file reads, atomic writes (temporary file + rename), folder listing, an
+// exclusive lock file. files_windows.hpp has the same functions for Windows; database.hpp is
+// written against these only. Paths are UTF-8 strings.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
 
@@ -5431,6 +5442,362 @@ inline bool write_file_atomic(const std::string& dir, const std::string& name, c
     return ok;
 }
 
+
+/// The platform's error text for an errno value (the Windows file uses Win32 error codes).
+inline std::string error_text(int err) { return errno_text(err); }
+inline int last_error() { return errno; }
+inline long current_process_id() { return static_cast<long>(getpid()); }
+constexpr char k_path_separator = '/';
+
+/// The names in a folder (without "." and ".."); *ok says whether it could be read.
+inline std::vector<std::string> list_directory(const std::string& dir, bool* ok = nullptr) {
+    std::vector<std::string> names;
+    DIR* d = opendir(dir.c_str());
+    if (ok != nullptr) *ok = d != nullptr;
+    if (d == nullptr) return names;
+    while (dirent* e = readdir(d)) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+    }
+    closedir(d);
+    return names;
+}
+
+/// Size and modification time of a file; false if it does not exist.
+inline bool file_info(const std::string& path, std::uint64_t* size, std::time_t* modified) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return false;
+    if (size != nullptr) *size = static_cast<std::uint64_t>(st.st_size);
+    if (modified != nullptr) *modified = st.st_mtime;
+    return true;
+}
+
+inline bool remove_file(const std::string& path) { return unlink(path.c_str()) == 0; }
+inline bool remove_directory(const std::string& path) { return rmdir(path.c_str()) == 0; }
+
+/// Renames a file, replacing the target.
+inline bool move_file(const std::string& from, const std::string& to, std::string* error) {
+    if (rename(from.c_str(), to.c_str()) == 0) return true;
+    if (error != nullptr) *error = from + ": " + errno_text(errno);
+    return false;
+}
+
+/// An exclusive lock on a lock file, shared by every process using the database (flock).
+class file_lock {
+public:
+    file_lock() = default;
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    ~file_lock() {
+        if (fd_ >= 0) {
+            flock(fd_, LOCK_UN);
+            close(fd_);
+        }
+    }
+    bool acquire(const std::string& path, std::string* error) {
+        fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd_ < 0) {
+            if (error != nullptr) *error = path + ": " + errno_text(errno);
+            return false;
+        }
+        while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+        }
+        return true;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+/// Unix seconds as UTC calendar time (for log lines and timestamps).
+inline bool utc_time(std::time_t t, std::tm* out) {
+    return gmtime_r(&t, out) != nullptr;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+// ---- end crashdrop/database/files_posix.hpp ----
+// ---- begin crashdrop/database/files_windows.hpp ----
+// crashdrop/database/files_windows.hpp - the file operations the crash database and the helper
+// use, on Windows (the same functions as files_posix.hpp, with Win32 error codes where that
+// file has errno values). Paths are UTF-8 and converted to UTF-16 for the wide Win32 calls;
+// '/' and '\' both separate folders. Files are opened with every sharing mode but exclusive
+// creation where a name must be new, and renamed into place with MOVEFILE_WRITE_THROUGH
+// (NTFS journals the rename, so no folder flush is needed or possible).
+// Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+constexpr char k_path_separator = '\\';
+
+/// UTF-8 -> UTF-16.
+inline std::wstring widen(const std::string& s) {
+    if (s.empty()) return std::wstring();
+    const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
+    if (n <= 0) return std::wstring();
+    std::wstring out(static_cast<std::size_t>(n), L'\0');
+    MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), &out[0], n);
+    return out;
+}
+
+/// UTF-16 -> UTF-8.
+inline std::string narrow(const wchar_t* s, std::size_t length) {
+    if (length == 0) return std::string();
+    const int n = WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(length), nullptr, 0, nullptr, nullptr);
+    if (n <= 0) return std::string();
+    std::string out(static_cast<std::size_t>(n), '\0');
+    WideCharToMultiByte(CP_UTF8, 0, s, static_cast<int>(length), &out[0], n, nullptr, nullptr);
+    return out;
+}
+
+/// "Windows error N: <the system's message>".
+inline std::string error_text(int err) {
+    std::string out = "Windows error " + std::to_string(err);
+    wchar_t buf[256];
+    DWORD n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr, static_cast<DWORD>(err),
+                             0, buf, 256, nullptr);
+    while (n > 0 && (buf[n - 1] == L'\n' || buf[n - 1] == L'\r' || buf[n - 1] == L' ' || buf[n - 1] == L'.')) --n;
+    if (n > 0) out += ": " + narrow(buf, n);
+    return out;
+}
+inline std::string errno_text(int err) { return error_text(err); }
+inline int last_error() { return static_cast<int>(GetLastError()); }
+inline long current_process_id() { return static_cast<long>(GetCurrentProcessId()); }
+
+inline bool is_separator(char c) { return c == '/' || c == '\\'; }
+
+/// Creates a folder and its parents. Returns 0 or a Win32 error code.
+inline int make_directories(const std::string& path) {
+    if (path.empty()) return ERROR_PATH_NOT_FOUND;
+    // Skip what cannot be created: a drive ("C:") or a share ("\\server\share").
+    std::size_t first = 0;
+    if (path.size() >= 2 && path[1] == ':') first = 2;
+    if (path.size() >= 2 && is_separator(path[0]) && is_separator(path[1])) {
+        std::size_t seps = 0;
+        for (first = 2; first < path.size() && seps < 2; ++first) {
+            if (is_separator(path[first])) ++seps;
+        }
+    }
+    for (std::size_t i = first; i <= path.size(); ++i) {
+        if (i != path.size() && !is_separator(path[i])) continue;
+        if (i == 0 || is_separator(path[i - 1]) || (i == 2 && path[1] == ':')) continue;
+        const std::wstring partial = widen(path.substr(0, i));
+        if (!CreateDirectoryW(partial.c_str(), nullptr)) {
+            const DWORD err = GetLastError();
+            if (err != ERROR_ALREADY_EXISTS && err != ERROR_ACCESS_DENIED) return static_cast<int>(err);
+        }
+    }
+    const DWORD attributes = GetFileAttributesW(widen(path).c_str());
+    if (attributes == INVALID_FILE_ATTRIBUTES) return static_cast<int>(GetLastError());
+    if (!(attributes & FILE_ATTRIBUTE_DIRECTORY)) return ERROR_DIRECTORY;
+    return 0;
+}
+
+/// A file opened for reading, closed when it goes out of scope.
+class win_read_handle {
+public:
+    explicit win_read_handle(const std::string& path)
+        : h_(CreateFileW(widen(path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr)) {}
+    ~win_read_handle() {
+        if (h_ != INVALID_HANDLE_VALUE) CloseHandle(h_);
+    }
+    win_read_handle(const win_read_handle&) = delete;
+    win_read_handle& operator=(const win_read_handle&) = delete;
+    HANDLE get() const { return h_; }
+    bool ok() const { return h_ != INVALID_HANDLE_VALUE; }
+
+    /// Reads up to `size` bytes from `offset` into out; returns how many were read.
+    std::size_t read_at(std::uint64_t offset, char* out, std::size_t size) const {
+        std::size_t done = 0;
+        while (done < size) {
+            OVERLAPPED at{};
+            at.Offset = static_cast<DWORD>((offset + done) & 0xffffffffu);
+            at.OffsetHigh = static_cast<DWORD>((offset + done) >> 32);
+            const DWORD want = static_cast<DWORD>(std::min<std::size_t>(size - done, 1u << 24));
+            DWORD got = 0;
+            if (!ReadFile(h_, out + done, want, &got, &at) || got == 0) break;
+            done += got;
+        }
+        return done;
+    }
+
+private:
+    HANDLE h_;
+};
+
+/// Reads at most the last `limit` bytes of a file; *cut says whether the start was left out.
+inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut) {
+    win_read_handle f(path);
+    if (!f.ok()) return false;
+    LARGE_INTEGER size;
+    if (GetFileType(f.get()) != FILE_TYPE_DISK || !GetFileSizeEx(f.get(), &size)) {
+        SetLastError(ERROR_INVALID_PARAMETER);  // not a file on a disk (a pipe would block the helper)
+        return false;
+    }
+    const auto total = static_cast<std::size_t>(size.QuadPart);
+    const std::size_t skip = total > limit ? total - limit : 0;
+    *cut = skip > 0;
+    out->assign(total - skip, '\0');
+    out->resize(f.read_at(skip, out->empty() ? nullptr : &(*out)[0], out->size()));
+    return true;
+}
+
+inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
+    win_read_handle f(path);
+    if (!f.ok()) return false;
+    out->clear();
+    char buf[65536];
+    for (std::uint64_t at = 0;;) {
+        const std::size_t n = f.read_at(at, buf, sizeof(buf));
+        if (n == 0) break;
+        out->append(buf, n);
+        at += n;
+        if (out->size() > limit) break;
+    }
+    return true;
+}
+
+/// Folder entries reach the disk with the rename itself (MOVEFILE_WRITE_THROUGH).
+inline bool fsync_directory(const std::string&) { return true; }
+
+/// Writes `content` to dir\name: a new temporary file renamed over the name. With `sync`,
+/// the data reaches the disk before the rename.
+inline bool write_file_atomic(const std::string& dir, const std::string& name, const std::string& content, bool sync,
+                              std::string* error) {
+    static std::atomic<unsigned> counter{0};
+    const std::string tmp = dir + k_path_separator + "." + name + ".tmp" + std::to_string(GetCurrentProcessId()) + "-" +
+                            std::to_string(counter++);
+    const std::string final_path = dir + k_path_separator + name;
+    const std::wstring wtmp = widen(tmp);
+    HANDLE h = CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) {
+        if (error != nullptr) *error = tmp + ": " + error_text(last_error());
+        return false;
+    }
+    bool ok = true;
+    for (std::size_t done = 0; ok && done < content.size();) {
+        DWORD wrote = 0;
+        const DWORD want = static_cast<DWORD>(std::min<std::size_t>(content.size() - done, 1u << 24));
+        ok = WriteFile(h, content.data() + done, want, &wrote, nullptr) && wrote > 0;
+        if (!ok && error != nullptr) *error = tmp + ": " + error_text(last_error());
+        done += wrote;
+    }
+    if (ok && sync && !FlushFileBuffers(h)) {
+        ok = false;
+        if (error != nullptr) *error = tmp + ": FlushFileBuffers: " + error_text(last_error());
+    }
+    CloseHandle(h);
+    if (ok && !MoveFileExW(wtmp.c_str(), widen(final_path).c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) {
+        ok = false;
+        if (error != nullptr) *error = final_path + ": " + error_text(last_error());
+    }
+    if (!ok) DeleteFileW(wtmp.c_str());
+    return ok;
+}
+
+/// The names in a folder (without "." and ".."); *ok says whether it could be read.
+inline std::vector<std::string> list_directory(const std::string& dir, bool* ok = nullptr) {
+    std::vector<std::string> names;
+    WIN32_FIND_DATAW found;
+    HANDLE h = FindFirstFileW(widen(dir + k_path_separator + "*").c_str(), &found);
+    if (ok != nullptr) *ok = h != INVALID_HANDLE_VALUE;
+    if (h == INVALID_HANDLE_VALUE) return names;
+    do {
+        const std::string name = narrow(found.cFileName, std::wcslen(found.cFileName));
+        if (name != "." && name != "..") names.push_back(name);
+    } while (FindNextFileW(h, &found));
+    FindClose(h);
+    return names;
+}
+
+/// A FILETIME (100 ns since 1601) as Unix seconds.
+inline std::time_t unix_time(const FILETIME& t) {
+    const std::uint64_t ticks = (std::uint64_t{t.dwHighDateTime} << 32) | t.dwLowDateTime;
+    return static_cast<std::time_t>(ticks / 10000000u) - static_cast<std::time_t>(11644473600LL);
+}
+
+/// Size and modification time of a file; false if it does not exist.
+inline bool file_info(const std::string& path, std::uint64_t* size, std::time_t* modified) {
+    WIN32_FILE_ATTRIBUTE_DATA data;
+    if (!GetFileAttributesExW(widen(path).c_str(), GetFileExInfoStandard, &data)) return false;
+    if (size != nullptr) *size = (std::uint64_t{data.nFileSizeHigh} << 32) | data.nFileSizeLow;
+    if (modified != nullptr) *modified = unix_time(data.ftLastWriteTime);
+    return true;
+}
+
+inline bool remove_file(const std::string& path) { return DeleteFileW(widen(path).c_str()) != 0; }
+inline bool remove_directory(const std::string& path) { return RemoveDirectoryW(widen(path).c_str()) != 0; }
+
+/// Renames a file, replacing the target.
+inline bool move_file(const std::string& from, const std::string& to, std::string* error) {
+    if (MoveFileExW(widen(from).c_str(), widen(to).c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)) return true;
+    if (error != nullptr) *error = from + ": " + error_text(last_error());
+    return false;
+}
+
+/// An exclusive lock on a lock file, shared by every process using the database (LockFileEx).
+class file_lock {
+public:
+    file_lock() = default;
+    file_lock(const file_lock&) = delete;
+    file_lock& operator=(const file_lock&) = delete;
+    ~file_lock() {
+        if (h_ != INVALID_HANDLE_VALUE) {
+            OVERLAPPED at{};
+            UnlockFileEx(h_, 0, 1, 0, &at);
+            CloseHandle(h_);
+        }
+    }
+    bool acquire(const std::string& path, std::string* error) {
+        h_ = CreateFileW(widen(path).c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
+                         OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+        OVERLAPPED at{};
+        if (h_ == INVALID_HANDLE_VALUE || !LockFileEx(h_, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &at)) {
+            if (error != nullptr) *error = path + ": " + error_text(last_error());
+            return false;
+        }
+        return true;
+    }
+
+private:
+    HANDLE h_ = INVALID_HANDLE_VALUE;
+};
+
+/// Unix seconds as UTC calendar time (for log lines and timestamps).
+inline bool utc_time(std::time_t t, std::tm* out) {
+    return gmtime_s(out, &t) == 0;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
+// ---- end crashdrop/database/files_windows.hpp ----
+// ---- begin crashdrop/database/database.hpp ----
+// crashdrop/database/database.hpp - the crash database:
+//   <root>/pending/<id>.dmp + <id>.meta     reports still to be sent
+//   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
+//   <root>/attachments/<id>/                the helper's copies of a report's attachments
+//   <root>/settings                         client id, upload consent, last upload time
+// Every file is written whole under a temporary name and renamed into place, so a reader never
+// sees half of one. It stores; it never sends. Written against the file operations of
+// files_posix.hpp / files_windows.hpp (POSIX: folders 0700, files 0600; Windows: the
+// folder's inherited ACL, which for a per-user path is the user's).
+// Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// dir + separator + name.
+inline std::string path_join(const std::string& dir, const std::string& name) {
+    return dir + k_path_separator + name;
+}
+
 /// Limits on the database; 0 disables one.
 struct database_limits {
     std::size_t max_reports = 0;
@@ -5441,36 +5808,32 @@ struct database_limits {
 class database {
 public:
     explicit database(std::string root)
-        : root_(std::move(root)), pending_(root_ + "/pending"), completed_(root_ + "/completed") {}
+        : root_(std::move(root)), pending_(path_join(root_, "pending")), completed_(path_join(root_, "completed")) {}
 
     const std::string& root() const { return root_; }
     const std::string& pending_dir() const { return pending_; }
     const std::string& completed_dir() const { return completed_; }
     /// Where the helper keeps copies of a report's attachments.
-    std::string attachments_dir(const std::string& id) const { return root_ + "/attachments/" + id; }
+    std::string attachments_dir(const std::string& id) const { return path_join(path_join(root_, "attachments"), id); }
 
-    /// Removes a report's attachment copies (with the report).
+    /// Removes a report's attachment copies (with the report); returns their size.
     std::size_t remove_attachments(const std::string& id, bool only_measure = false) const {
         const std::string dir = attachments_dir(id);
-        DIR* d = opendir(dir.c_str());
-        if (d == nullptr) return 0;
-        std::vector<std::string> names;
-        while (dirent* e = readdir(d)) {
-            if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
-        }
-        closedir(d);
+        bool ok = false;
+        const std::vector<std::string> names = list_directory(dir, &ok);
+        if (!ok) return 0;
         std::size_t bytes = 0;
         for (const auto& name : names) {
-            struct stat st;
-            if (stat((dir + "/" + name).c_str(), &st) == 0) bytes += static_cast<std::size_t>(st.st_size);
-            if (!only_measure) unlink((dir + "/" + name).c_str());
+            std::uint64_t size = 0;
+            if (file_info(path_join(dir, name), &size, nullptr)) bytes += static_cast<std::size_t>(size);
+            if (!only_measure) remove_file(path_join(dir, name));
         }
-        if (!only_measure) rmdir(dir.c_str());
+        if (!only_measure) remove_directory(dir);
         return bytes;
     }
     std::string folder(ReportState s) const { return s == ReportState::pending ? pending_ : completed_; }
 
-    /// Creates the folders (0700). Returns 0 or an errno value; *where names what failed.
+    /// Creates the folders. Returns 0 or the platform's error code; *where names what failed.
     int create(std::string* where) const {
         for (const std::string* dir : {&root_, &pending_, &completed_}) {
             if (int err = make_directories(*dir)) {
@@ -5486,25 +5849,20 @@ public:
     std::vector<Report> list(ReportState folder_state, const Report* defaults = nullptr) const {
         std::vector<Report> out;
         const std::string dir = folder(folder_state);
-        DIR* d = opendir(dir.c_str());
-        if (d == nullptr) return out;
-        std::vector<std::string> names;
-        while (dirent* e = readdir(d)) names.emplace_back(e->d_name);
-        closedir(d);
-        for (const auto& name : names) {
+        for (const auto& name : list_directory(dir)) {
             if (name.size() != 40 || name.compare(36, 4, ".dmp") != 0 || name[0] == '.') continue;
             const std::string id = name.substr(0, 36);
             Report r;
             std::string text, error;
-            if (!read_whole_file(dir + "/" + id + ".meta", &text) || !decode_report(text, &r, &error) || r.id != id) {
-                struct stat st;
-                if (stat((dir + "/" + name).c_str(), &st) != 0) continue;
+            if (!read_whole_file(path_join(dir, id + ".meta"), &text) || !decode_report(text, &r, &error) || r.id != id) {
+                std::time_t modified = 0;
+                if (!file_info(path_join(dir, name), nullptr, &modified)) continue;
                 if (defaults != nullptr) r = *defaults;
                 r.id = id;
-                r.created = st.st_mtime;
+                r.created = modified;
                 r.state = folder_state;
             }
-            r.dump_path = dir + "/" + name;
+            r.dump_path = path_join(dir, name);
             out.push_back(std::move(r));
         }
         std::sort(out.begin(), out.end(), [](const Report& a, const Report& b) {
@@ -5522,13 +5880,10 @@ public:
     /// metadata is written first, so an interruption at worst sends a report twice, never loses it.
     bool complete(Report* r, std::string* error) const {
         if (!save(*r, true, error)) return false;
-        const std::string from = pending_ + "/" + r->id + ".dmp";
-        const std::string to = completed_ + "/" + r->id + ".dmp";
-        if (rename(from.c_str(), to.c_str()) != 0) {
-            if (error != nullptr) *error = from + ": " + errno_text(errno);
-            return false;
-        }
-        unlink((pending_ + "/" + r->id + ".meta").c_str());
+        const std::string from = path_join(pending_, r->id + ".dmp");
+        const std::string to = path_join(completed_, r->id + ".dmp");
+        if (!move_file(from, to, error)) return false;
+        remove_file(path_join(pending_, r->id + ".meta"));
         fsync_directory(pending_);
         fsync_directory(completed_);
         r->dump_path = to;
@@ -5541,13 +5896,12 @@ public:
         std::vector<Report> all = list(ReportState::pending);
         for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
         std::sort(all.begin(), all.end(), [](const Report& a, const Report& b) { return a.created < b.created; });
-        auto size_of = [this](const Report& r) {
-            struct stat st;
-            std::size_t total = 0;
-            if (stat(r.dump_path.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
-            const std::string meta = r.dump_path.substr(0, r.dump_path.size() - 4) + ".meta";
-            if (stat(meta.c_str(), &st) == 0) total += static_cast<std::size_t>(st.st_size);
-            return total + remove_attachments(r.id, true);
+        auto meta_of = [](const Report& r) { return r.dump_path.substr(0, r.dump_path.size() - 4) + ".meta"; };
+        auto size_of = [this, &meta_of](const Report& r) {
+            std::uint64_t dump = 0, meta = 0;
+            file_info(r.dump_path, &dump, nullptr);
+            file_info(meta_of(r), &meta, nullptr);
+            return static_cast<std::size_t>(dump + meta) + remove_attachments(r.id, true);
         };
         std::size_t total = 0;
         std::vector<std::size_t> sizes;
@@ -5563,26 +5917,19 @@ public:
             const bool too_old = limits.max_age_days > 0 &&
                                  all[i].created < now - static_cast<std::time_t>(limits.max_age_days) * 86400;
             if (!too_many && !too_big && !too_old) continue;
-            unlink(all[i].dump_path.c_str());
-            unlink((all[i].dump_path.substr(0, all[i].dump_path.size() - 4) + ".meta").c_str());
+            remove_file(all[i].dump_path);
+            remove_file(meta_of(all[i]));
             remove_attachments(all[i].id);
             removed.push_back(all[i].id);
             --count;
             total -= sizes[i];
         }
         for (const std::string* dir : {&pending_, &completed_}) {
-            DIR* d = opendir(dir->c_str());
-            if (d == nullptr) continue;
-            std::vector<std::string> stale;
-            while (dirent* e = readdir(d)) {
-                const std::string name = e->d_name;
-                if (name.size() > 1 && name[0] == '.' && name.find(".tmp") != std::string::npos) stale.push_back(name);
-            }
-            closedir(d);
-            for (const auto& name : stale) {
-                struct stat st;
-                const std::string path = *dir + "/" + name;
-                if (stat(path.c_str(), &st) == 0 && st.st_mtime < now - 3600) unlink(path.c_str());
+            for (const auto& name : list_directory(*dir)) {
+                if (name.size() <= 1 || name[0] != '.' || name.find(".tmp") == std::string::npos) continue;
+                std::time_t modified = 0;
+                const std::string path = path_join(*dir, name);
+                if (file_info(path, nullptr, &modified) && modified < now - 3600) remove_file(path);
             }
         }
         return removed;
@@ -5592,7 +5939,7 @@ public:
 
     std::map<std::string, std::string> settings() const {
         std::string text;
-        read_whole_file(root_ + "/settings", &text, 1u << 20);
+        read_whole_file(path_join(root_, "settings"), &text, 1u << 20);
         return parse_key_values(text);
     }
 
@@ -5600,20 +5947,11 @@ public:
     /// helper both write them).
     template <typename F>
     bool update_settings(F&& change, std::string* error) const {
-        const std::string lock_path = root_ + "/settings.lock";
-        const int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (lock < 0) {
-            if (error != nullptr) *error = lock_path + ": " + errno_text(errno);
-            return false;
-        }
-        while (flock(lock, LOCK_EX) != 0 && errno == EINTR) {
-        }
+        file_lock lock;
+        if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
         auto kv = settings();
         change(kv);
-        const bool ok = write_file_atomic(root_, "settings", format_key_values(kv), true, error);
-        flock(lock, LOCK_UN);
-        close(lock);
-        return ok;
+        return write_file_atomic(root_, "settings", format_key_values(kv), true, error);
     }
 
     /// This installation's stable id, created on first use.
@@ -5641,55 +5979,11 @@ private:
     std::string completed_;
 };
 
-/// Creates the folders and proves a report can be written there (a probe file is created
-/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
-struct database_layout {
-    std::string root;     // absolute
-    std::string pending;  // absolute
-    std::string completed;
-    int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
-};
-
-inline Status prepare_database(const std::string& root_in, database_layout* out) {
-    if (int err = make_directories(root_in)) {
-        return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
-    }
-    char* resolved = realpath(root_in.c_str(), nullptr);
-    if (resolved == nullptr) {
-        return Status(Error::database_unavailable, "database_path '" + root_in + "': " + errno_text(errno));
-    }
-    database db(resolved);
-    std::free(resolved);
-    std::string where;
-    if (int err = db.create(&where)) {
-        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
-    }
-    out->root = db.root();
-    out->pending = db.pending_dir();
-    out->completed = db.completed_dir();
-    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
-    const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
-    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    int err = pfd < 0 ? errno : 0;
-    if (pfd >= 0) {
-        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
-        close(pfd);
-        unlinkat(fd, probe.c_str(), 0);
-    }
-    if (err != 0) {
-        close(fd);
-        return Status(Error::database_unavailable, "'" + out->pending + "' is not writable: " + errno_text(err));
-    }
-    out->pending_fd = fd;
-    return Status::success();
-}
-
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
-// ---- end crashdrop/database/database_posix.hpp ----
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/database/database.hpp ----
 // ---- begin crashdrop/transport/gzip.hpp ----
 // crashdrop/transport/gzip.hpp - gzip (RFC 1952) with DEFLATE (RFC 1951) compression, for uploading dumps.
 // Context: implementation TU; helper process (ordinary code, may allocate).
@@ -6359,13 +6653,11 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/transport/url.hpp ----
-// ---- begin crashdrop/transport/http_posix.hpp ----
-// crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
-// one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
-// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
-// framed by Content-Length, chunked transfer coding, or the connection's end.
+// ---- begin crashdrop/transport/http_common.hpp ----
+// crashdrop/transport/http_common.hpp - what every HTTP client of crashdrop returns and takes:
+// the reply, the request headers, and the deadline of one exchange.
 // Context: implementation TU; helper process (ordinary code, may allocate).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -6390,6 +6682,22 @@ public:
 private:
     std::chrono::steady_clock::time_point end_;
 };
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/transport/http_common.hpp ----
+// ---- begin crashdrop/transport/http_posix.hpp ----
+// crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
+// one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
+// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
+// framed by Content-Length, chunked transfer coding, or the connection's end.
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Waits for fd to become ready for `events` within the deadline.
 inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
@@ -6755,7 +7063,7 @@ CRASHDROP_NAMESPACE_END
 // the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
 // "Discarded=": rejected).
 // Context: implementation TU; helper process (ordinary code, may allocate).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -6857,7 +7165,7 @@ inline std::string json_object(const std::map<std::string, std::string>& kv) {
 inline std::string iso8601_ms(long long ms) {
     const auto seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
-    gmtime_r(&seconds, &tm);
+    utc_time(seconds, &tm);
     char buf[40];
     const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
@@ -7038,48 +7346,31 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         body = gzip_compress(body.data(), body.size());
         headers.emplace_back("Content-Encoding", "gzip");
     }
+#if CRASHDROP_OS_LINUX
     const http_response reply = url.scheme == "https"
                                     ? curl_post(target, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file)
                                     : http_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms);
+#else
+    http_response reply;  // the WinHTTP client is being added
+    reply.error = "no HTTP client on this platform yet";
+#endif
     return interpret_reply(reply, s.format);
 }
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/transport/upload.hpp ----
-// ---- begin crashdrop/helper/helper_linux.hpp ----
-// crashdrop/helper/helper_linux.hpp - the helper process: how start() launches it (re-exec of
-// the executable, fork without exec, or an external executable), and what it does: persist each
-// dump the application hands over through the shared region, then send pending reports (custom
-// transport or the built-in HTTP/HTTPS one) with exponential back-off, honouring consent, the
-// rate limit and the database bounds; and exit after the application does, once what is due has
-// been tried (each attempt bounded by its timeouts).
-//
-// Trade-offs of the modes (also in the README):
-//   reexec   - /proc/self/exe again, with the same arguments; its main() must reach start()
-//              without side effects first. A fresh process: no copied state, no locks held.
-//              The default for executables; no second binary to ship.
-//   fork     - a fork of the application, without exec: works inside a host whose executable a
-//              plugin cannot re-run, but the helper is a copy of the host (its memory is shared
-//              copy-on-write; locks other threads held at the fork stay held, so the helper only
-//              uses crashdrop's own code and libc).
-//   external - Options::helper_path, a small program calling crashdrop::run_helper(); its own
-//              binary, configured from the shared region (custom transports do not apply).
-// In every mode the helper is double-forked (never a zombie of the application), starts its own
-// session (no controlling terminal: the terminal's signals are not its own), has only the
-// region, its socket, /dev/null and <database>/helper.log open, blocks every asynchronous signal
-// but SIGTERM (which makes it finish early), and runs at a low priority.
-// Context: implementation TU; start() (launch) and the helper process (ordinary code).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- begin crashdrop/helper/config.hpp ----
+// crashdrop/helper/config.hpp - what the helper process runs by (the database, the upload
+// settings, the bounds), and its text form: start() writes it into the memory it shares with
+// the helper, which reads it back (an external helper has nothing else to go by).
+// Context: implementation TU; ordinary code (start() and the helper).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
-
-constexpr const char* k_helper_env = "CRASHDROP_HELPER";  // "<region fd>:<socket fd or -1>"
-constexpr int k_helper_region_fd = 3;
-constexpr int k_helper_socket_fd = 4;
 
 /// What the helper runs by; serialised into the shared region by start().
 struct helper_config {
@@ -7141,29 +7432,144 @@ inline helper_config decode_helper_config(const std::string& text) {
     return c;
 }
 
-inline std::string new_uuid() {
-    minidump::guid g;
-    sigsafe::new_report_id(&g);
-    char buf[64];
-    sigsafe::text t;
-    t.reset(buf, sizeof(buf));
-    sigsafe::format_report_id(&g, &t);
-    return std::string(buf, t.size);
+/// What the helper will run by, from the options (the URL already resolved).
+inline helper_config make_helper_config(const Options& o, const std::string& database_root) {
+    helper_config c;
+    c.database = database_root;
+    c.upload.format = o.upload_format;
+    c.upload.url = o.submit_url;
+    if (!o.sentry_dsn.empty()) {
+        c.upload.format = UploadFormat::sentry;
+        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
+    }
+    c.upload.compress = o.compress;
+    c.upload.ca_file = o.ca_file;
+    c.upload.connect_timeout_ms = o.connect_timeout_ms;
+    c.upload.upload_timeout_ms = o.upload_timeout_ms;
+    c.rate_limit = o.rate_limit;
+    c.retry_delay_ms = o.retry_delay_ms;
+    c.limits.max_reports = o.max_reports;
+    c.limits.max_bytes = o.max_database_bytes;
+    c.limits.max_age_days = o.max_report_age_days;
+    c.product = o.product_name;
+    c.version = o.product_version;
+    c.mode = o.helper_mode;
+    c.max_attachment_bytes = o.max_attachment_bytes;
+    return c;
 }
 
-// ---- the helper's work ------------------------------------------------------------------------
+/// A new random (version 4) id, 8-4-4-4-12 lower-case hex; defined by the platform's helper file.
+inline std::string new_uuid();
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/helper/config.hpp ----
+// ---- begin crashdrop/detail/options_check.hpp ----
+// crashdrop/detail/options_check.hpp - start()'s check of the Options: every range, the URL or
+// DSN, the helper executable; the first problem becomes Error::invalid_options naming the field.
+// Context: implementation TU; ordinary code (start()).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline Status invalid(const std::string& what) { return Status(Error::invalid_options, what); }
+
+inline Status check_options(const Options& o) {
+    constexpr std::size_t KiB = 1024, MiB = 1024 * 1024;
+    if (o.database_path.empty()) return invalid("database_path is empty");
+    if (o.product_name.size() > 255) return invalid("product_name is longer than 255 bytes");
+    if (o.product_version.size() > 255) return invalid("product_version is longer than 255 bytes");
+    if (o.dump_buffer_size < 256 * KiB || o.dump_buffer_size > 1024 * MiB) {
+        return invalid("dump_buffer_size " + std::to_string(o.dump_buffer_size) + " is outside 256 KiB .. 1 GiB");
+    }
+    if (o.crashed_thread_stack_limit < 4 * KiB || o.crashed_thread_stack_limit > o.dump_buffer_size / 2) {
+        return invalid("crashed_thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    }
+    if (o.thread_stack_limit < 4 * KiB || o.thread_stack_limit > o.dump_buffer_size / 2) {
+        return invalid("thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    }
+    if (o.alt_stack_size != 0 && (o.alt_stack_size < 16 * KiB || o.alt_stack_size > 16 * MiB)) {
+        return invalid("alt_stack_size is neither 0 nor within 16 KiB .. 16 MiB");
+    }
+    if (o.thread_suspend_timeout_ms < 1 || o.thread_suspend_timeout_ms > 10000) {
+        return invalid("thread_suspend_timeout_ms is outside 1 .. 10000");
+    }
+#if CRASHDROP_OS_LINUX
+    if (o.thread_signal != 0 && (o.thread_signal < SIGRTMIN || o.thread_signal > SIGRTMAX)) {
+        return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
+    }
+#endif
+    std::string error;
+    url_parts url;
+    if (!o.sentry_dsn.empty()) {
+        std::string endpoint;
+        if (!sentry_minidump_url(o.sentry_dsn, &endpoint, &error)) return invalid("sentry_dsn: " + error);
+    } else if (!o.submit_url.empty() && !parse_url(o.submit_url, &url, &error)) {
+        return invalid("submit_url: " + error);
+    }
+#if CRASHDROP_OS_WINDOWS
+    const DWORD helper_attributes = o.helper_path.empty() ? INVALID_FILE_ATTRIBUTES : GetFileAttributesW(widen(o.helper_path).c_str());
+    const bool helper_ok = helper_attributes != INVALID_FILE_ATTRIBUTES && !(helper_attributes & FILE_ATTRIBUTE_DIRECTORY);
+    if (o.helper_mode == HelperMode::fork) {
+        return invalid("helper_mode fork is not available on Windows (a plugin uses HelperMode::external)");
+    }
+#else
+    const bool helper_ok = !o.helper_path.empty() && access(o.helper_path.c_str(), X_OK) == 0;
+#endif
+    if (o.helper_mode == HelperMode::external && !helper_ok) {
+        return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
+    }
+    if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
+    if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
+    if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
+    if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
+    return check_context_options(o);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/detail/options_check.hpp ----
+// ---- begin crashdrop/helper/service.hpp ----
+// crashdrop/helper/service.hpp - what the helper process does, on every platform: keeps the
+// database in order (pruning, metadata for dumps that lack it, copies of attachments), and
+// sends pending reports (custom transport or the built-in one) with exponential back-off,
+// honouring consent and the rate limit. The platform's helper file (helper_linux.hpp,
+// helper_windows.hpp) launches the helper, receives each crash from the application, writes
+// its dump into pending\ and hands the report over with persisted().
+//   begin()      once: folders, client id, pruning, every pending report queued, the worker
+//   persisted()  a dump just written: attachments copied, metadata saved, queued at once
+//   requeue_all  the upload consent changed
+//   finish()     the application has gone: what is due now is tried, then the worker ends
+// Context: implementation TU; the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
 
 class helper_service {
 public:
-    helper_service(helper_config config, const Transport* custom, sigsafe::region_header* region, int socket_fd)
-        : config_(std::move(config)), custom_(custom), region_(region), socket_(socket_fd), db_(config_.database) {}
+    helper_service(helper_config config, const Transport* custom)
+        : config_(std::move(config)), custom_(custom), db_(config_.database) {}
+    helper_service(const helper_service&) = delete;
+    helper_service& operator=(const helper_service&) = delete;
+    ~helper_service() { finish(); }
 
-    int run() {
-        log("helper started (pid " + std::to_string(getpid()) + ")");
+    const helper_config& config() const { return config_; }
+    const database& db() const { return db_; }
+
+    /// Prepares the database and starts the upload worker. False (logged) if the database
+    /// cannot be created.
+    bool begin() {
+        log("helper started (pid " + std::to_string(current_process_id()) + ")");
         std::string where;
         if (int err = db_.create(&where)) {
-            log("cannot create " + where + ": " + errno_text(err));
-            return 1;
+            log("cannot create " + where + ": " + error_text(err));
+            return false;
         }
         client_id_ = db_.client_id(new_uuid());
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
@@ -7174,7 +7580,7 @@ public:
         for (const Report& r : db_.list(ReportState::pending, &defaults_)) {
             std::string text, error;
             Report parsed;
-            if (!read_whole_file(db_.pending_dir() + "/" + r.id + ".meta", &text) || !decode_report(text, &parsed, &error)) {
+            if (!read_whole_file(path_join(db_.pending_dir(), r.id + ".meta"), &text) || !decode_report(text, &parsed, &error)) {
                 log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") +
                     ": written anew from the dump");
                 Report repaired = r;
@@ -7187,19 +7593,45 @@ public:
             }
             schedule(r.id, clock::now(), 0);
         }
-        // A plain pthread (not std::thread with a lambda, whose type info a plugin would export).
-        pthread_t worker;
-        const bool threaded = pthread_create(&worker, nullptr, &helper_service::worker_entry, this) == 0;
-        serve();
+        started_ = true;
+        start_worker();
+        return true;
+    }
+
+    /// A dump the platform code has just written to pending\ (and answered the application
+    /// for): its attachments are copied, its metadata written, and it is queued at once.
+    void persisted(Report r) {
+        keep_attachments(&r);
+        std::string error;
+        if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        fsync_directory(db_.pending_dir());
+        log("persisted report " + r.id);
+        for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
+        schedule(r.id, clock::now(), 0);
+    }
+
+    void requeue_all() {
+        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
+    }
+
+    /// The application has gone: the worker tries what is due now, then ends.
+    void finish() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
+            if (finishing_) return;
             finishing_ = true;
         }
         wake_.notify_all();
-        if (threaded) pthread_join(worker, nullptr);
-        else work();
-        log("helper exits");
-        return 0;
+        join_worker();
+    }
+
+    void log(const std::string& line) {
+        char stamp[32] = "";
+        std::tm tm{};
+        if (utc_time(std::time(nullptr), &tm)) std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        std::lock_guard<std::mutex> lock(log_mutex_);
+        std::fprintf(stderr, "%s crashdrop-helper[%ld]: %s\n", stamp, current_process_id(), line.c_str());
+        std::fflush(stderr);
     }
 
 private:
@@ -7209,21 +7641,46 @@ private:
         int tries;  // attempts in this run, for the back-off
     };
 
+#if CRASHDROP_OS_WINDOWS
+    static DWORD WINAPI worker_entry(void* self) {
+        static_cast<helper_service*>(self)->work();
+        return 0;
+    }
+    void start_worker() {
+        worker_ = CreateThread(nullptr, 0, &helper_service::worker_entry, this, 0, nullptr);
+        if (worker_ == nullptr) log("cannot start the upload thread: " + error_text(last_error()) + "; uploading when finishing");
+    }
+    void join_worker() {
+        if (worker_ != nullptr) {
+            WaitForSingleObject(worker_, INFINITE);
+            CloseHandle(worker_);
+            worker_ = nullptr;
+        } else if (started_) {
+            work();
+        }
+    }
+    HANDLE worker_ = nullptr;
+#else
+    // A plain pthread (not std::thread with a lambda, whose type info a plugin would export).
     static void* worker_entry(void* self) {
         static_cast<helper_service*>(self)->work();
         return nullptr;
     }
-
-    void log(const std::string& line) {
-        char stamp[32];
-        const std::time_t now = std::time(nullptr);
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        std::lock_guard<std::mutex> lock(log_mutex_);
-        std::fprintf(stderr, "%s crashdrop-helper[%d]: %s\n", stamp, static_cast<int>(getpid()), line.c_str());
-        std::fflush(stderr);
+    void start_worker() {
+        threaded_ = pthread_create(&worker_, nullptr, &helper_service::worker_entry, this) == 0;
+        if (!threaded_) log("cannot start the upload thread; uploading when finishing");
     }
+    void join_worker() {
+        if (threaded_) {
+            pthread_join(worker_, nullptr);
+            threaded_ = false;
+        } else if (started_) {
+            work();
+        }
+    }
+    pthread_t worker_{};
+    bool threaded_ = false;
+#endif
 
     void schedule(const std::string& id, clock::time_point due, int tries) {
         {
@@ -7231,122 +7688,6 @@ private:
             queue_[id] = queued{due, tries};
         }
         wake_.notify_all();
-    }
-
-    /// Waits for the application's messages until it goes away (or SIGTERM).
-    void serve() {
-        sigset_t term;
-        sigemptyset(&term);
-        sigaddset(&term, SIGTERM);
-        const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
-        while (socket_ >= 0) {
-            pollfd fds[2] = {{socket_, POLLIN, 0}, {sigfd, POLLIN, 0}};
-            const int n = poll(fds, sigfd >= 0 ? 2 : 1, -1);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) break;
-            if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
-                log("SIGTERM: finishing");
-                break;
-            }
-            if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                char msg = 0;
-                const ssize_t got = recv(socket_, &msg, 1, 0);
-                if (got < 0 && errno == EINTR) continue;
-                if (got <= 0) {
-                    log("the application has gone");
-                    break;
-                }
-                if (msg == 'D') {
-                    const char answer = persist_handoff() ? 'P' : 'F';
-                    send(socket_, &answer, 1, MSG_NOSIGNAL);
-                    after_persist();
-                } else if (msg == 'C') {
-                    log("upload consent changed");
-                    requeue_all();
-                }
-            }
-        }
-        if (sigfd >= 0) close(sigfd);
-    }
-
-    void requeue_all() {
-        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
-    }
-
-    /// Writes the dump the application left in the region to pending/, then answers; its
-    /// metadata follows, and then both reach the disk (fsync) before it is queued for upload.
-    bool persist_handoff() {
-        if (region_ == nullptr || region_->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
-        const std::string id(region_->report_id, strnlen(region_->report_id, sizeof(region_->report_id)));
-        const std::uint64_t size = region_->image_size;
-        if (id.size() != 36 || size == 0 || size > region_->image_capacity) {
-            region_->handoff.store(sigsafe::hs_failed, std::memory_order_release);
-            return false;
-        }
-        const auto* image = reinterpret_cast<const char*>(region_) + region_->image_offset;
-        const std::string dir = db_.pending_dir();
-        const std::string name = id + ".dmp";
-        int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-        std::string tmp;
-        if (fd < 0) {
-            tmp = dir + "/." + name + ".helper.tmp";
-            fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        }
-        bool ok = fd >= 0;
-        for (std::uint64_t done = 0; ok && done < size;) {
-            const ssize_t n = write(fd, image + done, static_cast<std::size_t>(size - done));
-            if (n < 0 && errno == EINTR) continue;
-            ok = n > 0;
-            if (ok) done += static_cast<std::uint64_t>(n);
-        }
-        if (ok) {
-            int r;
-            if (tmp.empty()) {
-                const std::string self = "/proc/self/fd/" + std::to_string(fd);
-                r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
-            } else {
-                r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
-                if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                    r = link(tmp.c_str(), (dir + "/" + name).c_str());
-                    if (r == 0) unlink(tmp.c_str());
-                }
-            }
-            // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
-            ok = r == 0 || errno == EEXIST;
-        }
-        if (!tmp.empty()) unlink(tmp.c_str());
-        region_->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
-        if (!ok) {
-            log("could not write " + name + ": " + errno_text(errno));
-            if (fd >= 0) close(fd);
-            return false;
-        }
-        fsync(fd);
-        close(fd);
-        Report r;
-        r.id = id;
-        r.created = static_cast<std::time_t>(region_->crash_time);
-        r.product = config_.product;
-        r.version = config_.version;
-        // The dump is the snapshot: its annotations and context stream (read from the shared
-        // image, not the application's heap) become the report's.
-        read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
-        pending_persisted_ = r;
-        return true;
-    }
-
-    /// The metadata of the dump just persisted, written after the application was answered.
-    void after_persist() {
-        if (pending_persisted_.id.empty()) return;
-        Report r = pending_persisted_;
-        pending_persisted_ = Report();
-        keep_attachments(&r);
-        std::string error;
-        if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
-        fsync_directory(db_.pending_dir());
-        log("persisted report " + r.id);
-        for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
-        schedule(r.id, clock::now(), 0);
     }
 
     /// Copies the report's attachments into <database>/attachments/<id>/ as they are now (the
@@ -7357,27 +7698,27 @@ private:
         if (r->attachments.empty()) return;
         const std::string dir = db_.attachments_dir(r->id);
         if (int err = make_directories(dir)) {
-            log("cannot create " + dir + ": " + errno_text(err));
+            log("cannot create " + dir + ": " + error_text(err));
             return;
         }
         std::vector<std::string> kept;
         for (std::size_t i = 0; i < r->attachments.size(); ++i) {
             const std::string& path = r->attachments[i];
-            if (path.rfind(dir + "/", 0) == 0) {  // already a copy
+            if (path.rfind(dir + k_path_separator, 0) == 0) {  // already a copy
                 kept.push_back(path);
                 continue;
             }
             std::string bytes;
             bool cut = false;
             if (!read_file_tail(path, config_.max_attachment_bytes, &bytes, &cut)) {
-                log("attachment " + path + ": " + errno_text(errno) + "; it will be read when the report is sent");
+                log("attachment " + path + ": " + error_text(last_error()) + "; it will be read when the report is sent");
                 kept.push_back(path);
                 continue;
             }
             if (cut) log("attachment " + path + ": larger than " + std::to_string(config_.max_attachment_bytes) + " bytes, its end kept");
-            std::string name = path.substr(path.rfind('/') + 1);
+            std::string name = path.substr(path.find_last_of("/\\") + 1);
             for (const std::string& other : kept) {  // two files of one name: number the second
-                if (other.substr(other.rfind('/') + 1) == name) name = std::to_string(i) + "-" + name;
+                if (other.substr(other.find_last_of("/\\") + 1) == name) name = std::to_string(i) + "-" + name;
             }
             std::string error;
             if (!write_file_atomic(dir, name, bytes, true, &error)) {
@@ -7385,7 +7726,7 @@ private:
                 kept.push_back(path);
                 continue;
             }
-            kept.push_back(dir + "/" + name);
+            kept.push_back(path_join(dir, name));
         }
         r->attachments = kept;
     }
@@ -7488,18 +7829,165 @@ private:
 
     helper_config config_;
     const Transport* custom_;
-    sigsafe::region_header* region_;
-    int socket_;
     database db_;
     std::string client_id_;
     Report defaults_;  // for a dump whose metadata is missing or damaged
-    Report pending_persisted_;
     std::mutex mutex_;
     std::mutex log_mutex_;
     std::condition_variable wake_;
     std::map<std::string, queued> queue_;
     bool finishing_ = false;
+    bool started_ = false;  // begin() ran (the worker has a queue to work)
 };
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/helper/service.hpp ----
+// ---- begin crashdrop/helper/helper_linux.hpp ----
+// crashdrop/helper/helper_linux.hpp - the helper process: how start() launches it (re-exec of
+// the executable, fork without exec, or an external executable), and what it does: persist each
+// dump the application hands over through the shared region, then send pending reports (custom
+// transport or the built-in HTTP/HTTPS one) with exponential back-off, honouring consent, the
+// rate limit and the database bounds; and exit after the application does, once what is due has
+// been tried (each attempt bounded by its timeouts).
+//
+// Trade-offs of the modes (also in the README):
+//   reexec   - /proc/self/exe again, with the same arguments; its main() must reach start()
+//              without side effects first. A fresh process: no copied state, no locks held.
+//              The default for executables; no second binary to ship.
+//   fork     - a fork of the application, without exec: works inside a host whose executable a
+//              plugin cannot re-run, but the helper is a copy of the host (its memory is shared
+//              copy-on-write; locks other threads held at the fork stay held, so the helper only
+//              uses crashdrop's own code and libc).
+//   external - Options::helper_path, a small program calling crashdrop::run_helper(); its own
+//              binary, configured from the shared region (custom transports do not apply).
+// In every mode the helper is double-forked (never a zombie of the application), starts its own
+// session (no controlling terminal: the terminal's signals are not its own), has only the
+// region, its socket, /dev/null and <database>/helper.log open, blocks every asynchronous signal
+// but SIGTERM (which makes it finish early), and runs at a low priority.
+// Context: implementation TU; start() (launch) and the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+constexpr const char* k_helper_env = "CRASHDROP_HELPER";  // "<region fd>:<socket fd or -1>"
+constexpr int k_helper_region_fd = 3;
+constexpr int k_helper_socket_fd = 4;
+
+inline std::string new_uuid() {
+    minidump::guid g;
+    sigsafe::new_report_id(&g);
+    char buf[64];
+    sigsafe::text t;
+    t.reset(buf, sizeof(buf));
+    sigsafe::format_report_id(&g, &t);
+    return std::string(buf, t.size);
+}
+
+// ---- the helper's side of the hand-off ------------------------------------------------------
+
+/// Writes the dump the application left in the region to pending/ (it reaches the disk before
+/// the application is answered); *out gets its report, for helper_service::persisted().
+inline bool persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out) {
+    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+    const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+    const std::uint64_t size = region->image_size;
+    if (id.size() != 36 || size == 0 || size > region->image_capacity) {
+        region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
+        return false;
+    }
+    const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
+    const std::string dir = service->db().pending_dir();
+    const std::string name = id + ".dmp";
+    int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    std::string tmp;
+    if (fd < 0) {
+        tmp = dir + "/." + name + ".helper.tmp";
+        fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
+    bool ok = fd >= 0;
+    for (std::uint64_t done = 0; ok && done < size;) {
+        const ssize_t n = write(fd, image + done, static_cast<std::size_t>(size - done));
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) done += static_cast<std::uint64_t>(n);
+    }
+    if (ok) {
+        int r;
+        if (tmp.empty()) {
+            const std::string self = "/proc/self/fd/" + std::to_string(fd);
+            r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+        } else {
+            r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+                r = link(tmp.c_str(), (dir + "/" + name).c_str());
+                if (r == 0) unlink(tmp.c_str());
+            }
+        }
+        // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
+        ok = r == 0 || errno == EEXIST;
+    }
+    if (!tmp.empty()) unlink(tmp.c_str());
+    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+    if (!ok) {
+        service->log("could not write " + name + ": " + errno_text(errno));
+        if (fd >= 0) close(fd);
+        return false;
+    }
+    fsync(fd);
+    close(fd);
+    Report r;
+    r.id = id;
+    r.created = static_cast<std::time_t>(region->crash_time);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    // The dump is the snapshot: its annotations and context stream (read from the shared
+    // image, not the application's heap) become the report's.
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    *out = r;
+    return true;
+}
+
+
+/// Waits for the application's messages until it goes away (or SIGTERM).
+inline void serve_application(helper_service* service, sigsafe::region_header* region, int socket_fd) {
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+    while (socket_fd >= 0) {
+        pollfd fds[2] = {{socket_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
+        const int n = poll(fds, sigfd >= 0 ? 2 : 1, -1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
+            service->log("SIGTERM: finishing");
+            break;
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            char msg = 0;
+            const ssize_t got = recv(socket_fd, &msg, 1, 0);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) {
+                service->log("the application has gone");
+                break;
+            }
+            if (msg == 'D') {
+                Report persisted;
+                const char answer = persist_handoff(service, region, &persisted) ? 'P' : 'F';
+                send(socket_fd, &answer, 1, MSG_NOSIGNAL);
+                if (answer == 'P') service->persisted(persisted);
+            } else if (msg == 'C') {
+                service->log("upload consent changed");
+                service->requeue_all();
+            }
+        }
+    }
+    if (sigfd >= 0) close(sigfd);
+}
 
 /// The helper process's life: signals, priority, the region, then the service. Never returns.
 [[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom,
@@ -7532,8 +8020,16 @@ private:
         std::fprintf(stderr, "crashdrop-helper: no configuration\n");
         _exit(2);
     }
-    helper_service service(config, custom, region, socket_fd);
-    const int code = service.run();
+    int code = 1;
+    {
+        helper_service service(config, custom);
+        if (service.begin()) {
+            serve_application(&service, region, socket_fd);
+            service.finish();
+            service.log("helper exits");
+            code = 0;
+        }
+    }
     std::fflush(nullptr);
     _exit(code);  // never the application's atexit handlers or static destructors
 }
@@ -8506,73 +9002,48 @@ namespace detail {
 
 using sigsafe::linux_state;
 
-inline Status invalid(const std::string& what) { return Status(Error::invalid_options, what); }
+/// Creates the folders and proves a report can be written there (a probe file is created
+/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
+struct database_layout {
+    std::string root;     // absolute
+    std::string pending;  // absolute
+    std::string completed;
+    int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
+};
 
-inline Status check_options(const Options& o) {
-    constexpr std::size_t KiB = 1024, MiB = 1024 * 1024;
-    if (o.database_path.empty()) return invalid("database_path is empty");
-    if (o.product_name.size() > 255) return invalid("product_name is longer than 255 bytes");
-    if (o.product_version.size() > 255) return invalid("product_version is longer than 255 bytes");
-    if (o.dump_buffer_size < 256 * KiB || o.dump_buffer_size > 1024 * MiB) {
-        return invalid("dump_buffer_size " + std::to_string(o.dump_buffer_size) + " is outside 256 KiB .. 1 GiB");
+inline Status prepare_database(const std::string& root_in, database_layout* out) {
+    if (int err = make_directories(root_in)) {
+        return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
-    if (o.crashed_thread_stack_limit < 4 * KiB || o.crashed_thread_stack_limit > o.dump_buffer_size / 2) {
-        return invalid("crashed_thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    char* resolved = realpath(root_in.c_str(), nullptr);
+    if (resolved == nullptr) {
+        return Status(Error::database_unavailable, "database_path '" + root_in + "': " + errno_text(errno));
     }
-    if (o.thread_stack_limit < 4 * KiB || o.thread_stack_limit > o.dump_buffer_size / 2) {
-        return invalid("thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    database db(resolved);
+    std::free(resolved);
+    std::string where;
+    if (int err = db.create(&where)) {
+        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
     }
-    if (o.alt_stack_size != 0 && (o.alt_stack_size < 16 * KiB || o.alt_stack_size > 16 * MiB)) {
-        return invalid("alt_stack_size is neither 0 nor within 16 KiB .. 16 MiB");
+    out->root = db.root();
+    out->pending = db.pending_dir();
+    out->completed = db.completed_dir();
+    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
+    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int err = pfd < 0 ? errno : 0;
+    if (pfd >= 0) {
+        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
+        close(pfd);
+        unlinkat(fd, probe.c_str(), 0);
     }
-    if (o.thread_suspend_timeout_ms < 1 || o.thread_suspend_timeout_ms > 10000) {
-        return invalid("thread_suspend_timeout_ms is outside 1 .. 10000");
+    if (err != 0) {
+        close(fd);
+        return Status(Error::database_unavailable, "'" + out->pending + "' is not writable: " + errno_text(err));
     }
-    if (o.thread_signal != 0 && (o.thread_signal < SIGRTMIN || o.thread_signal > SIGRTMAX)) {
-        return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
-    }
-    std::string error;
-    url_parts url;
-    if (!o.sentry_dsn.empty()) {
-        std::string endpoint;
-        if (!sentry_minidump_url(o.sentry_dsn, &endpoint, &error)) return invalid("sentry_dsn: " + error);
-    } else if (!o.submit_url.empty() && !parse_url(o.submit_url, &url, &error)) {
-        return invalid("submit_url: " + error);
-    }
-    if (o.helper_mode == HelperMode::external && (o.helper_path.empty() || access(o.helper_path.c_str(), X_OK) != 0)) {
-        return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
-    }
-    if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
-    if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
-    if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
-    if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
-    return check_context_options(o);
-}
-
-/// What the helper will run by, from the options (the URL already resolved).
-inline helper_config make_helper_config(const Options& o, const std::string& database_root) {
-    helper_config c;
-    c.database = database_root;
-    c.upload.format = o.upload_format;
-    c.upload.url = o.submit_url;
-    if (!o.sentry_dsn.empty()) {
-        c.upload.format = UploadFormat::sentry;
-        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
-    }
-    c.upload.compress = o.compress;
-    c.upload.ca_file = o.ca_file;
-    c.upload.connect_timeout_ms = o.connect_timeout_ms;
-    c.upload.upload_timeout_ms = o.upload_timeout_ms;
-    c.rate_limit = o.rate_limit;
-    c.retry_delay_ms = o.retry_delay_ms;
-    c.limits.max_reports = o.max_reports;
-    c.limits.max_bytes = o.max_database_bytes;
-    c.limits.max_age_days = o.max_report_age_days;
-    c.product = o.product_name;
-    c.version = o.product_version;
-    c.mode = o.helper_mode;
-    c.max_attachment_bytes = o.max_attachment_bytes;
-    return c;
+    out->pending_fd = fd;
+    return Status::success();
 }
 
 /// Process-wide things start() keeps in ordinary memory (allocated once, never freed).
@@ -9026,11 +9497,20 @@ constexpr DWORD k_code_control_break = 0x40010008u;       // DBG_CONTROL_BREAK
 constexpr DWORD k_code_heap_corruption = 0xC0000374u;     // STATUS_HEAP_CORRUPTION
 constexpr DWORD k_code_stack_buffer_overrun = 0xC0000409u;// STATUS_STACK_BUFFER_OVERRUN (__fastfail, /GS)
 constexpr DWORD k_code_fail_fast = 0xC0000602u;           // STATUS_FAIL_FAST_EXCEPTION
+constexpr DWORD k_code_dump_requested = 0x0517A7EDu;      // write_dump(): a requested dump (Crashpad's code for a simulated crash)
 
 /// How long a crashing thread waits for the dump-writer thread (MiniDumpWriteDump of a big
 /// process under a slow disk takes seconds; a writer that never answers must not hang the
 /// process forever).
 constexpr DWORD k_writer_wait_ms = 60000;
+
+/// Unix seconds now, from the system clock (no CRT: also used on the crash path).
+CRASHDROP_SIGSAFE_INLINE std::uint64_t win_unix_seconds() {
+    FILETIME t;
+    GetSystemTimeAsFileTime(&t);
+    const std::uint64_t ticks = (std::uint64_t{t.dwHighDateTime} << 32) | t.dwLowDateTime;
+    return ticks / 10000000u - 11644473600ull;
+}
 
 struct windows_state {
     std::atomic<int> started;            // 0 stopped, 1 start()/stop() running, 2 started
@@ -9067,6 +9547,16 @@ struct windows_state {
     DWORD rename_info_size;
     wchar_t temp_path[1024];   // pending\.<id>.dmp.tmp (for stop() and the fallback rename)
     wchar_t final_path[1024];  // pending\<id>.dmp
+
+    // The helper process (helper/helper_windows.hpp) and the region shared with it.
+    HANDLE region_mapping;        // pagefile-backed section: region_header, config, context store
+    region_header* region;
+    HANDLE helper_crash_event;    // auto-reset: the crash path wakes the helper
+    HANDLE helper_done_event;     // manual-reset: the helper has answered
+    HANDLE helper_wake_event;     // auto-reset: consent changed / stop()
+    HANDLE helper_app_handle;     // this process, as the helper's inherited copy
+    HANDLE helper_process;        // nullptr without a helper
+    context_store context;        // in the region (annotations, tags, user, breadcrumbs)
 };
 
 static windows_state g_win;  // the process-wide state (one per copy of crashdrop)
@@ -9125,6 +9615,25 @@ CRASHDROP_SIGSAFE bool win_vectored_reports(DWORD code) {
     return code == k_code_heap_corruption || code == k_code_stack_buffer_overrun || code == k_code_fail_fast;
 }
 
+/// Asks the helper to write the dump from outside: the address of the exception, the thread
+/// and the time go into the shared region, the crash event wakes the helper, and the thread
+/// waits for its answer (or its death). True once the dump is in pending\. A helper that
+/// is gone, fails or does not answer leaves the dump to the in-process writer thread.
+CRASHDROP_SIGSAFE bool win_handoff_to_helper(windows_state* g, EXCEPTION_POINTERS* ep, DWORD self) {
+    region_header* r = g->region;
+    if (r == nullptr || g->helper_process == nullptr || WaitForSingleObject(g->helper_process, 0) != WAIT_TIMEOUT) return false;
+    r->exception_pointers = reinterpret_cast<u64>(ep);
+    r->exception_code = ep->ExceptionRecord->ExceptionCode;
+    r->crashed_tid = self;
+    r->crash_time = win_unix_seconds();
+    r->handoff.store(hs_ready, std::memory_order_release);
+    ResetEvent(g->helper_done_event);
+    SetEvent(g->helper_crash_event);
+    HANDLE waits[2] = {g->helper_done_event, g->helper_process};
+    WaitForMultipleObjects(2, waits, FALSE, k_writer_wait_ms);
+    return r->handoff.load(std::memory_order_acquire) == hs_persisted;
+}
+
 /// Hands the exception to the writer thread and waits until the dump is written. The first
 /// crashing thread owns the writer; a second one waits for that dump and then some more, so
 /// the process ends with the first crash's code. A fault in the writer itself, or a second
@@ -9140,6 +9649,7 @@ CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
         Sleep(5000);  // the first crash is ending the process
         return;
     }
+    if (win_handoff_to_helper(g, ep, self)) return;
     g->exception = ep;
     g->exception_thread = self;
     SetEvent(g->crash_event);
@@ -9218,60 +9728,390 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/windows/handler_windows.hpp ----
+// ---- begin crashdrop/helper/helper_windows.hpp ----
+// crashdrop/helper/helper_windows.hpp - the helper process on Windows: how start() launches it
+// and how it writes the dump of a crashed application from outside.
+//
+// Launch (start()): CreateProcess of the executable itself with its own command line (reexec;
+// its main() must reach start() without side effects first, as on Linux) or of
+// Options::helper_path with "--crashdrop-helper" (external; a plugin inside a host uses this).
+// HelperMode::fork does not exist on Windows. The child inherits exactly five handles (listed
+// with PROC_THREAD_ATTRIBUTE_HANDLE_LIST) whose values it finds in the CRASHDROP_HELPER
+// environment variable: the shared region (a pagefile-backed section), the crash event, the
+// done event, the wake event (consent changed, or stop()) and a handle to the application
+// process. Its standard output and error go to <database>\helper.log; it runs at below-normal
+// priority without a console window.
+//
+// A crash: the application's crash path leaves the address of its EXCEPTION_POINTERS, the
+// crashing thread and the time in the region, sets the crash event and waits for the done
+// event. The helper calls dbghelp's MiniDumpWriteDump on the application (every thread, the
+// module list, the exception record and the crashing thread's context, read from the
+// application with ClientPointers), adds what MiniDumpWriteDump cannot (minidump/amend.hpp:
+// Crashpad's annotations, crashdrop's context stream, CodeView records it left out), writes
+// pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
+// Linux (helper/service.hpp). The helper exits once the application has, after trying what
+// is due.
+// Context: implementation TU; start() (launch) and the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+constexpr const char* k_helper_env = "CRASHDROP_HELPER";  // five handle values: region:crash:done:wake:process
+constexpr const wchar_t* k_helper_env_wide = L"CRASHDROP_HELPER";
+
+/// 16 random bytes from the system (advapi32's RtlGenRandom); a clock-based fallback.
+inline void win_random_bytes(unsigned char* out, std::size_t n) {
+    using gen_random_fn = BOOLEAN(WINAPI*)(void*, ULONG);  // advapi32!SystemFunction036
+    HMODULE advapi = LoadLibraryW(L"advapi32.dll");
+    gen_random_fn gen = advapi != nullptr ? reinterpret_cast<gen_random_fn>(
+                                                reinterpret_cast<void*>(GetProcAddress(advapi, "SystemFunction036")))
+                                          : nullptr;
+    if (gen == nullptr || !gen(out, static_cast<ULONG>(n))) {
+        LARGE_INTEGER t;
+        QueryPerformanceCounter(&t);
+        unsigned long long x = static_cast<unsigned long long>(t.QuadPart) ^ (static_cast<unsigned long long>(GetCurrentProcessId()) << 32);
+        for (std::size_t i = 0; i < n; ++i) {  // splitmix64: only ever a fallback
+            x += 0x9E3779B97F4A7C15ull;
+            unsigned long long z = x;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            out[i] = static_cast<unsigned char>(z ^ (z >> 31));
+        }
+    }
+    if (advapi != nullptr) FreeLibrary(advapi);
+}
+
+inline std::string new_uuid() {
+    unsigned char b[16];
+    win_random_bytes(b, sizeof(b));
+    b[6] = static_cast<unsigned char>((b[6] & 0x0fu) | 0x40u);  // version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3fu) | 0x80u);  // RFC 4122 variant
+    char out[40];
+    std::snprintf(out, sizeof(out), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                  b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return out;
+}
+
+/// The handles the application and its helper share.
+struct win_helper_handles {
+    HANDLE region = nullptr;
+    HANDLE crash = nullptr;  // auto-reset: the application crashed (or asks for a dump)
+    HANDLE done = nullptr;   // manual-reset: the helper has answered
+    HANDLE wake = nullptr;   // auto-reset: consent changed, or stop() ran
+    HANDLE app = nullptr;    // the application process (the helper's copy)
+};
+
+inline std::string encode_helper_handles(const win_helper_handles& h) {
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), "%llu:%llu:%llu:%llu:%llu", static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.region)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.crash)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.done)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.wake)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.app)));
+    return buf;
+}
+
+inline bool decode_helper_handles(const char* text, win_helper_handles* h) {
+    unsigned long long v[5] = {};
+    if (std::sscanf(text, "%llu:%llu:%llu:%llu:%llu", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) return false;
+    HANDLE* out[5] = {&h->region, &h->crash, &h->done, &h->wake, &h->app};
+    for (int i = 0; i < 5; ++i) {
+        if (v[i] == 0) return false;
+        *out[i] = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v[i]));
+    }
+    return true;
+}
+
+/// dbghelp.dll from the system folder (not whatever copy sits next to the executable).
+inline HMODULE win_load_dbghelp() {
+    wchar_t system_dir[MAX_PATH];
+    const UINT n = GetSystemDirectoryW(system_dir, MAX_PATH);
+    const std::wstring path = (n > 0 && n < MAX_PATH) ? std::wstring(system_dir, n) + L"\\dbghelp.dll" : std::wstring(L"dbghelp.dll");
+    return LoadLibraryW(path.c_str());
+}
+
+// ---- the helper's side -----------------------------------------------------------------------
+
+/// The annotations (as the dump's Crashpad info carries them: long values as their parts) and
+/// the context text of the application's store, read from the shared region.
+inline void win_read_store(sigsafe::region_header* region, std::vector<std::pair<std::string, std::string>>* annotations,
+                           std::string* context_text) {
+    sigsafe::context_store store{};
+    if (region->context_offset == 0 || region->context_offset + region->context_size > region->region_size ||
+        !sigsafe::context_attach(&store, reinterpret_cast<sigsafe::u8*>(region) + region->context_offset)) {
+        return;
+    }
+    sigsafe::slot_copy c;
+    for (sigsafe::u32 i = 0; i < store.header->slot_capacity; ++i) {
+        if (sigsafe::context_read_slot(&store, i, &c) && c.kind == sigsafe::sk_annotation && !(c.flags & sigsafe::sf_split)) {
+            annotations->emplace_back(std::string(c.key, c.key_length), std::string(c.value, c.value_length));
+        }
+    }
+    std::vector<char> buf(static_cast<std::size_t>(sigsafe::context_dump_bound(&store)) + 1);
+    sigsafe::text t;
+    t.reset(buf.data(), buf.size());
+    sigsafe::breadcrumb_entry entry;
+    std::vector<char> path(limits::attachment_path + 1);
+    sigsafe::context_write_text(&store, &t, &c, &entry, path.data(), path.size());
+    context_text->assign(buf.data(), t.size);
+}
+
+/// Adds to a dump what MiniDumpWriteDump cannot write (placeholder until minidump/amend.hpp lands).
+inline void win_amend_dump(helper_service*, sigsafe::region_header*, HANDLE, std::string*) {}
+
+/// Writes the dump of the crashed application (or of the one that asked for a dump) into
+/// pending\<id>.dmp, flushed, before answering. *out gets its report.
+inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, HANDLE app, Report* out) {
+    if (region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+    const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+    if (id.size() != 36) return false;
+    const std::string pending = service->db().pending_dir();
+    static HMODULE dbghelp = win_load_dbghelp();
+    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
+                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
+    const auto write_dump = dbghelp != nullptr ? reinterpret_cast<write_dump_fn>(reinterpret_cast<void*>(
+                                                     GetProcAddress(dbghelp, "MiniDumpWriteDump")))
+                                               : nullptr;
+    if (write_dump == nullptr) {
+        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
+        return false;
+    }
+    // MiniDumpWriteDump into a temporary file, which is then read back, amended and written
+    // under its final name.
+    const std::string temp = path_join(pending, "." + id + ".dmp.helper.tmp");
+    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
+    if (file == INVALID_HANDLE_VALUE) {
+        service->log("cannot create " + temp + ": " + error_text(last_error()));
+        return false;
+    }
+    MINIDUMP_EXCEPTION_INFORMATION mei;
+    mei.ThreadId = region->crashed_tid;
+    mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(region->exception_pointers));
+    mei.ClientPointers = TRUE;  // the record and context are in the application's memory
+    const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo |
+                                                 MiniDumpWithHandleData);
+    const DWORD pid = region->app_pid;
+    const BOOL wrote = write_dump(app, pid, file, type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
+    const int write_error = last_error();
+    CloseHandle(file);
+    std::string dump;
+    if (!wrote || !read_whole_file(temp, &dump, 1u << 31)) {
+        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
+        remove_file(temp);
+        return false;
+    }
+    remove_file(temp);
+    win_amend_dump(service, region, app, &dump);
+    std::string error;
+    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = static_cast<std::time_t>(region->crash_time);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
+    *out = r;
+    return true;
+}
+
+/// The helper process: maps the region, reads its configuration, and serves the application
+/// until it has gone (or stop() detached it). Never returns.
+[[noreturn]] inline void win_helper_main(const win_helper_handles& h, const Transport* custom) {
+    SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
+    void* view = MapViewOfFile(h.region, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+    auto* region = static_cast<sigsafe::region_header*>(view);
+    if (region == nullptr || region->magic != sigsafe::k_region_magic || region->version != sigsafe::k_region_version) {
+        std::fprintf(stderr, "crashdrop-helper: the shared region is missing or from another crashdrop version\n");
+        std::fflush(stderr);
+        TerminateProcess(GetCurrentProcess(), 2);
+    }
+    const helper_config config = decode_helper_config(reinterpret_cast<const char*>(region) + region->config_offset);
+    int code = 1;
+    {
+        helper_service service(config, custom);
+        if (service.begin()) {
+            for (;;) {
+                HANDLE waits[3] = {h.crash, h.wake, h.app};
+                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
+                if (r == WAIT_OBJECT_0) {
+                    Report persisted;
+                    const bool ok = win_persist_crash(&service, region, h.app, &persisted);
+                    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+                    SetEvent(h.done);
+                    if (ok) service.persisted(persisted);
+                } else if (r == WAIT_OBJECT_0 + 1) {
+                    if (region->app_detached.load(std::memory_order_acquire) != 0) {
+                        service.log("the application stopped crashdrop");
+                        break;
+                    }
+                    service.log("upload consent changed");
+                    service.requeue_all();
+                } else {
+                    service.log(r == WAIT_OBJECT_0 + 2 ? "the application has gone" : "waiting failed: " + error_text(last_error()));
+                    break;
+                }
+            }
+            service.finish();
+            service.log("helper exits");
+            code = 0;
+        }
+    }
+    std::fflush(nullptr);
+    // Not ExitProcess: the application's atexit handlers and static destructors (this is its
+    // executable, in reexec mode) are not the helper's to run.
+    TerminateProcess(GetCurrentProcess(), static_cast<UINT>(code));
+    for (;;) Sleep(INFINITE);
+}
+
+/// In a process started as a helper (the environment says so): run it. Returns only if this
+/// process is not one.
+inline void run_helper_if_asked(const Transport* custom) {
+    char spec[128];
+    const DWORD n = GetEnvironmentVariableA(k_helper_env, spec, sizeof(spec));
+    if (n == 0 || n >= sizeof(spec)) return;
+    win_helper_handles h;
+    if (!decode_helper_handles(spec, &h)) return;
+    SetEnvironmentVariableA(k_helper_env, nullptr);  // not for whatever the helper might start
+    win_helper_main(h, custom);
+}
+
+// ---- launching -------------------------------------------------------------------------------
+
+/// The environment block of this process with CRASHDROP_HELPER set to `value`.
+inline std::wstring win_helper_environment(const std::string& value) {
+    std::wstring block;
+    const std::wstring prefix = std::wstring(k_helper_env_wide) + L"=";
+    if (LPWCH env = GetEnvironmentStringsW()) {
+        for (const wchar_t* e = env; *e != L'\0'; e += std::wcslen(e) + 1) {
+            if (_wcsnicmp(e, prefix.c_str(), prefix.size()) != 0) {
+                block += e;
+                block += L'\0';
+            }
+        }
+        FreeEnvironmentStringsW(env);
+    }
+    block += prefix + widen(value);
+    block += L'\0';
+    block += L'\0';
+    return block;
+}
+
+/// Starts the helper with the shared handles; returns its process handle, or nullptr with *error.
+inline HANDLE win_launch_helper(HelperMode mode, const std::string& helper_path, const win_helper_handles& h,
+                                const std::string& log_path, std::string* error) {
+    std::wstring exe, command;
+    if (mode == HelperMode::external) {
+        exe = widen(helper_path);
+        command = L"\"" + exe + L"\" --crashdrop-helper";
+    } else {
+        std::vector<wchar_t> path(32768);
+        const DWORD n = GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+        if (n == 0 || n >= path.size()) {
+            *error = "GetModuleFileName: " + error_text(last_error());
+            return nullptr;
+        }
+        exe.assign(path.data(), n);
+        command = GetCommandLineW();
+    }
+    std::wstring environment = win_helper_environment(encode_helper_handles(h));
+
+    SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+    HANDLE log = CreateFileW(widen(log_path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit,
+                             OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    HANDLE nul = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING,
+                             0, nullptr);
+    if (log == INVALID_HANDLE_VALUE) log = nullptr;
+    if (nul == INVALID_HANDLE_VALUE) nul = nullptr;
+
+    // Exactly these handles are inherited; the shared ones are inheritable only meanwhile.
+    HANDLE shared[5] = {h.region, h.crash, h.done, h.wake, h.app};
+    std::vector<HANDLE> list(shared, shared + 5);
+    if (log != nullptr) list.push_back(log);
+    if (nul != nullptr) list.push_back(nul);
+    for (HANDLE x : shared) SetHandleInformation(x, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+
+    STARTUPINFOEXW si;
+    std::memset(&si, 0, sizeof(si));
+    si.StartupInfo.cb = sizeof(si);
+    si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    si.StartupInfo.hStdInput = nul;
+    si.StartupInfo.hStdOutput = log != nullptr ? log : nul;
+    si.StartupInfo.hStdError = log != nullptr ? log : nul;
+    SIZE_T attributes_size = 0;
+    InitializeProcThreadAttributeList(nullptr, 1, 0, &attributes_size);
+    std::vector<unsigned char> attributes(attributes_size);
+    DWORD flags = CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW | BELOW_NORMAL_PRIORITY_CLASS;
+    auto* attribute_list = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes.data());
+    if (attributes_size > 0 && InitializeProcThreadAttributeList(attribute_list, 1, 0, &attributes_size)) {
+        if (UpdateProcThreadAttribute(attribute_list, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, list.data(),
+                                      list.size() * sizeof(HANDLE), nullptr, nullptr)) {
+            si.lpAttributeList = attribute_list;
+            flags |= EXTENDED_STARTUPINFO_PRESENT;
+        }
+    }
+    PROCESS_INFORMATION pi;
+    std::memset(&pi, 0, sizeof(pi));
+    const BOOL ok = CreateProcessW(exe.c_str(), &command[0], nullptr, nullptr, TRUE, flags, &environment[0], nullptr,
+                                   &si.StartupInfo, &pi);
+    const int launch_error = last_error();
+    if (si.lpAttributeList != nullptr) DeleteProcThreadAttributeList(attribute_list);
+    for (HANDLE x : shared) SetHandleInformation(x, HANDLE_FLAG_INHERIT, 0);
+    if (log != nullptr) CloseHandle(log);
+    if (nul != nullptr) CloseHandle(nul);
+    if (!ok) {
+        *error = "CreateProcess: " + error_text(launch_error);
+        return nullptr;
+    }
+    CloseHandle(pi.hThread);
+    return pi.hProcess;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+// ---- end crashdrop/helper/helper_windows.hpp ----
 // ---- begin crashdrop/platform/windows/start_windows.hpp ----
-// crashdrop/platform/windows/start_windows.hpp - start() and stop() on Windows x64: prepares
-// everything the crash path needs (database folders, dbghelp's MiniDumpWriteDump, the dump
-// file, the events and the dump-writer thread), then installs the handlers.
+// crashdrop/platform/windows/start_windows.hpp - start(), stop() and write_dump() on Windows
+// x64: prepares everything the crash path needs (the database folders, the region shared with
+// the helper with the configuration and the context store, the helper itself, and for when no
+// helper answers: dbghelp's MiniDumpWriteDump, the dump file, the events and the dump-writer
+// thread), then installs the handlers.
 // Context: implementation TU; ordinary code (never called after a fault).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
-/// UTF-8 -> UTF-16 (paths in Options are UTF-8, as on Linux).
-inline std::wstring win_widen(const std::string& s) {
-    if (s.empty()) return std::wstring();
-    const int n = MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
-    if (n <= 0) return std::wstring();
-    std::wstring out(static_cast<std::size_t>(n), L'\0');
-    MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), &out[0], n);
-    return out;
+/// Process-wide things start() keeps in ordinary memory (allocated once, never freed: a crash
+/// may come during exit).
+struct windows_runtime {
+    std::string database_root;
+};
+inline windows_runtime& win_runtime() {
+    static windows_runtime* r = new windows_runtime();
+    return *r;
 }
 
-inline std::string win_error_text(DWORD err) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "Windows error %lu", static_cast<unsigned long>(err));
-    return buf;
+inline void win_close(HANDLE* h) {
+    if (*h != nullptr && *h != INVALID_HANDLE_VALUE) CloseHandle(*h);
+    *h = nullptr;
 }
 
-inline bool win_make_folder(const std::wstring& path) {
-    return CreateDirectoryW(path.c_str(), nullptr) != 0 || GetLastError() == ERROR_ALREADY_EXISTS;
-}
-
-/// A random (version 4) report id, 8-4-4-4-12 lower-case hex like the Linux one.
-inline std::string win_new_report_id() {
-    unsigned char b[16] = {};
-    using gen_random_fn = BOOLEAN(WINAPI*)(void*, ULONG);  // advapi32!SystemFunction036 (RtlGenRandom)
-    HMODULE advapi = LoadLibraryW(L"advapi32.dll");
-    gen_random_fn gen = advapi != nullptr ? reinterpret_cast<gen_random_fn>(
-                                                reinterpret_cast<void*>(GetProcAddress(advapi, "SystemFunction036")))
-                                          : nullptr;
-    if (gen == nullptr || !gen(b, sizeof(b))) {
-        LARGE_INTEGER t;
-        QueryPerformanceCounter(&t);
-        const unsigned long long a = static_cast<unsigned long long>(t.QuadPart);
-        const unsigned long long p = (static_cast<unsigned long long>(GetCurrentProcessId()) << 32) ^
-                                     reinterpret_cast<unsigned long long>(&b);
-        std::memcpy(b, &a, 8);
-        std::memcpy(b + 8, &p, 8);
-    }
-    if (advapi != nullptr) FreeLibrary(advapi);
-    b[7] = static_cast<unsigned char>((b[7] & 0x0fu) | 0x40u);  // data3's high byte: version 4
-    b[8] = static_cast<unsigned char>((b[8] & 0x3fu) | 0x80u);
-    char out[40];
-    std::snprintf(out, sizeof(out), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3], b[2],
-                  b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-    return out;
+/// Appends a line to <database>\helper.log (start()'s notes: the helper could not be started).
+inline void win_log_note(const std::string& root, const std::string& line) {
+    HANDLE log = CreateFileW(widen(path_join(root, "helper.log")).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE,
+                             nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (log == INVALID_HANDLE_VALUE) return;
+    const std::string text = "crashdrop[" + std::to_string(current_process_id()) + "]: " + line + "\r\n";
+    DWORD wrote = 0;
+    WriteFile(log, text.data(), static_cast<DWORD>(text.size()), &wrote, nullptr);
+    CloseHandle(log);
 }
 
 /// Undoes whatever windows_start() did so far (also stop()'s second half).
@@ -9280,13 +10120,11 @@ inline void win_release(sigsafe::windows_state* g) {
         g->stopping.store(1, std::memory_order_release);
         SetEvent(g->crash_event);
         WaitForSingleObject(g->writer_thread, 5000);
-        CloseHandle(g->writer_thread);
-        g->writer_thread = nullptr;
+        win_close(&g->writer_thread);
         g->writer_thread_id = 0;
     }
-    if (g->crash_event != nullptr) CloseHandle(g->crash_event);
-    if (g->done_event != nullptr) CloseHandle(g->done_event);
-    g->crash_event = g->done_event = nullptr;
+    win_close(&g->crash_event);
+    win_close(&g->done_event);
     if (g->dump_file != nullptr && g->dump_file != INVALID_HANDLE_VALUE) {
         CloseHandle(g->dump_file);  // delete-on-close removes the unused file
         if (g->dump_written.load() == 0) DeleteFileW(g->temp_path);  // where that was refused
@@ -9295,61 +10133,66 @@ inline void win_release(sigsafe::windows_state* g) {
     if (g->dbghelp != nullptr) FreeLibrary(g->dbghelp);
     g->dbghelp = nullptr;
     g->write_dump = nullptr;
+    // The helper: told to finish (it also would when this process ends).
+    if (g->region != nullptr) g->region->app_detached.store(1, std::memory_order_release);
+    if (g->helper_wake_event != nullptr) SetEvent(g->helper_wake_event);
+    win_close(&g->helper_process);
+    win_close(&g->helper_crash_event);
+    win_close(&g->helper_done_event);
+    win_close(&g->helper_wake_event);
+    win_close(&g->helper_app_handle);
+    g->context = sigsafe::context_store{};
+    if (g->region != nullptr) UnmapViewOfFile(g->region);
+    g->region = nullptr;
+    win_close(&g->region_mapping);
     g->stopping.store(0);
     g->crashing_thread.store(0);
     g->dump_written.store(0);
 }
 
-inline Status windows_start(const Options& options) {
-    sigsafe::windows_state* g = &sigsafe::g_win;
-    int expected = 0;
-    if (!g->started.compare_exchange_strong(expected, 1)) {
-        return Status(Error::already_started, "crashdrop::start() was already called");
+/// The region shared with the helper: header, configuration, context store.
+inline Status win_make_region(sigsafe::windows_state* g, const Options& options, const std::string& config_text) {
+    using namespace sigsafe;
+    const auto breadcrumb_capacity = static_cast<u32>(options.max_breadcrumbs);
+    const u64 header_size = align_up(sizeof(region_header), 64);
+    const u64 context_size = context_bytes(breadcrumb_capacity);
+    const u64 size = align_up(header_size + k_config_capacity + context_size, 4096);
+    g->region_mapping = CreateFileMappingW(INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE, static_cast<DWORD>(size >> 32),
+                                           static_cast<DWORD>(size & 0xffffffffu), nullptr);
+    if (g->region_mapping == nullptr) {
+        return Status(Error::out_of_memory, "reserving " + std::to_string(size) + " bytes for the crash path failed: " +
+                                                error_text(last_error()));
     }
-    auto fail = [g](Error e, std::string message) {
-        win_release(g);
-        g->started.store(0, std::memory_order_release);
-        return Status(e, std::move(message));
-    };
-    if (options.database_path.empty()) return fail(Error::invalid_options, "database_path is empty");
+    g->region = static_cast<region_header*>(MapViewOfFile(g->region_mapping, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0));
+    if (g->region == nullptr) return Status(Error::out_of_memory, "MapViewOfFile failed: " + error_text(last_error()));
+    std::memset(static_cast<void*>(g->region), 0, static_cast<std::size_t>(size));  // every page present before a crash needs it
+    region_header* h = g->region;
+    h->magic = k_region_magic;
+    h->version = k_region_version;
+    h->region_size = size;
+    h->config_offset = header_size;
+    h->context_offset = header_size + k_config_capacity;
+    h->context_size = context_size;
+    h->app_pid = GetCurrentProcessId();
+    if (config_text.size() >= k_config_capacity) return Status(Error::invalid_options, "the helper's configuration is too long");
+    std::memcpy(reinterpret_cast<char*>(h) + h->config_offset, config_text.c_str(), config_text.size() + 1);
+    context_init(&g->context, reinterpret_cast<u8*>(h) + h->context_offset, breadcrumb_capacity);
+    return Status::success();
+}
 
-    // The database folders (the layout is Linux's: pending\ and completed\).
-    const std::wstring given = win_widen(options.database_path);
-    wchar_t full[1024];
-    const DWORD full_len = GetFullPathNameW(given.c_str(), 1024, full, nullptr);
-    if (full_len == 0 || full_len >= 900) return fail(Error::invalid_options, "database_path is invalid or too long");
-    std::wstring root(full, full_len);
-    while (root.size() > 3 && (root.back() == L'\\' || root.back() == L'/')) root.pop_back();
-    const std::wstring pending = root + L"\\pending";
-    if (!win_make_folder(root) || !win_make_folder(pending) || !win_make_folder(root + L"\\completed")) {
-        return fail(Error::database_unavailable,
-                    "cannot create the database folders under " + options.database_path + ": " + win_error_text(GetLastError()));
-    }
-
-    // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
-    wchar_t system_dir[MAX_PATH];
-    const UINT sys_len = GetSystemDirectoryW(system_dir, MAX_PATH);
-    std::wstring dbghelp_path = (sys_len > 0 && sys_len < MAX_PATH) ? std::wstring(system_dir, sys_len) + L"\\dbghelp.dll"
-                                                                     : std::wstring(L"dbghelp.dll");
-    g->dbghelp = LoadLibraryW(dbghelp_path.c_str());
-    if (g->dbghelp == nullptr) return fail(Error::handler_failed, "cannot load dbghelp.dll: " + win_error_text(GetLastError()));
-    g->write_dump = reinterpret_cast<sigsafe::minidump_write_dump_fn>(
-        reinterpret_cast<void*>(GetProcAddress(g->dbghelp, "MiniDumpWriteDump")));
-    if (g->write_dump == nullptr) return fail(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump");
-
-    // The dump file: pending\.<id>.dmp.tmp, exclusive, deleted when closed unless a crash keeps it.
-    const std::wstring id = win_widen(win_new_report_id());
-    const std::wstring temp = pending + L"\\." + id + L".dmp.tmp";
-    const std::wstring final_name = pending + L"\\" + id + L".dmp";
-    if (temp.size() >= 1024 || final_name.size() >= 1024) return fail(Error::invalid_options, "database_path is too long");
+/// The dump file the in-process writer fills when no helper answers: pending\.<id>.dmp.tmp,
+/// exclusive, deleted when closed unless a crash keeps it, and its rename request.
+inline Status win_prepare_dump_file(sigsafe::windows_state* g, const std::string& pending, const std::string& id) {
+    const std::wstring temp = widen(path_join(pending, "." + id + ".dmp.tmp"));
+    const std::wstring final_name = widen(path_join(pending, id + ".dmp"));
+    if (temp.size() >= 1024 || final_name.size() >= 1024) return Status(Error::invalid_options, "database_path is too long");
     std::memcpy(g->temp_path, temp.c_str(), (temp.size() + 1) * sizeof(wchar_t));
     std::memcpy(g->final_path, final_name.c_str(), (final_name.size() + 1) * sizeof(wchar_t));
     g->dump_file = CreateFileW(temp.c_str(), GENERIC_READ | GENERIC_WRITE | DELETE, 0, nullptr, CREATE_NEW,
                                FILE_ATTRIBUTE_NORMAL, nullptr);
     if (g->dump_file == INVALID_HANDLE_VALUE) {
         g->dump_file = nullptr;
-        return fail(Error::database_unavailable, "cannot create a dump file in " + options.database_path + "\\pending: " +
-                                                     win_error_text(GetLastError()));
+        return Status(Error::database_unavailable, "cannot create a dump file in " + pending + ": " + error_text(last_error()));
     }
     FILE_DISPOSITION_INFO discard;
     discard.DeleteFile = TRUE;
@@ -9359,7 +10202,7 @@ inline Status windows_start(const Options& options) {
     std::wstring nt_name = final_name.compare(0, 2, L"\\\\") == 0 ? L"\\??\\UNC\\" + final_name.substr(2) : L"\\??\\" + final_name;
     const std::size_t name_bytes = nt_name.size() * sizeof(wchar_t);
     if (offsetof(FILE_RENAME_INFO, FileName) + name_bytes + sizeof(wchar_t) > sizeof(g->rename_info)) {
-        return fail(Error::invalid_options, "database_path is too long");
+        return Status(Error::invalid_options, "database_path is too long");
     }
     std::memset(g->rename_info, 0, sizeof(g->rename_info));
     FILE_RENAME_INFO* rename = reinterpret_cast<FILE_RENAME_INFO*>(g->rename_info);
@@ -9368,16 +10211,96 @@ inline Status windows_start(const Options& options) {
     rename->FileNameLength = static_cast<DWORD>(name_bytes);
     std::memcpy(rename->FileName, nt_name.c_str(), name_bytes);
     g->rename_info_size = static_cast<DWORD>(offsetof(FILE_RENAME_INFO, FileName) + name_bytes + sizeof(wchar_t));
+    return Status::success();
+}
 
-    // The events and the writer thread (its own 256 KiB stack: MiniDumpWriteDump needs room).
+/// The helper: its events, a handle to this process for it, and the process itself.
+inline Status win_start_helper(sigsafe::windows_state* g, const Options& options, const std::string& root) {
+    g->helper_crash_event = CreateEventW(nullptr, FALSE, FALSE, nullptr);
+    g->helper_done_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    g->helper_wake_event = CreateEventW(nullptr, FALSE, FALSE, nullptr);
+    if (g->helper_crash_event == nullptr || g->helper_done_event == nullptr || g->helper_wake_event == nullptr ||
+        !DuplicateHandle(GetCurrentProcess(), GetCurrentProcess(), GetCurrentProcess(), &g->helper_app_handle, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        return Status(Error::handler_failed, "creating the helper's events failed: " + error_text(last_error()));
+    }
+    win_helper_handles h;
+    h.region = g->region_mapping;
+    h.crash = g->helper_crash_event;
+    h.done = g->helper_done_event;
+    h.wake = g->helper_wake_event;
+    h.app = g->helper_app_handle;
+    std::string error;
+    g->helper_process = win_launch_helper(options.helper_mode, options.helper_path, h, path_join(root, "helper.log"), &error);
+    if (g->helper_process == nullptr) {
+        win_log_note(root, "helper: could not be started (" + error + "); dumps are written by the crashed process");
+    }
+    return Status::success();
+}
+
+inline Status windows_start(const Options& options) {
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    if (Status s = check_options(options); !s.ok()) return s;
+    // In a process started as the helper (re-exec mode), start() runs the helper instead and
+    // never returns.
+    run_helper_if_asked(options.transport ? &options.transport : nullptr);
+    int expected = 0;
+    if (!g->started.compare_exchange_strong(expected, 1)) {
+        return Status(Error::already_started, "crashdrop::start() was already called");
+    }
+    auto fail = [g](Status s) {
+        win_release(g);
+        g->started.store(0, std::memory_order_release);
+        return s;
+    };
+
+    // The database (folders, and proof that a report can be written there).
+    std::vector<wchar_t> full(32768);
+    const DWORD full_len = GetFullPathNameW(widen(options.database_path).c_str(), static_cast<DWORD>(full.size()), full.data(), nullptr);
+    if (full_len == 0 || full_len >= full.size()) {
+        return fail(Status(Error::invalid_options, "database_path '" + options.database_path + "' is invalid: " + error_text(last_error())));
+    }
+    std::string root = narrow(full.data(), full_len);
+    while (root.size() > 3 && is_separator(root.back())) root.pop_back();
+    const database db(root);
+    std::string where;
+    if (int err = db.create(&where)) {
+        return fail(Status(Error::database_unavailable, "'" + where + "' cannot be created: " + error_text(err)));
+    }
+    win_runtime().database_root = root;
+    const std::string id = new_uuid();
+    if (Status s = win_prepare_dump_file(g, db.pending_dir(), id); !s.ok()) return fail(s);
+
+    // The region shared with the helper, with the configuration and the context store.
+    if (Status s = win_make_region(g, options, encode_helper_config(make_helper_config(options, root))); !s.ok()) return fail(s);
+    std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
+    if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
+    db.client_id(new_uuid());  // created now, so the application and the helper agree on it
+
+    // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
+    g->dbghelp = win_load_dbghelp();
+    if (g->dbghelp == nullptr) return fail(Status(Error::handler_failed, "cannot load dbghelp.dll: " + error_text(last_error())));
+    g->write_dump = reinterpret_cast<sigsafe::minidump_write_dump_fn>(
+        reinterpret_cast<void*>(GetProcAddress(g->dbghelp, "MiniDumpWriteDump")));
+    if (g->write_dump == nullptr) return fail(Status(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump"));
+
+    // The in-process writer: events and its thread (its own 256 KiB stack: MiniDumpWriteDump
+    // needs room).
     g->crash_event = CreateEventW(nullptr, FALSE, FALSE, nullptr);
     g->done_event = CreateEventW(nullptr, TRUE, FALSE, nullptr);
     if (g->crash_event == nullptr || g->done_event == nullptr) {
-        return fail(Error::handler_failed, "CreateEvent failed: " + win_error_text(GetLastError()));
+        return fail(Status(Error::handler_failed, "CreateEvent failed: " + error_text(last_error())));
     }
     g->writer_thread = CreateThread(nullptr, 256 * 1024, sigsafe::win_writer_main, g, STACK_SIZE_PARAM_IS_A_RESERVATION,
                                     &g->writer_thread_id);
-    if (g->writer_thread == nullptr) return fail(Error::handler_failed, "cannot create the dump-writer thread: " + win_error_text(GetLastError()));
+    if (g->writer_thread == nullptr) {
+        return fail(Status(Error::handler_failed, "cannot create the dump-writer thread: " + error_text(last_error())));
+    }
+
+    // The helper, before the handlers.
+    if (options.helper_mode != HelperMode::none) {
+        if (Status s = win_start_helper(g, options, root); !s.ok()) return fail(s);
+    }
 
     // The handlers, last: the previous ones are kept for chaining and for stop().
     g->previous_filter = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
@@ -9402,6 +10325,88 @@ inline void windows_stop() noexcept {
     g->started.store(0, std::memory_order_release);
 }
 
+/// A dump of the running process, on request: written by the helper when there is one (as a
+/// crash would be, with a simulated exception record at the caller), else from this thread.
+inline Status windows_write_dump(std::string* path_out) {
+    using namespace sigsafe;
+    windows_state* g = &g_win;
+    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    const DWORD self = GetCurrentThreadId();
+    DWORD expected = 0;
+    if (!g->crashing_thread.compare_exchange_strong(expected, self, std::memory_order_acq_rel)) {
+        return Status(Error::busy, "another dump is being written");
+    }
+    const std::string id = new_uuid();
+    const std::string pending = path_join(win_runtime().database_root, "pending");
+    CONTEXT context;
+    std::memset(&context, 0, sizeof(context));
+    RtlCaptureContext(&context);
+    EXCEPTION_RECORD record;
+    std::memset(&record, 0, sizeof(record));
+    record.ExceptionCode = k_code_dump_requested;
+    record.ExceptionAddress = reinterpret_cast<void*>(context.Rip);
+    EXCEPTION_POINTERS pointers{&record, &context};
+    bool written = false;
+    if (g->region != nullptr && g->helper_process != nullptr) {
+        char crash_id[40];
+        std::memcpy(crash_id, g->region->report_id, sizeof(crash_id));
+        std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
+        written = win_handoff_to_helper(g, &pointers, self);
+        std::memcpy(g->region->report_id, crash_id, sizeof(crash_id));  // kept for a crash
+        g->region->handoff.store(hs_idle, std::memory_order_release);
+    }
+    std::string error;
+    if (!written) {
+        const std::string temp = path_join(pending, "." + id + ".dmp.tmp");
+        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+        if (file == INVALID_HANDLE_VALUE) {
+            error = temp + ": " + error_text(last_error());
+        } else {
+            MINIDUMP_EXCEPTION_INFORMATION mei{self, &pointers, FALSE};
+            const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo);
+            written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, type, &mei, nullptr, nullptr) != 0;
+            if (!written) error = "MiniDumpWriteDump: " + error_text(last_error());
+            FlushFileBuffers(file);
+            CloseHandle(file);
+            if (written) written = move_file(temp, path_join(pending, id + ".dmp"), &error);
+            if (!written) remove_file(temp);
+        }
+    }
+    g->crashing_thread.store(0, std::memory_order_release);
+    if (!written) return Status(Error::database_unavailable, "the dump could not be written: " + error);
+    if (path_out != nullptr) *path_out = path_join(pending, id + ".dmp");
+    return Status::success();
+}
+
+/// Whether crashdrop's handlers are still the ones installed.
+inline Status windows_check_handlers() {
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    // Reading the current filter means setting one: put crashdrop's back at once if it was ours.
+    LPTOP_LEVEL_EXCEPTION_FILTER current = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
+    if (current != sigsafe::win_unhandled_filter) {
+        SetUnhandledExceptionFilter(current);
+        return Status(Error::handler_replaced, "the unhandled-exception filter was replaced after crashdrop::start()");
+    }
+    void(__cdecl * abort_handler)(int) = signal(SIGABRT, sigsafe::win_on_sigabrt);
+    if (abort_handler != sigsafe::win_on_sigabrt) {
+        signal(SIGABRT, abort_handler);
+        return Status(Error::handler_replaced, "the SIGABRT handler was replaced after crashdrop::start()");
+    }
+    return Status::success();
+}
+
+/// Installs crashdrop's handlers again; whatever replaced them becomes the one chained to.
+inline Status windows_reinstall() {
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    LPTOP_LEVEL_EXCEPTION_FILTER current = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
+    if (current != sigsafe::win_unhandled_filter) g->previous_filter = current;
+    void(__cdecl * abort_handler)(int) = signal(SIGABRT, sigsafe::win_on_sigabrt);
+    if (abort_handler != sigsafe::win_on_sigabrt && abort_handler != SIG_ERR) g->previous_sigabrt = abort_handler;
+    return Status::success();
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
@@ -9416,10 +10421,13 @@ CRASHDROP_NAMESPACE_END
 
 CRASHDROP_NAMESPACE_BEGIN
 
-#if CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+#if CRASHDROP_SUPPORTED
+
+// ---- what differs per platform --------------------------------------------------------------
+
+#if CRASHDROP_OS_LINUX
 
 Status start(const Options& options) { return detail::linux_start(options); }
-
 bool is_started() noexcept { return sigsafe::g_state.started.load(std::memory_order_acquire) == 2; }
 
 Status prepare_thread() {
@@ -9428,18 +10436,83 @@ Status prepare_thread() {
 }
 
 Status write_dump(std::string* path_out) { return detail::linux_write_dump(path_out); }
-
 std::size_t reserved_bytes() noexcept { return static_cast<std::size_t>(sigsafe::g_state.region_size); }
+Status check_handlers() { return detail::linux_check_handlers(); }
+Status reinstall() { return detail::linux_reinstall(); }
+void stop() noexcept { detail::linux_stop(); }
+
+int run_helper(int /*argc*/, char** /*argv*/) {
+    // The application started this executable with the shared region and socket in place;
+    // without them there is nothing to do.
+    detail::run_helper_if_asked(nullptr, nullptr);
+    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
+    return 2;
+}
+
+namespace detail {
+inline const std::string& database_root() { return runtime().database_root; }
+inline const sigsafe::context_store* live_context() {
+    const sigsafe::linux_state* g = &sigsafe::g_state;
+    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+}
+/// Tells the helper the consent changed, so reports held back by the old setting go now.
+inline void notify_helper_consent() {
+    const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
+    if (sock >= 0) {
+        const char msg = 'C';
+        send(sock, &msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
+}  // namespace detail
+
+#elif CRASHDROP_OS_WINDOWS
+
+Status start(const Options& options) { return detail::windows_start(options); }
+bool is_started() noexcept { return sigsafe::g_win.started.load(std::memory_order_acquire) == 2; }
+Status prepare_thread() {
+    // Windows runs the filter on the faulting thread's own stack (see handler_windows.hpp):
+    // there is nothing to prepare per thread.
+    return is_started() ? Status::success() : Status(Error::not_started, "crashdrop::start() has not run");
+}
+Status write_dump(std::string* path_out) { return detail::windows_write_dump(path_out); }
+std::size_t reserved_bytes() noexcept {
+    const sigsafe::region_header* r = sigsafe::g_win.region;
+    return r != nullptr ? static_cast<std::size_t>(r->region_size) : 0;
+}
+Status check_handlers() { return detail::windows_check_handlers(); }
+Status reinstall() { return detail::windows_reinstall(); }
+void stop() noexcept { detail::windows_stop(); }
+
+int run_helper(int /*argc*/, char** /*argv*/) {
+    detail::run_helper_if_asked(nullptr);
+    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
+    return 2;
+}
+
+namespace detail {
+inline const std::string& database_root() { return win_runtime().database_root; }
+inline const sigsafe::context_store* live_context() {
+    const sigsafe::windows_state* g = &sigsafe::g_win;
+    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+}
+inline void notify_helper_consent() {
+    if (sigsafe::g_win.helper_wake_event != nullptr) SetEvent(sigsafe::g_win.helper_wake_event);
+}
+}  // namespace detail
+
+#endif
+
+// ---- the same everywhere ----------------------------------------------------------------------
 
 std::vector<Report> pending_reports() {
     if (!is_started()) return {};
-    return detail::database(detail::runtime().database_root).list(ReportState::pending);
+    return detail::database(detail::database_root()).list(ReportState::pending);
 }
 
 std::vector<Report> uploaded_reports() {
     if (!is_started()) return {};
     std::vector<Report> out;
-    for (Report& r : detail::database(detail::runtime().database_root).list(ReportState::uploaded)) {
+    for (Report& r : detail::database(detail::database_root()).list(ReportState::uploaded)) {
         if (r.state == ReportState::uploaded) out.push_back(std::move(r));
     }
     return out;
@@ -9455,30 +10528,21 @@ bool last_crash_report(Report* out) {
 Status set_upload_to_server(bool enabled) {
     if (!is_started()) return Status(Error::not_started, "crashdrop::start() has not run");
     std::string error;
-    const detail::database db(detail::runtime().database_root);
+    const detail::database db(detail::database_root());
     if (!db.update_settings([enabled](std::map<std::string, std::string>& kv) { kv["upload_to_server"] = enabled ? "1" : "0"; },
                             &error)) {
         return Status(Error::database_unavailable, "saving the upload consent failed: " + error);
     }
-    // Tell the helper, so reports held back by the old setting go now.
-    const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
-    if (sock >= 0) {
-        const char msg = 'C';
-        send(sock, &msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    detail::notify_helper_consent();
     return Status::success();
 }
 
 bool upload_to_server() {
     if (!is_started()) return false;
-    return detail::database(detail::runtime().database_root).consent();
+    return detail::database(detail::database_root()).consent();
 }
 
 namespace detail {
-inline const sigsafe::context_store* live_context() {
-    const sigsafe::linux_state* g = &sigsafe::g_state;
-    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
-}
 inline Status not_started() { return Status(Error::not_started, "crashdrop::start() has not run"); }
 }  // namespace detail
 
@@ -9536,57 +10600,6 @@ Status remove_attachment(std::string_view path) {
     detail::context_remove_attachment(s, path.data(), path.size());
     return Status::success();
 }
-
-Status check_handlers() { return detail::linux_check_handlers(); }
-Status reinstall() { return detail::linux_reinstall(); }
-void stop() noexcept { detail::linux_stop(); }
-
-int run_helper(int /*argc*/, char** /*argv*/) {
-    // The application started this executable with the shared region and socket in place;
-    // without them there is nothing to do.
-    detail::run_helper_if_asked(nullptr, nullptr);
-    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
-    return 2;
-}
-
-#elif CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
-
-// Windows x64, in progress: crash capture works (start/stop); the helper, the database API,
-// the context store and the transports are still to come and answer unsupported_platform.
-namespace detail {
-inline Status win_not_yet() {
-    return Status(Error::unsupported_platform, "not implemented on Windows yet (crash capture only; see README)");
-}
-}  // namespace detail
-
-Status start(const Options& options) { return detail::windows_start(options); }
-bool is_started() noexcept { return sigsafe::g_win.started.load(std::memory_order_acquire) == 2; }
-Status prepare_thread() {
-    // Windows runs the filter on the faulting thread's own stack (see handler_windows.hpp):
-    // there is nothing to prepare per thread.
-    return is_started() ? Status::success() : Status(Error::not_started, "crashdrop::start() has not run");
-}
-Status write_dump(std::string*) { return detail::win_not_yet(); }
-std::size_t reserved_bytes() noexcept { return 0; }
-std::vector<Report> pending_reports() { return {}; }
-std::vector<Report> uploaded_reports() { return {}; }
-bool last_crash_report(Report*) { return false; }
-Status set_upload_to_server(bool) { return detail::win_not_yet(); }
-bool upload_to_server() { return false; }
-int run_helper(int, char**) { return 2; }
-Status add_extra_parameter(std::string_view, std::string_view) { return detail::win_not_yet(); }
-Status remove_extra_parameter(std::string_view) { return detail::win_not_yet(); }
-std::map<std::string, std::string> parameters() { return {}; }
-void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
-std::vector<Breadcrumb> breadcrumbs() { return {}; }
-Status set_user(const User&) { return detail::win_not_yet(); }
-Status set_tag(std::string_view, std::string_view) { return detail::win_not_yet(); }
-Status remove_tag(std::string_view) { return detail::win_not_yet(); }
-Status add_attachment(std::string_view) { return detail::win_not_yet(); }
-Status remove_attachment(std::string_view) { return detail::win_not_yet(); }
-Status check_handlers() { return detail::win_not_yet(); }
-Status reinstall() { return detail::win_not_yet(); }
-void stop() noexcept { detail::windows_stop(); }
 
 #else
 

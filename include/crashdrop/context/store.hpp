@@ -334,11 +334,13 @@ inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t bre
 }
 
 inline void cpu_relax(unsigned spins) {
-    if (spins < 64) {
-        sigsafe::cpu_pause();
-    } else {
-        sched_yield();
-    }
+#if CRASHDROP_OS_WINDOWS
+    if (spins < 64) YieldProcessor();
+    else SwitchToThread();
+#else
+    if (spins < 64) sigsafe::cpu_pause();
+    else sched_yield();
+#endif
 }
 
 /// Takes ownership of a slot (its sequence number made odd). Spins only while another thread
@@ -548,9 +550,9 @@ inline std::size_t utf8_cut(const char* s, std::size_t n, std::size_t limit) {
 }
 
 inline long long realtime_ms() {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
 }
 
 /// Appends a breadcrumb. Never waits: an entry still being written by a stalled writer a

@@ -6,10 +6,13 @@
 
 CRASHDROP_NAMESPACE_BEGIN
 
-#if CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+#if CRASHDROP_SUPPORTED
+
+// ---- what differs per platform --------------------------------------------------------------
+
+#if CRASHDROP_OS_LINUX
 
 Status start(const Options& options) { return detail::linux_start(options); }
-
 bool is_started() noexcept { return sigsafe::g_state.started.load(std::memory_order_acquire) == 2; }
 
 Status prepare_thread() {
@@ -18,18 +21,83 @@ Status prepare_thread() {
 }
 
 Status write_dump(std::string* path_out) { return detail::linux_write_dump(path_out); }
-
 std::size_t reserved_bytes() noexcept { return static_cast<std::size_t>(sigsafe::g_state.region_size); }
+Status check_handlers() { return detail::linux_check_handlers(); }
+Status reinstall() { return detail::linux_reinstall(); }
+void stop() noexcept { detail::linux_stop(); }
+
+int run_helper(int /*argc*/, char** /*argv*/) {
+    // The application started this executable with the shared region and socket in place;
+    // without them there is nothing to do.
+    detail::run_helper_if_asked(nullptr, nullptr);
+    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
+    return 2;
+}
+
+namespace detail {
+inline const std::string& database_root() { return runtime().database_root; }
+inline const sigsafe::context_store* live_context() {
+    const sigsafe::linux_state* g = &sigsafe::g_state;
+    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+}
+/// Tells the helper the consent changed, so reports held back by the old setting go now.
+inline void notify_helper_consent() {
+    const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
+    if (sock >= 0) {
+        const char msg = 'C';
+        send(sock, &msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+}
+}  // namespace detail
+
+#elif CRASHDROP_OS_WINDOWS
+
+Status start(const Options& options) { return detail::windows_start(options); }
+bool is_started() noexcept { return sigsafe::g_win.started.load(std::memory_order_acquire) == 2; }
+Status prepare_thread() {
+    // Windows runs the filter on the faulting thread's own stack (see handler_windows.hpp):
+    // there is nothing to prepare per thread.
+    return is_started() ? Status::success() : Status(Error::not_started, "crashdrop::start() has not run");
+}
+Status write_dump(std::string* path_out) { return detail::windows_write_dump(path_out); }
+std::size_t reserved_bytes() noexcept {
+    const sigsafe::region_header* r = sigsafe::g_win.region;
+    return r != nullptr ? static_cast<std::size_t>(r->region_size) : 0;
+}
+Status check_handlers() { return detail::windows_check_handlers(); }
+Status reinstall() { return detail::windows_reinstall(); }
+void stop() noexcept { detail::windows_stop(); }
+
+int run_helper(int /*argc*/, char** /*argv*/) {
+    detail::run_helper_if_asked(nullptr);
+    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
+    return 2;
+}
+
+namespace detail {
+inline const std::string& database_root() { return win_runtime().database_root; }
+inline const sigsafe::context_store* live_context() {
+    const sigsafe::windows_state* g = &sigsafe::g_win;
+    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+}
+inline void notify_helper_consent() {
+    if (sigsafe::g_win.helper_wake_event != nullptr) SetEvent(sigsafe::g_win.helper_wake_event);
+}
+}  // namespace detail
+
+#endif
+
+// ---- the same everywhere ----------------------------------------------------------------------
 
 std::vector<Report> pending_reports() {
     if (!is_started()) return {};
-    return detail::database(detail::runtime().database_root).list(ReportState::pending);
+    return detail::database(detail::database_root()).list(ReportState::pending);
 }
 
 std::vector<Report> uploaded_reports() {
     if (!is_started()) return {};
     std::vector<Report> out;
-    for (Report& r : detail::database(detail::runtime().database_root).list(ReportState::uploaded)) {
+    for (Report& r : detail::database(detail::database_root()).list(ReportState::uploaded)) {
         if (r.state == ReportState::uploaded) out.push_back(std::move(r));
     }
     return out;
@@ -45,30 +113,21 @@ bool last_crash_report(Report* out) {
 Status set_upload_to_server(bool enabled) {
     if (!is_started()) return Status(Error::not_started, "crashdrop::start() has not run");
     std::string error;
-    const detail::database db(detail::runtime().database_root);
+    const detail::database db(detail::database_root());
     if (!db.update_settings([enabled](std::map<std::string, std::string>& kv) { kv["upload_to_server"] = enabled ? "1" : "0"; },
                             &error)) {
         return Status(Error::database_unavailable, "saving the upload consent failed: " + error);
     }
-    // Tell the helper, so reports held back by the old setting go now.
-    const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
-    if (sock >= 0) {
-        const char msg = 'C';
-        send(sock, &msg, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
+    detail::notify_helper_consent();
     return Status::success();
 }
 
 bool upload_to_server() {
     if (!is_started()) return false;
-    return detail::database(detail::runtime().database_root).consent();
+    return detail::database(detail::database_root()).consent();
 }
 
 namespace detail {
-inline const sigsafe::context_store* live_context() {
-    const sigsafe::linux_state* g = &sigsafe::g_state;
-    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
-}
 inline Status not_started() { return Status(Error::not_started, "crashdrop::start() has not run"); }
 }  // namespace detail
 
@@ -126,57 +185,6 @@ Status remove_attachment(std::string_view path) {
     detail::context_remove_attachment(s, path.data(), path.size());
     return Status::success();
 }
-
-Status check_handlers() { return detail::linux_check_handlers(); }
-Status reinstall() { return detail::linux_reinstall(); }
-void stop() noexcept { detail::linux_stop(); }
-
-int run_helper(int /*argc*/, char** /*argv*/) {
-    // The application started this executable with the shared region and socket in place;
-    // without them there is nothing to do.
-    detail::run_helper_if_asked(nullptr, nullptr);
-    std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
-    return 2;
-}
-
-#elif CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
-
-// Windows x64, in progress: crash capture works (start/stop); the helper, the database API,
-// the context store and the transports are still to come and answer unsupported_platform.
-namespace detail {
-inline Status win_not_yet() {
-    return Status(Error::unsupported_platform, "not implemented on Windows yet (crash capture only; see README)");
-}
-}  // namespace detail
-
-Status start(const Options& options) { return detail::windows_start(options); }
-bool is_started() noexcept { return sigsafe::g_win.started.load(std::memory_order_acquire) == 2; }
-Status prepare_thread() {
-    // Windows runs the filter on the faulting thread's own stack (see handler_windows.hpp):
-    // there is nothing to prepare per thread.
-    return is_started() ? Status::success() : Status(Error::not_started, "crashdrop::start() has not run");
-}
-Status write_dump(std::string*) { return detail::win_not_yet(); }
-std::size_t reserved_bytes() noexcept { return 0; }
-std::vector<Report> pending_reports() { return {}; }
-std::vector<Report> uploaded_reports() { return {}; }
-bool last_crash_report(Report*) { return false; }
-Status set_upload_to_server(bool) { return detail::win_not_yet(); }
-bool upload_to_server() { return false; }
-int run_helper(int, char**) { return 2; }
-Status add_extra_parameter(std::string_view, std::string_view) { return detail::win_not_yet(); }
-Status remove_extra_parameter(std::string_view) { return detail::win_not_yet(); }
-std::map<std::string, std::string> parameters() { return {}; }
-void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
-std::vector<Breadcrumb> breadcrumbs() { return {}; }
-Status set_user(const User&) { return detail::win_not_yet(); }
-Status set_tag(std::string_view, std::string_view) { return detail::win_not_yet(); }
-Status remove_tag(std::string_view) { return detail::win_not_yet(); }
-Status add_attachment(std::string_view) { return detail::win_not_yet(); }
-Status remove_attachment(std::string_view) { return detail::win_not_yet(); }
-Status check_handlers() { return detail::win_not_yet(); }
-Status reinstall() { return detail::win_not_yet(); }
-void stop() noexcept { detail::windows_stop(); }
 
 #else
 

@@ -1,8 +1,10 @@
 // crashdrop/helper/region.hpp - the memory the application shares with its helper process.
-// start() reserves one memfd region; the helper maps the same file. At offset 0 sits this
-// header: where the helper finds the configuration, the annotations and the dump image, and the
-// hand-off of one dump (the crashed process fills the image, marks it ready and wakes the
-// helper; the helper persists it and answers). The helper reads the annotations from here,
+// start() reserves one region (a memfd on Linux, a pagefile-backed section on Windows); the
+// helper maps the same memory. At offset 0 sits this header: where the helper finds the
+// configuration, the annotations and (Linux) the dump image, and the hand-off of one dump. On
+// Linux the crashed process fills the image, marks it ready and wakes the helper, which
+// persists it and answers; on Windows the crashed process leaves the address of its exception
+// record and the helper writes the dump from outside (MiniDumpWriteDump), then answers. The helper reads the annotations from here,
 // so they reach it even when the crash corrupted the application's heap.
 // Context: implementation TU. The hand-off fields are written on the crash path; everything
 // else by start() and the helper (ordinary code).
@@ -12,7 +14,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 2;
+constexpr u32 k_region_version = 3;
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
 /// The hand-off's states.
@@ -40,6 +42,10 @@ struct region_header {
     u32 signo;        // 0: a requested dump
     u32 crashed_tid;
     char report_id[40];
+    // ---- Windows: the helper writes the dump from outside, from what the crash path left ----
+    u64 exception_pointers;  // the EXCEPTION_POINTERS* in the application's address space
+    u32 exception_code;
+    std::atomic<u32> app_detached;  // stop() ran: the helper finishes as if the application had gone
 };
 
 }  // namespace sigsafe

@@ -20,7 +20,11 @@
 #define CRASHDROP_SIGSAFE
 #endif
 // Tiny helpers that are always inlined into their (marked) callers.
+#if defined(_MSC_VER) && !defined(__clang__)
+#define CRASHDROP_SIGSAFE_INLINE __forceinline
+#else
 #define CRASHDROP_SIGSAFE_INLINE __attribute__((always_inline)) inline
+#endif
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {

@@ -4,7 +4,7 @@
 // the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
 // "Discarded=": rejected).
 // Context: implementation TU; helper process (ordinary code, may allocate).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -106,7 +106,7 @@ inline std::string json_object(const std::map<std::string, std::string>& kv) {
 inline std::string iso8601_ms(long long ms) {
     const auto seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
-    gmtime_r(&seconds, &tm);
+    utc_time(seconds, &tm);
     char buf[40];
     const std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
     std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(ms % 1000));
@@ -287,13 +287,18 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         body = gzip_compress(body.data(), body.size());
         headers.emplace_back("Content-Encoding", "gzip");
     }
+#if CRASHDROP_OS_LINUX
     const http_response reply = url.scheme == "https"
                                     ? curl_post(target, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file)
                                     : http_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms);
+#else
+    http_response reply;  // the WinHTTP client is being added
+    reply.error = "no HTTP client on this platform yet";
+#endif
     return interpret_reply(reply, s.format);
 }
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE

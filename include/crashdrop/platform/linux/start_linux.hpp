@@ -10,73 +10,48 @@ namespace detail {
 
 using sigsafe::linux_state;
 
-inline Status invalid(const std::string& what) { return Status(Error::invalid_options, what); }
+/// Creates the folders and proves a report can be written there (a probe file is created
+/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
+struct database_layout {
+    std::string root;     // absolute
+    std::string pending;  // absolute
+    std::string completed;
+    int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
+};
 
-inline Status check_options(const Options& o) {
-    constexpr std::size_t KiB = 1024, MiB = 1024 * 1024;
-    if (o.database_path.empty()) return invalid("database_path is empty");
-    if (o.product_name.size() > 255) return invalid("product_name is longer than 255 bytes");
-    if (o.product_version.size() > 255) return invalid("product_version is longer than 255 bytes");
-    if (o.dump_buffer_size < 256 * KiB || o.dump_buffer_size > 1024 * MiB) {
-        return invalid("dump_buffer_size " + std::to_string(o.dump_buffer_size) + " is outside 256 KiB .. 1 GiB");
+inline Status prepare_database(const std::string& root_in, database_layout* out) {
+    if (int err = make_directories(root_in)) {
+        return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
-    if (o.crashed_thread_stack_limit < 4 * KiB || o.crashed_thread_stack_limit > o.dump_buffer_size / 2) {
-        return invalid("crashed_thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    char* resolved = realpath(root_in.c_str(), nullptr);
+    if (resolved == nullptr) {
+        return Status(Error::database_unavailable, "database_path '" + root_in + "': " + errno_text(errno));
     }
-    if (o.thread_stack_limit < 4 * KiB || o.thread_stack_limit > o.dump_buffer_size / 2) {
-        return invalid("thread_stack_limit is outside 4 KiB .. dump_buffer_size / 2");
+    database db(resolved);
+    std::free(resolved);
+    std::string where;
+    if (int err = db.create(&where)) {
+        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
     }
-    if (o.alt_stack_size != 0 && (o.alt_stack_size < 16 * KiB || o.alt_stack_size > 16 * MiB)) {
-        return invalid("alt_stack_size is neither 0 nor within 16 KiB .. 16 MiB");
+    out->root = db.root();
+    out->pending = db.pending_dir();
+    out->completed = db.completed_dir();
+    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
+    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int err = pfd < 0 ? errno : 0;
+    if (pfd >= 0) {
+        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
+        close(pfd);
+        unlinkat(fd, probe.c_str(), 0);
     }
-    if (o.thread_suspend_timeout_ms < 1 || o.thread_suspend_timeout_ms > 10000) {
-        return invalid("thread_suspend_timeout_ms is outside 1 .. 10000");
+    if (err != 0) {
+        close(fd);
+        return Status(Error::database_unavailable, "'" + out->pending + "' is not writable: " + errno_text(err));
     }
-    if (o.thread_signal != 0 && (o.thread_signal < SIGRTMIN || o.thread_signal > SIGRTMAX)) {
-        return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
-    }
-    std::string error;
-    url_parts url;
-    if (!o.sentry_dsn.empty()) {
-        std::string endpoint;
-        if (!sentry_minidump_url(o.sentry_dsn, &endpoint, &error)) return invalid("sentry_dsn: " + error);
-    } else if (!o.submit_url.empty() && !parse_url(o.submit_url, &url, &error)) {
-        return invalid("submit_url: " + error);
-    }
-    if (o.helper_mode == HelperMode::external && (o.helper_path.empty() || access(o.helper_path.c_str(), X_OK) != 0)) {
-        return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
-    }
-    if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
-    if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
-    if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
-    if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
-    return check_context_options(o);
-}
-
-/// What the helper will run by, from the options (the URL already resolved).
-inline helper_config make_helper_config(const Options& o, const std::string& database_root) {
-    helper_config c;
-    c.database = database_root;
-    c.upload.format = o.upload_format;
-    c.upload.url = o.submit_url;
-    if (!o.sentry_dsn.empty()) {
-        c.upload.format = UploadFormat::sentry;
-        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
-    }
-    c.upload.compress = o.compress;
-    c.upload.ca_file = o.ca_file;
-    c.upload.connect_timeout_ms = o.connect_timeout_ms;
-    c.upload.upload_timeout_ms = o.upload_timeout_ms;
-    c.rate_limit = o.rate_limit;
-    c.retry_delay_ms = o.retry_delay_ms;
-    c.limits.max_reports = o.max_reports;
-    c.limits.max_bytes = o.max_database_bytes;
-    c.limits.max_age_days = o.max_report_age_days;
-    c.product = o.product_name;
-    c.version = o.product_version;
-    c.mode = o.helper_mode;
-    c.max_attachment_bytes = o.max_attachment_bytes;
-    return c;
+    out->pending_fd = fd;
+    return Status::success();
 }
 
 /// Process-wide things start() keeps in ordinary memory (allocated once, never freed).

@@ -46,6 +46,25 @@ CRASHDROP_SIGSAFE bool win_vectored_reports(DWORD code) {
     return code == k_code_heap_corruption || code == k_code_stack_buffer_overrun || code == k_code_fail_fast;
 }
 
+/// Asks the helper to write the dump from outside: the address of the exception, the thread
+/// and the time go into the shared region, the crash event wakes the helper, and the thread
+/// waits for its answer (or its death). True once the dump is in pending\. A helper that
+/// is gone, fails or does not answer leaves the dump to the in-process writer thread.
+CRASHDROP_SIGSAFE bool win_handoff_to_helper(windows_state* g, EXCEPTION_POINTERS* ep, DWORD self) {
+    region_header* r = g->region;
+    if (r == nullptr || g->helper_process == nullptr || WaitForSingleObject(g->helper_process, 0) != WAIT_TIMEOUT) return false;
+    r->exception_pointers = reinterpret_cast<u64>(ep);
+    r->exception_code = ep->ExceptionRecord->ExceptionCode;
+    r->crashed_tid = self;
+    r->crash_time = win_unix_seconds();
+    r->handoff.store(hs_ready, std::memory_order_release);
+    ResetEvent(g->helper_done_event);
+    SetEvent(g->helper_crash_event);
+    HANDLE waits[2] = {g->helper_done_event, g->helper_process};
+    WaitForMultipleObjects(2, waits, FALSE, k_writer_wait_ms);
+    return r->handoff.load(std::memory_order_acquire) == hs_persisted;
+}
+
 /// Hands the exception to the writer thread and waits until the dump is written. The first
 /// crashing thread owns the writer; a second one waits for that dump and then some more, so
 /// the process ends with the first crash's code. A fault in the writer itself, or a second
@@ -61,6 +80,7 @@ CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
         Sleep(5000);  // the first crash is ending the process
         return;
     }
+    if (win_handoff_to_helper(g, ep, self)) return;
     g->exception = ep;
     g->exception_thread = self;
     SetEvent(g->crash_event);

@@ -25,11 +25,20 @@ constexpr DWORD k_code_control_break = 0x40010008u;       // DBG_CONTROL_BREAK
 constexpr DWORD k_code_heap_corruption = 0xC0000374u;     // STATUS_HEAP_CORRUPTION
 constexpr DWORD k_code_stack_buffer_overrun = 0xC0000409u;// STATUS_STACK_BUFFER_OVERRUN (__fastfail, /GS)
 constexpr DWORD k_code_fail_fast = 0xC0000602u;           // STATUS_FAIL_FAST_EXCEPTION
+constexpr DWORD k_code_dump_requested = 0x0517A7EDu;      // write_dump(): a requested dump (Crashpad's code for a simulated crash)
 
 /// How long a crashing thread waits for the dump-writer thread (MiniDumpWriteDump of a big
 /// process under a slow disk takes seconds; a writer that never answers must not hang the
 /// process forever).
 constexpr DWORD k_writer_wait_ms = 60000;
+
+/// Unix seconds now, from the system clock (no CRT: also used on the crash path).
+CRASHDROP_SIGSAFE_INLINE std::uint64_t win_unix_seconds() {
+    FILETIME t;
+    GetSystemTimeAsFileTime(&t);
+    const std::uint64_t ticks = (std::uint64_t{t.dwHighDateTime} << 32) | t.dwLowDateTime;
+    return ticks / 10000000u - 11644473600ull;
+}
 
 struct windows_state {
     std::atomic<int> started;            // 0 stopped, 1 start()/stop() running, 2 started
@@ -66,6 +75,16 @@ struct windows_state {
     DWORD rename_info_size;
     wchar_t temp_path[1024];   // pending\.<id>.dmp.tmp (for stop() and the fallback rename)
     wchar_t final_path[1024];  // pending\<id>.dmp
+
+    // The helper process (helper/helper_windows.hpp) and the region shared with it.
+    HANDLE region_mapping;        // pagefile-backed section: region_header, config, context store
+    region_header* region;
+    HANDLE helper_crash_event;    // auto-reset: the crash path wakes the helper
+    HANDLE helper_done_event;     // manual-reset: the helper has answered
+    HANDLE helper_wake_event;     // auto-reset: consent changed / stop()
+    HANDLE helper_app_handle;     // this process, as the helper's inherited copy
+    HANDLE helper_process;        // nullptr without a helper
+    context_store context;        // in the region (annotations, tags, user, breadcrumbs)
 };
 
 static windows_state g_win;  // the process-wide state (one per copy of crashdrop)

@@ -1,0 +1,205 @@
+// crashdrop/database/database.hpp - the crash database:
+//   <root>/pending/<id>.dmp + <id>.meta     reports still to be sent
+//   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
+//   <root>/attachments/<id>/                the helper's copies of a report's attachments
+//   <root>/settings                         client id, upload consent, last upload time
+// Every file is written whole under a temporary name and renamed into place, so a reader never
+// sees half of one. It stores; it never sends. Written against the file operations of
+// files_posix.hpp / files_windows.hpp (POSIX: folders 0700, files 0600; Windows: the
+// folder's inherited ACL, which for a per-user path is the user's).
+// Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// dir + separator + name.
+inline std::string path_join(const std::string& dir, const std::string& name) {
+    return dir + k_path_separator + name;
+}
+
+/// Limits on the database; 0 disables one.
+struct database_limits {
+    std::size_t max_reports = 0;
+    std::size_t max_bytes = 0;
+    int max_age_days = 0;
+};
+
+class database {
+public:
+    explicit database(std::string root)
+        : root_(std::move(root)), pending_(path_join(root_, "pending")), completed_(path_join(root_, "completed")) {}
+
+    const std::string& root() const { return root_; }
+    const std::string& pending_dir() const { return pending_; }
+    const std::string& completed_dir() const { return completed_; }
+    /// Where the helper keeps copies of a report's attachments.
+    std::string attachments_dir(const std::string& id) const { return path_join(path_join(root_, "attachments"), id); }
+
+    /// Removes a report's attachment copies (with the report); returns their size.
+    std::size_t remove_attachments(const std::string& id, bool only_measure = false) const {
+        const std::string dir = attachments_dir(id);
+        bool ok = false;
+        const std::vector<std::string> names = list_directory(dir, &ok);
+        if (!ok) return 0;
+        std::size_t bytes = 0;
+        for (const auto& name : names) {
+            std::uint64_t size = 0;
+            if (file_info(path_join(dir, name), &size, nullptr)) bytes += static_cast<std::size_t>(size);
+            if (!only_measure) remove_file(path_join(dir, name));
+        }
+        if (!only_measure) remove_directory(dir);
+        return bytes;
+    }
+    std::string folder(ReportState s) const { return s == ReportState::pending ? pending_ : completed_; }
+
+    /// Creates the folders. Returns 0 or the platform's error code; *where names what failed.
+    int create(std::string* where) const {
+        for (const std::string* dir : {&root_, &pending_, &completed_}) {
+            if (int err = make_directories(*dir)) {
+                if (where != nullptr) *where = *dir;
+                return err;
+            }
+        }
+        return 0;
+    }
+
+    /// The reports of one folder, oldest first. A dump without metadata (written by a crashed
+    /// process itself, when no helper took it) gets metadata made from what is known.
+    std::vector<Report> list(ReportState folder_state, const Report* defaults = nullptr) const {
+        std::vector<Report> out;
+        const std::string dir = folder(folder_state);
+        for (const auto& name : list_directory(dir)) {
+            if (name.size() != 40 || name.compare(36, 4, ".dmp") != 0 || name[0] == '.') continue;
+            const std::string id = name.substr(0, 36);
+            Report r;
+            std::string text, error;
+            if (!read_whole_file(path_join(dir, id + ".meta"), &text) || !decode_report(text, &r, &error) || r.id != id) {
+                std::time_t modified = 0;
+                if (!file_info(path_join(dir, name), nullptr, &modified)) continue;
+                if (defaults != nullptr) r = *defaults;
+                r.id = id;
+                r.created = modified;
+                r.state = folder_state;
+            }
+            r.dump_path = path_join(dir, name);
+            out.push_back(std::move(r));
+        }
+        std::sort(out.begin(), out.end(), [](const Report& a, const Report& b) {
+            return a.created != b.created ? a.created < b.created : a.id < b.id;
+        });
+        return out;
+    }
+
+    /// Writes the report's metadata into the folder its state belongs in.
+    bool save(const Report& r, bool sync, std::string* error) const {
+        return write_file_atomic(folder(r.state), r.id + ".meta", encode_report(r), sync, error);
+    }
+
+    /// Moves a pending report to completed/ under its new state (uploaded or rejected). The new
+    /// metadata is written first, so an interruption at worst sends a report twice, never loses it.
+    bool complete(Report* r, std::string* error) const {
+        if (!save(*r, true, error)) return false;
+        const std::string from = path_join(pending_, r->id + ".dmp");
+        const std::string to = path_join(completed_, r->id + ".dmp");
+        if (!move_file(from, to, error)) return false;
+        remove_file(path_join(pending_, r->id + ".meta"));
+        fsync_directory(pending_);
+        fsync_directory(completed_);
+        r->dump_path = to;
+        return true;
+    }
+
+    /// Removes whole reports, oldest first, until the limits hold; also leftovers of
+    /// interrupted writes (temporary files) older than an hour. Returns the ids removed.
+    std::vector<std::string> prune(const database_limits& limits, std::time_t now) const {
+        std::vector<Report> all = list(ReportState::pending);
+        for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
+        std::sort(all.begin(), all.end(), [](const Report& a, const Report& b) { return a.created < b.created; });
+        auto meta_of = [](const Report& r) { return r.dump_path.substr(0, r.dump_path.size() - 4) + ".meta"; };
+        auto size_of = [this, &meta_of](const Report& r) {
+            std::uint64_t dump = 0, meta = 0;
+            file_info(r.dump_path, &dump, nullptr);
+            file_info(meta_of(r), &meta, nullptr);
+            return static_cast<std::size_t>(dump + meta) + remove_attachments(r.id, true);
+        };
+        std::size_t total = 0;
+        std::vector<std::size_t> sizes;
+        for (const auto& r : all) {
+            sizes.push_back(size_of(r));
+            total += sizes.back();
+        }
+        std::vector<std::string> removed;
+        std::size_t count = all.size();
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            const bool too_many = limits.max_reports != 0 && count > limits.max_reports;
+            const bool too_big = limits.max_bytes != 0 && total > limits.max_bytes;
+            const bool too_old = limits.max_age_days > 0 &&
+                                 all[i].created < now - static_cast<std::time_t>(limits.max_age_days) * 86400;
+            if (!too_many && !too_big && !too_old) continue;
+            remove_file(all[i].dump_path);
+            remove_file(meta_of(all[i]));
+            remove_attachments(all[i].id);
+            removed.push_back(all[i].id);
+            --count;
+            total -= sizes[i];
+        }
+        for (const std::string* dir : {&pending_, &completed_}) {
+            for (const auto& name : list_directory(*dir)) {
+                if (name.size() <= 1 || name[0] != '.' || name.find(".tmp") == std::string::npos) continue;
+                std::time_t modified = 0;
+                const std::string path = path_join(*dir, name);
+                if (file_info(path, nullptr, &modified) && modified < now - 3600) remove_file(path);
+            }
+        }
+        return removed;
+    }
+
+    // ---- settings: client id, consent, last upload ----
+
+    std::map<std::string, std::string> settings() const {
+        std::string text;
+        read_whole_file(path_join(root_, "settings"), &text, 1u << 20);
+        return parse_key_values(text);
+    }
+
+    /// Read-modify-write of the settings under an exclusive lock (the application and its
+    /// helper both write them).
+    template <typename F>
+    bool update_settings(F&& change, std::string* error) const {
+        file_lock lock;
+        if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
+        auto kv = settings();
+        change(kv);
+        return write_file_atomic(root_, "settings", format_key_values(kv), true, error);
+    }
+
+    /// This installation's stable id, created on first use.
+    std::string client_id(const std::string& fresh_id) const {
+        std::string id = settings()["client_id"];
+        if (id.size() == 36) return id;
+        update_settings(
+            [&](std::map<std::string, std::string>& kv) {
+                if (kv["client_id"].size() != 36) kv["client_id"] = fresh_id;
+                id = kv["client_id"];
+            },
+            nullptr);
+        return id;
+    }
+
+    bool consent() const {
+        const auto kv = settings();
+        auto it = kv.find("upload_to_server");
+        return it == kv.end() || it->second != "0";
+    }
+
+private:
+    std::string root_;
+    std::string pending_;
+    std::string completed_;
+};
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED

@@ -1,0 +1,102 @@
+// crashdrop/helper/config.hpp - what the helper process runs by (the database, the upload
+// settings, the bounds), and its text form: start() writes it into the memory it shares with
+// the helper, which reads it back (an external helper has nothing else to go by).
+// Context: implementation TU; ordinary code (start() and the helper).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// What the helper runs by; serialised into the shared region by start().
+struct helper_config {
+    std::string database;
+    upload_settings upload;
+    bool rate_limit = false;
+    int retry_delay_ms = 60000;
+    database_limits limits;
+    std::string product;
+    std::string version;
+    HelperMode mode = HelperMode::reexec;
+    std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
+};
+
+inline std::string encode_helper_config(const helper_config& c) {
+    std::map<std::string, std::string> kv;
+    kv["database"] = c.database;
+    kv["url"] = c.upload.url;
+    kv["format"] = std::to_string(static_cast<int>(c.upload.format));
+    kv["compress"] = c.upload.compress ? "1" : "0";
+    kv["ca_file"] = c.upload.ca_file;
+    kv["connect_timeout_ms"] = std::to_string(c.upload.connect_timeout_ms);
+    kv["upload_timeout_ms"] = std::to_string(c.upload.upload_timeout_ms);
+    kv["rate_limit"] = c.rate_limit ? "1" : "0";
+    kv["retry_delay_ms"] = std::to_string(c.retry_delay_ms);
+    kv["max_reports"] = std::to_string(c.limits.max_reports);
+    kv["max_bytes"] = std::to_string(c.limits.max_bytes);
+    kv["max_age_days"] = std::to_string(c.limits.max_age_days);
+    kv["product"] = c.product;
+    kv["version"] = c.version;
+    kv["mode"] = std::to_string(static_cast<int>(c.mode));
+    kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
+    return format_key_values(kv);
+}
+
+inline helper_config decode_helper_config(const std::string& text) {
+    auto kv = parse_key_values(text);
+    helper_config c;
+    c.database = kv["database"];
+    c.upload.url = kv["url"];
+    const int format = std::atoi(kv["format"].c_str());
+    c.upload.format = format == 1 ? UploadFormat::socorro : format == 2 ? UploadFormat::sentry : UploadFormat::crashpad;
+    c.upload.compress = kv["compress"] != "0";
+    c.upload.ca_file = kv["ca_file"];
+    c.upload.connect_timeout_ms = std::max(100, std::atoi(kv["connect_timeout_ms"].c_str()));
+    c.upload.upload_timeout_ms = std::max(100, std::atoi(kv["upload_timeout_ms"].c_str()));
+    c.rate_limit = kv["rate_limit"] == "1";
+    c.retry_delay_ms = std::max(10, std::atoi(kv["retry_delay_ms"].c_str()));
+    c.limits.max_reports = static_cast<std::size_t>(std::strtoull(kv["max_reports"].c_str(), nullptr, 10));
+    c.limits.max_bytes = static_cast<std::size_t>(std::strtoull(kv["max_bytes"].c_str(), nullptr, 10));
+    c.limits.max_age_days = std::atoi(kv["max_age_days"].c_str());
+    c.product = kv["product"];
+    c.version = kv["version"];
+    c.mode = static_cast<HelperMode>(std::atoi(kv["mode"].c_str()));
+    if (!kv["max_attachment_bytes"].empty()) {
+        c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
+    }
+    c.upload.max_attachment_bytes = c.max_attachment_bytes;
+    return c;
+}
+
+/// What the helper will run by, from the options (the URL already resolved).
+inline helper_config make_helper_config(const Options& o, const std::string& database_root) {
+    helper_config c;
+    c.database = database_root;
+    c.upload.format = o.upload_format;
+    c.upload.url = o.submit_url;
+    if (!o.sentry_dsn.empty()) {
+        c.upload.format = UploadFormat::sentry;
+        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
+    }
+    c.upload.compress = o.compress;
+    c.upload.ca_file = o.ca_file;
+    c.upload.connect_timeout_ms = o.connect_timeout_ms;
+    c.upload.upload_timeout_ms = o.upload_timeout_ms;
+    c.rate_limit = o.rate_limit;
+    c.retry_delay_ms = o.retry_delay_ms;
+    c.limits.max_reports = o.max_reports;
+    c.limits.max_bytes = o.max_database_bytes;
+    c.limits.max_age_days = o.max_report_age_days;
+    c.product = o.product_name;
+    c.version = o.product_version;
+    c.mode = o.helper_mode;
+    c.max_attachment_bytes = o.max_attachment_bytes;
+    return c;
+}
+
+/// A new random (version 4) id, 8-4-4-4-12 lower-case hex; defined by the platform's helper file.
+inline std::string new_uuid();
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED

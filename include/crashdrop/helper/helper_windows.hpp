@@ -1,0 +1,346 @@
+// crashdrop/helper/helper_windows.hpp - the helper process on Windows: how start() launches it
+// and how it writes the dump of a crashed application from outside.
+//
+// Launch (start()): CreateProcess of the executable itself with its own command line (reexec;
+// its main() must reach start() without side effects first, as on Linux) or of
+// Options::helper_path with "--crashdrop-helper" (external; a plugin inside a host uses this).
+// HelperMode::fork does not exist on Windows. The child inherits exactly five handles (listed
+// with PROC_THREAD_ATTRIBUTE_HANDLE_LIST) whose values it finds in the CRASHDROP_HELPER
+// environment variable: the shared region (a pagefile-backed section), the crash event, the
+// done event, the wake event (consent changed, or stop()) and a handle to the application
+// process. Its standard output and error go to <database>\helper.log; it runs at below-normal
+// priority without a console window.
+//
+// A crash: the application's crash path leaves the address of its EXCEPTION_POINTERS, the
+// crashing thread and the time in the region, sets the crash event and waits for the done
+// event. The helper calls dbghelp's MiniDumpWriteDump on the application (every thread, the
+// module list, the exception record and the crashing thread's context, read from the
+// application with ClientPointers), adds what MiniDumpWriteDump cannot (minidump/amend.hpp:
+// Crashpad's annotations, crashdrop's context stream, CodeView records it left out), writes
+// pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
+// Linux (helper/service.hpp). The helper exits once the application has, after trying what
+// is due.
+// Context: implementation TU; start() (launch) and the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+constexpr const char* k_helper_env = "CRASHDROP_HELPER";  // five handle values: region:crash:done:wake:process
+constexpr const wchar_t* k_helper_env_wide = L"CRASHDROP_HELPER";
+
+/// 16 random bytes from the system (advapi32's RtlGenRandom); a clock-based fallback.
+inline void win_random_bytes(unsigned char* out, std::size_t n) {
+    using gen_random_fn = BOOLEAN(WINAPI*)(void*, ULONG);  // advapi32!SystemFunction036
+    HMODULE advapi = LoadLibraryW(L"advapi32.dll");
+    gen_random_fn gen = advapi != nullptr ? reinterpret_cast<gen_random_fn>(
+                                                reinterpret_cast<void*>(GetProcAddress(advapi, "SystemFunction036")))
+                                          : nullptr;
+    if (gen == nullptr || !gen(out, static_cast<ULONG>(n))) {
+        LARGE_INTEGER t;
+        QueryPerformanceCounter(&t);
+        unsigned long long x = static_cast<unsigned long long>(t.QuadPart) ^ (static_cast<unsigned long long>(GetCurrentProcessId()) << 32);
+        for (std::size_t i = 0; i < n; ++i) {  // splitmix64: only ever a fallback
+            x += 0x9E3779B97F4A7C15ull;
+            unsigned long long z = x;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            out[i] = static_cast<unsigned char>(z ^ (z >> 31));
+        }
+    }
+    if (advapi != nullptr) FreeLibrary(advapi);
+}
+
+inline std::string new_uuid() {
+    unsigned char b[16];
+    win_random_bytes(b, sizeof(b));
+    b[6] = static_cast<unsigned char>((b[6] & 0x0fu) | 0x40u);  // version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3fu) | 0x80u);  // RFC 4122 variant
+    char out[40];
+    std::snprintf(out, sizeof(out), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                  b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    return out;
+}
+
+/// The handles the application and its helper share.
+struct win_helper_handles {
+    HANDLE region = nullptr;
+    HANDLE crash = nullptr;  // auto-reset: the application crashed (or asks for a dump)
+    HANDLE done = nullptr;   // manual-reset: the helper has answered
+    HANDLE wake = nullptr;   // auto-reset: consent changed, or stop() ran
+    HANDLE app = nullptr;    // the application process (the helper's copy)
+};
+
+inline std::string encode_helper_handles(const win_helper_handles& h) {
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), "%llu:%llu:%llu:%llu:%llu", static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.region)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.crash)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.done)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.wake)),
+                  static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(h.app)));
+    return buf;
+}
+
+inline bool decode_helper_handles(const char* text, win_helper_handles* h) {
+    unsigned long long v[5] = {};
+    if (std::sscanf(text, "%llu:%llu:%llu:%llu:%llu", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) return false;
+    HANDLE* out[5] = {&h->region, &h->crash, &h->done, &h->wake, &h->app};
+    for (int i = 0; i < 5; ++i) {
+        if (v[i] == 0) return false;
+        *out[i] = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v[i]));
+    }
+    return true;
+}
+
+/// dbghelp.dll from the system folder (not whatever copy sits next to the executable).
+inline HMODULE win_load_dbghelp() {
+    wchar_t system_dir[MAX_PATH];
+    const UINT n = GetSystemDirectoryW(system_dir, MAX_PATH);
+    const std::wstring path = (n > 0 && n < MAX_PATH) ? std::wstring(system_dir, n) + L"\\dbghelp.dll" : std::wstring(L"dbghelp.dll");
+    return LoadLibraryW(path.c_str());
+}
+
+// ---- the helper's side -----------------------------------------------------------------------
+
+/// The annotations (as the dump's Crashpad info carries them: long values as their parts) and
+/// the context text of the application's store, read from the shared region.
+inline void win_read_store(sigsafe::region_header* region, std::vector<std::pair<std::string, std::string>>* annotations,
+                           std::string* context_text) {
+    sigsafe::context_store store{};
+    if (region->context_offset == 0 || region->context_offset + region->context_size > region->region_size ||
+        !sigsafe::context_attach(&store, reinterpret_cast<sigsafe::u8*>(region) + region->context_offset)) {
+        return;
+    }
+    sigsafe::slot_copy c;
+    for (sigsafe::u32 i = 0; i < store.header->slot_capacity; ++i) {
+        if (sigsafe::context_read_slot(&store, i, &c) && c.kind == sigsafe::sk_annotation && !(c.flags & sigsafe::sf_split)) {
+            annotations->emplace_back(std::string(c.key, c.key_length), std::string(c.value, c.value_length));
+        }
+    }
+    std::vector<char> buf(static_cast<std::size_t>(sigsafe::context_dump_bound(&store)) + 1);
+    sigsafe::text t;
+    t.reset(buf.data(), buf.size());
+    sigsafe::breadcrumb_entry entry;
+    std::vector<char> path(limits::attachment_path + 1);
+    sigsafe::context_write_text(&store, &t, &c, &entry, path.data(), path.size());
+    context_text->assign(buf.data(), t.size);
+}
+
+/// Adds to a dump what MiniDumpWriteDump cannot write (placeholder until minidump/amend.hpp lands).
+inline void win_amend_dump(helper_service*, sigsafe::region_header*, HANDLE, std::string*) {}
+
+/// Writes the dump of the crashed application (or of the one that asked for a dump) into
+/// pending\<id>.dmp, flushed, before answering. *out gets its report.
+inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, HANDLE app, Report* out) {
+    if (region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+    const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+    if (id.size() != 36) return false;
+    const std::string pending = service->db().pending_dir();
+    static HMODULE dbghelp = win_load_dbghelp();
+    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
+                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
+    const auto write_dump = dbghelp != nullptr ? reinterpret_cast<write_dump_fn>(reinterpret_cast<void*>(
+                                                     GetProcAddress(dbghelp, "MiniDumpWriteDump")))
+                                               : nullptr;
+    if (write_dump == nullptr) {
+        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
+        return false;
+    }
+    // MiniDumpWriteDump into a temporary file, which is then read back, amended and written
+    // under its final name.
+    const std::string temp = path_join(pending, "." + id + ".dmp.helper.tmp");
+    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
+    if (file == INVALID_HANDLE_VALUE) {
+        service->log("cannot create " + temp + ": " + error_text(last_error()));
+        return false;
+    }
+    MINIDUMP_EXCEPTION_INFORMATION mei;
+    mei.ThreadId = region->crashed_tid;
+    mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(region->exception_pointers));
+    mei.ClientPointers = TRUE;  // the record and context are in the application's memory
+    const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo |
+                                                 MiniDumpWithHandleData);
+    const DWORD pid = region->app_pid;
+    const BOOL wrote = write_dump(app, pid, file, type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
+    const int write_error = last_error();
+    CloseHandle(file);
+    std::string dump;
+    if (!wrote || !read_whole_file(temp, &dump, 1u << 31)) {
+        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
+        remove_file(temp);
+        return false;
+    }
+    remove_file(temp);
+    win_amend_dump(service, region, app, &dump);
+    std::string error;
+    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = static_cast<std::time_t>(region->crash_time);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
+    *out = r;
+    return true;
+}
+
+/// The helper process: maps the region, reads its configuration, and serves the application
+/// until it has gone (or stop() detached it). Never returns.
+[[noreturn]] inline void win_helper_main(const win_helper_handles& h, const Transport* custom) {
+    SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
+    void* view = MapViewOfFile(h.region, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
+    auto* region = static_cast<sigsafe::region_header*>(view);
+    if (region == nullptr || region->magic != sigsafe::k_region_magic || region->version != sigsafe::k_region_version) {
+        std::fprintf(stderr, "crashdrop-helper: the shared region is missing or from another crashdrop version\n");
+        std::fflush(stderr);
+        TerminateProcess(GetCurrentProcess(), 2);
+    }
+    const helper_config config = decode_helper_config(reinterpret_cast<const char*>(region) + region->config_offset);
+    int code = 1;
+    {
+        helper_service service(config, custom);
+        if (service.begin()) {
+            for (;;) {
+                HANDLE waits[3] = {h.crash, h.wake, h.app};
+                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
+                if (r == WAIT_OBJECT_0) {
+                    Report persisted;
+                    const bool ok = win_persist_crash(&service, region, h.app, &persisted);
+                    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+                    SetEvent(h.done);
+                    if (ok) service.persisted(persisted);
+                } else if (r == WAIT_OBJECT_0 + 1) {
+                    if (region->app_detached.load(std::memory_order_acquire) != 0) {
+                        service.log("the application stopped crashdrop");
+                        break;
+                    }
+                    service.log("upload consent changed");
+                    service.requeue_all();
+                } else {
+                    service.log(r == WAIT_OBJECT_0 + 2 ? "the application has gone" : "waiting failed: " + error_text(last_error()));
+                    break;
+                }
+            }
+            service.finish();
+            service.log("helper exits");
+            code = 0;
+        }
+    }
+    std::fflush(nullptr);
+    // Not ExitProcess: the application's atexit handlers and static destructors (this is its
+    // executable, in reexec mode) are not the helper's to run.
+    TerminateProcess(GetCurrentProcess(), static_cast<UINT>(code));
+    for (;;) Sleep(INFINITE);
+}
+
+/// In a process started as a helper (the environment says so): run it. Returns only if this
+/// process is not one.
+inline void run_helper_if_asked(const Transport* custom) {
+    char spec[128];
+    const DWORD n = GetEnvironmentVariableA(k_helper_env, spec, sizeof(spec));
+    if (n == 0 || n >= sizeof(spec)) return;
+    win_helper_handles h;
+    if (!decode_helper_handles(spec, &h)) return;
+    SetEnvironmentVariableA(k_helper_env, nullptr);  // not for whatever the helper might start
+    win_helper_main(h, custom);
+}
+
+// ---- launching -------------------------------------------------------------------------------
+
+/// The environment block of this process with CRASHDROP_HELPER set to `value`.
+inline std::wstring win_helper_environment(const std::string& value) {
+    std::wstring block;
+    const std::wstring prefix = std::wstring(k_helper_env_wide) + L"=";
+    if (LPWCH env = GetEnvironmentStringsW()) {
+        for (const wchar_t* e = env; *e != L'\0'; e += std::wcslen(e) + 1) {
+            if (_wcsnicmp(e, prefix.c_str(), prefix.size()) != 0) {
+                block += e;
+                block += L'\0';
+            }
+        }
+        FreeEnvironmentStringsW(env);
+    }
+    block += prefix + widen(value);
+    block += L'\0';
+    block += L'\0';
+    return block;
+}
+
+/// Starts the helper with the shared handles; returns its process handle, or nullptr with *error.
+inline HANDLE win_launch_helper(HelperMode mode, const std::string& helper_path, const win_helper_handles& h,
+                                const std::string& log_path, std::string* error) {
+    std::wstring exe, command;
+    if (mode == HelperMode::external) {
+        exe = widen(helper_path);
+        command = L"\"" + exe + L"\" --crashdrop-helper";
+    } else {
+        std::vector<wchar_t> path(32768);
+        const DWORD n = GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+        if (n == 0 || n >= path.size()) {
+            *error = "GetModuleFileName: " + error_text(last_error());
+            return nullptr;
+        }
+        exe.assign(path.data(), n);
+        command = GetCommandLineW();
+    }
+    std::wstring environment = win_helper_environment(encode_helper_handles(h));
+
+    SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+    HANDLE log = CreateFileW(widen(log_path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit,
+                             OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    HANDLE nul = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING,
+                             0, nullptr);
+    if (log == INVALID_HANDLE_VALUE) log = nullptr;
+    if (nul == INVALID_HANDLE_VALUE) nul = nullptr;
+
+    // Exactly these handles are inherited; the shared ones are inheritable only meanwhile.
+    HANDLE shared[5] = {h.region, h.crash, h.done, h.wake, h.app};
+    std::vector<HANDLE> list(shared, shared + 5);
+    if (log != nullptr) list.push_back(log);
+    if (nul != nullptr) list.push_back(nul);
+    for (HANDLE x : shared) SetHandleInformation(x, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+
+    STARTUPINFOEXW si;
+    std::memset(&si, 0, sizeof(si));
+    si.StartupInfo.cb = sizeof(si);
+    si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    si.StartupInfo.hStdInput = nul;
+    si.StartupInfo.hStdOutput = log != nullptr ? log : nul;
+    si.StartupInfo.hStdError = log != nullptr ? log : nul;
+    SIZE_T attributes_size = 0;
+    InitializeProcThreadAttributeList(nullptr, 1, 0, &attributes_size);
+    std::vector<unsigned char> attributes(attributes_size);
+    DWORD flags = CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW | BELOW_NORMAL_PRIORITY_CLASS;
+    auto* attribute_list = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attributes.data());
+    if (attributes_size > 0 && InitializeProcThreadAttributeList(attribute_list, 1, 0, &attributes_size)) {
+        if (UpdateProcThreadAttribute(attribute_list, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, list.data(),
+                                      list.size() * sizeof(HANDLE), nullptr, nullptr)) {
+            si.lpAttributeList = attribute_list;
+            flags |= EXTENDED_STARTUPINFO_PRESENT;
+        }
+    }
+    PROCESS_INFORMATION pi;
+    std::memset(&pi, 0, sizeof(pi));
+    const BOOL ok = CreateProcessW(exe.c_str(), &command[0], nullptr, nullptr, TRUE, flags, &environment[0], nullptr,
+                                   &si.StartupInfo, &pi);
+    const int launch_error = last_error();
+    if (si.lpAttributeList != nullptr) DeleteProcThreadAttributeList(attribute_list);
+    for (HANDLE x : shared) SetHandleInformation(x, HANDLE_FLAG_INHERIT, 0);
+    if (log != nullptr) CloseHandle(log);
+    if (nul != nullptr) CloseHandle(nul);
+    if (!ok) {
+        *error = "CreateProcess: " + error_text(launch_error);
+        return nullptr;
+    }
+    CloseHandle(pi.hThread);
+    return pi.hProcess;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
