@@ -1,0 +1,121 @@
+// The Windows report target: starts crashdrop with a helper, context and an upload destination,
+// then does what argv[2] says. Run under wine by tests/windows/run_report_case.py, which checks
+// from outside what reached the database and the collector.
+//     report_target_win.exe <database> <case> [url | helper path | output file]
+// Cases:
+//   upload            crash (null write) with submit_url = argv[3]; the helper uploads the report
+//   custom_transport  crash; Options::transport (run in the reexec helper) writes the dump it
+//                     is given and the report's annotations to argv[3]
+//   external_helper   crash with HelperMode::external, helper_path = argv[3]
+//   no_helper         crash with HelperMode::none: the crashed process writes the dump itself
+//   write_dump        write_dump() twice while running, print the paths, exit 0
+//   api               the database and context API answer (pending reports, consent, context)
+#define CRASHDROP_IMPLEMENTATION
+#include "crashdrop.hpp"
+
+#include <windows.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace {
+
+volatile int* volatile g_null = nullptr;
+
+__attribute__((noinline)) void crash_in_report_target() { *g_null = 7; }
+
+crashdrop::UploadResult write_upload(const std::string& out_path, const crashdrop::Upload& up) {
+    std::ofstream out(out_path, std::ios::binary);
+    out << "id=" << up.report.id << "\n";
+    out << "dump_bytes=" << up.dump.size() << "\n";
+    out << "dump_magic=" << std::string(up.dump.begin(), up.dump.begin() + (up.dump.size() >= 4 ? 4 : 0)) << "\n";
+    for (const auto& a : up.report.annotations) out << "annotation." << a.first << "=" << a.second << "\n";
+    for (const auto& t : up.report.tags) out << "tag." << t.first << "=" << t.second << "\n";
+    out << "user.id=" << up.report.user.id << "\n";
+    out << "breadcrumbs=" << up.report.breadcrumbs.size() << "\n";
+    crashdrop::UploadResult r;
+    r.status = out ? crashdrop::UploadStatus::sent : crashdrop::UploadStatus::retry_later;
+    r.server_id = "custom-" + up.report.id.substr(0, 8);
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s <database> <case> [argument]\n", argv[0]);
+        return 2;
+    }
+    const std::string what = argv[2];
+    const std::string arg = argc > 3 ? argv[3] : "";
+    crashdrop::Options o;
+    o.database_path = argv[1];
+    o.product_name = "report_target_win";
+    o.product_version = "2.5";
+    o.retry_delay_ms = 200;
+    o.extra["build"] = "mingw-wine";
+    o.tags["platform"] = "windows";
+    o.user.id = "player-17";
+    if (what == "upload") {
+        o.submit_url = arg;
+    } else if (what == "custom_transport") {
+        o.transport = [arg](const crashdrop::Upload& up) { return write_upload(arg, up); };
+    } else if (what == "external_helper") {
+        o.helper_mode = crashdrop::HelperMode::external;
+        o.helper_path = arg;
+    } else if (what == "no_helper") {
+        o.helper_mode = crashdrop::HelperMode::none;
+    }
+    if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
+        std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
+        return 3;
+    }
+    (void)crashdrop::add_extra_parameter("stage", "after-start");
+    crashdrop::add_breadcrumb("level loaded", "game", crashdrop::BreadcrumbLevel::info);
+    if (what == "write_dump") {
+        for (int i = 0; i < 2; ++i) {
+            std::string path;
+            if (crashdrop::Status s = crashdrop::write_dump(&path); !s.ok()) {
+                std::printf("write_dump failed: %s\n", s.message().c_str());
+                return 4;
+            }
+            std::printf("dump %s\n", path.c_str());
+        }
+        std::printf("still running\n");
+        std::fflush(stdout);
+        crashdrop::stop();
+        return 0;
+    }
+    if (what == "api") {
+        int failures = 0;
+        auto expect = [&failures](bool ok, const char* text) {
+            std::printf("%s %s\n", ok ? "ok" : "FAILED", text);
+            if (!ok) ++failures;
+        };
+        expect(crashdrop::upload_to_server(), "consent defaults to on");
+        expect(crashdrop::set_upload_to_server(false).ok() && !crashdrop::upload_to_server(), "consent can be turned off");
+        expect(crashdrop::set_upload_to_server(true).ok() && crashdrop::upload_to_server(), "and on again");
+        expect(crashdrop::parameters().count("stage") == 1 && crashdrop::parameters()["build"] == "mingw-wine",
+               "annotations are kept");
+        expect(crashdrop::breadcrumbs().size() == 1 && crashdrop::breadcrumbs()[0].message == "level loaded", "breadcrumbs are kept");
+        expect(crashdrop::set_tag("map", "de_dust").ok(), "set_tag");
+        expect(!crashdrop::add_extra_parameter("", "x").ok(), "an empty key is refused");
+        expect(crashdrop::pending_reports().empty(), "no pending report in a new database");
+        expect(crashdrop::reserved_bytes() > 0, "reserved_bytes reports the shared region");
+        expect(crashdrop::check_handlers().ok(), "check_handlers: crashdrop's handlers are installed");
+        SetUnhandledExceptionFilter(nullptr);
+        expect(crashdrop::check_handlers().code() == crashdrop::Error::handler_replaced, "check_handlers sees a replaced filter");
+        expect(crashdrop::reinstall().ok() && crashdrop::check_handlers().ok(), "reinstall puts it back");
+        crashdrop::stop();
+        expect(!crashdrop::is_started(), "stop");
+        expect(crashdrop::start(o).ok(), "start again after stop");
+        crashdrop::stop();
+        std::printf("%s\n", failures == 0 ? "all ok" : "some failed");
+        return failures == 0 ? 0 : 1;
+    }
+    crash_in_report_target();
+    return 1;  // not reached
+}

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Runs one case of report_target_win.exe under wine and checks from outside what the helper did:
+the database (pending/, completed/, the .meta files) and, for the upload case, what reached the
+test collector (tools/collector.py), whose copy of the dump is read with minidump_stackwalk.
+
+    run_report_case.py --wine WINE --exe report_target_win.exe --case upload --work DIR
+        [--helper helper_win.exe] [--collector tools/collector.py] [--stackwalk PATH]
+
+The wine prefix comes from the environment (WINEPREFIX; tools/test_windows.sh makes it).
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def fail(msg, detail=""):
+    print("FAIL: " + msg)
+    if detail:
+        print(detail)
+    sys.exit(1)
+
+
+def win_path(p):
+    return "Z:" + p.replace("/", "\\")
+
+
+def read_meta(path):
+    out = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+def wait_for(predicate, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.2)
+    fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_target(a, db, case, extra=None, expect_code=None):
+    cmd = [a.wine, a.exe, win_path(db), case] + ([extra] if extra else [])
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=90)
+    except subprocess.TimeoutExpired:
+        fail(f"{case}: the target did not end within 90 s")
+    out = p.stdout.decode(errors="replace")
+    print(f"{case}: exit status {p.returncode} after {time.monotonic() - t0:.2f} s")
+    if expect_code is not None and p.returncode != expect_code:
+        fail(f"exit status {p.returncode}, expected {expect_code}", out[-3000:])
+    return out
+
+
+def helper_log(db):
+    try:
+        with open(os.path.join(db, "helper.log"), encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return "(no helper.log)"
+
+
+def stackwalk_reason(a, dump):
+    sw = subprocess.run([a.stackwalk, "-m", dump], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if sw.returncode != 0:
+        fail("minidump_stackwalk could not read " + dump, sw.stderr.decode(errors="replace")[-2000:])
+    crash = [l.split("|") for l in sw.stdout.decode(errors="replace").splitlines() if l.startswith("Crash|")]
+    return crash[0][1] if crash else None
+
+
+def completed_reports(db, count, timeout):
+    comp = os.path.join(db, "completed")
+    wait_for(lambda: len(glob.glob(os.path.join(comp, "*.meta"))) >= count, timeout,
+             f"{count} report(s) in {comp} (helper.log:\n{helper_log(db)})")
+    time.sleep(0.3)
+    return [read_meta(m) for m in sorted(glob.glob(os.path.join(comp, "*.meta")))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--wine", required=True)
+    ap.add_argument("--exe", required=True)
+    ap.add_argument("--case", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--helper")
+    ap.add_argument("--collector", default=os.path.join(ROOT, "tools", "collector.py"))
+    ap.add_argument("--stackwalk", default=os.path.expanduser(
+        "~/.cache/crashdrop/minidump-0.26.0/package/bin/linux-x64/minidump_stackwalk"))
+    a = ap.parse_args()
+    if not os.path.exists(a.stackwalk):
+        fail(f"minidump_stackwalk not found at {a.stackwalk}")
+
+    db = os.path.join(a.work, a.case)
+    shutil.rmtree(db, ignore_errors=True)
+    os.makedirs(db)
+
+    if a.case == "upload":
+        out_dir = os.path.join(db, "collector")
+        port_file = os.path.join(db, "port")
+        server = subprocess.Popen([sys.executable, a.collector, "serve", "--out", out_dir, "--port", "0",
+                                   "--port-file", port_file, "--statuses", "503,200"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), 20, "the collector")
+            port = int(open(port_file).read().strip())
+            run_target(a, db, "upload", f"http://127.0.0.1:{port}/submit", expect_code=0xC0000005 & 0xFF)
+            reports = completed_reports(db, 1, 60)
+        finally:
+            server.terminate()
+            server.wait(10)
+        r = reports[0]
+        if r.get("state") != "uploaded" or not r.get("server_id"):
+            fail(f"the report is not marked uploaded with a server id: {r}")
+        if r.get("attempts") != "2":
+            fail(f"expected two attempts (503, then 200), the metadata says {r.get('attempts')}", helper_log(db))
+        if glob.glob(os.path.join(db, "pending", "*.dmp")):
+            fail("a dump is still pending after the upload")
+        requests = sorted(d for d in glob.glob(os.path.join(out_dir, "*")) if os.path.isdir(d))
+        accepted = [d for d in requests if json.load(open(os.path.join(d, "request.json"))).get("status") == 200]
+        if len(accepted) != 1:
+            fail(f"expected one accepted request at the collector, found {len(accepted)} of {len(requests)}")
+        fields = json.load(open(os.path.join(accepted[0], "fields.json")))
+        for key, want in (("prod", "report_target_win"), ("ver", "2.5"), ("build", "mingw-wine"), ("stage", "after-start")):
+            if fields.get(key) != want:
+                fail(f"collector field {key} = {fields.get(key)!r}, expected {want!r}", json.dumps(fields, indent=1))
+        dump = os.path.join(accepted[0], "files", "upload_file_minidump")
+        reason = stackwalk_reason(a, dump)
+        if not reason or not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE"):
+            fail(f"the uploaded dump's crash reason is {reason}")
+        print(f"uploaded: server id {r['server_id']}, {len(requests)} requests, fields {sorted(fields)}, {reason}")
+    elif a.case == "custom_transport":
+        out_file = os.path.join(db, "transport.txt")
+        run_target(a, db, "custom_transport", win_path(out_file), expect_code=0x05)
+        wait_for(lambda: os.path.exists(out_file) and "breadcrumbs=" in open(out_file).read(), 60,
+                 f"the custom transport's output (helper.log:\n{helper_log(db)})")
+        got = read_meta(out_file)
+        if got.get("dump_magic") != "MDMP" or int(got.get("dump_bytes", "0")) < 1000:
+            fail(f"the transport was not given the dump: {got}")
+        for key, want in (("annotation.build", "mingw-wine"), ("annotation.stage", "after-start"), ("tag.platform", "windows"),
+                          ("user.id", "player-17"), ("breadcrumbs", "1")):
+            if got.get(key) != want:
+                fail(f"the transport saw {key} = {got.get(key)!r}, expected {want!r}", open(out_file).read())
+        r = completed_reports(db, 1, 30)[0]
+        if r.get("server_id") != "custom-" + got["id"][:8]:
+            fail(f"the custom transport's server id was not kept: {r}")
+        print(f"custom transport: {got['dump_bytes']} bytes, context {sorted(k for k in got if '.' in k)}")
+    elif a.case == "external_helper":
+        if not a.helper:
+            fail("--helper is required")
+        run_target(a, db, "external_helper", win_path(a.helper), expect_code=0x05)
+        dumps = glob.glob(os.path.join(db, "pending", "*.dmp"))
+        metas = glob.glob(os.path.join(db, "pending", "*.meta"))
+        if len(dumps) != 1 or len(metas) != 1:
+            fail(f"expected one dump with its metadata: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+        if "helper started" not in helper_log(db) or "persisted report" not in helper_log(db):
+            fail("the external helper did not persist the report", helper_log(db))
+        reason = stackwalk_reason(a, dumps[0])
+        if not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE"):
+            fail(f"crash reason {reason}")
+        print(f"external helper: {os.path.basename(dumps[0])}, {reason}")
+    elif a.case == "no_helper":
+        run_target(a, db, "no_helper", expect_code=0x05)
+        dumps = glob.glob(os.path.join(db, "pending", "*.dmp"))
+        if len(dumps) != 1:
+            fail(f"expected one dump: {os.listdir(os.path.join(db, 'pending'))}")
+        if os.path.exists(os.path.join(db, "helper.log")):
+            fail("a helper ran although HelperMode::none", helper_log(db))
+        reason = stackwalk_reason(a, dumps[0])
+        if not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE"):
+            fail(f"crash reason {reason}")
+        print(f"no helper: the crashed process wrote {os.path.basename(dumps[0])}, {reason}")
+    elif a.case == "write_dump":
+        out = run_target(a, db, "write_dump", expect_code=0)
+        paths = [l.split(" ", 1)[1].strip() for l in out.splitlines() if l.startswith("dump ")]
+        if len(paths) != 2 or "still running" not in out or paths[0] == paths[1]:
+            fail("expected two different dumps and the process going on", out)
+        for p in paths:
+            local = os.path.join(db, "pending", p.replace("\\", "/").rsplit("/", 1)[-1])
+            if not os.path.exists(local):
+                fail(f"{p} does not exist", out)
+            reason = stackwalk_reason(a, local)
+            if not reason or not reason.lower().startswith("0x517a7ed"):
+                fail(f"a requested dump's exception code is {reason}, expected 0x0517a7ed")
+        print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed")
+    elif a.case == "api":
+        out = run_target(a, db, "api", expect_code=0)
+        if "all ok" not in out:
+            fail("API checks failed", out)
+        print(out.strip())
+    else:
+        fail("unknown case " + a.case)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()
