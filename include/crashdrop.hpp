@@ -66,6 +66,7 @@
 #include "crashdrop/database/database_posix.hpp"
 #include "crashdrop/transport/gzip.hpp"
 #include "crashdrop/transport/url.hpp"
+#include "crashdrop/transport/http_common.hpp"
 #include "crashdrop/transport/http_posix.hpp"
 #include "crashdrop/transport/curl_linux.hpp"
 #include "crashdrop/transport/upload.hpp"

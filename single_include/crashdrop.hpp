@@ -6367,13 +6367,13 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/transport/url.hpp ----
-// ---- begin crashdrop/transport/http_posix.hpp ----
-// crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
-// one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
-// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
-// framed by Content-Length, chunked transfer coding, or the connection's end.
+// ---- begin crashdrop/transport/http_common.hpp ----
+// crashdrop/transport/http_common.hpp - what every HTTP client of crashdrop shares: the reply
+// (http_response), the request headers (http_headers), the deadline of one exchange and the
+// reading of "Name: value" header lines. The clients themselves are per platform
+// (http_posix.hpp and curl_linux.hpp, http_windows.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+#if CRASHDROP_DETAIL_IMPL_ACTIVE
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -6387,6 +6387,9 @@ struct http_response {
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
 
+/// Replies longer than this are refused: a crash server answers with an id, not a page.
+constexpr std::size_t k_http_max_reply = 1u << 20;
+
 class http_deadline {
 public:
     explicit http_deadline(int ms) : end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)) {}
@@ -6398,6 +6401,44 @@ public:
 private:
     std::chrono::steady_clock::time_point end_;
 };
+
+/// Reads the "Name: value" lines of raw[begin, end) (CRLF-separated) into *out, names in lower
+/// case and values without surrounding blanks. Lines without a colon (a status line) are skipped.
+inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
+                                    std::map<std::string, std::string>* out) {
+    std::size_t pos = begin;
+    while (pos < end) {
+        std::size_t eol = raw.find("\r\n", pos);
+        if (eol == std::string::npos || eol > end) eol = end;
+        const std::string line = raw.substr(pos, eol - pos);
+        pos = eol + 2;
+        const std::size_t c = line.find(':');
+        if (c == std::string::npos) continue;
+        std::string name = line.substr(0, c);
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string value = line.substr(c + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+        (*out)[name] = value;
+    }
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+// ---- end crashdrop/transport/http_common.hpp ----
+// ---- begin crashdrop/transport/http_posix.hpp ----
+// crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
+// one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
+// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
+// framed by Content-Length, chunked transfer coding, or the connection's end.
+// The reply and header types and the deadline are shared with the other clients (http_common.hpp).
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
 
 /// Waits for fd to become ready for `events` within the deadline.
 inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
@@ -6506,7 +6547,6 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         return r;
     }
     // Read the reply until it is complete, the peer closes, or the deadline passes.
-    constexpr std::size_t k_max_reply = 1u << 20;
     std::string raw;
     std::size_t header_end = std::string::npos;
     long long content_length = -1;
@@ -6529,7 +6569,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) break;  // closed: the body ends here
         raw.append(buf, static_cast<std::size_t>(n));
-        if (raw.size() > k_max_reply) {
+        if (raw.size() > k_http_max_reply) {
             r.error = "the reply is larger than 1 MiB";
             close(fd);
             return r;
@@ -6547,20 +6587,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
                 return r;
             }
             r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            std::size_t pos = sl_end + 2;
-            while (pos < he) {
-                const std::size_t eol = raw.find("\r\n", pos);
-                const std::string line = raw.substr(pos, eol - pos);
-                pos = eol + 2;
-                const std::size_t c = line.find(':');
-                if (c == std::string::npos) continue;
-                std::string name = line.substr(0, c);
-                for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                std::string value = line.substr(c + 1);
-                value.erase(0, value.find_first_not_of(" \t"));
-                while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-                r.headers[name] = value;
-            }
+            http_parse_header_lines(raw, sl_end + 2, he, &r.headers);
             auto te = r.headers.find("transfer-encoding");
             chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
             auto cl = r.headers.find("content-length");
@@ -6696,7 +6723,7 @@ private:
 inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<std::string*>(user);
     const std::size_t n = size * count;
-    if (out->size() + n > (1u << 20)) return 0;  // refuse replies over 1 MiB
+    if (out->size() + n > k_http_max_reply) return 0;  // refuse replies over 1 MiB
     out->append(data, n);
     return n;
 }

@@ -2,32 +2,12 @@
 // one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
 // exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
 // framed by Content-Length, chunked transfer coding, or the connection's end.
+// The reply and header types and the deadline are shared with the other clients (http_common.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
-
-struct http_response {
-    int status = 0;                // 0: no HTTP reply (network failure)
-    std::string body;
-    std::map<std::string, std::string> headers;  // names in lower case
-    std::string error;             // set when status is 0
-};
-
-using http_headers = std::vector<std::pair<std::string, std::string>>;
-
-class http_deadline {
-public:
-    explicit http_deadline(int ms) : end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)) {}
-    int remaining_ms() const {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - std::chrono::steady_clock::now()).count();
-        return left <= 0 ? 0 : static_cast<int>(left > 2147483647 ? 2147483647 : left);
-    }
-
-private:
-    std::chrono::steady_clock::time_point end_;
-};
 
 /// Waits for fd to become ready for `events` within the deadline.
 inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
@@ -136,7 +116,6 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         return r;
     }
     // Read the reply until it is complete, the peer closes, or the deadline passes.
-    constexpr std::size_t k_max_reply = 1u << 20;
     std::string raw;
     std::size_t header_end = std::string::npos;
     long long content_length = -1;
@@ -159,7 +138,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) break;  // closed: the body ends here
         raw.append(buf, static_cast<std::size_t>(n));
-        if (raw.size() > k_max_reply) {
+        if (raw.size() > k_http_max_reply) {
             r.error = "the reply is larger than 1 MiB";
             close(fd);
             return r;
@@ -177,20 +156,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
                 return r;
             }
             r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            std::size_t pos = sl_end + 2;
-            while (pos < he) {
-                const std::size_t eol = raw.find("\r\n", pos);
-                const std::string line = raw.substr(pos, eol - pos);
-                pos = eol + 2;
-                const std::size_t c = line.find(':');
-                if (c == std::string::npos) continue;
-                std::string name = line.substr(0, c);
-                for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                std::string value = line.substr(c + 1);
-                value.erase(0, value.find_first_not_of(" \t"));
-                while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-                r.headers[name] = value;
-            }
+            http_parse_header_lines(raw, sl_end + 2, he, &r.headers);
             auto te = r.headers.find("transfer-encoding");
             chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
             auto cl = r.headers.find("content-length");
