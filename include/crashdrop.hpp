@@ -71,6 +71,8 @@
 #include "crashdrop/transport/http_common.hpp"
 #include "crashdrop/transport/http_posix.hpp"
 #include "crashdrop/transport/curl_linux.hpp"
+#include "crashdrop/transport/cert_windows.hpp"
+#include "crashdrop/transport/http_windows.hpp"
 #include "crashdrop/transport/upload.hpp"
 #include "crashdrop/helper/config.hpp"
 #include "crashdrop/detail/options_check.hpp"

@@ -897,6 +897,7 @@ CRASHDROP_NAMESPACE_END
 #endif
 #include <windows.h>
 #include <dbghelp.h>
+#include <wincrypt.h>
 #include <signal.h>
 #pragma pop_macro("NOMINMAX")
 #pragma pop_macro("WIN32_LEAN_AND_MEAN")
@@ -6654,8 +6655,10 @@ CRASHDROP_NAMESPACE_END
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/transport/url.hpp ----
 // ---- begin crashdrop/transport/http_common.hpp ----
-// crashdrop/transport/http_common.hpp - what every HTTP client of crashdrop returns and takes:
-// the reply, the request headers, and the deadline of one exchange.
+// crashdrop/transport/http_common.hpp - what every HTTP client of crashdrop shares: the reply
+// (http_response), the request headers (http_headers), the deadline of one exchange and the
+// reading of "Name: value" header lines. The clients themselves are per platform
+// (http_posix.hpp and curl_linux.hpp, http_windows.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE
 
@@ -6671,6 +6674,9 @@ struct http_response {
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
 
+/// Replies longer than this are refused: a crash server answers with an id, not a page.
+constexpr std::size_t k_http_max_reply = 1u << 20;
+
 class http_deadline {
 public:
     explicit http_deadline(int ms) : end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)) {}
@@ -6683,6 +6689,27 @@ private:
     std::chrono::steady_clock::time_point end_;
 };
 
+/// Reads the "Name: value" lines of raw[begin, end) (CRLF-separated) into *out, names in lower
+/// case and values without surrounding blanks. Lines without a colon (a status line) are skipped.
+inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
+                                    std::map<std::string, std::string>* out) {
+    std::size_t pos = begin;
+    while (pos < end) {
+        std::size_t eol = raw.find("\r\n", pos);
+        if (eol == std::string::npos || eol > end) eol = end;
+        const std::string line = raw.substr(pos, eol - pos);
+        pos = eol + 2;
+        const std::size_t c = line.find(':');
+        if (c == std::string::npos) continue;
+        std::string name = line.substr(0, c);
+        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string value = line.substr(c + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+        (*out)[name] = value;
+    }
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
@@ -6693,6 +6720,7 @@ CRASHDROP_NAMESPACE_END
 // one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
 // exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
 // framed by Content-Length, chunked transfer coding, or the connection's end.
+// The reply and header types and the deadline are shared with the other clients (http_common.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
 
@@ -6806,7 +6834,6 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         return r;
     }
     // Read the reply until it is complete, the peer closes, or the deadline passes.
-    constexpr std::size_t k_max_reply = 1u << 20;
     std::string raw;
     std::size_t header_end = std::string::npos;
     long long content_length = -1;
@@ -6829,7 +6856,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) break;  // closed: the body ends here
         raw.append(buf, static_cast<std::size_t>(n));
-        if (raw.size() > k_max_reply) {
+        if (raw.size() > k_http_max_reply) {
             r.error = "the reply is larger than 1 MiB";
             close(fd);
             return r;
@@ -6847,20 +6874,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
                 return r;
             }
             r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            std::size_t pos = sl_end + 2;
-            while (pos < he) {
-                const std::size_t eol = raw.find("\r\n", pos);
-                const std::string line = raw.substr(pos, eol - pos);
-                pos = eol + 2;
-                const std::size_t c = line.find(':');
-                if (c == std::string::npos) continue;
-                std::string name = line.substr(0, c);
-                for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                std::string value = line.substr(c + 1);
-                value.erase(0, value.find_first_not_of(" \t"));
-                while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-                r.headers[name] = value;
-            }
+            http_parse_header_lines(raw, sl_end + 2, he, &r.headers);
             auto te = r.headers.find("transfer-encoding");
             chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
             auto cl = r.headers.find("content-length");
@@ -6996,7 +7010,7 @@ private:
 inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<std::string*>(user);
     const std::size_t n = size * count;
-    if (out->size() + n > (1u << 20)) return 0;  // refuse replies over 1 MiB
+    if (out->size() + n > k_http_max_reply) return 0;  // refuse replies over 1 MiB
     out->append(data, n);
     return n;
 }
@@ -7056,14 +7070,511 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
 // ---- end crashdrop/transport/curl_linux.hpp ----
+// ---- begin crashdrop/transport/cert_windows.hpp ----
+// crashdrop/transport/cert_windows.hpp - Options::ca_file on Windows: decides whether a TLS server's
+// certificate is trusted when the application names a CA file (PEM, one or more certificates, or
+// one DER certificate). WinHTTP only knows the Windows certificate store, so http_windows.hpp lets
+// an unknown root through WinHTTP's check and asks here: the chain must end at a certificate of
+// the file (or be trusted by Windows anyway, as libcurl's CAINFO adds to the system's CAs on
+// Debian), have no other fault, and pass the SSL policy for the host name (name, dates, usage).
+// crypt32.dll is loaded at first use, like winhttp.dll, so no link flag is needed.
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// crypt32.dll's entry points, found once per process (the library stays loaded).
+struct crypt32_library {
+    decltype(&::CryptStringToBinaryA) string_to_binary = nullptr;
+    decltype(&::CertOpenStore) open_store = nullptr;
+    decltype(&::CertAddEncodedCertificateToStore) add_encoded = nullptr;
+    decltype(&::CertFindCertificateInStore) find_in_store = nullptr;
+    decltype(&::CertGetCertificateChain) get_chain = nullptr;
+    decltype(&::CertVerifyCertificateChainPolicy) verify_policy = nullptr;
+    decltype(&::CertFreeCertificateChain) free_chain = nullptr;
+    decltype(&::CertFreeCertificateContext) free_certificate = nullptr;
+    decltype(&::CertCloseStore) close_store = nullptr;
+    HMODULE module = nullptr;
+    std::string error;
+
+    static const crypt32_library& get() {
+        static const crypt32_library lib = load();
+        return lib;
+    }
+    bool available() const { return module != nullptr; }
+
+private:
+    template <typename T>
+    static bool find(HMODULE m, const char* name, T* out) {
+        *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
+        return *out != nullptr;
+    }
+    static crypt32_library load() {
+        crypt32_library c;
+        wchar_t system[MAX_PATH];
+        const UINT n = GetSystemDirectoryW(system, MAX_PATH);
+        const HMODULE m = n == 0 || n >= MAX_PATH ? nullptr : LoadLibraryW((std::wstring(system, n) + L"\\crypt32.dll").c_str());
+        if (m == nullptr) {
+            c.error = "cannot load crypt32.dll";
+            return c;
+        }
+        if (!find(m, "CryptStringToBinaryA", &c.string_to_binary) || !find(m, "CertOpenStore", &c.open_store) ||
+            !find(m, "CertAddEncodedCertificateToStore", &c.add_encoded) ||
+            !find(m, "CertFindCertificateInStore", &c.find_in_store) || !find(m, "CertGetCertificateChain", &c.get_chain) ||
+            !find(m, "CertVerifyCertificateChainPolicy", &c.verify_policy) ||
+            !find(m, "CertFreeCertificateChain", &c.free_chain) ||
+            !find(m, "CertFreeCertificateContext", &c.free_certificate) || !find(m, "CertCloseStore", &c.close_store)) {
+            c.error = "crypt32.dll lacks a function crashdrop needs";
+            FreeLibrary(m);
+            return c;
+        }
+        c.module = m;
+        return c;
+    }
+};
+
+/// The certificates of a CA file in an in-memory store (nullptr, with *error, when there are none).
+inline HCERTSTORE load_ca_file(const crypt32_library& c, const std::string& path, std::string* error) {
+    std::string text;
+    bool cut = false;
+    if (!read_file_tail(path, 16u << 20, &text, &cut) || cut) {
+        *error = "cannot read ca_file " + path;
+        return nullptr;
+    }
+    const HCERTSTORE store = c.open_store(CERT_STORE_PROV_MEMORY, 0, 0, 0, nullptr);
+    if (store == nullptr) {
+        *error = "cannot make a certificate store (Windows error " + std::to_string(GetLastError()) + ")";
+        return nullptr;
+    }
+    auto add = [&](const BYTE* der, DWORD size) {
+        return c.add_encoded(store, X509_ASN_ENCODING | PKCS_7_ASN_ENCODING, der, size, CERT_STORE_ADD_ALWAYS, nullptr) != 0;
+    };
+    static const char k_begin[] = "-----BEGIN CERTIFICATE-----";
+    static const char k_end[] = "-----END CERTIFICATE-----";
+    int added = 0;
+    for (std::size_t at = text.find(k_begin); at != std::string::npos; at = text.find(k_begin, at + 1)) {
+        const std::size_t end = text.find(k_end, at);
+        if (end == std::string::npos) break;
+        const std::string pem = text.substr(at, end + sizeof(k_end) - 1 - at);
+        DWORD size = 0;
+        if (!c.string_to_binary(pem.c_str(), static_cast<DWORD>(pem.size()), CRYPT_STRING_BASE64HEADER, nullptr, &size, nullptr,
+                                nullptr)) {
+            continue;
+        }
+        std::vector<BYTE> der(size);
+        if (c.string_to_binary(pem.c_str(), static_cast<DWORD>(pem.size()), CRYPT_STRING_BASE64HEADER, der.data(), &size,
+                               nullptr, nullptr) &&
+            add(der.data(), size)) {
+            ++added;
+        }
+    }
+    if (added == 0 && text.find(k_begin) == std::string::npos && !text.empty() &&
+        add(reinterpret_cast<const BYTE*>(text.data()), static_cast<DWORD>(text.size()))) {
+        added = 1;  // one DER certificate
+    }
+    if (added == 0) {
+        c.close_store(store, 0);
+        *error = "no certificate in ca_file " + path;
+        return nullptr;
+    }
+    return store;
+}
+
+/// Whether `cert` (the server's, from WinHTTP) is trusted for `host` by ca_file or by Windows.
+inline bool server_cert_trusted(PCCERT_CONTEXT cert, const std::string& host, const std::string& ca_file, std::string* error) {
+    const crypt32_library& c = crypt32_library::get();
+    if (!c.available()) {
+        *error = c.error;
+        return false;
+    }
+    const HCERTSTORE cas = load_ca_file(c, ca_file, error);
+    if (cas == nullptr) return false;
+    char server_auth[] = szOID_PKIX_KP_SERVER_AUTH;
+    LPSTR usages[] = {server_auth};
+    CERT_CHAIN_PARA para{};
+    para.cbSize = sizeof(para);
+    para.RequestedUsage.dwType = USAGE_MATCH_TYPE_AND;
+    para.RequestedUsage.Usage.cUsageIdentifier = 1;
+    para.RequestedUsage.Usage.rgpszUsageIdentifier = usages;
+    PCCERT_CHAIN_CONTEXT chain = nullptr;
+    // The file's certificates are offered to the chain builder next to the system's.
+    if (!c.get_chain(nullptr, cert, nullptr, cas, &para, 0, nullptr, &chain) || chain == nullptr || chain->cChain == 0) {
+        *error = "cannot build the certificate chain (Windows error " + std::to_string(GetLastError()) + ")";
+        c.close_store(cas, 0);
+        return false;
+    }
+    const CERT_SIMPLE_CHAIN* simple = chain->rgpChain[0];
+    const PCCERT_CONTEXT top = simple->cElement > 0 ? simple->rgpElement[simple->cElement - 1]->pCertContext : nullptr;
+    const PCCERT_CONTEXT anchor = top == nullptr ? nullptr : c.find_in_store(cas, X509_ASN_ENCODING | PKCS_7_ASN_ENCODING, 0,
+                                                                           CERT_FIND_EXISTING, top, nullptr);
+    const DWORD faults = chain->TrustStatus.dwErrorStatus;
+    bool ok = faults == CERT_TRUST_NO_ERROR || (anchor != nullptr && (faults & ~DWORD{CERT_TRUST_IS_UNTRUSTED_ROOT}) == 0);
+    if (!ok) {
+        char hex[16];
+        std::snprintf(hex, sizeof(hex), "%#lx", static_cast<unsigned long>(faults));
+        *error = anchor == nullptr ? "the server's certificate is not issued by a CA of ca_file " + ca_file + " nor trusted by Windows"
+                                   : std::string("the server's certificate chain is not valid (trust status ") + hex + ")";
+    } else {
+        // Host name, dates and usage; the root was judged above.
+        std::wstring name = widen(host);
+        SSL_EXTRA_CERT_CHAIN_POLICY_PARA ssl{};
+        ssl.cbSize = sizeof(ssl);
+        ssl.dwAuthType = AUTHTYPE_SERVER;
+        ssl.fdwChecks = 0x00000100;  // SECURITY_FLAG_IGNORE_UNKNOWN_CA
+        ssl.pwszServerName = &name[0];
+        CERT_CHAIN_POLICY_PARA policy{};
+        policy.cbSize = sizeof(policy);
+        policy.pvExtraPolicyPara = &ssl;
+        CERT_CHAIN_POLICY_STATUS status{};
+        status.cbSize = sizeof(status);
+        if (!c.verify_policy(CERT_CHAIN_POLICY_SSL, chain, &policy, &status) || status.dwError != 0) {
+            char hex[16];
+            std::snprintf(hex, sizeof(hex), "%#lx", static_cast<unsigned long>(status.dwError));
+            *error = "the server's certificate fails the checks for " + host + " (error " + hex + ")";
+            ok = false;
+        }
+    }
+    if (anchor != nullptr) c.free_certificate(anchor);
+    c.free_chain(chain);
+    c.close_store(cas, 0);
+    return ok;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
+// ---- end crashdrop/transport/cert_windows.hpp ----
+// ---- begin crashdrop/transport/http_windows.hpp ----
+// crashdrop/transport/http_windows.hpp - HTTP and HTTPS POSTs on Windows through WinHTTP, the HTTP
+// client that is part of the system (no libcurl there). The same contract as the POSIX client
+// (http_posix.hpp): one POST per connection, a connect timeout, a deadline for the whole exchange
+// (a server that hangs or trickles its reply is cut off), redirects not followed, replies over
+// 1 MiB refused, status 0 and a reason on any failure before a complete reply. Unlike it, this one
+// goes through the proxy configured for WinHTTP (`netsh winhttp set proxy`), when there is one.
+//
+// Loading: winhttp.dll is loaded from the system folder at the first upload, and its functions
+// are found with GetProcAddress. crashdrop is header-only: linking winhttp (a `#pragma comment(lib)`
+// for MSVC, -lwinhttp for mingw) would put a link flag on every user and winhttp.dll into every
+// process at start, although only the helper ever uploads. <winhttp.h> is not included either: it
+// clashes with <wininet.h> in a TU that includes both. The few constants and the signatures below
+// are WinHTTP's stable ABI; tests/windows/winhttp_abi_check.cpp compares them with <winhttp.h>.
+//
+// The deadline: WinHTTP's synchronous calls block with per-call timeouts only, so before each
+// call the timeouts are set to what is left of the deadline (the connect and resolve timeouts to
+// at most connect_ms), the body is written in pieces, and the reply is read as it arrives.
+//
+// Certificates: WinHTTP checks the server against the Windows certificate store. It cannot be
+// given a CA file; with a ca_file, an unknown root is let through WinHTTP's own check and the
+// chain is then checked against the file (cert_windows.hpp) before the body is sent (the request
+// line and headers, which hold no more than the URL's query, have gone out by then).
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+namespace winhttp_abi {
+constexpr DWORD k_access_type_default_proxy = 0;             // WINHTTP_ACCESS_TYPE_DEFAULT_PROXY
+constexpr DWORD k_flag_secure = 0x00800000;                  // WINHTTP_FLAG_SECURE
+constexpr DWORD k_option_security_flags = 31;                // WINHTTP_OPTION_SECURITY_FLAGS
+constexpr DWORD k_option_disable_feature = 63;               // WINHTTP_OPTION_DISABLE_FEATURE
+constexpr DWORD k_option_receive_response_timeout = 7;       // WINHTTP_OPTION_RECEIVE_RESPONSE_TIMEOUT
+constexpr DWORD k_option_server_cert_context = 78;           // WINHTTP_OPTION_SERVER_CERT_CONTEXT
+constexpr DWORD k_disable_cookies = 0x1;                     // WINHTTP_DISABLE_COOKIES
+constexpr DWORD k_disable_redirects = 0x2;                   // WINHTTP_DISABLE_REDIRECTS
+constexpr DWORD k_disable_keep_alive = 0x8;                  // WINHTTP_DISABLE_KEEP_ALIVE
+constexpr DWORD k_security_flag_ignore_unknown_ca = 0x100;   // SECURITY_FLAG_IGNORE_UNKNOWN_CA
+constexpr DWORD k_query_status_code = 19;                    // WINHTTP_QUERY_STATUS_CODE
+constexpr DWORD k_query_raw_headers_crlf = 22;               // WINHTTP_QUERY_RAW_HEADERS_CRLF
+constexpr DWORD k_query_flag_number = 0x20000000;            // WINHTTP_QUERY_FLAG_NUMBER
+constexpr DWORD k_error_timeout = 12002;                     // ERROR_WINHTTP_TIMEOUT
+constexpr DWORD k_error_name_not_resolved = 12007;           // ERROR_WINHTTP_NAME_NOT_RESOLVED
+constexpr DWORD k_error_cannot_connect = 12029;              // ERROR_WINHTTP_CANNOT_CONNECT
+constexpr DWORD k_error_connection_error = 12030;            // ERROR_WINHTTP_CONNECTION_ERROR
+constexpr DWORD k_error_invalid_server_response = 12152;     // ERROR_WINHTTP_INVALID_SERVER_RESPONSE
+constexpr DWORD k_error_secure_failure = 12175;              // ERROR_WINHTTP_SECURE_FAILURE
+constexpr DWORD k_error_secure_channel_error = 12157;        // ERROR_WINHTTP_SECURE_CHANNEL_ERROR
+constexpr DWORD k_error_secure_invalid_ca = 12045;           // ERROR_WINHTTP_SECURE_INVALID_CA
+constexpr DWORD k_error_secure_cert_cn_invalid = 12038;      // ERROR_WINHTTP_SECURE_CERT_CN_INVALID
+constexpr DWORD k_error_secure_cert_date_invalid = 12037;    // ERROR_WINHTTP_SECURE_CERT_DATE_INVALID
+constexpr DWORD k_wsa_timed_out = 10060;                     // WSAETIMEDOUT (what wine's WinHTTP says for a timeout)
+}  // namespace winhttp_abi
+
+/// winhttp.dll's entry points, found once per process (the library stays loaded).
+struct winhttp_library {
+    using handle = void*;  // HINTERNET
+    using open_fn = handle(WINAPI*)(LPCWSTR, DWORD, LPCWSTR, LPCWSTR, DWORD);
+    using connect_fn = handle(WINAPI*)(handle, LPCWSTR, WORD, DWORD);
+    using open_request_fn = handle(WINAPI*)(handle, LPCWSTR, LPCWSTR, LPCWSTR, LPCWSTR, LPCWSTR*, DWORD);
+    using set_timeouts_fn = BOOL(WINAPI*)(handle, int, int, int, int);
+    using set_option_fn = BOOL(WINAPI*)(handle, DWORD, LPVOID, DWORD);
+    using query_option_fn = BOOL(WINAPI*)(handle, DWORD, LPVOID, LPDWORD);
+    using send_request_fn = BOOL(WINAPI*)(handle, LPCWSTR, DWORD, LPVOID, DWORD, DWORD, DWORD_PTR);
+    using write_data_fn = BOOL(WINAPI*)(handle, LPCVOID, DWORD, LPDWORD);
+    using receive_response_fn = BOOL(WINAPI*)(handle, LPVOID);
+    using query_headers_fn = BOOL(WINAPI*)(handle, DWORD, LPCWSTR, LPVOID, LPDWORD, LPDWORD);
+    using query_data_available_fn = BOOL(WINAPI*)(handle, LPDWORD);
+    using read_data_fn = BOOL(WINAPI*)(handle, LPVOID, DWORD, LPDWORD);
+    using close_handle_fn = BOOL(WINAPI*)(handle);
+
+    HMODULE module = nullptr;
+    open_fn open = nullptr;
+    connect_fn connect = nullptr;
+    open_request_fn open_request = nullptr;
+    set_timeouts_fn set_timeouts = nullptr;
+    set_option_fn set_option = nullptr;
+    query_option_fn query_option = nullptr;
+    send_request_fn send_request = nullptr;
+    write_data_fn write_data = nullptr;
+    receive_response_fn receive_response = nullptr;
+    query_headers_fn query_headers = nullptr;
+    query_data_available_fn query_data_available = nullptr;
+    read_data_fn read_data = nullptr;
+    close_handle_fn close_handle = nullptr;
+    std::string error;
+
+    static const winhttp_library& get() {
+        static const winhttp_library lib = load();
+        return lib;
+    }
+    bool available() const { return module != nullptr; }
+
+private:
+    template <typename T>
+    static bool find(HMODULE m, const char* name, T* out) {
+        *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
+        return *out != nullptr;
+    }
+    static winhttp_library load() {
+        winhttp_library w;
+        // From the system folder only: never a winhttp.dll planted next to the program.
+        wchar_t system[MAX_PATH];
+        const UINT n = GetSystemDirectoryW(system, MAX_PATH);
+        if (n == 0 || n >= MAX_PATH) {
+            w.error = "cannot find the system folder (for winhttp.dll)";
+            return w;
+        }
+        const HMODULE m = LoadLibraryW((std::wstring(system, n) + L"\\winhttp.dll").c_str());
+        if (m == nullptr) {
+            w.error = "cannot load winhttp.dll (Windows error " + std::to_string(GetLastError()) + ")";
+            return w;
+        }
+        if (!find(m, "WinHttpOpen", &w.open) || !find(m, "WinHttpConnect", &w.connect) ||
+            !find(m, "WinHttpOpenRequest", &w.open_request) || !find(m, "WinHttpSetTimeouts", &w.set_timeouts) ||
+            !find(m, "WinHttpSetOption", &w.set_option) || !find(m, "WinHttpQueryOption", &w.query_option) ||
+            !find(m, "WinHttpSendRequest", &w.send_request) || !find(m, "WinHttpWriteData", &w.write_data) ||
+            !find(m, "WinHttpReceiveResponse", &w.receive_response) || !find(m, "WinHttpQueryHeaders", &w.query_headers) ||
+            !find(m, "WinHttpQueryDataAvailable", &w.query_data_available) || !find(m, "WinHttpReadData", &w.read_data) ||
+            !find(m, "WinHttpCloseHandle", &w.close_handle)) {
+            w.error = "winhttp.dll lacks a function crashdrop needs";
+            FreeLibrary(m);
+            return w;
+        }
+        w.module = m;
+        return w;
+    }
+};
+
+/// A WinHTTP handle, closed when it goes out of scope.
+class winhttp_handle {
+public:
+    winhttp_handle(const winhttp_library& lib, winhttp_library::handle h) : lib_(lib), h_(h) {}
+    ~winhttp_handle() {
+        if (h_ != nullptr) lib_.close_handle(h_);
+    }
+    winhttp_handle(const winhttp_handle&) = delete;
+    winhttp_handle& operator=(const winhttp_handle&) = delete;
+    winhttp_library::handle get() const { return h_; }
+
+private:
+    const winhttp_library& lib_;
+    winhttp_library::handle h_;
+};
+
+/// A WinHTTP error code in words, with the code.
+inline std::string winhttp_error_text(DWORD err) {
+    namespace abi = winhttp_abi;
+    std::string text;
+    switch (err) {
+        case abi::k_error_timeout: text = "timed out"; break;
+        case abi::k_error_name_not_resolved: text = "the host name does not resolve"; break;
+        case abi::k_error_cannot_connect: text = "cannot connect (refused or unreachable)"; break;
+        case abi::k_error_connection_error: text = "the connection was reset or closed"; break;
+        case abi::k_error_invalid_server_response: text = "the reply is not valid HTTP"; break;
+        case abi::k_error_secure_failure: text = "TLS failed (the certificate is not trusted, or the handshake failed)"; break;
+        case abi::k_error_secure_channel_error: text = "TLS failed (the certificate is not trusted, or the handshake failed)"; break;
+        case abi::k_error_secure_invalid_ca: text = "the server's certificate is not issued by a trusted CA"; break;
+        case abi::k_error_secure_cert_cn_invalid: text = "the server's certificate is for another host name"; break;
+        case abi::k_error_secure_cert_date_invalid: text = "the server's certificate has expired or is not yet valid"; break;
+        default: {
+            wchar_t* message = nullptr;
+            const DWORD n = FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_HMODULE | FORMAT_MESSAGE_FROM_SYSTEM |
+                                               FORMAT_MESSAGE_IGNORE_INSERTS,
+                                           winhttp_library::get().module, err, 0, reinterpret_cast<LPWSTR>(&message), 0, nullptr);
+            if (n > 0 && message != nullptr) {
+                text = narrow(message, n);
+                while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '.')) {
+                    text.pop_back();
+                }
+            }
+            if (message != nullptr) LocalFree(message);
+            if (text.empty()) text = "failed";
+        }
+    }
+    return text + " (WinHTTP error " + std::to_string(err) + ")";
+}
+
+/// POSTs `body` to an http:// or https:// URL through WinHTTP. Never throws; a failure before a
+/// complete reply comes back with status 0 and the reason in `error`.
+inline http_response winhttp_post(const url_parts& url, const http_headers& headers, const std::string& body,
+                                  int connect_ms, int total_ms, const std::string& ca_file) {
+    namespace abi = winhttp_abi;
+    http_response r;
+    const http_deadline deadline(total_ms);
+    const winhttp_library& lib = winhttp_library::get();
+    if (!lib.available()) {
+        r.error = lib.error;
+        return r;
+    }
+    const bool tls = url.scheme == "https";
+    // An IPv6 literal goes to WinHTTP in brackets, as in a URL: WinHTTP writes the Host header from it.
+    const std::string host = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    const std::string where = host + ":" + std::to_string(url.port);
+    auto failed = [&r](const std::string& what) {
+        r.status = 0;
+        r.body.clear();
+        r.headers.clear();
+        r.error = what;
+        return r;
+    };
+
+    const winhttp_handle session(lib, lib.open(L"crashdrop/" CRASHDROP_VERSION_STRING, abi::k_access_type_default_proxy,
+                                               nullptr, nullptr, 0));
+    if (session.get() == nullptr) return failed("WinHttpOpen: " + winhttp_error_text(GetLastError()));
+    const winhttp_handle connection(lib, lib.connect(session.get(), widen(host).c_str(),
+                                                     static_cast<WORD>(url.port), 0));
+    if (connection.get() == nullptr) return failed("WinHttpConnect to " + where + ": " + winhttp_error_text(GetLastError()));
+    const winhttp_handle request(lib, lib.open_request(connection.get(), L"POST", widen(url.target).c_str(), nullptr,
+                                                       nullptr, nullptr, tls ? abi::k_flag_secure : 0));
+    if (request.get() == nullptr) return failed("WinHttpOpenRequest: " + winhttp_error_text(GetLastError()));
+    DWORD features = abi::k_disable_redirects | abi::k_disable_cookies | abi::k_disable_keep_alive;
+    lib.set_option(request.get(), abi::k_option_disable_feature, &features, sizeof(features));
+    if (tls && !ca_file.empty()) {
+        DWORD flags = abi::k_security_flag_ignore_unknown_ca;  // the chain is checked against ca_file below
+        if (!lib.set_option(request.get(), abi::k_option_security_flags, &flags, sizeof(flags))) {
+            return failed("WinHTTP refuses to let ca_file decide on the server's CA: " + winhttp_error_text(GetLastError()));
+        }
+    }
+
+    // A call that failed on a timeout, or after the deadline passed (WinHTTP then says "timed out"
+    // or, under wine, passes on the socket's WSAETIMEDOUT).
+    auto timed_out = [&deadline](DWORD err) {
+        return err == abi::k_error_timeout || err == abi::k_wsa_timed_out || deadline.remaining_ms() == 0;
+    };
+    // Every blocking call gets what is left of the deadline (0 would mean no timeout at all).
+    auto arm = [&](bool connecting) {
+        const int left = deadline.remaining_ms();
+        if (left == 0) return false;
+        const int c = connecting && connect_ms > 0 ? std::min(connect_ms, left) : left;
+        lib.set_timeouts(request.get(), c, c, left, left);
+        DWORD response = static_cast<DWORD>(left);
+        lib.set_option(request.get(), abi::k_option_receive_response_timeout, &response, sizeof(response));
+        return true;
+    };
+
+    std::wstring header_lines;
+    for (const auto& h : headers) header_lines += widen(h.first + ": " + h.second + "\r\n");
+    // Connects (and, for https, makes the TLS handshake) and sends the request line and headers;
+    // WinHTTP adds Host and Content-Length.
+    if (!arm(true)) return failed("connect to " + where + ": timed out");
+    if (!lib.send_request(request.get(), header_lines.c_str(), static_cast<DWORD>(-1), nullptr, 0,
+                          static_cast<DWORD>(body.size()), 0)) {
+        const DWORD err = GetLastError();
+        if (err == abi::k_error_name_not_resolved) return failed("cannot resolve " + url.host + ": " + winhttp_error_text(err));
+        return failed("connect to " + where + ": " + (timed_out(err) ? std::string("timed out") : winhttp_error_text(err)));
+    }
+    if (tls && !ca_file.empty()) {
+        PCCERT_CONTEXT cert = nullptr;
+        DWORD size = sizeof(cert);
+        if (!lib.query_option(request.get(), abi::k_option_server_cert_context, &cert, &size) || cert == nullptr) {
+            return failed("cannot get the certificate of " + where + ": " + winhttp_error_text(GetLastError()));
+        }
+        std::string why;
+        const bool trusted = server_cert_trusted(cert, url.host, ca_file, &why);
+        crypt32_library::get().free_certificate(cert);
+        if (!trusted) return failed("TLS with " + where + ": " + why);
+    }
+
+    // The body, in pieces, so a stalled upload ends at the deadline too.
+    constexpr std::size_t k_piece = 64 * 1024;
+    for (std::size_t done = 0; done < body.size();) {
+        if (!arm(false)) return failed("sending the request timed out");
+        const DWORD want = static_cast<DWORD>(std::min(k_piece, body.size() - done));
+        DWORD wrote = 0;
+        if (!lib.write_data(request.get(), body.data() + done, want, &wrote) || wrote == 0) {
+            const DWORD err = GetLastError();
+            return failed(timed_out(err) ? std::string("sending the request timed out")
+                                         : "sending the request: " + winhttp_error_text(err));
+        }
+        done += wrote;
+    }
+
+    auto reading_failed = [&](DWORD err) {
+        if (timed_out(err)) return failed("the server did not answer in time");
+        if (err == abi::k_error_connection_error) return failed("the server closed the connection without a reply");
+        return failed("reading the reply: " + winhttp_error_text(err));
+    };
+    if (!arm(false)) return failed("the server did not answer in time");
+    if (!lib.receive_response(request.get(), nullptr)) return reading_failed(GetLastError());
+    DWORD status = 0;
+    DWORD size = sizeof(status);
+    if (!lib.query_headers(request.get(), abi::k_query_status_code | abi::k_query_flag_number, nullptr, &status, &size,
+                           nullptr)) {
+        return reading_failed(GetLastError());
+    }
+    DWORD bytes = 0;
+    lib.query_headers(request.get(), abi::k_query_raw_headers_crlf, nullptr, nullptr, &bytes, nullptr);  // the size
+    if (bytes > 0) {
+        std::wstring raw(bytes / sizeof(wchar_t) + 1, L'\0');
+        if (lib.query_headers(request.get(), abi::k_query_raw_headers_crlf, nullptr, &raw[0], &bytes, nullptr)) {
+            const std::string text = narrow(raw.c_str(), bytes / sizeof(wchar_t));
+            const std::size_t first = text.find("\r\n");  // the status line
+            if (first != std::string::npos) http_parse_header_lines(text, first + 2, text.size(), &r.headers);
+        }
+    }
+
+    // The body as it arrives: waiting for some (within the deadline), then taking what is there.
+    char buf[16384];
+    for (;;) {
+        if (!arm(false)) return failed("the server did not answer in time");
+        DWORD available = 0;
+        if (!lib.query_data_available(request.get(), &available)) return reading_failed(GetLastError());
+        if (available == 0) break;  // the end of the reply
+        DWORD got = 0;
+        if (!lib.read_data(request.get(), buf, std::min<DWORD>(available, sizeof(buf)), &got)) return reading_failed(GetLastError());
+        if (got == 0) break;
+        r.body.append(buf, got);
+        if (r.body.size() > k_http_max_reply) return failed("the reply is larger than 1 MiB");
+    }
+    r.status = static_cast<int>(status);
+    return r;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
+// ---- end crashdrop/transport/http_windows.hpp ----
 // ---- begin crashdrop/transport/upload.hpp ----
 // crashdrop/transport/upload.hpp - turns a report into the request a crash server expects and
 // its reply into a verdict: the multipart body (Breakpad/Crashpad/Electron, Socorro or Sentry
-// fields), optional gzip, http:// through the built-in client or https:// through libcurl, and
-// the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
+// fields), optional gzip, the client (Linux: http:// through the built-in client, https:// through
+// libcurl; Windows: both through WinHTTP), and the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
 // "Discarded=": rejected).
 // Context: implementation TU; helper process (ordinary code, may allocate).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -7242,7 +7753,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("guid", up.client_id);
             text("_productName", r.product);
             text("_version", r.version);
-            text("platform", "linux");
+            text("platform", CRASHDROP_OS_WINDOWS ? "win32" : "linux");  // Electron's process.platform
             text("process_type", "main");
             plain_context();
             break;
@@ -7263,7 +7774,8 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
         std::string bytes;
         bool cut = false;
         if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut)) continue;  // gone since: send the rest
-        const std::string base = safe_field_name(path.substr(path.rfind('/') + 1));
+        const std::size_t slash = path.find_last_of(CRASHDROP_OS_WINDOWS ? "/\\" : "/");
+        const std::string base = safe_field_name(slash == std::string::npos ? path : path.substr(slash + 1));
         parts.push_back({base, bytes, base, "application/octet-stream"});
     }
     return parts;
@@ -7346,13 +7858,12 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         body = gzip_compress(body.data(), body.size());
         headers.emplace_back("Content-Encoding", "gzip");
     }
-#if CRASHDROP_OS_LINUX
+#if CRASHDROP_OS_WINDOWS
+    const http_response reply = winhttp_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file);
+#else
     const http_response reply = url.scheme == "https"
                                     ? curl_post(target, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file)
                                     : http_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms);
-#else
-    http_response reply;  // the WinHTTP client is being added
-    reply.error = "no HTTP client on this platform yet";
 #endif
     return interpret_reply(reply, s.format);
 }
@@ -7360,7 +7871,7 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 // ---- end crashdrop/transport/upload.hpp ----
 // ---- begin crashdrop/helper/config.hpp ----
 // crashdrop/helper/config.hpp - what the helper process runs by (the database, the upload

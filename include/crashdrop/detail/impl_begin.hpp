@@ -80,6 +80,7 @@
 #endif
 #include <windows.h>
 #include <dbghelp.h>
+#include <wincrypt.h>
 #include <signal.h>
 #pragma pop_macro("NOMINMAX")
 #pragma pop_macro("WIN32_LEAN_AND_MEAN")

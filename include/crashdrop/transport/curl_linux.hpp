@@ -95,7 +95,7 @@ private:
 inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<std::string*>(user);
     const std::size_t n = size * count;
-    if (out->size() + n > (1u << 20)) return 0;  // refuse replies over 1 MiB
+    if (out->size() + n > k_http_max_reply) return 0;  // refuse replies over 1 MiB
     out->append(data, n);
     return n;
 }

@@ -2,6 +2,7 @@
 // one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
 // exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
 // framed by Content-Length, chunked transfer coding, or the connection's end.
+// The reply and header types and the deadline are shared with the other clients (http_common.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
 
@@ -115,7 +116,6 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         return r;
     }
     // Read the reply until it is complete, the peer closes, or the deadline passes.
-    constexpr std::size_t k_max_reply = 1u << 20;
     std::string raw;
     std::size_t header_end = std::string::npos;
     long long content_length = -1;
@@ -138,7 +138,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) break;  // closed: the body ends here
         raw.append(buf, static_cast<std::size_t>(n));
-        if (raw.size() > k_max_reply) {
+        if (raw.size() > k_http_max_reply) {
             r.error = "the reply is larger than 1 MiB";
             close(fd);
             return r;
@@ -156,20 +156,7 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
                 return r;
             }
             r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            std::size_t pos = sl_end + 2;
-            while (pos < he) {
-                const std::size_t eol = raw.find("\r\n", pos);
-                const std::string line = raw.substr(pos, eol - pos);
-                pos = eol + 2;
-                const std::size_t c = line.find(':');
-                if (c == std::string::npos) continue;
-                std::string name = line.substr(0, c);
-                for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                std::string value = line.substr(c + 1);
-                value.erase(0, value.find_first_not_of(" \t"));
-                while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-                r.headers[name] = value;
-            }
+            http_parse_header_lines(raw, sl_end + 2, he, &r.headers);
             auto te = r.headers.find("transfer-encoding");
             chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
             auto cl = r.headers.find("content-length");

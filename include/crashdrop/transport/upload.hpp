@@ -1,10 +1,10 @@
 // crashdrop/transport/upload.hpp - turns a report into the request a crash server expects and
 // its reply into a verdict: the multipart body (Breakpad/Crashpad/Electron, Socorro or Sentry
-// fields), optional gzip, http:// through the built-in client or https:// through libcurl, and
-// the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
+// fields), optional gzip, the client (Linux: http:// through the built-in client, https:// through
+// libcurl; Windows: both through WinHTTP), and the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
 // "Discarded=": rejected).
 // Context: implementation TU; helper process (ordinary code, may allocate).
-#if CRASHDROP_DETAIL_IMPL_ACTIVE
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -183,7 +183,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("guid", up.client_id);
             text("_productName", r.product);
             text("_version", r.version);
-            text("platform", "linux");
+            text("platform", CRASHDROP_OS_WINDOWS ? "win32" : "linux");  // Electron's process.platform
             text("process_type", "main");
             plain_context();
             break;
@@ -204,7 +204,8 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
         std::string bytes;
         bool cut = false;
         if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut)) continue;  // gone since: send the rest
-        const std::string base = safe_field_name(path.substr(path.rfind('/') + 1));
+        const std::size_t slash = path.find_last_of(CRASHDROP_OS_WINDOWS ? "/\\" : "/");
+        const std::string base = safe_field_name(slash == std::string::npos ? path : path.substr(slash + 1));
         parts.push_back({base, bytes, base, "application/octet-stream"});
     }
     return parts;
@@ -287,13 +288,12 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         body = gzip_compress(body.data(), body.size());
         headers.emplace_back("Content-Encoding", "gzip");
     }
-#if CRASHDROP_OS_LINUX
+#if CRASHDROP_OS_WINDOWS
+    const http_response reply = winhttp_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file);
+#else
     const http_response reply = url.scheme == "https"
                                     ? curl_post(target, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file)
                                     : http_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms);
-#else
-    http_response reply;  // the WinHTTP client is being added
-    reply.error = "no HTTP client on this platform yet";
 #endif
     return interpret_reply(reply, s.format);
 }
@@ -301,4 +301,4 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
-#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
