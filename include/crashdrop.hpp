@@ -63,6 +63,7 @@
 #include "crashdrop/platform/linux/dumper_linux.hpp"
 #include "crashdrop/database/metadata.hpp"
 #include "crashdrop/minidump/reader.hpp"
+#include "crashdrop/minidump/amend.hpp"
 #include "crashdrop/database/files_posix.hpp"
 #include "crashdrop/database/files_windows.hpp"
 #include "crashdrop/database/database.hpp"

@@ -28,9 +28,14 @@ struct minidump_file {
         return true;
     }
 
-    bool load(const std::string& path) {
-        std::string s = read_text_file(path);
+    bool load(const std::string& path) { return load_bytes(read_text_file(path)); }
+
+    /// The same for a dump already in memory.
+    bool load_bytes(const std::string& s) {
         bytes.assign(s.begin(), s.end());
+        stream_order.clear();
+        streams.clear();
+        valid = false;
         std::uint32_t sig = 0, version = 0, count = 0, dir = 0;
         if (!get(0, &sig) || sig != 0x504d444du || !get(4, &version) || !get(8, &count) || !get(12, &dir)) return false;
         if ((version & 0xffffu) != 0xa793u) return false;

@@ -93,6 +93,20 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     return c;
 }
 
+/// An id's text (8-4-4-4-12 hex) as the GUID Crashpad's info stream holds.
+inline bool parse_guid(const std::string& text, minidump::guid* g) {
+    unsigned v[11] = {0};
+    if (text.size() != 36 || std::sscanf(text.c_str(), "%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &v[0], &v[1], &v[2], &v[3], &v[4],
+                                         &v[5], &v[6], &v[7], &v[8], &v[9], &v[10]) != 11) {
+        return false;
+    }
+    g->data1 = v[0];
+    g->data2 = static_cast<std::uint16_t>(v[1]);
+    g->data3 = static_cast<std::uint16_t>(v[2]);
+    for (int i = 0; i < 8; ++i) g->data4[i] = static_cast<std::uint8_t>(v[3 + i]);
+    return true;
+}
+
 /// A new random (version 4) id, 8-4-4-4-12 lower-case hex; defined by the platform's helper file.
 inline std::string new_uuid();
 

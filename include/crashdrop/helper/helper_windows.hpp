@@ -126,8 +126,33 @@ inline void win_read_store(sigsafe::region_header* region, std::vector<std::pair
     context_text->assign(buf.data(), t.size);
 }
 
-/// Adds to a dump what MiniDumpWriteDump cannot write (placeholder until minidump/amend.hpp lands).
-inline void win_amend_dump(helper_service*, sigsafe::region_header*, HANDLE, std::string*) {}
+/// Reads the application's memory for dump_fill_codeview (user: the process handle).
+inline bool win_read_app_memory(void* user, std::uint64_t address, void* out, std::size_t size) {
+    SIZE_T got = 0;
+    return ReadProcessMemory(static_cast<HANDLE>(user), reinterpret_cast<const void*>(static_cast<std::uintptr_t>(address)), out,
+                             size, &got) &&
+           got == size;
+}
+
+/// Adds to a dump what MiniDumpWriteDump cannot write (minidump/amend.hpp): Crashpad's info
+/// stream with the report id, the client id and the annotations; crashdrop's context stream;
+/// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
+/// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
+inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, HANDLE app, std::string* dump) {
+    std::vector<std::pair<std::string, std::string>> annotations;
+    std::string context_text;
+    win_read_store(region, &annotations, &context_text);
+    minidump::guid report_id{}, client_id{};
+    parse_guid(std::string(region->report_id, strnlen(region->report_id, sizeof(region->report_id))), &report_id);
+    parse_guid(service->db().client_id(new_uuid()), &client_id);
+    std::string error;
+    std::size_t filled = 0;
+    if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
+    if (!dump_append_crashpad_info(dump, report_id, client_id, annotations, &error)) service->log("annotations: " + error);
+    if (!context_text.empty() && !dump_append_stream(dump, minidump::stream_crashdrop_context, context_text, &error)) {
+        service->log("context: " + error);
+    }
+}
 
 /// Writes the dump of the crashed application (or of the one that asked for a dump) into
 /// pending\<id>.dmp, flushed, before answering. *out gets its report.

@@ -329,15 +329,7 @@ inline Status linux_start(const Options& options) {
         std::snprintf(g->config_text, sigsafe::k_config_capacity, "%s", text.c_str());
         database store(db.root);
         const std::string client = store.client_id(new_uuid());
-        // The id as a GUID, as Crashpad's info stream holds it (8-4-4-4-12 hex -> fields).
-        unsigned v[11] = {0};
-        if (std::sscanf(client.c_str(), "%8x-%4x-%4x-%2x%2x-%2x%2x%2x%2x%2x%2x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-                        &v[6], &v[7], &v[8], &v[9], &v[10]) == 11) {
-            g->client_id.data1 = v[0];
-            g->client_id.data2 = static_cast<std::uint16_t>(v[1]);
-            g->client_id.data3 = static_cast<std::uint16_t>(v[2]);
-            for (int i = 0; i < 8; ++i) g->client_id.data4[i] = static_cast<std::uint8_t>(v[3 + i]);
-        }
+        parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
     prime_module_cache(g);  // uses the image area, so before the static part is written
     write_static_image(g);

@@ -1,0 +1,706 @@
+// The dump post-processor (minidump/amend.hpp) that adds to a finished Windows dump what
+// MiniDumpWriteDump could not write: a flat stream, Crashpad's info stream with annotations, and
+// modules' CodeView records read from the crashed process's PE headers. Checked on synthetic
+// dumps and PE images (a fake process serves the images and notes any read outside them), on
+// the real Linux dumps in ../shared/testdata/minidumps, on damaged input, and end to end on a
+// dump of the Windows build (crash_target_win.exe under wine) with Breakpad's readers.
+// The implementation TU of its own test binary.
+#define CRASHDROP_IMPLEMENTATION
+#include "crashdrop.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../support/minidump_file.hpp"
+#include "../support/process.hpp"
+#include "../support/readers.hpp"
+
+namespace cd = crashdrop::detail;
+namespace md = crashdrop::minidump;
+
+namespace {
+
+const std::string k_work = CRASHDROP_TEST_WORKDIR;
+const std::string k_shared = CRASHDROP_SHARED_TESTDATA;
+
+template <typename T>
+void put(std::string* s, std::size_t at, const T& v) {
+    if (s->size() < at + sizeof(T)) s->resize(at + sizeof(T), '\0');
+    std::memcpy(&(*s)[at], &v, sizeof(T));
+}
+
+template <typename T>
+T get(const std::string& s, std::size_t at) {
+    T v{};
+    REQUIRE(at + sizeof(T) <= s.size());
+    std::memcpy(&v, s.data() + at, sizeof(T));
+    return v;
+}
+
+bool write_file(const std::string& path, const std::string& data) {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) return false;
+    const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
+    return std::fclose(f) == 0 && ok;
+}
+
+// ---- a synthetic dump ------------------------------------------------------------------------
+
+/// Builds a minidump: streams are added in order, the directory goes at the end.
+struct dump_builder {
+    std::string bytes = std::string(sizeof(md::header), '\0');
+    std::vector<md::directory> entries;
+
+    std::uint32_t add(const std::string& data) {
+        bytes.resize((bytes.size() + 7) / 8 * 8, '\0');
+        const auto rva = static_cast<std::uint32_t>(bytes.size());
+        bytes += data;
+        return rva;
+    }
+    void stream(std::uint32_t type, const std::string& data) {
+        md::directory d;
+        d.stream_type = type;
+        d.location.data_size = static_cast<std::uint32_t>(data.size());
+        d.location.rva = add(data);
+        entries.push_back(d);
+    }
+    std::string finish() {
+        md::header h{};
+        h.signature = md::k_signature;
+        h.version = md::k_version;
+        h.stream_count = static_cast<std::uint32_t>(entries.size());
+        h.stream_directory_rva = add(std::string(reinterpret_cast<const char*>(entries.data()), entries.size() * sizeof(md::directory)));
+        put(&bytes, 0, h);
+        return bytes;
+    }
+};
+
+std::string as_bytes(const void* p, std::size_t n) { return std::string(static_cast<const char*>(p), n); }
+
+const md::guid k_rsds_guid = {0x11223344u, 0x5566u, 0x7788u, {0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01}};
+
+/// An RSDS CodeView record: signature, GUID, age, the name (with its NUL when `terminate`).
+std::string rsds(const std::string& name, std::uint32_t age = 3, bool terminate = true) {
+    std::string r;
+    put(&r, 0, md::k_cv_signature_pdb70);
+    put(&r, 4, k_rsds_guid);
+    put(&r, 20, age);
+    r += name;
+    if (terminate) r.push_back('\0');
+    return r;
+}
+
+/// A loaded PE image of `size` bytes whose debug directory names one CodeView record. Every
+/// header field the amender reads is a knob, so tests can make the headers lie.
+struct pe_image {
+    std::uint32_t size = 0x3000;
+    std::uint16_t dos_magic = 0x5a4d;
+    std::uint32_t lfanew = 0x80;
+    std::uint32_t nt_signature = 0x00004550u;
+    std::uint16_t magic = 0x20b;  // PE32+
+    std::uint16_t optional_size = 240;
+    std::uint32_t rva_count = 16;
+    std::uint32_t debug_rva = 0x1000;
+    std::uint32_t debug_size = 28;
+    std::uint32_t debug_type = 2;  // CODEVIEW
+    std::uint32_t cv_rva = 0x1100;
+    std::uint32_t cv_size = 0;     // 0: the record's size
+    std::string cv = rsds("app.pdb");
+
+    std::string build() const {
+        std::string img(size, '\0');
+        put(&img, 0, dos_magic);
+        put(&img, 0x3c, lfanew);
+        if (std::uint64_t{lfanew} + 24 + 240 > size) return img;
+        put(&img, lfanew, nt_signature);
+        put<std::uint16_t>(&img, lfanew + 4, 0x8664);           // Machine
+        put<std::uint16_t>(&img, lfanew + 4 + 16, optional_size);
+        const std::uint32_t opt = lfanew + 24;
+        put(&img, opt, magic);
+        const std::uint32_t dirs = magic == 0x10b ? 96 : 112;
+        put(&img, opt + dirs - 4, rva_count);
+        put(&img, opt + dirs + 6 * 8, debug_rva);
+        put(&img, opt + dirs + 6 * 8 + 4, debug_size);
+        if (std::uint64_t{debug_rva} + 28 <= size) {
+            cd::pe_debug_directory d{};
+            d.type = debug_type;
+            d.size_of_data = cv_size != 0 ? cv_size : static_cast<std::uint32_t>(cv.size());
+            d.address_of_raw_data = cv_rva;
+            d.pointer_to_raw_data = 0x400;  // a file offset: never to be used on a loaded image
+            put(&img, debug_rva, d);
+        }
+        if (std::uint64_t{cv_rva} + cv.size() <= size) img.replace(cv_rva, cv.size(), cv);
+        img.resize(size);
+        return img;
+    }
+};
+
+/// The crashed process, as far as read_memory sees it: images at their bases. Reads that
+/// fall outside every image are refused and remembered.
+struct fake_process {
+    std::map<std::uint64_t, std::string> images;
+    int reads = 0;
+    std::vector<std::uint64_t> outside;
+
+    static bool read(void* user, std::uint64_t address, void* out, std::size_t size) {
+        auto* p = static_cast<fake_process*>(user);
+        ++p->reads;
+        for (const auto& im : p->images) {
+            if (address >= im.first && address - im.first <= im.second.size() && im.second.size() - (address - im.first) >= size) {
+                std::memcpy(out, im.second.data() + (address - im.first), size);
+                return true;
+            }
+        }
+        p->outside.push_back(address);
+        return false;
+    }
+};
+
+md::module module_at(std::uint64_t base, std::uint32_t size) {
+    md::module m;
+    std::memset(&m, 0, sizeof(m));
+    m.base_of_image = base;
+    m.size_of_image = size;
+    return m;
+}
+
+std::string module_list(const std::vector<md::module>& mods) {
+    std::string s;
+    put(&s, 0, static_cast<std::uint32_t>(mods.size()));
+    for (const auto& m : mods) s += as_bytes(&m, sizeof(m));
+    return s;
+}
+
+/// Module i of the dump's ModuleList (entries right after the count).
+md::module read_module(const std::string& dump, std::uint32_t i) {
+    testsupport::minidump_file f;
+    REQUIRE(f.load_bytes(dump));
+    const auto it = f.streams.find(md::stream_module_list);
+    REQUIRE(it != f.streams.end());
+    return get<md::module>(dump, it->second.first + 4 + i * sizeof(md::module));
+}
+
+std::string cv_bytes(const std::string& dump, const md::module& m) {
+    REQUIRE(std::uint64_t{m.cv_record.rva} + m.cv_record.data_size <= dump.size());
+    return dump.substr(m.cv_record.rva, m.cv_record.data_size);
+}
+
+/// Every stream of `before` is in `after` with the same bytes, in the same order, then `added`.
+void check_streams_kept(const std::string& before, const std::string& after, const std::vector<std::uint32_t>& added) {
+    testsupport::minidump_file a, b;
+    REQUIRE(a.load_bytes(before));
+    REQUIRE(b.load_bytes(after));
+    std::vector<std::uint32_t> expected = a.stream_order;
+    expected.insert(expected.end(), added.begin(), added.end());
+    CHECK(b.stream_order == expected);
+    for (std::uint32_t type : a.stream_order) {
+        INFO("stream " << std::hex << type);
+        CHECK(b.stream_bytes(type) == a.stream_bytes(type));
+    }
+    // Appending moves nothing: the old file is a prefix of the new one, but for the header.
+    CHECK(after.compare(sizeof(md::header), before.size() - sizeof(md::header), before, sizeof(md::header), std::string::npos) == 0);
+}
+
+std::vector<std::string> shared_dumps() {
+    std::vector<std::string> out;
+    if (testsupport::read_text_file(k_shared + "/README.md").empty()) {
+        WARN("shared test dumps not found at " << k_shared << "; that part skipped");
+        return out;
+    }
+    for (const char* n : {"bp_linux_null_dereference.dmp", "bp_linux_inline.dmp", "nm_linux.dmp", "rm_linux-mini.dmp"}) {
+        out.push_back(k_shared + "/" + n);
+    }
+    return out;
+}
+
+bool breakpad_readers() {
+    const auto& t = testsupport::tools();
+    if (t.breakpad) return true;
+    if (t.required) FAIL("Breakpad's readers missing (CRASHDROP_MINIDUMP_TOOLS) and CRASHDROP_REQUIRE_READERS=1");
+    WARN("Breakpad's readers missing: reader checks skipped (set CRASHDROP_MINIDUMP_TOOLS)");
+    return false;
+}
+
+}  // namespace
+
+// ---- appending a flat stream ------------------------------------------------------------------
+
+TEST_CASE("appending a stream keeps every stream of a real dump and adds the new one", "[amend]") {
+    for (const auto& path : shared_dumps()) {
+        INFO(path);
+        const std::string before = testsupport::read_text_file(path);
+        REQUIRE(!before.empty());
+        std::string after = before;
+        std::string error;
+        const std::string payload = "writer: the amender was here\n";
+        REQUIRE(cd::dump_append_stream(&after, 0x43440007u, payload, &error));
+        CHECK(error.empty());
+        check_streams_kept(before, after, {0x43440007u});
+        testsupport::minidump_file f;
+        REQUIRE(f.load_bytes(after));
+        CHECK(f.stream_bytes(0x43440007u) == payload);
+        CHECK(f.streams[0x43440007u].first % 8 == 0);
+        CHECK(after.size() < 0x100000000ull);
+
+        // Breakpad's reader sees the same crash in both.
+        if (!breakpad_readers()) continue;
+        const std::string out = k_work + "/appended.dmp";
+        REQUIRE(write_file(out, after));
+        const auto sw_before = testsupport::run_process({testsupport::tools().stackwalk, "-m", path}, 120);
+        const auto sw_after = testsupport::run_process({testsupport::tools().stackwalk, "-m", out}, 120);
+        CHECK(sw_after.exit_code() == 0);
+        CHECK(sw_after.out == sw_before.out);
+    }
+}
+
+TEST_CASE("appending a stream type the dump already has is refused and changes nothing", "[amend]") {
+    dump_builder b;
+    b.stream(0x43440001u, "first\n");
+    const std::string before = b.finish();
+    std::string dump = before;
+    std::string error;
+    CHECK_FALSE(cd::dump_append_stream(&dump, 0x43440001u, "second\n", &error));
+    CHECK(error.find("already has a stream of type 0x43440001") != std::string::npos);
+    CHECK(dump == before);
+    CHECK_FALSE(cd::dump_append_stream(&dump, 0, "x", &error));
+    CHECK(dump == before);
+    // Two appends in a row: the second directory holds the first one's stream too.
+    REQUIRE(cd::dump_append_stream(&dump, 0x10000u, "a", &error));
+    REQUIRE(cd::dump_append_stream(&dump, 0x10001u, "", &error));
+    check_streams_kept(before, dump, {0x10000u, 0x10001u});
+}
+
+// ---- Crashpad's info stream ---------------------------------------------------------------------
+
+TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[amend]") {
+    dump_builder b;
+    b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+    const std::string before = b.finish();
+    const md::guid report = {0x0a0b0c0du, 0x1234u, 0x5678u, {1, 2, 3, 4, 5, 6, 7, 8}};
+    const md::guid client = {0xfeedface, 0xbeefu, 0xcafeu, {8, 7, 6, 5, 4, 3, 2, 1}};
+    const std::vector<std::pair<std::string, std::string>> annotations = {
+        {"prod", "MyGame"}, {"ver", "1.4.2"}, {"empty", ""}, {"utf8", "gr\xc3\xbc\xc3\x9f" "e = \"hi\""}, {"k", std::string(300, 'v')}};
+    std::string dump = before;
+    std::string error;
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, client, annotations, &error));
+    check_streams_kept(before, dump, {md::stream_crashpad_info});
+
+    crashdrop::Report r;
+    REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+    const std::map<std::string, std::string> expected(annotations.begin(), annotations.end());
+    CHECK(r.annotations == expected);
+
+    testsupport::minidump_file f;
+    REQUIRE(f.load_bytes(dump));
+    const std::string info_bytes = f.stream_bytes(md::stream_crashpad_info);
+    REQUIRE(info_bytes.size() == sizeof(md::crashpad_info));
+    const auto info = get<md::crashpad_info>(info_bytes, 0);
+    CHECK(info.version == 1u);
+    CHECK(std::memcmp(&info.report_id, &report, sizeof(report)) == 0);
+    CHECK(std::memcmp(&info.client_id, &client, sizeof(client)) == 0);
+    CHECK(info.module_list.rva == 0u);
+    CHECK(info.simple_annotations.data_size == 4 + annotations.size() * 8);
+    CHECK(get<std::uint32_t>(dump, info.simple_annotations.rva) == annotations.size());
+
+    // A second info stream would make Breakpad reject the dump: refused.
+    std::string again = dump;
+    CHECK_FALSE(cd::dump_append_crashpad_info(&again, report, client, {}, &error));
+    CHECK(again == dump);
+}
+
+TEST_CASE("the Crashpad info stream reads in minidump_dump with its annotations and ids", "[amend]") {
+    const std::string path = k_shared + "/bp_linux_null_dereference.dmp";
+    const std::string before = testsupport::read_text_file(path);
+    if (before.empty()) {
+        WARN("shared test dumps not found; skipped");
+        return;
+    }
+    if (!breakpad_readers()) return;
+    const md::guid report = {0x83e6ce16u, 0xf67bu, 0x456cu, {0xad, 0x43, 0x22, 0xcb, 0x77, 0x18, 0x04, 0x19}};
+    std::string dump = before;
+    std::string error;
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, md::guid{}, {{"prod", "amend_test"}, {"ver", "7"}}, &error));
+    const std::string out = k_work + "/crashpad_info.dmp";
+    REQUIRE(write_file(out, dump));
+    const auto d = testsupport::minidump_dump(out);
+    CHECK(d.run.out.find("MD_CRASHPAD_INFO_STREAM") != std::string::npos);
+    CHECK(d.run.out.find("report_id = 83e6ce16-f67b-456c-ad43-22cb77180419") != std::string::npos);
+    CHECK(d.annotations == std::map<std::string, std::string>{{"prod", "amend_test"}, {"ver", "7"}});
+    const auto sw = testsupport::run_process({testsupport::tools().stackwalk, "-m", out}, 120);
+    CHECK(sw.exit_code() == 0);
+    CHECK(sw.out == testsupport::run_process({testsupport::tools().stackwalk, "-m", path}, 120).out);
+}
+
+// ---- CodeView records --------------------------------------------------------------------------
+
+TEST_CASE("fill_codeview gives a module without a record the RSDS record of its PE image", "[amend]") {
+    fake_process p;
+    pe_image exe;
+    p.images[0x140000000ull] = exe.build();
+    pe_image dll32;  // a PE32 image, name without a NUL in the image
+    dll32.magic = 0x10b;
+    dll32.optional_size = 224;
+    dll32.cv = rsds("c:\\build\\lib.pdb", 9, false);
+    p.images[0x10000000ull] = dll32.build();
+    pe_image other;  // readable, but its module already has a record: must stay untouched
+    other.cv = rsds("other.pdb");
+    p.images[0x7ff000000000ull] = other.build();
+
+    dump_builder b;
+    b.stream(0x43440001u, "errors\n");
+    const std::string elf_cv = "LEpB" + std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    const std::uint32_t elf_cv_rva = b.add(elf_cv);
+    auto with_record = module_at(0x7ff000000000ull, 0x3000);
+    with_record.cv_record.data_size = static_cast<std::uint32_t>(elf_cv.size());
+    with_record.cv_record.rva = elf_cv_rva;
+    b.stream(md::stream_module_list, module_list({module_at(0x140000000ull, 0x3000), with_record,
+                                                   module_at(0x180000000ull, 0x2000),  // nothing mapped there
+                                                   module_at(0x10000000ull, 0x3000)}));
+    const std::string before = b.finish();
+    std::string dump = before;
+    std::string error;
+    std::size_t filled = 0;
+    REQUIRE(cd::dump_fill_codeview(&dump, &fake_process::read, &p, &error, &filled));
+    CHECK(filled == 2);
+    CHECK(p.outside == std::vector<std::uint64_t>{0x180000000ull});  // only the unmapped module's first read
+
+    const auto m0 = read_module(dump, 0);
+    CHECK(cv_bytes(dump, m0) == rsds("app.pdb"));
+    CHECK(m0.cv_record.rva % 4 == 0);
+    CHECK(m0.cv_record.rva >= before.size());
+    const auto m1 = read_module(dump, 1);
+    CHECK(m1.cv_record.rva == elf_cv_rva);
+    CHECK(cv_bytes(dump, m1) == elf_cv);
+    CHECK(read_module(dump, 2).cv_record.data_size == 0u);
+    CHECK(cv_bytes(dump, read_module(dump, 3)) == rsds("c:\\build\\lib.pdb", 9));  // NUL added
+
+    // Nothing else moved: the directory and every stream but the module list are as they were.
+    testsupport::minidump_file a, f;
+    REQUIRE(a.load_bytes(before));
+    REQUIRE(f.load_bytes(dump));
+    CHECK(f.stream_order == a.stream_order);
+    CHECK(f.stream_bytes(0x43440001u) == "errors\n");
+
+    // Running it again finds every readable module done.
+    const std::string once = dump;
+    REQUIRE(cd::dump_fill_codeview(&dump, &fake_process::read, &p, &error, &filled));
+    CHECK(filled == 0);
+    CHECK(dump == once);
+}
+
+TEST_CASE("fill_codeview leaves a module alone when its PE headers lie, and reads only inside the image", "[amend]") {
+    struct lie {
+        const char* what;
+        void (*apply)(pe_image*);
+    };
+    const lie lies[] = {
+        {"no MZ", [](pe_image* i) { i->dos_magic = 0x1234; }},
+        {"e_lfanew past the image", [](pe_image* i) { i->lfanew = 0xfffffff0u; }},
+        {"e_lfanew at the image's last bytes", [](pe_image* i) { i->lfanew = i->size - 2; }},
+        {"NE instead of PE", [](pe_image* i) { i->nt_signature = 0x454eu; }},
+        {"unknown optional header magic", [](pe_image* i) { i->magic = 0x107; }},
+        {"too few data directories", [](pe_image* i) { i->rva_count = 6; }},
+        {"optional header too short for the debug entry", [](pe_image* i) { i->optional_size = 112 + 6 * 8; }},
+        {"debug directory past the image", [](pe_image* i) { i->debug_rva = 0xfffffff0u; }},
+        {"debug directory straddling the image's end", [](pe_image* i) { i->debug_rva = i->size - 20; }},
+        {"debug directory of 4 GiB (and no CodeView entry)", [](pe_image* i) { i->debug_size = 0xffffffffu; i->debug_type = 4; }},
+        {"no CodeView entry", [](pe_image* i) { i->debug_type = 4; }},
+        {"CodeView data past the image", [](pe_image* i) { i->cv_rva = 0xffffff00u; }},
+        {"CodeView data straddling the image's end", [](pe_image* i) { i->cv_rva = i->size - 10; }},
+        {"CodeView data of 2 GiB", [](pe_image* i) { i->cv_size = 0x7fffffffu; }},
+        {"CodeView data shorter than an RSDS header", [](pe_image* i) { i->cv_size = 23; }},
+        {"CodeView data not mapped (RVA 0)", [](pe_image* i) { i->cv_rva = 0; }},
+        {"not RSDS", [](pe_image* i) { i->cv = "NB10" + std::string(20, 'x'); }},
+    };
+    for (const auto& l : lies) {
+        INFO(l.what);
+        pe_image img;
+        l.apply(&img);
+        fake_process p;
+        p.images[0x140000000ull] = img.build();
+        dump_builder b;
+        b.stream(md::stream_module_list, module_list({module_at(0x140000000ull, img.size)}));
+        const std::string before = b.finish();
+        std::string dump = before;
+        std::string error;
+        std::size_t filled = 99;
+        CHECK(cd::dump_fill_codeview(&dump, &fake_process::read, &p, &error, &filled));
+        CHECK(filled == 0);
+        CHECK(dump == before);
+        CHECK(p.outside.empty());
+        CHECK(p.reads > 0);
+    }
+}
+
+// ---- damaged dumps ------------------------------------------------------------------------------
+
+TEST_CASE("damaged dumps give an error and stay unchanged", "[amend]") {
+    fake_process p;
+    p.images[0x140000000ull] = pe_image().build();
+    dump_builder b;
+    b.stream(md::stream_module_list, module_list({module_at(0x140000000ull, 0x3000)}));
+    const std::string good = b.finish();
+    const auto h = get<md::header>(good, 0);
+    const std::uint32_t list_entry = h.stream_directory_rva;  // the only directory entry
+
+    struct damage {
+        const char* what;
+        std::string bytes;
+        bool index_ok;  // only the module list is damaged: the appends still work
+    };
+    std::vector<damage> cases;
+    cases.push_back({"empty", "", false});
+    cases.push_back({"shorter than the header", good.substr(0, 20), false});
+    std::string s = good;
+    put<std::uint32_t>(&s, 0, 0x504d444cu);
+    cases.push_back({"wrong signature", s, false});
+    s = good;
+    put<std::uint32_t>(&s, 4, 0xa794u);
+    cases.push_back({"wrong version", s, false});
+    s = good;
+    put<std::uint32_t>(&s, 12, static_cast<std::uint32_t>(good.size() - 4));
+    cases.push_back({"directory RVA at the last bytes", s, false});
+    s = good;
+    put<std::uint32_t>(&s, 12, 0xfffffff8u);
+    cases.push_back({"directory RVA past the end", s, false});
+    s = good;
+    put<std::uint32_t>(&s, 8, 0xffffffffu);
+    cases.push_back({"4 billion streams", s, false});
+    cases.push_back({"truncated in the directory", good.substr(0, good.size() - 1), false});
+    s = good;
+    put<std::uint32_t>(&s, list_entry + 8, 0xfffffff0u);
+    cases.push_back({"module list RVA past the end", s, true});
+    s = good;
+    put<std::uint32_t>(&s, list_entry + 4, 0x7fffffffu);
+    cases.push_back({"module list size past the end", s, true});
+    s = good;
+    put<std::uint32_t>(&s, list_entry + 4, 2);
+    cases.push_back({"module list shorter than its count", s, true});
+    s = good;
+    put<std::uint32_t>(&s, get<md::directory>(good, list_entry).location.rva, 1000);
+    cases.push_back({"module list count too big", s, true});
+    s = good;
+    put<std::uint32_t>(&s, get<md::directory>(good, list_entry).location.rva, 0xffffffffu);
+    cases.push_back({"module list count of 4 billion", s, true});
+
+    for (const auto& c : cases) {
+        INFO(c.what);
+        std::string dump = c.bytes;
+        std::string error;
+        CHECK_FALSE(cd::dump_fill_codeview(&dump, &fake_process::read, &p, &error));
+        CHECK(!error.empty());
+        CHECK(dump == c.bytes);
+        error.clear();
+        CHECK(cd::dump_append_stream(&dump, 0x10000u, "x", &error) == c.index_ok);
+        CHECK(error.empty() == c.index_ok);
+        if (!c.index_ok) CHECK(dump == c.bytes);
+        dump = c.bytes;
+        error.clear();
+        CHECK(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, {{"k", "v"}}, &error) == c.index_ok);
+        if (!c.index_ok) CHECK(dump == c.bytes);
+    }
+    CHECK(p.outside.empty());
+}
+
+TEST_CASE("randomly damaged dumps never crash the amender, and what it accepts still parses", "[amend]") {
+    fake_process p;
+    p.images[0x140000000ull] = pe_image().build();
+    dump_builder b;
+    b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+    b.stream(md::stream_module_list, module_list({module_at(0x140000000ull, 0x3000), module_at(0x150000000ull, 0x1000)}));
+    const std::string good = b.finish();
+    std::mt19937 rng(20261122);
+    int accepted = 0;
+    for (int round = 0; round < 3000; ++round) {
+        std::string dump = good;
+        const int flips = 1 + static_cast<int>(rng() % 4);
+        for (int i = 0; i < flips; ++i) {
+            // Mostly the header, the directory and the module list's count and first entry.
+            const std::size_t at = rng() % 2 == 0 ? rng() % 48 : rng() % dump.size();
+            dump[at] = static_cast<char>(rng() % 4 == 0 ? 0xff : rng() & 0xff);
+        }
+        if (rng() % 8 == 0) dump.resize(rng() % dump.size());
+        std::string error;
+        std::string copy = dump;
+        const bool ok = cd::dump_fill_codeview(&copy, &fake_process::read, &p, &error);
+        if (!ok) CHECK(copy == dump);
+        copy = dump;
+        if (cd::dump_append_crashpad_info(&copy, md::guid{}, md::guid{}, {{"k", "v"}}, &error)) {
+            ++accepted;
+            cd::dump_index index;
+            CHECK(cd::dump_read_index(copy, &index, &error));
+        } else {
+            CHECK(copy == dump);
+        }
+    }
+    CHECK(accepted > 0);
+}
+
+// ---- end to end: a dump MiniDumpWriteDump wrote under wine ---------------------------------------
+
+namespace {
+
+/// Serves a PE file on disk as if it were loaded at `base`: headers, then each section at
+/// its RVA (zero-filled past its raw data).
+struct pe_file_process {
+    std::string file;
+    std::uint64_t base = 0;
+    struct section {
+        std::uint32_t rva, virtual_size, raw_size, raw_offset;
+    };
+    std::vector<section> sections;
+    std::uint32_t header_size = 0;
+
+    bool load() {
+        if (file.size() < 0x40) return false;
+        const auto nt = get<std::uint32_t>(file, 0x3c);
+        const auto count = get<std::uint16_t>(file, nt + 6);
+        const auto optional_size = get<std::uint16_t>(file, nt + 20);
+        header_size = get<std::uint32_t>(file, nt + 24 + 60);  // SizeOfHeaders
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const std::size_t at = nt + 24 + optional_size + i * 40u;
+            sections.push_back({get<std::uint32_t>(file, at + 12), get<std::uint32_t>(file, at + 8), get<std::uint32_t>(file, at + 16),
+                                get<std::uint32_t>(file, at + 20)});
+        }
+        return !sections.empty();
+    }
+
+    bool byte_at(std::uint64_t rva, char* out) const {
+        if (rva < header_size) {
+            *out = rva < file.size() ? file[rva] : '\0';
+            return true;
+        }
+        for (const auto& s : sections) {
+            if (rva >= s.rva && rva < std::uint64_t{s.rva} + std::max(s.virtual_size, s.raw_size)) {
+                const std::uint64_t off = rva - s.rva;
+                *out = off < s.raw_size && s.raw_offset + off < file.size() ? file[s.raw_offset + off] : '\0';
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static bool read(void* user, std::uint64_t address, void* out, std::size_t size) {
+        auto* p = static_cast<pe_file_process*>(user);
+        if (address < p->base) return false;
+        for (std::size_t i = 0; i < size; ++i) {
+            if (!p->byte_at(address - p->base + i, static_cast<char*>(out) + i)) return false;
+        }
+        return true;
+    }
+};
+
+std::string first_dump_in(const std::string& dir) {
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) return {};
+    std::string found;
+    while (dirent* e = readdir(d)) {
+        const std::string n = e->d_name;
+        if (n.size() > 4 && n.compare(n.size() - 4, 4, ".dmp") == 0) found = dir + "/" + n;
+    }
+    closedir(d);
+    return found;
+}
+
+std::string upper(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("a wine dump amended with the exe's CodeView record and Crashpad info reads in Breakpad's tools", "[amend][windows]") {
+    // A build made by tools/test_windows.sh (its crash tests leave one dump per case).
+    const std::string build = testsupport::env_or("CRASHDROP_WINDOWS_BUILD", CRASHDROP_WINDOWS_BUILD);
+    const std::string exe_path = build + "/tests/windows/crash_target_win.exe";
+    const std::string dump_path = first_dump_in(build + "/tests/windows/work/crash/null_write/pending");
+    if (dump_path.empty() || !testsupport::file_exists(exe_path)) {
+        if (testsupport::env_or("CRASHDROP_REQUIRE_WINDOWS_DUMP", "0") == "1") FAIL("no Windows build with crash dumps in " << build);
+        WARN("no Windows build with crash dumps in " << build << " (run tools/test_windows.sh, or set CRASHDROP_WINDOWS_BUILD): skipped");
+        return;
+    }
+    if (!breakpad_readers()) return;
+    const auto objdump = testsupport::run_process({"x86_64-w64-mingw32-objdump", "-p", exe_path}, 60);
+    REQUIRE(objdump.exit_code() == 0);
+    // "(format RSDS signature 922bf0e5ce009e73f95f55aae69f6bcf age 1 pdb (none))": binutils
+    // prints the GUID as Breakpad does (its first three fields as numbers), age in decimal.
+    const auto at = objdump.out.find("format RSDS signature ");
+    REQUIRE(at != std::string::npos);
+    const std::string signature = objdump.out.substr(at + 22, 32);
+    const unsigned long age = std::strtoul(objdump.out.c_str() + objdump.out.find(" age ", at) + 5, nullptr, 10);
+    char age_hex[16];
+    std::snprintf(age_hex, sizeof(age_hex), "%lX", age);
+    const std::string expected_id = upper(signature) + age_hex;
+
+    const std::string original = testsupport::read_text_file(dump_path);
+    const auto sw_before = testsupport::stackwalk(dump_path, "");
+    REQUIRE(sw_before.run.exit_code() == 0);
+    std::uint64_t exe_base = 0;
+    for (const auto& m : sw_before.modules) {
+        if (m.name == "crash_target_win.exe") {
+            exe_base = m.base;
+            CHECK(m.debug_id.empty());  // what wine's MiniDumpWriteDump leaves
+        }
+    }
+    REQUIRE(exe_base != 0);
+
+    pe_file_process p;
+    p.file = testsupport::read_text_file(exe_path);
+    p.base = exe_base;
+    REQUIRE(p.load());
+    std::string dump = original;
+    std::string error;
+    std::size_t filled = 0;
+    REQUIRE(cd::dump_fill_codeview(&dump, &pe_file_process::read, &p, &error, &filled));
+    CHECK(filled == 1);  // the exe; the other modules' images are not served
+    const md::guid report = {0x4ddc5a22u, 0x894eu, 0x428eu, {0xbe, 0xaa, 0x4b, 0x2a, 0x5a, 0x73, 0xf1, 0x81}};
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, md::guid{}, {{"prod", "crash_target_win"}, {"ver", "1.0"}}, &error));
+    const std::string out = k_work + "/wine_amended.dmp";
+    REQUIRE(write_file(out, dump));
+
+    const auto sw = testsupport::stackwalk(out, "");
+    REQUIRE(sw.run.exit_code() == 0);
+    bool seen = false;
+    for (const auto& line : testsupport::split(sw.run.out, '\n')) {
+        if (line.rfind("Module|crash_target_win.exe|", 0) == 0) {
+            UNSCOPED_INFO(line);
+            seen = true;
+        }
+    }
+    CHECK(seen);
+    for (const auto& m : sw.modules) {
+        if (m.name == "crash_target_win.exe") CHECK(m.debug_id == expected_id);
+        else CHECK(m.debug_id.empty());
+    }
+    CHECK(sw.modules.size() == sw_before.modules.size());
+    CHECK(sw.reason == sw_before.reason);
+    CHECK(sw.address == sw_before.address);
+    CHECK(sw.crash_thread == sw_before.crash_thread);
+    // Every thread's frames as before (module and offset: no symbols are given to either run).
+    auto frames = [](const std::string& text) {
+        std::vector<std::string> lines;
+        for (const auto& l : testsupport::split(text, '\n')) {
+            if (!l.empty() && l[0] >= '0' && l[0] <= '9') lines.push_back(l);
+        }
+        return lines;
+    };
+    CHECK(frames(sw.run.out) == frames(sw_before.run.out));
+    CHECK(!frames(sw.run.out).empty());
+
+    const auto d = testsupport::minidump_dump(out);
+    CHECK(d.run.out.find("MD_CRASHPAD_INFO_STREAM") != std::string::npos);
+    CHECK(d.run.out.find("report_id = 4ddc5a22-894e-428e-beaa-4b2a5a73f181") != std::string::npos);
+    CHECK(d.annotations == std::map<std::string, std::string>{{"prod", "crash_target_win"}, {"ver", "1.0"}});
+    CHECK(d.thread_count == testsupport::minidump_dump(dump_path).thread_count);
+}
