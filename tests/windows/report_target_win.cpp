@@ -4,6 +4,8 @@
 //     report_target_win.exe <database> <case> [url | helper path | output file]
 // Cases:
 //   upload            crash (null write) with submit_url = argv[3]; the helper uploads the report
+//   upload_later      the same with a one-minute retry delay (a failed upload waits for the next start)
+//   wait_upload       start with submit_url = argv[3], wait until nothing is pending, exit 0
 //   custom_transport  crash; Options::transport (run in the reexec helper) writes the dump it
 //                     is given and the report's annotations to argv[3]
 //   external_helper   crash with HelperMode::external, helper_path = argv[3]
@@ -59,8 +61,9 @@ int main(int argc, char** argv) {
     o.extra["build"] = "mingw-wine";
     o.tags["platform"] = "windows";
     o.user.id = "player-17";
-    if (what == "upload") {
+    if (what == "upload" || what == "upload_later" || what == "wait_upload") {
         o.submit_url = arg;
+        if (what == "upload_later") o.retry_delay_ms = 60000;
     } else if (what == "custom_transport") {
         o.transport = [arg](const crashdrop::Upload& up) { return write_upload(arg, up); };
     } else if (what == "external_helper") {
@@ -88,6 +91,13 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         crashdrop::stop();
         return 0;
+    }
+    if (what == "wait_upload") {
+        for (int i = 0; i < 300 && !crashdrop::pending_reports().empty(); ++i) Sleep(100);
+        const bool sent = crashdrop::pending_reports().empty();
+        std::printf("%s\n", sent ? "nothing pending" : "still pending");
+        crashdrop::stop();
+        return sent ? 0 : 1;
     }
     if (what == "api") {
         int failures = 0;

@@ -73,11 +73,20 @@ def helper_log(db):
         return "(no helper.log)"
 
 
-def stackwalk_reason(a, dump):
+def stackwalk_reason(a, dump, exe_debug_id=False):
+    """The crash reason minidump_stackwalk prints; with exe_debug_id, also asserts that the
+    executable's module has the debug id its PE CodeView record gives (the helper adds it)."""
     sw = subprocess.run([a.stackwalk, "-m", dump], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     if sw.returncode != 0:
         fail("minidump_stackwalk could not read " + dump, sw.stderr.decode(errors="replace")[-2000:])
-    crash = [l.split("|") for l in sw.stdout.decode(errors="replace").splitlines() if l.startswith("Crash|")]
+    lines = sw.stdout.decode(errors="replace").splitlines()
+    crash = [l.split("|") for l in lines if l.startswith("Crash|")]
+    if exe_debug_id:
+        name = os.path.basename(a.exe).lower()
+        exe = [l.split("|") for l in lines if l.startswith("Module|") and l.split("|")[1].lower() == name]
+        if not exe or len(exe[0][4]) != 33:
+            fail(f"{name} has no debug id in the dump", "\n".join(l for l in lines if l.startswith("Module|")))
+        print(f"{name} debug id {exe[0][4]}")
     return crash[0][1] if crash else None
 
 
@@ -111,13 +120,24 @@ def main():
         out_dir = os.path.join(db, "collector")
         port_file = os.path.join(db, "port")
         server = subprocess.Popen([sys.executable, a.collector, "serve", "--out", out_dir, "--port", "0",
-                                   "--port-file", port_file, "--statuses", "503,200"],
+                                   "--port-file", port_file, "--statuses", "503"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), 20, "the collector")
             port = int(open(port_file).read().strip())
-            run_target(a, db, "upload", f"http://127.0.0.1:{port}/submit", expect_code=0xC0000005 & 0xFF)
-            reports = completed_reports(db, 1, 60)
+            url = f"http://127.0.0.1:{port}/submit"
+            # The first attempt gets 503: the report stays pending (the retry is a minute away
+            # and the application has gone), and the next start() sends it.
+            run_target(a, db, "upload_later", url, expect_code=0xC0000005 & 0xFF)
+            wait_for(lambda: "could not send" in helper_log(db) and "helper exits" in helper_log(db), 30,
+                     "the first attempt")
+            pending = glob.glob(os.path.join(db, "pending", "*.meta"))
+            if len(pending) != 1 or read_meta(pending[0]).get("attempts") != "1":
+                fail("after a 503 the report must stay pending with one attempt", helper_log(db))
+            out = run_target(a, db, "wait_upload", url, expect_code=0)
+            if "nothing pending" not in out:
+                fail("the next start() did not send the pending report", out + helper_log(db))
+            reports = completed_reports(db, 1, 30)
         finally:
             server.terminate()
             server.wait(10)
@@ -137,7 +157,7 @@ def main():
             if fields.get(key) != want:
                 fail(f"collector field {key} = {fields.get(key)!r}, expected {want!r}", json.dumps(fields, indent=1))
         dump = os.path.join(accepted[0], "files", "upload_file_minidump")
-        reason = stackwalk_reason(a, dump)
+        reason = stackwalk_reason(a, dump, exe_debug_id=True)
         if not reason or not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE"):
             fail(f"the uploaded dump's crash reason is {reason}")
         print(f"uploaded: server id {r['server_id']}, {len(requests)} requests, fields {sorted(fields)}, {reason}")
@@ -192,7 +212,7 @@ def main():
             if not os.path.exists(local):
                 fail(f"{p} does not exist", out)
             reason = stackwalk_reason(a, local)
-            if not reason or not reason.lower().startswith("0x517a7ed"):
+            if not reason or not (reason.lower().startswith("0x517a7ed") or reason == "Simulated Exception"):
                 fail(f"a requested dump's exception code is {reason}, expected 0x0517a7ed")
         print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed")
     elif a.case == "api":
