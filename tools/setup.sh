@@ -60,6 +60,11 @@ crashdrop_have_aarch64() {
         command -v aarch64-linux-gnu-objdump >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/libc.so.6 ]
 }
 
+crashdrop_have_windows() {
+    command -v x86_64-w64-mingw32-g++-posix >/dev/null &&
+        { [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null; } && command -v wineserver >/dev/null
+}
+
 crashdrop_install_packages || return 1 2>/dev/null || exit 1
 crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
 export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}

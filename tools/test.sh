@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (tools/setup.sh), then builds and tests with CMake
-# (ctest) and again with meson (meson test). The readers (Breakpad's processor, lldb-14) are
+# (ctest), the Windows x64 build under wine (tools/test_windows.sh), and again with meson
+# (meson test). The readers (Breakpad's processor, lldb-14) are
 # required: a missing one fails the run instead of being skipped. The ctest run includes the
 # crash tests for aarch64 under qemu-user (see below); meson does not repeat them.
 set -euo pipefail
@@ -15,27 +16,37 @@ phase() { echo "== $* ($(( $(date +%s) - started )) s) =="; }
 
 # The crash tests again for Linux aarch64: targets cross-built with g++-aarch64-linux-gnu, run
 # under qemu-aarch64 by the native test runner (tests/CMakeLists.txt, CRASHDROP_TEST_AARCH64).
-# Installed when missing and root; otherwise skipped loudly - or, under CI (CI set,
-# CRASHDROP_REQUIRE_READERS=1 or CRASHDROP_REQUIRE_AARCH64=1 from the caller), a failure.
-aarch64=ON
-if ! crashdrop_have_aarch64; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing g++-aarch64-linux-gnu qemu-user (aarch64 crash tests)" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends g++-aarch64-linux-gnu qemu-user >/dev/null; } ||
-            echo "setup: could not install g++-aarch64-linux-gnu qemu-user" >&2
-    fi
+# And the Windows x64 tests: built with mingw-w64, run under wine (tools/test_windows.sh).
+# Their packages are installed when missing and root; otherwise they are skipped loudly - or,
+# under CI (CI set, CRASHDROP_REQUIRE_READERS=1, CRASHDROP_REQUIRE_AARCH64=1 or
+# CRASHDROP_REQUIRE_WINDOWS=1 from the caller), the run fails.
+missing=""
+crashdrop_have_aarch64 || missing="$missing g++-aarch64-linux-gnu qemu-user"
+crashdrop_have_windows || missing="$missing g++-mingw-w64-x86-64 wine wine64"
+if [ -n "$missing" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing$missing (aarch64 and Windows tests)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null; } ||
+        echo "setup: could not install$missing" >&2
 fi
-if ! crashdrop_have_aarch64; then
-    if [ -n "${CI:-}" ] || [ "$caller_required" = 1 ] || [ "${CRASHDROP_REQUIRE_AARCH64:-0}" = 1 ]; then
-        echo "FAILED: the aarch64 crash tests need aarch64-linux-gnu-g++ and qemu-aarch64 (apt-get install g++-aarch64-linux-gnu qemu-user)" >&2
+skip_or_fail() {  # $1: what, $2: the variable that makes it required, $3: how to install
+    if [ -n "${CI:-}" ] || [ "$caller_required" = 1 ] || [ "${!2:-0}" = 1 ]; then
+        echo "FAILED: the $1 tests need $3" >&2
         exit 1
     fi
+    echo "################################################################################" >&2
+    echo "## $1 tests SKIPPED: not installed, and not root to install them. Run: $3" >&2
+    echo "################################################################################" >&2
+}
+aarch64=ON
+if ! crashdrop_have_aarch64; then
+    skip_or_fail aarch64 CRASHDROP_REQUIRE_AARCH64 "sudo apt-get install g++-aarch64-linux-gnu qemu-user"
     aarch64=OFF
-    echo "################################################################################" >&2
-    echo "## aarch64 crash tests SKIPPED: no aarch64-linux-gnu-g++ / qemu-aarch64, and not root" >&2
-    echo "## to install them. Run: sudo apt-get install g++-aarch64-linux-gnu qemu-user" >&2
-    echo "################################################################################" >&2
+fi
+windows=ON
+if ! crashdrop_have_windows; then
+    skip_or_fail Windows CRASHDROP_REQUIRE_WINDOWS "sudo apt-get install g++-mingw-w64-x86-64 wine wine64"
+    windows=OFF
 fi
 
 phase "CMake build ($build/cmake, aarch64 crash tests $aarch64)"
@@ -48,6 +59,11 @@ cmake --build "$build/cmake" -j "$jobs"
 phase "ctest"
 ctest --test-dir "$build/cmake" --output-on-failure -j "$jobs" --timeout 900
 
+if [ "$windows" = ON ]; then
+    phase "Windows x64: mingw-w64 build, tests under wine ($build/mingw)"
+    tools/test_windows.sh "$PWD/$build/mingw"
+fi
+
 phase "meson build ($build/meson)"
 if [ -d "$build/meson" ]; then
     meson setup --reconfigure "$build/meson" >/dev/null
@@ -59,4 +75,4 @@ phase "meson test"
 # The warnings matrix compiles the headers itself, independent of the build system: ctest ran it.
 meson test -C "$build/meson" --print-errorlogs --num-processes "$jobs" --no-suite matrix
 
-echo "== all tests passed in $(( $(date +%s) - started )) s (aarch64 crash tests $aarch64) =="
+echo "== all tests passed in $(( $(date +%s) - started )) s (aarch64 crash tests $aarch64, Windows tests $windows) =="

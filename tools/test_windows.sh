@@ -4,7 +4,7 @@
 # As root it installs what is missing (g++-mingw-w64-x86-64, wine, wine64). The wine prefix
 # lives inside the build tree (<build>/wineprefix), made once with `wineboot -i`; a persistent
 # `wineserver -p` keeps later wine starts fast and is ended when the tests are done. No
-# display is needed. Not part of tools/test.sh (nor CI) until the Windows port is complete.
+# display is needed. tools/test.sh runs it (and CI requires it).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build/mingw}
@@ -23,6 +23,7 @@ if [ -n "$need" ]; then
 fi
 
 mkdir -p "$BUILD"
+BUILD=$(cd "$BUILD" && pwd)  # wine wants an absolute WINEPREFIX
 export WINEPREFIX="$BUILD/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
     echo "-- creating the wine prefix $WINEPREFIX"
