@@ -141,22 +141,24 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     const std::uint32_t size = in->struct_size;
     if (size < k_min_options_size) {
         return fail(CRASHDROP_ERROR_INVALID_ARGUMENT,
-                    "crashdrop_options.struct_size is %u, less than the %zu bytes up to database_path; call "
-                    "crashdrop_options_init() first (it sets struct_size to sizeof(crashdrop_options), %zu here)",
-                    static_cast<unsigned>(size), k_min_options_size, sizeof(crashdrop_options));
+                    "crashdrop_options.struct_size is %u, less than the %lu bytes up to database_path; call "
+                    "crashdrop_options_init() first (it sets struct_size to sizeof(crashdrop_options), %lu here)",
+                    static_cast<unsigned>(size), static_cast<unsigned long>(k_min_options_size),
+                    static_cast<unsigned long>(sizeof(crashdrop_options)));
     }
     if (size > k_max_options_size) {
-        return fail(CRASHDROP_ERROR_INVALID_ARGUMENT, "crashdrop_options.struct_size is %u, more than %zu: not a crashdrop_options",
-                    static_cast<unsigned>(size), k_max_options_size);
+        return fail(CRASHDROP_ERROR_INVALID_ARGUMENT, "crashdrop_options.struct_size is %u, more than %lu: not a crashdrop_options",
+                    static_cast<unsigned>(size), static_cast<unsigned long>(k_max_options_size));
     }
     if (size > sizeof(crashdrop_options)) {
         const unsigned char* tail = reinterpret_cast<const unsigned char*>(in) + sizeof(crashdrop_options);
         for (std::size_t i = 0; i < size - sizeof(crashdrop_options); ++i) {
             if (tail[i] != 0) {
                 return fail(CRASHDROP_ERROR_INVALID_ARGUMENT,
-                            "crashdrop_options.struct_size is %u and byte %zu is set, but this version of crashdrop "
-                            "knows only the first %zu bytes (a newer header's option it cannot honour)",
-                            static_cast<unsigned>(size), sizeof(crashdrop_options) + i, sizeof(crashdrop_options));
+                            "crashdrop_options.struct_size is %u and byte %lu is set, but this version of crashdrop "
+                            "knows only the first %lu bytes (a newer header's option it cannot honour)",
+                            static_cast<unsigned>(size), static_cast<unsigned long>(sizeof(crashdrop_options) + i),
+                            static_cast<unsigned long>(sizeof(crashdrop_options)));
             }
         }
     }
@@ -266,9 +268,10 @@ int crashdrop_write_dump(char* path_out, size_t path_capacity) {
         if (path.size() >= path_capacity) {
             // The dump is on disk either way; only its path did not fit. The message names it.
             return crashdrop::detail::capi::fail(CRASHDROP_ERROR_INVALID_ARGUMENT,
-                                                 "crashdrop_write_dump: the dump was written, but its path needs %zu bytes and "
-                                                 "path_capacity is %zu: %s",
-                                                 path.size() + 1, path_capacity, path.c_str());
+                                                 "crashdrop_write_dump: the dump was written, but its path needs %lu bytes and "
+                                                 "path_capacity is %lu: %s",
+                                                 static_cast<unsigned long>(path.size() + 1),
+                                                 static_cast<unsigned long>(path_capacity), path.c_str());
         }
         std::memcpy(path_out, path.c_str(), path.size() + 1);
         return CRASHDROP_OK;
