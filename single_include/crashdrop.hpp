@@ -6076,6 +6076,22 @@ inline bool utc_time(std::time_t t, std::tm* out) {
     return gmtime_s(out, &t) == 0;
 }
 
+/// A DLL from the system folder, never a copy planted next to the program (dbghelp, winhttp,
+/// crypt32 are loaded at run time, so nobody has to link them).
+inline HMODULE load_system_library(const wchar_t* name) {
+    wchar_t system_dir[MAX_PATH];
+    const UINT n = GetSystemDirectoryW(system_dir, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH) return nullptr;
+    return LoadLibraryW((std::wstring(system_dir, n) + L"\\" + name).c_str());
+}
+
+/// GetProcAddress into a typed function pointer; false if the DLL lacks it.
+template <typename T>
+inline bool find_proc(HMODULE m, const char* name, T* out) {
+    *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
+    return *out != nullptr;
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
@@ -7408,26 +7424,19 @@ struct crypt32_library {
     bool available() const { return module != nullptr; }
 
 private:
-    template <typename T>
-    static bool find(HMODULE m, const char* name, T* out) {
-        *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
-        return *out != nullptr;
-    }
     static crypt32_library load() {
         crypt32_library c;
-        wchar_t system[MAX_PATH];
-        const UINT n = GetSystemDirectoryW(system, MAX_PATH);
-        const HMODULE m = n == 0 || n >= MAX_PATH ? nullptr : LoadLibraryW((std::wstring(system, n) + L"\\crypt32.dll").c_str());
+        const HMODULE m = load_system_library(L"crypt32.dll");
         if (m == nullptr) {
             c.error = "cannot load crypt32.dll";
             return c;
         }
-        if (!find(m, "CryptStringToBinaryA", &c.string_to_binary) || !find(m, "CertOpenStore", &c.open_store) ||
-            !find(m, "CertAddEncodedCertificateToStore", &c.add_encoded) ||
-            !find(m, "CertFindCertificateInStore", &c.find_in_store) || !find(m, "CertGetCertificateChain", &c.get_chain) ||
-            !find(m, "CertVerifyCertificateChainPolicy", &c.verify_policy) ||
-            !find(m, "CertFreeCertificateChain", &c.free_chain) ||
-            !find(m, "CertFreeCertificateContext", &c.free_certificate) || !find(m, "CertCloseStore", &c.close_store)) {
+        if (!find_proc(m, "CryptStringToBinaryA", &c.string_to_binary) || !find_proc(m, "CertOpenStore", &c.open_store) ||
+            !find_proc(m, "CertAddEncodedCertificateToStore", &c.add_encoded) ||
+            !find_proc(m, "CertFindCertificateInStore", &c.find_in_store) || !find_proc(m, "CertGetCertificateChain", &c.get_chain) ||
+            !find_proc(m, "CertVerifyCertificateChainPolicy", &c.verify_policy) ||
+            !find_proc(m, "CertFreeCertificateChain", &c.free_chain) ||
+            !find_proc(m, "CertFreeCertificateContext", &c.free_certificate) || !find_proc(m, "CertCloseStore", &c.close_store)) {
             c.error = "crypt32.dll lacks a function crashdrop needs";
             FreeLibrary(m);
             return c;
@@ -7645,32 +7654,21 @@ struct winhttp_library {
     bool available() const { return module != nullptr; }
 
 private:
-    template <typename T>
-    static bool find(HMODULE m, const char* name, T* out) {
-        *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
-        return *out != nullptr;
-    }
     static winhttp_library load() {
         winhttp_library w;
         // From the system folder only: never a winhttp.dll planted next to the program.
-        wchar_t system[MAX_PATH];
-        const UINT n = GetSystemDirectoryW(system, MAX_PATH);
-        if (n == 0 || n >= MAX_PATH) {
-            w.error = "cannot find the system folder (for winhttp.dll)";
-            return w;
-        }
-        const HMODULE m = LoadLibraryW((std::wstring(system, n) + L"\\winhttp.dll").c_str());
+        const HMODULE m = load_system_library(L"winhttp.dll");
         if (m == nullptr) {
             w.error = "cannot load winhttp.dll (Windows error " + std::to_string(GetLastError()) + ")";
             return w;
         }
-        if (!find(m, "WinHttpOpen", &w.open) || !find(m, "WinHttpConnect", &w.connect) ||
-            !find(m, "WinHttpOpenRequest", &w.open_request) || !find(m, "WinHttpSetTimeouts", &w.set_timeouts) ||
-            !find(m, "WinHttpSetOption", &w.set_option) || !find(m, "WinHttpQueryOption", &w.query_option) ||
-            !find(m, "WinHttpSendRequest", &w.send_request) || !find(m, "WinHttpWriteData", &w.write_data) ||
-            !find(m, "WinHttpReceiveResponse", &w.receive_response) || !find(m, "WinHttpQueryHeaders", &w.query_headers) ||
-            !find(m, "WinHttpQueryDataAvailable", &w.query_data_available) || !find(m, "WinHttpReadData", &w.read_data) ||
-            !find(m, "WinHttpCloseHandle", &w.close_handle)) {
+        if (!find_proc(m, "WinHttpOpen", &w.open) || !find_proc(m, "WinHttpConnect", &w.connect) ||
+            !find_proc(m, "WinHttpOpenRequest", &w.open_request) || !find_proc(m, "WinHttpSetTimeouts", &w.set_timeouts) ||
+            !find_proc(m, "WinHttpSetOption", &w.set_option) || !find_proc(m, "WinHttpQueryOption", &w.query_option) ||
+            !find_proc(m, "WinHttpSendRequest", &w.send_request) || !find_proc(m, "WinHttpWriteData", &w.write_data) ||
+            !find_proc(m, "WinHttpReceiveResponse", &w.receive_response) || !find_proc(m, "WinHttpQueryHeaders", &w.query_headers) ||
+            !find_proc(m, "WinHttpQueryDataAvailable", &w.query_data_available) || !find_proc(m, "WinHttpReadData", &w.read_data) ||
+            !find_proc(m, "WinHttpCloseHandle", &w.close_handle)) {
             w.error = "winhttp.dll lacks a function crashdrop needs";
             FreeLibrary(m);
             return w;
@@ -10583,11 +10581,9 @@ constexpr const wchar_t* k_helper_env_wide = L"CRASHDROP_HELPER";
 /// 16 random bytes from the system (advapi32's RtlGenRandom); a clock-based fallback.
 inline void win_random_bytes(unsigned char* out, std::size_t n) {
     using gen_random_fn = BOOLEAN(WINAPI*)(void*, ULONG);  // advapi32!SystemFunction036
-    HMODULE advapi = LoadLibraryW(L"advapi32.dll");
-    gen_random_fn gen = advapi != nullptr ? reinterpret_cast<gen_random_fn>(
-                                                reinterpret_cast<void*>(GetProcAddress(advapi, "SystemFunction036")))
-                                          : nullptr;
-    if (gen == nullptr || !gen(out, static_cast<ULONG>(n))) {
+    HMODULE advapi = load_system_library(L"advapi32.dll");
+    gen_random_fn gen = nullptr;
+    if (advapi == nullptr || !find_proc(advapi, "SystemFunction036", &gen) || !gen(out, static_cast<ULONG>(n))) {
         LARGE_INTEGER t;
         QueryPerformanceCounter(&t);
         unsigned long long x = static_cast<unsigned long long>(t.QuadPart) ^ (static_cast<unsigned long long>(GetCurrentProcessId()) << 32);
@@ -10641,14 +10637,6 @@ inline bool decode_helper_handles(const char* text, win_helper_handles* h) {
         *out[i] = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v[i]));
     }
     return true;
-}
-
-/// dbghelp.dll from the system folder (not whatever copy sits next to the executable).
-inline HMODULE win_load_dbghelp() {
-    wchar_t system_dir[MAX_PATH];
-    const UINT n = GetSystemDirectoryW(system_dir, MAX_PATH);
-    const std::wstring path = (n > 0 && n < MAX_PATH) ? std::wstring(system_dir, n) + L"\\dbghelp.dll" : std::wstring(L"dbghelp.dll");
-    return LoadLibraryW(path.c_str());
 }
 
 // ---- the helper's side -----------------------------------------------------------------------
@@ -10712,13 +10700,11 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     if (id.size() != 36) return false;
     const std::string pending = service->db().pending_dir();
-    static HMODULE dbghelp = win_load_dbghelp();
+    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
     using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
                                         PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
-    const auto write_dump = dbghelp != nullptr ? reinterpret_cast<write_dump_fn>(reinterpret_cast<void*>(
-                                                     GetProcAddress(dbghelp, "MiniDumpWriteDump")))
-                                               : nullptr;
-    if (write_dump == nullptr) {
+    write_dump_fn write_dump = nullptr;
+    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
         service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
         return false;
     }
@@ -11123,11 +11109,11 @@ inline Status windows_start(const Options& options) {
     db.client_id(new_uuid());  // created now, so the application and the helper agree on it
 
     // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
-    g->dbghelp = win_load_dbghelp();
+    g->dbghelp = load_system_library(L"dbghelp.dll");
     if (g->dbghelp == nullptr) return fail(Status(Error::handler_failed, "cannot load dbghelp.dll: " + error_text(last_error())));
-    g->write_dump = reinterpret_cast<sigsafe::minidump_write_dump_fn>(
-        reinterpret_cast<void*>(GetProcAddress(g->dbghelp, "MiniDumpWriteDump")));
-    if (g->write_dump == nullptr) return fail(Status(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump"));
+    if (!find_proc(g->dbghelp, "MiniDumpWriteDump", &g->write_dump)) {
+        return fail(Status(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump"));
+    }
 
     // The in-process writer: events and its thread (its own 256 KiB stack: MiniDumpWriteDump
     // needs room).

@@ -251,6 +251,22 @@ inline bool utc_time(std::time_t t, std::tm* out) {
     return gmtime_s(out, &t) == 0;
 }
 
+/// A DLL from the system folder, never a copy planted next to the program (dbghelp, winhttp,
+/// crypt32 are loaded at run time, so nobody has to link them).
+inline HMODULE load_system_library(const wchar_t* name) {
+    wchar_t system_dir[MAX_PATH];
+    const UINT n = GetSystemDirectoryW(system_dir, MAX_PATH);
+    if (n == 0 || n >= MAX_PATH) return nullptr;
+    return LoadLibraryW((std::wstring(system_dir, n) + L"\\" + name).c_str());
+}
+
+/// GetProcAddress into a typed function pointer; false if the DLL lacks it.
+template <typename T>
+inline bool find_proc(HMODULE m, const char* name, T* out) {
+    *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
+    return *out != nullptr;
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 

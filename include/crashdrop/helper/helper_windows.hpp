@@ -32,11 +32,9 @@ constexpr const wchar_t* k_helper_env_wide = L"CRASHDROP_HELPER";
 /// 16 random bytes from the system (advapi32's RtlGenRandom); a clock-based fallback.
 inline void win_random_bytes(unsigned char* out, std::size_t n) {
     using gen_random_fn = BOOLEAN(WINAPI*)(void*, ULONG);  // advapi32!SystemFunction036
-    HMODULE advapi = LoadLibraryW(L"advapi32.dll");
-    gen_random_fn gen = advapi != nullptr ? reinterpret_cast<gen_random_fn>(
-                                                reinterpret_cast<void*>(GetProcAddress(advapi, "SystemFunction036")))
-                                          : nullptr;
-    if (gen == nullptr || !gen(out, static_cast<ULONG>(n))) {
+    HMODULE advapi = load_system_library(L"advapi32.dll");
+    gen_random_fn gen = nullptr;
+    if (advapi == nullptr || !find_proc(advapi, "SystemFunction036", &gen) || !gen(out, static_cast<ULONG>(n))) {
         LARGE_INTEGER t;
         QueryPerformanceCounter(&t);
         unsigned long long x = static_cast<unsigned long long>(t.QuadPart) ^ (static_cast<unsigned long long>(GetCurrentProcessId()) << 32);
@@ -90,14 +88,6 @@ inline bool decode_helper_handles(const char* text, win_helper_handles* h) {
         *out[i] = reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(v[i]));
     }
     return true;
-}
-
-/// dbghelp.dll from the system folder (not whatever copy sits next to the executable).
-inline HMODULE win_load_dbghelp() {
-    wchar_t system_dir[MAX_PATH];
-    const UINT n = GetSystemDirectoryW(system_dir, MAX_PATH);
-    const std::wstring path = (n > 0 && n < MAX_PATH) ? std::wstring(system_dir, n) + L"\\dbghelp.dll" : std::wstring(L"dbghelp.dll");
-    return LoadLibraryW(path.c_str());
 }
 
 // ---- the helper's side -----------------------------------------------------------------------
@@ -161,13 +151,11 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     if (id.size() != 36) return false;
     const std::string pending = service->db().pending_dir();
-    static HMODULE dbghelp = win_load_dbghelp();
+    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
     using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
                                         PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
-    const auto write_dump = dbghelp != nullptr ? reinterpret_cast<write_dump_fn>(reinterpret_cast<void*>(
-                                                     GetProcAddress(dbghelp, "MiniDumpWriteDump")))
-                                               : nullptr;
-    if (write_dump == nullptr) {
+    write_dump_fn write_dump = nullptr;
+    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
         service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
         return false;
     }

@@ -32,26 +32,19 @@ struct crypt32_library {
     bool available() const { return module != nullptr; }
 
 private:
-    template <typename T>
-    static bool find(HMODULE m, const char* name, T* out) {
-        *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
-        return *out != nullptr;
-    }
     static crypt32_library load() {
         crypt32_library c;
-        wchar_t system[MAX_PATH];
-        const UINT n = GetSystemDirectoryW(system, MAX_PATH);
-        const HMODULE m = n == 0 || n >= MAX_PATH ? nullptr : LoadLibraryW((std::wstring(system, n) + L"\\crypt32.dll").c_str());
+        const HMODULE m = load_system_library(L"crypt32.dll");
         if (m == nullptr) {
             c.error = "cannot load crypt32.dll";
             return c;
         }
-        if (!find(m, "CryptStringToBinaryA", &c.string_to_binary) || !find(m, "CertOpenStore", &c.open_store) ||
-            !find(m, "CertAddEncodedCertificateToStore", &c.add_encoded) ||
-            !find(m, "CertFindCertificateInStore", &c.find_in_store) || !find(m, "CertGetCertificateChain", &c.get_chain) ||
-            !find(m, "CertVerifyCertificateChainPolicy", &c.verify_policy) ||
-            !find(m, "CertFreeCertificateChain", &c.free_chain) ||
-            !find(m, "CertFreeCertificateContext", &c.free_certificate) || !find(m, "CertCloseStore", &c.close_store)) {
+        if (!find_proc(m, "CryptStringToBinaryA", &c.string_to_binary) || !find_proc(m, "CertOpenStore", &c.open_store) ||
+            !find_proc(m, "CertAddEncodedCertificateToStore", &c.add_encoded) ||
+            !find_proc(m, "CertFindCertificateInStore", &c.find_in_store) || !find_proc(m, "CertGetCertificateChain", &c.get_chain) ||
+            !find_proc(m, "CertVerifyCertificateChainPolicy", &c.verify_policy) ||
+            !find_proc(m, "CertFreeCertificateChain", &c.free_chain) ||
+            !find_proc(m, "CertFreeCertificateContext", &c.free_certificate) || !find_proc(m, "CertCloseStore", &c.close_store)) {
             c.error = "crypt32.dll lacks a function crashdrop needs";
             FreeLibrary(m);
             return c;

@@ -93,32 +93,21 @@ struct winhttp_library {
     bool available() const { return module != nullptr; }
 
 private:
-    template <typename T>
-    static bool find(HMODULE m, const char* name, T* out) {
-        *out = reinterpret_cast<T>(reinterpret_cast<void*>(GetProcAddress(m, name)));
-        return *out != nullptr;
-    }
     static winhttp_library load() {
         winhttp_library w;
         // From the system folder only: never a winhttp.dll planted next to the program.
-        wchar_t system[MAX_PATH];
-        const UINT n = GetSystemDirectoryW(system, MAX_PATH);
-        if (n == 0 || n >= MAX_PATH) {
-            w.error = "cannot find the system folder (for winhttp.dll)";
-            return w;
-        }
-        const HMODULE m = LoadLibraryW((std::wstring(system, n) + L"\\winhttp.dll").c_str());
+        const HMODULE m = load_system_library(L"winhttp.dll");
         if (m == nullptr) {
             w.error = "cannot load winhttp.dll (Windows error " + std::to_string(GetLastError()) + ")";
             return w;
         }
-        if (!find(m, "WinHttpOpen", &w.open) || !find(m, "WinHttpConnect", &w.connect) ||
-            !find(m, "WinHttpOpenRequest", &w.open_request) || !find(m, "WinHttpSetTimeouts", &w.set_timeouts) ||
-            !find(m, "WinHttpSetOption", &w.set_option) || !find(m, "WinHttpQueryOption", &w.query_option) ||
-            !find(m, "WinHttpSendRequest", &w.send_request) || !find(m, "WinHttpWriteData", &w.write_data) ||
-            !find(m, "WinHttpReceiveResponse", &w.receive_response) || !find(m, "WinHttpQueryHeaders", &w.query_headers) ||
-            !find(m, "WinHttpQueryDataAvailable", &w.query_data_available) || !find(m, "WinHttpReadData", &w.read_data) ||
-            !find(m, "WinHttpCloseHandle", &w.close_handle)) {
+        if (!find_proc(m, "WinHttpOpen", &w.open) || !find_proc(m, "WinHttpConnect", &w.connect) ||
+            !find_proc(m, "WinHttpOpenRequest", &w.open_request) || !find_proc(m, "WinHttpSetTimeouts", &w.set_timeouts) ||
+            !find_proc(m, "WinHttpSetOption", &w.set_option) || !find_proc(m, "WinHttpQueryOption", &w.query_option) ||
+            !find_proc(m, "WinHttpSendRequest", &w.send_request) || !find_proc(m, "WinHttpWriteData", &w.write_data) ||
+            !find_proc(m, "WinHttpReceiveResponse", &w.receive_response) || !find_proc(m, "WinHttpQueryHeaders", &w.query_headers) ||
+            !find_proc(m, "WinHttpQueryDataAvailable", &w.query_data_available) || !find_proc(m, "WinHttpReadData", &w.read_data) ||
+            !find_proc(m, "WinHttpCloseHandle", &w.close_handle)) {
             w.error = "winhttp.dll lacks a function crashdrop needs";
             FreeLibrary(m);
             return w;

@@ -199,11 +199,11 @@ inline Status windows_start(const Options& options) {
     db.client_id(new_uuid());  // created now, so the application and the helper agree on it
 
     // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
-    g->dbghelp = win_load_dbghelp();
+    g->dbghelp = load_system_library(L"dbghelp.dll");
     if (g->dbghelp == nullptr) return fail(Status(Error::handler_failed, "cannot load dbghelp.dll: " + error_text(last_error())));
-    g->write_dump = reinterpret_cast<sigsafe::minidump_write_dump_fn>(
-        reinterpret_cast<void*>(GetProcAddress(g->dbghelp, "MiniDumpWriteDump")));
-    if (g->write_dump == nullptr) return fail(Status(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump"));
+    if (!find_proc(g->dbghelp, "MiniDumpWriteDump", &g->write_dump)) {
+        return fail(Status(Error::handler_failed, "dbghelp.dll has no MiniDumpWriteDump"));
+    }
 
     // The in-process writer: events and its thread (its own 256 KiB stack: MiniDumpWriteDump
     // needs room).
