@@ -23,6 +23,7 @@ if [ -n "$need" ]; then
 fi
 
 mkdir -p "$BUILD"
+BUILD=$(cd "$BUILD" && pwd)  # wine refuses a relative WINEPREFIX
 export WINEPREFIX="$BUILD/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" DISPLAY=
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
     echo "-- creating the wine prefix $WINEPREFIX"
