@@ -55,6 +55,7 @@
 #include "crashdrop/helper/region.hpp"
 #include "crashdrop/context/store.hpp"
 #include "crashdrop/context/context_ops.hpp"
+#include "crashdrop/detail/uncaught_exception.hpp"
 #include "crashdrop/platform/linux/state_linux.hpp"
 #include "crashdrop/platform/linux/proc_linux.hpp"
 #include "crashdrop/platform/linux/threads_linux.hpp"

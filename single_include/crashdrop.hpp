@@ -3228,6 +3228,81 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/context/context_ops.hpp ----
+// ---- begin crashdrop/detail/uncaught_exception.hpp ----
+// crashdrop/detail/uncaught_exception.hpp - what a std::terminate handler can say about the
+// exception that ended the program: its type (demangled) and, for a std::exception, what().
+// Portable C++ plus the Itanium C++ ABI's <cxxabi.h>, which libstdc++ has on Linux and in
+// mingw-w64 builds alike; each platform's terminate handler passes its own way of recording.
+// Context: implementation TU; ordinary code (runs inside std::terminate, before the abort that
+// the crash path captures; it may allocate: the demangled name comes from malloc).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+#if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
+// std::exception's type_info, named by its symbol because typeid is unavailable with -fno-rtti.
+// Declared as bytes: declared as a type_info object, the compiler would know its dynamic type
+// and call type_info::__do_catch non-virtually (an exact-type comparison).
+#if defined(_WIN32)
+extern const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
+#else
+extern __attribute__((visibility("default"))) const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
+#endif
+#endif
+
+/// The uncaught exception's what(), when it is a std::exception; nullptr otherwise.
+inline const char* current_exception_what(const std::type_info* type) {
+#if defined(__cpp_exceptions)
+    (void)type;
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return nullptr;
+    }
+#elif defined(__GLIBCXX__)
+    // This translation unit cannot catch, so ask the C++ runtime directly: libstdc++'s
+    // exception_ptr holds the thrown object's address, and type_info::__do_catch performs the
+    // same derived-to-base test (and pointer adjustment) a catch clause would.
+    if (type == nullptr) return nullptr;
+    std::exception_ptr current = std::current_exception();
+    static_assert(sizeof(current) == sizeof(void*), "libstdc++ exception_ptr is one pointer");
+    void* object = nullptr;
+    std::memcpy(&object, static_cast<const void*>(&current), sizeof(object));
+    const auto* std_exception = reinterpret_cast<const std::type_info*>(crashdrop_std_exception_type_info);
+    if (object == nullptr || !std_exception->__do_catch(type, &object, 1)) return nullptr;
+    return static_cast<const std::exception*>(object)->what();
+#else
+    (void)type;
+    return nullptr;
+#endif
+}
+
+/// Reports the exception std::terminate is handling through note(key, value): "exception_type"
+/// (demangled) and, for a std::exception, "exception_what"; with no exception in flight (a
+/// direct std::terminate(), a pure virtual call in a GCC build), "terminate" says so.
+inline void describe_current_exception(void (*note)(const char* key, const char* value)) {
+#if defined(__GNUC__) || defined(__clang__)
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    if (type != nullptr) {
+        int status = -1;
+        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
+        note("exception_type", status == 0 && demangled != nullptr ? demangled : type->name());
+        std::free(demangled);
+        if (const char* what = current_exception_what(type)) note("exception_what", what);
+        return;
+    }
+#endif
+    note("terminate", "std::terminate called without an active exception");
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/detail/uncaught_exception.hpp ----
 // ---- begin crashdrop/platform/linux/state_linux.hpp ----
 // crashdrop/platform/linux/state_linux.hpp - the one process-wide object the Linux crash path
 // works from. It is defined once, in the implementation TU, with static storage and no
@@ -8038,54 +8113,8 @@ inline void set_terminate_annotation(const char* key, const char* value) {
                          std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
 }
 
-#if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
-// std::exception's type_info, named by its symbol because typeid is unavailable with -fno-rtti.
-// Declared as bytes: declared as a type_info object, the compiler would know its dynamic type
-// and call type_info::__do_catch non-virtually (an exact-type comparison).
-extern __attribute__((visibility("default"))) const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
-#endif
-
-/// The uncaught exception's what(), when it is a std::exception; nullptr otherwise.
-inline const char* current_exception_what(const std::type_info* type) {
-#if defined(__cpp_exceptions)
-    (void)type;
-    try {
-        throw;
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return nullptr;
-    }
-#elif defined(__GLIBCXX__)
-    // This translation unit cannot catch, so ask the C++ runtime directly: libstdc++'s
-    // exception_ptr holds the thrown object's address, and type_info::__do_catch performs the
-    // same derived-to-base test (and pointer adjustment) a catch clause would.
-    if (type == nullptr) return nullptr;
-    std::exception_ptr current = std::current_exception();
-    static_assert(sizeof(current) == sizeof(void*), "libstdc++ exception_ptr is one pointer");
-    void* object = nullptr;
-    std::memcpy(&object, static_cast<const void*>(&current), sizeof(object));
-    const auto* std_exception = reinterpret_cast<const std::type_info*>(crashdrop_std_exception_type_info);
-    if (object == nullptr || !std_exception->__do_catch(type, &object, 1)) return nullptr;
-    return static_cast<const std::exception*>(object)->what();
-#else
-    (void)type;
-    return nullptr;
-#endif
-}
-
 inline void terminate_handler() {
-    const std::type_info* type = abi::__cxa_current_exception_type();
-    if (type != nullptr) {
-        int status = -1;
-        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
-        const char* name = status == 0 && demangled != nullptr ? demangled : type->name();
-        set_terminate_annotation("exception_type", name);
-        std::free(demangled);
-        if (const char* what = current_exception_what(type)) set_terminate_annotation("exception_what", what);
-    } else {
-        set_terminate_annotation("terminate", "std::terminate called without an active exception");
-    }
+    describe_current_exception(set_terminate_annotation);  // detail/uncaught_exception.hpp
     if (g_previous_terminate != nullptr && g_previous_terminate != terminate_handler) g_previous_terminate();
     std::abort();
 }
@@ -9117,6 +9146,16 @@ CRASHDROP_NAMESPACE_END
 //    that never come back: heap corruption and fail-fast (on real Windows these often skip
 //    the filter). First-chance C++ exceptions (0x20474343 mingw, 0xE06D7363 MSVC) and all
 //    other codes pass through untouched.
+//  - Stack overflow (0xC00000FD) is reported by the vectored handler too, the first time it is
+//    raised, and the process then ends with that code (TerminateProcess). Whatever comes after
+//    the vectored handlers (the search for a __except frame, then UnhandledExceptionFilter and
+//    the filter) needs more stack than the overflow leaves. Measured under wine 8: the
+//    vectored handler runs with about 5.5 KB left; continuing the search, wine faults again
+//    on the last page, cannot set up another exception frame and kills the thread without
+//    reaching the filter (exit code 1 for the main thread; a worker thread just vanishes and
+//    crashdrop's writer thread keeps the process alive: the hang seen before). Real Windows
+//    keeps a reserve for the dispatcher, but its filter gets little stack too. The price: a
+//    program that catches its own stack overflows with __try/__except is ended by crashdrop.
 // Context: implementation TU; crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
 
@@ -9179,6 +9218,11 @@ LONG WINAPI win_unhandled_filter(EXCEPTION_POINTERS* ep) {
 LONG WINAPI win_vectored_handler(EXCEPTION_POINTERS* ep) {
     if (ep != nullptr && ep->ExceptionRecord != nullptr && win_vectored_reports(ep->ExceptionRecord->ExceptionCode)) {
         win_capture(&g_win, ep);
+    }
+    // ---- stack overflow: captured here, first, and the process ended (see the header) ----
+    if (ep != nullptr && ep->ExceptionRecord != nullptr && ep->ExceptionRecord->ExceptionCode == EXCEPTION_STACK_OVERFLOW) {
+        win_capture(&g_win, ep);
+        TerminateProcess(GetCurrentProcess(), EXCEPTION_STACK_OVERFLOW);
     }
     return EXCEPTION_CONTINUE_SEARCH;
 }
@@ -9401,6 +9445,8 @@ inline Status windows_start(const Options& options) {
     g->previous_filter = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
     g->vectored_handle = AddVectoredExceptionHandler(1, sigsafe::win_vectored_handler);
     g->previous_sigabrt = signal(SIGABRT, sigsafe::win_on_sigabrt);
+    win_install_crt_handlers();      // crt_windows.hpp: invalid parameter, pure call
+    win_install_terminate(options);  // terminate_windows.hpp
     g->started.store(2, std::memory_order_release);
     return Status::success();
 }
@@ -9416,6 +9462,8 @@ inline void windows_stop() noexcept {
     g->vectored_handle = nullptr;
     void(__cdecl * current_abort)(int) = signal(SIGABRT, g->previous_sigabrt == SIG_ERR ? SIG_DFL : g->previous_sigabrt);
     if (current_abort != sigsafe::win_on_sigabrt) signal(SIGABRT, current_abort);
+    win_remove_terminate();     // terminate_windows.hpp
+    win_remove_crt_handlers();  // crt_windows.hpp
     win_release(g);
     g->started.store(0, std::memory_order_release);
 }
