@@ -76,6 +76,8 @@
 #include "crashdrop/platform/linux/start_linux.hpp"
 #include "crashdrop/platform/windows/state_windows.hpp"
 #include "crashdrop/platform/windows/handler_windows.hpp"
+#include "crashdrop/platform/windows/crt_windows.hpp"
+#include "crashdrop/platform/windows/terminate_windows.hpp"
 #include "crashdrop/platform/windows/start_windows.hpp"
 #include "crashdrop/detail/api_impl.hpp"
 #include "crashdrop/detail/c_api_impl.hpp"
