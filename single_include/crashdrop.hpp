@@ -1666,6 +1666,24 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_ARCH_X86_64
 // ---- end crashdrop/platform/linux/arch_x86_64.hpp ----
+// ---- begin crashdrop/platform/windows/arch_windows.hpp ----
+// crashdrop/platform/windows/arch_windows.hpp - the part of the architecture interface (see
+// linux/arch_x86_64.hpp) that shared code needs on Windows x64. Today that is the spin-wait
+// hint only, used by the context store; the minidump context itself comes from dbghelp.
+// Context: implementation TU; may run on the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_ARCH_X86_64
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+/// The spin-wait hint (the x86 `pause` instruction, as YieldProcessor() emits it).
+CRASHDROP_SIGSAFE_INLINE void cpu_pause() { YieldProcessor(); }
+
+}  // namespace sigsafe
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_ARCH_X86_64
+// ---- end crashdrop/platform/windows/arch_windows.hpp ----
 #elif CRASHDROP_ARCH_AARCH64
 // ---- begin crashdrop/minidump/context_arm64.hpp ----
 // crashdrop/minidump/context_arm64.hpp - the ARM64 thread context as minidumps store it
@@ -2688,13 +2706,15 @@ inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t bre
 }
 
 inline void cpu_relax(unsigned spins) {
+    if (spins < 64) {
+        sigsafe::cpu_pause();
+    } else {
 #if CRASHDROP_OS_WINDOWS
-    if (spins < 64) YieldProcessor();
-    else SwitchToThread();
+        SwitchToThread();
 #else
-    if (spins < 64) sigsafe::cpu_pause();
-    else sched_yield();
+        sched_yield();
 #endif
+    }
 }
 
 /// Takes ownership of a slot (its sequence number made odd). Spins only while another thread
@@ -3098,6 +3118,13 @@ inline Status set_annotation(const context_store* s, std::string_view key, std::
     return Status::success();
 }
 
+/// An annotation recorded by crashdrop itself (the terminate handler: what() may be long), cut
+/// to the value limit rather than refused.
+inline void set_annotation_cut(const context_store* s, const char* key, const char* value) {
+    const std::size_t n = std::strlen(value);
+    (void)set_annotation(s, key, std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
+}
+
 inline Status remove_annotation(const context_store* s, std::string_view key) {
     if (Status st = check_key("annotation", key, limits::annotation_key); !st.ok()) return st;
     context_erase_long(s, sigsafe::sk_annotation, key.data(), key.size());
@@ -3224,6 +3251,81 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/context/context_ops.hpp ----
+// ---- begin crashdrop/detail/uncaught_exception.hpp ----
+// crashdrop/detail/uncaught_exception.hpp - what a std::terminate handler can say about the
+// exception that ended the program: its type (demangled) and, for a std::exception, what().
+// Portable C++ plus the Itanium C++ ABI's <cxxabi.h>, which libstdc++ has on Linux and in
+// mingw-w64 builds alike; each platform's terminate handler passes its own way of recording.
+// Context: implementation TU; ordinary code (runs inside std::terminate, before the abort that
+// the crash path captures; it may allocate: the demangled name comes from malloc).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+#if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
+// std::exception's type_info, named by its symbol because typeid is unavailable with -fno-rtti.
+// Declared as bytes: declared as a type_info object, the compiler would know its dynamic type
+// and call type_info::__do_catch non-virtually (an exact-type comparison).
+#if defined(_WIN32)
+extern const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
+#else
+extern __attribute__((visibility("default"))) const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
+#endif
+#endif
+
+/// The uncaught exception's what(), when it is a std::exception; nullptr otherwise.
+inline const char* current_exception_what(const std::type_info* type) {
+#if defined(__cpp_exceptions)
+    (void)type;
+    try {
+        throw;
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return nullptr;
+    }
+#elif defined(__GLIBCXX__)
+    // This translation unit cannot catch, so ask the C++ runtime directly: libstdc++'s
+    // exception_ptr holds the thrown object's address, and type_info::__do_catch performs the
+    // same derived-to-base test (and pointer adjustment) a catch clause would.
+    if (type == nullptr) return nullptr;
+    std::exception_ptr current = std::current_exception();
+    static_assert(sizeof(current) == sizeof(void*), "libstdc++ exception_ptr is one pointer");
+    void* object = nullptr;
+    std::memcpy(&object, static_cast<const void*>(&current), sizeof(object));
+    const auto* std_exception = reinterpret_cast<const std::type_info*>(crashdrop_std_exception_type_info);
+    if (object == nullptr || !std_exception->__do_catch(type, &object, 1)) return nullptr;
+    return static_cast<const std::exception*>(object)->what();
+#else
+    (void)type;
+    return nullptr;
+#endif
+}
+
+/// Reports the exception std::terminate is handling through note(key, value): "exception_type"
+/// (demangled) and, for a std::exception, "exception_what"; with no exception in flight (a
+/// direct std::terminate(), a pure virtual call in a GCC build), "terminate" says so.
+inline void describe_current_exception(void (*note)(const char* key, const char* value)) {
+#if defined(__GNUC__) || defined(__clang__)
+    const std::type_info* type = abi::__cxa_current_exception_type();
+    if (type != nullptr) {
+        int status = -1;
+        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
+        note("exception_type", status == 0 && demangled != nullptr ? demangled : type->name());
+        std::free(demangled);
+        if (const char* what = current_exception_what(type)) note("exception_what", what);
+        return;
+    }
+#endif
+    note("terminate", "std::terminate called without an active exception");
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/detail/uncaught_exception.hpp ----
 // ---- begin crashdrop/platform/linux/state_linux.hpp ----
 // crashdrop/platform/linux/state_linux.hpp - the one process-wide object the Linux crash path
 // works from. It is defined once, in the implementation TU, with static storage and no
@@ -9337,59 +9439,11 @@ static bool g_terminate_installed = false;
 
 /// An annotation set by the terminate handler (cut to the limit: what() may be long).
 inline void set_terminate_annotation(const char* key, const char* value) {
-    const std::size_t n = std::strlen(value);
-    (void)set_annotation(&sigsafe::g_state.context, key,
-                         std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
-}
-
-#if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
-// std::exception's type_info, named by its symbol because typeid is unavailable with -fno-rtti.
-// Declared as bytes: declared as a type_info object, the compiler would know its dynamic type
-// and call type_info::__do_catch non-virtually (an exact-type comparison).
-extern __attribute__((visibility("default"))) const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
-#endif
-
-/// The uncaught exception's what(), when it is a std::exception; nullptr otherwise.
-inline const char* current_exception_what(const std::type_info* type) {
-#if defined(__cpp_exceptions)
-    (void)type;
-    try {
-        throw;
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return nullptr;
-    }
-#elif defined(__GLIBCXX__)
-    // This translation unit cannot catch, so ask the C++ runtime directly: libstdc++'s
-    // exception_ptr holds the thrown object's address, and type_info::__do_catch performs the
-    // same derived-to-base test (and pointer adjustment) a catch clause would.
-    if (type == nullptr) return nullptr;
-    std::exception_ptr current = std::current_exception();
-    static_assert(sizeof(current) == sizeof(void*), "libstdc++ exception_ptr is one pointer");
-    void* object = nullptr;
-    std::memcpy(&object, static_cast<const void*>(&current), sizeof(object));
-    const auto* std_exception = reinterpret_cast<const std::type_info*>(crashdrop_std_exception_type_info);
-    if (object == nullptr || !std_exception->__do_catch(type, &object, 1)) return nullptr;
-    return static_cast<const std::exception*>(object)->what();
-#else
-    (void)type;
-    return nullptr;
-#endif
+    set_annotation_cut(&sigsafe::g_state.context, key, value);
 }
 
 inline void terminate_handler() {
-    const std::type_info* type = abi::__cxa_current_exception_type();
-    if (type != nullptr) {
-        int status = -1;
-        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
-        const char* name = status == 0 && demangled != nullptr ? demangled : type->name();
-        set_terminate_annotation("exception_type", name);
-        std::free(demangled);
-        if (const char* what = current_exception_what(type)) set_terminate_annotation("exception_what", what);
-    } else {
-        set_terminate_annotation("terminate", "std::terminate called without an active exception");
-    }
+    describe_current_exception(set_terminate_annotation);  // detail/uncaught_exception.hpp
     if (g_previous_terminate != nullptr && g_previous_terminate != terminate_handler) g_previous_terminate();
     std::abort();
 }
@@ -10407,6 +10461,16 @@ CRASHDROP_NAMESPACE_END
 //    that never come back: heap corruption and fail-fast (on real Windows these often skip
 //    the filter). First-chance C++ exceptions (0x20474343 mingw, 0xE06D7363 MSVC) and all
 //    other codes pass through untouched.
+//  - Stack overflow (0xC00000FD) is reported by the vectored handler too, the first time it is
+//    raised, and the process then ends with that code (TerminateProcess). Whatever comes after
+//    the vectored handlers (the search for a __except frame, then UnhandledExceptionFilter and
+//    the filter) needs more stack than the overflow leaves. Measured under wine 8: the
+//    vectored handler runs with about 5.5 KB left; continuing the search, wine faults again
+//    on the last page, cannot set up another exception frame and kills the thread without
+//    reaching the filter (exit code 1 for the main thread; a worker thread just vanishes and
+//    crashdrop's writer thread keeps the process alive: the hang seen before). Real Windows
+//    keeps a reserve for the dispatcher, but its filter gets little stack too. The price: a
+//    program that catches its own stack overflows with __try/__except is ended by crashdrop.
 // Context: implementation TU; crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
 
@@ -10490,6 +10554,11 @@ LONG WINAPI win_vectored_handler(EXCEPTION_POINTERS* ep) {
     if (ep != nullptr && ep->ExceptionRecord != nullptr && win_vectored_reports(ep->ExceptionRecord->ExceptionCode)) {
         win_capture(&g_win, ep);
     }
+    // ---- stack overflow: captured here, first, and the process ended (see the header) ----
+    if (ep != nullptr && ep->ExceptionRecord != nullptr && ep->ExceptionRecord->ExceptionCode == EXCEPTION_STACK_OVERFLOW) {
+        win_capture(&g_win, ep);
+        TerminateProcess(GetCurrentProcess(), EXCEPTION_STACK_OVERFLOW);
+    }
     return EXCEPTION_CONTINUE_SEARCH;
 }
 
@@ -10546,6 +10615,184 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/windows/handler_windows.hpp ----
+// ---- begin crashdrop/platform/windows/crt_windows.hpp ----
+// crashdrop/platform/windows/crt_windows.hpp - the failures a Microsoft C runtime reports by
+// calling a handler instead of raising an exception: an invalid parameter (memcpy_s(NULL, ...),
+// a bad format string, ...) and a pure virtual call compiled by MSVC (its _purecall).
+//
+// Which CRT: every CRT DLL already loaded when start() runs (ucrtbase.dll for MSVC and
+// mingw-ucrt builds, msvcrt.dll for Debian's mingw-w64, which links it by default, and the
+// older msvcr*.dll). Their _set_invalid_parameter_handler / _set_purecall_handler are looked up
+// with GetProcAddress: a mingw build's own entry points of those names are inert (libmingwex
+// keeps the pointer; msvcrt never calls it). A CRT loaded after start() is not covered, nor a
+// CRT linked statically into another module (MSVC /MT). Wine's msvcrt.dll exports neither
+// setter, so under wine only ucrtbase.dll is hooked (README, "Windows").
+//
+// What the handlers do: make an exception record the CRT did not (the code below and the
+// handler's own context from RtlCaptureContext, so readers walk handler -> CRT -> caller),
+// hand it to the same capture path as the unhandled-exception filter (win_capture), and end
+// the process with that code, as the CRT itself would without a handler. The handlers that
+// were installed before are kept for stop() and are not called: a report is made instead.
+//   invalid parameter  0xC0000417 STATUS_INVALID_CRUNTIME_PARAMETER (the code ucrt raises)
+//   pure call          0xC0000025 STATUS_NONCONTINUABLE_EXCEPTION (what Breakpad's purecall
+//                      handler records; ucrt itself only aborts, which would be 0x40000015)
+// Context: implementation TU. namespace sigsafe runs after the failure (crash-path rules: the
+// record lives on the failing thread's stack, nothing is allocated, no lock, no stdio); namespace
+// detail is start()/stop() code.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace sigsafe {
+
+constexpr DWORD k_code_invalid_parameter = 0xC0000417u;  // STATUS_INVALID_CRUNTIME_PARAMETER
+constexpr DWORD k_code_pure_call = 0xC0000025u;          // STATUS_NONCONTINUABLE_EXCEPTION
+
+using crt_invalid_parameter_fn = void(__cdecl*)(const wchar_t*, const wchar_t*, const wchar_t*, unsigned int, uintptr_t);
+using crt_purecall_fn = void(__cdecl*)();
+using crt_set_invalid_parameter_fn = crt_invalid_parameter_fn(__cdecl*)(crt_invalid_parameter_fn);
+using crt_set_purecall_fn = crt_purecall_fn(__cdecl*)(crt_purecall_fn);
+
+/// Captures a failure that arrived as a call, then ends the process with `code`. Not inlined:
+/// the context is this function's, one frame below the CRT's handler call.
+__attribute__((noinline)) CRASHDROP_SIGSAFE void win_capture_crt_failure(DWORD code) {
+    CONTEXT context;  // 16-byte aligned by its type
+    EXCEPTION_RECORD record;
+    zero_bytes(&context, sizeof(context));
+    zero_bytes(&record, sizeof(record));
+    RtlCaptureContext(&context);
+    record.ExceptionCode = code;
+    record.ExceptionFlags = EXCEPTION_NONCONTINUABLE;
+    record.ExceptionAddress = reinterpret_cast<void*>(context.Rip);
+    EXCEPTION_POINTERS pointers;
+    pointers.ExceptionRecord = &record;
+    pointers.ContextRecord = &context;
+    win_capture(&g_win, &pointers);
+    TerminateProcess(GetCurrentProcess(), code);
+}
+
+void __cdecl win_on_invalid_parameter(const wchar_t*, const wchar_t*, const wchar_t*, unsigned int, uintptr_t) {
+    win_capture_crt_failure(k_code_invalid_parameter);
+}
+
+void __cdecl win_on_purecall() { win_capture_crt_failure(k_code_pure_call); }
+
+}  // namespace sigsafe
+
+namespace detail {
+
+/// One CRT DLL whose handlers crashdrop replaced. The module is referenced (GetModuleHandleEx)
+/// so it cannot be unloaded before stop() puts the previous handlers back.
+struct win_crt_hook {
+    HMODULE module;
+    sigsafe::crt_set_invalid_parameter_fn set_invalid_parameter;
+    sigsafe::crt_set_purecall_fn set_purecall;
+    sigsafe::crt_invalid_parameter_fn previous_invalid_parameter;
+    sigsafe::crt_purecall_fn previous_purecall;
+};
+
+/// The CRT DLLs looked for, newest first.
+static const wchar_t* const k_win_crt_dlls[] = {L"ucrtbase.dll", L"ucrtbased.dll", L"msvcrt.dll",  L"msvcr120.dll",
+                                                L"msvcr110.dll", L"msvcr100.dll",  L"msvcr90.dll", L"msvcr80.dll"};
+constexpr std::size_t k_win_crt_max = sizeof(k_win_crt_dlls) / sizeof(k_win_crt_dlls[0]);
+
+static win_crt_hook g_win_crt[k_win_crt_max];
+static std::size_t g_win_crt_count = 0;
+
+/// start(): installs crashdrop's handlers in every loaded CRT that exports the setters.
+inline void win_install_crt_handlers() {
+    g_win_crt_count = 0;
+    for (const wchar_t* name : k_win_crt_dlls) {
+        HMODULE module = nullptr;
+        if (!GetModuleHandleExW(0, name, &module) || module == nullptr) continue;  // not loaded: skipped
+        win_crt_hook h{};
+        h.module = module;
+        h.set_invalid_parameter = reinterpret_cast<sigsafe::crt_set_invalid_parameter_fn>(
+            reinterpret_cast<void*>(GetProcAddress(module, "_set_invalid_parameter_handler")));
+        h.set_purecall = reinterpret_cast<sigsafe::crt_set_purecall_fn>(
+            reinterpret_cast<void*>(GetProcAddress(module, "_set_purecall_handler")));
+        if (h.set_invalid_parameter == nullptr && h.set_purecall == nullptr) {
+            FreeLibrary(module);  // e.g. wine's msvcrt.dll: nothing to hook
+            continue;
+        }
+        if (h.set_invalid_parameter != nullptr) h.previous_invalid_parameter = h.set_invalid_parameter(sigsafe::win_on_invalid_parameter);
+        if (h.set_purecall != nullptr) h.previous_purecall = h.set_purecall(sigsafe::win_on_purecall);
+        g_win_crt[g_win_crt_count++] = h;
+    }
+}
+
+/// stop(): puts the previous handlers back where crashdrop's are still the ones installed
+/// (someone who replaced crashdrop's since keeps theirs), and releases the modules.
+inline void win_remove_crt_handlers() {
+    for (std::size_t i = 0; i < g_win_crt_count; ++i) {
+        win_crt_hook& h = g_win_crt[i];
+        if (h.set_invalid_parameter != nullptr) {
+            sigsafe::crt_invalid_parameter_fn current = h.set_invalid_parameter(h.previous_invalid_parameter);
+            if (current != sigsafe::win_on_invalid_parameter) h.set_invalid_parameter(current);
+        }
+        if (h.set_purecall != nullptr) {
+            sigsafe::crt_purecall_fn current = h.set_purecall(h.previous_purecall);
+            if (current != sigsafe::win_on_purecall) h.set_purecall(current);
+        }
+        FreeLibrary(h.module);
+        h = win_crt_hook{};
+    }
+    g_win_crt_count = 0;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/windows/crt_windows.hpp ----
+// ---- begin crashdrop/platform/windows/terminate_windows.hpp ----
+// crashdrop/platform/windows/terminate_windows.hpp - the std::terminate handler on Windows: it
+// records the uncaught exception's type and what() (detail/uncaught_exception.hpp, shared with
+// Linux), runs the previous terminate handler, then abort()s; the abort is what the crash path
+// captures (SIGABRT -> exception code 0x40000015, handler_windows.hpp), as on Linux.
+// In a mingw build an uncaught exception gets here from __cxa_throw, and so does a pure virtual
+// call (libstdc++'s __cxa_pure_virtual calls std::terminate; msvcrt's _purecall is not used).
+// Context: implementation TU; ordinary code (runs before the abort, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// Records one annotation (exception_type, exception_what) for the report of the coming abort.
+inline void win_note_terminate(const char* key, const char* value) {
+    set_annotation_cut(&sigsafe::g_win.context, key, value);
+}
+
+static std::terminate_handler g_win_previous_terminate = nullptr;
+static bool g_win_terminate_installed = false;
+
+inline void win_terminate_handler() {
+    describe_current_exception(win_note_terminate);
+    std::terminate_handler previous = g_win_previous_terminate;
+    if (previous != nullptr && previous != win_terminate_handler) previous();
+    std::abort();
+}
+
+/// start(): std::terminate is process-wide, so a plugin that reports only its own crashes
+/// (only_this_module) leaves it to the host, as on Linux.
+inline void win_install_terminate(const Options& options) {
+    if (!options.handle_terminate || options.only_this_module) return;
+    g_win_previous_terminate = std::set_terminate(win_terminate_handler);
+    g_win_terminate_installed = true;
+}
+
+/// stop(): restores the previous handler where crashdrop's is still the one installed.
+inline void win_remove_terminate() {
+    if (!g_win_terminate_installed) return;
+    if (std::get_terminate() == win_terminate_handler) std::set_terminate(g_win_previous_terminate);
+    g_win_previous_terminate = nullptr;
+    g_win_terminate_installed = false;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/windows/terminate_windows.hpp ----
 // ---- begin crashdrop/helper/helper_windows.hpp ----
 // crashdrop/helper/helper_windows.hpp - the helper process on Windows: how start() launches it
 // and how it writes the dump of a crashed application from outside.
@@ -11137,6 +11384,8 @@ inline Status windows_start(const Options& options) {
     g->previous_filter = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
     g->vectored_handle = AddVectoredExceptionHandler(1, sigsafe::win_vectored_handler);
     g->previous_sigabrt = signal(SIGABRT, sigsafe::win_on_sigabrt);
+    win_install_crt_handlers();      // crt_windows.hpp: invalid parameter, pure call
+    win_install_terminate(options);  // terminate_windows.hpp
     g->started.store(2, std::memory_order_release);
     return Status::success();
 }
@@ -11152,6 +11401,8 @@ inline void windows_stop() noexcept {
     g->vectored_handle = nullptr;
     void(__cdecl * current_abort)(int) = signal(SIGABRT, g->previous_sigabrt == SIG_ERR ? SIG_DFL : g->previous_sigabrt);
     if (current_abort != sigsafe::win_on_sigabrt) signal(SIGABRT, current_abort);
+    win_remove_terminate();     // terminate_windows.hpp
+    win_remove_crt_handlers();  // crt_windows.hpp
     win_release(g);
     g->started.store(0, std::memory_order_release);
 }

@@ -1,14 +1,21 @@
 // The Windows crash target: starts crashdrop, then crashes the way argv[2] says. Run under
 // wine by tests/windows/run_crash_case.py, which reads the dump with the Linux readers.
 //     crash_target_win.exe <database> <case>
-// Cases: null_write, divide_by_zero, stack_overflow, abort, thread_null_write, clean_exit.
+// Cases: null_write, divide_by_zero, stack_overflow, abort, thread_null_write, clean_exit,
+// uncaught_exception, pure_virtual (in this static mingw build the vtable slot is 0: see
+// run_crash_case.py), invalid_parameter_ucrt and purecall_ucrt (ucrtbase.dll loaded before
+// start(), then its memcpy_s(NULL, ...) / _purecall called: what an MSVC-built module does),
+// dll_divide_by_zero (crash_dll_win.dll loaded after start(), crashing inside).
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <thread>
+
+#include <windows.h>
 
 namespace {
 
@@ -29,12 +36,63 @@ __attribute__((noinline)) void crash_abort() { std::abort(); }
 
 __attribute__((noinline)) void worker_thread_body() { crash_null_write(); }
 
+__attribute__((noinline)) void throw_uncaught() { throw std::runtime_error("crashdrop test: nobody catches this"); }
+
+// A pure virtual call: Base's constructor calls speak() through a pointer the compiler cannot
+// see through, while the object is still a Base (its vtable slot for speak() is the pure
+// virtual one: __cxa_pure_virtual, referred to weakly and, unlinked, 0 here).
+struct Base {
+    Base();
+    virtual ~Base() = default;
+    virtual int speak() = 0;
+};
+Base* volatile g_base = nullptr;
+__attribute__((noinline)) int call_speak() { return g_base->speak(); }
+Base::Base() {
+    g_base = this;
+    call_speak();
+}
+struct Derived : Base {
+    int speak() override { return 1; }
+};
+__attribute__((noinline)) void crash_pure_virtual() { Derived d; }
+
+HMODULE g_ucrt = nullptr;
+
+__attribute__((noinline)) void crash_invalid_parameter_ucrt() {
+    using memcpy_s_fn = int(__cdecl*)(void*, std::size_t, const void*, std::size_t);
+    auto fn = reinterpret_cast<memcpy_s_fn>(reinterpret_cast<void*>(GetProcAddress(g_ucrt, "memcpy_s")));
+    if (fn == nullptr) std::exit(4);
+    std::printf("memcpy_s returned %d\n", fn(nullptr, 8, "abc", 3));  // not reached with crashdrop
+}
+
+__attribute__((noinline)) void crash_purecall_ucrt() {
+    using purecall_fn = void(__cdecl*)();
+    auto fn = reinterpret_cast<purecall_fn>(reinterpret_cast<void*>(GetProcAddress(g_ucrt, "_purecall")));
+    if (fn == nullptr) std::exit(4);
+    fn();
+}
+
+__attribute__((noinline)) int crash_in_dll() {
+    HMODULE dll = LoadLibraryW(L"crash_dll_win.dll");
+    if (dll == nullptr) std::exit(4);
+    using divide_fn = int (*)(int);
+    auto fn = reinterpret_cast<divide_fn>(reinterpret_cast<void*>(GetProcAddress(dll, "crashdrop_test_dll_divide")));
+    if (fn == nullptr) std::exit(4);
+    return fn(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 3) {
         std::fprintf(stderr, "usage: %s <database> <case>\n", argv[0]);
         return 2;
+    }
+    const char* what = argv[2];
+    if (std::strcmp(what, "invalid_parameter_ucrt") == 0 || std::strcmp(what, "purecall_ucrt") == 0) {
+        g_ucrt = LoadLibraryW(L"ucrtbase.dll");  // before start(): only CRTs loaded then are hooked
+        if (g_ucrt == nullptr) return 4;
     }
     crashdrop::Options o;
     o.database_path = argv[1];
@@ -45,7 +103,6 @@ int main(int argc, char** argv) {
         return 3;
     }
     std::fflush(stdout);
-    const char* what = argv[2];
     if (std::strcmp(what, "null_write") == 0) crash_null_write();
     else if (std::strcmp(what, "divide_by_zero") == 0) return crash_divide_by_zero();
     else if (std::strcmp(what, "stack_overflow") == 0) return recurse_forever(0);
@@ -53,6 +110,16 @@ int main(int argc, char** argv) {
     else if (std::strcmp(what, "thread_null_write") == 0) {
         std::thread t(worker_thread_body);
         t.join();
+    } else if (std::strcmp(what, "uncaught_exception") == 0) {
+        throw_uncaught();
+    } else if (std::strcmp(what, "pure_virtual") == 0) {
+        crash_pure_virtual();
+    } else if (std::strcmp(what, "invalid_parameter_ucrt") == 0) {
+        crash_invalid_parameter_ucrt();
+    } else if (std::strcmp(what, "purecall_ucrt") == 0) {
+        crash_purecall_ucrt();
+    } else if (std::strcmp(what, "dll_divide_by_zero") == 0) {
+        return crash_in_dll();
     } else if (std::strcmp(what, "clean_exit") == 0) {
         crashdrop::stop();
         return 0;

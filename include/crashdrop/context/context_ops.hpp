@@ -51,6 +51,13 @@ inline Status set_annotation(const context_store* s, std::string_view key, std::
     return Status::success();
 }
 
+/// An annotation recorded by crashdrop itself (the terminate handler: what() may be long), cut
+/// to the value limit rather than refused.
+inline void set_annotation_cut(const context_store* s, const char* key, const char* value) {
+    const std::size_t n = std::strlen(value);
+    (void)set_annotation(s, key, std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
+}
+
 inline Status remove_annotation(const context_store* s, std::string_view key) {
     if (Status st = check_key("annotation", key, limits::annotation_key); !st.ok()) return st;
     context_erase_long(s, sigsafe::sk_annotation, key.data(), key.size());

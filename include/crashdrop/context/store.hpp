@@ -334,13 +334,15 @@ inline void context_init(context_store* s, std::uint8_t* base, std::uint32_t bre
 }
 
 inline void cpu_relax(unsigned spins) {
+    if (spins < 64) {
+        sigsafe::cpu_pause();
+    } else {
 #if CRASHDROP_OS_WINDOWS
-    if (spins < 64) YieldProcessor();
-    else SwitchToThread();
+        SwitchToThread();
 #else
-    if (spins < 64) sigsafe::cpu_pause();
-    else sched_yield();
+        sched_yield();
 #endif
+    }
 }
 
 /// Takes ownership of a slot (its sequence number made odd). Spins only while another thread

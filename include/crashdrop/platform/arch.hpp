@@ -6,6 +6,7 @@
 #if CRASHDROP_ARCH_X86_64
 #include "../minidump/context_amd64.hpp"
 #include "linux/arch_x86_64.hpp"
+#include "windows/arch_windows.hpp"
 #elif CRASHDROP_ARCH_AARCH64
 #include "../minidump/context_arm64.hpp"
 #include "linux/arch_aarch64.hpp"

@@ -351,59 +351,11 @@ static bool g_terminate_installed = false;
 
 /// An annotation set by the terminate handler (cut to the limit: what() may be long).
 inline void set_terminate_annotation(const char* key, const char* value) {
-    const std::size_t n = std::strlen(value);
-    (void)set_annotation(&sigsafe::g_state.context, key,
-                         std::string_view(value, n < limits::annotation_value ? n : limits::annotation_value), false);
-}
-
-#if !defined(__cpp_exceptions) && defined(__GLIBCXX__)
-// std::exception's type_info, named by its symbol because typeid is unavailable with -fno-rtti.
-// Declared as bytes: declared as a type_info object, the compiler would know its dynamic type
-// and call type_info::__do_catch non-virtually (an exact-type comparison).
-extern __attribute__((visibility("default"))) const char crashdrop_std_exception_type_info[] __asm__("_ZTISt9exception");
-#endif
-
-/// The uncaught exception's what(), when it is a std::exception; nullptr otherwise.
-inline const char* current_exception_what(const std::type_info* type) {
-#if defined(__cpp_exceptions)
-    (void)type;
-    try {
-        throw;
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return nullptr;
-    }
-#elif defined(__GLIBCXX__)
-    // This translation unit cannot catch, so ask the C++ runtime directly: libstdc++'s
-    // exception_ptr holds the thrown object's address, and type_info::__do_catch performs the
-    // same derived-to-base test (and pointer adjustment) a catch clause would.
-    if (type == nullptr) return nullptr;
-    std::exception_ptr current = std::current_exception();
-    static_assert(sizeof(current) == sizeof(void*), "libstdc++ exception_ptr is one pointer");
-    void* object = nullptr;
-    std::memcpy(&object, static_cast<const void*>(&current), sizeof(object));
-    const auto* std_exception = reinterpret_cast<const std::type_info*>(crashdrop_std_exception_type_info);
-    if (object == nullptr || !std_exception->__do_catch(type, &object, 1)) return nullptr;
-    return static_cast<const std::exception*>(object)->what();
-#else
-    (void)type;
-    return nullptr;
-#endif
+    set_annotation_cut(&sigsafe::g_state.context, key, value);
 }
 
 inline void terminate_handler() {
-    const std::type_info* type = abi::__cxa_current_exception_type();
-    if (type != nullptr) {
-        int status = -1;
-        char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
-        const char* name = status == 0 && demangled != nullptr ? demangled : type->name();
-        set_terminate_annotation("exception_type", name);
-        std::free(demangled);
-        if (const char* what = current_exception_what(type)) set_terminate_annotation("exception_what", what);
-    } else {
-        set_terminate_annotation("terminate", "std::terminate called without an active exception");
-    }
+    describe_current_exception(set_terminate_annotation);  // detail/uncaught_exception.hpp
     if (g_previous_terminate != nullptr && g_previous_terminate != terminate_handler) g_previous_terminate();
     std::abort();
 }

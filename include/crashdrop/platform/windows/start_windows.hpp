@@ -227,6 +227,8 @@ inline Status windows_start(const Options& options) {
     g->previous_filter = SetUnhandledExceptionFilter(sigsafe::win_unhandled_filter);
     g->vectored_handle = AddVectoredExceptionHandler(1, sigsafe::win_vectored_handler);
     g->previous_sigabrt = signal(SIGABRT, sigsafe::win_on_sigabrt);
+    win_install_crt_handlers();      // crt_windows.hpp: invalid parameter, pure call
+    win_install_terminate(options);  // terminate_windows.hpp
     g->started.store(2, std::memory_order_release);
     return Status::success();
 }
@@ -242,6 +244,8 @@ inline void windows_stop() noexcept {
     g->vectored_handle = nullptr;
     void(__cdecl * current_abort)(int) = signal(SIGABRT, g->previous_sigabrt == SIG_ERR ? SIG_DFL : g->previous_sigabrt);
     if (current_abort != sigsafe::win_on_sigabrt) signal(SIGABRT, current_abort);
+    win_remove_terminate();     // terminate_windows.hpp
+    win_remove_crt_handlers();  // crt_windows.hpp
     win_release(g);
     g->started.store(0, std::memory_order_release);
 }

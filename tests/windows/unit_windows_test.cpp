@@ -1,0 +1,166 @@
+// Windows unit tests of crashdrop's start()/stop(): what they install and put back, how they
+// refuse bad options, and which exceptions are not crashes. Run by ctest through wine
+// (CMAKE_CROSSCOMPILING_EMULATOR); Catch2's main is in catch_main_win.cpp.
+#define CRASHDROP_IMPLEMENTATION
+#include "crashdrop.hpp"
+
+#include <catch2/catch.hpp>
+#include <windows.h>
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh database folder under the (wine prefix's) temp folder, removed afterwards.
+struct TempDatabase {
+    fs::path path;
+    TempDatabase() {
+        static int counter = 0;
+        path = fs::temp_directory_path() /
+               ("crashdrop-unit-" + std::to_string(GetCurrentProcessId()) + "-" + std::to_string(++counter));
+        fs::remove_all(path);
+    }
+    ~TempDatabase() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    crashdrop::Options options() const {
+        crashdrop::Options o;
+        o.database_path = path.string();
+        o.product_name = "unit_windows";
+        o.product_version = "1.0";
+        return o;
+    }
+    std::vector<std::string> pending() const {
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(path / "pending")) names.push_back(e.path().filename().string());
+        return names;
+    }
+};
+
+LONG WINAPI test_filter(EXCEPTION_POINTERS*) { return EXCEPTION_CONTINUE_SEARCH; }
+
+/// The installed unhandled-exception filter (read by setting one and putting it back).
+LPTOP_LEVEL_EXCEPTION_FILTER current_filter() {
+    LPTOP_LEVEL_EXCEPTION_FILTER current = SetUnhandledExceptionFilter(nullptr);
+    SetUnhandledExceptionFilter(current);
+    return current;
+}
+
+void test_terminate() { std::abort(); }
+
+using iph_fn = void(__cdecl*)(const wchar_t*, const wchar_t*, const wchar_t*, unsigned int, uintptr_t);
+using pch_fn = void(__cdecl*)();
+void __cdecl test_invalid_parameter(const wchar_t*, const wchar_t*, const wchar_t*, unsigned int, uintptr_t) {}
+void __cdecl test_purecall() {}
+
+template <typename F>
+F crt_function(HMODULE crt, const char* name) {
+    return reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(crt, name)));
+}
+
+}  // namespace
+
+TEST_CASE("start and stop put back the unhandled-exception filter that was there before") {
+    TempDatabase db;
+    LPTOP_LEVEL_EXCEPTION_FILTER before = SetUnhandledExceptionFilter(test_filter);
+    REQUIRE(crashdrop::start(db.options()).ok());
+    CHECK(current_filter() != test_filter);  // crashdrop's own is installed
+    crashdrop::stop();
+    CHECK(current_filter() == test_filter);
+    SetUnhandledExceptionFilter(before);
+}
+
+TEST_CASE("start and stop put back the std::terminate handler and handle_terminate=false leaves it alone") {
+    TempDatabase db;
+    std::terminate_handler before = std::set_terminate(test_terminate);
+    REQUIRE(crashdrop::start(db.options()).ok());
+    CHECK(std::get_terminate() != test_terminate);
+    crashdrop::stop();
+    CHECK(std::get_terminate() == test_terminate);
+
+    crashdrop::Options o = db.options();
+    o.handle_terminate = false;
+    REQUIRE(crashdrop::start(o).ok());
+    CHECK(std::get_terminate() == test_terminate);
+    crashdrop::stop();
+    std::set_terminate(before);
+}
+
+TEST_CASE("start hooks the invalid-parameter and purecall handlers of a loaded ucrtbase.dll and stop puts them back") {
+    HMODULE ucrt = LoadLibraryW(L"ucrtbase.dll");
+    REQUIRE(ucrt != nullptr);
+    auto set_iph = crt_function<iph_fn(__cdecl*)(iph_fn)>(ucrt, "_set_invalid_parameter_handler");
+    auto get_iph = crt_function<iph_fn(__cdecl*)()>(ucrt, "_get_invalid_parameter_handler");
+    auto set_pch = crt_function<pch_fn(__cdecl*)(pch_fn)>(ucrt, "_set_purecall_handler");
+    auto get_pch = crt_function<pch_fn(__cdecl*)()>(ucrt, "_get_purecall_handler");
+    REQUIRE(set_iph != nullptr);
+    REQUIRE(get_iph != nullptr);
+    REQUIRE(set_pch != nullptr);
+    REQUIRE(get_pch != nullptr);
+    iph_fn old_iph = set_iph(test_invalid_parameter);
+    pch_fn old_pch = set_pch(test_purecall);
+
+    TempDatabase db;
+    REQUIRE(crashdrop::start(db.options()).ok());
+    CHECK(get_iph() != test_invalid_parameter);
+    CHECK(get_iph() != nullptr);
+    CHECK(get_pch() != test_purecall);
+    CHECK(get_pch() != nullptr);
+    crashdrop::stop();
+    CHECK(get_iph() == test_invalid_parameter);
+    CHECK(get_pch() == test_purecall);
+
+    set_iph(old_iph);
+    set_pch(old_pch);
+    FreeLibrary(ucrt);
+}
+
+TEST_CASE("an empty database_path is refused with invalid_options and a message naming it") {
+    crashdrop::Options o;
+    crashdrop::Status s = crashdrop::start(o);
+    CHECK(s.code() == crashdrop::Error::invalid_options);
+    CHECK(s.message().find("database_path") != std::string::npos);
+    CHECK_FALSE(crashdrop::is_started());
+    // Nothing was left installed: a correct start() works afterwards.
+    TempDatabase db;
+    REQUIRE(crashdrop::start(db.options()).ok());
+    crashdrop::stop();
+}
+
+TEST_CASE("a second start() is refused with already_started and the first keeps working") {
+    TempDatabase db;
+    REQUIRE(crashdrop::start(db.options()).ok());
+    crashdrop::Status again = crashdrop::start(db.options());
+    CHECK(again.code() == crashdrop::Error::already_started);
+    CHECK(crashdrop::is_started());
+    crashdrop::stop();
+    CHECK_FALSE(crashdrop::is_started());
+}
+
+TEST_CASE("first-chance C++ exceptions and debug output are not crashes: no dump appears") {
+    TempDatabase db;
+    REQUIRE(crashdrop::start(db.options()).ok());
+    int caught = 0;
+    for (int i = 0; i < 3; ++i) {
+        try {
+            throw std::runtime_error("caught right away");
+        } catch (const std::runtime_error&) {
+            ++caught;
+        }
+    }
+    OutputDebugStringA("crashdrop unit test: OutputDebugStringA raises DBG_PRINTEXCEPTION_C\n");
+    CHECK(caught == 3);
+    CHECK(crashdrop::is_started());
+    const std::vector<std::string> files = db.pending();
+    REQUIRE(files.size() == 1);  // only the file start() prepared, still a temporary
+    CHECK(files[0].size() > 8);
+    CHECK(files[0].compare(files[0].size() - 8, 8, ".dmp.tmp") == 0);
+    crashdrop::stop();
+    CHECK(db.pending().empty());  // stop() removed the unused dump file
+}
