@@ -82,6 +82,14 @@ __attribute__((noinline)) int crash_in_dll() {
     return fn(1);
 }
 
+/// The application's own filter, installed before crashdrop's: crashdrop chains to it.
+LONG WINAPI previous_filter(EXCEPTION_POINTERS*) {
+    static const char text[] = "previous filter ran\n";
+    DWORD wrote = 0;
+    WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), text, sizeof(text) - 1, &wrote, nullptr);
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +102,7 @@ int main(int argc, char** argv) {
         g_ucrt = LoadLibraryW(L"ucrtbase.dll");  // before start(): only CRTs loaded then are hooked
         if (g_ucrt == nullptr) return 4;
     }
+    if (std::strcmp(what, "chained_filter") == 0) SetUnhandledExceptionFilter(previous_filter);
     crashdrop::Options o;
     o.database_path = argv[1];
     o.product_name = "crash_target_win";
@@ -103,7 +112,7 @@ int main(int argc, char** argv) {
         return 3;
     }
     std::fflush(stdout);
-    if (std::strcmp(what, "null_write") == 0) crash_null_write();
+    if (std::strcmp(what, "null_write") == 0 || std::strcmp(what, "chained_filter") == 0) crash_null_write();
     else if (std::strcmp(what, "divide_by_zero") == 0) return crash_divide_by_zero();
     else if (std::strcmp(what, "stack_overflow") == 0) return recurse_forever(0);
     else if (std::strcmp(what, "abort") == 0) crash_abort();

@@ -54,6 +54,9 @@ CASES = {
     # crashdrop's purecall handler: STATUS_NONCONTINUABLE_EXCEPTION.
     "purecall_ucrt": ("EXCEPTION_NONCONTINUABLE_EXCEPTION", 0xC0000025, "exe",
                       ["win_capture_crt_failure", "win_on_purecall", "_purecall", "crash_purecall_ucrt", "main"]),
+    # An unhandled-exception filter installed before start(): it runs after the dump (it prints
+    # "previous filter ran") and the process still ends with the original code.
+    "chained_filter": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero", ["crash_null_write", "main"]),
     # A DLL loaded with LoadLibrary after start() divides by zero.
     "dll_divide_by_zero": ("EXCEPTION_INT_DIVIDE_BY_ZERO", 0xC0000094, "dll",
                            ["crashdrop_test_dll_divide", "crash_in_dll", "main"]),
@@ -99,6 +102,8 @@ def main():
     print(f"{a.case}: exit status {p.returncode} after {elapsed:.2f} s")
     if p.returncode != exit_code & 0xFF:
         fail(f"exit status {p.returncode}, expected {exit_code & 0xFF} (low byte of {exit_code:#x})", output[-2000:])
+    if a.case == "chained_filter" and "previous filter ran" not in output:
+        fail("the filter installed before crashdrop's did not run", output[-2000:])
     if a.parent:
         m = re.search(r"^child exit code 0x([0-9A-F]{8})\r?$", output, re.M)
         if not m:
