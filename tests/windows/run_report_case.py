@@ -12,6 +12,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,9 +85,19 @@ def stackwalk_reason(a, dump, exe_debug_id=False):
     if exe_debug_id:
         name = os.path.basename(a.exe).lower()
         exe = [l.split("|") for l in lines if l.startswith("Module|") and l.split("|")[1].lower() == name]
-        if not exe or len(exe[0][4]) != 33:
-            fail(f"{name} has no debug id in the dump", "\n".join(l for l in lines if l.startswith("Module|")))
-        print(f"{name} debug id {exe[0][4]}")
+        # What the executable's PE CodeView record says (GNU ld's --build-id writes an RSDS one).
+        objdump = shutil.which("x86_64-w64-mingw32-objdump")
+        if not objdump:
+            fail("x86_64-w64-mingw32-objdump is missing (g++-mingw-w64-x86-64)")
+        pe = subprocess.run([objdump, "-p", a.exe], stdout=subprocess.PIPE, timeout=60).stdout.decode(errors="replace")
+        m = re.search(r"format RSDS signature ([0-9a-f]{32}) age (\d+)", pe)
+        if not m:
+            fail(f"objdump -p shows no RSDS record in {a.exe}")
+        want = m.group(1).upper() + format(int(m.group(2)), "X")
+        if not exe or exe[0][4] != want:
+            fail(f"{name}'s debug id in the dump is {exe[0][4] if exe else None}, objdump says {want}",
+                 "\n".join(l for l in lines if l.startswith("Module|")))
+        print(f"{name} debug id {exe[0][4]}, as objdump -p shows")
     return crash[0][1] if crash else None
 
 
