@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <windows.h>
+#include <malloc.h>
 
 namespace {
 
@@ -82,11 +83,40 @@ __attribute__((noinline)) int crash_in_dll() {
     return fn(1);
 }
 
+/// Locks the process heap and the CRT's heap for good, then crashes: a crash path (and hand-off)
+/// that allocated from either would hang here instead of producing its dump.
+__attribute__((noinline)) void crash_with_heaps_locked() {
+    HANDLE heaps[2] = {GetProcessHeap(), reinterpret_cast<HANDLE>(_get_heap_handle())};
+    HANDLE locked = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+    struct arg_t {
+        HANDLE* heaps;
+        HANDLE locked;
+    } arg{heaps, locked};
+    auto holder = [](void* p) -> DWORD {
+        auto* a = static_cast<arg_t*>(p);
+        HeapLock(a->heaps[0]);
+        if (a->heaps[1] != nullptr && a->heaps[1] != a->heaps[0]) HeapLock(a->heaps[1]);
+        SetEvent(a->locked);
+        Sleep(INFINITE);
+        return 0;
+    };
+    CreateThread(nullptr, 0, holder, &arg, 0, nullptr);
+    WaitForSingleObject(locked, INFINITE);
+    crash_null_write();
+}
+
 /// The application's own filter, installed before crashdrop's: crashdrop chains to it.
 LONG WINAPI previous_filter(EXCEPTION_POINTERS*) {
     static const char text[] = "previous filter ran\n";
     DWORD wrote = 0;
     WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), text, sizeof(text) - 1, &wrote, nullptr);
+    return EXCEPTION_CONTINUE_SEARCH;
+}
+
+/// For heap_locked: ends the process at once with the exception's code (wine's own unhandled-
+/// exception path, which crashdrop chains to, needs the heap this case keeps locked).
+LONG WINAPI terminating_filter(EXCEPTION_POINTERS* ep) {
+    TerminateProcess(GetCurrentProcess(), ep->ExceptionRecord->ExceptionCode);
     return EXCEPTION_CONTINUE_SEARCH;
 }
 
@@ -103,6 +133,7 @@ int main(int argc, char** argv) {
         if (g_ucrt == nullptr) return 4;
     }
     if (std::strcmp(what, "chained_filter") == 0) SetUnhandledExceptionFilter(previous_filter);
+    if (std::strcmp(what, "heap_locked") == 0) SetUnhandledExceptionFilter(terminating_filter);
     crashdrop::Options o;
     o.database_path = argv[1];
     o.product_name = "crash_target_win";
@@ -119,6 +150,8 @@ int main(int argc, char** argv) {
     else if (std::strcmp(what, "thread_null_write") == 0) {
         std::thread t(worker_thread_body);
         t.join();
+    } else if (std::strcmp(what, "heap_locked") == 0) {
+        crash_with_heaps_locked();
     } else if (std::strcmp(what, "uncaught_exception") == 0) {
         throw_uncaught();
     } else if (std::strcmp(what, "pure_virtual") == 0) {

@@ -57,6 +57,13 @@ CASES = {
     # An unhandled-exception filter installed before start(): it runs after the dump (it prints
     # "previous filter ran") and the process still ends with the original code.
     "chained_filter": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero", ["crash_null_write", "main"]),
+    # The process heap and the CRT's heap are locked by another thread for good when the main
+    # thread crashes: the crash path and the hand-off to the helper allocate nothing, so the dump
+    # still arrives (a crash path that allocated would hang until the runner's timeout). The
+    # target's own filter, chained after the dump, ends the process: wine's default unhandled-
+    # exception path would wait for the locked heap itself.
+    "heap_locked": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero",
+                    ["crash_null_write", "crash_with_heaps_locked", "main"]),
     # A DLL loaded with LoadLibrary after start() divides by zero.
     "dll_divide_by_zero": ("EXCEPTION_INT_DIVIDE_BY_ZERO", 0xC0000094, "dll",
                            ["crashdrop_test_dll_divide", "crash_in_dll", "main"]),
