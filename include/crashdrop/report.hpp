@@ -75,7 +75,8 @@ enum class UploadFormat {
 /// How the helper process, which persists and sends reports, is started.
 enum class HelperMode {
     reexec,    ///< the executable again, in helper mode (start() in it never returns); default
-    fork,      ///< a fork of this process without exec (for plugins inside a host)
+    fork,      ///< a fork of this process without exec (for plugins inside a host; Linux only:
+               ///< on Windows start() refuses it and a plugin uses external)
     external,  ///< the executable at Options::helper_path (see crashdrop::run_helper)
     none,      ///< no helper: the crashed process writes its dump; nothing is uploaded
 };
