@@ -121,6 +121,11 @@ int main(int argc, char** argv) {
         expect(crashdrop::reinstall().ok() && crashdrop::check_handlers().ok(), "reinstall puts it back");
         crashdrop::stop();
         expect(!crashdrop::is_started(), "stop");
+        crashdrop::Options forked = o;
+        forked.helper_mode = crashdrop::HelperMode::fork;
+        const crashdrop::Status refused = crashdrop::start(forked);
+        expect(refused.code() == crashdrop::Error::invalid_options && refused.message().find("fork") != std::string::npos,
+               "HelperMode::fork is refused on Windows, naming it");
         expect(crashdrop::start(o).ok(), "start again after stop");
         crashdrop::stop();
         std::printf("%s\n", failures == 0 ? "all ok" : "some failed");
