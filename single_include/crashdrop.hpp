@@ -8490,6 +8490,8 @@ public:
 
     const helper_config& config() const { return config_; }
     const database& db() const { return db_; }
+    /// This installation's id (settled by begin()).
+    const std::string& client_id() const { return client_id_; }
 
     /// Prepares the database and starts the upload worker. False (logged) if the database
     /// cannot be created.
@@ -10377,6 +10379,11 @@ constexpr DWORD k_code_dump_requested = 0x0517A7EDu;      // write_dump(): a req
 /// process forever).
 constexpr DWORD k_writer_wait_ms = 60000;
 
+/// What every Windows dump holds, whoever writes it (helper, in-process writer, write_dump()):
+/// every thread with its stack, the modules (unloaded ones too), thread times, handles.
+constexpr MINIDUMP_TYPE k_dump_type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules |
+                                                                 MiniDumpWithThreadInfo | MiniDumpWithHandleData);
+
 /// Unix seconds now, from the system clock (no CRT: also used on the crash path).
 CRASHDROP_SIGSAFE_INLINE std::uint64_t win_unix_seconds() {
     FILETIME t;
@@ -10594,9 +10601,7 @@ DWORD WINAPI win_writer_main(void* arg) {
         mei.ThreadId = g->exception_thread;
         mei.ExceptionPointers = g->exception;
         mei.ClientPointers = FALSE;
-        const MINIDUMP_TYPE type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules |
-                                                              MiniDumpWithThreadInfo | MiniDumpWithHandleData);
-        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, type, &mei, nullptr, nullptr);
+        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
         FlushFileBuffers(g->dump_file);
         if (ok) {
             if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {
@@ -10925,13 +10930,14 @@ inline bool win_read_app_memory(void* user, std::uint64_t address, void* out, st
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
-inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, HANDLE app, std::string* dump) {
+inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
+                           std::string* dump) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
     minidump::guid report_id{}, client_id{};
-    parse_guid(std::string(region->report_id, strnlen(region->report_id, sizeof(region->report_id))), &report_id);
-    parse_guid(service->db().client_id(new_uuid()), &client_id);
+    parse_guid(id, &report_id);
+    parse_guid(service->client_id(), &client_id);
     std::string error;
     std::size_t filled = 0;
     if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
@@ -10969,10 +10975,8 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     mei.ThreadId = region->crashed_tid;
     mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(region->exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo |
-                                                 MiniDumpWithHandleData);
     const DWORD pid = region->app_pid;
-    const BOOL wrote = write_dump(app, pid, file, type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
     const int write_error = last_error();
     CloseHandle(file);
     std::string dump;
@@ -10982,7 +10986,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     remove_file(temp);
-    win_amend_dump(service, region, app, &dump);
+    win_amend_dump(service, region, id, app, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
         service->log("could not write " + id + ".dmp: " + error);
@@ -11354,7 +11358,6 @@ inline Status windows_start(const Options& options) {
     if (Status s = win_make_region(g, options, encode_helper_config(make_helper_config(options, root))); !s.ok()) return fail(s);
     std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
-    db.client_id(new_uuid());  // created now, so the application and the helper agree on it
 
     // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
     g->dbghelp = load_system_library(L"dbghelp.dll");
@@ -11446,8 +11449,7 @@ inline Status windows_write_dump(std::string* path_out) {
             error = temp + ": " + error_text(last_error());
         } else {
             MINIDUMP_EXCEPTION_INFORMATION mei{self, &pointers, FALSE};
-            const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo);
-            written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, type, &mei, nullptr, nullptr) != 0;
+            written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, k_dump_type, &mei, nullptr, nullptr) != 0;
             if (!written) error = "MiniDumpWriteDump: " + error_text(last_error());
             FlushFileBuffers(file);
             CloseHandle(file);

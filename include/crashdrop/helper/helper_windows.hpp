@@ -128,13 +128,14 @@ inline bool win_read_app_memory(void* user, std::uint64_t address, void* out, st
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
-inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, HANDLE app, std::string* dump) {
+inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
+                           std::string* dump) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
     minidump::guid report_id{}, client_id{};
-    parse_guid(std::string(region->report_id, strnlen(region->report_id, sizeof(region->report_id))), &report_id);
-    parse_guid(service->db().client_id(new_uuid()), &client_id);
+    parse_guid(id, &report_id);
+    parse_guid(service->client_id(), &client_id);
     std::string error;
     std::size_t filled = 0;
     if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
@@ -172,10 +173,8 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     mei.ThreadId = region->crashed_tid;
     mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(region->exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo |
-                                                 MiniDumpWithHandleData);
     const DWORD pid = region->app_pid;
-    const BOOL wrote = write_dump(app, pid, file, type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
     const int write_error = last_error();
     CloseHandle(file);
     std::string dump;
@@ -185,7 +184,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     remove_file(temp);
-    win_amend_dump(service, region, app, &dump);
+    win_amend_dump(service, region, id, app, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
         service->log("could not write " + id + ".dmp: " + error);

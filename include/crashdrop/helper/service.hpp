@@ -24,6 +24,8 @@ public:
 
     const helper_config& config() const { return config_; }
     const database& db() const { return db_; }
+    /// This installation's id (settled by begin()).
+    const std::string& client_id() const { return client_id_; }
 
     /// Prepares the database and starts the upload worker. False (logged) if the database
     /// cannot be created.

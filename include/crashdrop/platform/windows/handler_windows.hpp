@@ -152,9 +152,7 @@ DWORD WINAPI win_writer_main(void* arg) {
         mei.ThreadId = g->exception_thread;
         mei.ExceptionPointers = g->exception;
         mei.ClientPointers = FALSE;
-        const MINIDUMP_TYPE type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules |
-                                                              MiniDumpWithThreadInfo | MiniDumpWithHandleData);
-        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, type, &mei, nullptr, nullptr);
+        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
         FlushFileBuffers(g->dump_file);
         if (ok) {
             if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {

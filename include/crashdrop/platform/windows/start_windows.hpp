@@ -196,7 +196,6 @@ inline Status windows_start(const Options& options) {
     if (Status s = win_make_region(g, options, encode_helper_config(make_helper_config(options, root))); !s.ok()) return fail(s);
     std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
-    db.client_id(new_uuid());  // created now, so the application and the helper agree on it
 
     // MiniDumpWriteDump, from the system's dbghelp.dll (loaded now, never after a fault).
     g->dbghelp = load_system_library(L"dbghelp.dll");
@@ -288,8 +287,7 @@ inline Status windows_write_dump(std::string* path_out) {
             error = temp + ": " + error_text(last_error());
         } else {
             MINIDUMP_EXCEPTION_INFORMATION mei{self, &pointers, FALSE};
-            const auto type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules | MiniDumpWithThreadInfo);
-            written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, type, &mei, nullptr, nullptr) != 0;
+            written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, k_dump_type, &mei, nullptr, nullptr) != 0;
             if (!written) error = "MiniDumpWriteDump: " + error_text(last_error());
             FlushFileBuffers(file);
             CloseHandle(file);

@@ -32,6 +32,11 @@ constexpr DWORD k_code_dump_requested = 0x0517A7EDu;      // write_dump(): a req
 /// process forever).
 constexpr DWORD k_writer_wait_ms = 60000;
 
+/// What every Windows dump holds, whoever writes it (helper, in-process writer, write_dump()):
+/// every thread with its stack, the modules (unloaded ones too), thread times, handles.
+constexpr MINIDUMP_TYPE k_dump_type = static_cast<MINIDUMP_TYPE>(MiniDumpNormal | MiniDumpWithUnloadedModules |
+                                                                 MiniDumpWithThreadInfo | MiniDumpWithHandleData);
+
 /// Unix seconds now, from the system clock (no CRT: also used on the crash path).
 CRASHDROP_SIGSAFE_INLINE std::uint64_t win_unix_seconds() {
     FILETIME t;
