@@ -1,5 +1,5 @@
 // crashdrop - crash capture in one header: native crashes become minidumps that Breakpad's
-// minidump_stackwalk, LLDB and Sentry read. https://github.com/ (see README.md)
+// minidump_stackwalk, LLDB and Sentry read. See README.md and docs/ in its repository.
 //
 // USAGE
 //   In exactly one .cpp file of each executable or shared library:

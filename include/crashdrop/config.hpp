@@ -33,11 +33,10 @@
 #define CRASHDROP_ARCH_AARCH64 0
 #endif
 
-// The platforms whose crash capture is implemented. Elsewhere start() returns
-// Error::unsupported_platform and everything else compiles to inert stubs. Windows x64 is in
-// progress (see README, "Windows (in progress)"): start() captures crashes into minidumps;
-// the calls that need the helper, the database or the context store still return
-// Error::unsupported_platform there.
+// The platforms whose crash capture is implemented: Linux x86_64 and aarch64, and Windows x64
+// (capture, the helper, the database, uploads and the context store, as on Linux; see
+// docs/platforms.md for what differs). Elsewhere every call returns Error::unsupported_platform
+// and everything else compiles to inert stubs, so a portable program still builds and runs.
 #if CRASHDROP_OS_LINUX && (CRASHDROP_ARCH_X86_64 || CRASHDROP_ARCH_AARCH64)
 #define CRASHDROP_SUPPORTED 1
 #elif CRASHDROP_OS_WINDOWS && CRASHDROP_ARCH_X86_64

@@ -1,6 +1,7 @@
 // fixture_target - the smallest crash worth keeping: one thread, no helper process, a null
 // write three calls below main. Built for aarch64 and run under qemu-aarch64 it made
-// tests/fixtures/aarch64/fixture_target.dmp (see tests/fixtures/aarch64/README.md).
+// tests/fixtures/aarch64/fixture_target.dmp (see docs/platforms.md, "A real dump, kept";
+// tools/make_aarch64_fixture.sh regenerates it).
 //
 //   fixture_target <database folder>
 #define CRASHDROP_IMPLEMENTATION

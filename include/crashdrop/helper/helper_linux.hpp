@@ -5,7 +5,7 @@
 // rate limit and the database bounds; and exit after the application does, once what is due has
 // been tried (each attempt bounded by its timeouts).
 //
-// Trade-offs of the modes (also in the README):
+// Trade-offs of the modes (also in docs/helper-and-uploads.md):
 //   reexec   - /proc/self/exe again, with the same arguments; its main() must reach start()
 //              without side effects first. A fresh process: no copied state, no locks held.
 //              The default for executables; no second binary to ship.

@@ -8,7 +8,7 @@
 // with GetProcAddress: a mingw build's own entry points of those names are inert (libmingwex
 // keeps the pointer; msvcrt never calls it). A CRT loaded after start() is not covered, nor a
 // CRT linked statically into another module (MSVC /MT). Wine's msvcrt.dll exports neither
-// setter, so under wine only ucrtbase.dll is hooked (README, "Windows").
+// setter, so under wine only ucrtbase.dll is hooked (docs/platforms.md, "Windows x64").
 //
 // What the handlers do: make an exception record the CRT did not (the code below and the
 // handler's own context from RtlCaptureContext, so readers walk handler -> CRT -> caller),

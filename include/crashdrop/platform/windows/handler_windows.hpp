@@ -5,10 +5,10 @@
 // after a fault, so it calls no CRT function, allocates nothing and takes no lock. The faulting
 // thread only stores a pointer, signals an event and waits (SetEvent / WaitForSingleObject,
 // kernel calls that need a few hundred bytes of stack), so it works with the one page a stack
-// overflow leaves. The dump is written by a thread start() created, with a stack of its own.
-// That thread calls dbghelp's MiniDumpWriteDump, which does allocate from the process heap:
-// a crash while another thread holds the heap lock can stall it (the wait below is bounded);
-// the helper process (to come) removes that risk by writing the dump from outside.
+// overflow leaves. Normally the helper process writes the dump from outside. When no helper
+// answers, a thread start() created, with a stack of its own, writes it instead: it calls
+// dbghelp's MiniDumpWriteDump, which does allocate from the process heap, so a crash while
+// another thread holds the heap lock can stall it (the wait below is bounded).
 //
 // Which exceptions are crashes:
 //  - The unhandled-exception filter sees only what no __try/__except or C++ catch handled, so
