@@ -147,6 +147,7 @@ public:
             joined_ = true;
             lock.unlock();
             join_worker();
+            log_lost_memory_reports();
             return true;
         }
         // A moment past the deadline for the worker to notice it.
@@ -156,6 +157,7 @@ public:
             joined_ = true;
             lock.unlock();
             join_worker();
+            log_lost_memory_reports();
             return true;
         }
         abandoned_ = true;
@@ -251,6 +253,16 @@ private:
     pthread_t worker_{};
     bool threaded_ = false;
 #endif
+
+    /// At the end: dumps held in memory that could not be sent are lost; the log says so.
+    void log_lost_memory_reports() {
+        std::vector<std::string> lost;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) lost.push_back(m.first);
+        }
+        for (const auto& id : lost) log("report " + id + " could be neither stored nor sent: lost");
+    }
 
     void work_then_signal() {
         work();
