@@ -6593,7 +6593,9 @@ public:
     /// Removes whole reports, oldest first, until the limits hold (the helper's logs count
     /// towards max_bytes); also leftovers of interrupted writes (temporary files) older than an
     /// hour. A report is claimed before it is removed, so one that a sender holds is never
-    /// pruned under it (it is passed over this time). Returns the ids removed.
+    /// pruned under it: it is passed over and not counted (it is about to be completed; a
+    /// later pruning bounds it), so no other report is removed in its place. Returns the ids
+    /// removed.
     std::vector<std::string> prune(const database_limits& limits, std::time_t now) const {
         std::vector<Report> all = list(ReportState::pending);
         for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
@@ -6613,7 +6615,19 @@ public:
         }
         std::vector<std::string> removed;
         std::size_t count = all.size();
+        // Reports being sent are leaving: they do not count, so no other report is removed in
+        // their place (a later pruning bounds them once they are completed).
+        std::vector<bool> held(all.size(), false);
         for (std::size_t i = 0; i < all.size(); ++i) {
+            report_claim probe;
+            held[i] = probe.try_claim(all[i].dump_path) != report_claim::claimed;
+            if (held[i]) {
+                --count;
+                total -= sizes[i];
+            }
+        }
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (held[i]) continue;
             const bool too_many = limits.max_reports != 0 && count > limits.max_reports;
             const bool too_big = limits.max_bytes != 0 && total > limits.max_bytes;
             const bool too_old = limits.max_age_days > 0 &&
@@ -6621,9 +6635,8 @@ public:
             if (!too_many && !too_big && !too_old) continue;
             report_claim claim;
             const auto claimed = claim.try_claim(all[i].dump_path);
-            if (claimed == report_claim::busy) continue;  // being sent: never removed under its sender
-            if (claimed == report_claim::gone || !claim.still_at(all[i].dump_path)) {
-                --count;  // completed or removed meanwhile: no longer here to count
+            if (claimed != report_claim::claimed || !claim.still_at(all[i].dump_path)) {
+                --count;  // being sent (never removed under its sender), or gone meanwhile
                 total -= sizes[i];
                 continue;
             }
@@ -8887,6 +8900,12 @@ public:
 
     void requeue_all() {
         for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
+        std::vector<std::string> held;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) held.push_back(m.first);
+        }
+        for (const auto& id : held) schedule(id, clock::now(), 0);
     }
 
     /// The application has gone: the worker goes on with what falls due within

@@ -129,6 +129,12 @@ public:
 
     void requeue_all() {
         for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
+        std::vector<std::string> held;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) held.push_back(m.first);
+        }
+        for (const auto& id : held) schedule(id, clock::now(), 0);
     }
 
     /// The application has gone: the worker goes on with what falls due within
