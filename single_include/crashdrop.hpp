@@ -9288,10 +9288,15 @@ private:
         };
         std::uint64_t size = 0;
         const std::string pending_path = path_join(db_.pending_dir(), id + ".dmp");
-        if (file_info(pending_path, &size, nullptr) || file_info(path_join(db_.completed_dir(), id + ".dmp"), &size, nullptr)) {
+        if (file_info(path_join(db_.completed_dir(), id + ".dmp"), &size, nullptr)) {
+            forget();  // completed by another helper meanwhile
+            return;
+        }
+        if (file_info(pending_path, &size, nullptr)) {
+            // The crashed process stored it itself: it gets its metadata and goes from there.
             log("report " + id + " reached the disk after all: sent from there");
             forget();
-            schedule(id, clock::now(), tries);
+            persisted(held.report);
             return;
         }
         std::string error;

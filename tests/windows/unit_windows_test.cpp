@@ -164,3 +164,31 @@ TEST_CASE("first-chance C++ exceptions and debug output are not crashes: no dump
     crashdrop::stop();
     CHECK(db.pending().empty());  // stop() removed the unused dump file
 }
+
+TEST_CASE("a report's claim on Windows: one holder at a time - readable and movable while held - re-checked after the claim") {
+    namespace cd = crashdrop::detail;
+    TempDatabase t;
+    const cd::database db(t.path.string());
+    REQUIRE(db.create(nullptr) == 0);
+    const std::string id = "00000000-0000-4000-8000-000000000001";
+    const std::string pending = db.pending_dir() + "\\" + id + ".dmp";
+    const std::string completed = db.completed_dir() + "\\" + id + ".dmp";
+    std::string error;
+    REQUIRE(cd::write_file_atomic(db.pending_dir(), id + ".dmp", "MDMP-and-more", true, &error));
+    cd::report_claim first, second;
+    CHECK(first.try_claim(pending) == cd::report_claim::claimed);
+    CHECK(first.still_at(pending));
+    CHECK(second.try_claim(pending) == cd::report_claim::busy);
+    std::string bytes;
+    CHECK(cd::read_whole_file(pending, &bytes));  // the lock lies past the end: reading works
+    CHECK(bytes == "MDMP-and-more");
+    cd::database_limits none;
+    none.max_age_days = 1;
+    CHECK(db.prune(none, std::time(nullptr) + 10 * 86400).empty());  // held: never pruned
+    CHECK(cd::move_file(pending, completed, &error));                // its holder completes it
+    CHECK_FALSE(first.still_at(pending));
+    first.release();
+    CHECK(second.try_claim(pending) == cd::report_claim::gone);
+    CHECK(second.try_claim(completed) == cd::report_claim::claimed);
+    second.release();
+}
