@@ -192,3 +192,29 @@ TEST_CASE("a report's claim on Windows: one holder at a time - readable and mova
     CHECK(second.try_claim(completed) == cd::report_claim::claimed);
     second.release();
 }
+
+TEST_CASE("helper.log on Windows: rotated into helper.log.1 at its cap while a helper's handle is open - which then writes to the old one") {
+    namespace cd = crashdrop::detail;
+    TempDatabase t;
+    fs::create_directories(t.path);
+    const std::string log = (t.path / "helper.log").string();
+    // Opened as the launcher opens a helper's standard output and error.
+    HANDLE h = CreateFileW(cd::widen(log).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    REQUIRE(h != INVALID_HANDLE_VALUE);
+    const std::string old_lines(20000, 'o');
+    DWORD wrote = 0;
+    REQUIRE(WriteFile(h, old_lines.data(), static_cast<DWORD>(old_lines.size()), &wrote, nullptr));
+    CHECK_FALSE(cd::rotate_helper_log(log, 32768));  // under the cap: left alone
+    CHECK(cd::rotate_helper_log(log, 16384));
+    CHECK_FALSE(fs::exists(log));
+    CHECK(fs::file_size(t.path / "helper.log.1") == old_lines.size());
+    // The open handle follows its file: a helper that has not noticed yet writes to the old log.
+    REQUIRE(WriteFile(h, "late\n", 5, &wrote, nullptr));
+    CloseHandle(h);
+    CHECK(fs::file_size(t.path / "helper.log.1") == old_lines.size() + 5);
+    std::string error;
+    REQUIRE(cd::write_file_atomic(t.path.string(), "helper.log", std::string(17000, 'n'), false, &error));
+    CHECK(cd::rotate_helper_log(log, 16384));  // the older helper.log.1 is replaced
+    CHECK(fs::file_size(t.path / "helper.log.1") == 17000);
+}
