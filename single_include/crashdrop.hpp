@@ -647,6 +647,13 @@ struct Options {
     /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
     int retry_delay_ms = 60000;
 
+    /// After the application has exited (or crashed), its helper goes on sending for at most
+    /// this long, so that launchers do not see the application as still running; what is not
+    /// sent by then (an upload still running is abandoned) stays pending for the next start().
+    /// 0: the helper leaves with the application, and crashes are sent at the next start().
+    /// Range 0 .. 600000 ms.
+    int helper_linger_ms = 10000;
+
     /// Bounds of the database; the oldest reports are pruned first. 0 disables a bound.
     std::size_t max_reports = 50;
     std::size_t max_database_bytes = 256u * 1024u * 1024u;
@@ -899,6 +906,8 @@ CRASHDROP_NAMESPACE_END
 #include <dbghelp.h>
 #include <wincrypt.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <io.h>
 #pragma pop_macro("NOMINMAX")
 #pragma pop_macro("WIN32_LEAN_AND_MEAN")
 #endif
@@ -5914,6 +5923,120 @@ private:
     int fd_ = -1;
 };
 
+/// A sender's claim on one report: an exclusive flock on its dump file, taken without waiting.
+/// The lock belongs to the open file, so it ends when the holder releases it, closes the file
+/// or dies (a killed helper never leaves a report claimed). Every process that sends, repairs
+/// or prunes a report claims it first; after the claim, still_at() tells whether the file is
+/// still the pending one (another sender may have completed it just before).
+class report_claim {
+public:
+    enum outcome { claimed, busy, gone };
+    report_claim() = default;
+    report_claim(const report_claim&) = delete;
+    report_claim& operator=(const report_claim&) = delete;
+    report_claim(report_claim&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    report_claim& operator=(report_claim&& other) noexcept {
+        if (this != &other) {
+            release();
+            fd_ = other.fd_;
+            other.fd_ = -1;
+        }
+        return *this;
+    }
+    ~report_claim() { release(); }
+
+    outcome try_claim(const std::string& dump_path) {
+        release();
+        const int fd = open(dump_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) return errno == ENOENT ? gone : busy;
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return gone;  // not a dump file (prune and list pass such names over)
+        }
+        int r;
+        while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+        }
+        if (r != 0) {
+            close(fd);
+            return busy;
+        }
+        fd_ = fd;
+        return claimed;
+    }
+    /// Takes over an open file the caller has already locked (flock LOCK_EX).
+    void adopt(int fd) {
+        release();
+        fd_ = fd;
+    }
+    /// Locks an open file (a dump not yet named) and holds it; false if it cannot be locked.
+    bool lock_open_file(int fd) {
+        int r;
+        while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+        }
+        if (r != 0) return false;
+        adopt(fd);
+        return true;
+    }
+    /// Whether the claimed file is still the one named `path`.
+    bool still_at(const std::string& path) const {
+        struct stat held, named;
+        return fd_ >= 0 && fstat(fd_, &held) == 0 && held.st_nlink > 0 && stat(path.c_str(), &named) == 0 &&
+               named.st_dev == held.st_dev && named.st_ino == held.st_ino;
+    }
+    bool held() const { return fd_ >= 0; }
+    void release() {
+        if (fd_ >= 0) {
+            flock(fd_, LOCK_UN);
+            close(fd_);
+            fd_ = -1;
+        }
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// ---- the helper's log: <database>/helper.log on the helper's standard error ----
+
+/// The size of helper.log, if the helper's standard error is that very file; -1 when it is
+/// not (another helper rotated it, or stderr is something else).
+inline long long helper_log_size(const std::string& path) {
+    struct stat mine, named;
+    if (fstat(2, &mine) != 0 || stat(path.c_str(), &named) != 0) return -1;
+    if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) return -1;
+    return static_cast<long long>(mine.st_size);
+}
+
+/// Points the standard error at `path` again (appending, created 0600 if missing).
+inline bool reopen_helper_log(const std::string& path) {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return false;
+    const bool ok = dup2(fd, 2) == 2;
+    close(fd);
+    return ok;
+}
+
+/// helper.log grown past `cap` becomes helper.log.1 (replacing the older one) and a new
+/// helper.log is started, under an exclusive lock on the log itself so that helpers of
+/// several applications rotate it once. Returns whether this call rotated it.
+inline bool rotate_helper_log(const std::string& path, long long cap) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return false;
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    bool rotated = false;
+    struct stat held, named;
+    // Still the current log (not rotated by another helper meanwhile), and still too large.
+    if (fstat(fd, &held) == 0 && stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+        held.st_ino == named.st_ino && held.st_size >= cap) {
+        rotated = rename(path.c_str(), (path + ".1").c_str()) == 0;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rotated;
+}
+
 /// Unix seconds as UTC calendar time (for log lines and timestamps).
 inline bool utc_time(std::time_t t, std::tm* out) {
     return gmtime_r(&t, out) != nullptr;
@@ -6173,6 +6296,151 @@ private:
     HANDLE h_ = INVALID_HANDLE_VALUE;
 };
 
+/// Same file? (volume serial and file index of two open handles.)
+inline bool win_same_file(HANDLE a, HANDLE b, bool* a_linked = nullptr) {
+    BY_HANDLE_FILE_INFORMATION x, y;
+    if (!GetFileInformationByHandle(a, &x) || !GetFileInformationByHandle(b, &y)) return false;
+    if (a_linked != nullptr) *a_linked = x.nNumberOfLinks > 0;
+    return x.dwVolumeSerialNumber == y.dwVolumeSerialNumber && x.nFileIndexHigh == y.nFileIndexHigh &&
+           x.nFileIndexLow == y.nFileIndexLow;
+}
+
+/// A handle that reads nothing: only for asking which file a path names.
+inline HANDLE win_open_for_identity(const std::string& path) {
+    return CreateFileW(widen(path).c_str(), 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL, nullptr);
+}
+
+/// Byte-range locks are mandatory on Windows: a claim locks one byte far past the end of any
+/// dump, where no reader ever looks, so holding it never blocks reading the report.
+constexpr DWORD k_claim_offset_high = 0x40000000u;  // 2^62
+
+/// A sender's claim on one report: an exclusive LockFileEx on a handle to its dump file, taken
+/// without waiting. It ends when the holder releases it, closes the handle or dies. Every
+/// process that sends, repairs or prunes a report claims it first; after the claim, still_at()
+/// tells whether the file is still the pending one. The handle shares delete access, so the
+/// holder (and only the holder, by the claim's rules) can still move or remove the file.
+class report_claim {
+public:
+    enum outcome { claimed, busy, gone };
+    report_claim() = default;
+    report_claim(const report_claim&) = delete;
+    report_claim& operator=(const report_claim&) = delete;
+    report_claim(report_claim&& other) noexcept : h_(other.h_) { other.h_ = INVALID_HANDLE_VALUE; }
+    report_claim& operator=(report_claim&& other) noexcept {
+        if (this != &other) {
+            release();
+            h_ = other.h_;
+            other.h_ = INVALID_HANDLE_VALUE;
+        }
+        return *this;
+    }
+    ~report_claim() { release(); }
+
+    outcome try_claim(const std::string& dump_path) {
+        release();
+        HANDLE h = CreateFileW(widen(dump_path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                               nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+        if (h == INVALID_HANDLE_VALUE) {
+            const DWORD err = GetLastError();
+            return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND ? gone : busy;
+        }
+        if (!lock(h)) {
+            CloseHandle(h);
+            return busy;
+        }
+        h_ = h;
+        return claimed;
+    }
+    /// Whether the claimed file is still the one named `path`.
+    bool still_at(const std::string& path) const {
+        if (h_ == INVALID_HANDLE_VALUE) return false;
+        HANDLE named = win_open_for_identity(path);
+        if (named == INVALID_HANDLE_VALUE) return false;
+        bool linked = false;
+        const bool same = win_same_file(h_, named, &linked);
+        CloseHandle(named);
+        return same && linked;
+    }
+    bool held() const { return h_ != INVALID_HANDLE_VALUE; }
+    void release() {
+        if (h_ != INVALID_HANDLE_VALUE) {
+            OVERLAPPED at{};
+            at.OffsetHigh = k_claim_offset_high;
+            UnlockFileEx(h_, 0, 1, 0, &at);
+            CloseHandle(h_);
+            h_ = INVALID_HANDLE_VALUE;
+        }
+    }
+
+private:
+    static bool lock(HANDLE h) {
+        OVERLAPPED at{};
+        at.OffsetHigh = k_claim_offset_high;
+        return LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at) != 0;
+    }
+    HANDLE h_ = INVALID_HANDLE_VALUE;
+};
+
+// ---- the helper's log: <database>\helper.log on the helper's standard output and error ----
+
+/// The size of helper.log, if the helper's standard error is that very file; -1 when it is not.
+inline long long helper_log_size(const std::string& path) {
+    HANDLE mine = GetStdHandle(STD_ERROR_HANDLE);
+    if (mine == nullptr || mine == INVALID_HANDLE_VALUE) return -1;
+    HANDLE named = win_open_for_identity(path);
+    if (named == INVALID_HANDLE_VALUE) return -1;
+    const bool same = win_same_file(mine, named);
+    CloseHandle(named);
+    LARGE_INTEGER size;
+    if (!same || !GetFileSizeEx(mine, &size)) return -1;
+    return static_cast<long long>(size.QuadPart);
+}
+
+/// Points the standard output and error (the C runtime's too) at `path` again, appending.
+inline bool reopen_helper_log(const std::string& path) {
+    HANDLE h = CreateFileW(widen(path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return false;
+    const int fd = _open_osfhandle(reinterpret_cast<intptr_t>(h), _O_APPEND | _O_WRONLY);
+    if (fd < 0) {
+        CloseHandle(h);
+        return false;
+    }
+    std::fflush(stderr);
+    std::fflush(stdout);
+    const bool ok = _dup2(fd, 2) == 0 && _dup2(fd, 1) == 0;
+    SetStdHandle(STD_ERROR_HANDLE, reinterpret_cast<HANDLE>(_get_osfhandle(2)));
+    SetStdHandle(STD_OUTPUT_HANDLE, reinterpret_cast<HANDLE>(_get_osfhandle(1)));
+    _close(fd);
+    return ok;
+}
+
+/// helper.log grown past `cap` becomes helper.log.1 (replacing the older one), under a lock
+/// on the log itself so that helpers of several applications rotate it once. Every handle
+/// to the log shares delete access (the launcher opens it so), or the rename would fail.
+inline bool rotate_helper_log(const std::string& path, long long cap) {
+    HANDLE h = CreateFileW(widen(path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                           OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return false;
+    OVERLAPPED at{};
+    at.OffsetHigh = k_claim_offset_high;
+    bool rotated = false;
+    if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &at)) {
+        HANDLE named = win_open_for_identity(path);
+        LARGE_INTEGER size;
+        if (named != INVALID_HANDLE_VALUE && win_same_file(h, named) && GetFileSizeEx(h, &size) && size.QuadPart >= cap) {
+            CloseHandle(named);
+            named = INVALID_HANDLE_VALUE;
+            rotated = MoveFileExW(widen(path).c_str(), widen(path + ".1").c_str(), MOVEFILE_REPLACE_EXISTING) != 0;
+        }
+        if (named != INVALID_HANDLE_VALUE) CloseHandle(named);
+        UnlockFileEx(h, 0, 1, 0, &at);
+    }
+    CloseHandle(h);
+    return rotated;
+}
+
 /// Unix seconds as UTC calendar time (for log lines and timestamps).
 inline bool utc_time(std::time_t t, std::tm* out) {
     return gmtime_s(out, &t) == 0;
@@ -6312,8 +6580,21 @@ public:
         return true;
     }
 
-    /// Removes whole reports, oldest first, until the limits hold; also leftovers of
-    /// interrupted writes (temporary files) older than an hour. Returns the ids removed.
+    /// The helper's log and its one rotated predecessor (they count against max_bytes).
+    std::string helper_log_path() const { return path_join(root_, "helper.log"); }
+    std::size_t log_bytes() const {
+        std::uint64_t a = 0, b = 0;
+        file_info(helper_log_path(), &a, nullptr);
+        file_info(helper_log_path() + ".1", &b, nullptr);
+        return static_cast<std::size_t>(a + b);
+    }
+
+    /// Removes whole reports, oldest first, until the limits hold (the helper's logs count
+    /// towards max_bytes); also leftovers of interrupted writes (temporary files) older than an
+    /// hour. A report is claimed before it is removed, so one that a sender holds is never
+    /// pruned under it: it is passed over and not counted (it is about to be completed; a
+    /// later pruning bounds it), so no other report is removed in its place. Returns the ids
+    /// removed.
     std::vector<std::string> prune(const database_limits& limits, std::time_t now) const {
         std::vector<Report> all = list(ReportState::pending);
         for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
@@ -6325,7 +6606,7 @@ public:
             file_info(meta_of(r), &meta, nullptr);
             return static_cast<std::size_t>(dump + meta) + remove_attachments(r.id, true);
         };
-        std::size_t total = 0;
+        std::size_t total = log_bytes();
         std::vector<std::size_t> sizes;
         for (const auto& r : all) {
             sizes.push_back(size_of(r));
@@ -6333,12 +6614,31 @@ public:
         }
         std::vector<std::string> removed;
         std::size_t count = all.size();
+        // Reports being sent are leaving: they do not count, so no other report is removed in
+        // their place (a later pruning bounds them once they are completed).
+        std::vector<bool> held(all.size(), false);
         for (std::size_t i = 0; i < all.size(); ++i) {
+            report_claim probe;
+            held[i] = probe.try_claim(all[i].dump_path) != report_claim::claimed;
+            if (held[i]) {
+                --count;
+                total -= sizes[i];
+            }
+        }
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (held[i]) continue;
             const bool too_many = limits.max_reports != 0 && count > limits.max_reports;
             const bool too_big = limits.max_bytes != 0 && total > limits.max_bytes;
             const bool too_old = limits.max_age_days > 0 &&
                                  all[i].created < now - static_cast<std::time_t>(limits.max_age_days) * 86400;
             if (!too_many && !too_big && !too_old) continue;
+            report_claim claim;
+            const auto claimed = claim.try_claim(all[i].dump_path);
+            if (claimed != report_claim::claimed || !claim.still_at(all[i].dump_path)) {
+                --count;  // being sent (never removed under its sender), or gone meanwhile
+                total -= sizes[i];
+                continue;
+            }
             remove_file(all[i].dump_path);
             remove_file(meta_of(all[i]));
             remove_attachments(all[i].id);
@@ -8297,6 +8597,7 @@ struct helper_config {
     std::string version;
     HelperMode mode = HelperMode::reexec;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
+    int linger_ms = 10000;  // Options::helper_linger_ms
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -8317,6 +8618,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["version"] = c.version;
     kv["mode"] = std::to_string(static_cast<int>(c.mode));
     kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
+    kv["linger_ms"] = std::to_string(c.linger_ms);
     return format_key_values(kv);
 }
 
@@ -8343,6 +8645,7 @@ inline helper_config decode_helper_config(const std::string& text) {
         c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
     }
     c.upload.max_attachment_bytes = c.max_attachment_bytes;
+    if (!kv["linger_ms"].empty()) c.linger_ms = std::max(0, std::min(600000, std::atoi(kv["linger_ms"].c_str())));
     return c;
 }
 
@@ -8369,6 +8672,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.version = o.product_version;
     c.mode = o.helper_mode;
     c.max_attachment_bytes = o.max_attachment_bytes;
+    c.linger_ms = o.helper_linger_ms;
     return c;
 }
 
@@ -8453,6 +8757,7 @@ inline Status check_options(const Options& o) {
     if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
     if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
+    if (o.helper_linger_ms < 0 || o.helper_linger_ms > 600000) return invalid("helper_linger_ms is outside 0 .. 600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
     return check_context_options(o);
 }
@@ -8471,21 +8776,57 @@ CRASHDROP_NAMESPACE_END
 // its dump into pending\ and hands the report over with persisted().
 //   begin()      once: folders, client id, pruning, every pending report queued, the worker
 //   persisted()  a dump just written: attachments copied, metadata saved, queued at once
+//   held_in_memory()  a dump that could not be stored (disk full): sent from memory
 //   requeue_all  the upload consent changed
-//   finish()     the application has gone: what is due now is tried, then the worker ends
+//   finish()     the application has gone: what falls due within helper_linger_ms is tried,
+//                then the helper leaves (an attempt still running is abandoned)
+// Exactly once: every helper of every application that uses the database may see a pending
+// report, so whatever sends, repairs or prunes one first claims it (report_claim: a lock on its
+// dump file that dies with its holder) and checks that it is still pending. A report another
+// helper holds is tried again a second later while this helper's application runs, and left
+// to its holder once it has gone.
+// The log: <database>/helper.log is rotated into helper.log.1 at k_helper_log_cap (less for a
+// small max_database_bytes), and both count against max_database_bytes.
 // Context: implementation TU; the helper process (ordinary code).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
+/// helper.log is rotated at this size, or at max_database_bytes / 16 when that is smaller (but
+/// never below 16 KiB): with its one predecessor, the logs take at most twice that.
+constexpr std::size_t k_helper_log_cap = 1024u * 1024u;
+constexpr std::size_t k_helper_log_min_cap = 16u * 1024u;
+/// How soon a report that another helper holds is looked at again (while the application runs).
+constexpr int k_claimed_elsewhere_retry_ms = 1000;
+/// A dump held in memory (not stored) is sent this long after the helper answered: time for the
+/// crashed process to store it itself, which it tries when the helper could not.
+constexpr int k_memory_report_grace_ms = 1000;
+
+inline std::size_t helper_log_cap(std::size_t max_database_bytes) {
+    if (max_database_bytes == 0) return k_helper_log_cap;
+    return std::max(k_helper_log_min_cap, std::min(k_helper_log_cap, max_database_bytes / 16));
+}
+
 class helper_service {
 public:
     helper_service(helper_config config, const Transport* custom)
-        : config_(std::move(config)), custom_(custom), db_(config_.database) {}
+        : config_(std::move(config)),
+          custom_(custom),
+          db_(config_.database),
+          log_path_(db_.helper_log_path()),
+          log_cap_(static_cast<long long>(helper_log_cap(config_.limits.max_bytes))),
+          owns_log_(helper_log_size(log_path_) >= 0) {}
     helper_service(const helper_service&) = delete;
     helper_service& operator=(const helper_service&) = delete;
-    ~helper_service() { finish(); }
+    ~helper_service() {
+        if (!finish()) {
+            // The worker is still in an attempt past the linger deadline and uses this object:
+            // the process ends here (the report's claim ends with it; it stays pending).
+            std::fflush(nullptr);
+            leave_process_now();
+        }
+    }
 
     const helper_config& config() const { return config_; }
     const database& db() const { return db_; }
@@ -8508,19 +8849,7 @@ public:
         defaults_.product = config_.product;
         defaults_.version = config_.version;
         for (const Report& r : db_.list(ReportState::pending, &defaults_)) {
-            std::string text, error;
-            Report parsed;
-            if (!read_whole_file(path_join(db_.pending_dir(), r.id + ".meta"), &text) || !decode_report(text, &parsed, &error)) {
-                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") +
-                    ": written anew from the dump");
-                Report repaired = r;
-                std::string dump;
-                if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
-                    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
-                }
-                keep_attachments(&repaired);
-                db_.save(repaired, true, nullptr);
-            }
+            repair_metadata(r);
             schedule(r.id, clock::now(), 0);
         }
         started_ = true;
@@ -8530,29 +8859,90 @@ public:
 
     /// A dump the platform code has just written to pending\ (and answered the application
     /// for): its attachments are copied, its metadata written, and it is queued at once.
-    void persisted(Report r) {
+    /// `claim`, if given, already holds the dump (taken before it was named, so no other helper
+    /// saw it without its metadata); otherwise it is claimed here.
+    void persisted(Report r, report_claim* claim = nullptr) {
+        report_claim own;
+        if (claim == nullptr || !claim->held()) {
+            claim = &own;
+            const std::string path = path_join(db_.pending_dir(), r.id + ".dmp");
+            // Another helper may be repairing it this very moment (a few milliseconds).
+            for (int i = 0; i < 200 && own.try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
+            if (!own.held() || !own.still_at(path)) {
+                log("report " + r.id + " was taken over by another helper before its metadata was written");
+                return;
+            }
+        }
         keep_attachments(&r);
         std::string error;
         if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
         fsync_directory(db_.pending_dir());
+        claim->release();
         log("persisted report " + r.id);
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         schedule(r.id, clock::now(), 0);
     }
 
-    void requeue_all() {
-        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
-    }
-
-    /// The application has gone: the worker tries what is due now, then ends.
-    void finish() {
+    /// A dump the platform code could not store (`why`: the disk is full, say), copied out of
+    /// the shared memory: it is sent from here. Each attempt first looks whether it reached the
+    /// disk after all (the crashed process writes it itself when the helper could not) or can
+    /// be stored now; either way it then goes the ordinary way, so it is never sent twice.
+    void held_in_memory(Report r, std::string dump, const std::string& why) {
+        log("could not store " + r.id + ".dmp (" + why + "): holding it in memory to send it from there");
+        const std::string id = r.id;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (finishing_) return;
-            finishing_ = true;
+            memory_[id] = memory_report{std::move(r), std::move(dump)};
         }
-        wake_.notify_all();
-        join_worker();
+        schedule(id, clock::now() + std::chrono::milliseconds(k_memory_report_grace_ms), 0);
+    }
+
+    void requeue_all() {
+        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
+        std::vector<std::string> held;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) held.push_back(m.first);
+        }
+        for (const auto& id : held) schedule(id, clock::now(), 0);
+    }
+
+    /// The application has gone: the worker goes on with what falls due within
+    /// helper_linger_ms, then ends. True when it has ended; false when an attempt was still
+    /// running at the deadline (abandoned: the caller ends the process, and with it the
+    /// attempt and its claim; the report stays pending for the next start()).
+    bool finish() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (!finishing_) {
+            finishing_ = true;
+            deadline_ = clock::now() + std::chrono::milliseconds(config_.linger_ms);
+            wake_.notify_all();
+        }
+        if (!worker_running_) {
+            if (joined_) return true;
+            joined_ = true;
+            lock.unlock();
+            join_worker();
+            log_lost_memory_reports();
+            return true;
+        }
+        // A moment past the deadline for the worker to notice it.
+        const auto limit = deadline_ + std::chrono::milliseconds(100);
+        done_.wait_until(lock, limit, [this] { return !worker_running_; });
+        if (!worker_running_) {
+            joined_ = true;
+            lock.unlock();
+            join_worker();
+            log_lost_memory_reports();
+            return true;
+        }
+        abandoned_ = true;
+        // An answer already being recorded is recorded (local files: quick).
+        done_.wait_for(lock, std::chrono::seconds(5), [this] { return !in_commit_; });
+        lock.unlock();
+        log("linger time (" + std::to_string(config_.linger_ms) +
+            " ms) over: the upload still running is abandoned; what was not sent stays pending for the next start()");
+        return false;
     }
 
     void log(const std::string& line) {
@@ -8560,6 +8950,15 @@ public:
         std::tm tm{};
         if (utc_time(std::time(nullptr), &tm)) std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
         std::lock_guard<std::mutex> lock(log_mutex_);
+        if (owns_log_) {
+            const long long size = helper_log_size(log_path_);
+            if (size < 0) {
+                reopen_helper_log(log_path_);  // another helper rotated it
+            } else if (size >= log_cap_) {
+                rotate_helper_log(log_path_, log_cap_);
+                reopen_helper_log(log_path_);
+            }
+        }
         std::fprintf(stderr, "%s crashdrop-helper[%ld]: %s\n", stamp, current_process_id(), line.c_str());
         std::fflush(stderr);
     }
@@ -8570,15 +8969,28 @@ private:
         clock::time_point due;
         int tries;  // attempts in this run, for the back-off
     };
+    struct memory_report {
+        Report report;
+        std::string dump;
+    };
 
 #if CRASHDROP_OS_WINDOWS
     static DWORD WINAPI worker_entry(void* self) {
-        static_cast<helper_service*>(self)->work();
+        static_cast<helper_service*>(self)->work_then_signal();
         return 0;
     }
+    static void sleep_ms(int ms) { Sleep(static_cast<DWORD>(ms)); }
+    [[noreturn]] static void leave_process_now() {
+        TerminateProcess(GetCurrentProcess(), 0);
+        for (;;) Sleep(INFINITE);
+    }
     void start_worker() {
+        worker_running_ = true;
         worker_ = CreateThread(nullptr, 0, &helper_service::worker_entry, this, 0, nullptr);
-        if (worker_ == nullptr) log("cannot start the upload thread: " + error_text(last_error()) + "; uploading when finishing");
+        if (worker_ == nullptr) {
+            worker_running_ = false;
+            log("cannot start the upload thread: " + error_text(last_error()) + "; uploading when finishing");
+        }
     }
     void join_worker() {
         if (worker_ != nullptr) {
@@ -8593,12 +9005,18 @@ private:
 #else
     // A plain pthread (not std::thread with a lambda, whose type info a plugin would export).
     static void* worker_entry(void* self) {
-        static_cast<helper_service*>(self)->work();
+        static_cast<helper_service*>(self)->work_then_signal();
         return nullptr;
     }
+    static void sleep_ms(int ms) { usleep(static_cast<useconds_t>(ms) * 1000); }
+    [[noreturn]] static void leave_process_now() { _exit(0); }
     void start_worker() {
+        worker_running_ = true;
         threaded_ = pthread_create(&worker_, nullptr, &helper_service::worker_entry, this) == 0;
-        if (!threaded_) log("cannot start the upload thread; uploading when finishing");
+        if (!threaded_) {
+            worker_running_ = false;
+            log("cannot start the upload thread; uploading when finishing");
+        }
     }
     void join_worker() {
         if (threaded_) {
@@ -8611,6 +9029,79 @@ private:
     pthread_t worker_{};
     bool threaded_ = false;
 #endif
+
+    /// At the end: dumps held in memory that could not be sent are lost; the log says so.
+    void log_lost_memory_reports() {
+        std::vector<std::string> lost;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) lost.push_back(m.first);
+        }
+        for (const auto& id : lost) log("report " + id + " could be neither stored nor sent: lost");
+    }
+
+    void work_then_signal() {
+        work();
+        std::lock_guard<std::mutex> lock(mutex_);
+        worker_running_ = false;
+        done_.notify_all();
+    }
+
+    /// A pending report whose metadata is missing or damaged (a dump the crashed process wrote
+    /// itself) gets it anew from the dump, under the report's claim: one that another helper
+    /// holds is being stored or sent by it.
+    void repair_metadata(const Report& r) {
+        const std::string meta = path_join(db_.pending_dir(), r.id + ".meta");
+        std::string text, error;
+        Report parsed;
+        if (read_whole_file(meta, &text) && decode_report(text, &parsed, &error)) return;
+        report_claim claim;
+        if (claim.try_claim(r.dump_path) != report_claim::claimed || !claim.still_at(r.dump_path)) return;
+        text.clear();
+        error.clear();
+        if (read_whole_file(meta, &text) && decode_report(text, &parsed, &error)) return;  // written meanwhile
+        log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") + ": written anew from the dump");
+        Report repaired = r;
+        std::string dump;
+        if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
+            read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
+        }
+        keep_attachments(&repaired);
+        db_.save(repaired, true, nullptr);
+    }
+
+    /// Consent and the rate limit; false (logged, rescheduled where that helps) if the report
+    /// must not be sent now.
+    bool may_send_now(const std::string& id, int tries) {
+        if (!db_.consent()) {
+            log("not sending " + id + ": upload consent is off");
+            return false;  // set_upload_to_server(true) queues it again
+        }
+        if (config_.rate_limit) {
+            const std::time_t now = std::time(nullptr);
+            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
+            if (last != 0 && now - last < 3600) {
+                log("not sending " + id + " yet: rate limit (one upload per hour)");
+                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// The answer of an upload is about to be recorded; false if the helper is leaving (the
+    /// linger time is over), when nothing more is written.
+    bool begin_commit() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (abandoned_) return false;
+        in_commit_ = true;
+        return true;
+    }
+    void end_commit() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_commit_ = false;
+        done_.notify_all();
+    }
 
     void schedule(const std::string& id, clock::time_point due, int tries) {
         {
@@ -8662,8 +9153,9 @@ private:
     }
 
     /// The upload worker: attempts reports when they fall due. Once finishing (the application
-    /// has gone), it tries what is due now and stops: back-off waits are not worth outliving
-    /// the application for; the reports stay pending for the next start().
+    /// has gone), it goes on only with what falls due before the linger deadline, and stops
+    /// when nothing does: longer back-off waits are not worth outliving the application for;
+    /// the reports stay pending for the next start().
     void work() {
         for (;;) {
             std::string id;
@@ -8676,13 +9168,14 @@ private:
                         if (next == queue_.end() || it->second.due < next->second.due) next = it;
                     }
                     const auto now = clock::now();
+                    if (finishing_ && now >= deadline_) return;
                     if (next != queue_.end() && next->second.due <= now) {
                         id = next->first;
                         tries = next->second.tries;
                         queue_.erase(next);
                         break;
                     }
-                    if (finishing_) return;
+                    if (finishing_ && (next == queue_.end() || next->second.due >= deadline_)) return;
                     if (next == queue_.end()) wake_.wait(lock);
                     else wake_.wait_until(lock, next->second.due);
                 }
@@ -8693,6 +9186,32 @@ private:
 
     void attempt(const std::string& id, int tries) {
         if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
+        bool in_memory = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            in_memory = memory_.count(id) != 0;
+        }
+        if (in_memory) {
+            attempt_from_memory(id, tries);
+            return;
+        }
+        // Claimed first, then looked at: only the holder of the claim sends, and only a report
+        // that is still pending once it holds it.
+        const std::string dump_path = path_join(db_.pending_dir(), id + ".dmp");
+        report_claim claim;
+        switch (claim.try_claim(dump_path)) {
+            case report_claim::gone:
+                return;  // sent, rejected or pruned meanwhile
+            case report_claim::busy: {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (finishing_) return;  // its holder sends it, or it waits for the next start()
+            }
+                schedule(id, clock::now() + std::chrono::milliseconds(k_claimed_elsewhere_retry_ms), tries);
+                return;
+            case report_claim::claimed:
+                break;
+        }
+        if (!claim.still_at(dump_path)) return;  // completed by another sender just before
         Report report;
         bool found = false;
         for (Report& r : db_.list(ReportState::pending, &defaults_)) {
@@ -8701,20 +9220,9 @@ private:
                 found = true;
             }
         }
-        if (!found) return;  // sent, rejected or pruned meanwhile
-        if (!db_.consent()) {
-            log("not sending " + id + ": upload consent is off");
-            return;  // set_upload_to_server(true) queues it again
-        }
+        if (!found) return;
+        if (!may_send_now(id, tries)) return;
         const std::time_t now = std::time(nullptr);
-        if (config_.rate_limit) {
-            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
-            if (last != 0 && now - last < 3600) {
-                log("not sending " + id + " yet: rate limit (one upload per hour)");
-                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
-                return;
-            }
-        }
         Upload up;
         up.report = report;
         up.client_id = client_id_;
@@ -8726,6 +9234,11 @@ private:
         up.dump.assign(bytes.begin(), bytes.end());
         up.attachments = report.attachments;
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        if (!begin_commit()) return;  // the helper is leaving: the report stays pending
+        struct commit_end {
+            helper_service* self;
+            ~commit_end() { self->end_commit(); }
+        } commit_guard{this};
         report.attempts += 1;
         report.last_attempt = now;
         std::string error;
@@ -8757,6 +9270,87 @@ private:
         }
     }
 
+    /// A report held in memory (it could not be stored): sent from there, unless it has reached
+    /// the disk meanwhile (then it goes the ordinary way). Its outcome is logged; it has no
+    /// files to move.
+    void attempt_from_memory(const std::string& id, int tries) {
+        memory_report held;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = memory_.find(id);
+            if (it == memory_.end()) return;
+            held = it->second;
+        }
+        auto forget = [this, &id] {
+            std::lock_guard<std::mutex> lock(mutex_);
+            memory_.erase(id);
+        };
+        std::uint64_t size = 0;
+        const std::string pending_path = path_join(db_.pending_dir(), id + ".dmp");
+        if (file_info(path_join(db_.completed_dir(), id + ".dmp"), &size, nullptr)) {
+            forget();  // completed by another helper meanwhile
+            return;
+        }
+        if (file_info(pending_path, &size, nullptr)) {
+            // The crashed process stored it itself: it gets its metadata and goes from there.
+            log("report " + id + " reached the disk after all: sent from there");
+            forget();
+            persisted(held.report);
+            return;
+        }
+        std::string error;
+        if (write_file_atomic(db_.pending_dir(), id + ".dmp", held.dump, true, &error)) {
+            log("report " + id + " stored now");
+            forget();
+            persisted(held.report);
+            return;
+        }
+        if (!may_send_now(id, tries)) return;
+        Upload up;
+        up.report = held.report;
+        up.client_id = client_id_;
+        up.dump.assign(held.dump.begin(), held.dump.end());
+        up.attachments = held.report.attachments;
+        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        if (!begin_commit()) return;
+        struct commit_end {
+            helper_service* self;
+            ~commit_end() { self->end_commit(); }
+        } commit_guard{this};
+        switch (result.status) {
+            case UploadStatus::sent:
+                forget();
+                db_.update_settings(
+                    [](std::map<std::string, std::string>& kv) { kv["last_upload"] = std::to_string(std::time(nullptr)); }, nullptr);
+                log("sent " + id + " from memory (server id '" + result.server_id + "'); not kept on disk");
+                break;
+            case UploadStatus::rejected:
+                forget();
+                log("rejected " + id + " (sent from memory): " + result.message);
+                break;
+            case UploadStatus::retry_later: {
+                const long long delay = std::min<long long>(3600000LL, static_cast<long long>(config_.retry_delay_ms)
+                                                                           << std::min(tries, 20));
+                log("could not send " + id + " from memory: " + result.message + "; retrying in " + std::to_string(delay) +
+                    " ms (lost if this helper ends first)");
+                schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
+                break;
+            }
+        }
+        if (file_info(pending_path, &size, nullptr)) {
+            // The crashed process stored it while it was being sent: complete that copy too.
+            report_claim claim;
+            if (claim.try_claim(pending_path) == report_claim::claimed && claim.still_at(pending_path) &&
+                result.status != UploadStatus::retry_later) {
+                Report r = held.report;
+                r.state = result.status == UploadStatus::sent ? ReportState::uploaded : ReportState::rejected;
+                r.server_id = result.server_id;
+                r.attempts = 1;
+                if (!db_.complete(&r, &error)) log("could not complete " + id + ": " + error);
+            }
+        }
+    }
+
     helper_config config_;
     const Transport* custom_;
     database db_;
@@ -8766,8 +9360,18 @@ private:
     std::mutex log_mutex_;
     std::condition_variable wake_;
     std::map<std::string, queued> queue_;
+    std::map<std::string, memory_report> memory_;  // dumps that could not be stored
+    std::condition_variable done_;                  // the worker ended, or a commit did
+    clock::time_point deadline_{};                  // once finishing: the end of the linger time
+    std::string log_path_;
+    long long log_cap_;
+    bool owns_log_;          // stderr is <database>/helper.log: rotate it
     bool finishing_ = false;
-    bool started_ = false;  // begin() ran (the worker has a queue to work)
+    bool started_ = false;   // begin() ran (the worker has a queue to work)
+    bool worker_running_ = false;
+    bool joined_ = false;
+    bool abandoned_ = false;  // the linger time is over: record nothing more
+    bool in_commit_ = false;  // an answer is being recorded
 };
 
 }  // namespace detail
@@ -8819,15 +9423,24 @@ inline std::string new_uuid() {
 
 // ---- the helper's side of the hand-off ------------------------------------------------------
 
+/// What became of a dump the application handed over.
+enum class handoff_outcome { stored, in_memory, failed };
+
 /// Writes the dump the application left in the region to pending/ (it reaches the disk before
-/// the application is answered); *out gets its report, for helper_service::persisted().
-inline bool persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out) {
-    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+/// the application is answered); *out gets its report, for helper_service::persisted(), and
+/// *claim the report's claim, taken before the dump got its name (no other helper sees it
+/// before its metadata is written). When it cannot be stored (the disk is full, say), the image
+/// is copied out of the region into *memory_copy and *why says what failed: the helper sends it
+/// from there (helper_service::held_in_memory()), and the application, answered 'F', still
+/// tries to store it itself.
+inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out,
+                                       report_claim* claim, std::string* memory_copy, std::string* why) {
+    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return handoff_outcome::failed;
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     const std::uint64_t size = region->image_size;
     if (id.size() != 36 || size == 0 || size > region->image_capacity) {
         region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
-        return false;
+        return handoff_outcome::failed;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
@@ -8839,12 +9452,20 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
         fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
+    int err = ok ? 0 : errno;
     for (std::uint64_t done = 0; ok && done < size;) {
         const ssize_t n = write(fd, image + done, static_cast<std::size_t>(size - done));
         if (n < 0 && errno == EINTR) continue;
         ok = n > 0;
         if (ok) done += static_cast<std::uint64_t>(n);
+        else err = n == 0 ? ENOSPC : errno;
     }
+    if (ok && fsync(fd) != 0) {
+        ok = false;
+        err = errno;
+    }
+    // Claimed before it has a name in pending/: held until its metadata is written.
+    const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
         int r;
         if (tmp.empty()) {
@@ -8857,18 +9478,24 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
                 if (r == 0) unlink(tmp.c_str());
             }
         }
-        // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
-        ok = r == 0 || errno == EEXIST;
+        if (r != 0 && errno == EEXIST) {
+            // The application wrote it itself (it gave up waiting); the file is the same, but
+            // not the one claimed here: persisted() claims that one.
+            claim->release();
+            if (locked) fd = -1;  // closed by the release
+            r = 0;
+        }
+        ok = r == 0;
+        if (!ok) err = errno;
     }
     if (!tmp.empty()) unlink(tmp.c_str());
-    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+    if (!locked && fd >= 0) close(fd);
     if (!ok) {
-        service->log("could not write " + name + ": " + errno_text(errno));
-        if (fd >= 0) close(fd);
-        return false;
+        claim->release();
+        *why = errno_text(err);
+        // The image stays untouched until the application has its answer: copy it now.
+        memory_copy->assign(image, static_cast<std::size_t>(size));
     }
-    fsync(fd);
-    close(fd);
     Report r;
     r.id = id;
     r.created = static_cast<std::time_t>(region->crash_time);
@@ -8878,7 +9505,8 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
     // image, not the application's heap) become the report's.
     read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
     *out = r;
-    return true;
+    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+    return ok ? handoff_outcome::stored : handoff_outcome::in_memory;
 }
 
 
@@ -8907,9 +9535,13 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             }
             if (msg == 'D') {
                 Report persisted;
-                const char answer = persist_handoff(service, region, &persisted) ? 'P' : 'F';
+                report_claim claim;
+                std::string memory_copy, why;
+                const handoff_outcome got_dump = persist_handoff(service, region, &persisted, &claim, &memory_copy, &why);
+                const char answer = got_dump == handoff_outcome::stored ? 'P' : 'F';
                 send(socket_fd, &answer, 1, MSG_NOSIGNAL);
-                if (answer == 'P') service->persisted(persisted);
+                if (got_dump == handoff_outcome::stored) service->persisted(persisted, &claim);
+                if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
             } else if (msg == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
@@ -8955,7 +9587,11 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
         helper_service service(config, custom);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
-            service.finish();
+            if (!service.finish()) {
+                service.log("helper exits (linger time over)");
+                std::fflush(nullptr);
+                _exit(0);  // the abandoned upload ends with the process, its claim too
+            }
             service.log("helper exits");
             code = 0;
         }
@@ -11038,7 +11674,11 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     break;
                 }
             }
-            service.finish();
+            if (!service.finish()) {
+                service.log("helper exits (linger time over)");
+                std::fflush(nullptr);
+                TerminateProcess(GetCurrentProcess(), 0);  // the abandoned upload ends with the process
+            }
             service.log("helper exits");
             code = 0;
         }
@@ -11103,7 +11743,8 @@ inline HANDLE win_launch_helper(HelperMode mode, const std::string& helper_path,
     std::wstring environment = win_helper_environment(encode_helper_handles(h));
 
     SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
-    HANDLE log = CreateFileW(widen(log_path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit,
+    // Shared for deletion too: a helper rotates the log by renaming it (files_windows.hpp).
+    HANDLE log = CreateFileW(widen(log_path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &inherit,
                              OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
     HANDLE nul = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING,
                              0, nullptr);

@@ -97,6 +97,13 @@ struct Options {
     /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
     int retry_delay_ms = 60000;
 
+    /// After the application has exited (or crashed), its helper goes on sending for at most
+    /// this long, so that launchers do not see the application as still running; what is not
+    /// sent by then (an upload still running is abandoned) stays pending for the next start().
+    /// 0: the helper leaves with the application, and crashes are sent at the next start().
+    /// Range 0 .. 600000 ms.
+    int helper_linger_ms = 10000;
+
     /// Bounds of the database; the oldest reports are pruned first. 0 disables a bound.
     std::size_t max_reports = 50;
     std::size_t max_database_bytes = 256u * 1024u * 1024u;

@@ -65,6 +65,8 @@ TEST_CASE("out-of-range options are refused - naming the field", "[api]") {
         {"alt_stack_size", [](crashdrop::Options& o) { o.alt_stack_size = 100; }},
         {"thread_suspend_timeout_ms", [](crashdrop::Options& o) { o.thread_suspend_timeout_ms = 0; }},
         {"thread_signal", [](crashdrop::Options& o) { o.thread_signal = 11; }},
+        {"helper_linger_ms", [](crashdrop::Options& o) { o.helper_linger_ms = -1; }},
+        {"helper_linger_ms", [](crashdrop::Options& o) { o.helper_linger_ms = 600001; }},
     };
     for (const auto& c : cases) {
         crashdrop::Options o = valid_options("never-created");

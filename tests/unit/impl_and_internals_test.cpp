@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -435,6 +438,7 @@ TEST_CASE("the helper configuration survives its trip through the shared region"
     c.product = "P\nQ";
     c.version = "1%";
     c.mode = crashdrop::HelperMode::external;
+    c.linger_ms = 4321;
     const cd::helper_config d = cd::decode_helper_config(cd::encode_helper_config(c));
     CHECK(d.database == c.database);
     CHECK(d.upload.url == c.upload.url);
@@ -451,6 +455,15 @@ TEST_CASE("the helper configuration survives its trip through the shared region"
     CHECK(d.product == "P\nQ");
     CHECK(d.version == "1%");
     CHECK(d.mode == crashdrop::HelperMode::external);
+    CHECK(d.linger_ms == 4321);
+    CHECK(cd::decode_helper_config("database=/x\n").linger_ms == 10000);  // a region from before the option
+}
+
+TEST_CASE("the helper's log cap: 1 MiB, or a sixteenth of a smaller max_database_bytes, never below 16 KiB", "[internals][helper]") {
+    CHECK(cd::helper_log_cap(0) == 1024u * 1024u);
+    CHECK(cd::helper_log_cap(256u * 1024u * 1024u) == 1024u * 1024u);
+    CHECK(cd::helper_log_cap(1024u * 1024u) == 64u * 1024u);
+    CHECK(cd::helper_log_cap(64u * 1024u) == 16u * 1024u);
 }
 
 #if __has_include(<curl/curl.h>)
@@ -517,4 +530,53 @@ TEST_CASE("pruning removes the oldest reports first by count and size and age", 
     CHECK(removed[0] == old2);
     CHECK(db.list(crashdrop::ReportState::pending).size() == 2);
     CHECK(db.list(crashdrop::ReportState::pending)[1].id == young);
+}
+
+TEST_CASE("a report's claim: one holder at a time - re-checked after the claim - gone with its holder", "[internals][database]") {
+    const std::string root = std::string(CRASHDROP_TEST_WORKDIR) + "/claim-db";
+    std::system(("rm -rf '" + root + "'").c_str());
+    const cd::database db(root);
+    REQUIRE(db.create(nullptr) == 0);
+    const std::string id = "00000000-0000-4000-8000-000000000001";
+    const std::string pending = db.pending_dir() + "/" + id + ".dmp";
+    std::ofstream(pending) << "MDMP";
+    cd::report_claim first, second;
+    CHECK(first.try_claim(pending) == cd::report_claim::claimed);
+    CHECK(first.still_at(pending));
+    CHECK(second.try_claim(pending) == cd::report_claim::busy);  // another open file, same process
+    // Pruning passes over a claimed report, even when it is over every bound.
+    cd::database_limits none;
+    none.max_reports = 0;
+    none.max_age_days = 1;
+    CHECK(db.prune(none, std::time(nullptr) + 10 * 86400).empty());
+    CHECK(cd::file_info(pending, nullptr, nullptr));
+    // Completed by its holder: a later claimer finds it gone, or no longer at the pending name.
+    cd::report_claim late;
+    REQUIRE(late.try_claim(pending) == cd::report_claim::busy);
+    REQUIRE(std::rename(pending.c_str(), (db.completed_dir() + "/" + id + ".dmp").c_str()) == 0);
+    CHECK_FALSE(first.still_at(pending));
+    first.release();
+    CHECK(second.try_claim(pending) == cd::report_claim::gone);
+    // Claimed by a process that is then killed: the claim ends with it.
+    std::ofstream(pending) << "MDMP";
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        cd::report_claim held;
+        const char ok = held.try_claim(pending) == cd::report_claim::claimed ? '1' : '0';
+        (void)!write(ready[1], &ok, 1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    REQUIRE(read(ready[0], &ok, 1) == 1);
+    CHECK(ok == '1');
+    CHECK(second.try_claim(pending) == cd::report_claim::busy);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    CHECK(second.try_claim(pending) == cd::report_claim::claimed);
+    CHECK(second.still_at(pending));
+    close(ready[0]);
+    close(ready[1]);
 }

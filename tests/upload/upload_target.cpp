@@ -9,6 +9,7 @@
 //            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
 //            wait_ms= max_reports= annotation=KEY:VALUE
 //            context=1 crumbs=N max_attachment_bytes=N max_breadcrumbs=N
+//            product=NAME linger_ms=N max_database_bytes=N fill_disk=N
 //
 // context=1 sets the crash context (see set_context_options / set_live_context): extra
 // {scene: level-3}, global_extra {build: nightly}, tags {region: eu}, the user u-42/ana,
@@ -18,6 +19,9 @@
 // also means it is past its start-up scan of pending/), then fork(); the child crashes, the
 // parent waits for it, says how it ended ("child signal=N") and exits 0.
 //
+// fill_disk=N: after start(), fill the file system that holds the database (a file
+// <database>/filler) until only about N bytes are free, so that a dump no longer fits.
+//
 // Its main() calls start() before anything with side effects, as re-exec mode requires.
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
@@ -25,6 +29,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +96,26 @@ static bool set_live_context(int crumbs) {
     return true;
 }
 
+/// Fills the file system holding `dir` until about `leave` bytes are free.
+static bool fill_disk(const std::string& dir, unsigned long long leave) {
+    const std::string path = dir + "/filler";
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    static char block[4096];
+    memset(block, 'f', sizeof(block));
+    for (;;) {
+        struct statvfs vfs;
+        if (fstatvfs(fd, &vfs) != 0) break;
+        const unsigned long long free_bytes = static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize;
+        if (free_bytes <= leave) break;
+        const unsigned long long want = free_bytes - leave < sizeof(block) ? free_bytes - leave : sizeof(block);
+        if (write(fd, block, static_cast<size_t>(want)) <= 0) break;
+    }
+    fsync(fd);
+    close(fd);
+    return true;
+}
+
 static const char* state_name(crashdrop::ReportState s) {
     return s == crashdrop::ReportState::pending ? "pending" : s == crashdrop::ReportState::uploaded ? "uploaded" : "rejected";
 }
@@ -107,7 +133,7 @@ int main(int argc, char** argv) {
     }
     crashdrop::Options o;
     o.database_path = argv[2];
-    o.product_name = "UploadTarget";
+    o.product_name = kv.count("product") ? kv["product"] : "UploadTarget";
     o.product_version = "3.1.4";
     o.submit_url = kv["url"];
     o.sentry_dsn = kv["dsn"];
@@ -125,6 +151,8 @@ int main(int argc, char** argv) {
     if (kv.count("timeout_ms")) o.upload_timeout_ms = o.connect_timeout_ms = std::atoi(kv["timeout_ms"].c_str());
     if (kv.count("retry_ms")) o.retry_delay_ms = std::atoi(kv["retry_ms"].c_str());
     if (kv.count("max_reports")) o.max_reports = static_cast<std::size_t>(std::atoi(kv["max_reports"].c_str()));
+    if (kv.count("max_database_bytes")) o.max_database_bytes = std::strtoull(kv["max_database_bytes"].c_str(), nullptr, 10);
+    if (kv.count("linger_ms")) o.helper_linger_ms = std::atoi(kv["linger_ms"].c_str());
     if (kv.count("max_attachment_bytes")) o.max_attachment_bytes = std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10);
     if (kv.count("max_breadcrumbs")) o.max_breadcrumbs = std::strtoull(kv["max_breadcrumbs"].c_str(), nullptr, 10);
     const bool context = kv["context"] == "1";
@@ -151,6 +179,7 @@ int main(int argc, char** argv) {
     fflush(stdout);
     const int wait_ms = kv.count("wait_ms") ? std::atoi(kv["wait_ms"].c_str()) : 0;
     if (context && !set_live_context(std::atoi(kv["crumbs"].c_str()))) return 7;
+    if (kv.count("fill_disk") && !fill_disk(argv[2], std::strtoull(kv["fill_disk"].c_str(), nullptr, 10))) return 10;
 
     if (mode == "crash" || mode == "custom_transport_crash") {
         crash_now();

@@ -164,3 +164,57 @@ TEST_CASE("first-chance C++ exceptions and debug output are not crashes: no dump
     crashdrop::stop();
     CHECK(db.pending().empty());  // stop() removed the unused dump file
 }
+
+TEST_CASE("a report's claim on Windows: one holder at a time - readable and movable while held - re-checked after the claim") {
+    namespace cd = crashdrop::detail;
+    TempDatabase t;
+    const cd::database db(t.path.string());
+    REQUIRE(db.create(nullptr) == 0);
+    const std::string id = "00000000-0000-4000-8000-000000000001";
+    const std::string pending = db.pending_dir() + "\\" + id + ".dmp";
+    const std::string completed = db.completed_dir() + "\\" + id + ".dmp";
+    std::string error;
+    REQUIRE(cd::write_file_atomic(db.pending_dir(), id + ".dmp", "MDMP-and-more", true, &error));
+    cd::report_claim first, second;
+    CHECK(first.try_claim(pending) == cd::report_claim::claimed);
+    CHECK(first.still_at(pending));
+    CHECK(second.try_claim(pending) == cd::report_claim::busy);
+    std::string bytes;
+    CHECK(cd::read_whole_file(pending, &bytes));  // the lock lies past the end: reading works
+    CHECK(bytes == "MDMP-and-more");
+    cd::database_limits none;
+    none.max_age_days = 1;
+    CHECK(db.prune(none, std::time(nullptr) + 10 * 86400).empty());  // held: never pruned
+    CHECK(cd::move_file(pending, completed, &error));                // its holder completes it
+    CHECK_FALSE(first.still_at(pending));
+    first.release();
+    CHECK(second.try_claim(pending) == cd::report_claim::gone);
+    CHECK(second.try_claim(completed) == cd::report_claim::claimed);
+    second.release();
+}
+
+TEST_CASE("helper.log on Windows: rotated into helper.log.1 at its cap while a helper's handle is open - which then writes to the old one") {
+    namespace cd = crashdrop::detail;
+    TempDatabase t;
+    fs::create_directories(t.path);
+    const std::string log = (t.path / "helper.log").string();
+    // Opened as the launcher opens a helper's standard output and error.
+    HANDLE h = CreateFileW(cd::widen(log).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    REQUIRE(h != INVALID_HANDLE_VALUE);
+    const std::string old_lines(20000, 'o');
+    DWORD wrote = 0;
+    REQUIRE(WriteFile(h, old_lines.data(), static_cast<DWORD>(old_lines.size()), &wrote, nullptr));
+    CHECK_FALSE(cd::rotate_helper_log(log, 32768));  // under the cap: left alone
+    CHECK(cd::rotate_helper_log(log, 16384));
+    CHECK_FALSE(fs::exists(log));
+    CHECK(fs::file_size(t.path / "helper.log.1") == old_lines.size());
+    // The open handle follows its file: a helper that has not noticed yet writes to the old log.
+    REQUIRE(WriteFile(h, "late\n", 5, &wrote, nullptr));
+    CloseHandle(h);
+    CHECK(fs::file_size(t.path / "helper.log.1") == old_lines.size() + 5);
+    std::string error;
+    REQUIRE(cd::write_file_atomic(t.path.string(), "helper.log", std::string(17000, 'n'), false, &error));
+    CHECK(cd::rotate_helper_log(log, 16384));  // the older helper.log.1 is replaced
+    CHECK(fs::file_size(t.path / "helper.log.1") == 17000);
+}

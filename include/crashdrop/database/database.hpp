@@ -110,8 +110,21 @@ public:
         return true;
     }
 
-    /// Removes whole reports, oldest first, until the limits hold; also leftovers of
-    /// interrupted writes (temporary files) older than an hour. Returns the ids removed.
+    /// The helper's log and its one rotated predecessor (they count against max_bytes).
+    std::string helper_log_path() const { return path_join(root_, "helper.log"); }
+    std::size_t log_bytes() const {
+        std::uint64_t a = 0, b = 0;
+        file_info(helper_log_path(), &a, nullptr);
+        file_info(helper_log_path() + ".1", &b, nullptr);
+        return static_cast<std::size_t>(a + b);
+    }
+
+    /// Removes whole reports, oldest first, until the limits hold (the helper's logs count
+    /// towards max_bytes); also leftovers of interrupted writes (temporary files) older than an
+    /// hour. A report is claimed before it is removed, so one that a sender holds is never
+    /// pruned under it: it is passed over and not counted (it is about to be completed; a
+    /// later pruning bounds it), so no other report is removed in its place. Returns the ids
+    /// removed.
     std::vector<std::string> prune(const database_limits& limits, std::time_t now) const {
         std::vector<Report> all = list(ReportState::pending);
         for (auto& r : list(ReportState::uploaded)) all.push_back(std::move(r));
@@ -123,7 +136,7 @@ public:
             file_info(meta_of(r), &meta, nullptr);
             return static_cast<std::size_t>(dump + meta) + remove_attachments(r.id, true);
         };
-        std::size_t total = 0;
+        std::size_t total = log_bytes();
         std::vector<std::size_t> sizes;
         for (const auto& r : all) {
             sizes.push_back(size_of(r));
@@ -131,12 +144,31 @@ public:
         }
         std::vector<std::string> removed;
         std::size_t count = all.size();
+        // Reports being sent are leaving: they do not count, so no other report is removed in
+        // their place (a later pruning bounds them once they are completed).
+        std::vector<bool> held(all.size(), false);
         for (std::size_t i = 0; i < all.size(); ++i) {
+            report_claim probe;
+            held[i] = probe.try_claim(all[i].dump_path) != report_claim::claimed;
+            if (held[i]) {
+                --count;
+                total -= sizes[i];
+            }
+        }
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (held[i]) continue;
             const bool too_many = limits.max_reports != 0 && count > limits.max_reports;
             const bool too_big = limits.max_bytes != 0 && total > limits.max_bytes;
             const bool too_old = limits.max_age_days > 0 &&
                                  all[i].created < now - static_cast<std::time_t>(limits.max_age_days) * 86400;
             if (!too_many && !too_big && !too_old) continue;
+            report_claim claim;
+            const auto claimed = claim.try_claim(all[i].dump_path);
+            if (claimed != report_claim::claimed || !claim.still_at(all[i].dump_path)) {
+                --count;  // being sent (never removed under its sender), or gone meanwhile
+                total -= sizes[i];
+                continue;
+            }
             remove_file(all[i].dump_path);
             remove_file(meta_of(all[i]));
             remove_attachments(all[i].id);

@@ -188,6 +188,120 @@ private:
     int fd_ = -1;
 };
 
+/// A sender's claim on one report: an exclusive flock on its dump file, taken without waiting.
+/// The lock belongs to the open file, so it ends when the holder releases it, closes the file
+/// or dies (a killed helper never leaves a report claimed). Every process that sends, repairs
+/// or prunes a report claims it first; after the claim, still_at() tells whether the file is
+/// still the pending one (another sender may have completed it just before).
+class report_claim {
+public:
+    enum outcome { claimed, busy, gone };
+    report_claim() = default;
+    report_claim(const report_claim&) = delete;
+    report_claim& operator=(const report_claim&) = delete;
+    report_claim(report_claim&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    report_claim& operator=(report_claim&& other) noexcept {
+        if (this != &other) {
+            release();
+            fd_ = other.fd_;
+            other.fd_ = -1;
+        }
+        return *this;
+    }
+    ~report_claim() { release(); }
+
+    outcome try_claim(const std::string& dump_path) {
+        release();
+        const int fd = open(dump_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        if (fd < 0) return errno == ENOENT ? gone : busy;
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            close(fd);
+            return gone;  // not a dump file (prune and list pass such names over)
+        }
+        int r;
+        while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+        }
+        if (r != 0) {
+            close(fd);
+            return busy;
+        }
+        fd_ = fd;
+        return claimed;
+    }
+    /// Takes over an open file the caller has already locked (flock LOCK_EX).
+    void adopt(int fd) {
+        release();
+        fd_ = fd;
+    }
+    /// Locks an open file (a dump not yet named) and holds it; false if it cannot be locked.
+    bool lock_open_file(int fd) {
+        int r;
+        while ((r = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
+        }
+        if (r != 0) return false;
+        adopt(fd);
+        return true;
+    }
+    /// Whether the claimed file is still the one named `path`.
+    bool still_at(const std::string& path) const {
+        struct stat held, named;
+        return fd_ >= 0 && fstat(fd_, &held) == 0 && held.st_nlink > 0 && stat(path.c_str(), &named) == 0 &&
+               named.st_dev == held.st_dev && named.st_ino == held.st_ino;
+    }
+    bool held() const { return fd_ >= 0; }
+    void release() {
+        if (fd_ >= 0) {
+            flock(fd_, LOCK_UN);
+            close(fd_);
+            fd_ = -1;
+        }
+    }
+
+private:
+    int fd_ = -1;
+};
+
+// ---- the helper's log: <database>/helper.log on the helper's standard error ----
+
+/// The size of helper.log, if the helper's standard error is that very file; -1 when it is
+/// not (another helper rotated it, or stderr is something else).
+inline long long helper_log_size(const std::string& path) {
+    struct stat mine, named;
+    if (fstat(2, &mine) != 0 || stat(path.c_str(), &named) != 0) return -1;
+    if (mine.st_dev != named.st_dev || mine.st_ino != named.st_ino) return -1;
+    return static_cast<long long>(mine.st_size);
+}
+
+/// Points the standard error at `path` again (appending, created 0600 if missing).
+inline bool reopen_helper_log(const std::string& path) {
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return false;
+    const bool ok = dup2(fd, 2) == 2;
+    close(fd);
+    return ok;
+}
+
+/// helper.log grown past `cap` becomes helper.log.1 (replacing the older one) and a new
+/// helper.log is started, under an exclusive lock on the log itself so that helpers of
+/// several applications rotate it once. Returns whether this call rotated it.
+inline bool rotate_helper_log(const std::string& path, long long cap) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return false;
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    bool rotated = false;
+    struct stat held, named;
+    // Still the current log (not rotated by another helper meanwhile), and still too large.
+    if (fstat(fd, &held) == 0 && stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+        held.st_ino == named.st_ino && held.st_size >= cap) {
+        rotated = rename(path.c_str(), (path + ".1").c_str()) == 0;
+    }
+    flock(fd, LOCK_UN);
+    close(fd);
+    return rotated;
+}
+
 /// Unix seconds as UTC calendar time (for log lines and timestamps).
 inline bool utc_time(std::time_t t, std::tm* out) {
     return gmtime_r(&t, out) != nullptr;

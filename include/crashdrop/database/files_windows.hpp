@@ -246,6 +246,151 @@ private:
     HANDLE h_ = INVALID_HANDLE_VALUE;
 };
 
+/// Same file? (volume serial and file index of two open handles.)
+inline bool win_same_file(HANDLE a, HANDLE b, bool* a_linked = nullptr) {
+    BY_HANDLE_FILE_INFORMATION x, y;
+    if (!GetFileInformationByHandle(a, &x) || !GetFileInformationByHandle(b, &y)) return false;
+    if (a_linked != nullptr) *a_linked = x.nNumberOfLinks > 0;
+    return x.dwVolumeSerialNumber == y.dwVolumeSerialNumber && x.nFileIndexHigh == y.nFileIndexHigh &&
+           x.nFileIndexLow == y.nFileIndexLow;
+}
+
+/// A handle that reads nothing: only for asking which file a path names.
+inline HANDLE win_open_for_identity(const std::string& path) {
+    return CreateFileW(widen(path).c_str(), 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL, nullptr);
+}
+
+/// Byte-range locks are mandatory on Windows: a claim locks one byte far past the end of any
+/// dump, where no reader ever looks, so holding it never blocks reading the report.
+constexpr DWORD k_claim_offset_high = 0x40000000u;  // 2^62
+
+/// A sender's claim on one report: an exclusive LockFileEx on a handle to its dump file, taken
+/// without waiting. It ends when the holder releases it, closes the handle or dies. Every
+/// process that sends, repairs or prunes a report claims it first; after the claim, still_at()
+/// tells whether the file is still the pending one. The handle shares delete access, so the
+/// holder (and only the holder, by the claim's rules) can still move or remove the file.
+class report_claim {
+public:
+    enum outcome { claimed, busy, gone };
+    report_claim() = default;
+    report_claim(const report_claim&) = delete;
+    report_claim& operator=(const report_claim&) = delete;
+    report_claim(report_claim&& other) noexcept : h_(other.h_) { other.h_ = INVALID_HANDLE_VALUE; }
+    report_claim& operator=(report_claim&& other) noexcept {
+        if (this != &other) {
+            release();
+            h_ = other.h_;
+            other.h_ = INVALID_HANDLE_VALUE;
+        }
+        return *this;
+    }
+    ~report_claim() { release(); }
+
+    outcome try_claim(const std::string& dump_path) {
+        release();
+        HANDLE h = CreateFileW(widen(dump_path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                               nullptr, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+        if (h == INVALID_HANDLE_VALUE) {
+            const DWORD err = GetLastError();
+            return err == ERROR_FILE_NOT_FOUND || err == ERROR_PATH_NOT_FOUND ? gone : busy;
+        }
+        if (!lock(h)) {
+            CloseHandle(h);
+            return busy;
+        }
+        h_ = h;
+        return claimed;
+    }
+    /// Whether the claimed file is still the one named `path`.
+    bool still_at(const std::string& path) const {
+        if (h_ == INVALID_HANDLE_VALUE) return false;
+        HANDLE named = win_open_for_identity(path);
+        if (named == INVALID_HANDLE_VALUE) return false;
+        bool linked = false;
+        const bool same = win_same_file(h_, named, &linked);
+        CloseHandle(named);
+        return same && linked;
+    }
+    bool held() const { return h_ != INVALID_HANDLE_VALUE; }
+    void release() {
+        if (h_ != INVALID_HANDLE_VALUE) {
+            OVERLAPPED at{};
+            at.OffsetHigh = k_claim_offset_high;
+            UnlockFileEx(h_, 0, 1, 0, &at);
+            CloseHandle(h_);
+            h_ = INVALID_HANDLE_VALUE;
+        }
+    }
+
+private:
+    static bool lock(HANDLE h) {
+        OVERLAPPED at{};
+        at.OffsetHigh = k_claim_offset_high;
+        return LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at) != 0;
+    }
+    HANDLE h_ = INVALID_HANDLE_VALUE;
+};
+
+// ---- the helper's log: <database>\helper.log on the helper's standard output and error ----
+
+/// The size of helper.log, if the helper's standard error is that very file; -1 when it is not.
+inline long long helper_log_size(const std::string& path) {
+    HANDLE mine = GetStdHandle(STD_ERROR_HANDLE);
+    if (mine == nullptr || mine == INVALID_HANDLE_VALUE) return -1;
+    HANDLE named = win_open_for_identity(path);
+    if (named == INVALID_HANDLE_VALUE) return -1;
+    const bool same = win_same_file(mine, named);
+    CloseHandle(named);
+    LARGE_INTEGER size;
+    if (!same || !GetFileSizeEx(mine, &size)) return -1;
+    return static_cast<long long>(size.QuadPart);
+}
+
+/// Points the standard output and error (the C runtime's too) at `path` again, appending.
+inline bool reopen_helper_log(const std::string& path) {
+    HANDLE h = CreateFileW(widen(path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                           nullptr, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return false;
+    const int fd = _open_osfhandle(reinterpret_cast<intptr_t>(h), _O_APPEND | _O_WRONLY);
+    if (fd < 0) {
+        CloseHandle(h);
+        return false;
+    }
+    std::fflush(stderr);
+    std::fflush(stdout);
+    const bool ok = _dup2(fd, 2) == 0 && _dup2(fd, 1) == 0;
+    SetStdHandle(STD_ERROR_HANDLE, reinterpret_cast<HANDLE>(_get_osfhandle(2)));
+    SetStdHandle(STD_OUTPUT_HANDLE, reinterpret_cast<HANDLE>(_get_osfhandle(1)));
+    _close(fd);
+    return ok;
+}
+
+/// helper.log grown past `cap` becomes helper.log.1 (replacing the older one), under a lock
+/// on the log itself so that helpers of several applications rotate it once. Every handle
+/// to the log shares delete access (the launcher opens it so), or the rename would fail.
+inline bool rotate_helper_log(const std::string& path, long long cap) {
+    HANDLE h = CreateFileW(widen(path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                           OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return false;
+    OVERLAPPED at{};
+    at.OffsetHigh = k_claim_offset_high;
+    bool rotated = false;
+    if (LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &at)) {
+        HANDLE named = win_open_for_identity(path);
+        LARGE_INTEGER size;
+        if (named != INVALID_HANDLE_VALUE && win_same_file(h, named) && GetFileSizeEx(h, &size) && size.QuadPart >= cap) {
+            CloseHandle(named);
+            named = INVALID_HANDLE_VALUE;
+            rotated = MoveFileExW(widen(path).c_str(), widen(path + ".1").c_str(), MOVEFILE_REPLACE_EXISTING) != 0;
+        }
+        if (named != INVALID_HANDLE_VALUE) CloseHandle(named);
+        UnlockFileEx(h, 0, 1, 0, &at);
+    }
+    CloseHandle(h);
+    return rotated;
+}
+
 /// Unix seconds as UTC calendar time (for log lines and timestamps).
 inline bool utc_time(std::time_t t, std::tm* out) {
     return gmtime_s(out, &t) == 0;

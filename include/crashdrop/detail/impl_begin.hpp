@@ -82,6 +82,8 @@
 #include <dbghelp.h>
 #include <wincrypt.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <io.h>
 #pragma pop_macro("NOMINMAX")
 #pragma pop_macro("WIN32_LEAN_AND_MEAN")
 #endif

@@ -56,6 +56,7 @@ inline Status check_options(const Options& o) {
     if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
     if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
+    if (o.helper_linger_ms < 0 || o.helper_linger_ms > 600000) return invalid("helper_linger_ms is outside 0 .. 600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
     return check_context_options(o);
 }

@@ -18,6 +18,7 @@ struct helper_config {
     std::string version;
     HelperMode mode = HelperMode::reexec;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
+    int linger_ms = 10000;  // Options::helper_linger_ms
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -38,6 +39,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["version"] = c.version;
     kv["mode"] = std::to_string(static_cast<int>(c.mode));
     kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
+    kv["linger_ms"] = std::to_string(c.linger_ms);
     return format_key_values(kv);
 }
 
@@ -64,6 +66,7 @@ inline helper_config decode_helper_config(const std::string& text) {
         c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
     }
     c.upload.max_attachment_bytes = c.max_attachment_bytes;
+    if (!kv["linger_ms"].empty()) c.linger_ms = std::max(0, std::min(600000, std::atoi(kv["linger_ms"].c_str())));
     return c;
 }
 
@@ -90,6 +93,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.version = o.product_version;
     c.mode = o.helper_mode;
     c.max_attachment_bytes = o.max_attachment_bytes;
+    c.linger_ms = o.helper_linger_ms;
     return c;
 }
 

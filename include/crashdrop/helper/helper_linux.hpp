@@ -41,15 +41,24 @@ inline std::string new_uuid() {
 
 // ---- the helper's side of the hand-off ------------------------------------------------------
 
+/// What became of a dump the application handed over.
+enum class handoff_outcome { stored, in_memory, failed };
+
 /// Writes the dump the application left in the region to pending/ (it reaches the disk before
-/// the application is answered); *out gets its report, for helper_service::persisted().
-inline bool persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out) {
-    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+/// the application is answered); *out gets its report, for helper_service::persisted(), and
+/// *claim the report's claim, taken before the dump got its name (no other helper sees it
+/// before its metadata is written). When it cannot be stored (the disk is full, say), the image
+/// is copied out of the region into *memory_copy and *why says what failed: the helper sends it
+/// from there (helper_service::held_in_memory()), and the application, answered 'F', still
+/// tries to store it itself.
+inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out,
+                                       report_claim* claim, std::string* memory_copy, std::string* why) {
+    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return handoff_outcome::failed;
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     const std::uint64_t size = region->image_size;
     if (id.size() != 36 || size == 0 || size > region->image_capacity) {
         region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
-        return false;
+        return handoff_outcome::failed;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
@@ -61,12 +70,20 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
         fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
+    int err = ok ? 0 : errno;
     for (std::uint64_t done = 0; ok && done < size;) {
         const ssize_t n = write(fd, image + done, static_cast<std::size_t>(size - done));
         if (n < 0 && errno == EINTR) continue;
         ok = n > 0;
         if (ok) done += static_cast<std::uint64_t>(n);
+        else err = n == 0 ? ENOSPC : errno;
     }
+    if (ok && fsync(fd) != 0) {
+        ok = false;
+        err = errno;
+    }
+    // Claimed before it has a name in pending/: held until its metadata is written.
+    const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
         int r;
         if (tmp.empty()) {
@@ -79,18 +96,24 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
                 if (r == 0) unlink(tmp.c_str());
             }
         }
-        // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
-        ok = r == 0 || errno == EEXIST;
+        if (r != 0 && errno == EEXIST) {
+            // The application wrote it itself (it gave up waiting); the file is the same, but
+            // not the one claimed here: persisted() claims that one.
+            claim->release();
+            if (locked) fd = -1;  // closed by the release
+            r = 0;
+        }
+        ok = r == 0;
+        if (!ok) err = errno;
     }
     if (!tmp.empty()) unlink(tmp.c_str());
-    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+    if (!locked && fd >= 0) close(fd);
     if (!ok) {
-        service->log("could not write " + name + ": " + errno_text(errno));
-        if (fd >= 0) close(fd);
-        return false;
+        claim->release();
+        *why = errno_text(err);
+        // The image stays untouched until the application has its answer: copy it now.
+        memory_copy->assign(image, static_cast<std::size_t>(size));
     }
-    fsync(fd);
-    close(fd);
     Report r;
     r.id = id;
     r.created = static_cast<std::time_t>(region->crash_time);
@@ -100,7 +123,8 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
     // image, not the application's heap) become the report's.
     read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
     *out = r;
-    return true;
+    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+    return ok ? handoff_outcome::stored : handoff_outcome::in_memory;
 }
 
 
@@ -129,9 +153,13 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             }
             if (msg == 'D') {
                 Report persisted;
-                const char answer = persist_handoff(service, region, &persisted) ? 'P' : 'F';
+                report_claim claim;
+                std::string memory_copy, why;
+                const handoff_outcome got_dump = persist_handoff(service, region, &persisted, &claim, &memory_copy, &why);
+                const char answer = got_dump == handoff_outcome::stored ? 'P' : 'F';
                 send(socket_fd, &answer, 1, MSG_NOSIGNAL);
-                if (answer == 'P') service->persisted(persisted);
+                if (got_dump == handoff_outcome::stored) service->persisted(persisted, &claim);
+                if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
             } else if (msg == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
@@ -177,7 +205,11 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
         helper_service service(config, custom);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
-            service.finish();
+            if (!service.finish()) {
+                service.log("helper exits (linger time over)");
+                std::fflush(nullptr);
+                _exit(0);  // the abandoned upload ends with the process, its claim too
+            }
             service.log("helper exits");
             code = 0;
         }

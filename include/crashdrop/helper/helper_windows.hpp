@@ -237,7 +237,11 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     break;
                 }
             }
-            service.finish();
+            if (!service.finish()) {
+                service.log("helper exits (linger time over)");
+                std::fflush(nullptr);
+                TerminateProcess(GetCurrentProcess(), 0);  // the abandoned upload ends with the process
+            }
             service.log("helper exits");
             code = 0;
         }
@@ -302,7 +306,8 @@ inline HANDLE win_launch_helper(HelperMode mode, const std::string& helper_path,
     std::wstring environment = win_helper_environment(encode_helper_handles(h));
 
     SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
-    HANDLE log = CreateFileW(widen(log_path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit,
+    // Shared for deletion too: a helper rotates the log by renaming it (files_windows.hpp).
+    HANDLE log = CreateFileW(widen(log_path).c_str(), FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, &inherit,
                              OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
     HANDLE nul = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING,
                              0, nullptr);

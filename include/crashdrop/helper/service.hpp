@@ -6,21 +6,57 @@
 // its dump into pending\ and hands the report over with persisted().
 //   begin()      once: folders, client id, pruning, every pending report queued, the worker
 //   persisted()  a dump just written: attachments copied, metadata saved, queued at once
+//   held_in_memory()  a dump that could not be stored (disk full): sent from memory
 //   requeue_all  the upload consent changed
-//   finish()     the application has gone: what is due now is tried, then the worker ends
+//   finish()     the application has gone: what falls due within helper_linger_ms is tried,
+//                then the helper leaves (an attempt still running is abandoned)
+// Exactly once: every helper of every application that uses the database may see a pending
+// report, so whatever sends, repairs or prunes one first claims it (report_claim: a lock on its
+// dump file that dies with its holder) and checks that it is still pending. A report another
+// helper holds is tried again a second later while this helper's application runs, and left
+// to its holder once it has gone.
+// The log: <database>/helper.log is rotated into helper.log.1 at k_helper_log_cap (less for a
+// small max_database_bytes), and both count against max_database_bytes.
 // Context: implementation TU; the helper process (ordinary code).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
+/// helper.log is rotated at this size, or at max_database_bytes / 16 when that is smaller (but
+/// never below 16 KiB): with its one predecessor, the logs take at most twice that.
+constexpr std::size_t k_helper_log_cap = 1024u * 1024u;
+constexpr std::size_t k_helper_log_min_cap = 16u * 1024u;
+/// How soon a report that another helper holds is looked at again (while the application runs).
+constexpr int k_claimed_elsewhere_retry_ms = 1000;
+/// A dump held in memory (not stored) is sent this long after the helper answered: time for the
+/// crashed process to store it itself, which it tries when the helper could not.
+constexpr int k_memory_report_grace_ms = 1000;
+
+inline std::size_t helper_log_cap(std::size_t max_database_bytes) {
+    if (max_database_bytes == 0) return k_helper_log_cap;
+    return std::max(k_helper_log_min_cap, std::min(k_helper_log_cap, max_database_bytes / 16));
+}
+
 class helper_service {
 public:
     helper_service(helper_config config, const Transport* custom)
-        : config_(std::move(config)), custom_(custom), db_(config_.database) {}
+        : config_(std::move(config)),
+          custom_(custom),
+          db_(config_.database),
+          log_path_(db_.helper_log_path()),
+          log_cap_(static_cast<long long>(helper_log_cap(config_.limits.max_bytes))),
+          owns_log_(helper_log_size(log_path_) >= 0) {}
     helper_service(const helper_service&) = delete;
     helper_service& operator=(const helper_service&) = delete;
-    ~helper_service() { finish(); }
+    ~helper_service() {
+        if (!finish()) {
+            // The worker is still in an attempt past the linger deadline and uses this object:
+            // the process ends here (the report's claim ends with it; it stays pending).
+            std::fflush(nullptr);
+            leave_process_now();
+        }
+    }
 
     const helper_config& config() const { return config_; }
     const database& db() const { return db_; }
@@ -43,19 +79,7 @@ public:
         defaults_.product = config_.product;
         defaults_.version = config_.version;
         for (const Report& r : db_.list(ReportState::pending, &defaults_)) {
-            std::string text, error;
-            Report parsed;
-            if (!read_whole_file(path_join(db_.pending_dir(), r.id + ".meta"), &text) || !decode_report(text, &parsed, &error)) {
-                log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") +
-                    ": written anew from the dump");
-                Report repaired = r;
-                std::string dump;
-                if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
-                    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
-                }
-                keep_attachments(&repaired);
-                db_.save(repaired, true, nullptr);
-            }
+            repair_metadata(r);
             schedule(r.id, clock::now(), 0);
         }
         started_ = true;
@@ -65,29 +89,90 @@ public:
 
     /// A dump the platform code has just written to pending\ (and answered the application
     /// for): its attachments are copied, its metadata written, and it is queued at once.
-    void persisted(Report r) {
+    /// `claim`, if given, already holds the dump (taken before it was named, so no other helper
+    /// saw it without its metadata); otherwise it is claimed here.
+    void persisted(Report r, report_claim* claim = nullptr) {
+        report_claim own;
+        if (claim == nullptr || !claim->held()) {
+            claim = &own;
+            const std::string path = path_join(db_.pending_dir(), r.id + ".dmp");
+            // Another helper may be repairing it this very moment (a few milliseconds).
+            for (int i = 0; i < 200 && own.try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
+            if (!own.held() || !own.still_at(path)) {
+                log("report " + r.id + " was taken over by another helper before its metadata was written");
+                return;
+            }
+        }
         keep_attachments(&r);
         std::string error;
         if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
         fsync_directory(db_.pending_dir());
+        claim->release();
         log("persisted report " + r.id);
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         schedule(r.id, clock::now(), 0);
     }
 
-    void requeue_all() {
-        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
-    }
-
-    /// The application has gone: the worker tries what is due now, then ends.
-    void finish() {
+    /// A dump the platform code could not store (`why`: the disk is full, say), copied out of
+    /// the shared memory: it is sent from here. Each attempt first looks whether it reached the
+    /// disk after all (the crashed process writes it itself when the helper could not) or can
+    /// be stored now; either way it then goes the ordinary way, so it is never sent twice.
+    void held_in_memory(Report r, std::string dump, const std::string& why) {
+        log("could not store " + r.id + ".dmp (" + why + "): holding it in memory to send it from there");
+        const std::string id = r.id;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (finishing_) return;
-            finishing_ = true;
+            memory_[id] = memory_report{std::move(r), std::move(dump)};
         }
-        wake_.notify_all();
-        join_worker();
+        schedule(id, clock::now() + std::chrono::milliseconds(k_memory_report_grace_ms), 0);
+    }
+
+    void requeue_all() {
+        for (const Report& r : db_.list(ReportState::pending)) schedule(r.id, clock::now(), 0);
+        std::vector<std::string> held;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) held.push_back(m.first);
+        }
+        for (const auto& id : held) schedule(id, clock::now(), 0);
+    }
+
+    /// The application has gone: the worker goes on with what falls due within
+    /// helper_linger_ms, then ends. True when it has ended; false when an attempt was still
+    /// running at the deadline (abandoned: the caller ends the process, and with it the
+    /// attempt and its claim; the report stays pending for the next start()).
+    bool finish() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (!finishing_) {
+            finishing_ = true;
+            deadline_ = clock::now() + std::chrono::milliseconds(config_.linger_ms);
+            wake_.notify_all();
+        }
+        if (!worker_running_) {
+            if (joined_) return true;
+            joined_ = true;
+            lock.unlock();
+            join_worker();
+            log_lost_memory_reports();
+            return true;
+        }
+        // A moment past the deadline for the worker to notice it.
+        const auto limit = deadline_ + std::chrono::milliseconds(100);
+        done_.wait_until(lock, limit, [this] { return !worker_running_; });
+        if (!worker_running_) {
+            joined_ = true;
+            lock.unlock();
+            join_worker();
+            log_lost_memory_reports();
+            return true;
+        }
+        abandoned_ = true;
+        // An answer already being recorded is recorded (local files: quick).
+        done_.wait_for(lock, std::chrono::seconds(5), [this] { return !in_commit_; });
+        lock.unlock();
+        log("linger time (" + std::to_string(config_.linger_ms) +
+            " ms) over: the upload still running is abandoned; what was not sent stays pending for the next start()");
+        return false;
     }
 
     void log(const std::string& line) {
@@ -95,6 +180,15 @@ public:
         std::tm tm{};
         if (utc_time(std::time(nullptr), &tm)) std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
         std::lock_guard<std::mutex> lock(log_mutex_);
+        if (owns_log_) {
+            const long long size = helper_log_size(log_path_);
+            if (size < 0) {
+                reopen_helper_log(log_path_);  // another helper rotated it
+            } else if (size >= log_cap_) {
+                rotate_helper_log(log_path_, log_cap_);
+                reopen_helper_log(log_path_);
+            }
+        }
         std::fprintf(stderr, "%s crashdrop-helper[%ld]: %s\n", stamp, current_process_id(), line.c_str());
         std::fflush(stderr);
     }
@@ -105,15 +199,28 @@ private:
         clock::time_point due;
         int tries;  // attempts in this run, for the back-off
     };
+    struct memory_report {
+        Report report;
+        std::string dump;
+    };
 
 #if CRASHDROP_OS_WINDOWS
     static DWORD WINAPI worker_entry(void* self) {
-        static_cast<helper_service*>(self)->work();
+        static_cast<helper_service*>(self)->work_then_signal();
         return 0;
     }
+    static void sleep_ms(int ms) { Sleep(static_cast<DWORD>(ms)); }
+    [[noreturn]] static void leave_process_now() {
+        TerminateProcess(GetCurrentProcess(), 0);
+        for (;;) Sleep(INFINITE);
+    }
     void start_worker() {
+        worker_running_ = true;
         worker_ = CreateThread(nullptr, 0, &helper_service::worker_entry, this, 0, nullptr);
-        if (worker_ == nullptr) log("cannot start the upload thread: " + error_text(last_error()) + "; uploading when finishing");
+        if (worker_ == nullptr) {
+            worker_running_ = false;
+            log("cannot start the upload thread: " + error_text(last_error()) + "; uploading when finishing");
+        }
     }
     void join_worker() {
         if (worker_ != nullptr) {
@@ -128,12 +235,18 @@ private:
 #else
     // A plain pthread (not std::thread with a lambda, whose type info a plugin would export).
     static void* worker_entry(void* self) {
-        static_cast<helper_service*>(self)->work();
+        static_cast<helper_service*>(self)->work_then_signal();
         return nullptr;
     }
+    static void sleep_ms(int ms) { usleep(static_cast<useconds_t>(ms) * 1000); }
+    [[noreturn]] static void leave_process_now() { _exit(0); }
     void start_worker() {
+        worker_running_ = true;
         threaded_ = pthread_create(&worker_, nullptr, &helper_service::worker_entry, this) == 0;
-        if (!threaded_) log("cannot start the upload thread; uploading when finishing");
+        if (!threaded_) {
+            worker_running_ = false;
+            log("cannot start the upload thread; uploading when finishing");
+        }
     }
     void join_worker() {
         if (threaded_) {
@@ -146,6 +259,79 @@ private:
     pthread_t worker_{};
     bool threaded_ = false;
 #endif
+
+    /// At the end: dumps held in memory that could not be sent are lost; the log says so.
+    void log_lost_memory_reports() {
+        std::vector<std::string> lost;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (const auto& m : memory_) lost.push_back(m.first);
+        }
+        for (const auto& id : lost) log("report " + id + " could be neither stored nor sent: lost");
+    }
+
+    void work_then_signal() {
+        work();
+        std::lock_guard<std::mutex> lock(mutex_);
+        worker_running_ = false;
+        done_.notify_all();
+    }
+
+    /// A pending report whose metadata is missing or damaged (a dump the crashed process wrote
+    /// itself) gets it anew from the dump, under the report's claim: one that another helper
+    /// holds is being stored or sent by it.
+    void repair_metadata(const Report& r) {
+        const std::string meta = path_join(db_.pending_dir(), r.id + ".meta");
+        std::string text, error;
+        Report parsed;
+        if (read_whole_file(meta, &text) && decode_report(text, &parsed, &error)) return;
+        report_claim claim;
+        if (claim.try_claim(r.dump_path) != report_claim::claimed || !claim.still_at(r.dump_path)) return;
+        text.clear();
+        error.clear();
+        if (read_whole_file(meta, &text) && decode_report(text, &parsed, &error)) return;  // written meanwhile
+        log("metadata of " + r.id + (text.empty() ? " missing" : " unreadable (" + error + ")") + ": written anew from the dump");
+        Report repaired = r;
+        std::string dump;
+        if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
+            read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
+        }
+        keep_attachments(&repaired);
+        db_.save(repaired, true, nullptr);
+    }
+
+    /// Consent and the rate limit; false (logged, rescheduled where that helps) if the report
+    /// must not be sent now.
+    bool may_send_now(const std::string& id, int tries) {
+        if (!db_.consent()) {
+            log("not sending " + id + ": upload consent is off");
+            return false;  // set_upload_to_server(true) queues it again
+        }
+        if (config_.rate_limit) {
+            const std::time_t now = std::time(nullptr);
+            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
+            if (last != 0 && now - last < 3600) {
+                log("not sending " + id + " yet: rate limit (one upload per hour)");
+                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// The answer of an upload is about to be recorded; false if the helper is leaving (the
+    /// linger time is over), when nothing more is written.
+    bool begin_commit() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (abandoned_) return false;
+        in_commit_ = true;
+        return true;
+    }
+    void end_commit() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_commit_ = false;
+        done_.notify_all();
+    }
 
     void schedule(const std::string& id, clock::time_point due, int tries) {
         {
@@ -197,8 +383,9 @@ private:
     }
 
     /// The upload worker: attempts reports when they fall due. Once finishing (the application
-    /// has gone), it tries what is due now and stops: back-off waits are not worth outliving
-    /// the application for; the reports stay pending for the next start().
+    /// has gone), it goes on only with what falls due before the linger deadline, and stops
+    /// when nothing does: longer back-off waits are not worth outliving the application for;
+    /// the reports stay pending for the next start().
     void work() {
         for (;;) {
             std::string id;
@@ -211,13 +398,14 @@ private:
                         if (next == queue_.end() || it->second.due < next->second.due) next = it;
                     }
                     const auto now = clock::now();
+                    if (finishing_ && now >= deadline_) return;
                     if (next != queue_.end() && next->second.due <= now) {
                         id = next->first;
                         tries = next->second.tries;
                         queue_.erase(next);
                         break;
                     }
-                    if (finishing_) return;
+                    if (finishing_ && (next == queue_.end() || next->second.due >= deadline_)) return;
                     if (next == queue_.end()) wake_.wait(lock);
                     else wake_.wait_until(lock, next->second.due);
                 }
@@ -228,6 +416,32 @@ private:
 
     void attempt(const std::string& id, int tries) {
         if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
+        bool in_memory = false;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            in_memory = memory_.count(id) != 0;
+        }
+        if (in_memory) {
+            attempt_from_memory(id, tries);
+            return;
+        }
+        // Claimed first, then looked at: only the holder of the claim sends, and only a report
+        // that is still pending once it holds it.
+        const std::string dump_path = path_join(db_.pending_dir(), id + ".dmp");
+        report_claim claim;
+        switch (claim.try_claim(dump_path)) {
+            case report_claim::gone:
+                return;  // sent, rejected or pruned meanwhile
+            case report_claim::busy: {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (finishing_) return;  // its holder sends it, or it waits for the next start()
+            }
+                schedule(id, clock::now() + std::chrono::milliseconds(k_claimed_elsewhere_retry_ms), tries);
+                return;
+            case report_claim::claimed:
+                break;
+        }
+        if (!claim.still_at(dump_path)) return;  // completed by another sender just before
         Report report;
         bool found = false;
         for (Report& r : db_.list(ReportState::pending, &defaults_)) {
@@ -236,20 +450,9 @@ private:
                 found = true;
             }
         }
-        if (!found) return;  // sent, rejected or pruned meanwhile
-        if (!db_.consent()) {
-            log("not sending " + id + ": upload consent is off");
-            return;  // set_upload_to_server(true) queues it again
-        }
+        if (!found) return;
+        if (!may_send_now(id, tries)) return;
         const std::time_t now = std::time(nullptr);
-        if (config_.rate_limit) {
-            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
-            if (last != 0 && now - last < 3600) {
-                log("not sending " + id + " yet: rate limit (one upload per hour)");
-                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
-                return;
-            }
-        }
         Upload up;
         up.report = report;
         up.client_id = client_id_;
@@ -261,6 +464,11 @@ private:
         up.dump.assign(bytes.begin(), bytes.end());
         up.attachments = report.attachments;
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        if (!begin_commit()) return;  // the helper is leaving: the report stays pending
+        struct commit_end {
+            helper_service* self;
+            ~commit_end() { self->end_commit(); }
+        } commit_guard{this};
         report.attempts += 1;
         report.last_attempt = now;
         std::string error;
@@ -292,6 +500,87 @@ private:
         }
     }
 
+    /// A report held in memory (it could not be stored): sent from there, unless it has reached
+    /// the disk meanwhile (then it goes the ordinary way). Its outcome is logged; it has no
+    /// files to move.
+    void attempt_from_memory(const std::string& id, int tries) {
+        memory_report held;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = memory_.find(id);
+            if (it == memory_.end()) return;
+            held = it->second;
+        }
+        auto forget = [this, &id] {
+            std::lock_guard<std::mutex> lock(mutex_);
+            memory_.erase(id);
+        };
+        std::uint64_t size = 0;
+        const std::string pending_path = path_join(db_.pending_dir(), id + ".dmp");
+        if (file_info(path_join(db_.completed_dir(), id + ".dmp"), &size, nullptr)) {
+            forget();  // completed by another helper meanwhile
+            return;
+        }
+        if (file_info(pending_path, &size, nullptr)) {
+            // The crashed process stored it itself: it gets its metadata and goes from there.
+            log("report " + id + " reached the disk after all: sent from there");
+            forget();
+            persisted(held.report);
+            return;
+        }
+        std::string error;
+        if (write_file_atomic(db_.pending_dir(), id + ".dmp", held.dump, true, &error)) {
+            log("report " + id + " stored now");
+            forget();
+            persisted(held.report);
+            return;
+        }
+        if (!may_send_now(id, tries)) return;
+        Upload up;
+        up.report = held.report;
+        up.client_id = client_id_;
+        up.dump.assign(held.dump.begin(), held.dump.end());
+        up.attachments = held.report.attachments;
+        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        if (!begin_commit()) return;
+        struct commit_end {
+            helper_service* self;
+            ~commit_end() { self->end_commit(); }
+        } commit_guard{this};
+        switch (result.status) {
+            case UploadStatus::sent:
+                forget();
+                db_.update_settings(
+                    [](std::map<std::string, std::string>& kv) { kv["last_upload"] = std::to_string(std::time(nullptr)); }, nullptr);
+                log("sent " + id + " from memory (server id '" + result.server_id + "'); not kept on disk");
+                break;
+            case UploadStatus::rejected:
+                forget();
+                log("rejected " + id + " (sent from memory): " + result.message);
+                break;
+            case UploadStatus::retry_later: {
+                const long long delay = std::min<long long>(3600000LL, static_cast<long long>(config_.retry_delay_ms)
+                                                                           << std::min(tries, 20));
+                log("could not send " + id + " from memory: " + result.message + "; retrying in " + std::to_string(delay) +
+                    " ms (lost if this helper ends first)");
+                schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
+                break;
+            }
+        }
+        if (file_info(pending_path, &size, nullptr)) {
+            // The crashed process stored it while it was being sent: complete that copy too.
+            report_claim claim;
+            if (claim.try_claim(pending_path) == report_claim::claimed && claim.still_at(pending_path) &&
+                result.status != UploadStatus::retry_later) {
+                Report r = held.report;
+                r.state = result.status == UploadStatus::sent ? ReportState::uploaded : ReportState::rejected;
+                r.server_id = result.server_id;
+                r.attempts = 1;
+                if (!db_.complete(&r, &error)) log("could not complete " + id + ": " + error);
+            }
+        }
+    }
+
     helper_config config_;
     const Transport* custom_;
     database db_;
@@ -301,8 +590,18 @@ private:
     std::mutex log_mutex_;
     std::condition_variable wake_;
     std::map<std::string, queued> queue_;
+    std::map<std::string, memory_report> memory_;  // dumps that could not be stored
+    std::condition_variable done_;                  // the worker ended, or a commit did
+    clock::time_point deadline_{};                  // once finishing: the end of the linger time
+    std::string log_path_;
+    long long log_cap_;
+    bool owns_log_;          // stderr is <database>/helper.log: rotate it
     bool finishing_ = false;
-    bool started_ = false;  // begin() ran (the worker has a queue to work)
+    bool started_ = false;   // begin() ran (the worker has a queue to work)
+    bool worker_running_ = false;
+    bool joined_ = false;
+    bool abandoned_ = false;  // the linger time is over: record nothing more
+    bool in_commit_ = false;  // an answer is being recorded
 };
 
 }  // namespace detail
