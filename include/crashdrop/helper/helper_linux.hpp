@@ -41,15 +41,43 @@ inline std::string new_uuid() {
 
 // ---- the helper's side of the hand-off ------------------------------------------------------
 
-/// Writes the dump the application left in the region to pending/ (it reaches the disk before
+/// Writes the dump of hand-off `seq` from the region to pending/ (it reaches the disk before
 /// the application is answered); *out gets its report, for helper_service::persisted().
-inline bool persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out) {
-    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
+/// Returns 'P' (persisted), 'F' (failed), or 0 when the hand-off is not ours to take (the
+/// application withdrew it, or it is not the one waiting): then nothing is answered.
+/// The image is read only between taking the hand-off (ready -> taken) and giving it back
+/// (taken -> written); if the application took the image back meanwhile (a crash that could
+/// not wait for us), the copy may be torn and is thrown away, never named.
+inline char persist_handoff(helper_service* service, sigsafe::region_header* region, sigsafe::u32 seq, Report* out) {
+    using sigsafe::handoff_word;
+    if (region == nullptr) return 'F';
+    std::uint64_t expected = handoff_word(seq, sigsafe::hs_ready);
+    if (!region->handoff.compare_exchange_strong(expected, handoff_word(seq, sigsafe::hs_taken), std::memory_order_acq_rel)) {
+        service->log("hand-off " + std::to_string(seq) + ": withdrawn by the application before it was taken");
+        return 0;
+    }
+    auto finish = [region, seq](sigsafe::u32 from, sigsafe::u32 to) {
+        std::uint64_t word = handoff_word(seq, from);
+        return region->handoff.compare_exchange_strong(word, handoff_word(seq, to), std::memory_order_acq_rel);
+    };
+    // What identifies the dump is copied once: the application may reuse these fields as soon
+    // as the image is given back.
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     const std::uint64_t size = region->image_size;
+    const std::uint64_t crash_time = region->crash_time;
+#if defined(CRASHDROP_TEST_HOOKS)
+    // Tests only: a helper that stalls with the first hand-off taken (it answers late).
+    if (const char* stall = std::getenv("CRASHDROP_TEST_HELPER_STALL_MS")) {
+        static bool stalled = false;
+        if (!stalled) {
+            stalled = true;
+            usleep(static_cast<useconds_t>(std::atoi(stall)) * 1000u);
+        }
+    }
+#endif
     if (id.size() != 36 || size == 0 || size > region->image_capacity) {
-        region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
-        return false;
+        finish(sigsafe::hs_taken, sigsafe::hs_failed);
+        return 'F';
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
@@ -61,48 +89,61 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
         fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
+    int error = ok ? 0 : errno;
     for (std::uint64_t done = 0; ok && done < size;) {
         const ssize_t n = write(fd, image + done, static_cast<std::size_t>(size - done));
         if (n < 0 && errno == EINTR) continue;
         ok = n > 0;
         if (ok) done += static_cast<std::uint64_t>(n);
+        else error = n < 0 ? errno : ENOSPC;
+    }
+    Report r;
+    if (ok) {
+        r.id = id;
+        r.created = static_cast<std::time_t>(crash_time);
+        r.product = service->config().product;
+        r.version = service->config().version;
+        // The dump is the snapshot: its annotations and context stream (read from the shared
+        // image, not the application's heap) become the report's.
+        read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    }
+    // Done with the image. If the application took it back meanwhile, what we read may be torn.
+    if (!finish(sigsafe::hs_taken, ok ? sigsafe::hs_written : sigsafe::hs_failed)) {
+        service->log("hand-off " + std::to_string(seq) + " (" + name + "): the application took the buffer back while it was "
+                     "being read; this copy is discarded (the application wrote the dump itself)");
+        if (fd >= 0) close(fd);
+        if (!tmp.empty()) unlink(tmp.c_str());
+        return 0;
     }
     if (ok) {
-        int r;
+        int rc;
         if (tmp.empty()) {
             const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            rc = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
-            if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                r = link(tmp.c_str(), (dir + "/" + name).c_str());
-                if (r == 0) unlink(tmp.c_str());
+            rc = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+                rc = link(tmp.c_str(), (dir + "/" + name).c_str());
+                if (rc == 0) unlink(tmp.c_str());
             }
         }
         // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
-        ok = r == 0 || errno == EEXIST;
+        ok = rc == 0 || errno == EEXIST;
+        if (!ok) error = errno;
     }
     if (!tmp.empty()) unlink(tmp.c_str());
-    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
     if (!ok) {
-        service->log("could not write " + name + ": " + errno_text(errno));
+        finish(sigsafe::hs_written, sigsafe::hs_failed);
+        service->log("could not write " + name + ": " + errno_text(error));
         if (fd >= 0) close(fd);
-        return false;
+        return 'F';
     }
     fsync(fd);
     close(fd);
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(region->crash_time);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    // The dump is the snapshot: its annotations and context stream (read from the shared
-    // image, not the application's heap) become the report's.
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    finish(sigsafe::hs_written, sigsafe::hs_persisted);
     *out = r;
-    return true;
+    return 'P';
 }
-
 
 /// Waits for the application's messages until it goes away (or SIGTERM).
 inline void serve_application(helper_service* service, sigsafe::region_header* region, int socket_fd) {
@@ -120,19 +161,24 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             break;
         }
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            char msg = 0;
-            const ssize_t got = recv(socket_fd, &msg, 1, 0);
+            char msg[8] = {};
+            const ssize_t got = recv(socket_fd, msg, sizeof(msg), 0);
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
                 break;
             }
-            if (msg == 'D') {
+            if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
+                const sigsafe::u32 seq = sigsafe::handoff_message_seq(msg);
                 Report persisted;
-                const char answer = persist_handoff(service, region, &persisted) ? 'P' : 'F';
-                send(socket_fd, &answer, 1, MSG_NOSIGNAL);
+                const char answer = persist_handoff(service, region, seq, &persisted);
+                if (answer != 0) {
+                    char reply[sigsafe::k_handoff_message_size];
+                    sigsafe::handoff_message(reply, answer, seq);
+                    send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+                }
                 if (answer == 'P') service->persisted(persisted);
-            } else if (msg == 'C') {
+            } else if (msg[0] == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
             }
