@@ -4416,17 +4416,14 @@ CRASHDROP_SIGSAFE long claim_image(linux_state* g, int wait_ms, bool take) {
         const int sock = g->helper_sock.load(std::memory_order_acquire);
         char kind = 0;
         u32 seq = 0;
-        // Answers come when the helper finishes; stale ones are read and dropped here.
-        const int r = sock >= 0 ? read_answer(sock, deadline, &kind, &seq) : 0;
+        // Answers come when the helper finishes; stale ones are read and dropped here. No
+        // socket (it was closed when the helper was found gone) or a closed one: the helper has
+        // exited, so nobody reads the image any more.
+        const int r = sock >= 0 ? read_answer(sock, deadline, &kind, &seq) : -1;
         if (r == 1) continue;
         if (r < 0) {
-            // The helper is gone, so nobody reads the image any more.
             h->handoff.compare_exchange_strong(word, handoff_word(handoff_seq_of(word), hs_withdrawn), std::memory_order_acq_rel);
             return 0;
-        }
-        if (sock < 0 && monotonic_ns() < deadline) {
-            sleep_ms(1);
-            continue;
         }
         // The deadline passed with the helper still at it.
         if (!take) return -EBUSY;
@@ -9511,11 +9508,10 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         die_by_default(sig, info);
         return;
     }
-    // Counted in before looking at whether crashdrop runs: stop() waits for this count to
-    // reach zero before it releases the region (and out again before anything that may not
-    // come back, such as a previous handler or a long wait).
-    // Stopped (stop() ran, or start() is half done): pass everything on (looked at before and
-    // after counting in: see context_use in api_impl.hpp).
+    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
+    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
+    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
+    // out again before anything that may not come back (a previous handler, a long wait).
     bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
     if (running) {
         g->users.fetch_add(1, std::memory_order_seq_cst);
@@ -9582,7 +9578,6 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     req.tid = tid;
     const long r = run_crash_writer(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
-    g->users.fetch_sub(1, std::memory_order_release);
 
     g->crash_done_tid.store(tid, std::memory_order_release);
     restore_previous_handlers(g);
@@ -9590,6 +9585,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace sigsafe

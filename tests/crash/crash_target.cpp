@@ -704,6 +704,34 @@ NOINLINE void run_stop_race(const crashdrop::Options& o) {
     _exit(0);
 }
 
+// exit() while 8 threads set context: with the unload hook (crash_target_hooks is built with
+// CRASHDROP_UNLOAD_HOOK=1) exit runs stop() from an ELF destructor, as a plugin's dlclose does.
+static void* exit_race_entry(void* p) {
+    const std::string key = "key" + std::to_string(reinterpret_cast<std::uintptr_t>(p));
+    const std::string long_value(600, 'x');
+    g_parked.fetch_add(1);
+    for (unsigned n = 0;; ++n) {
+        switch (n % 4) {
+            case 0: (void)crashdrop::add_extra_parameter(key, "v"); break;
+            case 1: crashdrop::add_breadcrumb("crumb", "race"); break;
+            case 2: (void)crashdrop::set_tag(key, "t"); break;
+            case 3: (void)crashdrop::add_extra_parameter(key + "_long", long_value); break;
+        }
+    }
+    return nullptr;
+}
+NOINLINE void run_exit_race() {
+    for (std::uintptr_t i = 0; i < 8; ++i) {
+        pthread_t t;
+        pthread_create(&t, nullptr, exit_race_entry, reinterpret_cast<void*>(i));
+    }
+    while (g_parked.load() < 8) usleep(100);
+    usleep(20000);
+    printf("exit_race=exiting\n");
+    fflush(stdout);
+    exit(0);
+}
+
 // fork() in another thread while a dump is being written (the helper is stopped, so the
 // write_dump() waits for it): the child must have a working handler of its own - its crash is
 // dumped and it dies of SIGSEGV, without waiting for the parent's dump.
@@ -768,7 +796,7 @@ static const char* k_modes =
     "null_main null_worker overflow_main overflow_worker abort uncaught fpe ill bus trap simultaneous "
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
-    "fork_during_dump";
+    "fork_during_dump exit_race";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -843,6 +871,7 @@ int main(int argc, char** argv) {
     else if (mode == "late_answer") run_late_answer();
     else if (mode == "stop_race") run_stop_race(o);
     else if (mode == "fork_during_dump") run_fork_during_dump();
+    else if (mode == "exit_race") run_exit_race();
     else if (mode == "overflow_prepared" || mode == "overflow_unprepared") run_early_thread();
     else if (mode == "malloc_lock") {
         expect("signal", "11");

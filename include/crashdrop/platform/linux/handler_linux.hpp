@@ -259,11 +259,10 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         die_by_default(sig, info);
         return;
     }
-    // Counted in before looking at whether crashdrop runs: stop() waits for this count to
-    // reach zero before it releases the region (and out again before anything that may not
-    // come back, such as a previous handler or a long wait).
-    // Stopped (stop() ran, or start() is half done): pass everything on (looked at before and
-    // after counting in: see context_use in api_impl.hpp).
+    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
+    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
+    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
+    // out again before anything that may not come back (a previous handler, a long wait).
     bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
     if (running) {
         g->users.fetch_add(1, std::memory_order_seq_cst);
@@ -330,7 +329,6 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     req.tid = tid;
     const long r = run_crash_writer(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
-    g->users.fetch_sub(1, std::memory_order_release);
 
     g->crash_done_tid.store(tid, std::memory_order_release);
     restore_previous_handlers(g);
@@ -338,6 +336,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace sigsafe

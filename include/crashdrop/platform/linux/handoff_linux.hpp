@@ -104,17 +104,14 @@ CRASHDROP_SIGSAFE long claim_image(linux_state* g, int wait_ms, bool take) {
         const int sock = g->helper_sock.load(std::memory_order_acquire);
         char kind = 0;
         u32 seq = 0;
-        // Answers come when the helper finishes; stale ones are read and dropped here.
-        const int r = sock >= 0 ? read_answer(sock, deadline, &kind, &seq) : 0;
+        // Answers come when the helper finishes; stale ones are read and dropped here. No
+        // socket (it was closed when the helper was found gone) or a closed one: the helper has
+        // exited, so nobody reads the image any more.
+        const int r = sock >= 0 ? read_answer(sock, deadline, &kind, &seq) : -1;
         if (r == 1) continue;
         if (r < 0) {
-            // The helper is gone, so nobody reads the image any more.
             h->handoff.compare_exchange_strong(word, handoff_word(handoff_seq_of(word), hs_withdrawn), std::memory_order_acq_rel);
             return 0;
-        }
-        if (sock < 0 && monotonic_ns() < deadline) {
-            sleep_ms(1);
-            continue;
         }
         // The deadline passed with the helper still at it.
         if (!take) return -EBUSY;
