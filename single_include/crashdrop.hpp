@@ -2339,16 +2339,40 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 3;
+constexpr u32 k_region_version = 4;  // 4: the hand-off word carries a sequence number
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
-/// The hand-off's states.
+/// The hand-off's states. The state and the number of the hand-off it belongs to share one
+/// 64-bit word (handoff_word below), changed only by compare-and-swap, so the helper can only
+/// take, finish or give up the hand-off it was woken for, and the application can only
+/// withdraw the one it is waiting for.
 enum handoff_state : u32 {
     hs_idle = 0,
     hs_ready = 1,      // the image holds a complete dump; report id and crash facts are set
     hs_persisted = 2,  // the helper has it in pending/ (and answered 'P')
-    hs_failed = 3,     // the helper could not write it (and answered 'F')
+    hs_failed = 3,     // the helper could not write it (and answered 'F'); the image is free
+    hs_taken = 4,      // the helper is reading the image: the application must not write it
+    hs_written = 5,    // the helper has read all it needs (the image is free) and names the file
+    hs_withdrawn = 6,  // the application gave up waiting and took the image back
 };
+
+CRASHDROP_SIGSAFE_INLINE u64 handoff_word(u32 seq, u32 state) { return (static_cast<u64>(seq) << 32) | state; }
+CRASHDROP_SIGSAFE_INLINE u32 handoff_seq_of(u64 word) { return static_cast<u32>(word >> 32); }
+CRASHDROP_SIGSAFE_INLINE u32 handoff_state_of(u64 word) { return static_cast<u32>(word & 0xffffffffu); }
+
+/// The socket messages of a hand-off (Linux): a kind byte and the hand-off's number.
+/// Application -> helper: 'D' (a dump is ready), 'C' (consent changed, no number needed).
+/// Helper -> application: 'P' (persisted) or 'F' (failed), with the number it answers.
+constexpr std::size_t k_handoff_message_size = 5;
+CRASHDROP_SIGSAFE_INLINE void handoff_message(char* out, char kind, u32 seq) {
+    out[0] = kind;
+    for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((seq >> (8 * i)) & 0xffu);
+}
+CRASHDROP_SIGSAFE_INLINE u32 handoff_message_seq(const char* in) {
+    u32 seq = 0;
+    for (int i = 0; i < 4; ++i) seq |= static_cast<u32>(static_cast<unsigned char>(in[1 + i])) << (8 * i);
+    return seq;
+}
 
 struct region_header {
     u32 magic;
@@ -2360,7 +2384,7 @@ struct region_header {
     u64 image_offset;        // the dump image
     u64 image_capacity;
     // ---- one dump handed to the helper ----
-    std::atomic<u32> handoff;
+    std::atomic<u64> handoff;  // handoff_word(sequence number, handoff_state)
     u32 app_pid;
     u64 image_size;
     u64 crash_time;   // UTC seconds
@@ -3516,6 +3540,12 @@ struct linux_state {
     std::atomic<u32> acks;                 // threads that answered the capture signal
     std::atomic<u32> dumps_finished;       // bumped after every crash dump
     int crash_signal;                      // the signal being dumped (for the fail-safe)
+    // A fault inside the crash dump writer jumps back here (__builtin_setjmp's five words),
+    // armed for the thread in writer_escape_tid only while the writer runs.
+    void* writer_escape[5];
+    std::atomic<u32> writer_escape_tid;
+    // stop(): threads inside a setter or the crash path; the region is unmapped only at 0.
+    std::atomic<u32> users;
     crash_record secondary[k_max_secondary_crashes];
 
     // ---- handlers ----
@@ -3532,6 +3562,7 @@ struct linux_state {
     address_range own_ranges[k_max_own_ranges];
 
     // ---- the helper ----
+    std::atomic<u32> handoff_seq;  // the number of the last hand-off (region.hpp)
     std::atomic<int> helper_sock;  // our end of the helper's socket; -1: no helper
     std::atomic<u32> launching_helper;  // set while start() forks the helper: atfork_child stays out
     const char* respawn_path;      // how to start a helper after a crash (prepared by start());
@@ -4292,7 +4323,9 @@ CRASHDROP_NAMESPACE_END
 // byte back says it is in pending/). The crashed process waits for that answer only, never for
 // the network. If there is no helper, or it does not answer in time, the crashed process writes
 // the dump itself; and if the helper is gone, it starts a new one (fork and exec with raw
-// system calls) to send what was written.
+// system calls) to send what was written. Each hand-off is numbered (region.hpp): an answer
+// completes only its own hand-off, and the image is not written again while a helper that
+// answered late may still be reading it (claim_image).
 // Context: implementation TU; crash path (crashdrop::sigsafe rules apply).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 
@@ -4300,6 +4333,9 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr int k_helper_answer_timeout_ms = 5000;
+// A crash waits this long at most for a helper that answered a hand-off late and still reads
+// the image; then it takes the image back (claim_image).
+constexpr int k_crash_claim_wait_ms = 1000;
 
 /// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
 /// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
@@ -4342,26 +4378,10 @@ CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char*
 }
 
 
-/// 1: persisted by the helper; 0: it did not answer in time (it may still be alive);
-/// -1: there is no helper (none configured, or its socket is closed).
-CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const char* id, const dump_request* req) {
-    const int sock = g->helper_sock.load(std::memory_order_acquire);
-    region_header* h = g->header;
-    if (sock < 0 || h == nullptr) return -1;
-    h->image_size = im->size;
-    struct timespec now;
-    now.tv_sec = 0;
-    sys_clock_gettime(CLOCK_REALTIME, &now);
-    h->crash_time = static_cast<u64>(now.tv_sec);
-    h->signo = req->is_crash ? static_cast<u32>(req->signo) : 0;
-    h->crashed_tid = req->tid;
-    zero_bytes(h->report_id, sizeof(h->report_id));
-    copy_bytes(h->report_id, id, string_length(id));
-    h->handoff.store(hs_ready, std::memory_order_release);
-    const char wake = 'D';
-    const long sent = raw_syscall(SYS_sendto, sock, to_long(&wake), 1, MSG_NOSIGNAL | MSG_DONTWAIT, 0, 0);
-    if (sent != 1) return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
-    const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
+/// Reads one answer from the helper's socket, waiting at most until `deadline` (monotonic
+/// ns). Returns 1 with *kind and *seq set, 0 at the deadline, -1 when the helper is gone.
+/// A message that is not a hand-off answer (wrong size) is skipped.
+CRASHDROP_SIGSAFE int read_answer(int sock, long long deadline, char* kind, u32* seq) {
     for (;;) {
         const long long left = deadline - monotonic_ns();
         if (left <= 0) return 0;
@@ -4374,14 +4394,103 @@ CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const c
         ts.tv_nsec = static_cast<long>(left % 1000000000LL);
         const long r = raw_syscall(SYS_ppoll, to_long(&p), 1, to_long(&ts), 0, 0);
         if (r == -EINTR) continue;
-        if (r <= 0) return r == 0 ? 0 : -1;
-        char answer = 0;
-        const long got = raw_syscall(SYS_recvfrom, sock, to_long(&answer), 1, MSG_DONTWAIT, 0, 0);
+        if (r < 0) return -1;
+        if (r == 0) return 0;
+        char msg[8];
+        const long got = raw_syscall(SYS_recvfrom, sock, to_long(msg), sizeof(msg), MSG_DONTWAIT, 0, 0);
         if (got == -EAGAIN || got == -EINTR) continue;
         if (got <= 0) return -1;  // closed: it died while we waited
-        if (answer == 'P' && h->handoff.load(std::memory_order_acquire) == hs_persisted) return 1;
-        if (answer == 'F') return 0;  // alive, but could not write: we write it ourselves
+        if (got != static_cast<long>(k_handoff_message_size)) continue;
+        *kind = msg[0];
+        *seq = handoff_message_seq(msg);
+        return 1;
     }
+}
+
+/// Before a dump is built in the image: makes sure the helper is not still reading it (a
+/// hand-off that timed out, whose helper went on). Waits for the helper to finish, at most
+/// `wait_ms`; then, for a crash (`take` true), takes the image back: the helper sees that
+/// when it finishes and throws its copy away, so a torn copy is never stored (the dump it was
+/// reading is on disk already: the crashed process wrote it itself when it stopped waiting).
+/// For write_dump() (`take` false) the image stays the helper's and -EBUSY is returned.
+/// 0: the image is ours.
+CRASHDROP_SIGSAFE long claim_image(linux_state* g, int wait_ms, bool take) {
+    region_header* h = g->header;
+    if (h == nullptr) return 0;
+    const long long deadline = monotonic_ns() + static_cast<long long>(wait_ms) * 1000000LL;
+    for (;;) {
+        u64 word = h->handoff.load(std::memory_order_acquire);
+        if (handoff_state_of(word) != hs_taken) return 0;
+        const int sock = g->helper_sock.load(std::memory_order_acquire);
+        char kind = 0;
+        u32 seq = 0;
+        // Answers come when the helper finishes; stale ones are read and dropped here. No
+        // socket (it was closed when the helper was found gone) or a closed one: the helper has
+        // exited, so nobody reads the image any more.
+        const int r = sock >= 0 ? read_answer(sock, deadline, &kind, &seq) : -1;
+        if (r == 1) continue;
+        if (r < 0) {
+            h->handoff.compare_exchange_strong(word, handoff_word(handoff_seq_of(word), hs_withdrawn), std::memory_order_acq_rel);
+            return 0;
+        }
+        // The deadline passed with the helper still at it.
+        if (!take) return -EBUSY;
+        if (h->handoff.compare_exchange_strong(word, handoff_word(handoff_seq_of(word), hs_withdrawn), std::memory_order_acq_rel)) {
+            return 0;
+        }
+        // It finished just now: look again.
+    }
+}
+
+/// 1: persisted by the helper; 0: it did not answer in time (it may still be alive);
+/// -1: there is no helper (none configured, or its socket is closed).
+/// Every hand-off has its own number, in the region's hand-off word and in the messages: an
+/// answer to an earlier hand-off (one that timed out, answered late) is read and ignored.
+CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const char* id, const dump_request* req) {
+    const int sock = g->helper_sock.load(std::memory_order_acquire);
+    region_header* h = g->header;
+    if (sock < 0 || h == nullptr) return -1;
+    if (handoff_state_of(h->handoff.load(std::memory_order_acquire)) == hs_taken) return 0;  // never: claim_image ran
+    u32 seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (seq == 0) seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;  // 0 is never a hand-off's
+    h->image_size = im->size;
+    struct timespec now;
+    now.tv_sec = 0;
+    sys_clock_gettime(CLOCK_REALTIME, &now);
+    h->crash_time = static_cast<u64>(now.tv_sec);
+    h->signo = req->is_crash ? static_cast<u32>(req->signo) : 0;
+    h->crashed_tid = req->tid;
+    zero_bytes(h->report_id, sizeof(h->report_id));
+    copy_bytes(h->report_id, id, string_length(id));
+    const u64 ready = handoff_word(seq, hs_ready);
+    h->handoff.store(ready, std::memory_order_release);
+    char wake[k_handoff_message_size];
+    handoff_message(wake, 'D', seq);
+    const long sent = raw_syscall(SYS_sendto, sock, to_long(wake), sizeof(wake), MSG_NOSIGNAL | MSG_DONTWAIT, 0, 0);
+    if (sent != static_cast<long>(sizeof(wake))) {
+        u64 expected = ready;
+        h->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
+        return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
+    }
+    const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
+    int result = 0;
+    for (;;) {
+        char kind = 0;
+        u32 answered = 0;
+        const int r = read_answer(sock, deadline, &kind, &answered);
+        if (r <= 0) {
+            result = r;
+            break;
+        }
+        if (answered != seq) continue;  // a late answer to an earlier hand-off
+        if (kind == 'P' && h->handoff.load(std::memory_order_acquire) == handoff_word(seq, hs_persisted)) return 1;
+        if (kind == 'F') return 0;  // alive, but could not write: we write it ourselves
+    }
+    // No answer in time (or the helper died): take the hand-off back unless the helper has
+    // already taken it (then claim_image() waits for it before the image is written again).
+    u64 expected = ready;
+    h->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
+    return result;
 }
 
 /// Starts a helper after a crash, to send the dump the crashed process wrote: fork (clone)
@@ -4909,6 +5018,9 @@ CRASHDROP_SIGSAFE void add_maps(linux_state* g, image* im, text* errors) {
 /// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
 /// could not be written. g->last_path receives the file's path.
 CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
+    // Not while a helper that answered late is still reading the last dump from the image.
+    const long claimed = claim_image(g, req->is_crash ? k_crash_claim_wait_ms : k_helper_answer_timeout_ms, req->is_crash);
+    if (claimed < 0) return claimed;
     const u32 generation = g->dump_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
     g->acks.store(0, std::memory_order_release);
     text errors;
@@ -9424,32 +9536,63 @@ inline std::string new_uuid() {
 // ---- the helper's side of the hand-off ------------------------------------------------------
 
 /// What became of a dump the application handed over.
-enum class handoff_outcome { stored, in_memory, failed };
+enum class handoff_outcome {
+    stored,     // in pending/, claimed: answered 'P'
+    in_memory,  // could not be stored (the disk is full, say): copied out, answered 'F'
+    failed,     // damaged hand-off: answered 'F'
+    not_ours,   // withdrawn or taken back by the application: nothing is answered
+};
 
-/// Writes the dump the application left in the region to pending/ (it reaches the disk before
+/// Writes the dump of hand-off `seq` from the region to pending/ (it reaches the disk before
 /// the application is answered); *out gets its report, for helper_service::persisted(), and
 /// *claim the report's claim, taken before the dump got its name (no other helper sees it
-/// before its metadata is written). When it cannot be stored (the disk is full, say), the image
-/// is copied out of the region into *memory_copy and *why says what failed: the helper sends it
-/// from there (helper_service::held_in_memory()), and the application, answered 'F', still
-/// tries to store it itself.
-inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out,
+/// before its metadata is written). When it cannot be stored, the bytes are kept in
+/// *memory_copy and *why says what failed: the helper sends it from there
+/// (helper_service::held_in_memory()), and the application, answered 'F', still tries to store
+/// it itself.
+/// The image is read only between taking the hand-off (ready -> taken) and giving it back
+/// (taken -> written); if the application took the image back meanwhile (a crash that could
+/// not wait for us), the copy may be torn and is thrown away, never named.
+inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, sigsafe::u32 seq, Report* out,
                                        report_claim* claim, std::string* memory_copy, std::string* why) {
-    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return handoff_outcome::failed;
+    using sigsafe::handoff_word;
+    if (region == nullptr) return handoff_outcome::failed;
+    std::uint64_t expected = handoff_word(seq, sigsafe::hs_ready);
+    if (!region->handoff.compare_exchange_strong(expected, handoff_word(seq, sigsafe::hs_taken), std::memory_order_acq_rel)) {
+        service->log("hand-off " + std::to_string(seq) + ": withdrawn by the application before it was taken");
+        return handoff_outcome::not_ours;
+    }
+    auto finish = [region, seq](sigsafe::u32 from, sigsafe::u32 to) {
+        std::uint64_t word = handoff_word(seq, from);
+        return region->handoff.compare_exchange_strong(word, handoff_word(seq, to), std::memory_order_acq_rel);
+    };
+    // What identifies the dump is copied once: the application may reuse these fields as soon
+    // as the image is given back.
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     const std::uint64_t size = region->image_size;
+    const std::uint64_t crash_time = region->crash_time;
+#if defined(CRASHDROP_TEST_HOOKS)
+    // Tests only: a helper that stalls with the first hand-off taken (it answers late).
+    if (const char* stall = std::getenv("CRASHDROP_TEST_HELPER_STALL_MS")) {
+        static bool stalled = false;
+        if (!stalled) {
+            stalled = true;
+            usleep(static_cast<useconds_t>(std::atoi(stall)) * 1000u);
+        }
+    }
+#endif
     if (id.size() != 36 || size == 0 || size > region->image_capacity) {
-        region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
+        finish(sigsafe::hs_taken, sigsafe::hs_failed);
         return handoff_outcome::failed;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
     const std::string name = id + ".dmp";
-    int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     std::string tmp;
     if (fd < 0) {
         tmp = dir + "/." + name + ".helper.tmp";
-        fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
     int err = ok ? 0 : errno;
@@ -9460,6 +9603,25 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         if (ok) done += static_cast<std::uint64_t>(n);
         else err = n == 0 ? ENOSPC : errno;
     }
+    Report r;
+    r.id = id;
+    r.created = static_cast<std::time_t>(crash_time);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    // The dump is the snapshot: its annotations and context stream (read from the shared
+    // image, not the application's heap) become the report's.
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    // Not stored: the bytes are copied out before the image is given back.
+    if (!ok) memory_copy->assign(image, static_cast<std::size_t>(size));
+    // Done with the image. If the application took it back meanwhile, what we read may be torn.
+    if (!finish(sigsafe::hs_taken, sigsafe::hs_written)) {
+        service->log("hand-off " + std::to_string(seq) + " (" + name + "): the application took the buffer back while it was "
+                     "being read; this copy is discarded (the application wrote the dump itself)");
+        if (fd >= 0) close(fd);
+        if (!tmp.empty()) unlink(tmp.c_str());
+        memory_copy->clear();
+        return handoff_outcome::not_ours;
+    }
     if (ok && fsync(fd) != 0) {
         ok = false;
         err = errno;
@@ -9467,48 +9629,54 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     // Claimed before it has a name in pending/: held until its metadata is written.
     const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
-        int r;
+        int rc;
         if (tmp.empty()) {
             const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            rc = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
-            if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                r = link(tmp.c_str(), (dir + "/" + name).c_str());
-                if (r == 0) unlink(tmp.c_str());
+            rc = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+                rc = link(tmp.c_str(), (dir + "/" + name).c_str());
+                if (rc == 0) unlink(tmp.c_str());
             }
         }
-        if (r != 0 && errno == EEXIST) {
+        if (rc != 0 && errno == EEXIST) {
             // The application wrote it itself (it gave up waiting); the file is the same, but
             // not the one claimed here: persisted() claims that one.
             claim->release();
             if (locked) fd = -1;  // closed by the release
-            r = 0;
+            rc = 0;
         }
-        ok = r == 0;
-        if (!ok) err = errno;
+        if (rc != 0) {
+            err = errno;
+            // Written but not named: the bytes are read back to be sent from memory.
+            memory_copy->resize(static_cast<std::size_t>(size));
+            std::size_t got = 0;
+            while (fd >= 0 && got < memory_copy->size()) {
+                const ssize_t n = pread(fd, &(*memory_copy)[got], memory_copy->size() - got, static_cast<off_t>(got));
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) break;
+                got += static_cast<std::size_t>(n);
+            }
+            if (got != memory_copy->size()) memory_copy->clear();
+        }
+        ok = rc == 0;
     }
     if (!tmp.empty()) unlink(tmp.c_str());
-    if (!locked && fd >= 0) close(fd);
     if (!ok) {
-        claim->release();
-        *why = errno_text(err);
-        // The image stays untouched until the application has its answer: copy it now.
-        memory_copy->assign(image, static_cast<std::size_t>(size));
+        claim->release();  // closes fd when it was adopted
+        if (locked) fd = -1;
     }
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(region->crash_time);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    // The dump is the snapshot: its annotations and context stream (read from the shared
-    // image, not the application's heap) become the report's.
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    if (!locked && fd >= 0) close(fd);
     *out = r;
-    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
-    return ok ? handoff_outcome::stored : handoff_outcome::in_memory;
+    if (!ok) {
+        *why = errno_text(err);
+        finish(sigsafe::hs_written, sigsafe::hs_failed);
+        return memory_copy->empty() ? handoff_outcome::failed : handoff_outcome::in_memory;
+    }
+    finish(sigsafe::hs_written, sigsafe::hs_persisted);
+    return handoff_outcome::stored;
 }
-
 
 /// Waits for the application's messages until it goes away (or SIGTERM).
 inline void serve_application(helper_service* service, sigsafe::region_header* region, int socket_fd) {
@@ -9526,23 +9694,28 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             break;
         }
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            char msg = 0;
-            const ssize_t got = recv(socket_fd, &msg, 1, 0);
+            char msg[8] = {};
+            const ssize_t got = recv(socket_fd, msg, sizeof(msg), 0);
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
                 break;
             }
-            if (msg == 'D') {
+            if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
+                const sigsafe::u32 seq = sigsafe::handoff_message_seq(msg);
                 Report persisted;
                 report_claim claim;
                 std::string memory_copy, why;
-                const handoff_outcome got_dump = persist_handoff(service, region, &persisted, &claim, &memory_copy, &why);
-                const char answer = got_dump == handoff_outcome::stored ? 'P' : 'F';
-                send(socket_fd, &answer, 1, MSG_NOSIGNAL);
+                const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (got_dump != handoff_outcome::not_ours) {
+                    char reply[sigsafe::k_handoff_message_size];
+                    sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
+                    send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+                }
                 if (got_dump == handoff_outcome::stored) service->persisted(persisted, &claim);
                 if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
-            } else if (msg == 'C') {
+                if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
+            } else if (msg[0] == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
             }
@@ -9768,10 +9941,18 @@ CRASHDROP_SIGSAFE void set_signal_blocked(int sig, bool blocked) {
     sigprocmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);  // async-signal-safe
 }
 
-/// A fault inside our own dump writer: give up on the dump, put the previous handlers back
-/// and make sure the process still dies with the signal it was first dying of.
+/// A fault inside our own dump writer: give up on the dump. A crash dump's writer is left
+/// through the escape run_crash_writer() armed (back into the handler of the crash, which then
+/// ends as if the dump had failed: previous handlers, then death by the original signal with the
+/// original fault's context). Otherwise (write_dump(), or no escape): put the previous handlers
+/// back and make sure the process still dies with the signal it was first dying of.
 CRASHDROP_SIGSAFE void fail_safe(linux_state* g, int nested_sig) {
     say("crashdrop: fault while writing the dump; giving up on it\n");
+    const u32 tid = static_cast<u32>(sys_gettid());
+    u32 armed = tid;
+    if (g->writer_escape_tid.compare_exchange_strong(armed, 0, std::memory_order_acq_rel)) {
+        __builtin_longjmp(g->writer_escape, 1);
+    }
     restore_previous_handlers(g);
     const int original = g->crash_signal;
     if (original != 0 && original != nested_sig) {
@@ -9779,6 +9960,25 @@ CRASHDROP_SIGSAFE void fail_safe(linux_state* g, int nested_sig) {
         set_signal_blocked(original, false);  // delivered now, to the previous disposition
     }
     // Returning re-executes the faulting instruction under the previous handler.
+}
+
+/// Writes the crash dump with an escape armed: a fault inside the writer (fail_safe) comes back
+/// here and the dump counts as failed. The crash's own signal is unblocked meanwhile, so that a
+/// second fault of the same signal reaches fail_safe instead of being delivered blocked (which
+/// the kernel turns into death by SIG_DFL, without the previous handler). Never inlined: the
+/// escape needs this frame.
+CRASHDROP_SIGSAFE long run_crash_writer(linux_state* g, const dump_request* req) {
+    volatile long r = -EFAULT;  // in memory: read again after the escape
+    if (__builtin_setjmp(g->writer_escape) == 0) {
+        g->writer_escape_tid.store(req->tid, std::memory_order_release);
+        set_signal_blocked(req->signo, false);
+        r = write_minidump(g, req);
+        set_signal_blocked(req->signo, true);
+        g->writer_escape_tid.store(0, std::memory_order_release);
+    } else {
+        set_signal_blocked(req->signo, true);  // came back from a fault in the writer
+    }
+    return r;
 }
 
 /// Records this thread's fault for the thread that is writing the dump.
@@ -9958,12 +10158,22 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         die_by_default(sig, info);
         return;
     }
-    // Stopped (stop() ran, or start() is half done): pass everything on.
-    if (g->started.load(std::memory_order_acquire) != 2 || g->handlers_installed.load(std::memory_order_acquire) == 0) {
+    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
+    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
+    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
+    // out again before anything that may not come back (a previous handler, a long wait).
+    bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+    if (running) {
+        g->users.fetch_add(1, std::memory_order_seq_cst);
+        running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+        if (!running) g->users.fetch_sub(1, std::memory_order_release);
+    }
+    if (!running) {
         pass_on(g, tid, sig, info, ucv);
         return;
     }
     if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
+        g->users.fetch_sub(1, std::memory_order_release);
         pass_on(g, tid, sig, info, ucv);
         return;
     }
@@ -9973,6 +10183,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         u32 owner = 0;
         if (g->owner.compare_exchange_strong(owner, tid | k_owner_crash, std::memory_order_acq_rel)) break;
         if ((owner & k_owner_tid_mask) == tid) {  // a fault inside our own dump writer
+            g->users.fetch_sub(1, std::memory_order_release);  // the outer entry still counts
             fail_safe(g, sig);
             return;
         }
@@ -9983,6 +10194,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         if (owner & k_owner_crash) {
             // The first crash wins: wait for its dump (bounded), then fall through to the
             // restored handlers when the faulting instruction runs again.
+            g->users.fetch_sub(1, std::memory_order_release);
             for (int waited = 0; waited < 30; ++waited) {
                 const u32 now = g->dumps_finished.load(std::memory_order_acquire);
                 if (now != finished_at_entry) break;
@@ -9994,9 +10206,16 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
             return;
         }
         // A write_dump() is in progress: wait for it to end, then dump this crash.
+        g->users.fetch_sub(1, std::memory_order_release);
         futex_wait(&g->owner, owner, 1000000000LL);
         set_signal_blocked(g->capture_signal, true);
         unpublish_crash(mine);
+        g->users.fetch_add(1, std::memory_order_seq_cst);
+        if (g->started.load(std::memory_order_seq_cst) != 2) {  // stop() ran meanwhile
+            g->users.fetch_sub(1, std::memory_order_release);
+            pass_on(g, tid, sig, info, ucv);
+            return;
+        }
     }
 
     g->crash_signal = sig;
@@ -10007,7 +10226,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     req.address = info != nullptr ? reinterpret_cast<u64>(info->si_addr) : 0;
     req.uc = uc;
     req.tid = tid;
-    const long r = write_minidump(g, &req);
+    const long r = run_crash_writer(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
 
     g->crash_done_tid.store(tid, std::memory_order_release);
@@ -10016,6 +10235,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace sigsafe
@@ -10077,7 +10297,11 @@ static bool g_terminate_installed = false;
 
 /// An annotation set by the terminate handler (cut to the limit: what() may be long).
 inline void set_terminate_annotation(const char* key, const char* value) {
-    set_annotation_cut(&sigsafe::g_state.context, key, value);
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    if (g->started.load(std::memory_order_seq_cst) != 2) return;
+    g->users.fetch_add(1, std::memory_order_seq_cst);  // as the setters do (api_impl.hpp)
+    if (g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr) set_annotation_cut(&g->context, key, value);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 inline void terminate_handler() {
@@ -10092,6 +10316,19 @@ inline void atfork_child() {
     sigsafe::linux_state* g = &sigsafe::g_state;
     if (!g->started.load(std::memory_order_acquire)) return;
     if (g->launching_helper.load(std::memory_order_acquire)) return;  // start()'s own forks
+    // Only this thread lives on in the child. A dump another thread of the parent was writing
+    // when it forked (its owner mark, the threads it waits for, crashes published to it, the
+    // hand-off it was in) and the parent's threads inside a setter are not the child's: start
+    // the child's bookkeeping afresh, or its first crash would wait for a dump nobody writes.
+    g->owner.store(0, std::memory_order_release);
+    g->acks.store(0, std::memory_order_release);
+    g->released_generation.store(g->dump_generation.load(std::memory_order_acquire), std::memory_order_release);
+    g->users.store(0, std::memory_order_release);
+    g->writer_escape_tid.store(0, std::memory_order_release);
+    g->crash_done_tid.store(0, std::memory_order_release);
+    g->crash_signal = 0;
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_secondary_crashes; ++i) sigsafe::unpublish_crash(&g->secondary[i]);
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_passing; ++i) sigsafe::leave_passing(&g->passing[i]);
     g->pid = sigsafe::sys_getpid();
     g->reader.pid = g->pid;
     // /proc/self and the pipe were opened by the parent: reopen them for this process.
@@ -10148,6 +10385,8 @@ inline void atfork_child() {
     std::memcpy(g->region, copy, head);
     std::memcpy(g->region + image_off, static_cast<std::uint8_t*>(copy) + head, static_cast<std::size_t>(g->image_static_size));
     munmap(copy, keep);
+    // The parent's hand-off state came with the header: this process has no helper of its own.
+    g->header->handoff.store(sigsafe::handoff_word(0, sigsafe::hs_idle), std::memory_order_release);
     sigsafe::context_drop_process_only(&g->context);  // Options::extra is this process's only
     prepare_dump_file(g);
 }
@@ -10430,9 +10669,28 @@ inline Status linux_reinstall() {
     return Status::success();
 }
 
+/// How long stop() waits for threads inside crashdrop (a setter, write_dump(), a crash being
+/// dumped) to leave before it releases the memory they use. A dump waits for the helper for
+/// up to 5 s (handoff_linux.hpp), so this covers one.
+constexpr int k_stop_drain_ms = 6000;
+
+/// Waits until no thread is inside crashdrop (g->users is 0), at most `ms`. True if none is.
+inline bool wait_for_users(sigsafe::linux_state* g, int ms) {
+    const long long deadline = sigsafe::monotonic_ns() + static_cast<long long>(ms) * 1000000LL;
+    for (unsigned spins = 0; g->users.load(std::memory_order_seq_cst) != 0; ++spins) {
+        if (sigsafe::monotonic_ns() >= deadline) return false;
+        if (spins < 64) sched_yield();
+        else sigsafe::sleep_ms(1);
+    }
+    return true;
+}
+
 /// Closes and unmaps what start() took (not the saved handlers: a stopped handler that is
-/// still called passes crashes on through them).
-inline void release_resources(sigsafe::linux_state* g) {
+/// still called passes crashes on through them). With `unmap` false (threads were still
+/// inside crashdrop when stop() gave up waiting for them) the region and the pointers into it
+/// stay as they are: those threads keep working on mapped memory, and the region is left to
+/// the process (one region per such stop(), and stop() says so on stderr).
+inline void release_resources(sigsafe::linux_state* g, bool unmap = true) {
     auto close_fd = [](int& fd) {
         if (fd >= 0) close(fd);
         fd = -1;
@@ -10446,13 +10704,14 @@ inline void release_resources(sigsafe::linux_state* g) {
     close_fd(g->reader.pipe_read);
     close_fd(g->reader.pipe_write);
     close_fd(g->region_fd);
+    g->respawn_path = nullptr;
+    if (!unmap) return;
     if (g->region != nullptr) munmap(g->region, static_cast<std::size_t>(g->region_size));
     g->region = nullptr;
     g->region_size = 0;
     g->header = nullptr;
     g->context = sigsafe::context_store{};
     g->image_base = nullptr;
-    g->respawn_path = nullptr;
     g->module_cache_count = 0;
     g->owner.store(0, std::memory_order_release);
 }
@@ -10460,7 +10719,9 @@ inline void release_resources(sigsafe::linux_state* g) {
 inline void linux_stop() {
     sigsafe::linux_state* g = &sigsafe::g_state;
     std::uint32_t expected = 2;
-    if (!g->started.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) return;
+    // Sequentially consistent, like the users count: a setter or crash that counted itself in
+    // after this sees "stopped" and leaves the region alone; one that came before is waited for.
+    if (!g->started.compare_exchange_strong(expected, 3, std::memory_order_seq_cst)) return;
     std::string stuck;
     if (g->handlers_installed.exchange(0, std::memory_order_acq_rel) != 0) {
         for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
@@ -10487,7 +10748,14 @@ inline void linux_stop() {
         // destructor, which would run code that may be unloaded, goes.
         pthread_key_delete(g_alt.key);
     }
-    release_resources(g);
+    // Setters, write_dump() and crashes on other threads may still be using the region: it
+    // goes only once they have left (bounded; past the bound it stays mapped).
+    const bool drained = wait_for_users(g, k_stop_drain_ms);
+    release_resources(g, drained);
+    if (!drained) {
+        static const char text[] = "crashdrop: stop(): threads were still inside crashdrop after 6 s; its shared memory stays mapped\n";
+        (void)!write(STDERR_FILENO, text, sizeof(text) - 1);
+    }
     if (!stuck.empty()) {
         const std::string text = "crashdrop: stop(): a handler crashdrop cannot reach was installed over its own for " + stuck +
                                  "; if it chains, it still calls crashdrop's handler\n";
@@ -10771,6 +11039,13 @@ inline Status linux_start(const Options& options) {
         g->started.store(0, std::memory_order_release);
         return s;
     };
+    // A stop() that gave up waiting for threads inside crashdrop left its region mapped: if
+    // they have left now, it goes; if not, they still use this state and start() must wait.
+    if (!wait_for_users(g, k_stop_drain_ms)) {
+        g->started.store(0, std::memory_order_release);
+        return Status(Error::busy, "threads of the previous crashdrop::start() are still inside crashdrop; try again later");
+    }
+    if (g->region != nullptr) munmap(g->region, static_cast<std::size_t>(g->region_size));
     // Nothing is open yet (a zeroed state would say fd 0).
     g->pending_dirfd = g->dump_fd = g->proc_self_fd = g->task_fd = g->region_fd = -1;
     g->reader.pipe_read = g->reader.pipe_write = -1;
@@ -10936,9 +11211,26 @@ inline Status linux_start(const Options& options) {
     return Status::success();
 }
 
+/// Counts a thread in as inside crashdrop for as long as it lives (stop() waits for it); only
+/// while crashdrop runs, as the setters do (api_impl.hpp's context_use).
+struct linux_user {
+    bool counted = false;
+    linux_user() noexcept {
+        if (sigsafe::g_state.started.load(std::memory_order_seq_cst) != 2) return;
+        sigsafe::g_state.users.fetch_add(1, std::memory_order_seq_cst);
+        counted = true;
+    }
+    ~linux_user() {
+        if (counted) sigsafe::g_state.users.fetch_sub(1, std::memory_order_release);
+    }
+    linux_user(const linux_user&) = delete;
+    linux_user& operator=(const linux_user&) = delete;
+};
+
 inline Status linux_write_dump(std::string* path_out) {
     linux_state* g = &sigsafe::g_state;
-    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    const linux_user inside;
+    if (g->started.load(std::memory_order_seq_cst) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
     const auto tid = static_cast<std::uint32_t>(sigsafe::sys_gettid());
     std::uint32_t expected = 0;
     if (!g->owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
@@ -10969,6 +11261,11 @@ inline Status linux_write_dump(std::string* path_out) {
     std::string path = g->last_path;
     g->owner.store(0, std::memory_order_release);
     sigsafe::futex_wake_all(&g->owner);
+    if (r == -EBUSY) {
+        return Status(Error::busy,
+                      "the helper is still reading the previous dump from the shared buffer (it answered that hand-off "
+                      "late); try again later");
+    }
     if (r < 0) return Status(Error::dump_failed, "writing the dump failed: " + errno_text(static_cast<int>(-r)));
     if (path_out != nullptr) *path_out = path;
     return Status::success();
@@ -11032,6 +11329,8 @@ struct windows_state {
     std::atomic<DWORD> crashing_thread;  // 0, or the id of the thread whose crash owns the writer
     std::atomic<int> stopping;           // set by stop() before it wakes the writer to end it
     std::atomic<int> dump_written;       // 1 once MiniDumpWriteDump succeeded and the file has its name
+    std::atomic<std::uint32_t> users;    // threads inside a setter, write_dump() or the crash path (stop() waits)
+    std::atomic<std::uint32_t> handoff_seq;  // the number of the last hand-off to the helper
 
     HANDLE crash_event;   // auto-reset: the crash path wakes the writer thread
     HANDLE done_event;    // manual-reset: the writer says the dump is finished
@@ -11144,27 +11443,52 @@ CRASHDROP_SIGSAFE bool win_vectored_reports(DWORD code) {
 /// and the time go into the shared region, the crash event wakes the helper, and the thread
 /// waits for its answer (or its death). True once the dump is in pending\. A helper that
 /// is gone, fails or does not answer leaves the dump to the in-process writer thread.
+/// Each hand-off has its own number in the region's hand-off word: the done event of an
+/// earlier hand-off that timed out (answered late) does not complete this one, and while a
+/// helper still works on an earlier hand-off (it reads the exception pointers from this
+/// process) nothing is handed to it: the in-process writer takes the dump.
 CRASHDROP_SIGSAFE bool win_handoff_to_helper(windows_state* g, EXCEPTION_POINTERS* ep, DWORD self) {
     region_header* r = g->region;
     if (r == nullptr || g->helper_process == nullptr || WaitForSingleObject(g->helper_process, 0) != WAIT_TIMEOUT) return false;
+    if (handoff_state_of(r->handoff.load(std::memory_order_acquire)) == hs_taken) return false;
+    u32 seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (seq == 0) seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
     r->exception_pointers = reinterpret_cast<u64>(ep);
     r->exception_code = ep->ExceptionRecord->ExceptionCode;
     r->crashed_tid = self;
     r->crash_time = win_unix_seconds();
-    r->handoff.store(hs_ready, std::memory_order_release);
+    const u64 ready = handoff_word(seq, hs_ready);
+    r->handoff.store(ready, std::memory_order_release);
     ResetEvent(g->helper_done_event);
     SetEvent(g->helper_crash_event);
     HANDLE waits[2] = {g->helper_done_event, g->helper_process};
-    WaitForMultipleObjects(2, waits, FALSE, k_writer_wait_ms);
-    return r->handoff.load(std::memory_order_acquire) == hs_persisted;
+    const ULONGLONG deadline = GetTickCount64() + k_writer_wait_ms;
+    for (;;) {
+        const u64 word = r->handoff.load(std::memory_order_acquire);
+        if (word == handoff_word(seq, hs_persisted)) return true;
+        if (word == handoff_word(seq, hs_failed)) return false;
+        const ULONGLONG now = GetTickCount64();
+        if (now >= deadline) break;
+        const DWORD w = WaitForMultipleObjects(2, waits, FALSE, static_cast<DWORD>(deadline - now));
+        if (w == WAIT_OBJECT_0) {
+            ResetEvent(g->helper_done_event);  // possibly a late answer to an earlier hand-off
+            continue;
+        }
+        if (w != WAIT_TIMEOUT) break;  // the helper died (or the wait failed)
+    }
+    // Not answered: take it back unless the helper has taken it (then the next hand-off is
+    // not made until it has finished: see above).
+    u64 expected = ready;
+    r->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
+    return r->handoff.load(std::memory_order_acquire) == handoff_word(seq, hs_persisted);
 }
 
 /// Hands the exception to the writer thread and waits until the dump is written. The first
 /// crashing thread owns the writer; a second one waits for that dump and then some more, so
 /// the process ends with the first crash's code. A fault in the writer itself, or a second
 /// fault of the crashing thread, returns at once (no dump; the process still dies of it).
-CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
-    if (g->started.load(std::memory_order_acquire) != 2 || ep == nullptr || ep->ExceptionRecord == nullptr) return;
+CRASHDROP_SIGSAFE void win_capture_counted(windows_state* g, EXCEPTION_POINTERS* ep) {
+    if (g->started.load(std::memory_order_seq_cst) != 2 || ep == nullptr || ep->ExceptionRecord == nullptr) return;
     const DWORD self = GetCurrentThreadId();
     if (self == g->writer_thread_id) return;
     DWORD expected = 0;
@@ -11179,6 +11503,13 @@ CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
     g->exception_thread = self;
     SetEvent(g->crash_event);
     WaitForSingleObject(g->done_event, k_writer_wait_ms);
+}
+
+CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
+    if (g->started.load(std::memory_order_seq_cst) != 2) return;
+    g->users.fetch_add(1, std::memory_order_seq_cst);  // stop() waits for it to leave
+    win_capture_counted(g, ep);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 LONG WINAPI win_unhandled_filter(EXCEPTION_POINTERS* ep) {
@@ -11400,7 +11731,11 @@ namespace detail {
 
 /// Records one annotation (exception_type, exception_what) for the report of the coming abort.
 inline void win_note_terminate(const char* key, const char* value) {
-    set_annotation_cut(&sigsafe::g_win.context, key, value);
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    if (g->started.load(std::memory_order_seq_cst) != 2) return;
+    g->users.fetch_add(1, std::memory_order_seq_cst);  // as the setters do (api_impl.hpp)
+    if (g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr) set_annotation_cut(&g->context, key, value);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 static std::terminate_handler g_win_previous_terminate = nullptr;
@@ -11584,9 +11919,18 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
 
 /// Writes the dump of the crashed application (or of the one that asked for a dump) into
 /// pending\<id>.dmp, flushed, before answering. *out gets its report.
-inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, HANDLE app, Report* out) {
-    if (region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
-    const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+/// The hand-off's facts, copied from the region when the helper takes it.
+struct win_handoff_facts {
+    std::string id;
+    std::uint64_t exception_pointers = 0;
+    std::uint32_t crashed_tid = 0;
+    std::uint32_t app_pid = 0;
+    std::uint64_t crash_time = 0;
+};
+
+inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, const win_handoff_facts& facts, HANDLE app,
+                              Report* out) {
+    const std::string& id = facts.id;
     if (id.size() != 36) return false;
     const std::string pending = service->db().pending_dir();
     static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
@@ -11607,11 +11951,11 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     MINIDUMP_EXCEPTION_INFORMATION mei;
-    mei.ThreadId = region->crashed_tid;
-    mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(region->exception_pointers));
+    mei.ThreadId = facts.crashed_tid;
+    mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(facts.exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const DWORD pid = region->app_pid;
-    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
+    const DWORD pid = facts.app_pid;
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, facts.exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
     const int write_error = last_error();
     CloseHandle(file);
     std::string dump;
@@ -11629,7 +11973,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     }
     Report r;
     r.id = id;
-    r.created = static_cast<std::time_t>(region->crash_time);
+    r.created = static_cast<std::time_t>(facts.crash_time);
     r.product = service->config().product;
     r.version = service->config().version;
     read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
@@ -11657,9 +12001,27 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
                 const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
                 if (r == WAIT_OBJECT_0) {
+                    // Only the hand-off that is waiting is taken (its number is in the word);
+                    // one the application withdrew is left alone.
+                    std::uint64_t word = region->handoff.load(std::memory_order_acquire);
+                    const sigsafe::u32 seq = sigsafe::handoff_seq_of(word);
+                    if (sigsafe::handoff_state_of(word) != sigsafe::hs_ready ||
+                        !region->handoff.compare_exchange_strong(word, sigsafe::handoff_word(seq, sigsafe::hs_taken),
+                                                                 std::memory_order_acq_rel)) {
+                        service.log("crash event without a hand-off waiting (withdrawn by the application)");
+                        continue;
+                    }
+                    win_handoff_facts facts;
+                    facts.id.assign(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+                    facts.exception_pointers = region->exception_pointers;
+                    facts.crashed_tid = region->crashed_tid;
+                    facts.app_pid = region->app_pid;
+                    facts.crash_time = region->crash_time;
                     Report persisted;
-                    const bool ok = win_persist_crash(&service, region, h.app, &persisted);
-                    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+                    const bool ok = win_persist_crash(&service, region, facts, h.app, &persisted);
+                    std::uint64_t taken = sigsafe::handoff_word(seq, sigsafe::hs_taken);
+                    region->handoff.compare_exchange_strong(taken, sigsafe::handoff_word(seq, ok ? sigsafe::hs_persisted : sigsafe::hs_failed),
+                                                            std::memory_order_acq_rel);
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {
@@ -11837,8 +12199,20 @@ inline void win_log_note(const std::string& root, const std::string& line) {
     CloseHandle(log);
 }
 
-/// Undoes whatever windows_start() did so far (also stop()'s second half).
-inline void win_release(sigsafe::windows_state* g) {
+/// Waits until no thread is inside crashdrop (g->users is 0), at most `ms`. True if none is.
+inline bool win_wait_for_users(sigsafe::windows_state* g, DWORD ms) {
+    const ULONGLONG deadline = GetTickCount64() + ms;
+    for (unsigned spins = 0; g->users.load(std::memory_order_seq_cst) != 0; ++spins) {
+        if (GetTickCount64() >= deadline) return false;
+        Sleep(spins < 64 ? 0 : 1);
+    }
+    return true;
+}
+
+/// Undoes whatever windows_start() did so far (also stop()'s second half). With `unmap` false
+/// (threads were still inside crashdrop when stop() gave up waiting) the region stays mapped
+/// for them: one region left to the process per such stop().
+inline void win_release(sigsafe::windows_state* g, bool unmap = true) {
     if (g->writer_thread != nullptr) {
         g->stopping.store(1, std::memory_order_release);
         SetEvent(g->crash_event);
@@ -11864,9 +12238,11 @@ inline void win_release(sigsafe::windows_state* g) {
     win_close(&g->helper_done_event);
     win_close(&g->helper_wake_event);
     win_close(&g->helper_app_handle);
-    g->context = sigsafe::context_store{};
-    if (g->region != nullptr) UnmapViewOfFile(g->region);
-    g->region = nullptr;
+    if (unmap) {
+        g->context = sigsafe::context_store{};
+        if (g->region != nullptr) UnmapViewOfFile(g->region);
+        g->region = nullptr;
+    }
     win_close(&g->region_mapping);
     g->stopping.store(0);
     g->crashing_thread.store(0);
@@ -12037,7 +12413,8 @@ inline Status windows_start(const Options& options) {
 inline void windows_stop() noexcept {
     sigsafe::windows_state* g = &sigsafe::g_win;
     int expected = 2;
-    if (!g->started.compare_exchange_strong(expected, 1)) return;
+    // Sequentially consistent, like the users count (see api_impl.hpp's context_use).
+    if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
     // Restore what crashdrop replaced, where crashdrop's own handler is still the one installed.
     LPTOP_LEVEL_EXCEPTION_FILTER current = SetUnhandledExceptionFilter(g->previous_filter);
     if (current != sigsafe::win_unhandled_filter) SetUnhandledExceptionFilter(current);
@@ -12047,7 +12424,10 @@ inline void windows_stop() noexcept {
     if (current_abort != sigsafe::win_on_sigabrt) signal(SIGABRT, current_abort);
     win_remove_terminate();     // terminate_windows.hpp
     win_remove_crt_handlers();  // crt_windows.hpp
-    win_release(g);
+    // Setters, write_dump() and crashes on other threads may still use the region: it goes only
+    // once they have left (bounded, as on Linux; past the bound it stays mapped).
+    const bool drained = win_wait_for_users(g, 6000);
+    win_release(g, drained);
     g->started.store(0, std::memory_order_release);
 }
 
@@ -12056,7 +12436,19 @@ inline void windows_stop() noexcept {
 inline Status windows_write_dump(std::string* path_out) {
     using namespace sigsafe;
     windows_state* g = &g_win;
-    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    struct inside {  // counted in while crashdrop runs, as the setters are (api_impl.hpp)
+        windows_state* g;
+        bool on = false;
+        explicit inside(windows_state* s) : g(s) {
+            if (g->started.load(std::memory_order_seq_cst) != 2) return;
+            g->users.fetch_add(1, std::memory_order_seq_cst);
+            on = true;
+        }
+        ~inside() {
+            if (on) g->users.fetch_sub(1, std::memory_order_release);
+        }
+    } counted(g);
+    if (g->started.load(std::memory_order_seq_cst) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
     const DWORD self = GetCurrentThreadId();
     DWORD expected = 0;
     if (!g->crashing_thread.compare_exchange_strong(expected, self, std::memory_order_acq_rel)) {
@@ -12078,8 +12470,8 @@ inline Status windows_write_dump(std::string* path_out) {
         std::memcpy(crash_id, g->region->report_id, sizeof(crash_id));
         std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
         written = win_handoff_to_helper(g, &pointers, self);
-        std::memcpy(g->region->report_id, crash_id, sizeof(crash_id));  // kept for a crash
-        g->region->handoff.store(hs_idle, std::memory_order_release);
+        // Kept for a crash. A helper that took this hand-off copied the id when it took it.
+        std::memcpy(g->region->report_id, crash_id, sizeof(crash_id));
     }
     std::string error;
     if (!written) {
@@ -12176,9 +12568,10 @@ int run_helper(int /*argc*/, char** /*argv*/) {
 
 namespace detail {
 inline const std::string& database_root() { return runtime().database_root; }
+inline std::atomic<std::uint32_t>& context_users() { return sigsafe::g_state.users; }
 inline const sigsafe::context_store* live_context() {
     const sigsafe::linux_state* g = &sigsafe::g_state;
-    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+    return g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr ? &g->context : nullptr;
 }
 /// Tells the helper the consent changed, so reports held back by the old setting go now.
 inline void notify_helper_consent() {
@@ -12216,9 +12609,10 @@ int run_helper(int /*argc*/, char** /*argv*/) {
 
 namespace detail {
 inline const std::string& database_root() { return win_runtime().database_root; }
+inline std::atomic<std::uint32_t>& context_users() { return sigsafe::g_win.users; }
 inline const sigsafe::context_store* live_context() {
     const sigsafe::windows_state* g = &sigsafe::g_win;
-    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+    return g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr ? &g->context : nullptr;
 }
 inline void notify_helper_consent() {
     if (sigsafe::g_win.helper_wake_event != nullptr) SetEvent(sigsafe::g_win.helper_wake_event);
@@ -12269,57 +12663,94 @@ bool upload_to_server() {
 
 namespace detail {
 inline Status not_started() { return Status(Error::not_started, "crashdrop::start() has not run"); }
+
+/// A setter's or getter's use of the context store. It counts itself in and then looks again
+/// at whether crashdrop runs, and counts itself out when done: stop() first marks crashdrop
+/// stopped and then waits for the count to reach zero before it unmaps the store (shutdown
+/// rules in chain_linux.hpp / start_windows.hpp). Both sides use sequentially consistent
+/// operations, so either the setter sees "stopped" or stop() sees the setter. A call made once
+/// crashdrop is stopped does not touch the count at all (the first look), so setters called in
+/// a tight loop cannot keep stop() waiting: each thread adds at most one short visit.
+class context_use {
+public:
+    context_use() noexcept {
+        if (live_context() == nullptr) return;
+        context_users().fetch_add(1, std::memory_order_seq_cst);
+        counted_ = true;
+        store_ = live_context();
+    }
+    ~context_use() {
+        if (counted_) context_users().fetch_sub(1, std::memory_order_release);
+    }
+    context_use(const context_use&) = delete;
+    context_use& operator=(const context_use&) = delete;
+    const sigsafe::context_store* get() const noexcept { return store_; }
+
+private:
+    const sigsafe::context_store* store_ = nullptr;
+    bool counted_ = false;
+};
 }  // namespace detail
 
 Status add_extra_parameter(std::string_view key, std::string_view value) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::set_annotation(s, key, value, false);
 }
 
 Status remove_extra_parameter(std::string_view key) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::remove_annotation(s, key);
 }
 
 std::map<std::string, std::string> parameters() {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? std::map<std::string, std::string>() : detail::context_collect(s, sigsafe::sk_annotation);
 }
 
 void add_breadcrumb(std::string_view message, std::string_view category, BreadcrumbLevel level) noexcept {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     if (s == nullptr) return;
     detail::context_add_breadcrumb(s, message.data(), message.size(), category.data(), category.size(),
                                    static_cast<std::uint8_t>(level));
 }
 
 std::vector<Breadcrumb> breadcrumbs() {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? std::vector<Breadcrumb>() : detail::context_breadcrumbs(s);
 }
 
 Status set_user(const User& user) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::set_user(s, user);
 }
 
 Status set_tag(std::string_view key, std::string_view value) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::set_tag(s, key, value);
 }
 
 Status remove_tag(std::string_view key) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::remove_tag(s, key);
 }
 
 Status add_attachment(std::string_view path) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::add_attachment(s, path);
 }
 
 Status remove_attachment(std::string_view path) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     if (s == nullptr) return detail::not_started();
     if (Status st = detail::check_attachment(path); !st.ok()) return st;
     detail::context_remove_attachment(s, path.data(), path.size());

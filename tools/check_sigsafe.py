@@ -34,6 +34,7 @@ OUTLINE_ATOMIC = re.compile(r"^__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(
 INDIRECT_OK = {
     "forward_signal": "calls the handler that owned the capture signal before crashdrop",
     "pass_on": "calls the fatal-signal handler installed before crashdrop's with a crash that is not ours",
+    "fail_safe": "__builtin_longjmp back to run_crash_writer (same section) when the dump writer faults",
 }
 MUST_CONTAIN = ["fatal_handler", "capture_handler", "write_minidump"]
 SECTION = "crashdrop_sigsafe"

@@ -17,6 +17,7 @@
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -26,6 +27,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -542,10 +545,258 @@ NOINLINE void run_early_thread() {
     pthread_join(g_early, nullptr);
 }
 
+// ---- hand-off, shutdown and fork (issue 12, points 3 and 10) ------------------------------
+
+// A second fault of the same signal inside the dump writer (its buffer made read-only): the
+// process must still die of SIGSEGV, and the handler installed before crashdrop must run.
+NOINLINE void run_fault_in_writer_same() {
+    FILE* maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    void* region = nullptr;
+    size_t size = 0;
+    while (fgets(line, sizeof(line), maps)) {
+        if (strstr(line, "/memfd:crashdrop")) {
+            unsigned long lo, hi;
+            sscanf(line, "%lx-%lx", &lo, &hi);
+            region = reinterpret_cast<void*>(lo);
+            size = hi - lo;
+            break;
+        }
+    }
+    fclose(maps);
+    if (region == nullptr || size != crashdrop::reserved_bytes()) {
+        fprintf(stderr, "reserved region not found\n");
+        exit(5);
+    }
+    expect("signal", "11");
+    commit_expectations();
+    mprotect(region, size, PROT_READ);
+    null_write_middle();
+    __asm__ volatile("");
+}
+
+/// The inode of this process's shared region (its memfd), from /proc/self/maps.
+static unsigned long region_inode() {
+    FILE* maps = fopen("/proc/self/maps", "r");
+    char line[512];
+    unsigned long inode = 0;
+    while (maps != nullptr && fgets(line, sizeof(line), maps)) {
+        if (strstr(line, "/memfd:crashdrop")) {
+            char perms[8], offset[32], dev[32];
+            unsigned long lo, hi;
+            sscanf(line, "%lx-%lx %7s %31s %31s %lu", &lo, &hi, perms, offset, dev, &inode);
+            break;
+        }
+    }
+    if (maps != nullptr) fclose(maps);
+    return inode;
+}
+
+/// The pid of this process's helper: the process whose fd 3 is our region (waits for it).
+static pid_t find_helper() {
+    const unsigned long inode = region_inode();
+    for (int attempt = 0; attempt < 500 && inode != 0; ++attempt) {
+        DIR* proc = opendir("/proc");
+        while (dirent* e = proc != nullptr ? readdir(proc) : nullptr) {
+            const pid_t pid = static_cast<pid_t>(atoi(e->d_name));
+            if (pid <= 0 || pid == getpid()) continue;
+            struct stat st;
+            const std::string fd3 = "/proc/" + std::string(e->d_name) + "/fd/3";
+            char comm[64] = {};
+            FILE* c = fopen(("/proc/" + std::string(e->d_name) + "/comm").c_str(), "r");
+            if (c != nullptr) {
+                if (fgets(comm, sizeof(comm), c) == nullptr) comm[0] = '\0';
+                fclose(c);
+            }
+            if (strncmp(comm, "crashdrop-hlp", 13) == 0 && stat(fd3.c_str(), &st) == 0 && st.st_ino == inode) {
+                closedir(proc);
+                return pid;
+            }
+        }
+        if (proc != nullptr) closedir(proc);
+        usleep(10000);
+    }
+    return -1;
+}
+
+static bool contains_bytes(const std::string& path, const std::string& needle) {
+    FILE* f = fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    std::string data;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) data.append(buf, n);
+    fclose(f);
+    return data.find(needle) != std::string::npos;
+}
+
+// Two write_dump() calls; the helper (built with CRASHDROP_TEST_HOOKS, run with
+// CRASHDROP_TEST_HELPER_STALL_MS) stalls with the first hand-off taken and answers it only after
+// the application gave up waiting. Prints each dump's path, what each holds, and whether the
+// second call succeeded.
+NOINLINE void run_late_answer() {
+    (void)crashdrop::add_extra_parameter("phase", "PHASE-ONE-MARK");
+    std::string first, second;
+    const crashdrop::Status a = crashdrop::write_dump(&first);
+    printf("first_status=%s\n", a.ok() ? "ok" : a.message().c_str());
+    (void)crashdrop::add_extra_parameter("phase", "PHASE-TWO-MARK");
+    const crashdrop::Status b = crashdrop::write_dump(&second);
+    printf("second_status=%s\n", b.ok() ? "ok" : b.message().c_str());
+    printf("first=%s\nsecond=%s\n", first.c_str(), second.c_str());
+    // Give the helper time to finish and take the reports (it runs on after us anyway).
+    usleep(300000);
+    for (const std::string* p : {&first, &second}) {
+        printf("%s: exists=%d one=%d two=%d\n", p == &first ? "first" : "second", access(p->c_str(), F_OK) == 0,
+               contains_bytes(*p, "PHASE-ONE-MARK"), contains_bytes(*p, "PHASE-TWO-MARK"));
+    }
+    fflush(stdout);
+    _exit(0);
+}
+
+// stop() while 8 threads set context, in a loop of start()/stop(); exit 0 means no crash.
+NOINLINE void run_stop_race(const crashdrop::Options& o) {
+    std::atomic<int> done{0};
+    std::vector<pthread_t> threads(8);
+    struct arg_t {
+        std::atomic<int>* done;
+        int index;
+    };
+    std::vector<arg_t> args(8);
+    for (int i = 0; i < 8; ++i) {
+        args[i] = {&done, i};
+        pthread_create(&threads[i], nullptr, [](void* p) -> void* {
+            arg_t* a = static_cast<arg_t*>(p);
+            const std::string key = "key" + std::to_string(a->index);
+            const std::string long_value(600, static_cast<char>('a' + a->index));
+            crashdrop::User u;
+            u.id = "user";
+            for (unsigned n = 0; !a->done->load(std::memory_order_relaxed); ++n) {
+                switch (n % 8) {
+                    case 0: (void)crashdrop::add_extra_parameter(key, "v"); break;
+                    case 1: crashdrop::add_breadcrumb("crumb", "race"); break;
+                    case 2: (void)crashdrop::set_tag(key, "t"); break;
+                    case 3: (void)crashdrop::add_extra_parameter(key + "_long", long_value); break;
+                    case 4: (void)crashdrop::remove_extra_parameter(key); break;
+                    case 5: (void)crashdrop::set_user(u); break;
+                    case 6: (void)crashdrop::parameters(); break;
+                    case 7: (void)crashdrop::breadcrumbs(); break;
+                }
+            }
+            return nullptr;
+        }, &args[i]);
+    }
+    crashdrop::Options quiet = o;
+    quiet.helper_mode = crashdrop::HelperMode::none;  // one helper (main's start()) is enough
+    int started = 0;
+    const int rounds = getenv("STOP_RACE_ROUNDS") != nullptr ? atoi(getenv("STOP_RACE_ROUNDS")) : 60;
+    for (int round = 0; round < rounds; ++round) {
+        if (!crashdrop::is_started()) {
+            const crashdrop::Status s = crashdrop::start(quiet);
+            if (s.ok()) ++started;
+        }
+        usleep(static_cast<useconds_t>(round % 7) * 300);
+        crashdrop::stop();
+    }
+    done.store(1);
+    for (pthread_t t : threads) pthread_join(t, nullptr);
+    printf("stop_race=done started=%d\n", started);
+    fflush(stdout);
+    _exit(0);
+}
+
+// exit() while 8 threads set context: with the unload hook (crash_target_hooks is built with
+// CRASHDROP_UNLOAD_HOOK=1) exit runs stop() from an ELF destructor, as a plugin's dlclose does.
+static void* exit_race_entry(void* p) {
+    const std::string key = "key" + std::to_string(reinterpret_cast<std::uintptr_t>(p));
+    const std::string long_value(600, 'x');
+    g_parked.fetch_add(1);
+    for (unsigned n = 0;; ++n) {
+        switch (n % 4) {
+            case 0: (void)crashdrop::add_extra_parameter(key, "v"); break;
+            case 1: crashdrop::add_breadcrumb("crumb", "race"); break;
+            case 2: (void)crashdrop::set_tag(key, "t"); break;
+            case 3: (void)crashdrop::add_extra_parameter(key + "_long", long_value); break;
+        }
+    }
+    return nullptr;
+}
+NOINLINE void run_exit_race() {
+    for (std::uintptr_t i = 0; i < 8; ++i) {
+        pthread_t t;
+        pthread_create(&t, nullptr, exit_race_entry, reinterpret_cast<void*>(i));
+    }
+    while (g_parked.load() < 8) usleep(100);
+    usleep(20000);
+    printf("exit_race=exiting\n");
+    fflush(stdout);
+    exit(0);
+}
+
+// fork() in another thread while a dump is being written (the helper is stopped, so the
+// write_dump() waits for it): the child must have a working handler of its own - its crash is
+// dumped and it dies of SIGSEGV, without waiting for the parent's dump.
+static std::atomic<int> g_dump_begun{0};
+static std::atomic<pid_t> g_fork_child{0};
+static void* forking_entry(void*) {
+    sigset_t all;  // not suspended by the dump: this thread must run while it is written
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    while (!g_dump_begun.load()) usleep(1000);
+    usleep(400000);  // well inside the dump (the helper does not answer for seconds)
+    const pid_t child = fork();
+    if (child == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, nullptr);
+        static const char msg[] = "CHILD CRASHES\n";
+        (void)!write(2, msg, sizeof(msg) - 1);
+        *g_null = 1;
+        _exit(3);
+    }
+    g_fork_child.store(child);
+    return nullptr;
+}
+NOINLINE void run_fork_during_dump() {
+    const pid_t helper = find_helper();
+    if (helper <= 0) {
+        fprintf(stderr, "helper not found\n");
+        exit(5);
+    }
+    pthread_t t;
+    pthread_create(&t, nullptr, forking_entry, nullptr);
+    kill(helper, SIGSTOP);  // the hand-off now waits for its answer (then times out)
+    g_dump_begun.store(1);
+    std::string path;
+    const crashdrop::Status s = crashdrop::write_dump(&path);
+    kill(helper, SIGCONT);
+    pthread_join(t, nullptr);
+    printf("parent_dump=%s\n", s.ok() ? path.c_str() : s.message().c_str());
+    const pid_t child = g_fork_child.load();
+    int status = 0;
+    bool ended = false;
+    for (int i = 0; i < 200 && !ended; ++i) {  // 20 s
+        ended = waitpid(child, &status, WNOHANG) == child;
+        if (!ended) usleep(100000);
+    }
+    if (!ended) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        printf("child=hung\n");
+    } else if (WIFSIGNALED(status)) {
+        printf("child=signal:%d\n", WTERMSIG(status));
+    } else {
+        printf("child=exit:%d\n", WEXITSTATUS(status));
+    }
+    printf("child_pid=%d\n", static_cast<int>(child));
+    fflush(stdout);
+    _exit(0);
+}
+
 static const char* k_modes =
     "null_main null_worker overflow_main overflow_worker abort uncaught fpe ill bus trap simultaneous "
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
-    "malloc_lock_control overflow_prepared overflow_unprepared";
+    "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
+    "fork_during_dump exit_race";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -583,7 +834,7 @@ int main(int argc, char** argv) {
     }
     const std::string mode = argv[1];
     g_db = argv[2];
-    if (mode == "chained") signal(SIGSEGV, previous_handler);
+    if (mode == "chained" || mode == "fault_in_writer_same") signal(SIGSEGV, previous_handler);
 
     if (mode == "overflow_prepared" || mode == "overflow_unprepared") start_early_thread(mode == "overflow_prepared");
     const bool without = getenv("CRASHDROP_TEST_DISABLE") != nullptr;  // control runs
@@ -616,6 +867,11 @@ int main(int argc, char** argv) {
     else if (mode == "chained") run_chained();
     else if (mode == "signal_reset") run_signal_reset();
     else if (mode == "fault_in_writer") run_fault_in_writer();
+    else if (mode == "fault_in_writer_same") run_fault_in_writer_same();
+    else if (mode == "late_answer") run_late_answer();
+    else if (mode == "stop_race") run_stop_race(o);
+    else if (mode == "fork_during_dump") run_fork_during_dump();
+    else if (mode == "exit_race") run_exit_race();
     else if (mode == "overflow_prepared" || mode == "overflow_unprepared") run_early_thread();
     else if (mode == "malloc_lock") {
         expect("signal", "11");

@@ -372,6 +372,83 @@ TEST_CASE("a fault inside the dump writer neither hangs nor changes how the proc
     CHECK(c.run.err.find("crashdrop: fault while writing the dump") != std::string::npos);
 }
 
+TEST_CASE("a second fault of the same signal inside the writer still ends in that signal - after the previous handler", "[crash]") {
+    // The writer's buffer is read-only, so writing the dump of a SIGSEGV faults with SIGSEGV
+    // again. A SIGSEGV delivered while SIGSEGV is blocked would kill the process at once
+    // (SIG_DFL) without the handler installed before crashdrop; it must run, with the crash.
+    crash_run c = run_target(CRASH_TARGET, "fault_in_writer_same", {}, {}, 30);
+    INFO(c.run.describe());
+    REQUIRE(c.run.signaled());
+    CHECK(c.run.signal() == SIGSEGV);
+    CHECK(c.run.err.find("crashdrop: fault while writing the dump") != std::string::npos);
+    CHECK(c.run.err.find("PREVIOUS HANDLER RAN") != std::string::npos);
+}
+
+TEST_CASE("stop() while 8 threads set context, 60 times over, crashes nothing", "[crash]") {
+    // Fewer rounds under emulation (each start() is much slower there), the same race.
+    crash_run c = run_target(CRASH_TARGET, "stop_race", {}, {emulated() ? "STOP_RACE_ROUNDS=30" : "STOP_RACE_ROUNDS=60"}, 180);
+    INFO(c.run.describe());
+    REQUIRE(c.run.exit_code() == 0);
+    CHECK(c.run.out.find("stop_race=done") != std::string::npos);
+}
+
+TEST_CASE("a fork during a dump leaves the child a working handler - its crash gets its own dump", "[crash]") {
+    if (emulated()) {
+        skip_under_emulation("fork during a dump", "stopping the helper is not portable under qemu-user's process view");
+        return;
+    }
+    crash_run c = run_target(CRASH_TARGET, "fork_during_dump", {}, {}, 90);
+    INFO(c.run.describe());
+    REQUIRE(c.run.exit_code() == 0);
+    CHECK(c.run.out.find("parent_dump=" + c.db) != std::string::npos);  // the parent's dump was written
+    CHECK(c.run.out.find("child=signal:11") != std::string::npos);      // not hung, not another death
+    CHECK(c.run.err.find("CHILD CRASHES") != std::string::npos);
+    // Two dumps: the parent's (requested) and the child's (its SIGSEGV).
+    REQUIRE(c.dumps.size() == 2);
+    int crashes = 0, requested = 0;
+    for (const auto& d : c.dumps) {
+        minidump_file md;
+        REQUIRE(md.load(d));
+        if (md.exception_code() == 0xffffffffu) ++requested;
+        else if (md.exception_code() == static_cast<std::uint32_t>(SIGSEGV)) ++crashes;
+    }
+    CHECK(requested == 1);
+    CHECK(crashes == 1);
+}
+
+#ifdef CRASH_TARGET_HOOKS
+TEST_CASE("the unload hook at exit() while 8 threads set context crashes nothing", "[crash]") {
+    // The ELF destructor runs stop() while the threads go on; exit() then ends them. Repeated:
+    // the window between unmapping and the end of the process is short.
+    for (int i = 0; i < 30; ++i) {
+        crash_run c = run_target(CRASH_TARGET_HOOKS, "exit_race", {}, {}, 60);
+        INFO("run " << i << ": " << c.run.describe());
+        REQUIRE(c.run.exit_code() == 0);
+        REQUIRE(c.run.out.find("exit_race=exiting") != std::string::npos);
+    }
+}
+
+TEST_CASE("a late answer to a timed-out hand-off is not taken for the next dump - both dumps intact and distinct", "[crash]") {
+    // The helper stalls 7 s with the first hand-off taken: the application stops waiting at 5 s
+    // and writes that dump itself, then asks for a second one while the helper still reads the
+    // first from the shared buffer, and the helper answers the first hand-off late.
+    crash_run c = run_target(CRASH_TARGET_HOOKS, "late_answer", {}, {"CRASHDROP_TEST_HELPER_STALL_MS=7000"}, 90);
+    INFO(c.run.describe());
+    REQUIRE(c.run.exit_code() == 0);
+    CHECK(c.run.out.find("first_status=ok") != std::string::npos);
+    CHECK(c.run.out.find("second_status=ok") != std::string::npos);
+    // Each dump is on disk under the name write_dump() returned, with its own annotation only.
+    CHECK(c.run.out.find("first: exists=1 one=1 two=0") != std::string::npos);
+    CHECK(c.run.out.find("second: exists=1 one=0 two=1") != std::string::npos);
+    REQUIRE(c.dumps.size() == 2);
+    for (const auto& d : c.dumps) {
+        minidump_file md;
+        CHECK(md.load(d));
+        CHECK(md.exception_code() == 0xffffffffu);
+    }
+}
+#endif
+
 TEST_CASE("exit signal and core dump are the same with and without crashdrop", "[crash]") {
     // Under qemu-user the emulator, not the kernel, handles the guest's fatal signal: it writes
     // its own core file of the guest and then dies of the same signal with core dumps off, so

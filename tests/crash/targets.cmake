@@ -31,6 +31,10 @@ crashdrop_crash_target(crash_target)
 crashdrop_crash_target(crash_target_noexc -fno-exceptions -fno-rtti)
 crashdrop_crash_target(crash_target_malloc_guard)
 target_compile_definitions(crash_target_malloc_guard PRIVATE CRASHDROP_TEST_MALLOC_GUARD)
+# With the library's test hooks (CRASHDROP_TEST_HOOKS: a helper that stalls on request) and the
+# unload hook an executable does not get by default (stop() from an ELF destructor at exit).
+crashdrop_crash_target(crash_target_hooks)
+target_compile_definitions(crash_target_hooks PRIVATE CRASHDROP_TEST_HOOKS CRASHDROP_UNLOAD_HOOK=1)
 
 # A small program with one thread and no helper process: its aarch64 dump is a test fixture
 # (tools/make_aarch64_fixture.sh). Only the cross build needs it.

@@ -36,9 +36,10 @@ int run_helper(int /*argc*/, char** /*argv*/) {
 
 namespace detail {
 inline const std::string& database_root() { return runtime().database_root; }
+inline std::atomic<std::uint32_t>& context_users() { return sigsafe::g_state.users; }
 inline const sigsafe::context_store* live_context() {
     const sigsafe::linux_state* g = &sigsafe::g_state;
-    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+    return g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr ? &g->context : nullptr;
 }
 /// Tells the helper the consent changed, so reports held back by the old setting go now.
 inline void notify_helper_consent() {
@@ -76,9 +77,10 @@ int run_helper(int /*argc*/, char** /*argv*/) {
 
 namespace detail {
 inline const std::string& database_root() { return win_runtime().database_root; }
+inline std::atomic<std::uint32_t>& context_users() { return sigsafe::g_win.users; }
 inline const sigsafe::context_store* live_context() {
     const sigsafe::windows_state* g = &sigsafe::g_win;
-    return g->started.load(std::memory_order_acquire) == 2 && g->context.header != nullptr ? &g->context : nullptr;
+    return g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr ? &g->context : nullptr;
 }
 inline void notify_helper_consent() {
     if (sigsafe::g_win.helper_wake_event != nullptr) SetEvent(sigsafe::g_win.helper_wake_event);
@@ -129,57 +131,94 @@ bool upload_to_server() {
 
 namespace detail {
 inline Status not_started() { return Status(Error::not_started, "crashdrop::start() has not run"); }
+
+/// A setter's or getter's use of the context store. It counts itself in and then looks again
+/// at whether crashdrop runs, and counts itself out when done: stop() first marks crashdrop
+/// stopped and then waits for the count to reach zero before it unmaps the store (shutdown
+/// rules in chain_linux.hpp / start_windows.hpp). Both sides use sequentially consistent
+/// operations, so either the setter sees "stopped" or stop() sees the setter. A call made once
+/// crashdrop is stopped does not touch the count at all (the first look), so setters called in
+/// a tight loop cannot keep stop() waiting: each thread adds at most one short visit.
+class context_use {
+public:
+    context_use() noexcept {
+        if (live_context() == nullptr) return;
+        context_users().fetch_add(1, std::memory_order_seq_cst);
+        counted_ = true;
+        store_ = live_context();
+    }
+    ~context_use() {
+        if (counted_) context_users().fetch_sub(1, std::memory_order_release);
+    }
+    context_use(const context_use&) = delete;
+    context_use& operator=(const context_use&) = delete;
+    const sigsafe::context_store* get() const noexcept { return store_; }
+
+private:
+    const sigsafe::context_store* store_ = nullptr;
+    bool counted_ = false;
+};
 }  // namespace detail
 
 Status add_extra_parameter(std::string_view key, std::string_view value) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::set_annotation(s, key, value, false);
 }
 
 Status remove_extra_parameter(std::string_view key) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::remove_annotation(s, key);
 }
 
 std::map<std::string, std::string> parameters() {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? std::map<std::string, std::string>() : detail::context_collect(s, sigsafe::sk_annotation);
 }
 
 void add_breadcrumb(std::string_view message, std::string_view category, BreadcrumbLevel level) noexcept {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     if (s == nullptr) return;
     detail::context_add_breadcrumb(s, message.data(), message.size(), category.data(), category.size(),
                                    static_cast<std::uint8_t>(level));
 }
 
 std::vector<Breadcrumb> breadcrumbs() {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? std::vector<Breadcrumb>() : detail::context_breadcrumbs(s);
 }
 
 Status set_user(const User& user) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::set_user(s, user);
 }
 
 Status set_tag(std::string_view key, std::string_view value) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::set_tag(s, key, value);
 }
 
 Status remove_tag(std::string_view key) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::remove_tag(s, key);
 }
 
 Status add_attachment(std::string_view path) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     return s == nullptr ? detail::not_started() : detail::add_attachment(s, path);
 }
 
 Status remove_attachment(std::string_view path) {
-    const sigsafe::context_store* s = detail::live_context();
+    const detail::context_use use;
+    const sigsafe::context_store* s = use.get();
     if (s == nullptr) return detail::not_started();
     if (Status st = detail::check_attachment(path); !st.ok()) return st;
     detail::context_remove_attachment(s, path.data(), path.size());

@@ -42,32 +42,63 @@ inline std::string new_uuid() {
 // ---- the helper's side of the hand-off ------------------------------------------------------
 
 /// What became of a dump the application handed over.
-enum class handoff_outcome { stored, in_memory, failed };
+enum class handoff_outcome {
+    stored,     // in pending/, claimed: answered 'P'
+    in_memory,  // could not be stored (the disk is full, say): copied out, answered 'F'
+    failed,     // damaged hand-off: answered 'F'
+    not_ours,   // withdrawn or taken back by the application: nothing is answered
+};
 
-/// Writes the dump the application left in the region to pending/ (it reaches the disk before
+/// Writes the dump of hand-off `seq` from the region to pending/ (it reaches the disk before
 /// the application is answered); *out gets its report, for helper_service::persisted(), and
 /// *claim the report's claim, taken before the dump got its name (no other helper sees it
-/// before its metadata is written). When it cannot be stored (the disk is full, say), the image
-/// is copied out of the region into *memory_copy and *why says what failed: the helper sends it
-/// from there (helper_service::held_in_memory()), and the application, answered 'F', still
-/// tries to store it itself.
-inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, Report* out,
+/// before its metadata is written). When it cannot be stored, the bytes are kept in
+/// *memory_copy and *why says what failed: the helper sends it from there
+/// (helper_service::held_in_memory()), and the application, answered 'F', still tries to store
+/// it itself.
+/// The image is read only between taking the hand-off (ready -> taken) and giving it back
+/// (taken -> written); if the application took the image back meanwhile (a crash that could
+/// not wait for us), the copy may be torn and is thrown away, never named.
+inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, sigsafe::u32 seq, Report* out,
                                        report_claim* claim, std::string* memory_copy, std::string* why) {
-    if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return handoff_outcome::failed;
+    using sigsafe::handoff_word;
+    if (region == nullptr) return handoff_outcome::failed;
+    std::uint64_t expected = handoff_word(seq, sigsafe::hs_ready);
+    if (!region->handoff.compare_exchange_strong(expected, handoff_word(seq, sigsafe::hs_taken), std::memory_order_acq_rel)) {
+        service->log("hand-off " + std::to_string(seq) + ": withdrawn by the application before it was taken");
+        return handoff_outcome::not_ours;
+    }
+    auto finish = [region, seq](sigsafe::u32 from, sigsafe::u32 to) {
+        std::uint64_t word = handoff_word(seq, from);
+        return region->handoff.compare_exchange_strong(word, handoff_word(seq, to), std::memory_order_acq_rel);
+    };
+    // What identifies the dump is copied once: the application may reuse these fields as soon
+    // as the image is given back.
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     const std::uint64_t size = region->image_size;
+    const std::uint64_t crash_time = region->crash_time;
+#if defined(CRASHDROP_TEST_HOOKS)
+    // Tests only: a helper that stalls with the first hand-off taken (it answers late).
+    if (const char* stall = std::getenv("CRASHDROP_TEST_HELPER_STALL_MS")) {
+        static bool stalled = false;
+        if (!stalled) {
+            stalled = true;
+            usleep(static_cast<useconds_t>(std::atoi(stall)) * 1000u);
+        }
+    }
+#endif
     if (id.size() != 36 || size == 0 || size > region->image_capacity) {
-        region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
+        finish(sigsafe::hs_taken, sigsafe::hs_failed);
         return handoff_outcome::failed;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
     const std::string name = id + ".dmp";
-    int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     std::string tmp;
     if (fd < 0) {
         tmp = dir + "/." + name + ".helper.tmp";
-        fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
     int err = ok ? 0 : errno;
@@ -78,6 +109,25 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         if (ok) done += static_cast<std::uint64_t>(n);
         else err = n == 0 ? ENOSPC : errno;
     }
+    Report r;
+    r.id = id;
+    r.created = static_cast<std::time_t>(crash_time);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    // The dump is the snapshot: its annotations and context stream (read from the shared
+    // image, not the application's heap) become the report's.
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    // Not stored: the bytes are copied out before the image is given back.
+    if (!ok) memory_copy->assign(image, static_cast<std::size_t>(size));
+    // Done with the image. If the application took it back meanwhile, what we read may be torn.
+    if (!finish(sigsafe::hs_taken, sigsafe::hs_written)) {
+        service->log("hand-off " + std::to_string(seq) + " (" + name + "): the application took the buffer back while it was "
+                     "being read; this copy is discarded (the application wrote the dump itself)");
+        if (fd >= 0) close(fd);
+        if (!tmp.empty()) unlink(tmp.c_str());
+        memory_copy->clear();
+        return handoff_outcome::not_ours;
+    }
     if (ok && fsync(fd) != 0) {
         ok = false;
         err = errno;
@@ -85,48 +135,54 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     // Claimed before it has a name in pending/: held until its metadata is written.
     const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
-        int r;
+        int rc;
         if (tmp.empty()) {
             const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            rc = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
-            if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                r = link(tmp.c_str(), (dir + "/" + name).c_str());
-                if (r == 0) unlink(tmp.c_str());
+            rc = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+                rc = link(tmp.c_str(), (dir + "/" + name).c_str());
+                if (rc == 0) unlink(tmp.c_str());
             }
         }
-        if (r != 0 && errno == EEXIST) {
+        if (rc != 0 && errno == EEXIST) {
             // The application wrote it itself (it gave up waiting); the file is the same, but
             // not the one claimed here: persisted() claims that one.
             claim->release();
             if (locked) fd = -1;  // closed by the release
-            r = 0;
+            rc = 0;
         }
-        ok = r == 0;
-        if (!ok) err = errno;
+        if (rc != 0) {
+            err = errno;
+            // Written but not named: the bytes are read back to be sent from memory.
+            memory_copy->resize(static_cast<std::size_t>(size));
+            std::size_t got = 0;
+            while (fd >= 0 && got < memory_copy->size()) {
+                const ssize_t n = pread(fd, &(*memory_copy)[got], memory_copy->size() - got, static_cast<off_t>(got));
+                if (n < 0 && errno == EINTR) continue;
+                if (n <= 0) break;
+                got += static_cast<std::size_t>(n);
+            }
+            if (got != memory_copy->size()) memory_copy->clear();
+        }
+        ok = rc == 0;
     }
     if (!tmp.empty()) unlink(tmp.c_str());
-    if (!locked && fd >= 0) close(fd);
     if (!ok) {
-        claim->release();
-        *why = errno_text(err);
-        // The image stays untouched until the application has its answer: copy it now.
-        memory_copy->assign(image, static_cast<std::size_t>(size));
+        claim->release();  // closes fd when it was adopted
+        if (locked) fd = -1;
     }
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(region->crash_time);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    // The dump is the snapshot: its annotations and context stream (read from the shared
-    // image, not the application's heap) become the report's.
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(image), static_cast<std::size_t>(size), &r);
+    if (!locked && fd >= 0) close(fd);
     *out = r;
-    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
-    return ok ? handoff_outcome::stored : handoff_outcome::in_memory;
+    if (!ok) {
+        *why = errno_text(err);
+        finish(sigsafe::hs_written, sigsafe::hs_failed);
+        return memory_copy->empty() ? handoff_outcome::failed : handoff_outcome::in_memory;
+    }
+    finish(sigsafe::hs_written, sigsafe::hs_persisted);
+    return handoff_outcome::stored;
 }
-
 
 /// Waits for the application's messages until it goes away (or SIGTERM).
 inline void serve_application(helper_service* service, sigsafe::region_header* region, int socket_fd) {
@@ -144,23 +200,28 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             break;
         }
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            char msg = 0;
-            const ssize_t got = recv(socket_fd, &msg, 1, 0);
+            char msg[8] = {};
+            const ssize_t got = recv(socket_fd, msg, sizeof(msg), 0);
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
                 break;
             }
-            if (msg == 'D') {
+            if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
+                const sigsafe::u32 seq = sigsafe::handoff_message_seq(msg);
                 Report persisted;
                 report_claim claim;
                 std::string memory_copy, why;
-                const handoff_outcome got_dump = persist_handoff(service, region, &persisted, &claim, &memory_copy, &why);
-                const char answer = got_dump == handoff_outcome::stored ? 'P' : 'F';
-                send(socket_fd, &answer, 1, MSG_NOSIGNAL);
+                const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (got_dump != handoff_outcome::not_ours) {
+                    char reply[sigsafe::k_handoff_message_size];
+                    sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
+                    send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+                }
                 if (got_dump == handoff_outcome::stored) service->persisted(persisted, &claim);
                 if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
-            } else if (msg == 'C') {
+                if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
+            } else if (msg[0] == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
             }

@@ -147,9 +147,18 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
 
 /// Writes the dump of the crashed application (or of the one that asked for a dump) into
 /// pending\<id>.dmp, flushed, before answering. *out gets its report.
-inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, HANDLE app, Report* out) {
-    if (region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
-    const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+/// The hand-off's facts, copied from the region when the helper takes it.
+struct win_handoff_facts {
+    std::string id;
+    std::uint64_t exception_pointers = 0;
+    std::uint32_t crashed_tid = 0;
+    std::uint32_t app_pid = 0;
+    std::uint64_t crash_time = 0;
+};
+
+inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, const win_handoff_facts& facts, HANDLE app,
+                              Report* out) {
+    const std::string& id = facts.id;
     if (id.size() != 36) return false;
     const std::string pending = service->db().pending_dir();
     static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
@@ -170,11 +179,11 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     MINIDUMP_EXCEPTION_INFORMATION mei;
-    mei.ThreadId = region->crashed_tid;
-    mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(region->exception_pointers));
+    mei.ThreadId = facts.crashed_tid;
+    mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(facts.exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const DWORD pid = region->app_pid;
-    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, region->exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
+    const DWORD pid = facts.app_pid;
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, facts.exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
     const int write_error = last_error();
     CloseHandle(file);
     std::string dump;
@@ -192,7 +201,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     }
     Report r;
     r.id = id;
-    r.created = static_cast<std::time_t>(region->crash_time);
+    r.created = static_cast<std::time_t>(facts.crash_time);
     r.product = service->config().product;
     r.version = service->config().version;
     read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
@@ -220,9 +229,27 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
                 const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
                 if (r == WAIT_OBJECT_0) {
+                    // Only the hand-off that is waiting is taken (its number is in the word);
+                    // one the application withdrew is left alone.
+                    std::uint64_t word = region->handoff.load(std::memory_order_acquire);
+                    const sigsafe::u32 seq = sigsafe::handoff_seq_of(word);
+                    if (sigsafe::handoff_state_of(word) != sigsafe::hs_ready ||
+                        !region->handoff.compare_exchange_strong(word, sigsafe::handoff_word(seq, sigsafe::hs_taken),
+                                                                 std::memory_order_acq_rel)) {
+                        service.log("crash event without a hand-off waiting (withdrawn by the application)");
+                        continue;
+                    }
+                    win_handoff_facts facts;
+                    facts.id.assign(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
+                    facts.exception_pointers = region->exception_pointers;
+                    facts.crashed_tid = region->crashed_tid;
+                    facts.app_pid = region->app_pid;
+                    facts.crash_time = region->crash_time;
                     Report persisted;
-                    const bool ok = win_persist_crash(&service, region, h.app, &persisted);
-                    region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
+                    const bool ok = win_persist_crash(&service, region, facts, h.app, &persisted);
+                    std::uint64_t taken = sigsafe::handoff_word(seq, sigsafe::hs_taken);
+                    region->handoff.compare_exchange_strong(taken, sigsafe::handoff_word(seq, ok ? sigsafe::hs_persisted : sigsafe::hs_failed),
+                                                            std::memory_order_acq_rel);
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {

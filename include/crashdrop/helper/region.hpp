@@ -14,16 +14,40 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 3;
+constexpr u32 k_region_version = 4;  // 4: the hand-off word carries a sequence number
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
-/// The hand-off's states.
+/// The hand-off's states. The state and the number of the hand-off it belongs to share one
+/// 64-bit word (handoff_word below), changed only by compare-and-swap, so the helper can only
+/// take, finish or give up the hand-off it was woken for, and the application can only
+/// withdraw the one it is waiting for.
 enum handoff_state : u32 {
     hs_idle = 0,
     hs_ready = 1,      // the image holds a complete dump; report id and crash facts are set
     hs_persisted = 2,  // the helper has it in pending/ (and answered 'P')
-    hs_failed = 3,     // the helper could not write it (and answered 'F')
+    hs_failed = 3,     // the helper could not write it (and answered 'F'); the image is free
+    hs_taken = 4,      // the helper is reading the image: the application must not write it
+    hs_written = 5,    // the helper has read all it needs (the image is free) and names the file
+    hs_withdrawn = 6,  // the application gave up waiting and took the image back
 };
+
+CRASHDROP_SIGSAFE_INLINE u64 handoff_word(u32 seq, u32 state) { return (static_cast<u64>(seq) << 32) | state; }
+CRASHDROP_SIGSAFE_INLINE u32 handoff_seq_of(u64 word) { return static_cast<u32>(word >> 32); }
+CRASHDROP_SIGSAFE_INLINE u32 handoff_state_of(u64 word) { return static_cast<u32>(word & 0xffffffffu); }
+
+/// The socket messages of a hand-off (Linux): a kind byte and the hand-off's number.
+/// Application -> helper: 'D' (a dump is ready), 'C' (consent changed, no number needed).
+/// Helper -> application: 'P' (persisted) or 'F' (failed), with the number it answers.
+constexpr std::size_t k_handoff_message_size = 5;
+CRASHDROP_SIGSAFE_INLINE void handoff_message(char* out, char kind, u32 seq) {
+    out[0] = kind;
+    for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((seq >> (8 * i)) & 0xffu);
+}
+CRASHDROP_SIGSAFE_INLINE u32 handoff_message_seq(const char* in) {
+    u32 seq = 0;
+    for (int i = 0; i < 4; ++i) seq |= static_cast<u32>(static_cast<unsigned char>(in[1 + i])) << (8 * i);
+    return seq;
+}
 
 struct region_header {
     u32 magic;
@@ -35,7 +59,7 @@ struct region_header {
     u64 image_offset;        // the dump image
     u64 image_capacity;
     // ---- one dump handed to the helper ----
-    std::atomic<u32> handoff;
+    std::atomic<u64> handoff;  // handoff_word(sequence number, handoff_state)
     u32 app_pid;
     u64 image_size;
     u64 crash_time;   // UTC seconds

@@ -219,9 +219,28 @@ inline Status linux_reinstall() {
     return Status::success();
 }
 
+/// How long stop() waits for threads inside crashdrop (a setter, write_dump(), a crash being
+/// dumped) to leave before it releases the memory they use. A dump waits for the helper for
+/// up to 5 s (handoff_linux.hpp), so this covers one.
+constexpr int k_stop_drain_ms = 6000;
+
+/// Waits until no thread is inside crashdrop (g->users is 0), at most `ms`. True if none is.
+inline bool wait_for_users(sigsafe::linux_state* g, int ms) {
+    const long long deadline = sigsafe::monotonic_ns() + static_cast<long long>(ms) * 1000000LL;
+    for (unsigned spins = 0; g->users.load(std::memory_order_seq_cst) != 0; ++spins) {
+        if (sigsafe::monotonic_ns() >= deadline) return false;
+        if (spins < 64) sched_yield();
+        else sigsafe::sleep_ms(1);
+    }
+    return true;
+}
+
 /// Closes and unmaps what start() took (not the saved handlers: a stopped handler that is
-/// still called passes crashes on through them).
-inline void release_resources(sigsafe::linux_state* g) {
+/// still called passes crashes on through them). With `unmap` false (threads were still
+/// inside crashdrop when stop() gave up waiting for them) the region and the pointers into it
+/// stay as they are: those threads keep working on mapped memory, and the region is left to
+/// the process (one region per such stop(), and stop() says so on stderr).
+inline void release_resources(sigsafe::linux_state* g, bool unmap = true) {
     auto close_fd = [](int& fd) {
         if (fd >= 0) close(fd);
         fd = -1;
@@ -235,13 +254,14 @@ inline void release_resources(sigsafe::linux_state* g) {
     close_fd(g->reader.pipe_read);
     close_fd(g->reader.pipe_write);
     close_fd(g->region_fd);
+    g->respawn_path = nullptr;
+    if (!unmap) return;
     if (g->region != nullptr) munmap(g->region, static_cast<std::size_t>(g->region_size));
     g->region = nullptr;
     g->region_size = 0;
     g->header = nullptr;
     g->context = sigsafe::context_store{};
     g->image_base = nullptr;
-    g->respawn_path = nullptr;
     g->module_cache_count = 0;
     g->owner.store(0, std::memory_order_release);
 }
@@ -249,7 +269,9 @@ inline void release_resources(sigsafe::linux_state* g) {
 inline void linux_stop() {
     sigsafe::linux_state* g = &sigsafe::g_state;
     std::uint32_t expected = 2;
-    if (!g->started.compare_exchange_strong(expected, 3, std::memory_order_acq_rel)) return;
+    // Sequentially consistent, like the users count: a setter or crash that counted itself in
+    // after this sees "stopped" and leaves the region alone; one that came before is waited for.
+    if (!g->started.compare_exchange_strong(expected, 3, std::memory_order_seq_cst)) return;
     std::string stuck;
     if (g->handlers_installed.exchange(0, std::memory_order_acq_rel) != 0) {
         for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) {
@@ -276,7 +298,14 @@ inline void linux_stop() {
         // destructor, which would run code that may be unloaded, goes.
         pthread_key_delete(g_alt.key);
     }
-    release_resources(g);
+    // Setters, write_dump() and crashes on other threads may still be using the region: it
+    // goes only once they have left (bounded; past the bound it stays mapped).
+    const bool drained = wait_for_users(g, k_stop_drain_ms);
+    release_resources(g, drained);
+    if (!drained) {
+        static const char text[] = "crashdrop: stop(): threads were still inside crashdrop after 6 s; its shared memory stays mapped\n";
+        (void)!write(STDERR_FILENO, text, sizeof(text) - 1);
+    }
     if (!stuck.empty()) {
         const std::string text = "crashdrop: stop(): a handler crashdrop cannot reach was installed over its own for " + stuck +
                                  "; if it chains, it still calls crashdrop's handler\n";

@@ -468,6 +468,9 @@ CRASHDROP_SIGSAFE void add_maps(linux_state* g, image* im, text* errors) {
 /// Writes one complete minidump (see the file comment). Returns 0, or -errno when the file
 /// could not be written. g->last_path receives the file's path.
 CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
+    // Not while a helper that answered late is still reading the last dump from the image.
+    const long claimed = claim_image(g, req->is_crash ? k_crash_claim_wait_ms : k_helper_answer_timeout_ms, req->is_crash);
+    if (claimed < 0) return claimed;
     const u32 generation = g->dump_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
     g->acks.store(0, std::memory_order_release);
     text errors;

@@ -42,10 +42,18 @@ CRASHDROP_SIGSAFE void set_signal_blocked(int sig, bool blocked) {
     sigprocmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);  // async-signal-safe
 }
 
-/// A fault inside our own dump writer: give up on the dump, put the previous handlers back
-/// and make sure the process still dies with the signal it was first dying of.
+/// A fault inside our own dump writer: give up on the dump. A crash dump's writer is left
+/// through the escape run_crash_writer() armed (back into the handler of the crash, which then
+/// ends as if the dump had failed: previous handlers, then death by the original signal with the
+/// original fault's context). Otherwise (write_dump(), or no escape): put the previous handlers
+/// back and make sure the process still dies with the signal it was first dying of.
 CRASHDROP_SIGSAFE void fail_safe(linux_state* g, int nested_sig) {
     say("crashdrop: fault while writing the dump; giving up on it\n");
+    const u32 tid = static_cast<u32>(sys_gettid());
+    u32 armed = tid;
+    if (g->writer_escape_tid.compare_exchange_strong(armed, 0, std::memory_order_acq_rel)) {
+        __builtin_longjmp(g->writer_escape, 1);
+    }
     restore_previous_handlers(g);
     const int original = g->crash_signal;
     if (original != 0 && original != nested_sig) {
@@ -53,6 +61,25 @@ CRASHDROP_SIGSAFE void fail_safe(linux_state* g, int nested_sig) {
         set_signal_blocked(original, false);  // delivered now, to the previous disposition
     }
     // Returning re-executes the faulting instruction under the previous handler.
+}
+
+/// Writes the crash dump with an escape armed: a fault inside the writer (fail_safe) comes back
+/// here and the dump counts as failed. The crash's own signal is unblocked meanwhile, so that a
+/// second fault of the same signal reaches fail_safe instead of being delivered blocked (which
+/// the kernel turns into death by SIG_DFL, without the previous handler). Never inlined: the
+/// escape needs this frame.
+CRASHDROP_SIGSAFE long run_crash_writer(linux_state* g, const dump_request* req) {
+    volatile long r = -EFAULT;  // in memory: read again after the escape
+    if (__builtin_setjmp(g->writer_escape) == 0) {
+        g->writer_escape_tid.store(req->tid, std::memory_order_release);
+        set_signal_blocked(req->signo, false);
+        r = write_minidump(g, req);
+        set_signal_blocked(req->signo, true);
+        g->writer_escape_tid.store(0, std::memory_order_release);
+    } else {
+        set_signal_blocked(req->signo, true);  // came back from a fault in the writer
+    }
+    return r;
 }
 
 /// Records this thread's fault for the thread that is writing the dump.
@@ -232,12 +259,22 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         die_by_default(sig, info);
         return;
     }
-    // Stopped (stop() ran, or start() is half done): pass everything on.
-    if (g->started.load(std::memory_order_acquire) != 2 || g->handlers_installed.load(std::memory_order_acquire) == 0) {
+    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
+    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
+    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
+    // out again before anything that may not come back (a previous handler, a long wait).
+    bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+    if (running) {
+        g->users.fetch_add(1, std::memory_order_seq_cst);
+        running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+        if (!running) g->users.fetch_sub(1, std::memory_order_release);
+    }
+    if (!running) {
         pass_on(g, tid, sig, info, ucv);
         return;
     }
     if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
+        g->users.fetch_sub(1, std::memory_order_release);
         pass_on(g, tid, sig, info, ucv);
         return;
     }
@@ -247,6 +284,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         u32 owner = 0;
         if (g->owner.compare_exchange_strong(owner, tid | k_owner_crash, std::memory_order_acq_rel)) break;
         if ((owner & k_owner_tid_mask) == tid) {  // a fault inside our own dump writer
+            g->users.fetch_sub(1, std::memory_order_release);  // the outer entry still counts
             fail_safe(g, sig);
             return;
         }
@@ -257,6 +295,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         if (owner & k_owner_crash) {
             // The first crash wins: wait for its dump (bounded), then fall through to the
             // restored handlers when the faulting instruction runs again.
+            g->users.fetch_sub(1, std::memory_order_release);
             for (int waited = 0; waited < 30; ++waited) {
                 const u32 now = g->dumps_finished.load(std::memory_order_acquire);
                 if (now != finished_at_entry) break;
@@ -268,9 +307,16 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
             return;
         }
         // A write_dump() is in progress: wait for it to end, then dump this crash.
+        g->users.fetch_sub(1, std::memory_order_release);
         futex_wait(&g->owner, owner, 1000000000LL);
         set_signal_blocked(g->capture_signal, true);
         unpublish_crash(mine);
+        g->users.fetch_add(1, std::memory_order_seq_cst);
+        if (g->started.load(std::memory_order_seq_cst) != 2) {  // stop() ran meanwhile
+            g->users.fetch_sub(1, std::memory_order_release);
+            pass_on(g, tid, sig, info, ucv);
+            return;
+        }
     }
 
     g->crash_signal = sig;
@@ -281,7 +327,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     req.address = info != nullptr ? reinterpret_cast<u64>(info->si_addr) : 0;
     req.uc = uc;
     req.tid = tid;
-    const long r = write_minidump(g, &req);
+    const long r = run_crash_writer(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
 
     g->crash_done_tid.store(tid, std::memory_order_release);
@@ -290,6 +336,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace sigsafe
@@ -351,7 +398,11 @@ static bool g_terminate_installed = false;
 
 /// An annotation set by the terminate handler (cut to the limit: what() may be long).
 inline void set_terminate_annotation(const char* key, const char* value) {
-    set_annotation_cut(&sigsafe::g_state.context, key, value);
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    if (g->started.load(std::memory_order_seq_cst) != 2) return;
+    g->users.fetch_add(1, std::memory_order_seq_cst);  // as the setters do (api_impl.hpp)
+    if (g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr) set_annotation_cut(&g->context, key, value);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 inline void terminate_handler() {
@@ -366,6 +417,19 @@ inline void atfork_child() {
     sigsafe::linux_state* g = &sigsafe::g_state;
     if (!g->started.load(std::memory_order_acquire)) return;
     if (g->launching_helper.load(std::memory_order_acquire)) return;  // start()'s own forks
+    // Only this thread lives on in the child. A dump another thread of the parent was writing
+    // when it forked (its owner mark, the threads it waits for, crashes published to it, the
+    // hand-off it was in) and the parent's threads inside a setter are not the child's: start
+    // the child's bookkeeping afresh, or its first crash would wait for a dump nobody writes.
+    g->owner.store(0, std::memory_order_release);
+    g->acks.store(0, std::memory_order_release);
+    g->released_generation.store(g->dump_generation.load(std::memory_order_acquire), std::memory_order_release);
+    g->users.store(0, std::memory_order_release);
+    g->writer_escape_tid.store(0, std::memory_order_release);
+    g->crash_done_tid.store(0, std::memory_order_release);
+    g->crash_signal = 0;
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_secondary_crashes; ++i) sigsafe::unpublish_crash(&g->secondary[i]);
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_passing; ++i) sigsafe::leave_passing(&g->passing[i]);
     g->pid = sigsafe::sys_getpid();
     g->reader.pid = g->pid;
     // /proc/self and the pipe were opened by the parent: reopen them for this process.
@@ -422,6 +486,8 @@ inline void atfork_child() {
     std::memcpy(g->region, copy, head);
     std::memcpy(g->region + image_off, static_cast<std::uint8_t*>(copy) + head, static_cast<std::size_t>(g->image_static_size));
     munmap(copy, keep);
+    // The parent's hand-off state came with the header: this process has no helper of its own.
+    g->header->handoff.store(sigsafe::handoff_word(0, sigsafe::hs_idle), std::memory_order_release);
     sigsafe::context_drop_process_only(&g->context);  // Options::extra is this process's only
     prepare_dump_file(g);
 }

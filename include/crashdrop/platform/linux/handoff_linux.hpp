@@ -3,7 +3,9 @@
 // byte back says it is in pending/). The crashed process waits for that answer only, never for
 // the network. If there is no helper, or it does not answer in time, the crashed process writes
 // the dump itself; and if the helper is gone, it starts a new one (fork and exec with raw
-// system calls) to send what was written.
+// system calls) to send what was written. Each hand-off is numbered (region.hpp): an answer
+// completes only its own hand-off, and the image is not written again while a helper that
+// answered late may still be reading it (claim_image).
 // Context: implementation TU; crash path (crashdrop::sigsafe rules apply).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 
@@ -11,6 +13,9 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr int k_helper_answer_timeout_ms = 5000;
+// A crash waits this long at most for a helper that answered a hand-off late and still reads
+// the image; then it takes the image back (claim_image).
+constexpr int k_crash_claim_wait_ms = 1000;
 
 /// Gives the dump file its name in pending/. The bytes went into an unnamed file (O_TMPFILE,
 /// made by start()) and linkat() names it, or, where O_TMPFILE is not available, into
@@ -53,26 +58,10 @@ CRASHDROP_SIGSAFE long publish_dump(linux_state* g, const image* im, const char*
 }
 
 
-/// 1: persisted by the helper; 0: it did not answer in time (it may still be alive);
-/// -1: there is no helper (none configured, or its socket is closed).
-CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const char* id, const dump_request* req) {
-    const int sock = g->helper_sock.load(std::memory_order_acquire);
-    region_header* h = g->header;
-    if (sock < 0 || h == nullptr) return -1;
-    h->image_size = im->size;
-    struct timespec now;
-    now.tv_sec = 0;
-    sys_clock_gettime(CLOCK_REALTIME, &now);
-    h->crash_time = static_cast<u64>(now.tv_sec);
-    h->signo = req->is_crash ? static_cast<u32>(req->signo) : 0;
-    h->crashed_tid = req->tid;
-    zero_bytes(h->report_id, sizeof(h->report_id));
-    copy_bytes(h->report_id, id, string_length(id));
-    h->handoff.store(hs_ready, std::memory_order_release);
-    const char wake = 'D';
-    const long sent = raw_syscall(SYS_sendto, sock, to_long(&wake), 1, MSG_NOSIGNAL | MSG_DONTWAIT, 0, 0);
-    if (sent != 1) return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
-    const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
+/// Reads one answer from the helper's socket, waiting at most until `deadline` (monotonic
+/// ns). Returns 1 with *kind and *seq set, 0 at the deadline, -1 when the helper is gone.
+/// A message that is not a hand-off answer (wrong size) is skipped.
+CRASHDROP_SIGSAFE int read_answer(int sock, long long deadline, char* kind, u32* seq) {
     for (;;) {
         const long long left = deadline - monotonic_ns();
         if (left <= 0) return 0;
@@ -85,14 +74,103 @@ CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const c
         ts.tv_nsec = static_cast<long>(left % 1000000000LL);
         const long r = raw_syscall(SYS_ppoll, to_long(&p), 1, to_long(&ts), 0, 0);
         if (r == -EINTR) continue;
-        if (r <= 0) return r == 0 ? 0 : -1;
-        char answer = 0;
-        const long got = raw_syscall(SYS_recvfrom, sock, to_long(&answer), 1, MSG_DONTWAIT, 0, 0);
+        if (r < 0) return -1;
+        if (r == 0) return 0;
+        char msg[8];
+        const long got = raw_syscall(SYS_recvfrom, sock, to_long(msg), sizeof(msg), MSG_DONTWAIT, 0, 0);
         if (got == -EAGAIN || got == -EINTR) continue;
         if (got <= 0) return -1;  // closed: it died while we waited
-        if (answer == 'P' && h->handoff.load(std::memory_order_acquire) == hs_persisted) return 1;
-        if (answer == 'F') return 0;  // alive, but could not write: we write it ourselves
+        if (got != static_cast<long>(k_handoff_message_size)) continue;
+        *kind = msg[0];
+        *seq = handoff_message_seq(msg);
+        return 1;
     }
+}
+
+/// Before a dump is built in the image: makes sure the helper is not still reading it (a
+/// hand-off that timed out, whose helper went on). Waits for the helper to finish, at most
+/// `wait_ms`; then, for a crash (`take` true), takes the image back: the helper sees that
+/// when it finishes and throws its copy away, so a torn copy is never stored (the dump it was
+/// reading is on disk already: the crashed process wrote it itself when it stopped waiting).
+/// For write_dump() (`take` false) the image stays the helper's and -EBUSY is returned.
+/// 0: the image is ours.
+CRASHDROP_SIGSAFE long claim_image(linux_state* g, int wait_ms, bool take) {
+    region_header* h = g->header;
+    if (h == nullptr) return 0;
+    const long long deadline = monotonic_ns() + static_cast<long long>(wait_ms) * 1000000LL;
+    for (;;) {
+        u64 word = h->handoff.load(std::memory_order_acquire);
+        if (handoff_state_of(word) != hs_taken) return 0;
+        const int sock = g->helper_sock.load(std::memory_order_acquire);
+        char kind = 0;
+        u32 seq = 0;
+        // Answers come when the helper finishes; stale ones are read and dropped here. No
+        // socket (it was closed when the helper was found gone) or a closed one: the helper has
+        // exited, so nobody reads the image any more.
+        const int r = sock >= 0 ? read_answer(sock, deadline, &kind, &seq) : -1;
+        if (r == 1) continue;
+        if (r < 0) {
+            h->handoff.compare_exchange_strong(word, handoff_word(handoff_seq_of(word), hs_withdrawn), std::memory_order_acq_rel);
+            return 0;
+        }
+        // The deadline passed with the helper still at it.
+        if (!take) return -EBUSY;
+        if (h->handoff.compare_exchange_strong(word, handoff_word(handoff_seq_of(word), hs_withdrawn), std::memory_order_acq_rel)) {
+            return 0;
+        }
+        // It finished just now: look again.
+    }
+}
+
+/// 1: persisted by the helper; 0: it did not answer in time (it may still be alive);
+/// -1: there is no helper (none configured, or its socket is closed).
+/// Every hand-off has its own number, in the region's hand-off word and in the messages: an
+/// answer to an earlier hand-off (one that timed out, answered late) is read and ignored.
+CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const char* id, const dump_request* req) {
+    const int sock = g->helper_sock.load(std::memory_order_acquire);
+    region_header* h = g->header;
+    if (sock < 0 || h == nullptr) return -1;
+    if (handoff_state_of(h->handoff.load(std::memory_order_acquire)) == hs_taken) return 0;  // never: claim_image ran
+    u32 seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (seq == 0) seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;  // 0 is never a hand-off's
+    h->image_size = im->size;
+    struct timespec now;
+    now.tv_sec = 0;
+    sys_clock_gettime(CLOCK_REALTIME, &now);
+    h->crash_time = static_cast<u64>(now.tv_sec);
+    h->signo = req->is_crash ? static_cast<u32>(req->signo) : 0;
+    h->crashed_tid = req->tid;
+    zero_bytes(h->report_id, sizeof(h->report_id));
+    copy_bytes(h->report_id, id, string_length(id));
+    const u64 ready = handoff_word(seq, hs_ready);
+    h->handoff.store(ready, std::memory_order_release);
+    char wake[k_handoff_message_size];
+    handoff_message(wake, 'D', seq);
+    const long sent = raw_syscall(SYS_sendto, sock, to_long(wake), sizeof(wake), MSG_NOSIGNAL | MSG_DONTWAIT, 0, 0);
+    if (sent != static_cast<long>(sizeof(wake))) {
+        u64 expected = ready;
+        h->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
+        return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
+    }
+    const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
+    int result = 0;
+    for (;;) {
+        char kind = 0;
+        u32 answered = 0;
+        const int r = read_answer(sock, deadline, &kind, &answered);
+        if (r <= 0) {
+            result = r;
+            break;
+        }
+        if (answered != seq) continue;  // a late answer to an earlier hand-off
+        if (kind == 'P' && h->handoff.load(std::memory_order_acquire) == handoff_word(seq, hs_persisted)) return 1;
+        if (kind == 'F') return 0;  // alive, but could not write: we write it ourselves
+    }
+    // No answer in time (or the helper died): take the hand-off back unless the helper has
+    // already taken it (then claim_image() waits for it before the image is written again).
+    u64 expected = ready;
+    h->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
+    return result;
 }
 
 /// Starts a helper after a crash, to send the dump the crashed process wrote: fork (clone)

@@ -261,6 +261,13 @@ inline Status linux_start(const Options& options) {
         g->started.store(0, std::memory_order_release);
         return s;
     };
+    // A stop() that gave up waiting for threads inside crashdrop left its region mapped: if
+    // they have left now, it goes; if not, they still use this state and start() must wait.
+    if (!wait_for_users(g, k_stop_drain_ms)) {
+        g->started.store(0, std::memory_order_release);
+        return Status(Error::busy, "threads of the previous crashdrop::start() are still inside crashdrop; try again later");
+    }
+    if (g->region != nullptr) munmap(g->region, static_cast<std::size_t>(g->region_size));
     // Nothing is open yet (a zeroed state would say fd 0).
     g->pending_dirfd = g->dump_fd = g->proc_self_fd = g->task_fd = g->region_fd = -1;
     g->reader.pipe_read = g->reader.pipe_write = -1;
@@ -426,9 +433,26 @@ inline Status linux_start(const Options& options) {
     return Status::success();
 }
 
+/// Counts a thread in as inside crashdrop for as long as it lives (stop() waits for it); only
+/// while crashdrop runs, as the setters do (api_impl.hpp's context_use).
+struct linux_user {
+    bool counted = false;
+    linux_user() noexcept {
+        if (sigsafe::g_state.started.load(std::memory_order_seq_cst) != 2) return;
+        sigsafe::g_state.users.fetch_add(1, std::memory_order_seq_cst);
+        counted = true;
+    }
+    ~linux_user() {
+        if (counted) sigsafe::g_state.users.fetch_sub(1, std::memory_order_release);
+    }
+    linux_user(const linux_user&) = delete;
+    linux_user& operator=(const linux_user&) = delete;
+};
+
 inline Status linux_write_dump(std::string* path_out) {
     linux_state* g = &sigsafe::g_state;
-    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    const linux_user inside;
+    if (g->started.load(std::memory_order_seq_cst) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
     const auto tid = static_cast<std::uint32_t>(sigsafe::sys_gettid());
     std::uint32_t expected = 0;
     if (!g->owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
@@ -459,6 +483,11 @@ inline Status linux_write_dump(std::string* path_out) {
     std::string path = g->last_path;
     g->owner.store(0, std::memory_order_release);
     sigsafe::futex_wake_all(&g->owner);
+    if (r == -EBUSY) {
+        return Status(Error::busy,
+                      "the helper is still reading the previous dump from the shared buffer (it answered that hand-off "
+                      "late); try again later");
+    }
     if (r < 0) return Status(Error::dump_failed, "writing the dump failed: " + errno_text(static_cast<int>(-r)));
     if (path_out != nullptr) *path_out = path;
     return Status::success();

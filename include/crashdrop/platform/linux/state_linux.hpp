@@ -178,6 +178,12 @@ struct linux_state {
     std::atomic<u32> acks;                 // threads that answered the capture signal
     std::atomic<u32> dumps_finished;       // bumped after every crash dump
     int crash_signal;                      // the signal being dumped (for the fail-safe)
+    // A fault inside the crash dump writer jumps back here (__builtin_setjmp's five words),
+    // armed for the thread in writer_escape_tid only while the writer runs.
+    void* writer_escape[5];
+    std::atomic<u32> writer_escape_tid;
+    // stop(): threads inside a setter or the crash path; the region is unmapped only at 0.
+    std::atomic<u32> users;
     crash_record secondary[k_max_secondary_crashes];
 
     // ---- handlers ----
@@ -194,6 +200,7 @@ struct linux_state {
     address_range own_ranges[k_max_own_ranges];
 
     // ---- the helper ----
+    std::atomic<u32> handoff_seq;  // the number of the last hand-off (region.hpp)
     std::atomic<int> helper_sock;  // our end of the helper's socket; -1: no helper
     std::atomic<u32> launching_helper;  // set while start() forks the helper: atfork_child stays out
     const char* respawn_path;      // how to start a helper after a crash (prepared by start());

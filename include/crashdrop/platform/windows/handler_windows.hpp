@@ -60,27 +60,52 @@ CRASHDROP_SIGSAFE bool win_vectored_reports(DWORD code) {
 /// and the time go into the shared region, the crash event wakes the helper, and the thread
 /// waits for its answer (or its death). True once the dump is in pending\. A helper that
 /// is gone, fails or does not answer leaves the dump to the in-process writer thread.
+/// Each hand-off has its own number in the region's hand-off word: the done event of an
+/// earlier hand-off that timed out (answered late) does not complete this one, and while a
+/// helper still works on an earlier hand-off (it reads the exception pointers from this
+/// process) nothing is handed to it: the in-process writer takes the dump.
 CRASHDROP_SIGSAFE bool win_handoff_to_helper(windows_state* g, EXCEPTION_POINTERS* ep, DWORD self) {
     region_header* r = g->region;
     if (r == nullptr || g->helper_process == nullptr || WaitForSingleObject(g->helper_process, 0) != WAIT_TIMEOUT) return false;
+    if (handoff_state_of(r->handoff.load(std::memory_order_acquire)) == hs_taken) return false;
+    u32 seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
+    if (seq == 0) seq = g->handoff_seq.fetch_add(1, std::memory_order_acq_rel) + 1;
     r->exception_pointers = reinterpret_cast<u64>(ep);
     r->exception_code = ep->ExceptionRecord->ExceptionCode;
     r->crashed_tid = self;
     r->crash_time = win_unix_seconds();
-    r->handoff.store(hs_ready, std::memory_order_release);
+    const u64 ready = handoff_word(seq, hs_ready);
+    r->handoff.store(ready, std::memory_order_release);
     ResetEvent(g->helper_done_event);
     SetEvent(g->helper_crash_event);
     HANDLE waits[2] = {g->helper_done_event, g->helper_process};
-    WaitForMultipleObjects(2, waits, FALSE, k_writer_wait_ms);
-    return r->handoff.load(std::memory_order_acquire) == hs_persisted;
+    const ULONGLONG deadline = GetTickCount64() + k_writer_wait_ms;
+    for (;;) {
+        const u64 word = r->handoff.load(std::memory_order_acquire);
+        if (word == handoff_word(seq, hs_persisted)) return true;
+        if (word == handoff_word(seq, hs_failed)) return false;
+        const ULONGLONG now = GetTickCount64();
+        if (now >= deadline) break;
+        const DWORD w = WaitForMultipleObjects(2, waits, FALSE, static_cast<DWORD>(deadline - now));
+        if (w == WAIT_OBJECT_0) {
+            ResetEvent(g->helper_done_event);  // possibly a late answer to an earlier hand-off
+            continue;
+        }
+        if (w != WAIT_TIMEOUT) break;  // the helper died (or the wait failed)
+    }
+    // Not answered: take it back unless the helper has taken it (then the next hand-off is
+    // not made until it has finished: see above).
+    u64 expected = ready;
+    r->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
+    return r->handoff.load(std::memory_order_acquire) == handoff_word(seq, hs_persisted);
 }
 
 /// Hands the exception to the writer thread and waits until the dump is written. The first
 /// crashing thread owns the writer; a second one waits for that dump and then some more, so
 /// the process ends with the first crash's code. A fault in the writer itself, or a second
 /// fault of the crashing thread, returns at once (no dump; the process still dies of it).
-CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
-    if (g->started.load(std::memory_order_acquire) != 2 || ep == nullptr || ep->ExceptionRecord == nullptr) return;
+CRASHDROP_SIGSAFE void win_capture_counted(windows_state* g, EXCEPTION_POINTERS* ep) {
+    if (g->started.load(std::memory_order_seq_cst) != 2 || ep == nullptr || ep->ExceptionRecord == nullptr) return;
     const DWORD self = GetCurrentThreadId();
     if (self == g->writer_thread_id) return;
     DWORD expected = 0;
@@ -95,6 +120,13 @@ CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
     g->exception_thread = self;
     SetEvent(g->crash_event);
     WaitForSingleObject(g->done_event, k_writer_wait_ms);
+}
+
+CRASHDROP_SIGSAFE void win_capture(windows_state* g, EXCEPTION_POINTERS* ep) {
+    if (g->started.load(std::memory_order_seq_cst) != 2) return;
+    g->users.fetch_add(1, std::memory_order_seq_cst);  // stop() waits for it to leave
+    win_capture_counted(g, ep);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 LONG WINAPI win_unhandled_filter(EXCEPTION_POINTERS* ep) {

@@ -35,8 +35,20 @@ inline void win_log_note(const std::string& root, const std::string& line) {
     CloseHandle(log);
 }
 
-/// Undoes whatever windows_start() did so far (also stop()'s second half).
-inline void win_release(sigsafe::windows_state* g) {
+/// Waits until no thread is inside crashdrop (g->users is 0), at most `ms`. True if none is.
+inline bool win_wait_for_users(sigsafe::windows_state* g, DWORD ms) {
+    const ULONGLONG deadline = GetTickCount64() + ms;
+    for (unsigned spins = 0; g->users.load(std::memory_order_seq_cst) != 0; ++spins) {
+        if (GetTickCount64() >= deadline) return false;
+        Sleep(spins < 64 ? 0 : 1);
+    }
+    return true;
+}
+
+/// Undoes whatever windows_start() did so far (also stop()'s second half). With `unmap` false
+/// (threads were still inside crashdrop when stop() gave up waiting) the region stays mapped
+/// for them: one region left to the process per such stop().
+inline void win_release(sigsafe::windows_state* g, bool unmap = true) {
     if (g->writer_thread != nullptr) {
         g->stopping.store(1, std::memory_order_release);
         SetEvent(g->crash_event);
@@ -62,9 +74,11 @@ inline void win_release(sigsafe::windows_state* g) {
     win_close(&g->helper_done_event);
     win_close(&g->helper_wake_event);
     win_close(&g->helper_app_handle);
-    g->context = sigsafe::context_store{};
-    if (g->region != nullptr) UnmapViewOfFile(g->region);
-    g->region = nullptr;
+    if (unmap) {
+        g->context = sigsafe::context_store{};
+        if (g->region != nullptr) UnmapViewOfFile(g->region);
+        g->region = nullptr;
+    }
     win_close(&g->region_mapping);
     g->stopping.store(0);
     g->crashing_thread.store(0);
@@ -235,7 +249,8 @@ inline Status windows_start(const Options& options) {
 inline void windows_stop() noexcept {
     sigsafe::windows_state* g = &sigsafe::g_win;
     int expected = 2;
-    if (!g->started.compare_exchange_strong(expected, 1)) return;
+    // Sequentially consistent, like the users count (see api_impl.hpp's context_use).
+    if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) return;
     // Restore what crashdrop replaced, where crashdrop's own handler is still the one installed.
     LPTOP_LEVEL_EXCEPTION_FILTER current = SetUnhandledExceptionFilter(g->previous_filter);
     if (current != sigsafe::win_unhandled_filter) SetUnhandledExceptionFilter(current);
@@ -245,7 +260,10 @@ inline void windows_stop() noexcept {
     if (current_abort != sigsafe::win_on_sigabrt) signal(SIGABRT, current_abort);
     win_remove_terminate();     // terminate_windows.hpp
     win_remove_crt_handlers();  // crt_windows.hpp
-    win_release(g);
+    // Setters, write_dump() and crashes on other threads may still use the region: it goes only
+    // once they have left (bounded, as on Linux; past the bound it stays mapped).
+    const bool drained = win_wait_for_users(g, 6000);
+    win_release(g, drained);
     g->started.store(0, std::memory_order_release);
 }
 
@@ -254,7 +272,19 @@ inline void windows_stop() noexcept {
 inline Status windows_write_dump(std::string* path_out) {
     using namespace sigsafe;
     windows_state* g = &g_win;
-    if (g->started.load(std::memory_order_acquire) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
+    struct inside {  // counted in while crashdrop runs, as the setters are (api_impl.hpp)
+        windows_state* g;
+        bool on = false;
+        explicit inside(windows_state* s) : g(s) {
+            if (g->started.load(std::memory_order_seq_cst) != 2) return;
+            g->users.fetch_add(1, std::memory_order_seq_cst);
+            on = true;
+        }
+        ~inside() {
+            if (on) g->users.fetch_sub(1, std::memory_order_release);
+        }
+    } counted(g);
+    if (g->started.load(std::memory_order_seq_cst) != 2) return Status(Error::not_started, "crashdrop::start() has not run");
     const DWORD self = GetCurrentThreadId();
     DWORD expected = 0;
     if (!g->crashing_thread.compare_exchange_strong(expected, self, std::memory_order_acq_rel)) {
@@ -276,8 +306,8 @@ inline Status windows_write_dump(std::string* path_out) {
         std::memcpy(crash_id, g->region->report_id, sizeof(crash_id));
         std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
         written = win_handoff_to_helper(g, &pointers, self);
-        std::memcpy(g->region->report_id, crash_id, sizeof(crash_id));  // kept for a crash
-        g->region->handoff.store(hs_idle, std::memory_order_release);
+        // Kept for a crash. A helper that took this hand-off copied the id when it took it.
+        std::memcpy(g->region->report_id, crash_id, sizeof(crash_id));
     }
     std::string error;
     if (!written) {

@@ -50,6 +50,8 @@ struct windows_state {
     std::atomic<DWORD> crashing_thread;  // 0, or the id of the thread whose crash owns the writer
     std::atomic<int> stopping;           // set by stop() before it wakes the writer to end it
     std::atomic<int> dump_written;       // 1 once MiniDumpWriteDump succeeded and the file has its name
+    std::atomic<std::uint32_t> users;    // threads inside a setter, write_dump() or the crash path (stop() waits)
+    std::atomic<std::uint32_t> handoff_seq;  // the number of the last hand-off to the helper
 
     HANDLE crash_event;   // auto-reset: the crash path wakes the writer thread
     HANDLE done_event;    // manual-reset: the writer says the dump is finished

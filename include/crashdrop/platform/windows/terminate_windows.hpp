@@ -12,7 +12,11 @@ namespace detail {
 
 /// Records one annotation (exception_type, exception_what) for the report of the coming abort.
 inline void win_note_terminate(const char* key, const char* value) {
-    set_annotation_cut(&sigsafe::g_win.context, key, value);
+    sigsafe::windows_state* g = &sigsafe::g_win;
+    if (g->started.load(std::memory_order_seq_cst) != 2) return;
+    g->users.fetch_add(1, std::memory_order_seq_cst);  // as the setters do (api_impl.hpp)
+    if (g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr) set_annotation_cut(&g->context, key, value);
+    g->users.fetch_sub(1, std::memory_order_release);
 }
 
 static std::terminate_handler g_win_previous_terminate = nullptr;
