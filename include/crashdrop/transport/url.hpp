@@ -16,6 +16,14 @@ struct url_parts {
 
 /// Splits an absolute http(s) URL. Returns false (with *error) for anything else.
 inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
+    // A blank or control byte would end up in the request line or the Host header (a CR LF
+    // there splits the request); a URL percent-encodes them.
+    for (const char ch : url) {
+        if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) {
+            if (error != nullptr) *error = "the URL holds a blank or control character (percent-encode it)";
+            return false;
+        }
+    }
     const std::size_t colon = url.find("://");
     if (colon == std::string::npos) {
         if (error != nullptr) *error = "not an absolute URL: '" + url + "'";
