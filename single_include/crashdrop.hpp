@@ -645,13 +645,16 @@ struct Options {
     /// HTTPS: a PEM file of CA certificates to trust (e.g. a private collector's own CA).
     std::string ca_file;
 
-    /// Time limits of one upload attempt: for the connection, and for the whole exchange (a
+    /// Time limits of one upload attempt: for the connection (the name lookup included), and
+    /// for the whole exchange from the name lookup to the reply's last byte (a resolver or
     /// server that hangs or trickles is cut off). Range 100 .. 600000 ms.
     int connect_timeout_ms = 10000;
     int upload_timeout_ms = 60000;
 
-    /// Within one run, a failed upload is retried after this delay, doubling up to one hour.
-    /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
+    /// Within one run, a failed upload is retried after this delay, doubling up to one hour,
+    /// or after the server's Retry-After (429, 503) if that is longer (at most one hour); a
+    /// configuration error (404, 401, 403, 407, ...) waits the hour. (A new start() retries
+    /// pending reports at once.) Range 10 .. 3600000 ms.
     int retry_delay_ms = 60000;
 
     /// Bounds of the database; the oldest reports are pruned first. 0 disables a bound.
@@ -7010,11 +7013,21 @@ inline bool parse_url(const std::string& url, url_parts* out, std::string* error
             return false;
         }
         u.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+        const bool literal = !u.host.empty() && u.host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+        if (!literal || (close + 1 < authority.size() && authority[close + 1] != ':')) {
+            if (error != nullptr) *error = "bad IPv6 host in '" + url + "'";
+            return false;
+        }
+        if (close + 1 < authority.size()) port = authority.substr(close + 2);
     } else {
         const std::size_t pc = authority.rfind(':');
         u.host = authority.substr(0, pc);
         if (pc != std::string::npos) port = authority.substr(pc + 1);
+        // A colon or bracket left in the host is not a host name (nor an unbracketed IPv6 literal).
+        if (u.host.find_first_of(":[]") != std::string::npos) {
+            if (error != nullptr) *error = "bad host in '" + url + "' (an IPv6 address goes in brackets)";
+            return false;
+        }
     }
     if (u.host.empty()) {
         if (error != nullptr) *error = "no host in '" + url + "'";
@@ -7855,7 +7868,8 @@ constexpr int k_opt_headerdata = 10029;           // CURLOPT_HEADERDATA
 constexpr int k_opt_headerfunction = 20079;       // CURLOPT_HEADERFUNCTION
 constexpr int k_opt_maxfilesize_large = 30117;    // CURLOPT_MAXFILESIZE_LARGE
 constexpr int k_opt_followlocation = 52;          // CURLOPT_FOLLOWLOCATION
-constexpr int k_opt_protocols = 181;              // CURLOPT_PROTOCOLS (deprecated in 7.85, still honoured)
+constexpr int k_opt_protocols = 181;              // CURLOPT_PROTOCOLS (before 7.85)
+constexpr int k_opt_protocols_str = 10318;        // CURLOPT_PROTOCOLS_STR (7.85+)
 constexpr long k_proto_http = 1;                  // CURLPROTO_HTTP
 constexpr long k_proto_https = 2;                 // CURLPROTO_HTTPS
 constexpr int k_info_response_code = 0x200002;    // CURLINFO_RESPONSE_CODE
@@ -8001,7 +8015,9 @@ inline http_response curl_post(const std::string& url, const http_headers& heade
     // followed (the status is the answer); http and https only.
     lib.easy_setopt(easy, curl_abi::k_opt_maxfilesize_large, static_cast<long long>(k_http_max_reply));
     lib.easy_setopt(easy, curl_abi::k_opt_followlocation, 0L);
-    lib.easy_setopt(easy, curl_abi::k_opt_protocols, curl_abi::k_proto_http | curl_abi::k_proto_https);
+    if (lib.easy_setopt(easy, curl_abi::k_opt_protocols_str, "http,https") != 0) {
+        lib.easy_setopt(easy, curl_abi::k_opt_protocols, curl_abi::k_proto_http | curl_abi::k_proto_https);
+    }
     lib.easy_setopt(easy, curl_abi::k_opt_errorbuffer, errbuf);
     lib.easy_setopt(easy, curl_abi::k_opt_nosignal, 1L);
     lib.easy_setopt(easy, curl_abi::k_opt_connecttimeout_ms, static_cast<long>(connect_ms));
@@ -8214,8 +8230,9 @@ CRASHDROP_NAMESPACE_END
 // (http_posix.hpp): one POST per connection, a connect timeout, a deadline for the whole exchange
 // (a server that hangs or trickles its reply is cut off; WinHTTP's resolve timeout is set from it
 // too), redirects not followed, bodies over 1 MiB refused and only their first 64 KiB kept (WinHTTP
-// itself refuses reply headers over 64 KiB and skips interim 1xx replies), status 0 and a reason on
-// any failure before a complete reply; the status is read by the same interpret_reply. Unlike it, this one
+// parses the status line and headers itself and limits them, 64 KiB by default; an interim 1xx
+// status that still reached us would be classified "retry", never "sent"), status 0 and a reason
+// on any failure before a complete reply; the status is read by the same interpret_reply. Unlike it, this one
 // goes through the proxy configured for WinHTTP (`netsh winhttp set proxy`), when there is one.
 //
 // Loading: winhttp.dll is loaded from the system folder at the first upload, and its functions

@@ -348,6 +348,16 @@ TEST_CASE("URLs split into scheme and host and port and target - bad ones are re
     CHECK_FALSE(cd::parse_url("http://:80/", &u, &error));
     CHECK_FALSE(cd::parse_url("http://h:99999/", &u, &error));
     CHECK_FALSE(cd::parse_url("not a url", &u, &error));
+    // Found by the URL and DSN fuzzers: bytes that would split the request, hosts that are not hosts.
+    CHECK_FALSE(cd::parse_url("http://host\r\nX-Evil: 1/", &u, &error));
+    CHECK(error.find("control character") != std::string::npos);
+    CHECK_FALSE(cd::parse_url("http://h/a b", &u, &error));
+    CHECK_FALSE(cd::parse_url("https://k@o1:0]x:/1", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://a:b:80/", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://[::1]x/", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://[zz]/", &u, &error));
+    CHECK(cd::parse_url("http://[::ffff:127.0.0.1]:81/", &u, &error));
+    CHECK(u.host == "::ffff:127.0.0.1");
     CHECK(cd::add_query("http://h/p", {{"product", "My Game"}, {"v", "1&2"}}) == "http://h/p?product=My%20Game&v=1%262");
     CHECK(cd::add_query("http://h/p?a=b", {{"c", "d"}}) == "http://h/p?a=b&c=d");
 }
@@ -625,7 +635,13 @@ TEST_CASE("the libcurl ABI numbers match <curl/curl.h>", "[internals][transport]
     CHECK(abi::k_opt_headerdata == CURLOPT_HEADERDATA);
     CHECK(abi::k_opt_maxfilesize_large == CURLOPT_MAXFILESIZE_LARGE);
     CHECK(abi::k_opt_followlocation == CURLOPT_FOLLOWLOCATION);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     CHECK(abi::k_opt_protocols == CURLOPT_PROTOCOLS);
+#pragma GCC diagnostic pop
+#if LIBCURL_VERSION_NUM >= 0x075500
+    CHECK(abi::k_opt_protocols_str == CURLOPT_PROTOCOLS_STR);
+#endif
     CHECK(abi::k_proto_http == CURLPROTO_HTTP);
     CHECK(abi::k_proto_https == CURLPROTO_HTTPS);
 #if LIBCURL_VERSION_NUM >= 0x074200

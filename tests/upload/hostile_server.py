@@ -4,7 +4,7 @@
 It reads each request whole (like a real server), records its arrival, then answers with the
 next reply of its script (the last one repeats):
 
-    hostile_server.py --port-file FILE --record FILE REPLY [REPLY ...]
+    hostile_server.py --port-file FILE --record FILE [--tls-cert PEM --tls-key PEM] REPLY [REPLY ...]
 
 A REPLY is a named misbehaviour, or STATUS[|Header: value ...][|body=TEXT]:
     endless_body      200, no length, then body bytes until the client goes away
@@ -27,6 +27,7 @@ import email.utils
 import os
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -144,11 +145,13 @@ class Handler(socketserver.BaseRequestHandler):
         sock = self.request
         sock.settimeout(60)
         try:
+            if self.server.tls is not None:
+                sock = self.server.tls.wrap_socket(sock, server_side=True)
             if not read_request(sock):
                 return
             n, reply = self.server.state.next()
             answer(sock, n, reply)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, ssl.SSLError) as e:
             print(f"hostile: {e}", file=sys.stderr, flush=True)
 
 
@@ -161,9 +164,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port-file", required=True)
     p.add_argument("--record", required=True)
+    p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate")
+    p.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     p.add_argument("replies", nargs="+")
     args = p.parse_args()
     server = Server(("127.0.0.1", 0), Handler)
+    server.tls = None
+    if args.tls_cert:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.tls_cert, args.tls_key)
     server.state = State(args.replies, args.record)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -66,17 +66,21 @@ struct hostile_server {
     std::string base;
     int port = 0;
 
-    void start(const std::string& dir, const std::vector<std::string>& replies) {
+    bool tls = false;
+
+    void start(const std::string& dir, const std::vector<std::string>& replies, const std::vector<std::string>& options = {}) {
         base = dir + "/server";
         run_process({"mkdir", "-p", base}, 30);
         std::vector<std::string> argv = {"python3", k_hostile, "--port-file", base + "/port", "--record", base + "/requests"};
+        argv.insert(argv.end(), options.begin(), options.end());
+        tls = !options.empty();
         argv.insert(argv.end(), replies.begin(), replies.end());
         REQUIRE(proc.start(argv, base + "/log"));
         REQUIRE(eventually(20, [&] { return file_exists(base + "/port"); }));
         port = std::atoi(read_text_file(base + "/port").c_str());
         REQUIRE(port > 0);
     }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/submit"; }
+    std::string url() const { return (tls ? "https://localhost:" : "http://127.0.0.1:") + std::to_string(port) + "/submit"; }
     /// Arrival times (UNIX seconds) of the requests so far.
     std::vector<double> arrivals() const {
         std::vector<double> out;
@@ -128,16 +132,18 @@ struct attempt_outcome {
 /// An application writes a dump and lives on; its helper makes one attempt against `replies`.
 /// Once the attempt has ended (the report still pending), the helper's peak memory is read and
 /// the application is stopped.
-attempt_outcome one_attempt(const std::string& name, const std::vector<std::string>& replies, int timeout_ms) {
+attempt_outcome one_attempt(const std::string& name, const std::vector<std::string>& replies, int timeout_ms,
+                            const std::vector<std::string>& server_options = {}, const std::vector<std::string>& app_options = {}) {
     attempt_outcome out;
     const std::string dir = fresh_dir(name);
     hostile_server server;
-    server.start(dir, replies);
+    server.start(dir, replies, server_options);
     const db_view db{dir + "/db"};
     background_process app;
-    REQUIRE(app.start({k_target, "dump_and_wait", db.root, "url=" + server.url(), "timeout_ms=" + std::to_string(timeout_ms),
-                       "retry_ms=60000", "wait_ms=60000"},
-                      dir + "/app.log"));
+    std::vector<std::string> argv = {k_target, "dump_and_wait", db.root, "url=" + server.url(), "timeout_ms=" + std::to_string(timeout_ms),
+                                     "retry_ms=60000", "wait_ms=60000"};
+    argv.insert(argv.end(), app_options.begin(), app_options.end());
+    REQUIRE(app.start(argv, dir + "/app.log"));
     REQUIRE(eventually(20, [&] { return !server.arrivals().empty(); }));
     const double arrived = now_seconds();
     const bool ended = eventually(timeout_ms / 1000.0 + 10, [&] { return db.count("could not send") + db.count("rejected ") >= 1; });
@@ -341,4 +347,43 @@ TEST_CASE("hostile: a name lookup that never answers ends with the attempt's dea
     const auto pending = reports_in(db.root + "/pending");
     REQUIRE(pending.size() == 1);
     CHECK(db.meta("pending", pending[0], "last_error") == "cannot resolve crash.hang.invalid: no answer in time");
+}
+
+TEST_CASE("hostile over HTTPS (libcurl): the same bounds and the same verdicts - Retry-After honoured", "[upload][hostile][https]") {
+    const std::string dir = fresh_dir("https-certs");
+    const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
+    const run_result made = run_process({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-addext",
+                                         "subjectAltName=DNS:localhost,IP:127.0.0.1", "-days", "2", "-keyout", key, "-out", cert},
+                                        60);
+    REQUIRE(made.exit_code() == 0);
+    const std::vector<std::string> tls = {"--tls-cert", cert, "--tls-key", key};
+    const std::vector<std::string> trust = {"ca_file=" + cert};
+    // An endless body: refused at 1 MiB, memory bounded.
+    const auto endless = one_attempt("https-endless-body", {"endless_body"}, 20000, tls, trust);
+    INFO(endless.helper_log);
+    CHECK(endless.last_error == "libcurl: the reply is larger than 1 MiB");
+    CHECK(endless.seconds < 10);
+    CHECK(endless.helper_peak_kib > 0);
+    CHECK(endless.helper_peak_kib < k_memory_limit_kib);
+    // 404: kept with the longest back-off (the classification every client shares).
+    const auto missing = one_attempt("https-404", {"404|body=no such endpoint"}, 20000, tls, trust);
+    INFO(missing.helper_log);
+    CHECK(missing.last_error.find("HTTP 404") == 0);
+    CHECK(missing.helper_log.find("retrying in 3600000 ms") != std::string::npos);
+    // 429 with Retry-After: 2, then 200: the second attempt waits.
+    const std::string rdir = fresh_dir("https-retry-after");
+    hostile_server server;
+    server.start(rdir, {"429|Retry-After: 2", "200"}, tls);
+    const db_view db{rdir + "/db"};
+    const run_result app = run_process({k_target, "dump_and_wait", db.root, "url=" + server.url(), "ca_file=" + cert, "retry_ms=200",
+                                        "wait_ms=6000"},
+                                       60);
+    INFO(app.describe() << db.log());
+    REQUIRE(db.wait_helpers_done(1));
+    const auto arrivals = server.arrivals();
+    REQUIRE(arrivals.size() == 2);
+    CHECK(arrivals[1] - arrivals[0] >= 1.9);
+    const auto done = reports_in(db.root + "/completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0], "server_id") == "hostile-0002");
 }

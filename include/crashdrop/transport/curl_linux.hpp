@@ -30,7 +30,8 @@ constexpr int k_opt_headerdata = 10029;           // CURLOPT_HEADERDATA
 constexpr int k_opt_headerfunction = 20079;       // CURLOPT_HEADERFUNCTION
 constexpr int k_opt_maxfilesize_large = 30117;    // CURLOPT_MAXFILESIZE_LARGE
 constexpr int k_opt_followlocation = 52;          // CURLOPT_FOLLOWLOCATION
-constexpr int k_opt_protocols = 181;              // CURLOPT_PROTOCOLS (deprecated in 7.85, still honoured)
+constexpr int k_opt_protocols = 181;              // CURLOPT_PROTOCOLS (before 7.85)
+constexpr int k_opt_protocols_str = 10318;        // CURLOPT_PROTOCOLS_STR (7.85+)
 constexpr long k_proto_http = 1;                  // CURLPROTO_HTTP
 constexpr long k_proto_https = 2;                 // CURLPROTO_HTTPS
 constexpr int k_info_response_code = 0x200002;    // CURLINFO_RESPONSE_CODE
@@ -176,7 +177,9 @@ inline http_response curl_post(const std::string& url, const http_headers& heade
     // followed (the status is the answer); http and https only.
     lib.easy_setopt(easy, curl_abi::k_opt_maxfilesize_large, static_cast<long long>(k_http_max_reply));
     lib.easy_setopt(easy, curl_abi::k_opt_followlocation, 0L);
-    lib.easy_setopt(easy, curl_abi::k_opt_protocols, curl_abi::k_proto_http | curl_abi::k_proto_https);
+    if (lib.easy_setopt(easy, curl_abi::k_opt_protocols_str, "http,https") != 0) {
+        lib.easy_setopt(easy, curl_abi::k_opt_protocols, curl_abi::k_proto_http | curl_abi::k_proto_https);
+    }
     lib.easy_setopt(easy, curl_abi::k_opt_errorbuffer, errbuf);
     lib.easy_setopt(easy, curl_abi::k_opt_nosignal, 1L);
     lib.easy_setopt(easy, curl_abi::k_opt_connecttimeout_ms, static_cast<long>(connect_ms));

@@ -3,8 +3,9 @@
 // (http_posix.hpp): one POST per connection, a connect timeout, a deadline for the whole exchange
 // (a server that hangs or trickles its reply is cut off; WinHTTP's resolve timeout is set from it
 // too), redirects not followed, bodies over 1 MiB refused and only their first 64 KiB kept (WinHTTP
-// itself refuses reply headers over 64 KiB and skips interim 1xx replies), status 0 and a reason on
-// any failure before a complete reply; the status is read by the same interpret_reply. Unlike it, this one
+// parses the status line and headers itself and limits them, 64 KiB by default; an interim 1xx
+// status that still reached us would be classified "retry", never "sent"), status 0 and a reason
+// on any failure before a complete reply; the status is read by the same interpret_reply. Unlike it, this one
 // goes through the proxy configured for WinHTTP (`netsh winhttp set proxy`), when there is one.
 //
 // Loading: winhttp.dll is loaded from the system folder at the first upload, and its functions
