@@ -387,3 +387,23 @@ TEST_CASE("hostile over HTTPS (libcurl): the same bounds and the same verdicts -
     REQUIRE(done.size() == 1);
     CHECK(db.meta("completed", done[0], "server_id") == "hostile-0002");
 }
+
+TEST_CASE("a custom transport's UploadResult::retry_after_ms is honoured like a server's Retry-After", "[upload][hostile]") {
+    const std::string dir = fresh_dir("custom-retry-after");
+    const db_view db{dir + "/db"};
+    // retry_ms=100: the back-off alone would try again after 0.1 s; the transport asks for 1.5 s.
+    const run_result app = run_process({k_target, "dump_and_wait", db.root, "transport_retry_after_ms=1500", "retry_ms=100", "wait_ms=4000"}, 60);
+    INFO(app.describe() << db.log());
+    REQUIRE(db.wait_helpers_done(1));
+    std::vector<long long> times;
+    for (const auto& line : split(read_text_file(db.root + "/custom-transport.txt"), '\n')) {
+        if (line.compare(0, 13, "monotonic_ms=") == 0) times.push_back(std::atoll(line.c_str() + 13));
+    }
+    REQUIRE(times.size() == 2);
+    CHECK(times[1] - times[0] >= 1450);
+    CHECK(times[1] - times[0] < 3000);
+    CHECK(db.log().find("custom: come back later; retrying in 1500 ms") != std::string::npos);
+    const auto done = reports_in(db.root + "/completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0], "server_id").rfind("custom-", 0) == 0);
+}
