@@ -7672,20 +7672,19 @@ struct http_lookup {
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* list = nullptr;
         const int rc = job->resolve(job->host.c_str(), job->service.c_str(), &hints, &list);
-        bool abandoned = false;
-        {
-            std::lock_guard<std::mutex> lock(job->mutex);
-            job->rc = rc;
-            job->list = list;
-            job->done = true;
-            abandoned = job->abandoned;
-        }
-        if (abandoned) {  // the caller has given up: nobody else will free these
-            if (rc == 0 && list != nullptr) freeaddrinfo(list);
-            delete job;
-        } else {
+        std::unique_lock<std::mutex> lock(job->mutex);
+        job->rc = rc;
+        job->list = list;
+        job->done = true;
+        if (!job->abandoned) {
+            // Notified under the lock: the caller frees the job once it has the lock, and this
+            // thread touches nothing of it after releasing the lock.
             job->done_cv.notify_all();
+            return nullptr;
         }
+        lock.unlock();  // the caller has given up: nobody else will free these
+        if (rc == 0 && list != nullptr) freeaddrinfo(list);
+        delete job;
         return nullptr;
     }
 };
