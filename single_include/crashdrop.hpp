@@ -508,14 +508,20 @@ struct Report {
 /// A transport's verdict on one attempt.
 enum class UploadStatus {
     sent,         ///< the server has it (server_id says under which id)
-    retry_later,  ///< a network failure or a server error (5xx): the report stays pending
-    rejected,     ///< the server refused it (4xx, Socorro "Discarded="): kept, never resent
+    retry_later,  ///< no reply, a server error (5xx, 408, 429), or a configuration error (404,
+                  ///< 401/403/407, ...): the report stays pending and is tried again
+    rejected,     ///< the server refused this report (400, 413, Socorro "Discarded="): kept, never resent
 };
 
 struct UploadResult {
     UploadStatus status = UploadStatus::retry_later;
     std::string server_id;  ///< for `sent`: the id the server answered with
     std::string message;    ///< what happened, for the report's last_error
+    /// For `retry_later`: the least time to wait before the next attempt, in milliseconds (a
+    /// server's Retry-After; the built-in transport also sets one hour for a configuration error
+    /// such as 404). The helper waits the longer of this and its own back-off, at most one hour;
+    /// 0 (the default) or a negative value: the back-off alone. Ignored for other verdicts.
+    long long retry_after_ms = 0;
 };
 
 /// What a transport is given: the report, its dump, and what to send along with it.
@@ -638,13 +644,16 @@ struct Options {
     /// HTTPS: a PEM file of CA certificates to trust (e.g. a private collector's own CA).
     std::string ca_file;
 
-    /// Time limits of one upload attempt: for the connection, and for the whole exchange (a
+    /// Time limits of one upload attempt: for the connection (the name lookup included), and
+    /// for the whole exchange from the name lookup to the reply's last byte (a resolver or
     /// server that hangs or trickles is cut off). Range 100 .. 600000 ms.
     int connect_timeout_ms = 10000;
     int upload_timeout_ms = 60000;
 
-    /// Within one run, a failed upload is retried after this delay, doubling up to one hour.
-    /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
+    /// Within one run, a failed upload is retried after this delay, doubling up to one hour,
+    /// or after the server's Retry-After (429, 503) if that is longer (at most one hour); a
+    /// configuration error (404, 401, 403, 407, ...) waits the hour. (A new start() retries
+    /// pending reports at once.) Range 10 .. 3600000 ms.
     int retry_delay_ms = 60000;
 
     /// After the application has exited (or crashed), its helper goes on sending for at most
@@ -7376,6 +7385,14 @@ struct url_parts {
 
 /// Splits an absolute http(s) URL. Returns false (with *error) for anything else.
 inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
+    // A blank or control byte would end up in the request line or the Host header (a CR LF
+    // there splits the request); a URL percent-encodes them.
+    for (const char ch : url) {
+        if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) {
+            if (error != nullptr) *error = "the URL holds a blank or control character (percent-encode it)";
+            return false;
+        }
+    }
     const std::size_t colon = url.find("://");
     if (colon == std::string::npos) {
         if (error != nullptr) *error = "not an absolute URL: '" + url + "'";
@@ -7407,11 +7424,21 @@ inline bool parse_url(const std::string& url, url_parts* out, std::string* error
             return false;
         }
         u.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+        const bool literal = !u.host.empty() && u.host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+        if (!literal || (close + 1 < authority.size() && authority[close + 1] != ':')) {
+            if (error != nullptr) *error = "bad IPv6 host in '" + url + "'";
+            return false;
+        }
+        if (close + 1 < authority.size()) port = authority.substr(close + 2);
     } else {
         const std::size_t pc = authority.rfind(':');
         u.host = authority.substr(0, pc);
         if (pc != std::string::npos) port = authority.substr(pc + 1);
+        // A colon or bracket left in the host is not a host name (nor an unbracketed IPv6 literal).
+        if (u.host.find_first_of(":[]") != std::string::npos) {
+            if (error != nullptr) *error = "bad host in '" + url + "' (an IPv6 address goes in brackets)";
+            return false;
+        }
     }
     if (u.host.empty()) {
         if (error != nullptr) *error = "no host in '" + url + "'";
@@ -7489,9 +7516,15 @@ CRASHDROP_NAMESPACE_END
 // ---- end crashdrop/transport/url.hpp ----
 // ---- begin crashdrop/transport/http_common.hpp ----
 // crashdrop/transport/http_common.hpp - what every HTTP client of crashdrop shares: the reply
-// (http_response), the request headers (http_headers), the deadline of one exchange and the
-// reading of "Name: value" header lines. The clients themselves are per platform
-// (http_posix.hpp and curl_linux.hpp, http_windows.hpp).
+// (http_response), the request headers (http_headers), the deadline of one exchange, the reply
+// parser (http_reply_parser: bytes in, a bounded reply out, no socket), the reading of
+// Retry-After, and the classification of status codes that every client's reply goes through
+// (classify_http_status). The clients themselves are per platform (http_posix.hpp and
+// curl_linux.hpp, http_windows.hpp).
+//
+// A crash server is outside input: the parser keeps fixed bounds whatever it is sent (see the
+// k_http_* constants), runs in time linear in the bytes it is given, and never reads past what
+// it was handed. tests/fuzz/http_reply_fuzz.cpp drives it directly.
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE
 
@@ -7499,16 +7532,29 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
 struct http_response {
-    int status = 0;                // 0: no HTTP reply (network failure)
-    std::string body;
-    std::map<std::string, std::string> headers;  // names in lower case
+    int status = 0;                // 0: no usable HTTP reply (network failure, malformed or oversized reply)
+    std::string body;              // at most k_http_max_body_kept bytes (the rest was read and dropped)
+    std::map<std::string, std::string> headers;  // names in lower case; repeated names joined with ", "
     std::string error;             // set when status is 0
 };
 
 using http_headers = std::vector<std::pair<std::string, std::string>>;
 
-/// Replies longer than this are refused: a crash server answers with an id, not a page.
+/// Bounds on what one exchange reads, whatever the server sends.
+/// Bytes read from the connection for one reply, interim (1xx) replies included; more is an
+/// error (the report stays pending). A crash server answers with an id, not a page.
 constexpr std::size_t k_http_max_reply = 1u << 20;
+/// Bytes of the body kept (server id, error text); the rest is read (within k_http_max_reply) and dropped.
+constexpr std::size_t k_http_max_body_kept = 64u * 1024u;
+/// One status line, header line, chunk-size line or trailer line.
+constexpr std::size_t k_http_max_line = 8u * 1024u;
+/// Header (and trailer) lines of one reply.
+constexpr std::size_t k_http_max_header_lines = 100;
+/// Interim (1xx) replies skipped before the final one.
+constexpr int k_http_max_interim = 16;
+/// The longest a report waits between two attempts in one helper run (back-off, Retry-After,
+/// a configuration error): one hour. The next start() tries every pending report at once.
+constexpr long long k_max_retry_wait_ms = 3600000;
 
 class http_deadline {
 public:
@@ -7517,29 +7563,465 @@ public:
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - std::chrono::steady_clock::now()).count();
         return left <= 0 ? 0 : static_cast<int>(left > 2147483647 ? 2147483647 : left);
     }
+    std::chrono::steady_clock::time_point end() const { return end_; }
 
 private:
     std::chrono::steady_clock::time_point end_;
 };
 
-/// Reads the "Name: value" lines of raw[begin, end) (CRLF-separated) into *out, names in lower
-/// case and values without surrounding blanks. Lines without a colon (a status line) are skipped.
+inline bool http_is_blank(char c) { return c == ' ' || c == '\t'; }
+
+inline std::string http_trim(const std::string& s) {
+    std::size_t b = 0, e = s.size();
+    while (b < e && http_is_blank(s[b])) ++b;
+    while (e > b && http_is_blank(s[e - 1])) --e;
+    return s.substr(b, e - b);
+}
+
+/// RFC 9110 token characters (header names).
+inline bool http_is_token_char(char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80 || c <= 0x20 || c == 0x7f) return false;
+    return std::strchr("\"(),/:;<=>?@[\\]{}", static_cast<int>(c)) == nullptr;
+}
+
+/// Adds "Name: value" (one line, no line end) to *out: name in lower case, value trimmed,
+/// a repeated name joined to the earlier value with ", ". Lines that are not a header (no
+/// colon, a name that is not a token) are ignored: false.
+inline bool http_add_header_line(const std::string& line, std::map<std::string, std::string>* out) {
+    const std::size_t c = line.find(':');
+    if (c == std::string::npos || c == 0) return false;
+    std::string name = line.substr(0, c);
+    for (auto& ch : name) {
+        if (!http_is_token_char(ch)) return false;
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    const std::string value = http_trim(line.substr(c + 1));
+    auto it = out->find(name);
+    if (it == out->end()) {
+        out->emplace(std::move(name), value);
+    } else {
+        it->second += ", " + value;
+    }
+    return true;
+}
+
+/// Reads the "Name: value" lines of raw[begin, end) (CRLF-separated) into *out (see
+/// http_add_header_line). Lines without a colon (a status line) are skipped. For header blocks
+/// that another client already framed and bounded (WinHTTP's).
 inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
                                     std::map<std::string, std::string>* out) {
     std::size_t pos = begin;
-    while (pos < end) {
+    std::size_t lines = 0;
+    while (pos < end && lines < k_http_max_header_lines) {
         std::size_t eol = raw.find("\r\n", pos);
         if (eol == std::string::npos || eol > end) eol = end;
-        const std::string line = raw.substr(pos, eol - pos);
+        const std::string line = raw.substr(pos, std::min(eol - pos, k_http_max_line));
         pos = eol + 2;
+        if (!line.empty()) ++lines;
+        http_add_header_line(line, out);
+    }
+}
+
+/// An HTTP/1.x reply parser: bytes in (any split), a reply out. No socket: the clients feed it
+/// what they receive, the fuzzer feeds it anything. It keeps fixed bounds (k_http_max_*),
+/// works in time linear in the bytes given, skips interim replies (100 Continue, 102
+/// Processing, 103 Early Hints, any 1xx but 101) and frames the body by chunked coding,
+/// Content-Length, or the connection's end.
+class http_reply_parser {
+public:
+    /// Takes up to `size` bytes; returns how many were used (fewer once the reply is complete or
+    /// has failed: what follows a complete reply is not part of it).
+    std::size_t feed(const char* data, std::size_t size) {
+        std::size_t used = 0;
+        while (used < size && state_ != st::done && state_ != st::failed) {
+            if (consumed_ >= k_http_max_reply) {
+                fail("the reply is larger than 1 MiB");
+                break;
+            }
+            const std::size_t budget = std::min(size - used, k_http_max_reply - consumed_);
+            const std::size_t n = step(data + used, budget);
+            used += n;
+            consumed_ += n;
+        }
+        return used;
+    }
+    /// The connection has ended: a body framed by the end is complete; anything else that is
+    /// not complete has failed.
+    void finish() {
+        if (state_ == st::done || state_ == st::failed) return;
+        if (state_ == st::body_until_close) {
+            state_ = st::done;
+            return;
+        }
+        if (state_ == st::status_line && consumed_ == 0) fail("the server closed the connection without a reply");
+        else if (state_ == st::status_line || state_ == st::headers) fail("incomplete reply headers");
+        else if (state_ == st::body_length) fail("the reply ended early");
+        else fail("incomplete chunked reply");
+    }
+    bool complete() const { return state_ == st::done; }
+    bool failed() const { return state_ == st::failed; }
+    bool finished() const { return state_ == st::done || state_ == st::failed; }
+    /// A status line was read (of a final reply or an interim one).
+    bool started() const { return status_ != 0; }
+    /// Bytes used so far (interim replies included).
+    std::size_t consumed() const { return consumed_; }
+    /// The reply: its status, headers and (kept part of the) body when complete; status 0 and
+    /// the reason when failed or not complete.
+    http_response result() const {
+        http_response r;
+        if (state_ == st::done) {
+            r.status = status_;
+            r.headers = headers_;
+            r.body = body_;
+        } else {
+            r.error = state_ == st::failed ? error_ : "incomplete reply";
+        }
+        return r;
+    }
+
+private:
+    enum class st { status_line, headers, body_length, body_until_close, chunk_size, chunk_data, chunk_data_end, trailers, done, failed };
+
+    void fail(const std::string& why) {
+        state_ = st::failed;
+        error_ = why;
+    }
+
+    void keep(const char* data, std::size_t n) {
+        const std::size_t room = k_http_max_body_kept - std::min(k_http_max_body_kept, body_.size());
+        body_.append(data, std::min(n, room));
+    }
+
+    /// Collects a line; true when one is complete (in line_, without its CR LF).
+    bool take_line(const char* data, std::size_t size, std::size_t* used) {
+        const void* nl = std::memchr(data, '\n', size);
+        const std::size_t n = nl == nullptr ? size : static_cast<std::size_t>(static_cast<const char*>(nl) - data);
+        if (line_.size() + n > k_http_max_line) {
+            *used = size;
+            fail(state_ == st::status_line ? "the status line is too long"
+                 : state_ == st::chunk_size ? "a chunk-size line is too long"
+                                            : "a reply header line is too long");
+            return false;
+        }
+        line_.append(data, n);
+        if (nl == nullptr) {
+            *used = size;
+            return false;
+        }
+        *used = n + 1;
+        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+        return true;
+    }
+
+    /// Processes a prefix of data; returns the bytes used (at least one).
+    std::size_t step(const char* data, std::size_t size) {
+        std::size_t used = 0;
+        switch (state_) {
+            case st::status_line:
+            case st::headers:
+            case st::chunk_size:
+            case st::trailers:
+                if (take_line(data, size, &used)) {
+                    std::string line;
+                    line.swap(line_);
+                    on_line(line);
+                }
+                return used;
+            case st::body_length: {
+                const std::size_t n = static_cast<std::size_t>(std::min<unsigned long long>(remaining_, size));
+                keep(data, n);
+                remaining_ -= n;
+                if (remaining_ == 0) state_ = st::done;
+                return n;
+            }
+            case st::body_until_close:
+                keep(data, size);
+                return size;
+            case st::chunk_data: {
+                const std::size_t n = static_cast<std::size_t>(std::min<unsigned long long>(remaining_, size));
+                keep(data, n);
+                remaining_ -= n;
+                if (remaining_ == 0) state_ = st::chunk_data_end;
+                return n;
+            }
+            case st::chunk_data_end:
+                // The CR LF after a chunk's data (a bare LF is accepted).
+                if (data[0] == '\r' && !saw_cr_) {
+                    saw_cr_ = true;
+                } else if (data[0] == '\n') {
+                    saw_cr_ = false;
+                    state_ = st::chunk_size;
+                } else {
+                    fail("malformed chunked reply (no line end after a chunk)");
+                }
+                return 1;
+            case st::done:
+            case st::failed:
+                break;
+        }
+        return size;
+    }
+
+    void on_line(const std::string& line) {
+        switch (state_) {
+            case st::status_line: return on_status_line(line);
+            case st::headers:
+                if (line.empty()) return on_headers_end();
+                return on_header_line(line);
+            case st::chunk_size: return on_chunk_size(line);
+            case st::trailers:
+                if (line.empty()) {
+                    state_ = st::done;
+                } else if (++header_lines_ > k_http_max_header_lines) {
+                    fail("too many trailer lines in the reply");
+                }
+                return;  // trailers are read and dropped
+            default: return;
+        }
+    }
+
+    // "HTTP/1.1 200 OK": the version, three digits, then a blank or the end.
+    void on_status_line(const std::string& line) {
+        if (line.empty() && interim_ > 0) return;  // tolerate a blank line between replies
+        const bool shape = line.size() >= 12 && line.compare(0, 5, "HTTP/") == 0 && std::isdigit(static_cast<unsigned char>(line[5])) &&
+                           line[6] == '.' && std::isdigit(static_cast<unsigned char>(line[7])) && line[8] == ' ' &&
+                           std::isdigit(static_cast<unsigned char>(line[9])) && std::isdigit(static_cast<unsigned char>(line[10])) &&
+                           std::isdigit(static_cast<unsigned char>(line[11])) && (line.size() == 12 || line[12] == ' ');
+        if (!shape) {
+            std::string shown;
+            for (std::size_t i = 0; i < line.size() && i < 64; ++i) {
+                const auto c = static_cast<unsigned char>(line[i]);
+                shown += c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+            }
+            return fail("not an HTTP reply: '" + shown + "'");
+        }
+        status_ = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        if (status_ < 100 || status_ > 599) return fail("the reply's status " + std::to_string(status_) + " is not an HTTP status");
+        headers_.clear();
+        header_lines_ = 0;
+        state_ = st::headers;
+    }
+
+    void on_header_line(const std::string& line) {
+        if (++header_lines_ > k_http_max_header_lines) return fail("too many header lines in the reply");
+        if (http_is_blank(line[0])) {
+            // An obsolete folded continuation: part of the previous value.
+            if (!last_header_.empty()) {
+                auto it = headers_.find(last_header_);
+                if (it != headers_.end()) {
+                    const std::string more = http_trim(line);
+                    if (!more.empty()) it->second += (it->second.empty() ? "" : " ") + more;
+                }
+            }
+            return;
+        }
         const std::size_t c = line.find(':');
-        if (c == std::string::npos) continue;
-        std::string name = line.substr(0, c);
-        for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        std::string value = line.substr(c + 1);
-        value.erase(0, value.find_first_not_of(" \t"));
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
-        (*out)[name] = value;
+        last_header_.clear();
+        if (http_add_header_line(line, &headers_)) {
+            last_header_ = line.substr(0, c);
+            for (auto& ch : last_header_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
+    }
+
+    void on_headers_end() {
+        last_header_.clear();
+        if (status_ == 101) return fail("the server switched protocols (101), which crashdrop never asks for");
+        if (status_ < 200) {  // interim: the final reply follows
+            if (++interim_ > k_http_max_interim) return fail("too many interim (1xx) replies");
+            status_ = 0;
+            headers_.clear();
+            state_ = st::status_line;
+            return;
+        }
+        if (status_ == 204 || status_ == 304) {
+            state_ = st::done;
+            return;
+        }
+        auto te = headers_.find("transfer-encoding");
+        if (te != headers_.end()) {
+            // The last coding decides: chunked frames the body; any other one runs to the end.
+            std::string v = te->second;
+            for (auto& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            const std::size_t comma = v.rfind(',');
+            state_ = http_trim(comma == std::string::npos ? v : v.substr(comma + 1)) == "chunked" ? st::chunk_size
+                                                                                                  : st::body_until_close;
+            return;
+        }
+        auto cl = headers_.find("content-length");
+        if (cl == headers_.end()) {
+            state_ = st::body_until_close;
+            return;
+        }
+        // Digits only; a repeated header must repeat the same value ("5, 5").
+        unsigned long long length = 0;
+        bool have = false;
+        std::size_t pos = 0;
+        const std::string& v = cl->second;
+        while (pos <= v.size()) {
+            std::size_t comma = v.find(',', pos);
+            if (comma == std::string::npos) comma = v.size();
+            const std::string one = http_trim(v.substr(pos, comma - pos));
+            if (one.empty() || one.size() > 18 || one.find_first_not_of("0123456789") != std::string::npos) {
+                return fail("the reply's Content-Length is not a number");
+            }
+            const unsigned long long n = std::strtoull(one.c_str(), nullptr, 10);
+            if (have && n != length) return fail("the reply has two different Content-Length values");
+            length = n;
+            have = true;
+            pos = comma + 1;
+        }
+        if (length > k_http_max_reply) return fail("the reply is larger than 1 MiB");
+        remaining_ = length;
+        state_ = length == 0 ? st::done : st::body_length;
+    }
+
+    // "1a2b[;extension]": hex digits, then blanks or an extension.
+    void on_chunk_size(const std::string& line) {
+        std::size_t i = 0;
+        unsigned long long size = 0;
+        while (i < line.size() && std::isxdigit(static_cast<unsigned char>(line[i]))) {
+            if (i >= 15) return fail("a chunk size is too large");
+            const char c = line[i];
+            const unsigned digit = static_cast<unsigned>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+            size = size * 16 + digit;
+            ++i;
+        }
+        if (i == 0) return fail("malformed chunked reply (a chunk size is not hexadecimal)");
+        while (i < line.size() && http_is_blank(line[i])) ++i;
+        if (i < line.size() && line[i] != ';') return fail("malformed chunked reply (a chunk size is not hexadecimal)");
+        if (size == 0) {
+            state_ = st::trailers;
+            return;
+        }
+        if (size > k_http_max_reply) return fail("the reply is larger than 1 MiB");
+        remaining_ = size;
+        state_ = st::chunk_data;
+    }
+
+    st state_ = st::status_line;
+    int status_ = 0;
+    int interim_ = 0;
+    std::size_t consumed_ = 0;
+    std::size_t header_lines_ = 0;
+    unsigned long long remaining_ = 0;
+    bool saw_cr_ = false;
+    std::string line_;
+    std::string last_header_;
+    std::string body_;
+    std::string error_;
+    std::map<std::string, std::string> headers_;
+};
+
+/// Parses a whole reply held in memory (`closed`: the connection ended after it).
+inline http_response http_parse_reply(const std::string& bytes, bool closed = true) {
+    http_reply_parser p;
+    p.feed(bytes.data(), bytes.size());
+    if (closed) p.finish();
+    return p.result();
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12).
+inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
+    y -= m <= 2 ? 1 : 0;
+    const long long era = (y >= 0 ? y : y - 399) / 400;
+    const long long yoe = y - era * 400;
+    const long long mp = (m + 9) % 12;
+    const long long doy = (153 * mp + 2) / 5 + static_cast<long long>(d) - 1;
+    const long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/// An HTTP-date (RFC 9110 5.6.7: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete
+/// RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994") as UTC
+/// seconds; false if it is none of them.
+inline bool http_parse_date(const std::string& text, long long* out) {
+    static const char* const k_months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
+    // Split into words at blanks, commas and dashes; keep the word order.
+    std::vector<std::string> w;
+    std::string cur;
+    for (const char ch : text) {
+        if (ch == ' ' || ch == ',' || ch == '-' || ch == '\t') {
+            if (!cur.empty()) w.push_back(cur);
+            cur.clear();
+            if (w.size() > 8) return false;
+        } else {
+            cur += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            if (cur.size() > 16) return false;
+        }
+    }
+    if (!cur.empty()) w.push_back(cur);
+    auto number = [](const std::string& s, long long* v) {
+        if (s.empty() || s.size() > 4 || s.find_first_not_of("0123456789") != std::string::npos) return false;
+        *v = std::atoll(s.c_str());
+        return true;
+    };
+    auto month = [&](const std::string& s) {
+        for (unsigned i = 0; i < 12; ++i) {
+            if (s == k_months[i]) return static_cast<int>(i) + 1;
+        }
+        return 0;
+    };
+    long long day = 0, year = 0;
+    int mon = 0;
+    std::string clock_text;
+    if (w.size() == 6 && w[5] == "gmt") {  // IMF-fixdate or RFC 850: weekday day month year time GMT
+        if (!number(w[1], &day) || (mon = month(w[2])) == 0 || !number(w[3], &year)) return false;
+        if (w[3].size() == 2) year += year < 70 ? 2000 : 1900;  // RFC 850's two-digit year
+        clock_text = w[4];
+    } else if (w.size() == 5) {  // asctime: weekday month day time year
+        if ((mon = month(w[1])) == 0 || !number(w[2], &day) || !number(w[4], &year)) return false;
+        clock_text = w[3];
+    } else {
+        return false;
+    }
+    if (clock_text.size() != 8 || clock_text[2] != ':' || clock_text[5] != ':') return false;
+    long long hh = 0, mm = 0, ss = 0;
+    if (!number(clock_text.substr(0, 2), &hh) || !number(clock_text.substr(3, 2), &mm) || !number(clock_text.substr(6, 2), &ss)) {
+        return false;
+    }
+    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60 || year < 1970 || year > 9999) return false;
+    *out = http_days_from_civil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day)) * 86400 + hh * 3600 + mm * 60 + ss;
+    return true;
+}
+
+/// The wait a Retry-After value asks for, in milliseconds from `now` (UTC seconds): delay-seconds
+/// or an HTTP-date (a date in the past: 0). -1 if the value is neither. Not capped here.
+inline long long http_retry_after_ms(const std::string& value, long long now) {
+    const std::string v = http_trim(value);
+    if (v.empty()) return -1;
+    if (v.find_first_not_of("0123456789") == std::string::npos) {
+        if (v.size() > 9) return 999999999LL * 1000;  // longer than 31 years: as good as forever
+        return std::atoll(v.c_str()) * 1000;
+    }
+    long long when = 0;
+    if (!http_parse_date(v, &when)) return -1;
+    return when <= now ? 0 : (when - now) * 1000;
+}
+
+/// What a reply's status means for the report, the same for every client.
+enum class http_status_class {
+    sent,           ///< 2xx: the server has it (Socorro may still say Discarded= in the body)
+    rejected,       ///< 400, 413: the server refuses this report; no retry will change that
+    configuration,  ///< 301, 308, 401, 403, 404, 405, 407, 410: the URL, credentials or proxy are
+                    ///< wrong; the report stays pending with the longest back-off
+    retry,          ///< everything else: 5xx, 408, 429, other 4xx and 3xx, no reply at all
+};
+
+inline http_status_class classify_http_status(int status) {
+    if (status >= 200 && status < 300) return http_status_class::sent;
+    switch (status) {
+        case 400:
+        case 413: return http_status_class::rejected;
+        case 301:
+        case 308:
+        case 401:
+        case 403:
+        case 404:
+        case 405:
+        case 407:
+        case 410: return http_status_class::configuration;
+        default: return http_status_class::retry;
     }
 }
 
@@ -7551,8 +8033,9 @@ CRASHDROP_NAMESPACE_END
 // ---- begin crashdrop/transport/http_posix.hpp ----
 // crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
 // one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
-// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
-// framed by Content-Length, chunked transfer coding, or the connection's end.
+// exchange that covers the name lookup too (a resolver or server that hangs, or a reply trickled a
+// byte at a time, is cut off), the reply read through http_reply_parser (http_common.hpp), which
+// keeps it within fixed bounds.
 // The reply and header types and the deadline are shared with the other clients (http_common.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
@@ -7573,13 +8056,100 @@ inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
     }
 }
 
-/// Connects to host:port (any address getaddrinfo gives) within connect_ms and the deadline.
-inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+/// A name resolver with getaddrinfo's signature (tests pass a slow one).
+using http_resolver_fn = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+
+/// One name lookup on its own thread, so that the caller can give up at its deadline:
+/// getaddrinfo has no timeout of its own, and a resolver that does not answer (an unreachable
+/// name server, a hung nsswitch module) would otherwise hold the attempt for as long as the
+/// system's resolver settings say (attempts x timeout x servers, easily minutes).
+/// The caller and the thread share this object; whichever of them is last frees it (and the
+/// addresses, if the caller has gone).
+struct http_lookup {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    bool abandoned = false;
+    int rc = 0;
     addrinfo* list = nullptr;
-    const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
+    std::string host;
+    std::string service;
+    http_resolver_fn resolve = nullptr;
+
+    static void* run(void* self) {
+        auto* job = static_cast<http_lookup*>(self);
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* list = nullptr;
+        const int rc = job->resolve(job->host.c_str(), job->service.c_str(), &hints, &list);
+        std::unique_lock<std::mutex> lock(job->mutex);
+        job->rc = rc;
+        job->list = list;
+        job->done = true;
+        if (!job->abandoned) {
+            // Notified under the lock: the caller frees the job once it has the lock, and this
+            // thread touches nothing of it after releasing the lock.
+            job->done_cv.notify_all();
+            return nullptr;
+        }
+        lock.unlock();  // the caller has given up: nobody else will free these
+        if (rc == 0 && list != nullptr) freeaddrinfo(list);
+        delete job;
+        return nullptr;
+    }
+};
+
+/// Resolves host:port within `deadline`: 0 and *out (free with freeaddrinfo), a getaddrinfo
+/// error code, or EAI_AGAIN with *timed_out set when the deadline passed first (the lookup
+/// then finishes unobserved on its detached thread, which frees what it finds).
+inline int http_resolve(const std::string& host, int port, const http_deadline& deadline, http_resolver_fn resolve,
+                        addrinfo** out, bool* timed_out) {
+    *out = nullptr;
+    *timed_out = false;
+    auto* job = new http_lookup;
+    job->host = host;
+    job->service = std::to_string(port);
+    job->resolve = resolve;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);  // resolvers need little; never the 8 MiB default
+    pthread_t thread;
+    const bool threaded = pthread_create(&thread, &attr, &http_lookup::run, job) == 0;
+    pthread_attr_destroy(&attr);
+    if (!threaded) {  // no thread to spare: resolve here, without a deadline
+        http_lookup::run(job);
+        const int rc = job->rc;
+        *out = job->list;
+        delete job;
+        return rc;
+    }
+    std::unique_lock<std::mutex> lock(job->mutex);
+    if (!job->done_cv.wait_until(lock, deadline.end(), [job] { return job->done; })) {
+        job->abandoned = true;  // the thread frees the job when its lookup ends
+        *timed_out = true;
+        return EAI_AGAIN;
+    }
+    const int rc = job->rc;
+    *out = job->list;
+    lock.unlock();
+    delete job;
+    return rc;
+}
+
+/// Connects to host:port (any address the lookup gives) within connect_ms and the deadline;
+/// the name lookup counts against both.
+inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error,
+                        http_resolver_fn resolve = &getaddrinfo) {
+    const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
+    addrinfo* list = nullptr;
+    bool timed_out = false;
+    const int gai = http_resolve(host, port, connect_deadline, resolve, &list, &timed_out);
+    if (timed_out) {
+        *error = "cannot resolve " + host + ": no answer in time";
+        return -1;
+    }
     if (gai != 0) {
         *error = "cannot resolve " + host + ": " + gai_strerror(gai);
         return -1;
@@ -7594,7 +8164,6 @@ inline int http_connect(const std::string& host, int port, int connect_ms, const
             fd = -1;
             continue;
         }
-        const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
         int err = 0;
         socklen_t len = sizeof(err);
         if (!wait_fd(fd, POLLOUT, connect_deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
@@ -7629,31 +8198,14 @@ inline bool send_all(int fd, const char* data, std::size_t size, const http_dead
     return true;
 }
 
-/// Decodes a chunked body; false when it is incomplete or malformed.
-inline bool dechunk(const std::string& in, std::string* out) {
-    out->clear();
-    std::size_t pos = 0;
-    for (;;) {
-        const std::size_t eol = in.find("\r\n", pos);
-        if (eol == std::string::npos) return false;
-        char* end = nullptr;
-        const unsigned long long size = std::strtoull(in.c_str() + pos, &end, 16);
-        if (end == in.c_str() + pos) return false;
-        pos = eol + 2;
-        if (size == 0) return true;  // trailers ignored
-        if (pos + size + 2 > in.size()) return false;
-        out->append(in, pos, static_cast<std::size_t>(size));
-        pos += static_cast<std::size_t>(size) + 2;
-    }
-}
-
-/// POSTs `body` to an http:// URL. Never throws; a failure before a status line comes back
-/// with status 0 and the reason in `error`.
+/// POSTs `body` to an http:// URL. Never throws; a failure before a complete reply (or a reply
+/// the parser refuses) comes back with status 0 and the reason in `error`. The deadline
+/// (total_ms) covers the name lookup, connecting, sending and the whole reply.
 inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
-                               int connect_ms, int total_ms) {
+                               int connect_ms, int total_ms, http_resolver_fn resolve = &getaddrinfo) {
     http_response r;
     const http_deadline deadline(total_ms);
-    const int fd = http_connect(url.host, url.port, connect_ms, deadline, &r.error);
+    const int fd = http_connect(url.host, url.port, connect_ms, deadline, &r.error, resolve);
     if (fd < 0) return r;
     std::string request = "POST " + url.target + " HTTP/1.1\r\n";
     const bool v6 = url.host.find(':') != std::string::npos;
@@ -7666,78 +8218,26 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         close(fd);
         return r;
     }
-    // Read the reply until it is complete, the peer closes, or the deadline passes.
-    std::string raw;
-    std::size_t header_end = std::string::npos;
-    long long content_length = -1;
-    bool chunked = false;
+    // Read the reply as it comes, through the parser (which keeps its bounds), until it is
+    // complete or refused, the peer closes, or the deadline passes.
+    http_reply_parser parser;
     char buf[16384];
-    for (;;) {
-        if (header_end != std::string::npos) {
-            const std::size_t have = raw.size() - header_end;
-            if (content_length >= 0 && have >= static_cast<std::size_t>(content_length)) break;
-            std::string decoded;
-            if (chunked && dechunk(raw.substr(header_end), &decoded)) break;
-        }
+    while (!parser.finished()) {
         if (!wait_fd(fd, POLLIN, deadline)) {
-            r.error = "the server did not answer in time";
             close(fd);
-            r.status = 0;
+            r.error = "the server did not answer in time";
             return r;
         }
         const ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n <= 0) break;  // closed: the body ends here
-        raw.append(buf, static_cast<std::size_t>(n));
-        if (raw.size() > k_http_max_reply) {
-            r.error = "the reply is larger than 1 MiB";
-            close(fd);
-            return r;
+        if (n <= 0) {  // closed (or reset): a body framed by the end ends here
+            parser.finish();
+            break;
         }
-        if (header_end == std::string::npos) {
-            const std::size_t he = raw.find("\r\n\r\n");
-            if (he == std::string::npos) continue;
-            header_end = he + 4;
-            // Status line and headers.
-            const std::size_t sl_end = raw.find("\r\n");
-            const std::string status_line = raw.substr(0, sl_end);
-            if (status_line.compare(0, 5, "HTTP/") != 0 || status_line.size() < 12) {
-                r.error = "not an HTTP reply: '" + status_line.substr(0, 64) + "'";
-                close(fd);
-                return r;
-            }
-            r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            http_parse_header_lines(raw, sl_end + 2, he, &r.headers);
-            auto te = r.headers.find("transfer-encoding");
-            chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
-            auto cl = r.headers.find("content-length");
-            if (!chunked && cl != r.headers.end()) content_length = std::atoll(cl->second.c_str());
-            if (r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200)) content_length = 0;
-        }
+        parser.feed(buf, static_cast<std::size_t>(n));
     }
     close(fd);
-    if (header_end == std::string::npos) {
-        r.status = 0;
-        r.error = raw.empty() ? "the server closed the connection without a reply" : "incomplete reply headers";
-        return r;
-    }
-    const std::string payload = raw.substr(header_end);
-    if (chunked) {
-        if (!dechunk(payload, &r.body)) {
-            r.status = 0;
-            r.error = "incomplete chunked reply";
-        }
-    } else if (content_length >= 0) {
-        if (payload.size() < static_cast<std::size_t>(content_length)) {
-            r.status = 0;
-            r.error = "the reply ended early";
-        } else {
-            r.body = payload.substr(0, static_cast<std::size_t>(content_length));
-        }
-    } else {
-        r.body = payload;
-    }
-    return r;
+    return parser.result();
 }
 
 }  // namespace detail
@@ -7774,7 +8274,16 @@ constexpr int k_opt_ssl_verifyhost = 81;          // CURLOPT_SSL_VERIFYHOST
 constexpr int k_opt_nosignal = 99;                // CURLOPT_NOSIGNAL
 constexpr int k_opt_timeout_ms = 155;             // CURLOPT_TIMEOUT_MS
 constexpr int k_opt_connecttimeout_ms = 156;      // CURLOPT_CONNECTTIMEOUT_MS
+constexpr int k_opt_headerdata = 10029;           // CURLOPT_HEADERDATA
+constexpr int k_opt_headerfunction = 20079;       // CURLOPT_HEADERFUNCTION
+constexpr int k_opt_maxfilesize_large = 30117;    // CURLOPT_MAXFILESIZE_LARGE
+constexpr int k_opt_followlocation = 52;          // CURLOPT_FOLLOWLOCATION
+constexpr int k_opt_protocols = 181;              // CURLOPT_PROTOCOLS (before 7.85)
+constexpr int k_opt_protocols_str = 10318;        // CURLOPT_PROTOCOLS_STR (7.85+)
+constexpr long k_proto_http = 1;                  // CURLPROTO_HTTP
+constexpr long k_proto_https = 2;                 // CURLPROTO_HTTPS
 constexpr int k_info_response_code = 0x200002;    // CURLINFO_RESPONSE_CODE
+constexpr int k_info_retry_after = 0x600000 + 57; // CURLINFO_RETRY_AFTER (libcurl 7.66+; older ones refuse it)
 constexpr std::size_t k_error_size = 256;         // CURL_ERROR_SIZE
 }  // namespace curl_abi
 
@@ -7840,11 +8349,45 @@ private:
     }
 };
 
+/// The reply as libcurl hands it over, kept within the bounds of http_common.hpp.
+struct curl_reply {
+    std::string body;
+    std::size_t body_bytes = 0;  // received, kept or not
+    std::size_t header_lines = 0;
+    std::map<std::string, std::string> headers;
+    std::string refused;  // why a callback stopped the transfer
+};
+
 inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* out = static_cast<std::string*>(user);
+    auto* out = static_cast<curl_reply*>(user);
     const std::size_t n = size * count;
-    if (out->size() + n > k_http_max_reply) return 0;  // refuse replies over 1 MiB
-    out->append(data, n);
+    out->body_bytes += n;
+    if (out->body_bytes > k_http_max_reply) {
+        out->refused = "the reply is larger than 1 MiB";
+        return 0;  // libcurl ends the transfer with a write error
+    }
+    out->body.append(data, std::min(n, k_http_max_body_kept - std::min(k_http_max_body_kept, out->body.size())));
+    return n;
+}
+
+/// One header line of a reply (the status line starts a new reply: an interim reply's
+/// headers are dropped).
+inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* out = static_cast<curl_reply*>(user);
+    const std::size_t n = size * count;
+    std::string line(data, std::min(n, k_http_max_line));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (line.compare(0, 5, "HTTP/") == 0) {
+        out->headers.clear();
+        out->header_lines = 0;
+        return n;
+    }
+    if (line.empty()) return n;
+    if (++out->header_lines > k_http_max_header_lines) {
+        out->refused = "too many header lines in the reply";
+        return 0;
+    }
+    http_add_header_line(line, &out->headers);
     return n;
 }
 
@@ -7873,8 +8416,18 @@ inline http_response curl_post(const std::string& url, const http_headers& heade
     lib.easy_setopt(easy, curl_abi::k_opt_postfields, body.data());
     lib.easy_setopt(easy, curl_abi::k_opt_postfieldsize_large, static_cast<long long>(body.size()));
     lib.easy_setopt(easy, curl_abi::k_opt_httpheader, list);
+    curl_reply reply;
     lib.easy_setopt(easy, curl_abi::k_opt_writefunction, &curl_collect);
-    lib.easy_setopt(easy, curl_abi::k_opt_writedata, &r.body);
+    lib.easy_setopt(easy, curl_abi::k_opt_writedata, &reply);
+    lib.easy_setopt(easy, curl_abi::k_opt_headerfunction, &curl_header);
+    lib.easy_setopt(easy, curl_abi::k_opt_headerdata, &reply);
+    // Bounds: a declared length over the limit is refused before its body; redirects are not
+    // followed (the status is the answer); http and https only.
+    lib.easy_setopt(easy, curl_abi::k_opt_maxfilesize_large, static_cast<long long>(k_http_max_reply));
+    lib.easy_setopt(easy, curl_abi::k_opt_followlocation, 0L);
+    if (lib.easy_setopt(easy, curl_abi::k_opt_protocols_str, "http,https") != 0) {
+        lib.easy_setopt(easy, curl_abi::k_opt_protocols, curl_abi::k_proto_http | curl_abi::k_proto_https);
+    }
     lib.easy_setopt(easy, curl_abi::k_opt_errorbuffer, errbuf);
     lib.easy_setopt(easy, curl_abi::k_opt_nosignal, 1L);
     lib.easy_setopt(easy, curl_abi::k_opt_connecttimeout_ms, static_cast<long>(connect_ms));
@@ -7883,15 +8436,24 @@ inline http_response curl_post(const std::string& url, const http_headers& heade
     lib.easy_setopt(easy, curl_abi::k_opt_ssl_verifyhost, 2L);
     lib.easy_setopt(easy, curl_abi::k_opt_useragent, "crashdrop/" CRASHDROP_VERSION_STRING);
     if (!ca_file.empty()) lib.easy_setopt(easy, curl_abi::k_opt_cainfo, ca_file.c_str());
+    // CURLOPT_TIMEOUT_MS covers the name lookup too with libcurl's threaded resolver (Debian's and
+    // most distributions' builds); a build with the blocking resolver cannot time out a lookup.
     const int rc = lib.easy_perform(easy);
     if (rc == 0) {
         long code = 0;
         lib.easy_getinfo(easy, curl_abi::k_info_response_code, &code);
         r.status = static_cast<int>(code);
+        r.body = std::move(reply.body);
+        r.headers = std::move(reply.headers);
+        if (r.headers.count("retry-after") == 0) {  // libcurl's own reading, when it has one
+            long long after = 0;
+            if (lib.easy_getinfo(easy, curl_abi::k_info_retry_after, &after) == 0 && after > 0) {
+                r.headers["retry-after"] = std::to_string(after);
+            }
+        }
     } else {
         r.status = 0;
-        r.body.clear();
-        r.error = std::string("libcurl: ") + (errbuf[0] != '\0' ? errbuf : lib.easy_strerror(rc));
+        r.error = "libcurl: " + (!reply.refused.empty() ? reply.refused : std::string(errbuf[0] != '\0' ? errbuf : lib.easy_strerror(rc)));
     }
     lib.slist_free_all(list);
     lib.easy_cleanup(easy);
@@ -8076,8 +8638,11 @@ CRASHDROP_NAMESPACE_END
 // crashdrop/transport/http_windows.hpp - HTTP and HTTPS POSTs on Windows through WinHTTP, the HTTP
 // client that is part of the system (no libcurl there). The same contract as the POSIX client
 // (http_posix.hpp): one POST per connection, a connect timeout, a deadline for the whole exchange
-// (a server that hangs or trickles its reply is cut off), redirects not followed, replies over
-// 1 MiB refused, status 0 and a reason on any failure before a complete reply. Unlike it, this one
+// (a server that hangs or trickles its reply is cut off; WinHTTP's resolve timeout is set from it
+// too), redirects not followed, bodies over 1 MiB refused and only their first 64 KiB kept (WinHTTP
+// parses the status line and headers itself and limits them, 64 KiB by default; an interim 1xx
+// status that still reached us would be classified "retry", never "sent"), status 0 and a reason
+// on any failure before a complete reply; the status is read by the same interpret_reply. Unlike it, this one
 // goes through the proxy configured for WinHTTP (`netsh winhttp set proxy`), when there is one.
 //
 // Loading: winhttp.dll is loaded from the system folder at the first upload, and its functions
@@ -8362,6 +8927,7 @@ inline http_response winhttp_post(const url_parts& url, const http_headers& head
 
     // The body as it arrives: waiting for some (within the deadline), then taking what is there.
     char buf[16384];
+    std::size_t received = 0;
     for (;;) {
         if (!arm(false)) return failed("the server did not answer in time");
         DWORD available = 0;
@@ -8370,8 +8936,9 @@ inline http_response winhttp_post(const url_parts& url, const http_headers& head
         DWORD got = 0;
         if (!lib.read_data(request.get(), buf, std::min<DWORD>(available, sizeof(buf)), &got)) return reading_failed(GetLastError());
         if (got == 0) break;
-        r.body.append(buf, got);
-        if (r.body.size() > k_http_max_reply) return failed("the reply is larger than 1 MiB");
+        received += got;
+        if (received > k_http_max_reply) return failed("the reply is larger than 1 MiB");
+        r.body.append(buf, std::min<std::size_t>(got, k_http_max_body_kept - std::min(k_http_max_body_kept, r.body.size())));
     }
     r.status = static_cast<int>(status);
     return r;
@@ -8386,8 +8953,10 @@ CRASHDROP_NAMESPACE_END
 // crashdrop/transport/upload.hpp - turns a report into the request a crash server expects and
 // its reply into a verdict: the multipart body (Breakpad/Crashpad/Electron, Socorro or Sentry
 // fields), optional gzip, the client (Linux: http:// through the built-in client, https:// through
-// libcurl; Windows: both through WinHTTP), and the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
-// "Discarded=": rejected).
+// libcurl; Windows: both through WinHTTP), and the reading of the reply (interpret_reply: 2xx +
+// id: sent; 400, 413 or Socorro's "Discarded=": rejected; a configuration error such as 404:
+// pending with the longest back-off; anything else, or no reply: retry later, after Retry-After
+// for 429 and 503).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 
@@ -8596,8 +9165,10 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     return parts;
 }
 
-/// Reads a server's reply as a verdict, per format.
-inline UploadResult interpret_reply(const http_response& reply, UploadFormat format) {
+/// Reads a server's reply as a verdict, per format. The status decides first, the same for
+/// every client (classify_http_status); the body then gives the server id, or Socorro's
+/// "Discarded=" refusal. `now` (UTC seconds) is for a Retry-After given as a date.
+inline UploadResult interpret_reply(const http_response& reply, UploadFormat format, long long now = -1) {
     UploadResult out;
     auto trimmed = [](std::string s) {
         while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -8610,25 +9181,40 @@ inline UploadResult interpret_reply(const http_response& reply, UploadFormat for
         return out;
     }
     const std::string status = "HTTP " + std::to_string(reply.status);
-    if (reply.status >= 500 || reply.status == 408 || reply.status == 429) {
-        out.status = UploadStatus::retry_later;
-        out.message = status + ": " + body.substr(0, 200);
-        return out;
-    }
-    if (reply.status >= 400) {
-        out.status = UploadStatus::rejected;
-        out.message = status + ": " + body.substr(0, 200);
-        return out;
-    }
-    if (reply.status < 200 || reply.status >= 300) {
-        out.status = UploadStatus::retry_later;  // redirects are not followed
-        out.message = status + " (not a success)";
-        return out;
+    switch (classify_http_status(reply.status)) {
+        case http_status_class::rejected:
+            out.status = UploadStatus::rejected;
+            out.message = status + ": " + body.substr(0, 200);
+            return out;
+        case http_status_class::configuration:
+            // The URL, the credentials or a proxy is wrong: nothing the report can be blamed for.
+            out.status = UploadStatus::retry_later;
+            out.retry_after_ms = k_max_retry_wait_ms;
+            out.message = status + " (check the upload URL, credentials and proxy; the report is kept): " + body.substr(0, 200);
+            return out;
+        case http_status_class::retry: {
+            out.status = UploadStatus::retry_later;
+            out.message = status + ": " + body.substr(0, 200);
+            if (reply.status < 200 || (reply.status >= 300 && reply.status < 400)) {
+                out.message = status + " (not a success; redirects are not followed)";
+            }
+            auto ra = reply.headers.find("retry-after");
+            if ((reply.status == 429 || reply.status == 503) && ra != reply.headers.end()) {
+                const long long ms = http_retry_after_ms(ra->second, now >= 0 ? now : static_cast<long long>(std::time(nullptr)));
+                if (ms > 0) {
+                    out.retry_after_ms = std::min(ms, k_max_retry_wait_ms);
+                    out.message += " (Retry-After: " + ra->second.substr(0, 64) + ")";
+                }
+            }
+            return out;
+        }
+        case http_status_class::sent:
+            break;
     }
     if (format == UploadFormat::socorro) {
         if (body.rfind("Discarded=", 0) == 0) {
             out.status = UploadStatus::rejected;
-            out.message = body;
+            out.message = body.substr(0, 200);
             return out;
         }
         out.status = UploadStatus::sent;
@@ -8662,7 +9248,9 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         target = add_query(s.url, {{"product", up.report.product}, {"version", up.report.version}, {"guid", up.client_id}});
     }
     if (!parse_url(target, &url, &bad.message)) {
-        bad.status = UploadStatus::rejected;  // no retry will fix the URL
+        // A configuration error: the report is not to blame, and a corrected URL at the next
+        // start() sends it.
+        bad.retry_after_ms = k_max_retry_wait_ms;
         return bad;
     }
     const std::string boundary = "----crashdrop-" + up.report.id;
@@ -8882,7 +9470,8 @@ CRASHDROP_NAMESPACE_END
 // ---- begin crashdrop/helper/service.hpp ----
 // crashdrop/helper/service.hpp - what the helper process does, on every platform: keeps the
 // database in order (pruning, metadata for dumps that lack it, copies of attachments), and
-// sends pending reports (custom transport or the built-in one) with exponential back-off,
+// sends pending reports (custom transport or the built-in one) with exponential back-off (or
+// longer when the server's Retry-After or UploadResult::retry_after_ms asks for it),
 // honouring consent and the rate limit. The platform's helper file (helper_linux.hpp,
 // helper_windows.hpp) launches the helper, receives each crash from the application, writes
 // its dump into pending\ and hands the report over with persisted().
@@ -9373,8 +9962,10 @@ private:
             case UploadStatus::retry_later: {
                 report.last_error = result.message;
                 db_.save(report, true, nullptr);
-                const long long delay = std::min<long long>(3600000LL, static_cast<long long>(config_.retry_delay_ms)
-                                                                           << std::min(tries, 20));
+                // The back-off, or what the server (or transport) asked for if longer; at most an hour.
+                const long long backoff = std::min<long long>(k_max_retry_wait_ms, static_cast<long long>(config_.retry_delay_ms)
+                                                                                       << std::min(tries, 20));
+                const long long delay = std::max(backoff, std::min(result.retry_after_ms, k_max_retry_wait_ms));
                 log("could not send " + id + ": " + result.message + "; retrying in " + std::to_string(delay) + " ms");
                 schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
                 break;

@@ -88,13 +88,16 @@ struct Options {
     /// HTTPS: a PEM file of CA certificates to trust (e.g. a private collector's own CA).
     std::string ca_file;
 
-    /// Time limits of one upload attempt: for the connection, and for the whole exchange (a
+    /// Time limits of one upload attempt: for the connection (the name lookup included), and
+    /// for the whole exchange from the name lookup to the reply's last byte (a resolver or
     /// server that hangs or trickles is cut off). Range 100 .. 600000 ms.
     int connect_timeout_ms = 10000;
     int upload_timeout_ms = 60000;
 
-    /// Within one run, a failed upload is retried after this delay, doubling up to one hour.
-    /// (A new start() retries pending reports at once.) Range 10 .. 3600000 ms.
+    /// Within one run, a failed upload is retried after this delay, doubling up to one hour,
+    /// or after the server's Retry-After (429, 503) if that is longer (at most one hour); a
+    /// configuration error (404, 401, 403, 407, ...) waits the hour. (A new start() retries
+    /// pending reports at once.) Range 10 .. 3600000 ms.
     int retry_delay_ms = 60000;
 
     /// After the application has exited (or crashed), its helper goes on sending for at most

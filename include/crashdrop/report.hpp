@@ -43,14 +43,20 @@ struct Report {
 /// A transport's verdict on one attempt.
 enum class UploadStatus {
     sent,         ///< the server has it (server_id says under which id)
-    retry_later,  ///< a network failure or a server error (5xx): the report stays pending
-    rejected,     ///< the server refused it (4xx, Socorro "Discarded="): kept, never resent
+    retry_later,  ///< no reply, a server error (5xx, 408, 429), or a configuration error (404,
+                  ///< 401/403/407, ...): the report stays pending and is tried again
+    rejected,     ///< the server refused this report (400, 413, Socorro "Discarded="): kept, never resent
 };
 
 struct UploadResult {
     UploadStatus status = UploadStatus::retry_later;
     std::string server_id;  ///< for `sent`: the id the server answered with
     std::string message;    ///< what happened, for the report's last_error
+    /// For `retry_later`: the least time to wait before the next attempt, in milliseconds (a
+    /// server's Retry-After; the built-in transport also sets one hour for a configuration error
+    /// such as 404). The helper waits the longer of this and its own back-off, at most one hour;
+    /// 0 (the default) or a negative value: the back-off alone. Ignored for other verdicts.
+    long long retry_after_ms = 0;
 };
 
 /// What a transport is given: the report, its dump, and what to send along with it.

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sg = crashdrop::sigsafe;
@@ -350,6 +351,16 @@ TEST_CASE("URLs split into scheme and host and port and target - bad ones are re
     CHECK_FALSE(cd::parse_url("http://:80/", &u, &error));
     CHECK_FALSE(cd::parse_url("http://h:99999/", &u, &error));
     CHECK_FALSE(cd::parse_url("not a url", &u, &error));
+    // Found by the URL and DSN fuzzers: bytes that would split the request, hosts that are not hosts.
+    CHECK_FALSE(cd::parse_url("http://host\r\nX-Evil: 1/", &u, &error));
+    CHECK(error.find("control character") != std::string::npos);
+    CHECK_FALSE(cd::parse_url("http://h/a b", &u, &error));
+    CHECK_FALSE(cd::parse_url("https://k@o1:0]x:/1", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://a:b:80/", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://[::1]x/", &u, &error));
+    CHECK_FALSE(cd::parse_url("http://[zz]/", &u, &error));
+    CHECK(cd::parse_url("http://[::ffff:127.0.0.1]:81/", &u, &error));
+    CHECK(u.host == "::ffff:127.0.0.1");
     CHECK(cd::add_query("http://h/p", {{"product", "My Game"}, {"v", "1&2"}}) == "http://h/p?product=My%20Game&v=1%262");
     CHECK(cd::add_query("http://h/p?a=b", {{"c", "d"}}) == "http://h/p?a=b&c=d");
 }
@@ -365,38 +376,184 @@ TEST_CASE("a Sentry DSN becomes its project's minidump endpoint", "[internals][t
 }
 
 TEST_CASE("chunked replies decode - incomplete ones are noticed", "[internals][transport]") {
-    std::string out;
-    CHECK(cd::dechunk("5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", &out));
-    CHECK(out == "hello world");
-    CHECK_FALSE(cd::dechunk("5\r\nhel", &out));
-    CHECK_FALSE(cd::dechunk("zz\r\n", &out));
+    const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    auto r = cd::http_parse_reply(head + "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.body == "hello world");
+    CHECK(cd::http_parse_reply(head + "5\r\nhel").status == 0);
+    CHECK(cd::http_parse_reply(head + "5\r\nhel").error == "incomplete chunked reply");
+    CHECK(cd::http_parse_reply(head + "zz\r\n").error.find("not hexadecimal") != std::string::npos);
+    CHECK(cd::http_parse_reply(head + "5\r\nhelloXX0\r\n\r\n").error.find("no line end after a chunk") != std::string::npos);
+    CHECK(cd::http_parse_reply(head + "ffffffffffffffffff\r\n").error == "a chunk size is too large");
+    CHECK(cd::http_parse_reply(head + std::string(cd::k_http_max_line + 1, '0')).error == "a chunk-size line is too long");
+}
+
+TEST_CASE("the reply parser: one piece or a byte at a time - the same reply", "[internals][transport]") {
+    const std::string replies[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nx-a:  2 \r\n\r\nhello-and-more",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\nHTTP/1.0 201 Created\r\n\r\nid-7",
+        "HTTP/1.1 200 OK\nTransfer-Encoding: gzip, chunked\n\n3\nabc\n0\n\n",
+        "HTTP/1.1 204 No Content\r\n\r\n",
+    };
+    for (const std::string& bytes : replies) {
+        const cd::http_response whole = cd::http_parse_reply(bytes);
+        cd::http_reply_parser p;
+        for (char c : bytes) p.feed(&c, 1);
+        p.finish();
+        const cd::http_response split = p.result();
+        INFO(bytes);
+        CHECK(whole.status != 0);
+        CHECK(split.status == whole.status);
+        CHECK(split.body == whole.body);
+        CHECK(split.headers == whole.headers);
+    }
+    const auto first = cd::http_parse_reply(replies[0]);
+    CHECK(first.body == "hello");                  // Content-Length frames it
+    CHECK(first.headers.at("x-a") == "1, 2");      // a repeated header joined
+    const auto interim = cd::http_parse_reply(replies[1]);
+    CHECK(interim.status == 201);                  // 100 and 103 skipped
+    CHECK(interim.body == "id-7");                 // no length: up to the end
+    CHECK(interim.headers.count("link") == 0);     // the interim reply's headers are not the final one's
+    CHECK(cd::http_parse_reply(replies[2]).body == "abc");
+}
+
+TEST_CASE("the reply parser keeps its bounds whatever it is sent", "[internals][transport]") {
+    // 101 is no answer; nor is a status outside 100..599 or something that is not HTTP.
+    CHECK(cd::http_parse_reply("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n").error.find("101") != std::string::npos);
+    CHECK(cd::http_parse_reply("HTTP/1.1 700 Nope\r\n\r\n").status == 0);
+    CHECK(cd::http_parse_reply("SSH-2.0-OpenSSH\r\n\r\n").error.find("not an HTTP reply") != std::string::npos);
+    CHECK(cd::http_parse_reply("").error == "the server closed the connection without a reply");
+    CHECK(cd::http_parse_reply("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").error == "the reply ended early");
+    CHECK(cd::http_parse_reply("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n").status == 0);
+    CHECK(cd::http_parse_reply("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd").status == 0);
+    CHECK(cd::http_parse_reply("HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n").error == "the reply is larger than 1 MiB");
+    // A header line, the number of headers, the number of interim replies.
+    CHECK(cd::http_parse_reply("HTTP/1.1 200 OK\r\nX: " + std::string(cd::k_http_max_line, 'a') + "\r\n\r\n").error ==
+          "a reply header line is too long");
+    std::string many = "HTTP/1.1 200 OK\r\n";
+    for (std::size_t i = 0; i <= cd::k_http_max_header_lines; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+    CHECK(cd::http_parse_reply(many + "\r\n").error == "too many header lines in the reply");
+    std::string interim;
+    for (int i = 0; i <= cd::k_http_max_interim; ++i) interim += "HTTP/1.1 100 Continue\r\n\r\n";
+    CHECK(cd::http_parse_reply(interim + "HTTP/1.1 200 OK\r\n\r\n").error == "too many interim (1xx) replies");
+    // An endless body: read up to 1 MiB, of which 64 KiB is kept, then refused.
+    cd::http_reply_parser p;
+    const std::string head = "HTTP/1.1 200 OK\r\n\r\n";
+    p.feed(head.data(), head.size());
+    const std::string block(65536, 'z');
+    std::size_t fed = head.size();
+    for (int i = 0; i < 100 && !p.finished(); ++i) fed += p.feed(block.data(), block.size());
+    CHECK(p.failed());
+    CHECK(fed == cd::k_http_max_reply);
+    CHECK(p.result().error == "the reply is larger than 1 MiB");
+    // A long body within the limit keeps only its first 64 KiB.
+    const auto big = cd::http_parse_reply("HTTP/1.1 200 OK\r\n\r\n" + std::string(200000, 'q'));
+    CHECK(big.status == 200);
+    CHECK(big.body.size() == cd::k_http_max_body_kept);
+    // Millions of tiny chunks: linear work, refused at 1 MiB.
+    std::string tiny = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    while (tiny.size() < 3u * 1024u * 1024u) tiny += "1\r\na\r\n";
+    CHECK(cd::http_parse_reply(tiny).error == "the reply is larger than 1 MiB");
+}
+
+TEST_CASE("Retry-After: delay-seconds and the three HTTP-date forms", "[internals][transport]") {
+    const long long now = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+    CHECK(cd::http_retry_after_ms("120", now) == 120000);
+    CHECK(cd::http_retry_after_ms(" 2 ", now) == 2000);
+    CHECK(cd::http_retry_after_ms("Sun, 06 Nov 1994 08:51:37 GMT", now) == 120000);
+    CHECK(cd::http_retry_after_ms("Sunday, 06-Nov-94 08:50:37 GMT", now) == 60000);
+    CHECK(cd::http_retry_after_ms("Sun Nov  6 08:49:47 1994", now) == 10000);
+    CHECK(cd::http_retry_after_ms("Sat, 05 Nov 1994 08:49:37 GMT", now) == 0);  // in the past
+    CHECK(cd::http_retry_after_ms("99999999999999999999", now) > 3600000);
+    CHECK(cd::http_retry_after_ms("-5", now) == -1);
+    CHECK(cd::http_retry_after_ms("soon", now) == -1);
+    CHECK(cd::http_retry_after_ms("Sun, 32 Nov 1994 08:49:37 GMT", now) == -1);
+    CHECK(cd::http_retry_after_ms("", now) == -1);
+    long long t = 0;
+    REQUIRE(cd::http_parse_date("Thu, 01 Jan 1970 00:00:00 GMT", &t));
+    CHECK(t == 0);
+    REQUIRE(cd::http_parse_date("Tue, 29 Feb 2028 23:59:59 GMT", &t));
+    CHECK(t == 1835481599);
 }
 
 TEST_CASE("replies become verdicts: sent - retry later - rejected", "[internals][transport]") {
     using crashdrop::UploadFormat;
     using crashdrop::UploadStatus;
-    auto verdict = [](int status, const std::string& body, UploadFormat f) {
+    auto verdict = [](int status, const std::string& body, UploadFormat f, const std::string& retry_after = "") {
         cd::http_response r;
         r.status = status;
         r.body = body;
+        if (!retry_after.empty()) r.headers["retry-after"] = retry_after;
         if (status == 0) r.error = "connection refused";
-        return cd::interpret_reply(r, f);
+        return cd::interpret_reply(r, f, 784111777);
     };
     CHECK(verdict(0, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
     CHECK(verdict(503, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+    CHECK(verdict(503, "", UploadFormat::crashpad).retry_after_ms == 0);
     CHECK(verdict(429, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+    CHECK(verdict(408, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+    // Retry-After, for 429 and 503, capped at an hour; not for other statuses.
+    CHECK(verdict(429, "", UploadFormat::crashpad, "2").retry_after_ms == 2000);
+    CHECK(verdict(503, "", UploadFormat::sentry, "Sun, 06 Nov 1994 08:51:37 GMT").retry_after_ms == 120000);
+    CHECK(verdict(503, "", UploadFormat::crashpad, "86400").retry_after_ms == 3600000);
+    CHECK(verdict(500, "", UploadFormat::crashpad, "30").retry_after_ms == 0);
+    CHECK(verdict(429, "", UploadFormat::crashpad, "whenever").retry_after_ms == 0);
+    // The report's own fault: rejected with the reason.
     CHECK(verdict(400, "bad", UploadFormat::crashpad).status == UploadStatus::rejected);
+    CHECK(verdict(400, "bad", UploadFormat::crashpad).message == "HTTP 400: bad");
     CHECK(verdict(413, "", UploadFormat::socorro).status == UploadStatus::rejected);
+    // A configuration error: kept, with the longest back-off.
+    for (int status : {301, 308, 401, 403, 404, 405, 407, 410}) {
+        INFO(status);
+        const auto v = verdict(status, "nope", UploadFormat::crashpad);
+        CHECK(v.status == UploadStatus::retry_later);
+        CHECK(v.retry_after_ms == 3600000);
+        CHECK(v.message.find("HTTP " + std::to_string(status)) == 0);
+    }
+    // Other 4xx and 3xx, 1xx that leaked through: retried with the ordinary back-off.
+    for (int status : {302, 307, 402, 409, 411, 415, 422, 431, 451, 100, 599}) {
+        INFO(status);
+        CHECK(verdict(status, "", UploadFormat::crashpad).status == UploadStatus::retry_later);
+        CHECK(verdict(status, "", UploadFormat::crashpad).retry_after_ms == 0);
+    }
     const auto ok = verdict(200, "abc-123\n", UploadFormat::crashpad);
     CHECK(ok.status == UploadStatus::sent);
     CHECK(ok.server_id == "abc-123");
+    CHECK(verdict(202, "x", UploadFormat::crashpad).status == UploadStatus::sent);
     const auto crash_id = verdict(200, "CrashID=bp-6fa75d32-9c35-4e25-8d2a-7a4e90221122\n", UploadFormat::socorro);
     CHECK(crash_id.status == UploadStatus::sent);
     CHECK(crash_id.server_id == "bp-6fa75d32-9c35-4e25-8d2a-7a4e90221122");
     CHECK(verdict(200, "Discarded=rule_has_hangid_and_browser\n", UploadFormat::socorro).status == UploadStatus::rejected);
+    CHECK(verdict(200, "Discarded=rule_has_hangid_and_browser\n", UploadFormat::socorro).message ==
+          "Discarded=rule_has_hangid_and_browser");
     const auto sentry = verdict(200, "{\"id\":\"0123456789abcdef0123456789abcdef\"}", UploadFormat::sentry);
     CHECK(sentry.status == UploadStatus::sent);
     CHECK(sentry.server_id == "0123456789abcdef0123456789abcdef");
+}
+
+namespace {
+// A resolver that never answers in time (an unreachable name server): it waits 5 s, then fails.
+int slow_resolver(const char*, const char*, const addrinfo*, addrinfo** out) {
+    *out = nullptr;
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    return EAI_AGAIN;
+}
+}  // namespace
+
+TEST_CASE("the attempt's deadline covers the name lookup: a resolver that hangs is left behind", "[internals][transport]") {
+    cd::url_parts url;
+    REQUIRE(cd::parse_url("http://crash.example.invalid:8080/submit", &url, nullptr));
+    const auto t0 = std::chrono::steady_clock::now();
+    const cd::http_response r = cd::http_post(url, {}, "body", 10000, 700, &slow_resolver);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(r.status == 0);
+    CHECK(r.error == "cannot resolve crash.example.invalid: no answer in time");
+    CHECK(ms >= 650);
+    CHECK(ms < 1500);
+    // And the connect timeout bounds it too, when shorter.
+    const auto t1 = std::chrono::steady_clock::now();
+    CHECK(cd::http_post(url, {}, "body", 300, 10000, &slow_resolver).error.find("no answer in time") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::milliseconds(1200));
 }
 
 TEST_CASE("the multipart body carries every field and the dump - bytes intact", "[internals][transport]") {
@@ -487,6 +644,22 @@ TEST_CASE("the libcurl ABI numbers match <curl/curl.h>", "[internals][transport]
     CHECK(abi::k_opt_timeout_ms == CURLOPT_TIMEOUT_MS);
     CHECK(abi::k_opt_connecttimeout_ms == CURLOPT_CONNECTTIMEOUT_MS);
     CHECK(abi::k_info_response_code == CURLINFO_RESPONSE_CODE);
+    CHECK(abi::k_opt_headerfunction == CURLOPT_HEADERFUNCTION);
+    CHECK(abi::k_opt_headerdata == CURLOPT_HEADERDATA);
+    CHECK(abi::k_opt_maxfilesize_large == CURLOPT_MAXFILESIZE_LARGE);
+    CHECK(abi::k_opt_followlocation == CURLOPT_FOLLOWLOCATION);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    CHECK(abi::k_opt_protocols == CURLOPT_PROTOCOLS);
+#pragma GCC diagnostic pop
+#if LIBCURL_VERSION_NUM >= 0x075500
+    CHECK(abi::k_opt_protocols_str == CURLOPT_PROTOCOLS_STR);
+#endif
+    CHECK(abi::k_proto_http == CURLPROTO_HTTP);
+    CHECK(abi::k_proto_https == CURLPROTO_HTTPS);
+#if LIBCURL_VERSION_NUM >= 0x074200
+    CHECK(abi::k_info_retry_after == CURLINFO_RETRY_AFTER);
+#endif
     CHECK(abi::k_error_size == CURL_ERROR_SIZE);
 }
 #else

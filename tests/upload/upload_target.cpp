@@ -10,6 +10,8 @@
 //            wait_ms= max_reports= annotation=KEY:VALUE
 //            context=1 crumbs=N max_attachment_bytes=N max_breadcrumbs=N
 //            product=NAME linger_ms=N max_database_bytes=N fill_disk=N
+//            transport_retry_after_ms=N (a custom transport whose first answer is retry_later
+//            with UploadResult::retry_after_ms = N; then sent)
 //
 // context=1 sets the crash context (see set_context_options / set_live_context): extra
 // {scene: level-3}, global_extra {build: nightly}, tags {region: eu}, the user u-42/ana,
@@ -32,12 +34,14 @@
 #include <fcntl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -157,14 +161,26 @@ int main(int argc, char** argv) {
     if (kv.count("max_breadcrumbs")) o.max_breadcrumbs = std::strtoull(kv["max_breadcrumbs"].c_str(), nullptr, 10);
     const bool context = kv["context"] == "1";
     if (context) set_context_options(&o, argv[2]);
-    if (mode == "custom_transport_crash") {
-        // Runs in the helper process: records what it was given and answers "sent".
+    if (mode == "custom_transport_crash" || kv.count("transport_retry_after_ms")) {
+        // Runs in the helper process: records what it was given and answers "sent" (with
+        // transport_retry_after_ms=N: the first attempt answers retry_later asking for N ms).
         const std::string record = std::string(argv[2]) + "/custom-transport.txt";
-        o.transport = [record](const crashdrop::Upload& up) {
+        const long long retry_after = std::atoll(kv["transport_retry_after_ms"].c_str());
+        auto attempts = std::make_shared<int>(0);
+        o.transport = [record, retry_after, attempts](const crashdrop::Upload& up) {
             std::ofstream out(record, std::ios::app);
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
             out << "id=" << up.report.id << "\nproduct=" << up.report.product << "\nversion=" << up.report.version
-                << "\nclient_id=" << up.client_id << "\ndump_bytes=" << up.dump.size() << "\npid=" << getpid() << "\n";
+                << "\nclient_id=" << up.client_id << "\ndump_bytes=" << up.dump.size() << "\npid=" << getpid()
+                << "\nmonotonic_ms=" << (static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000) << "\n";
             crashdrop::UploadResult r;
+            if (retry_after > 0 && (*attempts)++ == 0) {
+                r.status = crashdrop::UploadStatus::retry_later;
+                r.message = "custom: come back later";
+                r.retry_after_ms = retry_after;
+                return r;
+            }
             r.status = crashdrop::UploadStatus::sent;
             r.server_id = "custom-" + up.report.id.substr(0, 8);
             return r;

@@ -21,6 +21,10 @@ Cases:
   hang       the server takes the request and never answers: cut off at the deadline
   trickle    the server answers one byte a second: cut off at the deadline
   https      a self-signed server: refused without ca_file (nothing reaches it), sent with it
+  hostile    tests/upload/hostile_server.py: 429 with Retry-After: 2 asks for 2000 ms; 404 keeps the
+             report with the hour's back-off; 413 rejects it with the server's reason; 100 Continue
+             before the 200 is never the answer (sent, or kept under wine); an endless body is
+             refused at 1 MiB
 
 The wine prefix comes from the environment (WINEPREFIX; tools/test_windows.sh makes it).
 """
@@ -36,6 +40,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTOR = os.path.join(ROOT, "tools", "collector.py")
+HOSTILE = os.path.join(ROOT, "tests", "upload", "hostile_server.py")
 
 # What upload_target_win.cpp sends.
 REPORT_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -344,7 +349,41 @@ def case_https(a, work):
         c.stop()
 
 
+def case_hostile(a, work):
+    port_file = os.path.join(work, "hostile.port")
+    log = open(os.path.join(work, "hostile.log"), "wb")
+    replies = ["429|Retry-After: 2", "404|body=no such endpoint", "413|body=dump too large", "continue_then_ok", "endless_body"]
+    proc = subprocess.Popen([sys.executable, HOSTILE, "--port-file", port_file, "--record", os.path.join(work, "hostile.requests")]
+                            + replies, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(port_file):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                fail("the hostile server did not start", open(log.name, errors="replace").read())
+            time.sleep(0.05)
+        url = f"url=http://127.0.0.1:{open(port_file).read().strip()}/submit"
+        v = run_target(a, [url, "dump_bytes=5000"])
+        check(v["status"] == "retry_later" and v["message"].startswith("HTTP 429") and v["retry_after_ms"] == "2000", f"429 gave {v}")
+        v = run_target(a, [url, "dump_bytes=5000"])
+        check(v["status"] == "retry_later" and v["message"].startswith("HTTP 404") and v["retry_after_ms"] == "3600000", f"404 gave {v}")
+        v = run_target(a, [url, "dump_bytes=5000"])
+        check(v["status"] == "rejected" and v["message"] == "HTTP 413: dump too large", f"413 gave {v}")
+        v = run_target(a, [url, "dump_bytes=5000"])
+        # WinHTTP reads interim replies itself; wine 8.0's calls "100 Continue" then "200" an
+        # invalid reply (error 12152). Either way the 100 is never the answer: the report is sent
+        # with the final reply's id, or kept for a retry.
+        check((v["status"] == "sent" and v["server_id"] == "hostile-0004") or
+              (v["status"] == "retry_later" and v["retry_after_ms"] == "0"), f"100 then 200 gave {v}")
+        v = run_target(a, [url, "dump_bytes=5000", "timeout_ms=20000"])
+        check(v["status"] == "retry_later" and "larger than 1 MiB" in v["message"], f"an endless body gave {v}")
+        check(int(v["elapsed_ms"]) < 15000, f"the endless body took {v['elapsed_ms']} ms")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 CASES = {
+    "hostile": case_hostile,
     "crashpad": lambda a, w: case_crashpad(a, w, 1),
     "plain": lambda a, w: case_crashpad(a, w, 0),
     "socorro": case_socorro,

@@ -8,7 +8,7 @@
 //     format=crashpad|socorro|sentry  compress=0|1  timeout_ms=N  connect_ms=N
 //     ca_file=PATH  attachment=PATH  dump_bytes=N
 //
-// Prints "status=sent|retry_later|rejected", "server_id=...", "message=..." and "elapsed_ms=N",
+// Prints "status=sent|retry_later|rejected", "server_id=...", "message=...", "retry_after_ms=N" and "elapsed_ms=N",
 // a line each. The dump is dump_bytes bytes of fake_dump_byte(i) (run_upload_case.py makes the
 // same bytes to compare); the report's fields are the constants below.
 #define CRASHDROP_IMPLEMENTATION
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     const cd::UploadResult r = cd::detail::upload_builtin(up, s);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     const char* status = r.status == cd::UploadStatus::sent ? "sent" : r.status == cd::UploadStatus::rejected ? "rejected" : "retry_later";
-    std::printf("status=%s\nserver_id=%s\nmessage=%s\nelapsed_ms=%lld\n", status, r.server_id.c_str(), r.message.c_str(),
-                static_cast<long long>(ms));
+    std::printf("status=%s\nserver_id=%s\nmessage=%s\nelapsed_ms=%lld\nretry_after_ms=%lld\n", status, r.server_id.c_str(),
+                r.message.c_str(), static_cast<long long>(ms), r.retry_after_ms);
     return 0;
 }

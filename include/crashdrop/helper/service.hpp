@@ -1,6 +1,7 @@
 // crashdrop/helper/service.hpp - what the helper process does, on every platform: keeps the
 // database in order (pruning, metadata for dumps that lack it, copies of attachments), and
-// sends pending reports (custom transport or the built-in one) with exponential back-off,
+// sends pending reports (custom transport or the built-in one) with exponential back-off (or
+// longer when the server's Retry-After or UploadResult::retry_after_ms asks for it),
 // honouring consent and the rate limit. The platform's helper file (helper_linux.hpp,
 // helper_windows.hpp) launches the helper, receives each crash from the application, writes
 // its dump into pending\ and hands the report over with persisted().
@@ -491,8 +492,10 @@ private:
             case UploadStatus::retry_later: {
                 report.last_error = result.message;
                 db_.save(report, true, nullptr);
-                const long long delay = std::min<long long>(3600000LL, static_cast<long long>(config_.retry_delay_ms)
-                                                                           << std::min(tries, 20));
+                // The back-off, or what the server (or transport) asked for if longer; at most an hour.
+                const long long backoff = std::min<long long>(k_max_retry_wait_ms, static_cast<long long>(config_.retry_delay_ms)
+                                                                                       << std::min(tries, 20));
+                const long long delay = std::max(backoff, std::min(result.retry_after_ms, k_max_retry_wait_ms));
                 log("could not send " + id + ": " + result.message + "; retrying in " + std::to_string(delay) + " ms");
                 schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
                 break;

@@ -26,7 +26,16 @@ constexpr int k_opt_ssl_verifyhost = 81;          // CURLOPT_SSL_VERIFYHOST
 constexpr int k_opt_nosignal = 99;                // CURLOPT_NOSIGNAL
 constexpr int k_opt_timeout_ms = 155;             // CURLOPT_TIMEOUT_MS
 constexpr int k_opt_connecttimeout_ms = 156;      // CURLOPT_CONNECTTIMEOUT_MS
+constexpr int k_opt_headerdata = 10029;           // CURLOPT_HEADERDATA
+constexpr int k_opt_headerfunction = 20079;       // CURLOPT_HEADERFUNCTION
+constexpr int k_opt_maxfilesize_large = 30117;    // CURLOPT_MAXFILESIZE_LARGE
+constexpr int k_opt_followlocation = 52;          // CURLOPT_FOLLOWLOCATION
+constexpr int k_opt_protocols = 181;              // CURLOPT_PROTOCOLS (before 7.85)
+constexpr int k_opt_protocols_str = 10318;        // CURLOPT_PROTOCOLS_STR (7.85+)
+constexpr long k_proto_http = 1;                  // CURLPROTO_HTTP
+constexpr long k_proto_https = 2;                 // CURLPROTO_HTTPS
 constexpr int k_info_response_code = 0x200002;    // CURLINFO_RESPONSE_CODE
+constexpr int k_info_retry_after = 0x600000 + 57; // CURLINFO_RETRY_AFTER (libcurl 7.66+; older ones refuse it)
 constexpr std::size_t k_error_size = 256;         // CURL_ERROR_SIZE
 }  // namespace curl_abi
 
@@ -92,11 +101,45 @@ private:
     }
 };
 
+/// The reply as libcurl hands it over, kept within the bounds of http_common.hpp.
+struct curl_reply {
+    std::string body;
+    std::size_t body_bytes = 0;  // received, kept or not
+    std::size_t header_lines = 0;
+    std::map<std::string, std::string> headers;
+    std::string refused;  // why a callback stopped the transfer
+};
+
 inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* out = static_cast<std::string*>(user);
+    auto* out = static_cast<curl_reply*>(user);
     const std::size_t n = size * count;
-    if (out->size() + n > k_http_max_reply) return 0;  // refuse replies over 1 MiB
-    out->append(data, n);
+    out->body_bytes += n;
+    if (out->body_bytes > k_http_max_reply) {
+        out->refused = "the reply is larger than 1 MiB";
+        return 0;  // libcurl ends the transfer with a write error
+    }
+    out->body.append(data, std::min(n, k_http_max_body_kept - std::min(k_http_max_body_kept, out->body.size())));
+    return n;
+}
+
+/// One header line of a reply (the status line starts a new reply: an interim reply's
+/// headers are dropped).
+inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* out = static_cast<curl_reply*>(user);
+    const std::size_t n = size * count;
+    std::string line(data, std::min(n, k_http_max_line));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (line.compare(0, 5, "HTTP/") == 0) {
+        out->headers.clear();
+        out->header_lines = 0;
+        return n;
+    }
+    if (line.empty()) return n;
+    if (++out->header_lines > k_http_max_header_lines) {
+        out->refused = "too many header lines in the reply";
+        return 0;
+    }
+    http_add_header_line(line, &out->headers);
     return n;
 }
 
@@ -125,8 +168,18 @@ inline http_response curl_post(const std::string& url, const http_headers& heade
     lib.easy_setopt(easy, curl_abi::k_opt_postfields, body.data());
     lib.easy_setopt(easy, curl_abi::k_opt_postfieldsize_large, static_cast<long long>(body.size()));
     lib.easy_setopt(easy, curl_abi::k_opt_httpheader, list);
+    curl_reply reply;
     lib.easy_setopt(easy, curl_abi::k_opt_writefunction, &curl_collect);
-    lib.easy_setopt(easy, curl_abi::k_opt_writedata, &r.body);
+    lib.easy_setopt(easy, curl_abi::k_opt_writedata, &reply);
+    lib.easy_setopt(easy, curl_abi::k_opt_headerfunction, &curl_header);
+    lib.easy_setopt(easy, curl_abi::k_opt_headerdata, &reply);
+    // Bounds: a declared length over the limit is refused before its body; redirects are not
+    // followed (the status is the answer); http and https only.
+    lib.easy_setopt(easy, curl_abi::k_opt_maxfilesize_large, static_cast<long long>(k_http_max_reply));
+    lib.easy_setopt(easy, curl_abi::k_opt_followlocation, 0L);
+    if (lib.easy_setopt(easy, curl_abi::k_opt_protocols_str, "http,https") != 0) {
+        lib.easy_setopt(easy, curl_abi::k_opt_protocols, curl_abi::k_proto_http | curl_abi::k_proto_https);
+    }
     lib.easy_setopt(easy, curl_abi::k_opt_errorbuffer, errbuf);
     lib.easy_setopt(easy, curl_abi::k_opt_nosignal, 1L);
     lib.easy_setopt(easy, curl_abi::k_opt_connecttimeout_ms, static_cast<long>(connect_ms));
@@ -135,15 +188,24 @@ inline http_response curl_post(const std::string& url, const http_headers& heade
     lib.easy_setopt(easy, curl_abi::k_opt_ssl_verifyhost, 2L);
     lib.easy_setopt(easy, curl_abi::k_opt_useragent, "crashdrop/" CRASHDROP_VERSION_STRING);
     if (!ca_file.empty()) lib.easy_setopt(easy, curl_abi::k_opt_cainfo, ca_file.c_str());
+    // CURLOPT_TIMEOUT_MS covers the name lookup too with libcurl's threaded resolver (Debian's and
+    // most distributions' builds); a build with the blocking resolver cannot time out a lookup.
     const int rc = lib.easy_perform(easy);
     if (rc == 0) {
         long code = 0;
         lib.easy_getinfo(easy, curl_abi::k_info_response_code, &code);
         r.status = static_cast<int>(code);
+        r.body = std::move(reply.body);
+        r.headers = std::move(reply.headers);
+        if (r.headers.count("retry-after") == 0) {  // libcurl's own reading, when it has one
+            long long after = 0;
+            if (lib.easy_getinfo(easy, curl_abi::k_info_retry_after, &after) == 0 && after > 0) {
+                r.headers["retry-after"] = std::to_string(after);
+            }
+        }
     } else {
         r.status = 0;
-        r.body.clear();
-        r.error = std::string("libcurl: ") + (errbuf[0] != '\0' ? errbuf : lib.easy_strerror(rc));
+        r.error = "libcurl: " + (!reply.refused.empty() ? reply.refused : std::string(errbuf[0] != '\0' ? errbuf : lib.easy_strerror(rc)));
     }
     lib.slist_free_all(list);
     lib.easy_cleanup(easy);

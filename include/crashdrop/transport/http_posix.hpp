@@ -1,7 +1,8 @@
 // crashdrop/transport/http_posix.hpp - a small HTTP/1.1 client for http:// on POSIX sockets:
 // one POST per connection ("Connection: close"), a connect timeout and a deadline for the whole
-// exchange (a server that hangs, or trickles its reply a byte at a time, is cut off), replies
-// framed by Content-Length, chunked transfer coding, or the connection's end.
+// exchange that covers the name lookup too (a resolver or server that hangs, or a reply trickled a
+// byte at a time, is cut off), the reply read through http_reply_parser (http_common.hpp), which
+// keeps it within fixed bounds.
 // The reply and header types and the deadline are shared with the other clients (http_common.hpp).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
@@ -22,13 +23,100 @@ inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
     }
 }
 
-/// Connects to host:port (any address getaddrinfo gives) within connect_ms and the deadline.
-inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+/// A name resolver with getaddrinfo's signature (tests pass a slow one).
+using http_resolver_fn = int (*)(const char*, const char*, const addrinfo*, addrinfo**);
+
+/// One name lookup on its own thread, so that the caller can give up at its deadline:
+/// getaddrinfo has no timeout of its own, and a resolver that does not answer (an unreachable
+/// name server, a hung nsswitch module) would otherwise hold the attempt for as long as the
+/// system's resolver settings say (attempts x timeout x servers, easily minutes).
+/// The caller and the thread share this object; whichever of them is last frees it (and the
+/// addresses, if the caller has gone).
+struct http_lookup {
+    std::mutex mutex;
+    std::condition_variable done_cv;
+    bool done = false;
+    bool abandoned = false;
+    int rc = 0;
     addrinfo* list = nullptr;
-    const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list);
+    std::string host;
+    std::string service;
+    http_resolver_fn resolve = nullptr;
+
+    static void* run(void* self) {
+        auto* job = static_cast<http_lookup*>(self);
+        addrinfo hints{};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* list = nullptr;
+        const int rc = job->resolve(job->host.c_str(), job->service.c_str(), &hints, &list);
+        std::unique_lock<std::mutex> lock(job->mutex);
+        job->rc = rc;
+        job->list = list;
+        job->done = true;
+        if (!job->abandoned) {
+            // Notified under the lock: the caller frees the job once it has the lock, and this
+            // thread touches nothing of it after releasing the lock.
+            job->done_cv.notify_all();
+            return nullptr;
+        }
+        lock.unlock();  // the caller has given up: nobody else will free these
+        if (rc == 0 && list != nullptr) freeaddrinfo(list);
+        delete job;
+        return nullptr;
+    }
+};
+
+/// Resolves host:port within `deadline`: 0 and *out (free with freeaddrinfo), a getaddrinfo
+/// error code, or EAI_AGAIN with *timed_out set when the deadline passed first (the lookup
+/// then finishes unobserved on its detached thread, which frees what it finds).
+inline int http_resolve(const std::string& host, int port, const http_deadline& deadline, http_resolver_fn resolve,
+                        addrinfo** out, bool* timed_out) {
+    *out = nullptr;
+    *timed_out = false;
+    auto* job = new http_lookup;
+    job->host = host;
+    job->service = std::to_string(port);
+    job->resolve = resolve;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);  // resolvers need little; never the 8 MiB default
+    pthread_t thread;
+    const bool threaded = pthread_create(&thread, &attr, &http_lookup::run, job) == 0;
+    pthread_attr_destroy(&attr);
+    if (!threaded) {  // no thread to spare: resolve here, without a deadline
+        http_lookup::run(job);
+        const int rc = job->rc;
+        *out = job->list;
+        delete job;
+        return rc;
+    }
+    std::unique_lock<std::mutex> lock(job->mutex);
+    if (!job->done_cv.wait_until(lock, deadline.end(), [job] { return job->done; })) {
+        job->abandoned = true;  // the thread frees the job when its lookup ends
+        *timed_out = true;
+        return EAI_AGAIN;
+    }
+    const int rc = job->rc;
+    *out = job->list;
+    lock.unlock();
+    delete job;
+    return rc;
+}
+
+/// Connects to host:port (any address the lookup gives) within connect_ms and the deadline;
+/// the name lookup counts against both.
+inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error,
+                        http_resolver_fn resolve = &getaddrinfo) {
+    const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
+    addrinfo* list = nullptr;
+    bool timed_out = false;
+    const int gai = http_resolve(host, port, connect_deadline, resolve, &list, &timed_out);
+    if (timed_out) {
+        *error = "cannot resolve " + host + ": no answer in time";
+        return -1;
+    }
     if (gai != 0) {
         *error = "cannot resolve " + host + ": " + gai_strerror(gai);
         return -1;
@@ -43,7 +131,6 @@ inline int http_connect(const std::string& host, int port, int connect_ms, const
             fd = -1;
             continue;
         }
-        const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
         int err = 0;
         socklen_t len = sizeof(err);
         if (!wait_fd(fd, POLLOUT, connect_deadline) || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
@@ -78,31 +165,14 @@ inline bool send_all(int fd, const char* data, std::size_t size, const http_dead
     return true;
 }
 
-/// Decodes a chunked body; false when it is incomplete or malformed.
-inline bool dechunk(const std::string& in, std::string* out) {
-    out->clear();
-    std::size_t pos = 0;
-    for (;;) {
-        const std::size_t eol = in.find("\r\n", pos);
-        if (eol == std::string::npos) return false;
-        char* end = nullptr;
-        const unsigned long long size = std::strtoull(in.c_str() + pos, &end, 16);
-        if (end == in.c_str() + pos) return false;
-        pos = eol + 2;
-        if (size == 0) return true;  // trailers ignored
-        if (pos + size + 2 > in.size()) return false;
-        out->append(in, pos, static_cast<std::size_t>(size));
-        pos += static_cast<std::size_t>(size) + 2;
-    }
-}
-
-/// POSTs `body` to an http:// URL. Never throws; a failure before a status line comes back
-/// with status 0 and the reason in `error`.
+/// POSTs `body` to an http:// URL. Never throws; a failure before a complete reply (or a reply
+/// the parser refuses) comes back with status 0 and the reason in `error`. The deadline
+/// (total_ms) covers the name lookup, connecting, sending and the whole reply.
 inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
-                               int connect_ms, int total_ms) {
+                               int connect_ms, int total_ms, http_resolver_fn resolve = &getaddrinfo) {
     http_response r;
     const http_deadline deadline(total_ms);
-    const int fd = http_connect(url.host, url.port, connect_ms, deadline, &r.error);
+    const int fd = http_connect(url.host, url.port, connect_ms, deadline, &r.error, resolve);
     if (fd < 0) return r;
     std::string request = "POST " + url.target + " HTTP/1.1\r\n";
     const bool v6 = url.host.find(':') != std::string::npos;
@@ -115,78 +185,26 @@ inline http_response http_post(const url_parts& url, const http_headers& headers
         close(fd);
         return r;
     }
-    // Read the reply until it is complete, the peer closes, or the deadline passes.
-    std::string raw;
-    std::size_t header_end = std::string::npos;
-    long long content_length = -1;
-    bool chunked = false;
+    // Read the reply as it comes, through the parser (which keeps its bounds), until it is
+    // complete or refused, the peer closes, or the deadline passes.
+    http_reply_parser parser;
     char buf[16384];
-    for (;;) {
-        if (header_end != std::string::npos) {
-            const std::size_t have = raw.size() - header_end;
-            if (content_length >= 0 && have >= static_cast<std::size_t>(content_length)) break;
-            std::string decoded;
-            if (chunked && dechunk(raw.substr(header_end), &decoded)) break;
-        }
+    while (!parser.finished()) {
         if (!wait_fd(fd, POLLIN, deadline)) {
-            r.error = "the server did not answer in time";
             close(fd);
-            r.status = 0;
+            r.error = "the server did not answer in time";
             return r;
         }
         const ssize_t n = recv(fd, buf, sizeof(buf), 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n <= 0) break;  // closed: the body ends here
-        raw.append(buf, static_cast<std::size_t>(n));
-        if (raw.size() > k_http_max_reply) {
-            r.error = "the reply is larger than 1 MiB";
-            close(fd);
-            return r;
+        if (n <= 0) {  // closed (or reset): a body framed by the end ends here
+            parser.finish();
+            break;
         }
-        if (header_end == std::string::npos) {
-            const std::size_t he = raw.find("\r\n\r\n");
-            if (he == std::string::npos) continue;
-            header_end = he + 4;
-            // Status line and headers.
-            const std::size_t sl_end = raw.find("\r\n");
-            const std::string status_line = raw.substr(0, sl_end);
-            if (status_line.compare(0, 5, "HTTP/") != 0 || status_line.size() < 12) {
-                r.error = "not an HTTP reply: '" + status_line.substr(0, 64) + "'";
-                close(fd);
-                return r;
-            }
-            r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
-            http_parse_header_lines(raw, sl_end + 2, he, &r.headers);
-            auto te = r.headers.find("transfer-encoding");
-            chunked = te != r.headers.end() && te->second.find("chunked") != std::string::npos;
-            auto cl = r.headers.find("content-length");
-            if (!chunked && cl != r.headers.end()) content_length = std::atoll(cl->second.c_str());
-            if (r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200)) content_length = 0;
-        }
+        parser.feed(buf, static_cast<std::size_t>(n));
     }
     close(fd);
-    if (header_end == std::string::npos) {
-        r.status = 0;
-        r.error = raw.empty() ? "the server closed the connection without a reply" : "incomplete reply headers";
-        return r;
-    }
-    const std::string payload = raw.substr(header_end);
-    if (chunked) {
-        if (!dechunk(payload, &r.body)) {
-            r.status = 0;
-            r.error = "incomplete chunked reply";
-        }
-    } else if (content_length >= 0) {
-        if (payload.size() < static_cast<std::size_t>(content_length)) {
-            r.status = 0;
-            r.error = "the reply ended early";
-        } else {
-            r.body = payload.substr(0, static_cast<std::size_t>(content_length));
-        }
-    } else {
-        r.body = payload;
-    }
-    return r;
+    return parser.result();
 }
 
 }  // namespace detail

@@ -1,8 +1,11 @@
 // crashdrop/transport/http_windows.hpp - HTTP and HTTPS POSTs on Windows through WinHTTP, the HTTP
 // client that is part of the system (no libcurl there). The same contract as the POSIX client
 // (http_posix.hpp): one POST per connection, a connect timeout, a deadline for the whole exchange
-// (a server that hangs or trickles its reply is cut off), redirects not followed, replies over
-// 1 MiB refused, status 0 and a reason on any failure before a complete reply. Unlike it, this one
+// (a server that hangs or trickles its reply is cut off; WinHTTP's resolve timeout is set from it
+// too), redirects not followed, bodies over 1 MiB refused and only their first 64 KiB kept (WinHTTP
+// parses the status line and headers itself and limits them, 64 KiB by default; an interim 1xx
+// status that still reached us would be classified "retry", never "sent"), status 0 and a reason
+// on any failure before a complete reply; the status is read by the same interpret_reply. Unlike it, this one
 // goes through the proxy configured for WinHTTP (`netsh winhttp set proxy`), when there is one.
 //
 // Loading: winhttp.dll is loaded from the system folder at the first upload, and its functions
@@ -287,6 +290,7 @@ inline http_response winhttp_post(const url_parts& url, const http_headers& head
 
     // The body as it arrives: waiting for some (within the deadline), then taking what is there.
     char buf[16384];
+    std::size_t received = 0;
     for (;;) {
         if (!arm(false)) return failed("the server did not answer in time");
         DWORD available = 0;
@@ -295,8 +299,9 @@ inline http_response winhttp_post(const url_parts& url, const http_headers& head
         DWORD got = 0;
         if (!lib.read_data(request.get(), buf, std::min<DWORD>(available, sizeof(buf)), &got)) return reading_failed(GetLastError());
         if (got == 0) break;
-        r.body.append(buf, got);
-        if (r.body.size() > k_http_max_reply) return failed("the reply is larger than 1 MiB");
+        received += got;
+        if (received > k_http_max_reply) return failed("the reply is larger than 1 MiB");
+        r.body.append(buf, std::min<std::size_t>(got, k_http_max_body_kept - std::min(k_http_max_body_kept, r.body.size())));
     }
     r.status = static_cast<int>(status);
     return r;

@@ -1,8 +1,10 @@
 // crashdrop/transport/upload.hpp - turns a report into the request a crash server expects and
 // its reply into a verdict: the multipart body (Breakpad/Crashpad/Electron, Socorro or Sentry
 // fields), optional gzip, the client (Linux: http:// through the built-in client, https:// through
-// libcurl; Windows: both through WinHTTP), and the reading of the reply (200 + id: sent; 5xx or no reply: retry later; 4xx or Socorro's
-// "Discarded=": rejected).
+// libcurl; Windows: both through WinHTTP), and the reading of the reply (interpret_reply: 2xx +
+// id: sent; 400, 413 or Socorro's "Discarded=": rejected; a configuration error such as 404:
+// pending with the longest back-off; anything else, or no reply: retry later, after Retry-After
+// for 429 and 503).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 
@@ -211,8 +213,10 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     return parts;
 }
 
-/// Reads a server's reply as a verdict, per format.
-inline UploadResult interpret_reply(const http_response& reply, UploadFormat format) {
+/// Reads a server's reply as a verdict, per format. The status decides first, the same for
+/// every client (classify_http_status); the body then gives the server id, or Socorro's
+/// "Discarded=" refusal. `now` (UTC seconds) is for a Retry-After given as a date.
+inline UploadResult interpret_reply(const http_response& reply, UploadFormat format, long long now = -1) {
     UploadResult out;
     auto trimmed = [](std::string s) {
         while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -225,25 +229,40 @@ inline UploadResult interpret_reply(const http_response& reply, UploadFormat for
         return out;
     }
     const std::string status = "HTTP " + std::to_string(reply.status);
-    if (reply.status >= 500 || reply.status == 408 || reply.status == 429) {
-        out.status = UploadStatus::retry_later;
-        out.message = status + ": " + body.substr(0, 200);
-        return out;
-    }
-    if (reply.status >= 400) {
-        out.status = UploadStatus::rejected;
-        out.message = status + ": " + body.substr(0, 200);
-        return out;
-    }
-    if (reply.status < 200 || reply.status >= 300) {
-        out.status = UploadStatus::retry_later;  // redirects are not followed
-        out.message = status + " (not a success)";
-        return out;
+    switch (classify_http_status(reply.status)) {
+        case http_status_class::rejected:
+            out.status = UploadStatus::rejected;
+            out.message = status + ": " + body.substr(0, 200);
+            return out;
+        case http_status_class::configuration:
+            // The URL, the credentials or a proxy is wrong: nothing the report can be blamed for.
+            out.status = UploadStatus::retry_later;
+            out.retry_after_ms = k_max_retry_wait_ms;
+            out.message = status + " (check the upload URL, credentials and proxy; the report is kept): " + body.substr(0, 200);
+            return out;
+        case http_status_class::retry: {
+            out.status = UploadStatus::retry_later;
+            out.message = status + ": " + body.substr(0, 200);
+            if (reply.status < 200 || (reply.status >= 300 && reply.status < 400)) {
+                out.message = status + " (not a success; redirects are not followed)";
+            }
+            auto ra = reply.headers.find("retry-after");
+            if ((reply.status == 429 || reply.status == 503) && ra != reply.headers.end()) {
+                const long long ms = http_retry_after_ms(ra->second, now >= 0 ? now : static_cast<long long>(std::time(nullptr)));
+                if (ms > 0) {
+                    out.retry_after_ms = std::min(ms, k_max_retry_wait_ms);
+                    out.message += " (Retry-After: " + ra->second.substr(0, 64) + ")";
+                }
+            }
+            return out;
+        }
+        case http_status_class::sent:
+            break;
     }
     if (format == UploadFormat::socorro) {
         if (body.rfind("Discarded=", 0) == 0) {
             out.status = UploadStatus::rejected;
-            out.message = body;
+            out.message = body.substr(0, 200);
             return out;
         }
         out.status = UploadStatus::sent;
@@ -277,7 +296,9 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         target = add_query(s.url, {{"product", up.report.product}, {"version", up.report.version}, {"guid", up.client_id}});
     }
     if (!parse_url(target, &url, &bad.message)) {
-        bad.status = UploadStatus::rejected;  // no retry will fix the URL
+        // A configuration error: the report is not to blame, and a corrected URL at the next
+        // start() sends it.
+        bad.retry_after_ms = k_max_retry_wait_ms;
         return bad;
     }
     const std::string boundary = "----crashdrop-" + up.report.id;

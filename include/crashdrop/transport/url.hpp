@@ -16,6 +16,14 @@ struct url_parts {
 
 /// Splits an absolute http(s) URL. Returns false (with *error) for anything else.
 inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
+    // A blank or control byte would end up in the request line or the Host header (a CR LF
+    // there splits the request); a URL percent-encodes them.
+    for (const char ch : url) {
+        if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) {
+            if (error != nullptr) *error = "the URL holds a blank or control character (percent-encode it)";
+            return false;
+        }
+    }
     const std::size_t colon = url.find("://");
     if (colon == std::string::npos) {
         if (error != nullptr) *error = "not an absolute URL: '" + url + "'";
@@ -47,11 +55,21 @@ inline bool parse_url(const std::string& url, url_parts* out, std::string* error
             return false;
         }
         u.host = authority.substr(1, close - 1);
-        if (close + 1 < authority.size() && authority[close + 1] == ':') port = authority.substr(close + 2);
+        const bool literal = !u.host.empty() && u.host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+        if (!literal || (close + 1 < authority.size() && authority[close + 1] != ':')) {
+            if (error != nullptr) *error = "bad IPv6 host in '" + url + "'";
+            return false;
+        }
+        if (close + 1 < authority.size()) port = authority.substr(close + 2);
     } else {
         const std::size_t pc = authority.rfind(':');
         u.host = authority.substr(0, pc);
         if (pc != std::string::npos) port = authority.substr(pc + 1);
+        // A colon or bracket left in the host is not a host name (nor an unbracketed IPv6 literal).
+        if (u.host.find_first_of(":[]") != std::string::npos) {
+            if (error != nullptr) *error = "bad host in '" + url + "' (an IPv6 address goes in brackets)";
+            return false;
+        }
     }
     if (u.host.empty()) {
         if (error != nullptr) *error = "no host in '" + url + "'";
