@@ -415,6 +415,14 @@ private:
         }
     }
 
+    /// How long a report waits after an attempt that asked to retry: the back-off, or what the
+    /// server (or transport) asked for if longer; at most an hour.
+    long long retry_wait_ms(const UploadResult& result, int tries) const {
+        const long long backoff = std::min<long long>(k_max_retry_wait_ms, static_cast<long long>(config_.retry_delay_ms)
+                                                                               << std::min(tries, 20));
+        return std::max(backoff, std::min(result.retry_after_ms, k_max_retry_wait_ms));
+    }
+
     void attempt(const std::string& id, int tries) {
         if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
         bool in_memory = false;
@@ -492,10 +500,7 @@ private:
             case UploadStatus::retry_later: {
                 report.last_error = result.message;
                 db_.save(report, true, nullptr);
-                // The back-off, or what the server (or transport) asked for if longer; at most an hour.
-                const long long backoff = std::min<long long>(k_max_retry_wait_ms, static_cast<long long>(config_.retry_delay_ms)
-                                                                                       << std::min(tries, 20));
-                const long long delay = std::max(backoff, std::min(result.retry_after_ms, k_max_retry_wait_ms));
+                const long long delay = retry_wait_ms(result, tries);
                 log("could not send " + id + ": " + result.message + "; retrying in " + std::to_string(delay) + " ms");
                 schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
                 break;
@@ -562,8 +567,7 @@ private:
                 log("rejected " + id + " (sent from memory): " + result.message);
                 break;
             case UploadStatus::retry_later: {
-                const long long delay = std::min<long long>(3600000LL, static_cast<long long>(config_.retry_delay_ms)
-                                                                           << std::min(tries, 20));
+                const long long delay = retry_wait_ms(result, tries);
                 log("could not send " + id + " from memory: " + result.message + "; retrying in " + std::to_string(delay) +
                     " ms (lost if this helper ends first)");
                 schedule(id, clock::now() + std::chrono::milliseconds(delay), tries + 1);
