@@ -999,9 +999,10 @@ TEST_CASE("a forked child's crash: its own dump - global_extra but not extra - s
     CHECK(!file_exists(db.root + "/pending/" + pending[0] + ".meta"));
     CHECK(mode_of(db.root + "/pending/" + pending[0] + ".dmp") == 0600);
     CHECK(!file_exists(db.root + "/attachments/" + pending[0]));
-    // The next start finds it, makes its metadata from the dump's own context, and sends it.
+    // The next start finds it, makes its metadata from the dump's own context, and sends it
+    // (the attachment path found in the dump is read because this run names it too).
     const std::string later = write_log(dir + "/app.log", 3000, "LATER");
-    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500", cap});
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500", "context=1", cap});
     REQUIRE(server.wait_count(2));
     REQUIRE(db.wait_helpers_done(2));
     CHECK(server.count() == 2);
@@ -1017,7 +1018,8 @@ TEST_CASE("a forked child's crash: its own dump - global_extra but not extra - s
     CHECK(meta.count("annotation.scene") == 0);
     CHECK(meta.at("annotation.build") == "nightly");
     // The child had no helper to copy its attachment when it crashed: the copy is taken when the
-    // dump is found, so what is sent is the file as it was at the next start.
+    // dump is found (the running application naming the same file), so what is sent is the file
+    // as it was at the next start.
     const std::string copy = db.root + "/attachments/" + pending[0] + "/app.log";
     CHECK(meta.at("attachment.0000") == copy);
     CHECK(read_text_file(copy) == later.substr(later.size() - k_attachment_cap));

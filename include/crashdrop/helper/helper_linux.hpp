@@ -47,18 +47,20 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
     if (region == nullptr || region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
     const std::uint64_t size = region->image_size;
-    if (id.size() != 36 || size == 0 || size > region->image_capacity) {
+    if (!is_report_id(id) || size == 0 || size > region->image_capacity) {  // only a well-formed id becomes a file name
+        service->log(!is_report_id(id) ? "hand-off refused: malformed report id" : "hand-off refused: bad dump size");
         region->handoff.store(sigsafe::hs_failed, std::memory_order_release);
         return false;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
     const std::string name = id + ".dmp";
-    int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    const int dirfd = open_folder(dir);  // pending/ itself never through a link
+    int fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) : -1;
     std::string tmp;
-    if (fd < 0) {
-        tmp = dir + "/." + name + ".helper.tmp";
-        fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && dirfd >= 0) {
+        tmp = "." + name + ".helper.tmp";
+        fd = openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
     for (std::uint64_t done = 0; ok && done < size;) {
@@ -71,18 +73,21 @@ inline bool persist_handoff(helper_service* service, sigsafe::region_header* reg
         int r;
         if (tmp.empty()) {
             const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            r = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            r = linkat(AT_FDCWD, self.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            r = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            r = static_cast<int>(syscall(SYS_renameat2, dirfd, tmp.c_str(), dirfd, name.c_str(), 1));
             if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                r = link(tmp.c_str(), (dir + "/" + name).c_str());
-                if (r == 0) unlink(tmp.c_str());
+                r = linkat(dirfd, tmp.c_str(), dirfd, name.c_str(), 0);
+                if (r == 0) unlinkat(dirfd, tmp.c_str(), 0);
             }
         }
         // EEXIST: the application wrote it itself (it gave up waiting); the file is the same.
         ok = r == 0 || errno == EEXIST;
     }
-    if (!tmp.empty()) unlink(tmp.c_str());
+    const int saved_errno = errno;
+    if (!tmp.empty()) unlinkat(dirfd, tmp.c_str(), 0);
+    if (dirfd >= 0) close(dirfd);
+    errno = saved_errno;
     region->handoff.store(ok ? sigsafe::hs_persisted : sigsafe::hs_failed, std::memory_order_release);
     if (!ok) {
         service->log("could not write " + name + ": " + errno_text(errno));
@@ -175,6 +180,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     int code = 1;
     {
         helper_service service(config, custom);
+        service.set_region(region);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
             service.finish();
@@ -229,7 +235,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     } else {
         c.path = "/proc/self/exe";
         std::string cmdline;
-        read_whole_file("/proc/self/cmdline", &cmdline, 1u << 20);
+        read_system_file("/proc/self/cmdline", &cmdline, 1u << 20);
         std::size_t pos = 0;
         while (pos < cmdline.size()) {
             const std::size_t end = cmdline.find('\0', pos);

@@ -150,7 +150,10 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
 inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, HANDLE app, Report* out) {
     if (region->handoff.load(std::memory_order_acquire) != sigsafe::hs_ready) return false;
     const std::string id(region->report_id, strnlen(region->report_id, sizeof(region->report_id)));
-    if (id.size() != 36) return false;
+    if (!is_report_id(id)) {  // only a well-formed id becomes a file name
+        service->log("hand-off refused: malformed report id");
+        return false;
+    }
     const std::string pending = service->db().pending_dir();
     static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
     using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
@@ -215,6 +218,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     int code = 1;
     {
         helper_service service(config, custom);
+        service.set_region(region);
         if (service.begin()) {
             for (;;) {
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
