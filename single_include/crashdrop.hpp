@@ -305,6 +305,14 @@ CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
 
+/* crashdrop::default_database_path(): the per-user folder for a product's crash database
+ * (Linux: $XDG_STATE_HOME/<product>/crashdrop or $HOME/.local/state/<product>/crashdrop;
+ * Windows: %LOCALAPPDATA%\<product>\Crashes). Returns the path's length in bytes (without the
+ * NUL), 0 when it cannot be determined. The path, NUL-terminated, is copied into out when it
+ * fits in capacity bytes (length < capacity); otherwise out gets "" (if capacity > 0): call
+ * again with length + 1 bytes. out may be NULL with capacity 0. */
+CRASHDROP_C_API size_t crashdrop_default_database_path(const char* product_name, char* out, size_t capacity);
+
 /* crashdrop::run_helper(): the main() of an external helper executable. */
 CRASHDROP_C_API int crashdrop_run_helper(int argc, char** argv);
 
@@ -747,6 +755,16 @@ CRASHDROP_API bool last_crash_report(Report* out);
 CRASHDROP_API Status set_upload_to_server(bool enabled);
 CRASHDROP_API bool upload_to_server();
 
+/// The per-user folder for a product's crash database, to give Options::database_path:
+///   Linux:   $XDG_STATE_HOME/<product>/crashdrop, else $HOME/.local/state/<product>/crashdrop
+///            (only absolute values of the variables count, as the XDG specification says)
+///   Windows: %LOCALAPPDATA%\<product>\Crashes
+/// The product name becomes one safe path component: ASCII letters, digits, '-', '_' and '.'
+/// are kept, every other byte becomes '_', leading dots and trailing dots and spaces are
+/// dropped, at most 64 characters. Empty when it cannot be determined (no such variable, or a
+/// product name with nothing usable in it). It creates nothing; start() creates the folders
+/// (mode 0700) and refuses one that is not the user's alone.
+CRASHDROP_API std::string default_database_path(const std::string& product_name);
 /// The main() of an external helper executable (HelperMode::external): started by the
 /// application's start(), it persists and sends reports. Returns the process exit code.
 ///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }
@@ -8842,12 +8860,15 @@ public:
     /// cannot be created.
     bool begin() {
         log("helper started (pid " + std::to_string(current_process_id()) + ")");
-        std::string where;
+        std::string where, why;
+        if (file_kind(db_.root()) != entry_kind::missing && !check_private_folder(db_.root(), &why)) {
+            log("database refused: " + why);  // before anything is created in it
+            return false;
+        }
         if (int err = db_.create(&where)) {
             log("cannot create " + where + ": " + error_text(err));
             return false;
         }
-        std::string why;
         if (!db_.check(&why)) {
             log("database refused: " + why);
             return false;
@@ -10322,11 +10343,14 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     }
     database db(resolved);
     std::free(resolved);
+    std::string why;
+    if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
+        return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
+    }
     std::string where;
     if (int err = db.create(&where)) {
         return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
     }
-    std::string why;
     if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();
@@ -11774,11 +11798,13 @@ inline Status windows_start(const Options& options) {
                                                             "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)"));
     }
     const database db(root);
-    std::string where;
+    std::string where, why;
+    if (file_kind(root) != entry_kind::missing && !check_private_folder(root, &why)) {
+        return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
+    }
     if (int err = db.create(&where)) {
         return fail(Status(Error::database_unavailable, "'" + where + "' cannot be created: " + error_text(err)));
     }
-    std::string why;
     if (!db.check(&why)) return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
     win_runtime().database_root = root;
     const std::string id = new_uuid();
@@ -12019,6 +12045,53 @@ inline void notify_helper_consent() {
 
 // ---- the same everywhere ----------------------------------------------------------------------
 
+namespace detail {
+/// A product name as one safe path component (see default_database_path).
+inline std::string safe_path_component(const std::string& name) {
+    std::string out;
+    for (const char ch : name) {
+        const bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                          ch == '_' || ch == '.';
+        if (out.empty() && ch == '.') continue;  // never "." or "..", never hidden
+        out += keep ? ch : '_';
+        if (out.size() == 64) break;
+    }
+    while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();  // Windows drops them
+    return out;
+}
+}  // namespace detail
+
+std::string default_database_path(const std::string& product_name) {
+    const std::string product = detail::safe_path_component(product_name);
+    if (product.empty()) return std::string();
+#if CRASHDROP_OS_WINDOWS
+    std::vector<wchar_t> buf(32768);
+    const DWORD n = GetEnvironmentVariableW(L"LOCALAPPDATA", buf.data(), static_cast<DWORD>(buf.size()));
+    if (n == 0 || n >= buf.size()) return std::string();
+    std::string base = detail::narrow(buf.data(), n);
+    // Only an absolute folder: "C:\..." or "\\server\share\...".
+    const bool absolute = (base.size() >= 3 && base[1] == ':' && detail::is_separator(base[2])) ||
+                          (base.size() >= 2 && detail::is_separator(base[0]) && detail::is_separator(base[1]));
+    if (!absolute) return std::string();
+    while (base.size() > 3 && detail::is_separator(base.back())) base.pop_back();
+    return base + "\\" + product + "\\Crashes";
+#else
+    auto absolute_env = [](const char* var) {
+        const char* v = std::getenv(var);
+        std::string s = v != nullptr && v[0] == '/' ? std::string(v) : std::string();
+        while (s.size() > 1 && s.back() == '/') s.pop_back();
+        return s;
+    };
+    std::string state = absolute_env("XDG_STATE_HOME");
+    if (state.empty()) {
+        const std::string home = absolute_env("HOME");
+        if (home.empty()) return std::string();
+        state = (home == "/" ? std::string() : home) + "/.local/state";
+    }
+    return (state == "/" ? std::string() : state) + "/" + product + "/crashdrop";
+#endif
+}
+
 std::vector<Report> pending_reports() {
     if (!is_started()) return {};
     return detail::database(detail::database_root()).list(ReportState::pending);
@@ -12124,6 +12197,7 @@ inline Status unsupported() {
 }
 }  // namespace detail
 
+std::string default_database_path(const std::string&) { return std::string(); }
 Status start(const Options&) { return detail::unsupported(); }
 bool is_started() noexcept { return false; }
 Status prepare_thread() { return detail::unsupported(); }
@@ -12504,6 +12578,18 @@ int crashdrop_reinstall(void) {
 }
 
 void crashdrop_stop(void) { crashdrop::stop(); }
+
+size_t crashdrop_default_database_path(const char* product_name, char* out, size_t capacity) {
+    if (out != nullptr && capacity > 0) out[0] = '\0';
+    size_t length = 0;
+    const int rc = crashdrop::detail::capi::guarded("crashdrop_default_database_path", [&]() -> int {
+        const std::string path = crashdrop::default_database_path(crashdrop::detail::capi::text(product_name));
+        length = path.size();
+        if (out != nullptr && length < capacity) std::memcpy(out, path.c_str(), length + 1);
+        return CRASHDROP_OK;
+    });
+    return rc == CRASHDROP_OK ? length : 0;
+}
 
 int crashdrop_run_helper(int argc, char** argv) {
     // Its result is an exit code, not a crashdrop_error: an exception (out of memory) becomes

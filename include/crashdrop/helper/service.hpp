@@ -31,12 +31,15 @@ public:
     /// cannot be created.
     bool begin() {
         log("helper started (pid " + std::to_string(current_process_id()) + ")");
-        std::string where;
+        std::string where, why;
+        if (file_kind(db_.root()) != entry_kind::missing && !check_private_folder(db_.root(), &why)) {
+            log("database refused: " + why);  // before anything is created in it
+            return false;
+        }
         if (int err = db_.create(&where)) {
             log("cannot create " + where + ": " + error_text(err));
             return false;
         }
-        std::string why;
         if (!db_.check(&why)) {
             log("database refused: " + why);
             return false;

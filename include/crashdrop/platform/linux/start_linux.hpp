@@ -39,11 +39,14 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     }
     database db(resolved);
     std::free(resolved);
+    std::string why;
+    if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
+        return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
+    }
     std::string where;
     if (int err = db.create(&where)) {
         return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
     }
-    std::string why;
     if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();

@@ -188,11 +188,13 @@ inline Status windows_start(const Options& options) {
                                                             "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)"));
     }
     const database db(root);
-    std::string where;
+    std::string where, why;
+    if (file_kind(root) != entry_kind::missing && !check_private_folder(root, &why)) {
+        return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
+    }
     if (int err = db.create(&where)) {
         return fail(Status(Error::database_unavailable, "'" + where + "' cannot be created: " + error_text(err)));
     }
-    std::string why;
     if (!db.check(&why)) return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
     win_runtime().database_root = root;
     const std::string id = new_uuid();
