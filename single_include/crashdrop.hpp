@@ -4405,7 +4405,8 @@ CRASHDROP_SIGSAFE void respawn_helper(linux_state* g) {
     raw_syscall(SYS_setsid);
     const int region = static_cast<int>(raw_syscall(SYS_fcntl, g->region_fd, F_DUPFD, 10));
     const int null_fd = sys_openat(AT_FDCWD, "/dev/null", O_RDWR);
-    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+    // O_NONBLOCK: a FIFO planted as helper.log fails at once (ENXIO) instead of blocking.
+    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (null_fd >= 0) {
         raw_syscall(SYS_dup3, null_fd, 0, 0);
         raw_syscall(SYS_dup3, null_fd, 1, 0);
@@ -9484,7 +9485,13 @@ inline int launch_helper(HelperMode mode, const helper_command& command, int reg
         *error = "socketpair: " + errno_text(errno);
         return -1;
     }
-    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // Never through a link, and only a regular file (a FIFO planted as helper.log would block start()).
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    struct stat log_st;
+    if (log_fd >= 0 && (fstat(log_fd, &log_st) != 0 || !S_ISREG(log_st.st_mode))) {
+        close(log_fd);
+        log_fd = -1;
+    }
     const pid_t child = fork();
     if (child < 0) {
         *error = "fork: " + errno_text(errno);

@@ -1061,6 +1061,11 @@ void release_stuck_helpers(const database_view& db, const std::string& fifo) {
     }
 }
 
+bool file_kind_is_fifo(const std::string& path) {
+    struct stat st;
+    return lstat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 }  // namespace
 
 TEST_CASE("a .meta planted in pending/ naming any file as an attachment: that file never reaches the server", "[upload][hostile]") {
@@ -1157,4 +1162,23 @@ TEST_CASE("links and FIFOs and bad ids planted in the database are set aside and
     CHECK(db.ids("pending").empty());
     CHECK(db.ids("completed") == pending);
     CHECK(read_text_file(secret) == k_secret + "\n");
+}
+
+TEST_CASE("a FIFO planted as helper.log blocks neither start() nor the helper: the crash is still sent", "[upload][hostile]") {
+    const std::string dir = fresh("fifo-helper-log");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    REQUIRE(mkdir(db.root.c_str(), 0700) == 0);
+    REQUIRE(mkfifo((db.root + "/helper.log").c_str(), 0600) == 0);
+    const run_result app = run_app("crash", db.root, {"url=" + server.url()}, 20);
+    const bool sent = server.wait_count(1, 20);
+    if (app.timed_out) {  // (an old library's start() waits in open() for a reader)
+        const int fd = open((db.root + "/helper.log").c_str(), O_RDONLY | O_NONBLOCK);
+        if (fd >= 0) close(fd);
+    }
+    INFO(app.describe());
+    CHECK(app.signal() == SIGSEGV);
+    CHECK(sent);
+    CHECK(file_kind_is_fifo(db.root + "/helper.log"));
 }

@@ -282,7 +282,13 @@ inline int launch_helper(HelperMode mode, const helper_command& command, int reg
         *error = "socketpair: " + errno_text(errno);
         return -1;
     }
-    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // Never through a link, and only a regular file (a FIFO planted as helper.log would block start()).
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    struct stat log_st;
+    if (log_fd >= 0 && (fstat(log_fd, &log_st) != 0 || !S_ISREG(log_st.st_mode))) {
+        close(log_fd);
+        log_fd = -1;
+    }
     const pid_t child = fork();
     if (child < 0) {
         *error = "fork: " + errno_text(errno);
