@@ -271,10 +271,10 @@ public:
     /// This installation's stable id, created on first use.
     std::string client_id(const std::string& fresh_id) const {
         std::string id = settings()["client_id"];
-        if (id.size() == 36) return id;
+        if (is_report_id(id)) return id;
         update_settings(
             [&](std::map<std::string, std::string>& kv) {
-                if (kv["client_id"].size() != 36) kv["client_id"] = fresh_id;
+                if (!is_report_id(kv["client_id"])) kv["client_id"] = fresh_id;
                 id = kv["client_id"];
             },
             nullptr);
