@@ -3,7 +3,9 @@
 // received. Its main() calls crashdrop::start() first: in helper mode (re-exec) the same
 // executable runs again as the helper, and start() then never returns.
 //
-//   demo <database folder> [submit URL]
+//   demo [database folder] [submit URL]
+// Without a database folder it uses the per-user one, crashdrop::default_database_path()
+// ($XDG_STATE_HOME/crashdrop-demo/crashdrop or ~/.local/state/crashdrop-demo/crashdrop).
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -57,8 +59,8 @@ void idle_thread(const char* name) {
 
 int main(int argc, char** argv) {
     crashdrop::Options options;
-    options.database_path = argc > 1 ? argv[1] : "crashdrop-demo-db";
     options.product_name = "crashdrop-demo";
+    options.database_path = argc > 1 ? argv[1] : crashdrop::default_database_path(options.product_name);
     options.product_version = "1.0.0";
     if (argc > 2) options.submit_url = argv[2];  // the helper process sends the report there
     options.tags["renderer"] = "vulkan";        // sent with every report (Sentry's tags)

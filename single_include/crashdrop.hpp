@@ -304,6 +304,14 @@ CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
 
+/* crashdrop::default_database_path(): the per-user folder for a product's crash database
+ * (Linux: $XDG_STATE_HOME/<product>/crashdrop or $HOME/.local/state/<product>/crashdrop;
+ * Windows: %LOCALAPPDATA%\<product>\Crashes). Returns the path's length in bytes (without the
+ * NUL), 0 when it cannot be determined. The path, NUL-terminated, is copied into out when it
+ * fits in capacity bytes (length < capacity); otherwise out gets "" (if capacity > 0): call
+ * again with length + 1 bytes. out may be NULL with capacity 0. */
+CRASHDROP_C_API size_t crashdrop_default_database_path(const char* product_name, char* out, size_t capacity);
+
 /* crashdrop::run_helper(): the main() of an external helper executable. */
 CRASHDROP_C_API int crashdrop_run_helper(int argc, char** argv);
 
@@ -500,8 +508,9 @@ struct Report {
     std::map<std::string, std::string> tags;
     User user;
     std::vector<Breadcrumb> breadcrumbs;  ///< oldest first
-    /// Files sent with the report: the helper's copies in <database>/attachments/<id>/, or the
-    /// original paths when no copy could be made when the crash was stored.
+    /// Files sent with the report: the helper's copies in <database>/attachments/<id>/ (a file
+    /// that could not be copied when the crash was stored is left out; the original paths are
+    /// never read at sending time).
     std::vector<std::string> attachments;
 };
 
@@ -572,7 +581,10 @@ CRASHDROP_NAMESPACE_BEGIN
 
 struct Options {
     /// Crash database folder. Created (mode 0700) if missing; dumps are written to
-    /// `<database_path>/pending/<report id>.dmp` (mode 0600). Required.
+    /// `<database_path>/pending/<report id>.dmp` (mode 0600). Required;
+    /// default_database_path(product_name) gives the per-user one. An existing folder must be
+    /// the user's alone: start() refuses (Error::database_unavailable) one that is a symbolic
+    /// link (Windows: a reparse point), owned by another user or writable by group or others.
     std::string database_path;
 
     /// Recorded in every dump's annotations as `prod` / `ver`. At most 255 bytes each.
@@ -688,7 +700,9 @@ struct Options {
     /// Files sent with every report (logs, settings). The helper copies each one into the
     /// database when it stores a crash, so the report keeps the file as it was then, and sends
     /// the copy; a file larger than max_attachment_bytes keeps only its last
-    /// max_attachment_bytes (the end of a log is what explains a crash).
+    /// max_attachment_bytes (the end of a log is what explains a crash). Only these copies are
+    /// ever sent: a file that cannot be copied then (missing, unreadable, not a regular file)
+    /// is logged and left out.
     std::vector<std::string> attachments;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  ///< Range 1 KiB .. 100 MiB.
 
@@ -761,6 +775,16 @@ CRASHDROP_API bool last_crash_report(Report* out);
 CRASHDROP_API Status set_upload_to_server(bool enabled);
 CRASHDROP_API bool upload_to_server();
 
+/// The per-user folder for a product's crash database, to give Options::database_path:
+///   Linux:   $XDG_STATE_HOME/<product>/crashdrop, else $HOME/.local/state/<product>/crashdrop
+///            (only absolute values of the variables count, as the XDG specification says)
+///   Windows: %LOCALAPPDATA%\<product>\Crashes
+/// The product name becomes one safe path component: ASCII letters, digits, '-', '_' and '.'
+/// are kept, every other byte becomes '_', leading dots and trailing dots and spaces are
+/// dropped, at most 64 characters. Empty when it cannot be determined (no such variable, or a
+/// product name with nothing usable in it). It creates nothing; start() creates the folders
+/// (mode 0700) and refuses one that is not the user's alone.
+CRASHDROP_API std::string default_database_path(const std::string& product_name);
 /// The main() of an external helper executable (HelperMode::external): started by the
 /// application's start(), it persists and sends reports. Returns the process exit code.
 ///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }
@@ -4512,7 +4536,8 @@ CRASHDROP_SIGSAFE void respawn_helper(linux_state* g) {
     raw_syscall(SYS_setsid);
     const int region = static_cast<int>(raw_syscall(SYS_fcntl, g->region_fd, F_DUPFD, 10));
     const int null_fd = sys_openat(AT_FDCWD, "/dev/null", O_RDWR);
-    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+    // O_NONBLOCK: a FIFO planted as helper.log fails at once (ENXIO) instead of blocking.
+    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (null_fd >= 0) {
         raw_syscall(SYS_dup3, null_fd, 0, 0);
         raw_syscall(SYS_dup3, null_fd, 1, 0);
@@ -5379,6 +5404,18 @@ inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const 
     return out;
 }
 
+/// True for a report id as crashdrop makes them: 36 characters, lower-case hex digits with dashes
+/// at 8, 13, 18 and 23 (8-4-4-4-12). Only such an id ever becomes part of a file name.
+inline bool is_report_id(const std::string& id) {
+    if (id.size() != 36) return false;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        const char c = id[i];
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
 inline std::string encode_report(const Report& r) {
     std::map<std::string, std::string> kv;
     kv["id"] = r.id;
@@ -5419,7 +5456,7 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     };
     Report r;
     r.id = get("id");
-    if (r.id.size() != 36 || r.id.find_first_not_of("0123456789abcdef-") != std::string::npos) {
+    if (!is_report_id(r.id)) {
         if (error != nullptr) *error = "no valid report id";
         return false;
     }
@@ -5856,8 +5893,15 @@ CRASHDROP_NAMESPACE_END
 // ---- begin crashdrop/database/files_posix.hpp ----
 // crashdrop/database/files_posix.hpp - the file operations the crash database and the helper
 // use, on POSIX: whole-file reads, atomic writes (temporary file + rename), folder listing, an
-// exclusive lock file. files_windows.hpp has the same functions for Windows; database.hpp is
-// written against these only. Paths are UTF-8 strings.
+// exclusive lock file, and the checks that keep the database the user's alone. files_windows.hpp
+// has the same functions for Windows; database.hpp is written against these only. Paths are
+// UTF-8 strings.
+// Every function that takes a database path opens the path's folder with O_DIRECTORY|O_NOFOLLOW
+// and then works relative to it (openat, fstatat, renameat, unlinkat) without following a link
+// in the last part either: a symbolic link planted as a database file or folder is never
+// followed. Files are opened O_NONBLOCK and read only when fstat says they are regular files (a
+// FIFO or a device never blocks the helper). Only read_file_tail(follow_links = true), for the
+// application's own attachment paths, and read_system_file (/proc) follow links.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX
 
@@ -5891,16 +5935,63 @@ inline int make_directories(const std::string& path) {
     return 0;
 }
 
-/// Reads at most the last `limit` bytes of a file; *cut says whether the start was left out.
-inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+/// Opens a database folder for the *at() calls: never through a symbolic link as its last part.
+inline int open_folder(const std::string& dir) {
+    return open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/// A path as its folder (opened with open_folder) and its last part, for the *at() calls.
+class folder_entry {
+public:
+    explicit folder_entry(const std::string& path) {
+        std::string p = path;
+        while (p.size() > 1 && p.back() == '/') p.pop_back();
+        const std::size_t slash = p.rfind('/');
+        name_ = slash == std::string::npos ? p : p.substr(slash + 1);
+        dir_ = open_folder(slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : p.substr(0, slash));
+    }
+    ~folder_entry() {
+        if (dir_ >= 0) close(dir_);
+    }
+    folder_entry(const folder_entry&) = delete;
+    folder_entry& operator=(const folder_entry&) = delete;
+    bool ok() const { return dir_ >= 0 && !name_.empty() && name_ != "." && name_ != ".."; }
+    int dir() const { return dir_; }
+    const char* name() const { return name_.c_str(); }
+
+private:
+    int dir_ = -1;
+    std::string name_;
+};
+
+/// Opens a file for reading without blocking (a FIFO or a device opens at once), and keeps it
+/// only if it is a regular file (errno EINVAL otherwise). `follow_links`: the last part may be
+/// a symbolic link (the application's own attachment paths); otherwise the path is a database
+/// file, opened relative to its folder without following a link anywhere in its last two parts.
+inline int open_regular_file(const std::string& path, bool follow_links, struct stat* st) {
+    int fd;
+    if (follow_links) {
+        fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    } else {
+        folder_entry at(path);
+        if (!at.ok()) return -1;
+        fd = openat(at.dir(), at.name(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) return -1;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         close(fd);
         errno = EINVAL;  // not a regular file (a FIFO would block the helper)
-        return false;
+        return -1;
     }
+    return fd;
+}
+
+/// Reads at most the last `limit` bytes of a regular file; *cut says whether the start was left
+/// out. With follow_links false, the path is a database file (see open_regular_file).
+inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut, bool follow_links = true) {
+    struct stat st;
+    const int fd = open_regular_file(path, follow_links, &st);
+    if (fd < 0) return false;
     const auto size = static_cast<std::size_t>(st.st_size);
     const std::size_t skip = size > limit ? size - limit : 0;
     *cut = skip > 0;
@@ -5917,9 +6008,8 @@ inline bool read_file_tail(const std::string& path, std::size_t limit, std::stri
     return true;
 }
 
-inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return false;
+/// Reads up to `limit` (+ one buffer) bytes from an open file.
+inline void read_all(int fd, std::string* out, std::size_t limit) {
     out->clear();
     char buf[65536];
     for (;;) {
@@ -5929,12 +6019,29 @@ inline bool read_whole_file(const std::string& path, std::string* out, std::size
         out->append(buf, static_cast<std::size_t>(n));
         if (out->size() > limit) break;
     }
+}
+
+/// Reads a database file (regular, no link followed; see open_regular_file).
+inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
+    struct stat st;
+    const int fd = open_regular_file(path, false, &st);
+    if (fd < 0) return false;
+    read_all(fd, out, limit);
+    close(fd);
+    return true;
+}
+
+/// Reads a file of the system (/proc/self/cmdline: its size is 0 until read; /proc/self is a link).
+inline bool read_system_file(const std::string& path, std::string* out, std::size_t limit) {
+    const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    read_all(fd, out, limit);
     close(fd);
     return true;
 }
 
 inline bool fsync_directory(const std::string& dir) {
-    const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int fd = open_folder(dir);
     if (fd < 0) return false;
     const bool ok = fsync(fd) == 0;
     close(fd);
@@ -5942,15 +6049,26 @@ inline bool fsync_directory(const std::string& dir) {
 }
 
 /// Writes `content` to dir/name: a temporary file (O_EXCL, O_NOFOLLOW, 0600) renamed over the
-/// name. With `sync`, the data reaches the disk before the rename.
+/// name, both relative to the folder (opened without following a link). With `sync`, the data
+/// reaches the disk before the rename.
 inline bool write_file_atomic(const std::string& dir, const std::string& name, const std::string& content, bool sync,
                               std::string* error) {
     static std::atomic<unsigned> counter{0};
-    const std::string tmp = dir + "/." + name + ".tmp" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    const std::string tmp = "." + name + ".tmp" + std::to_string(getpid()) + "-" + std::to_string(counter++);
     const std::string final_path = dir + "/" + name;
-    const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+        if (error != nullptr) *error = final_path + ": not a file name";
+        return false;
+    }
+    const int dirfd = open_folder(dir);
+    if (dirfd < 0) {
+        if (error != nullptr) *error = dir + ": " + errno_text(errno);
+        return false;
+    }
+    const int fd = openat(dirfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        if (error != nullptr) *error = tmp + ": " + errno_text(errno);
+        if (error != nullptr) *error = dir + "/" + tmp + ": " + errno_text(errno);
+        close(dirfd);
         return false;
     }
     std::size_t done = 0;
@@ -5960,24 +6078,24 @@ inline bool write_file_atomic(const std::string& dir, const std::string& name, c
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             ok = false;
-            if (error != nullptr) *error = tmp + ": " + errno_text(errno);
+            if (error != nullptr) *error = dir + "/" + tmp + ": " + errno_text(errno);
             break;
         }
         done += static_cast<std::size_t>(n);
     }
     if (ok && sync && fsync(fd) != 0) {
         ok = false;
-        if (error != nullptr) *error = tmp + ": fsync: " + errno_text(errno);
+        if (error != nullptr) *error = dir + "/" + tmp + ": fsync: " + errno_text(errno);
     }
     close(fd);
-    if (ok && rename(tmp.c_str(), final_path.c_str()) != 0) {
+    if (ok && renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) != 0) {
         ok = false;
         if (error != nullptr) *error = final_path + ": " + errno_text(errno);
     }
-    if (!ok) unlink(tmp.c_str());
+    if (!ok) unlinkat(dirfd, tmp.c_str(), 0);
+    close(dirfd);
     return ok;
 }
-
 
 /// The platform's error text for an errno value (the Windows file uses Win32 error codes).
 inline std::string error_text(int err) { return errno_text(err); }
@@ -5985,10 +6103,13 @@ inline int last_error() { return errno; }
 inline long current_process_id() { return static_cast<long>(getpid()); }
 constexpr char k_path_separator = '/';
 
-/// The names in a folder (without "." and ".."); *ok says whether it could be read.
+/// The names in a folder (without "." and ".."); *ok says whether it could be read. The folder
+/// itself is opened without following a link.
 inline std::vector<std::string> list_directory(const std::string& dir, bool* ok = nullptr) {
     std::vector<std::string> names;
-    DIR* d = opendir(dir.c_str());
+    const int fd = open_folder(dir);
+    DIR* d = fd >= 0 ? fdopendir(fd) : nullptr;
+    if (d == nullptr && fd >= 0) close(fd);
     if (ok != nullptr) *ok = d != nullptr;
     if (d == nullptr) return names;
     while (dirent* e = readdir(d)) {
@@ -5998,23 +6119,77 @@ inline std::vector<std::string> list_directory(const std::string& dir, bool* ok 
     return names;
 }
 
-/// Size and modification time of a file; false if it does not exist.
-inline bool file_info(const std::string& path, std::uint64_t* size, std::time_t* modified) {
+/// What a path is, its last part not followed.
+enum class entry_kind { missing, file, folder, link, other };
+
+inline entry_kind file_kind(const std::string& path) {
+    folder_entry at(path);
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) return false;
+    if (!at.ok() || fstatat(at.dir(), at.name(), &st, AT_SYMLINK_NOFOLLOW) != 0) return entry_kind::missing;
+    if (S_ISREG(st.st_mode)) return entry_kind::file;
+    if (S_ISDIR(st.st_mode)) return entry_kind::folder;
+    if (S_ISLNK(st.st_mode)) return entry_kind::link;
+    return entry_kind::other;
+}
+
+/// Size and modification time of a regular file (no link followed); false otherwise.
+inline bool file_info(const std::string& path, std::uint64_t* size, std::time_t* modified) {
+    folder_entry at(path);
+    struct stat st;
+    if (!at.ok() || fstatat(at.dir(), at.name(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return false;
     if (size != nullptr) *size = static_cast<std::uint64_t>(st.st_size);
     if (modified != nullptr) *modified = st.st_mtime;
     return true;
 }
 
-inline bool remove_file(const std::string& path) { return unlink(path.c_str()) == 0; }
-inline bool remove_directory(const std::string& path) { return rmdir(path.c_str()) == 0; }
+inline bool remove_file(const std::string& path) {
+    folder_entry at(path);
+    return at.ok() && unlinkat(at.dir(), at.name(), 0) == 0;
+}
+inline bool remove_directory(const std::string& path) {
+    folder_entry at(path);
+    return at.ok() && unlinkat(at.dir(), at.name(), AT_REMOVEDIR) == 0;
+}
 
-/// Renames a file, replacing the target.
+/// Renames a file (or a link, or a folder: never what a link points to), replacing the target.
 inline bool move_file(const std::string& from, const std::string& to, std::string* error) {
-    if (rename(from.c_str(), to.c_str()) == 0) return true;
+    folder_entry a(from), b(to);
+    if (a.ok() && b.ok() && renameat(a.dir(), a.name(), b.dir(), b.name()) == 0) return true;
     if (error != nullptr) *error = from + ": " + errno_text(errno);
     return false;
+}
+
+/// Checks that a database folder is the user's alone: a real folder (not a symbolic link),
+/// owned by this user, writable by nobody else. False with the reason in *why otherwise.
+inline bool check_private_folder(const std::string& path, std::string* why) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();  // "link/" would follow the link
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) {
+        *why = "'" + p + "': " + errno_text(errno);
+        return false;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        *why = "'" + p + "' is a symbolic link (a database folder must be a real folder, not a link to one)";
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *why = "'" + p + "' is not a folder";
+        return false;
+    }
+    if (st.st_uid != geteuid()) {
+        *why = "'" + p + "' is owned by another user (uid " + std::to_string(st.st_uid) + ", this process runs as uid " +
+               std::to_string(geteuid()) + ")";
+        return false;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        *why = "'" + p + "' is writable by " + ((st.st_mode & S_IWOTH) != 0 ? "others" : "its group") + " (mode " + mode +
+               "; chmod go-w makes it the user's alone)";
+        return false;
+    }
+    return true;
 }
 
 /// An exclusive lock on a lock file, shared by every process using the database (flock).
@@ -6030,7 +6205,14 @@ public:
         }
     }
     bool acquire(const std::string& path, std::string* error) {
-        fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        folder_entry at(path);
+        fd_ = at.ok() ? openat(at.dir(), at.name(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600) : -1;
+        struct stat st;
+        if (fd_ >= 0 && (fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))) {
+            close(fd_);
+            fd_ = -1;
+            errno = EINVAL;  // not a regular file
+        }
         if (fd_ < 0) {
             if (error != nullptr) *error = path + ": " + errno_text(errno);
             return false;
@@ -6175,6 +6357,11 @@ CRASHDROP_NAMESPACE_END
 // '/' and '\' both separate folders. Files are opened with every sharing mode but exclusive
 // creation where a name must be new, and renamed into place with MOVEFILE_WRITE_THROUGH
 // (NTFS journals the rename, so no folder flush is needed or possible).
+// Database files and folders are never reached through a reparse point (a symbolic link or a
+// junction) in their last part: files are opened with FILE_FLAG_OPEN_REPARSE_POINT and refused
+// when they are one, folders are checked before they are listed or written to, and only files
+// on a disk (not pipes or devices) are read. Only read_file_tail(follow_links = true), for the
+// application's own attachment paths, follows them.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
 
@@ -6246,12 +6433,21 @@ inline int make_directories(const std::string& path) {
     return 0;
 }
 
-/// A file opened for reading, closed when it goes out of scope.
+/// A file opened for reading, closed when it goes out of scope. Without follow_links, a
+/// reparse point (symbolic link, junction) is opened as itself and refused.
 class win_read_handle {
 public:
-    explicit win_read_handle(const std::string& path)
+    explicit win_read_handle(const std::string& path, bool follow_links = true)
         : h_(CreateFileW(widen(path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr)) {}
+                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | (follow_links ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), nullptr)) {
+        BY_HANDLE_FILE_INFORMATION info;
+        if (!follow_links && h_ != INVALID_HANDLE_VALUE &&
+            (!GetFileInformationByHandle(h_, &info) || (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)) {
+            CloseHandle(h_);
+            h_ = INVALID_HANDLE_VALUE;
+            SetLastError(ERROR_CANT_ACCESS_FILE);
+        }
+    }
     ~win_read_handle() {
         if (h_ != INVALID_HANDLE_VALUE) CloseHandle(h_);
     }
@@ -6280,8 +6476,8 @@ private:
 };
 
 /// Reads at most the last `limit` bytes of a file; *cut says whether the start was left out.
-inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut) {
-    win_read_handle f(path);
+inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut, bool follow_links = true) {
+    win_read_handle f(path, follow_links);
     if (!f.ok()) return false;
     LARGE_INTEGER size;
     if (GetFileType(f.get()) != FILE_TYPE_DISK || !GetFileSizeEx(f.get(), &size)) {
@@ -6296,9 +6492,14 @@ inline bool read_file_tail(const std::string& path, std::size_t limit, std::stri
     return true;
 }
 
+/// Reads a database file (no reparse point followed, files on a disk only).
 inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
-    win_read_handle f(path);
+    win_read_handle f(path, false);
     if (!f.ok()) return false;
+    if (GetFileType(f.get()) != FILE_TYPE_DISK) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return false;
+    }
     out->clear();
     char buf[65536];
     for (std::uint64_t at = 0;;) {
@@ -6307,6 +6508,40 @@ inline bool read_whole_file(const std::string& path, std::string* out, std::size
         out->append(buf, n);
         at += n;
         if (out->size() > limit) break;
+    }
+    return true;
+}
+
+/// What a path is, a reparse point in its last part not followed.
+enum class entry_kind { missing, file, folder, link, other };
+
+inline entry_kind file_kind(const std::string& path) {
+    const DWORD a = GetFileAttributesW(widen(path).c_str());
+    if (a == INVALID_FILE_ATTRIBUTES) return entry_kind::missing;
+    if ((a & FILE_ATTRIBUTE_REPARSE_POINT) != 0) return entry_kind::link;
+    if ((a & FILE_ATTRIBUTE_DIRECTORY) != 0) return entry_kind::folder;
+    if ((a & FILE_ATTRIBUTE_DEVICE) != 0) return entry_kind::other;
+    return entry_kind::file;
+}
+
+/// Checks that a database folder is a real folder, not a reparse point (a symbolic link or a
+/// junction). Its owner and ACL are not checked on Windows (a per-user folder such as
+/// %LOCALAPPDATA% inherits an ACL that is the user's). False with the reason in *why.
+inline bool check_private_folder(const std::string& path, std::string* why) {
+    std::string p = path;
+    while (p.size() > 3 && is_separator(p.back())) p.pop_back();
+    const DWORD a = GetFileAttributesW(widen(p).c_str());
+    if (a == INVALID_FILE_ATTRIBUTES) {
+        *why = "'" + p + "': " + error_text(last_error());
+        return false;
+    }
+    if ((a & FILE_ATTRIBUTE_REPARSE_POINT) != 0) {
+        *why = "'" + p + "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)";
+        return false;
+    }
+    if ((a & FILE_ATTRIBUTE_DIRECTORY) == 0) {
+        *why = "'" + p + "' is not a folder";
+        return false;
     }
     return true;
 }
@@ -6322,6 +6557,14 @@ inline bool write_file_atomic(const std::string& dir, const std::string& name, c
     const std::string tmp = dir + k_path_separator + "." + name + ".tmp" + std::to_string(GetCurrentProcessId()) + "-" +
                             std::to_string(counter++);
     const std::string final_path = dir + k_path_separator + name;
+    if (file_kind(dir) != entry_kind::folder) {  // never into a folder through a reparse point
+        if (error != nullptr) *error = dir + ": not a folder (or a reparse point)";
+        return false;
+    }
+    if (name.empty() || name.find_first_of("/\\:") != std::string::npos || name == "." || name == "..") {
+        if (error != nullptr) *error = final_path + ": not a file name";
+        return false;
+    }
     const std::wstring wtmp = widen(tmp);
     HANDLE h = CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
     if (h == INVALID_HANDLE_VALUE) {
@@ -6353,7 +6596,8 @@ inline bool write_file_atomic(const std::string& dir, const std::string& name, c
 inline std::vector<std::string> list_directory(const std::string& dir, bool* ok = nullptr) {
     std::vector<std::string> names;
     WIN32_FIND_DATAW found;
-    HANDLE h = FindFirstFileW(widen(dir + k_path_separator + "*").c_str(), &found);
+    HANDLE h = file_kind(dir) == entry_kind::folder ? FindFirstFileW(widen(dir + k_path_separator + "*").c_str(), &found)
+                                                    : INVALID_HANDLE_VALUE;  // never through a reparse point
     if (ok != nullptr) *ok = h != INVALID_HANDLE_VALUE;
     if (h == INVALID_HANDLE_VALUE) return names;
     do {
@@ -6370,10 +6614,11 @@ inline std::time_t unix_time(const FILETIME& t) {
     return static_cast<std::time_t>(ticks / 10000000u) - static_cast<std::time_t>(11644473600LL);
 }
 
-/// Size and modification time of a file; false if it does not exist.
+/// Size and modification time of a file (not a folder or reparse point); false otherwise.
 inline bool file_info(const std::string& path, std::uint64_t* size, std::time_t* modified) {
     WIN32_FILE_ATTRIBUTE_DATA data;
     if (!GetFileAttributesExW(widen(path).c_str(), GetFileExInfoStandard, &data)) return false;
+    if ((data.dwFileAttributes & (FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY)) != 0) return false;
     if (size != nullptr) *size = (std::uint64_t{data.nFileSizeHigh} << 32) | data.nFileSizeLow;
     if (modified != nullptr) *modified = unix_time(data.ftLastWriteTime);
     return true;
@@ -6404,7 +6649,7 @@ public:
     }
     bool acquire(const std::string& path, std::string* error) {
         h_ = CreateFileW(widen(path).c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
-                         OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+                         OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
         OVERLAPPED at{};
         if (h_ == INVALID_HANDLE_VALUE || !LockFileEx(h_, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &at)) {
             if (error != nullptr) *error = path + ": " + error_text(last_error());
@@ -6594,10 +6839,16 @@ CRASHDROP_NAMESPACE_END
 //   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
 //   <root>/attachments/<id>/                the helper's copies of a report's attachments
 //   <root>/settings                         client id, upload consent, last upload time
+//   <root>/quarantine/                      what was found planted or damaged, set aside
 // Every file is written whole under a temporary name and renamed into place, so a reader never
 // sees half of one. It stores; it never sends. Written against the file operations of
 // files_posix.hpp / files_windows.hpp (POSIX: folders 0700, files 0600; Windows: the
 // folder's inherited ACL, which for a per-user path is the user's).
+// The database is the user's alone: check() refuses folders that are links, another user's, or
+// writable by others; only well-formed report ids (is_report_id) become file names; no link is
+// followed (the file layer opens everything relative to its folder); set_aside_strays() moves
+// whatever does not belong (links, FIFOs, devices, names that are no report's, metadata nothing
+// can be made of) into quarantine/ instead of reading it.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
@@ -6624,12 +6875,34 @@ public:
     const std::string& root() const { return root_; }
     const std::string& pending_dir() const { return pending_; }
     const std::string& completed_dir() const { return completed_; }
-    /// Where the helper keeps copies of a report's attachments.
-    std::string attachments_dir(const std::string& id) const { return path_join(path_join(root_, "attachments"), id); }
+    std::string attachments_root() const { return path_join(root_, "attachments"); }
+    std::string quarantine_dir() const { return path_join(root_, "quarantine"); }
+    /// Where the helper keeps copies of a report's attachments; empty for a malformed id.
+    std::string attachments_dir(const std::string& id) const {
+        return is_report_id(id) ? path_join(attachments_root(), id) : std::string();
+    }
+
+    /// The helper's copies of a report's attachments: the regular files of attachments/<id>/
+    /// (links and anything else there are not), by name. This, never a path read from a file,
+    /// is what is sent with a report.
+    std::vector<std::string> attachment_files(const std::string& id) const {
+        std::vector<std::string> out;
+        const std::string dir = attachments_dir(id);
+        if (dir.empty()) return out;
+        std::vector<std::string> names = list_directory(dir);
+        std::sort(names.begin(), names.end());
+        for (const auto& name : names) {
+            if (name[0] == '.') continue;  // a copy being written
+            const std::string path = path_join(dir, name);
+            if (file_kind(path) == entry_kind::file) out.push_back(path);
+        }
+        return out;
+    }
 
     /// Removes a report's attachment copies (with the report); returns their size.
     std::size_t remove_attachments(const std::string& id, bool only_measure = false) const {
         const std::string dir = attachments_dir(id);
+        if (dir.empty()) return 0;
         bool ok = false;
         const std::vector<std::string> names = list_directory(dir, &ok);
         if (!ok) return 0;
@@ -6655,6 +6928,71 @@ public:
         return 0;
     }
 
+    /// Checks that every folder of the database (those that exist) is the user's alone: not a
+    /// link, owned by this user, writable by nobody else. False with the reason otherwise.
+    bool check(std::string* why) const {
+        for (const std::string& dir : {root_, pending_, completed_}) {
+            if (!check_private_folder(dir, why)) return false;
+        }
+        for (const std::string& dir : {attachments_root(), quarantine_dir()}) {
+            if (file_kind(dir) != entry_kind::missing && !check_private_folder(dir, why)) return false;
+        }
+        return true;
+    }
+
+    /// Moves what does not belong in pending/, completed/ and attachments/ into quarantine/
+    /// (never reading or following it): symbolic links, FIFOs, devices, sockets; .dmp/.meta
+    /// files whose name is not a report id; metadata without a dump that cannot be decoded;
+    /// attachment folders not named by a report id, and anything but regular files in them.
+    /// Temporary files (names starting with '.') are left to prune(). Returns one line per
+    /// entry set aside, for the log.
+    std::vector<std::string> set_aside_strays() const {
+        std::vector<std::string> lines;
+        auto set_aside = [&](const std::string& path, const std::string& why) {
+            lines.push_back(path + ": " + why + "; " + quarantine(path));
+        };
+        for (const std::string* dir : {&pending_, &completed_}) {
+            for (const auto& name : list_directory(*dir)) {
+                const std::string path = path_join(*dir, name);
+                const entry_kind kind = file_kind(path);
+                if (kind == entry_kind::link) set_aside(path, "a symbolic link");
+                else if (kind == entry_kind::other) set_aside(path, "not a regular file");
+                if (kind != entry_kind::file || name[0] == '.') continue;
+                const bool dump = ends_with(name, ".dmp"), meta = ends_with(name, ".meta");
+                if (!dump && !meta) continue;  // not ours to judge; never read
+                const std::string id = name.substr(0, name.size() - (dump ? 4 : 5));
+                if (!is_report_id(id)) {
+                    set_aside(path, "not named by a report id");
+                } else if (meta && file_kind(path_join(*dir, id + ".dmp")) == entry_kind::missing) {
+                    std::string text, error;
+                    Report r;
+                    if (!read_whole_file(path, &text, 1u << 20) || !decode_report(text, &r, &error) || r.id != id) {
+                        set_aside(path, "metadata without a dump that cannot be read (" + (error.empty() ? "mismatched id" : error) + ")");
+                    }
+                }
+            }
+        }
+        for (const auto& name : list_directory(attachments_root())) {
+            const std::string path = path_join(attachments_root(), name);
+            const entry_kind kind = file_kind(path);
+            if (kind != entry_kind::folder) {
+                if (name[0] != '.' || kind != entry_kind::file) set_aside(path, "not a report's attachment folder");
+                continue;
+            }
+            if (!is_report_id(name)) {
+                set_aside(path, "not named by a report id");
+                continue;
+            }
+            for (const auto& inner : list_directory(path)) {
+                const std::string file = path_join(path, inner);
+                const entry_kind k = file_kind(file);
+                if (k == entry_kind::link) set_aside(file, "a symbolic link");
+                else if (k != entry_kind::file) set_aside(file, "not a regular file");
+            }
+        }
+        return lines;
+    }
+
     /// The reports of one folder, oldest first. A dump without metadata (written by a crashed
     /// process itself, when no helper took it) gets metadata made from what is known.
     std::vector<Report> list(ReportState folder_state, const Report* defaults = nullptr) const {
@@ -6663,6 +7001,7 @@ public:
         for (const auto& name : list_directory(dir)) {
             if (name.size() != 40 || name.compare(36, 4, ".dmp") != 0 || name[0] == '.') continue;
             const std::string id = name.substr(0, 36);
+            if (!is_report_id(id) || file_kind(path_join(dir, name)) != entry_kind::file) continue;  // never followed
             Report r;
             std::string text, error;
             if (!read_whole_file(path_join(dir, id + ".meta"), &text) || !decode_report(text, &r, &error) || r.id != id) {
@@ -6800,10 +7139,10 @@ public:
     /// This installation's stable id, created on first use.
     std::string client_id(const std::string& fresh_id) const {
         std::string id = settings()["client_id"];
-        if (id.size() == 36) return id;
+        if (is_report_id(id)) return id;
         update_settings(
             [&](std::map<std::string, std::string>& kv) {
-                if (kv["client_id"].size() != 36) kv["client_id"] = fresh_id;
+                if (!is_report_id(kv["client_id"])) kv["client_id"] = fresh_id;
                 id = kv["client_id"];
             },
             nullptr);
@@ -6817,6 +7156,35 @@ public:
     }
 
 private:
+    static bool ends_with(const std::string& s, const char* tail) {
+        const std::size_t n = std::strlen(tail);
+        return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+    }
+
+    /// Moves one entry into quarantine/ (as "<folder>.<name>", numbered if taken); removes it
+    /// when it cannot be moved or quarantine/ already holds 64 entries. Says which.
+    std::string quarantine(const std::string& path) const {
+        const std::string dir = quarantine_dir();
+        std::string error;
+        if (int err = make_directories(dir)) return "could not be set aside (" + dir + ": " + error_text(err) + ")";
+        std::string why;
+        if (!check_private_folder(dir, &why)) return "not set aside (" + why + ")";
+        const std::size_t held = list_directory(dir).size();
+        std::string folder_name = path.substr(0, path.find_last_of("/\\"));
+        folder_name = folder_name.substr(folder_name.find_last_of("/\\") + 1);
+        const std::string base = folder_name + "." + path.substr(path.find_last_of("/\\") + 1);
+        if (held < 64) {
+            for (int n = 0; n < 100; ++n) {
+                const std::string target = path_join(dir, n == 0 ? base : base + "." + std::to_string(n));
+                if (file_kind(target) != entry_kind::missing) continue;
+                if (move_file(path, target, &error)) return "set aside as " + target;
+                break;
+            }
+        }
+        if (remove_file(path) || remove_directory(path)) return "removed (quarantine full or not movable)";
+        return "could not be set aside (" + error + ")";
+    }
+
     std::string root_;
     std::string pending_;
     std::string completed_;
@@ -9157,7 +9525,8 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     for (const std::string& path : up.attachments) {
         std::string bytes;
         bool cut = false;
-        if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut)) continue;  // gone since: send the rest
+        // The helper's copies in the database: read without following a link, regular files only.
+        if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut, false)) continue;  // gone since: send the rest
         const std::size_t slash = path.find_last_of(CRASHDROP_OS_WINDOWS ? "/\\" : "/");
         const std::string base = safe_field_name(slash == std::string::npos ? path : path.substr(slash + 1));
         parts.push_back({base, bytes, base, "application/octet-stream"});
@@ -9538,11 +9907,20 @@ public:
     /// cannot be created.
     bool begin() {
         log("helper started (pid " + std::to_string(current_process_id()) + ")");
-        std::string where;
+        std::string where, why;
+        if (file_kind(db_.root()) != entry_kind::missing && !check_private_folder(db_.root(), &why)) {
+            log("database refused: " + why);  // before anything is created in it
+            return false;
+        }
         if (int err = db_.create(&where)) {
             log("cannot create " + where + ": " + error_text(err));
             return false;
         }
+        if (!db_.check(&why)) {
+            log("database refused: " + why);
+            return false;
+        }
+        for (const auto& line : db_.set_aside_strays()) log("set aside " + line);
         client_id_ = db_.client_id(new_uuid());
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         // A new start() retries every pending report at once (dumps a crashed process had to
@@ -9574,7 +9952,7 @@ public:
                 return;
             }
         }
-        keep_attachments(&r);
+        keep_attachments(&r, true);
         std::string error;
         if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
         fsync_directory(db_.pending_dir());
@@ -9583,6 +9961,10 @@ public:
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         schedule(r.id, clock::now(), 0);
     }
+
+    /// The region shared with the application (nullptr: none): where the helper reads which
+    /// files the running application names as attachments.
+    void set_region(sigsafe::region_header* region) { region_ = region; }
 
     /// A dump the platform code could not store (`why`: the disk is full, say), copied out of
     /// the shared memory: it is sent from here. Each attempt first looks whether it reached the
@@ -9767,7 +10149,7 @@ private:
         if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
             read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
         }
-        keep_attachments(&repaired);
+        keep_attachments(&repaired, false);
         db_.save(repaired, true, nullptr);
     }
 
@@ -9812,40 +10194,83 @@ private:
         wake_.notify_all();
     }
 
+    /// The attachment paths the running application names now (Options::attachments and
+    /// add_attachment()), read from its context store in the shared region.
+    std::vector<std::string> named_by_application() const {
+        std::vector<std::string> out;
+        sigsafe::context_store store{};
+        if (region_ == nullptr || region_->context_offset == 0 ||
+            region_->context_offset + region_->context_size > region_->region_size ||
+            !sigsafe::context_attach(&store, reinterpret_cast<sigsafe::u8*>(region_) + region_->context_offset)) {
+            return out;
+        }
+        std::vector<char> path(limits::attachment_path + 1);
+        for (sigsafe::u32 i = 0; i < store.header->attachment_capacity && i < limits::attachments; ++i) {
+            const std::size_t n = sigsafe::context_read_attachment(&store, i, path.data(), path.size());
+            if (n > 0) out.emplace_back(path.data(), n);
+        }
+        return out;
+    }
+
     /// Copies the report's attachments into <database>/attachments/<id>/ as they are now (the
     /// end of a file larger than the cap), so the report keeps them even if the application
-    /// rewrites them at its next start. Files that cannot be read stay named by their path, to
-    /// be read when the report is sent.
-    void keep_attachments(Report* r) {
+    /// rewrites them at its next start. These copies, and nothing else, are sent with the report
+    /// (attempt() lists the folder; no path is ever taken from a file to be read at sending
+    /// time). `from_application`: the paths came from the application's memory (the dump it
+    /// just handed over); otherwise they were read from a dump found on disk, and only those the
+    /// running application names too are read. A file that cannot be copied (gone, unreadable,
+    /// not a regular file: a FIFO or device is refused without blocking) is logged and left out.
+    void keep_attachments(Report* r, bool from_application) {
         if (r->attachments.empty()) return;
         const std::string dir = db_.attachments_dir(r->id);
-        if (int err = make_directories(dir)) {
-            log("cannot create " + dir + ": " + error_text(err));
-            return;
-        }
+        std::vector<std::string> allowed;
+        if (!from_application) allowed = named_by_application();
         std::vector<std::string> kept;
+        bool have_dir = false;
         for (std::size_t i = 0; i < r->attachments.size(); ++i) {
             const std::string& path = r->attachments[i];
-            if (path.rfind(dir + k_path_separator, 0) == 0) {  // already a copy
+            if (dir.empty()) {
+                log("attachment " + path + ": the report id '" + r->id + "' is malformed; not copied");
+                continue;
+            }
+            if (path.rfind(dir + k_path_separator, 0) == 0 && file_kind(path) == entry_kind::file) {  // already a copy
                 kept.push_back(path);
                 continue;
+            }
+            if (!from_application && std::find(allowed.begin(), allowed.end(), path) == allowed.end()) {
+                log("attachment " + path + " named in " + r->id + ".dmp: not read (a path found in a file is read only "
+                    "when the running application names it as an attachment too)");
+                continue;
+            }
+            if (!have_dir) {
+                std::string why;
+                int err = make_directories(db_.attachments_root());
+                if (err == 0) err = make_directories(dir);
+                if (err != 0) {
+                    log("cannot create " + dir + ": " + error_text(err) + "; the attachments of " + r->id + " are not sent");
+                    break;
+                }
+                if (!check_private_folder(db_.attachments_root(), &why) || !check_private_folder(dir, &why)) {
+                    log("attachments refused: " + why + "; the attachments of " + r->id + " are not sent");
+                    break;
+                }
+                have_dir = true;
             }
             std::string bytes;
             bool cut = false;
             if (!read_file_tail(path, config_.max_attachment_bytes, &bytes, &cut)) {
-                log("attachment " + path + ": " + error_text(last_error()) + "; it will be read when the report is sent");
-                kept.push_back(path);
+                log("attachment " + path + ": " + error_text(last_error()) + "; not sent (no copy could be made)");
                 continue;
             }
             if (cut) log("attachment " + path + ": larger than " + std::to_string(config_.max_attachment_bytes) + " bytes, its end kept");
             std::string name = path.substr(path.find_last_of("/\\") + 1);
+            if (name.empty() || name[0] == '.') name = "attachment" + name;  // never a hidden or temporary name
             for (const std::string& other : kept) {  // two files of one name: number the second
                 if (other.substr(other.find_last_of("/\\") + 1) == name) name = std::to_string(i) + "-" + name;
             }
             std::string error;
             if (!write_file_atomic(dir, name, bytes, true, &error)) {
-                log("attachment " + path + ": " + error);
-                kept.push_back(path);
+                log("attachment " + path + ": " + error + "; not sent (no copy could be made)");
                 continue;
             }
             kept.push_back(path_join(dir, name));
@@ -9941,7 +10366,10 @@ private:
             return;
         }
         up.dump.assign(bytes.begin(), bytes.end());
-        up.attachments = report.attachments;
+        // Only the helper's own copies are sent, found by listing the report's folder: a path in
+        // the metadata (which anything able to write to pending/ could have planted) is never read.
+        up.attachments = db_.attachment_files(id);
+        up.report.attachments = up.attachments;
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
@@ -10018,7 +10446,9 @@ private:
         up.report = held.report;
         up.client_id = client_id_;
         up.dump.assign(held.dump.begin(), held.dump.end());
-        up.attachments = held.report.attachments;
+        // Its attachments could not be copied either (nothing could be stored); no path is read at
+        // sending time, so it goes without them.
+        up.report.attachments.clear();
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         if (!begin_commit()) return;
         struct commit_end {
@@ -10060,6 +10490,7 @@ private:
 
     helper_config config_;
     const Transport* custom_;
+    sigsafe::region_header* region_ = nullptr;
     database db_;
     std::string client_id_;
     Report defaults_;  // for a dump whose metadata is missing or damaged
@@ -10176,18 +10607,20 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         }
     }
 #endif
-    if (id.size() != 36 || size == 0 || size > region->image_capacity) {
+    if (!is_report_id(id) || size == 0 || size > region->image_capacity) {  // only a well-formed id becomes a file name
+        service->log(!is_report_id(id) ? "hand-off refused: malformed report id" : "hand-off refused: bad dump size");
         finish(sigsafe::hs_taken, sigsafe::hs_failed);
         return handoff_outcome::failed;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
     const std::string name = id + ".dmp";
-    int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    const int dirfd = open_folder(dir);  // pending/ itself never through a link
+    int fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
     std::string tmp;
-    if (fd < 0) {
-        tmp = dir + "/." + name + ".helper.tmp";
-        fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && dirfd >= 0) {
+        tmp = "." + name + ".helper.tmp";
+        fd = openat(dirfd, tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
     int err = ok ? 0 : errno;
@@ -10213,7 +10646,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         service->log("hand-off " + std::to_string(seq) + " (" + name + "): the application took the buffer back while it was "
                      "being read; this copy is discarded (the application wrote the dump itself)");
         if (fd >= 0) close(fd);
-        if (!tmp.empty()) unlink(tmp.c_str());
+        if (!tmp.empty()) unlinkat(dirfd, tmp.c_str(), 0);
+        if (dirfd >= 0) close(dirfd);
         memory_copy->clear();
         return handoff_outcome::not_ours;
     }
@@ -10227,12 +10661,12 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         int rc;
         if (tmp.empty()) {
             const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            rc = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            rc = linkat(AT_FDCWD, self.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            rc = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            rc = static_cast<int>(syscall(SYS_renameat2, dirfd, tmp.c_str(), dirfd, name.c_str(), 1));
             if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                rc = link(tmp.c_str(), (dir + "/" + name).c_str());
-                if (rc == 0) unlink(tmp.c_str());
+                rc = linkat(dirfd, tmp.c_str(), dirfd, name.c_str(), 0);
+                if (rc == 0) unlinkat(dirfd, tmp.c_str(), 0);
             }
         }
         if (rc != 0 && errno == EEXIST) {
@@ -10257,7 +10691,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         }
         ok = rc == 0;
     }
-    if (!tmp.empty()) unlink(tmp.c_str());
+    if (!tmp.empty()) unlinkat(dirfd, tmp.c_str(), 0);
+    if (dirfd >= 0) close(dirfd);
     if (!ok) {
         claim->release();  // closes fd when it was adopted
         if (locked) fd = -1;
@@ -10353,6 +10788,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     int code = 1;
     {
         helper_service service(config, custom);
+        service.set_region(region);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
             if (!service.finish()) {
@@ -10411,7 +10847,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     } else {
         c.path = "/proc/self/exe";
         std::string cmdline;
-        read_whole_file("/proc/self/cmdline", &cmdline, 1u << 20);
+        read_system_file("/proc/self/cmdline", &cmdline, 1u << 20);
         std::size_t pos = 0;
         while (pos < cmdline.size()) {
             const std::size_t end = cmdline.find('\0', pos);
@@ -10458,7 +10894,13 @@ inline int launch_helper(HelperMode mode, const helper_command& command, int reg
         *error = "socketpair: " + errno_text(errno);
         return -1;
     }
-    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // Never through a link, and only a regular file (a FIFO planted as helper.log would block start()).
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    struct stat log_st;
+    if (log_fd >= 0 && (fstat(log_fd, &log_st) != 0 || !S_ISREG(log_st.st_mode))) {
+        close(log_fd);
+        log_fd = -1;
+    }
     const pid_t child = fork();
     if (child < 0) {
         *error = "fork: " + errno_text(errno);
@@ -11384,7 +11826,10 @@ namespace detail {
 using sigsafe::linux_state;
 
 /// Creates the folders and proves a report can be written there (a probe file is created
-/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
+/// exclusively and removed). Refuses a database that is not the user's alone: an existing
+/// folder reached through a symbolic link in its last part, owned by another user, or writable
+/// by group or others (database::check). On failure returns Error::database_unavailable with
+/// the reason.
 struct database_layout {
     std::string root;     // absolute
     std::string pending;  // absolute
@@ -11392,7 +11837,14 @@ struct database_layout {
     int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
 };
 
-inline Status prepare_database(const std::string& root_in, database_layout* out) {
+inline Status prepare_database(const std::string& root_given, database_layout* out) {
+    std::string root_in = root_given;
+    while (root_in.size() > 1 && root_in.back() == '/') root_in.pop_back();  // "link/" would follow the link
+    struct stat st;
+    if (lstat(root_in.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        return Status(Error::database_unavailable, "database_path '" + root_given +
+                                                       "' is a symbolic link (a database folder must be a real folder, not a link to one)");
+    }
     if (int err = make_directories(root_in)) {
         return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
@@ -11402,14 +11854,19 @@ inline Status prepare_database(const std::string& root_in, database_layout* out)
     }
     database db(resolved);
     std::free(resolved);
+    std::string why;
+    if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
+        return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
+    }
     std::string where;
     if (int err = db.create(&where)) {
         return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
     }
+    if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();
     out->completed = db.completed_dir();
-    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
     const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -12526,7 +12983,10 @@ struct win_handoff_facts {
 inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, const win_handoff_facts& facts, HANDLE app,
                               Report* out) {
     const std::string& id = facts.id;
-    if (id.size() != 36) return false;
+    if (!is_report_id(id)) {  // only a well-formed id becomes a file name
+        service->log("hand-off refused: malformed report id");
+        return false;
+    }
     const std::string pending = service->db().pending_dir();
     static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
     using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
@@ -12591,6 +13051,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     int code = 1;
     {
         helper_service service(config, custom);
+        service.set_region(region);
         if (service.begin()) {
             for (;;) {
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
@@ -12956,11 +13417,19 @@ inline Status windows_start(const Options& options) {
     }
     std::string root = narrow(full.data(), full_len);
     while (root.size() > 3 && is_separator(root.back())) root.pop_back();
+    if (file_kind(root) == entry_kind::link) {
+        return fail(Status(Error::database_unavailable, "database_path '" + options.database_path +
+                                                            "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)"));
+    }
     const database db(root);
-    std::string where;
+    std::string where, why;
+    if (file_kind(root) != entry_kind::missing && !check_private_folder(root, &why)) {
+        return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
+    }
     if (int err = db.create(&where)) {
         return fail(Status(Error::database_unavailable, "'" + where + "' cannot be created: " + error_text(err)));
     }
+    if (!db.check(&why)) return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
     win_runtime().database_root = root;
     const std::string id = new_uuid();
     if (Status s = win_prepare_dump_file(g, db.pending_dir(), id); !s.ok()) return fail(s);
@@ -13218,6 +13687,53 @@ inline void notify_helper_consent() {
 
 // ---- the same everywhere ----------------------------------------------------------------------
 
+namespace detail {
+/// A product name as one safe path component (see default_database_path).
+inline std::string safe_path_component(const std::string& name) {
+    std::string out;
+    for (const char ch : name) {
+        const bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                          ch == '_' || ch == '.';
+        if (out.empty() && ch == '.') continue;  // never "." or "..", never hidden
+        out += keep ? ch : '_';
+        if (out.size() == 64) break;
+    }
+    while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();  // Windows drops them
+    return out;
+}
+}  // namespace detail
+
+std::string default_database_path(const std::string& product_name) {
+    const std::string product = detail::safe_path_component(product_name);
+    if (product.empty()) return std::string();
+#if CRASHDROP_OS_WINDOWS
+    std::vector<wchar_t> buf(32768);
+    const DWORD n = GetEnvironmentVariableW(L"LOCALAPPDATA", buf.data(), static_cast<DWORD>(buf.size()));
+    if (n == 0 || n >= buf.size()) return std::string();
+    std::string base = detail::narrow(buf.data(), n);
+    // Only an absolute folder: "C:\..." or "\\server\share\...".
+    const bool absolute = (base.size() >= 3 && base[1] == ':' && detail::is_separator(base[2])) ||
+                          (base.size() >= 2 && detail::is_separator(base[0]) && detail::is_separator(base[1]));
+    if (!absolute) return std::string();
+    while (base.size() > 3 && detail::is_separator(base.back())) base.pop_back();
+    return base + "\\" + product + "\\Crashes";
+#else
+    auto absolute_env = [](const char* var) {
+        const char* v = std::getenv(var);
+        std::string s = v != nullptr && v[0] == '/' ? std::string(v) : std::string();
+        while (s.size() > 1 && s.back() == '/') s.pop_back();
+        return s;
+    };
+    std::string state = absolute_env("XDG_STATE_HOME");
+    if (state.empty()) {
+        const std::string home = absolute_env("HOME");
+        if (home.empty()) return std::string();
+        state = (home == "/" ? std::string() : home) + "/.local/state";
+    }
+    return (state == "/" ? std::string() : state) + "/" + product + "/crashdrop";
+#endif
+}
+
 std::vector<Report> pending_reports() {
     if (!is_started()) return {};
     return detail::database(detail::database_root()).list(ReportState::pending);
@@ -13360,6 +13876,7 @@ inline Status unsupported() {
 }
 }  // namespace detail
 
+std::string default_database_path(const std::string&) { return std::string(); }
 Status start(const Options&) { return detail::unsupported(); }
 bool is_started() noexcept { return false; }
 Status prepare_thread() { return detail::unsupported(); }
@@ -13740,6 +14257,18 @@ int crashdrop_reinstall(void) {
 }
 
 void crashdrop_stop(void) { crashdrop::stop(); }
+
+size_t crashdrop_default_database_path(const char* product_name, char* out, size_t capacity) {
+    if (out != nullptr && capacity > 0) out[0] = '\0';
+    size_t length = 0;
+    const int rc = crashdrop::detail::capi::guarded("crashdrop_default_database_path", [&]() -> int {
+        const std::string path = crashdrop::default_database_path(crashdrop::detail::capi::text(product_name));
+        length = path.size();
+        if (out != nullptr && length < capacity) std::memcpy(out, path.c_str(), length + 1);
+        return CRASHDROP_OK;
+    });
+    return rc == CRASHDROP_OK ? length : 0;
+}
 
 int crashdrop_run_helper(int argc, char** argv) {
     // Its result is an exit code, not a crashdrop_error: an exception (out of memory) becomes

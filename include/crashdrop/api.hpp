@@ -57,6 +57,16 @@ CRASHDROP_API bool last_crash_report(Report* out);
 CRASHDROP_API Status set_upload_to_server(bool enabled);
 CRASHDROP_API bool upload_to_server();
 
+/// The per-user folder for a product's crash database, to give Options::database_path:
+///   Linux:   $XDG_STATE_HOME/<product>/crashdrop, else $HOME/.local/state/<product>/crashdrop
+///            (only absolute values of the variables count, as the XDG specification says)
+///   Windows: %LOCALAPPDATA%\<product>\Crashes
+/// The product name becomes one safe path component: ASCII letters, digits, '-', '_' and '.'
+/// are kept, every other byte becomes '_', leading dots and trailing dots and spaces are
+/// dropped, at most 64 characters. Empty when it cannot be determined (no such variable, or a
+/// product name with nothing usable in it). It creates nothing; start() creates the folders
+/// (mode 0700) and refuses one that is not the user's alone.
+CRASHDROP_API std::string default_database_path(const std::string& product_name);
 /// The main() of an external helper executable (HelperMode::external): started by the
 /// application's start(), it persists and sends reports. Returns the process exit code.
 ///     int main(int argc, char** argv) { return crashdrop::run_helper(argc, argv); }

@@ -151,6 +151,14 @@ CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
 
+/* crashdrop::default_database_path(): the per-user folder for a product's crash database
+ * (Linux: $XDG_STATE_HOME/<product>/crashdrop or $HOME/.local/state/<product>/crashdrop;
+ * Windows: %LOCALAPPDATA%\<product>\Crashes). Returns the path's length in bytes (without the
+ * NUL), 0 when it cannot be determined. The path, NUL-terminated, is copied into out when it
+ * fits in capacity bytes (length < capacity); otherwise out gets "" (if capacity > 0): call
+ * again with length + 1 bytes. out may be NULL with capacity 0. */
+CRASHDROP_C_API size_t crashdrop_default_database_path(const char* product_name, char* out, size_t capacity);
+
 /* crashdrop::run_helper(): the main() of an external helper executable. */
 CRASHDROP_C_API int crashdrop_run_helper(int argc, char** argv);
 

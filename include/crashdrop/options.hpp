@@ -16,7 +16,10 @@ CRASHDROP_NAMESPACE_BEGIN
 
 struct Options {
     /// Crash database folder. Created (mode 0700) if missing; dumps are written to
-    /// `<database_path>/pending/<report id>.dmp` (mode 0600). Required.
+    /// `<database_path>/pending/<report id>.dmp` (mode 0600). Required;
+    /// default_database_path(product_name) gives the per-user one. An existing folder must be
+    /// the user's alone: start() refuses (Error::database_unavailable) one that is a symbolic
+    /// link (Windows: a reparse point), owned by another user or writable by group or others.
     std::string database_path;
 
     /// Recorded in every dump's annotations as `prod` / `ver`. At most 255 bytes each.
@@ -132,7 +135,9 @@ struct Options {
     /// Files sent with every report (logs, settings). The helper copies each one into the
     /// database when it stores a crash, so the report keeps the file as it was then, and sends
     /// the copy; a file larger than max_attachment_bytes keeps only its last
-    /// max_attachment_bytes (the end of a log is what explains a crash).
+    /// max_attachment_bytes (the end of a log is what explains a crash). Only these copies are
+    /// ever sent: a file that cannot be copied then (missing, unreadable, not a regular file)
+    /// is logged and left out.
     std::vector<std::string> attachments;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  ///< Range 1 KiB .. 100 MiB.
 

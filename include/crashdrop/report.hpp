@@ -35,8 +35,9 @@ struct Report {
     std::map<std::string, std::string> tags;
     User user;
     std::vector<Breadcrumb> breadcrumbs;  ///< oldest first
-    /// Files sent with the report: the helper's copies in <database>/attachments/<id>/, or the
-    /// original paths when no copy could be made when the crash was stored.
+    /// Files sent with the report: the helper's copies in <database>/attachments/<id>/ (a file
+    /// that could not be copied when the crash was stored is left out; the original paths are
+    /// never read at sending time).
     std::vector<std::string> attachments;
 };
 

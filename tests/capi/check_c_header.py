@@ -54,6 +54,7 @@ int use_everything(int argc, char** argv) {
     int (*reinstall)(void) = crashdrop_reinstall;
     void (*stop)(void) = crashdrop_stop;
     int (*run_helper)(int, char**) = crashdrop_run_helper;
+    size_t (*default_database_path)(const char*, char*, size_t) = crashdrop_default_database_path;
 
     crashdrop_options o;
     enum crashdrop_error e = CRASHDROP_ERROR_INVALID_ARGUMENT;
@@ -87,7 +88,8 @@ int use_everything(int argc, char** argv) {
     return add_extra_parameter("k", "v") + remove_extra_parameter("k") + set_tag("k", "v") + remove_tag("k") +
            set_user(NULL, NULL, NULL, NULL) + add_attachment("/a") + remove_attachment("/a") +
            write_dump(path, sizeof(path)) + prepare_thread() + check_handlers() + reinstall() + is_started() +
-           (last_error()[0] != '\0') + (stop(), 0) + run_helper(argc, argv);
+           (last_error()[0] != '\0') + (stop(), 0) + run_helper(argc, argv) +
+           (int)default_database_path("p", path, sizeof(path));
 }
 """
 

@@ -151,3 +151,103 @@ TEST_CASE("the environment is in a dump only when include_environment is set", "
         CHECK(rc == 0);
     }
 }
+
+// ---- the database is the user's alone (issue 12, point 4) ----
+
+TEST_CASE("start() refuses a database folder that is a link or writable by others or another user's - naming why", "[api]") {
+    const std::string base = k_work + "/refused";
+    std::filesystem::remove_all(base);
+    std::filesystem::create_directories(base + "/target");
+    // In a child: a start() that wrongly succeeds must not install handlers in this process.
+    auto refused = [](const std::string& path, const std::string& why) {
+        INFO(path << ": expecting database_unavailable naming \"" << why << "\" (the child's stderr has the message)");
+        CHECK(in_child([&] {
+                  crashdrop::Options o = valid_options("unused");
+                  o.database_path = path;
+                  const crashdrop::Status s = crashdrop::start(o);
+                  std::fprintf(stderr, "start(%s): %s\n", path.c_str(), s.ok() ? "ok" : s.message().c_str());
+                  if (s.code() != crashdrop::Error::database_unavailable) return 1;
+                  if (s.message().find(why) == std::string::npos) return 2;
+                  return crashdrop::is_started() ? 3 : 0;
+              }) == 0);
+    };
+    // A symbolic link as the last part (with or without a trailing slash): nothing is created
+    // where it points.
+    std::filesystem::create_directory_symlink(base + "/target", base + "/link");
+    refused(base + "/link", "is a symbolic link");
+    refused(base + "/link/", "is a symbolic link");
+    CHECK(std::filesystem::is_empty(base + "/target"));
+    // Writable by the group, or by others.
+    std::filesystem::create_directories(base + "/group");
+    chmod((base + "/group").c_str(), 0770);
+    refused(base + "/group", "is writable by its group (mode 0770; chmod go-w");
+    std::filesystem::create_directories(base + "/others");
+    chmod((base + "/others").c_str(), 0757);
+    refused(base + "/others", "is writable by others (mode 0757");
+    CHECK_FALSE(std::filesystem::exists(base + "/others/pending"));
+    // A subfolder planted as a link to somewhere else.
+    std::filesystem::create_directories(base + "/sub");
+    std::filesystem::create_directory_symlink(base + "/target", base + "/sub/pending");
+    refused(base + "/sub", "pending' is a symbolic link");
+    // Another user's folder.
+    if (geteuid() == 0) {
+        std::filesystem::create_directories(base + "/theirs");
+        chmod((base + "/theirs").c_str(), 0700);
+        REQUIRE(chown((base + "/theirs").c_str(), 65534, 65534) == 0);
+        refused(base + "/theirs", "is owned by another user (uid 65534");
+    } else {
+        WARN("SKIPPED: start() refusing a folder owned by another user needs root to make one (chown)");
+    }
+    // A private folder through a link in a middle part is fine; so is a 0755 one.
+    std::filesystem::create_directories(base + "/target/db");
+    chmod((base + "/target/db").c_str(), 0755);
+    CHECK(in_child([&] {
+              crashdrop::Options o = valid_options("unused");
+              o.database_path = base + "/link/db";
+              return crashdrop::start(o).ok() ? 0 : 1;
+          }) == 0);
+}
+
+TEST_CASE("default_database_path: XDG_STATE_HOME - else HOME/.local/state - else empty - the product as one safe component", "[api]") {
+    const int rc = in_child([] {
+        int fails = 0;
+        auto expect = [&fails](const std::string& product, const std::string& want) {
+            const std::string got = crashdrop::default_database_path(product);
+            if (got != want) {
+                std::fprintf(stderr, "default_database_path(\"%s\") = \"%s\", expected \"%s\"\n", product.c_str(), got.c_str(), want.c_str());
+                ++fails;
+            }
+            char buf[256];
+            const std::size_t n = crashdrop_default_database_path(product.c_str(), buf, sizeof(buf));
+            if (n != want.size() || std::string(buf) != want) {
+                std::fprintf(stderr, "crashdrop_default_database_path(\"%s\") = %zu \"%s\"\n", product.c_str(), n, buf);
+                ++fails;
+            }
+        };
+        setenv("XDG_STATE_HOME", "/x/state/", 1);
+        setenv("HOME", "/home/ana", 1);
+        expect("MyGame", "/x/state/MyGame/crashdrop");
+        expect("My Game: Deluxe/2", "/x/state/My_Game__Deluxe_2/crashdrop");
+        expect("../../etc", "/x/state/_.._etc/crashdrop");
+        expect("..", "");
+        expect("", "");
+        expect(std::string(100, 'a'), "/x/state/" + std::string(64, 'a') + "/crashdrop");
+        setenv("XDG_STATE_HOME", "relative/state", 1);  // not absolute: ignored, as the XDG spec says
+        expect("MyGame", "/home/ana/.local/state/MyGame/crashdrop");
+        unsetenv("XDG_STATE_HOME");
+        expect("MyGame", "/home/ana/.local/state/MyGame/crashdrop");
+        unsetenv("HOME");
+        expect("MyGame", "");
+        char small[8] = "xxxxxxx";
+        setenv("HOME", "/home/ana", 1);
+        if (crashdrop_default_database_path("MyGame", small, sizeof(small)) != 39 || small[0] != '\0') ++fails;
+        if (crashdrop_default_database_path("MyGame", nullptr, 0) != 39) ++fails;
+        // start() makes it, private.
+        setenv("XDG_STATE_HOME", (k_work + "/xdg").c_str(), 1);
+        crashdrop::Options o = valid_options("unused");
+        o.database_path = crashdrop::default_database_path("api test");
+        if (!crashdrop::start(o).ok() || mode_of(k_work + "/xdg/api_test/crashdrop") != 0700) ++fails;
+        return fails;
+    });
+    CHECK(rc == 0);
+}

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -752,4 +753,144 @@ TEST_CASE("a report's claim: one holder at a time - re-checked after the claim -
     CHECK(second.still_at(pending));
     close(ready[0]);
     close(ready[1]);
+// ---- the database is the user's alone (issue 12, point 4) ----
+
+TEST_CASE("only well-formed report ids become file names", "[internals][database]") {
+    CHECK(cd::is_report_id("0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f"));
+    CHECK(cd::is_report_id(cd::new_uuid()));
+    for (const char* bad : {"", "0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1", "0F1E2D3C-4B5A-4697-8879-6A5B4C3D2E1F",
+                            "0f1e2d3c04b5a-4697-8879-6a5b4c3d2e1f", "../../../../../../../../etc/passwd_x",
+                            "0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e/f", "------------------------------------",
+                            "0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f0"}) {
+        INFO(bad);
+        CHECK_FALSE(cd::is_report_id(bad));
+    }
+    const cd::database db("/nowhere");
+    CHECK(db.attachments_dir("../../etc").empty());
+    CHECK(db.attachments_dir("0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f") == "/nowhere/attachments/0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f");
+    CHECK(db.attachment_files("../../etc").empty());
+    // A metadata file whose id is not one is not a report.
+    crashdrop::Report r;
+    std::string error;
+    CHECK_FALSE(cd::decode_report("id=../../../etc/x-aaaa-aaaa-aaaa-aaaaaaaaaaaa\ncreated=1\n", &r, &error));
+    CHECK_FALSE(cd::decode_report("id=0F1E2D3C-4B5A-4697-8879-6A5B4C3D2E1F\ncreated=1\n", &r, &error));
+}
+
+TEST_CASE("database files are never read through a link and never block on a FIFO", "[internals][database]") {
+    const std::string root = std::string(CRASHDROP_TEST_WORKDIR) + "/nofollow";
+    std::system(("rm -rf '" + root + "' && mkdir -p '" + root + "/real'").c_str());
+    std::ofstream(root + "/secret") << "TOPSECRET";
+    std::ofstream(root + "/real/file") << "real";
+    REQUIRE(symlink((root + "/secret").c_str(), (root + "/link").c_str()) == 0);
+    REQUIRE(symlink((root + "/real").c_str(), (root + "/linked-folder").c_str()) == 0);
+    REQUIRE(mkfifo((root + "/fifo").c_str(), 0600) == 0);
+    std::string text;
+    bool cut = false;
+    CHECK(cd::read_whole_file(root + "/real/file", &text));
+    CHECK(text == "real");
+    CHECK_FALSE(cd::read_whole_file(root + "/link", &text));               // a link as the file
+    CHECK_FALSE(cd::read_whole_file(root + "/linked-folder/file", &text));  // a link as its folder
+    CHECK_FALSE(cd::read_whole_file(root + "/fifo", &text));               // returns at once
+    CHECK_FALSE(cd::read_file_tail(root + "/fifo", 100, &text, &cut));     // even where links are followed
+    CHECK_FALSE(cd::read_file_tail(root + "/link", 100, &text, &cut, false));
+    CHECK(cd::read_file_tail(root + "/link", 100, &text, &cut));  // the application's own paths may be links
+    CHECK(text == "TOPSECRET");
+    CHECK(cd::list_directory(root + "/linked-folder").empty());
+    CHECK_FALSE(cd::write_file_atomic(root + "/linked-folder", "new", "x", false, nullptr));
+    CHECK(cd::file_kind(root + "/link") == cd::entry_kind::link);
+    CHECK(cd::file_kind(root + "/fifo") == cd::entry_kind::other);
+    CHECK(cd::file_kind(root + "/real") == cd::entry_kind::folder);
+    CHECK_FALSE(cd::file_info(root + "/link", nullptr, nullptr));
+    // Writing over a link replaces the link, never what it points to.
+    CHECK(cd::write_file_atomic(root, "link", "replaced", false, nullptr));
+    CHECK(cd::file_kind(root + "/link") == cd::entry_kind::file);
+    CHECK(cd::read_whole_file(root + "/secret", &text));
+    CHECK(text == "TOPSECRET");
+}
+
+TEST_CASE("a database folder that is a link or another user's or writable by others is refused - also by the helper", "[internals][database]") {
+    const std::string base = std::string(CRASHDROP_TEST_WORKDIR) + "/private";
+    std::system(("rm -rf '" + base + "' && mkdir -p '" + base + "'").c_str());
+    std::string why;
+    {
+        const cd::database db(base + "/ok");
+        REQUIRE(db.create(nullptr) == 0);
+        CHECK(db.check(&why));
+        chmod((base + "/ok/pending").c_str(), 0770);
+        CHECK_FALSE(db.check(&why));
+        CHECK(why.find("pending' is writable by its group") != std::string::npos);
+        chmod((base + "/ok/pending").c_str(), 0700);
+        chmod((base + "/ok").c_str(), 0702);
+        CHECK_FALSE(db.check(&why));
+        CHECK(why.find("is writable by others") != std::string::npos);
+        chmod((base + "/ok").c_str(), 0700);
+        std::system(("mkdir -p '" + base + "/elsewhere' && ln -s '" + base + "/elsewhere' '" + base + "/ok/attachments'").c_str());
+        CHECK_FALSE(db.check(&why));
+        CHECK(why.find("attachments' is a symbolic link") != std::string::npos);
+        // The helper refuses it too, before it touches anything.
+        cd::helper_config config;
+        config.database = base + "/ok";
+        cd::helper_service service(config, nullptr);
+        CHECK_FALSE(service.begin());
+        std::system(("rm '" + base + "/ok/attachments'").c_str());
+        cd::helper_service again(config, nullptr);
+        CHECK(again.begin());
+        again.finish();
+    }
+    if (geteuid() == 0) {
+        const cd::database db(base + "/theirs");
+        REQUIRE(db.create(nullptr) == 0);
+        REQUIRE(chown((base + "/theirs").c_str(), 65534, 65534) == 0);
+        CHECK_FALSE(db.check(&why));
+        CHECK(why.find("is owned by another user (uid 65534") != std::string::npos);
+    } else {
+        WARN("SKIPPED: a folder owned by another user needs root to make (chown); not checked in this run");
+    }
+}
+
+TEST_CASE("planted and damaged entries are set aside into quarantine - never followed", "[internals][database]") {
+    const std::string root = std::string(CRASHDROP_TEST_WORKDIR) + "/strays";
+    std::system(("rm -rf '" + root + "'").c_str());
+    const cd::database db(root);
+    REQUIRE(db.create(nullptr) == 0);
+    std::ofstream(root + "/secret") << "TOPSECRET";
+    const std::string good = "0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f";
+    const std::string other = "1f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f";
+    std::ofstream(db.pending_dir() + "/" + good + ".dmp") << "MDMP";
+    std::ofstream(db.pending_dir() + "/notes.txt") << "not ours";
+    std::ofstream(db.pending_dir() + "/ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ.dmp") << "MDMP";
+    std::ofstream(db.pending_dir() + "/" + other + ".meta") << "garbage";
+    REQUIRE(symlink((root + "/secret").c_str(), (db.completed_dir() + "/" + other + ".dmp").c_str()) == 0);
+    REQUIRE(mkfifo((db.pending_dir() + "/" + good + ".meta").c_str(), 0600) == 0);
+    REQUIRE(cd::make_directories(db.attachments_dir(good)) == 0);
+    std::ofstream(db.attachments_dir(good) + "/app.log") << "log";
+    REQUIRE(symlink((root + "/secret").c_str(), (db.attachments_dir(good) + "/id_rsa").c_str()) == 0);
+    REQUIRE(cd::make_directories(db.attachments_root() + "/not-an-id") == 0);
+    const auto lines = db.set_aside_strays();
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    INFO(all);
+    CHECK(lines.size() == 6);
+    CHECK(all.find(good + ".meta: not a regular file; set aside as") != std::string::npos);
+    CHECK(all.find("ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ.dmp: not named by a report id; set aside") != std::string::npos);
+    CHECK(all.find(other + ".meta: metadata without a dump that cannot be read") != std::string::npos);
+    CHECK(all.find(other + ".dmp: a symbolic link; set aside") != std::string::npos);
+    CHECK(all.find("id_rsa: a symbolic link; set aside") != std::string::npos);
+    CHECK(all.find("not-an-id: not named by a report id; set aside") != std::string::npos);
+    // What belongs stays; what does not is in quarantine/, the link's target untouched.
+    CHECK(cd::file_kind(db.pending_dir() + "/" + good + ".dmp") == cd::entry_kind::file);
+    CHECK(cd::file_kind(db.pending_dir() + "/notes.txt") == cd::entry_kind::file);
+    CHECK(db.attachment_files(good) == std::vector<std::string>{db.attachments_dir(good) + "/app.log"});
+    CHECK(cd::file_kind(db.quarantine_dir() + "/completed." + other + ".dmp") == cd::entry_kind::link);
+    CHECK(cd::file_kind(db.quarantine_dir() + "/pending." + good + ".meta") == cd::entry_kind::other);
+    std::string text;
+    CHECK(cd::read_whole_file(root + "/secret", &text));
+    CHECK(text == "TOPSECRET");
+    CHECK(db.check(&text));  // quarantine/ is the user's alone too
+    // The report stays listed, its metadata made from the dump; nothing else is a report.
+    const auto pending = db.list(crashdrop::ReportState::pending);
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].id == good);
+    CHECK(db.list(crashdrop::ReportState::uploaded).empty());
+    CHECK(db.set_aside_strays().empty());  // nothing left to set aside
 }

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <time.h>
 
@@ -999,9 +1001,10 @@ TEST_CASE("a forked child's crash: its own dump - global_extra but not extra - s
     CHECK(!file_exists(db.root + "/pending/" + pending[0] + ".meta"));
     CHECK(mode_of(db.root + "/pending/" + pending[0] + ".dmp") == 0600);
     CHECK(!file_exists(db.root + "/attachments/" + pending[0]));
-    // The next start finds it, makes its metadata from the dump's own context, and sends it.
+    // The next start finds it, makes its metadata from the dump's own context, and sends it
+    // (the attachment path found in the dump is read because this run names it too).
     const std::string later = write_log(dir + "/app.log", 3000, "LATER");
-    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500", cap});
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500", "context=1", cap});
     REQUIRE(server.wait_count(2));
     REQUIRE(db.wait_helpers_done(2));
     CHECK(server.count() == 2);
@@ -1017,9 +1020,165 @@ TEST_CASE("a forked child's crash: its own dump - global_extra but not extra - s
     CHECK(meta.count("annotation.scene") == 0);
     CHECK(meta.at("annotation.build") == "nightly");
     // The child had no helper to copy its attachment when it crashed: the copy is taken when the
-    // dump is found, so what is sent is the file as it was at the next start.
+    // dump is found (the running application naming the same file), so what is sent is the file
+    // as it was at the next start.
     const std::string copy = db.root + "/attachments/" + pending[0] + "/app.log";
     CHECK(meta.at("attachment.0000") == copy);
     CHECK(read_text_file(copy) == later.substr(later.size() - k_attachment_cap));
     CHECK(server.file(1, "app.log") == later.substr(later.size() - k_attachment_cap));
+}
+
+// ---- the database is the user's alone: planted files are never followed or sent ----
+
+namespace {
+
+const std::string k_secret = "-----BEGIN OPENSSH PRIVATE KEY----- crashdrop-test-secret-7f3a9c";
+
+/// The form fields of request i that carried a file.
+std::vector<std::string> file_parts(const collector& server, std::size_t i) {
+    std::vector<std::string> out;
+    const json req = server.request(i);  // (request() returns a copy: keep it alive while iterating)
+    for (const auto& f : req["files"].object) out.push_back(f.first);
+    return out;
+}
+
+/// True if any file the server stored holds `text`.
+bool received_anywhere(const collector& server, const std::string& text) {
+    return run_process({"grep", "-rqF", text, server.dir}, 30).exit_code() == 0;
+}
+
+/// After a failure: a helper blocked on a FIFO (as the old library's was) is given a writer for
+/// an instant, then killed if it still runs, so a failing test leaves no stuck process behind.
+void release_stuck_helpers(const database_view& db, const std::string& fifo) {
+    const int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) close(fd);
+    for (const auto& line : split(db.helper_log(), '\n')) {
+        const auto at = line.find("helper started (pid ");
+        const int pid = at == std::string::npos ? 0 : std::atoi(line.c_str() + at + 20);
+        if (pid > 0 && db.helper_log().find("crashdrop-helper[" + std::to_string(pid) + "]: helper exits") == std::string::npos) {
+            kill(pid, SIGKILL);
+        }
+    }
+}
+
+bool file_kind_is_fifo(const std::string& path) {
+    struct stat st;
+    return lstat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+}  // namespace
+
+TEST_CASE("a .meta planted in pending/ naming any file as an attachment: that file never reaches the server", "[upload][hostile]") {
+    const std::string dir = fresh("planted-meta");
+    const std::string secret = dir + "/id_rsa";
+    std::ofstream(secret) << k_secret << "\n";
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root);  // stored only
+    REQUIRE(db.wait_helpers_done(1));
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    // The metadata rewritten as an intruder would: well-formed, naming a private key and
+    // /etc/passwd as the report's attachments.
+    std::ofstream(db.root + "/pending/" + pending[0] + ".meta")
+        << "# crashdrop report metadata\nid=" << pending[0] << "\ncreated=" << std::time(nullptr)
+        << "\nproduct=UploadTarget\nversion=3.1.4\nstate=pending\nattachment.0000=" << secret
+        << "\nattachment.0001=/etc/passwd\n";
+    collector server;
+    server.start(dir);
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    INFO("helper log:\n" << db.helper_log());
+    CHECK(file_parts(server, 0) == std::vector<std::string>{"upload_file_minidump"});
+    CHECK_FALSE(received_anywhere(server, "crashdrop-test-secret-7f3a9c"));
+    CHECK_FALSE(received_anywhere(server, "root:x:0:0"));
+    CHECK(db.ids("completed") == pending);
+}
+
+TEST_CASE("an attachment that is a FIFO does not block the helper: the report is sent without it", "[upload][hostile]") {
+    const std::string dir = fresh("fifo-attachment");
+    REQUIRE(mkfifo((dir + "/app.log").c_str(), 0600) == 0);  // upload_target's context=1 attachment
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1"});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log());
+    CHECK(app.signal() == SIGSEGV);
+    const bool sent = server.wait_count(1, 20);
+    const bool done = db.wait_helpers_done(1, 20);
+    if (!sent || !done) release_stuck_helpers(db, dir + "/app.log");  // (an old library's waits in open())
+    REQUIRE(sent);
+    REQUIRE(done);
+    CHECK(file_parts(server, 0) == std::vector<std::string>{"upload_file_minidump"});
+    CHECK(db.helper_log().find("attachment " + dir + "/app.log: Invalid argument; not sent (no copy could be made)") !=
+          std::string::npos);
+    CHECK(db.ids("completed").size() == 1);
+}
+
+TEST_CASE("links and FIFOs and bad ids planted in the database are set aside and logged - never followed or sent", "[upload][hostile]") {
+    const std::string dir = fresh("planted-entries");
+    const std::string secret = dir + "/id_rsa";
+    std::ofstream(secret) << k_secret << "\n";
+    const std::string log = write_log(dir + "/app.log", 500);
+    const database_view db{dir + "/db"};
+    run_app("crash", db.root, {"context=1"});  // stored only, with its copy of app.log
+    REQUIRE(db.wait_helpers_done(1));
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    const std::string id = pending[0];
+    const std::string other = "0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f";
+    const std::string bad = "ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ";
+    // The metadata replaced by a FIFO (a reader that opens it waits forever); a copy of the dump
+    // under a name that is no report id; a link to the private key as another report's dump and
+    // as one more attachment of this one.
+    REQUIRE(std::remove((db.root + "/pending/" + id + ".meta").c_str()) == 0);
+    REQUIRE(mkfifo((db.root + "/pending/" + id + ".meta").c_str(), 0600) == 0);
+    std::ofstream(db.root + "/pending/" + bad + ".dmp") << read_text_file(db.root + "/pending/" + id + ".dmp");
+    REQUIRE(symlink(secret.c_str(), (db.root + "/pending/" + other + ".dmp").c_str()) == 0);
+    REQUIRE(symlink(secret.c_str(), (db.root + "/attachments/" + id + "/zz-id_rsa").c_str()) == 0);
+    collector server;
+    server.start(dir);
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=500"});
+    const bool sent = server.wait_count(1, 20);
+    const bool done = db.wait_helpers_done(2, 20);
+    if (!sent || !done) release_stuck_helpers(db, db.root + "/pending/" + id + ".meta");
+    INFO("helper log:\n" << db.helper_log());
+    REQUIRE(sent);
+    REQUIRE(done);
+    CHECK(server.count() == 1);  // the real report only
+    CHECK(file_parts(server, 0) == (std::vector<std::string>{"app.log", "upload_file_minidump"}));
+    CHECK(server.file(0, "app.log") == log);
+    CHECK_FALSE(received_anywhere(server, "crashdrop-test-secret-7f3a9c"));
+    // Each planted entry is in quarantine/ (the links still links), and the log says why.
+    const std::string helper_log = db.helper_log();
+    CHECK(helper_log.find("set aside " + db.root + "/pending/" + id + ".meta: not a regular file") != std::string::npos);
+    CHECK(helper_log.find("set aside " + db.root + "/pending/" + bad + ".dmp: not named by a report id") != std::string::npos);
+    CHECK(helper_log.find("set aside " + db.root + "/pending/" + other + ".dmp: a symbolic link") != std::string::npos);
+    CHECK(helper_log.find("set aside " + db.root + "/attachments/" + id + "/zz-id_rsa: a symbolic link") != std::string::npos);
+    std::vector<std::string> quarantined = {"pending." + bad + ".dmp", "pending." + other + ".dmp", "pending." + id + ".meta",
+                                            id + ".zz-id_rsa"};
+    std::sort(quarantined.begin(), quarantined.end());
+    CHECK(list_dir(db.root + "/quarantine") == quarantined);
+    CHECK(db.ids("pending").empty());
+    CHECK(db.ids("completed") == pending);
+    CHECK(read_text_file(secret) == k_secret + "\n");
+}
+
+TEST_CASE("a FIFO planted as helper.log blocks neither start() nor the helper: the crash is still sent", "[upload][hostile]") {
+    const std::string dir = fresh("fifo-helper-log");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    REQUIRE(mkdir(db.root.c_str(), 0700) == 0);
+    REQUIRE(mkfifo((db.root + "/helper.log").c_str(), 0600) == 0);
+    const run_result app = run_app("crash", db.root, {"url=" + server.url()}, 20);
+    const bool sent = server.wait_count(1, 20);
+    if (app.timed_out) {  // (an old library's start() waits in open() for a reader)
+        const int fd = open((db.root + "/helper.log").c_str(), O_RDONLY | O_NONBLOCK);
+        if (fd >= 0) close(fd);
+    }
+    INFO(app.describe());
+    CHECK(app.signal() == SIGSEGV);
+    CHECK(sent);
+    CHECK(file_kind_is_fifo(db.root + "/helper.log"));
 }

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <windows.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -217,4 +218,43 @@ TEST_CASE("helper.log on Windows: rotated into helper.log.1 at its cap while a h
     REQUIRE(cd::write_file_atomic(t.path.string(), "helper.log", std::string(17000, 'n'), false, &error));
     CHECK(cd::rotate_helper_log(log, 16384));  // the older helper.log.1 is replaced
     CHECK(fs::file_size(t.path / "helper.log.1") == 17000);
+TEST_CASE("default_database_path is LOCALAPPDATA/product/Crashes - empty without it") {
+    wchar_t saved[32768];
+    const DWORD had = GetEnvironmentVariableW(L"LOCALAPPDATA", saved, 32768);
+    SetEnvironmentVariableW(L"LOCALAPPDATA", L"C:\\Users\\ana\\AppData\\Local\\");
+    CHECK(crashdrop::default_database_path("My Game: Deluxe") == "C:\\Users\\ana\\AppData\\Local\\My_Game__Deluxe\\Crashes");
+    CHECK(crashdrop::default_database_path("..").empty());
+    SetEnvironmentVariableW(L"LOCALAPPDATA", L"relative\\folder");
+    CHECK(crashdrop::default_database_path("MyGame").empty());
+    SetEnvironmentVariableW(L"LOCALAPPDATA", nullptr);
+    CHECK(crashdrop::default_database_path("MyGame").empty());
+    char buf[8];
+    CHECK(crashdrop_default_database_path("MyGame", buf, sizeof(buf)) == 0);
+    SetEnvironmentVariableW(L"LOCALAPPDATA", had > 0 && had < 32768 ? saved : nullptr);
+}
+
+TEST_CASE("report ids are checked and database files are never read through a reparse point") {
+    namespace cd = crashdrop::detail;
+    CHECK(cd::is_report_id(cd::new_uuid()));
+    CHECK_FALSE(cd::is_report_id("..\\..\\..\\Windows\\win.ini-aaaa-aaaa-aaaa"));
+    TempDatabase db;
+    fs::create_directories(db.path / "real");
+    { std::FILE* f = std::fopen((db.path / "secret.txt").string().c_str(), "wb"); std::fputs("TOPSECRET", f); std::fclose(f); }
+    const bool file_link = CreateSymbolicLinkW((db.path / "link.meta").wstring().c_str(), (db.path / "secret.txt").wstring().c_str(), 0) != 0;
+    const bool dir_link = CreateSymbolicLinkW((db.path / "linked").wstring().c_str(), (db.path / "real").wstring().c_str(),
+                                              SYMBOLIC_LINK_FLAG_DIRECTORY) != 0;
+    if (!file_link || !dir_link || cd::file_kind((db.path / "linked").string()) != cd::entry_kind::link) {
+        WARN("SKIPPED: this system (wine) made no symbolic link that shows as a reparse point");
+        return;
+    }
+    std::string text;
+    CHECK_FALSE(cd::read_whole_file((db.path / "link.meta").string(), &text));
+    CHECK(cd::read_whole_file((db.path / "secret.txt").string(), &text));
+    crashdrop::Options o = db.options();
+    o.database_path = (db.path / "linked").string();
+    const crashdrop::Status s = crashdrop::start(o);
+    INFO(s.message());
+    CHECK(s.code() == crashdrop::Error::database_unavailable);
+    CHECK(s.message().find("reparse point") != std::string::npos);
+    CHECK_FALSE(crashdrop::is_started());
 }

@@ -3,10 +3,16 @@
 //   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
 //   <root>/attachments/<id>/                the helper's copies of a report's attachments
 //   <root>/settings                         client id, upload consent, last upload time
+//   <root>/quarantine/                      what was found planted or damaged, set aside
 // Every file is written whole under a temporary name and renamed into place, so a reader never
 // sees half of one. It stores; it never sends. Written against the file operations of
 // files_posix.hpp / files_windows.hpp (POSIX: folders 0700, files 0600; Windows: the
 // folder's inherited ACL, which for a per-user path is the user's).
+// The database is the user's alone: check() refuses folders that are links, another user's, or
+// writable by others; only well-formed report ids (is_report_id) become file names; no link is
+// followed (the file layer opens everything relative to its folder); set_aside_strays() moves
+// whatever does not belong (links, FIFOs, devices, names that are no report's, metadata nothing
+// can be made of) into quarantine/ instead of reading it.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
@@ -33,12 +39,34 @@ public:
     const std::string& root() const { return root_; }
     const std::string& pending_dir() const { return pending_; }
     const std::string& completed_dir() const { return completed_; }
-    /// Where the helper keeps copies of a report's attachments.
-    std::string attachments_dir(const std::string& id) const { return path_join(path_join(root_, "attachments"), id); }
+    std::string attachments_root() const { return path_join(root_, "attachments"); }
+    std::string quarantine_dir() const { return path_join(root_, "quarantine"); }
+    /// Where the helper keeps copies of a report's attachments; empty for a malformed id.
+    std::string attachments_dir(const std::string& id) const {
+        return is_report_id(id) ? path_join(attachments_root(), id) : std::string();
+    }
+
+    /// The helper's copies of a report's attachments: the regular files of attachments/<id>/
+    /// (links and anything else there are not), by name. This, never a path read from a file,
+    /// is what is sent with a report.
+    std::vector<std::string> attachment_files(const std::string& id) const {
+        std::vector<std::string> out;
+        const std::string dir = attachments_dir(id);
+        if (dir.empty()) return out;
+        std::vector<std::string> names = list_directory(dir);
+        std::sort(names.begin(), names.end());
+        for (const auto& name : names) {
+            if (name[0] == '.') continue;  // a copy being written
+            const std::string path = path_join(dir, name);
+            if (file_kind(path) == entry_kind::file) out.push_back(path);
+        }
+        return out;
+    }
 
     /// Removes a report's attachment copies (with the report); returns their size.
     std::size_t remove_attachments(const std::string& id, bool only_measure = false) const {
         const std::string dir = attachments_dir(id);
+        if (dir.empty()) return 0;
         bool ok = false;
         const std::vector<std::string> names = list_directory(dir, &ok);
         if (!ok) return 0;
@@ -64,6 +92,71 @@ public:
         return 0;
     }
 
+    /// Checks that every folder of the database (those that exist) is the user's alone: not a
+    /// link, owned by this user, writable by nobody else. False with the reason otherwise.
+    bool check(std::string* why) const {
+        for (const std::string& dir : {root_, pending_, completed_}) {
+            if (!check_private_folder(dir, why)) return false;
+        }
+        for (const std::string& dir : {attachments_root(), quarantine_dir()}) {
+            if (file_kind(dir) != entry_kind::missing && !check_private_folder(dir, why)) return false;
+        }
+        return true;
+    }
+
+    /// Moves what does not belong in pending/, completed/ and attachments/ into quarantine/
+    /// (never reading or following it): symbolic links, FIFOs, devices, sockets; .dmp/.meta
+    /// files whose name is not a report id; metadata without a dump that cannot be decoded;
+    /// attachment folders not named by a report id, and anything but regular files in them.
+    /// Temporary files (names starting with '.') are left to prune(). Returns one line per
+    /// entry set aside, for the log.
+    std::vector<std::string> set_aside_strays() const {
+        std::vector<std::string> lines;
+        auto set_aside = [&](const std::string& path, const std::string& why) {
+            lines.push_back(path + ": " + why + "; " + quarantine(path));
+        };
+        for (const std::string* dir : {&pending_, &completed_}) {
+            for (const auto& name : list_directory(*dir)) {
+                const std::string path = path_join(*dir, name);
+                const entry_kind kind = file_kind(path);
+                if (kind == entry_kind::link) set_aside(path, "a symbolic link");
+                else if (kind == entry_kind::other) set_aside(path, "not a regular file");
+                if (kind != entry_kind::file || name[0] == '.') continue;
+                const bool dump = ends_with(name, ".dmp"), meta = ends_with(name, ".meta");
+                if (!dump && !meta) continue;  // not ours to judge; never read
+                const std::string id = name.substr(0, name.size() - (dump ? 4 : 5));
+                if (!is_report_id(id)) {
+                    set_aside(path, "not named by a report id");
+                } else if (meta && file_kind(path_join(*dir, id + ".dmp")) == entry_kind::missing) {
+                    std::string text, error;
+                    Report r;
+                    if (!read_whole_file(path, &text, 1u << 20) || !decode_report(text, &r, &error) || r.id != id) {
+                        set_aside(path, "metadata without a dump that cannot be read (" + (error.empty() ? "mismatched id" : error) + ")");
+                    }
+                }
+            }
+        }
+        for (const auto& name : list_directory(attachments_root())) {
+            const std::string path = path_join(attachments_root(), name);
+            const entry_kind kind = file_kind(path);
+            if (kind != entry_kind::folder) {
+                if (name[0] != '.' || kind != entry_kind::file) set_aside(path, "not a report's attachment folder");
+                continue;
+            }
+            if (!is_report_id(name)) {
+                set_aside(path, "not named by a report id");
+                continue;
+            }
+            for (const auto& inner : list_directory(path)) {
+                const std::string file = path_join(path, inner);
+                const entry_kind k = file_kind(file);
+                if (k == entry_kind::link) set_aside(file, "a symbolic link");
+                else if (k != entry_kind::file) set_aside(file, "not a regular file");
+            }
+        }
+        return lines;
+    }
+
     /// The reports of one folder, oldest first. A dump without metadata (written by a crashed
     /// process itself, when no helper took it) gets metadata made from what is known.
     std::vector<Report> list(ReportState folder_state, const Report* defaults = nullptr) const {
@@ -72,6 +165,7 @@ public:
         for (const auto& name : list_directory(dir)) {
             if (name.size() != 40 || name.compare(36, 4, ".dmp") != 0 || name[0] == '.') continue;
             const std::string id = name.substr(0, 36);
+            if (!is_report_id(id) || file_kind(path_join(dir, name)) != entry_kind::file) continue;  // never followed
             Report r;
             std::string text, error;
             if (!read_whole_file(path_join(dir, id + ".meta"), &text) || !decode_report(text, &r, &error) || r.id != id) {
@@ -209,10 +303,10 @@ public:
     /// This installation's stable id, created on first use.
     std::string client_id(const std::string& fresh_id) const {
         std::string id = settings()["client_id"];
-        if (id.size() == 36) return id;
+        if (is_report_id(id)) return id;
         update_settings(
             [&](std::map<std::string, std::string>& kv) {
-                if (kv["client_id"].size() != 36) kv["client_id"] = fresh_id;
+                if (!is_report_id(kv["client_id"])) kv["client_id"] = fresh_id;
                 id = kv["client_id"];
             },
             nullptr);
@@ -226,6 +320,35 @@ public:
     }
 
 private:
+    static bool ends_with(const std::string& s, const char* tail) {
+        const std::size_t n = std::strlen(tail);
+        return s.size() >= n && s.compare(s.size() - n, n, tail) == 0;
+    }
+
+    /// Moves one entry into quarantine/ (as "<folder>.<name>", numbered if taken); removes it
+    /// when it cannot be moved or quarantine/ already holds 64 entries. Says which.
+    std::string quarantine(const std::string& path) const {
+        const std::string dir = quarantine_dir();
+        std::string error;
+        if (int err = make_directories(dir)) return "could not be set aside (" + dir + ": " + error_text(err) + ")";
+        std::string why;
+        if (!check_private_folder(dir, &why)) return "not set aside (" + why + ")";
+        const std::size_t held = list_directory(dir).size();
+        std::string folder_name = path.substr(0, path.find_last_of("/\\"));
+        folder_name = folder_name.substr(folder_name.find_last_of("/\\") + 1);
+        const std::string base = folder_name + "." + path.substr(path.find_last_of("/\\") + 1);
+        if (held < 64) {
+            for (int n = 0; n < 100; ++n) {
+                const std::string target = path_join(dir, n == 0 ? base : base + "." + std::to_string(n));
+                if (file_kind(target) != entry_kind::missing) continue;
+                if (move_file(path, target, &error)) return "set aside as " + target;
+                break;
+            }
+        }
+        if (remove_file(path) || remove_directory(path)) return "removed (quarantine full or not movable)";
+        return "could not be set aside (" + error + ")";
+    }
+
     std::string root_;
     std::string pending_;
     std::string completed_;

@@ -4,6 +4,11 @@
 // '/' and '\' both separate folders. Files are opened with every sharing mode but exclusive
 // creation where a name must be new, and renamed into place with MOVEFILE_WRITE_THROUGH
 // (NTFS journals the rename, so no folder flush is needed or possible).
+// Database files and folders are never reached through a reparse point (a symbolic link or a
+// junction) in their last part: files are opened with FILE_FLAG_OPEN_REPARSE_POINT and refused
+// when they are one, folders are checked before they are listed or written to, and only files
+// on a disk (not pipes or devices) are read. Only read_file_tail(follow_links = true), for the
+// application's own attachment paths, follows them.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
 
@@ -75,12 +80,21 @@ inline int make_directories(const std::string& path) {
     return 0;
 }
 
-/// A file opened for reading, closed when it goes out of scope.
+/// A file opened for reading, closed when it goes out of scope. Without follow_links, a
+/// reparse point (symbolic link, junction) is opened as itself and refused.
 class win_read_handle {
 public:
-    explicit win_read_handle(const std::string& path)
+    explicit win_read_handle(const std::string& path, bool follow_links = true)
         : h_(CreateFileW(widen(path).c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr)) {}
+                         OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | (follow_links ? 0 : FILE_FLAG_OPEN_REPARSE_POINT), nullptr)) {
+        BY_HANDLE_FILE_INFORMATION info;
+        if (!follow_links && h_ != INVALID_HANDLE_VALUE &&
+            (!GetFileInformationByHandle(h_, &info) || (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)) {
+            CloseHandle(h_);
+            h_ = INVALID_HANDLE_VALUE;
+            SetLastError(ERROR_CANT_ACCESS_FILE);
+        }
+    }
     ~win_read_handle() {
         if (h_ != INVALID_HANDLE_VALUE) CloseHandle(h_);
     }
@@ -109,8 +123,8 @@ private:
 };
 
 /// Reads at most the last `limit` bytes of a file; *cut says whether the start was left out.
-inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut) {
-    win_read_handle f(path);
+inline bool read_file_tail(const std::string& path, std::size_t limit, std::string* out, bool* cut, bool follow_links = true) {
+    win_read_handle f(path, follow_links);
     if (!f.ok()) return false;
     LARGE_INTEGER size;
     if (GetFileType(f.get()) != FILE_TYPE_DISK || !GetFileSizeEx(f.get(), &size)) {
@@ -125,9 +139,14 @@ inline bool read_file_tail(const std::string& path, std::size_t limit, std::stri
     return true;
 }
 
+/// Reads a database file (no reparse point followed, files on a disk only).
 inline bool read_whole_file(const std::string& path, std::string* out, std::size_t limit = 64u << 20) {
-    win_read_handle f(path);
+    win_read_handle f(path, false);
     if (!f.ok()) return false;
+    if (GetFileType(f.get()) != FILE_TYPE_DISK) {
+        SetLastError(ERROR_INVALID_PARAMETER);
+        return false;
+    }
     out->clear();
     char buf[65536];
     for (std::uint64_t at = 0;;) {
@@ -136,6 +155,40 @@ inline bool read_whole_file(const std::string& path, std::string* out, std::size
         out->append(buf, n);
         at += n;
         if (out->size() > limit) break;
+    }
+    return true;
+}
+
+/// What a path is, a reparse point in its last part not followed.
+enum class entry_kind { missing, file, folder, link, other };
+
+inline entry_kind file_kind(const std::string& path) {
+    const DWORD a = GetFileAttributesW(widen(path).c_str());
+    if (a == INVALID_FILE_ATTRIBUTES) return entry_kind::missing;
+    if ((a & FILE_ATTRIBUTE_REPARSE_POINT) != 0) return entry_kind::link;
+    if ((a & FILE_ATTRIBUTE_DIRECTORY) != 0) return entry_kind::folder;
+    if ((a & FILE_ATTRIBUTE_DEVICE) != 0) return entry_kind::other;
+    return entry_kind::file;
+}
+
+/// Checks that a database folder is a real folder, not a reparse point (a symbolic link or a
+/// junction). Its owner and ACL are not checked on Windows (a per-user folder such as
+/// %LOCALAPPDATA% inherits an ACL that is the user's). False with the reason in *why.
+inline bool check_private_folder(const std::string& path, std::string* why) {
+    std::string p = path;
+    while (p.size() > 3 && is_separator(p.back())) p.pop_back();
+    const DWORD a = GetFileAttributesW(widen(p).c_str());
+    if (a == INVALID_FILE_ATTRIBUTES) {
+        *why = "'" + p + "': " + error_text(last_error());
+        return false;
+    }
+    if ((a & FILE_ATTRIBUTE_REPARSE_POINT) != 0) {
+        *why = "'" + p + "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)";
+        return false;
+    }
+    if ((a & FILE_ATTRIBUTE_DIRECTORY) == 0) {
+        *why = "'" + p + "' is not a folder";
+        return false;
     }
     return true;
 }
@@ -151,6 +204,14 @@ inline bool write_file_atomic(const std::string& dir, const std::string& name, c
     const std::string tmp = dir + k_path_separator + "." + name + ".tmp" + std::to_string(GetCurrentProcessId()) + "-" +
                             std::to_string(counter++);
     const std::string final_path = dir + k_path_separator + name;
+    if (file_kind(dir) != entry_kind::folder) {  // never into a folder through a reparse point
+        if (error != nullptr) *error = dir + ": not a folder (or a reparse point)";
+        return false;
+    }
+    if (name.empty() || name.find_first_of("/\\:") != std::string::npos || name == "." || name == "..") {
+        if (error != nullptr) *error = final_path + ": not a file name";
+        return false;
+    }
     const std::wstring wtmp = widen(tmp);
     HANDLE h = CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
     if (h == INVALID_HANDLE_VALUE) {
@@ -182,7 +243,8 @@ inline bool write_file_atomic(const std::string& dir, const std::string& name, c
 inline std::vector<std::string> list_directory(const std::string& dir, bool* ok = nullptr) {
     std::vector<std::string> names;
     WIN32_FIND_DATAW found;
-    HANDLE h = FindFirstFileW(widen(dir + k_path_separator + "*").c_str(), &found);
+    HANDLE h = file_kind(dir) == entry_kind::folder ? FindFirstFileW(widen(dir + k_path_separator + "*").c_str(), &found)
+                                                    : INVALID_HANDLE_VALUE;  // never through a reparse point
     if (ok != nullptr) *ok = h != INVALID_HANDLE_VALUE;
     if (h == INVALID_HANDLE_VALUE) return names;
     do {
@@ -199,10 +261,11 @@ inline std::time_t unix_time(const FILETIME& t) {
     return static_cast<std::time_t>(ticks / 10000000u) - static_cast<std::time_t>(11644473600LL);
 }
 
-/// Size and modification time of a file; false if it does not exist.
+/// Size and modification time of a file (not a folder or reparse point); false otherwise.
 inline bool file_info(const std::string& path, std::uint64_t* size, std::time_t* modified) {
     WIN32_FILE_ATTRIBUTE_DATA data;
     if (!GetFileAttributesExW(widen(path).c_str(), GetFileExInfoStandard, &data)) return false;
+    if ((data.dwFileAttributes & (FILE_ATTRIBUTE_REPARSE_POINT | FILE_ATTRIBUTE_DIRECTORY)) != 0) return false;
     if (size != nullptr) *size = (std::uint64_t{data.nFileSizeHigh} << 32) | data.nFileSizeLow;
     if (modified != nullptr) *modified = unix_time(data.ftLastWriteTime);
     return true;
@@ -233,7 +296,7 @@ public:
     }
     bool acquire(const std::string& path, std::string* error) {
         h_ = CreateFileW(widen(path).c_str(), GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, nullptr,
-                         OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
+                         OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
         OVERLAPPED at{};
         if (h_ == INVALID_HANDLE_VALUE || !LockFileEx(h_, LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &at)) {
             if (error != nullptr) *error = path + ": " + error_text(last_error());

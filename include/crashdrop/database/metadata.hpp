@@ -161,6 +161,18 @@ inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const 
     return out;
 }
 
+/// True for a report id as crashdrop makes them: 36 characters, lower-case hex digits with dashes
+/// at 8, 13, 18 and 23 (8-4-4-4-12). Only such an id ever becomes part of a file name.
+inline bool is_report_id(const std::string& id) {
+    if (id.size() != 36) return false;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        const char c = id[i];
+        const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
+    return true;
+}
+
 inline std::string encode_report(const Report& r) {
     std::map<std::string, std::string> kv;
     kv["id"] = r.id;
@@ -201,7 +213,7 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     };
     Report r;
     r.id = get("id");
-    if (r.id.size() != 36 || r.id.find_first_not_of("0123456789abcdef-") != std::string::npos) {
+    if (!is_report_id(r.id)) {
         if (error != nullptr) *error = "no valid report id";
         return false;
     }

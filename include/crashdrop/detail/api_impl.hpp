@@ -91,6 +91,53 @@ inline void notify_helper_consent() {
 
 // ---- the same everywhere ----------------------------------------------------------------------
 
+namespace detail {
+/// A product name as one safe path component (see default_database_path).
+inline std::string safe_path_component(const std::string& name) {
+    std::string out;
+    for (const char ch : name) {
+        const bool keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                          ch == '_' || ch == '.';
+        if (out.empty() && ch == '.') continue;  // never "." or "..", never hidden
+        out += keep ? ch : '_';
+        if (out.size() == 64) break;
+    }
+    while (!out.empty() && (out.back() == '.' || out.back() == ' ')) out.pop_back();  // Windows drops them
+    return out;
+}
+}  // namespace detail
+
+std::string default_database_path(const std::string& product_name) {
+    const std::string product = detail::safe_path_component(product_name);
+    if (product.empty()) return std::string();
+#if CRASHDROP_OS_WINDOWS
+    std::vector<wchar_t> buf(32768);
+    const DWORD n = GetEnvironmentVariableW(L"LOCALAPPDATA", buf.data(), static_cast<DWORD>(buf.size()));
+    if (n == 0 || n >= buf.size()) return std::string();
+    std::string base = detail::narrow(buf.data(), n);
+    // Only an absolute folder: "C:\..." or "\\server\share\...".
+    const bool absolute = (base.size() >= 3 && base[1] == ':' && detail::is_separator(base[2])) ||
+                          (base.size() >= 2 && detail::is_separator(base[0]) && detail::is_separator(base[1]));
+    if (!absolute) return std::string();
+    while (base.size() > 3 && detail::is_separator(base.back())) base.pop_back();
+    return base + "\\" + product + "\\Crashes";
+#else
+    auto absolute_env = [](const char* var) {
+        const char* v = std::getenv(var);
+        std::string s = v != nullptr && v[0] == '/' ? std::string(v) : std::string();
+        while (s.size() > 1 && s.back() == '/') s.pop_back();
+        return s;
+    };
+    std::string state = absolute_env("XDG_STATE_HOME");
+    if (state.empty()) {
+        const std::string home = absolute_env("HOME");
+        if (home.empty()) return std::string();
+        state = (home == "/" ? std::string() : home) + "/.local/state";
+    }
+    return (state == "/" ? std::string() : state) + "/" + product + "/crashdrop";
+#endif
+}
+
 std::vector<Report> pending_reports() {
     if (!is_started()) return {};
     return detail::database(detail::database_root()).list(ReportState::pending);
@@ -233,6 +280,7 @@ inline Status unsupported() {
 }
 }  // namespace detail
 
+std::string default_database_path(const std::string&) { return std::string(); }
 Status start(const Options&) { return detail::unsupported(); }
 bool is_started() noexcept { return false; }
 Status prepare_thread() { return detail::unsupported(); }

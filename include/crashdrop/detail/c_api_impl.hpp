@@ -347,6 +347,18 @@ int crashdrop_reinstall(void) {
 
 void crashdrop_stop(void) { crashdrop::stop(); }
 
+size_t crashdrop_default_database_path(const char* product_name, char* out, size_t capacity) {
+    if (out != nullptr && capacity > 0) out[0] = '\0';
+    size_t length = 0;
+    const int rc = crashdrop::detail::capi::guarded("crashdrop_default_database_path", [&]() -> int {
+        const std::string path = crashdrop::default_database_path(crashdrop::detail::capi::text(product_name));
+        length = path.size();
+        if (out != nullptr && length < capacity) std::memcpy(out, path.c_str(), length + 1);
+        return CRASHDROP_OK;
+    });
+    return rc == CRASHDROP_OK ? length : 0;
+}
+
 int crashdrop_run_helper(int argc, char** argv) {
     // Its result is an exit code, not a crashdrop_error: an exception (out of memory) becomes
     // exit code 2, what run_helper() itself returns when it has nothing to do.

@@ -87,18 +87,20 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         }
     }
 #endif
-    if (id.size() != 36 || size == 0 || size > region->image_capacity) {
+    if (!is_report_id(id) || size == 0 || size > region->image_capacity) {  // only a well-formed id becomes a file name
+        service->log(!is_report_id(id) ? "hand-off refused: malformed report id" : "hand-off refused: bad dump size");
         finish(sigsafe::hs_taken, sigsafe::hs_failed);
         return handoff_outcome::failed;
     }
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
     const std::string name = id + ".dmp";
-    int fd = open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    const int dirfd = open_folder(dir);  // pending/ itself never through a link
+    int fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
     std::string tmp;
-    if (fd < 0) {
-        tmp = dir + "/." + name + ".helper.tmp";
-        fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && dirfd >= 0) {
+        tmp = "." + name + ".helper.tmp";
+        fd = openat(dirfd, tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     }
     bool ok = fd >= 0;
     int err = ok ? 0 : errno;
@@ -124,7 +126,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         service->log("hand-off " + std::to_string(seq) + " (" + name + "): the application took the buffer back while it was "
                      "being read; this copy is discarded (the application wrote the dump itself)");
         if (fd >= 0) close(fd);
-        if (!tmp.empty()) unlink(tmp.c_str());
+        if (!tmp.empty()) unlinkat(dirfd, tmp.c_str(), 0);
+        if (dirfd >= 0) close(dirfd);
         memory_copy->clear();
         return handoff_outcome::not_ours;
     }
@@ -138,12 +141,12 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         int rc;
         if (tmp.empty()) {
             const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            rc = linkat(AT_FDCWD, self.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), AT_SYMLINK_FOLLOW);
+            rc = linkat(AT_FDCWD, self.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW);
         } else {
-            rc = static_cast<int>(syscall(SYS_renameat2, AT_FDCWD, tmp.c_str(), AT_FDCWD, (dir + "/" + name).c_str(), 1));
+            rc = static_cast<int>(syscall(SYS_renameat2, dirfd, tmp.c_str(), dirfd, name.c_str(), 1));
             if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
-                rc = link(tmp.c_str(), (dir + "/" + name).c_str());
-                if (rc == 0) unlink(tmp.c_str());
+                rc = linkat(dirfd, tmp.c_str(), dirfd, name.c_str(), 0);
+                if (rc == 0) unlinkat(dirfd, tmp.c_str(), 0);
             }
         }
         if (rc != 0 && errno == EEXIST) {
@@ -168,7 +171,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         }
         ok = rc == 0;
     }
-    if (!tmp.empty()) unlink(tmp.c_str());
+    if (!tmp.empty()) unlinkat(dirfd, tmp.c_str(), 0);
+    if (dirfd >= 0) close(dirfd);
     if (!ok) {
         claim->release();  // closes fd when it was adopted
         if (locked) fd = -1;
@@ -264,6 +268,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     int code = 1;
     {
         helper_service service(config, custom);
+        service.set_region(region);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
             if (!service.finish()) {
@@ -322,7 +327,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     } else {
         c.path = "/proc/self/exe";
         std::string cmdline;
-        read_whole_file("/proc/self/cmdline", &cmdline, 1u << 20);
+        read_system_file("/proc/self/cmdline", &cmdline, 1u << 20);
         std::size_t pos = 0;
         while (pos < cmdline.size()) {
             const std::size_t end = cmdline.find('\0', pos);
@@ -369,7 +374,13 @@ inline int launch_helper(HelperMode mode, const helper_command& command, int reg
         *error = "socketpair: " + errno_text(errno);
         return -1;
     }
-    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    // Never through a link, and only a regular file (a FIFO planted as helper.log would block start()).
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+    struct stat log_st;
+    if (log_fd >= 0 && (fstat(log_fd, &log_st) != 0 || !S_ISREG(log_st.st_mode))) {
+        close(log_fd);
+        log_fd = -1;
+    }
     const pid_t child = fork();
     if (child < 0) {
         *error = "fork: " + errno_text(errno);

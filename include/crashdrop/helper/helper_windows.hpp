@@ -159,7 +159,10 @@ struct win_handoff_facts {
 inline bool win_persist_crash(helper_service* service, sigsafe::region_header* region, const win_handoff_facts& facts, HANDLE app,
                               Report* out) {
     const std::string& id = facts.id;
-    if (id.size() != 36) return false;
+    if (!is_report_id(id)) {  // only a well-formed id becomes a file name
+        service->log("hand-off refused: malformed report id");
+        return false;
+    }
     const std::string pending = service->db().pending_dir();
     static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
     using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
@@ -224,6 +227,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     int code = 1;
     {
         helper_service service(config, custom);
+        service.set_region(region);
         if (service.begin()) {
             for (;;) {
                 HANDLE waits[3] = {h.crash, h.wake, h.app};

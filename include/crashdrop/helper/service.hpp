@@ -68,11 +68,20 @@ public:
     /// cannot be created.
     bool begin() {
         log("helper started (pid " + std::to_string(current_process_id()) + ")");
-        std::string where;
+        std::string where, why;
+        if (file_kind(db_.root()) != entry_kind::missing && !check_private_folder(db_.root(), &why)) {
+            log("database refused: " + why);  // before anything is created in it
+            return false;
+        }
         if (int err = db_.create(&where)) {
             log("cannot create " + where + ": " + error_text(err));
             return false;
         }
+        if (!db_.check(&why)) {
+            log("database refused: " + why);
+            return false;
+        }
+        for (const auto& line : db_.set_aside_strays()) log("set aside " + line);
         client_id_ = db_.client_id(new_uuid());
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         // A new start() retries every pending report at once (dumps a crashed process had to
@@ -104,7 +113,7 @@ public:
                 return;
             }
         }
-        keep_attachments(&r);
+        keep_attachments(&r, true);
         std::string error;
         if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
         fsync_directory(db_.pending_dir());
@@ -113,6 +122,10 @@ public:
         for (const auto& id : db_.prune(config_.limits, std::time(nullptr))) log("pruned " + id);
         schedule(r.id, clock::now(), 0);
     }
+
+    /// The region shared with the application (nullptr: none): where the helper reads which
+    /// files the running application names as attachments.
+    void set_region(sigsafe::region_header* region) { region_ = region; }
 
     /// A dump the platform code could not store (`why`: the disk is full, say), copied out of
     /// the shared memory: it is sent from here. Each attempt first looks whether it reached the
@@ -297,7 +310,7 @@ private:
         if (read_whole_file(r.dump_path, &dump, 1u << 30)) {
             read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &repaired);
         }
-        keep_attachments(&repaired);
+        keep_attachments(&repaired, false);
         db_.save(repaired, true, nullptr);
     }
 
@@ -342,40 +355,83 @@ private:
         wake_.notify_all();
     }
 
+    /// The attachment paths the running application names now (Options::attachments and
+    /// add_attachment()), read from its context store in the shared region.
+    std::vector<std::string> named_by_application() const {
+        std::vector<std::string> out;
+        sigsafe::context_store store{};
+        if (region_ == nullptr || region_->context_offset == 0 ||
+            region_->context_offset + region_->context_size > region_->region_size ||
+            !sigsafe::context_attach(&store, reinterpret_cast<sigsafe::u8*>(region_) + region_->context_offset)) {
+            return out;
+        }
+        std::vector<char> path(limits::attachment_path + 1);
+        for (sigsafe::u32 i = 0; i < store.header->attachment_capacity && i < limits::attachments; ++i) {
+            const std::size_t n = sigsafe::context_read_attachment(&store, i, path.data(), path.size());
+            if (n > 0) out.emplace_back(path.data(), n);
+        }
+        return out;
+    }
+
     /// Copies the report's attachments into <database>/attachments/<id>/ as they are now (the
     /// end of a file larger than the cap), so the report keeps them even if the application
-    /// rewrites them at its next start. Files that cannot be read stay named by their path, to
-    /// be read when the report is sent.
-    void keep_attachments(Report* r) {
+    /// rewrites them at its next start. These copies, and nothing else, are sent with the report
+    /// (attempt() lists the folder; no path is ever taken from a file to be read at sending
+    /// time). `from_application`: the paths came from the application's memory (the dump it
+    /// just handed over); otherwise they were read from a dump found on disk, and only those the
+    /// running application names too are read. A file that cannot be copied (gone, unreadable,
+    /// not a regular file: a FIFO or device is refused without blocking) is logged and left out.
+    void keep_attachments(Report* r, bool from_application) {
         if (r->attachments.empty()) return;
         const std::string dir = db_.attachments_dir(r->id);
-        if (int err = make_directories(dir)) {
-            log("cannot create " + dir + ": " + error_text(err));
-            return;
-        }
+        std::vector<std::string> allowed;
+        if (!from_application) allowed = named_by_application();
         std::vector<std::string> kept;
+        bool have_dir = false;
         for (std::size_t i = 0; i < r->attachments.size(); ++i) {
             const std::string& path = r->attachments[i];
-            if (path.rfind(dir + k_path_separator, 0) == 0) {  // already a copy
+            if (dir.empty()) {
+                log("attachment " + path + ": the report id '" + r->id + "' is malformed; not copied");
+                continue;
+            }
+            if (path.rfind(dir + k_path_separator, 0) == 0 && file_kind(path) == entry_kind::file) {  // already a copy
                 kept.push_back(path);
                 continue;
+            }
+            if (!from_application && std::find(allowed.begin(), allowed.end(), path) == allowed.end()) {
+                log("attachment " + path + " named in " + r->id + ".dmp: not read (a path found in a file is read only "
+                    "when the running application names it as an attachment too)");
+                continue;
+            }
+            if (!have_dir) {
+                std::string why;
+                int err = make_directories(db_.attachments_root());
+                if (err == 0) err = make_directories(dir);
+                if (err != 0) {
+                    log("cannot create " + dir + ": " + error_text(err) + "; the attachments of " + r->id + " are not sent");
+                    break;
+                }
+                if (!check_private_folder(db_.attachments_root(), &why) || !check_private_folder(dir, &why)) {
+                    log("attachments refused: " + why + "; the attachments of " + r->id + " are not sent");
+                    break;
+                }
+                have_dir = true;
             }
             std::string bytes;
             bool cut = false;
             if (!read_file_tail(path, config_.max_attachment_bytes, &bytes, &cut)) {
-                log("attachment " + path + ": " + error_text(last_error()) + "; it will be read when the report is sent");
-                kept.push_back(path);
+                log("attachment " + path + ": " + error_text(last_error()) + "; not sent (no copy could be made)");
                 continue;
             }
             if (cut) log("attachment " + path + ": larger than " + std::to_string(config_.max_attachment_bytes) + " bytes, its end kept");
             std::string name = path.substr(path.find_last_of("/\\") + 1);
+            if (name.empty() || name[0] == '.') name = "attachment" + name;  // never a hidden or temporary name
             for (const std::string& other : kept) {  // two files of one name: number the second
                 if (other.substr(other.find_last_of("/\\") + 1) == name) name = std::to_string(i) + "-" + name;
             }
             std::string error;
             if (!write_file_atomic(dir, name, bytes, true, &error)) {
-                log("attachment " + path + ": " + error);
-                kept.push_back(path);
+                log("attachment " + path + ": " + error + "; not sent (no copy could be made)");
                 continue;
             }
             kept.push_back(path_join(dir, name));
@@ -471,7 +527,10 @@ private:
             return;
         }
         up.dump.assign(bytes.begin(), bytes.end());
-        up.attachments = report.attachments;
+        // Only the helper's own copies are sent, found by listing the report's folder: a path in
+        // the metadata (which anything able to write to pending/ could have planted) is never read.
+        up.attachments = db_.attachment_files(id);
+        up.report.attachments = up.attachments;
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
@@ -548,7 +607,9 @@ private:
         up.report = held.report;
         up.client_id = client_id_;
         up.dump.assign(held.dump.begin(), held.dump.end());
-        up.attachments = held.report.attachments;
+        // Its attachments could not be copied either (nothing could be stored); no path is read at
+        // sending time, so it goes without them.
+        up.report.attachments.clear();
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         if (!begin_commit()) return;
         struct commit_end {
@@ -590,6 +651,7 @@ private:
 
     helper_config config_;
     const Transport* custom_;
+    sigsafe::region_header* region_ = nullptr;
     database db_;
     std::string client_id_;
     Report defaults_;  // for a dump whose metadata is missing or damaged

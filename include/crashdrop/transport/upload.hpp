@@ -205,7 +205,8 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     for (const std::string& path : up.attachments) {
         std::string bytes;
         bool cut = false;
-        if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut)) continue;  // gone since: send the rest
+        // The helper's copies in the database: read without following a link, regular files only.
+        if (!read_file_tail(path, max_attachment_bytes, &bytes, &cut, false)) continue;  // gone since: send the rest
         const std::size_t slash = path.find_last_of(CRASHDROP_OS_WINDOWS ? "/\\" : "/");
         const std::string base = safe_field_name(slash == std::string::npos ? path : path.substr(slash + 1));
         parts.push_back({base, bytes, base, "application/octet-stream"});

@@ -183,7 +183,8 @@ CRASHDROP_SIGSAFE void respawn_helper(linux_state* g) {
     raw_syscall(SYS_setsid);
     const int region = static_cast<int>(raw_syscall(SYS_fcntl, g->region_fd, F_DUPFD, 10));
     const int null_fd = sys_openat(AT_FDCWD, "/dev/null", O_RDWR);
-    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+    // O_NONBLOCK: a FIFO planted as helper.log fails at once (ENXIO) instead of blocking.
+    const int log_fd = sys_openat(AT_FDCWD, g->helper_log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (null_fd >= 0) {
         raw_syscall(SYS_dup3, null_fd, 0, 0);
         raw_syscall(SYS_dup3, null_fd, 1, 0);

@@ -11,7 +11,10 @@ namespace detail {
 using sigsafe::linux_state;
 
 /// Creates the folders and proves a report can be written there (a probe file is created
-/// exclusively and removed). On failure returns Error::database_unavailable with the reason.
+/// exclusively and removed). Refuses a database that is not the user's alone: an existing
+/// folder reached through a symbolic link in its last part, owned by another user, or writable
+/// by group or others (database::check). On failure returns Error::database_unavailable with
+/// the reason.
 struct database_layout {
     std::string root;     // absolute
     std::string pending;  // absolute
@@ -19,7 +22,14 @@ struct database_layout {
     int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
 };
 
-inline Status prepare_database(const std::string& root_in, database_layout* out) {
+inline Status prepare_database(const std::string& root_given, database_layout* out) {
+    std::string root_in = root_given;
+    while (root_in.size() > 1 && root_in.back() == '/') root_in.pop_back();  // "link/" would follow the link
+    struct stat st;
+    if (lstat(root_in.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+        return Status(Error::database_unavailable, "database_path '" + root_given +
+                                                       "' is a symbolic link (a database folder must be a real folder, not a link to one)");
+    }
     if (int err = make_directories(root_in)) {
         return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
@@ -29,14 +39,19 @@ inline Status prepare_database(const std::string& root_in, database_layout* out)
     }
     database db(resolved);
     std::free(resolved);
+    std::string why;
+    if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
+        return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
+    }
     std::string where;
     if (int err = db.create(&where)) {
         return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
     }
+    if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();
     out->completed = db.completed_dir();
-    const int fd = open(out->pending.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
     const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

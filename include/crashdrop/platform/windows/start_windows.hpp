@@ -197,11 +197,19 @@ inline Status windows_start(const Options& options) {
     }
     std::string root = narrow(full.data(), full_len);
     while (root.size() > 3 && is_separator(root.back())) root.pop_back();
+    if (file_kind(root) == entry_kind::link) {
+        return fail(Status(Error::database_unavailable, "database_path '" + options.database_path +
+                                                            "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)"));
+    }
     const database db(root);
-    std::string where;
+    std::string where, why;
+    if (file_kind(root) != entry_kind::missing && !check_private_folder(root, &why)) {
+        return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
+    }
     if (int err = db.create(&where)) {
         return fail(Status(Error::database_unavailable, "'" + where + "' cannot be created: " + error_text(err)));
     }
+    if (!db.check(&why)) return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
     win_runtime().database_root = root;
     const std::string id = new_uuid();
     if (Status s = win_prepare_dump_file(g, db.pending_dir(), id); !s.ok()) return fail(s);
