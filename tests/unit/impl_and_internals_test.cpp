@@ -753,6 +753,8 @@ TEST_CASE("a report's claim: one holder at a time - re-checked after the claim -
     CHECK(second.still_at(pending));
     close(ready[0]);
     close(ready[1]);
+}
+
 // ---- the database is the user's alone (issue 12, point 4) ----
 
 TEST_CASE("only well-formed report ids become file names", "[internals][database]") {

@@ -218,6 +218,8 @@ TEST_CASE("helper.log on Windows: rotated into helper.log.1 at its cap while a h
     REQUIRE(cd::write_file_atomic(t.path.string(), "helper.log", std::string(17000, 'n'), false, &error));
     CHECK(cd::rotate_helper_log(log, 16384));  // the older helper.log.1 is replaced
     CHECK(fs::file_size(t.path / "helper.log.1") == 17000);
+}
+
 TEST_CASE("default_database_path is LOCALAPPDATA/product/Crashes - empty without it") {
     wchar_t saved[32768];
     const DWORD had = GetEnvironmentVariableW(L"LOCALAPPDATA", saved, 32768);
