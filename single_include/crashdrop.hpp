@@ -257,6 +257,7 @@ typedef struct crashdrop_options {
     uint64_t max_attachment_bytes;   /* [4 MiB] 1 KiB .. 100 MiB */
     int only_this_module;            /* [0] report only crashes of this module (plugins) */
     uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
+    int include_command_line;        /* [0] the whole command line in dumps (else argv[0] only) */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to
@@ -575,8 +576,14 @@ struct Options {
     std::string product_version;
 
     /// Copy the process environment into dumps (LinuxEnviron stream). Off by default:
-    /// environments hold tokens and passwords.
+    /// environments hold tokens and passwords. Either way the environment and argument strings
+    /// themselves (the top of the main thread's stack on Linux) are never copied with a stack
+    /// or with the memory around a register, and a register that holds their bytes is cleared.
     bool include_environment = false;
+
+    /// Write the whole command line into dumps (LinuxCmdLine stream). Off by default: launchers
+    /// pass auth tokens as arguments; the stream then holds argv[0] (the program) alone.
+    bool include_command_line = false;
 
     /// Install a std::terminate handler that records the uncaught exception's type and
     /// what() before the abort is captured. The previous terminate handler still runs.
@@ -1446,6 +1453,12 @@ CRASHDROP_SIGSAFE void utf8_to_utf16(const char* s, std::size_t n, u16* out) {
     }
 }
 
+/// Where one register's bytes lie inside a saved context (see context_data_registers).
+struct register_bytes {
+    u8* data;
+    u32 size;
+};
+
 }  // namespace sigsafe
 CRASHDROP_NAMESPACE_END
 
@@ -1618,6 +1631,26 @@ CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
     return n;
 }
 constexpr std::size_t k_max_context_registers = 15;
+
+/// The registers that hold data rather than addresses the unwinder needs: every general
+/// register but rsp, rbp and rip, the x87 registers (10 bytes each) and xmm0-15 (in the
+/// FXSAVE image). The privacy scrub (dumper_linux.hpp) clears those that hold argument or
+/// environment bytes. Returns how many.
+CRASHDROP_SIGSAFE std::size_t context_data_registers(md_context* c, register_bytes* out) {
+    auto* base = reinterpret_cast<u8*>(c);
+    std::size_t n = 0;
+    const std::size_t gprs[] = {offsetof(md_context, rax), offsetof(md_context, rbx), offsetof(md_context, rcx),
+                                offsetof(md_context, rdx), offsetof(md_context, rsi), offsetof(md_context, rdi),
+                                offsetof(md_context, r8),  offsetof(md_context, r9),  offsetof(md_context, r10),
+                                offsetof(md_context, r11), offsetof(md_context, r12), offsetof(md_context, r13),
+                                offsetof(md_context, r14), offsetof(md_context, r15)};
+    for (std::size_t off : gprs) out[n++] = register_bytes{base + off, 8};
+    u8* fx = base + offsetof(md_context, flt_save);
+    for (std::size_t i = 0; i < 8; ++i) out[n++] = register_bytes{fx + 32 + 16 * i, 10};   // ST0-ST7
+    for (std::size_t i = 0; i < 16; ++i) out[n++] = register_bytes{fx + 160 + 16 * i, 16};  // XMM0-XMM15
+    return n;
+}
+constexpr std::size_t k_max_data_registers = 38;
 
 /// Copies a large block fast (rep movsb: the CPU's own block copy) - for memory known to be
 /// readable, such as a stopped thread's stack.
@@ -1843,6 +1876,18 @@ CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
     return n;
 }
 constexpr std::size_t k_max_context_registers = 31;
+
+/// The registers that hold data rather than addresses the unwinder needs: x0-x28 (not fp, lr,
+/// sp, pc) and v0-v31. The privacy scrub (dumper_linux.hpp) clears those that hold argument
+/// or environment bytes. Returns how many.
+CRASHDROP_SIGSAFE std::size_t context_data_registers(md_context* c, register_bytes* out) {
+    auto* base = reinterpret_cast<u8*>(c);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < 29; ++i) out[n++] = register_bytes{base + offsetof(md_context, x) + 8 * i, 8};
+    for (std::size_t i = 0; i < 32; ++i) out[n++] = register_bytes{base + offsetof(md_context, v) + 16 * i, 16};
+    return n;
+}
+constexpr std::size_t k_max_data_registers = 61;
 
 /// Copies a large block fast (16 bytes per load/store pair, then the tail) - for memory known
 /// to be readable, such as a stopped thread's stack.
@@ -3459,6 +3504,18 @@ struct linux_state {
     u64 crashed_stack_limit;
     u64 other_stack_limit;
     bool include_environment;
+    bool include_command_line;
+    // The area the kernel filled at exec at the top of the main thread's stack: argc, the argv
+    // and envp arrays, the aux vector, AT_RANDOM's bytes and the argument and environment
+    // strings. [private_lo, private_hi) is never copied into a dump; registers are compared
+    // with [private_strings, private_hi) (the bytes after the pointer arrays). 0: unknown.
+    u64 private_lo;
+    u64 private_hi;
+    u64 private_strings;
+    // The helper's restart command (its arguments and environment), in a mapping of its own:
+    // never copied either. 0: none.
+    u64 command_lo;
+    u64 command_hi;
     int pending_dirfd;  // <database>/pending
     char pending_path[k_path_max];
     int dump_fd;              // an unnamed file (O_TMPFILE) in pending/, ready for the next dump; -1: none
@@ -4472,8 +4529,11 @@ CRASHDROP_SIGSAFE void format_report_id(const minidump::guid* id, text* t) {
     }
 }
 
-/// Reads /proc/self/<leaf> into the image as a stream (size-capped).
-CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* leaf, u32 type, u64 cap, text* errors) {
+/// Reads /proc/self/<leaf> into the image as a stream (size-capped). With first_string_only
+/// the stream keeps the bytes up to and including the first NUL (argv[0] of "cmdline"); the
+/// rest is zeroed again, so not even a gap of the image holds it.
+CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* leaf, u32 type, u64 cap, text* errors,
+                                       bool first_string_only = false) {
     const u32 rva = static_cast<u32>(align_up(im->size, 4));
     const u64 room = image_free_bytes(im) > 4 ? image_free_bytes(im) - 4 : 0;
     bool truncated = false;
@@ -4486,8 +4546,18 @@ CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* le
         text_append(errors, ")\n");
         return;
     }
-    im->size = rva + static_cast<u64>(n);
-    image_add_stream(im, type, rva, static_cast<u64>(n));
+    u64 kept = static_cast<u64>(n);
+    if (first_string_only) {
+        const u8* at = im->base + rva;
+        u64 len = 0;
+        while (len < kept && at[len] != 0) ++len;
+        if (len < kept) ++len;  // the NUL
+        zero_bytes(im->base + rva + len, static_cast<std::size_t>(kept - len));
+        kept = len;
+        truncated = false;
+    }
+    im->size = rva + kept;
+    image_add_stream(im, type, rva, kept);
     if (truncated) {
         text_append(errors, "/proc/self/");
         text_append(errors, leaf);
@@ -4560,6 +4630,28 @@ CRASHDROP_SIGSAFE void add_misc_info(linux_state* g, image* im) {
     image_add_blob_stream(im, minidump::stream_misc_info, &mi, sizeof(mi));
 }
 
+/// Trims [*lo, *hi), a range to copy around `pivot`, so that it stays out of [a, b).
+/// Returns false when the pivot itself lies in it.
+CRASHDROP_SIGSAFE_INLINE bool clip_out(u64 a, u64 b, u64 pivot, u64* lo, u64* hi) {
+    if (b <= a) return true;
+    if (pivot >= a && pivot < b) return false;
+    if (pivot < a) {
+        if (*hi > a) *hi = a;
+    } else if (*lo < b) {
+        *lo = b;
+    }
+    return true;
+}
+
+/// Trims [*lo, *hi), a range to copy around `pivot`, so that it stays out of the argument and
+/// environment area at the top of the main thread's stack and out of the helper's restart
+/// command. Returns false when nothing is left (the pivot itself lies in one of them).
+CRASHDROP_SIGSAFE bool clip_private(const linux_state* g, u64 pivot, u64* lo, u64* hi) {
+    if (!clip_out(g->private_lo, g->private_hi, pivot, lo, hi)) return false;
+    if (!clip_out(g->command_lo, g->command_hi, pivot, lo, hi)) return false;
+    return *hi > *lo;
+}
+
 /// Decides each listed thread's stack range [stack_lo, stack_hi).
 CRASHDROP_SIGSAFE void plan_stack(linux_state* g, thread_slot* t, text* errors) {
     t->stack_lo = t->stack_hi = 0;
@@ -4593,8 +4685,17 @@ CRASHDROP_SIGSAFE void plan_stack(linux_state* g, thread_slot* t, text* errors) 
         text_append(errors, "\n");
     }
     const u64 limit = (t->flags & tf_crashed) ? g->crashed_stack_limit : g->other_stack_limit;
+    u64 hi = min_u64(m->end, lo + limit);
+    // The main thread's stack ends where the kernel's argc, argv, environment and aux vector
+    // begin (the initial stack pointer): main's and _start's frames lie below it.
+    if (!clip_private(g, lo, &lo, &hi)) {
+        text_append(errors, "thread ");
+        text_append_dec(errors, t->tid);
+        text_append(errors, ": stack pointer in the argument and environment area; no stack captured\n");
+        return;
+    }
     t->stack_lo = lo;
-    t->stack_hi = min_u64(m->end, lo + limit);
+    t->stack_hi = hi;
 }
 
 
@@ -4760,6 +4861,124 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
     image_add_stream(im, minidump::stream_thread_list, list_rva, 4 + u64{written} * sizeof(minidump::thread));
 }
 
+// ---- registers and spilled registers that hold argument or environment bytes --------------
+// String routines (getenv, strlen, strcmp, memcpy) load 8 to 32 bytes at a time into general
+// and vector registers, and those keep the bytes until something else is loaded. They travel
+// further: a new thread starts with its creator's registers, and the lazy binder, a signal
+// frame or a context switch to a callee spills them onto a stack. So the writer checks what it
+// copied against the strings area, [private_strings, private_hi):
+//   - each data register of each thread (context_data_registers), at every offset: a register
+//     holding a matching 8-byte window is cleared;
+//   - each copied memory range (stacks, memory around registers), 8-byte aligned words (where
+//     registers are spilled): a matching word is cleared.
+// Windows with fewer than 5 non-zero bytes (small numbers, padding, pointers' high halves) are
+// never compared. A Bloom filter of the area's windows (two hashed bits each, in the scratch
+// area) makes each check two bit tests; a hit is confirmed by a scan of the area.
+
+constexpr u32 k_window_bits = 19;  // 2^19 bits = 64 KiB = k_scratch_capacity
+static_assert((std::size_t{1} << k_window_bits) / 8 <= k_scratch_capacity, "the window filter fits the scratch area");
+
+CRASHDROP_SIGSAFE_INLINE u64 load_window(const u8* p) {
+    u64 v = 0;
+    for (int i = 0; i < 8; ++i) v |= u64{p[i]} << (8 * i);
+    return v;
+}
+CRASHDROP_SIGSAFE_INLINE bool window_has_text(u64 w) {
+    int nonzero = 0;
+    for (int i = 0; i < 8; ++i) nonzero += ((w >> (8 * i)) & 0xffu) != 0 ? 1 : 0;
+    return nonzero >= 5;
+}
+CRASHDROP_SIGSAFE_INLINE u64 window_hash1(u64 w) { return (w * 0x9e3779b97f4a7c15ull) >> (64 - k_window_bits); }
+CRASHDROP_SIGSAFE_INLINE u64 window_hash2(u64 w) { return ((w ^ (w >> 29)) * 0xbf58476d1ce4e5b9ull) >> (64 - k_window_bits); }
+
+struct window_filter {
+    const u8* area;
+    u64 size;
+    u8* bits;
+};
+
+/// Builds the filter over the strings area. False (and nothing to check) when the area is
+/// unknown or no longer mapped as it was at start().
+CRASHDROP_SIGSAFE bool window_filter_begin(linux_state* g, window_filter* f, text* errors) {
+    if (g->private_hi <= g->private_strings || g->private_hi - g->private_strings < 8) return false;
+    // The area is the top of the main thread's stack, mapped for the life of the process; make
+    // sure it still is before reading it directly.
+    const mapping* m = find_mapping(g, g->private_strings);
+    if (m == nullptr || m->end < g->private_hi || !(m->perms & perm_read)) {
+        text_append(errors, "privacy: the argument and environment area is no longer mapped; registers not checked\n");
+        return false;
+    }
+    f->area = reinterpret_cast<const u8*>(g->private_strings);
+    f->size = g->private_hi - g->private_strings;
+    f->bits = g->scratch;
+    zero_bytes(f->bits, std::size_t{1} << (k_window_bits - 3));
+    for (u64 i = 0; i + 8 <= f->size; ++i) {
+        const u64 w = load_window(f->area + i);
+        if (!window_has_text(w)) continue;
+        const u64 h1 = window_hash1(w), h2 = window_hash2(w);
+        f->bits[h1 >> 3] = static_cast<u8>(f->bits[h1 >> 3] | (1u << (h1 & 7)));
+        f->bits[h2 >> 3] = static_cast<u8>(f->bits[h2 >> 3] | (1u << (h2 & 7)));
+    }
+    return true;
+}
+
+/// Is `w` one of the area's 8-byte windows (with text in it)?
+CRASHDROP_SIGSAFE bool window_filter_has(const window_filter* f, u64 w) {
+    if (!window_has_text(w)) return false;
+    const u64 h1 = window_hash1(w), h2 = window_hash2(w);
+    if ((f->bits[h1 >> 3] & (1u << (h1 & 7))) == 0 || (f->bits[h2 >> 3] & (1u << (h2 & 7))) == 0) return false;
+    for (u64 i = 0; i + 8 <= f->size; ++i) {
+        if (load_window(f->area + i) == w) return true;
+    }
+    return false;
+}
+
+/// Clears, in every listed thread's context, each data register that holds 8 bytes in a row of
+/// the strings area, and in every copied memory range each aligned word that does; the
+/// writer-errors stream says how many.
+CRASHDROP_SIGSAFE void scrub_private_bytes(linux_state* g, image* im, const range_list* rl, text* errors) {
+    window_filter f;
+    if (!window_filter_begin(g, &f, errors)) return;
+    register_bytes regs[k_max_data_registers];
+    for (u32 t = 0; t < g->thread_count; ++t) {
+        thread_slot* slot = &g->threads[t];
+        if (slot->state.load(std::memory_order_acquire) == ts_gone) continue;
+        auto* ctx = reinterpret_cast<md_context*>(im->base + slot->context_rva);
+        const std::size_t n = context_data_registers(ctx, regs);
+        u32 cleared = 0;
+        for (std::size_t r = 0; r < n; ++r) {
+            for (u32 at = 0; at + 8 <= regs[r].size; ++at) {
+                if (!window_filter_has(&f, load_window(regs[r].data + at))) continue;
+                zero_bytes(regs[r].data, regs[r].size);
+                ++cleared;
+                break;
+            }
+        }
+        if (cleared != 0) {
+            text_append(errors, "thread ");
+            text_append_dec(errors, slot->tid);
+            text_append(errors, ": ");
+            text_append_dec(errors, cleared);
+            text_append(errors, " registers cleared (they held bytes of the argument or environment strings)\n");
+        }
+    }
+    u64 words = 0;
+    for (u32 i = 0; i < rl->count; ++i) {
+        const memory_range* r = &rl->items[i];
+        u8* data = im->base + r->rva;
+        for (u64 at = (8 - (r->start & 7)) & 7; at + 8 <= r->size; at += 8) {
+            if (!window_filter_has(&f, load_window(data + at))) continue;
+            zero_bytes(data + at, 8);
+            ++words;
+        }
+    }
+    if (words != 0) {
+        text_append(errors, "memory: ");
+        text_append_dec(errors, words);
+        text_append(errors, " words cleared (copies of the argument or environment strings, e.g. spilled registers)\n");
+    }
+}
+
 /// Memory around the crashing thread's instruction pointer and around every register that
 /// points into readable memory (512 bytes each, clipped so no two ranges overlap).
 CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list* rl, const md_context* ctx) {
@@ -4776,6 +4995,7 @@ CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list
         u64 hi = v + 256;
         if (lo < m->start) lo = m->start;
         if (hi > m->end) hi = m->end;
+        if (!clip_private(g, v, &lo, &hi)) continue;  // never the argument and environment strings
         if (!range_clip_around(rl, v, &lo, &hi)) continue;
         u32 size = 0;
         copy_memory(g, im, rl, lo, hi, &size);
@@ -5007,7 +5227,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     // into its stream and parsed from there), which the modules and the stacks need.
     add_maps(g, &im, &errors);
     add_proc_stream(g, &im, "status", minidump::stream_linux_proc_status, 64 * 1024, &errors);
-    add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors);
+    add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors, !g->include_command_line);
     if (g->include_environment) add_environment(g, &im, 256 * 1024, &errors);
     write_module_list(g, &im, &errors);
     write_dso_debug(g, &im, &errors);
@@ -5023,6 +5243,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_threads(g, &im, &rl, &errors);
     const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + self->context_rva);
     add_register_memory(g, &im, &rl, self_ctx);
+    scrub_private_bytes(g, &im, &rl, &errors);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
     // 5. The exception, names, annotations, memory list, and what could not be captured.
@@ -8980,12 +9201,30 @@ inline void run_helper_if_asked(const Transport* custom, const helper_config* lo
 
 /// An executable with its arguments and environment, all prepared before fork() so the child
 /// does nothing but async-signal-safe calls until exec.
+/// Overwrites a string's bytes (the compiler may not drop the stores) before its memory goes
+/// back to the heap: copies of arguments and environment variables must not linger there,
+/// where a dump's memory around a register could find them.
+inline void wipe_string(std::string* s) {
+    volatile char* p = &(*s)[0];
+    for (std::size_t i = 0; i < s->size(); ++i) p[i] = '\0';
+}
+
 struct helper_command {
     std::string path;
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::vector<char*> argv;
     std::vector<char*> envp;
+
+    helper_command() = default;
+    helper_command(helper_command&&) = default;
+    helper_command& operator=(helper_command&&) = default;
+    helper_command(const helper_command&) = delete;
+    helper_command& operator=(const helper_command&) = delete;
+    ~helper_command() {
+        for (auto& a : args) wipe_string(&a);
+        for (auto& e : env) wipe_string(&e);
+    }
 
     void finish() {
         argv.clear();
@@ -9009,14 +9248,19 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
         c.path = "/proc/self/exe";
         std::string cmdline;
         read_whole_file("/proc/self/cmdline", &cmdline, 1u << 20);
+        c.args.reserve(static_cast<std::size_t>(std::count(cmdline.begin(), cmdline.end(), '\0')) + 1);
         std::size_t pos = 0;
         while (pos < cmdline.size()) {
             const std::size_t end = cmdline.find('\0', pos);
             c.args.push_back(cmdline.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
             pos = end == std::string::npos ? cmdline.size() : end + 1;
         }
+        wipe_string(&cmdline);
         if (c.args.empty()) c.args.emplace_back("crashdrop-helper");
     }
+    std::size_t variables = 0;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) ++variables;
+    c.env.reserve(variables + 1);  // no reallocation: a moved string's old bytes would stay behind
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
@@ -9024,6 +9268,49 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
                     std::to_string(with_socket ? k_helper_socket_fd : -1));
     c.finish();
     return c;
+}
+
+/// A command packed into one private mapping of its own: what a crashed process execs to
+/// start a new helper. It holds the arguments and the environment, so the dump writer is told
+/// its range and never copies it (start_linux.hpp).
+struct packed_command {
+    void* base = nullptr;
+    std::size_t size = 0;
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+};
+
+/// Packs `c` (argv and envp arrays, then the strings). False when no memory could be mapped.
+inline bool pack_command(const helper_command& c, packed_command* out) {
+    const std::size_t pointers = (c.args.size() + 1 + c.env.size() + 1) * sizeof(char*);
+    std::size_t bytes = pointers + c.path.size() + 1;
+    for (const auto& a : c.args) bytes += a.size() + 1;
+    for (const auto& e : c.env) bytes += e.size() + 1;
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    bytes = (bytes + page - 1) / page * page;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    auto** argv = static_cast<char**>(p);
+    char** envp = argv + c.args.size() + 1;
+    char* at = reinterpret_cast<char*>(envp + c.env.size() + 1);
+    auto put = [&at](const std::string& s) {
+        char* d = at;
+        std::memcpy(d, s.data(), s.size());
+        d[s.size()] = '\0';
+        at += s.size() + 1;
+        return d;
+    };
+    for (std::size_t i = 0; i < c.args.size(); ++i) argv[i] = put(c.args[i]);
+    argv[c.args.size()] = nullptr;
+    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(c.env[i]);
+    envp[c.env.size()] = nullptr;
+    out->path = put(c.path);
+    out->base = p;
+    out->size = bytes;
+    out->argv = argv;
+    out->envp = envp;
+    return true;
 }
 
 /// In the (grand)child, before exec or the fork-mode helper: the region and socket at their
@@ -9932,7 +10219,7 @@ inline Status prepare_database(const std::string& root_in, database_layout* out)
 /// Process-wide things start() keeps in ordinary memory (allocated once, never freed).
 struct linux_runtime {
     std::string database_root;
-    helper_command respawn;  // what respawn_helper() execs
+    packed_command respawn;  // what respawn_helper() execs (its own mapping; dumps never copy it)
 };
 inline linux_runtime& runtime() {
     static linux_runtime* r = new linux_runtime();  // never destroyed: a crash may come during exit
@@ -10099,6 +10386,51 @@ inline std::uint32_t process_create_time(long ticks) {
     return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
 }
 
+/// The initial stack pointer (where the kernel put argc; argv, the environment, the aux
+/// vector and their strings lie above it): /proc/self/stat's startstack (field 28). 0 when
+/// it cannot be read.
+inline std::uint64_t initial_stack_pointer() {
+    char buf[4096];
+    const long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+    if (p == nullptr) return 0;
+    int field = 2;
+    for (const char* q = p + 1; *q != '\0'; ++q) {
+        if (*q == ' ' && ++field == 28) return std::strtoull(q + 1, nullptr, 10);
+    }
+    return 0;
+}
+
+/// Finds the area at the top of the main thread's stack that the kernel filled at exec
+/// (argc, argv, envp, auxv, AT_RANDOM's bytes, the argument and environment strings, up to
+/// the end of that mapping). Dumps never copy it (dumper_linux.hpp). Needs g->maps (parsed
+/// by prime_module_cache). When /proc does not say where it starts, the lowest of the
+/// strings the aux vector and `environ` point at stands in (the pointer arrays below them
+/// hold no text).
+inline void find_private_area(linux_state* g) {
+    g->private_lo = g->private_hi = g->private_strings = 0;
+    std::uint64_t lo = initial_stack_pointer();
+    const std::uint64_t random = getauxval(AT_RANDOM);
+    if (lo == 0 || sigsafe::find_mapping(g, lo) == nullptr) {
+        lo = random;
+        const std::uint64_t execfn = getauxval(AT_EXECFN);
+        if (execfn != 0 && (lo == 0 || execfn < lo)) lo = execfn;
+        const auto env = reinterpret_cast<std::uint64_t>(environ);
+        const sigsafe::mapping* m = lo != 0 ? sigsafe::find_mapping(g, lo) : nullptr;
+        if (m != nullptr && env >= m->start && env < lo) lo = env;
+    }
+    const sigsafe::mapping* m = lo != 0 ? sigsafe::find_mapping(g, lo) : nullptr;
+    if (m == nullptr) {
+        note(g, "stack: the argument and environment area was not found; stacks are copied whole");
+        return;
+    }
+    g->private_lo = lo;
+    g->private_hi = m->end;
+    g->private_strings = random >= lo && random < m->end ? random : lo;
+}
+
 /// The executable's _DYNAMIC, from its program headers (found through the aux vector).
 inline std::uint64_t executable_dynamic() {
     const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
@@ -10170,6 +10502,7 @@ inline Status linux_start(const Options& options) {
     g->exe_dynamic = executable_dynamic();
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
+    g->include_command_line = options.include_command_line;
     g->crashed_stack_limit = options.crashed_thread_stack_limit;
     g->other_stack_limit = options.thread_stack_limit;
     g->suspend_timeout_ms = options.thread_suspend_timeout_ms;
@@ -10207,6 +10540,7 @@ inline Status linux_start(const Options& options) {
         parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
     prime_module_cache(g);  // uses the image area, so before the static part is written
+    find_private_area(g);
     write_static_image(g);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
@@ -10275,10 +10609,18 @@ inline Status linux_start(const Options& options) {
         }
         if (options.helper_mode != HelperMode::fork) {
             linux_runtime& rt = runtime();
-            rt.respawn = make_helper_command(options.helper_mode, options.helper_path, false);
-            g->respawn_argv = rt.respawn.argv.data();
-            g->respawn_envp = rt.respawn.envp.data();
-            g->respawn_path = rt.respawn.path.c_str();
+            if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
+            rt.respawn = packed_command();
+            g->command_lo = g->command_hi = 0;
+            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false), &rt.respawn)) {
+                g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
+                g->command_hi = g->command_lo + rt.respawn.size;
+                g->respawn_argv = rt.respawn.argv;
+                g->respawn_envp = rt.respawn.envp;
+                g->respawn_path = rt.respawn.path;
+            } else {
+                note(g, "helper: no memory for the command that restarts it after a crash");
+            }
         }
     } else if (options.helper_mode != HelperMode::none) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
@@ -11929,6 +12271,7 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(max_attachment_bytes)) o.max_attachment_bytes = static_cast<std::size_t>(in->max_attachment_bytes);
     if (CRASHDROP_C_HAS(only_this_module)) o.only_this_module = in->only_this_module != 0;
     if (CRASHDROP_C_HAS(dump_buffer_size)) o.dump_buffer_size = static_cast<std::size_t>(in->dump_buffer_size);
+    if (CRASHDROP_C_HAS(include_command_line)) o.include_command_line = in->include_command_line != 0;
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -11965,6 +12308,7 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->max_attachment_bytes = static_cast<std::uint64_t>(defaults.max_attachment_bytes);
         options->only_this_module = defaults.only_this_module ? 1 : 0;
         options->dump_buffer_size = static_cast<std::uint64_t>(defaults.dump_buffer_size);
+        options->include_command_line = defaults.include_command_line ? 1 : 0;
         return CRASHDROP_OK;
     });
 }

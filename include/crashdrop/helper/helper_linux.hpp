@@ -201,12 +201,30 @@ inline void run_helper_if_asked(const Transport* custom, const helper_config* lo
 
 /// An executable with its arguments and environment, all prepared before fork() so the child
 /// does nothing but async-signal-safe calls until exec.
+/// Overwrites a string's bytes (the compiler may not drop the stores) before its memory goes
+/// back to the heap: copies of arguments and environment variables must not linger there,
+/// where a dump's memory around a register could find them.
+inline void wipe_string(std::string* s) {
+    volatile char* p = &(*s)[0];
+    for (std::size_t i = 0; i < s->size(); ++i) p[i] = '\0';
+}
+
 struct helper_command {
     std::string path;
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::vector<char*> argv;
     std::vector<char*> envp;
+
+    helper_command() = default;
+    helper_command(helper_command&&) = default;
+    helper_command& operator=(helper_command&&) = default;
+    helper_command(const helper_command&) = delete;
+    helper_command& operator=(const helper_command&) = delete;
+    ~helper_command() {
+        for (auto& a : args) wipe_string(&a);
+        for (auto& e : env) wipe_string(&e);
+    }
 
     void finish() {
         argv.clear();
@@ -230,14 +248,19 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
         c.path = "/proc/self/exe";
         std::string cmdline;
         read_whole_file("/proc/self/cmdline", &cmdline, 1u << 20);
+        c.args.reserve(static_cast<std::size_t>(std::count(cmdline.begin(), cmdline.end(), '\0')) + 1);
         std::size_t pos = 0;
         while (pos < cmdline.size()) {
             const std::size_t end = cmdline.find('\0', pos);
             c.args.push_back(cmdline.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
             pos = end == std::string::npos ? cmdline.size() : end + 1;
         }
+        wipe_string(&cmdline);
         if (c.args.empty()) c.args.emplace_back("crashdrop-helper");
     }
+    std::size_t variables = 0;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) ++variables;
+    c.env.reserve(variables + 1);  // no reallocation: a moved string's old bytes would stay behind
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
@@ -245,6 +268,49 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
                     std::to_string(with_socket ? k_helper_socket_fd : -1));
     c.finish();
     return c;
+}
+
+/// A command packed into one private mapping of its own: what a crashed process execs to
+/// start a new helper. It holds the arguments and the environment, so the dump writer is told
+/// its range and never copies it (start_linux.hpp).
+struct packed_command {
+    void* base = nullptr;
+    std::size_t size = 0;
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+};
+
+/// Packs `c` (argv and envp arrays, then the strings). False when no memory could be mapped.
+inline bool pack_command(const helper_command& c, packed_command* out) {
+    const std::size_t pointers = (c.args.size() + 1 + c.env.size() + 1) * sizeof(char*);
+    std::size_t bytes = pointers + c.path.size() + 1;
+    for (const auto& a : c.args) bytes += a.size() + 1;
+    for (const auto& e : c.env) bytes += e.size() + 1;
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    bytes = (bytes + page - 1) / page * page;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    auto** argv = static_cast<char**>(p);
+    char** envp = argv + c.args.size() + 1;
+    char* at = reinterpret_cast<char*>(envp + c.env.size() + 1);
+    auto put = [&at](const std::string& s) {
+        char* d = at;
+        std::memcpy(d, s.data(), s.size());
+        d[s.size()] = '\0';
+        at += s.size() + 1;
+        return d;
+    };
+    for (std::size_t i = 0; i < c.args.size(); ++i) argv[i] = put(c.args[i]);
+    argv[c.args.size()] = nullptr;
+    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(c.env[i]);
+    envp[c.env.size()] = nullptr;
+    out->path = put(c.path);
+    out->base = p;
+    out->size = bytes;
+    out->argv = argv;
+    out->envp = envp;
+    return true;
 }
 
 /// In the (grand)child, before exec or the fork-mode helper: the region and socket at their
