@@ -4871,11 +4871,14 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
 //     holding a matching 8-byte window is cleared;
 //   - each copied memory range (stacks, memory around registers), 8-byte aligned words (where
 //     registers are spilled): a matching word is cleared.
-// Windows with fewer than 5 non-zero bytes (small numbers, padding, pointers' high halves) are
-// never compared. A Bloom filter of the area's windows (two hashed bits each, in the scratch
-// area) makes each check two bit tests; a hit is confirmed by a scan of the area.
+// Only windows with at least 7 non-zero bytes are compared: pointers, return addresses, small
+// numbers and padding never are. A Bloom filter of the area's windows (two hashed bits each, in the scratch
+// area) makes each check two bit tests; a hit is confirmed by a scan of the area, within a
+// budget: past it (a huge environment saturates the filter) a hit counts as a match unconfirmed,
+// so the writer clears more than it must but never runs long.
 
 constexpr u32 k_window_bits = 19;  // 2^19 bits = 64 KiB = k_scratch_capacity
+constexpr u64 k_confirm_budget = 16u * 1024 * 1024;  // area bytes scanned to confirm hits, per dump (a few ms)
 static_assert((std::size_t{1} << k_window_bits) / 8 <= k_scratch_capacity, "the window filter fits the scratch area");
 
 CRASHDROP_SIGSAFE_INLINE u64 load_window(const u8* p) {
@@ -4883,10 +4886,12 @@ CRASHDROP_SIGSAFE_INLINE u64 load_window(const u8* p) {
     __builtin_memcpy(&v, p, 8);  // a single 8-byte load, never a call
     return v;
 }
+/// At least 7 non-zero bytes: a user-space pointer (its two top bytes are zero on x86-64 and
+/// arm64), a return address or a small number never qualifies, so a stack stays walkable.
 CRASHDROP_SIGSAFE_INLINE bool window_has_text(u64 w) {
     int nonzero = 0;
     for (int i = 0; i < 8; ++i) nonzero += ((w >> (8 * i)) & 0xffu) != 0 ? 1 : 0;
-    return nonzero >= 5;
+    return nonzero >= 7;
 }
 CRASHDROP_SIGSAFE_INLINE u64 window_hash1(u64 w) { return (w * 0x9e3779b97f4a7c15ull) >> (64 - k_window_bits); }
 CRASHDROP_SIGSAFE_INLINE u64 window_hash2(u64 w) { return ((w ^ (w >> 29)) * 0xbf58476d1ce4e5b9ull) >> (64 - k_window_bits); }
@@ -4895,6 +4900,8 @@ struct window_filter {
     const u8* area;
     u64 size;
     u8* bits;
+    u64 budget;        // area bytes the confirming scans may still read
+    bool unconfirmed;  // a hit was taken as a match without a scan (budget spent)
 };
 
 /// Builds the filter over the strings area. False (and nothing to check) when the area is
@@ -4911,6 +4918,8 @@ CRASHDROP_SIGSAFE bool window_filter_begin(linux_state* g, window_filter* f, tex
     f->area = reinterpret_cast<const u8*>(g->private_strings);
     f->size = g->private_hi - g->private_strings;
     f->bits = g->scratch;
+    f->budget = k_confirm_budget;
+    f->unconfirmed = false;
     zero_bytes(f->bits, std::size_t{1} << (k_window_bits - 3));
     for (u64 i = 0; i + 8 <= f->size; ++i) {
         const u64 w = load_window(f->area + i);
@@ -4924,11 +4933,16 @@ CRASHDROP_SIGSAFE bool window_filter_begin(linux_state* g, window_filter* f, tex
 
 /// Is `w` one of the area's 8-byte windows (with text in it)? The filter's bits first: most
 /// words of a stack (zeros, pointers, return addresses) stop there.
-CRASHDROP_SIGSAFE_INLINE bool window_filter_has(const window_filter* f, u64 w) {
+CRASHDROP_SIGSAFE_INLINE bool window_filter_has(window_filter* f, u64 w) {
     const u64 h1 = window_hash1(w);
     if ((f->bits[h1 >> 3] & (1u << (h1 & 7))) == 0) return false;
     const u64 h2 = window_hash2(w);
     if ((f->bits[h2 >> 3] & (1u << (h2 & 7))) == 0 || !window_has_text(w)) return false;
+    if (f->budget < f->size) {
+        f->unconfirmed = true;
+        return true;
+    }
+    f->budget -= f->size;
     for (u64 i = 0; i + 8 <= f->size; ++i) {
         if (load_window(f->area + i) == w) return true;
     }
@@ -4978,6 +4992,11 @@ CRASHDROP_SIGSAFE void scrub_private_bytes(linux_state* g, image* im, const rang
         text_append(errors, "memory: ");
         text_append_dec(errors, words);
         text_append(errors, " words cleared (copies of the argument or environment strings, e.g. spilled registers)\n");
+    }
+    if (f.unconfirmed) {
+        text_append(errors, "privacy: the argument and environment strings are large (");
+        text_append_dec(errors, f.size);
+        text_append(errors, " bytes); some words and registers were cleared on the filter's word alone\n");
     }
 }
 
