@@ -103,6 +103,7 @@ typedef struct crashdrop_options {
     uint64_t max_attachment_bytes;   /* [4 MiB] 1 KiB .. 100 MiB */
     int only_this_module;            /* [0] report only crashes of this module (plugins) */
     uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
+    int include_command_line;        /* [0] the whole command line in dumps (else argv[0] only) */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to

@@ -27,8 +27,14 @@ struct Options {
     std::string product_version;
 
     /// Copy the process environment into dumps (LinuxEnviron stream). Off by default:
-    /// environments hold tokens and passwords.
+    /// environments hold tokens and passwords. Either way the environment and argument strings
+    /// themselves (the top of the main thread's stack on Linux) are never copied with a stack
+    /// or with the memory around a register, and a register that holds their bytes is cleared.
     bool include_environment = false;
+
+    /// Write the whole command line into dumps (LinuxCmdLine stream). Off by default: launchers
+    /// pass auth tokens as arguments; the stream then holds argv[0] (the program) alone.
+    bool include_command_line = false;
 
     /// Install a std::terminate handler that records the uncaught exception's type and
     /// what() before the abort is captured. The previous terminate handler still runs.

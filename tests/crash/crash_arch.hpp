@@ -47,6 +47,9 @@ constexpr expectations k_expect = {"SIGFPE / FPE_INTDIV", true, "", "SIGILL / IL
         : "eax", "edx", "cc")
 #define CRASH_ARCH_RAISE_ILL() __asm__ volatile(".globl crashdrop_test_ill_insn\ncrashdrop_test_ill_insn:\n\tud2")
 #define CRASH_ARCH_RAISE_TRAP() __asm__ volatile("int3")
+// Loads 16 bytes at p into a vector register that nothing else touches before the crash, as a
+// string routine's unaligned load does (the privacy runs).
+#define CRASH_ARCH_LOAD_VECTOR(p) __asm__ volatile("movdqu (%0), %%xmm7" : : "r"(p) : "xmm7", "memory")
 
 #elif defined(__aarch64__)
 
@@ -78,6 +81,7 @@ constexpr expectations k_expect = {
     } while (0)
 #define CRASH_ARCH_RAISE_ILL() __asm__ volatile(".globl crashdrop_test_ill_insn\ncrashdrop_test_ill_insn:\n\tudf #0")
 #define CRASH_ARCH_RAISE_TRAP() __asm__ volatile("brk #0")
+#define CRASH_ARCH_LOAD_VECTOR(p) __asm__ volatile("ld1 {v7.16b}, [%0]" : : "r"(p) : "v7", "memory")
 
 #else
 #error "crash_target: no crash instructions for this architecture (add them to crash_arch.hpp)"

@@ -121,6 +121,37 @@ static void crash_begins() { g_crashing.store(1); }
 static void crash_begins() {}
 #endif
 
+// ---- privacy: secrets in the environment and on the command line -------------------------
+// With CRASHDROP_TEST_PRIVACY set, the leaves below read MY_API_TOKEN and the secret argument
+// right before they crash, the way an application that uses them would: the string routines
+// load their bytes into vector registers, and a pointer to each stays live in a register, so
+// the writer's register memory would read around them. The test then searches the dump.
+static bool g_privacy = false;
+static const char* g_secret_arg = nullptr;
+static std::atomic<size_t> g_secret_lengths{0};
+static char g_token_copy[128];
+/// Returns the environment secret's address (nullptr outside the privacy runs). Leaves its
+/// bytes in vector registers: glibc's memcpy loads them (the copy itself is then wiped), and
+/// one register is loaded directly, so the case does not depend on one libc's routines.
+NOINLINE const char* touch_secrets() {
+    if (!g_privacy) return nullptr;
+    const char* env = getenv("MY_API_TOKEN");
+    const size_t n = (env != nullptr ? strlen(env) : 0) + (g_secret_arg != nullptr ? strlen(g_secret_arg) : 0);
+    g_secret_lengths.store(n);
+    if (env != nullptr && strlen(env) < sizeof(g_token_copy) && strlen(env) >= 26) {
+        memcpy(g_token_copy, env, strlen(env));
+        for (size_t i = 0; i < sizeof(g_token_copy); ++i) static_cast<volatile char*>(g_token_copy)[i] = 0;
+        CRASH_ARCH_LOAD_VECTOR(env + 10);
+    }
+    return env;
+}
+/// Eight bytes of the secret argument, to be held in a general register across the crash.
+static uint64_t secret_word() {
+    uint64_t w = 0;
+    if (g_secret_arg != nullptr && strlen(g_secret_arg) >= 26) memcpy(&w, g_secret_arg + 18, 8);
+    return w;
+}
+
 // ---- parked threads ------------------------------------------------------------------------
 
 NOINLINE static void park_deep(int depth) {
@@ -158,7 +189,11 @@ static void wait_parked(int n) {
 
 NOINLINE void null_write_leaf() {
     crash_begins();
+    const char* secret = touch_secrets();
+    const char* arg = g_secret_arg;
+    const uint64_t word = secret_word();
     *g_null = 42;
+    __asm__ volatile("" : : "r"(secret), "r"(arg), "r"(word));  // all three stay live across the fault
 }
 NOINLINE void null_write_middle() {
     null_write_leaf();
@@ -177,7 +212,11 @@ NOINLINE void run_null_main() {
 
 NOINLINE void worker_null_leaf() {
     crash_begins();
+    const char* secret = touch_secrets();
+    const char* arg = g_secret_arg;
+    const uint64_t word = secret_word();
     *g_null = 7;
+    __asm__ volatile("" : : "r"(secret), "r"(arg), "r"(word));
 }
 NOINLINE void worker_null_middle() {
     worker_null_leaf();
@@ -262,7 +301,11 @@ NOINLINE void run_abort() {
     abort_leaf();
 }
 
-NOINLINE void throw_leaf() { throw_runtime_error("crashdrop test: the widget exploded"); }
+NOINLINE void throw_leaf() {
+    const char* secret = touch_secrets();
+    throw_runtime_error("crashdrop test: the widget exploded");
+    __asm__ volatile("" : : "r"(secret));
+}
 NOINLINE void run_uncaught() {
     expect("signal", "6");
     expect("reason", "SIGABRT");
@@ -403,7 +446,9 @@ NOINLINE void run_requested() {
     expect("frames_anywhere", "run_requested,main");
     commit_expectations();
     std::string path;
+    const char* secret = touch_secrets();
     crashdrop::Status s = crashdrop::write_dump(&path);
+    __asm__ volatile("" : : "r"(secret));
     if (!s.ok()) {
         fprintf(stderr, "write_dump: %s\n", s.message().c_str());
         exit(4);
@@ -842,6 +887,13 @@ int main(int argc, char** argv) {
     o.database_path = g_db;
     o.product_name = "crash_target";
     o.product_version = "1.2.3";
+    if (getenv("CRASHDROP_TEST_PRIVACY") != nullptr) {
+        // crash_target <mode> <database> <secret argument>: the privacy runs (modes without a plugin)
+        g_privacy = true;
+        g_secret_arg = argc > 3 ? argv[3] : nullptr;
+        o.include_environment = getenv("CRASHDROP_TEST_INCLUDE_ENVIRONMENT") != nullptr;
+        o.include_command_line = getenv("CRASHDROP_TEST_INCLUDE_COMMAND_LINE") != nullptr;
+    }
     if (!without) {
         crashdrop::Status s = crashdrop::start(o);
         if (!s.ok()) {

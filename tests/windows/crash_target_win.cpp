@@ -120,9 +120,32 @@ LONG WINAPI terminating_filter(EXCEPTION_POINTERS* ep) {
     return EXCEPTION_CONTINUE_SEARCH;
 }
 
+/// The privacy runs (CRASHDROP_TEST_PRIVACY set by run_crash_case.py): the program reads its
+/// secrets as an application would and keeps pointers to them, so whatever a dump copies
+/// around them would show.
+const char* volatile g_secret_env = nullptr;
+const char* volatile g_secret_arg = nullptr;
+volatile std::size_t g_secret_lengths = 0;
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    // The control: a string this frame keeps on the main thread's stack, as ASCII and as
+    // UTF-16, which the runner must find in the dump (so its search for the secrets can fail).
+    volatile char control[64] = {};
+    volatile wchar_t control_wide[64] = {};
+    if (const char* c = std::getenv("CRASHDROP_TEST_CONTROL")) {
+        for (std::size_t i = 0; i < 63 && c[i] != '\0'; ++i) {
+            control[i] = c[i];
+            control_wide[i] = static_cast<wchar_t>(static_cast<unsigned char>(c[i]));
+        }
+    }
+    if (std::getenv("CRASHDROP_TEST_PRIVACY") != nullptr) {
+        g_secret_env = std::getenv("MY_API_TOKEN");
+        g_secret_arg = argc > 3 ? argv[3] : nullptr;
+        g_secret_lengths = (g_secret_env != nullptr ? std::strlen(g_secret_env) : 0) +
+                           (g_secret_arg != nullptr ? std::strlen(g_secret_arg) : 0);
+    }
     if (argc < 3) {
         std::fprintf(stderr, "usage: %s <database> <case>\n", argv[0]);
         return 2;

@@ -77,6 +77,44 @@ def fail(msg, detail=""):
     sys.exit(1)
 
 
+def secret(prefix):
+    """A string nobody else writes: a prefix and 24 random letters and digits."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return prefix + "".join(alphabet[b % 62] for b in os.urandom(24))
+
+
+def find_secret(data, value, random_from=10):
+    """Where any 8 characters in a row of value's random part occur in data (bytes), as ASCII or
+    UTF-16LE (a register holds 8 or 16 bytes: a part of a secret is a leak too); None if nowhere."""
+    for i in range(random_from, len(value) - 7):
+        part = value[i:i + 8]
+        for encoding in ("ascii", "utf-16-le"):
+            at = data.find(part.encode(encoding))
+            if at >= 0:
+                return f"{part!r} ({encoding}) at offset {at}"
+    return None
+
+
+def check_privacy(db, dump, env_secret, arg_secret, control):
+    """Privacy by default: neither the environment's secret nor the argument's is in any byte of
+    the dump or of any other file in the database; the control string the target keeps on its
+    main thread's stack is (in both encodings), so the search can fail."""
+    data = open(dump, "rb").read()
+    for encoding in ("ascii", "utf-16-le"):
+        if control.encode(encoding) not in data:
+            fail(f"control: the string the target keeps on its stack is not in the dump ({encoding})")
+    for root, _, files in os.walk(db):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                content = f.read()
+            for what, value in (("MY_API_TOKEN", env_secret), ("argument", arg_secret)):
+                where = find_secret(content, value)
+                if where:
+                    fail(f"the {what} secret is in {path}: {where}")
+    print("privacy: no secret in the dump or the database; the control string found (ASCII and UTF-16)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wine", required=True)
@@ -98,8 +136,12 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("WINEDEBUG", "-all")
+    # Every case runs with a secret in the environment and one on the command line.
+    env_secret, arg_secret, control = secret("envSECRET-"), secret("argSECRET-"), secret("stackCONTROL-")
+    env.update(MY_API_TOKEN=env_secret, CRASHDROP_TEST_PRIVACY="1", CRASHDROP_TEST_CONTROL=control)
     t0 = time.monotonic()
-    command = [a.wine] + ([a.parent] if a.parent else []) + [a.exe, "Z:" + db.replace("/", "\\"), a.case]
+    command = [a.wine] + ([a.parent] if a.parent else []) + [a.exe, "Z:" + db.replace("/", "\\"), a.case,
+                                                             "--token=" + arg_secret]
     try:
         p = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=100)
     except subprocess.TimeoutExpired:
@@ -127,6 +169,7 @@ def main():
         fail(f"expected one dump and no temporary file in {pending}: {sorted(os.listdir(pending))}")
     dump = dumps[0]
     print(f"dump {os.path.basename(dump)}, {os.path.getsize(dump)} bytes")
+    check_privacy(db, dump, env_secret, arg_secret, control)
 
     # ---- Breakpad's minidump_dump: the annotations the helper added (Crashpad's info stream) ----
     dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")

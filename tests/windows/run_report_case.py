@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+from run_crash_case import find_secret, secret  # the same search as the crash cases
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -52,11 +54,12 @@ def wait_for(predicate, timeout, what):
     fail(f"timed out after {timeout} s waiting for {what}")
 
 
-def run_target(a, db, case, extra=None, expect_code=None):
+def run_target(a, db, case, extra=None, expect_code=None, env=None):
     cmd = [a.wine, a.exe, win_path(db), case] + ([extra] if extra else [])
     t0 = time.monotonic()
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=90)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=90,
+                           env=dict(os.environ, **(env or {})))
     except subprocess.TimeoutExpired:
         fail(f"{case}: the target did not end within 90 s")
     out = p.stdout.decode(errors="replace")
@@ -214,7 +217,9 @@ def main():
             fail(f"crash reason {reason}")
         print(f"no helper: the crashed process wrote {os.path.basename(dumps[0])}, {reason}")
     elif a.case == "write_dump":
-        out = run_target(a, db, "write_dump", expect_code=0)
+        # With a secret in the environment and one on the command line (privacy by default).
+        env_secret, arg_secret = secret("envSECRET-"), secret("argSECRET-")
+        out = run_target(a, db, "write_dump", "--token=" + arg_secret, expect_code=0, env={"MY_API_TOKEN": env_secret})
         paths = [l.split(" ", 1)[1].strip() for l in out.splitlines() if l.startswith("dump ")]
         if len(paths) != 2 or "still running" not in out or paths[0] == paths[1]:
             fail("expected two different dumps and the process going on", out)
@@ -226,6 +231,15 @@ def main():
             if not reason or not (reason.lower().startswith("0x517a7ed") or reason == "Simulated Exception"):
                 fail(f"a requested dump's exception code is {reason}, expected 0x0517a7ed")
         print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed")
+        for root, _, files in os.walk(db):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    content = f.read()
+                for what, value in (("MY_API_TOKEN", env_secret), ("argument", arg_secret)):
+                    where = find_secret(content, value)
+                    if where:
+                        fail(f"the {what} secret is in {os.path.join(root, name)}: {where}")
+        print("privacy: no secret in the dumps or the database")
     elif a.case == "api":
         out = run_target(a, db, "api", expect_code=0)
         if "all ok" not in out:

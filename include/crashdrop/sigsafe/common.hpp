@@ -258,6 +258,12 @@ CRASHDROP_SIGSAFE void utf8_to_utf16(const char* s, std::size_t n, u16* out) {
     }
 }
 
+/// Where one register's bytes lie inside a saved context (see context_data_registers).
+struct register_bytes {
+    u8* data;
+    u32 size;
+};
+
 }  // namespace sigsafe
 CRASHDROP_NAMESPACE_END
 

@@ -96,6 +96,18 @@ CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
 }
 constexpr std::size_t k_max_context_registers = 31;
 
+/// The registers that hold data rather than addresses the unwinder needs: x0-x28 (not fp, lr,
+/// sp, pc) and v0-v31. The privacy scrub (dumper_linux.hpp) clears those that hold argument
+/// or environment bytes. Returns how many.
+CRASHDROP_SIGSAFE std::size_t context_data_registers(md_context* c, register_bytes* out) {
+    auto* base = reinterpret_cast<u8*>(c);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < 29; ++i) out[n++] = register_bytes{base + offsetof(md_context, x) + 8 * i, 8};
+    for (std::size_t i = 0; i < 32; ++i) out[n++] = register_bytes{base + offsetof(md_context, v) + 16 * i, 16};
+    return n;
+}
+constexpr std::size_t k_max_data_registers = 61;
+
 /// Copies a large block fast (16 bytes per load/store pair, then the tail) - for memory known
 /// to be readable, such as a stopped thread's stack.
 CRASHDROP_SIGSAFE_INLINE void copy_large(void* dst, const void* src, std::size_t n) {

@@ -106,6 +106,26 @@ CRASHDROP_SIGSAFE std::size_t context_registers(const md_context* c, u64* out) {
 }
 constexpr std::size_t k_max_context_registers = 15;
 
+/// The registers that may hold data: every general register but rsp and rip (rbp too: code
+/// built without frame pointers uses it as any other; a frame pointer never matches text),
+/// the x87 registers (10 bytes each) and xmm0-15 (in the FXSAVE image). The privacy scrub
+/// (dumper_linux.hpp) clears those that hold argument or environment bytes. Returns how many.
+CRASHDROP_SIGSAFE std::size_t context_data_registers(md_context* c, register_bytes* out) {
+    auto* base = reinterpret_cast<u8*>(c);
+    std::size_t n = 0;
+    const std::size_t gprs[] = {offsetof(md_context, rax), offsetof(md_context, rbx), offsetof(md_context, rcx),
+                                offsetof(md_context, rdx), offsetof(md_context, rsi), offsetof(md_context, rdi),
+                                offsetof(md_context, rbp), offsetof(md_context, r8),  offsetof(md_context, r9),  offsetof(md_context, r10),
+                                offsetof(md_context, r11), offsetof(md_context, r12), offsetof(md_context, r13),
+                                offsetof(md_context, r14), offsetof(md_context, r15)};
+    for (std::size_t off : gprs) out[n++] = register_bytes{base + off, 8};
+    u8* fx = base + offsetof(md_context, flt_save);
+    for (std::size_t i = 0; i < 8; ++i) out[n++] = register_bytes{fx + 32 + 16 * i, 10};   // ST0-ST7
+    for (std::size_t i = 0; i < 16; ++i) out[n++] = register_bytes{fx + 160 + 16 * i, 16};  // XMM0-XMM15
+    return n;
+}
+constexpr std::size_t k_max_data_registers = 39;
+
 /// Copies a large block fast (rep movsb: the CPU's own block copy) - for memory known to be
 /// readable, such as a stopped thread's stack.
 CRASHDROP_SIGSAFE_INLINE void copy_large(void* dst, const void* src, std::size_t n) {

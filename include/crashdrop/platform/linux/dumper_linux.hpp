@@ -39,8 +39,11 @@ CRASHDROP_SIGSAFE void format_report_id(const minidump::guid* id, text* t) {
     }
 }
 
-/// Reads /proc/self/<leaf> into the image as a stream (size-capped).
-CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* leaf, u32 type, u64 cap, text* errors) {
+/// Reads /proc/self/<leaf> into the image as a stream (size-capped). With first_string_only
+/// the stream keeps the bytes up to and including the first NUL (argv[0] of "cmdline"); the
+/// rest is zeroed again, so not even a gap of the image holds it.
+CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* leaf, u32 type, u64 cap, text* errors,
+                                       bool first_string_only = false) {
     const u32 rva = static_cast<u32>(align_up(im->size, 4));
     const u64 room = image_free_bytes(im) > 4 ? image_free_bytes(im) - 4 : 0;
     bool truncated = false;
@@ -53,8 +56,18 @@ CRASHDROP_SIGSAFE void add_proc_stream(linux_state* g, image* im, const char* le
         text_append(errors, ")\n");
         return;
     }
-    im->size = rva + static_cast<u64>(n);
-    image_add_stream(im, type, rva, static_cast<u64>(n));
+    u64 kept = static_cast<u64>(n);
+    if (first_string_only) {
+        const u8* at = im->base + rva;
+        u64 len = 0;
+        while (len < kept && at[len] != 0) ++len;
+        if (len < kept) ++len;  // the NUL
+        zero_bytes(im->base + rva + len, static_cast<std::size_t>(kept - len));
+        kept = len;
+        truncated = false;
+    }
+    im->size = rva + kept;
+    image_add_stream(im, type, rva, kept);
     if (truncated) {
         text_append(errors, "/proc/self/");
         text_append(errors, leaf);
@@ -127,6 +140,28 @@ CRASHDROP_SIGSAFE void add_misc_info(linux_state* g, image* im) {
     image_add_blob_stream(im, minidump::stream_misc_info, &mi, sizeof(mi));
 }
 
+/// Trims [*lo, *hi), a range to copy around `pivot`, so that it stays out of [a, b).
+/// Returns false when the pivot itself lies in it.
+CRASHDROP_SIGSAFE_INLINE bool clip_out(u64 a, u64 b, u64 pivot, u64* lo, u64* hi) {
+    if (b <= a) return true;
+    if (pivot >= a && pivot < b) return false;
+    if (pivot < a) {
+        if (*hi > a) *hi = a;
+    } else if (*lo < b) {
+        *lo = b;
+    }
+    return true;
+}
+
+/// Trims [*lo, *hi), a range to copy around `pivot`, so that it stays out of the argument and
+/// environment area at the top of the main thread's stack and out of the helper's restart
+/// command. Returns false when nothing is left (the pivot itself lies in one of them).
+CRASHDROP_SIGSAFE bool clip_private(const linux_state* g, u64 pivot, u64* lo, u64* hi) {
+    if (!clip_out(g->private_lo, g->private_hi, pivot, lo, hi)) return false;
+    if (!clip_out(g->command_lo, g->command_hi, pivot, lo, hi)) return false;
+    return *hi > *lo;
+}
+
 /// Decides each listed thread's stack range [stack_lo, stack_hi).
 CRASHDROP_SIGSAFE void plan_stack(linux_state* g, thread_slot* t, text* errors) {
     t->stack_lo = t->stack_hi = 0;
@@ -160,8 +195,17 @@ CRASHDROP_SIGSAFE void plan_stack(linux_state* g, thread_slot* t, text* errors) 
         text_append(errors, "\n");
     }
     const u64 limit = (t->flags & tf_crashed) ? g->crashed_stack_limit : g->other_stack_limit;
+    u64 hi = min_u64(m->end, lo + limit);
+    // The main thread's stack ends where the kernel's argc, argv, environment and aux vector
+    // begin (the initial stack pointer): main's and _start's frames lie below it.
+    if (!clip_private(g, lo, &lo, &hi)) {
+        text_append(errors, "thread ");
+        text_append_dec(errors, t->tid);
+        text_append(errors, ": stack pointer in the argument and environment area; no stack captured\n");
+        return;
+    }
     t->stack_lo = lo;
-    t->stack_hi = min_u64(m->end, lo + limit);
+    t->stack_hi = hi;
 }
 
 
@@ -327,6 +371,145 @@ CRASHDROP_SIGSAFE void add_threads(linux_state* g, image* im, range_list* rl, te
     image_add_stream(im, minidump::stream_thread_list, list_rva, 4 + u64{written} * sizeof(minidump::thread));
 }
 
+// ---- registers and spilled registers that hold argument or environment bytes --------------
+// String routines (getenv, strlen, strcmp, memcpy) load 8 to 32 bytes at a time into general
+// and vector registers, and those keep the bytes until something else is loaded. They travel
+// further: a new thread starts with its creator's registers, and the lazy binder, a signal
+// frame or a context switch to a callee spills them onto a stack. So the writer checks what it
+// copied against the strings area, [private_strings, private_hi):
+//   - each data register of each thread (context_data_registers), at every offset: a register
+//     holding a matching 8-byte window is cleared;
+//   - each copied memory range (stacks, memory around registers), 8-byte aligned words (where
+//     registers are spilled): a matching word is cleared.
+// Only windows with at least 7 non-zero bytes are compared: pointers, return addresses, small
+// numbers and padding never are. A Bloom filter of the area's windows (two hashed bits each, in the scratch
+// area) makes each check two bit tests; a hit is confirmed by a scan of the area, within a
+// budget: past it (a huge environment saturates the filter) a hit counts as a match unconfirmed,
+// so the writer clears more than it must but never runs long.
+
+constexpr u32 k_window_bits = 19;  // 2^19 bits = 64 KiB = k_scratch_capacity
+constexpr u64 k_confirm_budget = 16u * 1024 * 1024;  // area bytes scanned to confirm hits, per dump (a few ms)
+static_assert((std::size_t{1} << k_window_bits) / 8 <= k_scratch_capacity, "the window filter fits the scratch area");
+
+CRASHDROP_SIGSAFE_INLINE u64 load_window(const u8* p) {
+    u64 v;
+    __builtin_memcpy(&v, p, 8);  // a single 8-byte load, never a call
+    return v;
+}
+/// At least 7 non-zero bytes: a user-space pointer (its two top bytes are zero on x86-64 and
+/// arm64), a return address or a small number never qualifies, so a stack stays walkable.
+CRASHDROP_SIGSAFE_INLINE bool window_has_text(u64 w) {
+    int nonzero = 0;
+    for (int i = 0; i < 8; ++i) nonzero += ((w >> (8 * i)) & 0xffu) != 0 ? 1 : 0;
+    return nonzero >= 7;
+}
+CRASHDROP_SIGSAFE_INLINE u64 window_hash1(u64 w) { return (w * 0x9e3779b97f4a7c15ull) >> (64 - k_window_bits); }
+CRASHDROP_SIGSAFE_INLINE u64 window_hash2(u64 w) { return ((w ^ (w >> 29)) * 0xbf58476d1ce4e5b9ull) >> (64 - k_window_bits); }
+
+struct window_filter {
+    const u8* area;
+    u64 size;
+    u8* bits;
+    u64 budget;        // area bytes the confirming scans may still read
+    bool unconfirmed;  // a hit was taken as a match without a scan (budget spent)
+};
+
+/// Builds the filter over the strings area. False (and nothing to check) when the area is
+/// unknown or no longer mapped as it was at start().
+CRASHDROP_SIGSAFE bool window_filter_begin(linux_state* g, window_filter* f, text* errors) {
+    if (g->private_hi <= g->private_strings || g->private_hi - g->private_strings < 8) return false;
+    // The area is the top of the main thread's stack, mapped for the life of the process; make
+    // sure it still is before reading it directly.
+    const mapping* m = find_mapping(g, g->private_strings);
+    if (m == nullptr || m->end < g->private_hi || !(m->perms & perm_read)) {
+        text_append(errors, "privacy: the argument and environment area is no longer mapped; registers not checked\n");
+        return false;
+    }
+    f->area = reinterpret_cast<const u8*>(g->private_strings);
+    f->size = g->private_hi - g->private_strings;
+    f->bits = g->scratch;
+    f->budget = k_confirm_budget;
+    f->unconfirmed = false;
+    zero_bytes(f->bits, std::size_t{1} << (k_window_bits - 3));
+    for (u64 i = 0; i + 8 <= f->size; ++i) {
+        const u64 w = load_window(f->area + i);
+        if (!window_has_text(w)) continue;
+        const u64 h1 = window_hash1(w), h2 = window_hash2(w);
+        f->bits[h1 >> 3] = static_cast<u8>(f->bits[h1 >> 3] | (1u << (h1 & 7)));
+        f->bits[h2 >> 3] = static_cast<u8>(f->bits[h2 >> 3] | (1u << (h2 & 7)));
+    }
+    return true;
+}
+
+/// Is `w` one of the area's 8-byte windows (with text in it)? The filter's bits first: most
+/// words of a stack (zeros, pointers, return addresses) stop there.
+CRASHDROP_SIGSAFE_INLINE bool window_filter_has(window_filter* f, u64 w) {
+    const u64 h1 = window_hash1(w);
+    if ((f->bits[h1 >> 3] & (1u << (h1 & 7))) == 0) return false;
+    const u64 h2 = window_hash2(w);
+    if ((f->bits[h2 >> 3] & (1u << (h2 & 7))) == 0 || !window_has_text(w)) return false;
+    if (f->budget < f->size) {
+        f->unconfirmed = true;
+        return true;
+    }
+    f->budget -= f->size;
+    for (u64 i = 0; i + 8 <= f->size; ++i) {
+        if (load_window(f->area + i) == w) return true;
+    }
+    return false;
+}
+
+/// Clears, in every listed thread's context, each data register that holds 8 bytes in a row of
+/// the strings area, and in every copied memory range each aligned word that does; the
+/// writer-errors stream says how many.
+CRASHDROP_SIGSAFE void scrub_private_bytes(linux_state* g, image* im, const range_list* rl, text* errors) {
+    window_filter f;
+    if (!window_filter_begin(g, &f, errors)) return;
+    register_bytes regs[k_max_data_registers];
+    for (u32 t = 0; t < g->thread_count; ++t) {
+        thread_slot* slot = &g->threads[t];
+        if (slot->state.load(std::memory_order_acquire) == ts_gone) continue;
+        auto* ctx = reinterpret_cast<md_context*>(im->base + slot->context_rva);
+        const std::size_t n = context_data_registers(ctx, regs);
+        u32 cleared = 0;
+        for (std::size_t r = 0; r < n; ++r) {
+            for (u32 at = 0; at + 8 <= regs[r].size; ++at) {
+                if (!window_filter_has(&f, load_window(regs[r].data + at))) continue;
+                zero_bytes(regs[r].data, regs[r].size);
+                ++cleared;
+                break;
+            }
+        }
+        if (cleared != 0) {
+            text_append(errors, "thread ");
+            text_append_dec(errors, slot->tid);
+            text_append(errors, ": ");
+            text_append_dec(errors, cleared);
+            text_append(errors, " registers cleared (they held bytes of the argument or environment strings)\n");
+        }
+    }
+    u64 words = 0;
+    for (u32 i = 0; i < rl->count; ++i) {
+        const memory_range* r = &rl->items[i];
+        u8* data = im->base + r->rva;
+        for (u64 at = (8 - (r->start & 7)) & 7; at + 8 <= r->size; at += 8) {
+            if (!window_filter_has(&f, load_window(data + at))) continue;
+            zero_bytes(data + at, 8);
+            ++words;
+        }
+    }
+    if (words != 0) {
+        text_append(errors, "memory: ");
+        text_append_dec(errors, words);
+        text_append(errors, " words cleared (copies of the argument or environment strings, e.g. spilled registers)\n");
+    }
+    if (f.unconfirmed) {
+        text_append(errors, "privacy: the argument and environment strings are large (");
+        text_append_dec(errors, f.size);
+        text_append(errors, " bytes); some words and registers were cleared on the filter's word alone\n");
+    }
+}
+
 /// Memory around the crashing thread's instruction pointer and around every register that
 /// points into readable memory (512 bytes each, clipped so no two ranges overlap).
 CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list* rl, const md_context* ctx) {
@@ -343,6 +526,7 @@ CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list
         u64 hi = v + 256;
         if (lo < m->start) lo = m->start;
         if (hi > m->end) hi = m->end;
+        if (!clip_private(g, v, &lo, &hi)) continue;  // never the argument and environment strings
         if (!range_clip_around(rl, v, &lo, &hi)) continue;
         u32 size = 0;
         copy_memory(g, im, rl, lo, hi, &size);
@@ -577,7 +761,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     // into its stream and parsed from there), which the modules and the stacks need.
     add_maps(g, &im, &errors);
     add_proc_stream(g, &im, "status", minidump::stream_linux_proc_status, 64 * 1024, &errors);
-    add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors);
+    add_proc_stream(g, &im, "cmdline", minidump::stream_linux_cmd_line, 64 * 1024, &errors, !g->include_command_line);
     if (g->include_environment) add_environment(g, &im, 256 * 1024, &errors);
     write_module_list(g, &im, &errors);
     write_dso_debug(g, &im, &errors);
@@ -593,6 +777,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_threads(g, &im, &rl, &errors);
     const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + self->context_rva);
     add_register_memory(g, &im, &rl, self_ctx);
+    scrub_private_bytes(g, &im, &rl, &errors);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
     // 5. The exception, names, annotations, memory list, and what could not be captured.

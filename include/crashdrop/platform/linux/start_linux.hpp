@@ -72,7 +72,7 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
 /// Process-wide things start() keeps in ordinary memory (allocated once, never freed).
 struct linux_runtime {
     std::string database_root;
-    helper_command respawn;  // what respawn_helper() execs
+    packed_command respawn;  // what respawn_helper() execs (its own mapping; dumps never copy it)
 };
 inline linux_runtime& runtime() {
     static linux_runtime* r = new linux_runtime();  // never destroyed: a crash may come during exit
@@ -239,6 +239,51 @@ inline std::uint32_t process_create_time(long ticks) {
     return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
 }
 
+/// The initial stack pointer (where the kernel put argc; argv, the environment, the aux
+/// vector and their strings lie above it): /proc/self/stat's startstack (field 28). 0 when
+/// it cannot be read.
+inline std::uint64_t initial_stack_pointer() {
+    char buf[4096];
+    const long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+    if (p == nullptr) return 0;
+    int field = 2;
+    for (const char* q = p + 1; *q != '\0'; ++q) {
+        if (*q == ' ' && ++field == 28) return std::strtoull(q + 1, nullptr, 10);
+    }
+    return 0;
+}
+
+/// Finds the area at the top of the main thread's stack that the kernel filled at exec
+/// (argc, argv, envp, auxv, AT_RANDOM's bytes, the argument and environment strings, up to
+/// the end of that mapping). Dumps never copy it (dumper_linux.hpp). Needs g->maps (parsed
+/// by prime_module_cache). When /proc does not say where it starts, the lowest of the
+/// strings the aux vector and `environ` point at stands in (the pointer arrays below them
+/// hold no text).
+inline void find_private_area(linux_state* g) {
+    g->private_lo = g->private_hi = g->private_strings = 0;
+    std::uint64_t lo = initial_stack_pointer();
+    const std::uint64_t random = getauxval(AT_RANDOM);
+    if (lo == 0 || sigsafe::find_mapping(g, lo) == nullptr) {
+        lo = random;
+        const std::uint64_t execfn = getauxval(AT_EXECFN);
+        if (execfn != 0 && (lo == 0 || execfn < lo)) lo = execfn;
+        const auto env = reinterpret_cast<std::uint64_t>(environ);
+        const sigsafe::mapping* m = lo != 0 ? sigsafe::find_mapping(g, lo) : nullptr;
+        if (m != nullptr && env >= m->start && env < lo) lo = env;
+    }
+    const sigsafe::mapping* m = lo != 0 ? sigsafe::find_mapping(g, lo) : nullptr;
+    if (m == nullptr) {
+        note(g, "stack: the argument and environment area was not found; stacks are copied whole");
+        return;
+    }
+    g->private_lo = lo;
+    g->private_hi = m->end;
+    g->private_strings = random >= lo && random < m->end ? random : lo;
+}
+
 /// The executable's _DYNAMIC, from its program headers (found through the aux vector).
 inline std::uint64_t executable_dynamic() {
     const auto* ph = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
@@ -317,6 +362,7 @@ inline Status linux_start(const Options& options) {
     g->exe_dynamic = executable_dynamic();
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
+    g->include_command_line = options.include_command_line;
     g->crashed_stack_limit = options.crashed_thread_stack_limit;
     g->other_stack_limit = options.thread_stack_limit;
     g->suspend_timeout_ms = options.thread_suspend_timeout_ms;
@@ -354,6 +400,7 @@ inline Status linux_start(const Options& options) {
         parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
     prime_module_cache(g);  // uses the image area, so before the static part is written
+    find_private_area(g);
     write_static_image(g);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
@@ -422,10 +469,18 @@ inline Status linux_start(const Options& options) {
         }
         if (options.helper_mode != HelperMode::fork) {
             linux_runtime& rt = runtime();
-            rt.respawn = make_helper_command(options.helper_mode, options.helper_path, false);
-            g->respawn_argv = rt.respawn.argv.data();
-            g->respawn_envp = rt.respawn.envp.data();
-            g->respawn_path = rt.respawn.path.c_str();
+            if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
+            rt.respawn = packed_command();
+            g->command_lo = g->command_hi = 0;
+            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false), &rt.respawn)) {
+                g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
+                g->command_hi = g->command_lo + rt.respawn.size;
+                g->respawn_argv = rt.respawn.argv;
+                g->respawn_envp = rt.respawn.envp;
+                g->respawn_path = rt.respawn.path;
+            } else {
+                note(g, "helper: no memory for the command that restarts it after a crash");
+            }
         }
     } else if (options.helper_mode != HelperMode::none) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");

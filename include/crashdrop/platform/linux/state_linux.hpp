@@ -129,6 +129,18 @@ struct linux_state {
     u64 crashed_stack_limit;
     u64 other_stack_limit;
     bool include_environment;
+    bool include_command_line;
+    // The area the kernel filled at exec at the top of the main thread's stack: argc, the argv
+    // and envp arrays, the aux vector, AT_RANDOM's bytes and the argument and environment
+    // strings. [private_lo, private_hi) is never copied into a dump; registers are compared
+    // with [private_strings, private_hi) (the bytes after the pointer arrays). 0: unknown.
+    u64 private_lo;
+    u64 private_hi;
+    u64 private_strings;
+    // The helper's restart command (its arguments and environment), in a mapping of its own:
+    // never copied either. 0: none.
+    u64 command_lo;
+    u64 command_hi;
     int pending_dirfd;  // <database>/pending
     char pending_path[k_path_max];
     int dump_fd;              // an unnamed file (O_TMPFILE) in pending/, ready for the next dump; -1: none
