@@ -22,6 +22,7 @@
 #include "../support/json.hpp"
 #include "../support/process.hpp"
 #include "../support/readers.hpp"
+#include "../support/upload_support.hpp"
 
 using namespace testsupport;
 
@@ -29,117 +30,14 @@ namespace {
 
 const std::string k_work = UPLOAD_TEST_WORKDIR;
 const std::string k_target = UPLOAD_TARGET;
-const std::string k_collector = COLLECTOR_PY;
-
-std::vector<std::string> list_dir(const std::string& dir) {
-    std::vector<std::string> out;
-    if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-            if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-        }
-        closedir(d);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
 
 long long file_size(const std::string& path) {
     struct stat st;
     return stat(path.c_str(), &st) == 0 ? static_cast<long long>(st.st_size) : -1;
 }
 
-std::string fresh(const std::string& name) {
-    const std::string dir = k_work + "/" + name;
-    run_process({"rm", "-rf", dir}, 30);
-    run_process({"mkdir", "-p", dir}, 30);
-    return dir;
-}
-
-struct collector {
-    background_process proc;
-    std::string base;
-    std::string dir;
-    int port = 0;
-
-    void start(const std::string& test_dir, const std::vector<std::string>& extra = {}) {
-        base = test_dir + "/collector";
-        dir = base + "/received";
-        run_process({"mkdir", "-p", base}, 30);
-        std::vector<std::string> argv = {"python3", k_collector, "serve", "--out", dir, "--port-file", base + "/port"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        REQUIRE(proc.start(argv, base + "/log"));
-        REQUIRE(eventually(20, [&] { return file_exists(base + "/port"); }));
-        port = std::atoi(read_text_file(base + "/port").c_str());
-        REQUIRE(port > 0);
-    }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/submit"; }
-    std::vector<std::string> folders() const {
-        std::vector<std::string> out;
-        for (const auto& n : list_dir(dir)) {
-            if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) out.push_back(n);
-        }
-        return out;
-    }
-    std::size_t count() const { return folders().size(); }
-    json request(const std::string& folder) const { return json::parse(read_text_file(dir + "/" + folder + "/request.json")); }
-    json fields(const std::string& folder) const { return json::parse(read_text_file(dir + "/" + folder + "/fields.json")); }
-    /// Report id -> how many times it arrived (the multipart boundary names the report).
-    std::map<std::string, int> received_ids() const {
-        std::map<std::string, int> ids;
-        static const std::regex boundary("crashdrop-([0-9a-f-]{36})");
-        for (const auto& f : folders()) {
-            const std::string headers = read_text_file(dir + "/" + f + "/request.json");
-            std::smatch m;
-            ids[std::regex_search(headers, m, boundary) ? m[1].str() : "?" + f] += 1;
-        }
-        return ids;
-    }
-};
-
-struct database_view {
-    std::string root;
-    std::vector<std::string> ids(const std::string& folder) const {
-        std::vector<std::string> out;
-        for (const auto& n : list_dir(root + "/" + folder)) {
-            if (n.size() == 40 && n.compare(36, 4, ".dmp") == 0) out.push_back(n.substr(0, 36));
-        }
-        return out;
-    }
-    std::string helper_log() const { return read_text_file(root + "/helper.log"); }
-    std::size_t count_in_logs(const std::string& what) const {
-        std::size_t n = 0;
-        const std::string log = read_text_file(root + "/helper.log.1") + helper_log();
-        for (std::size_t at = log.find(what); at != std::string::npos; at = log.find(what, at + 1)) ++n;
-        return n;
-    }
-    bool wait_helpers_done(std::size_t n, double timeout = 30) const {
-        return eventually(timeout, [&] { return count_in_logs("helper exits") >= n; });
-    }
-    /// The lines of helper.log that report a problem: anything not sent, stored, repaired
-    /// or completed as it should have been.
-    std::vector<std::string> problem_lines() const {
-        static const char* const k_problems[] = {"could not", "cannot", "unreadable", "missing", "failed",
-                                                 "taken over", "abandoned", "error"};
-        std::vector<std::string> out;
-        for (const auto& line : split(helper_log(), '\n')) {
-            for (const char* p : k_problems) {
-                if (line.find(p) != std::string::npos) {
-                    out.push_back(line);
-                    break;
-                }
-            }
-        }
-        return out;
-    }
-    std::vector<int> helper_pids() const {
-        std::vector<int> pids;
-        const std::string log = helper_log();
-        for (auto at = log.find("helper started (pid "); at != std::string::npos; at = log.find("helper started (pid ", at + 1)) {
-            pids.push_back(std::atoi(log.c_str() + at + 20));
-        }
-        return pids;
-    }
-};
+/// A fresh folder for one test.
+std::string fresh(const std::string& name) { return fresh_folder(k_work + "/" + name); }
 
 run_result run_app(const std::string& mode, const std::string& db, const std::vector<std::string>& args = {},
                    double timeout = 60) {
@@ -227,7 +125,7 @@ TEST_CASE("two applications crash 50 times each at once on one database - each r
     REQUIRE(db.wait_helpers_done(2 * static_cast<std::size_t>(runs), 60));
     check_exactly_once(server, db, 2 * static_cast<std::size_t>(runs));
     std::map<std::string, int> products;
-    for (const auto& f : server.folders()) products[server.fields(f)["prod"].str()] += 1;
+    for (const auto& f : server.folders()) products[server.fields_in(f)["prod"].str()] += 1;
     CHECK(products["AppOne"] == runs);
     CHECK(products["AppTwo"] == runs);
 }

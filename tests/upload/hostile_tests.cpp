@@ -12,6 +12,7 @@
 
 #include "../support/process.hpp"
 #include "../support/readers.hpp"
+#include "../support/upload_support.hpp"
 
 using namespace testsupport;
 
@@ -22,12 +23,7 @@ const std::string k_target = UPLOAD_TARGET;
 const std::string k_hostile = HOSTILE_SERVER_PY;
 const std::string k_slow_resolver = SLOW_RESOLVER;
 
-std::string fresh_dir(const std::string& name) {
-    const std::string dir = k_work + "/hostile/" + name;
-    run_process({"rm", "-rf", dir}, 30);
-    run_process({"mkdir", "-p", dir}, 30);
-    return dir;
-}
+std::string fresh_dir(const std::string& name) { return fresh_folder(k_work + "/hostile/" + name); }
 
 std::vector<std::string> reports_in(const std::string& dir) {
     std::vector<std::string> out;
@@ -40,25 +36,6 @@ std::vector<std::string> reports_in(const std::string& dir) {
     }
     std::sort(out.begin(), out.end());
     return out;
-}
-
-/// A key of a report's .meta file (values are percent-encoded there; the tests' values are plain).
-std::string meta_value(const std::string& file, const std::string& key) {
-    for (const auto& line : split(read_text_file(file), '\n')) {
-        if (line.compare(0, key.size() + 1, key + "=") == 0) {
-            std::string v = line.substr(key.size() + 1), out;
-            for (std::size_t i = 0; i < v.size(); ++i) {
-                if (v[i] == '%' && i + 2 < v.size()) {
-                    out += static_cast<char>(std::strtol(v.substr(i + 1, 2).c_str(), nullptr, 16));
-                    i += 2;
-                } else {
-                    out += v[i];
-                }
-            }
-            return out;
-        }
-    }
-    return "";
 }
 
 struct hostile_server {
@@ -92,28 +69,6 @@ struct hostile_server {
     }
 };
 
-struct db_view {
-    std::string root;
-    std::string log() const { return read_text_file(root + "/helper.log"); }
-    std::size_t count(const std::string& what) const {
-        std::size_t n = 0;
-        const std::string l = log();
-        for (std::size_t at = l.find(what); at != std::string::npos; at = l.find(what, at + 1)) ++n;
-        return n;
-    }
-    bool wait_helpers_done(std::size_t n, double timeout = 30) const {
-        return eventually(timeout, [&] { return count("helper exits") >= n; });
-    }
-    int helper_pid() const {
-        const std::string l = log();
-        const auto at = l.rfind("helper started (pid ");
-        return at == std::string::npos ? 0 : std::atoi(l.c_str() + at + 20);
-    }
-    std::string meta(const std::string& folder, const std::string& id, const std::string& key) const {
-        return meta_value(root + "/" + folder + "/" + id + ".meta", key);
-    }
-};
-
 /// The peak resident memory of a process (VmHWM), in KiB; -1 if it is gone.
 long peak_rss_kib(int pid) {
     for (const auto& line : split(read_text_file("/proc/" + std::to_string(pid) + "/status"), '\n')) {
@@ -138,7 +93,7 @@ attempt_outcome one_attempt(const std::string& name, const std::vector<std::stri
     const std::string dir = fresh_dir(name);
     hostile_server server;
     server.start(dir, replies, server_options);
-    const db_view db{dir + "/db"};
+    const database_view db{dir + "/db"};
     background_process app;
     std::vector<std::string> argv = {k_target, "dump_and_wait", db.root, "url=" + server.url(), "timeout_ms=" + std::to_string(timeout_ms),
                                      "retry_ms=60000", "wait_ms=60000"};
@@ -146,18 +101,18 @@ attempt_outcome one_attempt(const std::string& name, const std::vector<std::stri
     REQUIRE(app.start(argv, dir + "/app.log"));
     REQUIRE(eventually(20, [&] { return !server.arrivals().empty(); }));
     const double arrived = now_seconds();
-    const bool ended = eventually(timeout_ms / 1000.0 + 10, [&] { return db.count("could not send") + db.count("rejected ") >= 1; });
+    const bool ended = eventually(timeout_ms / 1000.0 + 10, [&] { return db.count_in_logs("could not send") + db.count_in_logs("rejected ") >= 1; });
     out.seconds = now_seconds() - arrived;
-    out.helper_peak_kib = peak_rss_kib(db.helper_pid());
+    out.helper_peak_kib = peak_rss_kib(db.helper_pids().empty() ? 0 : db.helper_pids().back());
     app.stop();
-    INFO(read_text_file(dir + "/app.log") << db.log());
+    INFO(read_text_file(dir + "/app.log") << db.helper_log());
     REQUIRE(ended);
     REQUIRE(db.wait_helpers_done(1));
     CHECK(server.arrivals().size() == 1);
     const auto pending = reports_in(db.root + "/pending");
     REQUIRE(pending.size() == 1);  // kept
-    out.last_error = db.meta("pending", pending[0], "last_error");
-    out.helper_log = db.log();
+    out.last_error = db.meta("pending", pending[0])["last_error"];
+    out.helper_log = db.helper_log();
     return out;
 }
 
@@ -217,14 +172,14 @@ TEST_CASE("hostile: 100 Continue and 102/103 before the answer are skipped - the
         const std::string dir = fresh_dir(reply);
         hostile_server server;
         server.start(dir, {reply});
-        const db_view db{dir + "/db"};
+        const database_view db{dir + "/db"};
         const run_result app = run_process({k_target, "crash", db.root, "url=" + server.url()}, 60);
-        INFO(reply << "\n" << app.describe() << db.log());
+        INFO(reply << "\n" << app.describe() << db.helper_log());
         REQUIRE(db.wait_helpers_done(1));
         const auto done = reports_in(db.root + "/completed");
         REQUIRE(done.size() == 1);
-        CHECK(db.meta("completed", done[0], "state") == "uploaded");
-        CHECK(db.meta("completed", done[0], "server_id") == "hostile-0001");  // the final reply's body
+        CHECK(db.meta("completed", done[0])["state"] == "uploaded");
+        CHECK(db.meta("completed", done[0])["server_id"] == "hostile-0001");  // the final reply's body
     }
 }
 
@@ -232,13 +187,13 @@ TEST_CASE("hostile: 101 Switching Protocols is no answer - the report stays pend
     const std::string dir = fresh_dir("switching");
     hostile_server server;
     server.start(dir, {"switching"});
-    const db_view db{dir + "/db"};
+    const database_view db{dir + "/db"};
     run_process({k_target, "crash", db.root, "url=" + server.url(), "timeout_ms=5000"}, 60);
     REQUIRE(db.wait_helpers_done(1));
     const auto pending = reports_in(db.root + "/pending");
-    INFO(db.log());
+    INFO(db.helper_log());
     REQUIRE(pending.size() == 1);
-    CHECK(db.meta("pending", pending[0], "last_error").find("switched protocols (101)") != std::string::npos);
+    CHECK(db.meta("pending", pending[0])["last_error"].find("switched protocols (101)") != std::string::npos);
 }
 
 TEST_CASE("hostile: 429 with Retry-After: 2 and 503 with an HTTP-date delay the next attempt - then sent once", "[upload][hostile]") {
@@ -251,10 +206,10 @@ TEST_CASE("hostile: 429 with Retry-After: 2 and 503 with an HTTP-date delay the 
         const std::string dir = fresh_dir(s.name);
         hostile_server server;
         server.start(dir, {s.reply, "200"});
-        const db_view db{dir + "/db"};
+        const database_view db{dir + "/db"};
         // retry_ms=200: the back-off alone would try again after 0.2 s.
         const run_result app = run_process({k_target, "dump_and_wait", db.root, "url=" + server.url(), "retry_ms=200", "wait_ms=6000"}, 60);
-        INFO(s.name << "\n" << app.describe() << db.log());
+        INFO(s.name << "\n" << app.describe() << db.helper_log());
         REQUIRE(db.wait_helpers_done(1));
         const auto arrivals = server.arrivals();
         REQUIRE(arrivals.size() == 2);
@@ -262,9 +217,9 @@ TEST_CASE("hostile: 429 with Retry-After: 2 and 503 with an HTTP-date delay the 
         CHECK(arrivals[1] - arrivals[0] < 4.5);
         const auto done = reports_in(db.root + "/completed");
         REQUIRE(done.size() == 1);
-        CHECK(db.meta("completed", done[0], "state") == "uploaded");
-        CHECK(db.meta("completed", done[0], "attempts") == "2");
-        CHECK(db.log().find("Retry-After") != std::string::npos);
+        CHECK(db.meta("completed", done[0])["state"] == "uploaded");
+        CHECK(db.meta("completed", done[0])["attempts"] == "2");
+        CHECK(db.helper_log().find("Retry-After") != std::string::npos);
     }
 }
 
@@ -272,21 +227,21 @@ TEST_CASE("hostile: 404 (a mistyped URL) keeps the report - longest back-off - s
     const std::string dir = fresh_dir("not-found");
     hostile_server server;
     server.start(dir, {"404|body=no such endpoint", "200"});
-    const db_view db{dir + "/db"};
+    const database_view db{dir + "/db"};
     run_process({k_target, "crash", db.root, "url=" + server.url()}, 60);
     REQUIRE(db.wait_helpers_done(1));
-    INFO(db.log());
+    INFO(db.helper_log());
     auto pending = reports_in(db.root + "/pending");
     REQUIRE(pending.size() == 1);
-    CHECK(db.meta("pending", pending[0], "last_error").find("HTTP 404") == 0);
-    CHECK(db.log().find("retrying in 3600000 ms") != std::string::npos);
+    CHECK(db.meta("pending", pending[0])["last_error"].find("HTTP 404") == 0);
+    CHECK(db.helper_log().find("retrying in 3600000 ms") != std::string::npos);
     CHECK(reports_in(db.root + "/completed").empty());
     // The next start (the URL fixed; here the server now answers 200) sends it.
     run_process({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=500"}, 60);
     REQUIRE(db.wait_helpers_done(2));
     const auto done = reports_in(db.root + "/completed");
     REQUIRE(done.size() == 1);
-    CHECK(db.meta("completed", done[0], "state") == "uploaded");
+    CHECK(db.meta("completed", done[0])["state"] == "uploaded");
     CHECK(server.arrivals().size() == 2);
 }
 
@@ -295,14 +250,14 @@ TEST_CASE("hostile: 401 and 403 and 407 keep the report pending with the longest
         const std::string dir = fresh_dir("config-" + status);
         hostile_server server;
         server.start(dir, {status});
-        const db_view db{dir + "/db"};
+        const database_view db{dir + "/db"};
         run_process({k_target, "crash", db.root, "url=" + server.url()}, 60);
         REQUIRE(db.wait_helpers_done(1));
-        INFO(status << "\n" << db.log());
+        INFO(status << "\n" << db.helper_log());
         const auto pending = reports_in(db.root + "/pending");
         REQUIRE(pending.size() == 1);
-        CHECK(db.meta("pending", pending[0], "last_error").find("HTTP " + status) == 0);
-        CHECK(db.log().find("retrying in 3600000 ms") != std::string::npos);
+        CHECK(db.meta("pending", pending[0])["last_error"].find("HTTP " + status) == 0);
+        CHECK(db.helper_log().find("retrying in 3600000 ms") != std::string::npos);
     }
 }
 
@@ -319,14 +274,14 @@ TEST_CASE("hostile: 400 and 413 and Socorro's Discarded= reject the report with 
         const std::string dir = fresh_dir(s.name);
         hostile_server server;
         server.start(dir, {s.reply});
-        const db_view db{dir + "/db"};
+        const database_view db{dir + "/db"};
         run_process({k_target, "crash", db.root, "url=" + server.url(), std::string("format=") + s.format}, 60);
         REQUIRE(db.wait_helpers_done(1));
-        INFO(s.name << "\n" << db.log());
+        INFO(s.name << "\n" << db.helper_log());
         const auto done = reports_in(db.root + "/completed");
         REQUIRE(done.size() == 1);
-        CHECK(db.meta("completed", done[0], "state") == "rejected");
-        CHECK(db.meta("completed", done[0], "last_error") == s.reason);
+        CHECK(db.meta("completed", done[0])["state"] == "rejected");
+        CHECK(db.meta("completed", done[0])["last_error"] == s.reason);
         // Never resent.
         run_process({k_target, "start_only", db.root, "url=" + server.url(), std::string("format=") + s.format, "wait_ms=300"}, 60);
         REQUIRE(db.wait_helpers_done(2));
@@ -337,16 +292,16 @@ TEST_CASE("hostile: 400 and 413 and Socorro's Discarded= reject the report with 
 TEST_CASE("hostile: a name lookup that never answers ends with the attempt's deadline", "[upload][hostile]") {
     // getaddrinfo() for *.hang.invalid sleeps 30 s (LD_PRELOAD, inherited by the helper).
     const std::string dir = fresh_dir("hanging-resolver");
-    const db_view db{dir + "/db"};
+    const database_view db{dir + "/db"};
     const double started = now_seconds();
     const run_result app = run_process({k_target, "crash", db.root, "url=http://crash.hang.invalid:8080/submit", "timeout_ms=1500"}, 60,
                                        {"LD_PRELOAD=" + k_slow_resolver});
-    INFO(app.describe() << db.log());
+    INFO(app.describe() << db.helper_log());
     REQUIRE(db.wait_helpers_done(1, 25));
     CHECK(now_seconds() - started < 12);
     const auto pending = reports_in(db.root + "/pending");
     REQUIRE(pending.size() == 1);
-    CHECK(db.meta("pending", pending[0], "last_error") == "cannot resolve crash.hang.invalid: no answer in time");
+    CHECK(db.meta("pending", pending[0])["last_error"] == "cannot resolve crash.hang.invalid: no answer in time");
 }
 
 TEST_CASE("hostile over HTTPS (libcurl): the same bounds and the same verdicts - Retry-After honoured", "[upload][hostile][https]") {
@@ -374,26 +329,26 @@ TEST_CASE("hostile over HTTPS (libcurl): the same bounds and the same verdicts -
     const std::string rdir = fresh_dir("https-retry-after");
     hostile_server server;
     server.start(rdir, {"429|Retry-After: 2", "200"}, tls);
-    const db_view db{rdir + "/db"};
+    const database_view db{rdir + "/db"};
     const run_result app = run_process({k_target, "dump_and_wait", db.root, "url=" + server.url(), "ca_file=" + cert, "retry_ms=200",
                                         "wait_ms=6000"},
                                        60);
-    INFO(app.describe() << db.log());
+    INFO(app.describe() << db.helper_log());
     REQUIRE(db.wait_helpers_done(1));
     const auto arrivals = server.arrivals();
     REQUIRE(arrivals.size() == 2);
     CHECK(arrivals[1] - arrivals[0] >= 1.9);
     const auto done = reports_in(db.root + "/completed");
     REQUIRE(done.size() == 1);
-    CHECK(db.meta("completed", done[0], "server_id") == "hostile-0002");
+    CHECK(db.meta("completed", done[0])["server_id"] == "hostile-0002");
 }
 
 TEST_CASE("a custom transport's UploadResult::retry_after_ms is honoured like a server's Retry-After", "[upload][hostile]") {
     const std::string dir = fresh_dir("custom-retry-after");
-    const db_view db{dir + "/db"};
+    const database_view db{dir + "/db"};
     // retry_ms=100: the back-off alone would try again after 0.1 s; the transport asks for 1.5 s.
     const run_result app = run_process({k_target, "dump_and_wait", db.root, "transport_retry_after_ms=1500", "retry_ms=100", "wait_ms=4000"}, 60);
-    INFO(app.describe() << db.log());
+    INFO(app.describe() << db.helper_log());
     REQUIRE(db.wait_helpers_done(1));
     std::vector<long long> times;
     for (const auto& line : split(read_text_file(db.root + "/custom-transport.txt"), '\n')) {
@@ -402,8 +357,8 @@ TEST_CASE("a custom transport's UploadResult::retry_after_ms is honoured like a 
     REQUIRE(times.size() == 2);
     CHECK(times[1] - times[0] >= 1450);
     CHECK(times[1] - times[0] < 3000);
-    CHECK(db.log().find("custom: come back later; retrying in 1500 ms") != std::string::npos);
+    CHECK(db.helper_log().find("custom: come back later; retrying in 1500 ms") != std::string::npos);
     const auto done = reports_in(db.root + "/completed");
     REQUIRE(done.size() == 1);
-    CHECK(db.meta("completed", done[0], "server_id").rfind("custom-", 0) == 0);
+    CHECK(db.meta("completed", done[0])["server_id"].rfind("custom-", 0) == 0);
 }

@@ -18,6 +18,7 @@
 #include "../support/minidump_file.hpp"
 #include "../support/process.hpp"
 #include "../support/readers.hpp"
+#include "../support/upload_support.hpp"
 
 using namespace testsupport;
 
@@ -26,19 +27,6 @@ namespace {
 const std::string k_work = UPLOAD_TEST_WORKDIR;
 const std::string k_target = UPLOAD_TARGET;
 const std::string k_external_helper = EXTERNAL_HELPER;
-const std::string k_collector = COLLECTOR_PY;
-
-std::vector<std::string> list_dir(const std::string& dir) {
-    std::vector<std::string> out;
-    if (DIR* d = opendir(dir.c_str())) {
-        while (dirent* e = readdir(d)) {
-            if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-        }
-        closedir(d);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
 
 int mode_of(const std::string& path) {
     struct stat st;
@@ -46,91 +34,7 @@ int mode_of(const std::string& path) {
 }
 
 /// A fresh folder for one test.
-std::string fresh(const std::string& name) {
-    const std::string dir = k_work + "/" + name;
-    run_process({"rm", "-rf", dir}, 30);
-    run_process({"mkdir", "-p", dir}, 30);
-    return dir;
-}
-
-struct collector {
-    background_process proc;
-    std::string base;
-    std::string dir;
-    int port = 0;
-
-    void start(const std::string& test_dir, const std::vector<std::string>& extra = {}) {
-        base = test_dir + "/collector";
-        dir = base + "/received";
-        run_process({"mkdir", "-p", base}, 30);
-        std::vector<std::string> argv = {"python3", k_collector, "serve", "--out", dir, "--port-file", base + "/port"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        REQUIRE(proc.start(argv, base + "/log"));
-        REQUIRE(eventually(20, [&] { return file_exists(base + "/port"); }));
-        port = std::atoi(read_text_file(base + "/port").c_str());
-        REQUIRE(port > 0);
-    }
-    std::string url(const std::string& scheme = "http", const std::string& host = "127.0.0.1") const {
-        return scheme + "://" + host + ":" + std::to_string(port) + "/submit";
-    }
-    std::vector<std::string> folders() const {
-        std::vector<std::string> out;
-        for (const auto& n : list_dir(dir)) {
-            if (!n.empty() && n.find_first_not_of("0123456789") == std::string::npos) out.push_back(n);
-        }
-        return out;
-    }
-    std::size_t count() const { return folders().size(); }
-    bool wait_count(std::size_t n, double timeout = 30) const {
-        return eventually(timeout, [&] { return count() >= n; });
-    }
-    json request(std::size_t i) const { return json::parse(read_text_file(dir + "/" + folders().at(i) + "/request.json")); }
-    json fields(std::size_t i) const { return json::parse(read_text_file(dir + "/" + folders().at(i) + "/fields.json")); }
-    std::string file(std::size_t i, const std::string& name) const {
-        return read_text_file(dir + "/" + folders().at(i) + "/files/" + name);
-    }
-    std::string log() const { return read_text_file(base + "/log"); }
-};
-
-struct database_view {
-    std::string root;
-    std::vector<std::string> ids(const std::string& folder) const {
-        std::vector<std::string> out;
-        for (const auto& n : list_dir(root + "/" + folder)) {
-            if (n.size() == 40 && n.compare(36, 4, ".dmp") == 0) out.push_back(n.substr(0, 36));
-        }
-        return out;
-    }
-    std::map<std::string, std::string> meta(const std::string& folder, const std::string& id) const {
-        std::map<std::string, std::string> kv;
-        for (const auto& line : split(read_text_file(root + "/" + folder + "/" + id + ".meta"), '\n')) {
-            const auto eq = line.find('=');
-            if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-            std::string v = line.substr(eq + 1), out;
-            for (std::size_t i = 0; i < v.size(); ++i) {
-                if (v[i] == '%' && i + 2 < v.size()) {
-                    out += static_cast<char>(std::strtol(v.substr(i + 1, 2).c_str(), nullptr, 16));
-                    i += 2;
-                } else {
-                    out += v[i];
-                }
-            }
-            kv[line.substr(0, eq)] = out;
-        }
-        return kv;
-    }
-    std::string helper_log() const { return read_text_file(root + "/helper.log"); }
-    std::size_t helper_exits() const {
-        std::size_t n = 0;
-        const std::string log = helper_log();
-        for (std::size_t at = log.find("helper exits"); at != std::string::npos; at = log.find("helper exits", at + 1)) ++n;
-        return n;
-    }
-    /// Waits until `n` helpers have exited (each run's helper ends after its application).
-    bool wait_helpers_done(std::size_t n, double timeout = 30) const {
-        return eventually(timeout, [&] { return helper_exits() >= n; });
-    }
-};
+std::string fresh(const std::string& name) { return fresh_folder(k_work + "/" + name); }
 
 run_result run_app(const std::string& mode, const std::string& db, const std::vector<std::string>& args = {},
                    double timeout = 60) {
