@@ -24,6 +24,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t bad_again = 0;
     if (cd::parse_key_values(written, &bad_again) != kv || bad_again != 0) std::abort();
     if (cd::format_key_values(cd::parse_key_values(written)) != written) std::abort();
+    // The settings' upload time, as the helper's rate limit reads it: a wait of 0 .. 3600 s.
+    for (const auto& e : kv) {
+        for (const std::time_t now : {std::time_t{0}, std::time_t{1700000000}, std::time_t{0x7fffffff}}) {
+            const long long wait = cd::rate_limit_wait_seconds(e.second, now);
+            if (wait < 0 || wait > 3600) std::abort();
+        }
+    }
     // Any bytes as one value (a tag, a user name, a path) come back as they were.
     if (cd::meta_unescape(cd::meta_escape(text)) != text) std::abort();
     const std::string escaped = cd::meta_escape(text);

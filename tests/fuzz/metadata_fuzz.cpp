@@ -1,6 +1,7 @@
 // tests/fuzz/metadata_fuzz.cpp - a report's metadata file (<id>.meta, database/metadata.hpp), as
 // the helper reads it from pending/: whatever the bytes, decode_report gives a report or an
-// error, never a crash; a report it accepts encodes and decodes back to the same report.
+// error, never a crash; a report it accepts encodes and decodes back to the same report, and
+// takes the helper's bookkeeping (one attempt more) without overflow.
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -41,5 +42,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     crashdrop::Report second;
     if (!cd::decode_report(again, &second, &error) || !same(first, second)) std::abort();
     if (cd::encode_report(second) != again) std::abort();
+    // What the helper does with it after an attempt (helper/service.hpp): one more attempt,
+    // saved again. UBSan checks the arithmetic on whatever number the file held.
+    second.attempts += 1;
+    if (second.attempts < 1) std::abort();
+    crashdrop::Report third;
+    // (the count saturates at the decoder's bound: it may read back lower, never wrap)
+    if (!cd::decode_report(cd::encode_report(second), &third, &error) || third.attempts < 1 || third.attempts > second.attempts) {
+        std::abort();
+    }
     return 0;
 }

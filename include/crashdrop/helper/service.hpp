@@ -243,10 +243,10 @@ private:
         }
         const std::time_t now = std::time(nullptr);
         if (config_.rate_limit) {
-            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
-            if (last != 0 && now - last < 3600) {
+            const long long wait = rate_limit_wait_seconds(db_.settings()["last_upload"], now);
+            if (wait > 0) {
                 log("not sending " + id + " yet: rate limit (one upload per hour)");
-                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
+                schedule(id, clock::now() + std::chrono::seconds(wait), tries);
                 return;
             }
         }
