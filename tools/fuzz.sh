@@ -73,7 +73,7 @@ run_one() {
         [ -d "$d" ] && while IFS= read -r -d '' f; do inputs+=("$f"); done < <(find "$d" -type f ! -name '*.md' -print0 | sort -z)
     done
     if [ ${#inputs[@]} -gt 0 ] &&
-       ! "$bin" -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$dir/findings/" "${inputs[@]}" >"$dir/replay.log" 2>&1; then
+       ! "$bin" -rss_limit_mb=2048 -timeout=5 -artifact_prefix="$dir/findings/" "${inputs[@]}" >"$dir/replay.log" 2>&1; then
         echo "FAILED: $name: a regression or seed input fails (log: $dir/replay.log):" >&2
         tail -40 "$dir/replay.log" >&2
         return 1
