@@ -78,9 +78,10 @@ run_one() {
         tail -40 "$dir/replay.log" >&2
         return 1
     fi
+    # Fuzzing starts from the seeds (the regressions were just replayed; some are large on
+    # purpose and would raise libFuzzer's input size limit for every target input).
     local corpus_dirs=("$dir/corpus")
     [ -d "$seeds" ] && corpus_dirs+=("$seeds")
-    [ -d "$regressions" ] && corpus_dirs+=("$regressions")
     timeout $((seconds + 300)) "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
         -artifact_prefix="$dir/findings/" "${corpus_dirs[@]}" >"$log" 2>&1 || status=$?
     local runs cov ft findings
