@@ -5553,6 +5553,18 @@ inline std::map<std::string, std::string> parse_key_values(const std::string& te
     return out;
 }
 
+/// Seconds the rate limit (one upload an hour) still asks to wait, from the settings' text
+/// "last_upload" (UTC seconds): 0 without one or for a damaged or negative one; a time ahead
+/// of `now` (a clock set back, a planted file) waits the full hour, never longer. No value of
+/// the text overflows the arithmetic.
+inline long long rate_limit_wait_seconds(const std::string& last_upload, std::time_t now) {
+    const long long last = std::strtoll(last_upload.c_str(), nullptr, 10);
+    if (last <= 0) return 0;
+    if (last >= static_cast<long long>(now)) return 3600;
+    const long long since = static_cast<long long>(now) - last;  // both positive: no overflow
+    return since < 3600 ? 3600 - since : 0;
+}
+
 inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
     std::string out;
     for (const auto& e : kv) out += meta_escape(e.first) + "=" + meta_escape(e.second) + "\n";
@@ -5713,7 +5725,9 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     r.version = get("version");
     const std::string state = get("state");
     r.state = state == "uploaded" ? ReportState::uploaded : state == "rejected" ? ReportState::rejected : ReportState::pending;
-    r.attempts = std::atoi(get("attempts").c_str());
+    // A count, held to 0 .. 1000000 whatever the file says: the helper adds one after each
+    // attempt, which must not overflow (atoi of a damaged value was undefined besides).
+    r.attempts = static_cast<int>(std::min(1000000LL, std::max(0LL, std::strtoll(get("attempts").c_str(), nullptr, 10))));
     r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
     r.server_id = get("server_id");
     r.last_error = get("last_error");
@@ -5781,26 +5795,33 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 
 /// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs).
 /// Returns false when the bytes are not a minidump.
+/// Work stays linear in the dump's size: only the first stream of each type is read (a writer
+/// writes each once), and the annotation strings read add up to at most the dump's size (a
+/// dictionary whose entries all point at one long string would otherwise copy it per entry).
 inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
     auto u32_at = [&](std::uint64_t at, std::uint32_t* out) {
         if (at + 4 > size) return false;
         std::memcpy(out, data + at, 4);
         return true;
     };
+    std::uint64_t text_budget = size;
     auto utf8_at = [&](std::uint32_t rva, std::string* out) {
         std::uint32_t length = 0;
-        if (!u32_at(rva, &length) || std::uint64_t{rva} + 4 + length > size) return false;
+        if (!u32_at(rva, &length) || std::uint64_t{rva} + 4 + length > size || length > text_budget) return false;
+        text_budget -= length;
         out->assign(reinterpret_cast<const char*>(data) + rva + 4, length);
         return true;
     };
     std::uint32_t signature = 0, count = 0, directory = 0;
     if (!u32_at(0, &signature) || signature != minidump::k_signature || !u32_at(8, &count) || !u32_at(12, &directory)) return false;
+    bool info_read = false, context_read = false;
     for (std::uint32_t i = 0; i < count && i < 4096; ++i) {
         const std::uint64_t entry = std::uint64_t{directory} + std::uint64_t{i} * 12;
         std::uint32_t type = 0, stream_size = 0, rva = 0;
         if (!u32_at(entry, &type) || !u32_at(entry + 4, &stream_size) || !u32_at(entry + 8, &rva)) break;
         if (std::uint64_t{rva} + stream_size > size) continue;
-        if (type == minidump::stream_crashpad_info && stream_size >= sizeof(minidump::crashpad_info)) {
+        if (type == minidump::stream_crashpad_info && stream_size >= sizeof(minidump::crashpad_info) && !info_read) {
+            info_read = true;
             minidump::crashpad_info info;
             std::memcpy(&info, data + rva, sizeof(info));
             std::uint32_t entries = 0;
@@ -5815,7 +5836,8 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
                 std::string key, value;
                 if (utf8_at(key_rva, &key) && utf8_at(value_rva, &value)) r->annotations[key] = value;
             }
-        } else if (type == minidump::stream_crashdrop_context) {
+        } else if (type == minidump::stream_crashdrop_context && !context_read) {
+            context_read = true;
             const auto kv = parse_key_values(std::string(reinterpret_cast<const char*>(data) + rva, stream_size));
             for (const auto& line : numbered_in_order(kv)) apply_context_line(line.first, line.second, r);
         }
@@ -9933,25 +9955,35 @@ inline std::string encode_helper_config(const helper_config& c) {
     return format_key_values(kv);
 }
 
+/// A number of the configuration text, held to [low, high] (the bounds check_options holds the
+/// options to); `fallback` when the text has none. Damaged text never gives a value outside.
+inline int config_number(const std::string& text, int low, int high, int fallback) {
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);  // saturates; never undefined
+    if (text.empty() || end == text.c_str()) return fallback;
+    return static_cast<int>(std::min<long long>(high, std::max<long long>(low, v)));
+}
+
 inline helper_config decode_helper_config(const std::string& text) {
     auto kv = parse_key_values(text);
     helper_config c;
     c.database = kv["database"];
     c.upload.url = kv["url"];
-    const int format = std::atoi(kv["format"].c_str());
+    const int format = config_number(kv["format"], 0, 2, 0);
     c.upload.format = format == 1 ? UploadFormat::socorro : format == 2 ? UploadFormat::sentry : UploadFormat::crashpad;
     c.upload.compress = kv["compress"] != "0";
     c.upload.ca_file = kv["ca_file"];
-    c.upload.connect_timeout_ms = std::max(100, std::atoi(kv["connect_timeout_ms"].c_str()));
-    c.upload.upload_timeout_ms = std::max(100, std::atoi(kv["upload_timeout_ms"].c_str()));
+    c.upload.connect_timeout_ms = config_number(kv["connect_timeout_ms"], 100, 600000, c.upload.connect_timeout_ms);
+    c.upload.upload_timeout_ms = config_number(kv["upload_timeout_ms"], 100, 600000, c.upload.upload_timeout_ms);
     c.rate_limit = kv["rate_limit"] == "1";
-    c.retry_delay_ms = std::max(10, std::atoi(kv["retry_delay_ms"].c_str()));
+    c.retry_delay_ms = config_number(kv["retry_delay_ms"], 10, 3600000, c.retry_delay_ms);
     c.limits.max_reports = static_cast<std::size_t>(std::strtoull(kv["max_reports"].c_str(), nullptr, 10));
     c.limits.max_bytes = static_cast<std::size_t>(std::strtoull(kv["max_bytes"].c_str(), nullptr, 10));
-    c.limits.max_age_days = std::atoi(kv["max_age_days"].c_str());
+    c.limits.max_age_days = config_number(kv["max_age_days"], 0, 0x7fffffff, 0);
     c.product = kv["product"];
     c.version = kv["version"];
-    c.mode = static_cast<HelperMode>(std::atoi(kv["mode"].c_str()));
+    // An unknown mode (damaged text) is the default one, never a value outside the enum.
+    c.mode = static_cast<HelperMode>(config_number(kv["mode"], 0, static_cast<int>(HelperMode::none), 0));
     if (!kv["max_attachment_bytes"].empty()) {
         c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
     }
@@ -10403,11 +10435,10 @@ private:
             return false;  // set_upload_to_server(true) queues it again
         }
         if (config_.rate_limit) {
-            const std::time_t now = std::time(nullptr);
-            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
-            if (last != 0 && now - last < 3600) {
+            const long long wait = rate_limit_wait_seconds(db_.settings()["last_upload"], std::time(nullptr));
+            if (wait > 0) {
                 log("not sending " + id + " yet: rate limit (one upload per hour)");
-                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
+                schedule(id, clock::now() + std::chrono::seconds(wait), tries);
                 return false;
             }
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need, then exports where the dump readers are.
 # Sourced by tools/test.sh and tools/demo.sh; may also be run on its own.
-#   - Debian packages (apt-get, when root): compilers, cmake, ninja, meson, Catch2, lldb-14, node/npm
+#   - Debian packages (apt-get, when root): compilers, cmake, ninja, meson, Catch2, lldb-14, node/npm;
+#     clang-14 with libclang-rt-14-dev for the fuzz targets (tools/fuzz.sh)
 #   - Breakpad's prebuilt processor from the npm package "minidump" (minidump_stackwalk,
 #     minidump_dump, dump_syms), unpacked into a cache folder, never into the repository.
 # Exports CRASHDROP_MINIDUMP_TOOLS (folder of those three binaries).
@@ -65,7 +66,26 @@ crashdrop_have_windows() {
         { [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null; } && command -v wineserver >/dev/null
 }
 
+# clang 14 with its sanitizer and libFuzzer runtimes: what tools/fuzz.sh needs (optional here;
+# tools/test.sh fails under CI without it, as for the cross builds).
+crashdrop_have_fuzzer() {
+    command -v clang++-14 >/dev/null &&
+        echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' |
+        clang++-14 -x c++ -fsanitize=fuzzer,address,undefined - -o /dev/null 2>/dev/null
+}
+
+crashdrop_install_fuzzer() {
+    crashdrop_have_fuzzer && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing clang-14 libclang-rt-14-dev (fuzzing)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends clang-14 libclang-rt-14-dev >/dev/null; } ||
+            echo "setup: could not install clang-14 libclang-rt-14-dev" >&2
+    fi
+}
+
 crashdrop_install_packages || return 1 2>/dev/null || exit 1
+crashdrop_install_fuzzer
 crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
 export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}
 echo "setup: readers in $CRASHDROP_MINIDUMP_TOOLS, lldb is $CRASHDROP_LLDB" >&2

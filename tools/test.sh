@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (tools/setup.sh), then builds and tests with CMake
-# (ctest), the Windows x64 build under wine (tools/test_windows.sh), and again with meson
-# (meson test). The readers (Breakpad's processor, lldb-14) are
+# (ctest), fuzzes every parser for a bounded time (tools/fuzz.sh), runs the unit, upload and host
+# suites under ASan+UBSan (tools/test_sanitizers.sh), the Windows x64 build under wine
+# (tools/test_windows.sh), and again with meson (meson test). The readers (Breakpad's processor, lldb-14) are
 # required: a missing one fails the run instead of being skipped. The ctest run includes the
 # crash tests for aarch64 under qemu-user (see below); meson does not repeat them.
 set -euo pipefail
@@ -43,6 +44,11 @@ if ! crashdrop_have_aarch64; then
     skip_or_fail aarch64 CRASHDROP_REQUIRE_AARCH64 "sudo apt-get install g++-aarch64-linux-gnu qemu-user"
     aarch64=OFF
 fi
+fuzz=ON
+if ! crashdrop_have_fuzzer; then
+    skip_or_fail "fuzz" CRASHDROP_REQUIRE_FUZZ "sudo apt-get install clang-14 libclang-rt-14-dev"
+    fuzz=OFF
+fi
 windows=ON
 if ! crashdrop_have_windows; then
     skip_or_fail Windows CRASHDROP_REQUIRE_WINDOWS "sudo apt-get install g++-mingw-w64-x86-64 wine wine64"
@@ -58,6 +64,16 @@ cmake -S . -B "$build/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_
 cmake --build "$build/cmake" -j "$jobs"
 phase "ctest"
 ctest --test-dir "$build/cmake" --output-on-failure -j "$jobs" --timeout 900
+
+# Every fuzz target (tests/fuzz), each fuzzed for a bounded time after its regressions and seeds
+# are replayed; any finding fails the run (tools/fuzz.sh; longer: tools/fuzz.sh 600).
+if [ "$fuzz" = ON ]; then
+    phase "fuzz: ${CRASHDROP_FUZZ_SECONDS:-20} s per target ($build/fuzz)"
+    CRASHDROP_FUZZ_DIR="$build/fuzz" tools/fuzz.sh "${CRASHDROP_FUZZ_SECONDS:-20}"
+fi
+# The unit, upload and host suites again under ASan+UBSan (a separate build).
+phase "sanitizers: unit, upload and host suites under ASan+UBSan ($build/sanitize)"
+tools/test_sanitizers.sh "$build/sanitize"
 
 if [ "$windows" = ON ]; then
     phase "Windows x64: mingw-w64 build, tests under wine ($build/mingw)"
@@ -77,4 +93,4 @@ phase "meson test"
 # setting meson could get wrong: ctest ran both. Everything else runs again from meson's build.
 meson test -C "$build/meson" --print-errorlogs --num-processes "$jobs" --no-suite matrix --no-suite upload
 
-echo "== all tests passed in $(( $(date +%s) - started )) s (aarch64 crash tests $aarch64, Windows tests $windows) =="
+echo "== all tests passed in $(( $(date +%s) - started )) s (aarch64 crash tests $aarch64, Windows tests $windows, fuzzing $fuzz) =="

@@ -68,7 +68,8 @@ struct minidump_file {
         get(it->second.first, &count);
         for (std::uint32_t i = 0; i < count; ++i) {
             std::uint32_t tid = 0;
-            if (get(it->second.first + 4 + 48ull * i, &tid)) ids.push_back(tid);
+            if (!get(it->second.first + 4 + 48ull * i, &tid)) break;  // a count larger than the file
+            ids.push_back(tid);
         }
         return ids;
     }
@@ -100,9 +101,9 @@ struct minidump_file {
         std::uint32_t len = 0;
         if (!get(rva, &len)) return {};
         std::string s;
-        for (std::uint32_t i = 0; i + 1 < len + 1 && i < len; i += 2) {
+        for (std::uint64_t i = 0; i < std::uint64_t{len}; i += 2) {
             std::uint16_t c = 0;
-            get(rva + 4 + i, &c);
+            if (!get(rva + 4 + i, &c)) break;  // a length larger than the file
             s += c < 0x80 ? static_cast<char>(c) : '?';
         }
         return s;
@@ -149,8 +150,7 @@ struct minidump_file {
         for (std::uint32_t i = 0; i < count; ++i) {
             std::uint64_t start = 0;
             std::uint32_t size = 0;
-            get(it->second.first + 4 + 16ull * i, &start);
-            get(it->second.first + 4 + 16ull * i + 8, &size);
+            if (!get(it->second.first + 4 + 16ull * i, &start) || !get(it->second.first + 4 + 16ull * i + 8, &size)) break;
             r.emplace_back(start, start + size);
         }
         return r;
@@ -186,7 +186,7 @@ struct minidump_file {
         if (version) *version = v;
         for (std::uint32_t i = 0; i < count; ++i) {
             std::uint32_t name = 0;
-            get(map + 24ull * i + 8, &name);
+            if (!get(map + 24ull * i + 8, &name)) break;
             names.push_back(utf16_string(name));
         }
         return names;
@@ -203,8 +203,7 @@ struct minidump_file {
             const std::uint64_t at = it->second.first + 4 + 108ull * i;
             std::uint64_t base = 0;
             std::uint32_t name_rva = 0;
-            get(at, &base);
-            get(at + 20, &name_rva);
+            if (!get(at, &base) || !get(at + 20, &name_rva)) break;
             out[base] = utf16_string(name_rva);
         }
         return out;

@@ -423,7 +423,7 @@ TEST_CASE("damaged files in pending/ are no obstacle: the dump is still sent", "
     REQUIRE(pending.size() == 1);
     // Metadata overwritten with noise, a stray file, a metadata file without its dump.
     {
-        std::ofstream(db.root + "/pending/" + pending[0] + ".meta") << std::string("\x00\xff=garbage\n\n=\n", 16);
+        std::ofstream(db.root + "/pending/" + pending[0] + ".meta") << std::string("\x00\xff=garbage\n\n=\n", 14);
         std::ofstream(db.root + "/pending/notes.txt") << "hello";
         std::ofstream(db.root + "/pending/ffffffff-ffff-4fff-8fff-ffffffffffff.meta") << "id=x\n";
     }

@@ -68,6 +68,18 @@ inline std::map<std::string, std::string> parse_key_values(const std::string& te
     return out;
 }
 
+/// Seconds the rate limit (one upload an hour) still asks to wait, from the settings' text
+/// "last_upload" (UTC seconds): 0 without one or for a damaged or negative one; a time ahead
+/// of `now` (a clock set back, a planted file) waits the full hour, never longer. No value of
+/// the text overflows the arithmetic.
+inline long long rate_limit_wait_seconds(const std::string& last_upload, std::time_t now) {
+    const long long last = std::strtoll(last_upload.c_str(), nullptr, 10);
+    if (last <= 0) return 0;
+    if (last >= static_cast<long long>(now)) return 3600;
+    const long long since = static_cast<long long>(now) - last;  // both positive: no overflow
+    return since < 3600 ? 3600 - since : 0;
+}
+
 inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
     std::string out;
     for (const auto& e : kv) out += meta_escape(e.first) + "=" + meta_escape(e.second) + "\n";
@@ -228,7 +240,9 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     r.version = get("version");
     const std::string state = get("state");
     r.state = state == "uploaded" ? ReportState::uploaded : state == "rejected" ? ReportState::rejected : ReportState::pending;
-    r.attempts = std::atoi(get("attempts").c_str());
+    // A count, held to 0 .. 1000000 whatever the file says: the helper adds one after each
+    // attempt, which must not overflow (atoi of a damaged value was undefined besides).
+    r.attempts = static_cast<int>(std::min(1000000LL, std::max(0LL, std::strtoll(get("attempts").c_str(), nullptr, 10))));
     r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
     r.server_id = get("server_id");
     r.last_error = get("last_error");

@@ -43,25 +43,35 @@ inline std::string encode_helper_config(const helper_config& c) {
     return format_key_values(kv);
 }
 
+/// A number of the configuration text, held to [low, high] (the bounds check_options holds the
+/// options to); `fallback` when the text has none. Damaged text never gives a value outside.
+inline int config_number(const std::string& text, int low, int high, int fallback) {
+    char* end = nullptr;
+    const long long v = std::strtoll(text.c_str(), &end, 10);  // saturates; never undefined
+    if (text.empty() || end == text.c_str()) return fallback;
+    return static_cast<int>(std::min<long long>(high, std::max<long long>(low, v)));
+}
+
 inline helper_config decode_helper_config(const std::string& text) {
     auto kv = parse_key_values(text);
     helper_config c;
     c.database = kv["database"];
     c.upload.url = kv["url"];
-    const int format = std::atoi(kv["format"].c_str());
+    const int format = config_number(kv["format"], 0, 2, 0);
     c.upload.format = format == 1 ? UploadFormat::socorro : format == 2 ? UploadFormat::sentry : UploadFormat::crashpad;
     c.upload.compress = kv["compress"] != "0";
     c.upload.ca_file = kv["ca_file"];
-    c.upload.connect_timeout_ms = std::max(100, std::atoi(kv["connect_timeout_ms"].c_str()));
-    c.upload.upload_timeout_ms = std::max(100, std::atoi(kv["upload_timeout_ms"].c_str()));
+    c.upload.connect_timeout_ms = config_number(kv["connect_timeout_ms"], 100, 600000, c.upload.connect_timeout_ms);
+    c.upload.upload_timeout_ms = config_number(kv["upload_timeout_ms"], 100, 600000, c.upload.upload_timeout_ms);
     c.rate_limit = kv["rate_limit"] == "1";
-    c.retry_delay_ms = std::max(10, std::atoi(kv["retry_delay_ms"].c_str()));
+    c.retry_delay_ms = config_number(kv["retry_delay_ms"], 10, 3600000, c.retry_delay_ms);
     c.limits.max_reports = static_cast<std::size_t>(std::strtoull(kv["max_reports"].c_str(), nullptr, 10));
     c.limits.max_bytes = static_cast<std::size_t>(std::strtoull(kv["max_bytes"].c_str(), nullptr, 10));
-    c.limits.max_age_days = std::atoi(kv["max_age_days"].c_str());
+    c.limits.max_age_days = config_number(kv["max_age_days"], 0, 0x7fffffff, 0);
     c.product = kv["product"];
     c.version = kv["version"];
-    c.mode = static_cast<HelperMode>(std::atoi(kv["mode"].c_str()));
+    // An unknown mode (damaged text) is the default one, never a value outside the enum.
+    c.mode = static_cast<HelperMode>(config_number(kv["mode"], 0, static_cast<int>(HelperMode::none), 0));
     if (!kv["max_attachment_bytes"].empty()) {
         c.max_attachment_bytes = static_cast<std::size_t>(std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10));
     }

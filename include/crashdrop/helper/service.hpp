@@ -322,11 +322,10 @@ private:
             return false;  // set_upload_to_server(true) queues it again
         }
         if (config_.rate_limit) {
-            const std::time_t now = std::time(nullptr);
-            const std::time_t last = static_cast<std::time_t>(std::strtoll(db_.settings()["last_upload"].c_str(), nullptr, 10));
-            if (last != 0 && now - last < 3600) {
+            const long long wait = rate_limit_wait_seconds(db_.settings()["last_upload"], std::time(nullptr));
+            if (wait > 0) {
                 log("not sending " + id + " yet: rate limit (one upload per hour)");
-                schedule(id, clock::now() + std::chrono::seconds(3600 - (now - last)), tries);
+                schedule(id, clock::now() + std::chrono::seconds(wait), tries);
                 return false;
             }
         }

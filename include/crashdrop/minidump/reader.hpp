@@ -48,26 +48,33 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 
 /// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs).
 /// Returns false when the bytes are not a minidump.
+/// Work stays linear in the dump's size: only the first stream of each type is read (a writer
+/// writes each once), and the annotation strings read add up to at most the dump's size (a
+/// dictionary whose entries all point at one long string would otherwise copy it per entry).
 inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
     auto u32_at = [&](std::uint64_t at, std::uint32_t* out) {
         if (at + 4 > size) return false;
         std::memcpy(out, data + at, 4);
         return true;
     };
+    std::uint64_t text_budget = size;
     auto utf8_at = [&](std::uint32_t rva, std::string* out) {
         std::uint32_t length = 0;
-        if (!u32_at(rva, &length) || std::uint64_t{rva} + 4 + length > size) return false;
+        if (!u32_at(rva, &length) || std::uint64_t{rva} + 4 + length > size || length > text_budget) return false;
+        text_budget -= length;
         out->assign(reinterpret_cast<const char*>(data) + rva + 4, length);
         return true;
     };
     std::uint32_t signature = 0, count = 0, directory = 0;
     if (!u32_at(0, &signature) || signature != minidump::k_signature || !u32_at(8, &count) || !u32_at(12, &directory)) return false;
+    bool info_read = false, context_read = false;
     for (std::uint32_t i = 0; i < count && i < 4096; ++i) {
         const std::uint64_t entry = std::uint64_t{directory} + std::uint64_t{i} * 12;
         std::uint32_t type = 0, stream_size = 0, rva = 0;
         if (!u32_at(entry, &type) || !u32_at(entry + 4, &stream_size) || !u32_at(entry + 8, &rva)) break;
         if (std::uint64_t{rva} + stream_size > size) continue;
-        if (type == minidump::stream_crashpad_info && stream_size >= sizeof(minidump::crashpad_info)) {
+        if (type == minidump::stream_crashpad_info && stream_size >= sizeof(minidump::crashpad_info) && !info_read) {
+            info_read = true;
             minidump::crashpad_info info;
             std::memcpy(&info, data + rva, sizeof(info));
             std::uint32_t entries = 0;
@@ -82,7 +89,8 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
                 std::string key, value;
                 if (utf8_at(key_rva, &key) && utf8_at(value_rva, &value)) r->annotations[key] = value;
             }
-        } else if (type == minidump::stream_crashdrop_context) {
+        } else if (type == minidump::stream_crashdrop_context && !context_read) {
+            context_read = true;
             const auto kv = parse_key_values(std::string(reinterpret_cast<const char*>(data) + rva, stream_size));
             for (const auto& line : numbered_in_order(kv)) apply_context_line(line.first, line.second, r);
         }
