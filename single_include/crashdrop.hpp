@@ -892,6 +892,7 @@ CRASHDROP_NAMESPACE_END
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 #include <type_traits>
@@ -6146,6 +6147,213 @@ inline bool dump_fill_codeview(std::string* dump, dump_read_memory_fn read_memor
     if (!dump_append(dump, index, blob, {}, error)) return false;  // the size check comes first
     for (const auto& p : patches) std::memcpy(&(*dump)[static_cast<std::size_t>(p.first)], &p.second, sizeof(p.second));
     if (filled != nullptr) *filled = patches.size();
+    return true;
+}
+
+// ---- clearing copies of the environment and command line ----------------------------------------
+
+// MiniDumpWriteDump writes every thread's CONTEXT as it is and the stacks as they are. A secret
+// the application has just read (getenv, its command line) can sit in a general or vector
+// register (string routines leave 8 to 32 bytes of what they read there) or in a spilled copy
+// on a stack. dump_scrub_secrets clears them, as the Linux writer does on its crash path
+// (dumper_linux.hpp): a register holding an 8-byte window of the strings, and an 8-byte-aligned
+// stack word equal to one, are zeroed. Only windows that cannot be a pointer are compared, so
+// return addresses and frame pointers stay and the stack stays walkable: for narrow text, at
+// least 7 non-zero bytes; for UTF-16 text (the form Windows keeps), 4 non-zero code units at an
+// even offset. A user-space pointer has its two top bytes (its last code unit) zero.
+
+/// The 8-byte windows of the secret strings, as 64-bit little-endian values.
+struct secret_windows {
+    std::unordered_set<std::uint64_t> set;
+};
+
+inline bool secret_narrow_window(std::uint64_t w) {
+    int non_zero = 0;
+    for (int i = 0; i < 8; ++i) non_zero += ((w >> (8 * i)) & 0xffu) != 0 ? 1 : 0;
+    return non_zero >= 7;
+}
+
+inline bool secret_wide_window(std::uint64_t w) {
+    for (int i = 0; i < 4; ++i) {
+        if (((w >> (16 * i)) & 0xffffu) == 0) return false;
+    }
+    return true;
+}
+
+/// Adds the windows of UTF-16 text (as it is in memory, little-endian code units) and of its
+/// narrowing to UTF-8 (ASCII stays ASCII: what getenv and argv give a program).
+inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& text) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t size = text.size() * 2;
+    for (std::size_t i = 0; i + 8 <= size; i += 2) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, bytes + i, 8);
+        if (secret_wide_window(w)) out->set.insert(w);
+    }
+    std::string narrow;
+    narrow.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        std::uint32_t c = text[i];
+        if (c >= 0xd800u && c < 0xdc00u && i + 1 < text.size() && text[i + 1] >= 0xdc00u && text[i + 1] < 0xe000u) {
+            c = 0x10000u + ((c - 0xd800u) << 10) + (static_cast<std::uint32_t>(text[++i]) - 0xdc00u);
+        }
+        if (c < 0x80u) {
+            narrow.push_back(static_cast<char>(c));
+        } else if (c < 0x800u) {
+            narrow.push_back(static_cast<char>(0xc0u | (c >> 6)));
+            narrow.push_back(static_cast<char>(0x80u | (c & 0x3fu)));
+        } else if (c < 0x10000u) {
+            narrow.push_back(static_cast<char>(0xe0u | (c >> 12)));
+            narrow.push_back(static_cast<char>(0x80u | ((c >> 6) & 0x3fu)));
+            narrow.push_back(static_cast<char>(0x80u | (c & 0x3fu)));
+        } else {
+            narrow.push_back(static_cast<char>(0xf0u | (c >> 18)));
+            narrow.push_back(static_cast<char>(0x80u | ((c >> 12) & 0x3fu)));
+            narrow.push_back(static_cast<char>(0x80u | ((c >> 6) & 0x3fu)));
+            narrow.push_back(static_cast<char>(0x80u | (c & 0x3fu)));
+        }
+    }
+    for (std::size_t i = 0; i + 8 <= narrow.size(); ++i) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, narrow.data() + i, 8);
+        if (secret_narrow_window(w)) out->set.insert(w);
+    }
+}
+
+/// True when any 8-byte window of `bytes` (every offset) is a secret window.
+inline bool secret_windows_hit(const secret_windows& s, const unsigned char* bytes, std::size_t size) {
+    for (std::size_t i = 0; i + 8 <= size; ++i) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, bytes + i, 8);
+        if (s.set.count(w) != 0) return true;
+    }
+    return false;
+}
+
+/// What dump_scrub_secrets cleared.
+struct scrub_result {
+    std::size_t contexts = 0;   // thread contexts looked at
+    std::size_t registers = 0;  // registers zeroed
+    std::size_t words = 0;      // stack words zeroed
+    std::string report;         // one line per thread with cleared registers, and one for words
+};
+
+/// Zeroes the registers of an AMD64 CONTEXT at `at` that hold a secret window: the general
+/// registers but rsp and rip, the parameter home slots, st0-7 and xmm0-15 of the FXSAVE area
+/// and the VectorRegister array. Returns how many were zeroed.
+inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, const secret_windows& s) {
+    std::size_t cleared = 0;
+    auto scrub = [&](std::uint64_t offset, std::size_t size) {
+        auto* p = reinterpret_cast<unsigned char*>(&(*dump)[static_cast<std::size_t>(at + offset)]);
+        if (secret_windows_hit(s, p, size)) {
+            std::memset(p, 0, size);
+            ++cleared;
+        }
+    };
+    using minidump::context_amd64;
+    const std::uint64_t homes = offsetof(context_amd64, p1_home);
+    for (std::uint64_t i = 0; i < 6; ++i) scrub(homes + 8 * i, 8);
+    const std::uint64_t general[] = {offsetof(context_amd64, rax), offsetof(context_amd64, rcx), offsetof(context_amd64, rdx),
+                                     offsetof(context_amd64, rbx), offsetof(context_amd64, rbp), offsetof(context_amd64, rsi),
+                                     offsetof(context_amd64, rdi), offsetof(context_amd64, r8),  offsetof(context_amd64, r9),
+                                     offsetof(context_amd64, r10), offsetof(context_amd64, r11), offsetof(context_amd64, r12),
+                                     offsetof(context_amd64, r13), offsetof(context_amd64, r14), offsetof(context_amd64, r15)};
+    for (std::uint64_t g : general) scrub(g, 8);
+    // FXSAVE image: st0-7 (16-byte slots) at 32, xmm0-15 at 160.
+    const std::uint64_t flt = offsetof(context_amd64, flt_save);
+    for (std::uint64_t i = 0; i < 8; ++i) scrub(flt + 32 + 16 * i, 16);
+    for (std::uint64_t i = 0; i < 16; ++i) scrub(flt + 160 + 16 * i, 16);
+    const std::uint64_t vectors = offsetof(context_amd64, vector_register);
+    for (std::uint64_t i = 0; i < 26; ++i) scrub(vectors + 16 * i, 16);
+    return cleared;
+}
+
+/// Clears, in a Windows x64 dump, every register of every thread context (thread list and
+/// exception stream) and every 8-byte-aligned word of the memory list (the stacks) that holds
+/// an 8-byte window of the secret strings (see above). false (dump unchanged) when the dump is
+/// damaged; contexts that are not AMD64 ones are left alone.
+inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub_result* out, std::string* error) {
+    *out = scrub_result{};
+    dump_index index;
+    if (!dump_read_index(*dump, &index, error)) return false;
+    // First collect and check every place, then change the dump.
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> contexts;  // thread id, offset
+    struct range { std::uint64_t rva, size, address; };
+    std::vector<range> ranges;
+    auto add_context = [&](std::uint32_t tid, const minidump::location_descriptor& l) {
+        if (l.data_size < sizeof(minidump::context_amd64) || std::uint64_t{l.rva} + l.data_size > dump->size()) return false;
+        std::uint32_t flags = 0;
+        std::memcpy(&flags, dump->data() + l.rva + offsetof(minidump::context_amd64, context_flags), 4);
+        if ((flags & minidump::k_context_amd64) == minidump::k_context_amd64) contexts.emplace_back(tid, l.rva);
+        return true;
+    };
+    if (const minidump::directory* list = dump_find_stream(index, minidump::stream_thread_list)) {
+        std::uint32_t count = 0;
+        const std::uint64_t at = list->location.rva;
+        if (!dump_bytes_at(*dump, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::thread) + 4 > list->location.data_size ||
+            at + list->location.data_size > dump->size()) {
+            return amend_fail(error, "the thread list at " + amend_hex(at) + " is damaged");
+        }
+        for (std::uint32_t i = 0; i < count; ++i) {
+            minidump::thread t;
+            std::memcpy(&t, dump->data() + at + 4 + std::uint64_t{i} * sizeof(t), sizeof(t));
+            if (!add_context(t.thread_id, t.thread_context)) return amend_fail(error, "thread " + std::to_string(t.thread_id) + ": its context lies outside the file");
+            if (t.stack.memory.data_size > 0) ranges.push_back({t.stack.memory.rva, t.stack.memory.data_size, t.stack.start_of_memory_range});
+        }
+    }
+    if (const minidump::directory* e = dump_find_stream(index, minidump::stream_exception)) {
+        minidump::exception_stream es;
+        if (e->location.data_size < sizeof(es) || !dump_bytes_at(*dump, e->location.rva, &es, sizeof(es))) {
+            return amend_fail(error, "the exception stream is damaged");
+        }
+        if (!add_context(es.thread_id, es.thread_context)) return amend_fail(error, "the exception's context lies outside the file");
+    }
+    if (const minidump::directory* m = dump_find_stream(index, minidump::stream_memory_list)) {
+        std::uint32_t count = 0;
+        const std::uint64_t at = m->location.rva;
+        if (!dump_bytes_at(*dump, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::memory_descriptor) + 4 > m->location.data_size ||
+            at + m->location.data_size > dump->size()) {
+            return amend_fail(error, "the memory list at " + amend_hex(at) + " is damaged");
+        }
+        for (std::uint32_t i = 0; i < count; ++i) {
+            minidump::memory_descriptor d;
+            std::memcpy(&d, dump->data() + at + 4 + std::uint64_t{i} * sizeof(d), sizeof(d));
+            if (d.memory.data_size > 0) ranges.push_back({d.memory.rva, d.memory.data_size, d.start_of_memory_range});
+        }
+    }
+    for (const auto& r : ranges) {
+        if (r.rva + r.size > dump->size()) return amend_fail(error, "a memory range at " + amend_hex(r.rva) + " lies outside the file");
+    }
+    if (s.set.empty()) return true;
+    // A context can be listed twice (thread list and exception stream): each is looked at once.
+    std::vector<std::uint64_t> seen;
+    for (const auto& c : contexts) {
+        if (std::find(seen.begin(), seen.end(), c.second) != seen.end()) continue;
+        seen.push_back(c.second);
+        ++out->contexts;
+        const std::size_t n = scrub_context_amd64(dump, c.second, s);
+        if (n > 0) {
+            out->registers += n;
+            out->report += "thread " + std::to_string(c.first) + ": " + std::to_string(n) +
+                           " registers cleared (they held bytes of the argument or environment strings)\n";
+        }
+    }
+    // Memory ranges: the words at 8-byte-aligned addresses. A stack listed twice (thread list
+    // and memory list) is looked at twice; its words are counted once (a cleared word is 0).
+    for (const auto& r : ranges) {
+        for (std::uint64_t o = (8 - r.address % 8) % 8; o + 8 <= r.size; o += 8) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, dump->data() + r.rva + o, 8);
+            if (w != 0 && s.set.count(w) != 0) {
+                std::memset(&(*dump)[static_cast<std::size_t>(r.rva + o)], 0, 8);
+                ++out->words;
+            }
+        }
+    }
+    if (out->words > 0) {
+        out->report += "memory: " + std::to_string(out->words) +
+                       " words cleared (copies of the argument or environment strings, e.g. spilled registers)\n";
+    }
     return true;
 }
 
@@ -13233,7 +13441,8 @@ CRASHDROP_NAMESPACE_END
 // crashing thread and the time in the region, sets the crash event and waits for the done
 // event. The helper calls dbghelp's MiniDumpWriteDump on the application (every thread, the
 // module list, the exception record and the crashing thread's context, read from the
-// application with ClientPointers), adds what MiniDumpWriteDump cannot (minidump/amend.hpp:
+// application with ClientPointers), clears the registers and stack words that hold bytes of the
+// application's command line or environment (read through its PEB), adds what MiniDumpWriteDump cannot (minidump/amend.hpp:
 // Crashpad's annotations, crashdrop's context stream, CodeView records it left out), writes
 // pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
 // Linux (helper/service.hpp). The helper exits once the application has, after trying what
@@ -13342,6 +13551,100 @@ inline bool win_read_app_memory(void* user, std::uint64_t address, void* out, st
            got == size;
 }
 
+// Offsets in the x64 PEB and RTL_USER_PROCESS_PARAMETERS (stable since Windows XP x64; wine
+// lays them out the same): PEB.ProcessParameters; the parameters' CommandLine (a
+// UNICODE_STRING: Length, MaximumLength, then Buffer at +8) and Environment (a block of
+// NUL-terminated UTF-16 strings ending with an empty one).
+constexpr std::uint64_t k_peb_process_parameters = 0x20u;
+constexpr std::uint64_t k_parameters_command_line = 0x70u;
+constexpr std::uint64_t k_parameters_environment = 0x80u;
+/// Longest environment block read (Windows caps the block at 32767 characters per variable,
+/// not in total; beyond this the rest is not compared).
+constexpr std::size_t k_environment_read_max = 4u * 1024u * 1024u;
+
+/// Reads the application's command line and environment block (UTF-16, as its PEB holds
+/// them) and adds their 8-byte windows to *out. false with *why when they cannot be read.
+inline bool win_read_app_secrets(HANDLE app, secret_windows* out, std::string* why) {
+    struct basic_information {  // PROCESS_BASIC_INFORMATION
+        LONG exit_status;
+        void* peb;
+        ULONG_PTR affinity_mask;
+        LONG base_priority;
+        ULONG_PTR unique_process_id;
+        ULONG_PTR inherited_from;
+    };
+    using query_fn = LONG(WINAPI*)(HANDLE, int, void*, ULONG, ULONG*);  // NtQueryInformationProcess
+    static HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    query_fn query = nullptr;
+    if (ntdll == nullptr || !find_proc(ntdll, "NtQueryInformationProcess", &query)) {
+        *why = "ntdll's NtQueryInformationProcess is unavailable";
+        return false;
+    }
+    basic_information info{};
+    ULONG got = 0;
+    const LONG status = query(app, 0 /* ProcessBasicInformation */, &info, sizeof(info), &got);
+    if (status < 0 || info.peb == nullptr) {
+        *why = "NtQueryInformationProcess failed (status " + amend_hex(static_cast<std::uint32_t>(status)) + ")";
+        return false;
+    }
+    const auto peb = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(info.peb));
+    std::uint64_t parameters = 0, command_line = 0, environment = 0;
+    std::uint16_t command_length = 0;
+    if (!win_read_app_memory(app, peb + k_peb_process_parameters, &parameters, 8) || parameters == 0 ||
+        !win_read_app_memory(app, parameters + k_parameters_command_line, &command_length, 2) ||
+        !win_read_app_memory(app, parameters + k_parameters_command_line + 8, &command_line, 8) ||
+        !win_read_app_memory(app, parameters + k_parameters_environment, &environment, 8)) {
+        *why = "the process parameters in the application's PEB cannot be read";
+        return false;
+    }
+    bool ok = true;
+    if (command_line != 0 && command_length >= 2) {
+        std::u16string text(command_length / 2u, u'\0');
+        if (win_read_app_memory(app, command_line, &text[0], text.size() * 2)) secret_windows_add_utf16(out, text);
+        else ok = false;
+    }
+    // The environment block: read page by page (it may end anywhere in its last page) until the
+    // empty string that ends it.
+    std::u16string block;
+    std::uint64_t at = environment;
+    while (environment != 0 && block.size() * 2 < k_environment_read_max) {
+        const std::size_t chunk = static_cast<std::size_t>(4096u - at % 4096u);
+        std::u16string part(chunk / 2, u'\0');
+        if (!win_read_app_memory(app, at, &part[0], chunk)) {
+            ok = ok && !block.empty();  // a block that ends at the end of its mapping
+            break;
+        }
+        block += part;
+        at += chunk;
+        if (block.find(std::u16string(2, u'\0')) != std::u16string::npos) break;
+    }
+    const std::size_t end = block.find(std::u16string(2, u'\0'));
+    if (end != std::u16string::npos) block.resize(end + 1);
+    secret_windows_add_utf16(out, block);
+    if (!ok) *why = "the application's command line or environment block cannot be read";
+    return ok;
+}
+
+/// Clears the registers and stack words of the written dump that hold bytes of the
+/// application's command line or environment (dump_scrub_secrets), whatever include_environment
+/// and include_command_line say (as on Linux, those decide only what streams hold; MiniDumpWriteDump
+/// writes neither). What was cleared goes into the writer-errors stream and helper.log.
+inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dump) {
+    secret_windows windows;
+    std::string why;
+    if (!win_read_app_secrets(app, &windows, &why)) service->log("privacy: " + why);
+    scrub_result result;
+    std::string error;
+    if (!dump_scrub_secrets(dump, windows, &result, &error)) {
+        service->log("privacy: the registers and stacks were not checked: " + error);
+        return;
+    }
+    if (result.report.empty()) return;
+    service->log("privacy: " + std::to_string(result.registers) + " registers and " + std::to_string(result.words) +
+                 " stack words cleared (they held bytes of the command line or environment)");
+    if (!dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, result.report, &error)) service->log("writer errors: " + error);
+}
+
 /// Adds to a dump what MiniDumpWriteDump cannot write (minidump/amend.hpp): Crashpad's info
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
@@ -13414,6 +13717,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     remove_file(temp);
+    win_scrub_dump(service, app, &dump);
     win_amend_dump(service, region, id, app, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {

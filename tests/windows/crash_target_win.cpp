@@ -5,7 +5,8 @@
 // uncaught_exception, pure_virtual (in this static mingw build the vtable slot is 0: see
 // run_crash_case.py), invalid_parameter_ucrt and purecall_ucrt (ucrtbase.dll loaded before
 // start(), then its memcpy_s(NULL, ...) / _purecall called: what an MSVC-built module does),
-// dll_divide_by_zero (crash_dll_win.dll loaded after start(), crashing inside).
+// dll_divide_by_zero (crash_dll_win.dll loaded after start(), crashing inside), register_secret
+// (a secret of the environment in xmm7 and one of the command line in r12 when it faults).
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -127,6 +128,17 @@ const char* volatile g_secret_env = nullptr;
 const char* volatile g_secret_arg = nullptr;
 volatile std::size_t g_secret_lengths = 0;
 
+/// register_secret: 16 bytes of the environment's secret in xmm7 and 8 bytes of the
+/// argument's in r12 (as string routines leave them), live when the null write faults.
+__attribute__((noinline)) void crash_with_secrets_in_registers(const char* env, const char* arg) {
+    asm volatile("movdqu (%0), %%xmm7\n\t"
+                 "movq (%1), %%r12\n\t"
+                 "movl $42, (%2)\n\t"
+                 :
+                 : "r"(env), "r"(arg), "r"(g_null)
+                 : "xmm7", "r12", "memory");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,10 +146,13 @@ int main(int argc, char** argv) {
     // UTF-16, which the runner must find in the dump (so its search for the secrets can fail).
     volatile char control[64] = {};
     volatile wchar_t control_wide[64] = {};
+    // The runner passes it reversed: a copy of the environment's own bytes on a stack is
+    // cleared from the dump (privacy), the reversed text is the program's own data.
     if (const char* c = std::getenv("CRASHDROP_TEST_CONTROL")) {
-        for (std::size_t i = 0; i < 63 && c[i] != '\0'; ++i) {
-            control[i] = c[i];
-            control_wide[i] = static_cast<wchar_t>(static_cast<unsigned char>(c[i]));
+        const std::size_t n = std::strlen(c) < 63 ? std::strlen(c) : 63;
+        for (std::size_t i = 0; i < n; ++i) {
+            control[i] = c[n - 1 - i];
+            control_wide[i] = static_cast<wchar_t>(static_cast<unsigned char>(c[n - 1 - i]));
         }
     }
     if (std::getenv("CRASHDROP_TEST_PRIVACY") != nullptr) {
@@ -170,6 +185,11 @@ int main(int argc, char** argv) {
     else if (std::strcmp(what, "divide_by_zero") == 0) return crash_divide_by_zero();
     else if (std::strcmp(what, "stack_overflow") == 0) return recurse_forever(0);
     else if (std::strcmp(what, "abort") == 0) crash_abort();
+    else if (std::strcmp(what, "register_secret") == 0) {
+        // The random parts: "envSECRET-" and "--token=argSECRET-" come first.
+        if (g_secret_env == nullptr || g_secret_arg == nullptr || std::strlen(g_secret_env) < 26 || std::strlen(g_secret_arg) < 26) return 5;
+        crash_with_secrets_in_registers(g_secret_env + 10, g_secret_arg + 18);
+    }
     else if (std::strcmp(what, "thread_null_write") == 0) {
         std::thread t(worker_thread_body);
         t.join();

@@ -15,7 +15,8 @@
 // crashing thread and the time in the region, sets the crash event and waits for the done
 // event. The helper calls dbghelp's MiniDumpWriteDump on the application (every thread, the
 // module list, the exception record and the crashing thread's context, read from the
-// application with ClientPointers), adds what MiniDumpWriteDump cannot (minidump/amend.hpp:
+// application with ClientPointers), clears the registers and stack words that hold bytes of the
+// application's command line or environment (read through its PEB), adds what MiniDumpWriteDump cannot (minidump/amend.hpp:
 // Crashpad's annotations, crashdrop's context stream, CodeView records it left out), writes
 // pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
 // Linux (helper/service.hpp). The helper exits once the application has, after trying what
@@ -124,6 +125,100 @@ inline bool win_read_app_memory(void* user, std::uint64_t address, void* out, st
            got == size;
 }
 
+// Offsets in the x64 PEB and RTL_USER_PROCESS_PARAMETERS (stable since Windows XP x64; wine
+// lays them out the same): PEB.ProcessParameters; the parameters' CommandLine (a
+// UNICODE_STRING: Length, MaximumLength, then Buffer at +8) and Environment (a block of
+// NUL-terminated UTF-16 strings ending with an empty one).
+constexpr std::uint64_t k_peb_process_parameters = 0x20u;
+constexpr std::uint64_t k_parameters_command_line = 0x70u;
+constexpr std::uint64_t k_parameters_environment = 0x80u;
+/// Longest environment block read (Windows caps the block at 32767 characters per variable,
+/// not in total; beyond this the rest is not compared).
+constexpr std::size_t k_environment_read_max = 4u * 1024u * 1024u;
+
+/// Reads the application's command line and environment block (UTF-16, as its PEB holds
+/// them) and adds their 8-byte windows to *out. false with *why when they cannot be read.
+inline bool win_read_app_secrets(HANDLE app, secret_windows* out, std::string* why) {
+    struct basic_information {  // PROCESS_BASIC_INFORMATION
+        LONG exit_status;
+        void* peb;
+        ULONG_PTR affinity_mask;
+        LONG base_priority;
+        ULONG_PTR unique_process_id;
+        ULONG_PTR inherited_from;
+    };
+    using query_fn = LONG(WINAPI*)(HANDLE, int, void*, ULONG, ULONG*);  // NtQueryInformationProcess
+    static HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    query_fn query = nullptr;
+    if (ntdll == nullptr || !find_proc(ntdll, "NtQueryInformationProcess", &query)) {
+        *why = "ntdll's NtQueryInformationProcess is unavailable";
+        return false;
+    }
+    basic_information info{};
+    ULONG got = 0;
+    const LONG status = query(app, 0 /* ProcessBasicInformation */, &info, sizeof(info), &got);
+    if (status < 0 || info.peb == nullptr) {
+        *why = "NtQueryInformationProcess failed (status " + amend_hex(static_cast<std::uint32_t>(status)) + ")";
+        return false;
+    }
+    const auto peb = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(info.peb));
+    std::uint64_t parameters = 0, command_line = 0, environment = 0;
+    std::uint16_t command_length = 0;
+    if (!win_read_app_memory(app, peb + k_peb_process_parameters, &parameters, 8) || parameters == 0 ||
+        !win_read_app_memory(app, parameters + k_parameters_command_line, &command_length, 2) ||
+        !win_read_app_memory(app, parameters + k_parameters_command_line + 8, &command_line, 8) ||
+        !win_read_app_memory(app, parameters + k_parameters_environment, &environment, 8)) {
+        *why = "the process parameters in the application's PEB cannot be read";
+        return false;
+    }
+    bool ok = true;
+    if (command_line != 0 && command_length >= 2) {
+        std::u16string text(command_length / 2u, u'\0');
+        if (win_read_app_memory(app, command_line, &text[0], text.size() * 2)) secret_windows_add_utf16(out, text);
+        else ok = false;
+    }
+    // The environment block: read page by page (it may end anywhere in its last page) until the
+    // empty string that ends it.
+    std::u16string block;
+    std::uint64_t at = environment;
+    while (environment != 0 && block.size() * 2 < k_environment_read_max) {
+        const std::size_t chunk = static_cast<std::size_t>(4096u - at % 4096u);
+        std::u16string part(chunk / 2, u'\0');
+        if (!win_read_app_memory(app, at, &part[0], chunk)) {
+            ok = ok && !block.empty();  // a block that ends at the end of its mapping
+            break;
+        }
+        block += part;
+        at += chunk;
+        if (block.find(std::u16string(2, u'\0')) != std::u16string::npos) break;
+    }
+    const std::size_t end = block.find(std::u16string(2, u'\0'));
+    if (end != std::u16string::npos) block.resize(end + 1);
+    secret_windows_add_utf16(out, block);
+    if (!ok) *why = "the application's command line or environment block cannot be read";
+    return ok;
+}
+
+/// Clears the registers and stack words of the written dump that hold bytes of the
+/// application's command line or environment (dump_scrub_secrets), whatever include_environment
+/// and include_command_line say (as on Linux, those decide only what streams hold; MiniDumpWriteDump
+/// writes neither). What was cleared goes into the writer-errors stream and helper.log.
+inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dump) {
+    secret_windows windows;
+    std::string why;
+    if (!win_read_app_secrets(app, &windows, &why)) service->log("privacy: " + why);
+    scrub_result result;
+    std::string error;
+    if (!dump_scrub_secrets(dump, windows, &result, &error)) {
+        service->log("privacy: the registers and stacks were not checked: " + error);
+        return;
+    }
+    if (result.report.empty()) return;
+    service->log("privacy: " + std::to_string(result.registers) + " registers and " + std::to_string(result.words) +
+                 " stack words cleared (they held bytes of the command line or environment)");
+    if (!dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, result.report, &error)) service->log("writer errors: " + error);
+}
+
 /// Adds to a dump what MiniDumpWriteDump cannot write (minidump/amend.hpp): Crashpad's info
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
@@ -196,6 +291,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     remove_file(temp);
+    win_scrub_dump(service, app, &dump);
     win_amend_dump(service, region, id, app, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
