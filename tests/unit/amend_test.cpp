@@ -545,3 +545,143 @@ TEST_CASE("randomly damaged dumps never crash the amender, and what it accepts s
     }
     CHECK(accepted > 0);
 }
+
+// ---- clearing copies of the command line and environment (dump_scrub_secrets) ----------------
+
+namespace {
+
+std::u16string utf16(const std::string& ascii) { return std::u16string(ascii.begin(), ascii.end()); }
+
+std::uint64_t word_of(const std::string& bytes, std::size_t at = 0) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, bytes.data() + at, 8);
+    return w;
+}
+
+/// One thread whose context holds the secret in xmm7 (narrow), r12 (narrow), rsi (UTF-16), a
+/// pointer in rbp, and a stack with the secret's words (narrow, UTF-16) among pointers and the
+/// program's own text; the exception stream points at a second copy of the context.
+struct secret_dump {
+    std::string dump;
+    std::size_t thread_context = 0, exception_context = 0, stack = 0;
+};
+
+secret_dump make_secret_dump(const std::string& secret) {
+    md::context_amd64 c{};
+    c.context_flags = md::k_context_amd64_full;
+    c.rbp = 0x000000014000abcdull;  // a pointer: kept
+    c.rsp = 0x00000000001ff000ull;
+    c.rip = 0x0000000140001234ull;
+    c.r12 = word_of(secret, 3);
+    c.rbx = 0x4847464544434241ull;  // "ABCDEFGH": not in the secret, kept
+    const std::u16string wide = utf16(secret);
+    std::memcpy(&c.rsi, reinterpret_cast<const char*>(wide.data()) + 4, 8);
+    std::memcpy(&c.flt_save[160 + 7 * 16], secret.data() + 5, 16);  // xmm7
+    std::string stack(64, '\0');
+    put<std::uint64_t>(&stack, 0, 0x0000000140001000ull);  // a return address
+    std::memcpy(&stack[8], secret.data() + 8, 8);          // a narrow copy
+    std::memcpy(&stack[16], reinterpret_cast<const char*>(wide.data()) + 8, 8);  // a UTF-16 copy
+    std::memcpy(&stack[24], "own data", 8);
+    std::memcpy(&stack[36], secret.data() + 1, 8);         // unaligned: not compared
+    dump_builder b;
+    const std::string context = as_bytes(&c, sizeof(c));
+    const std::uint32_t stack_rva = b.add(stack);
+    const std::uint32_t context_rva = b.add(context);
+    md::thread t{};
+    t.thread_id = 7;
+    t.stack.start_of_memory_range = 0x1ff000;
+    t.stack.memory.rva = stack_rva;
+    t.stack.memory.data_size = static_cast<std::uint32_t>(stack.size());
+    t.thread_context.rva = context_rva;
+    t.thread_context.data_size = sizeof(c);
+    std::string list;
+    put<std::uint32_t>(&list, 0, 1);
+    list += as_bytes(&t, sizeof(t));
+    b.stream(md::stream_thread_list, list);
+    md::exception_stream es{};
+    es.thread_id = 7;
+    es.thread_context.rva = b.add(context);
+    es.thread_context.data_size = sizeof(c);
+    b.stream(md::stream_exception, as_bytes(&es, sizeof(es)));
+    std::string memory;
+    put<std::uint32_t>(&memory, 0, 1);
+    memory += as_bytes(&t.stack, sizeof(t.stack));
+    b.stream(md::stream_memory_list, memory);
+    secret_dump out;
+    out.dump = b.finish();
+    out.thread_context = context_rva;
+    out.exception_context = es.thread_context.rva;
+    out.stack = stack_rva;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("scrubbing clears the registers and stack words holding the secret, and keeps pointers", "[amend]") {
+    const std::string secret = "TOKEN=s3cr3tVALUE-0123456789abcdef";
+    cd::secret_windows windows;
+    cd::secret_windows_add_utf16(&windows, utf16("PATH=C:\\x") + u'\0' + utf16(secret) + u'\0' + u'\0');
+    const secret_dump d = make_secret_dump(secret);
+    std::string dump = d.dump;
+    cd::scrub_result result;
+    std::string error;
+    REQUIRE(cd::dump_scrub_secrets(&dump, windows, &result, &error));
+    CHECK(result.contexts == 2);
+    CHECK(result.registers == 6);  // r12, rsi and xmm7, in both copies of the context
+    CHECK(result.words == 2);
+    CHECK(result.report.find("thread 7: 3 registers cleared") != std::string::npos);
+    CHECK(result.report.find("memory: 2 words cleared") != std::string::npos);
+    for (std::size_t at : {d.thread_context, d.exception_context}) {
+        const auto c = get<md::context_amd64>(dump, at);
+        CHECK(c.r12 == 0);
+        CHECK(c.rsi == 0);
+        CHECK(get<std::uint64_t>(dump, at + offsetof(md::context_amd64, flt_save) + 160 + 7 * 16) == 0);
+        CHECK(get<std::uint64_t>(dump, at + offsetof(md::context_amd64, flt_save) + 168 + 7 * 16) == 0);
+        CHECK(c.rbp == 0x000000014000abcdull);
+        CHECK(c.rsp == 0x00000000001ff000ull);
+        CHECK(c.rip == 0x0000000140001234ull);
+        CHECK(c.rbx == 0x4847464544434241ull);
+    }
+    CHECK(get<std::uint64_t>(dump, d.stack) == 0x0000000140001000ull);
+    CHECK(get<std::uint64_t>(dump, d.stack + 8) == 0);
+    CHECK(get<std::uint64_t>(dump, d.stack + 16) == 0);
+    CHECK(dump.substr(d.stack + 24, 8) == "own data");
+    CHECK(dump.substr(d.stack + 36, 8) == secret.substr(1, 8));  // unaligned copies are out of reach
+
+    // Without the secret's windows nothing changes.
+    std::string untouched = d.dump;
+    REQUIRE(cd::dump_scrub_secrets(&untouched, cd::secret_windows{}, &result, &error));
+    CHECK(untouched == d.dump);
+}
+
+TEST_CASE("secret windows never include a pointer or a small number", "[amend]") {
+    cd::secret_windows windows;
+    // Text that holds pointer-like and number-like byte runs: short strings between NULs.
+    cd::secret_windows_add_utf16(&windows, utf16("A=1") + u'\0' + utf16("B=ab") + u'\0' + utf16("LONGER_NAME=value") + u'\0');
+    for (std::uint64_t w : windows.set) {
+        CHECK((w >> 48) != 0);  // a user-space pointer has its top two bytes zero
+    }
+    CHECK_FALSE(windows.set.empty());
+}
+
+TEST_CASE("scrubbing a damaged dump gives an error and changes nothing", "[amend]") {
+    const std::string secret = "TOKEN=s3cr3tVALUE-0123456789abcdef";
+    cd::secret_windows windows;
+    cd::secret_windows_add_utf16(&windows, utf16(secret));
+    const secret_dump d = make_secret_dump(secret);
+    std::mt19937 rng(20261203);
+    for (int round = 0; round < 2000; ++round) {
+        std::string dump = d.dump;
+        for (int i = 0; i < 3; ++i) dump[rng() % dump.size()] = static_cast<char>(rng() & 0xff);
+        if (rng() % 4 == 0) dump.resize(rng() % dump.size());
+        const std::string before = dump;
+        cd::scrub_result result;
+        std::string error;
+        if (!cd::dump_scrub_secrets(&dump, windows, &result, &error)) {
+            CHECK(dump == before);
+            CHECK(!error.empty());
+        } else {
+            CHECK(dump.size() == before.size());
+        }
+    }
+}
