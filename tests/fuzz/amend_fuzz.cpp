@@ -2,12 +2,14 @@
 // bytes: the input is the dump and also the crashed process's memory (an address's low 32 bits
 // are an offset into the input), so a module's base can point at a PE image inside it. Each
 // amendment either succeeds with a dump the readers accept and that keeps what it had, or
-// fails with a message and leaves the dump byte for byte as it was.
+// fails with a message and leaves the dump byte for byte as it was; the scrub of secret copies only
+// ever zeroes bytes.
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -103,6 +105,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ok && readable) {
         testsupport::minidump_file after;
         if (!after.load_bytes(with_stream) || after.stream_bytes(md::stream_crashdrop_writer_errors) != "amended\n") std::abort();
+    }
+
+    // 4. Clearing copies of the command line and environment (the input's first 256 bytes, read
+    // as UTF-16, are the secret): only zeroes, never a changed size, and unchanged on failure.
+    cd::secret_windows windows;
+    std::u16string secret(std::min<std::size_t>(size, 256) / 2, u'\0');
+    if (!secret.empty()) std::memcpy(&secret[0], data, secret.size() * 2);
+    cd::secret_windows_add_utf16(&windows, secret);
+    std::string scrubbed = original;
+    cd::scrub_result result;
+    error.clear();
+    ok = cd::dump_scrub_secrets(&scrubbed, windows, &result, &error);
+    if (!ok && (error.empty() || scrubbed != original)) std::abort();
+    if (ok) {
+        if (scrubbed.size() != original.size()) std::abort();
+        for (std::size_t i = 0; i < size; ++i) {
+            if (scrubbed[i] != original[i] && scrubbed[i] != '\0') std::abort();
+        }
     }
     return 0;
 }
