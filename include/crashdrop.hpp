@@ -67,6 +67,7 @@
 #include "crashdrop/minidump/amend.hpp"
 #include "crashdrop/database/files_posix.hpp"
 #include "crashdrop/database/files_windows.hpp"
+#include "crashdrop/database/folder_security_windows.hpp"
 #include "crashdrop/database/database.hpp"
 #include "crashdrop/transport/gzip.hpp"
 #include "crashdrop/transport/url.hpp"

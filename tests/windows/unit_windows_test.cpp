@@ -6,8 +6,11 @@
 
 #include <catch2/catch.hpp>
 #include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -63,6 +66,57 @@ void __cdecl test_purecall() {}
 template <typename F>
 F crt_function(HMODULE crt, const char* name) {
     return reinterpret_cast<F>(reinterpret_cast<void*>(GetProcAddress(crt, name)));
+}
+
+/// Gives `folder` an access list of its own: `who` (a SID string) gets `rights`; the inherited
+/// entries stay. Windows error code, 0 on success.
+DWORD grant(const fs::path& folder, const wchar_t* who, DWORD rights) {
+    PSID sid = nullptr;
+    if (!ConvertStringSidToSidW(who, &sid)) return GetLastError();
+    EXPLICIT_ACCESSW ea = {};
+    ea.grfAccessPermissions = rights;
+    ea.grfAccessMode = SET_ACCESS;
+    ea.grfInheritance = NO_INHERITANCE;
+    ea.Trustee.TrusteeForm = TRUSTEE_IS_SID;
+    ea.Trustee.TrusteeType = TRUSTEE_IS_WELL_KNOWN_GROUP;
+    ea.Trustee.ptstrName = static_cast<LPWSTR>(sid);
+    PACL acl = nullptr;
+    DWORD err = SetEntriesInAclW(1, &ea, nullptr, &acl);
+    if (err == ERROR_SUCCESS) {
+        std::wstring name = folder.wstring();
+        err = SetNamedSecurityInfoW(&name[0], SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, acl, nullptr);
+        LocalFree(acl);
+    }
+    LocalFree(sid);
+    return err;
+}
+
+/// A SID from its string form, as bytes.
+std::vector<unsigned char> sid_bytes(const wchar_t* text) {
+    PSID sid = nullptr;
+    REQUIRE(ConvertStringSidToSidW(text, &sid));
+    const auto* p = static_cast<const unsigned char*>(sid);
+    std::vector<unsigned char> out(p, p + GetLengthSid(sid));
+    LocalFree(sid);
+    return out;
+}
+
+/// An ACL built with the system's own functions: each entry is (allow, SID string, rights, flags).
+struct AceSpec {
+    bool allow;
+    const wchar_t* sid;
+    DWORD rights;
+    DWORD flags;
+};
+std::vector<unsigned char> make_acl(std::initializer_list<AceSpec> aces) {
+    std::vector<unsigned char> acl(1024);
+    REQUIRE(InitializeAcl(reinterpret_cast<PACL>(acl.data()), static_cast<DWORD>(acl.size()), ACL_REVISION));
+    for (const AceSpec& a : aces) {
+        std::vector<unsigned char> sid = sid_bytes(a.sid);
+        if (a.allow) REQUIRE(AddAccessAllowedAceEx(reinterpret_cast<PACL>(acl.data()), ACL_REVISION, a.flags, a.rights, sid.data()));
+        else REQUIRE(AddAccessDeniedAceEx(reinterpret_cast<PACL>(acl.data()), ACL_REVISION, a.flags, a.rights, sid.data()));
+    }
+    return acl;
 }
 
 }  // namespace
@@ -259,4 +313,111 @@ TEST_CASE("report ids are checked and database files are never read through a re
     CHECK(s.code() == crashdrop::Error::database_unavailable);
     CHECK(s.message().find("reparse point") != std::string::npos);
     CHECK_FALSE(crashdrop::is_started());
+}
+
+TEST_CASE("a database folder on Windows is refused when Everyone may write it or it has a NULL access list - a fresh one is accepted") {
+    namespace cd = crashdrop::detail;
+    std::string why;
+    {  // created by start(): the user's (and accepted again by the next start)
+        TempDatabase db;
+        REQUIRE(crashdrop::start(db.options()).ok());
+        crashdrop::stop();
+        CHECK(cd::check_private_folder(db.path.string(), &why));
+        INFO(why);
+        REQUIRE(crashdrop::start(db.options()).ok());
+        crashdrop::stop();
+    }
+    {  // the database folder itself grants Everyone full control
+        TempDatabase db;
+        fs::create_directories(db.path);
+        REQUIRE(grant(db.path, L"S-1-1-0", GENERIC_ALL) == ERROR_SUCCESS);
+        const crashdrop::Status s = crashdrop::start(db.options());
+        INFO(s.message());
+        CHECK(s.code() == crashdrop::Error::database_unavailable);
+        CHECK(s.message().find("is writable by Everyone") != std::string::npos);
+        CHECK(s.message().find(db.path.string()) != std::string::npos);
+        CHECK_FALSE(crashdrop::is_started());
+        if (crashdrop::is_started()) crashdrop::stop();
+    }
+    {  // only its pending folder lets Everyone add files (wine keeps no entry for BUILTIN\Users:
+       // it stores an access list as the Unix mode, owner and others only)
+        TempDatabase db;
+        REQUIRE(crashdrop::start(db.options()).ok());
+        crashdrop::stop();
+        REQUIRE(grant(db.path / "pending", L"S-1-1-0", FILE_GENERIC_READ | FILE_ADD_FILE) == ERROR_SUCCESS);
+        const crashdrop::Status s = crashdrop::start(db.options());
+        INFO(s.message());
+        CHECK(s.code() == crashdrop::Error::database_unavailable);
+        CHECK(s.message().find("pending' is writable by Everyone") != std::string::npos);
+        CHECK_FALSE(crashdrop::is_started());
+        if (crashdrop::is_started()) crashdrop::stop();
+    }
+    {  // a NULL DACL: full access for everyone (wine stores it as an Everyone entry; refused either way)
+        TempDatabase db;
+        fs::create_directories(db.path);
+        std::wstring name = db.path.wstring();
+        REQUIRE(SetNamedSecurityInfoW(&name[0], SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, nullptr, nullptr) ==
+                ERROR_SUCCESS);
+        const crashdrop::Status s = crashdrop::start(db.options());
+        INFO(s.message());
+        CHECK(s.code() == crashdrop::Error::database_unavailable);
+        CHECK((s.message().find("NULL access list") != std::string::npos || s.message().find("is writable by Everyone") != std::string::npos));
+        CHECK_FALSE(crashdrop::is_started());
+        if (crashdrop::is_started()) crashdrop::stop();
+    }
+}
+
+TEST_CASE("the Windows folder decision: owner is the user - SYSTEM or Administrators - and no broad group may write") {
+    namespace cd = crashdrop::detail;
+    const std::vector<unsigned char> user = sid_bytes(L"S-1-5-21-1-2-3-1000");
+    auto judge = [&](const wchar_t* owner, const void* acl, std::string* why) {
+        const std::vector<unsigned char> o = sid_bytes(owner);
+        return cd::judge_folder_security("C:\\db", o.data(), o.size(), user.data(), user.size(), acl, why);
+    };
+    const DWORD read = 0x1200a9;  // list, traverse, read attributes and EA, read control, synchronize
+    const std::vector<unsigned char> usual =
+        make_acl({{true, L"S-1-5-18", FILE_ALL_ACCESS, 0}, {true, L"S-1-5-32-544", FILE_ALL_ACCESS, 0},
+                  {true, L"S-1-5-21-1-2-3-1000", FILE_ALL_ACCESS, 0}, {true, L"S-1-1-0", read, 0},
+                  {true, L"S-1-5-11", GENERIC_ALL, INHERIT_ONLY_ACE | OBJECT_INHERIT_ACE}, {false, L"S-1-1-0", DELETE, 0}});
+    std::string why;
+    CHECK(judge(L"S-1-5-21-1-2-3-1000", usual.data(), &why));
+    CHECK(judge(L"S-1-5-32-544", usual.data(), &why));  // an elevated run's folder
+    CHECK(judge(L"S-1-5-18", usual.data(), &why));
+    CHECK_FALSE(judge(L"S-1-5-21-1-2-3-1001", usual.data(), &why));
+    CHECK(why == "'C:\\db' is owned by another user (S-1-5-21-1-2-3-1001, this process runs as S-1-5-21-1-2-3-1000; "
+                 "a database folder must be owned by its user, SYSTEM or BUILTIN\\Administrators)");
+    CHECK_FALSE(judge(L"S-1-5-32-545", usual.data(), &why));  // owned by BUILTIN\Users
+    CHECK(why.find("is owned by another user (S-1-5-32-545,") != std::string::npos);
+    CHECK_FALSE(judge(L"S-1-5-21-1-2-3-1000", nullptr, &why));
+    CHECK(why.find("'C:\\db' has a NULL access list") != std::string::npos);
+    struct {
+        const wchar_t* sid;
+        DWORD rights;
+        const char* named;
+    } const broad[] = {{L"S-1-1-0", FILE_ADD_FILE, "Everyone"},
+                       {L"S-1-5-11", FILE_ADD_SUBDIRECTORY, "Authenticated Users"},
+                       {L"S-1-5-32-545", FILE_DELETE_CHILD, "BUILTIN\\Users"},
+                       {L"S-1-5-32-546", WRITE_DAC, "BUILTIN\\Guests"},
+                       {L"S-1-5-4", GENERIC_WRITE, "INTERACTIVE"},
+                       {L"S-1-5-7", WRITE_OWNER, "ANONYMOUS LOGON"},
+                       {L"S-1-5-21-7-8-9-513", DELETE, "Domain Users"},
+                       {L"S-1-1-0", GENERIC_ALL, "Everyone"}};
+    for (const auto& b : broad) {
+        const std::vector<unsigned char> acl =
+            make_acl({{true, L"S-1-5-21-1-2-3-1000", FILE_ALL_ACCESS, 0}, {true, b.sid, b.rights | read, OBJECT_INHERIT_ACE}});
+        why.clear();
+        CHECK_FALSE(judge(L"S-1-5-21-1-2-3-1000", acl.data(), &why));
+        INFO(why);
+        CHECK(why.find(std::string("'C:\\db' is writable by ") + b.named + " (") != std::string::npos);
+    }
+    // Reading is no write; another named user's entry is the owner's own choice.
+    const std::vector<unsigned char> shared_read =
+        make_acl({{true, L"S-1-5-32-545", read, 0}, {true, L"S-1-5-21-1-2-3-1001", FILE_ALL_ACCESS, 0}});
+    CHECK(judge(L"S-1-5-21-1-2-3-1000", shared_read.data(), &why));
+    // A damaged list (an entry that runs past its end) is refused, not read past.
+    std::vector<unsigned char> damaged = make_acl({{true, L"S-1-5-21-1-2-3-1000", FILE_ALL_ACCESS, 0}});
+    const std::uint16_t too_long = 2000;  // the list is 1024 bytes
+    std::memcpy(damaged.data() + 8 + 2, &too_long, 2);
+    CHECK_FALSE(judge(L"S-1-5-21-1-2-3-1000", damaged.data(), &why));
+    CHECK(why == "'C:\\db' has a damaged access list");
 }

@@ -9,6 +9,7 @@
 // when they are one, folders are checked before they are listed or written to, and only files
 // on a disk (not pipes or devices) are read. Only read_file_tail(follow_links = true), for the
 // application's own attachment paths, follows them.
+// Who owns a database folder and who may write it: folder_security_windows.hpp.
 // Context: implementation TU; ordinary code (start(), the API, the helper), may allocate.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS
 
@@ -169,28 +170,6 @@ inline entry_kind file_kind(const std::string& path) {
     if ((a & FILE_ATTRIBUTE_DIRECTORY) != 0) return entry_kind::folder;
     if ((a & FILE_ATTRIBUTE_DEVICE) != 0) return entry_kind::other;
     return entry_kind::file;
-}
-
-/// Checks that a database folder is a real folder, not a reparse point (a symbolic link or a
-/// junction). Its owner and ACL are not checked on Windows (a per-user folder such as
-/// %LOCALAPPDATA% inherits an ACL that is the user's). False with the reason in *why.
-inline bool check_private_folder(const std::string& path, std::string* why) {
-    std::string p = path;
-    while (p.size() > 3 && is_separator(p.back())) p.pop_back();
-    const DWORD a = GetFileAttributesW(widen(p).c_str());
-    if (a == INVALID_FILE_ATTRIBUTES) {
-        *why = "'" + p + "': " + error_text(last_error());
-        return false;
-    }
-    if ((a & FILE_ATTRIBUTE_REPARSE_POINT) != 0) {
-        *why = "'" + p + "' is a reparse point (a symbolic link or junction; a database folder must be a real folder)";
-        return false;
-    }
-    if ((a & FILE_ATTRIBUTE_DIRECTORY) == 0) {
-        *why = "'" + p + "' is not a folder";
-        return false;
-    }
-    return true;
 }
 
 /// Folder entries reach the disk with the rename itself (MOVEFILE_WRITE_THROUGH).
