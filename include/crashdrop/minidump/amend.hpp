@@ -296,6 +296,8 @@ inline bool dump_fill_codeview(std::string* dump, dump_read_memory_fn read_memor
 }
 
 // ---- clearing copies of the environment and command line ----------------------------------------
+// Windows x64 dumps only (their CONTEXT is AMD64's): built where that layout is.
+#if CRASHDROP_ARCH_X86_64
 
 // MiniDumpWriteDump writes every thread's CONTEXT as it is and the stacks as they are. A secret
 // the application has just read (getenv, its command line) can sit in a general or vector
@@ -501,6 +503,7 @@ inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub
     }
     return true;
 }
+#endif  // CRASHDROP_ARCH_X86_64
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
