@@ -534,27 +534,34 @@ NOINLINE void run_signal_reset() {
     __asm__ volatile("");
 }
 
-// The dump writer itself faults (its buffer is made read-only): the process must neither hang
-// nor die of the writer's SIGSEGV, but of the SIGABRT it was handling.
-NOINLINE void run_fault_in_writer() {
+// The region start() reserved (its memfd mapping), found in /proc/self/maps; exits 5 if absent.
+static void find_reserved_region(void** region, size_t* size) {
     FILE* maps = fopen("/proc/self/maps", "r");
     char line[512];
-    void* region = nullptr;
-    size_t size = 0;
+    *region = nullptr;
+    *size = 0;
     while (fgets(line, sizeof(line), maps)) {
         if (strstr(line, "/memfd:crashdrop")) {
             unsigned long lo, hi;
             sscanf(line, "%lx-%lx", &lo, &hi);
-            region = reinterpret_cast<void*>(lo);
-            size = hi - lo;
+            *region = reinterpret_cast<void*>(lo);
+            *size = hi - lo;
             break;
         }
     }
     fclose(maps);
-    if (region == nullptr || size != crashdrop::reserved_bytes()) {
+    if (*region == nullptr || *size != crashdrop::reserved_bytes()) {
         fprintf(stderr, "reserved region not found\n");
         exit(5);
     }
+}
+
+// The dump writer itself faults (its buffer is made read-only): the process must neither hang
+// nor die of the writer's SIGSEGV, but of the SIGABRT it was handling.
+NOINLINE void run_fault_in_writer() {
+    void* region = nullptr;
+    size_t size = 0;
+    find_reserved_region(&region, &size);
     expect("signal", "6");
     commit_expectations();
     mprotect(region, size, PROT_READ);
@@ -595,24 +602,9 @@ NOINLINE void run_early_thread() {
 // A second fault of the same signal inside the dump writer (its buffer made read-only): the
 // process must still die of SIGSEGV, and the handler installed before crashdrop must run.
 NOINLINE void run_fault_in_writer_same() {
-    FILE* maps = fopen("/proc/self/maps", "r");
-    char line[512];
     void* region = nullptr;
     size_t size = 0;
-    while (fgets(line, sizeof(line), maps)) {
-        if (strstr(line, "/memfd:crashdrop")) {
-            unsigned long lo, hi;
-            sscanf(line, "%lx-%lx", &lo, &hi);
-            region = reinterpret_cast<void*>(lo);
-            size = hi - lo;
-            break;
-        }
-    }
-    fclose(maps);
-    if (region == nullptr || size != crashdrop::reserved_bytes()) {
-        fprintf(stderr, "reserved region not found\n");
-        exit(5);
-    }
+    find_reserved_region(&region, &size);
     expect("signal", "11");
     commit_expectations();
     mprotect(region, size, PROT_READ);
