@@ -131,6 +131,7 @@ public:
                     std::string text, error;
                     Report r;
                     if (!read_whole_file(path, &text, 1u << 20) || !decode_report(text, &r, &error) || r.id != id) {
+                        if (file_kind(path) == entry_kind::missing) continue;  // completed by a sender meanwhile
                         set_aside(path, "metadata without a dump that cannot be read (" + (error.empty() ? "mismatched id" : error) + ")");
                     }
                 }
@@ -194,10 +195,13 @@ public:
     /// metadata is written first, so an interruption at worst sends a report twice, never loses it.
     bool complete(Report* r, std::string* error) const {
         if (!save(*r, true, error)) return false;
+        // The pending metadata goes before the dump moves, so pending/ never holds metadata
+        // without its dump (which a starting helper would take for a planted file). The dump,
+        // claimed by the caller, briefly has none: an interruption then resends it, never loses it.
+        remove_file(path_join(pending_, r->id + ".meta"));
         const std::string from = path_join(pending_, r->id + ".dmp");
         const std::string to = path_join(completed_, r->id + ".dmp");
         if (!move_file(from, to, error)) return false;
-        remove_file(path_join(pending_, r->id + ".meta"));
         fsync_directory(pending_);
         fsync_directory(completed_);
         r->dump_path = to;
