@@ -81,6 +81,7 @@
 #include "crashdrop/detail/options_check.hpp"
 #include "crashdrop/helper/service.hpp"
 #include "crashdrop/helper/helper_linux.hpp"
+#include "crashdrop/platform/linux/return_address_linux.hpp"
 #include "crashdrop/platform/linux/handler_linux.hpp"
 #include "crashdrop/platform/linux/chain_linux.hpp"
 #include "crashdrop/platform/linux/start_linux.hpp"

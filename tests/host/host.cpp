@@ -19,6 +19,10 @@
 //   dump <name>              crashdrop::write_dump() in the plugin
 //   crash-host               a write to 0x48 in the host's own code (SIGSEGV)
 //   abort-host               abort() called by the host (SIGABRT)
+//   crash-host-holding <name>
+//                            the host keeps the plugin's function pointers (hostplug_functions) in
+//                            a local table on its stack, prints how many of them follow a call
+//                            instruction, then writes to 0x48 in its own code (SIGSEGV)
 //   crash-plugin <name>      a write to the plugin's own bad address in its code (SIGSEGV)
 //   abort-plugin <name>      abort() called by the plugin (SIGABRT)
 //   plugin-calls-host-crash <name>
@@ -177,6 +181,7 @@ struct plugin {
     const char* (*reinstall)() = nullptr;
     void (*stop)() = nullptr;
     const char* (*dump)() = nullptr;
+    int (*functions)(void**, int) = nullptr;
 };
 
 // In static storage, never on the stack: a crash in the host must not find pointers into a
@@ -231,6 +236,7 @@ HOST_NOINLINE void cmd_load(const std::vector<std::string>& a) {
     bind(p, &p.reinstall, "hostplug_reinstall");
     bind(p, &p.stop, "hostplug_stop");
     bind(p, &p.dump, "hostplug_dump");
+    bind(p, &p.functions, "hostplug_functions");
     const std::string status = p.start(a[3].c_str(), has_word(a, 4, "only") ? 1 : 0, has_word(a, 4, "fork") ? 1 : 0);
     const std::string version = p.version();
     g_plugins->push_back(p);
@@ -300,6 +306,38 @@ HOST_NOINLINE __attribute__((no_sanitize("undefined"))) void host_crash_leaf() {
 HOST_NOINLINE __attribute__((no_sanitize("undefined"))) void host_callback_crash() {
     *g_host_bad = 2;
     __asm__ volatile("");
+}
+
+/// Does a call instruction end right before `code` (x86-64: call rel32; aarch64: bl)?
+bool follows_call(const void* code) {
+    const auto* p = static_cast<const unsigned char*>(code);
+#if defined(__x86_64__)
+    return p[-5] == 0xE8;
+#elif defined(__aarch64__)
+    std::uint32_t insn;
+    std::memcpy(&insn, p - 4, 4);
+    return (insn & 0xFC000000u) == 0x94000000u;
+#else
+    (void)p;
+    return false;
+#endif
+}
+
+/// A host crash with a table of a plugin's callbacks on its stack (data, not return addresses).
+HOST_NOINLINE void host_crash_holding(int (*functions)(void**, int)) {
+    void* got[32];
+    const int n = functions(got, 32);
+    volatile std::uintptr_t table[32] = {};  // volatile: really stored in this frame
+    int after_call = 0;
+    for (int i = 0; i < n; ++i) {
+        table[i] = reinterpret_cast<std::uintptr_t>(got[i]);
+        if (follows_call(got[i])) ++after_call;
+        got[i] = nullptr;
+    }
+    std::printf("holding %d plugin functions, %d right after a call\n", n, after_call);
+    std::fflush(stdout);
+    host_crash_leaf();
+    __asm__ volatile("" : : "r"(table) : "memory");
 }
 
 HOST_NOINLINE void host_abort_leaf() {
@@ -375,6 +413,7 @@ HOST_NOINLINE void run_command(const std::vector<std::string>& a) {
         const std::string threads = std::to_string(live_threads());
         out("dump " + a.at(1) + ": " + find(a[1]).dump() + " threads=" + threads);
     } else if (c == "crash-host") host_crash_leaf();
+    else if (c == "crash-host-holding") host_crash_holding(find(a.at(1)).functions);
     else if (c == "abort-host") host_abort_leaf();
     else if (c == "crash-plugin") find(a.at(1)).crash();
     else if (c == "abort-plugin") find(a.at(1)).abort_now();
@@ -397,7 +436,7 @@ HOST_NOINLINE void scrub_stack() {
 /// Splits argv into commands: a command starts at each word that names one.
 std::vector<std::vector<std::string>> parse_script(int argc, char** argv) {
     static const char* const k_commands[] = {"load", "unload", "stop", "restart", "check", "reinstall", "dump",
-                                             "crash-host", "abort-host", "crash-plugin", "abort-plugin",
+                                             "crash-host", "crash-host-holding", "abort-host", "crash-plugin", "abort-plugin",
                                              "plugin-calls-host-crash", "host-fault-recover",
                                              "install-host-handler-after", "print-handler", "spawn-threads", "mark"};
     std::vector<std::vector<std::string>> script;

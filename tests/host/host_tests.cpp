@@ -334,6 +334,22 @@ TEST_CASE("the plugin calls into the host which faults - with only_this_module i
     check_dump(dumps[0], e);
 }
 
+TEST_CASE("a host crash whose stack holds a table of the plugin's function pointers is the host's under only_this_module",
+          "[host]") {
+    // Words pointing into the plugin's code are on the crashing stack, but as data: function
+    // starts, one of them right after a call instruction (a function that follows a noreturn
+    // call), none a return address. The plugin's own crash and a crash in host code the plugin
+    // called stay the plugin's (the two tests above).
+    host_run h = run_host(script({load(A, {"only"}), {"crash-host-holding", "a"}}));
+    INFO(h.describe());
+    require_loaded(h, A);
+    CHECK(h.out_has("holding 14 plugin functions, "));
+    CHECK(!h.out_has(", 0 right after a call"));  // the case only the function table tells apart is there
+    require_died_of(h, SIGSEGV);
+    CHECK(count_of(h.run.err, host_marker("SIGSEGV", k_host_fault)) == 1);
+    CHECK(h.dumps(A).empty());
+}
+
 TEST_CASE("a host that recovers from its own faults keeps running under only_this_module and plugin crashes are still captured",
           "[host]") {
     SECTION("control: the host recovers from its guard-page fault on its own") {
@@ -767,7 +783,7 @@ TEST_CASE("HelperMode::fork in a plugin - the helper stores the plugin's crash w
 TEST_CASE("each plugin exports its own entry points and crashdrop_chain_v1 and nothing else of crashdrop", "[host]") {
     const std::set<std::string> entry_points = {"hostplug_start", "hostplug_version", "hostplug_crash", "hostplug_abort",
                                                 "hostplug_call", "hostplug_check", "hostplug_reinstall", "hostplug_stop",
-                                                "hostplug_dump"};
+                                                "hostplug_dump", "hostplug_functions"};
     const std::set<std::string> linker_symbols = {"_init", "_fini", "_edata", "_end", "__bss_start"};
     for (const plugin_info* p : {&A, &B, &C}) {
         INFO("plugin " << p->path);

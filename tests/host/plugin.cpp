@@ -57,6 +57,29 @@ PLUGIN_NOINLINE void PLUGIN_CAT(PLUGIN_NAME, _calls_host)(void (*host_function)(
     __asm__ volatile("");
 }
 
+// A function that starts right after a call to a noreturn function, with nothing between them:
+// a pointer to it looks like a return address by the bytes before it (only the function table,
+// .eh_frame_hdr, tells it apart). Written in assembly so no padding or reordering can separate
+// the two; both have unwind information (.cfi_*), as compiled functions do.
+#define PLUGIN_GIVES_UP PLUGIN_STR(PLUGIN_CAT(PLUGIN_NAME, _gives_up))
+#define PLUGIN_AFTER_GIVES_UP PLUGIN_STR(PLUGIN_CAT(PLUGIN_NAME, _after_gives_up))
+#if defined(__x86_64__)
+__asm__(".text\n.globl " PLUGIN_GIVES_UP "\n.hidden " PLUGIN_GIVES_UP "\n.type " PLUGIN_GIVES_UP ", @function\n"
+        PLUGIN_GIVES_UP ":\n.cfi_startproc\nsubq $8, %rsp\n.cfi_def_cfa_offset 16\ncall abort@PLT\n.cfi_endproc\n"
+        ".size " PLUGIN_GIVES_UP ", .-" PLUGIN_GIVES_UP "\n"
+        ".globl " PLUGIN_AFTER_GIVES_UP "\n.hidden " PLUGIN_AFTER_GIVES_UP "\n.type " PLUGIN_AFTER_GIVES_UP ", @function\n"
+        PLUGIN_AFTER_GIVES_UP ":\n.cfi_startproc\nret\n.cfi_endproc\n.size " PLUGIN_AFTER_GIVES_UP ", .-" PLUGIN_AFTER_GIVES_UP "\n");
+#elif defined(__aarch64__)
+__asm__(".text\n.globl " PLUGIN_GIVES_UP "\n.hidden " PLUGIN_GIVES_UP "\n.type " PLUGIN_GIVES_UP ", %function\n"
+        PLUGIN_GIVES_UP ":\n.cfi_startproc\nstp x29, x30, [sp, #-16]!\n.cfi_def_cfa_offset 16\nbl abort\n.cfi_endproc\n"
+        ".size " PLUGIN_GIVES_UP ", .-" PLUGIN_GIVES_UP "\n"
+        ".globl " PLUGIN_AFTER_GIVES_UP "\n.hidden " PLUGIN_AFTER_GIVES_UP "\n.type " PLUGIN_AFTER_GIVES_UP ", %function\n"
+        PLUGIN_AFTER_GIVES_UP ":\n.cfi_startproc\nret\n.cfi_endproc\n.size " PLUGIN_AFTER_GIVES_UP ", .-" PLUGIN_AFTER_GIVES_UP "\n");
+#else
+#error "plugin.cpp: no assembly for this architecture"
+#endif
+extern "C" void PLUGIN_CAT(PLUGIN_NAME, _after_gives_up)();
+
 PLUGIN_EXPORT const char* hostplug_start(const char* database, int only_this_module, int fork_helper) {
     crashdrop::Options o;
     o.database_path = database;
@@ -96,4 +119,23 @@ PLUGIN_EXPORT const char* hostplug_dump() {
     answer(s);
     if (s.ok()) g_result += " " + path;
     return g_result.c_str();
+}
+
+/// Pointers to this plugin's functions, for a host that keeps a table of callbacks: the entry
+/// points, internal functions, and the one right after a noreturn call. Returns how many.
+PLUGIN_EXPORT int hostplug_functions(void** out, int capacity) {
+    void* const all[] = {reinterpret_cast<void*>(&hostplug_start), reinterpret_cast<void*>(&hostplug_version),
+                         reinterpret_cast<void*>(&hostplug_crash), reinterpret_cast<void*>(&hostplug_abort),
+                         reinterpret_cast<void*>(&hostplug_call), reinterpret_cast<void*>(&hostplug_check),
+                         reinterpret_cast<void*>(&hostplug_reinstall), reinterpret_cast<void*>(&hostplug_stop),
+                         reinterpret_cast<void*>(&hostplug_dump), reinterpret_cast<void*>(&hostplug_functions),
+                         reinterpret_cast<void*>(&PLUGIN_CAT(PLUGIN_NAME, _crash_leaf)),
+                         reinterpret_cast<void*>(&PLUGIN_CAT(PLUGIN_NAME, _abort_leaf)),
+                         reinterpret_cast<void*>(&PLUGIN_CAT(PLUGIN_NAME, _calls_host)),
+                         reinterpret_cast<void*>(&PLUGIN_CAT(PLUGIN_NAME, _after_gives_up))};
+    int n = 0;
+    for (void* f : all) {
+        if (n < capacity) out[n++] = f;
+    }
+    return n;
 }

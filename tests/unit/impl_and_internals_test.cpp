@@ -295,6 +295,106 @@ TEST_CASE("a shared library's DT_SONAME is read from memory", "[internals]") {
     CHECK(id.length > 0);
 }
 
+// ---- only_this_module: return addresses told apart from other words into our code ----------
+
+namespace {
+
+/// Does a call end at the end of `code` (7 bytes at most), with nops before it?
+bool x86_call_at_end(std::vector<std::uint8_t> code) {
+    while (code.size() < sg::k_x86_call_max) code.insert(code.begin(), 0x90);
+    return sg::x86_call_ends_at(code.data(), code.size());
+}
+
+__attribute__((noinline)) void* return_address_of_this_call() {
+    void* ra = __builtin_return_address(0);
+    __asm__ volatile("" : : "r"(ra) : "memory");
+    return ra;
+}
+
+__attribute__((noinline)) int a_plain_function(int x) {
+    __asm__ volatile("" : "+r"(x));
+    return x + 1;
+}
+
+}  // namespace
+
+TEST_CASE("x86-64 call instructions are recognised before a return address - other FF forms are not", "[internals]") {
+    // Encodings as GNU as writes them (objdump -d of the assembled instruction).
+    CHECK(x86_call_at_end({0xe8, 0x3e, 0x00, 0x00, 0x00}));                    // call rel32
+    CHECK(x86_call_at_end({0xff, 0xd0}));                                      // call *%rax
+    CHECK(x86_call_at_end({0x41, 0xff, 0xd3}));                                // call *%r11
+    CHECK(x86_call_at_end({0xff, 0x10}));                                      // call *(%rax)
+    CHECK(x86_call_at_end({0xff, 0x50, 0x10}));                                // call *0x10(%rax)
+    CHECK(x86_call_at_end({0xff, 0x90, 0x00, 0x10, 0x00, 0x00}));              // call *0x1000(%rax)
+    CHECK(x86_call_at_end({0xff, 0x14, 0x24}));                                // call *(%rsp)
+    CHECK(x86_call_at_end({0xff, 0x54, 0x24, 0x08}));                          // call *0x8(%rsp)
+    CHECK(x86_call_at_end({0xff, 0x94, 0x24, 0x00, 0x01, 0x00, 0x00}));        // call *0x100(%rsp)
+    CHECK(x86_call_at_end({0xff, 0x15, 0x10, 0x00, 0x00, 0x00}));              // call *0x10(%rip)
+    CHECK(x86_call_at_end({0xff, 0x14, 0xc5, 0x00, 0x10, 0x00, 0x00}));        // call *0x1000(,%rax,8)
+    CHECK(x86_call_at_end({0x3e, 0xff, 0xd0}));                                // notrack call *%rax
+    CHECK_FALSE(x86_call_at_end({0xff, 0xe0}));                                // jmp *%rax
+    CHECK_FALSE(x86_call_at_end({0xff, 0x25, 0x10, 0x00, 0x00, 0x00}));        // jmp *0x10(%rip)
+    CHECK_FALSE(x86_call_at_end({0xff, 0x70, 0x10}));                          // push 0x10(%rax)
+    CHECK_FALSE(x86_call_at_end({0xff, 0xc0}));                                // inc %eax
+    CHECK_FALSE(x86_call_at_end({0xff, 0x18}));                                // lcall *(%rax)
+    CHECK_FALSE(x86_call_at_end({0xc3}));                                      // ret
+    CHECK_FALSE(x86_call_at_end({0x90}));                                      // nop
+    // The right opcode with the wrong length: the ModRM says 3 bytes, 2 are there.
+    CHECK_FALSE(x86_call_at_end({0xff, 0x50}));                                // call *disp8(%rax), cut short
+    CHECK_FALSE(x86_call_at_end({0xff, 0x14, 0xc5, 0x00}));                    // SIB + disp32, cut short
+    // Fewer bytes readable before the return address (an unreadable page before it).
+    const std::uint8_t two[] = {0xff, 0xd0};
+    CHECK(sg::x86_call_ends_at(two, 2));
+    const std::uint8_t short_rel[] = {0x00, 0x00, 0x00, 0x00};
+    CHECK_FALSE(sg::x86_call_ends_at(short_rel, 4));
+}
+
+TEST_CASE("aarch64 BL and BLR and the BLRA forms are calls - branches and returns are not", "[internals]") {
+    // Encodings as aarch64-linux-gnu-as writes them (.arch armv8.3-a).
+    CHECK(sg::a64_is_call(0x9400000du));   // bl
+    CHECK(sg::a64_is_call(0x97ffffffu));   // bl (backwards)
+    CHECK(sg::a64_is_call(0xd63f0100u));   // blr x8
+    CHECK(sg::a64_is_call(0xd63f03c0u));   // blr x30
+    CHECK(sg::a64_is_call(0xd63f091fu));   // blraaz x8
+    CHECK(sg::a64_is_call(0xd63f0c7fu));   // blrabz x3
+    CHECK(sg::a64_is_call(0xd73f0822u));   // blraa x1, x2
+    CHECK(sg::a64_is_call(0xd73f0c3fu));   // blrab x1, sp
+    CHECK_FALSE(sg::a64_is_call(0xd61f0200u));  // br x16
+    CHECK_FALSE(sg::a64_is_call(0xd61f0a1fu));  // braaz x16
+    CHECK_FALSE(sg::a64_is_call(0xd65f03c0u));  // ret
+    CHECK_FALSE(sg::a64_is_call(0xd65f0bffu));  // retaa
+    CHECK_FALSE(sg::a64_is_call(0x14000002u));  // b
+    CHECK_FALSE(sg::a64_is_call(0xd503201fu));  // nop
+}
+
+TEST_CASE("this executable's .eh_frame_hdr table names its function starts - a real return address is strong, a function pointer is not",
+          "[internals]") {
+    elf_reader_state st;
+    sg::linux_state* g = st.g.get();
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* out) {
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME) {
+                    crashdrop::detail::read_own_function_table(static_cast<sg::own_function_table*>(out),
+                                                               info->dlpi_addr + info->dlpi_phdr[i].p_vaddr,
+                                                               info->dlpi_phdr[i].p_memsz);
+                }
+            }
+            return 1;  // the executable only
+        },
+        &g->own_functions);
+    REQUIRE(g->own_functions.count > 100);
+    const auto plain = reinterpret_cast<std::uint64_t>(&a_plain_function);
+    CHECK(sg::is_own_function_start(g, plain));
+    CHECK(sg::is_own_function_start(g, reinterpret_cast<std::uint64_t>(&return_address_of_this_call)));
+    CHECK_FALSE(sg::is_own_function_start(g, plain + 1));
+    const auto ra = reinterpret_cast<std::uint64_t>(return_address_of_this_call());
+    CHECK(sg::classify_return_address(g, ra) == sg::ra_strong);
+    CHECK_FALSE(sg::is_own_function_start(g, ra));
+    CHECK(sg::classify_return_address(g, plain) != sg::ra_strong);
+    CHECK(a_plain_function(1) == 2);
+}
+
 // ---- the helper's building blocks: metadata, URLs, HTTP framing, replies, multipart ----
 
 namespace cd = crashdrop::detail;

@@ -20,6 +20,7 @@ using md_context = minidump::context_arm64;
 constexpr u16 k_md_processor_architecture = minidump::k_arch_arm64;
 constexpr std::size_t k_red_zone = 0;  // AAPCS64 has no red zone: nothing below SP is live
 constexpr const char* k_arch_name = "arm64";
+constexpr bool k_calls_are_a64 = true;  // call instructions: A64 (return_address_linux.hpp)
 
 /// The AArch64 `svc #0` instruction: number in x8, arguments in x0..x5, result in x0
 /// (-errno on failure). Clobbers nothing else.

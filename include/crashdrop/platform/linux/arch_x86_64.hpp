@@ -21,6 +21,7 @@ using md_context = minidump::context_amd64;
 constexpr u16 k_md_processor_architecture = minidump::k_arch_amd64;
 constexpr std::size_t k_red_zone = 128;
 constexpr const char* k_arch_name = "x86_64";
+constexpr bool k_calls_are_a64 = false;  // call instructions: x86-64 (return_address_linux.hpp)
 
 /// The x86-64 `syscall` instruction: number in rax, arguments in rdi rsi rdx r10 r8 r9;
 /// returns -errno on failure. Clobbers rcx and r11.

@@ -125,6 +125,7 @@ inline void find_own_module(sigsafe::linux_state* g) {
         std::uint64_t code;
     } state{g, reinterpret_cast<std::uint64_t>(&sigsafe::fatal_handler)};
     g->own_range_count = 0;
+    g->own_functions = sigsafe::own_function_table{};
     dl_iterate_phdr(
         [](struct dl_phdr_info* info, std::size_t, void* data) -> int {
             auto* st = static_cast<search*>(data);
@@ -142,6 +143,10 @@ inline void find_own_module(sigsafe::linux_state* g) {
                 r.start = info->dlpi_addr + ph.p_vaddr;
                 r.end = r.start + ph.p_memsz;
                 r.executable = (ph.p_flags & PF_X) ? 1u : 0u;
+            }
+            for (int i = 0; i < info->dlpi_phnum; ++i) {
+                const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+                if (ph.p_type == PT_GNU_EH_FRAME) read_own_function_table(&st->g->own_functions, info->dlpi_addr + ph.p_vaddr, ph.p_memsz);
             }
             return 1;
         },

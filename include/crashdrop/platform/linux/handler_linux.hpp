@@ -141,19 +141,24 @@ CRASHDROP_SIGSAFE_INLINE bool in_ranges(const linux_state* g, u64 address, bool 
 
 constexpr u64 k_own_stack_scan = 256 * 1024;  // bytes of the crashing stack searched for our code
 
-/// only_this_module: is this crash ours? Our code faulted or holds a register pointing into
-/// it (a link register on ARM64), the faulting address is inside our module, or one of our
-/// return addresses is on the crashing thread's stack (its live part, above SP).
+/// only_this_module: is this crash ours? Our code faulted, the faulting address is inside our
+/// module, or a register (the link register on ARM64) or a word of the crashing thread's stack
+/// (its live part, above SP) holds a plausible return address into our code (one that follows a
+/// call and is not a function's start: return_address_linux.hpp), so our code called the code
+/// that crashed. A pointer to one of our functions kept as data does not count. A word that
+/// follows a call but is a function's start (the return address of a noreturn call that ends
+/// its function) counts only for a signal the thread raised itself (abort, raise).
 CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* info, const ucontext_t* uc) {
     if (uc == nullptr) return true;  // nothing to judge by: keep it
     md_context ctx;
     fill_context(&ctx, uc);
     if (in_ranges(g, context_ip(&ctx), true)) return true;
     if (info != nullptr && (sig == SIGSEGV || sig == SIGBUS) && in_ranges(g, reinterpret_cast<u64>(info->si_addr), false)) return true;
+    const return_address_kind enough = (info == nullptr || info->si_code <= 0) ? ra_weak : ra_strong;
     u64 regs[k_max_context_registers];
     const std::size_t n = context_registers(&ctx, regs);
     for (std::size_t i = 0; i < n; ++i) {
-        if (in_ranges(g, regs[i], true)) return true;
+        if (in_ranges(g, regs[i], true) && classify_return_address(g, regs[i]) >= enough) return true;
     }
     u64 words[512];  // 4 KiB at a time, on the alternate stack
     const u64 sp = context_sp(&ctx) & ~u64{7};
@@ -162,7 +167,7 @@ CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* i
         if (got <= 0) break;
         const std::size_t count = static_cast<std::size_t>(got) / 8;
         for (std::size_t i = 0; i < count; ++i) {
-            if (in_ranges(g, words[i], true)) return true;
+            if (in_ranges(g, words[i], true) && classify_return_address(g, words[i]) >= enough) return true;
         }
         if (static_cast<std::size_t>(got) < sizeof(words)) break;  // the end of the stack mapping
     }

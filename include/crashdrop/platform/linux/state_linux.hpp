@@ -99,6 +99,16 @@ struct address_range {
 };
 constexpr u32 k_max_own_ranges = 16;
 
+/// The binary search table of the module's .eh_frame_hdr (PT_GNU_EH_FRAME), recorded by start():
+/// `count` pairs of 4-byte signed offsets from `base` (the header's address), sorted by the first
+/// one, a function's start (only the DW_EH_PE_datarel | DW_EH_PE_sdata4 encoding linkers write;
+/// count 0: no table, function starts are not known).
+struct own_function_table {
+    u64 base;
+    u64 table;
+    u64 count;
+};
+
 /// A thread that is inside a handler crashdrop passed a crash on to (only_this_module), and
 /// how deep in its stack our frame was: a call back into crashdrop from that handler is a
 /// chain loop, not a new crash. A slot whose frame is not below the new one is stale (the
@@ -210,6 +220,7 @@ struct linux_state {
     u32 only_own;
     u32 own_range_count;
     address_range own_ranges[k_max_own_ranges];
+    own_function_table own_functions;  // its .eh_frame_hdr search table (return_address_linux.hpp)
 
     // ---- the helper ----
     std::atomic<u32> handoff_seq;  // the number of the last hand-off (region.hpp)
