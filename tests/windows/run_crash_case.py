@@ -71,6 +71,18 @@ CASES = {
     # A DLL loaded with LoadLibrary after start() divides by zero.
     "dll_divide_by_zero": ("EXCEPTION_INT_DIVIDE_BY_ZERO", 0xC0000094, "dll",
                            ["crashdrop_test_dll_divide", "crash_in_dll", "main"]),
+    # host_win.exe (--exe): crashdrop in plugin_win.dll; the host recovers from 3 access
+    # violations of its own first (a vectored handler that continues execution / SEH with
+    # __try1/__except1). Only the plugin's null write afterwards may become a report.
+    "veh_recovers_then_plugin_crash": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero",
+                                       ["plugin_win_crash", "main"]),
+    "seh_recovers_then_plugin_crash": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero",
+                                       ["plugin_win_crash", "main"]),
+}
+# Cases run with host_win.exe: the product its plugin names, and what the host must have printed.
+HOST_CASES = {
+    "veh_recovers_then_plugin_crash": ("host_win_plugin", "host: vectored handler recovered 3 faults"),
+    "seh_recovers_then_plugin_crash": ("host_win_plugin", "host: __try1/__except1 caught 3 faults"),
 }
 
 
@@ -157,6 +169,8 @@ def main():
         fail(f"exit status {p.returncode}, expected {exit_code & 0xFF} (low byte of {exit_code:#x})", output[-2000:])
     if a.case == "chained_filter" and "previous filter ran" not in output:
         fail("the filter installed before crashdrop's did not run", output[-2000:])
+    if a.case in HOST_CASES and HOST_CASES[a.case][1] not in output:
+        fail(f"the host did not print {HOST_CASES[a.case][1]!r}: it did not recover from its own faults", output[-2000:])
     if a.parent:
         m = re.search(r"^child exit code 0x([0-9A-F]{8})\r?$", output, re.M)
         if not m:
@@ -179,7 +193,7 @@ def main():
     dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
     md = subprocess.run([dumper, dump], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
     annotations = dict(re.findall(r'simple_annotations\["([^"]*)"\] = (.*)', md.stdout.decode(errors="replace")))
-    want = {"prod": "crash_target_win", "ver": "1.0"}
+    want = {"prod": HOST_CASES[a.case][0] if a.case in HOST_CASES else "crash_target_win", "ver": "1.0"}
     if a.case == "uncaught_exception":
         want.update({"exception_type": "std::runtime_error", "exception_what": "crashdrop test: nobody catches this"})
     for key, value in want.items():
