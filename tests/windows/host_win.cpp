@@ -14,6 +14,11 @@
 //                                    __C_specific_handler, the mechanism MSVC's __try/__except
 //                                    compiles to; its filter returns EXCEPTION_EXECUTE_HANDLER and
 //                                    the system unwinds to the end of the guarded block
+//   seh_catches_stack_overflow       a recursion guarded by __try1/__except1 whose filter takes
+//                                    EXCEPTION_STACK_OVERFLOW (host_win_overflow.cpp): crashdrop's
+//                                    vectored handler reports the overflow and ends the process
+//                                    before any __except filter runs (handler_windows.hpp says why)
+//   no_plugin_stack_overflow         the same without the plugin: what the host does on its own
 #include <windows.h>
 #include <excpt.h>
 
@@ -36,6 +41,7 @@ __asm__(".text\n"
         ".seh_endproc\n");
 extern "C" void host_touch(volatile int* where);
 extern "C" char host_touch_resume[];
+bool host_overflow_guarded();  // host_win_overflow.cpp
 
 namespace {
 
@@ -95,7 +101,13 @@ int main(int argc, char** argv) {
     const char* what = argv[2];
     const bool veh = std::strcmp(what, "veh_recovers_then_plugin_crash") == 0;
     const bool seh = std::strcmp(what, "seh_recovers_then_plugin_crash") == 0;
-    if (!veh && !seh) {
+    const bool overflow = std::strcmp(what, "seh_catches_stack_overflow") == 0;
+    const bool alone = std::strcmp(what, "no_plugin_stack_overflow") == 0;
+    if (alone) {
+        std::printf("host: guarded recursion %s\n", host_overflow_guarded() ? "caught its stack overflow" : "returned");
+        return 0;
+    }
+    if (!veh && !seh && !overflow) {
         std::fprintf(stderr, "unknown case %s\n", what);
         return 2;
     }
@@ -110,6 +122,10 @@ int main(int argc, char** argv) {
     if (start == nullptr || crash == nullptr) return 5;
     if (!start(argv[1])) return 3;
 
+    if (overflow) {
+        std::printf("host: guarded recursion %s\n", host_overflow_guarded() ? "caught its stack overflow" : "returned");
+        return 0;
+    }
     for (int i = 0; i < 3; ++i) {
         if (veh) host_touch(reinterpret_cast<volatile int*>(g_guard + 64));
         else host_seh_touch();
