@@ -24,7 +24,9 @@
 //   CRASHDROP_EXPORT                 0   export the public API from this binary
 //   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
 //                                        alternate signal stack (stack overflows captured);
-//                                        default 1 in executables, 0 in shared libraries
+//                                        default 1 in executables, 0 in shared libraries;
+//                                        under TSan/ASan/MSan/HWASan/LSan the sanitizer's
+//                                        pthread_create is left alone (start()'s note says so)
 //   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
 //                                        implementation is unloaded (dlclose); default 1 in
 //                                        shared libraries, 0 in executables
@@ -801,7 +803,8 @@ CRASHDROP_API bool is_started() noexcept;
 
 /// Gives the calling thread an alternate signal stack so that a stack overflow in it is
 /// captured. Threads created after start() get one automatically when
-/// CRASHDROP_PTHREAD_INTERPOSE is 1 (the default); call this in threads that existed before
+/// CRASHDROP_PTHREAD_INTERPOSE is 1 (the default) and no sanitizer's pthread_create is in the
+/// process (start()'s Status::note() says when one is); call this in threads that existed before
 /// start() or when interposition is off. Idempotent; the stack is freed when the thread ends.
 CRASHDROP_API Status prepare_thread();
 
