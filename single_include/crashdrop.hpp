@@ -12355,7 +12355,7 @@ CRASHDROP_NAMESPACE_END
 //  - in a static executable there is no next one: libc.a's own __pthread_create, which ours
 //    replaces as pthread_create, is called by its internal name. A static link only takes it from
 //    libc.a when something refers to it, so this TU refers to thrd_create, whose member of
-//    libc.a calls __pthread_create (glibc 2.34 and later; musl has both names too).
+//    libc.a calls __pthread_create (glibc 2.34 and later).
 // When none is found (a static link with an older glibc) ours cannot create threads and returns
 // ENOSYS, never EAGAIN (which callers retry), and start()'s note says so.
 #if CRASHDROP_PTHREAD_INTERPOSE && !defined(CRASHDROP_DETAIL_SANITIZER)
