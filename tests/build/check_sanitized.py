@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Applications built with -fsanitize=thread, =address and =undefined (g++ and clang++) and one
-linked -static start crashdrop, run threads, write a dump and crash (tests/build/sanitized_app.cpp).
+linked -static and -static-pie start crashdrop, run threads, write a dump and crash (tests/build/sanitized_app.cpp).
 
 What each build proves:
   - TSan/ASan (sanitizer runtime present): start() succeeds with a note naming the sanitizer,
     every thread runs (TSan's CHECK failure at the first thread is gone: crashdrop's
     pthread_create calls the sanitizer's interceptor instead of libc's), and they get no
     alternate stack from crashdrop (TSan's have none at all).
-  - UBSan alone and -static: crashdrop still interposes: no note, every thread has an alternate
+  - UBSan alone and -static(-pie): crashdrop still interposes: no note, every thread has an alternate
     signal stack (in the static one through libc.a's own __pthread_create; before, every thread
     failed with EAGAIN).
   - Each: write_dump, a foreign handler noticed and replaced (check_handlers, reinstall: the
@@ -79,12 +79,14 @@ else:
         sys.exit(1)
     print("#" * 80 + "\n## the clang builds are SKIPPED: " + message + "\n" + "#" * 80)
 
-# (name, compiler, application's -fsanitize or "static", implementation object)
+# (name, compiler, the application's -fsanitize, "static" or "static-pie", implementation object; -fPIE
+# everywhere for static-pie)
 APPS = [
     ("gcc-tsan", "gcc", "thread", "gcc-plain"),
     ("gcc-asan", "gcc", "address", "gcc-address"),
     ("gcc-ubsan", "gcc", "undefined", "gcc-plain"),
     ("gcc-static", "gcc", "static", "gcc-plain"),
+    ("gcc-static-pie", "gcc", "static-pie", "gcc-plain"),
     ("clang-tsan", "clang", "thread", "clang-thread"),
     ("clang-tsan-plain-impl", "clang", "thread", "clang-plain"),
     ("clang-asan", "clang", "address", "clang-plain"),
@@ -95,13 +97,13 @@ NOTE = {"thread": "ThreadSanitizer", "address": "AddressSanitizer"}
 
 
 def san_flags(san):
-    return [] if san in ("plain", "static") else ["-fsanitize=" + san, "-fno-omit-frame-pointer"]
+    return [] if san in ("plain", "static", "static-pie") else ["-fsanitize=" + san, "-fno-omit-frame-pointer"]
 
 
 def compile_object(key):
     role, cc, san = key
     out = os.path.join(work, f"{role}-{cc}-{san}.o")
-    cmd = [compilers[cc], "-std=c++17", "-O0", *warnings, *san_flags(san), "-I", include, "-c", source, "-o", out]
+    cmd = [compilers[cc], "-std=c++17", "-O0", "-fPIE", *warnings, *san_flags(san), "-I", include, "-c", source, "-o", out]
     if role == "impl":
         cmd.insert(1, "-DCRASHDROP_IMPLEMENTATION")
     r = run(cmd)
@@ -110,7 +112,7 @@ def compile_object(key):
 
 objects = set()
 for name, cc, san, impl in APPS:
-    objects.add(("main", cc, "plain" if san == "static" else san))
+    objects.add(("main", cc, "plain" if san.startswith("static") else san))
     objects.add(("impl", *impl.split("-")))
 built = {}
 workers = max(2, os.cpu_count() or 2)
@@ -126,11 +128,11 @@ compiled = time.monotonic()
 
 def link(app):
     name, cc, san, impl = app
-    main = built[("main", cc, "plain" if san == "static" else san)]
+    main = built[("main", cc, "plain" if san.startswith("static") else san)]
     out = os.path.join(work, name)
     cmd = [compilers[cc], *san_flags(san), main, built[("impl", *impl.split("-"))], "-o", out, "-pthread", "-ldl"]
-    if san == "static":
-        cmd.insert(1, "-static")
+    if san.startswith("static"):
+        cmd.insert(1, "-" + san)
     r = run(cmd)
     if r.returncode != 0:
         return app, "link: " + " ".join(cmd) + "\n" + r.stderr[-3000:]
@@ -169,7 +171,7 @@ def check_threads(app):
     threads = lines.get("threads", "")
     if not threads.startswith("6 ran"):
         problems.append("not every thread ran: " + (threads or "(none printed)"))
-    if san in ("undefined", "static") and threads != "6 ran, 6 with an alternate stack":
+    if san in ("undefined", "static", "static-pie") and threads != "6 ran, 6 with an alternate stack":
         problems.append("crashdrop should give every thread an alternate stack: " + threads)
     if san == "thread" and threads != "6 ran, 0 with an alternate stack":
         problems.append("under TSan crashdrop should leave the threads alone: " + threads)
@@ -197,7 +199,7 @@ def check_crash(app):
     problems = []
     db = os.path.join(work, name + "-crash-db")
     cmd = [os.path.join(work, name), "crash", db]
-    if san == "static":
+    if san.startswith("static"):
         cmd.append("https://127.0.0.1:9/upload")
     r = run(cmd, timeout=120, env=env)
     out = r.stdout + r.stderr
@@ -220,7 +222,7 @@ def check_crash(app):
             problems.append(f"the crashed thread should be the second one: {crashed}")
     if "data race" in out:
         problems.append("TSan reports a data race in crashdrop's crash path")
-    if san == "static":
+    if san.startswith("static"):
         log = os.path.join(db, "helper.log")
 
         def said_so():
