@@ -16,6 +16,9 @@ What each build proves:
     (SIGSEGV, a crashed thread other than the main one); the process dies by SIGSEGV or by the
     sanitizer's own report of it, which crashdrop chains to. The static one sends to an https://
     URL: its helper says libcurl cannot be loaded there instead of loading a second libc.
+    A stack overflow in a second thread gives a dump too: on crashdrop's alternate stack (UBSan,
+    static), on ASan's own, and under TSan when the thread called prepare_thread() (what start()'s
+    note tells; without it TSan's threads have no alternate stack and the process just dies).
 The crashdrop implementation is compiled once per compiler without a sanitizer (the run-time
 detection: a sanitized application linking a plain crashdrop TU) and twice with one (clang TSan,
 g++ ASan: the compile-time detection); the builds run in parallel.
@@ -194,24 +197,26 @@ def wait_for(predicate, seconds):
     return predicate()
 
 
-def check_crash(app):
+def check_crash(app, mode="crash"):
     name, cc, san, impl = app
     problems = []
-    db = os.path.join(work, name + "-crash-db")
-    cmd = [os.path.join(work, name), "crash", db]
-    if san.startswith("static"):
+    db = os.path.join(work, name + "-" + mode + "-db")
+    cmd = [os.path.join(work, name), mode, db]
+    if mode == "crash" and san.startswith("static"):
         cmd.append("https://127.0.0.1:9/upload")
+    if mode == "overflow" and san == "thread":
+        cmd.append("prepare")  # TSan's threads have no alternate stack: the documented remedy
     r = run(cmd, timeout=120, env=env)
     out = r.stdout + r.stderr
     # Death by SIGSEGV, or by the sanitizer's report of it (crashdrop chains to its handler).
     if r.returncode not in (-11, 1, 66):
-        problems.append(f"crash: exit {r.returncode}, expected SIGSEGV or the sanitizer's exit")
+        problems.append(f"{mode}: exit {r.returncode}, expected SIGSEGV or the sanitizer's exit")
     pending = os.path.join(db, "pending")
     if not wait_for(lambda: len(glob.glob(os.path.join(pending, "*.meta"))) >= 1, 30):
-        problems.append("no report stored (no .meta in pending/)")
+        problems.append(mode + ": no report stored (no .meta in pending/)")
     dumps = glob.glob(os.path.join(pending, "*.dmp"))
     if len(dumps) != 1:
-        problems.append(f"expected one dump, found {dumps}")
+        problems.append(f"{mode}: expected one dump, found {dumps}")
     elif have_stackwalk:
         walk = run([stackwalk, dumps[0]], timeout=120)
         text = walk.stdout
@@ -219,10 +224,10 @@ def check_crash(app):
             problems.append("minidump_stackwalk: no SIGSEGV crash reason\n" + text[:1500] + walk.stderr[-1500:])
         crashed = [line for line in text.splitlines() if line.startswith("Thread ") and "(crashed)" in line]
         if not crashed or crashed[0].startswith("Thread 0 "):
-            problems.append(f"the crashed thread should be the second one: {crashed}")
+            problems.append(f"{mode}: the crashed thread should be the second one: {crashed}")
     if "data race" in out:
         problems.append("TSan reports a data race in crashdrop's crash path")
-    if san.startswith("static"):
+    if mode == "crash" and san.startswith("static"):
         log = os.path.join(db, "helper.log")
 
         def said_so():
@@ -238,7 +243,7 @@ def build_and_run(app):
     if error:
         return app, [error], ""
     problems, out = [], ""
-    for check in (check_threads, check_crash):
+    for check in (check_threads, check_crash, lambda a: check_crash(a, "overflow")):
         found, text = check(app)
         problems += found
         out += text

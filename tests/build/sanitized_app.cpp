@@ -8,6 +8,8 @@
 //                                foreign handler on top, only_this_module's module search) and stops
 //   sanitized_app crash <db> [url]   start() (sending to url, if given), then a null write in a
 //                                second thread
+//   sanitized_app overflow <db> [prepare]   start(), then a stack overflow in a second thread
+//                                (which first calls prepare_thread() if asked)
 #if defined(CRASHDROP_IMPLEMENTATION)
 #include "crashdrop.hpp"
 #else
@@ -82,6 +84,29 @@ int run_threads(const char* db) {
     return dumped.ok() && ran == k_threads ? 0 : 1;
 }
 
+volatile int g_depth_limit = 1 << 30;  // never reached: 1 KiB frames overflow any stack long before
+
+int recurse(volatile char* previous, int depth) {
+    if (depth > g_depth_limit) return 0;
+    volatile char frame[1024];
+    frame[0] = static_cast<char>(depth);
+    if (previous != nullptr) frame[1] = previous[0];
+    return recurse(frame, depth + 1) + frame[1];
+}
+
+int run_overflow(const char* db, bool prepare) {
+    crashdrop::Options options;
+    options.database_path = db;
+    options.product_name = "sanitized_app";
+    if (!crashdrop::start(options).ok()) return 1;
+    std::thread overflowing([prepare] {
+        if (prepare && !crashdrop::prepare_thread().ok()) std::fprintf(stderr, "prepare_thread failed\n");
+        std::printf("%d\n", recurse(nullptr, 0));
+    });
+    overflowing.join();
+    return 3;  // not reached
+}
+
 int run_crash(const char* db, const char* url) {
     crashdrop::Options options;
     options.database_path = db;
@@ -106,7 +131,8 @@ int run_crash(const char* db, const char* url) {
 int main(int argc, char** argv) {
     if (argc == 3 && std::strcmp(argv[1], "threads") == 0) return run_threads(argv[2]);
     if ((argc == 3 || argc == 4) && std::strcmp(argv[1], "crash") == 0) return run_crash(argv[2], argc == 4 ? argv[3] : nullptr);
-    std::fprintf(stderr, "usage: sanitized_app threads <database> | crash <database> [url]\n");
+    if ((argc == 3 || argc == 4) && std::strcmp(argv[1], "overflow") == 0) return run_overflow(argv[2], argc == 4);
+    std::fprintf(stderr, "usage: sanitized_app threads <database> | crash <database> [url] | overflow <database> [prepare]\n");
     return 2;
 }
 #endif
