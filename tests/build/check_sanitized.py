@@ -11,8 +11,8 @@ What each build proves:
     signal stack (in the static one through libc.a's own __pthread_create; before, every thread
     failed with EAGAIN).
   - Each: write_dump, a foreign handler noticed and replaced (check_handlers, reinstall: the
-    dynamic loader's dladdr/dlopen in a static binary), only_this_module's module search; no
-    sanitizer report. A crash in a second thread gives one dump that minidump_stackwalk reads
+    dynamic loader's dladdr/dlopen in a static binary), only_this_module's module search,
+    crashdrop_start_note() equal to the note; no sanitizer report. A crash in a second thread gives one dump that minidump_stackwalk reads
     (SIGSEGV, a crashed thread other than the main one); the process dies by SIGSEGV or by the
     sanitizer's own report of it, which crashdrop chains to. The static one sends to an https://
     URL: its helper says libcurl cannot be loaded there instead of loading a second libc.
@@ -179,7 +179,7 @@ def check_threads(app):
     if san == "thread" and threads != "6 ran, 0 with an alternate stack":
         problems.append("under TSan crashdrop should leave the threads alone: " + threads)
     for key, want in (("write_dump", "ok"), ("check_handlers", "handler_replaced, reinstall: ok, check again: ok"),
-                      ("only_this_module start", "ok")):
+                      ("only_this_module start", "ok"), ("C start", "ok, same note: yes")):
         if lines.get(key) != want:
             problems.append(f"{key}: {lines.get(key)!r}, expected {want!r}")
     reports = [marker for marker in SANITIZER_REPORT if marker in out]

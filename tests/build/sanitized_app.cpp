@@ -81,6 +81,17 @@ int run_threads(const char* db) {
     const crashdrop::Status own = crashdrop::start(options);
     std::printf("only_this_module start: %s\n", own.ok() ? "ok" : own.message().c_str());
     crashdrop::stop();
+
+    // The C API hands on the same note.
+    crashdrop_options c_options;
+    crashdrop_options_init(&c_options);
+    c_options.database_path = db;
+    c_options.helper_mode = CRASHDROP_HELPER_NONE;
+    const int c_started = crashdrop_start(&c_options);
+    const std::string c_note = crashdrop_start_note();
+    std::printf("C start: %s, same note: %s\n", c_started == CRASHDROP_OK ? "ok" : crashdrop_last_error(),
+                c_note == status.note() ? "yes" : "no");
+    crashdrop_stop();
     return dumped.ok() && ran == k_threads ? 0 : 1;
 }
 
