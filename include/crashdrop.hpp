@@ -21,7 +21,9 @@
 //   CRASHDROP_EXPORT                 0   export the public API from this binary
 //   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
 //                                        alternate signal stack (stack overflows captured);
-//                                        default 1 in executables, 0 in shared libraries
+//                                        default 1 in executables, 0 in shared libraries;
+//                                        under TSan/ASan/MSan/HWASan/LSan the sanitizer's
+//                                        pthread_create is left alone (start()'s note says so)
 //   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
 //                                        implementation is unloaded (dlclose); default 1 in
 //                                        shared libraries, 0 in executables

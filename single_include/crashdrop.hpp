@@ -24,7 +24,9 @@
 //   CRASHDROP_EXPORT                 0   export the public API from this binary
 //   CRASHDROP_PTHREAD_INTERPOSE          define pthread_create so new threads get an
 //                                        alternate signal stack (stack overflows captured);
-//                                        default 1 in executables, 0 in shared libraries
+//                                        default 1 in executables, 0 in shared libraries;
+//                                        under TSan/ASan/MSan/HWASan/LSan the sanitizer's
+//                                        pthread_create is left alone (start()'s note says so)
 //   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
 //                                        implementation is unloaded (dlclose); default 1 in
 //                                        shared libraries, 0 in executables
@@ -101,12 +103,40 @@
 // signal stack, and a stack overflow in any thread is captured. 0 leaves pthread_create alone;
 // threads then call crashdrop::prepare_thread() themselves. The default guesses from the
 // compiler flags: 1 for an executable, 0 for a shared library (position-independent code that
-// is not a PIE), because a plugin must not change how its host creates threads.
+// is not a PIE), because a plugin must not change how its host creates threads. Under a
+// sanitizer that intercepts pthread_create (TSan, ASan, MSan, HWASan, LSan; noticed at compile or
+// run time) crashdrop's calls straight through to the sanitizer's and start()'s Status::note()
+// says that threads get no alternate stack from crashdrop.
 #ifndef CRASHDROP_PTHREAD_INTERPOSE
 #if defined(__PIC__) && !defined(__PIE__)
 #define CRASHDROP_PTHREAD_INTERPOSE 0
 #else
 #define CRASHDROP_PTHREAD_INTERPOSE 1
+#endif
+#endif
+
+// A sanitizer that replaces pthread_create with its own interceptor, when this translation unit
+// is built with it (CRASHDROP_DETAIL_SANITIZER: its name). crashdrop then defines no
+// pthread_create of its own, whatever CRASHDROP_PTHREAD_INTERPOSE says: the sanitizer's must stay
+// the one every thread goes through. (UBSan alone does not intercept pthread_create.) A runtime
+// present without this TU being built with it is noticed at run time (handler_linux.hpp).
+#if defined(__SANITIZE_THREAD__)
+#define CRASHDROP_DETAIL_SANITIZER "ThreadSanitizer"
+#define CRASHDROP_DETAIL_TSAN 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define CRASHDROP_DETAIL_SANITIZER "AddressSanitizer"
+#elif defined(__SANITIZE_HWADDRESS__)
+#define CRASHDROP_DETAIL_SANITIZER "HWAddressSanitizer"
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "ThreadSanitizer"
+#define CRASHDROP_DETAIL_TSAN 1
+#elif __has_feature(address_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "AddressSanitizer"
+#elif __has_feature(memory_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "MemorySanitizer"
+#elif __has_feature(hwaddress_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "HWAddressSanitizer"
 #endif
 #endif
 
@@ -275,6 +305,12 @@ CRASHDROP_C_API int crashdrop_start(const crashdrop_options* options);
  * nothing. */
 CRASHDROP_C_API const char* crashdrop_last_error(void);
 
+/* The note of this thread's last crashdrop_start() that succeeded: "" when it had none, else
+ * something to print or log that is not an error (crashdrop::Status::note(): today, that
+ * threads created after start() get no alternate signal stack from crashdrop because a
+ * sanitizer's pthread_create is in the process). Buffer rules as crashdrop_last_error(). */
+CRASHDROP_C_API const char* crashdrop_start_note(void);
+
 CRASHDROP_C_API int crashdrop_is_started(void);
 CRASHDROP_C_API int crashdrop_prepare_thread(void);
 
@@ -326,7 +362,8 @@ CRASHDROP_C_API int crashdrop_run_helper(int argc, char** argv);
 // ---- begin crashdrop/status.hpp ----
 #ifndef CRASHDROP_SINGLE_CRASHDROP_STATUS_HPP_
 #define CRASHDROP_SINGLE_CRASHDROP_STATUS_HPP_
-// crashdrop/status.hpp - the result every public call returns: an error code and a message.
+// crashdrop/status.hpp - the result every public call returns: an error code and a message
+// (and, on success, sometimes a note).
 // Context: ordinary code (never the crash path); may allocate.
 
 #include <string>
@@ -379,16 +416,28 @@ public:
     Status(Error code, std::string message) : code_(code), message_(std::move(message)) {}
 
     static Status success() { return Status(); }
+    /// Success with a note: something the caller may want to print or log, that is not an error.
+    static Status success_with_note(std::string note) {
+        Status s;
+        s.note_ = std::move(note);
+        return s;
+    }
 
     bool ok() const noexcept { return code_ == Error::ok; }
     explicit operator bool() const noexcept { return ok(); }
     Error code() const noexcept { return code_; }
     /// Empty on success; otherwise says what failed and why (errno text included).
     const std::string& message() const noexcept { return message_; }
+    /// Empty unless a call that succeeded has something to say about how it succeeded. Only
+    /// start() sets one today, when threads created after it get no alternate signal stack from
+    /// crashdrop (a sanitizer's pthread_create in the process; docs/hosts.md). Never set together
+    /// with an error: ok() stays true.
+    const std::string& note() const noexcept { return note_; }
 
 private:
     Error code_ = Error::ok;
     std::string message_;
+    std::string note_;
 };
 
 CRASHDROP_NAMESPACE_END
@@ -754,7 +803,8 @@ CRASHDROP_API bool is_started() noexcept;
 
 /// Gives the calling thread an alternate signal stack so that a stack overflow in it is
 /// captured. Threads created after start() get one automatically when
-/// CRASHDROP_PTHREAD_INTERPOSE is 1 (the default); call this in threads that existed before
+/// CRASHDROP_PTHREAD_INTERPOSE is 1 (the default) and no sanitizer's pthread_create is in the
+/// process (start()'s Status::note() says when one is); call this in threads that existed before
 /// start() or when interposition is off. Idempotent; the stack is freed when the thread ends.
 CRASHDROP_API Status prepare_thread();
 
@@ -1252,8 +1302,17 @@ CRASHDROP_NAMESPACE_END
 // Context: implementation TU only; runs inside signal handlers.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
+// Built with ThreadSanitizer, the crash path is not instrumented: its threads hand data over
+// through raw futex and tgkill system calls TSan cannot see (it would report races between the
+// crashing thread and the threads it captures), and TSan's runtime is no place to be after a
+// fault. Its always-inlined helpers carry the same attribute (gcc inlines only alike functions).
+#if defined(CRASHDROP_DETAIL_TSAN)
+#define CRASHDROP_DETAIL_NO_TSAN __attribute__((no_sanitize("thread")))
+#else
+#define CRASHDROP_DETAIL_NO_TSAN
+#endif
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
-#define CRASHDROP_SIGSAFE __attribute__((section("crashdrop_sigsafe"), noinline))
+#define CRASHDROP_SIGSAFE __attribute__((section("crashdrop_sigsafe"), noinline)) CRASHDROP_DETAIL_NO_TSAN
 #else
 #define CRASHDROP_SIGSAFE
 #endif
@@ -1261,7 +1320,7 @@ CRASHDROP_NAMESPACE_END
 #if defined(_MSC_VER) && !defined(__clang__)
 #define CRASHDROP_SIGSAFE_INLINE __forceinline
 #else
-#define CRASHDROP_SIGSAFE_INLINE __attribute__((always_inline)) inline
+#define CRASHDROP_SIGSAFE_INLINE __attribute__((always_inline)) CRASHDROP_DETAIL_NO_TSAN inline
 #endif
 
 CRASHDROP_NAMESPACE_BEGIN
@@ -9463,9 +9522,24 @@ private:
         *out = reinterpret_cast<T>(dlsym(h, name));
         return *out != nullptr;
     }
+    /// A statically linked executable (no PT_INTERP: no dynamic loader ran) must not dlopen
+    /// libcurl: that would load a second C library, libc.so.6, beside the linked-in one.
+    static bool executable_is_static() {
+        const auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
+        const unsigned long count = getauxval(AT_PHNUM);
+        if (phdr == nullptr) return false;
+        for (unsigned long i = 0; i < count; ++i) {
+            if (phdr[i].p_type == PT_INTERP) return false;
+        }
+        return true;
+    }
     static curl_library load() {
         curl_library c;
         void* h = nullptr;
+        if (executable_is_static()) {
+            c.error = "https:// needs libcurl, which a statically linked program cannot load (use http:// or Options::transport)";
+            return c;
+        }
         for (const char* name : {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl-nss.so.4", "libcurl.so"}) {
             h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
             if (h != nullptr) break;
@@ -12458,10 +12532,110 @@ inline void atfork_child() {
 CRASHDROP_NAMESPACE_END
 
 // ---- pthread_create interposition ----------------------------------------------------------
-#if CRASHDROP_PTHREAD_INTERPOSE
+// crashdrop's pthread_create gives each new thread an alternate signal stack, then calls the
+// pthread_create it stands in front of, found in this order:
+//  - a sanitizer runtime in the process (TSan, ASan, MSan, HWASan, LSan) intercepts
+//    pthread_create to register every thread; clang links that runtime into the executable,
+//    where its pthread_create is a weak alias that ours overrides. Bypassing the interceptor
+//    (RTLD_NEXT from the executable is libc) leaves TSan with an unregistered thread: "CHECK
+//    failed: tsan_interceptors_posix.cpp:1983". So with a sanitizer present ours calls the
+//    interceptor by its own name (gcc's shared runtimes export it too) and adds nothing: the
+//    thread is the sanitizer's. A TU built with such a sanitizer defines no pthread_create at all
+//    (CRASHDROP_DETAIL_SANITIZER, config.hpp).
+//  - the next pthread_create in the dynamic symbol search order (libc's).
+//  - in a static executable there is no next one: libc.a's own __pthread_create, which ours
+//    replaces as pthread_create, is called by its internal name. A static link only takes it from
+//    libc.a when something refers to it, so this TU refers to thrd_create, whose member of
+//    libc.a calls __pthread_create (glibc 2.34 and later).
+// When none is found (a static link with an older glibc) ours cannot create threads and returns
+// ENOSYS, never EAGAIN (which callers retry), and start()'s note says so.
+#if CRASHDROP_PTHREAD_INTERPOSE && !defined(CRASHDROP_DETAIL_SANITIZER)
+#define CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE 1
+
+extern "C" {
+// Weak references: null unless the process has them. Functions, never objects (an object
+// reference to a function in a shared library would get a copy relocation); default visibility,
+// or clang marks the references hidden (the implementation is inside a hidden-visibility pragma)
+// and a shared runtime's definition could not satisfy them.
+void crashdrop_detail_tsan_init() __asm__("__tsan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_asan_init() __asm__("__asan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_msan_init() __asm__("__msan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_hwasan_init() __asm__("__hwasan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_lsan_init() __asm__("__lsan_init") __attribute__((weak, visibility("default")));
+// The interceptor under its own name: LLVM 16 and earlier, gcc's runtimes; LLVM 17 and later.
+int crashdrop_detail_interceptor_a(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "__interceptor_pthread_create") __attribute__((weak, visibility("default")));
+int crashdrop_detail_interceptor_b(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "___interceptor_pthread_create") __attribute__((weak, visibility("default")));
+// libc's own, in a static executable (glibc 2.34+: __pthread_create; older: __pthread_create_2_1).
+int crashdrop_detail_libc_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "__pthread_create") __attribute__((weak, visibility("default")));
+int crashdrop_detail_libc_create_2_1(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "__pthread_create_2_1") __attribute__((weak, visibility("default")));
+}
+
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 34)
+extern "C" int crashdrop_detail_thrd_create(unsigned long*, int (*)(void*), void*) __asm__("thrd_create")
+    __attribute__((visibility("default")));
+// Referred to so that a static link takes libc.a's pthread_create member (see above); costs a
+// dynamic link nothing (thrd_create is in libc.so.6, GLIBC_2.34, like pthread_create itself).
+__attribute__((used)) static int (*const crashdrop_detail_pull_libc_pthread_create)(unsigned long*, int (*)(void*), void*) =
+    crashdrop_detail_thrd_create;
+#endif
+#endif
+
+#else
+#define CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE 0
+#endif
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
+
+using pthread_create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
+#if CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
+
+/// The sanitizer runtime in this process that intercepts pthread_create; nullptr if none.
+inline const char* sanitizer_runtime() noexcept {
+    if (&crashdrop_detail_tsan_init != nullptr) return "ThreadSanitizer";
+    if (&crashdrop_detail_msan_init != nullptr) return "MemorySanitizer";
+    if (&crashdrop_detail_hwasan_init != nullptr) return "HWAddressSanitizer";
+    if (&crashdrop_detail_asan_init != nullptr) return "AddressSanitizer";
+    if (&crashdrop_detail_lsan_init != nullptr) return "LeakSanitizer";
+    return nullptr;
+}
+
+enum class create_path : int { unresolved = 0, interpose, pass_through, missing };
+
+struct real_create {
+    std::atomic<pthread_create_fn> fn{nullptr};
+    std::atomic<int> path{0};  // create_path
+};
+static real_create g_real_create;
+
+/// Finds the pthread_create ours stands in front of (see above); idempotent, thread-safe.
+inline create_path resolve_pthread_create() noexcept {
+    const int known = g_real_create.path.load(std::memory_order_acquire);
+    if (known != 0) return static_cast<create_path>(known);
+    pthread_create_fn fn = nullptr;
+    create_path path = create_path::interpose;
+    const pthread_create_fn self = &::pthread_create;
+    if (sanitizer_runtime() != nullptr) {
+        path = create_path::pass_through;
+        fn = crashdrop_detail_interceptor_a != nullptr ? crashdrop_detail_interceptor_a : crashdrop_detail_interceptor_b;
+    }
+    if (fn == nullptr || fn == self) fn = reinterpret_cast<pthread_create_fn>(dlsym(RTLD_NEXT, "pthread_create"));
+    if (fn == nullptr || fn == self) fn = crashdrop_detail_libc_create;
+    if (fn == nullptr || fn == self) fn = crashdrop_detail_libc_create_2_1;
+    if (fn == nullptr || fn == self) {
+        fn = nullptr;
+        path = create_path::missing;
+    }
+    g_real_create.fn.store(fn, std::memory_order_release);
+    g_real_create.path.store(static_cast<int>(path), std::memory_order_release);
+    return path;
+}
 
 struct thread_start {
     void* (*routine)(void*);
@@ -12475,28 +12649,53 @@ inline void* thread_trampoline(void* p) {
     return start.routine(start.arg);
 }
 
-using pthread_create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+#endif  // CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
 
-inline pthread_create_fn real_pthread_create() {
-    static std::atomic<pthread_create_fn> real{nullptr};
-    pthread_create_fn fn = real.load(std::memory_order_acquire);
-    if (fn == nullptr) {
-        fn = reinterpret_cast<pthread_create_fn>(dlsym(RTLD_NEXT, "pthread_create"));
-        real.store(fn, std::memory_order_release);
+/// What start() says about threads created after it (Status::note()): empty when they get an
+/// alternate signal stack from crashdrop, or when CRASHDROP_PTHREAD_INTERPOSE is 0 (the
+/// application's choice, documented there).
+inline std::string thread_stack_note() {
+    const char* lost =
+        "threads created after start() get no alternate signal stack from crashdrop (a stack overflow in "
+        "one is captured only if it calls crashdrop::prepare_thread())";
+#if defined(CRASHDROP_DETAIL_SANITIZER)
+#if CRASHDROP_PTHREAD_INTERPOSE
+    return std::string("pthread_create is left to " CRASHDROP_DETAIL_SANITIZER " (this code is built with it): ") + lost;
+#else
+    (void)lost;
+    return std::string();
+#endif
+#elif CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
+    switch (resolve_pthread_create()) {
+        case create_path::pass_through:
+            return std::string("pthread_create is left to ") + sanitizer_runtime() + " (present in this process): " + lost;
+        case create_path::missing:
+            return std::string("the C library's pthread_create was not found (a static link with a C library older than "
+                               "glibc 2.34?): creating a thread fails with ENOSYS; build with "
+                               "CRASHDROP_PTHREAD_INTERPOSE=0");
+        default: return std::string();
     }
-    return fn;
+#else
+    (void)lost;
+    return std::string();
+#endif
 }
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
+#if CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
 /// Every thread created after start() gets an alternate signal stack before its start routine
-/// runs (and loses it when it ends), so its stack overflow is captured.
+/// runs (and loses it when it ends), so its stack overflow is captured. Never fails on its own
+/// account: every error is the real pthread_create's.
 extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) noexcept {
     namespace d = crashdrop::detail;
-    const d::pthread_create_fn real = d::real_pthread_create();
-    if (real == nullptr || real == &pthread_create) return EAGAIN;
-    if (!crashdrop::sigsafe::g_state.started.load(std::memory_order_acquire)) return real(thread, attr, routine, arg);
+    const d::create_path path = d::resolve_pthread_create();
+    const d::pthread_create_fn real = d::g_real_create.fn.load(std::memory_order_acquire);
+    if (path == d::create_path::missing || real == nullptr) return ENOSYS;
+    if (path == d::create_path::pass_through || !crashdrop::sigsafe::g_state.started.load(std::memory_order_acquire)) {
+        return real(thread, attr, routine, arg);
+    }
     auto* start = static_cast<d::thread_start*>(std::malloc(sizeof(d::thread_start)));
     if (start == nullptr) return real(thread, attr, routine, arg);
     start->routine = routine;
@@ -12505,8 +12704,7 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* 
     if (rc != 0) std::free(start);
     return rc;
 }
-
-#endif  // CRASHDROP_PTHREAD_INTERPOSE
+#endif  // CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/linux/handler_linux.hpp ----
@@ -13332,6 +13530,10 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    // Whether later threads get an alternate stack from us: said in start()'s note and in dumps.
+    std::string threads = thread_stack_note();
+    if (!threads.empty()) note(g, threads);
+
     // The capture signal now (not at the first dump): another copy of crashdrop in this
     // process then sees it taken and picks another one.
     if (!sigsafe::install_capture_handler(g)) {
@@ -13346,7 +13548,8 @@ inline Status linux_start(const Options& options) {
     }
     g->handlers_installed.store(1, std::memory_order_release);
     g->started.store(2, std::memory_order_release);
-    return Status::success();
+    if (threads.empty()) return Status::success();
+    return Status::success_with_note(std::move(threads));
 }
 
 /// Counts a thread in as inside crashdrop for as long as it lives (stop() waits for it); only
@@ -15148,15 +15351,19 @@ static_assert(same_value(CRASHDROP_LEVEL_FATAL, static_cast<int>(BreadcrumbLevel
 constexpr std::size_t k_last_error_size = 512;
 thread_local char t_last_error[k_last_error_size] = {};
 
-/// Stores `text` (at most len bytes, cut at a UTF-8 character boundary) as this thread's message.
-inline void set_last_error(const char* text, std::size_t len) noexcept {
+/// crashdrop_start_note(): the same kind of buffer.
+thread_local char t_start_note[k_last_error_size] = {};
+
+/// Stores `text` (at most len bytes, cut at a UTF-8 character boundary) in one of this
+/// thread's buffers (this thread's message by default).
+inline void set_last_error(const char* text, std::size_t len, char* buffer = t_last_error) noexcept {
     std::size_t n = len < k_last_error_size - 1 ? len : k_last_error_size - 1;
     if (n < len) {
         // Do not end in the middle of a multi-byte character: drop its lead and continuation bytes.
         while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0u) == 0x80u) --n;
     }
-    if (n > 0) std::memcpy(t_last_error, text, n);
-    t_last_error[n] = '\0';
+    if (n > 0) std::memcpy(buffer, text, n);
+    buffer[n] = '\0';
 }
 
 /// Formats this thread's message (printf-style, truncated to the buffer) and returns `code`.
@@ -15341,11 +15548,17 @@ int crashdrop_start(const crashdrop_options* options) {
         crashdrop::Options converted;
         const int rc = crashdrop::detail::capi::convert_options(options, &converted);
         if (rc != CRASHDROP_OK) return rc;
-        return crashdrop::detail::capi::result(crashdrop::start(converted));
+        const crashdrop::Status status = crashdrop::start(converted);
+        if (status.ok()) {
+            crashdrop::detail::capi::set_last_error(status.note().data(), status.note().size(), crashdrop::detail::capi::t_start_note);
+        }
+        return crashdrop::detail::capi::result(status);
     });
 }
 
 const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_error; }
+
+const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
 

@@ -29,7 +29,8 @@ CRASHDROP_API bool is_started() noexcept;
 
 /// Gives the calling thread an alternate signal stack so that a stack overflow in it is
 /// captured. Threads created after start() get one automatically when
-/// CRASHDROP_PTHREAD_INTERPOSE is 1 (the default); call this in threads that existed before
+/// CRASHDROP_PTHREAD_INTERPOSE is 1 (the default) and no sanitizer's pthread_create is in the
+/// process (start()'s Status::note() says when one is); call this in threads that existed before
 /// start() or when interposition is off. Idempotent; the stack is freed when the thread ends.
 CRASHDROP_API Status prepare_thread();
 

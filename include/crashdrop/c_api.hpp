@@ -122,6 +122,12 @@ CRASHDROP_C_API int crashdrop_start(const crashdrop_options* options);
  * nothing. */
 CRASHDROP_C_API const char* crashdrop_last_error(void);
 
+/* The note of this thread's last crashdrop_start() that succeeded: "" when it had none, else
+ * something to print or log that is not an error (crashdrop::Status::note(): today, that
+ * threads created after start() get no alternate signal stack from crashdrop because a
+ * sanitizer's pthread_create is in the process). Buffer rules as crashdrop_last_error(). */
+CRASHDROP_C_API const char* crashdrop_start_note(void);
+
 CRASHDROP_C_API int crashdrop_is_started(void);
 CRASHDROP_C_API int crashdrop_prepare_thread(void);
 

@@ -58,12 +58,40 @@
 // signal stack, and a stack overflow in any thread is captured. 0 leaves pthread_create alone;
 // threads then call crashdrop::prepare_thread() themselves. The default guesses from the
 // compiler flags: 1 for an executable, 0 for a shared library (position-independent code that
-// is not a PIE), because a plugin must not change how its host creates threads.
+// is not a PIE), because a plugin must not change how its host creates threads. Under a
+// sanitizer that intercepts pthread_create (TSan, ASan, MSan, HWASan, LSan; noticed at compile or
+// run time) crashdrop's calls straight through to the sanitizer's and start()'s Status::note()
+// says that threads get no alternate stack from crashdrop.
 #ifndef CRASHDROP_PTHREAD_INTERPOSE
 #if defined(__PIC__) && !defined(__PIE__)
 #define CRASHDROP_PTHREAD_INTERPOSE 0
 #else
 #define CRASHDROP_PTHREAD_INTERPOSE 1
+#endif
+#endif
+
+// A sanitizer that replaces pthread_create with its own interceptor, when this translation unit
+// is built with it (CRASHDROP_DETAIL_SANITIZER: its name). crashdrop then defines no
+// pthread_create of its own, whatever CRASHDROP_PTHREAD_INTERPOSE says: the sanitizer's must stay
+// the one every thread goes through. (UBSan alone does not intercept pthread_create.) A runtime
+// present without this TU being built with it is noticed at run time (handler_linux.hpp).
+#if defined(__SANITIZE_THREAD__)
+#define CRASHDROP_DETAIL_SANITIZER "ThreadSanitizer"
+#define CRASHDROP_DETAIL_TSAN 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define CRASHDROP_DETAIL_SANITIZER "AddressSanitizer"
+#elif defined(__SANITIZE_HWADDRESS__)
+#define CRASHDROP_DETAIL_SANITIZER "HWAddressSanitizer"
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "ThreadSanitizer"
+#define CRASHDROP_DETAIL_TSAN 1
+#elif __has_feature(address_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "AddressSanitizer"
+#elif __has_feature(memory_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "MemorySanitizer"
+#elif __has_feature(hwaddress_sanitizer)
+#define CRASHDROP_DETAIL_SANITIZER "HWAddressSanitizer"
 #endif
 #endif
 

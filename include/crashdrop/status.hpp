@@ -1,4 +1,5 @@
-// crashdrop/status.hpp - the result every public call returns: an error code and a message.
+// crashdrop/status.hpp - the result every public call returns: an error code and a message
+// (and, on success, sometimes a note).
 // Context: ordinary code (never the crash path); may allocate.
 #pragma once
 
@@ -53,16 +54,28 @@ public:
     Status(Error code, std::string message) : code_(code), message_(std::move(message)) {}
 
     static Status success() { return Status(); }
+    /// Success with a note: something the caller may want to print or log, that is not an error.
+    static Status success_with_note(std::string note) {
+        Status s;
+        s.note_ = std::move(note);
+        return s;
+    }
 
     bool ok() const noexcept { return code_ == Error::ok; }
     explicit operator bool() const noexcept { return ok(); }
     Error code() const noexcept { return code_; }
     /// Empty on success; otherwise says what failed and why (errno text included).
     const std::string& message() const noexcept { return message_; }
+    /// Empty unless a call that succeeded has something to say about how it succeeded. Only
+    /// start() sets one today, when threads created after it get no alternate signal stack from
+    /// crashdrop (a sanitizer's pthread_create in the process; docs/hosts.md). Never set together
+    /// with an error: ok() stays true.
+    const std::string& note() const noexcept { return note_; }
 
 private:
     Error code_ = Error::ok;
     std::string message_;
+    std::string note_;
 };
 
 CRASHDROP_NAMESPACE_END

@@ -39,6 +39,7 @@ int use_everything(int argc, char** argv) {
     void (*options_init)(crashdrop_options*) = crashdrop_options_init;
     int (*start)(const crashdrop_options*) = crashdrop_start;
     const char* (*last_error)(void) = crashdrop_last_error;
+    const char* (*start_note)(void) = crashdrop_start_note;
     int (*is_started)(void) = crashdrop_is_started;
     int (*prepare_thread)(void) = crashdrop_prepare_thread;
     int (*write_dump)(char*, size_t) = crashdrop_write_dump;
@@ -89,7 +90,7 @@ int use_everything(int argc, char** argv) {
     return add_extra_parameter("k", "v") + remove_extra_parameter("k") + set_tag("k", "v") + remove_tag("k") +
            set_user(NULL, NULL, NULL, NULL) + add_attachment("/a") + remove_attachment("/a") +
            write_dump(path, sizeof(path)) + prepare_thread() + check_handlers() + reinstall() + is_started() +
-           (last_error()[0] != '\0') + (stop(), 0) + run_helper(argc, argv) +
+           (last_error()[0] != '\0') + (start_note()[0] != '\0') + (stop(), 0) + run_helper(argc, argv) +
            (int)default_database_path("p", path, sizeof(path));
 }
 """

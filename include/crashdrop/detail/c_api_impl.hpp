@@ -55,15 +55,19 @@ static_assert(same_value(CRASHDROP_LEVEL_FATAL, static_cast<int>(BreadcrumbLevel
 constexpr std::size_t k_last_error_size = 512;
 thread_local char t_last_error[k_last_error_size] = {};
 
-/// Stores `text` (at most len bytes, cut at a UTF-8 character boundary) as this thread's message.
-inline void set_last_error(const char* text, std::size_t len) noexcept {
+/// crashdrop_start_note(): the same kind of buffer.
+thread_local char t_start_note[k_last_error_size] = {};
+
+/// Stores `text` (at most len bytes, cut at a UTF-8 character boundary) in one of this
+/// thread's buffers (this thread's message by default).
+inline void set_last_error(const char* text, std::size_t len, char* buffer = t_last_error) noexcept {
     std::size_t n = len < k_last_error_size - 1 ? len : k_last_error_size - 1;
     if (n < len) {
         // Do not end in the middle of a multi-byte character: drop its lead and continuation bytes.
         while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0u) == 0x80u) --n;
     }
-    if (n > 0) std::memcpy(t_last_error, text, n);
-    t_last_error[n] = '\0';
+    if (n > 0) std::memcpy(buffer, text, n);
+    buffer[n] = '\0';
 }
 
 /// Formats this thread's message (printf-style, truncated to the buffer) and returns `code`.
@@ -248,11 +252,17 @@ int crashdrop_start(const crashdrop_options* options) {
         crashdrop::Options converted;
         const int rc = crashdrop::detail::capi::convert_options(options, &converted);
         if (rc != CRASHDROP_OK) return rc;
-        return crashdrop::detail::capi::result(crashdrop::start(converted));
+        const crashdrop::Status status = crashdrop::start(converted);
+        if (status.ok()) {
+            crashdrop::detail::capi::set_last_error(status.note().data(), status.note().size(), crashdrop::detail::capi::t_start_note);
+        }
+        return crashdrop::detail::capi::result(status);
     });
 }
 
 const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_error; }
+
+const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
 

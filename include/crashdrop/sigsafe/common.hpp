@@ -14,8 +14,17 @@
 // Context: implementation TU only; runs inside signal handlers.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
+// Built with ThreadSanitizer, the crash path is not instrumented: its threads hand data over
+// through raw futex and tgkill system calls TSan cannot see (it would report races between the
+// crashing thread and the threads it captures), and TSan's runtime is no place to be after a
+// fault. Its always-inlined helpers carry the same attribute (gcc inlines only alike functions).
+#if defined(CRASHDROP_DETAIL_TSAN)
+#define CRASHDROP_DETAIL_NO_TSAN __attribute__((no_sanitize("thread")))
+#else
+#define CRASHDROP_DETAIL_NO_TSAN
+#endif
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
-#define CRASHDROP_SIGSAFE __attribute__((section("crashdrop_sigsafe"), noinline))
+#define CRASHDROP_SIGSAFE __attribute__((section("crashdrop_sigsafe"), noinline)) CRASHDROP_DETAIL_NO_TSAN
 #else
 #define CRASHDROP_SIGSAFE
 #endif
@@ -23,7 +32,7 @@
 #if defined(_MSC_VER) && !defined(__clang__)
 #define CRASHDROP_SIGSAFE_INLINE __forceinline
 #else
-#define CRASHDROP_SIGSAFE_INLINE __attribute__((always_inline)) inline
+#define CRASHDROP_SIGSAFE_INLINE __attribute__((always_inline)) CRASHDROP_DETAIL_NO_TSAN inline
 #endif
 
 CRASHDROP_NAMESPACE_BEGIN

@@ -74,9 +74,24 @@ private:
         *out = reinterpret_cast<T>(dlsym(h, name));
         return *out != nullptr;
     }
+    /// A statically linked executable (no PT_INTERP: no dynamic loader ran) must not dlopen
+    /// libcurl: that would load a second C library, libc.so.6, beside the linked-in one.
+    static bool executable_is_static() {
+        const auto* phdr = reinterpret_cast<const ElfW(Phdr)*>(getauxval(AT_PHDR));
+        const unsigned long count = getauxval(AT_PHNUM);
+        if (phdr == nullptr) return false;
+        for (unsigned long i = 0; i < count; ++i) {
+            if (phdr[i].p_type == PT_INTERP) return false;
+        }
+        return true;
+    }
     static curl_library load() {
         curl_library c;
         void* h = nullptr;
+        if (executable_is_static()) {
+            c.error = "https:// needs libcurl, which a statically linked program cannot load (use http:// or Options::transport)";
+            return c;
+        }
         for (const char* name : {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl-nss.so.4", "libcurl.so"}) {
             h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
             if (h != nullptr) break;

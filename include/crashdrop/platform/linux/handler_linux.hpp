@@ -501,10 +501,110 @@ inline void atfork_child() {
 CRASHDROP_NAMESPACE_END
 
 // ---- pthread_create interposition ----------------------------------------------------------
-#if CRASHDROP_PTHREAD_INTERPOSE
+// crashdrop's pthread_create gives each new thread an alternate signal stack, then calls the
+// pthread_create it stands in front of, found in this order:
+//  - a sanitizer runtime in the process (TSan, ASan, MSan, HWASan, LSan) intercepts
+//    pthread_create to register every thread; clang links that runtime into the executable,
+//    where its pthread_create is a weak alias that ours overrides. Bypassing the interceptor
+//    (RTLD_NEXT from the executable is libc) leaves TSan with an unregistered thread: "CHECK
+//    failed: tsan_interceptors_posix.cpp:1983". So with a sanitizer present ours calls the
+//    interceptor by its own name (gcc's shared runtimes export it too) and adds nothing: the
+//    thread is the sanitizer's. A TU built with such a sanitizer defines no pthread_create at all
+//    (CRASHDROP_DETAIL_SANITIZER, config.hpp).
+//  - the next pthread_create in the dynamic symbol search order (libc's).
+//  - in a static executable there is no next one: libc.a's own __pthread_create, which ours
+//    replaces as pthread_create, is called by its internal name. A static link only takes it from
+//    libc.a when something refers to it, so this TU refers to thrd_create, whose member of
+//    libc.a calls __pthread_create (glibc 2.34 and later).
+// When none is found (a static link with an older glibc) ours cannot create threads and returns
+// ENOSYS, never EAGAIN (which callers retry), and start()'s note says so.
+#if CRASHDROP_PTHREAD_INTERPOSE && !defined(CRASHDROP_DETAIL_SANITIZER)
+#define CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE 1
+
+extern "C" {
+// Weak references: null unless the process has them. Functions, never objects (an object
+// reference to a function in a shared library would get a copy relocation); default visibility,
+// or clang marks the references hidden (the implementation is inside a hidden-visibility pragma)
+// and a shared runtime's definition could not satisfy them.
+void crashdrop_detail_tsan_init() __asm__("__tsan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_asan_init() __asm__("__asan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_msan_init() __asm__("__msan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_hwasan_init() __asm__("__hwasan_init") __attribute__((weak, visibility("default")));
+void crashdrop_detail_lsan_init() __asm__("__lsan_init") __attribute__((weak, visibility("default")));
+// The interceptor under its own name: LLVM 16 and earlier, gcc's runtimes; LLVM 17 and later.
+int crashdrop_detail_interceptor_a(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "__interceptor_pthread_create") __attribute__((weak, visibility("default")));
+int crashdrop_detail_interceptor_b(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "___interceptor_pthread_create") __attribute__((weak, visibility("default")));
+// libc's own, in a static executable (glibc 2.34+: __pthread_create; older: __pthread_create_2_1).
+int crashdrop_detail_libc_create(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "__pthread_create") __attribute__((weak, visibility("default")));
+int crashdrop_detail_libc_create_2_1(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*) __asm__(
+    "__pthread_create_2_1") __attribute__((weak, visibility("default")));
+}
+
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 34)
+extern "C" int crashdrop_detail_thrd_create(unsigned long*, int (*)(void*), void*) __asm__("thrd_create")
+    __attribute__((visibility("default")));
+// Referred to so that a static link takes libc.a's pthread_create member (see above); costs a
+// dynamic link nothing (thrd_create is in libc.so.6, GLIBC_2.34, like pthread_create itself).
+__attribute__((used)) static int (*const crashdrop_detail_pull_libc_pthread_create)(unsigned long*, int (*)(void*), void*) =
+    crashdrop_detail_thrd_create;
+#endif
+#endif
+
+#else
+#define CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE 0
+#endif
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
+
+using pthread_create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+
+#if CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
+
+/// The sanitizer runtime in this process that intercepts pthread_create; nullptr if none.
+inline const char* sanitizer_runtime() noexcept {
+    if (&crashdrop_detail_tsan_init != nullptr) return "ThreadSanitizer";
+    if (&crashdrop_detail_msan_init != nullptr) return "MemorySanitizer";
+    if (&crashdrop_detail_hwasan_init != nullptr) return "HWAddressSanitizer";
+    if (&crashdrop_detail_asan_init != nullptr) return "AddressSanitizer";
+    if (&crashdrop_detail_lsan_init != nullptr) return "LeakSanitizer";
+    return nullptr;
+}
+
+enum class create_path : int { unresolved = 0, interpose, pass_through, missing };
+
+struct real_create {
+    std::atomic<pthread_create_fn> fn{nullptr};
+    std::atomic<int> path{0};  // create_path
+};
+static real_create g_real_create;
+
+/// Finds the pthread_create ours stands in front of (see above); idempotent, thread-safe.
+inline create_path resolve_pthread_create() noexcept {
+    const int known = g_real_create.path.load(std::memory_order_acquire);
+    if (known != 0) return static_cast<create_path>(known);
+    pthread_create_fn fn = nullptr;
+    create_path path = create_path::interpose;
+    const pthread_create_fn self = &::pthread_create;
+    if (sanitizer_runtime() != nullptr) {
+        path = create_path::pass_through;
+        fn = crashdrop_detail_interceptor_a != nullptr ? crashdrop_detail_interceptor_a : crashdrop_detail_interceptor_b;
+    }
+    if (fn == nullptr || fn == self) fn = reinterpret_cast<pthread_create_fn>(dlsym(RTLD_NEXT, "pthread_create"));
+    if (fn == nullptr || fn == self) fn = crashdrop_detail_libc_create;
+    if (fn == nullptr || fn == self) fn = crashdrop_detail_libc_create_2_1;
+    if (fn == nullptr || fn == self) {
+        fn = nullptr;
+        path = create_path::missing;
+    }
+    g_real_create.fn.store(fn, std::memory_order_release);
+    g_real_create.path.store(static_cast<int>(path), std::memory_order_release);
+    return path;
+}
 
 struct thread_start {
     void* (*routine)(void*);
@@ -518,28 +618,53 @@ inline void* thread_trampoline(void* p) {
     return start.routine(start.arg);
 }
 
-using pthread_create_fn = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+#endif  // CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
 
-inline pthread_create_fn real_pthread_create() {
-    static std::atomic<pthread_create_fn> real{nullptr};
-    pthread_create_fn fn = real.load(std::memory_order_acquire);
-    if (fn == nullptr) {
-        fn = reinterpret_cast<pthread_create_fn>(dlsym(RTLD_NEXT, "pthread_create"));
-        real.store(fn, std::memory_order_release);
+/// What start() says about threads created after it (Status::note()): empty when they get an
+/// alternate signal stack from crashdrop, or when CRASHDROP_PTHREAD_INTERPOSE is 0 (the
+/// application's choice, documented there).
+inline std::string thread_stack_note() {
+    const char* lost =
+        "threads created after start() get no alternate signal stack from crashdrop (a stack overflow in "
+        "one is captured only if it calls crashdrop::prepare_thread())";
+#if defined(CRASHDROP_DETAIL_SANITIZER)
+#if CRASHDROP_PTHREAD_INTERPOSE
+    return std::string("pthread_create is left to " CRASHDROP_DETAIL_SANITIZER " (this code is built with it): ") + lost;
+#else
+    (void)lost;
+    return std::string();
+#endif
+#elif CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
+    switch (resolve_pthread_create()) {
+        case create_path::pass_through:
+            return std::string("pthread_create is left to ") + sanitizer_runtime() + " (present in this process): " + lost;
+        case create_path::missing:
+            return std::string("the C library's pthread_create was not found (a static link with a C library older than "
+                               "glibc 2.34?): creating a thread fails with ENOSYS; build with "
+                               "CRASHDROP_PTHREAD_INTERPOSE=0");
+        default: return std::string();
     }
-    return fn;
+#else
+    (void)lost;
+    return std::string();
+#endif
 }
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
+#if CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
 /// Every thread created after start() gets an alternate signal stack before its start routine
-/// runs (and loses it when it ends), so its stack overflow is captured.
+/// runs (and loses it when it ends), so its stack overflow is captured. Never fails on its own
+/// account: every error is the real pthread_create's.
 extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*routine)(void*), void* arg) noexcept {
     namespace d = crashdrop::detail;
-    const d::pthread_create_fn real = d::real_pthread_create();
-    if (real == nullptr || real == &pthread_create) return EAGAIN;
-    if (!crashdrop::sigsafe::g_state.started.load(std::memory_order_acquire)) return real(thread, attr, routine, arg);
+    const d::create_path path = d::resolve_pthread_create();
+    const d::pthread_create_fn real = d::g_real_create.fn.load(std::memory_order_acquire);
+    if (path == d::create_path::missing || real == nullptr) return ENOSYS;
+    if (path == d::create_path::pass_through || !crashdrop::sigsafe::g_state.started.load(std::memory_order_acquire)) {
+        return real(thread, attr, routine, arg);
+    }
     auto* start = static_cast<d::thread_start*>(std::malloc(sizeof(d::thread_start)));
     if (start == nullptr) return real(thread, attr, routine, arg);
     start->routine = routine;
@@ -548,7 +673,6 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* 
     if (rc != 0) std::free(start);
     return rc;
 }
-
-#endif  // CRASHDROP_PTHREAD_INTERPOSE
+#endif  // CRASHDROP_DETAIL_DEFINES_PTHREAD_CREATE
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED

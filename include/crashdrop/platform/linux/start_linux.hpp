@@ -486,6 +486,10 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    // Whether later threads get an alternate stack from us: said in start()'s note and in dumps.
+    std::string threads = thread_stack_note();
+    if (!threads.empty()) note(g, threads);
+
     // The capture signal now (not at the first dump): another copy of crashdrop in this
     // process then sees it taken and picks another one.
     if (!sigsafe::install_capture_handler(g)) {
@@ -500,7 +504,8 @@ inline Status linux_start(const Options& options) {
     }
     g->handlers_installed.store(1, std::memory_order_release);
     g->started.store(2, std::memory_order_release);
-    return Status::success();
+    if (threads.empty()) return Status::success();
+    return Status::success_with_note(std::move(threads));
 }
 
 /// Counts a thread in as inside crashdrop for as long as it lives (stop() waits for it); only
