@@ -18,6 +18,8 @@
 //   hostile_host probe_fork <dir>
 //       only the malloc hazard, then fork() from a thread: says "fork returned" or, after
 //       2 s, "fork blocked" (what a launch through glibc's fork() would meet).
+// HOSTILE_HOST_KEEP_ARENA=1 leaves the malloc arena alone (to see what else a plain fork()
+// helper meets: glibc's fork() would wait for that lock for ever).
 // Nothing goes through stdio (its locks are held): results are files and write(2).
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -134,7 +136,7 @@ void* plugin_work(void* p) {
     start_thread(hold_loader, const_cast<char*>(blocking.c_str()));
     start_thread(hold_lookup, nullptr);
     while (g_in_place.load() < 2 || !exists(dir + "/in-loader")) usleep(1000);
-    hold_arena_now();
+    if (getenv("HOSTILE_HOST_KEEP_ARENA") == nullptr) hold_arena_now();
 
     char notes[512] = {};
     const int rc = plugin_start(database.c_str(), url.c_str(), notes, sizeof(notes));
