@@ -17,6 +17,19 @@
 
 using namespace testsupport;
 
+// Under AddressSanitizer (tools/test_sanitizers.sh) malloc_stats() is ASan's and takes no glibc
+// arena lock, and an instrumented helper's memory is not the production figure.
+#if defined(__SANITIZE_ADDRESS__)
+#define CLEAN_HELPER_TESTS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLEAN_HELPER_TESTS_ASAN 1
+#endif
+#endif
+#ifndef CLEAN_HELPER_TESTS_ASAN
+#define CLEAN_HELPER_TESTS_ASAN 0
+#endif
+
 namespace {
 
 const std::string k_work = UPLOAD_TEST_WORKDIR;
@@ -101,6 +114,10 @@ TEST_CASE("glibc's fork() waits for a malloc arena lock another thread holds: a 
     const std::string dir = fresh_folder(k_work + "/clean-helper/probe");
     const run_result probe = run_process({HOSTILE_HOST, "probe_fork", dir}, 30);
     INFO(probe.describe());
+    if (CLEAN_HELPER_TESTS_ASAN) {
+        WARN("AddressSanitizer replaces malloc_stats(): no arena lock is held, fork() " << probe.out);
+        return;
+    }
     CHECK(probe.out == "fork blocked\n");
 }
 
@@ -113,8 +130,11 @@ TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loade
     const database_view db{dir + "/db"};
     run_result host;
     std::thread runner([&] {
+        // The resolver stand-in is preloaded first: ASan's check that its runtime comes first is off.
+        const char* asan = std::getenv("ASAN_OPTIONS");
         host = run_process({HOSTILE_HOST, "run", HOSTILE_PLUGIN, BLOCKING_CTOR, db.root, server.url(), dir, "512"}, 120,
-                           {std::string("LD_PRELOAD=") + SLOW_RESOLVER});
+                           {std::string("LD_PRELOAD=") + SLOW_RESOLVER,
+                            std::string("ASAN_OPTIONS=") + (asan != nullptr ? asan : "") + ":verify_asan_link_order=0"});
     });
     struct join_at_end {
         std::thread& t;
@@ -138,7 +158,7 @@ TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loade
     const long long private_dirty = smaps_rollup_kib(helper, "Private_Dirty");
     INFO("helper " << helper << " (" << helper_exe << "): Private_Dirty " << private_dirty << " KiB");
     CHECK(private_dirty >= 0);
-    CHECK(private_dirty <= 16 * 1024);
+    if (!CLEAN_HELPER_TESTS_ASAN) CHECK(private_dirty <= 16 * 1024);
     WARN("helper Private_Dirty after the host rewrote 512 MiB: " << private_dirty << " KiB");
     std::ofstream(dir + "/go") << "go";
     runner.join();
