@@ -11684,12 +11684,15 @@ struct helper_command {
 /// environment marked with where the region and the socket will be, whether the early entry
 /// may take it, and whether it is to say hello.
 /// How a clean helper of a shared object is started: the dynamic loader, with the object
-/// preloaded (its constructor takes the helper, ahead of every other object's) and the C
-/// library as the program (it has no dependencies to bring, and it never gets to run).
+/// preloaded (its constructor takes the helper, ahead of every other object's) and glibc's
+/// libdl.so.2 as the program: it depends on the C library alone (since glibc 2.34 it is an
+/// empty stub), and it never gets to run. (Not the C library itself: as the program it is
+/// relocated last, and an object bound at load time - linked with -z now, or ASan's runtime -
+/// that refers to one of its IFUNC functions is refused.)
 struct loader_command {
-    std::string loader;  // the dynamic loader
-    std::string module;  // the shared object holding crashdrop
-    std::string libc;    // the C library's file
+    std::string loader;   // the dynamic loader
+    std::string module;   // the shared object holding crashdrop
+    std::string program;  // libdl.so.2, next to the C library's file
 };
 
 inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
@@ -11697,7 +11700,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     helper_command c;
     if (via_loader != nullptr) {
         c.path = via_loader->loader;
-        c.args = {via_loader->loader, "--preload", via_loader->module, via_loader->libc};
+        c.args = {via_loader->loader, "--preload", via_loader->module, via_loader->program};
     } else if (mode == HelperMode::external) {
         c.path = helper_path;
         c.args = {helper_path, "--crashdrop-helper"};
@@ -11928,11 +11931,13 @@ inline bool find_loader_command(loader_command* out, std::string* why) {
 #endif
     out->loader = base != 0 ? mapped_file_of(base) : std::string();
     out->module = mapped_file_of(reinterpret_cast<std::uintptr_t>(&helper_module_entry));
-    out->libc = libc_symbol != nullptr ? mapped_file_of(reinterpret_cast<std::uintptr_t>(libc_symbol)) : std::string();
+    const std::string libc = libc_symbol != nullptr ? mapped_file_of(reinterpret_cast<std::uintptr_t>(libc_symbol)) : std::string();
+    out->program = libc.empty() ? std::string() : libc.substr(0, libc.rfind('/') + 1) + "libdl.so.2";
     if (out->loader.empty()) *why = "no dynamic loader was found";
-    else if (out->libc.empty()) *why = "the GNU C library was not found";
+    else if (libc.empty()) *why = "the GNU C library was not found";
+    else if (access(out->program.c_str(), R_OK) != 0) *why = out->program + " was not found";
     else if (out->module.empty()) *why = "the shared object holding crashdrop has no file";
-    else if (out->module.find_first_of(" :") != std::string::npos || out->libc.find_first_of(" :") != std::string::npos) {
+    else if (out->module.find_first_of(" :") != std::string::npos || out->program.find_first_of(" :") != std::string::npos) {
         *why = "a path holds a space or a colon";
     } else {
         return true;
@@ -11975,13 +11980,12 @@ __attribute__((section(".preinit_array"), used)) static void (*g_helper_early_en
 #if CRASHDROP_HELPER_EARLY_ENTRY && defined(__PIC__) && !defined(__PIE__)
 /// A shared object's entry (a shared object may have no .preinit_array): its first
 /// constructor. In the clean fork-mode helper the loader runs as
-/// `ld.so --preload <this object> <libc>`; preloaded objects are initialised after their own
-/// dependencies (the C library, libstdc++) and before anything else, and the program (the C
-/// library) never runs. It takes the helper only when the marker names this object's file,
+/// `ld.so --preload <this object> libdl.so.2`; preloaded objects are initialised after their
+/// own dependencies (the C library, libstdc++) and before anything else, and the program
+/// (libdl.so.2) never runs. It takes the helper only when the marker names this object's file,
 /// so a dependency of it that holds another crashdrop lets it pass; anywhere else (the object
 /// loaded into its host) it returns at once. glibc calls constructors with the program's
-/// argc, argv and envp; `environ` is not set yet when the C library is the program, so it is
-/// set here as in the executable's entry.
+/// argc, argv and envp; `environ` is set here when it is not yet, as in the executable's entry.
 inline void helper_module_entry(int, char**, char** envp) {
     if (envp == nullptr) return;
     const std::size_t name = std::strlen(k_helper_env);
