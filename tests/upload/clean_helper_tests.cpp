@@ -18,7 +18,7 @@
 using namespace testsupport;
 
 // Under AddressSanitizer (tools/test_sanitizers.sh) malloc_stats() is ASan's and takes no glibc
-// arena lock, and an instrumented helper's memory is not the production figure.
+// arena lock: the probe has nothing to probe there.
 #if defined(__SANITIZE_ADDRESS__)
 #define CLEAN_HELPER_TESTS_ASAN 1
 #elif defined(__has_feature)
@@ -158,7 +158,7 @@ TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loade
     const long long private_dirty = smaps_rollup_kib(helper, "Private_Dirty");
     INFO("helper " << helper << " (" << helper_exe << "): Private_Dirty " << private_dirty << " KiB");
     CHECK(private_dirty >= 0);
-    if (!CLEAN_HELPER_TESTS_ASAN) CHECK(private_dirty <= 16 * 1024);
+    CHECK(private_dirty <= 16 * 1024);  // under ASan too (measured 5.4 MiB there)
     WARN("helper Private_Dirty after the host rewrote 512 MiB: " << private_dirty << " KiB");
     std::ofstream(dir + "/go") << "go";
     runner.join();
