@@ -27,6 +27,9 @@
 //   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
 //                                        implementation is unloaded (dlclose); default 1 in
 //                                        shared libraries, 0 in executables
+//   CRASHDROP_HELPER_EARLY_ENTRY     1   enter the helper before any of the application's
+//                                        code: .preinit_array in an executable, the first
+//                                        constructor in a shared library (fork mode)
 //
 // THE SIGNAL-SAFETY CONTRACT
 //   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section

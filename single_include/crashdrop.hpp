@@ -30,6 +30,9 @@
 //   CRASHDROP_UNLOAD_HOOK                run crashdrop::stop() when the binary holding the
 //                                        implementation is unloaded (dlclose); default 1 in
 //                                        shared libraries, 0 in executables
+//   CRASHDROP_HELPER_EARLY_ENTRY     1   enter the helper before any of the application's
+//                                        code: .preinit_array in an executable, the first
+//                                        constructor in a shared library (fork mode)
 //
 // THE SIGNAL-SAFETY CONTRACT
 //   Code that runs after a fault lives in namespace crashdrop::sigsafe and in the ELF section
@@ -150,6 +153,18 @@
 #else
 #define CRASHDROP_UNLOAD_HOOK 0
 #endif
+#endif
+
+// CRASHDROP_HELPER_EARLY_ENTRY: 1 (the default) lets a helper started from the binary that holds
+// the implementation become the helper before any of the application's code runs (Linux). In
+// an executable: an ELF .preinit_array entry, which the re-exec helper and fork mode's clean
+// helper enter before any constructor and main(). In a shared library (position-independent
+// code that is not a PIE; a shared object may have no .preinit_array): its first constructor,
+// which fork mode's clean helper enters (the dynamic loader started with the library
+// preloaded). 0: none; the re-exec helper goes through main() to start() as before, and the
+// fork-mode helper is a fork of the application (docs/helper-and-uploads.md).
+#ifndef CRASHDROP_HELPER_EARLY_ENTRY
+#define CRASHDROP_HELPER_EARLY_ENTRY 1
 #endif
 
 // ---- namespace and visibility ----------------------------------------------------------------
@@ -954,6 +969,9 @@ CRASHDROP_NAMESPACE_END
 #if CRASHDROP_OS_LINUX
 #include <dirent.h>
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <gnu/libc-version.h>
+#endif
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11382,13 +11400,19 @@ CRASHDROP_NAMESPACE_END
 // been tried (each attempt bounded by its timeouts).
 //
 // Trade-offs of the modes (also in docs/helper-and-uploads.md):
-//   reexec   - /proc/self/exe again, with the same arguments; its main() must reach start()
-//              without side effects first. A fresh process: no copied state, no locks held.
+//   reexec   - /proc/self/exe again, with the same arguments. A fresh process: no copied
+//              state, no locks held. With CRASHDROP_HELPER_EARLY_ENTRY (executables) it becomes
+//              the helper from .preinit_array, before any constructor and main(); otherwise (or
+//              with helper-side application code: a custom transport) it goes through main()
+//              to start(), which must come before anything with side effects.
 //              The default for executables; no second binary to ship.
-//   fork     - a fork of the application, without exec: works inside a host whose executable a
-//              plugin cannot re-run, but the helper is a copy of the host (its memory is shared
-//              copy-on-write; locks other threads held at the fork stay held, so the helper only
-//              uses crashdrop's own code and libc).
+//   fork     - for a plugin inside a host whose executable cannot be re-run. When crashdrop
+//              lives in the executable (early entry) and no helper-side application code is
+//              configured, the helper is exec'd like reexec's (a clean process; it says hello
+//              on its socket, and start() falls back to the copy below if it does not). Else
+//              the helper is a fork of the application without exec: a copy of the host (its
+//              memory shared copy-on-write; locks other threads held at the fork stay held, and
+//              glibc's fork() itself waits for every malloc arena lock).
 //   external - Options::helper_path, a small program calling crashdrop::run_helper(); its own
 //              binary, configured from the shared region (custom transports do not apply).
 // In every mode the helper is double-forked (never a zombie of the application), starts its own
@@ -11401,7 +11425,11 @@ CRASHDROP_NAMESPACE_END
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
-constexpr const char* k_helper_env = "CRASHDROP_HELPER";  // "<region fd>:<socket fd or -1>"
+// "<region fd>:<socket fd or -1>[:early][:hello][:module=<path>]": early - the executable's
+// .preinit_array entry may take it (no helper-side application code); hello - say so on the
+// socket once configured; module - the shared object at <path> takes it from its constructor
+// (a plugin's clean fork-mode helper: the dynamic loader runs with that object preloaded).
+constexpr const char* k_helper_env = "CRASHDROP_HELPER";
 constexpr int k_helper_region_fd = 3;
 constexpr int k_helper_socket_fd = 4;
 
@@ -11610,9 +11638,34 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     if (sigfd >= 0) close(sigfd);
 }
 
+/// True when the helper must run code of the application: a custom transport (and any other
+/// helper-side callback, such as issue 15's before_upload, which belongs here too). Such code
+/// exists only once main() has built the Options (re-exec) or only in the application's memory
+/// (fork), so the helper then goes through main() / stays a fork of the application.
+inline bool helper_runs_application_code(const Options& o) { return static_cast<bool>(o.transport); }
+
+/// What CRASHDROP_HELPER says.
+struct helper_marker {
+    int region_fd = -1;
+    int socket_fd = -1;
+    bool early = false;     // the .preinit_array entry may become the helper
+    bool announce = false;  // answer 'H' on the socket once configured
+    const char* module = nullptr;  // the shared object that is to take it (its path), or none
+};
+inline bool parse_helper_marker(const char* spec, helper_marker* m) {
+    if (spec == nullptr || std::sscanf(spec, "%d:%d", &m->region_fd, &m->socket_fd) != 2) return false;
+    m->early = std::strstr(spec, ":early") != nullptr;
+    m->announce = std::strstr(spec, ":hello") != nullptr;
+    const char* module = std::strstr(spec, ":module=");
+    m->module = module != nullptr ? module + 8 : nullptr;
+    return true;
+}
+
 /// The helper process's life: signals, priority, the region, then the service. Never returns.
+/// `announce`: once the region and the configuration are read, it says 'H' on the socket (the
+/// launcher of a clean fork-mode helper waits for it).
 [[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom,
-                                             const helper_config* local_config) {
+                                             const helper_config* local_config, bool announce = false) {
     // Every asynchronous signal but SIGTERM stays blocked (SIGTERM is read from a signalfd).
     sigset_t all;
     sigfillset(&all);
@@ -11641,6 +11694,11 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
         std::fprintf(stderr, "crashdrop-helper: no configuration\n");
         _exit(2);
     }
+    if (announce && socket_fd >= 0) {
+        char hello[sigsafe::k_handoff_message_size];
+        sigsafe::handoff_message(hello, 'H', 0);
+        send(socket_fd, hello, sizeof(hello), MSG_NOSIGNAL);
+    }
     int code = 1;
     {
         helper_service service(config, custom);
@@ -11663,12 +11721,10 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
 /// In a process started as a helper (the environment says so): run it. Returns only if this
 /// process is not one.
 inline void run_helper_if_asked(const Transport* custom, const helper_config* local_config) {
-    const char* spec = std::getenv(k_helper_env);
-    if (spec == nullptr) return;
-    int region_fd = -1, socket_fd = -1;
-    if (std::sscanf(spec, "%d:%d", &region_fd, &socket_fd) != 2) return;
+    helper_marker m;
+    if (!parse_helper_marker(std::getenv(k_helper_env), &m)) return;
     unsetenv(k_helper_env);  // not for whatever the helper might start
-    helper_process_main(region_fd, socket_fd, custom, local_config);
+    helper_process_main(m.region_fd, m.socket_fd, custom, local_config, m.announce);
 }
 
 // ---- launching -------------------------------------------------------------------------------
@@ -11711,11 +11767,28 @@ struct helper_command {
 };
 
 /// The command a helper is started with: the executable itself (its arguments from
-/// /proc/self/cmdline) or the external helper; the environment marked with where the region
-/// and the socket will be.
-inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket) {
+/// /proc/self/cmdline; re-exec, and fork mode's clean helper) or the external helper; the
+/// environment marked with where the region and the socket will be, whether the early entry
+/// may take it, and whether it is to say hello.
+/// How a clean helper of a shared object is started: the dynamic loader, with the object
+/// preloaded (its constructor takes the helper, ahead of every other object's) and glibc's
+/// libdl.so.2 as the program: it depends on the C library alone (since glibc 2.34 it is an
+/// empty stub), and it never gets to run. (Not the C library itself: as the program it is
+/// relocated last, and an object bound at load time - linked with -z now, or ASan's runtime -
+/// that refers to one of its IFUNC functions is refused.)
+struct loader_command {
+    std::string loader;   // the dynamic loader
+    std::string module;   // the shared object holding crashdrop
+    std::string program;  // libdl.so.2, next to the C library's file
+};
+
+inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
+                                          bool announce = false, const loader_command* via_loader = nullptr) {
     helper_command c;
-    if (mode == HelperMode::external) {
+    if (via_loader != nullptr) {
+        c.path = via_loader->loader;
+        c.args = {via_loader->loader, "--preload", via_loader->module, via_loader->program};
+    } else if (mode == HelperMode::external) {
         c.path = helper_path;
         c.args = {helper_path, "--crashdrop-helper"};
     } else {
@@ -11739,7 +11812,8 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
     c.env.push_back(std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" +
-                    std::to_string(with_socket ? k_helper_socket_fd : -1));
+                    std::to_string(with_socket ? k_helper_socket_fd : -1) + (early ? ":early" : "") +
+                    (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : ""));
     c.finish();
     return c;
 }
@@ -11807,10 +11881,40 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
     }
 }
 
+/// A copy of this process by the clone system call itself (as fork() without exec would be,
+/// but none of glibc's fork machinery: no atfork handlers, no waiting for the malloc arena
+/// locks, which fork() takes and would wait for forever while another thread holds one). The
+/// child may make only async-signal-safe calls, then exec.
+inline long clone_for_exec() {
+    return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+/// Waits up to `ms` for a clean helper's hello on `sock`. False when it ended or stayed silent.
+inline bool await_hello(int sock, int ms) {
+    timespec start{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const long long spent = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= ms) return false;
+        pollfd p = {sock, POLLIN, 0};
+        const int n = poll(&p, 1, static_cast<int>(ms - spent));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        char msg[sigsafe::k_handoff_message_size] = {};
+        const ssize_t got = recv(sock, msg, sizeof(msg), 0);
+        if (got < 0 && errno == EINTR) continue;
+        return got == static_cast<ssize_t>(sizeof(msg)) && msg[0] == 'H';
+    }
+}
+
 /// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
-/// our end of its socket, or -1 with *error.
-inline int launch_helper(HelperMode mode, const helper_command& command, int region_fd, const std::string& log_path,
-                         const Transport* custom, const helper_config* config, std::string* error) {
+/// our end of its socket, or -1 with *error. `in_copy` (fork mode's fallback): the helper runs
+/// in a fork() of this process; otherwise `command` is exec'd from a clone (clone_for_exec),
+/// and with `hello` start() waits (up to 5 s) for the helper to say it is up.
+inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
+                         const std::string& log_path, const Transport* custom, const helper_config* config, std::string* error) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         *error = "socketpair: " + errno_text(errno);
@@ -11823,32 +11927,174 @@ inline int launch_helper(HelperMode mode, const helper_command& command, int reg
         close(log_fd);
         log_fd = -1;
     }
-    const pid_t child = fork();
+    (void)mode;
+    pid_t child = -1;
+    if (in_copy) {
+        child = fork();
+        if (child == 0) {
+            setsid();
+            const pid_t grandchild = fork();
+            if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+            helper_child_fds(region_fd, sv[1], log_fd);
+            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, config);
+        }
+    } else {
+        // Every signal blocked across the clone: no handler of the application runs in the
+        // child before exec (which resets the handlers; the mask is restored just before).
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        child = static_cast<pid_t>(clone_for_exec());
+        if (child == 0) {
+            setsid();
+            const long grandchild = clone_for_exec();
+            if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+            helper_child_fds(region_fd, sv[1], log_fd);
+            pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            execve(command.path.c_str(), command.argv.data(), command.envp.data());
+            _exit(127);
+        }
+        const int clone_errno = errno;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        errno = clone_errno;
+    }
     if (child < 0) {
-        *error = "fork: " + errno_text(errno);
+        *error = std::string(in_copy ? "fork: " : "clone: ") + errno_text(errno);
         close(sv[0]);
         close(sv[1]);
         if (log_fd >= 0) close(log_fd);
         return -1;
-    }
-    if (child == 0) {
-        setsid();
-        const pid_t grandchild = fork();
-        if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-        helper_child_fds(region_fd, sv[1], log_fd);
-        if (mode == HelperMode::fork) {
-            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, config);
-        }
-        execve(command.path.c_str(), command.argv.data(), command.envp.data());
-        _exit(127);
     }
     close(sv[1]);
     if (log_fd >= 0) close(log_fd);
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
+    if (hello && !await_hello(sv[0], 5000)) {
+        *error = "the clean helper (" + command.path + ") did not come up";
+        close(sv[0]);
+        return -1;
+    }
     return sv[0];
 }
+
+/// The file mapped at `address` (from /proc/self/maps); empty when it is none, or deleted.
+inline std::string mapped_file_of(std::uintptr_t address) {
+    std::string maps;
+    read_system_file("/proc/self/maps", &maps, 16u << 20);
+    std::string found;
+    std::size_t at = 0;
+    while (at < maps.size() && found.empty()) {
+        std::size_t end = maps.find('\n', at);
+        if (end == std::string::npos) end = maps.size();
+        const std::string line = maps.substr(at, end - at);
+        at = end + 1;
+        unsigned long long lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%llx-%llx", &lo, &hi) != 2 || address < lo || address >= hi) continue;
+        const std::size_t slash = line.find('/');  // no field before the path holds one
+        if (slash != std::string::npos) found = line.substr(slash);
+        if (found.size() >= 10 && found.compare(found.size() - 10, 10, " (deleted)") == 0) found.clear();
+    }
+    return found;
+}
+
+#if CRASHDROP_HELPER_EARLY_ENTRY && defined(__PIC__) && !defined(__PIE__)
+inline void helper_module_entry(int, char**, char** envp);
+#endif
+
+/// For crashdrop in a shared object: how the dynamic loader can start a clean helper from it.
+/// False (and *why) when it cannot: the module entry is not compiled in, no dynamic loader (a
+/// static host), not glibc, the object's file is gone or unnamed, or a path the loader's
+/// --preload list cannot hold (a space or a colon). Takes no lock of the loader's (a thread
+/// of the host may hold it for good: one inside dlopen()).
+inline bool find_loader_command(loader_command* out, std::string* why) {
+#if CRASHDROP_HELPER_EARLY_ENTRY && defined(__PIC__) && !defined(__PIE__)
+    const std::uintptr_t base = static_cast<std::uintptr_t>(getauxval(AT_BASE));
+#if defined(__GLIBC__)
+    // glibc's own function (its address, not dlsym: that would wait for the loader's lock).
+    const void* libc_symbol = reinterpret_cast<const void*>(&gnu_get_libc_version);
+#else
+    const void* libc_symbol = nullptr;  // the loader command is glibc's
+#endif
+    out->loader = base != 0 ? mapped_file_of(base) : std::string();
+    out->module = mapped_file_of(reinterpret_cast<std::uintptr_t>(&helper_module_entry));
+    const std::string libc = libc_symbol != nullptr ? mapped_file_of(reinterpret_cast<std::uintptr_t>(libc_symbol)) : std::string();
+    out->program = libc.empty() ? std::string() : libc.substr(0, libc.rfind('/') + 1) + "libdl.so.2";
+    if (out->loader.empty()) *why = "no dynamic loader was found";
+    else if (libc.empty()) *why = "the GNU C library was not found";
+    else if (access(out->program.c_str(), R_OK) != 0) *why = out->program + " was not found";
+    else if (out->module.empty()) *why = "the shared object holding crashdrop has no file";
+    else if (out->module.find_first_of(" :") != std::string::npos || out->program.find_first_of(" :") != std::string::npos) {
+        *why = "a path holds a space or a colon";
+    } else {
+        return true;
+    }
+    return false;
+#else
+    (void)out;
+    *why = "CRASHDROP_HELPER_EARLY_ENTRY is 0";
+    return false;
+#endif
+}
+
+#if CRASHDROP_HELPER_EARLY_ENTRY && !(defined(__PIC__) && !defined(__PIE__))
+/// The executable's .preinit_array entry: the dynamic loader calls it after mapping and
+/// relocating every library, before any library's or the executable's constructor and before
+/// main() (a static executable: __libc_start_main, before its constructors). In a helper
+/// started with an ":early" marker it becomes the helper, configured from the shared region,
+/// and never returns; anywhere else it returns at once. What the helper uses is ready by then:
+/// libc is initialised by the loader before any preinit entry (malloc and stdio need no
+/// constructor; `environ` is the one thing libc sets later, so it is set here from envp), and
+/// the parts of libstdc++ used (strings, containers, std::function, mutexes) need none of its
+/// constructors (no iostream objects are used). Sanitizer runtimes link their own preinit
+/// entry ahead of the application's objects, so they are initialised before this one.
+inline void helper_early_entry(int, char**, char** envp) {
+    if (envp == nullptr) return;
+    const std::size_t name = std::strlen(k_helper_env);
+    const char* spec = nullptr;
+    for (char** e = envp; *e != nullptr; ++e) {
+        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
+    }
+    helper_marker m;
+    if (!parse_helper_marker(spec, &m) || !m.early) return;
+    if (environ == nullptr) environ = envp;
+    unsetenv(k_helper_env);  // not for whatever the helper might start
+    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
+}
+__attribute__((section(".preinit_array"), used)) static void (*g_helper_early_entry)(int, char**, char**) = &helper_early_entry;
+#endif
+
+#if CRASHDROP_HELPER_EARLY_ENTRY && defined(__PIC__) && !defined(__PIE__)
+/// A shared object's entry (a shared object may have no .preinit_array): its first
+/// constructor. In the clean fork-mode helper the loader runs as
+/// `ld.so --preload <this object> libdl.so.2`; preloaded objects are initialised after their
+/// own dependencies (the C library, libstdc++) and before anything else, and the program
+/// (libdl.so.2) never runs. It takes the helper only when the marker names this object's file,
+/// so a dependency of it that holds another crashdrop lets it pass; anywhere else (the object
+/// loaded into its host) it returns at once. glibc calls constructors with the program's
+/// argc, argv and envp; `environ` is set here when it is not yet, as in the executable's entry.
+inline void helper_module_entry(int, char**, char** envp) {
+    if (envp == nullptr) return;
+    const std::size_t name = std::strlen(k_helper_env);
+    const char* spec = nullptr;
+    for (char** e = envp; *e != nullptr; ++e) {
+        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
+    }
+    helper_marker m;
+    if (!parse_helper_marker(spec, &m) || m.module == nullptr) return;
+    Dl_info self;
+    if (dladdr(reinterpret_cast<void*>(&helper_module_entry), &self) == 0 || self.dli_fname == nullptr ||
+        std::strcmp(self.dli_fname, m.module) != 0) {
+        return;
+    }
+    if (environ == nullptr) environ = envp;
+    unsetenv(k_helper_env);
+    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
+}
+__attribute__((constructor(101))) static void crashdrop_helper_module_entry(int argc, char** argv, char** envp) {
+    helper_module_entry(argc, argv, envp);
+}
+#endif
 
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
@@ -13500,23 +13746,53 @@ inline Status linux_start(const Options& options) {
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
     g->respawn_path = nullptr;
     if (options.helper_mode != HelperMode::none && g->region_fd >= 0) {
-        const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true);
+        // The .preinit_array entry takes the helper when crashdrop lives in the executable and
+        // the helper runs no code of the application; fork mode then execs a clean helper too.
+        // A shared object's fork-mode helper is exec'd through the dynamic loader instead.
+#if CRASHDROP_HELPER_EARLY_ENTRY && !(defined(__PIC__) && !defined(__PIE__))
+        const bool early = !helper_runs_application_code(options);
+#else
+        const bool early = false;
+#endif
+        loader_command loader;
+        std::string loader_why;
+        const bool via_loader = !early && options.helper_mode == HelperMode::fork && !helper_runs_application_code(options) &&
+                                find_loader_command(&loader, &loader_why);
+        const bool clean_fork = options.helper_mode == HelperMode::fork && (early || via_loader);
+        const Transport* custom = options.transport ? &options.transport : nullptr;
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
-        const int sock = launch_helper(options.helper_mode, command, g->region_fd, g->helper_log_path,
-                                       options.transport ? &options.transport : nullptr, nullptr, &error);
+        int sock = -1;
+        {
+            const helper_command command =
+                make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork, via_loader ? &loader : nullptr);
+            sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
+                                 g->region_fd, g->helper_log_path, custom, nullptr, &error);
+        }
+        bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
+        if (options.helper_mode == HelperMode::fork && !clean_fork) {
+            note(g, std::string("helper: runs in a fork of this process (") +
+                        (helper_runs_application_code(options) ? "a custom transport is application code" : loader_why) + ")");
+        }
+        if (sock < 0 && clean_fork) {
+            note(g, "helper: " + error + "; it runs in a fork of this process instead");
+            exec_helper = false;
+            sock = launch_helper(options.helper_mode, true, false, helper_command(), g->region_fd, g->helper_log_path, custom, nullptr,
+                                 &error);
+        }
         g->launching_helper.store(0, std::memory_order_release);
         if (sock >= 0) {
             g->helper_sock.store(sock, std::memory_order_release);
         } else {
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
         }
-        if (options.helper_mode != HelperMode::fork) {
+        if (exec_helper) {
             linux_runtime& rt = runtime();
             if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
             rt.respawn = packed_command();
             g->command_lo = g->command_hi = 0;
-            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false), &rt.respawn)) {
+            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false, via_loader ? &loader : nullptr),
+                             &rt.respawn)) {
                 g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
                 g->command_hi = g->command_lo + rt.respawn.size;
                 g->respawn_argv = rt.respawn.argv;

@@ -107,6 +107,18 @@
 #endif
 #endif
 
+// CRASHDROP_HELPER_EARLY_ENTRY: 1 (the default) lets a helper started from the binary that holds
+// the implementation become the helper before any of the application's code runs (Linux). In
+// an executable: an ELF .preinit_array entry, which the re-exec helper and fork mode's clean
+// helper enter before any constructor and main(). In a shared library (position-independent
+// code that is not a PIE; a shared object may have no .preinit_array): its first constructor,
+// which fork mode's clean helper enters (the dynamic loader started with the library
+// preloaded). 0: none; the re-exec helper goes through main() to start() as before, and the
+// fork-mode helper is a fork of the application (docs/helper-and-uploads.md).
+#ifndef CRASHDROP_HELPER_EARLY_ENTRY
+#define CRASHDROP_HELPER_EARLY_ENTRY 1
+#endif
+
 // ---- namespace and visibility ----------------------------------------------------------------
 // The inline namespace carries the version: two copies of crashdrop at different versions in
 // one process (a host and a plugin) never share a symbol or a layout.

@@ -24,7 +24,8 @@
 // fill_disk=N: after start(), fill the file system that holds the database (a file
 // <database>/filler) until only about N bytes are free, so that a dump no longer fits.
 //
-// Its main() calls start() before anything with side effects, as re-exec mode requires.
+// Its main() calls start() before anything with side effects but UPLOAD_TARGET_SIDE_EFFECTS's
+// (which the helper, entered before constructors and main(), must not repeat).
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -46,6 +47,23 @@
 #include <string>
 
 int* volatile g_null = nullptr;
+
+// UPLOAD_TARGET_SIDE_EFFECTS=FILE: a global constructor and main(), before start(), each append
+// a line naming themselves and the pid to FILE - what an application does before start() (a
+// log opened, a lock taken) that must not happen again in its helper.
+static void append_side_effect(const char* who) {
+    const char* file = getenv("UPLOAD_TARGET_SIDE_EFFECTS");
+    if (file == nullptr) return;
+    const int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    char line[96];
+    const int n = snprintf(line, sizeof(line), "%s pid=%d\n", who, static_cast<int>(getpid()));
+    if (n > 0 && write(fd, line, static_cast<size_t>(n)) != n) perror("side effect");
+    close(fd);
+}
+struct global_side_effect {
+    global_side_effect() { append_side_effect("constructor"); }
+} g_global_side_effect;
 
 // The store to null is the point: UBSan (tools/test_sanitizers.sh) must let it fault.
 __attribute__((noinline, no_sanitize("undefined"))) void crash_now() {
@@ -130,6 +148,7 @@ int main(int argc, char** argv) {
         fprintf(stderr, "usage: upload_target <mode> <database> [key=value ...]\n");
         return 2;
     }
+    append_side_effect("main before start");
     const std::string mode = argv[1];
     std::map<std::string, std::string> kv;
     for (int i = 3; i < argc; ++i) {

@@ -40,6 +40,9 @@
 #if CRASHDROP_OS_LINUX
 #include <dirent.h>
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <gnu/libc-version.h>
+#endif
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -456,23 +456,53 @@ inline Status linux_start(const Options& options) {
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
     g->respawn_path = nullptr;
     if (options.helper_mode != HelperMode::none && g->region_fd >= 0) {
-        const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true);
+        // The .preinit_array entry takes the helper when crashdrop lives in the executable and
+        // the helper runs no code of the application; fork mode then execs a clean helper too.
+        // A shared object's fork-mode helper is exec'd through the dynamic loader instead.
+#if CRASHDROP_HELPER_EARLY_ENTRY && !(defined(__PIC__) && !defined(__PIE__))
+        const bool early = !helper_runs_application_code(options);
+#else
+        const bool early = false;
+#endif
+        loader_command loader;
+        std::string loader_why;
+        const bool via_loader = !early && options.helper_mode == HelperMode::fork && !helper_runs_application_code(options) &&
+                                find_loader_command(&loader, &loader_why);
+        const bool clean_fork = options.helper_mode == HelperMode::fork && (early || via_loader);
+        const Transport* custom = options.transport ? &options.transport : nullptr;
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
-        const int sock = launch_helper(options.helper_mode, command, g->region_fd, g->helper_log_path,
-                                       options.transport ? &options.transport : nullptr, nullptr, &error);
+        int sock = -1;
+        {
+            const helper_command command =
+                make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork, via_loader ? &loader : nullptr);
+            sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
+                                 g->region_fd, g->helper_log_path, custom, nullptr, &error);
+        }
+        bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
+        if (options.helper_mode == HelperMode::fork && !clean_fork) {
+            note(g, std::string("helper: runs in a fork of this process (") +
+                        (helper_runs_application_code(options) ? "a custom transport is application code" : loader_why) + ")");
+        }
+        if (sock < 0 && clean_fork) {
+            note(g, "helper: " + error + "; it runs in a fork of this process instead");
+            exec_helper = false;
+            sock = launch_helper(options.helper_mode, true, false, helper_command(), g->region_fd, g->helper_log_path, custom, nullptr,
+                                 &error);
+        }
         g->launching_helper.store(0, std::memory_order_release);
         if (sock >= 0) {
             g->helper_sock.store(sock, std::memory_order_release);
         } else {
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
         }
-        if (options.helper_mode != HelperMode::fork) {
+        if (exec_helper) {
             linux_runtime& rt = runtime();
             if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
             rt.respawn = packed_command();
             g->command_lo = g->command_hi = 0;
-            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false), &rt.respawn)) {
+            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false, via_loader ? &loader : nullptr),
+                             &rt.respawn)) {
                 g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
                 g->command_hi = g->command_lo + rt.respawn.size;
                 g->respawn_argv = rt.respawn.argv;
