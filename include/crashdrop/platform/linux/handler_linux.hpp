@@ -118,6 +118,7 @@ CRASHDROP_SIGSAFE_INLINE bool reraise_needed(int sig, const siginfo_t* info) {
 CRASHDROP_SIGSAFE_INLINE int signal_index(int sig) {
     for (int i = 0; i < k_fatal_signal_count; ++i) {
         if (k_fatal_signals[i] == sig) return i;
+        CRASHDROP_LOOP_BARRIER();  // stays a loop: clang makes a switch of it, an indirect jump (a table)
     }
     return -1;
 }
