@@ -738,7 +738,7 @@ TEST_CASE("a handler that resets SIG_DFL and re-raises (Node's way): one dump of
     CHECK(c.run.err.find("HOST HANDLER: not a fault of mine (dumps so far: 0)") != std::string::npos);
     generated_crash_case(c);
 }
-TEST_CASE("fault_filter: faults it claims in the program's own code give no report; the crash it declines is dumped", "[crash][hosts]") {
+TEST_CASE("fault_filter: faults it claims in the program's own code give no report, and the crash it declines is dumped", "[crash][hosts]") {
     crash_run c = run_target(FAULT_HOST, "filter", {}, {}, 120);
     CHECK(c.run.out.find("filter_called=1") != std::string::npos);
     check_recovered(c);
