@@ -169,6 +169,7 @@
 #ifndef CRASHDROP_C_API_INCLUDED
 #define CRASHDROP_C_API_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -223,6 +224,12 @@ enum crashdrop_level {
     CRASHDROP_LEVEL_FATAL = 4
 };
 
+/* crashdrop::Options::fault_filter (its rules are there): on Linux info is the handler's
+ * siginfo_t* and context its ucontext_t*, so a function of the shape of a SA_SIGINFO handler that
+ * returns bool (v8::TryHandleWebAssemblyTrapPosix) fits. It returns true when it handled the
+ * fault. Refused on Windows. */
+typedef bool (*crashdrop_fault_filter)(int signo, void* info, void* context);
+
 /* The C view of crashdrop::Options (its fields mean what they mean there; defaults in
  * brackets; an int flag is "on" when non-zero). Fill it with crashdrop_options_init() first
  * (it sets struct_size and every default), then change what you need. Strings are copied by
@@ -257,6 +264,7 @@ typedef struct crashdrop_options {
     int only_this_module;            /* [0] report only crashes of this module (plugins) */
     uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
     int include_command_line;        /* [0] the whole command line in dumps (else argv[0] only) */
+    crashdrop_fault_filter fault_filter; /* [NULL] asked first about every fault (Linux only) */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to
@@ -578,7 +586,19 @@ CRASHDROP_NAMESPACE_END
 #include <vector>
 
 
+#if !CRASHDROP_OS_WINDOWS
+#include <signal.h>  // siginfo_t, for FaultFilter
+#endif
+
 CRASHDROP_NAMESPACE_BEGIN
+
+/// Options::fault_filter: returns true when it has dealt with the fault (see there).
+/// On Linux the shape of a SA_SIGINFO handler, so that v8::TryHandleWebAssemblyTrapPosix fits.
+#if CRASHDROP_OS_WINDOWS
+using FaultFilter = bool (*)(int code, void* info, void* context);  // refused by start() on Windows
+#else
+using FaultFilter = bool (*)(int signo, siginfo_t* info, void* ucontext);
+#endif
 
 struct Options {
     /// Crash database folder. Created (mode 0700) if missing; dumps are written to
@@ -721,6 +741,22 @@ struct Options {
     /// was installed before crashdrop's, untouched, as if crashdrop were not there. For
     /// plugins; std::terminate is then left to the host (handle_terminate is ignored).
     bool only_this_module = false;
+
+    /// A host's own recovery from faults, asked first. Linux: called on the faulting thread for
+    /// every fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS) while
+    /// crashdrop is started, before crashdrop does anything else, with the arguments its signal
+    /// handler got; it may rewrite the context (say, move the program counter to a landing pad).
+    /// Returning true means "handled": crashdrop returns from its handler (the thread goes on
+    /// with the context as the filter left it), writes no report and stays installed. Returning
+    /// false lets crashdrop go on as if there were no filter. Point it at
+    /// v8::TryHandleWebAssemblyTrapPosix, wasmtime's or your VM's handler. It runs inside a
+    /// signal handler, possibly on an alternate signal stack of 64 KiB: it must be
+    /// async-signal-safe (no malloc, no locks, no stdio), must not throw, and must leave by
+    /// returning - or by siglongjmp to a sigsetjmp(env, 1) of the same thread, as a handler may;
+    /// it is not called again for a fault inside itself (that fault is reported). nullptr: none.
+    /// Windows: start() refuses it (Error::invalid_options): a host's vectored handlers and
+    /// __try/__except see an exception before crashdrop does.
+    FaultFilter fault_filter = nullptr;
 };
 
 CRASHDROP_NAMESPACE_END
@@ -3545,12 +3581,45 @@ constexpr u32 k_max_own_ranges = 16;
 /// how deep in its stack our frame was: a call back into crashdrop from that handler is a
 /// chain loop, not a new crash. A slot whose frame is not below the new one is stale (the
 /// handler left with siglongjmp) and is reused.
+/// The same table marks a thread inside a call crashdrop makes before it decides (kind
+/// pk_first_chance: the previous handler given the first chance at a fault; pk_filter:
+/// Options::fault_filter): a fault or a call back into crashdrop from there is not offered to
+/// them again (see callout_active in handler_linux.hpp).
+enum passing_kind : u32 { pk_pass_on = 0, pk_first_chance = 1, pk_filter = 2 };
 struct passing_thread {
     std::atomic<u32> tid;
-    u32 reserved;
+    u32 kind;                // passing_kind
     std::atomic<u64> frame;
+    u64 context;             // pk_first_chance, pk_filter: the ucontext_t* of the fault offered
+    int signo;               // and its signal
+    u32 reserved;
 };
 constexpr u32 k_max_passing = 32;
+
+/// A fault handed back to the program by the first chance (the previous handler returned and
+/// changed nothing): the faulting instruction runs again. If the same fault (the same signal
+/// and fault address, every register the same) comes back on the same thread within
+/// k_retry_cpu_bound_ns of that thread's CPU time, the instruction ran again and nothing had
+/// been fixed: it is then dumped. (A program that went on in between and faults at the same
+/// place again has different registers: a loop counter, a return value.) One slot per thread
+/// that is retrying; a slot whose wall-clock stamp is older than k_retry_slot_stale_ns may be
+/// taken by another thread.
+struct retry_slot {
+    std::atomic<u32> tid;  // 0: free
+    int signo;
+    u64 ip;
+    u64 address;           // si_addr
+    u64 sp;
+    u64 registers;         // a hash of the whole register context (context_hash)
+    long long cpu_ns;      // CLOCK_THREAD_CPUTIME_ID when the fault was handed back
+    std::atomic<long long> wall_ns;  // CLOCK_MONOTONIC then
+};
+constexpr u32 k_max_retry_slots = 64;
+// Running an instruction again costs the thread a return from the handler and a new fault:
+// microseconds of its CPU time, however long it waits for a CPU (time spent stopped or
+// preempted is not the thread's CPU time).
+constexpr long long k_retry_cpu_bound_ns = 2000000;   // 2 ms
+constexpr long long k_retry_slot_stale_ns = 1000000000;  // 1 s
 
 /// What a dump is for: a crash (with its signal) or write_dump().
 struct dump_request {
@@ -3560,6 +3629,7 @@ struct dump_request {
     u64 address;           // crash: si_addr
     const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
     u32 tid;               // the crashing or requesting thread
+    bool keep_blocked = false;  // crash: the signal stays blocked while the dump is written (it is pending)
 };
 
 struct linux_state {
@@ -3648,6 +3718,8 @@ struct linux_state {
     u32 capture_cookie;          // this copy's mark on its capture signals (another copy may share the signal)
     std::atomic<u32> crash_done_tid;  // the thread whose crash this copy has dumped (a later entry is a chain loop)
     passing_thread passing[k_max_passing];
+    FaultFilter fault_filter;    // Options::fault_filter (nullptr: none)
+    retry_slot retries[k_max_retry_slots];  // faults handed back by the first chance
     // only_this_module: the segments of the module that holds this copy
     u32 only_own;
     u32 own_range_count;
@@ -3682,6 +3754,36 @@ CRASHDROP_NAMESPACE_END
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
+/// Parses the line text[pos, eol) of /proc/self/maps into *m (path_offset is into text).
+CRASHDROP_SIGSAFE void parse_map_line(const char* text, std::size_t pos, std::size_t eol, mapping* out) {
+    mapping& m = *out;
+    zero_bytes(&m, sizeof(m));
+    std::size_t p = pos;
+    m.start = parse_hex(text, eol, &p);
+    if (p < eol && text[p] == '-') ++p;
+    m.end = parse_hex(text, eol, &p);
+    skip_spaces(text, eol, &p);
+    if (p + 4 <= eol) {
+        if (text[p] == 'r') m.perms |= perm_read;
+        if (text[p + 1] == 'w') m.perms |= perm_write;
+        if (text[p + 2] == 'x') m.perms |= perm_exec;
+        if (text[p + 3] == 'p') m.perms |= perm_private;
+        p += 4;
+    }
+    skip_spaces(text, eol, &p);
+    m.offset = parse_hex(text, eol, &p);
+    skip_spaces(text, eol, &p);
+    const u64 major = parse_hex(text, eol, &p);
+    if (p < eol && text[p] == ':') ++p;
+    const u64 minor = parse_hex(text, eol, &p);
+    m.dev = static_cast<u32>((major << 20) | (minor & 0xfffffu));
+    skip_spaces(text, eol, &p);
+    m.inode = parse_dec(text, eol, &p);
+    skip_spaces(text, eol, &p);
+    m.path_offset = static_cast<u32>(p);
+    m.path_length = static_cast<u16>(eol - p > 0xffff ? 0xffff : eol - p);
+}
+
 /// Parses maps text into g->maps. Returns the number of lines that did not fit the table.
 CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n) {
     g->map_count = 0;
@@ -3691,31 +3793,7 @@ CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n
         std::size_t eol = pos;
         while (eol < n && text[eol] != '\n') ++eol;
         mapping m;
-        zero_bytes(&m, sizeof(m));
-        std::size_t p = pos;
-        m.start = parse_hex(text, eol, &p);
-        if (p < eol && text[p] == '-') ++p;
-        m.end = parse_hex(text, eol, &p);
-        skip_spaces(text, eol, &p);
-        if (p + 4 <= eol) {
-            if (text[p] == 'r') m.perms |= perm_read;
-            if (text[p + 1] == 'w') m.perms |= perm_write;
-            if (text[p + 2] == 'x') m.perms |= perm_exec;
-            if (text[p + 3] == 'p') m.perms |= perm_private;
-            p += 4;
-        }
-        skip_spaces(text, eol, &p);
-        m.offset = parse_hex(text, eol, &p);
-        skip_spaces(text, eol, &p);
-        const u64 major = parse_hex(text, eol, &p);
-        if (p < eol && text[p] == ':') ++p;
-        const u64 minor = parse_hex(text, eol, &p);
-        m.dev = static_cast<u32>((major << 20) | (minor & 0xfffffu));
-        skip_spaces(text, eol, &p);
-        m.inode = parse_dec(text, eol, &p);
-        skip_spaces(text, eol, &p);
-        m.path_offset = static_cast<u32>(p);
-        m.path_length = static_cast<u16>(eol - p > 0xffff ? 0xffff : eol - p);
+        parse_map_line(text, pos, eol, &m);
         if (m.end > m.start) {
             if (g->map_count < g->map_capacity) {
                 copy_bytes(&g->maps[g->map_count], &m, sizeof(m));
@@ -3727,6 +3805,56 @@ CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n
         pos = eol + 1;
     }
     return dropped;
+}
+
+/// The line of /proc/self/maps that holds `addr`, read now in pieces through buf[0, cap) (any
+/// thread may call this at any time: the table g->maps belongs to the dump being written). On
+/// success *out is that mapping and path[] the start of its path (NUL-terminated, cut to
+/// path_cap - 1 bytes). False when no mapping holds addr or the file cannot be read.
+/// "/proc/self/maps" by name first: qemu-user answers that name (only) with the guest's map.
+CRASHDROP_SIGSAFE bool lookup_mapping(linux_state* g, u64 addr, char* buf, std::size_t cap, mapping* out, char* path,
+                                      std::size_t path_cap) {
+    int fd = sys_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && g->proc_self_fd >= 0) fd = sys_openat(g->proc_self_fd, "maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    std::size_t have = 0;  // bytes in buf
+    bool eof = false;
+    bool skip = false;     // the next line end ends a line too long for buf, whose start was parsed
+    bool found = false;
+    bool done = false;
+    while (!done) {
+        if (!eof) {
+            const long r = sys_read(fd, buf + have, cap - have);
+            if (r == -EINTR) continue;
+            if (r <= 0) eof = true;
+            else have += static_cast<std::size_t>(r);
+        }
+        std::size_t pos = 0;
+        while (!done) {
+            std::size_t eol = pos;
+            while (eol < have && buf[eol] != '\n') ++eol;
+            const bool whole = eol < have || (eof && eol > pos);
+            const bool too_long = pos == 0 && eol == have && have == cap;
+            if (!whole && !too_long) break;
+            if (!skip) {
+                parse_map_line(buf, pos, eol, out);
+                if (addr >= out->start && addr < out->end) {
+                    found = true;
+                    const std::size_t n = min_u64(out->path_length, path_cap - 1);
+                    copy_bytes(path, buf + out->path_offset, n);
+                    path[n] = '\0';
+                }
+                if (found || out->start > addr) done = true;  // the lines are in address order
+            }
+            skip = too_long;
+            pos = eol < have ? eol + 1 : have;
+        }
+        if (pos > 0 && pos < have) copy_bytes(buf, buf + pos, have - pos);  // keep the unfinished line
+        have -= pos;
+        if (eof && have == 0) done = true;
+    }
+    sys_close(fd);
+    return found;
 }
 
 /// The mapping containing addr, or nullptr. The table is sorted (the kernel lists in order).
@@ -10587,6 +10715,10 @@ inline Status check_options(const Options& o) {
     if (o.helper_mode == HelperMode::fork) {
         return invalid("helper_mode fork is not available on Windows (a plugin uses HelperMode::external)");
     }
+    if (o.fault_filter != nullptr) {
+        return invalid("fault_filter is not used on Windows (a host's vectored handlers and __try/__except see an "
+                       "exception before crashdrop does): leave it nullptr");
+    }
 #else
     const bool helper_ok = !o.helper_path.empty() && access(o.helper_path.c_str(), X_OK) == 0;
 #endif
@@ -11799,9 +11931,12 @@ CRASHDROP_SIGSAFE bool install_fatal_handler(int sig, struct sigaction* previous
     return sigaction(sig, &sa, previous) == 0;  // async-signal-safe
 }
 
-CRASHDROP_SIGSAFE void restore_previous_handlers(linux_state* g) {
+/// Puts back the handlers crashdrop found, except for `keep_sig` (0: none), whose disposition
+/// a previous handler has just set itself.
+CRASHDROP_SIGSAFE void restore_previous_handlers(linux_state* g, int keep_sig = 0) {
     if (g->handlers_installed.exchange(0, std::memory_order_acq_rel) == 0) return;
     for (int i = 0; i < k_fatal_signal_count; ++i) {
+        if (k_fatal_signals[i] == keep_sig) continue;
         sigaction(k_fatal_signals[i], &g->previous[i], nullptr);  // async-signal-safe
     }
 }
@@ -11837,13 +11972,14 @@ CRASHDROP_SIGSAFE void fail_safe(linux_state* g, int nested_sig) {
 /// Writes the crash dump with an escape armed: a fault inside the writer (fail_safe) comes back
 /// here and the dump counts as failed. The crash's own signal is unblocked meanwhile, so that a
 /// second fault of the same signal reaches fail_safe instead of being delivered blocked (which
-/// the kernel turns into death by SIG_DFL, without the previous handler). Never inlined: the
-/// escape needs this frame.
+/// the kernel turns into death by SIG_DFL, without the previous handler) - unless the signal is
+/// pending already (req->keep_blocked: a previous handler re-raised it), which would end the
+/// process mid-dump. Never inlined: the escape needs this frame.
 CRASHDROP_SIGSAFE long run_crash_writer(linux_state* g, const dump_request* req) {
     volatile long r = -EFAULT;  // in memory: read again after the escape
     if (__builtin_setjmp(g->writer_escape) == 0) {
         g->writer_escape_tid.store(req->tid, std::memory_order_release);
-        set_signal_blocked(req->signo, false);
+        if (!req->keep_blocked) set_signal_blocked(req->signo, false);
         r = write_minidump(g, req);
         set_signal_blocked(req->signo, true);
         g->writer_escape_tid.store(0, std::memory_order_release);
@@ -11940,32 +12076,56 @@ CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* i
     return false;
 }
 
-/// The entry of `tid` among the threads inside a handler crashdrop passed a crash to, whose
-/// frame lies above `frame` (so this call is nested inside that one); nullptr if none.
-CRASHDROP_SIGSAFE passing_thread* find_passing(linux_state* g, u32 tid, u64 frame) {
-    for (u32 i = 0; i < k_max_passing; ++i) {
-        passing_thread* p = &g->passing[i];
-        if (p->tid.load(std::memory_order_acquire) == tid && p->frame.load(std::memory_order_acquire) > frame) return p;
-    }
-    return nullptr;
+/// Is this thread still inside the call that entry p marks, seen from a call of crashdrop's
+/// handler whose frame is `frame` with signal frame `uc`? Its frame must lie above ours (so
+/// this call is nested inside that one). For a first chance or the fault filter that is not
+/// enough: without an alternate stack, an entry left behind by siglongjmp can lie above a later,
+/// deeper fault. So one of two must hold as well: the call is ours called back with the same
+/// signal frame, or the entry's signal was blocked when this signal came (it is, from its
+/// delivery until its handler returns; siglongjmp to a sigsetjmp(env, 1) unblocks it).
+CRASHDROP_SIGSAFE_INLINE bool passing_live(const passing_thread* p, u64 frame, const ucontext_t* uc) {
+    if (p->frame.load(std::memory_order_acquire) <= frame) return false;
+    if (p->kind == pk_pass_on) return true;
+    if (p->context == reinterpret_cast<u64>(uc)) return true;
+    return uc != nullptr && sigismember(&uc->uc_sigmask, p->signo) == 1;  // async-signal-safe
 }
 
-CRASHDROP_SIGSAFE passing_thread* enter_passing(linux_state* g, u32 tid, u64 frame) {
-    // A stale entry of this thread (its handler left by siglongjmp) is reused first.
+/// The entry of `tid` among the threads inside a handler crashdrop passed a crash to (or a call
+/// it made before deciding: the first chance, the fault filter) that this call is nested in;
+/// a pass_on entry first. nullptr if none.
+CRASHDROP_SIGSAFE passing_thread* find_passing(linux_state* g, u32 tid, u64 frame, const ucontext_t* uc) {
+    passing_thread* callout = nullptr;
     for (u32 i = 0; i < k_max_passing; ++i) {
         passing_thread* p = &g->passing[i];
-        if (p->tid.load(std::memory_order_acquire) == tid) {
-            p->frame.store(frame, std::memory_order_release);
-            return p;
+        if (p->tid.load(std::memory_order_acquire) != tid || !passing_live(p, frame, uc)) continue;
+        if (p->kind == pk_pass_on) return p;
+        callout = p;
+    }
+    return callout;
+}
+
+CRASHDROP_SIGSAFE_INLINE passing_thread* fill_passing(passing_thread* p, u64 frame, u32 kind, const void* uc, int sig) {
+    p->kind = kind;
+    p->context = reinterpret_cast<u64>(uc);
+    p->signo = sig;
+    p->frame.store(frame, std::memory_order_release);
+    return p;
+}
+
+CRASHDROP_SIGSAFE passing_thread* enter_passing(linux_state* g, u32 tid, u64 frame, u32 kind = pk_pass_on,
+                                                const void* uc = nullptr, int sig = 0) {
+    // A stale entry of this thread (its handler left by siglongjmp) is reused first; one that
+    // this call is nested in stays.
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        if (p->tid.load(std::memory_order_acquire) == tid && !passing_live(p, frame, static_cast<const ucontext_t*>(uc))) {
+            return fill_passing(p, frame, kind, uc, sig);
         }
     }
     for (u32 i = 0; i < k_max_passing; ++i) {
         passing_thread* p = &g->passing[i];
         u32 expected = 0;
-        if (p->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
-            p->frame.store(frame, std::memory_order_release);
-            return p;
-        }
+        if (p->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) return fill_passing(p, frame, kind, uc, sig);
     }
     return nullptr;  // more than k_max_passing threads at once: loop detection is off for this one
 }
@@ -11976,21 +12136,24 @@ CRASHDROP_SIGSAFE void leave_passing(passing_thread* p) {
     p->tid.store(0, std::memory_order_release);
 }
 
-/// Hands a crash that is not ours to the handler installed before crashdrop, by calling it
-/// as the kernel would have, and stays installed (a host that recovers from its own fault
-/// keeps crashdrop). With no previous handler the process dies of the signal's default action.
-CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc) {
+/// A disposition that is a function (not SIG_DFL or SIG_IGN, whatever sa_flags say: the
+/// kernel looks at the value).
+CRASHDROP_SIGSAFE_INLINE bool is_handler(const struct sigaction* sa) {
+    void (*h)(int) = sa->sa_handler;  // the same bits as sa_sigaction
+    return h != SIG_DFL && h != SIG_IGN;
+}
+
+/// Calls the handler installed before crashdrop for `sig` as the kernel would have, with this
+/// thread marked in the passing table (as `kind`) meanwhile. False, and nothing called, when
+/// there is none (SIG_DFL, SIG_IGN). It may not return (siglongjmp): that leaves a stale mark.
+CRASHDROP_SIGSAFE bool call_previous(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc, u32 kind) {
     const int index = signal_index(sig);
-    if (index < 0) return;
+    if (index < 0) return false;
     struct sigaction* prev = &g->previous[index];
+    if (!is_handler(prev)) return false;
     const bool has_siginfo = (prev->sa_flags & SA_SIGINFO) != 0;
-    if ((!has_siginfo && (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)) ||
-        (has_siginfo && prev->sa_sigaction == nullptr)) {
-        die_by_default(sig, info);
-        return;
-    }
     const u64 frame = reinterpret_cast<u64>(__builtin_frame_address(0));
-    passing_thread* mark = enter_passing(g, tid, frame);
+    passing_thread* mark = enter_passing(g, tid, frame, kind, uc, sig);
     const unsigned flags = static_cast<unsigned>(prev->sa_flags);  // SA_RESETHAND is the sign bit
     const bool reset = (flags & static_cast<unsigned>(SA_RESETHAND)) != 0u;
     void (*handler)(int) = prev->sa_handler;
@@ -12006,50 +12169,206 @@ CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info
         handler(sig);
     }
     leave_passing(mark);
+    return true;
 }
 
-CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
-    linux_state* g = &g_state;
-    auto* uc = static_cast<ucontext_t*>(ucv);
+/// Hands a crash that is not ours to the handler installed before crashdrop, by calling it
+/// as the kernel would have, and stays installed (a host that recovers from its own fault
+/// keeps crashdrop). With no previous handler the process dies of the signal's default action.
+CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc) {
+    if (signal_index(sig) < 0) return;
+    if (!call_previous(g, tid, sig, info, uc, pk_pass_on)) die_by_default(sig, info);
+}
 
-    // Someone saved and restored our handler with signal(): it lost SA_SIGINFO (so info is
-    // garbage) and SA_ONSTACK. Put it back as it was and let the signal come again.
-    struct sigaction current;
-    if (sigaction(sig, nullptr, &current) == 0 &&  // async-signal-safe
-        current.sa_sigaction == fatal_handler && !(current.sa_flags & SA_SIGINFO)) {
-        install_fatal_handler(sig, nullptr);
-        if (sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS) sys_tgkill(sys_getpid(), sys_gettid(), sig);
-        return;
-    }
+// ---- faults a host recovers from: the fault filter and the first chance --------------------
 
-    const u32 tid = static_cast<u32>(sys_gettid());
-    // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
-    // to after dumping it) called us back, so the chain has gone round. End it.
-    if (find_passing(g, tid, reinterpret_cast<u64>(__builtin_frame_address(0))) != nullptr ||
-        g->crash_done_tid.load(std::memory_order_acquire) == tid) {
-        die_by_default(sig, info);
-        return;
-    }
-    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
-    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
-    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
-    // out again before anything that may not come back (a previous handler, a long wait).
-    bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
-    if (running) {
-        g->users.fetch_add(1, std::memory_order_seq_cst);
-        running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
-        if (!running) g->users.fetch_sub(1, std::memory_order_release);
-    }
-    if (!running) {
-        pass_on(g, tid, sig, info, ucv);
-        return;
-    }
-    if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
-        g->users.fetch_sub(1, std::memory_order_release);
-        pass_on(g, tid, sig, info, ucv);
-        return;
-    }
+/// How a crash dump ends (dump_crash): the handlers crashdrop found are put back and the
+/// fault runs again under them (ce_previous); the same but the signal keeps the disposition a
+/// previous handler just gave it (ce_keep); or the fault runs again under SIG_DFL (ce_default).
+enum crash_end : int { ce_previous = 0, ce_keep = 1, ce_default = 2 };
 
+/// si_code of a seccomp filter's SECCOMP_RET_TRAP (SYS_SECCOMP in the kernel's
+/// asm-generic/siginfo.h; glibc's <signal.h> does not define it).
+constexpr int k_sys_seccomp = 1;
+
+/// What the first chance came to.
+enum first_chance_result : int {
+    fc_not_offered = 0,  // not a fault for the previous handler: crashdrop goes on as usual
+    fc_handled = 1,      // the previous handler dealt with it (or it runs again): return
+    fc_dumped = 2,       // it gave up; the dump has been written from the original fault: return
+    fc_came_back = 3,    // the same fault again right after it was handed back: dump it
+};
+
+/// Counts this thread in among the users of the region (see fatal_handler) if crashdrop is
+/// running; false, and not counted, if it is not.
+CRASHDROP_SIGSAFE_INLINE bool count_in(linux_state* g) {
+    if (g->started.load(std::memory_order_seq_cst) != 2 || g->handlers_installed.load(std::memory_order_acquire) == 0) return false;
+    g->users.fetch_add(1, std::memory_order_seq_cst);
+    if (g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0) return true;
+    g->users.fetch_sub(1, std::memory_order_release);
+    return false;
+}
+
+/// Asks Options::fault_filter about a fault, with this thread marked in the passing table
+/// meanwhile (a fault inside the filter is then not offered to it again). True: handled.
+CRASHDROP_SIGSAFE bool ask_fault_filter(linux_state* g, u32 tid, FaultFilter filter, int sig, siginfo_t* info, void* uc) {
+    const u64 frame = reinterpret_cast<u64>(__builtin_frame_address(0));
+    passing_thread* mark = enter_passing(g, tid, frame, pk_filter, uc, sig);
+    const bool handled = filter(sig, info, uc);
+    leave_passing(mark);
+    return handled;
+}
+
+CRASHDROP_SIGSAFE_INLINE long long thread_cpu_ns() {
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = 0;
+    sys_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+/// Where a fault happened and the state it happened in.
+struct fault_point {
+    u64 ip;
+    u64 sp;
+    u64 address;    // si_addr
+    u64 registers;  // FNV-1a of the whole register context (general and floating-point)
+};
+
+CRASHDROP_SIGSAFE void get_fault_point(const ucontext_t* uc, const siginfo_t* info, fault_point* out) {
+    md_context ctx;
+    fill_context(&ctx, uc);  // zeroed first: its padding is the same every time
+    out->ip = context_ip(&ctx);
+    out->sp = context_sp(&ctx);
+    out->address = reinterpret_cast<u64>(info->si_addr);
+    const auto* bytes = reinterpret_cast<const u8*>(&ctx);
+    u64 h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < sizeof(ctx); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    out->registers = h;
+}
+
+/// Did the first chance hand this very fault (signal, fault address, every register) back to
+/// this thread within k_retry_cpu_bound_ns of the thread's CPU time? Then the instruction ran
+/// again and nothing had been fixed. The thread's record is dropped either way.
+CRASHDROP_SIGSAFE bool retry_came_back(linux_state* g, u32 tid, int sig, const fault_point* f) {
+    const long long now = thread_cpu_ns();
+    for (u32 i = 0; i < k_max_retry_slots; ++i) {
+        retry_slot* r = &g->retries[i];
+        if (r->tid.load(std::memory_order_acquire) != tid) continue;
+        const long long spent = now - r->cpu_ns;
+        const bool same = r->signo == sig && r->ip == f->ip && r->sp == f->sp && r->address == f->address &&
+                          r->registers == f->registers;
+        u32 mine = tid;
+        // Taken over meanwhile (it was older than k_retry_slot_stale_ns): not a record to judge by.
+        const bool kept = r->tid.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        return kept && same && spent >= 0 && spent <= k_retry_cpu_bound_ns;
+    }
+    return false;
+}
+
+/// Remembers a fault the first chance hands back to this thread (see retry_came_back). False
+/// when no slot is free (every one taken by a thread within the last k_retry_slot_stale_ns).
+CRASHDROP_SIGSAFE bool retry_remember(linux_state* g, u32 tid, int sig, const fault_point* f) {
+    const long long wall = monotonic_ns();
+    retry_slot* slot = nullptr;
+    for (u32 i = 0; i < k_max_retry_slots && slot == nullptr; ++i) {
+        retry_slot* r = &g->retries[i];
+        if (r->tid.load(std::memory_order_acquire) != 0) continue;
+        r->wall_ns.store(wall, std::memory_order_relaxed);  // first: a fresh claim never looks stale
+        u32 expected = 0;
+        if (r->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) slot = r;
+    }
+    for (u32 i = 0; i < k_max_retry_slots && slot == nullptr; ++i) {
+        retry_slot* r = &g->retries[i];
+        u32 owner = r->tid.load(std::memory_order_acquire);
+        if (owner == 0 || wall - r->wall_ns.load(std::memory_order_relaxed) <= k_retry_slot_stale_ns) continue;
+        if (r->tid.compare_exchange_strong(owner, tid, std::memory_order_acq_rel)) slot = r;
+    }
+    if (slot == nullptr) return false;
+    slot->signo = sig;
+    slot->ip = f->ip;
+    slot->sp = f->sp;
+    slot->address = f->address;
+    slot->registers = f->registers;
+    slot->wall_ns.store(wall, std::memory_order_relaxed);
+    slot->cpu_ns = thread_cpu_ns();  // last: the bound counts from here
+    return true;
+}
+
+/// Is `ip` inside code generated at run time - an executable mapping that is no file
+/// (anonymous memory, or a memfd) - rather than inside a module, or nowhere (a wild jump)?
+/// Looked up in /proc/self/maps now: a library loaded since start() is a file too.
+CRASHDROP_SIGSAFE bool in_generated_code(linux_state* g, u64 ip) {
+    char buf[4096];
+    char path[16];
+    mapping m;
+    if (!lookup_mapping(g, ip, buf, sizeof(buf), &m, path, sizeof(path))) return false;
+    if ((m.perms & perm_exec) == 0) return false;
+    if (bytes_equal(path, "/memfd:", 7)) return true;
+    if (m.inode != 0) return false;
+    return !(path[0] == '[' && path[1] == 'v');  // [vdso], [vsyscall]: the kernel's code
+}
+
+/// Is `sig` pending for this thread (or the process)?
+CRASHDROP_SIGSAFE_INLINE bool signal_pending(int sig) {
+    u64 set = 0;
+    if (raw_syscall(SYS_rt_sigpending, to_long(&set), static_cast<long>(sizeof(set))) != 0) return false;
+    return ((set >> (sig - 1)) & 1u) != 0;
+}
+
+CRASHDROP_SIGSAFE void dump_crash(linux_state* g, u32 tid, int sig, siginfo_t* info, ucontext_t* uc, int end,
+                                  bool keep_blocked = false);
+
+/// The first chance: a fault raised by the kernel in generated code (a JIT's, a WebAssembly
+/// runtime's), or a seccomp trap (SIGSYS, SYS_SECCOMP), goes to the handler that was installed
+/// before crashdrop before anything is dumped, called as the kernel would have called it. Then:
+///  - it never returns (siglongjmp): handled;
+///  - it re-raised the signal, or set it to SIG_DFL/SIG_IGN: it gave up - the dump is written
+///    from the fault as it was (fc_dumped) and the process dies as that handler arranged;
+///  - it changed the registers of the signal frame: handled, the thread goes on there;
+///  - it changed nothing: a seccomp trap is handled; a fault runs again (memory the handler
+///    fixed lets the instruction pass), and the same fault coming straight back, with every
+///    register the same, is dumped (fc_came_back: retry_came_back).
+/// Entered counted in (g->users); counted out on fc_handled and fc_dumped.
+CRASHDROP_SIGSAFE int first_chance(linux_state* g, u32 tid, int sig, siginfo_t* info, ucontext_t* uc) {
+    if (info == nullptr || uc == nullptr) return fc_not_offered;
+    const bool seccomp = sig == SIGSYS && info->si_code == k_sys_seccomp;
+    const bool fault = !seccomp && sig != SIGABRT && sig != SIGSYS && info->si_code > 0;
+    if (!seccomp && !fault) return fc_not_offered;
+    const int index = signal_index(sig);
+    if (index < 0 || !is_handler(&g->previous[index])) return fc_not_offered;
+    fault_point at;
+    get_fault_point(uc, info, &at);
+    if (fault) {
+        if (retry_came_back(g, tid, sig, &at)) return fc_came_back;
+        if (!in_generated_code(g, at.ip)) return fc_not_offered;
+    }
+    ucontext_t original;
+    copy_bytes(&original, uc, sizeof(original));
+    siginfo_t original_info;
+    copy_bytes(&original_info, info, sizeof(original_info));
+    const bool pending_before = signal_pending(sig);
+    g->users.fetch_sub(1, std::memory_order_release);  // the handler may not come back
+    call_previous(g, tid, sig, info, uc, pk_first_chance);
+    struct sigaction now;
+    const bool reset = sigaction(sig, nullptr, &now) == 0 && !is_handler(&now);  // async-signal-safe
+    const bool reraised = !pending_before && signal_pending(sig);
+    if (reset || reraised) {
+        if (!count_in(g)) return fc_handled;  // stopped meanwhile: the handler's way it is
+        // Written with the signal blocked: if it was raised again (under qemu-user that does not
+        // show as pending), delivering it mid-dump would end the process there.
+        dump_crash(g, tid, sig, &original_info, &original, reset ? ce_keep : ce_previous, true);
+        return fc_dumped;
+    }
+    if (!bytes_equal(&original.uc_mcontext, &uc->uc_mcontext, sizeof(original.uc_mcontext))) return fc_handled;
+    if (fault) (void)retry_remember(g, tid, sig, &at);  // no free slot: it runs again unwatched
+    return fc_handled;
+}
+
+/// Writes the dump of a crash and ends it (see crash_end). Entered counted in (g->users).
+/// keep_blocked: see dump_request.
+CRASHDROP_SIGSAFE void dump_crash(linux_state* g, u32 tid, int sig, siginfo_t* info, ucontext_t* uc, int end,
+                                  bool keep_blocked) {
     const u32 finished_at_entry = g->dumps_finished.load(std::memory_order_acquire);
     for (;;) {
         u32 owner = 0;
@@ -12085,7 +12404,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         g->users.fetch_add(1, std::memory_order_seq_cst);
         if (g->started.load(std::memory_order_seq_cst) != 2) {  // stop() ran meanwhile
             g->users.fetch_sub(1, std::memory_order_release);
-            pass_on(g, tid, sig, info, ucv);
+            pass_on(g, tid, sig, info, uc);
             return;
         }
     }
@@ -12098,16 +12417,93 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     req.address = info != nullptr ? reinterpret_cast<u64>(info->si_addr) : 0;
     req.uc = uc;
     req.tid = tid;
+    req.keep_blocked = keep_blocked;
     const long r = run_crash_writer(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
 
     g->crash_done_tid.store(tid, std::memory_order_release);
-    restore_previous_handlers(g);
+    restore_previous_handlers(g, end == ce_keep ? sig : 0);
+    if (end == ce_default) {
+        // The previous handler let this fault come back unchanged: it would loop. The fault
+        // runs again under SIG_DFL instead.
+        struct sigaction dfl;
+        zero_bytes(&dfl, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, nullptr);  // async-signal-safe
+    }
     if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
     g->users.fetch_sub(1, std::memory_order_release);
+}
+
+CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
+    linux_state* g = &g_state;
+    auto* uc = static_cast<ucontext_t*>(ucv);
+
+    // Someone saved and restored our handler with signal(): it lost SA_SIGINFO (so info is
+    // garbage) and SA_ONSTACK. Put it back as it was and let the signal come again.
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) == 0 &&  // async-signal-safe
+        current.sa_sigaction == fatal_handler && !(current.sa_flags & SA_SIGINFO)) {
+        install_fatal_handler(sig, nullptr);
+        if (sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS) sys_tgkill(sys_getpid(), sys_gettid(), sig);
+        return;
+    }
+
+    const u32 tid = static_cast<u32>(sys_gettid());
+    // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
+    // to after dumping it) called us back, so the chain has gone round. End it. A fault inside
+    // (or a call back from) what crashdrop asks before it decides - the fault filter, a previous
+    // handler given the first chance - is judged as any fault, but not offered to them again.
+    const passing_thread* nested = find_passing(g, tid, reinterpret_cast<u64>(__builtin_frame_address(0)), uc);
+    if ((nested != nullptr && nested->kind == pk_pass_on) || g->crash_done_tid.load(std::memory_order_acquire) == tid) {
+        die_by_default(sig, info);
+        return;
+    }
+    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
+    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
+    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
+    // out again before anything that may not come back (a previous handler, a long wait).
+    bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+    if (running) {
+        g->users.fetch_add(1, std::memory_order_seq_cst);
+        running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+        if (!running) g->users.fetch_sub(1, std::memory_order_release);
+    }
+    if (!running) {
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+    // Not offered to anyone in our own dump writer (a fault there is the writer's, fail_safe).
+    const bool offer = nested == nullptr && (g->owner.load(std::memory_order_acquire) & k_owner_tid_mask) != tid;
+    // The embedder's own recovery first (Options::fault_filter).
+    if (offer && g->fault_filter != nullptr) {
+        const FaultFilter filter = g->fault_filter;
+        g->users.fetch_sub(1, std::memory_order_release);  // it may not come back
+        if (ask_fault_filter(g, tid, filter, sig, info, ucv)) return;
+        if (!count_in(g)) {  // stop() ran meanwhile
+            pass_on(g, tid, sig, info, ucv);
+            return;
+        }
+    }
+    if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
+        g->users.fetch_sub(1, std::memory_order_release);
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+    // A fault in generated code, or a seccomp trap: the handler that was there before crashdrop
+    // goes first (a runtime that recovers from it is not crashing).
+    if (offer && g->only_own == 0) {
+        const int fc = first_chance(g, tid, sig, info, uc);
+        if (fc == fc_handled || fc == fc_dumped) return;
+        if (fc == fc_came_back) {
+            dump_crash(g, tid, sig, info, uc, ce_default);
+            return;
+        }
+    }
+    dump_crash(g, tid, sig, info, uc, ce_previous);
 }
 
 }  // namespace sigsafe
@@ -12201,6 +12597,7 @@ inline void atfork_child() {
     g->crash_signal = 0;
     for (sigsafe::u32 i = 0; i < sigsafe::k_max_secondary_crashes; ++i) sigsafe::unpublish_crash(&g->secondary[i]);
     for (sigsafe::u32 i = 0; i < sigsafe::k_max_passing; ++i) sigsafe::leave_passing(&g->passing[i]);
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_retry_slots; ++i) g->retries[i].tid.store(0, std::memory_order_release);
     g->pid = sigsafe::sys_getpid();
     g->reader.pid = g->pid;
     // /proc/self and the pipe were opened by the parent: reopen them for this process.
@@ -13055,6 +13452,8 @@ inline Status linux_start(const Options& options) {
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
     g->only_own = options.only_this_module ? 1 : 0;
+    g->fault_filter = options.fault_filter;
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_retry_slots; ++i) g->retries[i].tid.store(0, std::memory_order_release);
     if (options.only_this_module && g->own_range_count == 0) {
         return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
     }
@@ -15099,6 +15498,8 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(only_this_module)) o.only_this_module = in->only_this_module != 0;
     if (CRASHDROP_C_HAS(dump_buffer_size)) o.dump_buffer_size = static_cast<std::size_t>(in->dump_buffer_size);
     if (CRASHDROP_C_HAS(include_command_line)) o.include_command_line = in->include_command_line != 0;
+    // The same function: on Linux only the type of `info` differs (void* here, siginfo_t* there).
+    if (CRASHDROP_C_HAS(fault_filter)) o.fault_filter = reinterpret_cast<FaultFilter>(in->fault_filter);
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -15136,6 +15537,7 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->only_this_module = defaults.only_this_module ? 1 : 0;
         options->dump_buffer_size = static_cast<std::uint64_t>(defaults.dump_buffer_size);
         options->include_command_line = defaults.include_command_line ? 1 : 0;
+        options->fault_filter = nullptr;
         return CRASHDROP_OK;
     });
 }

@@ -21,7 +21,7 @@ import sys
 # POSIX async-signal-safe functions the crash path may call (signal-safety(7)).
 ALLOWED_LIBC = {
     "sigaction", "sigprocmask", "pthread_sigmask", "sigemptyset", "sigfillset", "sigaddset",
-    "sigdelset",
+    "sigdelset", "sigismember",
     # Only reached when the stack protector finds the stack smashed: the process is doomed anyway.
     "__stack_chk_fail",
 }
@@ -34,6 +34,8 @@ OUTLINE_ATOMIC = re.compile(r"^__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(
 INDIRECT_OK = {
     "forward_signal": "calls the handler that owned the capture signal before crashdrop",
     "pass_on": "calls the fatal-signal handler installed before crashdrop's with a crash that is not ours",
+    "call_previous": "calls the fatal-signal handler installed before crashdrop's (pass_on, the first chance)",
+    "ask_fault_filter": "calls Options::fault_filter, the embedder's own recovery from faults",
     "fail_safe": "__builtin_longjmp back to run_crash_writer (same section) when the dump writer faults",
 }
 MUST_CONTAIN = ["fatal_handler", "capture_handler", "write_minidump"]

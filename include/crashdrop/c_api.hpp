@@ -15,6 +15,7 @@
 #ifndef CRASHDROP_C_API_INCLUDED
 #define CRASHDROP_C_API_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,12 @@ enum crashdrop_level {
     CRASHDROP_LEVEL_FATAL = 4
 };
 
+/* crashdrop::Options::fault_filter (its rules are there): on Linux info is the handler's
+ * siginfo_t* and context its ucontext_t*, so a function of the shape of a SA_SIGINFO handler that
+ * returns bool (v8::TryHandleWebAssemblyTrapPosix) fits. It returns true when it handled the
+ * fault. Refused on Windows. */
+typedef bool (*crashdrop_fault_filter)(int signo, void* info, void* context);
+
 /* The C view of crashdrop::Options (its fields mean what they mean there; defaults in
  * brackets; an int flag is "on" when non-zero). Fill it with crashdrop_options_init() first
  * (it sets struct_size and every default), then change what you need. Strings are copied by
@@ -104,6 +111,7 @@ typedef struct crashdrop_options {
     int only_this_module;            /* [0] report only crashes of this module (plugins) */
     uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
     int include_command_line;        /* [0] the whole command line in dumps (else argv[0] only) */
+    crashdrop_fault_filter fault_filter; /* [NULL] asked first about every fault (Linux only) */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to

@@ -12,7 +12,19 @@
 #include "context.hpp"
 #include "report.hpp"
 
+#if !CRASHDROP_OS_WINDOWS
+#include <signal.h>  // siginfo_t, for FaultFilter
+#endif
+
 CRASHDROP_NAMESPACE_BEGIN
+
+/// Options::fault_filter: returns true when it has dealt with the fault (see there).
+/// On Linux the shape of a SA_SIGINFO handler, so that v8::TryHandleWebAssemblyTrapPosix fits.
+#if CRASHDROP_OS_WINDOWS
+using FaultFilter = bool (*)(int code, void* info, void* context);  // refused by start() on Windows
+#else
+using FaultFilter = bool (*)(int signo, siginfo_t* info, void* ucontext);
+#endif
 
 struct Options {
     /// Crash database folder. Created (mode 0700) if missing; dumps are written to
@@ -155,6 +167,22 @@ struct Options {
     /// was installed before crashdrop's, untouched, as if crashdrop were not there. For
     /// plugins; std::terminate is then left to the host (handle_terminate is ignored).
     bool only_this_module = false;
+
+    /// A host's own recovery from faults, asked first. Linux: called on the faulting thread for
+    /// every fatal signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS) while
+    /// crashdrop is started, before crashdrop does anything else, with the arguments its signal
+    /// handler got; it may rewrite the context (say, move the program counter to a landing pad).
+    /// Returning true means "handled": crashdrop returns from its handler (the thread goes on
+    /// with the context as the filter left it), writes no report and stays installed. Returning
+    /// false lets crashdrop go on as if there were no filter. Point it at
+    /// v8::TryHandleWebAssemblyTrapPosix, wasmtime's or your VM's handler. It runs inside a
+    /// signal handler, possibly on an alternate signal stack of 64 KiB: it must be
+    /// async-signal-safe (no malloc, no locks, no stdio), must not throw, and must leave by
+    /// returning - or by siglongjmp to a sigsetjmp(env, 1) of the same thread, as a handler may;
+    /// it is not called again for a fault inside itself (that fault is reported). nullptr: none.
+    /// Windows: start() refuses it (Error::invalid_options): a host's vectored handlers and
+    /// __try/__except see an exception before crashdrop does.
+    FaultFilter fault_filter = nullptr;
 };
 
 CRASHDROP_NAMESPACE_END

@@ -71,6 +71,7 @@ static int run_defaults(void) {
     print_int("only_this_module", o.only_this_module);
     print_int("dump_buffer_size", (long long)o.dump_buffer_size);
     print_int("include_command_line", o.include_command_line);
+    print_int("fault_filter_null", o.fault_filter == NULL);
     print_int("is_started", crashdrop_is_started());
     return 0;
 }

@@ -288,6 +288,7 @@ TEST_CASE("crashdrop_options_init sets struct_size and crashdrop::Options' defau
         CHECK(p["only_this_module"] == code(defaults.only_this_module));
         CHECK(p["dump_buffer_size"] == std::to_string(defaults.dump_buffer_size));
         CHECK(p["include_command_line"] == code(defaults.include_command_line));
+        CHECK(p["fault_filter_null"] == code(defaults.fault_filter == nullptr));
         CHECK(p["is_started"] == "0");
     }
 }

@@ -83,6 +83,7 @@ int use_everything(int argc, char** argv) {
     o.only_this_module = 0;
     o.dump_buffer_size = (uint64_t)1 << 22;
     o.include_command_line = 0;
+    o.fault_filter = NULL;
     o.helper_mode = CRASHDROP_HELPER_NONE; /* the constants themselves are int */
     if (start(&o) != CRASHDROP_OK) return (int)e;
     add_breadcrumb("m", "c", (int)l);

@@ -683,3 +683,71 @@ TEST_CASE("privacy: a 1 MiB environment still gives a prompt dump without the se
     INFO("crashing thread (stackwalk): " << join(frames));
     CHECK(frames_match(frames, p.c.expect.at("frames"), true));
 }
+
+// ---- hosts that recover from their own faults (issue 13): fault_host ---------------------------
+
+#ifdef FAULT_HOST
+namespace {
+
+/// fault_host in `mode`: every fault the host recovers from is recovered (as many as it made),
+/// none left a report, crashdrop's handlers are still in place, and the real crash that follows
+/// gives exactly one dump (read by minidump_stackwalk, minidump_dump, lldb) and death by SIGSEGV.
+void check_recovered(const crash_run& c) {
+    INFO(c.run.describe());
+    CHECK(c.run.out.find("recovered=1000 ") != std::string::npos);
+    CHECK(c.run.out.find("reports_before_crash=0") != std::string::npos);
+    CHECK(c.run.out.find("handlers=ok") != std::string::npos);
+    check_crash_dump(c, FAULT_HOST);
+}
+void recovered_faults_case(const std::string& mode) { check_recovered(run_target(FAULT_HOST, mode, {}, {}, 120)); }
+
+/// A fault in the generated code that the host did not recover from: one dump, of that fault
+/// (the crashing thread's instruction pointer is the generated code), and death by SIGSEGV.
+void generated_crash_case(const crash_run& c) {
+    INFO(c.run.describe());
+    REQUIRE_FALSE(c.run.timed_out);
+    check_crash_dump(c, FAULT_HOST);
+    REQUIRE(c.dumps.size() == 1);
+    minidump_file md;
+    REQUIRE(md.load(c.dumps[0]));
+    const auto tids = md.thread_ids();
+    const auto at = std::find(tids.begin(), tids.end(), md.exception_thread());
+    REQUIRE(at != tids.end());
+    std::uint64_t ip = 0, sp = 0;
+    REQUIRE(md.thread_ip_sp(static_cast<std::uint32_t>(at - tids.begin()), &ip, &sp));
+    CHECK(ip == std::strtoull(c.expect.at("generated_code").c_str(), nullptr, 16));
+}
+
+}  // namespace
+
+TEST_CASE("a JVM-style host skips faulting loads in generated code: 4 threads x 250 faults, no report, then one dump of a real crash", "[crash][hosts]") {
+    recovered_faults_case("jvm");
+}
+TEST_CASE("a host that leaves its handler by siglongjmp: 1000 faults, no report, then one dump of a real crash", "[crash][hosts]") {
+    recovered_faults_case("longjmp");
+}
+TEST_CASE("a handler that makes the page readable and returns unchanged: the load runs again - no report for 1000 faults", "[crash][hosts]") {
+    recovered_faults_case("mprotect");
+}
+TEST_CASE("a handler that returns without fixing anything: one dump and death by SIGSEGV, not an endless loop", "[crash][hosts]") {
+    generated_crash_case(run_target(FAULT_HOST, "unfixed", {}, {}, 60));
+}
+TEST_CASE("a handler that resets SIG_DFL and re-raises (Node's way): one dump of the original fault, death by SIGSEGV", "[crash][hosts]") {
+    crash_run c = run_target(FAULT_HOST, "reraise", {}, {}, 60);
+    CHECK(c.run.err.find("HOST HANDLER: not a fault of mine") != std::string::npos);
+    generated_crash_case(c);
+}
+TEST_CASE("fault_filter: faults it claims in the program's own code give no report; the crash it declines is dumped", "[crash][hosts]") {
+    crash_run c = run_target(FAULT_HOST, "filter", {}, {}, 120);
+    CHECK(c.run.out.find("filter_called=1") != std::string::npos);
+    check_recovered(c);
+}
+TEST_CASE("seccomp: SIGSYS traps the previous handler emulates - 1000 calls succeed, no report, crashdrop stays", "[crash][hosts]") {
+    crash_run c = run_target(FAULT_HOST, "seccomp", {}, {}, 120);
+    if (c.run.out.find("seccomp=unavailable") != std::string::npos && emulated()) {
+        skip_under_emulation("seccomp traps", "qemu-user does not install a guest's seccomp filter");
+        return;
+    }
+    check_recovered(c);
+}
+#endif

@@ -36,6 +36,12 @@ target_compile_definitions(crash_target_malloc_guard PRIVATE CRASHDROP_TEST_MALL
 crashdrop_crash_target(crash_target_hooks)
 target_compile_definitions(crash_target_hooks PRIVATE CRASHDROP_TEST_HOOKS CRASHDROP_UNLOAD_HOOK=1)
 
+# A host that recovers from its own faults (JIT-style code, siglongjmp, seccomp traps, a fault
+# filter): faults it survives must give no report.
+add_executable(fault_host ${_crash_dir}/fault_host.cpp)
+target_link_libraries(fault_host PRIVATE crashdrop::crashdrop)
+target_compile_options(fault_host PRIVATE ${CRASH_TARGET_FLAGS})
+
 # A small program with one thread and no helper process: its aarch64 dump is a test fixture
 # (tools/make_aarch64_fixture.sh). Only the cross build needs it.
 if(CRASHDROP_CRASH_TARGETS_ONLY)

@@ -202,6 +202,8 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(only_this_module)) o.only_this_module = in->only_this_module != 0;
     if (CRASHDROP_C_HAS(dump_buffer_size)) o.dump_buffer_size = static_cast<std::size_t>(in->dump_buffer_size);
     if (CRASHDROP_C_HAS(include_command_line)) o.include_command_line = in->include_command_line != 0;
+    // The same function: on Linux only the type of `info` differs (void* here, siginfo_t* there).
+    if (CRASHDROP_C_HAS(fault_filter)) o.fault_filter = reinterpret_cast<FaultFilter>(in->fault_filter);
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -239,6 +241,7 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->only_this_module = defaults.only_this_module ? 1 : 0;
         options->dump_buffer_size = static_cast<std::uint64_t>(defaults.dump_buffer_size);
         options->include_command_line = defaults.include_command_line ? 1 : 0;
+        options->fault_filter = nullptr;
         return CRASHDROP_OK;
     });
 }

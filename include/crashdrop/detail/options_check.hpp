@@ -47,6 +47,10 @@ inline Status check_options(const Options& o) {
     if (o.helper_mode == HelperMode::fork) {
         return invalid("helper_mode fork is not available on Windows (a plugin uses HelperMode::external)");
     }
+    if (o.fault_filter != nullptr) {
+        return invalid("fault_filter is not used on Windows (a host's vectored handlers and __try/__except see an "
+                       "exception before crashdrop does): leave it nullptr");
+    }
 #else
     const bool helper_ok = !o.helper_path.empty() && access(o.helper_path.c_str(), X_OK) == 0;
 #endif

@@ -28,9 +28,12 @@ CRASHDROP_SIGSAFE bool install_fatal_handler(int sig, struct sigaction* previous
     return sigaction(sig, &sa, previous) == 0;  // async-signal-safe
 }
 
-CRASHDROP_SIGSAFE void restore_previous_handlers(linux_state* g) {
+/// Puts back the handlers crashdrop found, except for `keep_sig` (0: none), whose disposition
+/// a previous handler has just set itself.
+CRASHDROP_SIGSAFE void restore_previous_handlers(linux_state* g, int keep_sig = 0) {
     if (g->handlers_installed.exchange(0, std::memory_order_acq_rel) == 0) return;
     for (int i = 0; i < k_fatal_signal_count; ++i) {
+        if (k_fatal_signals[i] == keep_sig) continue;
         sigaction(k_fatal_signals[i], &g->previous[i], nullptr);  // async-signal-safe
     }
 }
@@ -66,13 +69,14 @@ CRASHDROP_SIGSAFE void fail_safe(linux_state* g, int nested_sig) {
 /// Writes the crash dump with an escape armed: a fault inside the writer (fail_safe) comes back
 /// here and the dump counts as failed. The crash's own signal is unblocked meanwhile, so that a
 /// second fault of the same signal reaches fail_safe instead of being delivered blocked (which
-/// the kernel turns into death by SIG_DFL, without the previous handler). Never inlined: the
-/// escape needs this frame.
+/// the kernel turns into death by SIG_DFL, without the previous handler) - unless the signal is
+/// pending already (req->keep_blocked: a previous handler re-raised it), which would end the
+/// process mid-dump. Never inlined: the escape needs this frame.
 CRASHDROP_SIGSAFE long run_crash_writer(linux_state* g, const dump_request* req) {
     volatile long r = -EFAULT;  // in memory: read again after the escape
     if (__builtin_setjmp(g->writer_escape) == 0) {
         g->writer_escape_tid.store(req->tid, std::memory_order_release);
-        set_signal_blocked(req->signo, false);
+        if (!req->keep_blocked) set_signal_blocked(req->signo, false);
         r = write_minidump(g, req);
         set_signal_blocked(req->signo, true);
         g->writer_escape_tid.store(0, std::memory_order_release);
@@ -169,32 +173,56 @@ CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* i
     return false;
 }
 
-/// The entry of `tid` among the threads inside a handler crashdrop passed a crash to, whose
-/// frame lies above `frame` (so this call is nested inside that one); nullptr if none.
-CRASHDROP_SIGSAFE passing_thread* find_passing(linux_state* g, u32 tid, u64 frame) {
-    for (u32 i = 0; i < k_max_passing; ++i) {
-        passing_thread* p = &g->passing[i];
-        if (p->tid.load(std::memory_order_acquire) == tid && p->frame.load(std::memory_order_acquire) > frame) return p;
-    }
-    return nullptr;
+/// Is this thread still inside the call that entry p marks, seen from a call of crashdrop's
+/// handler whose frame is `frame` with signal frame `uc`? Its frame must lie above ours (so
+/// this call is nested inside that one). For a first chance or the fault filter that is not
+/// enough: without an alternate stack, an entry left behind by siglongjmp can lie above a later,
+/// deeper fault. So one of two must hold as well: the call is ours called back with the same
+/// signal frame, or the entry's signal was blocked when this signal came (it is, from its
+/// delivery until its handler returns; siglongjmp to a sigsetjmp(env, 1) unblocks it).
+CRASHDROP_SIGSAFE_INLINE bool passing_live(const passing_thread* p, u64 frame, const ucontext_t* uc) {
+    if (p->frame.load(std::memory_order_acquire) <= frame) return false;
+    if (p->kind == pk_pass_on) return true;
+    if (p->context == reinterpret_cast<u64>(uc)) return true;
+    return uc != nullptr && sigismember(&uc->uc_sigmask, p->signo) == 1;  // async-signal-safe
 }
 
-CRASHDROP_SIGSAFE passing_thread* enter_passing(linux_state* g, u32 tid, u64 frame) {
-    // A stale entry of this thread (its handler left by siglongjmp) is reused first.
+/// The entry of `tid` among the threads inside a handler crashdrop passed a crash to (or a call
+/// it made before deciding: the first chance, the fault filter) that this call is nested in;
+/// a pass_on entry first. nullptr if none.
+CRASHDROP_SIGSAFE passing_thread* find_passing(linux_state* g, u32 tid, u64 frame, const ucontext_t* uc) {
+    passing_thread* callout = nullptr;
     for (u32 i = 0; i < k_max_passing; ++i) {
         passing_thread* p = &g->passing[i];
-        if (p->tid.load(std::memory_order_acquire) == tid) {
-            p->frame.store(frame, std::memory_order_release);
-            return p;
+        if (p->tid.load(std::memory_order_acquire) != tid || !passing_live(p, frame, uc)) continue;
+        if (p->kind == pk_pass_on) return p;
+        callout = p;
+    }
+    return callout;
+}
+
+CRASHDROP_SIGSAFE_INLINE passing_thread* fill_passing(passing_thread* p, u64 frame, u32 kind, const void* uc, int sig) {
+    p->kind = kind;
+    p->context = reinterpret_cast<u64>(uc);
+    p->signo = sig;
+    p->frame.store(frame, std::memory_order_release);
+    return p;
+}
+
+CRASHDROP_SIGSAFE passing_thread* enter_passing(linux_state* g, u32 tid, u64 frame, u32 kind = pk_pass_on,
+                                                const void* uc = nullptr, int sig = 0) {
+    // A stale entry of this thread (its handler left by siglongjmp) is reused first; one that
+    // this call is nested in stays.
+    for (u32 i = 0; i < k_max_passing; ++i) {
+        passing_thread* p = &g->passing[i];
+        if (p->tid.load(std::memory_order_acquire) == tid && !passing_live(p, frame, static_cast<const ucontext_t*>(uc))) {
+            return fill_passing(p, frame, kind, uc, sig);
         }
     }
     for (u32 i = 0; i < k_max_passing; ++i) {
         passing_thread* p = &g->passing[i];
         u32 expected = 0;
-        if (p->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) {
-            p->frame.store(frame, std::memory_order_release);
-            return p;
-        }
+        if (p->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) return fill_passing(p, frame, kind, uc, sig);
     }
     return nullptr;  // more than k_max_passing threads at once: loop detection is off for this one
 }
@@ -205,21 +233,24 @@ CRASHDROP_SIGSAFE void leave_passing(passing_thread* p) {
     p->tid.store(0, std::memory_order_release);
 }
 
-/// Hands a crash that is not ours to the handler installed before crashdrop, by calling it
-/// as the kernel would have, and stays installed (a host that recovers from its own fault
-/// keeps crashdrop). With no previous handler the process dies of the signal's default action.
-CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc) {
+/// A disposition that is a function (not SIG_DFL or SIG_IGN, whatever sa_flags say: the
+/// kernel looks at the value).
+CRASHDROP_SIGSAFE_INLINE bool is_handler(const struct sigaction* sa) {
+    void (*h)(int) = sa->sa_handler;  // the same bits as sa_sigaction
+    return h != SIG_DFL && h != SIG_IGN;
+}
+
+/// Calls the handler installed before crashdrop for `sig` as the kernel would have, with this
+/// thread marked in the passing table (as `kind`) meanwhile. False, and nothing called, when
+/// there is none (SIG_DFL, SIG_IGN). It may not return (siglongjmp): that leaves a stale mark.
+CRASHDROP_SIGSAFE bool call_previous(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc, u32 kind) {
     const int index = signal_index(sig);
-    if (index < 0) return;
+    if (index < 0) return false;
     struct sigaction* prev = &g->previous[index];
+    if (!is_handler(prev)) return false;
     const bool has_siginfo = (prev->sa_flags & SA_SIGINFO) != 0;
-    if ((!has_siginfo && (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN)) ||
-        (has_siginfo && prev->sa_sigaction == nullptr)) {
-        die_by_default(sig, info);
-        return;
-    }
     const u64 frame = reinterpret_cast<u64>(__builtin_frame_address(0));
-    passing_thread* mark = enter_passing(g, tid, frame);
+    passing_thread* mark = enter_passing(g, tid, frame, kind, uc, sig);
     const unsigned flags = static_cast<unsigned>(prev->sa_flags);  // SA_RESETHAND is the sign bit
     const bool reset = (flags & static_cast<unsigned>(SA_RESETHAND)) != 0u;
     void (*handler)(int) = prev->sa_handler;
@@ -235,50 +266,206 @@ CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info
         handler(sig);
     }
     leave_passing(mark);
+    return true;
 }
 
-CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
-    linux_state* g = &g_state;
-    auto* uc = static_cast<ucontext_t*>(ucv);
+/// Hands a crash that is not ours to the handler installed before crashdrop, by calling it
+/// as the kernel would have, and stays installed (a host that recovers from its own fault
+/// keeps crashdrop). With no previous handler the process dies of the signal's default action.
+CRASHDROP_SIGSAFE void pass_on(linux_state* g, u32 tid, int sig, siginfo_t* info, void* uc) {
+    if (signal_index(sig) < 0) return;
+    if (!call_previous(g, tid, sig, info, uc, pk_pass_on)) die_by_default(sig, info);
+}
 
-    // Someone saved and restored our handler with signal(): it lost SA_SIGINFO (so info is
-    // garbage) and SA_ONSTACK. Put it back as it was and let the signal come again.
-    struct sigaction current;
-    if (sigaction(sig, nullptr, &current) == 0 &&  // async-signal-safe
-        current.sa_sigaction == fatal_handler && !(current.sa_flags & SA_SIGINFO)) {
-        install_fatal_handler(sig, nullptr);
-        if (sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS) sys_tgkill(sys_getpid(), sys_gettid(), sig);
-        return;
-    }
+// ---- faults a host recovers from: the fault filter and the first chance --------------------
 
-    const u32 tid = static_cast<u32>(sys_gettid());
-    // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
-    // to after dumping it) called us back, so the chain has gone round. End it.
-    if (find_passing(g, tid, reinterpret_cast<u64>(__builtin_frame_address(0))) != nullptr ||
-        g->crash_done_tid.load(std::memory_order_acquire) == tid) {
-        die_by_default(sig, info);
-        return;
-    }
-    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
-    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
-    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
-    // out again before anything that may not come back (a previous handler, a long wait).
-    bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
-    if (running) {
-        g->users.fetch_add(1, std::memory_order_seq_cst);
-        running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
-        if (!running) g->users.fetch_sub(1, std::memory_order_release);
-    }
-    if (!running) {
-        pass_on(g, tid, sig, info, ucv);
-        return;
-    }
-    if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
-        g->users.fetch_sub(1, std::memory_order_release);
-        pass_on(g, tid, sig, info, ucv);
-        return;
-    }
+/// How a crash dump ends (dump_crash): the handlers crashdrop found are put back and the
+/// fault runs again under them (ce_previous); the same but the signal keeps the disposition a
+/// previous handler just gave it (ce_keep); or the fault runs again under SIG_DFL (ce_default).
+enum crash_end : int { ce_previous = 0, ce_keep = 1, ce_default = 2 };
 
+/// si_code of a seccomp filter's SECCOMP_RET_TRAP (SYS_SECCOMP in the kernel's
+/// asm-generic/siginfo.h; glibc's <signal.h> does not define it).
+constexpr int k_sys_seccomp = 1;
+
+/// What the first chance came to.
+enum first_chance_result : int {
+    fc_not_offered = 0,  // not a fault for the previous handler: crashdrop goes on as usual
+    fc_handled = 1,      // the previous handler dealt with it (or it runs again): return
+    fc_dumped = 2,       // it gave up; the dump has been written from the original fault: return
+    fc_came_back = 3,    // the same fault again right after it was handed back: dump it
+};
+
+/// Counts this thread in among the users of the region (see fatal_handler) if crashdrop is
+/// running; false, and not counted, if it is not.
+CRASHDROP_SIGSAFE_INLINE bool count_in(linux_state* g) {
+    if (g->started.load(std::memory_order_seq_cst) != 2 || g->handlers_installed.load(std::memory_order_acquire) == 0) return false;
+    g->users.fetch_add(1, std::memory_order_seq_cst);
+    if (g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0) return true;
+    g->users.fetch_sub(1, std::memory_order_release);
+    return false;
+}
+
+/// Asks Options::fault_filter about a fault, with this thread marked in the passing table
+/// meanwhile (a fault inside the filter is then not offered to it again). True: handled.
+CRASHDROP_SIGSAFE bool ask_fault_filter(linux_state* g, u32 tid, FaultFilter filter, int sig, siginfo_t* info, void* uc) {
+    const u64 frame = reinterpret_cast<u64>(__builtin_frame_address(0));
+    passing_thread* mark = enter_passing(g, tid, frame, pk_filter, uc, sig);
+    const bool handled = filter(sig, info, uc);
+    leave_passing(mark);
+    return handled;
+}
+
+CRASHDROP_SIGSAFE_INLINE long long thread_cpu_ns() {
+    struct timespec ts;
+    ts.tv_sec = 0;
+    ts.tv_nsec = 0;
+    sys_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+/// Where a fault happened and the state it happened in.
+struct fault_point {
+    u64 ip;
+    u64 sp;
+    u64 address;    // si_addr
+    u64 registers;  // FNV-1a of the whole register context (general and floating-point)
+};
+
+CRASHDROP_SIGSAFE void get_fault_point(const ucontext_t* uc, const siginfo_t* info, fault_point* out) {
+    md_context ctx;
+    fill_context(&ctx, uc);  // zeroed first: its padding is the same every time
+    out->ip = context_ip(&ctx);
+    out->sp = context_sp(&ctx);
+    out->address = reinterpret_cast<u64>(info->si_addr);
+    const auto* bytes = reinterpret_cast<const u8*>(&ctx);
+    u64 h = 0xcbf29ce484222325ull;
+    for (std::size_t i = 0; i < sizeof(ctx); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    out->registers = h;
+}
+
+/// Did the first chance hand this very fault (signal, fault address, every register) back to
+/// this thread within k_retry_cpu_bound_ns of the thread's CPU time? Then the instruction ran
+/// again and nothing had been fixed. The thread's record is dropped either way.
+CRASHDROP_SIGSAFE bool retry_came_back(linux_state* g, u32 tid, int sig, const fault_point* f) {
+    const long long now = thread_cpu_ns();
+    for (u32 i = 0; i < k_max_retry_slots; ++i) {
+        retry_slot* r = &g->retries[i];
+        if (r->tid.load(std::memory_order_acquire) != tid) continue;
+        const long long spent = now - r->cpu_ns;
+        const bool same = r->signo == sig && r->ip == f->ip && r->sp == f->sp && r->address == f->address &&
+                          r->registers == f->registers;
+        u32 mine = tid;
+        // Taken over meanwhile (it was older than k_retry_slot_stale_ns): not a record to judge by.
+        const bool kept = r->tid.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+        return kept && same && spent >= 0 && spent <= k_retry_cpu_bound_ns;
+    }
+    return false;
+}
+
+/// Remembers a fault the first chance hands back to this thread (see retry_came_back). False
+/// when no slot is free (every one taken by a thread within the last k_retry_slot_stale_ns).
+CRASHDROP_SIGSAFE bool retry_remember(linux_state* g, u32 tid, int sig, const fault_point* f) {
+    const long long wall = monotonic_ns();
+    retry_slot* slot = nullptr;
+    for (u32 i = 0; i < k_max_retry_slots && slot == nullptr; ++i) {
+        retry_slot* r = &g->retries[i];
+        if (r->tid.load(std::memory_order_acquire) != 0) continue;
+        r->wall_ns.store(wall, std::memory_order_relaxed);  // first: a fresh claim never looks stale
+        u32 expected = 0;
+        if (r->tid.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) slot = r;
+    }
+    for (u32 i = 0; i < k_max_retry_slots && slot == nullptr; ++i) {
+        retry_slot* r = &g->retries[i];
+        u32 owner = r->tid.load(std::memory_order_acquire);
+        if (owner == 0 || wall - r->wall_ns.load(std::memory_order_relaxed) <= k_retry_slot_stale_ns) continue;
+        if (r->tid.compare_exchange_strong(owner, tid, std::memory_order_acq_rel)) slot = r;
+    }
+    if (slot == nullptr) return false;
+    slot->signo = sig;
+    slot->ip = f->ip;
+    slot->sp = f->sp;
+    slot->address = f->address;
+    slot->registers = f->registers;
+    slot->wall_ns.store(wall, std::memory_order_relaxed);
+    slot->cpu_ns = thread_cpu_ns();  // last: the bound counts from here
+    return true;
+}
+
+/// Is `ip` inside code generated at run time - an executable mapping that is no file
+/// (anonymous memory, or a memfd) - rather than inside a module, or nowhere (a wild jump)?
+/// Looked up in /proc/self/maps now: a library loaded since start() is a file too.
+CRASHDROP_SIGSAFE bool in_generated_code(linux_state* g, u64 ip) {
+    char buf[4096];
+    char path[16];
+    mapping m;
+    if (!lookup_mapping(g, ip, buf, sizeof(buf), &m, path, sizeof(path))) return false;
+    if ((m.perms & perm_exec) == 0) return false;
+    if (bytes_equal(path, "/memfd:", 7)) return true;
+    if (m.inode != 0) return false;
+    return !(path[0] == '[' && path[1] == 'v');  // [vdso], [vsyscall]: the kernel's code
+}
+
+/// Is `sig` pending for this thread (or the process)?
+CRASHDROP_SIGSAFE_INLINE bool signal_pending(int sig) {
+    u64 set = 0;
+    if (raw_syscall(SYS_rt_sigpending, to_long(&set), static_cast<long>(sizeof(set))) != 0) return false;
+    return ((set >> (sig - 1)) & 1u) != 0;
+}
+
+CRASHDROP_SIGSAFE void dump_crash(linux_state* g, u32 tid, int sig, siginfo_t* info, ucontext_t* uc, int end,
+                                  bool keep_blocked = false);
+
+/// The first chance: a fault raised by the kernel in generated code (a JIT's, a WebAssembly
+/// runtime's), or a seccomp trap (SIGSYS, SYS_SECCOMP), goes to the handler that was installed
+/// before crashdrop before anything is dumped, called as the kernel would have called it. Then:
+///  - it never returns (siglongjmp): handled;
+///  - it re-raised the signal, or set it to SIG_DFL/SIG_IGN: it gave up - the dump is written
+///    from the fault as it was (fc_dumped) and the process dies as that handler arranged;
+///  - it changed the registers of the signal frame: handled, the thread goes on there;
+///  - it changed nothing: a seccomp trap is handled; a fault runs again (memory the handler
+///    fixed lets the instruction pass), and the same fault coming straight back, with every
+///    register the same, is dumped (fc_came_back: retry_came_back).
+/// Entered counted in (g->users); counted out on fc_handled and fc_dumped.
+CRASHDROP_SIGSAFE int first_chance(linux_state* g, u32 tid, int sig, siginfo_t* info, ucontext_t* uc) {
+    if (info == nullptr || uc == nullptr) return fc_not_offered;
+    const bool seccomp = sig == SIGSYS && info->si_code == k_sys_seccomp;
+    const bool fault = !seccomp && sig != SIGABRT && sig != SIGSYS && info->si_code > 0;
+    if (!seccomp && !fault) return fc_not_offered;
+    const int index = signal_index(sig);
+    if (index < 0 || !is_handler(&g->previous[index])) return fc_not_offered;
+    fault_point at;
+    get_fault_point(uc, info, &at);
+    if (fault) {
+        if (retry_came_back(g, tid, sig, &at)) return fc_came_back;
+        if (!in_generated_code(g, at.ip)) return fc_not_offered;
+    }
+    ucontext_t original;
+    copy_bytes(&original, uc, sizeof(original));
+    siginfo_t original_info;
+    copy_bytes(&original_info, info, sizeof(original_info));
+    const bool pending_before = signal_pending(sig);
+    g->users.fetch_sub(1, std::memory_order_release);  // the handler may not come back
+    call_previous(g, tid, sig, info, uc, pk_first_chance);
+    struct sigaction now;
+    const bool reset = sigaction(sig, nullptr, &now) == 0 && !is_handler(&now);  // async-signal-safe
+    const bool reraised = !pending_before && signal_pending(sig);
+    if (reset || reraised) {
+        if (!count_in(g)) return fc_handled;  // stopped meanwhile: the handler's way it is
+        // Written with the signal blocked: if it was raised again (under qemu-user that does not
+        // show as pending), delivering it mid-dump would end the process there.
+        dump_crash(g, tid, sig, &original_info, &original, reset ? ce_keep : ce_previous, true);
+        return fc_dumped;
+    }
+    if (!bytes_equal(&original.uc_mcontext, &uc->uc_mcontext, sizeof(original.uc_mcontext))) return fc_handled;
+    if (fault) (void)retry_remember(g, tid, sig, &at);  // no free slot: it runs again unwatched
+    return fc_handled;
+}
+
+/// Writes the dump of a crash and ends it (see crash_end). Entered counted in (g->users).
+/// keep_blocked: see dump_request.
+CRASHDROP_SIGSAFE void dump_crash(linux_state* g, u32 tid, int sig, siginfo_t* info, ucontext_t* uc, int end,
+                                  bool keep_blocked) {
     const u32 finished_at_entry = g->dumps_finished.load(std::memory_order_acquire);
     for (;;) {
         u32 owner = 0;
@@ -314,7 +501,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         g->users.fetch_add(1, std::memory_order_seq_cst);
         if (g->started.load(std::memory_order_seq_cst) != 2) {  // stop() ran meanwhile
             g->users.fetch_sub(1, std::memory_order_release);
-            pass_on(g, tid, sig, info, ucv);
+            pass_on(g, tid, sig, info, uc);
             return;
         }
     }
@@ -327,16 +514,93 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
     req.address = info != nullptr ? reinterpret_cast<u64>(info->si_addr) : 0;
     req.uc = uc;
     req.tid = tid;
+    req.keep_blocked = keep_blocked;
     const long r = run_crash_writer(g, &req);
     if (r < 0) say("crashdrop: the crash dump could not be written\n");
 
     g->crash_done_tid.store(tid, std::memory_order_release);
-    restore_previous_handlers(g);
+    restore_previous_handlers(g, end == ce_keep ? sig : 0);
+    if (end == ce_default) {
+        // The previous handler let this fault come back unchanged: it would loop. The fault
+        // runs again under SIG_DFL instead.
+        struct sigaction dfl;
+        zero_bytes(&dfl, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, nullptr);  // async-signal-safe
+    }
     if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
     release_threads(g, g->dump_generation.load(std::memory_order_acquire));
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
     g->users.fetch_sub(1, std::memory_order_release);
+}
+
+CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
+    linux_state* g = &g_state;
+    auto* uc = static_cast<ucontext_t*>(ucv);
+
+    // Someone saved and restored our handler with signal(): it lost SA_SIGINFO (so info is
+    // garbage) and SA_ONSTACK. Put it back as it was and let the signal come again.
+    struct sigaction current;
+    if (sigaction(sig, nullptr, &current) == 0 &&  // async-signal-safe
+        current.sa_sigaction == fatal_handler && !(current.sa_flags & SA_SIGINFO)) {
+        install_fatal_handler(sig, nullptr);
+        if (sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS) sys_tgkill(sys_getpid(), sys_gettid(), sig);
+        return;
+    }
+
+    const u32 tid = static_cast<u32>(sys_gettid());
+    // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
+    // to after dumping it) called us back, so the chain has gone round. End it. A fault inside
+    // (or a call back from) what crashdrop asks before it decides - the fault filter, a previous
+    // handler given the first chance - is judged as any fault, but not offered to them again.
+    const passing_thread* nested = find_passing(g, tid, reinterpret_cast<u64>(__builtin_frame_address(0)), uc);
+    if ((nested != nullptr && nested->kind == pk_pass_on) || g->crash_done_tid.load(std::memory_order_acquire) == tid) {
+        die_by_default(sig, info);
+        return;
+    }
+    // Stopped (stop() ran, or start() is half done): pass everything on. Otherwise this thread
+    // counts itself in (g->users: stop() waits for the count to reach zero before it releases
+    // the region), looking at `started` before and after (see context_use in api_impl.hpp), and
+    // out again before anything that may not come back (a previous handler, a long wait).
+    bool running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+    if (running) {
+        g->users.fetch_add(1, std::memory_order_seq_cst);
+        running = g->started.load(std::memory_order_seq_cst) == 2 && g->handlers_installed.load(std::memory_order_acquire) != 0;
+        if (!running) g->users.fetch_sub(1, std::memory_order_release);
+    }
+    if (!running) {
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+    // Not offered to anyone in our own dump writer (a fault there is the writer's, fail_safe).
+    const bool offer = nested == nullptr && (g->owner.load(std::memory_order_acquire) & k_owner_tid_mask) != tid;
+    // The embedder's own recovery first (Options::fault_filter).
+    if (offer && g->fault_filter != nullptr) {
+        const FaultFilter filter = g->fault_filter;
+        g->users.fetch_sub(1, std::memory_order_release);  // it may not come back
+        if (ask_fault_filter(g, tid, filter, sig, info, ucv)) return;
+        if (!count_in(g)) {  // stop() ran meanwhile
+            pass_on(g, tid, sig, info, ucv);
+            return;
+        }
+    }
+    if (g->only_own != 0 && !crash_is_ours(g, sig, info, uc)) {
+        g->users.fetch_sub(1, std::memory_order_release);
+        pass_on(g, tid, sig, info, ucv);
+        return;
+    }
+    // A fault in generated code, or a seccomp trap: the handler that was there before crashdrop
+    // goes first (a runtime that recovers from it is not crashing).
+    if (offer && g->only_own == 0) {
+        const int fc = first_chance(g, tid, sig, info, uc);
+        if (fc == fc_handled || fc == fc_dumped) return;
+        if (fc == fc_came_back) {
+            dump_crash(g, tid, sig, info, uc, ce_default);
+            return;
+        }
+    }
+    dump_crash(g, tid, sig, info, uc, ce_previous);
 }
 
 }  // namespace sigsafe
@@ -430,6 +694,7 @@ inline void atfork_child() {
     g->crash_signal = 0;
     for (sigsafe::u32 i = 0; i < sigsafe::k_max_secondary_crashes; ++i) sigsafe::unpublish_crash(&g->secondary[i]);
     for (sigsafe::u32 i = 0; i < sigsafe::k_max_passing; ++i) sigsafe::leave_passing(&g->passing[i]);
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_retry_slots; ++i) g->retries[i].tid.store(0, std::memory_order_release);
     g->pid = sigsafe::sys_getpid();
     g->reader.pid = g->pid;
     // /proc/self and the pipe were opened by the parent: reopen them for this process.

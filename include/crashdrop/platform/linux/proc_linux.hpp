@@ -7,6 +7,36 @@
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
+/// Parses the line text[pos, eol) of /proc/self/maps into *m (path_offset is into text).
+CRASHDROP_SIGSAFE void parse_map_line(const char* text, std::size_t pos, std::size_t eol, mapping* out) {
+    mapping& m = *out;
+    zero_bytes(&m, sizeof(m));
+    std::size_t p = pos;
+    m.start = parse_hex(text, eol, &p);
+    if (p < eol && text[p] == '-') ++p;
+    m.end = parse_hex(text, eol, &p);
+    skip_spaces(text, eol, &p);
+    if (p + 4 <= eol) {
+        if (text[p] == 'r') m.perms |= perm_read;
+        if (text[p + 1] == 'w') m.perms |= perm_write;
+        if (text[p + 2] == 'x') m.perms |= perm_exec;
+        if (text[p + 3] == 'p') m.perms |= perm_private;
+        p += 4;
+    }
+    skip_spaces(text, eol, &p);
+    m.offset = parse_hex(text, eol, &p);
+    skip_spaces(text, eol, &p);
+    const u64 major = parse_hex(text, eol, &p);
+    if (p < eol && text[p] == ':') ++p;
+    const u64 minor = parse_hex(text, eol, &p);
+    m.dev = static_cast<u32>((major << 20) | (minor & 0xfffffu));
+    skip_spaces(text, eol, &p);
+    m.inode = parse_dec(text, eol, &p);
+    skip_spaces(text, eol, &p);
+    m.path_offset = static_cast<u32>(p);
+    m.path_length = static_cast<u16>(eol - p > 0xffff ? 0xffff : eol - p);
+}
+
 /// Parses maps text into g->maps. Returns the number of lines that did not fit the table.
 CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n) {
     g->map_count = 0;
@@ -16,31 +46,7 @@ CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n
         std::size_t eol = pos;
         while (eol < n && text[eol] != '\n') ++eol;
         mapping m;
-        zero_bytes(&m, sizeof(m));
-        std::size_t p = pos;
-        m.start = parse_hex(text, eol, &p);
-        if (p < eol && text[p] == '-') ++p;
-        m.end = parse_hex(text, eol, &p);
-        skip_spaces(text, eol, &p);
-        if (p + 4 <= eol) {
-            if (text[p] == 'r') m.perms |= perm_read;
-            if (text[p + 1] == 'w') m.perms |= perm_write;
-            if (text[p + 2] == 'x') m.perms |= perm_exec;
-            if (text[p + 3] == 'p') m.perms |= perm_private;
-            p += 4;
-        }
-        skip_spaces(text, eol, &p);
-        m.offset = parse_hex(text, eol, &p);
-        skip_spaces(text, eol, &p);
-        const u64 major = parse_hex(text, eol, &p);
-        if (p < eol && text[p] == ':') ++p;
-        const u64 minor = parse_hex(text, eol, &p);
-        m.dev = static_cast<u32>((major << 20) | (minor & 0xfffffu));
-        skip_spaces(text, eol, &p);
-        m.inode = parse_dec(text, eol, &p);
-        skip_spaces(text, eol, &p);
-        m.path_offset = static_cast<u32>(p);
-        m.path_length = static_cast<u16>(eol - p > 0xffff ? 0xffff : eol - p);
+        parse_map_line(text, pos, eol, &m);
         if (m.end > m.start) {
             if (g->map_count < g->map_capacity) {
                 copy_bytes(&g->maps[g->map_count], &m, sizeof(m));
@@ -52,6 +58,56 @@ CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n
         pos = eol + 1;
     }
     return dropped;
+}
+
+/// The line of /proc/self/maps that holds `addr`, read now in pieces through buf[0, cap) (any
+/// thread may call this at any time: the table g->maps belongs to the dump being written). On
+/// success *out is that mapping and path[] the start of its path (NUL-terminated, cut to
+/// path_cap - 1 bytes). False when no mapping holds addr or the file cannot be read.
+/// "/proc/self/maps" by name first: qemu-user answers that name (only) with the guest's map.
+CRASHDROP_SIGSAFE bool lookup_mapping(linux_state* g, u64 addr, char* buf, std::size_t cap, mapping* out, char* path,
+                                      std::size_t path_cap) {
+    int fd = sys_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && g->proc_self_fd >= 0) fd = sys_openat(g->proc_self_fd, "maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    std::size_t have = 0;  // bytes in buf
+    bool eof = false;
+    bool skip = false;     // the next line end ends a line too long for buf, whose start was parsed
+    bool found = false;
+    bool done = false;
+    while (!done) {
+        if (!eof) {
+            const long r = sys_read(fd, buf + have, cap - have);
+            if (r == -EINTR) continue;
+            if (r <= 0) eof = true;
+            else have += static_cast<std::size_t>(r);
+        }
+        std::size_t pos = 0;
+        while (!done) {
+            std::size_t eol = pos;
+            while (eol < have && buf[eol] != '\n') ++eol;
+            const bool whole = eol < have || (eof && eol > pos);
+            const bool too_long = pos == 0 && eol == have && have == cap;
+            if (!whole && !too_long) break;
+            if (!skip) {
+                parse_map_line(buf, pos, eol, out);
+                if (addr >= out->start && addr < out->end) {
+                    found = true;
+                    const std::size_t n = min_u64(out->path_length, path_cap - 1);
+                    copy_bytes(path, buf + out->path_offset, n);
+                    path[n] = '\0';
+                }
+                if (found || out->start > addr) done = true;  // the lines are in address order
+            }
+            skip = too_long;
+            pos = eol < have ? eol + 1 : have;
+        }
+        if (pos > 0 && pos < have) copy_bytes(buf, buf + pos, have - pos);  // keep the unfinished line
+        have -= pos;
+        if (eof && have == 0) done = true;
+    }
+    sys_close(fd);
+    return found;
 }
 
 /// The mapping containing addr, or nullptr. The table is sorted (the kernel lists in order).

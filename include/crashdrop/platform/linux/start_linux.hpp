@@ -405,6 +405,8 @@ inline Status linux_start(const Options& options) {
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
     g->only_own = options.only_this_module ? 1 : 0;
+    g->fault_filter = options.fault_filter;
+    for (sigsafe::u32 i = 0; i < sigsafe::k_max_retry_slots; ++i) g->retries[i].tid.store(0, std::memory_order_release);
     if (options.only_this_module && g->own_range_count == 0) {
         return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
     }

@@ -103,12 +103,45 @@ constexpr u32 k_max_own_ranges = 16;
 /// how deep in its stack our frame was: a call back into crashdrop from that handler is a
 /// chain loop, not a new crash. A slot whose frame is not below the new one is stale (the
 /// handler left with siglongjmp) and is reused.
+/// The same table marks a thread inside a call crashdrop makes before it decides (kind
+/// pk_first_chance: the previous handler given the first chance at a fault; pk_filter:
+/// Options::fault_filter): a fault or a call back into crashdrop from there is not offered to
+/// them again (see callout_active in handler_linux.hpp).
+enum passing_kind : u32 { pk_pass_on = 0, pk_first_chance = 1, pk_filter = 2 };
 struct passing_thread {
     std::atomic<u32> tid;
-    u32 reserved;
+    u32 kind;                // passing_kind
     std::atomic<u64> frame;
+    u64 context;             // pk_first_chance, pk_filter: the ucontext_t* of the fault offered
+    int signo;               // and its signal
+    u32 reserved;
 };
 constexpr u32 k_max_passing = 32;
+
+/// A fault handed back to the program by the first chance (the previous handler returned and
+/// changed nothing): the faulting instruction runs again. If the same fault (the same signal
+/// and fault address, every register the same) comes back on the same thread within
+/// k_retry_cpu_bound_ns of that thread's CPU time, the instruction ran again and nothing had
+/// been fixed: it is then dumped. (A program that went on in between and faults at the same
+/// place again has different registers: a loop counter, a return value.) One slot per thread
+/// that is retrying; a slot whose wall-clock stamp is older than k_retry_slot_stale_ns may be
+/// taken by another thread.
+struct retry_slot {
+    std::atomic<u32> tid;  // 0: free
+    int signo;
+    u64 ip;
+    u64 address;           // si_addr
+    u64 sp;
+    u64 registers;         // a hash of the whole register context (context_hash)
+    long long cpu_ns;      // CLOCK_THREAD_CPUTIME_ID when the fault was handed back
+    std::atomic<long long> wall_ns;  // CLOCK_MONOTONIC then
+};
+constexpr u32 k_max_retry_slots = 64;
+// Running an instruction again costs the thread a return from the handler and a new fault:
+// microseconds of its CPU time, however long it waits for a CPU (time spent stopped or
+// preempted is not the thread's CPU time).
+constexpr long long k_retry_cpu_bound_ns = 2000000;   // 2 ms
+constexpr long long k_retry_slot_stale_ns = 1000000000;  // 1 s
 
 /// What a dump is for: a crash (with its signal) or write_dump().
 struct dump_request {
@@ -118,6 +151,7 @@ struct dump_request {
     u64 address;           // crash: si_addr
     const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
     u32 tid;               // the crashing or requesting thread
+    bool keep_blocked = false;  // crash: the signal stays blocked while the dump is written (it is pending)
 };
 
 struct linux_state {
@@ -206,6 +240,8 @@ struct linux_state {
     u32 capture_cookie;          // this copy's mark on its capture signals (another copy may share the signal)
     std::atomic<u32> crash_done_tid;  // the thread whose crash this copy has dumped (a later entry is a chain loop)
     passing_thread passing[k_max_passing];
+    FaultFilter fault_filter;    // Options::fault_filter (nullptr: none)
+    retry_slot retries[k_max_retry_slots];  // faults handed back by the first chance
     // only_this_module: the segments of the module that holds this copy
     u32 only_own;
     u32 own_range_count;
