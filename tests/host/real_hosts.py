@@ -67,9 +67,6 @@ CASES = ["python.extension_crash.only", "python.extension_crash.all",
 # such a case passes only while it still fails (printing why), and fails once it passes, so that
 # the entry is removed with the fix.
 KNOWN_FAILURES = {
-    "node.wasm_then_addon_crash.all":
-        "issue 13 part 1: without only_this_module the first WebAssembly trap becomes a (false) report, "
-        "crashdrop takes its handlers out, and the addon's real crash afterwards is not reported",
     "python.host_crash.only":
         "issue 13 part 6: the extension's call before the crash (check_handlers) left a return address "
         "into the extension on the stack below Python's frames; only_this_module's stack scan takes "
