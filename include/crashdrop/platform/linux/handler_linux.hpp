@@ -118,6 +118,7 @@ CRASHDROP_SIGSAFE_INLINE bool reraise_needed(int sig, const siginfo_t* info) {
 CRASHDROP_SIGSAFE_INLINE int signal_index(int sig) {
     for (int i = 0; i < k_fatal_signal_count; ++i) {
         if (k_fatal_signals[i] == sig) return i;
+        CRASHDROP_LOOP_BARRIER();  // stays a loop: clang makes a switch of it, an indirect jump (a table)
     }
     return -1;
 }
@@ -329,7 +330,7 @@ struct fault_point {
     u64 ip;
     u64 sp;
     u64 address;    // si_addr
-    u64 registers;  // FNV-1a of the whole register context (general and floating-point)
+    u64 registers;  // a hash of the whole register context (general and floating-point)
 };
 
 CRASHDROP_SIGSAFE void get_fault_point(const ucontext_t* uc, const siginfo_t* info, fault_point* out) {
@@ -338,10 +339,16 @@ CRASHDROP_SIGSAFE void get_fault_point(const ucontext_t* uc, const siginfo_t* in
     out->ip = context_ip(&ctx);
     out->sp = context_sp(&ctx);
     out->address = reinterpret_cast<u64>(info->si_addr);
+    // FNV-1a, a word at a time (about 150 multiplications instead of 1200).
+    static_assert(sizeof(ctx) % 8 == 0, "the context is whole words");
     const auto* bytes = reinterpret_cast<const u8*>(&ctx);
     u64 h = 0xcbf29ce484222325ull;
-    for (std::size_t i = 0; i < sizeof(ctx); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
-    out->registers = h;
+    for (std::size_t i = 0; i < sizeof(ctx); i += 8) {
+        u64 w;
+        __builtin_memcpy(&w, bytes + i, 8);  // one load, never a call
+        h = (h ^ w) * 0x100000001b3ull;
+    }
+    out->registers = h ^ (h >> 32);
 }
 
 /// Did the first chance hand this very fault (signal, fault address, every register) back to
@@ -434,9 +441,9 @@ CRASHDROP_SIGSAFE int first_chance(linux_state* g, u32 tid, int sig, siginfo_t* 
     if (!seccomp && !fault) return fc_not_offered;
     const int index = signal_index(sig);
     if (index < 0 || !is_handler(&g->previous[index])) return fc_not_offered;
-    fault_point at;
-    get_fault_point(uc, info, &at);
+    fault_point at = {0, 0, 0, 0};
     if (fault) {
+        get_fault_point(uc, info, &at);
         if (retry_came_back(g, tid, sig, &at)) return fc_came_back;
         if (!in_generated_code(g, at.ip)) return fc_not_offered;
     }

@@ -60,8 +60,60 @@ CRASHDROP_SIGSAFE u32 parse_maps(linux_state* g, const char* text, std::size_t n
     return dropped;
 }
 
-/// The line of /proc/self/maps that holds `addr`, read now in pieces through buf[0, cap) (any
-/// thread may call this at any time: the table g->maps belongs to the dump being written). On
+/// PROCMAP_QUERY (Linux 6.11): the mapping holding an address, asked of an open
+/// /proc/<pid>/maps with one ioctl instead of reading the whole text (which costs tens of
+/// microseconds). The kernel's struct procmap_query (uapi linux/fs.h), version 1.
+struct procmap_query_v1 {
+    u64 size;  // sizeof(procmap_query_v1)
+    u64 query_flags;
+    u64 query_addr;
+    u64 vma_start;  // out
+    u64 vma_end;
+    u64 vma_flags;  // out: 1 read, 2 write, 4 execute, 8 shared
+    u64 vma_page_size;
+    u64 vma_offset;
+    u64 inode;
+    u32 dev_major;
+    u32 dev_minor;
+    u32 vma_name_size;  // in: the buffer's size; out: the name's, with its NUL (0: none)
+    u32 build_id_size;
+    u64 vma_name_addr;
+    u64 build_id_addr;
+};
+static_assert(sizeof(procmap_query_v1) == 104, "struct procmap_query is 104 bytes");
+// _IOWR('f', 17, struct procmap_query): read|write (3) << 30 | size << 16 | 'f' << 8 | 17.
+constexpr unsigned long k_procmap_query = (3ul << 30) | (sizeof(procmap_query_v1) << 16) | (0x66ul << 8) | 17ul;
+
+/// Asks the open maps file `fd` which mapping holds addr: 1 found (*out, and its name in
+/// name[0, name_cap), NUL-terminated), 0 none holds it, -1 the kernel does not answer this
+/// question (older than 6.11, or qemu-user, which would answer for itself rather than the guest).
+CRASHDROP_SIGSAFE int query_mapping(int fd, u64 addr, mapping* out, char* name, std::size_t name_cap) {
+    procmap_query_v1 q;
+    zero_bytes(&q, sizeof(q));
+    q.size = sizeof(q);
+    q.query_addr = addr;
+    q.vma_name_addr = reinterpret_cast<u64>(name);
+    q.vma_name_size = static_cast<u32>(name_cap);
+    const long r = raw_syscall(SYS_ioctl, fd, static_cast<long>(k_procmap_query), to_long(&q));
+    if (r == -ENOENT) return 0;
+    if (r != 0) return -1;  // ENOTTY, EINVAL: not known here; ENAMETOOLONG cannot happen (PATH_MAX)
+    zero_bytes(out, sizeof(*out));
+    out->start = q.vma_start;
+    out->end = q.vma_end;
+    out->offset = q.vma_offset;
+    out->inode = q.inode;
+    out->dev = (q.dev_major << 20) | (q.dev_minor & 0xfffffu);
+    if (q.vma_flags & 1u) out->perms |= perm_read;
+    if (q.vma_flags & 2u) out->perms |= perm_write;
+    if (q.vma_flags & 4u) out->perms |= perm_exec;
+    if (!(q.vma_flags & 8u)) out->perms |= perm_private;
+    if (q.vma_name_size == 0) name[0] = '\0';
+    return 1;
+}
+
+/// The mapping that holds `addr`, looked up now (any thread may call this at any time: the
+/// table g->maps belongs to the dump being written): with PROCMAP_QUERY, or else read from
+/// the text of /proc/self/maps in pieces through buf[0, cap) (at least PATH_MAX bytes). On
 /// success *out is that mapping and path[] the start of its path (NUL-terminated, cut to
 /// path_cap - 1 bytes). False when no mapping holds addr or the file cannot be read.
 /// "/proc/self/maps" by name first: qemu-user answers that name (only) with the guest's map.
@@ -70,6 +122,17 @@ CRASHDROP_SIGSAFE bool lookup_mapping(linux_state* g, u64 addr, char* buf, std::
     int fd = sys_openat(AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0 && g->proc_self_fd >= 0) fd = sys_openat(g->proc_self_fd, "maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
+    const int asked = query_mapping(fd, addr, out, buf, cap);
+    if (asked >= 0) {
+        sys_close(fd);
+        std::size_t n = 0;
+        while (asked == 1 && n + 1 < path_cap && buf[n] != '\0') {
+            path[n] = buf[n];
+            ++n;
+        }
+        path[n] = '\0';
+        return asked == 1;
+    }
     std::size_t have = 0;  // bytes in buf
     bool eof = false;
     bool skip = false;     // the next line end ends a line too long for buf, whose start was parsed
