@@ -896,3 +896,73 @@ TEST_CASE("planted and damaged entries are set aside into quarantine - never fol
     CHECK(db.list(crashdrop::ReportState::uploaded).empty());
     CHECK(db.set_aside_strays().empty());  // nothing left to set aside
 }
+
+// ---- the first chance's question: is a faulting instruction in generated code? ----------------
+
+namespace {
+void noinline_marker() { __asm__ volatile(""); }
+}  // namespace
+
+TEST_CASE("generated code is an executable mapping that is no file (anonymous or memfd) - asked of the kernel and of the maps text alike", "[internals][handler]") {
+    sg::linux_state* g = &sg::g_state;
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    void* anon_x = mmap(nullptr, page, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* anon_rw = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* gone = mmap(nullptr, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(anon_x != MAP_FAILED);
+    REQUIRE(anon_rw != MAP_FAILED);
+    REQUIRE(gone != MAP_FAILED);
+    const int memfd = static_cast<int>(syscall(SYS_memfd_create, "jit-code", 0u));
+    REQUIRE(memfd >= 0);
+    REQUIRE(ftruncate(memfd, static_cast<off_t>(page)) == 0);
+    void* memfd_x = mmap(nullptr, page, PROT_READ | PROT_EXEC, MAP_SHARED, memfd, 0);
+    REQUIRE(memfd_x != MAP_FAILED);
+    munmap(gone, page);  // last: nothing is mapped there again
+    const auto at = [](const void* p) { return reinterpret_cast<sg::u64>(p) + 16; };
+
+    struct probe {
+        const char* what;
+        sg::u64 address;
+        bool generated;
+    };
+    const probe probes[] = {
+        {"anonymous r-x", at(anon_x), true},
+        {"memfd r-x", at(memfd_x), true},
+        {"anonymous rw-", at(anon_rw), false},
+        {"this program's code", reinterpret_cast<sg::u64>(&noinline_marker), false},
+        {"unmapped", at(gone), false},
+        {"the vDSO", static_cast<sg::u64>(getauxval(AT_SYSINFO_EHDR)) + 16, false},
+    };
+    bool kernel_answers = true;
+    for (const probe& pr : probes) {
+        INFO(pr.what);
+        CHECK(sg::in_generated_code(g, pr.address) == pr.generated);
+        char buf[4096], path_q[64], path_t[64];
+        sg::mapping q, t;
+        const int asked = [&] {
+            const int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+            const int r = sg::query_mapping(fd, pr.address, &q, buf, sizeof(buf));
+            close(fd);
+            return r;
+        }();
+        const bool text = sg::lookup_mapping(g, pr.address, buf, sizeof(buf), &t, path_t, sizeof(path_t), false);
+        CHECK(text == (std::string(pr.what) != "unmapped"));
+        if (asked < 0) {
+            kernel_answers = false;
+            continue;
+        }
+        REQUIRE(sg::lookup_mapping(g, pr.address, buf, sizeof(buf), &q, path_q, sizeof(path_q)) == text);
+        if (!text) continue;
+        CHECK(q.start == t.start);
+        CHECK(q.end == t.end);
+        CHECK(static_cast<int>(q.perms) == static_cast<int>(t.perms));
+        CHECK(q.inode == t.inode);
+        CHECK(q.offset == t.offset);
+        CHECK(std::string(path_q) == std::string(path_t));
+    }
+    if (!kernel_answers) WARN("PROCMAP_QUERY is not answered here (Linux before 6.11): only the maps text was checked");
+    munmap(anon_x, page);
+    munmap(anon_rw, page);
+    munmap(memfd_x, page);
+    close(memfd);
+}
