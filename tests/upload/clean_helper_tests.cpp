@@ -183,8 +183,18 @@ TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loade
           "stores and sends the report - a clean process under 16 MiB Private_Dirty while the host rewrites 512 MiB",
           "[upload][helper]") {
     const std::string dir = fresh_folder(k_work + "/clean-helper/hostile-host");
-    check_hostile_host(dir, HOSTILE_PLUGIN);
+    const std::string effects = dir + "/side-effects.txt";
+    const int helper = check_hostile_host(dir, HOSTILE_PLUGIN, {"HOSTILE_HOST_SIDE_EFFECTS=" + effects});
     CHECK(database_view{dir + "/db"}.problem_lines().empty());
+    // Nothing of the host was loaded in the helper: its library's constructor, its own and main()
+    // ran once each, in the host.
+    const std::vector<std::string> lines = lines_of(effects);
+    INFO(read_text_file(effects));
+    REQUIRE(lines.size() == 3);
+    const std::string host_pid = std::to_string(pid_after(lines[2], "host main pid="));
+    CHECK(host_pid != std::to_string(helper));
+    CHECK(lines == std::vector<std::string>{"host library constructor pid=" + host_pid, "host constructor pid=" + host_pid,
+                                            "host main pid=" + host_pid});
 }
 
 TEST_CASE("a plugin that needs data its host exports gets a clean fork-mode helper too - the host executable as the loader's "
