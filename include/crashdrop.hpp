@@ -87,6 +87,7 @@
 #include "crashdrop/helper/service.hpp"
 #include "crashdrop/helper/helper_linux.hpp"
 #include "crashdrop/platform/linux/return_address_linux.hpp"
+#include "crashdrop/platform/linux/cfi_unwind_linux.hpp"
 #include "crashdrop/platform/linux/handler_linux.hpp"
 #include "crashdrop/platform/linux/chain_linux.hpp"
 #include "crashdrop/platform/linux/start_linux.hpp"

@@ -23,6 +23,10 @@
 //                            the host keeps the plugin's function pointers (hostplug_functions) in
 //                            a local table on its stack, prints how many of them follow a call
 //                            instruction, then writes to 0x48 in its own code (SIGSEGV)
+//   crash-host-after-plugin-call <name>
+//                            the host calls into the plugin (its check), then faults in its own code
+//                            under a frame whose uninitialised locals still hold the return
+//                            addresses that call left (stale words, not frames)
 //   crash-plugin <name>      a write to the plugin's own bad address in its code (SIGSEGV)
 //   abort-plugin <name>      abort() called by the plugin (SIGABRT)
 //   plugin-calls-host-crash <name>
@@ -342,6 +346,20 @@ HOST_NOINLINE __attribute__((no_sanitize("address"))) void host_crash_holding(in
     __asm__ volatile("" : : "r"(table) : "memory");
 }
 
+/// A frame with a large uninitialised local area (it covers where the plugin's frames were, so it
+/// holds their stale return addresses), and the host's fault below it. Not instrumented by
+/// AddressSanitizer (its locals must be on the real stack).
+HOST_NOINLINE __attribute__((no_sanitize("address"))) void host_crash_over_stale() {
+    volatile char area[16384];  // never written
+    __asm__ volatile("" : : "r"(area) : "memory");
+    host_crash_leaf();
+}
+
+HOST_NOINLINE void host_crash_after_plugin_call(const char* (*check)()) {
+    (void)check();  // deep into the plugin (crashdrop::check_handlers), then back
+    host_crash_over_stale();
+}
+
 HOST_NOINLINE void host_abort_leaf() {
     std::abort();
 }
@@ -417,6 +435,7 @@ HOST_NOINLINE void run_command(const std::vector<std::string>& a) {
     } else if (c == "crash-host") host_crash_leaf();
     else if (c == "crash-host-holding") host_crash_holding(find(a.at(1)).functions);
     else if (c == "abort-host") host_abort_leaf();
+    else if (c == "crash-host-after-plugin-call") host_crash_after_plugin_call(find(a.at(1)).check);
     else if (c == "crash-plugin") find(a.at(1)).crash();
     else if (c == "abort-plugin") find(a.at(1)).abort_now();
     else if (c == "plugin-calls-host-crash") find(a.at(1)).call(host_callback_crash);
@@ -438,7 +457,7 @@ HOST_NOINLINE void scrub_stack() {
 /// Splits argv into commands: a command starts at each word that names one.
 std::vector<std::vector<std::string>> parse_script(int argc, char** argv) {
     static const char* const k_commands[] = {"load", "unload", "stop", "restart", "check", "reinstall", "dump",
-                                             "crash-host", "crash-host-holding", "abort-host", "crash-plugin", "abort-plugin",
+                                             "crash-host", "crash-host-holding", "crash-host-after-plugin-call", "abort-host", "crash-plugin", "abort-plugin",
                                              "plugin-calls-host-crash", "host-fault-recover",
                                              "install-host-handler-after", "print-handler", "spawn-threads", "mark"};
     std::vector<std::vector<std::string>> script;

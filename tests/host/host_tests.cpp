@@ -350,6 +350,19 @@ TEST_CASE("a host crash whose stack holds a table of the plugin's function point
     CHECK(h.dumps(A).empty());
 }
 
+TEST_CASE("a host crash under a frame that still holds stale return addresses from an earlier call into the plugin is the host's under only_this_module",
+          "[host]") {
+    // The plugin's earlier call left real return addresses into its code in stack memory that a
+    // later host frame reuses without writing: only the crashing thread's call chain (CFI walk)
+    // tells them from live frames.
+    host_run h = run_host(script({load(A, {"only"}), {"crash-host-after-plugin-call", "a"}}));
+    INFO(h.describe());
+    require_loaded(h, A);
+    require_died_of(h, SIGSEGV);
+    CHECK(count_of(h.run.err, host_marker("SIGSEGV", k_host_fault)) == 1);
+    CHECK(h.dumps(A).empty());
+}
+
 TEST_CASE("a host that recovers from its own faults keeps running under only_this_module and plugin crashes are still captured",
           "[host]") {
     SECTION("control: the host recovers from its guard-page fault on its own") {

@@ -72,12 +72,7 @@ CASES = ["python.extension_crash.only", "python.extension_crash.all",
 # Cases that fail on this commit because of a known bug in crashdrop, kept running and visible:
 # such a case passes only while it still fails (printing why), and fails once it passes, so that
 # the entry is removed with the fix.
-KNOWN_FAILURES = {
-    "python.host_crash.only":
-        "issue 13 part 6: the extension's call before the crash (check_handlers) left a return address "
-        "into the extension on the stack below Python's frames; only_this_module's stack scan takes "
-        "that stale word for a live frame and claims Python's own crash",
-}
+KNOWN_FAILURES = {}
 
 FLAGS = ["-std=c++17", "-O2", "-g", "-shared", "-fPIC", "-fvisibility=hidden", "-fvisibility-inlines-hidden",
          "-Wl,-Bsymbolic", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror"]

@@ -395,6 +395,125 @@ TEST_CASE("this executable's .eh_frame_hdr table names its function starts - a r
     CHECK(a_plain_function(1) == 2);
 }
 
+// ---- the CFI walk of only_this_module (cfi_unwind_linux.hpp) ----
+
+namespace {
+
+/// Every loaded module, as start() records them.
+void record_all_modules(sg::linux_state* g) {
+    g->cfi_module_count = 0;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* out) {
+            crashdrop::detail::record_cfi_module(static_cast<sg::linux_state*>(out), info);
+            return 0;
+        },
+        g);
+}
+
+struct walk_result {
+    std::vector<std::uint64_t> pcs;  // the callers' pcs, in order
+    int end = -1;                    // how the walk ended
+};
+
+walk_result walk_from(sg::linux_state* g, const ucontext_t* uc) {
+    walk_result out;
+    sg::cfi_frame f;
+    sg::cfi_frame_from(&f, uc);
+    for (std::uint32_t i = 0; i < sg::k_cfi_max_frames; ++i) {
+        const sg::cfi_step_result r = sg::cfi_step(g, &f);
+        if (r != sg::cs_ok) {
+            out.end = r;
+            return out;
+        }
+        out.pcs.push_back(f.pc);
+    }
+    return out;
+}
+
+std::uint64_t g_chain_ra[3];
+ucontext_t g_chain_context;
+sg::linux_state* g_walk_state;
+walk_result g_signal_walk;
+
+__attribute__((noinline)) void chain_c(bool by_signal) {
+    g_chain_ra[2] = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
+    if (by_signal) {
+        raise(SIGUSR2);
+    } else {
+        getcontext(&g_chain_context);
+        // Walk while this frame is live: the context's stack is this one.
+        g_signal_walk = walk_from(g_walk_state, &g_chain_context);
+    }
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) void chain_b(bool by_signal) {
+    g_chain_ra[1] = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
+    volatile char pad[64];
+    pad[0] = 1;
+    chain_c(by_signal);
+    __asm__ volatile("" ::: "memory");
+    (void)pad[0];
+}
+__attribute__((noinline)) void chain_a(bool by_signal) {
+    g_chain_ra[0] = reinterpret_cast<std::uint64_t>(__builtin_return_address(0));
+    chain_b(by_signal);
+    __asm__ volatile("" ::: "memory");
+}
+
+void walking_handler(int, siginfo_t*, void* uc) { g_signal_walk = walk_from(g_walk_state, static_cast<const ucontext_t*>(uc)); }
+
+/// Does the walk pass, in order, through chain_c's, chain_b's and chain_a's return addresses?
+bool passes_through_chain(const walk_result& w) {
+    std::size_t at = 0;
+    for (std::size_t want = 3; want-- > 0;) {
+        while (at < w.pcs.size() && w.pcs[at] != g_chain_ra[want]) ++at;
+        if (at == w.pcs.size()) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("the CFI walk follows this test's real call chain to its outermost frame: from getcontext and from a signal's context",
+          "[internals]") {
+    elf_reader_state st;
+    sg::linux_state* g = st.g.get();
+    g_walk_state = g;
+    record_all_modules(g);
+    REQUIRE(g->cfi_module_count > 2);
+
+    SECTION("from getcontext: the first callers are exactly chain_b's, chain_a's and the test's return addresses") {
+        g_signal_walk = walk_result{};
+        chain_a(false);
+        const walk_result& w = g_signal_walk;
+        REQUIRE(w.pcs.size() >= 3);
+        CHECK(w.pcs[0] == g_chain_ra[2]);
+        CHECK(w.pcs[1] == g_chain_ra[1]);
+        CHECK(w.pcs[2] == g_chain_ra[0]);
+        CHECK(w.end == sg::cs_end);  // main() and _start: the outermost frame says so by its CFI
+    }
+    SECTION("from a signal raised inside the chain: through libc's raise, the chain, to the end") {
+        struct sigaction sa {}, old {};
+        sa.sa_sigaction = walking_handler;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        REQUIRE(sigaction(SIGUSR2, &sa, &old) == 0);
+        g_signal_walk = walk_result{};
+        chain_a(true);
+        sigaction(SIGUSR2, &old, nullptr);
+        CHECK(passes_through_chain(g_signal_walk));
+        CHECK(g_signal_walk.end == sg::cs_end);
+    }
+    SECTION("code the walk knows nothing about stops it, it does not guess") {
+        ucontext_t uc;
+        getcontext(&uc);
+        g->cfi_module_count = 0;  // no module recorded: every pc is unknown
+        const walk_result w = walk_from(g, &uc);
+        CHECK(w.pcs.empty());
+        CHECK(w.end == sg::cs_stopped);
+    }
+}
+
 // ---- the helper's building blocks: metadata, URLs, HTTP framing, replies, multipart ----
 
 namespace cd = crashdrop::detail;

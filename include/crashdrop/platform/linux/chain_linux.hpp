@@ -118,7 +118,8 @@ inline std::uint32_t capture_cookie(const sigsafe::linux_state* g) {
     return static_cast<std::uint32_t>(v) | 1u;
 }
 
-/// Records the loaded segments of the module holding this copy (for only_this_module).
+/// Records the loaded segments of the module holding this copy, and every loaded module's code
+/// and CFI table (for only_this_module).
 inline void find_own_module(sigsafe::linux_state* g) {
     struct search {
         sigsafe::linux_state* g;
@@ -126,9 +127,11 @@ inline void find_own_module(sigsafe::linux_state* g) {
     } state{g, reinterpret_cast<std::uint64_t>(&sigsafe::fatal_handler)};
     g->own_range_count = 0;
     g->own_functions = sigsafe::own_function_table{};
+    g->cfi_module_count = 0;
     dl_iterate_phdr(
         [](struct dl_phdr_info* info, std::size_t, void* data) -> int {
             auto* st = static_cast<search*>(data);
+            record_cfi_module(st->g, info);  // every module, for the walk of only_this_module
             bool mine = false;
             for (int i = 0; i < info->dlpi_phnum; ++i) {
                 const ElfW(Phdr)& ph = info->dlpi_phdr[i];
@@ -148,7 +151,7 @@ inline void find_own_module(sigsafe::linux_state* g) {
                 const ElfW(Phdr)& ph = info->dlpi_phdr[i];
                 if (ph.p_type == PT_GNU_EH_FRAME) read_own_function_table(&st->g->own_functions, info->dlpi_addr + ph.p_vaddr, ph.p_memsz);
             }
-            return 1;
+            return 0;
         },
         &state);
 }

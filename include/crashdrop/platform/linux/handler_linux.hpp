@@ -147,12 +147,15 @@ CRASHDROP_SIGSAFE_INLINE bool in_ranges(const linux_state* g, u64 address, bool 
 constexpr u64 k_own_stack_scan = 256 * 1024;  // bytes of the crashing stack searched for our code
 
 /// only_this_module: is this crash ours? Our code faulted, the faulting address is inside our
-/// module, or a register (the link register on ARM64) or a word of the crashing thread's stack
-/// (its live part, above SP) holds a plausible return address into our code (one that follows a
-/// call and is not a function's start: return_address_linux.hpp), so our code called the code
-/// that crashed. A pointer to one of our functions kept as data does not count. A word that
-/// follows a call but is a function's start (the return address of a noreturn call that ends
-/// its function) counts only for a signal the thread raised itself (abort, raise).
+/// module, or (aarch64) the first frame's link register is a return address into our code, or a
+/// frame of the crashing thread's real call chain, walked with the modules' CFI
+/// (cfi_unwind_linux.hpp), is in our code. A walk that reaches the outermost frame without one
+/// says "not ours": words left on the stack by earlier calls do not count. Only when the walk
+/// stops early (code without CFI, a module loaded after start()) is the stack above where it
+/// stopped searched for plausible return addresses into our code (return_address_linux.hpp):
+/// one that follows a call and is not a function's start; one that is a function's start (the
+/// return address of a noreturn call that ends its function) counts only for a signal the
+/// thread raised itself (abort, raise).
 CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* info, const ucontext_t* uc) {
     if (uc == nullptr) return true;  // nothing to judge by: keep it
     md_context ctx;
@@ -162,11 +165,29 @@ CRASHDROP_SIGSAFE bool crash_is_ours(linux_state* g, int sig, const siginfo_t* i
     const return_address_kind enough = (info == nullptr || info->si_code <= 0) ? ra_weak : ra_strong;
     u64 regs[k_max_context_registers];
     const std::size_t n = context_registers(&ctx, regs);
-    for (std::size_t i = 0; i < n; ++i) {
-        if (in_ranges(g, regs[i], true) && classify_return_address(g, regs[i]) >= enough) return true;
+    if (k_calls_are_a64 && n > 30 && in_ranges(g, regs[30], true) && classify_return_address(g, regs[30]) >= enough) {
+        return true;  // aarch64: the link register of the first frame (a leaf called by our code)
+    }
+    // The real call chain, by the modules' CFI: a frame in our code makes the crash ours; a walk
+    // that reaches the outermost frame without one makes it not ours.
+    cfi_frame frame;
+    cfi_frame_from(&frame, uc);
+    u32 steps = 0;
+    for (; steps < k_cfi_max_frames; ++steps) {
+        const cfi_step_result r = cfi_step(g, &frame);
+        if (r == cs_end) return false;
+        if (r != cs_ok) break;
+        if (in_ranges(g, frame.pc, true)) return true;
+    }
+    // The walk stopped (code without CFI, a module loaded after start(), an expression): the
+    // frames below where it stopped are proven not ours; above, search for return addresses.
+    if (steps == 0) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (in_ranges(g, regs[i], true) && classify_return_address(g, regs[i]) >= enough) return true;
+        }
     }
     u64 words[512];  // 4 KiB at a time, on the alternate stack
-    const u64 sp = context_sp(&ctx) & ~u64{7};
+    const u64 sp = frame.reg[k_cfi_sp] & ~u64{7};
     for (u64 at = sp; at < sp + k_own_stack_scan; at += sizeof(words)) {
         const long got = read_memory(&g->reader, words, at, sizeof(words));
         if (got <= 0) break;

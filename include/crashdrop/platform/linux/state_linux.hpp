@@ -109,6 +109,15 @@ struct own_function_table {
     u64 count;
 };
 
+/// An executable segment of a module loaded when start() ran, with that module's .eh_frame_hdr
+/// search table: what the CFI walk (cfi_unwind_linux.hpp) knows of it.
+struct cfi_module {
+    u64 start;
+    u64 end;
+    own_function_table table;
+};
+constexpr u32 k_max_cfi_modules = 512;
+
 /// A thread that is inside a handler crashdrop passed a crash on to (only_this_module), and
 /// how deep in its stack our frame was: a call back into crashdrop from that handler is a
 /// chain loop, not a new crash. A slot whose frame is not below the new one is stale (the
@@ -257,6 +266,8 @@ struct linux_state {
     u32 own_range_count;
     address_range own_ranges[k_max_own_ranges];
     own_function_table own_functions;  // its .eh_frame_hdr search table (return_address_linux.hpp)
+    u32 cfi_module_count;              // every module's code and CFI table, for the walk (cfi_unwind_linux.hpp)
+    cfi_module cfi_modules[k_max_cfi_modules];
 
     // ---- the helper ----
     std::atomic<u32> handoff_seq;  // the number of the last hand-off (region.hpp)
