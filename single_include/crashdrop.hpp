@@ -11975,7 +11975,7 @@ struct helper_command {
 struct loader_command {
     std::string loader;   // the dynamic loader
     std::string module;   // the shared object holding crashdrop
-    std::string program;  // libdl.so.2, next to the C library's file
+    std::string program;  // libdl.so.2, next to the C library's file; or the host executable
 };
 
 inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
@@ -12085,32 +12085,43 @@ inline long clone_for_exec() {
     return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 }
 
-/// Waits up to `ms` for a clean helper's hello on `sock`. False when it ended or stayed silent.
-inline bool await_hello(int sock, int ms) {
+/// What came from a clean helper while start() waited for its hello.
+enum class hello_result {
+    said,    // it is up
+    ended,   // it ended (or said something else) first: e.g. the loader could not load the object
+    silent,  // nothing within the time
+};
+
+/// Waits up to `ms` for a clean helper's hello on `sock`. Its end is seen at once (the socket
+/// closes when the process exits), not after the time.
+inline hello_result await_hello(int sock, int ms) {
     timespec start{};
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
         timespec now{};
         clock_gettime(CLOCK_MONOTONIC, &now);
         const long long spent = (now.tv_sec - start.tv_sec) * 1000LL + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if (spent >= ms) return false;
+        if (spent >= ms) return hello_result::silent;
         pollfd p = {sock, POLLIN, 0};
         const int n = poll(&p, 1, static_cast<int>(ms - spent));
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
+        if (n == 0) return hello_result::silent;
+        if (n < 0) return hello_result::ended;
         char msg[sigsafe::k_handoff_message_size] = {};
         const ssize_t got = recv(sock, msg, sizeof(msg), 0);
         if (got < 0 && errno == EINTR) continue;
-        return got == static_cast<ssize_t>(sizeof(msg)) && msg[0] == 'H';
+        return got == static_cast<ssize_t>(sizeof(msg)) && msg[0] == 'H' ? hello_result::said : hello_result::ended;
     }
 }
 
 /// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
 /// our end of its socket, or -1 with *error. `in_copy` (fork mode's fallback): the helper runs
 /// in a fork() of this process; otherwise `command` is exec'd from a clone (clone_for_exec),
-/// and with `hello` start() waits (up to 5 s) for the helper to say it is up.
+/// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
+/// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
-                         const std::string& log_path, const Transport* custom, const helper_config* config, std::string* error) {
+                         const std::string& log_path, const Transport* custom, const helper_config* config, std::string* error,
+                         bool* ended = nullptr) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         *error = "socketpair: " + errno_text(errno);
@@ -12166,7 +12177,9 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
     }
-    if (hello && !await_hello(sv[0], 5000)) {
+    const hello_result came = hello ? await_hello(sv[0], 5000) : hello_result::said;
+    if (ended != nullptr) *ended = came == hello_result::ended;
+    if (came != hello_result::said) {
         *error = "the clean helper (" + command.path + ") did not come up";
         close(sv[0]);
         return -1;
@@ -12233,6 +12246,34 @@ inline bool find_loader_command(loader_command* out, std::string* why) {
 #endif
 }
 
+/// The second way to a clean helper of a shared object, for one that cannot be loaded on its
+/// own (a Python extension module refers to data only the python executable exports,
+/// `_Py_NoneStruct`; an object bound at load time, -z now, to functions of its host): the host
+/// executable as the loader's program, `ld.so --preload <object> <executable>`, so that the
+/// object's references to its host resolve. The object's first constructor still takes the
+/// helper before the executable's constructors and main(); what runs before it is the
+/// executable's .preinit_array and the constructors of the executable's libraries (glibc
+/// initialises the program's dependencies before a preloaded object that does not depend on
+/// them). Sets loader->program to the executable's real path (its $ORIGIN is then the right
+/// one; /proc/self/exe would be the loader's own in the helper). False (and *why) when it has
+/// no file (deleted, a memfd) or is the loader itself.
+inline bool use_host_program(loader_command* loader, std::string* why) {
+    char path[4096];
+    const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    const std::string exe = n > 0 ? std::string(path, static_cast<std::size_t>(n)) : std::string();
+    struct stat st;
+    const bool deleted = exe.size() >= 10 && exe.compare(exe.size() - 10, 10, " (deleted)") == 0;
+    if (exe.empty() || exe[0] != '/' || deleted || stat(exe.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        *why = "the host executable has no file";
+    } else if (exe == loader->loader) {
+        *why = "the host executable is the dynamic loader";
+    } else {
+        loader->program = exe;
+        return true;
+    }
+    return false;
+}
+
 #if CRASHDROP_HELPER_EARLY_ENTRY && !(defined(__PIC__) && !defined(__PIE__))
 /// The executable's .preinit_array entry: the dynamic loader calls it after mapping and
 /// relocating every library, before any library's or the executable's constructor and before
@@ -12265,7 +12306,8 @@ __attribute__((section(".preinit_array"), used)) static void (*g_helper_early_en
 /// constructor. In the clean fork-mode helper the loader runs as
 /// `ld.so --preload <this object> libdl.so.2`; preloaded objects are initialised after their
 /// own dependencies (the C library, libstdc++) and before anything else, and the program
-/// (libdl.so.2) never runs. It takes the helper only when the marker names this object's file,
+/// (libdl.so.2) never runs. (Or, when the object cannot be loaded without its host, with the
+/// host executable as the program: see use_host_program().) It takes the helper only when the marker names this object's file,
 /// so a dependency of it that holds another crashdrop lets it pass; anywhere else (the object
 /// loaded into its host) it returns at once. glibc calls constructors with the program's
 /// argc, argv and envp; `environ` is set here when it is not yet, as in the executable's entry.
@@ -14057,6 +14099,40 @@ inline std::uint64_t executable_dynamic() {
     return dynamic;
 }
 
+/// One clean fork-mode helper of a shared object through the dynamic loader (`loader`); -1
+/// and *error when it did not come up, *ended when it ended before its hello.
+inline int launch_through_loader(linux_state* g, const loader_command& loader, bool* ended, std::string* error) {
+    const helper_command command = make_helper_command(HelperMode::fork, std::string(), true, false, true, &loader);
+    return launch_helper(HelperMode::fork, false, true, command, g->region_fd, g->helper_log_path, nullptr, nullptr, error, ended);
+}
+
+/// Fork mode in a shared object: its clean helper, first with libdl.so.2 as the loader's
+/// program (nothing of the host is loaded); when that helper ended before its hello (the
+/// loader could not load the object on its own: it refers to data, or is bound at load time
+/// to functions, that only its host executable has - a Python extension module), again with
+/// the host executable as the program (use_host_program: its libraries' constructors run
+/// before the helper takes over, a note says so). A helper that stayed silent for 5 s is not
+/// tried again. -1 and *error when none came up; *loader is the command that did (packed for
+/// a restart after a crash).
+inline int launch_loader_helper(linux_state* g, loader_command* loader, std::string* error) {
+    bool ended = false;
+    int sock = launch_through_loader(g, *loader, &ended, error);
+    if (sock >= 0 || !ended) return sock;
+    std::string why;
+    if (!use_host_program(loader, &why)) {
+        *error += " (" + why + ")";
+        return -1;
+    }
+    sock = launch_through_loader(g, *loader, &ended, error);
+    if (sock >= 0) {
+        note(g, "helper: " + loader->module + " cannot be loaded without its host; its clean helper runs with the host executable (" +
+                    loader->program + ") as the loader's program, after the constructors of the executable's libraries");
+    } else {
+        *error += ", neither with libdl.so.2 nor with the host executable as the program";
+    }
+    return sock;
+}
+
 inline Status linux_start(const Options& options) {
     linux_state* g = &sigsafe::g_state;
     if (Status s = check_options(options); !s.ok()) return s;
@@ -14233,9 +14309,10 @@ inline Status linux_start(const Options& options) {
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
-        {
-            const helper_command command =
-                make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork, via_loader ? &loader : nullptr);
+        if (via_loader) {
+            sock = launch_loader_helper(g, &loader, &error);
+        } else {
+            const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
             sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
                                  g->region_fd, g->helper_log_path, custom, nullptr, &error);
         }

@@ -54,6 +54,24 @@ crashdrop_fetch_readers() {
     export CRASHDROP_MINIDUMP_TOOLS="$bin"
 }
 
+# Node-API's headers for the addon of the real-host tests (tests/host/real_hosts.py): Node's own
+# (/usr/include/node), or where a package has none, npm's node-api-headers (ABI-stable) unpacked
+# into the cache; exports CRASHDROP_NODE_API_INCLUDE then.
+crashdrop_node_api_headers_version=1.1.0
+crashdrop_fetch_node_api_headers() {
+    [ -e /usr/include/node/node_api.h ] && return 0
+    local v=$crashdrop_node_api_headers_version
+    local dir="$crashdrop_cache/node-api-headers-$v"
+    if [ ! -e "$dir/package/include/node_api.h" ]; then
+        echo "setup: fetching npm node-api-headers@$v into $dir" >&2
+        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+        (cd "$dir.tmp" && npm pack --silent "node-api-headers@$v" >/dev/null && tar xzf "node-api-headers-$v.tgz") ||
+            { echo "setup: could not fetch node-api-headers@$v" >&2; return 0; }
+        rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    fi
+    export CRASHDROP_NODE_API_INCLUDE="$dir/package/include"
+}
+
 # The cross compiler, its sysroot and qemu-user: what the aarch64 crash tests need
 # (tools/test.sh installs them when root; they are optional elsewhere).
 crashdrop_have_aarch64() {
@@ -87,5 +105,6 @@ crashdrop_install_fuzzer() {
 crashdrop_install_packages || return 1 2>/dev/null || exit 1
 crashdrop_install_fuzzer
 crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
+crashdrop_fetch_node_api_headers
 export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}
 echo "setup: readers in $CRASHDROP_MINIDUMP_TOOLS, lldb is $CRASHDROP_LLDB" >&2

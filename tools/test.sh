@@ -24,6 +24,9 @@ phase() { echo "== $* ($(( $(date +%s) - started )) s) =="; }
 missing=""
 crashdrop_have_aarch64 || missing="$missing g++-aarch64-linux-gnu qemu-user"
 crashdrop_have_windows || missing="$missing g++-mingw-w64-x86-64 wine wine64"
+# The real-host tests' extension module is built against Debian's Python and its headers.
+crashdrop_have_python_dev() { /usr/bin/python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; }
+crashdrop_have_python_dev || missing="$missing python3-dev"
 if [ -n "$missing" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing$missing (aarch64 and Windows tests)" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -48,6 +51,9 @@ fuzz=ON
 if ! crashdrop_have_fuzzer; then
     skip_or_fail "fuzz" CRASHDROP_REQUIRE_FUZZ "sudo apt-get install clang-14 libclang-rt-14-dev"
     fuzz=OFF
+fi
+if ! crashdrop_have_python_dev; then
+    skip_or_fail "Python host" CRASHDROP_REQUIRE_HOSTS "sudo apt-get install python3-dev"
 fi
 windows=ON
 if ! crashdrop_have_windows; then
@@ -90,7 +96,8 @@ meson compile -C "$build/meson" -j "$jobs"
 phase "meson test"
 # The warnings matrix compiles the headers itself, independent of the build system, and the
 # upload suite (the helper and the transports against the Python collector) depends on no build
-# setting meson could get wrong: ctest ran both. Everything else runs again from meson's build.
-meson test -C "$build/meson" --print-errorlogs --num-processes "$jobs" --no-suite matrix --no-suite upload
+# setting meson could get wrong: ctest ran both, and the real hosts (tests/host/real_hosts.py builds
+# its modules itself). Everything else runs again from meson's build.
+meson test -C "$build/meson" --print-errorlogs --num-processes "$jobs" --no-suite matrix --no-suite upload --no-suite real_hosts
 
 echo "== all tests passed in $(( $(date +%s) - started )) s (aarch64 crash tests $aarch64, Windows tests $windows, fuzzing $fuzz) =="

@@ -121,10 +121,13 @@ TEST_CASE("glibc's fork() waits for a malloc arena lock another thread holds: a 
     CHECK(probe.out == "fork blocked\n");
 }
 
-TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loader and malloc locks, a lookup that never answers) "
-          "stores and sends the report - a clean process under 16 MiB Private_Dirty while the host rewrites 512 MiB",
-          "[upload][helper]") {
-    const std::string dir = fresh_folder(k_work + "/clean-helper/hostile-host");
+namespace {
+
+/// hostile_host with `plugin` (fork-mode helper) in `dir`: the hazards in place, start(), the
+/// 512 MiB heap rewritten, then the crash. Checks what holds for every clean helper there:
+/// start() returned, the helper is the dynamic loader exec'd (not a copy of the host) with
+/// Private_Dirty <= 16 MiB, the report is stored by it and sent once. Returns the helper's pid.
+int check_hostile_host(const std::string& dir, const std::string& plugin, const std::vector<std::string>& env = {}) {
     collector server;
     server.start(dir);
     const database_view db{dir + "/db"};
@@ -132,9 +135,10 @@ TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loade
     std::thread runner([&] {
         // The resolver stand-in is preloaded first: ASan's check that its runtime comes first is off.
         const char* asan = std::getenv("ASAN_OPTIONS");
-        host = run_process({HOSTILE_HOST, "run", HOSTILE_PLUGIN, BLOCKING_CTOR, db.root, server.url(), dir, "512"}, 120,
-                           {std::string("LD_PRELOAD=") + SLOW_RESOLVER,
-                            std::string("ASAN_OPTIONS=") + (asan != nullptr ? asan : "") + ":verify_asan_link_order=0"});
+        std::vector<std::string> with = {std::string("LD_PRELOAD=") + SLOW_RESOLVER,
+                                         std::string("ASAN_OPTIONS=") + (asan != nullptr ? asan : "") + ":verify_asan_link_order=0"};
+        with.insert(with.end(), env.begin(), env.end());
+        host = run_process({HOSTILE_HOST, "run", plugin, BLOCKING_CTOR, db.root, server.url(), dir, "512"}, 120, with);
     });
     struct join_at_end {
         std::thread& t;
@@ -170,5 +174,54 @@ TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loade
     REQUIRE(done.size() == 1);
     CHECK(server.received_ids() == std::map<std::string, int>{{done[0], 1}});
     CHECK(db.helper_log().find("persisted report") != std::string::npos);  // the helper stored it
-    CHECK(db.problem_lines().empty());
+    return helper;
+}
+
+}  // namespace
+
+TEST_CASE("the fork-mode helper of a plugin in a hostile host (held stdio, loader and malloc locks, a lookup that never answers) "
+          "stores and sends the report - a clean process under 16 MiB Private_Dirty while the host rewrites 512 MiB",
+          "[upload][helper]") {
+    const std::string dir = fresh_folder(k_work + "/clean-helper/hostile-host");
+    const std::string effects = dir + "/side-effects.txt";
+    const int helper = check_hostile_host(dir, HOSTILE_PLUGIN, {"HOSTILE_HOST_SIDE_EFFECTS=" + effects});
+    CHECK(database_view{dir + "/db"}.problem_lines().empty());
+    // Nothing of the host was loaded in the helper: its library's constructor, its own and main()
+    // ran once each, in the host.
+    const std::vector<std::string> lines = lines_of(effects);
+    INFO(read_text_file(effects));
+    REQUIRE(lines.size() == 3);
+    const std::string host_pid = std::to_string(pid_after(lines[2], "host main pid="));
+    CHECK(host_pid != std::to_string(helper));
+    CHECK(lines == std::vector<std::string>{"host library constructor pid=" + host_pid, "host constructor pid=" + host_pid,
+                                            "host main pid=" + host_pid});
+}
+
+TEST_CASE("a plugin that needs data its host exports gets a clean fork-mode helper too - the host executable as the loader's "
+          "program, the host's own constructors and main() not run in it",
+          "[upload][helper]") {
+    // hostile_plugin_needs_host cannot be loaded on its own (as a Python extension module
+    // refers to _Py_NoneStruct): the loader with libdl.so.2 as the program ends at once, and
+    // start() runs the loader again with hostile_host as the program.
+    const std::string dir = fresh_folder(k_work + "/clean-helper/needs-host");
+    const std::string effects = dir + "/side-effects.txt";
+    const int helper = check_hostile_host(dir, HOSTILE_PLUGIN_NEEDS_HOST, {"HOSTILE_HOST_SIDE_EFFECTS=" + effects});
+    const std::vector<std::string> lines = lines_of(effects);
+    INFO(read_text_file(effects));
+    REQUIRE(lines.size() == 4);
+    const int host_pid = pid_after(lines[2], "host main pid=");
+    REQUIRE(host_pid > 0);
+    CHECK(host_pid != helper);
+    // The host's own constructor and main() ran once, in the host. The constructor of the host
+    // executable's library ran in the helper too: glibc initialises the program's libraries
+    // before a preloaded object that does not depend on them (documented).
+    const std::vector<std::string> want = {"host library constructor pid=" + std::to_string(host_pid),
+                                           "host constructor pid=" + std::to_string(host_pid),
+                                           "host main pid=" + std::to_string(host_pid),
+                                           "host library constructor pid=" + std::to_string(helper)};
+    CHECK(lines == want);
+    // The first try's end is in the log (the loader's own message), no other problem.
+    const std::vector<std::string> problems = database_view{dir + "/db"}.problem_lines();
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].find("hostile_host_data") != std::string::npos);
 }

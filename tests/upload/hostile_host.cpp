@@ -18,6 +18,9 @@
 //   hostile_host probe_fork <dir>
 //       only the malloc hazard, then fork() from a thread: says "fork returned" or, after
 //       2 s, "fork blocked" (what a launch through glibc's fork() would meet).
+// It exports hostile_host_data (for hostile_plugin_needs_host, which refers to it), and with
+// HOSTILE_HOST_SIDE_EFFECTS=<file> its global constructor and main() each append a line with
+// their pid to the file (so does the constructor of host_library, which it is linked against).
 // HOSTILE_HOST_KEEP_ARENA=1 leaves the malloc arena alone (to see what else a plain fork()
 // helper meets: glibc's fork() would wait for that lock for ever).
 // Nothing goes through stdio (its locks are held): results are files and write(2).
@@ -37,9 +40,29 @@
 #include <atomic>
 #include <string>
 
+extern "C" int host_library_linked();
+extern "C" {
+__attribute__((visibility("default"))) int hostile_host_data = 13;
+}
+
 namespace {
 
 std::atomic<int> g_in_place{0};
+
+void side_effect(const char* what) {
+    const char* path = getenv("HOSTILE_HOST_SIDE_EFFECTS");
+    if (path == nullptr) return;
+    const std::string line = std::string(what) + " pid=" + std::to_string(getpid()) + "\n";
+    const int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    if (write(fd, line.data(), line.size()) < 0) {
+    }
+    close(fd);
+}
+
+__attribute__((constructor)) void host_constructor() {
+    side_effect("host constructor");
+}
 
 void put_file(const std::string& path, const std::string& text) {
     const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -154,6 +177,7 @@ void* plugin_work(void* p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    side_effect(host_library_linked() == 1 ? "host main" : "host main (no library)");
     if (argc >= 7 && strcmp(argv[1], "run") == 0) {
         run_args args{argc, argv};
         pthread_t t;

@@ -299,6 +299,40 @@ inline std::uint64_t executable_dynamic() {
     return dynamic;
 }
 
+/// One clean fork-mode helper of a shared object through the dynamic loader (`loader`); -1
+/// and *error when it did not come up, *ended when it ended before its hello.
+inline int launch_through_loader(linux_state* g, const loader_command& loader, bool* ended, std::string* error) {
+    const helper_command command = make_helper_command(HelperMode::fork, std::string(), true, false, true, &loader);
+    return launch_helper(HelperMode::fork, false, true, command, g->region_fd, g->helper_log_path, nullptr, nullptr, error, ended);
+}
+
+/// Fork mode in a shared object: its clean helper, first with libdl.so.2 as the loader's
+/// program (nothing of the host is loaded); when that helper ended before its hello (the
+/// loader could not load the object on its own: it refers to data, or is bound at load time
+/// to functions, that only its host executable has - a Python extension module), again with
+/// the host executable as the program (use_host_program: its libraries' constructors run
+/// before the helper takes over, a note says so). A helper that stayed silent for 5 s is not
+/// tried again. -1 and *error when none came up; *loader is the command that did (packed for
+/// a restart after a crash).
+inline int launch_loader_helper(linux_state* g, loader_command* loader, std::string* error) {
+    bool ended = false;
+    int sock = launch_through_loader(g, *loader, &ended, error);
+    if (sock >= 0 || !ended) return sock;
+    std::string why;
+    if (!use_host_program(loader, &why)) {
+        *error += " (" + why + ")";
+        return -1;
+    }
+    sock = launch_through_loader(g, *loader, &ended, error);
+    if (sock >= 0) {
+        note(g, "helper: " + loader->module + " cannot be loaded without its host; its clean helper runs with the host executable (" +
+                    loader->program + ") as the loader's program, after the constructors of the executable's libraries");
+    } else {
+        *error += ", neither with libdl.so.2 nor with the host executable as the program";
+    }
+    return sock;
+}
+
 inline Status linux_start(const Options& options) {
     linux_state* g = &sigsafe::g_state;
     if (Status s = check_options(options); !s.ok()) return s;
@@ -475,9 +509,10 @@ inline Status linux_start(const Options& options) {
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
-        {
-            const helper_command command =
-                make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork, via_loader ? &loader : nullptr);
+        if (via_loader) {
+            sock = launch_loader_helper(g, &loader, &error);
+        } else {
+            const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
             sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
                                  g->region_fd, g->helper_log_path, custom, nullptr, &error);
         }
