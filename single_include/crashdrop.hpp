@@ -2213,13 +2213,19 @@ CRASHDROP_SIGSAFE_INLINE void sleep_ms(long ms) {
     }
 }
 
-CRASHDROP_SIGSAFE_INLINE long long monotonic_ns() {
+/// A clock's reading in nanoseconds (0 if the call fails).
+CRASHDROP_SIGSAFE_INLINE long long clock_ns(clockid_t clock) {
     struct timespec ts;
     ts.tv_sec = 0;
     ts.tv_nsec = 0;
-    sys_clock_gettime(CLOCK_MONOTONIC, &ts);
+    sys_clock_gettime(clock, &ts);
     return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
+
+CRASHDROP_SIGSAFE_INLINE long long monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+/// CPU time the calling thread has used (not counting time it was preempted or stopped).
+CRASHDROP_SIGSAFE_INLINE long long thread_cpu_ns() { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
 /// Writes all n bytes (retrying short writes and EINTR). Returns 0 or -errno.
 CRASHDROP_SIGSAFE long write_all(int fd, const void* buf, std::size_t n) {
@@ -12285,6 +12291,18 @@ inline bool use_host_program(loader_command* loader, std::string* why) {
     return false;
 }
 
+/// The helper marker's value in an environment block (the entries below run before `environ`
+/// is set); nullptr when it has none.
+inline const char* helper_marker_in(char** envp) {
+    if (envp == nullptr) return nullptr;
+    const std::size_t name = std::strlen(k_helper_env);
+    const char* spec = nullptr;
+    for (char** e = envp; *e != nullptr; ++e) {
+        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
+    }
+    return spec;
+}
+
 #if CRASHDROP_HELPER_EARLY_ENTRY && !(defined(__PIC__) && !defined(__PIE__))
 /// The executable's .preinit_array entry: the dynamic loader calls it after mapping and
 /// relocating every library, before any library's or the executable's constructor and before
@@ -12297,14 +12315,8 @@ inline bool use_host_program(loader_command* loader, std::string* why) {
 /// constructors (no iostream objects are used). Sanitizer runtimes link their own preinit
 /// entry ahead of the application's objects, so they are initialised before this one.
 inline void helper_early_entry(int, char**, char** envp) {
-    if (envp == nullptr) return;
-    const std::size_t name = std::strlen(k_helper_env);
-    const char* spec = nullptr;
-    for (char** e = envp; *e != nullptr; ++e) {
-        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
-    }
     helper_marker m;
-    if (!parse_helper_marker(spec, &m) || !m.early) return;
+    if (!parse_helper_marker(helper_marker_in(envp), &m) || !m.early) return;
     if (environ == nullptr) environ = envp;
     unsetenv(k_helper_env);  // not for whatever the helper might start
     helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
@@ -12323,14 +12335,8 @@ __attribute__((section(".preinit_array"), used)) static void (*g_helper_early_en
 /// loaded into its host) it returns at once. glibc calls constructors with the program's
 /// argc, argv and envp; `environ` is set here when it is not yet, as in the executable's entry.
 inline void helper_module_entry(int, char**, char** envp) {
-    if (envp == nullptr) return;
-    const std::size_t name = std::strlen(k_helper_env);
-    const char* spec = nullptr;
-    for (char** e = envp; *e != nullptr; ++e) {
-        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
-    }
     helper_marker m;
-    if (!parse_helper_marker(spec, &m) || m.module == nullptr) return;
+    if (!parse_helper_marker(helper_marker_in(envp), &m) || m.module == nullptr) return;
     Dl_info self;
     if (dladdr(reinterpret_cast<void*>(&helper_module_entry), &self) == 0 || self.dli_fname == nullptr ||
         std::strcmp(self.dli_fname, m.module) != 0) {
@@ -13356,14 +13362,6 @@ CRASHDROP_SIGSAFE bool ask_fault_filter(linux_state* g, u32 tid, FaultFilter fil
     const bool handled = filter(sig, info, uc);
     leave_passing(mark);
     return handled;
-}
-
-CRASHDROP_SIGSAFE_INLINE long long thread_cpu_ns() {
-    struct timespec ts;
-    ts.tv_sec = 0;
-    ts.tv_nsec = 0;
-    sys_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
 /// Where a fault happened and the state it happened in.

@@ -684,6 +684,18 @@ inline bool use_host_program(loader_command* loader, std::string* why) {
     return false;
 }
 
+/// The helper marker's value in an environment block (the entries below run before `environ`
+/// is set); nullptr when it has none.
+inline const char* helper_marker_in(char** envp) {
+    if (envp == nullptr) return nullptr;
+    const std::size_t name = std::strlen(k_helper_env);
+    const char* spec = nullptr;
+    for (char** e = envp; *e != nullptr; ++e) {
+        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
+    }
+    return spec;
+}
+
 #if CRASHDROP_HELPER_EARLY_ENTRY && !(defined(__PIC__) && !defined(__PIE__))
 /// The executable's .preinit_array entry: the dynamic loader calls it after mapping and
 /// relocating every library, before any library's or the executable's constructor and before
@@ -696,14 +708,8 @@ inline bool use_host_program(loader_command* loader, std::string* why) {
 /// constructors (no iostream objects are used). Sanitizer runtimes link their own preinit
 /// entry ahead of the application's objects, so they are initialised before this one.
 inline void helper_early_entry(int, char**, char** envp) {
-    if (envp == nullptr) return;
-    const std::size_t name = std::strlen(k_helper_env);
-    const char* spec = nullptr;
-    for (char** e = envp; *e != nullptr; ++e) {
-        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
-    }
     helper_marker m;
-    if (!parse_helper_marker(spec, &m) || !m.early) return;
+    if (!parse_helper_marker(helper_marker_in(envp), &m) || !m.early) return;
     if (environ == nullptr) environ = envp;
     unsetenv(k_helper_env);  // not for whatever the helper might start
     helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
@@ -722,14 +728,8 @@ __attribute__((section(".preinit_array"), used)) static void (*g_helper_early_en
 /// loaded into its host) it returns at once. glibc calls constructors with the program's
 /// argc, argv and envp; `environ` is set here when it is not yet, as in the executable's entry.
 inline void helper_module_entry(int, char**, char** envp) {
-    if (envp == nullptr) return;
-    const std::size_t name = std::strlen(k_helper_env);
-    const char* spec = nullptr;
-    for (char** e = envp; *e != nullptr; ++e) {
-        if (std::strncmp(*e, k_helper_env, name) == 0 && (*e)[name] == '=') spec = *e + name + 1;
-    }
     helper_marker m;
-    if (!parse_helper_marker(spec, &m) || m.module == nullptr) return;
+    if (!parse_helper_marker(helper_marker_in(envp), &m) || m.module == nullptr) return;
     Dl_info self;
     if (dladdr(reinterpret_cast<void*>(&helper_module_entry), &self) == 0 || self.dli_fname == nullptr ||
         std::strcmp(self.dli_fname, m.module) != 0) {

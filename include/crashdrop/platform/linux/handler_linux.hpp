@@ -343,14 +343,6 @@ CRASHDROP_SIGSAFE bool ask_fault_filter(linux_state* g, u32 tid, FaultFilter fil
     return handled;
 }
 
-CRASHDROP_SIGSAFE_INLINE long long thread_cpu_ns() {
-    struct timespec ts;
-    ts.tv_sec = 0;
-    ts.tv_nsec = 0;
-    sys_clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
-}
-
 /// Where a fault happened and the state it happened in.
 struct fault_point {
     u64 ip;

@@ -66,13 +66,19 @@ CRASHDROP_SIGSAFE_INLINE void sleep_ms(long ms) {
     }
 }
 
-CRASHDROP_SIGSAFE_INLINE long long monotonic_ns() {
+/// A clock's reading in nanoseconds (0 if the call fails).
+CRASHDROP_SIGSAFE_INLINE long long clock_ns(clockid_t clock) {
     struct timespec ts;
     ts.tv_sec = 0;
     ts.tv_nsec = 0;
-    sys_clock_gettime(CLOCK_MONOTONIC, &ts);
+    sys_clock_gettime(clock, &ts);
     return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
+
+CRASHDROP_SIGSAFE_INLINE long long monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+/// CPU time the calling thread has used (not counting time it was preempted or stopped).
+CRASHDROP_SIGSAFE_INLINE long long thread_cpu_ns() { return clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
 /// Writes all n bytes (retrying short writes and EINTR). Returns 0 or -errno.
 CRASHDROP_SIGSAFE long write_all(int fd, const void* buf, std::size_t n) {
