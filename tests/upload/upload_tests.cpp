@@ -344,6 +344,25 @@ TEST_CASE("every report says what it is: a crash is kind crash and write_dump() 
     }
 }
 
+TEST_CASE("a write_dump() stored without a helper is still kind requested once a later helper writes its metadata from the dump", "[upload][kind]") {
+    const std::string dir = fresh("kind_no_helper");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result stored = run_app("dump_and_wait", db.root, {"helper=none"});
+    INFO(stored.describe());
+    REQUIRE(stored.exit_code() == 0);
+    REQUIRE(db.ids("pending").size() == 1);
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=300"});
+    INFO("helper log:\n" << db.helper_log());
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("kind") == "requested");
+    CHECK(server.fields(0)["crash_kind"].str() == "requested");
+}
+
 TEST_CASE("server down: the report stays pending and is sent exactly once at the next start", "[upload]") {
     const std::string dir = fresh("down");
     const database_view db{dir + "/db"};
