@@ -585,6 +585,10 @@ struct Report {
     /// that could not be copied when the crash was stored is left out; the original paths are
     /// never read at sending time).
     std::vector<std::string> attachments;
+    /// What the report is: "crash" (a crash dump), "requested" (write_dump()); the helper's own
+    /// reports will say "hang" or "abnormal_exit". Sent as the field / Sentry tag `crash_kind`.
+    /// A report stored by an older crashdrop (no kind in its metadata) reads as "crash".
+    std::string kind = "crash";
 };
 
 /// A transport's verdict on one attempt.
@@ -1226,6 +1230,9 @@ static_assert(sizeof(exception_stream) == 168, "MINIDUMP_EXCEPTION_STREAM");
 
 /// Breakpad's exception code for a dump requested by the application (no crash).
 constexpr std::uint32_t k_exception_dump_requested = 0xffffffffu;
+/// The code crashdrop's Windows write_dump() gives its dump (Crashpad's code for a simulated
+/// crash; platform/windows/state_windows.hpp): also a requested dump.
+constexpr std::uint32_t k_exception_dump_requested_windows = 0x0517A7EDu;
 
 /// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
@@ -5881,6 +5888,24 @@ inline const char* state_name(ReportState s) {
     return "pending";
 }
 
+/// What a report is: the one list of kinds, named by report_kind_name (the `.meta` key `kind`,
+/// the upload field and Sentry tag `crash_kind`, Report::kind). The helper's own reports (hangs,
+/// abnormal exits) take their names from here too.
+enum class report_kind { crash, requested, hang, abnormal_exit };
+
+inline const char* report_kind_name(report_kind k) {
+    switch (k) {
+        case report_kind::crash: return "crash";
+        case report_kind::requested: return "requested";
+        case report_kind::hang: return "hang";
+        case report_kind::abnormal_exit: return "abnormal_exit";
+    }
+    return "crash";
+}
+
+/// The upload field (plain formats) and Sentry tag that carry Report::kind.
+constexpr const char* k_crash_kind_field = "crash_kind";
+
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).
 inline std::string format_breadcrumb(const Breadcrumb& b) {
@@ -5982,6 +6007,7 @@ inline std::string encode_report(const Report& r) {
     kv["last_attempt"] = std::to_string(static_cast<long long>(r.last_attempt));
     kv["server_id"] = r.server_id;
     kv["last_error"] = r.last_error;
+    kv["kind"] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;
     for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
     for (const auto& t : r.tags) kv["tag." + t.first] = t.second;
     if (!r.user.id.empty()) kv["user.id"] = r.user.id;
@@ -6032,6 +6058,10 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
     r.server_id = get("server_id");
     r.last_error = get("last_error");
+    // Metadata written before reports had a kind: all of those were crashes or requested dumps,
+    // and are read as crashes (the dump's exception stream tells them apart if it matters).
+    r.kind = get("kind");
+    if (r.kind.empty()) r.kind = report_kind_name(report_kind::crash);
     for (const auto& e : numbered_in_order(kv)) {
         if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
         else apply_context_line(e.first, e.second, &r);
@@ -6094,7 +6124,19 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
     return out;
 }
 
-/// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs).
+/// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows) or a crash (a
+/// signal or an exception code). The crash path needs no extra field for it: every writer
+/// already says it in the exception stream.
+inline report_kind kind_of_exception_code(std::uint32_t code) {
+    if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
+        return report_kind::requested;
+    }
+    return report_kind::crash;
+}
+
+/// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs, and
+/// its kind from the exception stream; a dump without one is left as it was: a crash).
 /// Returns false when the bytes are not a minidump.
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
@@ -6115,7 +6157,7 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
     };
     std::uint32_t signature = 0, count = 0, directory = 0;
     if (!u32_at(0, &signature) || signature != minidump::k_signature || !u32_at(8, &count) || !u32_at(12, &directory)) return false;
-    bool info_read = false, context_read = false;
+    bool info_read = false, context_read = false, exception_read = false;
     for (std::uint32_t i = 0; i < count && i < 4096; ++i) {
         const std::uint64_t entry = std::uint64_t{directory} + std::uint64_t{i} * 12;
         std::uint32_t type = 0, stream_size = 0, rva = 0;
@@ -6137,6 +6179,11 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
                 std::string key, value;
                 if (utf8_at(key_rva, &key) && utf8_at(value_rva, &value)) r->annotations[key] = value;
             }
+        } else if (type == minidump::stream_exception && stream_size >= sizeof(minidump::exception_stream) && !exception_read) {
+            exception_read = true;
+            minidump::exception_stream es;
+            std::memcpy(&es, data + rva, sizeof(es));
+            r->kind = report_kind_name(kind_of_exception_code(es.exception.exception_code));
         } else if (type == minidump::stream_crashdrop_context && !context_read) {
             context_read = true;
             const auto kv = parse_key_values(std::string(reinterpret_cast<const char*>(data) + rva, stream_size));
@@ -10509,12 +10556,13 @@ inline std::string iso8601_ms(long long ms) {
     return buf;
 }
 
-/// Sentry's event (the `sentry` part): release, level, tags, user, breadcrumbs and the
-/// annotations as extra data.
+/// Sentry's event (the `sentry` part): release, level, tags (the report's kind as `crash_kind`),
+/// user, breadcrumbs and the annotations as extra data.
 inline std::string sentry_event_json(const Report& r) {
     std::map<std::string, std::string> tags = r.tags;
     if (!r.product.empty()) tags.emplace("product", r.product);
     tags["crashdrop.report_id"] = r.id;
+    tags[k_crash_kind_field] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;  // searchable, groupable
     std::map<std::string, std::string> extra;
     for (const auto& a : r.annotations) {
         if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
@@ -10560,9 +10608,12 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     const Report& r = up.report;
     // The plain formats: annotations as fields (long ones as key__1, key__2, ... like
     // Electron's Linux builds), tags as tag.<key>, the user as user.<field>, breadcrumbs as
-    // one text field.
+    // one text field; the report's kind as crash_kind (an annotation of that name gives way).
     auto plain_context = [&]() {
-        for (const auto& a : split_annotation_parts(r.annotations)) {
+        text(k_crash_kind_field, r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind);
+        std::map<std::string, std::string> annotations = r.annotations;
+        annotations.erase(k_crash_kind_field);
+        for (const auto& a : split_annotation_parts(annotations)) {
             if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
         }
         for (const auto& t : r.tags) text("tag." + t.first, t.second);
@@ -14990,7 +15041,7 @@ constexpr DWORD k_code_control_break = 0x40010008u;       // DBG_CONTROL_BREAK
 constexpr DWORD k_code_heap_corruption = 0xC0000374u;     // STATUS_HEAP_CORRUPTION
 constexpr DWORD k_code_stack_buffer_overrun = 0xC0000409u;// STATUS_STACK_BUFFER_OVERRUN (__fastfail, /GS)
 constexpr DWORD k_code_fail_fast = 0xC0000602u;           // STATUS_FAIL_FAST_EXCEPTION
-constexpr DWORD k_code_dump_requested = 0x0517A7EDu;      // write_dump(): a requested dump (Crashpad's code for a simulated crash)
+constexpr DWORD k_code_dump_requested = minidump::k_exception_dump_requested_windows;  // write_dump(): a requested dump (Crashpad's code for a simulated crash)
 
 /// How long a crashing thread waits for the dump-writer thread (MiniDumpWriteDump of a big
 /// process under a slow disk takes seconds; a writer that never answers must not hang the

@@ -39,6 +39,10 @@ struct Report {
     /// that could not be copied when the crash was stored is left out; the original paths are
     /// never read at sending time).
     std::vector<std::string> attachments;
+    /// What the report is: "crash" (a crash dump), "requested" (write_dump()); the helper's own
+    /// reports will say "hang" or "abnormal_exit". Sent as the field / Sentry tag `crash_kind`.
+    /// A report stored by an older crashdrop (no kind in its metadata) reads as "crash".
+    std::string kind = "crash";
 };
 
 /// A transport's verdict on one attempt.

@@ -24,7 +24,7 @@ bool same(const crashdrop::Report& a, const crashdrop::Report& b) {
            a.attempts == b.attempts && a.last_attempt == b.last_attempt && a.server_id == b.server_id &&
            a.last_error == b.last_error && a.annotations == b.annotations && a.tags == b.tags && a.user.id == b.user.id &&
            a.user.username == b.user.username && a.user.email == b.user.email && a.user.ip_address == b.user.ip_address &&
-           a.attachments == b.attachments;
+           a.attachments == b.attachments && a.kind == b.kind;
 }
 
 }  // namespace

@@ -282,6 +282,28 @@ TEST_CASE("appending a stream type the dump already has is refused and changes n
 
 // ---- Crashpad's info stream ---------------------------------------------------------------------
 
+TEST_CASE("read_dump_context names the kind from the exception stream: requested on Linux and Windows - else crash", "[amend][kind]") {
+    auto kind_of = [](bool with_exception, std::uint32_t code) {
+        dump_builder b;
+        b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+        if (with_exception) {
+            md::exception_stream es{};
+            es.exception.exception_code = code;
+            b.stream(md::stream_exception, as_bytes(&es, sizeof(es)));
+        }
+        const std::string dump = b.finish();
+        crashdrop::Report r;
+        r.kind = "unset";
+        REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+        return r.kind;
+    };
+    CHECK(kind_of(true, md::k_exception_dump_requested) == "requested");   // Linux write_dump()
+    CHECK(kind_of(true, 0x0517A7EDu) == "requested");                      // Windows write_dump()
+    CHECK(kind_of(true, 11) == "crash");                                   // SIGSEGV
+    CHECK(kind_of(true, 0xC0000005u) == "crash");                          // EXCEPTION_ACCESS_VIOLATION
+    CHECK(kind_of(false, 0) == "unset");  // no exception stream: left as it was
+}
+
 TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[amend]") {
     dump_builder b;
     b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));

@@ -1119,7 +1119,7 @@ TEST_CASE("breadcrumbs round-trip through format_breadcrumb/parse_breadcrumb and
     const std::string text = detail::encode_report(r);
     // One line per entry: no newline of a value got through unescaped.
     CHECK(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) ==
-          1 + 9 + crumbs.size() + r.tags.size() + 1 + r.attachments.size() + r.annotations.size());
+          1 + 10 + crumbs.size() + r.tags.size() + 1 + r.attachments.size() + r.annotations.size());  // 10: id ... last_error, kind
     crashdrop::Report back;
     std::string error;
     REQUIRE(detail::decode_report(text, &back, &error));

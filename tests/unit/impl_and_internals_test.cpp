@@ -552,6 +552,45 @@ TEST_CASE("report metadata round-trips - escapes what must be and refuses garbag
     CHECK_FALSE(cd::decode_report(binary, &back, &error));  // no crash on noise
 }
 
+TEST_CASE("a report's kind round-trips through its metadata - metadata without one reads as crash", "[internals][database][kind]") {
+    CHECK(std::string(cd::report_kind_name(cd::report_kind::crash)) == "crash");
+    CHECK(std::string(cd::report_kind_name(cd::report_kind::requested)) == "requested");
+    CHECK(std::string(cd::report_kind_name(cd::report_kind::hang)) == "hang");
+    CHECK(std::string(cd::report_kind_name(cd::report_kind::abnormal_exit)) == "abnormal_exit");
+    crashdrop::Report r;
+    CHECK(r.kind == "crash");
+    r.id = "0123abcd-0000-4000-8000-0123456789ab";
+    r.created = 1700000000;
+    r.kind = "requested";
+    const std::string text = cd::encode_report(r);
+    CHECK(text.find("\nkind=requested\n") != std::string::npos);
+    crashdrop::Report back;
+    std::string error;
+    REQUIRE(cd::decode_report(text, &back, &error));
+    CHECK(back.kind == "requested");
+    // Written by an older crashdrop: no kind line.
+    back.kind = "junk";
+    REQUIRE(cd::decode_report("id=0123abcd-0000-4000-8000-0123456789ab\ncreated=1\nstate=pending\n", &back, &error));
+    CHECK(back.kind == "crash");
+}
+
+TEST_CASE("crash_kind is sent in every format: a field in the plain ones - a tag in Sentry's event", "[internals][transport][kind]") {
+    crashdrop::Upload up;
+    up.report.id = "0123abcd-0000-4000-8000-0123456789ab";
+    up.report.product = "P";
+    up.report.kind = "requested";
+    up.report.annotations["crash_kind"] = "spoofed";  // the report's own kind wins
+    for (const auto format : {crashdrop::UploadFormat::crashpad, crashdrop::UploadFormat::socorro}) {
+        const std::string body = cd::multipart_body(cd::report_parts(up, format), "B");
+        CHECK(body.find("name=\"crash_kind\"\r\n\r\nrequested\r\n") != std::string::npos);
+        CHECK(body.find("spoofed") == std::string::npos);
+    }
+    const std::string event = cd::sentry_event_json(up.report);
+    const std::size_t tags = event.find("\"tags\":{");
+    REQUIRE(tags != std::string::npos);
+    CHECK(event.find("\"crash_kind\":\"requested\"", tags) < event.find('}', tags));
+}
+
 TEST_CASE("URLs split into scheme and host and port and target - bad ones are refused", "[internals][transport]") {
     cd::url_parts u;
     std::string error;

@@ -215,6 +215,11 @@ int main(int argc, char** argv) {
     fflush(stdout);
     const int wait_ms = kv.count("wait_ms") ? std::atoi(kv["wait_ms"].c_str()) : 0;
     if (context && !set_live_context(std::atoi(kv["crumbs"].c_str()))) return 7;
+    if (kv.count("annotation")) {  // annotation=KEY:VALUE
+        const std::string& a = kv["annotation"];
+        const std::size_t colon = a.find(':');
+        if (colon == std::string::npos || !crashdrop::add_extra_parameter(a.substr(0, colon), a.substr(colon + 1)).ok()) return 11;
+    }
     if (kv.count("fill_disk") && !fill_disk(argv[2], std::strtoull(kv["fill_disk"].c_str(), nullptr, 10))) return 10;
 
     if (mode == "crash" || mode == "custom_transport_crash") {
@@ -280,8 +285,8 @@ int main(int argc, char** argv) {
         usleep(100000);
         crash_now();
     } else if (mode == "list") {
-        for (const auto& r : crashdrop::pending_reports()) printf("pending %s %s %d\n", r.id.c_str(), state_name(r.state), r.attempts);
-        for (const auto& r : crashdrop::uploaded_reports()) printf("uploaded %s %s\n", r.id.c_str(), r.server_id.c_str());
+        for (const auto& r : crashdrop::pending_reports()) printf("pending %s %s %d kind=%s\n", r.id.c_str(), state_name(r.state), r.attempts, r.kind.c_str());
+        for (const auto& r : crashdrop::uploaded_reports()) printf("uploaded %s %s kind=%s\n", r.id.c_str(), r.server_id.c_str(), r.kind.c_str());
         crashdrop::Report last;
         if (crashdrop::last_crash_report(&last)) printf("last %s %s\n", last.id.c_str(), last.server_id.c_str());
         printf("consent=%d\n", crashdrop::upload_to_server() ? 1 : 0);

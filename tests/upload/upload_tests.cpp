@@ -303,6 +303,66 @@ TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one
     CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);  // the event id
 }
 
+TEST_CASE("every report says what it is: a crash is kind crash and write_dump() is requested - in .meta and as crash_kind in each format", "[upload][kind]") {
+    struct format_case {
+        const char* name;
+        const char* dialect;
+    };
+    for (const format_case fc : {format_case{"crashpad", "crashpad"}, format_case{"socorro", "socorro"}, format_case{"sentry", "sentry"}}) {
+        for (const std::string mode : {"crash", "dump_and_wait"}) {
+            const std::string want = mode == "crash" ? "crash" : "requested";
+            SECTION(std::string(fc.name) + " " + mode) {
+                const std::string dir = fresh(std::string("kind_") + fc.name + "_" + mode);
+                collector server;
+                server.start(dir, {"--dialect", fc.dialect});
+                const database_view db{dir + "/db"};
+                std::vector<std::string> args;
+                if (std::string(fc.name) == "sentry") {
+                    args.push_back("dsn=http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42");
+                } else {
+                    args.push_back("url=" + server.url());
+                    args.push_back(std::string("format=") + fc.name);
+                }
+                // A user annotation of the same name gives way to the report's own kind.
+                args.push_back("annotation=crash_kind:spoofed");
+                const run_result app = run_app(mode, db.root, args);
+                INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+                REQUIRE(server.wait_count(1));
+                REQUIRE(db.wait_helpers_done(1));
+                const auto done = db.ids("completed");
+                REQUIRE(done.size() == 1);
+                CHECK(db.meta("completed", done[0]).at("kind") == want);
+                const json fields = server.fields(0);
+                if (std::string(fc.name) == "sentry") {
+                    const json event = sentry_event(fields);
+                    CHECK(event["tags"]["crash_kind"].str() == want);
+                } else {
+                    CHECK(fields["crash_kind"].str() == want);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("a write_dump() stored without a helper is still kind requested once a later helper writes its metadata from the dump", "[upload][kind]") {
+    const std::string dir = fresh("kind_no_helper");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result stored = run_app("dump_and_wait", db.root, {"helper=none"});
+    INFO(stored.describe());
+    REQUIRE(stored.exit_code() == 0);
+    REQUIRE(db.ids("pending").size() == 1);
+    run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=300"});
+    INFO("helper log:\n" << db.helper_log());
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("kind") == "requested");
+    CHECK(server.fields(0)["crash_kind"].str() == "requested");
+}
+
 TEST_CASE("server down: the report stays pending and is sent exactly once at the next start", "[upload]") {
     const std::string dir = fresh("down");
     const database_view db{dir + "/db"};
@@ -598,6 +658,17 @@ TEST_CASE("the API lists pending and uploaded reports and the last one", "[uploa
     CHECK(list.out.find("uploaded " + uploaded[0] + " srv-") != std::string::npos);
     CHECK(list.out.find("last " + uploaded[0]) != std::string::npos);
     CHECK(list.out.find("consent=1") != std::string::npos);
+    // Report::kind, read from the .meta files.
+    auto line_of = [&list](const std::string& start) {
+        const std::size_t at = list.out.find(start);
+        return at == std::string::npos ? std::string() : list.out.substr(at, list.out.find('\n', at) - at);
+    };
+    const std::string suffix = " kind=crash";
+    const std::string pending_line = line_of("pending " + pending[0]), uploaded_line = line_of("uploaded " + uploaded[0]);
+    CHECK(pending_line.size() > suffix.size());
+    CHECK(pending_line.substr(pending_line.size() - std::min(pending_line.size(), suffix.size())) == suffix);
+    CHECK(uploaded_line.size() > suffix.size());
+    CHECK(uploaded_line.substr(uploaded_line.size() - std::min(uploaded_line.size(), suffix.size())) == suffix);
 }
 
 TEST_CASE("the database keeps at most max_reports - pruning the oldest", "[upload]") {
@@ -797,7 +868,8 @@ TEST_CASE("crash context in sentry format: extra and tags and user and breadcrum
     CHECK(tags["phase"].str() == "boss");
     CHECK(tags["product"].str() == "UploadTarget");
     CHECK(tags["crashdrop.report_id"].str() == done[0]);
-    CHECK(tags.object.size() == 4);
+    CHECK(tags["crash_kind"].str() == "crash");
+    CHECK(tags.object.size() == 5);
     const json& user = event["user"];
     CHECK(user["id"].str() == "u-42");
     CHECK(user["username"].str() == "ana");

@@ -95,6 +95,24 @@ inline const char* state_name(ReportState s) {
     return "pending";
 }
 
+/// What a report is: the one list of kinds, named by report_kind_name (the `.meta` key `kind`,
+/// the upload field and Sentry tag `crash_kind`, Report::kind). The helper's own reports (hangs,
+/// abnormal exits) take their names from here too.
+enum class report_kind { crash, requested, hang, abnormal_exit };
+
+inline const char* report_kind_name(report_kind k) {
+    switch (k) {
+        case report_kind::crash: return "crash";
+        case report_kind::requested: return "requested";
+        case report_kind::hang: return "hang";
+        case report_kind::abnormal_exit: return "abnormal_exit";
+    }
+    return "crash";
+}
+
+/// The upload field (plain formats) and Sentry tag that carry Report::kind.
+constexpr const char* k_crash_kind_field = "crash_kind";
+
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).
 inline std::string format_breadcrumb(const Breadcrumb& b) {
@@ -196,6 +214,7 @@ inline std::string encode_report(const Report& r) {
     kv["last_attempt"] = std::to_string(static_cast<long long>(r.last_attempt));
     kv["server_id"] = r.server_id;
     kv["last_error"] = r.last_error;
+    kv["kind"] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;
     for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
     for (const auto& t : r.tags) kv["tag." + t.first] = t.second;
     if (!r.user.id.empty()) kv["user.id"] = r.user.id;
@@ -246,6 +265,10 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     r.last_attempt = static_cast<std::time_t>(std::strtoll(get("last_attempt").c_str(), nullptr, 10));
     r.server_id = get("server_id");
     r.last_error = get("last_error");
+    // Metadata written before reports had a kind: all of those were crashes or requested dumps,
+    // and are read as crashes (the dump's exception stream tells them apart if it matters).
+    r.kind = get("kind");
+    if (r.kind.empty()) r.kind = report_kind_name(report_kind::crash);
     for (const auto& e : numbered_in_order(kv)) {
         if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
         else apply_context_line(e.first, e.second, &r);

@@ -158,6 +158,9 @@ static_assert(sizeof(exception_stream) == 168, "MINIDUMP_EXCEPTION_STREAM");
 
 /// Breakpad's exception code for a dump requested by the application (no crash).
 constexpr std::uint32_t k_exception_dump_requested = 0xffffffffu;
+/// The code crashdrop's Windows write_dump() gives its dump (Crashpad's code for a simulated
+/// crash; platform/windows/state_windows.hpp): also a requested dump.
+constexpr std::uint32_t k_exception_dump_requested_windows = 0x0517A7EDu;
 
 /// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {

@@ -46,7 +46,19 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
     return out;
 }
 
-/// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs).
+/// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows) or a crash (a
+/// signal or an exception code). The crash path needs no extra field for it: every writer
+/// already says it in the exception stream.
+inline report_kind kind_of_exception_code(std::uint32_t code) {
+    if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
+        return report_kind::requested;
+    }
+    return report_kind::crash;
+}
+
+/// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs, and
+/// its kind from the exception stream; a dump without one is left as it was: a crash).
 /// Returns false when the bytes are not a minidump.
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
@@ -67,7 +79,7 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
     };
     std::uint32_t signature = 0, count = 0, directory = 0;
     if (!u32_at(0, &signature) || signature != minidump::k_signature || !u32_at(8, &count) || !u32_at(12, &directory)) return false;
-    bool info_read = false, context_read = false;
+    bool info_read = false, context_read = false, exception_read = false;
     for (std::uint32_t i = 0; i < count && i < 4096; ++i) {
         const std::uint64_t entry = std::uint64_t{directory} + std::uint64_t{i} * 12;
         std::uint32_t type = 0, stream_size = 0, rva = 0;
@@ -89,6 +101,11 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
                 std::string key, value;
                 if (utf8_at(key_rva, &key) && utf8_at(value_rva, &value)) r->annotations[key] = value;
             }
+        } else if (type == minidump::stream_exception && stream_size >= sizeof(minidump::exception_stream) && !exception_read) {
+            exception_read = true;
+            minidump::exception_stream es;
+            std::memcpy(&es, data + rva, sizeof(es));
+            r->kind = report_kind_name(kind_of_exception_code(es.exception.exception_code));
         } else if (type == minidump::stream_crashdrop_context && !context_read) {
             context_read = true;
             const auto kv = parse_key_values(std::string(reinterpret_cast<const char*>(data) + rva, stream_size));

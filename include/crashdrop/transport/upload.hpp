@@ -115,12 +115,13 @@ inline std::string iso8601_ms(long long ms) {
     return buf;
 }
 
-/// Sentry's event (the `sentry` part): release, level, tags, user, breadcrumbs and the
-/// annotations as extra data.
+/// Sentry's event (the `sentry` part): release, level, tags (the report's kind as `crash_kind`),
+/// user, breadcrumbs and the annotations as extra data.
 inline std::string sentry_event_json(const Report& r) {
     std::map<std::string, std::string> tags = r.tags;
     if (!r.product.empty()) tags.emplace("product", r.product);
     tags["crashdrop.report_id"] = r.id;
+    tags[k_crash_kind_field] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;  // searchable, groupable
     std::map<std::string, std::string> extra;
     for (const auto& a : r.annotations) {
         if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
@@ -166,9 +167,12 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
     const Report& r = up.report;
     // The plain formats: annotations as fields (long ones as key__1, key__2, ... like
     // Electron's Linux builds), tags as tag.<key>, the user as user.<field>, breadcrumbs as
-    // one text field.
+    // one text field; the report's kind as crash_kind (an annotation of that name gives way).
     auto plain_context = [&]() {
-        for (const auto& a : split_annotation_parts(r.annotations)) {
+        text(k_crash_kind_field, r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind);
+        std::map<std::string, std::string> annotations = r.annotations;
+        annotations.erase(k_crash_kind_field);
+        for (const auto& a : split_annotation_parts(annotations)) {
             if (a.first != "prod" && a.first != "ver") text(a.first, a.second);
         }
         for (const auto& t : r.tags) text("tag." + t.first, t.second);

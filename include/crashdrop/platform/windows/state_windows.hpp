@@ -25,7 +25,7 @@ constexpr DWORD k_code_control_break = 0x40010008u;       // DBG_CONTROL_BREAK
 constexpr DWORD k_code_heap_corruption = 0xC0000374u;     // STATUS_HEAP_CORRUPTION
 constexpr DWORD k_code_stack_buffer_overrun = 0xC0000409u;// STATUS_STACK_BUFFER_OVERRUN (__fastfail, /GS)
 constexpr DWORD k_code_fail_fast = 0xC0000602u;           // STATUS_FAIL_FAST_EXCEPTION
-constexpr DWORD k_code_dump_requested = 0x0517A7EDu;      // write_dump(): a requested dump (Crashpad's code for a simulated crash)
+constexpr DWORD k_code_dump_requested = minidump::k_exception_dump_requested_windows;  // write_dump(): a requested dump (Crashpad's code for a simulated crash)
 
 /// How long a crashing thread waits for the dump-writer thread (MiniDumpWriteDump of a big
 /// process under a slow disk takes seconds; a writer that never answers must not hang the
