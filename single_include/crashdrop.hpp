@@ -363,6 +363,17 @@ CRASHDROP_C_API int crashdrop_remove_attachment(const char* path);
 CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
+/* crashdrop::last_run() as an enum crashdrop_run_outcome, and crashdrop::consecutive_crashes():
+ * how the previous run of this database ended, valid once crashdrop_start() has succeeded. */
+enum crashdrop_run_outcome {
+    CRASHDROP_RUN_UNKNOWN = 0,
+    CRASHDROP_RUN_CLEAN_EXIT = 1,
+    CRASHDROP_RUN_CRASHED = 2,
+    CRASHDROP_RUN_HUNG = 3,
+    CRASHDROP_RUN_ABNORMAL_EXIT = 4
+};
+CRASHDROP_C_API int crashdrop_last_run(void);
+CRASHDROP_C_API unsigned crashdrop_consecutive_crashes(void);
 
 /* crashdrop::default_database_path(): the per-user folder for a product's crash database
  * (Linux: $XDG_STATE_HOME/<product>/crashdrop or $HOME/.local/state/<product>/crashdrop;
@@ -16868,6 +16879,11 @@ static_assert(same_value(CRASHDROP_LEVEL_INFO, static_cast<int>(BreadcrumbLevel:
 static_assert(same_value(CRASHDROP_LEVEL_WARNING, static_cast<int>(BreadcrumbLevel::warning)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_ERROR, static_cast<int>(BreadcrumbLevel::error)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_FATAL, static_cast<int>(BreadcrumbLevel::fatal)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_RUN_UNKNOWN, static_cast<int>(RunOutcome::unknown)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_CLEAN_EXIT, static_cast<int>(RunOutcome::clean_exit)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_CRASHED, static_cast<int>(RunOutcome::crashed)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_HUNG, static_cast<int>(RunOutcome::hung)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_ABNORMAL_EXIT, static_cast<int>(RunOutcome::abnormal_exit)), "C and C++ run outcomes differ");
 
 // ---- crashdrop_last_error(): one fixed buffer per thread, nothing allocated to read it ----
 
@@ -17087,6 +17103,8 @@ const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_
 const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
+int crashdrop_last_run(void) { return static_cast<int>(crashdrop::last_run()); }
+unsigned crashdrop_consecutive_crashes(void) { return crashdrop::consecutive_crashes(); }
 
 int crashdrop_prepare_thread(void) {
     return crashdrop::detail::capi::guarded("crashdrop_prepare_thread",
