@@ -410,6 +410,16 @@ TEST_CASE("last_run: three crashing runs, then the fourth reads crashed and 3; a
     CHECK(last_run_line(run_in_db("last_run", db)) == "last_run=crashed consecutive_crashes=1");
 }
 
+TEST_CASE("last_run: std::quick_exit after a crash is a clean exit and resets the streak", "[crash][last_run]") {
+    const std::string db = fresh_db("last_run_quick_exit");
+    REQUIRE(run_in_db("null_main", db).signal() == SIGSEGV);
+    const run_result quick = run_in_db("quick_exit", db);
+    INFO(quick.describe());
+    REQUIRE(quick.exit_code() == 0);
+    CHECK(last_run_line(quick) == "last_run=crashed consecutive_crashes=1");
+    CHECK(last_run_line(run_in_db("last_run", db)) == "last_run=clean_exit consecutive_crashes=0");
+}
+
 TEST_CASE("last_run: a run killed by SIGKILL (nobody records its end) reads unknown and breaks the streak",
           "[crash][last_run]") {
     const std::string db = fresh_db("last_run_killed");

@@ -1,8 +1,9 @@
 // crashdrop/database/runs.hpp - this process's side of the run record (<db>/runs, written by
 // database::begin_run / end_run): start() reads how the previous run ended and records this one
 // as started; a normal exit records clean_exit (atexit + at_quick_exit hooks installed by the
-// first start()); the helper records crashed when it receives a crash's dump (helper_linux.hpp,
-// helper_windows.hpp) and will record hung / abnormal_exit through record_run_end().
+// first start(); no at_quick_exit on Windows, where mingw-w64 lacks it); the helper records
+// crashed when it receives a crash's dump (helper_linux.hpp, helper_windows.hpp) and will
+// record hung / abnormal_exit through record_run_end().
 // A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
 // path cannot write files safely) stays "started" and reads as unknown next time.
 // stop() records nothing: the process goes on; its normal exit still records clean_exit.
@@ -61,7 +62,9 @@ inline void begin_run_record(const std::string& root) {
     if (!s.hooks_installed) {
         s.hooks_installed = true;
         std::atexit(record_clean_exit);
+#if !CRASHDROP_OS_WINDOWS  // mingw-w64's msvcrt has no at_quick_exit: there std::quick_exit reads as unknown
         std::at_quick_exit(record_clean_exit);
+#endif
     }
 }
 
