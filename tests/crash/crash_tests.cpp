@@ -390,7 +390,7 @@ TEST_CASE("last_run: the first run ever of a database reads unknown and 0", "[cr
     CHECK(last_run_line(r) == "last_run=unknown consecutive_crashes=0");
 }
 
-TEST_CASE("last_run: three crashing runs, then the fourth reads crashed and 3; a clean run resets it to clean_exit and 0",
+TEST_CASE("last_run: three crashing runs, then the fourth reads crashed and 3 - a clean run resets it to clean_exit and 0",
           "[crash][last_run]") {
     const std::string db = fresh_db("last_run_loop");
     for (int i = 0; i < 3; ++i) {
