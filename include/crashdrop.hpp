@@ -74,6 +74,7 @@
 #include "crashdrop/database/files_windows.hpp"
 #include "crashdrop/database/folder_security_windows.hpp"
 #include "crashdrop/database/database.hpp"
+#include "crashdrop/database/runs.hpp"
 #include "crashdrop/transport/gzip.hpp"
 #include "crashdrop/transport/url.hpp"
 #include "crashdrop/transport/http_common.hpp"

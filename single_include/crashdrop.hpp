@@ -363,6 +363,17 @@ CRASHDROP_C_API int crashdrop_remove_attachment(const char* path);
 CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
+/* crashdrop::last_run() as an enum crashdrop_run_outcome, and crashdrop::consecutive_crashes():
+ * how the previous run of this database ended, valid once crashdrop_start() has succeeded. */
+enum crashdrop_run_outcome {
+    CRASHDROP_RUN_UNKNOWN = 0,
+    CRASHDROP_RUN_CLEAN_EXIT = 1,
+    CRASHDROP_RUN_CRASHED = 2,
+    CRASHDROP_RUN_HUNG = 3,
+    CRASHDROP_RUN_ABNORMAL_EXIT = 4
+};
+CRASHDROP_C_API int crashdrop_last_run(void);
+CRASHDROP_C_API unsigned crashdrop_consecutive_crashes(void);
 
 /* crashdrop::default_database_path(): the per-user folder for a product's crash database
  * (Linux: $XDG_STATE_HOME/<product>/crashdrop or $HOME/.local/state/<product>/crashdrop;
@@ -564,6 +575,16 @@ CRASHDROP_NAMESPACE_BEGIN
 /// Where a report is in its life. Pending reports are sent (again) by the helper; uploaded and
 /// rejected ones are kept in completed/ and never sent again.
 enum class ReportState { pending, uploaded, rejected };
+
+/// How a run of the application (one start() .. end of the process) ended, as the database
+/// recorded it. See crashdrop::last_run().
+enum class RunOutcome {
+    unknown,       ///< no previous run, or it ended without anyone recording how (power loss, SIGKILL, HelperMode::none crash)
+    clean_exit,    ///< the application exited normally (return from main, exit(), std::quick_exit)
+    crashed,       ///< the helper received the crash's dump
+    hung,          ///< the helper reported a hang and the run ended in it (recorded by the helper; issue 14)
+    abnormal_exit  ///< the helper saw the application end with no dump and no normal exit (issue 14)
+};
 
 /// One crash report of the database: a minidump and its metadata.
 struct Report {
@@ -871,6 +892,17 @@ CRASHDROP_API Status write_dump(std::string* path_out = nullptr);
 CRASHDROP_API std::size_t reserved_bytes() noexcept;
 
 // ---- the crash database (in the spirit of Electron's crashReporter) ----
+
+/// How the previous run of the application with this database ended, read by start() from
+/// <db>/runs before it records this run (so valid right after start(); unknown before it).
+/// crashed: the helper received its crash's dump. clean_exit: return from main, exit(),
+/// std::quick_exit. unknown: the first run, or one that ended with nobody recording how (power
+/// loss, SIGKILL; a crash under HelperMode::none). hung / abnormal_exit: recorded by the helper.
+CRASHDROP_API RunOutcome last_run() noexcept;
+
+/// How many of the most recent runs in a row ended crashed or abnormal_exit (the previous run
+/// included; 0 when it ended otherwise), for example to start in a safe mode after three.
+CRASHDROP_API unsigned consecutive_crashes() noexcept;
 
 /// Reports not yet sent (including those kept back by consent or the rate limit), oldest first.
 /// Empty before start().
@@ -7941,6 +7973,7 @@ CRASHDROP_NAMESPACE_END
 //   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
 //   <root>/attachments/<id>/                the helper's copies of a report's attachments
 //   <root>/settings                         client id, upload consent, last upload time
+//   <root>/runs                             how the previous run ended, the crash streak (runs.hpp)
 //   <root>/quarantine/                      what was found planted or damaged, set aside
 // Every file is written whole under a temporary name and renamed into place, so a reader never
 // sees half of one. It stores; it never sends. Written against the file operations of
@@ -8261,6 +8294,65 @@ public:
         return it == kv.end() || it->second != "0";
     }
 
+    // ---- the run record (<db>/runs): how the previous run ended, crash loops ----
+    // Text, key=value: `state` (started | clean_exit | crashed | hung | abnormal_exit), `pid`
+    // (the process of the run it describes), `crashes` (while started: the crash streak before
+    // this run; once ended: the streak including it). Rewritten whole (write_file_atomic, never
+    // through a link) under the settings lock: the application and its helper both write it.
+
+    static const char* run_state_name(RunOutcome o) {
+        switch (o) {
+            case RunOutcome::clean_exit: return "clean_exit";
+            case RunOutcome::crashed: return "crashed";
+            case RunOutcome::hung: return "hung";
+            case RunOutcome::abnormal_exit: return "abnormal_exit";
+            case RunOutcome::unknown: break;
+        }
+        return "unknown";
+    }
+
+    /// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
+    /// streak up to it, then records this run as started by `pid`.
+    bool begin_run(long pid, RunOutcome* previous, std::uint32_t* streak, std::string* error) const {
+        *previous = RunOutcome::unknown;
+        *streak = 0;
+        file_lock lock;
+        if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
+        std::string text;
+        read_whole_file(path_join(root_, "runs"), &text, 4096);
+        auto kv = parse_key_values(text);
+        const std::string& state = kv["state"];
+        for (RunOutcome o : {RunOutcome::clean_exit, RunOutcome::crashed, RunOutcome::hung, RunOutcome::abnormal_exit}) {
+            if (state == run_state_name(o)) *previous = o;
+        }
+        if (*previous == RunOutcome::crashed || *previous == RunOutcome::abnormal_exit) {
+            const unsigned long n = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
+            *streak = n == 0 ? 1u : static_cast<std::uint32_t>(n > 1000000u ? 1000000u : n);
+        }
+        std::map<std::string, std::string> next;
+        next["state"] = "started";
+        next["pid"] = std::to_string(pid);
+        next["crashes"] = std::to_string(*streak);
+        return write_file_atomic(root_, "runs", format_key_values(next), true, error);
+    }
+
+    /// Records how the run of `pid` ended. Only a run still recorded as started by that process
+    /// changes (the first recorded end wins; a newer run's record is never touched).
+    bool end_run(long pid, RunOutcome outcome, std::string* error) const {
+        file_lock lock;
+        if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
+        std::string text;
+        read_whole_file(path_join(root_, "runs"), &text, 4096);
+        auto kv = parse_key_values(text);
+        if (kv["state"] != "started" || kv["pid"] != std::to_string(pid)) return false;
+        unsigned long streak = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
+        if (streak > 1000000u) streak = 1000000u;
+        const bool crash = outcome == RunOutcome::crashed || outcome == RunOutcome::abnormal_exit;
+        kv["state"] = run_state_name(outcome);
+        kv["crashes"] = std::to_string(crash ? streak + 1 : 0);
+        return write_file_atomic(root_, "runs", format_key_values(kv), true, error);
+    }
+
 private:
     static bool ends_with(const std::string& s, const char* tail) {
         const std::size_t n = std::strlen(tail);
@@ -8301,6 +8393,82 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/database/database.hpp ----
+// ---- begin crashdrop/database/runs.hpp ----
+// crashdrop/database/runs.hpp - this process's side of the run record (<db>/runs, written by
+// database::begin_run / end_run): start() reads how the previous run ended and records this one
+// as started; a normal exit records clean_exit (atexit + at_quick_exit hooks installed by the
+// first start(); no at_quick_exit on Windows, where mingw-w64 lacks it); the helper records
+// crashed when it receives a crash's dump (helper_linux.hpp, helper_windows.hpp) and will
+// record hung / abnormal_exit through record_run_end().
+// A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
+// path cannot write files safely) stays "started" and reads as unknown next time.
+// stop() records nothing: the process goes on; its normal exit still records clean_exit.
+// Context: implementation TU; ordinary code (start(), exit hooks, the helper). Never the crash path.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+struct run_record_state {
+    std::atomic<int> previous{static_cast<int>(RunOutcome::unknown)};
+    std::atomic<std::uint32_t> streak{0};
+    std::mutex lock;           // guards root
+    std::string root;          // the database whose record the exit hooks complete ("" : none)
+    bool hooks_installed = false;
+};
+inline run_record_state& run_record() {
+    static run_record_state* s = new run_record_state();  // never destroyed: used by exit hooks
+    return *s;
+}
+
+/// The one place the helper (or anyone) records how the run of `pid` ended in database `root`.
+inline bool record_run_end(const std::string& root, long pid, RunOutcome outcome, std::string* error = nullptr) {
+    if (root.empty() || outcome == RunOutcome::unknown) return false;
+    return database(root).end_run(pid, outcome, error);
+}
+
+inline void record_clean_exit() {
+    run_record_state& s = run_record();
+    std::string root;
+    {
+        std::lock_guard<std::mutex> guard(s.lock);
+        root = s.root;
+    }
+    record_run_end(root, current_process_id(), RunOutcome::clean_exit);
+}
+
+/// start(): keeps the previous run's outcome and streak for last_run() / consecutive_crashes(),
+/// records this run as started and makes a normal exit record clean_exit.
+inline void begin_run_record(const std::string& root) {
+    run_record_state& s = run_record();
+    {
+        // start() again in this process (after stop()) with the same database: this run is
+        // already recorded, and what came before it is already known.
+        std::lock_guard<std::mutex> guard(s.lock);
+        if (s.root == root) return;
+    }
+    RunOutcome previous = RunOutcome::unknown;
+    std::uint32_t streak = 0;
+    std::string error;
+    database(root).begin_run(current_process_id(), &previous, &streak, &error);
+    s.previous.store(static_cast<int>(previous), std::memory_order_release);
+    s.streak.store(streak, std::memory_order_release);
+    std::lock_guard<std::mutex> guard(s.lock);
+    s.root = root;
+    if (!s.hooks_installed) {
+        s.hooks_installed = true;
+        std::atexit(record_clean_exit);
+#if !CRASHDROP_OS_WINDOWS  // mingw-w64's msvcrt has no at_quick_exit: there std::quick_exit reads as unknown
+        std::at_quick_exit(record_clean_exit);
+#endif
+    }
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/database/runs.hpp ----
 // ---- begin crashdrop/transport/gzip.hpp ----
 // crashdrop/transport/gzip.hpp - gzip (RFC 1952) with DEFLATE (RFC 1951) compression, for uploading dumps.
 // Context: implementation TU; helper process (ordinary code, may allocate).
@@ -11885,6 +12053,15 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 report_claim claim;
                 std::string memory_copy, why;
                 const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
+                    // A crash (not write_dump()): the run ends crashed, recorded before the
+                    // answer lets the application die, so the next start() reads it.
+                    std::string error;
+                    if (!record_run_end(service->db().root(), static_cast<long>(region->app_pid), RunOutcome::crashed, &error) &&
+                        !error.empty()) {
+                        service->log("could not record the crashed run: " + error);
+                    }
+                }
                 if (got_dump != handoff_outcome::not_ours) {
                     char reply[sigsafe::k_handoff_message_size];
                     sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
@@ -14798,6 +14975,7 @@ inline Status linux_start(const Options& options) {
     g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
     runtime().database_root = db.root;
+    begin_run_record(db.root);  // last_run() and consecutive_crashes() are valid from here
     {
         const helper_config config = make_helper_config(options, db.root);
         const std::string text = encode_helper_config(config);
@@ -15854,11 +16032,15 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     facts.crashed_tid = region->crashed_tid;
                     facts.app_pid = region->app_pid;
                     facts.crash_time = region->crash_time;
+                    const bool crashed = region->exception_code != sigsafe::k_code_dump_requested;  // not write_dump()
                     Report persisted;
                     const bool ok = win_persist_crash(&service, region, facts, h.app, &persisted);
                     std::uint64_t taken = sigsafe::handoff_word(seq, sigsafe::hs_taken);
                     region->handoff.compare_exchange_strong(taken, sigsafe::handoff_word(seq, ok ? sigsafe::hs_persisted : sigsafe::hs_failed),
                                                             std::memory_order_acq_rel);
+                    // A crash ends the run: recorded before the answer lets the application
+                    // die, so the next start() reads it.
+                    if (crashed) record_run_end(service.db().root(), static_cast<long>(facts.app_pid), RunOutcome::crashed);
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {
@@ -16212,6 +16394,7 @@ inline Status windows_start(const Options& options) {
     }
     if (!db.check(&why)) return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
     win_runtime().database_root = root;
+    begin_run_record(root);  // last_run() and consecutive_crashes() are valid from here
     const std::string id = new_uuid();
     if (Status s = win_prepare_dump_file(g, db.pending_dir(), id); !s.ok()) return fail(s);
 
@@ -16649,6 +16832,11 @@ Status remove_attachment(std::string_view path) {
     return Status::success();
 }
 
+RunOutcome last_run() noexcept {
+    return static_cast<RunOutcome>(detail::run_record().previous.load(std::memory_order_acquire));
+}
+unsigned consecutive_crashes() noexcept { return detail::run_record().streak.load(std::memory_order_acquire); }
+
 #else
 
 namespace detail {
@@ -16682,6 +16870,8 @@ Status remove_attachment(std::string_view) { return detail::unsupported(); }
 Status check_handlers() { return detail::unsupported(); }
 Status reinstall() { return detail::unsupported(); }
 void stop() noexcept {}
+RunOutcome last_run() noexcept { return RunOutcome::unknown; }
+unsigned consecutive_crashes() noexcept { return 0; }
 
 #endif
 
@@ -16741,6 +16931,11 @@ static_assert(same_value(CRASHDROP_LEVEL_INFO, static_cast<int>(BreadcrumbLevel:
 static_assert(same_value(CRASHDROP_LEVEL_WARNING, static_cast<int>(BreadcrumbLevel::warning)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_ERROR, static_cast<int>(BreadcrumbLevel::error)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_FATAL, static_cast<int>(BreadcrumbLevel::fatal)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_RUN_UNKNOWN, static_cast<int>(RunOutcome::unknown)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_CLEAN_EXIT, static_cast<int>(RunOutcome::clean_exit)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_CRASHED, static_cast<int>(RunOutcome::crashed)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_HUNG, static_cast<int>(RunOutcome::hung)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_ABNORMAL_EXIT, static_cast<int>(RunOutcome::abnormal_exit)), "C and C++ run outcomes differ");
 
 // ---- crashdrop_last_error(): one fixed buffer per thread, nothing allocated to read it ----
 
@@ -16960,6 +17155,8 @@ const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_
 const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
+int crashdrop_last_run(void) { return static_cast<int>(crashdrop::last_run()); }
+unsigned crashdrop_consecutive_crashes(void) { return crashdrop::consecutive_crashes(); }
 
 int crashdrop_prepare_thread(void) {
     return crashdrop::detail::capi::guarded("crashdrop_prepare_thread",

@@ -43,6 +43,17 @@ CRASHDROP_API std::size_t reserved_bytes() noexcept;
 
 // ---- the crash database (in the spirit of Electron's crashReporter) ----
 
+/// How the previous run of the application with this database ended, read by start() from
+/// <db>/runs before it records this run (so valid right after start(); unknown before it).
+/// crashed: the helper received its crash's dump. clean_exit: return from main, exit(),
+/// std::quick_exit. unknown: the first run, or one that ended with nobody recording how (power
+/// loss, SIGKILL; a crash under HelperMode::none). hung / abnormal_exit: recorded by the helper.
+CRASHDROP_API RunOutcome last_run() noexcept;
+
+/// How many of the most recent runs in a row ended crashed or abnormal_exit (the previous run
+/// included; 0 when it ended otherwise), for example to start in a safe mode after three.
+CRASHDROP_API unsigned consecutive_crashes() noexcept;
+
 /// Reports not yet sent (including those kept back by consent or the rate limit), oldest first.
 /// Empty before start().
 CRASHDROP_API std::vector<Report> pending_reports();

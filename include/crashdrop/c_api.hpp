@@ -165,6 +165,17 @@ CRASHDROP_C_API int crashdrop_remove_attachment(const char* path);
 CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
+/* crashdrop::last_run() as an enum crashdrop_run_outcome, and crashdrop::consecutive_crashes():
+ * how the previous run of this database ended, valid once crashdrop_start() has succeeded. */
+enum crashdrop_run_outcome {
+    CRASHDROP_RUN_UNKNOWN = 0,
+    CRASHDROP_RUN_CLEAN_EXIT = 1,
+    CRASHDROP_RUN_CRASHED = 2,
+    CRASHDROP_RUN_HUNG = 3,
+    CRASHDROP_RUN_ABNORMAL_EXIT = 4
+};
+CRASHDROP_C_API int crashdrop_last_run(void);
+CRASHDROP_C_API unsigned crashdrop_consecutive_crashes(void);
 
 /* crashdrop::default_database_path(): the per-user folder for a product's crash database
  * (Linux: $XDG_STATE_HOME/<product>/crashdrop or $HOME/.local/state/<product>/crashdrop;

@@ -19,6 +19,16 @@ CRASHDROP_NAMESPACE_BEGIN
 /// rejected ones are kept in completed/ and never sent again.
 enum class ReportState { pending, uploaded, rejected };
 
+/// How a run of the application (one start() .. end of the process) ended, as the database
+/// recorded it. See crashdrop::last_run().
+enum class RunOutcome {
+    unknown,       ///< no previous run, or it ended without anyone recording how (power loss, SIGKILL, HelperMode::none crash)
+    clean_exit,    ///< the application exited normally (return from main, exit(), std::quick_exit)
+    crashed,       ///< the helper received the crash's dump
+    hung,          ///< the helper reported a hang and the run ended in it (recorded by the helper; issue 14)
+    abnormal_exit  ///< the helper saw the application end with no dump and no normal exit (issue 14)
+};
+
 /// One crash report of the database: a minidump and its metadata.
 struct Report {
     std::string id;            ///< report id (a UUID; also the dump's file name)

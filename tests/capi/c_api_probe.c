@@ -206,6 +206,8 @@ static int run_api(void) {
     report("start", crashdrop_start(&o));
     print_int("is_started", crashdrop_is_started());
     report("start_again", crashdrop_start(&o));
+    print_int("last_run", crashdrop_last_run()); /* a fresh database: no previous run */
+    print_int("consecutive_crashes", (int)crashdrop_consecutive_crashes());
 
     memset(key40, 'k', 40);
     key40[40] = '\0';

@@ -407,6 +407,8 @@ TEST_CASE("after crashdrop_start: errors - limits - crashdrop_last_error per thr
         CHECK(p["is_started"] == "1");
         CHECK(p["start_again.rc"] == code(CRASHDROP_ERROR_ALREADY_STARTED));
         CHECK(!p["start_again.msg"].empty());
+        CHECK(p["last_run"] == std::to_string(CRASHDROP_RUN_UNKNOWN));  // the first run of a fresh database
+        CHECK(p["consecutive_crashes"] == "0");
 
         // A 40-byte key: refused, and the message names the 39-byte limit.
         CHECK(p["key40.rc"] == code(CRASHDROP_ERROR_INVALID_ARGUMENT));

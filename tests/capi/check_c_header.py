@@ -54,6 +54,8 @@ int use_everything(int argc, char** argv) {
     int (*check_handlers)(void) = crashdrop_check_handlers;
     int (*reinstall)(void) = crashdrop_reinstall;
     void (*stop)(void) = crashdrop_stop;
+    int (*last_run)(void) = crashdrop_last_run;
+    unsigned (*consecutive_crashes)(void) = crashdrop_consecutive_crashes;
     int (*run_helper)(int, char**) = crashdrop_run_helper;
     size_t (*default_database_path)(const char*, char*, size_t) = crashdrop_default_database_path;
 
@@ -92,7 +94,8 @@ int use_everything(int argc, char** argv) {
            set_user(NULL, NULL, NULL, NULL) + add_attachment("/a") + remove_attachment("/a") +
            write_dump(path, sizeof(path)) + prepare_thread() + check_handlers() + reinstall() + is_started() +
            (last_error()[0] != '\0') + (start_note()[0] != '\0') + (stop(), 0) + run_helper(argc, argv) +
-           (int)default_database_path("p", path, sizeof(path));
+           (int)default_database_path("p", path, sizeof(path)) + (last_run() == CRASHDROP_RUN_UNKNOWN) +
+           (int)consecutive_crashes();
 }
 """
 

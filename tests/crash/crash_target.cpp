@@ -833,7 +833,7 @@ static const char* k_modes =
     "null_main null_worker overflow_main overflow_worker abort uncaught fpe ill bus trap simultaneous "
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
-    "fork_during_dump exit_race";
+    "fork_during_dump exit_race last_run killed quick_exit";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -917,6 +917,19 @@ int main(int argc, char** argv) {
     else if (mode == "fork_during_dump") run_fork_during_dump();
     else if (mode == "exit_race") run_exit_race();
     else if (mode == "overflow_prepared" || mode == "overflow_unprepared") run_early_thread();
+    else if (mode == "last_run" || mode == "killed" || mode == "quick_exit") {
+        // What start() read from the run record, then a normal exit
+        // (return from main, or std::quick_exit: recorded as clean_exit) or death by SIGKILL
+        // (recorded by nobody: the next run reads unknown).
+        static const char* const names[] = {"unknown", "clean_exit", "crashed", "hung", "abnormal_exit"};
+        const int outcome = static_cast<int>(crashdrop::last_run());
+        printf("last_run=%s consecutive_crashes=%u\n", outcome >= 0 && outcome < 5 ? names[outcome] : "?",
+               crashdrop::consecutive_crashes());
+        fflush(stdout);
+        if (mode == "killed") raise(SIGKILL);
+        if (mode == "quick_exit") std::quick_exit(0);
+        return 0;
+    }
     else if (mode == "malloc_lock") {
         expect("signal", "11");
         expect("reason", "SIGSEGV /SEGV_MAPERR");

@@ -365,6 +365,72 @@ TEST_CASE("write_dump() dumps every thread and the process goes on - sharing the
     CHECK(md.exception_code() == 0xffffffffu);
 }
 
+/// One run of crash_target in the database `db` (kept across runs, unlike run_target's).
+run_result run_in_db(const std::string& mode, const std::string& db) {
+    std::vector<std::string> argv = target_runner();
+    argv.insert(argv.end(), {CRASH_TARGET, mode, db});
+    return run_process(argv, 60, {}, db);
+}
+std::string fresh_db(const std::string& name) {
+    const std::string dir = k_workdir + "/runs/" + name + "-" + std::to_string(getpid());
+    run_process({"rm", "-rf", dir}, 30);
+    run_process({"mkdir", "-p", dir + "/db"}, 30);
+    return dir + "/db";
+}
+/// What the run printed from last_run() and consecutive_crashes().
+std::string last_run_line(const run_result& r) {
+    const auto at = r.out.find("last_run=");
+    return at == std::string::npos ? "(nothing printed)" : r.out.substr(at, r.out.find('\n', at) - at);
+}
+
+TEST_CASE("last_run: the first run ever of a database reads unknown and 0", "[crash][last_run]") {
+    const run_result r = run_in_db("last_run", fresh_db("last_run_first"));
+    INFO(r.describe());
+    REQUIRE(r.exit_code() == 0);
+    CHECK(last_run_line(r) == "last_run=unknown consecutive_crashes=0");
+}
+
+TEST_CASE("last_run: three crashing runs, then the fourth reads crashed and 3 - a clean run resets it to clean_exit and 0",
+          "[crash][last_run]") {
+    const std::string db = fresh_db("last_run_loop");
+    for (int i = 0; i < 3; ++i) {
+        const run_result crash = run_in_db("null_main", db);
+        INFO(crash.describe());
+        REQUIRE(crash.signal() == SIGSEGV);
+    }
+    const run_result fourth = run_in_db("last_run", db);
+    INFO(fourth.describe());
+    REQUIRE(fourth.exit_code() == 0);
+    CHECK(last_run_line(fourth) == "last_run=crashed consecutive_crashes=3");
+    const run_result fifth = run_in_db("last_run", db);  // the fourth exited normally
+    INFO(fifth.describe());
+    CHECK(last_run_line(fifth) == "last_run=clean_exit consecutive_crashes=0");
+    // A crash after the clean run starts a new streak of one.
+    REQUIRE(run_in_db("null_main", db).signal() == SIGSEGV);
+    CHECK(last_run_line(run_in_db("last_run", db)) == "last_run=crashed consecutive_crashes=1");
+}
+
+TEST_CASE("last_run: std::quick_exit after a crash is a clean exit and resets the streak", "[crash][last_run]") {
+    const std::string db = fresh_db("last_run_quick_exit");
+    REQUIRE(run_in_db("null_main", db).signal() == SIGSEGV);
+    const run_result quick = run_in_db("quick_exit", db);
+    INFO(quick.describe());
+    REQUIRE(quick.exit_code() == 0);
+    CHECK(last_run_line(quick) == "last_run=crashed consecutive_crashes=1");
+    CHECK(last_run_line(run_in_db("last_run", db)) == "last_run=clean_exit consecutive_crashes=0");
+}
+
+TEST_CASE("last_run: a run killed by SIGKILL (nobody records its end) reads unknown and breaks the streak",
+          "[crash][last_run]") {
+    const std::string db = fresh_db("last_run_killed");
+    REQUIRE(run_in_db("null_main", db).signal() == SIGSEGV);
+    const run_result killed = run_in_db("killed", db);
+    INFO(killed.describe());
+    REQUIRE(killed.signal() == SIGKILL);
+    CHECK(last_run_line(killed) == "last_run=crashed consecutive_crashes=1");
+    CHECK(last_run_line(run_in_db("last_run", db)) == "last_run=unknown consecutive_crashes=0");
+}
+
 TEST_CASE("a fault inside the dump writer neither hangs nor changes how the process dies", "[crash]") {
     crash_run c = run_target(CRASH_TARGET, "fault_in_writer", {}, {}, 30);
     INFO(c.run.describe());

@@ -3,6 +3,7 @@
 //   <root>/completed/<id>.dmp + <id>.meta   uploaded or rejected (kept, never resent)
 //   <root>/attachments/<id>/                the helper's copies of a report's attachments
 //   <root>/settings                         client id, upload consent, last upload time
+//   <root>/runs                             how the previous run ended, the crash streak (runs.hpp)
 //   <root>/quarantine/                      what was found planted or damaged, set aside
 // Every file is written whole under a temporary name and renamed into place, so a reader never
 // sees half of one. It stores; it never sends. Written against the file operations of
@@ -321,6 +322,65 @@ public:
         const auto kv = settings();
         auto it = kv.find("upload_to_server");
         return it == kv.end() || it->second != "0";
+    }
+
+    // ---- the run record (<db>/runs): how the previous run ended, crash loops ----
+    // Text, key=value: `state` (started | clean_exit | crashed | hung | abnormal_exit), `pid`
+    // (the process of the run it describes), `crashes` (while started: the crash streak before
+    // this run; once ended: the streak including it). Rewritten whole (write_file_atomic, never
+    // through a link) under the settings lock: the application and its helper both write it.
+
+    static const char* run_state_name(RunOutcome o) {
+        switch (o) {
+            case RunOutcome::clean_exit: return "clean_exit";
+            case RunOutcome::crashed: return "crashed";
+            case RunOutcome::hung: return "hung";
+            case RunOutcome::abnormal_exit: return "abnormal_exit";
+            case RunOutcome::unknown: break;
+        }
+        return "unknown";
+    }
+
+    /// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
+    /// streak up to it, then records this run as started by `pid`.
+    bool begin_run(long pid, RunOutcome* previous, std::uint32_t* streak, std::string* error) const {
+        *previous = RunOutcome::unknown;
+        *streak = 0;
+        file_lock lock;
+        if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
+        std::string text;
+        read_whole_file(path_join(root_, "runs"), &text, 4096);
+        auto kv = parse_key_values(text);
+        const std::string& state = kv["state"];
+        for (RunOutcome o : {RunOutcome::clean_exit, RunOutcome::crashed, RunOutcome::hung, RunOutcome::abnormal_exit}) {
+            if (state == run_state_name(o)) *previous = o;
+        }
+        if (*previous == RunOutcome::crashed || *previous == RunOutcome::abnormal_exit) {
+            const unsigned long n = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
+            *streak = n == 0 ? 1u : static_cast<std::uint32_t>(n > 1000000u ? 1000000u : n);
+        }
+        std::map<std::string, std::string> next;
+        next["state"] = "started";
+        next["pid"] = std::to_string(pid);
+        next["crashes"] = std::to_string(*streak);
+        return write_file_atomic(root_, "runs", format_key_values(next), true, error);
+    }
+
+    /// Records how the run of `pid` ended. Only a run still recorded as started by that process
+    /// changes (the first recorded end wins; a newer run's record is never touched).
+    bool end_run(long pid, RunOutcome outcome, std::string* error) const {
+        file_lock lock;
+        if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
+        std::string text;
+        read_whole_file(path_join(root_, "runs"), &text, 4096);
+        auto kv = parse_key_values(text);
+        if (kv["state"] != "started" || kv["pid"] != std::to_string(pid)) return false;
+        unsigned long streak = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
+        if (streak > 1000000u) streak = 1000000u;
+        const bool crash = outcome == RunOutcome::crashed || outcome == RunOutcome::abnormal_exit;
+        kv["state"] = run_state_name(outcome);
+        kv["crashes"] = std::to_string(crash ? streak + 1 : 0);
+        return write_file_atomic(root_, "runs", format_key_values(kv), true, error);
     }
 
 private:

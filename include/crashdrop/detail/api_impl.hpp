@@ -272,6 +272,11 @@ Status remove_attachment(std::string_view path) {
     return Status::success();
 }
 
+RunOutcome last_run() noexcept {
+    return static_cast<RunOutcome>(detail::run_record().previous.load(std::memory_order_acquire));
+}
+unsigned consecutive_crashes() noexcept { return detail::run_record().streak.load(std::memory_order_acquire); }
+
 #else
 
 namespace detail {
@@ -305,6 +310,8 @@ Status remove_attachment(std::string_view) { return detail::unsupported(); }
 Status check_handlers() { return detail::unsupported(); }
 Status reinstall() { return detail::unsupported(); }
 void stop() noexcept {}
+RunOutcome last_run() noexcept { return RunOutcome::unknown; }
+unsigned consecutive_crashes() noexcept { return 0; }
 
 #endif
 

@@ -49,6 +49,11 @@ static_assert(same_value(CRASHDROP_LEVEL_INFO, static_cast<int>(BreadcrumbLevel:
 static_assert(same_value(CRASHDROP_LEVEL_WARNING, static_cast<int>(BreadcrumbLevel::warning)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_ERROR, static_cast<int>(BreadcrumbLevel::error)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_FATAL, static_cast<int>(BreadcrumbLevel::fatal)), "C and C++ breadcrumb levels differ");
+static_assert(same_value(CRASHDROP_RUN_UNKNOWN, static_cast<int>(RunOutcome::unknown)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_CLEAN_EXIT, static_cast<int>(RunOutcome::clean_exit)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_CRASHED, static_cast<int>(RunOutcome::crashed)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_HUNG, static_cast<int>(RunOutcome::hung)), "C and C++ run outcomes differ");
+static_assert(same_value(CRASHDROP_RUN_ABNORMAL_EXIT, static_cast<int>(RunOutcome::abnormal_exit)), "C and C++ run outcomes differ");
 
 // ---- crashdrop_last_error(): one fixed buffer per thread, nothing allocated to read it ----
 
@@ -268,6 +273,8 @@ const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_
 const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
+int crashdrop_last_run(void) { return static_cast<int>(crashdrop::last_run()); }
+unsigned crashdrop_consecutive_crashes(void) { return crashdrop::consecutive_crashes(); }
 
 int crashdrop_prepare_thread(void) {
     return crashdrop::detail::capi::guarded("crashdrop_prepare_thread",

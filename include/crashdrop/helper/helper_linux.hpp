@@ -227,6 +227,15 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 report_claim claim;
                 std::string memory_copy, why;
                 const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
+                    // A crash (not write_dump()): the run ends crashed, recorded before the
+                    // answer lets the application die, so the next start() reads it.
+                    std::string error;
+                    if (!record_run_end(service->db().root(), static_cast<long>(region->app_pid), RunOutcome::crashed, &error) &&
+                        !error.empty()) {
+                        service->log("could not record the crashed run: " + error);
+                    }
+                }
                 if (got_dump != handoff_outcome::not_ours) {
                     char reply[sigsafe::k_handoff_message_size];
                     sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);

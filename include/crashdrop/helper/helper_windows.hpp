@@ -345,11 +345,15 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     facts.crashed_tid = region->crashed_tid;
                     facts.app_pid = region->app_pid;
                     facts.crash_time = region->crash_time;
+                    const bool crashed = region->exception_code != sigsafe::k_code_dump_requested;  // not write_dump()
                     Report persisted;
                     const bool ok = win_persist_crash(&service, region, facts, h.app, &persisted);
                     std::uint64_t taken = sigsafe::handoff_word(seq, sigsafe::hs_taken);
                     region->handoff.compare_exchange_strong(taken, sigsafe::handoff_word(seq, ok ? sigsafe::hs_persisted : sigsafe::hs_failed),
                                                             std::memory_order_acq_rel);
+                    // A crash ends the run: recorded before the answer lets the application
+                    // die, so the next start() reads it.
+                    if (crashed) record_run_end(service.db().root(), static_cast<long>(facts.app_pid), RunOutcome::crashed);
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {

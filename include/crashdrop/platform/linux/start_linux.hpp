@@ -425,6 +425,7 @@ inline Status linux_start(const Options& options) {
     g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
     runtime().database_root = db.root;
+    begin_run_record(db.root);  // last_run() and consecutive_crashes() are valid from here
     {
         const helper_config config = make_helper_config(options, db.root);
         const std::string text = encode_helper_config(config);

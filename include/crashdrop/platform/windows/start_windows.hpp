@@ -211,6 +211,7 @@ inline Status windows_start(const Options& options) {
     }
     if (!db.check(&why)) return fail(Status(Error::database_unavailable, "database_path '" + options.database_path + "' refused: " + why));
     win_runtime().database_root = root;
+    begin_run_record(root);  // last_run() and consecutive_crashes() are valid from here
     const std::string id = new_uuid();
     if (Status s = win_prepare_dump_file(g, db.pending_dir(), id); !s.ok()) return fail(s);
 
