@@ -310,6 +310,8 @@ typedef struct crashdrop_options {
     uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
     int include_command_line;        /* [0] the whole command line in dumps (else argv[0] only) */
     crashdrop_fault_filter fault_filter; /* [NULL] asked first about every fault (Linux only) */
+    int hang_timeout_ms;             /* [0: off] hang reports, 0 or 100 .. 3600000 (crashdrop_heartbeat) */
+    int report_abnormal_exits;       /* [1] a report when the application is killed or ends abnormally */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to
@@ -363,6 +365,8 @@ CRASHDROP_C_API int crashdrop_remove_attachment(const char* path);
 CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
+/* crashdrop::heartbeat(): the first thread to call it is watched for hangs (hang_timeout_ms). */
+CRASHDROP_C_API void crashdrop_heartbeat(void);
 /* crashdrop::last_run() as an enum crashdrop_run_outcome, and crashdrop::consecutive_crashes():
  * how the previous run of this database ended, valid once crashdrop_start() has succeeded. */
 enum crashdrop_run_outcome {
@@ -796,6 +800,22 @@ struct Options {
     std::size_t max_database_bytes = 256u * 1024u * 1024u;
     int max_report_age_days = 30;
 
+    // ---- beyond crashes: hangs and abnormal exits, seen by the helper ----
+
+    /// Hang reports: when the thread that calls crashdrop::heartbeat() (the first to call it)
+    /// has not called it for this long, the helper has a dump of the live process written (every
+    /// thread; the watched one as the exception thread), stored and sent as kind "hang"; the
+    /// application goes on. One report per hang: the next one needs a heartbeat in between.
+    /// 0: off. Range 0 or 100 .. 3600000 ms. Needs a helper (refused with HelperMode::none).
+    int hang_timeout_ms = 0;
+
+    /// When the application ends with no dump and no normal exit (SIGKILL, the OOM killer, a
+    /// signal crashdrop does not handle; on Windows TerminateProcess), the helper writes a report
+    /// of kind "abnormal_exit" from what it holds: system info, modules, annotations,
+    /// breadcrumbs, and what ended the process. A normal exit (return from main, exit(),
+    /// std::quick_exit) sends nothing. No effect with HelperMode::none.
+    bool report_abnormal_exits = true;
+
     // ---- context: what a report says besides the dump (limits in context.hpp) ----
 
     /// Annotations of this process (Electron's `extra`). A process forked from this one (which
@@ -887,6 +907,13 @@ CRASHDROP_API Status prepare_thread();
 /// Writes a minidump of the running process without crashing it (every thread, exception
 /// code DUMP_REQUESTED). On success `*path_out` (if given) receives the dump's path.
 CRASHDROP_API Status write_dump(std::string* path_out = nullptr);
+
+/// Says the calling thread is alive, for hang reports (Options::hang_timeout_ms). The first
+/// call (in this process, before or after start()) makes the calling thread the watched one;
+/// calls from other threads do nothing. Call it once per frame or loop turn. After the first
+/// call it takes no lock, makes no system call and allocates nothing (a few nanoseconds: see
+/// docs/performance.md); safe before start() and after stop() (it then only remembers the thread).
+CRASHDROP_API void heartbeat() noexcept;
 
 /// Bytes start() reserved for the crash path (dump buffer and tables; not alternate stacks).
 CRASHDROP_API std::size_t reserved_bytes() noexcept;
@@ -2579,7 +2606,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 4;  // 4: the hand-off word carries a sequence number
+constexpr u32 k_region_version = 5;  // 4: the hand-off word carries a sequence number; 5: heartbeat, exit state
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
 /// The hand-off's states. The state and the number of the hand-off it belongs to share one
@@ -2635,7 +2662,15 @@ struct region_header {
     u64 exception_pointers;  // the EXCEPTION_POINTERS* in the application's address space
     u32 exception_code;
     std::atomic<u32> app_detached;  // stop() ran: the helper finishes as if the application had gone
+    // ---- beyond crashes (issue 14): what the helper watches while the application runs ----
+    std::atomic<u64> heartbeats;    // crashdrop::heartbeat() calls of the watched thread (only it writes)
+    std::atomic<u32> watched_tid;   // the watched thread's OS id (Linux tid, Windows thread id); 0: none yet
+    std::atomic<u32> exit_state;    // exit_running, or exit_clean once a normal exit has begun (exit hooks)
 };
+
+/// region_header::exit_state: how the helper tells a normal exit from an abnormal one.
+constexpr u32 exit_running = 0;
+constexpr u32 exit_clean = 1;
 
 }  // namespace sigsafe
 CRASHDROP_NAMESPACE_END
@@ -10960,6 +10995,8 @@ struct helper_config {
     HelperMode mode = HelperMode::reexec;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
     int linger_ms = 10000;  // Options::helper_linger_ms
+    int hang_timeout_ms = 0;           // Options::hang_timeout_ms (0: off)
+    bool report_abnormal_exits = true;  // Options::report_abnormal_exits
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -10981,6 +11018,8 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["mode"] = std::to_string(static_cast<int>(c.mode));
     kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
     kv["linger_ms"] = std::to_string(c.linger_ms);
+    kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
+    kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
     return format_key_values(kv);
 }
 
@@ -11018,6 +11057,9 @@ inline helper_config decode_helper_config(const std::string& text) {
     }
     c.upload.max_attachment_bytes = c.max_attachment_bytes;
     if (!kv["linger_ms"].empty()) c.linger_ms = std::max(0, std::min(600000, std::atoi(kv["linger_ms"].c_str())));
+    c.hang_timeout_ms = config_number(kv["hang_timeout_ms"], 0, 3600000, 0);
+    if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
+    c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
     return c;
 }
 
@@ -11045,6 +11087,8 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.mode = o.helper_mode;
     c.max_attachment_bytes = o.max_attachment_bytes;
     c.linger_ms = o.helper_linger_ms;
+    c.hang_timeout_ms = o.hang_timeout_ms;
+    c.report_abnormal_exits = o.report_abnormal_exits;
     return c;
 }
 
@@ -11135,6 +11179,12 @@ inline Status check_options(const Options& o) {
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
     if (o.helper_linger_ms < 0 || o.helper_linger_ms > 600000) return invalid("helper_linger_ms is outside 0 .. 600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
+    if (o.hang_timeout_ms != 0 && (o.hang_timeout_ms < 100 || o.hang_timeout_ms > 3600000)) {
+        return invalid("hang_timeout_ms is neither 0 nor within 100 .. 3600000");
+    }
+    if (o.hang_timeout_ms != 0 && o.helper_mode == HelperMode::none) {
+        return invalid("hang_timeout_ms needs a helper process (the helper watches for hangs): not with HelperMode::none");
+    }
     return check_context_options(o);
 }
 
@@ -16601,6 +16651,9 @@ inline const sigsafe::context_store* live_context() {
     const sigsafe::linux_state* g = &sigsafe::g_state;
     return g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr ? &g->context : nullptr;
 }
+inline sigsafe::region_header* live_region() { return sigsafe::g_state.header; }
+inline std::uintptr_t current_thread_key() { return static_cast<std::uintptr_t>(pthread_self()); }
+inline std::uint32_t current_os_thread_id() { return static_cast<std::uint32_t>(sigsafe::sys_gettid()); }
 /// Tells the helper the consent changed, so reports held back by the old setting go now.
 inline void notify_helper_consent() {
     const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
@@ -16645,6 +16698,9 @@ inline const sigsafe::context_store* live_context() {
 inline void notify_helper_consent() {
     if (sigsafe::g_win.helper_wake_event != nullptr) SetEvent(sigsafe::g_win.helper_wake_event);
 }
+inline sigsafe::region_header* live_region() { return sigsafe::g_win.region; }
+inline std::uintptr_t current_thread_key() { return GetCurrentThreadId(); }
+inline std::uint32_t current_os_thread_id() { return GetCurrentThreadId(); }
 }  // namespace detail
 
 #endif
@@ -16832,6 +16888,37 @@ Status remove_attachment(std::string_view path) {
     return Status::success();
 }
 
+
+namespace detail {
+/// heartbeat()'s watched thread in this process: the first caller (kept across stop()/start()).
+struct heartbeat_watch {
+    std::atomic<std::uintptr_t> key{0};  // current_thread_key() of the watched thread; 0: none yet
+    std::atomic<std::uint32_t> tid{0};   // its OS thread id, for the helper
+};
+inline heartbeat_watch g_heartbeat;
+}  // namespace detail
+
+void heartbeat() noexcept {
+    detail::heartbeat_watch& w = detail::g_heartbeat;
+    const std::uintptr_t me = detail::current_thread_key();
+    std::uintptr_t watched = w.key.load(std::memory_order_acquire);
+    if (watched != me) {
+        if (watched != 0) return;  // another thread is the watched one
+        if (!w.key.compare_exchange_strong(watched, me, std::memory_order_acq_rel)) {
+            if (watched != me) return;
+        } else {
+            w.tid.store(detail::current_os_thread_id(), std::memory_order_release);
+        }
+    }
+    const detail::context_use use;  // the region stays mapped while this counts in
+    if (use.get() == nullptr) return;
+    sigsafe::region_header* r = detail::live_region();
+    if (r == nullptr) return;
+    if (r->watched_tid.load(std::memory_order_relaxed) == 0) r->watched_tid.store(w.tid.load(std::memory_order_acquire), std::memory_order_release);
+    // Only the watched thread writes the count: a load and a store, no read-modify-write.
+    r->heartbeats.store(r->heartbeats.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
 RunOutcome last_run() noexcept {
     return static_cast<RunOutcome>(detail::run_record().previous.load(std::memory_order_acquire));
 }
@@ -16861,6 +16948,7 @@ Status add_extra_parameter(std::string_view, std::string_view) { return detail::
 Status remove_extra_parameter(std::string_view) { return detail::unsupported(); }
 std::map<std::string, std::string> parameters() { return {}; }
 void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
+void heartbeat() noexcept {}
 std::vector<Breadcrumb> breadcrumbs() { return {}; }
 Status set_user(const User&) { return detail::unsupported(); }
 Status set_tag(std::string_view, std::string_view) { return detail::unsupported(); }
@@ -17095,6 +17183,8 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(include_command_line)) o.include_command_line = in->include_command_line != 0;
     // The same function: on Linux only the type of `info` differs (void* here, siginfo_t* there).
     if (CRASHDROP_C_HAS(fault_filter)) o.fault_filter = reinterpret_cast<FaultFilter>(in->fault_filter);
+    if (CRASHDROP_C_HAS(hang_timeout_ms)) o.hang_timeout_ms = in->hang_timeout_ms;
+    if (CRASHDROP_C_HAS(report_abnormal_exits)) o.report_abnormal_exits = in->report_abnormal_exits != 0;
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -17133,6 +17223,8 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->dump_buffer_size = static_cast<std::uint64_t>(defaults.dump_buffer_size);
         options->include_command_line = defaults.include_command_line ? 1 : 0;
         options->fault_filter = nullptr;
+        options->hang_timeout_ms = defaults.hang_timeout_ms;
+        options->report_abnormal_exits = defaults.report_abnormal_exits ? 1 : 0;
         return CRASHDROP_OK;
     });
 }
@@ -17155,6 +17247,7 @@ const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_
 const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
+void crashdrop_heartbeat(void) { crashdrop::heartbeat(); }
 int crashdrop_last_run(void) { return static_cast<int>(crashdrop::last_run()); }
 unsigned crashdrop_consecutive_crashes(void) { return crashdrop::consecutive_crashes(); }
 

@@ -38,6 +38,13 @@ CRASHDROP_API Status prepare_thread();
 /// code DUMP_REQUESTED). On success `*path_out` (if given) receives the dump's path.
 CRASHDROP_API Status write_dump(std::string* path_out = nullptr);
 
+/// Says the calling thread is alive, for hang reports (Options::hang_timeout_ms). The first
+/// call (in this process, before or after start()) makes the calling thread the watched one;
+/// calls from other threads do nothing. Call it once per frame or loop turn. After the first
+/// call it takes no lock, makes no system call and allocates nothing (a few nanoseconds: see
+/// docs/performance.md); safe before start() and after stop() (it then only remembers the thread).
+CRASHDROP_API void heartbeat() noexcept;
+
 /// Bytes start() reserved for the crash path (dump buffer and tables; not alternate stacks).
 CRASHDROP_API std::size_t reserved_bytes() noexcept;
 

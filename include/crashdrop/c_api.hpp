@@ -112,6 +112,8 @@ typedef struct crashdrop_options {
     uint64_t dump_buffer_size;       /* [4 MiB] 256 KiB .. 1 GiB */
     int include_command_line;        /* [0] the whole command line in dumps (else argv[0] only) */
     crashdrop_fault_filter fault_filter; /* [NULL] asked first about every fault (Linux only) */
+    int hang_timeout_ms;             /* [0: off] hang reports, 0 or 100 .. 3600000 (crashdrop_heartbeat) */
+    int report_abnormal_exits;       /* [1] a report when the application is killed or ends abnormally */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to
@@ -165,6 +167,8 @@ CRASHDROP_C_API int crashdrop_remove_attachment(const char* path);
 CRASHDROP_C_API int crashdrop_check_handlers(void);
 CRASHDROP_C_API int crashdrop_reinstall(void);
 CRASHDROP_C_API void crashdrop_stop(void);
+/* crashdrop::heartbeat(): the first thread to call it is watched for hangs (hang_timeout_ms). */
+CRASHDROP_C_API void crashdrop_heartbeat(void);
 /* crashdrop::last_run() as an enum crashdrop_run_outcome, and crashdrop::consecutive_crashes():
  * how the previous run of this database ended, valid once crashdrop_start() has succeeded. */
 enum crashdrop_run_outcome {

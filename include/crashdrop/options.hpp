@@ -133,6 +133,22 @@ struct Options {
     std::size_t max_database_bytes = 256u * 1024u * 1024u;
     int max_report_age_days = 30;
 
+    // ---- beyond crashes: hangs and abnormal exits, seen by the helper ----
+
+    /// Hang reports: when the thread that calls crashdrop::heartbeat() (the first to call it)
+    /// has not called it for this long, the helper has a dump of the live process written (every
+    /// thread; the watched one as the exception thread), stored and sent as kind "hang"; the
+    /// application goes on. One report per hang: the next one needs a heartbeat in between.
+    /// 0: off. Range 0 or 100 .. 3600000 ms. Needs a helper (refused with HelperMode::none).
+    int hang_timeout_ms = 0;
+
+    /// When the application ends with no dump and no normal exit (SIGKILL, the OOM killer, a
+    /// signal crashdrop does not handle; on Windows TerminateProcess), the helper writes a report
+    /// of kind "abnormal_exit" from what it holds: system info, modules, annotations,
+    /// breadcrumbs, and what ended the process. A normal exit (return from main, exit(),
+    /// std::quick_exit) sends nothing. No effect with HelperMode::none.
+    bool report_abnormal_exits = true;
+
     // ---- context: what a report says besides the dump (limits in context.hpp) ----
 
     /// Annotations of this process (Electron's `extra`). A process forked from this one (which

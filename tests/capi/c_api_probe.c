@@ -72,6 +72,8 @@ static int run_defaults(void) {
     print_int("dump_buffer_size", (long long)o.dump_buffer_size);
     print_int("include_command_line", o.include_command_line);
     print_int("fault_filter_null", o.fault_filter == NULL);
+    print_int("hang_timeout_ms", o.hang_timeout_ms);
+    print_int("report_abnormal_exits", o.report_abnormal_exits);
     print_int("is_started", crashdrop_is_started());
     return 0;
 }

@@ -289,6 +289,8 @@ TEST_CASE("crashdrop_options_init sets struct_size and crashdrop::Options' defau
         CHECK(p["dump_buffer_size"] == std::to_string(defaults.dump_buffer_size));
         CHECK(p["include_command_line"] == code(defaults.include_command_line));
         CHECK(p["fault_filter_null"] == code(defaults.fault_filter == nullptr));
+        CHECK(p["hang_timeout_ms"] == std::to_string(defaults.hang_timeout_ms));
+        CHECK(p["report_abnormal_exits"] == code(defaults.report_abnormal_exits));
         CHECK(p["is_started"] == "0");
     }
 }

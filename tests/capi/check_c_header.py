@@ -54,6 +54,7 @@ int use_everything(int argc, char** argv) {
     int (*check_handlers)(void) = crashdrop_check_handlers;
     int (*reinstall)(void) = crashdrop_reinstall;
     void (*stop)(void) = crashdrop_stop;
+    void (*heartbeat)(void) = crashdrop_heartbeat;
     int (*last_run)(void) = crashdrop_last_run;
     unsigned (*consecutive_crashes)(void) = crashdrop_consecutive_crashes;
     int (*run_helper)(int, char**) = crashdrop_run_helper;
@@ -87,13 +88,15 @@ int use_everything(int argc, char** argv) {
     o.dump_buffer_size = (uint64_t)1 << 22;
     o.include_command_line = 0;
     o.fault_filter = NULL;
+    o.hang_timeout_ms = 0;
+    o.report_abnormal_exits = 1;
     o.helper_mode = CRASHDROP_HELPER_NONE; /* the constants themselves are int */
     if (start(&o) != CRASHDROP_OK) return (int)e;
     add_breadcrumb("m", "c", (int)l);
     return add_extra_parameter("k", "v") + remove_extra_parameter("k") + set_tag("k", "v") + remove_tag("k") +
            set_user(NULL, NULL, NULL, NULL) + add_attachment("/a") + remove_attachment("/a") +
            write_dump(path, sizeof(path)) + prepare_thread() + check_handlers() + reinstall() + is_started() +
-           (last_error()[0] != '\0') + (start_note()[0] != '\0') + (stop(), 0) + run_helper(argc, argv) +
+           (last_error()[0] != '\0') + (start_note()[0] != '\0') + (stop(), 0) + (heartbeat(), 0) + run_helper(argc, argv) +
            (int)default_database_path("p", path, sizeof(path)) + (last_run() == CRASHDROP_RUN_UNKNOWN) +
            (int)consecutive_crashes();
 }

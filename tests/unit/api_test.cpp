@@ -67,6 +67,13 @@ TEST_CASE("out-of-range options are refused - naming the field", "[api]") {
         {"thread_signal", [](crashdrop::Options& o) { o.thread_signal = 11; }},
         {"helper_linger_ms", [](crashdrop::Options& o) { o.helper_linger_ms = -1; }},
         {"helper_linger_ms", [](crashdrop::Options& o) { o.helper_linger_ms = 600001; }},
+        {"hang_timeout_ms", [](crashdrop::Options& o) { o.hang_timeout_ms = 99; }},
+        {"hang_timeout_ms", [](crashdrop::Options& o) { o.hang_timeout_ms = 3600001; }},
+        {"hang_timeout_ms", [](crashdrop::Options& o) { o.hang_timeout_ms = -5; }},
+        {"hang_timeout_ms", [](crashdrop::Options& o) {
+             o.hang_timeout_ms = 1000;
+             o.helper_mode = crashdrop::HelperMode::none;
+         }},
     };
     for (const auto& c : cases) {
         crashdrop::Options o = valid_options("never-created");

@@ -41,6 +41,9 @@ inline const sigsafe::context_store* live_context() {
     const sigsafe::linux_state* g = &sigsafe::g_state;
     return g->started.load(std::memory_order_seq_cst) == 2 && g->context.header != nullptr ? &g->context : nullptr;
 }
+inline sigsafe::region_header* live_region() { return sigsafe::g_state.header; }
+inline std::uintptr_t current_thread_key() { return static_cast<std::uintptr_t>(pthread_self()); }
+inline std::uint32_t current_os_thread_id() { return static_cast<std::uint32_t>(sigsafe::sys_gettid()); }
 /// Tells the helper the consent changed, so reports held back by the old setting go now.
 inline void notify_helper_consent() {
     const int sock = sigsafe::g_state.helper_sock.load(std::memory_order_acquire);
@@ -85,6 +88,9 @@ inline const sigsafe::context_store* live_context() {
 inline void notify_helper_consent() {
     if (sigsafe::g_win.helper_wake_event != nullptr) SetEvent(sigsafe::g_win.helper_wake_event);
 }
+inline sigsafe::region_header* live_region() { return sigsafe::g_win.region; }
+inline std::uintptr_t current_thread_key() { return GetCurrentThreadId(); }
+inline std::uint32_t current_os_thread_id() { return GetCurrentThreadId(); }
 }  // namespace detail
 
 #endif
@@ -272,6 +278,37 @@ Status remove_attachment(std::string_view path) {
     return Status::success();
 }
 
+
+namespace detail {
+/// heartbeat()'s watched thread in this process: the first caller (kept across stop()/start()).
+struct heartbeat_watch {
+    std::atomic<std::uintptr_t> key{0};  // current_thread_key() of the watched thread; 0: none yet
+    std::atomic<std::uint32_t> tid{0};   // its OS thread id, for the helper
+};
+inline heartbeat_watch g_heartbeat;
+}  // namespace detail
+
+void heartbeat() noexcept {
+    detail::heartbeat_watch& w = detail::g_heartbeat;
+    const std::uintptr_t me = detail::current_thread_key();
+    std::uintptr_t watched = w.key.load(std::memory_order_acquire);
+    if (watched != me) {
+        if (watched != 0) return;  // another thread is the watched one
+        if (!w.key.compare_exchange_strong(watched, me, std::memory_order_acq_rel)) {
+            if (watched != me) return;
+        } else {
+            w.tid.store(detail::current_os_thread_id(), std::memory_order_release);
+        }
+    }
+    const detail::context_use use;  // the region stays mapped while this counts in
+    if (use.get() == nullptr) return;
+    sigsafe::region_header* r = detail::live_region();
+    if (r == nullptr) return;
+    if (r->watched_tid.load(std::memory_order_relaxed) == 0) r->watched_tid.store(w.tid.load(std::memory_order_acquire), std::memory_order_release);
+    // Only the watched thread writes the count: a load and a store, no read-modify-write.
+    r->heartbeats.store(r->heartbeats.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
 RunOutcome last_run() noexcept {
     return static_cast<RunOutcome>(detail::run_record().previous.load(std::memory_order_acquire));
 }
@@ -301,6 +338,7 @@ Status add_extra_parameter(std::string_view, std::string_view) { return detail::
 Status remove_extra_parameter(std::string_view) { return detail::unsupported(); }
 std::map<std::string, std::string> parameters() { return {}; }
 void add_breadcrumb(std::string_view, std::string_view, BreadcrumbLevel) noexcept {}
+void heartbeat() noexcept {}
 std::vector<Breadcrumb> breadcrumbs() { return {}; }
 Status set_user(const User&) { return detail::unsupported(); }
 Status set_tag(std::string_view, std::string_view) { return detail::unsupported(); }

@@ -213,6 +213,8 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(include_command_line)) o.include_command_line = in->include_command_line != 0;
     // The same function: on Linux only the type of `info` differs (void* here, siginfo_t* there).
     if (CRASHDROP_C_HAS(fault_filter)) o.fault_filter = reinterpret_cast<FaultFilter>(in->fault_filter);
+    if (CRASHDROP_C_HAS(hang_timeout_ms)) o.hang_timeout_ms = in->hang_timeout_ms;
+    if (CRASHDROP_C_HAS(report_abnormal_exits)) o.report_abnormal_exits = in->report_abnormal_exits != 0;
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -251,6 +253,8 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->dump_buffer_size = static_cast<std::uint64_t>(defaults.dump_buffer_size);
         options->include_command_line = defaults.include_command_line ? 1 : 0;
         options->fault_filter = nullptr;
+        options->hang_timeout_ms = defaults.hang_timeout_ms;
+        options->report_abnormal_exits = defaults.report_abnormal_exits ? 1 : 0;
         return CRASHDROP_OK;
     });
 }
@@ -273,6 +277,7 @@ const char* crashdrop_last_error(void) { return crashdrop::detail::capi::t_last_
 const char* crashdrop_start_note(void) { return crashdrop::detail::capi::t_start_note; }
 
 int crashdrop_is_started(void) { return crashdrop::is_started() ? 1 : 0; }
+void crashdrop_heartbeat(void) { crashdrop::heartbeat(); }
 int crashdrop_last_run(void) { return static_cast<int>(crashdrop::last_run()); }
 unsigned crashdrop_consecutive_crashes(void) { return crashdrop::consecutive_crashes(); }
 

@@ -62,6 +62,12 @@ inline Status check_options(const Options& o) {
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
     if (o.helper_linger_ms < 0 || o.helper_linger_ms > 600000) return invalid("helper_linger_ms is outside 0 .. 600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
+    if (o.hang_timeout_ms != 0 && (o.hang_timeout_ms < 100 || o.hang_timeout_ms > 3600000)) {
+        return invalid("hang_timeout_ms is neither 0 nor within 100 .. 3600000");
+    }
+    if (o.hang_timeout_ms != 0 && o.helper_mode == HelperMode::none) {
+        return invalid("hang_timeout_ms needs a helper process (the helper watches for hangs): not with HelperMode::none");
+    }
     return check_context_options(o);
 }
 

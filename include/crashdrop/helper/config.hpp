@@ -19,6 +19,8 @@ struct helper_config {
     HelperMode mode = HelperMode::reexec;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;
     int linger_ms = 10000;  // Options::helper_linger_ms
+    int hang_timeout_ms = 0;           // Options::hang_timeout_ms (0: off)
+    bool report_abnormal_exits = true;  // Options::report_abnormal_exits
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -40,6 +42,8 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["mode"] = std::to_string(static_cast<int>(c.mode));
     kv["max_attachment_bytes"] = std::to_string(c.max_attachment_bytes);
     kv["linger_ms"] = std::to_string(c.linger_ms);
+    kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
+    kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
     return format_key_values(kv);
 }
 
@@ -77,6 +81,9 @@ inline helper_config decode_helper_config(const std::string& text) {
     }
     c.upload.max_attachment_bytes = c.max_attachment_bytes;
     if (!kv["linger_ms"].empty()) c.linger_ms = std::max(0, std::min(600000, std::atoi(kv["linger_ms"].c_str())));
+    c.hang_timeout_ms = config_number(kv["hang_timeout_ms"], 0, 3600000, 0);
+    if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
+    c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
     return c;
 }
 
@@ -104,6 +111,8 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.mode = o.helper_mode;
     c.max_attachment_bytes = o.max_attachment_bytes;
     c.linger_ms = o.helper_linger_ms;
+    c.hang_timeout_ms = o.hang_timeout_ms;
+    c.report_abnormal_exits = o.report_abnormal_exits;
     return c;
 }
 

@@ -14,7 +14,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 constexpr u32 k_region_magic = 0x31524443u;  // "CDR1"
-constexpr u32 k_region_version = 4;  // 4: the hand-off word carries a sequence number
+constexpr u32 k_region_version = 5;  // 4: the hand-off word carries a sequence number; 5: heartbeat, exit state
 constexpr std::size_t k_config_capacity = 16 * 1024;
 
 /// The hand-off's states. The state and the number of the hand-off it belongs to share one
@@ -70,7 +70,15 @@ struct region_header {
     u64 exception_pointers;  // the EXCEPTION_POINTERS* in the application's address space
     u32 exception_code;
     std::atomic<u32> app_detached;  // stop() ran: the helper finishes as if the application had gone
+    // ---- beyond crashes (issue 14): what the helper watches while the application runs ----
+    std::atomic<u64> heartbeats;    // crashdrop::heartbeat() calls of the watched thread (only it writes)
+    std::atomic<u32> watched_tid;   // the watched thread's OS id (Linux tid, Windows thread id); 0: none yet
+    std::atomic<u32> exit_state;    // exit_running, or exit_clean once a normal exit has begun (exit hooks)
 };
+
+/// region_header::exit_state: how the helper tells a normal exit from an abnormal one.
+constexpr u32 exit_running = 0;
+constexpr u32 exit_clean = 1;
 
 }  // namespace sigsafe
 CRASHDROP_NAMESPACE_END
