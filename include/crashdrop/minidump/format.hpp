@@ -161,6 +161,12 @@ constexpr std::uint32_t k_exception_dump_requested = 0xffffffffu;
 /// The code crashdrop's Windows write_dump() gives its dump (Crashpad's code for a simulated
 /// crash; platform/windows/state_windows.hpp): also a requested dump.
 constexpr std::uint32_t k_exception_dump_requested_windows = 0x0517A7EDu;
+/// crashdrop's codes for reports of the helper (issue 14), both platforms: a hang (the dump of
+/// a live process whose watched thread stopped calling heartbeat(); the exception thread is the
+/// watched one) and an abnormal exit whose cause has no code of its own (a process that died by
+/// a signal has that signal's number, as a crash has). Bytes of "HANG" / "EXIT".
+constexpr std::uint32_t k_exception_hang = 0x48414E47u;
+constexpr std::uint32_t k_exception_abnormal_exit = 0x45584954u;
 
 /// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
