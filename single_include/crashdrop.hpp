@@ -2277,6 +2277,22 @@ CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+/// futex_wait and futex_wake_all across processes: for a word in MAP_SHARED memory that
+/// another process waits on or changes (the region's hang_request).
+CRASHDROP_SIGSAFE_INLINE int futex_wait_shared(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
+    struct timespec ts;
+    struct timespec* tsp = nullptr;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
+        ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
+        tsp = &ts;
+    }
+    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), FUTEX_WAIT, static_cast<long>(expected), to_long(tsp)));
+}
+CRASHDROP_SIGSAFE_INLINE void futex_wake_all_shared(const std::atomic<u32>* addr) {
+    raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE, 0x7fffffff);
+}
+
 CRASHDROP_SIGSAFE_INLINE void sleep_ms(long ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000;
@@ -2672,7 +2688,24 @@ struct region_header {
     std::atomic<u64> heartbeats;    // crashdrop::heartbeat() calls of the watched thread (only it writes)
     std::atomic<u32> watched_tid;   // the watched thread's OS id (Linux tid, Windows thread id); 0: none yet
     std::atomic<u32> exit_state;    // exit_running, or exit_clean once a normal exit has begun (exit hooks)
+    // ---- hang reports (issue 14, part "hang"): the helper asks the application's watchdog
+    // thread (crashdrop-hang, started by start() when Options::hang_timeout_ms > 0) for a dump of
+    // the live process. The helper fills hang_tid and hang_ms, then stores a new number in
+    // hang_request and wakes it (a shared futex word: the region is a MAP_SHARED memfd); the
+    // watchdog writes the dump, hands it over as usual, and answers with hang_result, then
+    // hang_done = that number. stop() sets k_hang_quit in hang_request to end the watchdog.
+    std::atomic<u32> hang_request;  // number of the newest request (never 0); the watchdog's futex word
+    std::atomic<u32> hang_done;     // the request the watchdog answered last
+    std::atomic<u32> hang_result;   // that answer: hang_written, hang_busy or hang_failed
+    std::atomic<u32> hang_tid;      // the request's thread: the watched one
+    std::atomic<u64> hang_ms;       // how long it had not beaten when the helper asked
 };
+
+/// region_header::hang_result: what became of a hang dump request.
+constexpr u32 hang_written = 1;  // written and handed over (or, without a helper, in pending/)
+constexpr u32 hang_busy = 2;     // another dump was being written: ask again later
+constexpr u32 hang_failed = 3;   // could not be written
+constexpr u32 k_hang_quit = 0x80000000u;  // hang_request bit: the watchdog ends (stop())
 
 /// region_header::exit_state: how the helper tells a normal exit from an abnormal one.
 constexpr u32 exit_running = 0;
@@ -3814,6 +3847,11 @@ struct dump_request {
     const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
     u32 tid;               // the crashing or requesting thread
     bool keep_blocked = false;  // crash: the signal stays blocked while the dump is written (it is pending)
+    // A hang report (requested by the helper, written by the watchdog thread): the exception
+    // names this thread (the watched one) with its captured registers, code k_exception_hang,
+    // and the dump's annotations gain hang_thread and hang_ms. 0: not a hang.
+    u32 hang_tid = 0;
+    u64 hang_ms = 0;
 };
 
 struct linux_state {
@@ -5578,22 +5616,61 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
+/// The annotations a hang dump adds (only to that dump: they are never in the context store).
+constexpr const char* k_hang_thread_key = "hang_thread";
+constexpr const char* k_hang_ms_key = "hang_ms";
+
+/// Is slot copy `c` the annotation `key`?
+CRASHDROP_SIGSAFE_INLINE bool annotation_is(const slot_copy* c, const char* key) {
+    const u32 n = static_cast<u32>(string_length(key));
+    if (c->key_length != n) return false;
+    for (u32 i = 0; i < n; ++i) {
+        if (c->key[i] != key[i]) return false;
+    }
+    return true;
+}
+
+/// Does slot copy `c` go into the dictionary as an annotation (a hang dump writes its own
+/// hang_thread and hang_ms)?
+CRASHDROP_SIGSAFE_INLINE bool annotation_listed(const slot_copy* c, bool hang) {
+    if (c->kind != sk_annotation || (c->flags & sf_split)) return false;
+    return !hang || (!annotation_is(c, k_hang_thread_key) && !annotation_is(c, k_hang_ms_key));
+}
+
 /// Crashpad's info stream: the report id, the client id and the annotations as a simple
-/// string dictionary (long values as their parts key__1, key__2, ...).
-CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+/// string dictionary (long values as their parts key__1, key__2, ...). A hang dump (req
+/// hang_tid) adds hang_thread and hang_ms, in place of annotations of the same names.
+CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id, const dump_request* req) {
     const context_store* cs = &g->context;
     slot_copy c;
-    u32 count = 0;
+    const bool hang = req->hang_tid != 0;
+    u32 count = hang ? 2 : 0;
     const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
     for (u32 i = 0; i < slots; ++i) {
-        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split)) ++count;
+        if (context_read_slot(cs, i, &c) && annotation_listed(&c, hang)) ++count;
     }
     const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
+    if (hang) {
+        char number[24];
+        text t;
+        const char* keys[2] = {k_hang_thread_key, k_hang_ms_key};
+        const u64 values[2] = {req->hang_tid, req->hang_ms};
+        for (int k = 0; k < 2; ++k) {
+            t.reset(number, sizeof(number));
+            text_append_dec(&t, values[k]);
+            minidump::simple_string_dictionary_entry e;
+            e.key = image_add_utf8(im, keys[k], string_length(keys[k]));
+            e.value = image_add_utf8(im, number, t.size);
+            if (e.key == 0 || e.value == 0) break;
+            copy_bytes(im->base + dict + 4 + u64{written} * sizeof(e), &e, sizeof(e));
+            ++written;
+        }
+    }
     for (u32 i = 0; i < slots && written < count; ++i) {
-        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split)) continue;
+        if (!context_read_slot(cs, i, &c) || !annotation_listed(&c, hang)) continue;
         minidump::simple_string_dictionary_entry e;
         e.key = image_add_utf8(im, c.key, c.key_length);
         e.value = image_add_utf8(im, c.value, c.value_length);
@@ -5746,6 +5823,21 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         g->threads[i].stack_lo = g->threads[i].stack_hi = 0;
     }
     self->flags = req->is_crash ? tf_crashed : tf_requester;
+    // A hang: the watched thread is the one the dump is about (the crashing thread's stack
+    // budget, its registers' memory, the exception). Captured like every other thread.
+    thread_slot* hung = nullptr;
+    if (req->hang_tid != 0) {
+        for (u32 i = 0; i < g->thread_count; ++i) {
+            if (g->threads[i].tid == req->hang_tid && &g->threads[i] != self) hung = &g->threads[i];
+        }
+        if (hung != nullptr) {
+            hung->flags = tf_crashed;
+        } else {
+            text_append(&errors, "hang: the watched thread ");
+            text_append_dec(&errors, req->hang_tid);
+            text_append(&errors, " is not in the thread list (it has exited); the exception names the writing thread\n");
+        }
+    }
     if (req->uc != nullptr) {
         fill_context(reinterpret_cast<md_context*>(im.base + self->context_rva), req->uc);
         self->tp = thread_pointer();
@@ -5797,7 +5889,8 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     rl.count = 0;
     rl.capacity = g->range_capacity;
     add_threads(g, &im, &rl, &errors);
-    const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + self->context_rva);
+    const thread_slot* subject = hung != nullptr ? hung : self;  // the exception's thread
+    const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + subject->context_rva);
     add_register_memory(g, &im, &rl, self_ctx);
     scrub_private_bytes(g, &im, &rl, &errors);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
@@ -5806,21 +5899,21 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     {
         minidump::exception_stream es;
         zero_bytes(&es, sizeof(es));
-        es.thread_id = req->tid;
+        es.thread_id = subject->tid;
         if (req->is_crash) {
             es.exception.exception_code = static_cast<u32>(req->signo);
             es.exception.exception_flags = static_cast<u32>(req->code);
             es.exception.exception_address = req->address;
         } else {
-            es.exception.exception_code = minidump::k_exception_dump_requested;
+            es.exception.exception_code = req->hang_tid != 0 ? minidump::k_exception_hang : minidump::k_exception_dump_requested;
             es.exception.exception_address = context_ip(self_ctx);
         }
         es.thread_context.data_size = sizeof(md_context);
-        es.thread_context.rva = self->context_rva;
+        es.thread_context.rva = subject->context_rva;
         image_add_blob_stream(&im, minidump::stream_exception, &es, sizeof(es));
     }
     add_thread_names(g, &im);
-    add_crashpad_info(g, &im, &report_id);
+    add_crashpad_info(g, &im, &report_id, req);
     add_context_stream(g, &im);
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
@@ -6198,13 +6291,14 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 }
 
 /// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
-/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows) or a crash (a
-/// signal or an exception code). The crash path needs no extra field for it: every writer
-/// already says it in the exception stream.
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), a hang (the
+/// helper's request: k_exception_hang) or a crash (a signal or an exception code). The crash
+/// path needs no extra field for it: every writer already says it in the exception stream.
 inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
+    if (code == minidump::k_exception_hang) return report_kind::hang;
     return report_kind::crash;
 }
 
@@ -11879,6 +11973,136 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/helper/service.hpp ----
+// ---- begin crashdrop/helper/hang_watch_linux.hpp ----
+// crashdrop/helper/hang_watch_linux.hpp - the helper's side of hang reports (Linux): it reads
+// the watched thread's heartbeat count in the shared region while it serves the application
+// (serve_application wakes it at least every min(hang_timeout_ms / 4, 250) ms). A hang: the
+// watched thread has beaten at least once and the count has not changed for hang_timeout_ms
+// of CLOCK_MONOTONIC. The helper then asks the application's watchdog thread for a dump
+// (platform/linux/hang_linux.hpp), which comes back through the ordinary hand-off. One report
+// per episode: none again until the count moves. Nothing before the first beat, nothing once
+// stop() ran (app_detached), nothing while a crash dump is being handed over; a request the
+// watchdog could not serve (another dump was being written) is asked again in the same
+// episode. When the application ends during an episode, the run is recorded as hung.
+// Context: implementation TU; the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+class hang_watch {
+public:
+    hang_watch(helper_service* service, sigsafe::region_header* region, int timeout_ms)
+        : service_(service), region_(region), timeout_ms_(region != nullptr ? timeout_ms : 0) {
+        if (timeout_ms_ > 0) {
+            last_count_ = region_->heartbeats.load(std::memory_order_acquire);
+            last_change_ms_ = now_ms();
+        }
+    }
+
+    /// poll()'s timeout while the application is served: -1 when hangs are not watched.
+    int poll_timeout_ms() const { return timeout_ms_ > 0 ? std::max(10, std::min(timeout_ms_ / 4, 250)) : -1; }
+
+    /// After every wake-up of the helper: a beat ends the episode; a silence of the timeout
+    /// (and no episode yet) asks for a report; an answer is taken in.
+    void tick() {
+        if (timeout_ms_ <= 0) return;
+        const long long now = now_ms();
+        take_answer(now);
+        const std::uint64_t count = region_->heartbeats.load(std::memory_order_acquire);
+        if (count != last_count_) {
+            if (episode_ != episode::none) {
+                service_->log("hang: the watched thread beats again after " + std::to_string(now - last_change_ms_) + " ms");
+            }
+            last_count_ = count;
+            last_change_ms_ = now;
+            episode_ = episode::none;
+            return;
+        }
+        const std::uint32_t tid = region_->watched_tid.load(std::memory_order_acquire);
+        if (count == 0 || tid == 0) return;  // nothing before the first beat
+        if (region_->app_detached.load(std::memory_order_acquire) != 0) return;  // stop() ran
+        const bool due = (episode_ == episode::none && now - last_change_ms_ >= timeout_ms_) ||
+                         (episode_ == episode::retry && now >= retry_at_ms_);
+        if (!due || outstanding_ != 0) return;
+        const std::uint32_t handoff = sigsafe::handoff_state_of(region_->handoff.load(std::memory_order_acquire));
+        if (handoff == sigsafe::hs_ready || handoff == sigsafe::hs_taken) return;  // a crash dump is on its way
+        ask(tid, static_cast<std::uint64_t>(now - last_change_ms_));
+    }
+
+    /// A hang episode is on: the timeout passed and no beat came since.
+    bool hanging() const { return timeout_ms_ > 0 && episode_ != episode::none; }
+
+private:
+    enum class episode { none, asked, retry, reported };
+
+    static long long now_ms() {
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    }
+
+    void ask(std::uint32_t tid, std::uint64_t silent_ms) {
+        const std::uint32_t current = region_->hang_request.load(std::memory_order_acquire);
+        if (current & sigsafe::k_hang_quit) return;  // the watchdog has ended (stop())
+        next_seq_ = (next_seq_ + 1) & ~sigsafe::k_hang_quit;
+        if (next_seq_ == 0 || next_seq_ == current) next_seq_ = (current + 1) & ~sigsafe::k_hang_quit;
+        if (next_seq_ == 0) next_seq_ = 1;
+        region_->hang_tid.store(tid, std::memory_order_release);
+        region_->hang_ms.store(silent_ms, std::memory_order_release);
+        region_->hang_request.store(next_seq_, std::memory_order_release);
+        sigsafe::futex_wake_all_shared(&region_->hang_request);
+        outstanding_ = next_seq_;
+        episode_ = episode::asked;
+        service_->log("hang: thread " + std::to_string(tid) + " has not beaten for " + std::to_string(silent_ms) +
+                      " ms; a dump is asked for");
+    }
+
+    void take_answer(long long now) {
+        if (outstanding_ == 0 || region_->hang_done.load(std::memory_order_acquire) != outstanding_) return;
+        outstanding_ = 0;
+        const std::uint32_t result = region_->hang_result.load(std::memory_order_acquire);
+        if (result == sigsafe::hang_busy) {
+            service_->log("hang: another dump was being written; asking again");
+            if (episode_ == episode::asked) {
+                episode_ = episode::retry;
+                retry_at_ms_ = now + poll_timeout_ms();
+            }
+            return;
+        }
+        service_->log(result == sigsafe::hang_written ? "hang: dump written" : "hang: the dump could not be written");
+        if (episode_ == episode::asked) episode_ = episode::reported;  // one per episode, written or not
+    }
+
+    helper_service* service_;
+    sigsafe::region_header* region_;
+    int timeout_ms_;
+    std::uint64_t last_count_ = 0;
+    long long last_change_ms_ = 0;
+    episode episode_ = episode::none;
+    long long retry_at_ms_ = 0;
+    std::uint32_t outstanding_ = 0;  // the request the watchdog has not answered yet; 0: none
+    std::uint32_t next_seq_ = 0;
+};
+
+/// When the application has gone (its socket closed without stop()): a run that ended during a
+/// hang episode ended hung. (The first recorded end wins: a crash recorded before stays; a
+/// normal exit records clean_exit itself, before its socket closes.)
+inline void record_hung_run(helper_service* service, sigsafe::region_header* region, const hang_watch& watch) {
+    if (region == nullptr || !watch.hanging() || region->app_detached.load(std::memory_order_acquire) != 0) return;
+    std::string error;
+    if (!record_run_end(service->db().root(), static_cast<long>(region->app_pid), RunOutcome::hung, &error) && !error.empty()) {
+        service->log("could not record the hung run: " + error);
+    } else {
+        service->log("the application ended while its watched thread hung: run recorded as hung");
+    }
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- end crashdrop/helper/hang_watch_linux.hpp ----
 // ---- begin crashdrop/helper/helper_linux.hpp ----
 // crashdrop/helper/helper_linux.hpp - the helper process: how start() launches it (re-exec of
 // the executable, fork without exec, or an external executable), and what it does: persist each
@@ -12086,11 +12310,13 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+    hang_watch hangs(service, region, service->config().hang_timeout_ms);
     while (socket_fd >= 0) {
         pollfd fds[2] = {{socket_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-        const int n = poll(fds, sigfd >= 0 ? 2 : 1, -1);
+        const int n = poll(fds, sigfd >= 0 ? 2 : 1, hangs.poll_timeout_ms());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
+        hangs.tick();
         if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
             service->log("SIGTERM: finishing");
             break;
@@ -12101,6 +12327,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
+                record_hung_run(service, region, hangs);
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
@@ -14267,6 +14494,133 @@ extern "C" __attribute__((visibility("default"))) int pthread_create(pthread_t* 
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 // ---- end crashdrop/platform/linux/handler_linux.hpp ----
+// ---- begin crashdrop/platform/linux/hang_linux.hpp ----
+// crashdrop/platform/linux/hang_linux.hpp - the application's side of hang reports: the
+// watchdog thread ("crashdrop-hang") that start() creates when Options::hang_timeout_ms > 0.
+// The helper watches the heartbeat count in the shared region (helper/hang_watch_linux.hpp);
+// when the watched thread has not beaten for that long it asks, through the region's
+// hang_request word (a futex shared by both processes), and the watchdog writes a dump of the
+// live process with the application's own writer (write_minidump): every thread is asked for
+// its registers by the capture signal (a thread that cannot answer - signals blocked, stuck in
+// the kernel - is described from /proc and the writer-errors stream says so), the watched
+// thread is the exception thread, and the dump is handed to the helper like a crash's. The
+// application goes on. The watchdog is not the crash path (a thread of its own, never after a
+// fault), but what it calls is, and it allocates nothing. It blocks every asynchronous signal
+// but the capture signal (so it is listed in crash dumps with its registers) and never calls
+// heartbeat(), so it is never the watched thread. stop() ends it (k_hang_quit) and joins it.
+// Context: implementation TU; start() and stop() (ordinary code) and the watchdog thread.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// The watchdog thread of this process.
+struct hang_watchdog {
+    pthread_t thread{};
+    std::atomic<std::uint32_t> running{0};  // 1: created by process `pid`, not yet joined
+    int pid = 0;  // a fork's child has no such thread: it must not join it
+};
+inline hang_watchdog g_hang_watchdog;
+
+/// Writes the hang dump the helper asked for: `watched` is the exception thread, `hang_ms`
+/// how long it had not beaten. Returns the answer for region_header::hang_result.
+inline sigsafe::u32 write_hang_dump(sigsafe::linux_state* g, sigsafe::u32 watched, sigsafe::u64 hang_ms) {
+    if (g->started.load(std::memory_order_seq_cst) != 2 || watched == 0) return sigsafe::hang_failed;
+    const auto tid = static_cast<sigsafe::u32>(sigsafe::sys_gettid());
+    sigsafe::u32 expected = 0;
+    if (!g->owner.compare_exchange_strong(expected, tid, std::memory_order_acq_rel)) return sigsafe::hang_busy;  // a crash or write_dump()
+    // The watchdog's own registers, as write_dump() takes its caller's (it is listed as a thread
+    // like any other; without them it answers its own capture signal, which it does not block).
+    ucontext_t self_context;
+    const bool have_self = getcontext(&self_context) == 0;
+    sigsafe::dump_request req;
+    req.is_crash = false;
+    req.signo = 0;
+    req.code = 0;
+    req.address = 0;
+    req.uc = have_self ? &self_context : nullptr;
+    req.tid = tid;
+    req.hang_tid = watched;
+    req.hang_ms = hang_ms;
+    const long r = sigsafe::write_minidump(g, &req);
+    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    prepare_dump_file(g);  // for the next dump
+    g->owner.store(0, std::memory_order_release);
+    sigsafe::futex_wake_all(&g->owner);
+    if (r == -EBUSY) return sigsafe::hang_busy;  // the helper still reads the previous dump from the image
+    return r < 0 ? sigsafe::hang_failed : sigsafe::hang_written;
+}
+
+/// The watchdog thread: waits for the helper's requests, writes each dump, answers.
+inline void* hang_watchdog_main(void*) {
+    sigsafe::linux_state* g = &sigsafe::g_state;
+    sigsafe::region_header* h = g->header;
+    sigsafe::u32 seen = 0;  // the region starts zeroed: no request yet
+    for (;;) {
+        const sigsafe::u32 request = h->hang_request.load(std::memory_order_acquire);
+        if (request & sigsafe::k_hang_quit) break;
+        if (request == seen) {
+            sigsafe::futex_wait_shared(&h->hang_request, request, -1);
+            continue;
+        }
+        seen = request;
+        const sigsafe::u32 watched = h->hang_tid.load(std::memory_order_acquire);
+        const sigsafe::u64 hang_ms = h->hang_ms.load(std::memory_order_acquire);
+        h->hang_result.store(write_hang_dump(g, watched, hang_ms), std::memory_order_release);
+        h->hang_done.store(request, std::memory_order_release);
+    }
+    return nullptr;
+}
+
+/// start(): creates the watchdog (once the handlers are in place and a helper runs). Returns
+/// false with *why when it could not be created (hang reports are then off; start() says so).
+inline bool start_hang_watchdog(sigsafe::linux_state* g, std::string* why) {
+    hang_watchdog& w = g_hang_watchdog;
+    if (g->header == nullptr || g->helper_sock.load(std::memory_order_acquire) < 0) {
+        *why = "no helper runs, and the helper is what watches the heartbeat";
+        return false;
+    }
+    sigset_t mask, old;
+    sigfillset(&mask);
+    for (int i = 0; i < sigsafe::k_fatal_signal_count; ++i) sigdelset(&mask, sigsafe::k_fatal_signals[i]);
+    sigdelset(&mask, g->capture_signal);
+    pthread_sigmask(SIG_SETMASK, &mask, &old);  // the new thread inherits it
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    const int rc = pthread_create(&w.thread, &attr, hang_watchdog_main, nullptr);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (rc != 0) {
+        *why = "the watchdog thread could not be created: " + errno_text(rc);
+        return false;
+    }
+    pthread_setname_np(w.thread, "crashdrop-hang");
+    w.pid = getpid();
+    w.running.store(1, std::memory_order_release);
+    return true;
+}
+
+/// stop(): ends the watchdog (it finishes a dump it is writing first) and waits for it, before
+/// the region goes. Also tells the helper that the application detached (no hang reports, and
+/// its end is not a run's end).
+inline void stop_hang_watchdog(sigsafe::linux_state* g) {
+    sigsafe::region_header* h = g->header;
+    if (h != nullptr) h->app_detached.store(1, std::memory_order_release);
+    hang_watchdog& w = g_hang_watchdog;
+    if (w.running.exchange(0, std::memory_order_acq_rel) == 0) return;
+    if (h != nullptr) {
+        h->hang_request.fetch_or(sigsafe::k_hang_quit, std::memory_order_acq_rel);
+        sigsafe::futex_wake_all_shared(&h->hang_request);
+    }
+    if (w.pid == getpid()) pthread_join(w.thread, nullptr);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- end crashdrop/platform/linux/hang_linux.hpp ----
 // ---- begin crashdrop/platform/linux/chain_linux.hpp ----
 // crashdrop/platform/linux/chain_linux.hpp - living in a chain of signal handlers that other
 // code (a host, other plugins, other copies of crashdrop) shares: picking a capture signal no
@@ -14576,6 +14930,7 @@ inline void linux_stop() {
         // destructor, which would run code that may be unloaded, goes.
         pthread_key_delete(g_alt.key);
     }
+    stop_hang_watchdog(g);  // before the region goes; the helper no longer watches
     // Setters, write_dump() and crashes on other threads may still be using the region: it
     // goes only once they have left (bounded; past the bound it stays mapped).
     const bool drained = wait_for_users(g, k_stop_drain_ms);
@@ -15177,6 +15532,10 @@ inline Status linux_start(const Options& options) {
         }
     }
     g->handlers_installed.store(1, std::memory_order_release);
+    if (options.hang_timeout_ms > 0) {  // hang reports: the thread that writes them (hang_linux.hpp)
+        std::string why;
+        if (!start_hang_watchdog(g, &why)) note(g, "hang reports: off (" + why + ")");
+    }
     g->started.store(2, std::memory_order_release);
     if (threads.empty()) return Status::success();
     return Status::success_with_note(std::move(threads));

@@ -829,11 +829,128 @@ NOINLINE void run_fork_during_dump() {
     _exit(0);
 }
 
+
+// ---- hang reports (Options::hang_timeout_ms, from CRASHDROP_TEST_HANG_MS) -----------------
+// The main thread beats (it is the watched thread), then stops beating inside a named function
+// while the helper notices and the watchdog thread dumps the live process, then beats again.
+// Each mode prints watched_tid= and, at the end, exits 0 (the process goes on after a report).
+static long long mono_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+static int pending_dump_count() {
+    int n = 0;
+    if (DIR* d = opendir((g_db + "/pending").c_str())) {
+        while (dirent* e = readdir(d)) {
+            const size_t len = strlen(e->d_name);
+            if (len > 4 && strcmp(e->d_name + len - 4, ".dmp") == 0 && e->d_name[0] != '.') ++n;
+        }
+        closedir(d);
+    }
+    return n;
+}
+static void beat_for(long ms) {
+    const long long end = mono_ms() + ms;
+    while (mono_ms() < end) {
+        crashdrop::heartbeat();
+        usleep(10000);
+    }
+}
+/// Beats until `dumps` reports are in pending/ (at most 20 s), so the run's end is not racing
+/// a dump still on its way.
+static void beat_until_dumps(int dumps) {
+    const long long end = mono_ms() + 20000;
+    while (pending_dump_count() < dumps && mono_ms() < end) beat_for(20);
+}
+/// Stuck, sleeping in short naps: the function a hang report must name.
+NOINLINE void hang_sleep_leaf(long ms) {
+    const long long end = mono_ms() + ms;
+    while (mono_ms() < end) usleep(5000);
+    __asm__ volatile("");
+}
+/// Stuck, spinning.
+NOINLINE void hang_spin_leaf(long ms) {
+    const long long end = mono_ms() + ms;
+    volatile unsigned long spins = 0;
+    while (mono_ms() < end) {
+        for (int i = 0; i < 10000; ++i) spins = spins + 1;
+    }
+    __asm__ volatile("");
+}
+/// Stuck in the kernel with every signal blocked: one long nanosleep the capture signal cannot
+/// interrupt (the thread cannot answer it).
+NOINLINE void hang_blocked_leaf(long ms) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+    while (syscall(SYS_nanosleep, &ts, &ts) != 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    __asm__ volatile("");
+}
+NOINLINE int run_hang(const std::string& mode, long t) {
+    printf("watched_tid=%d\n", gettid_());
+    fflush(stdout);
+    start_parked(2);  // other threads: every thread is in a hang dump
+    wait_parked(2);
+    if (mode == "hang_no_beat") {  // nothing before the first beat
+        hang_sleep_leaf(2 * t);
+        return 0;
+    }
+    beat_for(200);
+    if (mode == "hang") {
+        hang_sleep_leaf(2 * t);
+        beat_until_dumps(1);
+    } else if (mode == "hang_twice") {
+        hang_sleep_leaf(2 * t);
+        beat_until_dumps(1);
+        beat_for(200);
+        hang_spin_leaf(2 * t);
+        beat_until_dumps(2);
+    } else if (mode == "hang_long") {  // one episode of many timeouts: one report
+        hang_sleep_leaf(8 * t);
+        beat_until_dumps(1);
+    } else if (mode == "hang_blocked") {
+        hang_blocked_leaf(2 * t + static_cast<long>(500));  // + the writer's wait for its answer
+        beat_until_dumps(1);
+    } else if (mode == "hang_after_stop") {  // nothing after stop()
+        crashdrop::stop();
+        hang_sleep_leaf(2 * t);
+    } else if (mode == "hang_killed") {  // ends during the episode: the run is recorded as hung
+        const long long end = mono_ms() + 20000;
+        while (pending_dump_count() < 1 && mono_ms() < end) hang_sleep_leaf(50);
+        hang_sleep_leaf(300);
+        raise(SIGKILL);
+    } else if (mode == "hang_latency") {
+        // Beat stops -> report in pending/, measured by the watched thread itself (polling
+        // pending/ is not beating), several episodes in one run.
+        const int rounds = getenv("CRASHDROP_TEST_HANG_ROUNDS") ? atoi(getenv("CRASHDROP_TEST_HANG_ROUNDS")) : 5;
+        std::string out;
+        for (int i = 0; i < rounds; ++i) {
+            beat_for(300);
+            const int before = pending_dump_count();
+            crashdrop::heartbeat();
+            const long long stopped = mono_ms();
+            while (pending_dump_count() == before && mono_ms() - stopped < 20000) usleep(2000);
+            out += (out.empty() ? "" : ",") + std::to_string(mono_ms() - stopped);
+        }
+        beat_for(100);
+        printf("latency_ms=%s\n", out.c_str());
+    }
+    beat_for(100);
+    printf("dumps=%d\n", pending_dump_count());
+    fflush(stdout);
+    return 0;
+}
+
 static const char* k_modes =
     "null_main null_worker overflow_main overflow_worker abort uncaught fpe ill bus trap simultaneous "
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
-    "fork_during_dump exit_race last_run killed quick_exit";
+    "fork_during_dump exit_race last_run killed quick_exit hang hang_twice hang_long hang_blocked hang_no_beat "
+    "hang_after_stop hang_killed hang_latency";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -886,6 +1003,7 @@ int main(int argc, char** argv) {
         o.include_environment = getenv("CRASHDROP_TEST_INCLUDE_ENVIRONMENT") != nullptr;
         o.include_command_line = getenv("CRASHDROP_TEST_INCLUDE_COMMAND_LINE") != nullptr;
     }
+    if (const char* hang_ms = getenv("CRASHDROP_TEST_HANG_MS")) o.hang_timeout_ms = atoi(hang_ms);
     if (!without) {
         crashdrop::Status s = crashdrop::start(o);
         if (!s.ok()) {
@@ -917,6 +1035,7 @@ int main(int argc, char** argv) {
     else if (mode == "fork_during_dump") run_fork_during_dump();
     else if (mode == "exit_race") run_exit_race();
     else if (mode == "overflow_prepared" || mode == "overflow_unprepared") run_early_thread();
+    else if (mode.rfind("hang", 0) == 0) return run_hang(mode, o.hang_timeout_ms);
     else if (mode == "last_run" || mode == "killed" || mode == "quick_exit") {
         // What start() read from the run record, then a normal exit
         // (return from main, or std::quick_exit: recorded as clean_exit) or death by SIGKILL

@@ -822,3 +822,162 @@ TEST_CASE("seccomp: SIGSYS traps the previous handler emulates - 1000 calls succ
     check_recovered(c);
 }
 #endif
+
+// ---- hang reports (Options::hang_timeout_ms; crash_target's hang modes) ----------------------
+
+namespace {
+
+/// The watched thread's id a hang mode printed.
+std::uint32_t watched_tid_of(const run_result& r) {
+    const auto at = r.out.find("watched_tid=");
+    return at == std::string::npos ? 0 : static_cast<std::uint32_t>(std::stoul(r.out.substr(at + 12)));
+}
+
+/// Runs a hang mode with the given timeout; its dumps are listed once each has its .meta (the
+/// helper writes it right after the dump).
+crash_run run_hang_mode(const std::string& mode, int timeout_ms = 500, std::vector<std::string> env = {}) {
+    env.push_back("CRASHDROP_TEST_HANG_MS=" + std::to_string(timeout_ms));
+    crash_run c = run_target(CRASH_TARGET, mode, {}, env, 120);
+    eventually(10, [&] {
+        c.dumps = list_dumps(c.db + "/pending");
+        return std::all_of(c.dumps.begin(), c.dumps.end(), [](const std::string& d) {
+            return file_exists(d.substr(0, d.size() - 4) + ".meta");
+        });
+    });
+    return c;
+}
+
+/// What every hang report must show, from outside: the hang exception code on the watched
+/// thread, kind=hang in its .meta, every thread of the process (main, two parked threads and
+/// the watchdog), the annotations hang_thread and hang_ms, and - read by minidump_stackwalk -
+/// the function the watched thread is stuck in, on the crashing thread (`frames`: as
+/// frames_match reads it, anywhere in that thread's stack).
+void check_hang_dump(const crash_run& c, const std::string& dump, const std::string& frames_spec, int timeout_ms) {
+    INFO("run directory: " << c.dir << "\nchild: " << c.run.describe() << "\ndump: " << dump);
+    const std::uint32_t watched = watched_tid_of(c.run);
+    REQUIRE(watched != 0);
+    minidump_file md;
+    REQUIRE(md.load(dump));
+    CHECK(md.exception_code() == 0x48414E47u);
+    CHECK(md.exception_thread() == watched);
+    const auto tids = md.thread_ids();
+    CHECK(tids.size() == 4);
+    CHECK(std::find(tids.begin(), tids.end(), watched) != tids.end());
+    const std::string meta = read_text_file(dump.substr(0, dump.size() - 4) + ".meta");
+    INFO("meta:\n" << meta);
+    CHECK(meta.find("\nkind=hang\n") != std::string::npos);
+    if (!readers_available()) return;
+    for (const auto& m : md.modules()) {
+        if (!m.second.empty() && m.second[0] == '/' && file_exists(m.second)) ensure_symbols(symbol_dir(), m.second);
+    }
+    stackwalk_result sw = stackwalk(dump, symbol_dir());
+    INFO("minidump_stackwalk:\n" << sw.run.out.substr(0, 20000));
+    REQUIRE(sw.run.exit_code() == 0);
+    REQUIRE(sw.crash_thread >= 0);
+    REQUIRE(sw.crash_thread < static_cast<int>(tids.size()));
+    CHECK(tids[static_cast<std::size_t>(sw.crash_thread)] == watched);
+    const auto frames = sw.functions(sw.crash_thread);
+    INFO("crashing (watched) thread: " << join(frames));
+    CHECK(frames_match(frames, frames_spec, false));
+    dump_result dd = minidump_dump(dump);
+    CHECK(dd.annotations["hang_thread"] == std::to_string(watched));
+    REQUIRE(!dd.annotations["hang_ms"].empty());
+    CHECK(std::stol(dd.annotations["hang_ms"]) >= timeout_ms);
+    bool watchdog_named = false;
+    for (const auto& kv : dd.thread_names) watchdog_named = watchdog_named || kv.second == "crashdrop-hang";
+    CHECK(watchdog_named);
+}
+
+}  // namespace
+
+TEST_CASE("hang: a main loop that stops beating for 2 x hang_timeout_ms gives exactly one hang report naming the "
+          "function it is stuck in, and the process goes on and exits 0", "[crash][hang]") {
+    crash_run c = run_hang_mode("hang");
+    INFO(c.run.describe());
+    CHECK(c.run.exit_code() == 0);
+    REQUIRE(c.dumps.size() == 1);
+    check_hang_dump(c, c.dumps[0], "hang_sleep_leaf,run_hang,main", 500);
+}
+
+TEST_CASE("hang: after beating again, a second hang is a second report", "[crash][hang]") {
+    crash_run c = run_hang_mode("hang_twice");
+    INFO(c.run.describe());
+    CHECK(c.run.exit_code() == 0);
+    REQUIRE(c.dumps.size() == 2);
+    // Which came first is told by the function each names (names are random ids).
+    minidump_file a, b;
+    REQUIRE(a.load(c.dumps[0]));
+    REQUIRE(b.load(c.dumps[1]));
+    std::string sleep_dump = c.dumps[0], spin_dump = c.dumps[1];
+    const stackwalk_result probe = readers_available() ? stackwalk(c.dumps[0], symbol_dir()) : stackwalk_result();
+    if (probe.crash_thread >= 0 && frames_match(probe.functions(probe.crash_thread), "hang_spin_leaf", false)) {
+        std::swap(sleep_dump, spin_dump);
+    }
+    check_hang_dump(c, sleep_dump, "hang_sleep_leaf,run_hang,main", 500);
+    check_hang_dump(c, spin_dump, "hang_spin_leaf,run_hang,main", 500);
+}
+
+TEST_CASE("hang: a thread hung for many timeouts (an hour, shortened to 8 x 500 ms) is one report", "[crash][hang]") {
+    crash_run c = run_hang_mode("hang_long");
+    INFO(c.run.describe());
+    CHECK(c.run.exit_code() == 0);
+    REQUIRE(c.dumps.size() == 1);
+    check_hang_dump(c, c.dumps[0], "hang_sleep_leaf,run_hang,main", 500);
+}
+
+TEST_CASE("hang: a watched thread that blocks every signal, stuck in a system call, still gets a report that says "
+          "what could not be captured", "[crash][hang]") {
+    crash_run c = run_hang_mode("hang_blocked");
+    INFO(c.run.describe());
+    CHECK(c.run.exit_code() == 0);
+    REQUIRE(c.dumps.size() == 1);
+    minidump_file md;
+    REQUIRE(md.load(c.dumps[0]));
+    const std::string errors = md.stream_bytes(0x43440001u);
+    INFO("writer errors:\n" << errors);
+    CHECK(errors.find("thread " + std::to_string(watched_tid_of(c.run)) + ": did not answer") != std::string::npos);
+    CHECK(errors.find("(it blocks that signal)") != std::string::npos);
+    // Only the stack pointer and pc are known (/proc/self/task/T/syscall): the walk finds the
+    // function above the system call, then scans the stack.
+    check_hang_dump(c, c.dumps[0], "syscall,hang_blocked_leaf", 500);
+}
+
+TEST_CASE("hang: no report before the first beat, and none after stop()", "[crash][hang]") {
+    for (const char* mode : {"hang_no_beat", "hang_after_stop"}) {
+        crash_run c = run_hang_mode(mode);
+        INFO(mode << ": " << c.run.describe());
+        CHECK(c.run.exit_code() == 0);
+        CHECK(c.dumps.empty());
+    }
+}
+
+TEST_CASE("hang: a run that ends (SIGKILL) during a hang episode is recorded as hung", "[crash][hang][last_run]") {
+    crash_run c = run_hang_mode("hang_killed");
+    INFO(c.run.describe());
+    CHECK(c.run.signal() == SIGKILL);
+    CHECK(c.dumps.size() == 1);
+    std::vector<std::string> argv = target_runner();
+    argv.insert(argv.end(), {CRASH_TARGET, "last_run", c.db});
+    std::string line;
+    eventually(10, [&] {  // the helper records it once it sees the application gone
+        line = last_run_line(run_process(argv, 60, {}, c.dir));
+        return line != "last_run=unknown consecutive_crashes=0";
+    });
+    CHECK(line == "last_run=hung consecutive_crashes=0");
+}
+
+TEST_CASE("hang: detection latency for a 1 s timeout (beat stops -> report in pending/), printed", "[crash][hang][figure]") {
+    crash_run c = run_hang_mode("hang_latency", 1000, {"CRASHDROP_TEST_HANG_ROUNDS=5"});
+    INFO(c.run.describe());
+    CHECK(c.run.exit_code() == 0);
+    CHECK(c.dumps.size() == 5);
+    const auto at = c.run.out.find("latency_ms=");
+    REQUIRE(at != std::string::npos);
+    std::vector<long> ms;
+    for (const auto& v : split(c.run.out.substr(at + 11, c.run.out.find('\n', at) - at - 11), ',')) ms.push_back(std::stol(v));
+    REQUIRE(ms.size() == 5);
+    std::vector<long> sorted = ms;
+    std::sort(sorted.begin(), sorted.end());
+    WARN("[" << k_arch << "] hang detection latency, 1000 ms timeout, 5 episodes: median " << sorted[2] << " ms (min "
+             << sorted.front() << ", max " << sorted.back() << ")");
+}

@@ -204,11 +204,13 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+    hang_watch hangs(service, region, service->config().hang_timeout_ms);
     while (socket_fd >= 0) {
         pollfd fds[2] = {{socket_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-        const int n = poll(fds, sigfd >= 0 ? 2 : 1, -1);
+        const int n = poll(fds, sigfd >= 0 ? 2 : 1, hangs.poll_timeout_ms());
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
+        hangs.tick();
         if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
             service->log("SIGTERM: finishing");
             break;
@@ -219,6 +221,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
+                record_hung_run(service, region, hangs);
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {

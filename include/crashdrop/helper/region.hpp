@@ -74,7 +74,24 @@ struct region_header {
     std::atomic<u64> heartbeats;    // crashdrop::heartbeat() calls of the watched thread (only it writes)
     std::atomic<u32> watched_tid;   // the watched thread's OS id (Linux tid, Windows thread id); 0: none yet
     std::atomic<u32> exit_state;    // exit_running, or exit_clean once a normal exit has begun (exit hooks)
+    // ---- hang reports (issue 14, part "hang"): the helper asks the application's watchdog
+    // thread (crashdrop-hang, started by start() when Options::hang_timeout_ms > 0) for a dump of
+    // the live process. The helper fills hang_tid and hang_ms, then stores a new number in
+    // hang_request and wakes it (a shared futex word: the region is a MAP_SHARED memfd); the
+    // watchdog writes the dump, hands it over as usual, and answers with hang_result, then
+    // hang_done = that number. stop() sets k_hang_quit in hang_request to end the watchdog.
+    std::atomic<u32> hang_request;  // number of the newest request (never 0); the watchdog's futex word
+    std::atomic<u32> hang_done;     // the request the watchdog answered last
+    std::atomic<u32> hang_result;   // that answer: hang_written, hang_busy or hang_failed
+    std::atomic<u32> hang_tid;      // the request's thread: the watched one
+    std::atomic<u64> hang_ms;       // how long it had not beaten when the helper asked
 };
+
+/// region_header::hang_result: what became of a hang dump request.
+constexpr u32 hang_written = 1;  // written and handed over (or, without a helper, in pending/)
+constexpr u32 hang_busy = 2;     // another dump was being written: ask again later
+constexpr u32 hang_failed = 3;   // could not be written
+constexpr u32 k_hang_quit = 0x80000000u;  // hang_request bit: the watchdog ends (stop())
 
 /// region_header::exit_state: how the helper tells a normal exit from an abnormal one.
 constexpr u32 exit_running = 0;

@@ -306,6 +306,7 @@ inline void linux_stop() {
         // destructor, which would run code that may be unloaded, goes.
         pthread_key_delete(g_alt.key);
     }
+    stop_hang_watchdog(g);  // before the region goes; the helper no longer watches
     // Setters, write_dump() and crashes on other threads may still be using the region: it
     // goes only once they have left (bounded; past the bound it stays mapped).
     const bool drained = wait_for_users(g, k_stop_drain_ms);

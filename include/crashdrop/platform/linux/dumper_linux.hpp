@@ -556,22 +556,61 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
+/// The annotations a hang dump adds (only to that dump: they are never in the context store).
+constexpr const char* k_hang_thread_key = "hang_thread";
+constexpr const char* k_hang_ms_key = "hang_ms";
+
+/// Is slot copy `c` the annotation `key`?
+CRASHDROP_SIGSAFE_INLINE bool annotation_is(const slot_copy* c, const char* key) {
+    const u32 n = static_cast<u32>(string_length(key));
+    if (c->key_length != n) return false;
+    for (u32 i = 0; i < n; ++i) {
+        if (c->key[i] != key[i]) return false;
+    }
+    return true;
+}
+
+/// Does slot copy `c` go into the dictionary as an annotation (a hang dump writes its own
+/// hang_thread and hang_ms)?
+CRASHDROP_SIGSAFE_INLINE bool annotation_listed(const slot_copy* c, bool hang) {
+    if (c->kind != sk_annotation || (c->flags & sf_split)) return false;
+    return !hang || (!annotation_is(c, k_hang_thread_key) && !annotation_is(c, k_hang_ms_key));
+}
+
 /// Crashpad's info stream: the report id, the client id and the annotations as a simple
-/// string dictionary (long values as their parts key__1, key__2, ...).
-CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+/// string dictionary (long values as their parts key__1, key__2, ...). A hang dump (req
+/// hang_tid) adds hang_thread and hang_ms, in place of annotations of the same names.
+CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id, const dump_request* req) {
     const context_store* cs = &g->context;
     slot_copy c;
-    u32 count = 0;
+    const bool hang = req->hang_tid != 0;
+    u32 count = hang ? 2 : 0;
     const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
     for (u32 i = 0; i < slots; ++i) {
-        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split)) ++count;
+        if (context_read_slot(cs, i, &c) && annotation_listed(&c, hang)) ++count;
     }
     const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
+    if (hang) {
+        char number[24];
+        text t;
+        const char* keys[2] = {k_hang_thread_key, k_hang_ms_key};
+        const u64 values[2] = {req->hang_tid, req->hang_ms};
+        for (int k = 0; k < 2; ++k) {
+            t.reset(number, sizeof(number));
+            text_append_dec(&t, values[k]);
+            minidump::simple_string_dictionary_entry e;
+            e.key = image_add_utf8(im, keys[k], string_length(keys[k]));
+            e.value = image_add_utf8(im, number, t.size);
+            if (e.key == 0 || e.value == 0) break;
+            copy_bytes(im->base + dict + 4 + u64{written} * sizeof(e), &e, sizeof(e));
+            ++written;
+        }
+    }
     for (u32 i = 0; i < slots && written < count; ++i) {
-        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split)) continue;
+        if (!context_read_slot(cs, i, &c) || !annotation_listed(&c, hang)) continue;
         minidump::simple_string_dictionary_entry e;
         e.key = image_add_utf8(im, c.key, c.key_length);
         e.value = image_add_utf8(im, c.value, c.value_length);
@@ -724,6 +763,21 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         g->threads[i].stack_lo = g->threads[i].stack_hi = 0;
     }
     self->flags = req->is_crash ? tf_crashed : tf_requester;
+    // A hang: the watched thread is the one the dump is about (the crashing thread's stack
+    // budget, its registers' memory, the exception). Captured like every other thread.
+    thread_slot* hung = nullptr;
+    if (req->hang_tid != 0) {
+        for (u32 i = 0; i < g->thread_count; ++i) {
+            if (g->threads[i].tid == req->hang_tid && &g->threads[i] != self) hung = &g->threads[i];
+        }
+        if (hung != nullptr) {
+            hung->flags = tf_crashed;
+        } else {
+            text_append(&errors, "hang: the watched thread ");
+            text_append_dec(&errors, req->hang_tid);
+            text_append(&errors, " is not in the thread list (it has exited); the exception names the writing thread\n");
+        }
+    }
     if (req->uc != nullptr) {
         fill_context(reinterpret_cast<md_context*>(im.base + self->context_rva), req->uc);
         self->tp = thread_pointer();
@@ -775,7 +829,8 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     rl.count = 0;
     rl.capacity = g->range_capacity;
     add_threads(g, &im, &rl, &errors);
-    const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + self->context_rva);
+    const thread_slot* subject = hung != nullptr ? hung : self;  // the exception's thread
+    const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + subject->context_rva);
     add_register_memory(g, &im, &rl, self_ctx);
     scrub_private_bytes(g, &im, &rl, &errors);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
@@ -784,21 +839,21 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     {
         minidump::exception_stream es;
         zero_bytes(&es, sizeof(es));
-        es.thread_id = req->tid;
+        es.thread_id = subject->tid;
         if (req->is_crash) {
             es.exception.exception_code = static_cast<u32>(req->signo);
             es.exception.exception_flags = static_cast<u32>(req->code);
             es.exception.exception_address = req->address;
         } else {
-            es.exception.exception_code = minidump::k_exception_dump_requested;
+            es.exception.exception_code = req->hang_tid != 0 ? minidump::k_exception_hang : minidump::k_exception_dump_requested;
             es.exception.exception_address = context_ip(self_ctx);
         }
         es.thread_context.data_size = sizeof(md_context);
-        es.thread_context.rva = self->context_rva;
+        es.thread_context.rva = subject->context_rva;
         image_add_blob_stream(&im, minidump::stream_exception, &es, sizeof(es));
     }
     add_thread_names(g, &im);
-    add_crashpad_info(g, &im, &report_id);
+    add_crashpad_info(g, &im, &report_id, req);
     add_context_stream(g, &im);
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);

@@ -571,6 +571,10 @@ inline Status linux_start(const Options& options) {
         }
     }
     g->handlers_installed.store(1, std::memory_order_release);
+    if (options.hang_timeout_ms > 0) {  // hang reports: the thread that writes them (hang_linux.hpp)
+        std::string why;
+        if (!start_hang_watchdog(g, &why)) note(g, "hang reports: off (" + why + ")");
+    }
     g->started.store(2, std::memory_order_release);
     if (threads.empty()) return Status::success();
     return Status::success_with_note(std::move(threads));

@@ -171,6 +171,11 @@ struct dump_request {
     const ucontext_t* uc;  // crash: the signal frame; nullptr for a requested dump
     u32 tid;               // the crashing or requesting thread
     bool keep_blocked = false;  // crash: the signal stays blocked while the dump is written (it is pending)
+    // A hang report (requested by the helper, written by the watchdog thread): the exception
+    // names this thread (the watched one) with its captured registers, code k_exception_hang,
+    // and the dump's annotations gain hang_thread and hang_ms. 0: not a hang.
+    u32 hang_tid = 0;
+    u64 hang_ms = 0;
 };
 
 struct linux_state {

@@ -58,6 +58,22 @@ CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+/// futex_wait and futex_wake_all across processes: for a word in MAP_SHARED memory that
+/// another process waits on or changes (the region's hang_request).
+CRASHDROP_SIGSAFE_INLINE int futex_wait_shared(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
+    struct timespec ts;
+    struct timespec* tsp = nullptr;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
+        ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
+        tsp = &ts;
+    }
+    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), FUTEX_WAIT, static_cast<long>(expected), to_long(tsp)));
+}
+CRASHDROP_SIGSAFE_INLINE void futex_wake_all_shared(const std::atomic<u32>* addr) {
+    raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE, 0x7fffffff);
+}
+
 CRASHDROP_SIGSAFE_INLINE void sleep_ms(long ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000;
