@@ -1,4 +1,4 @@
-// context_bench - what setting an annotation, a tag or adding a breadcrumb costs, with 1 thread
+// context_bench - what setting an annotation, a tag, adding a breadcrumb or a heartbeat() costs, with 1 thread
 // and with 8 threads writing at once (the target: below 100 ns per call), side by side
 // in one run with a naive store (a std::mutex around a std::map<std::string, std::string>, and
 // around a std::deque for breadcrumbs). Run on demand (not a test):
@@ -8,7 +8,10 @@
 // dump buffer and 100 breadcrumbs), then for every operation, thread count and store: T threads
 // are created, meet on a barrier and each makes K calls (default 1,000,000). Every run of every
 // cell is interleaved with the others (run r of all cells, then run r+1), so that machine noise
-// hits them alike; the first, untimed round is a warm-up. For each run:
+// hits them alike; the first, untimed round is a warm-up. heartbeat() with 1 thread runs on the
+// main thread, the watched one (its first caller: a load, a compare and a store to the shared
+// region); with 8 threads none of them is the watched thread (each call is one load and a
+// return). The naive heartbeat takes a clock reading and stores it under a mutex. For each run:
 //   wall ns/call  per thread: steady_clock time from the barrier to its last call / K; the
 //                 run's figure is the median over its threads.
 //   cpu ns/call   per thread: CLOCK_THREAD_CPUTIME_ID time over the same calls / K, median over
@@ -48,8 +51,8 @@
 
 namespace {
 
-enum class op { extra_same, extra_own, extra_64, breadcrumb, tag };
-constexpr op k_ops[] = {op::extra_same, op::extra_own, op::extra_64, op::breadcrumb, op::tag};
+enum class op { extra_same, extra_own, extra_64, breadcrumb, tag, heartbeat };
+constexpr op k_ops[] = {op::extra_same, op::extra_own, op::extra_64, op::breadcrumb, op::tag, op::heartbeat};
 enum class store { crashdrop, naive };
 constexpr int k_thread_counts[] = {1, 8};
 constexpr std::size_t k_ring = 100;  // Options::max_breadcrumbs (the default)
@@ -61,6 +64,7 @@ const char* op_name(op o) {
         case op::extra_64: return "add_extra_parameter 64 B value";
         case op::breadcrumb: return "add_breadcrumb";
         case op::tag: return "set_tag";
+        case op::heartbeat: return "heartbeat";
     }
     return "?";
 }
@@ -98,6 +102,7 @@ struct naive_store {
     std::map<std::string, std::string> annotations;
     std::map<std::string, std::string> tags;
     std::deque<crashdrop::Breadcrumb> crumbs;
+    std::chrono::steady_clock::time_point last_beat;
 
     void set(std::map<std::string, std::string>& m, std::string_view key, std::string_view value) {
         std::lock_guard<std::mutex> lock(mutex);
@@ -113,6 +118,12 @@ struct naive_store {
         std::lock_guard<std::mutex> lock(mutex);
         if (crumbs.size() == k_ring) crumbs.pop_front();
         crumbs.push_back(std::move(b));
+    }
+    /// A naive heartbeat: the time of the last beat, under the lock.
+    void heartbeat() {
+        const auto now = std::chrono::steady_clock::now();
+        std::lock_guard<std::mutex> lock(mutex);
+        last_beat = now;
     }
 };
 naive_store g_naive;
@@ -161,6 +172,9 @@ void run_thread(op o, store st, const thread_input& in, long long calls, pthread
             case op::tag:
                 for (long long i = 0; i < calls; ++i) note(r, crashdrop::set_tag(k_tag_key, in.value16));
                 break;
+            case op::heartbeat:
+                for (long long i = 0; i < calls; ++i) crashdrop::heartbeat();
+                break;
         }
     } else {
         switch (o) {
@@ -178,6 +192,9 @@ void run_thread(op o, store st, const thread_input& in, long long calls, pthread
                 break;
             case op::tag:
                 for (long long i = 0; i < calls; ++i) g_naive.set(g_naive.tags, k_tag_key, in.value16);
+                break;
+            case op::heartbeat:
+                for (long long i = 0; i < calls; ++i) g_naive.heartbeat();
                 break;
         }
     }
@@ -220,7 +237,11 @@ run_figures run_once(op o, store st, int threads, long long calls, const std::ve
     pthread_barrier_init(&barrier, nullptr, static_cast<unsigned>(threads));
     std::vector<thread_result> results(static_cast<std::size_t>(threads));
     std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
+    // heartbeat() with 1 thread is measured on the main thread, the watched one (its first
+    // caller); the 8 threads are not watched and return after one load.
+    const bool on_main = o == op::heartbeat && threads == 1;
+    if (on_main) run_thread(o, st, inputs[0], calls, &barrier, &results[0]);
+    for (int t = 0; t < threads && !on_main; ++t) {
         const auto i = static_cast<std::size_t>(t);
         pool.emplace_back(run_thread, o, st, std::cref(inputs[i]), calls, &barrier, &results[i]);
     }
@@ -351,6 +372,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    crashdrop::heartbeat();  // the main thread is the watched one (see run_once)
     int max_threads = 0;
     for (int t : k_thread_counts) max_threads = std::max(max_threads, t);
     std::vector<thread_input> inputs;
