@@ -923,6 +923,27 @@ NOINLINE int run_hang(const std::string& mode, long t) {
         while (pending_dump_count() < 1 && mono_ms() < end) hang_sleep_leaf(50);
         hang_sleep_leaf(300);
         raise(SIGKILL);
+    } else if (mode == "hang_busy") {
+        // The hang is found while write_dump() is being written (slow: a thread that blocks every
+        // signal makes it wait thread_suspend_timeout_ms, 1500 ms here): the watchdog answers
+        // busy and the helper asks again in the same episode.
+        static std::atomic<long long> stopped_at{0};
+        static long timeout = t;
+        pthread_t blocker, requester;
+        pthread_create(&blocker, nullptr, blocking_entry, nullptr);
+        wait_parked(3);
+        pthread_create(&requester, nullptr, [](void*) -> void* {
+            while (stopped_at.load() == 0) usleep(1000);
+            while (mono_ms() < stopped_at.load() + timeout - 150) usleep(1000);
+            std::string path;
+            const crashdrop::Status s = crashdrop::write_dump(&path);
+            printf("write_dump=%s\n", s.ok() ? "ok" : s.message().c_str());
+            return nullptr;
+        }, nullptr);
+        stopped_at.store(mono_ms());
+        hang_sleep_leaf(t + 2500);
+        beat_until_dumps(2);
+        pthread_join(requester, nullptr);
     } else if (mode == "hang_latency") {
         // Beat stops -> report in pending/, measured by the watched thread itself (polling
         // pending/ is not beating), several episodes in one run.
@@ -950,7 +971,7 @@ static const char* k_modes =
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
     "fork_during_dump exit_race last_run killed quick_exit hang hang_twice hang_long hang_blocked hang_no_beat "
-    "hang_after_stop hang_killed hang_latency";
+    "hang_after_stop hang_killed hang_latency hang_busy";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -1004,6 +1025,7 @@ int main(int argc, char** argv) {
         o.include_command_line = getenv("CRASHDROP_TEST_INCLUDE_COMMAND_LINE") != nullptr;
     }
     if (const char* hang_ms = getenv("CRASHDROP_TEST_HANG_MS")) o.hang_timeout_ms = atoi(hang_ms);
+    if (mode == "hang_busy") o.thread_suspend_timeout_ms = 1500;
     if (!without) {
         crashdrop::Status s = crashdrop::start(o);
         if (!s.ok()) {

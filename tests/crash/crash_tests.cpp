@@ -942,6 +942,30 @@ TEST_CASE("hang: a watched thread that blocks every signal, stuck in a system ca
     check_hang_dump(c, c.dumps[0], "syscall,hang_blocked_leaf", 500);
 }
 
+TEST_CASE("hang: found while write_dump() is being written, the hang is asked for again and reported in the same episode",
+          "[crash][hang]") {
+    crash_run c = run_hang_mode("hang_busy");
+    INFO(c.run.describe());
+    CHECK(c.run.exit_code() == 0);
+    CHECK(c.run.out.find("write_dump=ok") != std::string::npos);
+    const std::string log = read_text_file(c.db + "/helper.log");
+    INFO("helper.log:\n" << log);
+    CHECK(log.find("hang: another dump was being written; asking again") != std::string::npos);
+    REQUIRE(c.dumps.size() == 2);
+    int hangs = 0, requested = 0;
+    for (const auto& d : c.dumps) {
+        minidump_file md;
+        REQUIRE(md.load(d));
+        if (md.exception_code() == 0x48414E47u) {
+            ++hangs;
+            CHECK(md.exception_thread() == watched_tid_of(c.run));
+        }
+        if (md.exception_code() == 0xffffffffu) ++requested;
+    }
+    CHECK(hangs == 1);
+    CHECK(requested == 1);
+}
+
 TEST_CASE("hang: no report before the first beat, and none after stop()", "[crash][hang]") {
     for (const char* mode : {"hang_no_beat", "hang_after_stop"}) {
         crash_run c = run_hang_mode(mode);
