@@ -12011,7 +12011,7 @@ public:
         take_answer(now);
         const std::uint64_t count = region_->heartbeats.load(std::memory_order_acquire);
         if (count != last_count_) {
-            if (episode_ != episode::none) {
+            if (episode_ != episode::none && episode_ != episode::ended) {
                 service_->log("hang: the watched thread beats again after " + std::to_string(now - last_change_ms_) + " ms");
             }
             last_count_ = count;
@@ -12027,19 +12027,31 @@ public:
         if (!due || outstanding_ != 0) return;
         const std::uint32_t handoff = sigsafe::handoff_state_of(region_->handoff.load(std::memory_order_acquire));
         if (handoff == sigsafe::hs_ready || handoff == sigsafe::hs_taken) return;  // a crash dump is on its way
+        if (!thread_lives(tid)) {  // it ended: silence, not a hang
+            if (episode_ == episode::none) service_->log("hang: the watched thread " + std::to_string(tid) + " has ended; no report");
+            episode_ = episode::ended;  // until the count moves again
+            return;
+        }
         ask(tid, static_cast<std::uint64_t>(now - last_change_ms_));
     }
 
     /// A hang episode is on: the timeout passed and no beat came since.
-    bool hanging() const { return timeout_ms_ > 0 && episode_ != episode::none; }
+    bool hanging() const { return timeout_ms_ > 0 && episode_ != episode::none && episode_ != episode::ended; }
 
 private:
-    enum class episode { none, asked, retry, reported };
+    enum class episode { none, asked, retry, reported, ended };  // ended: the watched thread exited
 
     static long long now_ms() {
         timespec ts{};
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    }
+
+    /// Is thread `tid` of the application still there?
+    bool thread_lives(std::uint32_t tid) const {
+        const std::string path = "/proc/" + std::to_string(region_->app_pid) + "/task/" + std::to_string(tid);
+        struct stat st;
+        return stat(path.c_str(), &st) == 0 || errno != ENOENT;
     }
 
     void ask(std::uint32_t tid, std::uint64_t silent_ms) {

@@ -899,6 +899,16 @@ NOINLINE int run_hang(const std::string& mode, long t) {
         hang_sleep_leaf(2 * t);
         return 0;
     }
+    if (mode == "hang_thread_exits") {  // the watched thread beats, then ends: silence, not a hang
+        pthread_t worker;
+        pthread_create(&worker, nullptr, [](void*) -> void* {
+            beat_for(200);
+            return nullptr;
+        }, nullptr);
+        pthread_join(worker, nullptr);
+        hang_sleep_leaf(2 * t);
+        return 0;
+    }
     beat_for(200);
     if (mode == "hang") {
         hang_sleep_leaf(2 * t);
@@ -971,7 +981,7 @@ static const char* k_modes =
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
     "fork_during_dump exit_race last_run killed quick_exit hang hang_twice hang_long hang_blocked hang_no_beat "
-    "hang_after_stop hang_killed hang_latency hang_busy";
+    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.

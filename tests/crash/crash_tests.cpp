@@ -966,8 +966,8 @@ TEST_CASE("hang: found while write_dump() is being written, the hang is asked fo
     CHECK(requested == 1);
 }
 
-TEST_CASE("hang: no report before the first beat, and none after stop()", "[crash][hang]") {
-    for (const char* mode : {"hang_no_beat", "hang_after_stop"}) {
+TEST_CASE("hang: no report before the first beat, none after stop(), none when the watched thread has ended", "[crash][hang]") {
+    for (const char* mode : {"hang_no_beat", "hang_after_stop", "hang_thread_exits"}) {
         crash_run c = run_hang_mode(mode);
         INFO(mode << ": " << c.run.describe());
         CHECK(c.run.exit_code() == 0);

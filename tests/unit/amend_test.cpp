@@ -299,6 +299,7 @@ TEST_CASE("read_dump_context names the kind from the exception stream: requested
     };
     CHECK(kind_of(true, md::k_exception_dump_requested) == "requested");   // Linux write_dump()
     CHECK(kind_of(true, 0x0517A7EDu) == "requested");                      // Windows write_dump()
+    CHECK(kind_of(true, md::k_exception_hang) == "hang");                  // the helper's hang report (both platforms)
     CHECK(kind_of(true, 11) == "crash");                                   // SIGSEGV
     CHECK(kind_of(true, 0xC0000005u) == "crash");                          // EXCEPTION_ACCESS_VIOLATION
     CHECK(kind_of(false, 0) == "unset");  // no exception stream: left as it was
