@@ -4,12 +4,13 @@
 //
 //   upload_target <mode> <database> [key=value ...]
 //     modes: crash | dump_and_wait | start_only | consent_off_crash | consent_on | list |
-//            custom_transport_crash | kill_helper_then_crash | fork_child_crash
+//            custom_transport_crash | kill_helper_then_crash | fork_child_crash | hang
 //     keys:  url= format=crashpad|socorro|sentry dsn= helper=reexec|fork|external|none
 //            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
 //            wait_ms= max_reports= annotation=KEY:VALUE
 //            context=1 crumbs=N max_attachment_bytes=N max_breadcrumbs=N
 //            product=NAME linger_ms=N max_database_bytes=N fill_disk=N
+//            hang_ms=N (Options::hang_timeout_ms; mode hang: beat, stop for 3 x N, beat)
 //            transport_retry_after_ms=N (a custom transport whose first answer is retry_later
 //            with UploadResult::retry_after_ms = N; then sent)
 //
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
     if (kv.count("max_reports")) o.max_reports = static_cast<std::size_t>(std::atoi(kv["max_reports"].c_str()));
     if (kv.count("max_database_bytes")) o.max_database_bytes = std::strtoull(kv["max_database_bytes"].c_str(), nullptr, 10);
     if (kv.count("linger_ms")) o.helper_linger_ms = std::atoi(kv["linger_ms"].c_str());
+    if (kv.count("hang_ms")) o.hang_timeout_ms = std::atoi(kv["hang_ms"].c_str());
     if (kv.count("max_attachment_bytes")) o.max_attachment_bytes = std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10);
     if (kv.count("max_breadcrumbs")) o.max_breadcrumbs = std::strtoull(kv["max_breadcrumbs"].c_str(), nullptr, 10);
     const bool context = kv["context"] == "1";
@@ -263,6 +265,19 @@ int main(int argc, char** argv) {
         fflush(stdout);
         usleep(static_cast<useconds_t>(wait_ms) * 1000);
         return d.ok() ? 0 : 5;
+    } else if (mode == "hang") {
+        // The main thread beats, stops for 3 x hang_ms (a hang report), beats again until the
+        // report is stored, then exits normally.
+        auto beat_ms = [](long ms) {
+            for (long i = 0; i < ms / 10; ++i) {
+                crashdrop::heartbeat();
+                usleep(10000);
+            }
+        };
+        beat_ms(200);
+        usleep(static_cast<useconds_t>(3 * o.hang_timeout_ms) * 1000);
+        for (int i = 0; i < 500 && crashdrop::pending_reports().empty(); ++i) beat_ms(20);
+        return 0;
     } else if (mode == "start_only") {
         usleep(static_cast<useconds_t>(wait_ms) * 1000);
         return 0;

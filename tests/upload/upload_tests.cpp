@@ -303,14 +303,14 @@ TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one
     CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);  // the event id
 }
 
-TEST_CASE("every report says what it is: a crash is kind crash and write_dump() is requested - in .meta and as crash_kind in each format", "[upload][kind]") {
+TEST_CASE("every report says what it is: a crash is kind crash, write_dump() is requested and a hang is hang - in .meta and as crash_kind in each format", "[upload][kind]") {
     struct format_case {
         const char* name;
         const char* dialect;
     };
     for (const format_case fc : {format_case{"crashpad", "crashpad"}, format_case{"socorro", "socorro"}, format_case{"sentry", "sentry"}}) {
-        for (const std::string mode : {"crash", "dump_and_wait"}) {
-            const std::string want = mode == "crash" ? "crash" : "requested";
+        for (const std::string mode : {"crash", "dump_and_wait", "hang"}) {
+            const std::string want = mode == "crash" ? "crash" : mode == "hang" ? "hang" : "requested";
             SECTION(std::string(fc.name) + " " + mode) {
                 const std::string dir = fresh(std::string("kind_") + fc.name + "_" + mode);
                 collector server;
@@ -325,6 +325,7 @@ TEST_CASE("every report says what it is: a crash is kind crash and write_dump() 
                 }
                 // A user annotation of the same name gives way to the report's own kind.
                 args.push_back("annotation=crash_kind:spoofed");
+                if (mode == "hang") args.push_back("hang_ms=300");
                 const run_result app = run_app(mode, db.root, args);
                 INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
                 REQUIRE(server.wait_count(1));
