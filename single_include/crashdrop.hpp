@@ -14615,13 +14615,15 @@ inline bool start_hang_watchdog(sigsafe::linux_state* g, std::string* why) {
 
 /// stop(): ends the watchdog (it finishes a dump it is writing first) and waits for it, before
 /// the region goes. Also tells the helper that the application detached (no hang reports, and
-/// its end is not a run's end).
+/// its end is not a run's end). A forked child shares the region with its parent (MAP_SHARED)
+/// but not the helper's attention: its stop() leaves both alone.
 inline void stop_hang_watchdog(sigsafe::linux_state* g) {
     sigsafe::region_header* h = g->header;
-    if (h != nullptr) h->app_detached.store(1, std::memory_order_release);
+    const bool ours = h != nullptr && h->app_pid == static_cast<sigsafe::u32>(getpid());
+    if (ours) h->app_detached.store(1, std::memory_order_release);
     hang_watchdog& w = g_hang_watchdog;
     if (w.running.exchange(0, std::memory_order_acq_rel) == 0) return;
-    if (h != nullptr) {
+    if (ours) {
         h->hang_request.fetch_or(sigsafe::k_hang_quit, std::memory_order_acq_rel);
         sigsafe::futex_wake_all_shared(&h->hang_request);
     }
