@@ -919,6 +919,8 @@ NOINLINE int run_hang(const std::string& mode, long t) {
         beat_for(200);
         hang_spin_leaf(2 * t);
         beat_until_dumps(2);
+        std::string path;  // a later report: the hang annotations must not be in it
+        printf("write_dump=%s\n", crashdrop::write_dump(&path).ok() ? path.c_str() : "failed");
     } else if (mode == "hang_long") {  // one episode of many timeouts: one report
         hang_sleep_leaf(8 * t);
         beat_until_dumps(1);

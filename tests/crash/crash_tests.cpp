@@ -855,6 +855,13 @@ crash_run run_hang_mode(const std::string& mode, int timeout_ms = 500, std::vect
     return c;
 }
 
+/// Symbols (dump_syms) for every module of `md` that is a file, so stackwalk names frames.
+void ensure_module_symbols(const minidump_file& md) {
+    for (const auto& m : md.modules()) {
+        if (!m.second.empty() && m.second[0] == '/' && file_exists(m.second)) ensure_symbols(symbol_dir(), m.second);
+    }
+}
+
 /// What every hang report must show, from outside: the hang exception code on the watched
 /// thread, kind=hang in its .meta, every thread of the process (main, two parked threads and
 /// the watchdog), the annotations hang_thread and hang_ms, and - read by minidump_stackwalk -
@@ -875,9 +882,7 @@ void check_hang_dump(const crash_run& c, const std::string& dump, const std::str
     INFO("meta:\n" << meta);
     CHECK(meta.find("\nkind=hang\n") != std::string::npos);
     if (!readers_available()) return;
-    for (const auto& m : md.modules()) {
-        if (!m.second.empty() && m.second[0] == '/' && file_exists(m.second)) ensure_symbols(symbol_dir(), m.second);
-    }
+    ensure_module_symbols(md);
     stackwalk_result sw = stackwalk(dump, symbol_dir());
     INFO("minidump_stackwalk:\n" << sw.run.out.substr(0, 20000));
     REQUIRE(sw.run.exit_code() == 0);
@@ -908,17 +913,35 @@ TEST_CASE("hang: a main loop that stops beating for 2 x hang_timeout_ms gives ex
     check_hang_dump(c, c.dumps[0], "hang_sleep_leaf,run_hang,main", 500);
 }
 
-TEST_CASE("hang: after beating again, a second hang is a second report", "[crash][hang]") {
+TEST_CASE("hang: after beating again, a second hang is a second report; a later report has no hang annotations", "[crash][hang]") {
     if (hang_skipped()) return;
     crash_run c = run_hang_mode("hang_twice");
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
+    // Then write_dump(): a later report, without the hang annotations.
+    const auto at = c.run.out.find("write_dump=");
+    REQUIRE(at != std::string::npos);
+    const std::string requested = c.run.out.substr(at + 11, c.run.out.find('\n', at) - at - 11);
+    REQUIRE(file_exists(requested));
+    c.dumps.erase(std::remove(c.dumps.begin(), c.dumps.end(), requested), c.dumps.end());
     REQUIRE(c.dumps.size() == 2);
+    {
+        minidump_file md;
+        REQUIRE(md.load(requested));
+        CHECK(md.exception_code() == 0xffffffffu);
+        if (readers_available()) {
+            dump_result dd = minidump_dump(requested);
+            CHECK(dd.annotations["prod"] == "crash_target");
+            CHECK(dd.annotations.count("hang_thread") == 0);
+            CHECK(dd.annotations.count("hang_ms") == 0);
+        }
+    }
     // Which came first is told by the function each names (names are random ids).
     minidump_file a, b;
     REQUIRE(a.load(c.dumps[0]));
     REQUIRE(b.load(c.dumps[1]));
     std::string sleep_dump = c.dumps[0], spin_dump = c.dumps[1];
+    if (readers_available()) ensure_module_symbols(a);  // the probe below needs them too
     const stackwalk_result probe = readers_available() ? stackwalk(c.dumps[0], symbol_dir()) : stackwalk_result();
     if (probe.crash_thread >= 0 && frames_match(probe.functions(probe.crash_thread), "hang_spin_leaf", false)) {
         std::swap(sleep_dump, spin_dump);
