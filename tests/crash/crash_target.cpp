@@ -927,6 +927,18 @@ NOINLINE int run_hang(const std::string& mode, long t) {
     } else if (mode == "hang_blocked") {
         hang_blocked_leaf(2 * t + static_cast<long>(500));  // + the writer's wait for its answer
         beat_until_dumps(1);
+    } else if (mode == "hang_stopped") {  // stopped (SIGSTOP) for 2 x timeout: not a hang
+        const pid_t self = getpid();
+        const pid_t stopper = fork();
+        if (stopper == 0) {
+            usleep(100000);
+            kill(self, SIGSTOP);
+            usleep(static_cast<useconds_t>(2 * t) * 1000);
+            kill(self, SIGCONT);
+            _exit(0);
+        }
+        beat_for(2 * t + 600);  // stopped in the middle of it
+        waitpid(stopper, nullptr, 0);
     } else if (mode == "hang_after_stop") {  // nothing after stop()
         crashdrop::stop();
         hang_sleep_leaf(2 * t);
@@ -983,7 +995,7 @@ static const char* k_modes =
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
     "fork_during_dump exit_race last_run killed quick_exit hang hang_twice hang_long hang_blocked hang_no_beat "
-    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits";
+    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits hang_stopped";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.

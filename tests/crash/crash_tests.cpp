@@ -1002,9 +1002,10 @@ TEST_CASE("hang: found while write_dump() is being written, the hang is asked fo
     CHECK(requested == 1);
 }
 
-TEST_CASE("hang: no report before the first beat, none after stop(), none when the watched thread has ended", "[crash][hang]") {
+TEST_CASE("hang: no report before the first beat, none after stop(), none when the watched thread has ended, none "
+          "for a process stopped (SIGSTOP) longer than the timeout", "[crash][hang]") {
     if (hang_skipped()) return;
-    for (const char* mode : {"hang_no_beat", "hang_after_stop", "hang_thread_exits"}) {
+    for (const char* mode : {"hang_no_beat", "hang_after_stop", "hang_thread_exits", "hang_stopped"}) {
         crash_run c = run_hang_mode(mode);
         INFO(mode << ": " << c.run.describe());
         CHECK(c.run.exit_code() == 0);

@@ -5,7 +5,9 @@
 // of CLOCK_MONOTONIC. The helper then asks the application's watchdog thread for a dump
 // (platform/linux/hang_linux.hpp), which comes back through the ordinary hand-off. One report
 // per episode: none again until the count moves. Nothing before the first beat, nothing once
-// stop() ran (app_detached), nothing while a crash dump is being handed over; a request the
+// stop() ran (app_detached), nothing while a crash dump is being handed over, nothing for a
+// watched thread that has ended; time the thread spends stopped (SIGSTOP, a debugger) is not
+// counted as silence; a request the
 // watchdog could not serve (another dump was being written) is asked again in the same
 // episode. When the application ends during an episode, the run is recorded as hung.
 // Context: implementation TU; the helper process (ordinary code).
@@ -45,6 +47,11 @@ public:
         }
         const std::uint32_t tid = region_->watched_tid.load(std::memory_order_acquire);
         if (count == 0 || tid == 0) return;  // nothing before the first beat
+        if (episode_ == episode::none && thread_stopped(tid)) {
+            // Stopped by a debugger or SIGSTOP: time it spends so is not silence.
+            last_change_ms_ = now;
+            return;
+        }
         if (region_->app_detached.load(std::memory_order_acquire) != 0) return;  // stop() ran
         const bool due = (episode_ == episode::none && now - last_change_ms_ >= timeout_ms_) ||
                          (episode_ == episode::retry && now >= retry_at_ms_);
@@ -69,6 +76,17 @@ private:
         timespec ts{};
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return static_cast<long long>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+    }
+
+    /// Is thread `tid` stopped (SIGSTOP, or a debugger: state T or t in its stat file)?
+    bool thread_stopped(std::uint32_t tid) const {
+        const std::string path = "/proc/" + std::to_string(region_->app_pid) + "/task/" + std::to_string(tid) + "/stat";
+        std::string stat_text;
+        if (!read_system_file(path.c_str(), &stat_text, 4096)) return false;
+        const std::size_t close = stat_text.rfind(')');  // the name may hold anything
+        if (close == std::string::npos || close + 2 >= stat_text.size()) return false;
+        const char state = stat_text[close + 2];
+        return state == 'T' || state == 't';
     }
 
     /// Is thread `tid` of the application still there?
