@@ -1299,6 +1299,12 @@ constexpr std::uint32_t k_exception_dump_requested_windows = 0x0517A7EDu;
 constexpr std::uint32_t k_exception_hang = 0x48414E47u;
 constexpr std::uint32_t k_exception_abnormal_exit = 0x45584954u;
 
+/// The Crashpad annotation every dump crashdrop writes carries with what the dump is (`crash`,
+/// `requested`, `hang`, `abnormal_exit`: report_kind_name in database/metadata.hpp), so a dump
+/// read alone says it. The writer's entry is the only one: an application annotation of this
+/// name is refused (context/context_ops.hpp) and skipped by the writers.
+constexpr const char k_annotation_crash_kind[] = "crash_kind";
+
 /// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
     struct {
@@ -3410,6 +3416,10 @@ inline Status check_annotation(std::string_view key, std::string_view value) {
     if (looks_like_part_name(key)) {
         return Status(Error::invalid_argument, "annotation key '" + std::string(key) +
                                                    "' ends in __<number>, which names the parts of long values");
+    }
+    if (key == minidump::k_annotation_crash_kind) {
+        return Status(Error::invalid_argument, std::string("annotation key '") + minidump::k_annotation_crash_kind +
+                                                   "' is reserved: crashdrop writes the report's kind under it");
     }
     if (value.size() > limits::annotation_value) {
         return Status(Error::invalid_argument, "annotation '" + std::string(key) + "': the value is " + std::to_string(value.size()) +
@@ -5578,22 +5588,44 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
+/// What a dump is, as its annotation crash_kind says (minidump::k_annotation_crash_kind): the
+/// names of report_kind_name (database/metadata.hpp; a unit test holds them equal). The one
+/// place a dump request's kind is decided: a hang dump (issue 14 part 1) names `hang` here.
+CRASHDROP_SIGSAFE_INLINE const char* dump_kind_name(const dump_request* req) { return req->is_crash ? "crash" : "requested"; }
+
+/// True for an annotation slot the dump must not list: the parts of a long value are listed
+/// as they are, but a slot named crash_kind gives way to the writer's own entry.
+CRASHDROP_SIGSAFE_INLINE bool is_kind_slot(const slot_copy& c) {
+    return c.key_length == sizeof(minidump::k_annotation_crash_kind) - 1 &&
+           bytes_equal(c.key, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+}
+
 /// Crashpad's info stream: the report id, the client id and the annotations as a simple
-/// string dictionary (long values as their parts key__1, key__2, ...).
-CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+/// string dictionary (long values as their parts key__1, key__2, ...), the first entry being
+/// crash_kind = `kind` (dump_kind_name).
+CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id, const char* kind) {
     const context_store* cs = &g->context;
     slot_copy c;
-    u32 count = 0;
+    u32 count = 1;  // crash_kind
     const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
     for (u32 i = 0; i < slots; ++i) {
-        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split)) ++count;
+        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split) && !is_kind_slot(c)) ++count;
     }
     const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
-    for (u32 i = 0; i < slots && written < count; ++i) {
-        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split)) continue;
+    {
+        minidump::simple_string_dictionary_entry e;
+        e.key = image_add_utf8(im, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+        e.value = image_add_utf8(im, kind, string_length(kind));
+        if (e.key != 0 && e.value != 0) {
+            copy_bytes(im->base + dict + 4, &e, sizeof(e));
+            written = 1;
+        }
+    }
+    for (u32 i = 0; i < slots && written < count && written > 0; ++i) {
+        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split) || is_kind_slot(c)) continue;
         minidump::simple_string_dictionary_entry e;
         e.key = image_add_utf8(im, c.key, c.key_length);
         e.value = image_add_utf8(im, c.value, c.value_length);
@@ -5820,7 +5852,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         image_add_blob_stream(&im, minidump::stream_exception, &es, sizeof(es));
     }
     add_thread_names(g, &im);
-    add_crashpad_info(g, &im, &report_id);
+    add_crashpad_info(g, &im, &report_id, dump_kind_name(req));
     add_context_stream(g, &im);
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
@@ -5976,8 +6008,20 @@ inline const char* report_kind_name(report_kind k) {
     return "crash";
 }
 
-/// The upload field (plain formats) and Sentry tag that carry Report::kind.
-constexpr const char* k_crash_kind_field = "crash_kind";
+/// The upload field (plain formats) and Sentry tag that carry Report::kind: the name of the
+/// dump's own annotation.
+constexpr const char* k_crash_kind_field = minidump::k_annotation_crash_kind;
+
+/// The kind a name gives (report_kind_name's inverse); false for a name that is none.
+inline bool report_kind_from_name(const std::string& name, report_kind* out) {
+    for (const report_kind k : {report_kind::crash, report_kind::requested, report_kind::hang, report_kind::abnormal_exit}) {
+        if (name == report_kind_name(k)) {
+            *out = k;
+            return true;
+        }
+    }
+    return false;
+}
 
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).
@@ -6198,18 +6242,24 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 }
 
 /// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
-/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows) or a crash (a
-/// signal or an exception code). The crash path needs no extra field for it: every writer
-/// already says it in the exception stream.
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), the helper's
+/// hang and abnormal-exit codes, or a crash (a signal or an exception code). Used for a dump
+/// without the crash_kind annotation (written by an older crashdrop), and by the Windows
+/// helper to name the dump MiniDumpWriteDump wrote.
 inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
+    if (code == minidump::k_exception_hang) return report_kind::hang;
+    if (code == minidump::k_exception_abnormal_exit) return report_kind::abnormal_exit;
     return report_kind::crash;
 }
 
 /// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs, and
-/// its kind from the exception stream; a dump without one is left as it was: a crash).
+/// its kind: the annotation crash_kind when it names a kind (then taken out of the annotations);
+/// else the exception stream's code, kind_of_exception_code; a dump with neither is left as
+/// it was: a crash). A helper-built abnormal-exit dump whose exception code is the signal's
+/// number is named by its annotation.
 /// Returns false when the bytes are not a minidump.
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
@@ -6264,6 +6314,14 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
         }
     }
     join_annotation_parts(&r->annotations);
+    const auto named = r->annotations.find(minidump::k_annotation_crash_kind);
+    if (named != r->annotations.end()) {
+        report_kind k = report_kind::crash;
+        if (report_kind_from_name(named->second, &k)) {  // else an older crashdrop's application value: kept as it is
+            r->kind = report_kind_name(k);
+            r->annotations.erase(named);
+        }
+    }
     return true;
 }
 
@@ -6395,12 +6453,19 @@ inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std:
 
 /// Appends Crashpad's info stream (version 1): the report and client ids and the annotations
 /// as a simple string dictionary of MinidumpUTF8Strings, laid out as the Linux writer does
-/// (dumper_linux.hpp, add_crashpad_info) and read back by read_dump_context. Values are
-/// written as given: split long ones first (split_annotation_parts) when readers expect that.
+/// (dumper_linux.hpp, add_crashpad_info) and read back by read_dump_context. The first entry
+/// is crash_kind = report_kind_name(kind), what the dump is; an entry of that name among
+/// `given` is left out (the writer's wins). Values are written as given: split long ones first
+/// (split_annotation_parts) when readers expect that.
 inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
-                                      const std::vector<std::pair<std::string, std::string>>& annotations, std::string* error) {
+                                      report_kind kind, const std::vector<std::pair<std::string, std::string>>& given,
+                                      std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
+    std::vector<std::pair<std::string, std::string>> annotations{{minidump::k_annotation_crash_kind, report_kind_name(kind)}};
+    for (const auto& a : given) {
+        if (a.first != minidump::k_annotation_crash_kind) annotations.push_back(a);
+    }
     const std::uint64_t base = dump_append_base(*dump);
     // The blob: the info record, the dictionary (count, then key/value RVA pairs), the strings.
     const std::uint64_t dict_offset = sizeof(minidump::crashpad_info);
@@ -10765,16 +10830,40 @@ inline std::string iso8601_ms(long long ms) {
     return buf;
 }
 
-/// Sentry's event (the `sentry` part): release, level, tags (the report's kind as `crash_kind`),
-/// user, breadcrumbs and the annotations as extra data.
+/// The level a Sentry event of each kind has. Sentry keeps the level the event JSON gives (Relay
+/// sets `fatal` only when there is none; its minidump processing sets fatal/info only then):
+/// a crash and an abnormal exit ended the process: `fatal`; a hang did not (the application
+/// went on; Sentry's own SDKs file a hang or an ANR as an error): `error`; a write_dump() is the
+/// application's own diagnostic, no failure (Sentry gives a minidump of a process that did not
+/// crash `info`): `info`.
+inline const char* sentry_level(report_kind k) {
+    switch (k) {
+        case report_kind::crash:
+        case report_kind::abnormal_exit: return "fatal";
+        case report_kind::hang: return "error";
+        case report_kind::requested: return "info";
+    }
+    return "fatal";
+}
+
+/// Sentry's event (the `sentry` part): release, level (sentry_level), tags (the report's kind
+/// as `crash_kind`), user, breadcrumbs and the annotations as extra data. A report that is not
+/// a crash gets the fingerprint ["{{ default }}", <kind>]: grouped by its stack as a crash is,
+/// but never into a crash's issue (a hang in the same function as a crash is another
+/// problem). A crash keeps Sentry's default grouping (no fingerprint), so crash issues stay as
+/// they were. No exception or mechanism is sent: for a minidump upload Relay replaces the
+/// event's exceptions with its placeholder (mechanism type `minidump`, the mark that makes the
+/// dump processed) and the processed dump then fills it in.
 inline std::string sentry_event_json(const Report& r) {
+    report_kind kind = report_kind::crash;
+    if (!report_kind_from_name(r.kind, &kind)) kind = report_kind::crash;
     std::map<std::string, std::string> tags = r.tags;
     if (!r.product.empty()) tags.emplace("product", r.product);
     tags["crashdrop.report_id"] = r.id;
-    tags[k_crash_kind_field] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;  // searchable, groupable
+    tags[k_crash_kind_field] = report_kind_name(kind);  // searchable, groupable
     std::map<std::string, std::string> extra;
     for (const auto& a : r.annotations) {
-        if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
+        if (a.first != "prod" && a.first != "ver" && a.first != k_crash_kind_field) extra[a.first] = a.second;
     }
     std::map<std::string, std::string> user;
     if (!r.user.id.empty()) user["id"] = r.user.id;
@@ -10789,7 +10878,8 @@ inline std::string sentry_event_json(const Report& r) {
                   json_string(level_name(b.level)) + ",\"category\":" + json_string(b.category) +
                   ",\"message\":" + json_string(b.message) + "}";
     }
-    std::string out = "{\"level\":\"fatal\",\"platform\":\"native\"";
+    std::string out = "{\"level\":" + json_string(sentry_level(kind)) + ",\"platform\":\"native\"";
+    if (kind != report_kind::crash) out += ",\"fingerprint\":[\"{{ default }}\"," + json_string(report_kind_name(kind)) + "]";
     if (!r.product.empty()) out += ",\"release\":" + json_string(r.version.empty() ? r.product : r.product + "@" + r.version);
     out += ",\"tags\":" + json_object(tags);
     if (!user.empty()) out += ",\"user\":" + json_object(user);
@@ -15966,8 +16056,9 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
+/// `kind` becomes the dump's annotation crash_kind (a hang dump passes report_kind::hang).
 inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
-                           std::string* dump) {
+                           report_kind kind, std::string* dump) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
@@ -15977,7 +16068,7 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
     std::string error;
     std::size_t filled = 0;
     if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
-    if (!dump_append_crashpad_info(dump, report_id, client_id, annotations, &error)) service->log("annotations: " + error);
+    if (!dump_append_crashpad_info(dump, report_id, client_id, kind, annotations, &error)) service->log("annotations: " + error);
     if (!context_text.empty() && !dump_append_stream(dump, minidump::stream_crashdrop_context, context_text, &error)) {
         service->log("context: " + error);
     }
@@ -16035,7 +16126,13 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     }
     remove_file(temp);
     win_scrub_dump(service, app, &dump);
-    win_amend_dump(service, region, id, app, &dump);
+    // What the dump is, from the exception record MiniDumpWriteDump wrote (write_dump()'s code
+    // 0x0517A7ED: requested; an exception code: a crash).
+    Report written;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &written);
+    report_kind kind = report_kind::crash;
+    report_kind_from_name(written.kind, &kind);
+    win_amend_dump(service, region, id, app, kind, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
         service->log("could not write " + id + ".dmp: " + error);

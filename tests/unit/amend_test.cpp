@@ -302,6 +302,70 @@ TEST_CASE("read_dump_context names the kind from the exception stream: requested
     CHECK(kind_of(true, 11) == "crash");                                   // SIGSEGV
     CHECK(kind_of(true, 0xC0000005u) == "crash");                          // EXCEPTION_ACCESS_VIOLATION
     CHECK(kind_of(false, 0) == "unset");  // no exception stream: left as it was
+    CHECK(kind_of(true, md::k_exception_hang) == "hang");                     // the helper's hang dump
+    CHECK(kind_of(true, md::k_exception_abnormal_exit) == "abnormal_exit");   // an exit with no code of its own
+}
+
+TEST_CASE("read_dump_context prefers the dump's crash_kind annotation to the exception code - and drops it from the annotations", "[amend][kind]") {
+    // A dump as the helper builds one for a process killed by SIGKILL: the exception code is
+    // the signal's number (a crash's code), the annotation says abnormal_exit.
+    auto read = [](const char* kind_value, std::uint32_t code) {
+        dump_builder b;
+        b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+        md::exception_stream es{};
+        es.exception.exception_code = code;
+        b.stream(md::stream_exception, as_bytes(&es, sizeof(es)));
+        std::string dump = b.finish();
+        std::vector<std::pair<std::string, std::string>> given = {{"prod", "p"}};
+        std::string error;
+        if (kind_value != nullptr) {
+            REQUIRE(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, cd::report_kind::crash, given, &error));
+            // Rewrite the value the writer put there (the entry's value string, 5 bytes "crash").
+            const std::size_t at = dump.find(std::string("\x05\0\0\0crash", 9));
+            REQUIRE(at != std::string::npos);
+            const std::uint32_t n = static_cast<std::uint32_t>(std::strlen(kind_value));
+            REQUIRE(n <= 5);
+            std::memcpy(&dump[at], &n, 4);
+            std::memcpy(&dump[at + 4], kind_value, n + 1);
+        }
+        crashdrop::Report r;
+        REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+        return r;
+    };
+    const crashdrop::Report killed = read("crash", 9);
+    CHECK(killed.kind == "crash");
+    CHECK(killed.annotations.count("crash_kind") == 0);
+    CHECK(killed.annotations.at("prod") == "p");
+    CHECK(read("hang", 9).kind == "hang");                                   // the annotation wins over SIGKILL's 9
+    CHECK(read("crash", md::k_exception_dump_requested).kind == "crash");    // ... and over write_dump()'s code
+    CHECK(read(nullptr, md::k_exception_dump_requested).kind == "requested"); // none: the code decides
+    // A value that names no kind (an older crashdrop let the application set one): the code
+    // decides, and the value stays an annotation.
+    const crashdrop::Report odd = read("odd", md::k_exception_hang);
+    CHECK(odd.kind == "hang");
+    CHECK(odd.annotations.at("crash_kind") == "odd");
+}
+
+TEST_CASE("dump_append_crashpad_info writes crash_kind first and leaves out an annotation of that name", "[amend][kind]") {
+    dump_builder b;
+    b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+    std::string dump = b.finish();
+    std::string error;
+    REQUIRE(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, cd::report_kind::abnormal_exit,
+                                          {{"crash_kind", "spoofed"}, {"a", "1"}}, &error));
+    testsupport::minidump_file f;
+    REQUIRE(f.load_bytes(dump));
+    const auto info = get<md::crashpad_info>(f.stream_bytes(md::stream_crashpad_info), 0);
+    REQUIRE(get<std::uint32_t>(dump, info.simple_annotations.rva) == 2u);
+    const auto first = get<md::simple_string_dictionary_entry>(dump, info.simple_annotations.rva + 4);
+    auto utf8 = [&](std::uint32_t rva) { return dump.substr(rva + 4, get<std::uint32_t>(dump, rva)); };
+    CHECK(utf8(first.key) == "crash_kind");
+    CHECK(utf8(first.value) == "abnormal_exit");
+    CHECK(dump.find("spoofed") == std::string::npos);
+    crashdrop::Report r;
+    REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+    CHECK(r.kind == "abnormal_exit");
+    CHECK(r.annotations == std::map<std::string, std::string>{{"a", "1"}});
 }
 
 TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[amend]") {
@@ -314,13 +378,14 @@ TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[am
         {"prod", "MyGame"}, {"ver", "1.4.2"}, {"empty", ""}, {"utf8", "gr\xc3\xbc\xc3\x9f" "e = \"hi\""}, {"k", std::string(300, 'v')}};
     std::string dump = before;
     std::string error;
-    REQUIRE(cd::dump_append_crashpad_info(&dump, report, client, annotations, &error));
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, client, cd::report_kind::hang, annotations, &error));
     check_streams_kept(before, dump, {md::stream_crashpad_info});
 
     crashdrop::Report r;
     REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
     const std::map<std::string, std::string> expected(annotations.begin(), annotations.end());
-    CHECK(r.annotations == expected);
+    CHECK(r.annotations == expected);  // crash_kind is the report's kind, not an annotation
+    CHECK(r.kind == "hang");
 
     testsupport::minidump_file f;
     REQUIRE(f.load_bytes(dump));
@@ -331,12 +396,12 @@ TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[am
     CHECK(std::memcmp(&info.report_id, &report, sizeof(report)) == 0);
     CHECK(std::memcmp(&info.client_id, &client, sizeof(client)) == 0);
     CHECK(info.module_list.rva == 0u);
-    CHECK(info.simple_annotations.data_size == 4 + annotations.size() * 8);
-    CHECK(get<std::uint32_t>(dump, info.simple_annotations.rva) == annotations.size());
+    CHECK(info.simple_annotations.data_size == 4 + (annotations.size() + 1) * 8);  // and crash_kind
+    CHECK(get<std::uint32_t>(dump, info.simple_annotations.rva) == annotations.size() + 1);
 
     // A second info stream would make Breakpad reject the dump: refused.
     std::string again = dump;
-    CHECK_FALSE(cd::dump_append_crashpad_info(&again, report, client, {}, &error));
+    CHECK_FALSE(cd::dump_append_crashpad_info(&again, report, client, cd::report_kind::crash, {}, &error));
     CHECK(again == dump);
 }
 
@@ -351,13 +416,13 @@ TEST_CASE("the Crashpad info stream reads in minidump_dump with its annotations 
     const md::guid report = {0x83e6ce16u, 0xf67bu, 0x456cu, {0xad, 0x43, 0x22, 0xcb, 0x77, 0x18, 0x04, 0x19}};
     std::string dump = before;
     std::string error;
-    REQUIRE(cd::dump_append_crashpad_info(&dump, report, md::guid{}, {{"prod", "amend_test"}, {"ver", "7"}}, &error));
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, md::guid{}, cd::report_kind::requested, {{"prod", "amend_test"}, {"ver", "7"}}, &error));
     const std::string out = k_work + "/crashpad_info.dmp";
     REQUIRE(write_file(out, dump));
     const auto d = testsupport::minidump_dump(out);
     CHECK(d.run.out.find("MD_CRASHPAD_INFO_STREAM") != std::string::npos);
     CHECK(d.run.out.find("report_id = 83e6ce16-f67b-456c-ad43-22cb77180419") != std::string::npos);
-    CHECK(d.annotations == std::map<std::string, std::string>{{"prod", "amend_test"}, {"ver", "7"}});
+    CHECK(d.annotations == std::map<std::string, std::string>{{"crash_kind", "requested"}, {"prod", "amend_test"}, {"ver", "7"}});
     const auto sw = testsupport::run_process({testsupport::tools().stackwalk, "-m", out}, 120);
     CHECK(sw.exit_code() == 0);
     CHECK(sw.out == testsupport::run_process({testsupport::tools().stackwalk, "-m", path}, 120).out);
@@ -528,7 +593,7 @@ TEST_CASE("damaged dumps give an error and stay unchanged", "[amend]") {
         if (!c.index_ok) CHECK(dump == c.bytes);
         dump = c.bytes;
         error.clear();
-        CHECK(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, {{"k", "v"}}, &error) == c.index_ok);
+        CHECK(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, cd::report_kind::crash, {{"k", "v"}}, &error) == c.index_ok);
         if (!c.index_ok) CHECK(dump == c.bytes);
     }
     CHECK(p.outside.empty());
@@ -557,7 +622,7 @@ TEST_CASE("randomly damaged dumps never crash the amender, and what it accepts s
         const bool ok = cd::dump_fill_codeview(&copy, &fake_process::read, &p, &error);
         if (!ok) CHECK(copy == dump);
         copy = dump;
-        if (cd::dump_append_crashpad_info(&copy, md::guid{}, md::guid{}, {{"k", "v"}}, &error)) {
+        if (cd::dump_append_crashpad_info(&copy, md::guid{}, md::guid{}, cd::report_kind::crash, {{"k", "v"}}, &error)) {
             ++accepted;
             cd::dump_index index;
             CHECK(cd::dump_read_index(copy, &index, &error));

@@ -7,7 +7,8 @@
 //            custom_transport_crash | kill_helper_then_crash | fork_child_crash
 //     keys:  url= format=crashpad|socorro|sentry dsn= helper=reexec|fork|external|none
 //            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
-//            wait_ms= max_reports= annotation=KEY:VALUE
+//            wait_ms= max_reports= annotation=KEY:VALUE reserved_annotation=KEY (add_extra_parameter
+//            must refuse KEY: exit 12 when it does not)
 //            context=1 crumbs=N max_attachment_bytes=N max_breadcrumbs=N
 //            product=NAME linger_ms=N max_database_bytes=N fill_disk=N
 //            transport_retry_after_ms=N (a custom transport whose first answer is retry_later
@@ -219,6 +220,12 @@ int main(int argc, char** argv) {
         const std::string& a = kv["annotation"];
         const std::size_t colon = a.find(':');
         if (colon == std::string::npos || !crashdrop::add_extra_parameter(a.substr(0, colon), a.substr(colon + 1)).ok()) return 11;
+    }
+    if (kv.count("reserved_annotation")) {
+        const crashdrop::Status refused = crashdrop::add_extra_parameter(kv["reserved_annotation"], "spoofed");
+        if (refused.ok() || refused.code() != crashdrop::Error::invalid_argument) return 12;
+        printf("refused: %s\n", refused.message().c_str());
+        fflush(stdout);
     }
     if (kv.count("fill_disk") && !fill_disk(argv[2], std::strtoull(kv["fill_disk"].c_str(), nullptr, 10))) return 10;
 

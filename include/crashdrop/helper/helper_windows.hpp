@@ -223,8 +223,9 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
+/// `kind` becomes the dump's annotation crash_kind (a hang dump passes report_kind::hang).
 inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
-                           std::string* dump) {
+                           report_kind kind, std::string* dump) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
@@ -234,7 +235,7 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
     std::string error;
     std::size_t filled = 0;
     if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
-    if (!dump_append_crashpad_info(dump, report_id, client_id, annotations, &error)) service->log("annotations: " + error);
+    if (!dump_append_crashpad_info(dump, report_id, client_id, kind, annotations, &error)) service->log("annotations: " + error);
     if (!context_text.empty() && !dump_append_stream(dump, minidump::stream_crashdrop_context, context_text, &error)) {
         service->log("context: " + error);
     }
@@ -292,7 +293,13 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     }
     remove_file(temp);
     win_scrub_dump(service, app, &dump);
-    win_amend_dump(service, region, id, app, &dump);
+    // What the dump is, from the exception record MiniDumpWriteDump wrote (write_dump()'s code
+    // 0x0517A7ED: requested; an exception code: a crash).
+    Report written;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &written);
+    report_kind kind = report_kind::crash;
+    report_kind_from_name(written.kind, &kind);
+    win_amend_dump(service, region, id, app, kind, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
         service->log("could not write " + id + ".dmp: " + error);

@@ -556,22 +556,44 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
+/// What a dump is, as its annotation crash_kind says (minidump::k_annotation_crash_kind): the
+/// names of report_kind_name (database/metadata.hpp; a unit test holds them equal). The one
+/// place a dump request's kind is decided: a hang dump (issue 14 part 1) names `hang` here.
+CRASHDROP_SIGSAFE_INLINE const char* dump_kind_name(const dump_request* req) { return req->is_crash ? "crash" : "requested"; }
+
+/// True for an annotation slot the dump must not list: the parts of a long value are listed
+/// as they are, but a slot named crash_kind gives way to the writer's own entry.
+CRASHDROP_SIGSAFE_INLINE bool is_kind_slot(const slot_copy& c) {
+    return c.key_length == sizeof(minidump::k_annotation_crash_kind) - 1 &&
+           bytes_equal(c.key, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+}
+
 /// Crashpad's info stream: the report id, the client id and the annotations as a simple
-/// string dictionary (long values as their parts key__1, key__2, ...).
-CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id) {
+/// string dictionary (long values as their parts key__1, key__2, ...), the first entry being
+/// crash_kind = `kind` (dump_kind_name).
+CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id, const char* kind) {
     const context_store* cs = &g->context;
     slot_copy c;
-    u32 count = 0;
+    u32 count = 1;  // crash_kind
     const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
     for (u32 i = 0; i < slots; ++i) {
-        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split)) ++count;
+        if (context_read_slot(cs, i, &c) && c.kind == sk_annotation && !(c.flags & sf_split) && !is_kind_slot(c)) ++count;
     }
     const u32 dict = image_alloc(im, 4 + u64{count} * sizeof(minidump::simple_string_dictionary_entry), 4);
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
-    for (u32 i = 0; i < slots && written < count; ++i) {
-        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split)) continue;
+    {
+        minidump::simple_string_dictionary_entry e;
+        e.key = image_add_utf8(im, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+        e.value = image_add_utf8(im, kind, string_length(kind));
+        if (e.key != 0 && e.value != 0) {
+            copy_bytes(im->base + dict + 4, &e, sizeof(e));
+            written = 1;
+        }
+    }
+    for (u32 i = 0; i < slots && written < count && written > 0; ++i) {
+        if (!context_read_slot(cs, i, &c) || c.kind != sk_annotation || (c.flags & sf_split) || is_kind_slot(c)) continue;
         minidump::simple_string_dictionary_entry e;
         e.key = image_add_utf8(im, c.key, c.key_length);
         e.value = image_add_utf8(im, c.value, c.value_length);
@@ -798,7 +820,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
         image_add_blob_stream(&im, minidump::stream_exception, &es, sizeof(es));
     }
     add_thread_names(g, &im);
-    add_crashpad_info(g, &im, &report_id);
+    add_crashpad_info(g, &im, &report_id, dump_kind_name(req));
     add_context_stream(g, &im);
     add_memory_list(&im, &rl);
     if (errors.size > 0) image_add_blob_stream(&im, minidump::stream_crashdrop_writer_errors, errors.data, errors.size);
