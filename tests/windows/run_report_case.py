@@ -104,6 +104,24 @@ def stackwalk_reason(a, dump, exe_debug_id=False):
     return crash[0][1] if crash else None
 
 
+def check_kind(a, dump, meta_path, want):
+    """The dump says what it is (its Crashpad annotation crash_kind, as minidump_dump beside
+    minidump_stackwalk shows it) and so does its metadata (kind=)."""
+    tool = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
+    r = subprocess.run([tool, dump], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    annotations = {}
+    for line in r.stdout.decode(errors="replace").splitlines():
+        m = re.match(r'  simple_annotations\["(.*)"\] = (.*)$', line)
+        if m:
+            annotations[m.group(1)] = m.group(2)
+    if annotations.get("crash_kind") != want:
+        fail(f"{dump}: annotation crash_kind = {annotations.get('crash_kind')!r}, expected {want!r}; annotations {annotations}",
+             r.stderr.decode(errors="replace")[-2000:])
+    wait_for(lambda: os.path.exists(meta_path), 30, meta_path)
+    if read_meta(meta_path).get("kind") != want:
+        fail(f"{meta_path}: kind = {read_meta(meta_path).get('kind')!r}, expected {want!r}")
+
+
 def completed_reports(db, count, timeout):
     comp = os.path.join(db, "completed")
     wait_for(lambda: len(glob.glob(os.path.join(comp, "*.meta"))) >= count, timeout,
@@ -167,13 +185,16 @@ def main():
         if len(accepted) != 1:
             fail(f"expected one accepted request at the collector, found {len(accepted)} of {len(requests)}")
         fields = json.load(open(os.path.join(accepted[0], "fields.json")))
-        for key, want in (("prod", "report_target_win"), ("ver", "2.5"), ("build", "mingw-wine"), ("stage", "after-start")):
+        for key, want in (("prod", "report_target_win"), ("ver", "2.5"), ("build", "mingw-wine"), ("stage", "after-start"),
+                          ("crash_kind", "crash")):
             if fields.get(key) != want:
                 fail(f"collector field {key} = {fields.get(key)!r}, expected {want!r}", json.dumps(fields, indent=1))
         dump = os.path.join(accepted[0], "files", "upload_file_minidump")
         reason = stackwalk_reason(a, dump, exe_debug_id=True)
         if not reason or not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE"):
             fail(f"the uploaded dump's crash reason is {reason}")
+        metas = glob.glob(os.path.join(db, "completed", "*.meta"))
+        check_kind(a, dump, metas[0], "crash")
         print(f"uploaded: server id {r['server_id']}, {len(requests)} requests, fields {sorted(fields)}, {reason}")
     elif a.case == "custom_transport":
         out_file = os.path.join(db, "transport.txt")
@@ -230,7 +251,8 @@ def main():
             reason = stackwalk_reason(a, local)
             if not reason or not (reason.lower().startswith("0x517a7ed") or reason == "Simulated Exception"):
                 fail(f"a requested dump's exception code is {reason}, expected 0x0517a7ed")
-        print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed")
+            check_kind(a, local, local[:-4] + ".meta", "requested")
+        print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed, kind requested in the dump and .meta")
         for root, _, files in os.walk(db):
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
