@@ -403,7 +403,7 @@ TEST_CASE("Sentry files a hang and an abnormal exit apart from crashes: level er
             REQUIRE(at != std::string::npos);
             meta.replace(at, 12, std::string("\nkind=") + c.kind + "\n");
             std::ofstream(meta_path, std::ios::binary | std::ios::trunc) << meta;
-            run_app("consent_on", db.root, {dsn, "wait_ms=1500"});
+            run_app("consent_on", db.root, {dsn, "wait_ms=300"});
             INFO("helper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
             REQUIRE(server.wait_count(1));
             REQUIRE(db.wait_helpers_done(2));
