@@ -348,7 +348,8 @@ CRASHDROP_C_API int crashdrop_prepare_thread(void);
 CRASHDROP_C_API int crashdrop_write_dump(char* path_out, size_t path_capacity);
 
 /* The context (limits and errors as in crashdrop/context.hpp and api.hpp): an annotation
- * (key 1 .. 39 bytes; a value over 255 bytes is kept as parts key__1, key__2, ...). */
+ * (key 1 .. 39 bytes, not "crash_kind", which names the report's kind in every dump; a value
+ * over 255 bytes is kept as parts key__1, key__2, ...). */
 CRASHDROP_C_API int crashdrop_add_extra_parameter(const char* key, const char* value);
 CRASHDROP_C_API int crashdrop_remove_extra_parameter(const char* key);
 /* A breadcrumb: category NULL is "default"; a level outside enum crashdrop_level is
@@ -965,8 +966,9 @@ CRASHDROP_API int run_helper(int argc, char** argv);
 // ---- callable from any thread; none of them from a signal handler.                       ----
 
 /// Sets an annotation (Electron's addExtraParameter): kept in every dump and report from now
-/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes or ends in
-/// "__<number>" (the names of long values' parts), or a value over limits::annotation_value;
+/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes, ends in
+/// "__<number>" (the names of long values' parts) or is "crash_kind" (reserved: every dump
+/// names its report's kind under it), or a value over limits::annotation_value;
 /// Error::capacity_exceeded when the store is full; Error::not_started before start().
 CRASHDROP_API Status add_extra_parameter(std::string_view key, std::string_view value);
 
