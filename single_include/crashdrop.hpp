@@ -6198,13 +6198,16 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 }
 
 /// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
-/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows) or a crash (a
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), the helper's hang
+/// and abnormal-exit reports (k_exception_hang, k_exception_abnormal_exit) or a crash (a
 /// signal or an exception code). The crash path needs no extra field for it: every writer
 /// already says it in the exception stream.
 inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
+    if (code == minidump::k_exception_hang) return report_kind::hang;
+    if (code == minidump::k_exception_abnormal_exit) return report_kind::abnormal_exit;
     return report_kind::crash;
 }
 
@@ -15966,11 +15969,13 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
+/// `extra`: annotations the helper adds to the application's own (a hang report's hang_thread...).
 inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
-                           std::string* dump) {
+                           std::string* dump, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
+    annotations.insert(annotations.end(), extra.begin(), extra.end());
     minidump::guid report_id{}, client_id{};
     parse_guid(id, &report_id);
     parse_guid(service->client_id(), &client_id);
@@ -15981,6 +15986,39 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
     if (!context_text.empty() && !dump_append_stream(dump, minidump::stream_crashdrop_context, context_text, &error)) {
         service->log("context: " + error);
     }
+}
+
+/// dbghelp's MiniDumpWriteDump of the application (every thread, sigsafe::k_dump_type) into
+/// *dump, through a temporary file in `folder`. false (logged) when it fails.
+inline bool win_minidump(helper_service* service, HANDLE app, DWORD pid, MINIDUMP_EXCEPTION_INFORMATION* mei,
+                         const std::string& folder, const std::string& id, std::string* dump) {
+    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
+    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
+                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
+    write_dump_fn write_dump = nullptr;
+    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
+        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
+        return false;
+    }
+    // MiniDumpWriteDump into a temporary file, which is then read back (and amended by the
+    // caller, which writes it under its final name).
+    const std::string temp = path_join(folder, "." + id + ".dmp.helper.tmp");
+    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
+    if (file == INVALID_HANDLE_VALUE) {
+        service->log("cannot create " + temp + ": " + error_text(last_error()));
+        return false;
+    }
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, mei, nullptr, nullptr);
+    const int write_error = last_error();
+    CloseHandle(file);
+    if (!wrote || !read_whole_file(temp, dump, 1u << 31)) {
+        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
+        remove_file(temp);
+        return false;
+    }
+    remove_file(temp);
+    return true;
 }
 
 /// Writes the dump of the crashed application (or of the one that asked for a dump) into
@@ -16002,38 +16040,12 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     const std::string pending = service->db().pending_dir();
-    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
-    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
-                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
-    write_dump_fn write_dump = nullptr;
-    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
-        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
-        return false;
-    }
-    // MiniDumpWriteDump into a temporary file, which is then read back, amended and written
-    // under its final name.
-    const std::string temp = path_join(pending, "." + id + ".dmp.helper.tmp");
-    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
-                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
-    if (file == INVALID_HANDLE_VALUE) {
-        service->log("cannot create " + temp + ": " + error_text(last_error()));
-        return false;
-    }
     MINIDUMP_EXCEPTION_INFORMATION mei;
     mei.ThreadId = facts.crashed_tid;
     mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(facts.exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const DWORD pid = facts.app_pid;
-    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, facts.exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
-    const int write_error = last_error();
-    CloseHandle(file);
     std::string dump;
-    if (!wrote || !read_whole_file(temp, &dump, 1u << 31)) {
-        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
-        remove_file(temp);
-        return false;
-    }
-    remove_file(temp);
+    if (!win_minidump(service, app, facts.app_pid, facts.exception_pointers != 0 ? &mei : nullptr, pending, id, &dump)) return false;
     win_scrub_dump(service, app, &dump);
     win_amend_dump(service, region, id, app, &dump);
     std::string error;
@@ -16049,6 +16061,116 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
     *out = r;
     return true;
+}
+
+// ---- hangs (issue 14 part 5): the helper watches heartbeat()'s count ----------------------------
+
+/// How often the helper looks at the heartbeat count: a quarter of the timeout, at most 250 ms
+/// (a hang is seen at most that late).
+inline DWORD win_hang_poll_ms(int hang_timeout_ms) {
+    return static_cast<DWORD>(std::max(25, std::min(250, hang_timeout_ms / 4)));
+}
+
+/// The watched thread's state as the helper last saw it.
+struct win_hang_watch {
+    std::uint64_t count = 0;          // the heartbeat count last seen
+    ULONGLONG moved_at = 0;           // GetTickCount64() when it last changed
+    bool beaten = false;              // the watched thread has beaten at least once
+    bool reported = false;            // this episode has its report (or its attempt failed)
+    bool active = false;              // the count has stood still for the timeout: a hang episode
+};
+
+/// Writes the hang report: a dump of the live application (every thread) whose exception stream
+/// names the watched thread with its own context (taken here with the thread suspended) and
+/// minidump::k_exception_hang, annotated hang_thread, hang_ms and crash_kind. *out gets its report.
+inline bool win_persist_hang(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD pid, DWORD tid,
+                             std::uint64_t hung_ms, Report* out) {
+    const std::string id = new_uuid();
+    const std::string pending = service->db().pending_dir();
+    HANDLE thread = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
+    if (thread == nullptr) {
+        service->log("hang: the watched thread " + std::to_string(tid) + " cannot be opened: " + error_text(last_error()));
+        return false;
+    }
+    // Suspended while its context is taken and the dump written: the exception stream's context
+    // and the stack in the thread list are then of one moment.
+    const bool suspended = SuspendThread(thread) != static_cast<DWORD>(-1);
+    alignas(16) CONTEXT context;
+    std::memset(&context, 0, sizeof(context));
+    context.ContextFlags = CONTEXT_FULL | CONTEXT_SEGMENTS | CONTEXT_FLOATING_POINT;
+    const bool have_context = suspended && GetThreadContext(thread, &context);
+    EXCEPTION_RECORD record;
+    std::memset(&record, 0, sizeof(record));
+    record.ExceptionCode = minidump::k_exception_hang;
+    record.ExceptionAddress = have_context ? reinterpret_cast<void*>(context.Rip) : nullptr;
+    record.NumberParameters = 1;
+    record.ExceptionInformation[0] = static_cast<ULONG_PTR>(hung_ms);
+    EXCEPTION_POINTERS pointers{&record, &context};
+    MINIDUMP_EXCEPTION_INFORMATION mei{tid, &pointers, FALSE};  // the record and context are the helper's
+    std::string dump;
+    const bool wrote = have_context && win_minidump(service, app, pid, &mei, pending, id, &dump);
+    if (!have_context) service->log("hang: the watched thread's context cannot be read: " + error_text(last_error()));
+    if (suspended) ResumeThread(thread);
+    CloseHandle(thread);
+    if (!wrote) return false;
+    win_scrub_dump(service, app, &dump);
+    const std::vector<std::pair<std::string, std::string>> extra = {
+        {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}, {"crash_kind", report_kind_name(report_kind::hang)}};
+    win_amend_dump(service, region, id, app, &dump, extra);
+    std::string error;
+    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = std::time(nullptr);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
+    r.kind = report_kind_name(report_kind::hang);
+    *out = r;
+    return true;
+}
+
+/// Looks at the heartbeat count (after every wait): once the watched thread has beaten and
+/// the count has stood still for hang_timeout_ms, one hang report for the episode; a beat ends
+/// the episode.
+inline void win_check_hang(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD pid, win_hang_watch* w) {
+    const int timeout = service->config().hang_timeout_ms;
+    if (timeout <= 0) return;
+    const std::uint64_t count = region->heartbeats.load(std::memory_order_acquire);
+    const DWORD tid = region->watched_tid.load(std::memory_order_acquire);
+    const ULONGLONG now = GetTickCount64();
+    if (count != w->count || !w->beaten) {
+        if (count != w->count && w->active) service->log("hang over: the watched thread beats again");
+        w->beaten = count != 0 && tid != 0;
+        w->count = count;
+        w->moved_at = now;
+        w->reported = false;
+        w->active = false;
+        return;
+    }
+    const ULONGLONG still = now - w->moved_at;
+    if (still < static_cast<ULONGLONG>(timeout) || w->reported) return;
+    w->active = true;
+    w->reported = true;  // one report per episode, written or not
+    service->log("hang: the watched thread " + std::to_string(tid) + " has not beaten for " + std::to_string(still) + " ms");
+    Report r;
+    if (win_persist_hang(service, region, app, pid, tid, still, &r)) service->persisted(r);
+}
+
+// ---- the end of the application (issue 14 part 5) ----------------------------------------------
+
+/// The application has gone without a crash handed off: a normal exit (exit_state says so: the
+/// exit hooks recorded clean_exit themselves) or not. Otherwise the run ends hung when a hang
+/// episode was under way, else abnormal_exit.
+inline void win_app_ended(helper_service* service, sigsafe::region_header* region, HANDLE app, bool hang_active) {
+    if (region->exit_state.load(std::memory_order_acquire) == sigsafe::exit_clean) return;
+    DWORD code = 0;
+    const bool have_code = GetExitCodeProcess(app, &code) != 0;
+    service->log("the application ended without a normal exit" + (have_code ? " (exit code " + amend_hex(code) + ")" : std::string()));
+    record_run_end(service->db().root(), static_cast<long>(region->app_pid), hang_active ? RunOutcome::hung : RunOutcome::abnormal_exit);
 }
 
 /// The helper process: maps the region, reads its configuration, and serves the application
@@ -16068,10 +16190,16 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         helper_service service(config, custom);
         service.set_region(region);
         if (service.begin()) {
+            win_hang_watch hang;
+            bool crash_seen = false;  // a crash was handed off: its end is no abnormal exit
+            const DWORD poll = config.hang_timeout_ms > 0 ? win_hang_poll_ms(config.hang_timeout_ms) : INFINITE;
             for (;;) {
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
-                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
-                if (r == WAIT_OBJECT_0) {
+                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, poll);
+                if (r != WAIT_OBJECT_0 + 2) win_check_hang(&service, region, h.app, region->app_pid, &hang);
+                if (r == WAIT_TIMEOUT) {
+                    continue;
+                } else if (r == WAIT_OBJECT_0) {
                     // Only the hand-off that is waiting is taken (its number is in the word);
                     // one the application withdrew is left alone.
                     std::uint64_t word = region->handoff.load(std::memory_order_acquire);
@@ -16097,6 +16225,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     // A crash ends the run: recorded before the answer lets the application
                     // die, so the next start() reads it.
                     if (crashed) record_run_end(service.db().root(), static_cast<long>(facts.app_pid), RunOutcome::crashed);
+                    crash_seen = crash_seen || crashed;
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {
@@ -16108,6 +16237,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     service.requeue_all();
                 } else {
                     service.log(r == WAIT_OBJECT_0 + 2 ? "the application has gone" : "waiting failed: " + error_text(last_error()));
+                    if (r == WAIT_OBJECT_0 + 2 && !crash_seen) win_app_ended(&service, region, h.app, hang.active);
                     break;
                 }
             }
@@ -16412,6 +16542,15 @@ inline Status win_start_helper(sigsafe::windows_state* g, const Options& options
     return Status::success();
 }
 
+/// A normal exit (return from main, exit()) marks the region, so the helper does not take the
+/// end for an abnormal one (issue 14 part 5; Windows only until the shared exit hooks of
+/// database/runs.hpp set it on every platform). ExitProcess or TerminateProcess called directly
+/// skip it: the helper reports those.
+inline void win_mark_clean_exit() {
+    sigsafe::region_header* r = sigsafe::g_win.region;
+    if (r != nullptr) r->exit_state.store(sigsafe::exit_clean, std::memory_order_release);
+}
+
 inline Status windows_start(const Options& options) {
     sigsafe::windows_state* g = &sigsafe::g_win;
     if (Status s = check_options(options); !s.ok()) return s;
@@ -16480,6 +16619,8 @@ inline Status windows_start(const Options& options) {
     }
 
     // The helper, before the handlers.
+    static const bool exit_hook = std::atexit(win_mark_clean_exit) == 0;  // once per process
+    (void)exit_hook;
     if (options.helper_mode != HelperMode::none) {
         if (Status s = win_start_helper(g, options, root); !s.ok()) return fail(s);
     }

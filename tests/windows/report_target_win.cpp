@@ -12,6 +12,10 @@
 //   no_helper         crash with HelperMode::none: the crashed process writes the dump itself
 //   write_dump        write_dump() twice while running, print the paths, exit 0
 //   api               the database and context API answer (pending reports, consent, context)
+//   hang              hang_timeout_ms = 500: beats every 10 ms, then is stuck for 1 s (2 x the
+//                     timeout) in stuck_in_hang_target without beating, beats again, exits 0
+//   terminated        a breadcrumb, then TerminateProcess(GetCurrentProcess(), 7)
+//   normal_exit       a breadcrumb, then return 0 from main
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -28,6 +33,30 @@ namespace {
 volatile int* volatile g_null = nullptr;
 
 __attribute__((noinline)) void crash_in_report_target() { *g_null = 7; }
+
+volatile unsigned long long g_spins = 0;
+
+/// Where the hang case is stuck: spinning without beating (its own frame is the top one).
+__attribute__((noinline)) void stuck_in_hang_target(unsigned ms) {
+    const ULONGLONG until = GetTickCount64() + ms;
+    while (GetTickCount64() < until) g_spins = g_spins + 1;
+}
+
+/// Calls heartbeat() every 10 ms for `ms`.
+void beat_for(unsigned ms) {
+    const ULONGLONG until = GetTickCount64() + ms;
+    while (GetTickCount64() < until) {
+        crashdrop::heartbeat();
+        Sleep(10);
+    }
+}
+
+/// True once helper.log in `db` says the helper has started (it watches from then on).
+bool helper_started(const std::string& db) {
+    std::ifstream in(db + "\\helper.log");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("helper started") != std::string::npos;
+}
 
 crashdrop::UploadResult write_upload(const std::string& out_path, const crashdrop::Upload& up) {
     std::ofstream out(out_path, std::ios::binary);
@@ -71,6 +100,8 @@ int main(int argc, char** argv) {
         o.helper_path = arg;
     } else if (what == "no_helper") {
         o.helper_mode = crashdrop::HelperMode::none;
+    } else if (what == "hang") {
+        o.hang_timeout_ms = 500;
     }
     if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
         std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
@@ -90,6 +121,26 @@ int main(int argc, char** argv) {
         std::printf("still running\n");
         std::fflush(stdout);
         crashdrop::stop();
+        return 0;
+    }
+    if (what == "hang") {
+        // Beating from the start; the stall begins once the helper watches (wine starts it slowly).
+        for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) beat_for(100);
+        beat_for(300);
+        stuck_in_hang_target(1000);
+        beat_for(500);
+        std::printf("still running\n");
+        std::fflush(stdout);
+        return 0;
+    }
+    if (what == "terminated") {
+        crashdrop::add_breadcrumb("about to be terminated", "test", crashdrop::BreadcrumbLevel::warning);
+        std::fflush(stdout);
+        TerminateProcess(GetCurrentProcess(), 7);
+        return 1;  // not reached
+    }
+    if (what == "normal_exit") {
+        std::printf("exiting normally\n");
         return 0;
     }
     if (what == "wait_upload") {

@@ -112,6 +112,81 @@ def completed_reports(db, count, timeout):
     return [read_meta(m) for m in sorted(glob.glob(os.path.join(comp, "*.meta")))]
 
 
+def helper_gone(db, timeout=30):
+    wait_for(lambda: "helper exits" in helper_log(db), timeout, f"the helper to end (helper.log:\n{helper_log(db)})")
+
+
+def pending_reports(db):
+    pending = os.path.join(db, "pending")
+    dumps = sorted(glob.glob(os.path.join(pending, "*.dmp")))
+    return dumps, [read_meta(d[:-4] + ".meta") if os.path.exists(d[:-4] + ".meta") else {} for d in dumps]
+
+
+def dump_annotations(a, dump):
+    """The Crashpad annotations and the exception stream's thread id, as Breakpad's minidump_dump prints them."""
+    dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
+    md = subprocess.run([dumper, dump], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60).stdout.decode(errors="replace")
+    annotations = dict(re.findall(r'simple_annotations\["([^"]*)"\] = (.*)', md))
+    m = re.search(r"MDException\s+thread_id\s+= (0x[0-9a-f]+)", md)
+    return annotations, int(m.group(1), 16) if m else None, md
+
+
+def check_hang(a, db):
+    """A main loop that stops beating for 2 x hang_timeout_ms: exactly one hang report while the
+    process goes on and exits 0; its exception thread is the watched one, in the function it is
+    stuck in."""
+    out = run_target(a, db, "hang", expect_code=0)
+    if "still running" not in out:
+        fail("the application did not go on after the hang", out)
+    helper_gone(db)
+    dumps, metas = pending_reports(db)
+    if len(dumps) != 1:
+        fail(f"expected exactly one report, found {len(dumps)}: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+    if metas[0].get("kind") != "hang":
+        fail(f"the report's kind is {metas[0].get('kind')!r}, expected 'hang'", repr(metas[0]))
+    annotations, exception_tid, md = dump_annotations(a, dumps[0])
+    if annotations.get("crash_kind") != "hang" or int(annotations.get("hang_ms", "0")) < 500:
+        fail(f"crash_kind / hang_ms annotations: {annotations}")
+    if exception_tid is None or annotations.get("hang_thread") != str(exception_tid):
+        fail(f"the exception thread {exception_tid} is not hang_thread {annotations.get('hang_thread')}", md[-2000:])
+    sw = subprocess.run([a.stackwalk, "-m", dumps[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if sw.returncode != 0:
+        fail("minidump_stackwalk could not read the hang dump", sw.stderr.decode(errors="replace")[-2000:])
+    lines = sw.stdout.decode(errors="replace").splitlines()
+    crash = [l.split("|") for l in lines if l.startswith("Crash|")]
+    if not crash or not crash[0][1].lower().startswith("0x48414e47"):
+        fail(f"crash reason {crash[0][1] if crash else None}, expected 0x48414e47 (HANG)", "\n".join(lines[:8]))
+    threads = {l.split("|")[0] for l in lines if l[:1].isdigit()}
+    if len(threads) < 2:
+        fail(f"{len(threads)} threads in the dump: a hang dump has every thread")
+    # The exception thread's top frame, as minidump_stackwalk gives it (module + offset; the
+    # exe's DWARF names it through addr2line).
+    exe_name = os.path.basename(a.exe).lower()
+    module = {l.split("|")[1].lower(): int(l.split("|")[5], 16) for l in lines if l.startswith("Module|")}
+    top = [l.split("|") for l in lines if l.startswith(crash[0][3] + "|0|")]
+    if not top or top[0][2].lower() != exe_name:
+        fail(f"the exception thread's top frame is not in {exe_name}: {top}")
+    address = module[exe_name] + int(top[0][6], 16)
+    a2l = subprocess.run(["x86_64-w64-mingw32-addr2line", "-f", "-C", "-e", a.exe, f"{address:#x}"], stdout=subprocess.PIPE,
+                         timeout=60).stdout.decode(errors="replace")
+    if "stuck_in_hang_target" not in a2l.splitlines()[0]:
+        fail(f"the exception thread's top frame {address:#x} is in {a2l.splitlines()[0]!r}, expected stuck_in_hang_target")
+    print(f"stackwalk: {crash[0][1]}, thread {crash[0][3]} (id {exception_tid}) of {len(threads)}, top frame in "
+          f"{a2l.splitlines()[0]}; hang_ms {annotations['hang_ms']}")
+    # lldb, with the exe's DWARF and wine's .pdata, walks the watched thread's own stack.
+    env = dict(os.environ, PYTHONPATH="/usr/lib/llvm-14/lib/python3.11/dist-packages")
+    search = [os.path.dirname(os.path.abspath(a.exe)), "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows"]
+    ll = subprocess.run(["lldb-14", "-b", "-O", "settings set target.exec-search-paths " + " ".join(search), "-c", dumps[0],
+                         "-o", "bt 12"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120)
+    bt = [l for l in ll.stdout.decode(errors="replace").splitlines() if "frame #" in l]
+    names = [l.split("`", 1)[1] for l in bt if "`" in l]
+    if len(names) < 2 or "stuck_in_hang_target" not in names[0] or not names[1].startswith("main("):
+        fail("lldb's backtrace of the exception thread is not stuck_in_hang_target <- main", "\n".join(bt))
+    print("lldb: " + " <- ".join(re.sub(r"\(.*", "", n.replace("(anonymous namespace)::", "")) for n in names[:2]))
+    if helper_log(db).count("hang: the watched thread") != 1:
+        fail("the helper saw more than one hang episode", helper_log(db))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wine", required=True)
@@ -240,6 +315,8 @@ def main():
                     if where:
                         fail(f"the {what} secret is in {os.path.join(root, name)}: {where}")
         print("privacy: no secret in the dumps or the database")
+    elif a.case == "hang":
+        check_hang(a, db)
     elif a.case == "api":
         out = run_target(a, db, "api", expect_code=0)
         if "all ok" not in out:

@@ -47,13 +47,16 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 }
 
 /// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
-/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows) or a crash (a
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), the helper's hang
+/// and abnormal-exit reports (k_exception_hang, k_exception_abnormal_exit) or a crash (a
 /// signal or an exception code). The crash path needs no extra field for it: every writer
 /// already says it in the exception stream.
 inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
+    if (code == minidump::k_exception_hang) return report_kind::hang;
+    if (code == minidump::k_exception_abnormal_exit) return report_kind::abnormal_exit;
     return report_kind::crash;
 }
 
