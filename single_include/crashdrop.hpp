@@ -16127,8 +16127,7 @@ inline bool win_persist_hang(helper_service* service, sigsafe::region_header* re
     r.created = std::time(nullptr);
     r.product = service->config().product;
     r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
-    r.kind = report_kind_name(report_kind::hang);
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
     *out = r;
     return true;
 }

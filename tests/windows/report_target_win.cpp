@@ -12,10 +12,14 @@
 //   no_helper         crash with HelperMode::none: the crashed process writes the dump itself
 //   write_dump        write_dump() twice while running, print the paths, exit 0
 //   api               the database and context API answer (pending reports, consent, context)
-//   hang              hang_timeout_ms = 500: beats every 10 ms, then is stuck for 1 s (2 x the
-//                     timeout) in stuck_in_hang_target without beating, beats again, exits 0
-//   terminated        a breadcrumb, then TerminateProcess(GetCurrentProcess(), 7)
+//   hang              hang_timeout_ms = 500: beats every 10 ms, then is stuck in
+//                     stuck_in_hang_target without beating for 1 s (2 x the timeout) and on until
+//                     1 s after the hang report is stored (MiniDumpWriteDump takes seconds under
+//                     wine), beats again, exits 0
+//   terminated        once the helper runs (and 1.5 s later), a breadcrumb, then
+//                     TerminateProcess(GetCurrentProcess(), 7)
 //   normal_exit       a breadcrumb, then return 0 from main
+//   exit_3            a breadcrumb, then exit(3)
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -36,10 +40,30 @@ __attribute__((noinline)) void crash_in_report_target() { *g_null = 7; }
 
 volatile unsigned long long g_spins = 0;
 
-/// Where the hang case is stuck: spinning without beating (its own frame is the top one).
-__attribute__((noinline)) void stuck_in_hang_target(unsigned ms) {
-    const ULONGLONG until = GetTickCount64() + ms;
-    while (GetTickCount64() < until) g_spins = g_spins + 1;
+/// True once `db`\pending holds a dump (the helper's hang report).
+bool report_stored(const std::string& db) {
+    WIN32_FIND_DATAA found;
+    HANDLE h = FindFirstFileA((db + "\\pending\\*.dmp").c_str(), &found);
+    if (h == INVALID_HANDLE_VALUE) return false;
+    FindClose(h);
+    return true;
+}
+
+/// Where the hang case is stuck, without beating: spinning (nearly all its time in its own
+/// frame, not in kernel32) for at least `ms`, and on until `ms` after the hang report is
+/// stored - the helper looks at the still-hung thread again and must not report it twice.
+__attribute__((noinline)) void stuck_in_hang_target(const std::string& db, unsigned ms) {
+    const ULONGLONG begun = GetTickCount64();
+    ULONGLONG stored = 0, looked = begun;
+    for (;;) {
+        for (int i = 0; i < 1000000; ++i) g_spins = g_spins + 1;
+        const ULONGLONG now = GetTickCount64();
+        if (stored == 0 && now - looked >= 100) {
+            looked = now;
+            if (report_stored(db)) stored = now;
+        }
+        if (now - begun >= ms && (stored != 0 ? now - stored >= ms : now - begun >= 30000)) return;
+    }
 }
 
 /// Calls heartbeat() every 10 ms for `ms`.
@@ -127,13 +151,16 @@ int main(int argc, char** argv) {
         // Beating from the start; the stall begins once the helper watches (wine starts it slowly).
         for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) beat_for(100);
         beat_for(300);
-        stuck_in_hang_target(1000);
+        stuck_in_hang_target(o.database_path, 1000);
         beat_for(500);
         std::printf("still running\n");
         std::fflush(stdout);
         return 0;
     }
     if (what == "terminated") {
+        // Once the helper watches, and has had time to take the module list (once a second).
+        for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) Sleep(100);
+        Sleep(1500);
         crashdrop::add_breadcrumb("about to be terminated", "test", crashdrop::BreadcrumbLevel::warning);
         std::fflush(stdout);
         TerminateProcess(GetCurrentProcess(), 7);
@@ -143,6 +170,7 @@ int main(int argc, char** argv) {
         std::printf("exiting normally\n");
         return 0;
     }
+    if (what == "exit_3") std::exit(3);
     if (what == "wait_upload") {
         for (int i = 0; i < 300 && !crashdrop::pending_reports().empty(); ++i) Sleep(100);
         const bool sent = crashdrop::pending_reports().empty();

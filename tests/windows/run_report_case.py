@@ -163,9 +163,13 @@ def check_hang(a, db):
     # exe's DWARF names it through addr2line).
     exe_name = os.path.basename(a.exe).lower()
     module = {l.split("|")[1].lower(): int(l.split("|")[5], 16) for l in lines if l.startswith("Module|")}
-    top = [l.split("|") for l in lines if l.startswith(crash[0][3] + "|0|")]
-    if not top or top[0][2].lower() != exe_name:
-        fail(f"the exception thread's top frame is not in {exe_name}: {top}")
+    # The first frame in the exe, among the top two (the spinning function calls GetTickCount64
+    # now and then: the dump may catch it in kernel32, below it).
+    top = [l.split("|") for l in lines if l.startswith((crash[0][3] + "|0|", crash[0][3] + "|1|"))]
+    top = [f for f in top if f[2].lower() == exe_name]
+    if not top:
+        fail(f"the exception thread's top two frames are not in {exe_name}",
+             "\n".join(l for l in lines if l.startswith(crash[0][3] + "|"))[:2000])
     address = module[exe_name] + int(top[0][6], 16)
     a2l = subprocess.run(["x86_64-w64-mingw32-addr2line", "-f", "-C", "-e", a.exe, f"{address:#x}"], stdout=subprocess.PIPE,
                          timeout=60).stdout.decode(errors="replace")
@@ -180,11 +184,77 @@ def check_hang(a, db):
                          "-o", "bt 12"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120)
     bt = [l for l in ll.stdout.decode(errors="replace").splitlines() if "frame #" in l]
     names = [l.split("`", 1)[1] for l in bt if "`" in l]
-    if len(names) < 2 or "stuck_in_hang_target" not in names[0] or not names[1].startswith("main("):
+    exe_frames = [n for l, n in zip([l for l in bt if "`" in l], names) if os.path.basename(a.exe) in l]
+    if len(exe_frames) < 2 or "stuck_in_hang_target" not in exe_frames[0] or not exe_frames[1].startswith("main("):
         fail("lldb's backtrace of the exception thread is not stuck_in_hang_target <- main", "\n".join(bt))
-    print("lldb: " + " <- ".join(re.sub(r"\(.*", "", n.replace("(anonymous namespace)::", "")) for n in names[:2]))
+    print("lldb: " + " <- ".join(re.sub(r"\(.*", "", n.replace("(anonymous namespace)::", "")) for n in names[:3]))
     if helper_log(db).count("hang: the watched thread") != 1:
         fail("the helper saw more than one hang episode", helper_log(db))
+
+
+def run_state(db):
+    try:
+        return read_meta(os.path.join(db, "runs")).get("state")
+    except OSError:
+        return None
+
+
+def check_terminated(a, db):
+    """TerminateProcess(GetCurrentProcess(), 7) after a breadcrumb: one abnormal_exit report that
+    names exit code 7, carries the breadcrumb, and that minidump_stackwalk reads."""
+    run_target(a, db, "terminated", expect_code=7)
+    helper_gone(db)
+    dumps, metas = pending_reports(db)
+    if len(dumps) != 1:
+        fail(f"expected exactly one report, found {len(dumps)}: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+    meta = metas[0]
+    if meta.get("kind") != "abnormal_exit":
+        fail(f"the report's kind is {meta.get('kind')!r}, expected 'abnormal_exit'", repr(meta))
+    crumbs = [v for k, v in meta.items() if k.startswith("breadcrumb.")]
+    if not any(c.endswith("|warning|test|about to be terminated") for c in crumbs):
+        fail(f"the breadcrumb left before TerminateProcess is missing: {crumbs}", repr(meta))
+    annotations, _, md = dump_annotations(a, dumps[0])
+    if annotations.get("crash_kind") != "abnormal_exit" or annotations.get("exit_code") != "7" or annotations.get("stage") != "after-start":
+        fail(f"annotations: {annotations}")
+    if not re.search(r"exception_information\[ 0\]\s+= 0x7\b", md):
+        fail("the exception record does not carry exit code 7 as its first parameter", md[-3000:])
+    reason = stackwalk_reason(a, dumps[0], exe_debug_id=True)
+    if not reason or not reason.lower().startswith("0x45584954"):
+        fail(f"crash reason {reason}, expected 0x45584954 (EXIT)")
+    if run_state(db) != "abnormal_exit":
+        fail(f"the run record says {run_state(db)!r}, expected 'abnormal_exit'")
+    print(f"terminated: one abnormal_exit report, {reason}, exit_code 7, breadcrumbs {len(crumbs)}; run record abnormal_exit")
+
+
+def check_hang_terminated(a, db):
+    """Killed during a hang episode: the hang report, then an abnormal_exit report (exit code 9);
+    the run record says hung."""
+    run_target(a, db, "hang_terminated", expect_code=9)
+    helper_gone(db)
+    _, metas = pending_reports(db)
+    kinds = sorted(m.get("kind") for m in metas)
+    if kinds != ["abnormal_exit", "hang"]:
+        fail(f"expected one hang and one abnormal_exit report, found {kinds}", helper_log(db))
+    if [m.get("annotation.exit_code") for m in metas if m.get("kind") == "abnormal_exit"] != ["9"]:
+        fail("the abnormal_exit report does not name exit code 9", repr(metas))
+    if run_state(db) != "hung":
+        fail(f"the run record says {run_state(db)!r}, expected 'hung'", helper_log(db))
+    print(f"hang, then TerminateProcess: reports {kinds}; run record hung")
+
+
+def check_normal_exit(a, db):
+    """A return from main and an exit(3): no report, the run record says clean_exit."""
+    for case, code in (("normal_exit", 0), ("exit_3", 3)):
+        shutil.rmtree(db, ignore_errors=True)
+        os.makedirs(db)
+        run_target(a, db, case, expect_code=code)
+        helper_gone(db)
+        dumps, _ = pending_reports(db)
+        if dumps or "without a normal exit" in helper_log(db):
+            fail(f"{case}: a normal exit gave a report: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+        if run_state(db) != "clean_exit":
+            fail(f"{case}: the run record says {run_state(db)!r}, expected 'clean_exit'")
+        print(f"{case}: exit status {code}, no report, run record clean_exit")
 
 
 def main():
@@ -317,6 +387,12 @@ def main():
         print("privacy: no secret in the dumps or the database")
     elif a.case == "hang":
         check_hang(a, db)
+    elif a.case == "hang_terminated":
+        check_hang_terminated(a, db)
+    elif a.case == "terminated":
+        check_terminated(a, db)
+    elif a.case == "normal_exit":
+        check_normal_exit(a, db)
     elif a.case == "api":
         out = run_target(a, db, "api", expect_code=0)
         if "all ok" not in out:
