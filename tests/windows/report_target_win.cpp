@@ -16,6 +16,7 @@
 //                     stuck_in_hang_target without beating for 1 s (2 x the timeout) and on until
 //                     1 s after the hang report is stored (MiniDumpWriteDump takes seconds under
 //                     wine), beats again, exits 0
+//   hang_terminated   the same stall, then TerminateProcess(GetCurrentProcess(), 9) without beating
 //   terminated        once the helper runs (and 1.5 s later), a breadcrumb, then
 //                     TerminateProcess(GetCurrentProcess(), 7)
 //   normal_exit       a breadcrumb, then return 0 from main
@@ -124,7 +125,7 @@ int main(int argc, char** argv) {
         o.helper_path = arg;
     } else if (what == "no_helper") {
         o.helper_mode = crashdrop::HelperMode::none;
-    } else if (what == "hang") {
+    } else if (what == "hang" || what == "hang_terminated") {
         o.hang_timeout_ms = 500;
     }
     if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
@@ -147,11 +148,12 @@ int main(int argc, char** argv) {
         crashdrop::stop();
         return 0;
     }
-    if (what == "hang") {
+    if (what == "hang" || what == "hang_terminated") {
         // Beating from the start; the stall begins once the helper watches (wine starts it slowly).
         for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) beat_for(100);
         beat_for(300);
         stuck_in_hang_target(o.database_path, 1000);
+        if (what == "hang_terminated") TerminateProcess(GetCurrentProcess(), 9);  // the player kills the frozen game
         beat_for(500);
         std::printf("still running\n");
         std::fflush(stdout);

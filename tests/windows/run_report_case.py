@@ -214,7 +214,8 @@ def check_terminated(a, db):
     if not any(c.endswith("|warning|test|about to be terminated") for c in crumbs):
         fail(f"the breadcrumb left before TerminateProcess is missing: {crumbs}", repr(meta))
     annotations, _, md = dump_annotations(a, dumps[0])
-    if annotations.get("crash_kind") != "abnormal_exit" or annotations.get("exit_code") != "7" or annotations.get("stage") != "after-start":
+    if (annotations.get("crash_kind"), annotations.get("exit_code"), annotations.get("exit_reason"), annotations.get("stage")) != (
+            "abnormal_exit", "7", "terminated", "after-start"):
         fail(f"annotations: {annotations}")
     if not re.search(r"exception_information\[ 0\]\s+= 0x7\b", md):
         fail("the exception record does not carry exit code 7 as its first parameter", md[-3000:])
