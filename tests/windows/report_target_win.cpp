@@ -12,7 +12,7 @@
 //   no_helper         crash with HelperMode::none: the crashed process writes the dump itself
 //   write_dump        write_dump() twice while running, print the paths, exit 0
 //   api               the database and context API answer (pending reports, consent, context)
-//   hang              hang_timeout_ms = 500: beats every 10 ms, then is stuck in
+//   hang [ms]         hang_timeout_ms = ms (500): beats every 10 ms, then is stuck in
 //                     stuck_in_hang_target without beating for 1 s (2 x the timeout) and on until
 //                     1 s after the hang report is stored (MiniDumpWriteDump takes seconds under
 //                     wine), beats again, exits 0
@@ -53,7 +53,8 @@ bool report_stored(const std::string& db) {
 /// Where the hang case is stuck, without beating: spinning (nearly all its time in its own
 /// frame, not in kernel32) for at least `ms`, and on until `ms` after the hang report is
 /// stored - the helper looks at the still-hung thread again and must not report it twice.
-__attribute__((noinline)) void stuck_in_hang_target(const std::string& db, unsigned ms) {
+/// Returns how long after the last beat the report was stored (within 100 ms; 0: never).
+__attribute__((noinline)) ULONGLONG stuck_in_hang_target(const std::string& db, unsigned ms) {
     const ULONGLONG begun = GetTickCount64();
     ULONGLONG stored = 0, looked = begun;
     for (;;) {
@@ -63,7 +64,7 @@ __attribute__((noinline)) void stuck_in_hang_target(const std::string& db, unsig
             looked = now;
             if (report_stored(db)) stored = now;
         }
-        if (now - begun >= ms && (stored != 0 ? now - stored >= ms : now - begun >= 30000)) return;
+        if (now - begun >= ms && (stored != 0 ? now - stored >= ms : now - begun >= 30000)) return stored != 0 ? stored - begun : 0;
     }
 }
 
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
     } else if (what == "no_helper") {
         o.helper_mode = crashdrop::HelperMode::none;
     } else if (what == "hang" || what == "hang_terminated") {
-        o.hang_timeout_ms = 500;
+        o.hang_timeout_ms = arg.empty() ? 500 : std::atoi(arg.c_str());  // argv[3]: another timeout (measuring)
     }
     if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
         std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
         // Beating from the start; the stall begins once the helper watches (wine starts it slowly).
         for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) beat_for(100);
         beat_for(300);
-        stuck_in_hang_target(o.database_path, 1000);
+        const ULONGLONG latency = stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
+        std::printf("hang report stored %llu ms after the last beat\n", static_cast<unsigned long long>(latency));
         if (what == "hang_terminated") TerminateProcess(GetCurrentProcess(), 9);  // the player kills the frozen game
         beat_for(500);
         std::printf("still running\n");

@@ -175,6 +175,8 @@ def check_hang(a, db):
                          timeout=60).stdout.decode(errors="replace")
     if "stuck_in_hang_target" not in a2l.splitlines()[0]:
         fail(f"the exception thread's top frame {address:#x} is in {a2l.splitlines()[0]!r}, expected stuck_in_hang_target")
+    latency = re.search(r"hang report stored (\d+) ms after the last beat", out)
+    print(latency.group(0) if latency else "the application did not see the report stored")
     print(f"stackwalk: {crash[0][1]}, thread {crash[0][3]} (id {exception_tid}) of {len(threads)}, top frame in "
           f"{a2l.splitlines()[0]}; hang_ms {annotations['hang_ms']}")
     # lldb, with the exe's DWARF and wine's .pdata, walks the watched thread's own stack.

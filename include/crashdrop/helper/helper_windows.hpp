@@ -229,13 +229,19 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
-/// `extra`: annotations the helper adds to the application's own (a hang report's hang_thread...).
+/// `extra`: annotations the helper adds (a hang report's hang_thread...); they replace the
+/// application's own of the same name (a key listed twice would be ambiguous to readers).
 inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
                            std::string* dump, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
-    annotations.insert(annotations.end(), extra.begin(), extra.end());
+    for (const auto& e : extra) {
+        annotations.erase(std::remove_if(annotations.begin(), annotations.end(),
+                                         [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
+                          annotations.end());
+        annotations.push_back(e);
+    }
     minidump::guid report_id{}, client_id{};
     parse_guid(id, &report_id);
     parse_guid(service->client_id(), &client_id);
@@ -375,7 +381,7 @@ inline bool win_persist_hang(helper_service* service, sigsafe::region_header* re
     if (!wrote) return false;
     win_scrub_dump(service, app, &dump);
     const std::vector<std::pair<std::string, std::string>> extra = {
-        {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}, {"crash_kind", report_kind_name(report_kind::hang)}};
+        {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}, {k_crash_kind_field, report_kind_name(report_kind::hang)}};
     win_amend_dump(service, region, id, app, &dump, extra);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
