@@ -17,8 +17,8 @@
 //                     1 s after the hang report is stored (MiniDumpWriteDump takes seconds under
 //                     wine), beats again, exits 0
 //   hang_terminated   the same stall, then TerminateProcess(GetCurrentProcess(), 9) without beating
-//   terminated        once the helper runs (and 1.5 s later), a breadcrumb, then
-//                     TerminateProcess(GetCurrentProcess(), 7)
+//   terminated [off]  once the helper runs (and 1.5 s later), a breadcrumb, then
+//                     TerminateProcess(GetCurrentProcess(), 7); "off": report_abnormal_exits = false
 //   normal_exit       a breadcrumb, then return 0 from main
 //   exit_3            a breadcrumb, then exit(3)
 #define CRASHDROP_IMPLEMENTATION
@@ -126,6 +126,8 @@ int main(int argc, char** argv) {
         o.helper_path = arg;
     } else if (what == "no_helper") {
         o.helper_mode = crashdrop::HelperMode::none;
+    } else if (what == "terminated") {
+        o.report_abnormal_exits = arg != "off";  // argv[3] "off": the option turned off
     } else if (what == "hang" || what == "hang_terminated") {
         o.hang_timeout_ms = arg.empty() ? 500 : std::atoi(arg.c_str());  // argv[3]: another timeout (measuring)
     }

@@ -227,6 +227,15 @@ def check_terminated(a, db):
     if run_state(db) != "abnormal_exit":
         fail(f"the run record says {run_state(db)!r}, expected 'abnormal_exit'")
     print(f"terminated: one abnormal_exit report, {reason}, exit_code 7, breadcrumbs {len(crumbs)}; run record abnormal_exit")
+    # With report_abnormal_exits off: no report, the run is still recorded.
+    shutil.rmtree(db, ignore_errors=True)
+    os.makedirs(db)
+    run_target(a, db, "terminated", "off", expect_code=7)
+    helper_gone(db)
+    dumps, _ = pending_reports(db)
+    if dumps or run_state(db) != "abnormal_exit":
+        fail(f"report_abnormal_exits = false: {len(dumps)} reports (expected none), run record {run_state(db)!r}", helper_log(db))
+    print("report_abnormal_exits off: no report; run record abnormal_exit")
 
 
 def check_hang_terminated(a, db):
