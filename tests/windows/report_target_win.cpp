@@ -16,7 +16,8 @@
 //                     stuck_in_hang_target without beating for 1 s (2 x the timeout) and on until
 //                     1 s after the hang report is stored (MiniDumpWriteDump takes seconds under
 //                     wine), beats again, exits 0
-//   hang_terminated   the same stall, then TerminateProcess(GetCurrentProcess(), 9) without beating
+//   hang_terminated   the same stall, beats for 0.5 s, the same stall again, then
+//                     TerminateProcess(GetCurrentProcess(), 9) without beating
 //   terminated [off]  once the helper runs (and 1.5 s later), a breadcrumb, then
 //                     TerminateProcess(GetCurrentProcess(), 7); "off": report_abnormal_exits = false
 //   normal_exit       a breadcrumb, then return 0 from main
@@ -41,13 +42,15 @@ __attribute__((noinline)) void crash_in_report_target() { *g_null = 7; }
 
 volatile unsigned long long g_spins = 0;
 
-/// True once `db`\pending holds a dump (the helper's hang report).
-bool report_stored(const std::string& db) {
+/// How many dumps `db`\pending holds (the helper's hang reports).
+int reports_stored(const std::string& db) {
     WIN32_FIND_DATAA found;
     HANDLE h = FindFirstFileA((db + "\\pending\\*.dmp").c_str(), &found);
-    if (h == INVALID_HANDLE_VALUE) return false;
+    if (h == INVALID_HANDLE_VALUE) return 0;
+    int n = 1;
+    while (FindNextFileA(h, &found)) ++n;
     FindClose(h);
-    return true;
+    return n;
 }
 
 /// Where the hang case is stuck, without beating: spinning (nearly all its time in its own
@@ -55,6 +58,7 @@ bool report_stored(const std::string& db) {
 /// stored - the helper looks at the still-hung thread again and must not report it twice.
 /// Returns how long after the last beat the report was stored (within 100 ms; 0: never).
 __attribute__((noinline)) ULONGLONG stuck_in_hang_target(const std::string& db, unsigned ms) {
+    const int before = reports_stored(db);
     const ULONGLONG begun = GetTickCount64();
     ULONGLONG stored = 0, looked = begun;
     for (;;) {
@@ -62,7 +66,7 @@ __attribute__((noinline)) ULONGLONG stuck_in_hang_target(const std::string& db, 
         const ULONGLONG now = GetTickCount64();
         if (stored == 0 && now - looked >= 100) {
             looked = now;
-            if (report_stored(db)) stored = now;
+            if (reports_stored(db) > before) stored = now;
         }
         if (now - begun >= ms && (stored != 0 ? now - stored >= ms : now - begun >= 30000)) return stored != 0 ? stored - begun : 0;
     }
@@ -157,7 +161,13 @@ int main(int argc, char** argv) {
         beat_for(300);
         const ULONGLONG latency = stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
         std::printf("hang report stored %llu ms after the last beat\n", static_cast<unsigned long long>(latency));
-        if (what == "hang_terminated") TerminateProcess(GetCurrentProcess(), 9);  // the player kills the frozen game
+        if (what == "hang_terminated") {
+            // It beats again (the episode ends), hangs once more (a new episode, a new report)
+            // and is killed while hung, as a player kills a frozen game.
+            beat_for(500);
+            stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
+            TerminateProcess(GetCurrentProcess(), 9);
+        }
         beat_for(500);
         std::printf("still running\n");
         std::fflush(stdout);

@@ -239,14 +239,14 @@ def check_terminated(a, db):
 
 
 def check_hang_terminated(a, db):
-    """Killed during a hang episode: the hang report, then an abnormal_exit report (exit code 9);
-    the run record says hung."""
+    """Two hang episodes (a beat between them), killed during the second: one hang report per
+    episode, then an abnormal_exit report (exit code 9); the run record says hung."""
     run_target(a, db, "hang_terminated", expect_code=9)
     helper_gone(db)
     _, metas = pending_reports(db)
     kinds = sorted(m.get("kind") for m in metas)
-    if kinds != ["abnormal_exit", "hang"]:
-        fail(f"expected one hang and one abnormal_exit report, found {kinds}", helper_log(db))
+    if kinds != ["abnormal_exit", "hang", "hang"]:
+        fail(f"expected two hang reports (one per episode) and one abnormal_exit report, found {kinds}", helper_log(db))
     if [m.get("annotation.exit_code") for m in metas if m.get("kind") == "abnormal_exit"] != ["9"]:
         fail("the abnormal_exit report does not name exit code 9", repr(metas))
     if run_state(db) != "hung":
