@@ -337,10 +337,18 @@ inline DWORD win_hang_poll_ms(int hang_timeout_ms) {
     return static_cast<DWORD>(std::max(25, std::min(250, hang_timeout_ms / 4)));
 }
 
+/// Milliseconds of the system's interrupt time without the time it spent asleep or
+/// hibernating (QueryUnbiasedInterruptTime): a laptop's sleep is no hang.
+inline ULONGLONG win_awake_ms() {
+    ULONGLONG t = 0;
+    if (!QueryUnbiasedInterruptTime(&t)) return GetTickCount64();
+    return t / 10000u;  // 100 ns units
+}
+
 /// The watched thread's state as the helper last saw it.
 struct win_hang_watch {
     std::uint64_t count = 0;          // the heartbeat count last seen
-    ULONGLONG moved_at = 0;           // GetTickCount64() when it last changed
+    ULONGLONG moved_at = 0;           // win_awake_ms() when it last changed
     bool beaten = false;              // the watched thread has beaten at least once
     bool reported = false;            // this episode has its report (or its attempt failed)
     bool active = false;              // the count has stood still for the timeout: a hang episode
@@ -406,7 +414,7 @@ inline void win_check_hang(helper_service* service, sigsafe::region_header* regi
     if (timeout <= 0) return;
     const std::uint64_t count = region->heartbeats.load(std::memory_order_acquire);
     const DWORD tid = region->watched_tid.load(std::memory_order_acquire);
-    const ULONGLONG now = GetTickCount64();
+    const ULONGLONG now = win_awake_ms();
     if (count != w->count || !w->beaten) {
         if (count != w->count && w->active) service->log("hang over: the watched thread beats again");
         w->beaten = count != 0 && tid != 0;
