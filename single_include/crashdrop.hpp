@@ -16016,6 +16016,12 @@ CRASHDROP_NAMESPACE_END
 // pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
 // Linux (helper/service.hpp). The helper exits once the application has, after trying what
 // is due.
+// Beyond crashes (issue 14): with hang_timeout_ms the wait times out every quarter of it (at
+// most 250 ms) and the helper reads heartbeat()'s count; a watched thread that stood still that
+// long gets one hang report per episode (MiniDumpWriteDump of the live process, the thread's own
+// context in the exception stream). With report_abnormal_exits the helper keeps the module
+// list (looked at once a second); when the process handle signals without a crash, a normal
+// exit or stop(), it writes an abnormal_exit report (build_exit_dump) naming the exit code.
 // Context: implementation TU; start() (launch) and the helper process (ordinary code).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
 
