@@ -70,6 +70,7 @@
 #include "crashdrop/database/metadata.hpp"
 #include "crashdrop/minidump/reader.hpp"
 #include "crashdrop/minidump/amend.hpp"
+#include "crashdrop/minidump/exit_dump.hpp"
 #include "crashdrop/database/files_posix.hpp"
 #include "crashdrop/database/files_windows.hpp"
 #include "crashdrop/database/folder_security_windows.hpp"
