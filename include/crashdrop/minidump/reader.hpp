@@ -58,7 +58,8 @@ inline report_kind kind_of_exception_code(std::uint32_t code) {
 }
 
 /// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs, and
-/// its kind from the exception stream; a dump without one is left as it was: a crash).
+/// its kind: the annotation crash_kind when it names one, else from the exception stream; a
+/// dump with neither is left as it was: a crash).
 /// Returns false when the bytes are not a minidump.
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
@@ -113,6 +114,14 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
         }
     }
     join_annotation_parts(&r->annotations);
+    // The helper's reports say their kind in the annotation crash_kind (an abnormal exit by a
+    // signal has that signal as its exception code, as a crash has): a kind named there wins.
+    const auto named = r->annotations.find(k_crash_kind_field);
+    if (named != r->annotations.end()) {
+        for (report_kind k : {report_kind::crash, report_kind::requested, report_kind::hang, report_kind::abnormal_exit}) {
+            if (named->second == report_kind_name(k)) r->kind = named->second;
+        }
+    }
     return true;
 }
 
