@@ -142,6 +142,18 @@ TEST_CASE("abnormal exit: with report_abnormal_exits off a SIGKILL sends nothing
     CHECK(server.count() == 0);
 }
 
+TEST_CASE("abnormal exit: after stop() the process is on its own - a SIGKILL then sends nothing", "[upload][abnormal]") {
+    collector server;
+    const ended_run r = end_app("abnormal_stopped", "stop_kill", &server);
+    const database_view db{r.dir + "/db"};
+    INFO(r.app.describe() << "\nhelper log:\n" << db.helper_log());
+    REQUIRE(r.app.signal() == SIGKILL);
+    CHECK(db.count_in_logs("the application detached (stop()): not an abnormal exit") == 1);
+    CHECK(db.ids("pending").empty());
+    CHECK(db.ids("completed").empty());
+    CHECK(server.count() == 0);
+}
+
 // ---- the OOM killer -----------------------------------------------------------------------------
 
 namespace {

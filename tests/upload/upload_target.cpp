@@ -289,7 +289,8 @@ int main(int argc, char** argv) {
         // Abnormal exits (issue 14): a breadcrumb, then (once the helper is up and watching, as
         // it is for any process that lives longer than the helper's start) the end named by
         // how=: kill (SIGKILL), term (SIGTERM, default action), oom (allocate until the OOM
-        // killer comes), exit3 (exit(3)), underscore_exit (_exit(3)), quick_exit, return.
+        // killer comes), stop_kill (stop(), then SIGKILL), exit3 (exit(3)), underscore_exit (_exit(3)),
+        // quick_exit, return.
         const std::string how = kv["how"];
         crashdrop::add_breadcrumb("the last step before " + how, "test", crashdrop::BreadcrumbLevel::warning);
         const std::string log = std::string(argv[2]) + "/helper.log";
@@ -309,6 +310,11 @@ int main(int argc, char** argv) {
         printf("helper watching; ending by %s\n", how.c_str());
         fflush(stdout);
         if (how == "kill") raise(SIGKILL);
+        if (how == "stop_kill") {  // stop() detaches: what happens to the process after it is its own
+            crashdrop::stop();
+            usleep(200000);
+            raise(SIGKILL);
+        }
         if (how == "term") raise(SIGTERM);
         if (how == "exit3") exit(3);
         if (how == "underscore_exit") _exit(3);
