@@ -12746,8 +12746,10 @@ inline bool write_abnormal_exit_report(helper_service* service, sigsafe::region_
 /// (`_exit(n)`, however non-zero). One when it died by a signal (SIGKILL, SIGTERM's default
 /// action, a crash signal whose dump never came), or when its end could not be read at all
 /// (reaped before the helper looked, on a kernel that keeps no exit code for a pidfd): then the
-/// report says exit_reason=unknown. OOM when the cgroup's OOM-kill count rose and the signal
-/// was SIGKILL (or unknown). Returns the outcome recorded (unknown: none).
+/// report says exit_reason=unknown - nothing is lost, at the price of a report for an _exit(n)
+/// that lost the race - but the run is not recorded (it reads unknown: such a run must not count
+/// towards consecutive_crashes()). OOM when the cgroup's OOM-kill count rose and the signal was
+/// SIGKILL (or unknown). Returns the outcome recorded (unknown: none).
 inline RunOutcome settle_application_end(helper_service* service, sigsafe::region_header* region, exit_watch* watch) {
     if (region == nullptr || watch == nullptr || watch->pid() <= 0) return RunOutcome::unknown;
     if (region->app_detached.load(std::memory_order_acquire) != 0) {
@@ -12777,12 +12779,15 @@ inline RunOutcome settle_application_end(helper_service* service, sigsafe::regio
                  (cause.what == exit_cause::by_signal ? "killed by " + (name != nullptr ? std::string(name) : "signal " + std::to_string(cause.signo))
                                                       : "ended without a normal exit, how unknown") +
                  (oom ? " (the OOM killer: oom_kill rose in " + watch->oom_path() + ")" : "") + " [" + cause.source + "]");
+    // Recorded only when known: a run whose end could not be read may have been an _exit(n),
+    // and must not push an application into its crash-loop safe mode; it reads unknown.
+    const bool known = cause.what == exit_cause::by_signal || oom;
     std::string error;
-    if (!record_run_end(service->db().root(), watch->pid(), RunOutcome::abnormal_exit, &error) && !error.empty()) {
+    if (known && !record_run_end(service->db().root(), watch->pid(), RunOutcome::abnormal_exit, &error) && !error.empty()) {
         service->log("could not record the abnormally ended run: " + error);
     }
     write_abnormal_exit_report(service, region, *watch, cause, oom);
-    return RunOutcome::abnormal_exit;
+    return known ? RunOutcome::abnormal_exit : RunOutcome::unknown;
 }
 
 }  // namespace detail
