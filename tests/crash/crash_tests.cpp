@@ -325,7 +325,7 @@ TEST_CASE("a thread from before start() that calls prepare_thread() has its over
 TEST_CASE("control: without prepare_thread() that overflow cannot be captured", "[crash]") {
     // Proves the test above tests something: with no alternate stack the kernel cannot run a
     // handler on the overflowed stack and kills the process outright.
-    crash_run c = run_target(CRASH_TARGET, "overflow_unprepared");
+    crash_run c = run_target(CRASH_TARGET, "overflow_unprepared", {}, {"CRASHDROP_TEST_NO_ABNORMAL_EXITS=1"});
     INFO(c.run.describe());
     CHECK(c.run.signal() == SIGSEGV);
     CHECK(c.dumps.empty());
