@@ -295,6 +295,8 @@ int main(int argc, char** argv) {
         crashdrop::add_breadcrumb("the last step before " + how, "test", crashdrop::BreadcrumbLevel::warning);
         const std::string log = std::string(argv[2]) + "/helper.log";
         bool up = false;
+        timespec t0{}, t1{};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int i = 0; i < 1000 && !up; ++i) {
             std::ifstream in(log);
             std::string line;
@@ -307,7 +309,9 @@ int main(int argc, char** argv) {
             if (!up) usleep(10000);
         }
         if (!up) return 12;
-        printf("helper watching; ending by %s\n", how.c_str());
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("helper watching (seen %lld ms after start() returned); ending by %s\n",
+               static_cast<long long>((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), how.c_str());
         fflush(stdout);
         if (how == "kill") raise(SIGKILL);
         if (how == "stop_kill") {  // stop() detaches: what happens to the process after it is its own
