@@ -550,7 +550,7 @@ inline bool write_abnormal_exit_report(helper_service* service, sigsafe::region_
     if (region_context_store(region, &cs)) {
         in.annotations = region_annotations(&cs);
         const std::string context = region_context_text(&cs);
-        if (!context.empty()) in.extra_streams.emplace_back(minidump::stream_crashdrop_context, context);
+        if (!context.empty()) in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_crashdrop_context), context);
     } else {
         notes += "annotations and context: the shared region holds no readable context store\n";
     }
@@ -569,8 +569,8 @@ inline bool write_abnormal_exit_report(helper_service* service, sigsafe::region_
                              in.annotations.end());
         in.annotations.push_back(f);
     }
-    if (!watch.maps().empty()) in.extra_streams.emplace_back(minidump::stream_linux_maps, watch.maps());
-    in.extra_streams.emplace_back(minidump::stream_crashdrop_writer_errors, notes);
+    if (!watch.maps().empty()) in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_linux_maps), watch.maps());
+    in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_crashdrop_writer_errors), notes);
     std::string error;
     const std::string dump = build_exit_dump(in, &error);
     if (dump.empty() || !write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
