@@ -12241,6 +12241,14 @@ inline exit_cause decode_wait_status(int code, const char* source) {
 /// a zombie), then the pidfd (after the parent reaped it). A process that is there and not
 /// exiting has not ended (it exec'd: its close-on-exec socket closed).
 inline exit_cause read_exit_cause(long pid, unsigned long long start_time, int pidfd) {
+#if defined(CRASHDROP_TEST_HOOKS)
+    // Tests only: as if the parent had reaped the process first on a kernel before 6.15.
+    if (std::getenv("CRASHDROP_TEST_EXIT_CAUSE_UNREADABLE") != nullptr) {
+        exit_cause c;
+        c.source = "test hook: the exit code was made unreadable";
+        return c;
+    }
+#endif
     for (int attempt = 0; attempt < 20; ++attempt) {
         proc_stat_facts st;
         if (read_proc_stat(pid, &st) && st.start_time == start_time) {
