@@ -610,7 +610,8 @@ TEST_CASE("the application killed during an upload: nothing is lost", "[upload]"
     server.start(dir, {"--reply-delay", "2"});
     // Start the app, let its helper begin the upload, kill the app in the middle of it.
     background_process app;
-    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=20000"}, dir + "/app.log"));
+    // (abnormal=0: the kill's own abnormal-exit report is tested in abnormal_exit_tests.cpp)
+    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=20000", "abnormal=0"}, dir + "/app.log"));
     REQUIRE(server.wait_count(1));  // the request is in flight (the reply comes in 2 s)
     kill(app.pid(), SIGKILL);
     app.stop();

@@ -204,11 +204,26 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+    // Abnormal exits (exit_watch_linux.hpp): what the helper keeps while the application lives.
+    exit_watch watch;
+    const bool watching = region != nullptr && socket_fd >= 0 && service->config().report_abnormal_exits && watch.begin(region->app_pid);
+    if (watching) {
+        service->log("watching for an abnormal exit: " + std::to_string(watch.modules().size()) + " modules, OOM count " +
+                     (watch.oom_path().empty() ? std::string("not found") : "in " + watch.oom_path()) + ", look took " +
+                     std::to_string(watch.last_refresh_ns() / 1000) + " us");
+    } else if (region != nullptr && socket_fd >= 0) {
+        service->log(service->config().report_abnormal_exits ? "abnormal exits: not watched (the application had already ended)"
+                                                             : "abnormal exits: not watched (report_abnormal_exits is off, or only_this_module)");
+    }
     while (socket_fd >= 0) {
         pollfd fds[2] = {{socket_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-        const int n = poll(fds, sigfd >= 0 ? 2 : 1, -1);
+        const int n = poll(fds, sigfd >= 0 ? 2 : 1, watching ? k_exit_watch_refresh_ms : -1);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
+        if (n == 0) {
+            if (watching) watch.refresh();
+            continue;
+        }
         if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
             service->log("SIGTERM: finishing");
             break;
@@ -219,6 +234,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
+                if (watching) settle_application_end(service, region, &watch);
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
@@ -227,6 +243,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 report_claim claim;
                 std::string memory_copy, why;
                 const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (region->signo != 0) watch.crash_handed_off();  // its end is the crash's, whatever became of the dump
                 if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
                     // A crash (not write_dump()): the run ends crashed, recorded before the
                     // answer lets the application die, so the next start() reads it.

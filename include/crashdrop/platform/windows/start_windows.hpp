@@ -173,15 +173,6 @@ inline Status win_start_helper(sigsafe::windows_state* g, const Options& options
     return Status::success();
 }
 
-/// A normal exit (return from main, exit()) marks the region, so the helper does not take the
-/// end for an abnormal one (issue 14 part 5; Windows only until the shared exit hooks of
-/// database/runs.hpp set it on every platform). ExitProcess or TerminateProcess called directly
-/// skip it: the helper reports those.
-inline void win_mark_clean_exit() {
-    sigsafe::region_header* r = sigsafe::g_win.region;
-    if (r != nullptr) r->exit_state.store(sigsafe::exit_clean, std::memory_order_release);
-}
-
 inline Status windows_start(const Options& options) {
     sigsafe::windows_state* g = &sigsafe::g_win;
     if (Status s = check_options(options); !s.ok()) return s;
@@ -250,8 +241,6 @@ inline Status windows_start(const Options& options) {
     }
 
     // The helper, before the handlers.
-    static const bool exit_hook = std::atexit(win_mark_clean_exit) == 0;  // once per process
-    (void)exit_hook;
     if (options.helper_mode != HelperMode::none) {
         if (Status s = win_start_helper(g, options, root); !s.ok()) return fail(s);
     }
