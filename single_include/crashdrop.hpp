@@ -348,7 +348,8 @@ CRASHDROP_C_API int crashdrop_prepare_thread(void);
 CRASHDROP_C_API int crashdrop_write_dump(char* path_out, size_t path_capacity);
 
 /* The context (limits and errors as in crashdrop/context.hpp and api.hpp): an annotation
- * (key 1 .. 39 bytes; a value over 255 bytes is kept as parts key__1, key__2, ...). */
+ * (key 1 .. 39 bytes, not "crash_kind", which names the report's kind in every dump; a value
+ * over 255 bytes is kept as parts key__1, key__2, ...). */
 CRASHDROP_C_API int crashdrop_add_extra_parameter(const char* key, const char* value);
 CRASHDROP_C_API int crashdrop_remove_extra_parameter(const char* key);
 /* A breadcrumb: category NULL is "default"; a level outside enum crashdrop_level is
@@ -965,8 +966,9 @@ CRASHDROP_API int run_helper(int argc, char** argv);
 // ---- callable from any thread; none of them from a signal handler.                       ----
 
 /// Sets an annotation (Electron's addExtraParameter): kept in every dump and report from now
-/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes or ends in
-/// "__<number>" (the names of long values' parts), or a value over limits::annotation_value;
+/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes, ends in
+/// "__<number>" (the names of long values' parts) or is "crash_kind" (reserved: every dump
+/// names its report's kind under it), or a value over limits::annotation_value;
 /// Error::capacity_exceeded when the store is full; Error::not_started before start().
 CRASHDROP_API Status add_extra_parameter(std::string_view key, std::string_view value);
 
@@ -1082,6 +1084,7 @@ CRASHDROP_NAMESPACE_END
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -1089,6 +1092,7 @@ CRASHDROP_NAMESPACE_END
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/times.h>
 #include <sys/uio.h>
@@ -1298,6 +1302,12 @@ constexpr std::uint32_t k_exception_dump_requested_windows = 0x0517A7EDu;
 /// a signal has that signal's number, as a crash has). Bytes of "HANG" / "EXIT".
 constexpr std::uint32_t k_exception_hang = 0x48414E47u;
 constexpr std::uint32_t k_exception_abnormal_exit = 0x45584954u;
+
+/// The Crashpad annotation every dump crashdrop writes carries with what the dump is (`crash`,
+/// `requested`, `hang`, `abnormal_exit`: report_kind_name in database/metadata.hpp), so a dump
+/// read alone says it. The writer's entry is the only one: an application annotation of this
+/// name is refused (context/context_ops.hpp) and skipped by the writers.
+constexpr const char k_annotation_crash_kind[] = "crash_kind";
 
 /// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
@@ -3443,6 +3453,10 @@ inline Status check_annotation(std::string_view key, std::string_view value) {
     if (looks_like_part_name(key)) {
         return Status(Error::invalid_argument, "annotation key '" + std::string(key) +
                                                    "' ends in __<number>, which names the parts of long values");
+    }
+    if (key == minidump::k_annotation_crash_kind) {
+        return Status(Error::invalid_argument, std::string("annotation key '") + minidump::k_annotation_crash_kind +
+                                                   "' is reserved: crashdrop writes the report's kind under it");
     }
     if (value.size() > limits::annotation_value) {
         return Status(Error::invalid_argument, "annotation '" + std::string(key) + "': the value is " + std::to_string(value.size()) +
@@ -5616,6 +5630,20 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
+/// What a dump is, as its annotation crash_kind says (minidump::k_annotation_crash_kind): the
+/// names of report_kind_name (database/metadata.hpp; a unit test holds them equal). The one
+/// place a dump request's kind is decided: a hang dump (req hang_tid) names `hang` here.
+CRASHDROP_SIGSAFE_INLINE const char* dump_kind_name(const dump_request* req) {
+    return req->is_crash ? "crash" : req->hang_tid != 0 ? "hang" : "requested";
+}
+
+/// True for an annotation slot the dump must not list: the parts of a long value are listed
+/// as they are, but a slot named crash_kind gives way to the writer's own entry.
+CRASHDROP_SIGSAFE_INLINE bool is_kind_slot(const slot_copy& c) {
+    return c.key_length == sizeof(minidump::k_annotation_crash_kind) - 1 &&
+           bytes_equal(c.key, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+}
+
 /// The annotations a hang dump adds (only to that dump: they are never in the context store).
 constexpr const char* k_hang_thread_key = "hang_thread";
 constexpr const char* k_hang_ms_key = "hang_ms";
@@ -5630,21 +5658,22 @@ CRASHDROP_SIGSAFE_INLINE bool annotation_is(const slot_copy* c, const char* key)
     return true;
 }
 
-/// Does slot copy `c` go into the dictionary as an annotation (a hang dump writes its own
-/// hang_thread and hang_ms)?
+/// Does slot copy `c` go into the dictionary as an annotation? Not crash_kind (the writer's
+/// own), and in a hang dump not hang_thread or hang_ms (the writer's own too).
 CRASHDROP_SIGSAFE_INLINE bool annotation_listed(const slot_copy* c, bool hang) {
-    if (c->kind != sk_annotation || (c->flags & sf_split)) return false;
+    if (c->kind != sk_annotation || (c->flags & sf_split) || is_kind_slot(*c)) return false;
     return !hang || (!annotation_is(c, k_hang_thread_key) && !annotation_is(c, k_hang_ms_key));
 }
 
 /// Crashpad's info stream: the report id, the client id and the annotations as a simple
-/// string dictionary (long values as their parts key__1, key__2, ...). A hang dump (req
-/// hang_tid) adds hang_thread and hang_ms, in place of annotations of the same names.
+/// string dictionary (long values as their parts key__1, key__2, ...), the first entry being
+/// crash_kind (dump_kind_name). A hang dump (req hang_tid) adds hang_thread and hang_ms, in
+/// place of annotations of the same names.
 CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id, const dump_request* req) {
     const context_store* cs = &g->context;
     slot_copy c;
     const bool hang = req->hang_tid != 0;
-    u32 count = hang ? 2 : 0;
+    u32 count = hang ? 3 : 1;  // crash_kind (and hang_thread, hang_ms)
     const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
     for (u32 i = 0; i < slots; ++i) {
         if (context_read_slot(cs, i, &c) && annotation_listed(&c, hang)) ++count;
@@ -5653,7 +5682,17 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
-    if (hang) {
+    {
+        const char* kind = dump_kind_name(req);
+        minidump::simple_string_dictionary_entry e;
+        e.key = image_add_utf8(im, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+        e.value = image_add_utf8(im, kind, string_length(kind));
+        if (e.key != 0 && e.value != 0) {
+            copy_bytes(im->base + dict + 4, &e, sizeof(e));
+            written = 1;
+        }
+    }
+    if (hang && written > 0) {
         char number[24];
         text t;
         const char* keys[2] = {k_hang_thread_key, k_hang_ms_key};
@@ -5669,7 +5708,7 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
             ++written;
         }
     }
-    for (u32 i = 0; i < slots && written < count; ++i) {
+    for (u32 i = 0; i < slots && written < count && written > 0; ++i) {
         if (!context_read_slot(cs, i, &c) || !annotation_listed(&c, hang)) continue;
         minidump::simple_string_dictionary_entry e;
         e.key = image_add_utf8(im, c.key, c.key_length);
@@ -6069,8 +6108,20 @@ inline const char* report_kind_name(report_kind k) {
     return "crash";
 }
 
-/// The upload field (plain formats) and Sentry tag that carry Report::kind.
-constexpr const char* k_crash_kind_field = "crash_kind";
+/// The upload field (plain formats) and Sentry tag that carry Report::kind: the name of the
+/// dump's own annotation.
+constexpr const char* k_crash_kind_field = minidump::k_annotation_crash_kind;
+
+/// The kind a name gives (report_kind_name's inverse); false for a name that is none.
+inline bool report_kind_from_name(const std::string& name, report_kind* out) {
+    for (const report_kind k : {report_kind::crash, report_kind::requested, report_kind::hang, report_kind::abnormal_exit}) {
+        if (name == report_kind_name(k)) {
+            *out = k;
+            return true;
+        }
+    }
+    return false;
+}
 
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).
@@ -6291,19 +6342,24 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 }
 
 /// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
-/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), a hang (the
-/// helper's request: k_exception_hang) or a crash (a signal or an exception code). The crash
-/// path needs no extra field for it: every writer already says it in the exception stream.
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), the helper's
+/// hang and abnormal-exit codes, or a crash (a signal or an exception code). Used for a dump
+/// without the crash_kind annotation (written by an older crashdrop), and by the Windows
+/// helper to name the dump MiniDumpWriteDump wrote.
 inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
     if (code == minidump::k_exception_hang) return report_kind::hang;
+    if (code == minidump::k_exception_abnormal_exit) return report_kind::abnormal_exit;
     return report_kind::crash;
 }
 
 /// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs, and
-/// its kind from the exception stream; a dump without one is left as it was: a crash).
+/// its kind: the annotation crash_kind when it names a kind (then taken out of the annotations);
+/// else the exception stream's code, kind_of_exception_code; a dump with neither is left as
+/// it was: a crash). A helper-built abnormal-exit dump whose exception code is the signal's
+/// number is named by its annotation.
 /// Returns false when the bytes are not a minidump.
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
@@ -6358,6 +6414,14 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
         }
     }
     join_annotation_parts(&r->annotations);
+    const auto named = r->annotations.find(minidump::k_annotation_crash_kind);
+    if (named != r->annotations.end()) {
+        report_kind k = report_kind::crash;
+        if (report_kind_from_name(named->second, &k)) {  // else an older crashdrop's application value: kept as it is
+            r->kind = report_kind_name(k);
+            r->annotations.erase(named);
+        }
+    }
     return true;
 }
 
@@ -6489,12 +6553,19 @@ inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std:
 
 /// Appends Crashpad's info stream (version 1): the report and client ids and the annotations
 /// as a simple string dictionary of MinidumpUTF8Strings, laid out as the Linux writer does
-/// (dumper_linux.hpp, add_crashpad_info) and read back by read_dump_context. Values are
-/// written as given: split long ones first (split_annotation_parts) when readers expect that.
+/// (dumper_linux.hpp, add_crashpad_info) and read back by read_dump_context. The first entry
+/// is crash_kind = report_kind_name(kind), what the dump is; an entry of that name among
+/// `given` is left out (the writer's wins). Values are written as given: split long ones first
+/// (split_annotation_parts) when readers expect that.
 inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
-                                      const std::vector<std::pair<std::string, std::string>>& annotations, std::string* error) {
+                                      report_kind kind, const std::vector<std::pair<std::string, std::string>>& given,
+                                      std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
+    std::vector<std::pair<std::string, std::string>> annotations{{minidump::k_annotation_crash_kind, report_kind_name(kind)}};
+    for (const auto& a : given) {
+        if (a.first != minidump::k_annotation_crash_kind) annotations.push_back(a);
+    }
     const std::uint64_t base = dump_append_base(*dump);
     // The blob: the info record, the dictionary (count, then key/value RVA pairs), the strings.
     const std::uint64_t dict_offset = sizeof(minidump::crashpad_info);
@@ -6879,6 +6950,255 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/minidump/amend.hpp ----
+// ---- begin crashdrop/minidump/exit_dump.hpp ----
+// crashdrop/minidump/exit_dump.hpp - builds a minimal minidump for a process that has already
+// ended (issue 14: an abnormal exit; the Windows helper uses it for a terminated process too).
+// Its memory is gone, so the dump holds only what the helper kept while the process lived:
+// the system info, the module list (with CodeView records, so symbols match), an exception
+// stream naming what ended the process, the annotations (Crashpad's info stream, as crash
+// dumps carry them) and any further streams given as bytes (the context text, the memory
+// map...). The thread list holds the exception's thread alone, with a context whose flags say
+// that no register is known (lldb-14 crashes on an exception whose thread is not listed), and
+// the memory list is empty: minidump_stackwalk, minidump_dump and lldb all read such a dump.
+// Knows no operating system: the caller fills every field (the Linux helper from the shared
+// region and /proc, the Windows helper from its process handle).
+// Context: implementation TU; ordinary code (helper process), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// One module of the ended process.
+struct exit_dump_module {
+    std::uint64_t base = 0;
+    std::uint32_t size = 0;
+    std::uint32_t checksum = 0;         // PE CheckSum (0 on Linux)
+    std::uint32_t time_date_stamp = 0;  // PE TimeDateStamp (0 on Linux)
+    std::string name;                   // UTF-8 path, as readers show it
+    std::string codeview;               // the whole CodeView record ("BpEL" + build id, or "RSDS"...); empty: none
+};
+
+/// What the dump is built from.
+struct exit_dump_input {
+    minidump::system_info system{};  // csd_version_rva is set by the builder
+    std::string csd_version;         // UTF-8 (Linux: kernel version text; Windows: service pack)
+    std::vector<exit_dump_module> modules;
+    std::uint32_t process_id = 0;
+    std::uint32_t process_create_time = 0;  // time_t; 0: unknown
+    std::uint32_t time_date_stamp = 0;      // when the process was seen gone (time_t)
+    // The exception stream: what ended the process.
+    std::uint32_t exception_code = minidump::k_exception_abnormal_exit;
+    std::uint32_t exception_flags = 0;
+    std::uint64_t exception_address = 0;
+    std::uint32_t exception_thread_id = 0;             // listed as the one thread; 0: none (no thread listed)
+    std::vector<std::uint64_t> exception_parameters;   // at most 15 are kept
+    // Crashpad's info stream.
+    minidump::guid report_id{};
+    minidump::guid client_id{};
+    std::vector<std::pair<std::string, std::string>> annotations;  // as stored (split long values first)
+    // Further streams, copied as they are (their bytes must hold no RVAs). A type listed twice,
+    // or one the builder writes itself, is left out (readers reject a type listed twice).
+    std::vector<std::pair<std::uint32_t, std::string>> extra_streams;
+};
+
+/// The dump's bytes; empty (and *error) when it cannot be built (over 4 GiB).
+inline std::string build_exit_dump(const exit_dump_input& in, std::string* error = nullptr) {
+    std::string out;
+    std::vector<minidump::directory> dir;
+    auto align = [&out](std::size_t a) { out.resize((out.size() + a - 1) / a * a, '\0'); };
+    auto put = [&](const void* p, std::size_t n, std::size_t a) {
+        align(a);
+        const std::size_t at = out.size();
+        out.append(static_cast<const char*>(p), n);
+        return static_cast<std::uint32_t>(at);
+    };
+    auto put_string = [&](const std::string& s) {  // MINIDUMP_STRING: byte length, UTF-16LE, NUL
+        const std::size_t units = sigsafe::utf16_length(s.data(), s.size());
+        std::vector<std::uint16_t> utf16(units + 1, 0);
+        sigsafe::utf8_to_utf16(s.data(), s.size(), utf16.data());
+        const auto bytes = static_cast<std::uint32_t>(units * 2);
+        const std::uint32_t rva = put(&bytes, 4, 4);
+        out.append(reinterpret_cast<const char*>(utf16.data()), (units + 1) * 2);
+        return rva;
+    };
+    auto put_utf8 = [&](const std::string& s) {  // Crashpad's MinidumpUTF8String
+        const auto length = static_cast<std::uint32_t>(s.size());
+        const std::uint32_t rva = put(&length, 4, 4);
+        out.append(s);
+        out.push_back('\0');
+        return rva;
+    };
+    auto stream = [&dir](std::uint32_t type, std::uint32_t rva, std::size_t size) {
+        minidump::directory d;
+        d.stream_type = type;
+        d.location.rva = rva;
+        d.location.data_size = static_cast<std::uint32_t>(size);
+        dir.push_back(d);
+    };
+    auto has_stream = [&dir](std::uint32_t type) {
+        for (const auto& d : dir) {
+            if (d.stream_type == type) return true;
+        }
+        return false;
+    };
+
+    minidump::header h;
+    std::memset(&h, 0, sizeof(h));
+    out.assign(sizeof(h), '\0');  // written last, once the directory's place is known
+
+    // SystemInfo, its CSD string after it.
+    minidump::system_info si = in.system;
+    const std::uint32_t si_rva = put(&si, sizeof(si), 8);
+    si.csd_version_rva = put_string(in.csd_version);
+    std::memcpy(&out[si_rva], &si, sizeof(si));
+    stream(minidump::stream_system_info, si_rva, sizeof(si));
+
+    // ModuleList: the records, then each one's name and CodeView record.
+    {
+        const auto count = static_cast<std::uint32_t>(in.modules.size());
+        const std::uint32_t list_rva = put(&count, 4, 8);
+        const std::size_t records_at = out.size();
+        out.resize(records_at + in.modules.size() * sizeof(minidump::module), '\0');
+        for (std::size_t i = 0; i < in.modules.size(); ++i) {
+            const exit_dump_module& m = in.modules[i];
+            minidump::module rec;
+            std::memset(&rec, 0, sizeof(rec));
+            rec.base_of_image = m.base;
+            rec.size_of_image = m.size;
+            rec.checksum = m.checksum;
+            rec.time_date_stamp = m.time_date_stamp;
+            rec.module_name_rva = put_string(m.name);
+            if (!m.codeview.empty()) {
+                rec.cv_record.rva = put(m.codeview.data(), m.codeview.size(), 4);
+                rec.cv_record.data_size = static_cast<std::uint32_t>(m.codeview.size());
+            }
+            std::memcpy(&out[records_at + i * sizeof(rec)], &rec, sizeof(rec));
+        }
+        stream(minidump::stream_module_list, list_rva, 4 + in.modules.size() * sizeof(minidump::module));
+    }
+
+    // ThreadList: the exception's thread alone, with a context that says no register is known
+    // (lldb needs the exception's thread in the list; no stack, no register was seen).
+    // MemoryList: present and empty.
+    std::uint32_t context_rva = 0, context_size = 0;
+    {
+        std::string context;
+        // The layout of the architecture this is built for (the helper's, which is the
+        // application's): only that one is declared (platform/arch.hpp).
+#if CRASHDROP_ARCH_X86_64
+        if (in.exception_thread_id != 0 && in.system.processor_architecture == minidump::k_arch_amd64) {
+            minidump::context_amd64 c;
+            std::memset(&c, 0, sizeof(c));
+            c.context_flags = minidump::k_context_amd64;
+            context.assign(reinterpret_cast<const char*>(&c), sizeof(c));
+        }
+#elif CRASHDROP_ARCH_AARCH64
+        if (in.exception_thread_id != 0 && in.system.processor_architecture == minidump::k_arch_arm64) {
+            minidump::context_arm64 c;
+            std::memset(&c, 0, sizeof(c));
+            c.context_flags = minidump::k_context_arm64;
+            context.assign(reinterpret_cast<const char*>(&c), sizeof(c));
+        }
+#endif
+        if (!context.empty()) {
+            context_rva = put(context.data(), context.size(), 16);
+            context_size = static_cast<std::uint32_t>(context.size());
+        }
+        const std::uint32_t threads = context_size != 0 ? 1 : 0;
+        const std::uint32_t list_rva = put(&threads, 4, 8);
+        if (threads != 0) {
+            minidump::thread t;
+            std::memset(&t, 0, sizeof(t));
+            t.thread_id = in.exception_thread_id;
+            t.thread_context.rva = context_rva;
+            t.thread_context.data_size = context_size;
+            out.append(reinterpret_cast<const char*>(&t), sizeof(t));
+        }
+        stream(minidump::stream_thread_list, list_rva, 4 + threads * sizeof(minidump::thread));
+        const std::uint32_t none = 0;
+        stream(minidump::stream_memory_list, put(&none, 4, 4), 4);
+    }
+
+    // Exception: what ended the process, on that thread.
+    {
+        minidump::exception_stream es;
+        std::memset(&es, 0, sizeof(es));
+        es.thread_id = in.exception_thread_id;
+        es.exception.exception_code = in.exception_code;
+        es.exception.exception_flags = in.exception_flags;
+        es.exception.exception_address = in.exception_address;
+        const std::size_t n = std::min<std::size_t>(in.exception_parameters.size(), 15);
+        es.exception.number_parameters = static_cast<std::uint32_t>(n);
+        for (std::size_t i = 0; i < n; ++i) es.exception.exception_information[i] = in.exception_parameters[i];
+        es.thread_context.rva = context_rva;
+        es.thread_context.data_size = context_size;
+        stream(minidump::stream_exception, put(&es, sizeof(es), 8), sizeof(es));
+    }
+
+    // MiscInfo: the process id and, when known, its creation time.
+    {
+        minidump::misc_info mi;
+        std::memset(&mi, 0, sizeof(mi));
+        mi.size_of_info = sizeof(mi);
+        mi.flags1 = minidump::k_misc1_process_id;
+        mi.process_id = in.process_id;
+        if (in.process_create_time != 0) {
+            mi.flags1 |= minidump::k_misc1_process_times;
+            mi.process_create_time = in.process_create_time;
+        }
+        stream(minidump::stream_misc_info, put(&mi, sizeof(mi), 4), sizeof(mi));
+    }
+
+    // Crashpad's info stream: ids and the annotations as a simple string dictionary.
+    {
+        minidump::crashpad_info info;
+        std::memset(&info, 0, sizeof(info));
+        const std::uint32_t info_rva = put(&info, sizeof(info), 8);
+        const auto count = static_cast<std::uint32_t>(in.annotations.size());
+        const std::uint32_t dict_rva = put(&count, 4, 4);
+        const std::size_t entries_at = out.size();
+        out.resize(entries_at + in.annotations.size() * sizeof(minidump::simple_string_dictionary_entry), '\0');
+        for (std::size_t i = 0; i < in.annotations.size(); ++i) {
+            minidump::simple_string_dictionary_entry e;
+            e.key = put_utf8(in.annotations[i].first);
+            e.value = put_utf8(in.annotations[i].second);
+            std::memcpy(&out[entries_at + i * sizeof(e)], &e, sizeof(e));
+        }
+        info.version = 1;
+        info.report_id = in.report_id;
+        info.client_id = in.client_id;
+        info.simple_annotations.rva = dict_rva;
+        info.simple_annotations.data_size =
+            static_cast<std::uint32_t>(4 + in.annotations.size() * sizeof(minidump::simple_string_dictionary_entry));
+        std::memcpy(&out[info_rva], &info, sizeof(info));
+        stream(minidump::stream_crashpad_info, info_rva, sizeof(info));
+    }
+
+    for (const auto& s : in.extra_streams) {
+        if (s.first == minidump::stream_unused || has_stream(s.first)) continue;
+        stream(s.first, put(s.second.data(), s.second.size(), 4), s.second.size());
+    }
+
+    // The directory, then the header pointing at it.
+    const std::uint32_t dir_rva = put(dir.data(), dir.size() * sizeof(minidump::directory), 4);
+    if (out.size() > 0xffffffffu) {
+        if (error != nullptr) *error = "the dump would be " + std::to_string(out.size()) + " bytes: a minidump ends below 4 GiB";
+        return std::string();
+    }
+    h.signature = minidump::k_signature;
+    h.version = minidump::k_version;
+    h.stream_count = static_cast<std::uint32_t>(dir.size());
+    h.stream_directory_rva = dir_rva;
+    h.time_date_stamp = in.time_date_stamp;
+    std::memcpy(&out[0], &h, sizeof(h));
+    return out;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/minidump/exit_dump.hpp ----
 // ---- begin crashdrop/database/files_posix.hpp ----
 // crashdrop/database/files_posix.hpp - the file operations the crash database and the helper
 // use, on POSIX: whole-file reads, atomic writes (temporary file + rename), folder listing, an
@@ -8532,7 +8852,8 @@ CRASHDROP_NAMESPACE_END
 // crashdrop/database/runs.hpp - this process's side of the run record (<db>/runs, written by
 // database::begin_run / end_run): start() reads how the previous run ended and records this one
 // as started; a normal exit records clean_exit (atexit + at_quick_exit hooks installed by the
-// first start(); no at_quick_exit on Windows, where mingw-w64 lacks it); the helper records
+// first start(); no at_quick_exit on Windows, where mingw-w64 lacks it), and the same hooks
+// mark the shared region's exit_state clean for the helper; the helper records
 // crashed when it receives a crash's dump (helper_linux.hpp, helper_windows.hpp) and will
 // record hung / abnormal_exit through record_run_end().
 // A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
@@ -8562,7 +8883,12 @@ inline bool record_run_end(const std::string& root, long pid, RunOutcome outcome
     return database(root).end_run(pid, outcome, error);
 }
 
+/// Tells the helper, through the shared region, that a normal exit has begun (exit_state =
+/// exit_clean): it then sends no abnormal-exit report when the process ends (api_impl.hpp).
+inline void mark_region_exit_clean();
+
 inline void record_clean_exit() {
+    mark_region_exit_clean();  // first: the helper must know before the process can end
     run_record_state& s = run_record();
     std::string root;
     {
@@ -10859,16 +11185,40 @@ inline std::string iso8601_ms(long long ms) {
     return buf;
 }
 
-/// Sentry's event (the `sentry` part): release, level, tags (the report's kind as `crash_kind`),
-/// user, breadcrumbs and the annotations as extra data.
+/// The level a Sentry event of each kind has. Sentry keeps the level the event JSON gives (Relay
+/// sets `fatal` only when there is none; its minidump processing sets fatal/info only then):
+/// a crash and an abnormal exit ended the process: `fatal`; a hang did not (the application
+/// went on; Sentry's own SDKs file a hang or an ANR as an error): `error`; a write_dump() is the
+/// application's own diagnostic, no failure (Sentry gives a minidump of a process that did not
+/// crash `info`): `info`.
+inline const char* sentry_level(report_kind k) {
+    switch (k) {
+        case report_kind::crash:
+        case report_kind::abnormal_exit: return "fatal";
+        case report_kind::hang: return "error";
+        case report_kind::requested: return "info";
+    }
+    return "fatal";
+}
+
+/// Sentry's event (the `sentry` part): release, level (sentry_level), tags (the report's kind
+/// as `crash_kind`), user, breadcrumbs and the annotations as extra data. A report that is not
+/// a crash gets the fingerprint ["{{ default }}", <kind>]: grouped by its stack as a crash is,
+/// but never into a crash's issue (a hang in the same function as a crash is another
+/// problem). A crash keeps Sentry's default grouping (no fingerprint), so crash issues stay as
+/// they were. No exception or mechanism is sent: for a minidump upload Relay replaces the
+/// event's exceptions with its placeholder (mechanism type `minidump`, the mark that makes the
+/// dump processed) and the processed dump then fills it in.
 inline std::string sentry_event_json(const Report& r) {
+    report_kind kind = report_kind::crash;
+    if (!report_kind_from_name(r.kind, &kind)) kind = report_kind::crash;
     std::map<std::string, std::string> tags = r.tags;
     if (!r.product.empty()) tags.emplace("product", r.product);
     tags["crashdrop.report_id"] = r.id;
-    tags[k_crash_kind_field] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;  // searchable, groupable
+    tags[k_crash_kind_field] = report_kind_name(kind);  // searchable, groupable
     std::map<std::string, std::string> extra;
     for (const auto& a : r.annotations) {
-        if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
+        if (a.first != "prod" && a.first != "ver" && a.first != k_crash_kind_field) extra[a.first] = a.second;
     }
     std::map<std::string, std::string> user;
     if (!r.user.id.empty()) user["id"] = r.user.id;
@@ -10883,7 +11233,8 @@ inline std::string sentry_event_json(const Report& r) {
                   json_string(level_name(b.level)) + ",\"category\":" + json_string(b.category) +
                   ",\"message\":" + json_string(b.message) + "}";
     }
-    std::string out = "{\"level\":\"fatal\",\"platform\":\"native\"";
+    std::string out = "{\"level\":" + json_string(sentry_level(kind)) + ",\"platform\":\"native\"";
+    if (kind != report_kind::crash) out += ",\"fingerprint\":[\"{{ default }}\"," + json_string(report_kind_name(kind)) + "]";
     if (!r.product.empty()) out += ",\"release\":" + json_string(r.version.empty() ? r.product : r.product + "@" + r.version);
     out += ",\"tags\":" + json_object(tags);
     if (!user.empty()) out += ",\"user\":" + json_object(user);
@@ -11188,7 +11539,9 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.max_attachment_bytes = o.max_attachment_bytes;
     c.linger_ms = o.helper_linger_ms;
     c.hang_timeout_ms = o.hang_timeout_ms;
-    c.report_abnormal_exits = o.report_abnormal_exits;
+    // A plugin (only_this_module) reports its own crashes only: its host's deaths (SIGKILL,
+    // the OOM killer) are not the plugin's to report.
+    c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
     return c;
 }
 
@@ -11973,6 +12326,662 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/helper/service.hpp ----
+// ---- begin crashdrop/helper/exit_watch_linux.hpp ----
+// crashdrop/helper/exit_watch_linux.hpp - abnormal exits (issue 14), the helper's side on Linux:
+// what it keeps while the application lives (its module list with build ids, its start time,
+// a pidfd, its cgroup's OOM-kill count) and, once the application has gone, the one decision
+// whether that was an abnormal exit (settle_application_end), with the report it then writes:
+// a minimal minidump built from what it holds (minidump/exit_dump.hpp).
+//
+// How the helper knows what ended the process: the socket closes when the process releases its
+// files (in the kernel's do_exit, after its exit code is set and its memory is gone, before its
+// parent is woken). /proc/<pid>/stat then still shows the process (exiting or a zombie) with its
+// exit code (field 52, the wait status) until the parent reaps it; a pidfd opened while it lived
+// keeps the exit code past the reaping on Linux >= 6.15 (PIDFD_GET_INFO, PIDFD_INFO_EXIT). A
+// death by a signal is abnormal; an exit by status (`_exit(n)`) is not. The OOM killer: the
+// oom_kill (+ oom_group_kill) count in the application's cgroup's memory.events (v2; v1's
+// memory.oom_control as a fallback), kept fresh while it runs: an increase since the last look
+// together with SIGKILL says OOM.
+// Nothing here runs in the application: the helper reads /proc and the files named in the
+// memory map from its own process.
+// Context: implementation TU; the helper process (ordinary code).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// How often the helper looks again at the application's modules and OOM count while it runs.
+constexpr int k_exit_watch_refresh_ms = 2000;
+
+/// What /proc/<pid>/stat says about a process.
+struct proc_stat_facts {
+    char state = '?';
+    unsigned long long flags = 0;       // field 9: the kernel's PF_* flags
+    unsigned long long start_time = 0;  // field 22 (clock ticks since boot): with the pid, which process
+    int exit_code = 0;                  // field 52: the wait status once it is exiting
+};
+constexpr unsigned long long k_pf_exiting = 0x4;  // PF_EXITING: do_exit() has begun
+
+inline bool read_proc_stat(long pid, proc_stat_facts* out) {
+    std::string text;
+    if (!read_system_file("/proc/" + std::to_string(pid) + "/stat", &text, 8192)) return false;
+    const std::size_t paren = text.rfind(')');  // the command name may hold spaces and ')'
+    if (paren == std::string::npos) return false;
+    int field = 2;
+    std::size_t at = paren + 1;
+    while (at < text.size()) {
+        while (at < text.size() && text[at] == ' ') ++at;
+        const std::size_t end = std::min(text.find(' ', at), text.size());
+        ++field;
+        const std::string v = text.substr(at, end - at);
+        if (field == 3 && !v.empty()) out->state = v[0];
+        else if (field == 9) out->flags = std::strtoull(v.c_str(), nullptr, 10);
+        else if (field == 22) out->start_time = std::strtoull(v.c_str(), nullptr, 10);
+        else if (field == 52) out->exit_code = std::atoi(v.c_str());
+        at = end;
+    }
+    return field >= 22;
+}
+
+/// PIDFD_GET_INFO (Linux >= 6.15; include/uapi/linux/pidfd.h): the first version of its struct.
+struct pidfd_info_v0 {
+    std::uint64_t mask;
+    std::uint64_t cgroupid;
+    std::uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    std::int32_t exit_code;
+};
+static_assert(sizeof(pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0");
+constexpr std::uint64_t k_pidfd_info_exit = 1ull << 3;
+
+/// What ended the application, as far as the helper can tell.
+struct exit_cause {
+    enum what_t { still_running, by_status, by_signal, unknown } what = unknown;
+    int status = 0;    // by_status
+    int signo = 0;     // by_signal
+    bool core = false; // by_signal: the kernel wrote a core file
+    std::string source;  // where it was read: "/proc" or "pidfd"; or why it could not be
+};
+
+inline exit_cause decode_wait_status(int code, const char* source) {
+    exit_cause c;
+    c.source = source;
+    if ((code & 0x7f) != 0 && (code & 0x7f) != 0x7f) {
+        c.what = exit_cause::by_signal;
+        c.signo = code & 0x7f;
+        c.core = (code & 0x80) != 0;
+    } else {
+        c.what = exit_cause::by_status;
+        c.status = (code >> 8) & 0xff;
+    }
+    return c;
+}
+
+/// Reads what ended process `pid` (started at `start_time`): /proc first (the process exiting or
+/// a zombie), then the pidfd (after the parent reaped it). A process that is there and not
+/// exiting has not ended (it exec'd: its close-on-exec socket closed).
+inline exit_cause read_exit_cause(long pid, unsigned long long start_time, int pidfd) {
+#if defined(CRASHDROP_TEST_HOOKS)
+    // Tests only: as if the parent had reaped the process first on a kernel before 6.15.
+    if (std::getenv("CRASHDROP_TEST_EXIT_CAUSE_UNREADABLE") != nullptr) {
+        exit_cause c;
+        c.source = "test hook: the exit code was made unreadable";
+        return c;
+    }
+#endif
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        proc_stat_facts st;
+        if (read_proc_stat(pid, &st) && st.start_time == start_time) {
+            if (st.state != 'Z' && st.state != 'X' && (st.flags & k_pf_exiting) == 0) {
+                exit_cause c;
+                c.what = exit_cause::still_running;
+                c.source = "/proc";
+                return c;
+            }
+            return decode_wait_status(st.exit_code, "/proc");
+        }
+        if (pidfd >= 0) {
+            pidfd_info_v0 info;
+            std::memset(&info, 0, sizeof(info));
+            info.mask = k_pidfd_info_exit;
+            if (ioctl(pidfd, _IOWR(0xFF, 11, pidfd_info_v0), &info) == 0 && (info.mask & k_pidfd_info_exit) != 0) {
+                return decode_wait_status(info.exit_code, "pidfd");
+            }
+            if (errno == ENOTTY || errno == EINVAL) break;  // a kernel before 6.15
+        } else {
+            break;
+        }
+        usleep(5000);  // reaped, and the pidfd's exit information not published yet
+    }
+    exit_cause c;
+    c.source = pidfd >= 0 ? "reaped before it was read; this kernel keeps no exit code for a pidfd (Linux < 6.15)"
+                          : "reaped before it was read; no pidfd";
+    return c;
+}
+
+inline const char* exit_signal_name(int sig) {
+    switch (sig) {
+        case SIGHUP: return "SIGHUP";
+        case SIGINT: return "SIGINT";
+        case SIGQUIT: return "SIGQUIT";
+        case SIGILL: return "SIGILL";
+        case SIGTRAP: return "SIGTRAP";
+        case SIGABRT: return "SIGABRT";
+        case SIGBUS: return "SIGBUS";
+        case SIGFPE: return "SIGFPE";
+        case SIGKILL: return "SIGKILL";
+        case SIGUSR1: return "SIGUSR1";
+        case SIGSEGV: return "SIGSEGV";
+        case SIGUSR2: return "SIGUSR2";
+        case SIGPIPE: return "SIGPIPE";
+        case SIGALRM: return "SIGALRM";
+        case SIGTERM: return "SIGTERM";
+        case SIGXCPU: return "SIGXCPU";
+        case SIGXFSZ: return "SIGXFSZ";
+        case SIGVTALRM: return "SIGVTALRM";
+        case SIGPROF: return "SIGPROF";
+        case SIGIO: return "SIGIO";
+        case SIGPWR: return "SIGPWR";
+        case SIGSYS: return "SIGSYS";
+        case SIGSTKFLT: return "SIGSTKFLT";
+        default: return nullptr;
+    }
+}
+
+// ---- the OOM killer's count ----------------------------------------------------------------
+
+/// The file that counts OOM kills in the cgroup of `pid`: cgroup v2's memory.events, or cgroup
+/// v1's memory.oom_control (its memory hierarchy); empty when neither can be found.
+inline std::string oom_events_path(long pid) {
+    std::string groups, mounts;
+    if (!read_system_file("/proc/" + std::to_string(pid) + "/cgroup", &groups, 1u << 16)) return std::string();
+    read_system_file("/proc/self/mountinfo", &mounts, 1u << 20);
+    std::string v2_path, v1_path;
+    std::size_t at = 0;
+    while (at < groups.size()) {
+        std::size_t end = groups.find('\n', at);
+        if (end == std::string::npos) end = groups.size();
+        const std::string line = groups.substr(at, end - at);
+        at = end + 1;
+        const std::size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
+        if (b == std::string::npos) continue;
+        const std::string controllers = line.substr(a + 1, b - a - 1);
+        if (line.compare(0, a, "0") == 0 && controllers.empty()) v2_path = line.substr(b + 1);
+        else if (("," + controllers + ",").find(",memory,") != std::string::npos) v1_path = line.substr(b + 1);
+    }
+    // mountinfo: id parent dev root mountpoint options [optional...] - fstype source superoptions
+    auto mount_of = [&mounts](bool v2, const std::string& path) {
+        std::size_t pos = 0;
+        while (pos < mounts.size()) {
+            std::size_t end = mounts.find('\n', pos);
+            if (end == std::string::npos) end = mounts.size();
+            const std::string line = mounts.substr(pos, end - pos);
+            pos = end + 1;
+            std::vector<std::string> f;
+            for (std::size_t i = 0; i < line.size();) {
+                const std::size_t sp = std::min(line.find(' ', i), line.size());
+                f.push_back(line.substr(i, sp - i));
+                i = sp + 1;
+            }
+            std::size_t dash = 0;
+            while (dash < f.size() && f[dash] != "-") ++dash;
+            if (f.size() < 5 || dash + 3 > f.size()) continue;
+            const std::string& type = f[dash + 1];
+            const bool match = v2 ? type == "cgroup2" : (type == "cgroup" && ("," + f[dash + 3] + ",").find(",memory,") != std::string::npos);
+            if (!match) continue;
+            std::string rel = path;
+            const std::string& root = f[3];
+            if (root != "/" && rel.compare(0, root.size(), root) == 0) rel = rel.substr(root.size());
+            return f[4] + (rel == "/" ? std::string() : rel);
+        }
+        return std::string();
+    };
+    struct stat st;
+    if (!v2_path.empty()) {
+        const std::string dir = mount_of(true, v2_path);
+        if (!dir.empty() && stat((dir + "/memory.events").c_str(), &st) == 0) return dir + "/memory.events";
+    }
+    if (!v1_path.empty()) {
+        const std::string dir = mount_of(false, v1_path);
+        if (!dir.empty() && stat((dir + "/memory.oom_control").c_str(), &st) == 0) return dir + "/memory.oom_control";
+    }
+    return std::string();
+}
+
+/// oom_kill + oom_group_kill in the file; -1 when it cannot be read.
+inline long long read_oom_kills(const std::string& path) {
+    std::string text;
+    if (path.empty() || !read_system_file(path, &text, 1u << 14)) return -1;
+    long long total = -1;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        std::size_t end = text.find('\n', at);
+        if (end == std::string::npos) end = text.size();
+        const std::string line = text.substr(at, end - at);
+        at = end + 1;
+        for (const char* key : {"oom_kill ", "oom_group_kill "}) {
+            if (line.compare(0, std::strlen(key), key) == 0) total = std::max(total, 0LL) + std::atoll(line.c_str() + std::strlen(key));
+        }
+    }
+    return total;
+}
+
+// ---- the module list, from /proc/<pid>/maps and the ELF files --------------------------------
+
+/// A file's identity as the dump needs it (read once per file).
+struct elf_file_identity {
+    bool elf = false;
+    std::string codeview;  // "BpEL" + build id; empty when it has none
+    std::string soname;
+};
+
+/// Reads the build id (PT_NOTE, NT_GNU_BUILD_ID) and DT_SONAME of the ELF file open at `fd`.
+inline elf_file_identity read_elf_file_identity(int fd) {
+    elf_file_identity id;
+    auto read_at = [fd](std::uint64_t off, void* buf, std::size_t n) {
+        return pread(fd, buf, n, static_cast<off_t>(off)) == static_cast<ssize_t>(n);
+    };
+    ElfW(Ehdr) eh;
+    if (!read_at(0, &eh, sizeof(eh)) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != (sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32) || eh.e_phentsize != sizeof(ElfW(Phdr)) ||
+        eh.e_phnum == 0 || eh.e_phnum > 256) {
+        return id;
+    }
+    id.elf = true;
+    std::vector<ElfW(Phdr)> ph(eh.e_phnum);
+    if (!read_at(eh.e_phoff, ph.data(), ph.size() * sizeof(ElfW(Phdr)))) return id;
+    for (const auto& p : ph) {
+        if (p.p_type != PT_NOTE || !id.codeview.empty()) continue;
+        std::string notes(static_cast<std::size_t>(std::min<std::uint64_t>(p.p_filesz, 65536)), '\0');
+        if (!read_at(p.p_offset, &notes[0], notes.size())) continue;
+        for (std::size_t off = 0; off + 12 <= notes.size();) {
+            std::uint32_t namesz, descsz, type;
+            std::memcpy(&namesz, &notes[off], 4);
+            std::memcpy(&descsz, &notes[off + 4], 4);
+            std::memcpy(&type, &notes[off + 8], 4);
+            const std::size_t name_at = off + 12;
+            const std::size_t desc_at = name_at + ((namesz + 3u) & ~3u);
+            const std::size_t next = desc_at + ((descsz + 3u) & ~3u);
+            if (next > notes.size() || next <= off) break;
+            if (type == NT_GNU_BUILD_ID && namesz == 4 && std::memcmp(&notes[name_at], "GNU", 4) == 0 && descsz > 0) {
+                const std::uint32_t sig = minidump::k_cv_signature_elf;
+                id.codeview.assign(reinterpret_cast<const char*>(&sig), 4);
+                id.codeview.append(&notes[desc_at], std::min<std::size_t>(descsz, sigsafe::k_max_build_id));
+                break;
+            }
+            off = next;
+        }
+    }
+    // DT_SONAME: DT_STRTAB is an address; the PT_LOAD segment holding it gives its file offset.
+    auto file_offset = [&ph](std::uint64_t vaddr, std::uint64_t* out) {
+        for (const auto& p : ph) {
+            if (p.p_type == PT_LOAD && vaddr >= p.p_vaddr && vaddr < p.p_vaddr + p.p_filesz) {
+                *out = vaddr - p.p_vaddr + p.p_offset;
+                return true;
+            }
+        }
+        return false;
+    };
+    for (const auto& p : ph) {
+        if (p.p_type != PT_DYNAMIC) continue;
+        std::vector<ElfW(Dyn)> dyn(static_cast<std::size_t>(std::min<std::uint64_t>(p.p_filesz, 16384) / sizeof(ElfW(Dyn))));
+        if (dyn.empty() || !read_at(p.p_offset, dyn.data(), dyn.size() * sizeof(ElfW(Dyn)))) break;
+        std::uint64_t strtab = 0, name = ~0ull, strtab_off = 0;
+        for (const auto& d : dyn) {
+            if (d.d_tag == DT_NULL) break;
+            if (d.d_tag == DT_STRTAB) strtab = d.d_un.d_ptr;
+            if (d.d_tag == DT_SONAME) name = d.d_un.d_val;
+        }
+        if (name == ~0ull || !file_offset(strtab, &strtab_off)) break;
+        char buf[256] = {};
+        const ssize_t got = pread(fd, buf, sizeof(buf) - 1, static_cast<off_t>(strtab_off + name));
+        if (got > 0) id.soname.assign(buf, strnlen(buf, static_cast<std::size_t>(got)));
+        break;
+    }
+    return id;
+}
+
+/// What the helper keeps while the application runs, and reads once it has gone.
+class exit_watch {
+public:
+    /// At the helper's start, with the application alive: its start time, a pidfd, its
+    /// cgroup's OOM count and its modules. False when there is nothing to watch.
+    bool begin(long pid) {
+        pid_ = pid;
+        proc_stat_facts st;
+        if (pid <= 0 || !read_proc_stat(pid, &st)) return false;
+        start_time_ = st.start_time;
+        pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+        oom_path_ = oom_events_path(pid);
+        oom_kills_ = oom_baseline_ = read_oom_kills(oom_path_);
+        refresh();
+        return true;
+    }
+    ~exit_watch() {
+        if (pidfd_ >= 0) close(pidfd_);
+    }
+
+    /// While the application runs (every k_exit_watch_refresh_ms): the OOM count's baseline,
+    /// and the module list when the memory map has changed (a file is read once).
+    void refresh() {
+        const auto t0 = std::chrono::steady_clock::now();
+        const long long kills = read_oom_kills(oom_path_);
+        if (kills >= 0) {
+            // The baseline is the count one look earlier: a kill in the middle of this look
+            // (the socket's end not yet seen) is still counted as new at the end.
+            oom_baseline_ = oom_kills_ >= 0 ? oom_kills_ : kills;
+            oom_kills_ = kills;
+        }
+        std::string maps;
+        if (read_system_file("/proc/" + std::to_string(pid_) + "/maps", &maps, 16u << 20) && !maps.empty() && maps != maps_) {
+            maps_.swap(maps);
+            parse_modules();
+        }
+        last_refresh_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    long pid() const { return pid_; }
+    int pidfd() const { return pidfd_; }
+    unsigned long long start_time() const { return start_time_; }
+    const std::string& maps() const { return maps_; }
+    const std::vector<exit_dump_module>& modules() const { return modules_; }
+    const std::string& oom_path() const { return oom_path_; }
+    /// The OOM count the end is compared with (-1: unknown).
+    long long oom_baseline() const { return oom_baseline_; }
+    long long last_refresh_ns() const { return last_refresh_ns_; }
+    /// A crash dump of the application was handed over (whatever became of it): its end is
+    /// the crash's, never an abnormal exit.
+    void crash_handed_off() { crash_handed_off_ = true; }
+    bool crash_was_handed_off() const { return crash_handed_off_; }
+
+private:
+    void parse_modules() {
+        struct line_t {
+            std::uint64_t lo, hi, offset, inode;
+            unsigned major, minor;
+            std::string path;
+        };
+        std::vector<line_t> lines;
+        std::size_t at = 0;
+        while (at < maps_.size()) {
+            std::size_t end = maps_.find('\n', at);
+            if (end == std::string::npos) end = maps_.size();
+            const std::string text = maps_.substr(at, end - at);
+            at = end + 1;
+            line_t l;
+            unsigned long long lo = 0, hi = 0, off = 0, ino = 0;
+            char perms[8];
+            int path_at = 0;
+            if (std::sscanf(text.c_str(), "%llx-%llx %7s %llx %x:%x %llu %n", &lo, &hi, perms, &off, &l.major, &l.minor, &ino, &path_at) < 7) {
+                continue;
+            }
+            l.lo = lo;
+            l.hi = hi;
+            l.offset = off;
+            l.inode = ino;
+            if (path_at > 0 && static_cast<std::size_t>(path_at) < text.size()) l.path = text.substr(static_cast<std::size_t>(path_at));
+            lines.push_back(l);
+        }
+        std::vector<exit_dump_module> out;
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            const line_t& l = lines[i];
+            if (l.offset != 0 || l.inode == 0 || l.path.empty() || l.path[0] != '/') continue;
+            if (l.path.size() >= 10 && l.path.compare(l.path.size() - 10, 10, " (deleted)") == 0) continue;
+            std::uint64_t end = l.hi;
+            for (std::size_t j = i + 1; j < lines.size(); ++j) {
+                if (lines[j].inode != l.inode || lines[j].major != l.major || lines[j].minor != l.minor) continue;
+                if (lines[j].offset == 0) break;  // the same file mapped again: another module
+                end = std::max(end, lines[j].hi);
+            }
+            const std::string key = std::to_string(l.major) + ":" + std::to_string(l.minor) + ":" + std::to_string(l.inode);
+            auto found = files_.find(key);
+            if (found == files_.end()) found = files_.emplace(key, identify(l.path, l.major, l.minor, l.inode, l.lo, l.hi)).first;
+            if (!found->second.elf) continue;
+            exit_dump_module m;
+            m.base = l.lo;
+            m.size = static_cast<std::uint32_t>(std::min<std::uint64_t>(end - l.lo, 0xffffffffu));
+            m.codeview = found->second.codeview;
+            // Named as Breakpad and dump_syms name it: the folder plus the DT_SONAME.
+            m.name = found->second.soname.empty() ? l.path : l.path.substr(0, l.path.rfind('/') + 1) + found->second.soname;
+            out.push_back(m);
+        }
+        modules_.swap(out);
+    }
+
+    /// The file behind a mapping: by its path when that is still the same file (device and
+    /// inode), else through /proc/<pid>/map_files (privileged); not an ELF file when neither.
+    elf_file_identity identify(const std::string& path, unsigned major_dev, unsigned minor_dev, std::uint64_t inode, std::uint64_t lo,
+                               std::uint64_t hi) const {
+        elf_file_identity none;
+        auto same = [&](int fd) {
+            struct stat st;
+            return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == inode && major(st.st_dev) == major_dev &&
+                   minor(st.st_dev) == minor_dev;
+        };
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd >= 0 && !same(fd)) {
+            close(fd);
+            fd = -1;
+        }
+        if (fd < 0) {
+            char name[96];
+            std::snprintf(name, sizeof(name), "/proc/%ld/map_files/%llx-%llx", pid_, static_cast<unsigned long long>(lo),
+                          static_cast<unsigned long long>(hi));
+            fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+            if (fd >= 0 && !same(fd)) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        if (fd < 0) return none;
+        elf_file_identity id = read_elf_file_identity(fd);
+        close(fd);
+        return id;
+    }
+
+    long pid_ = 0;
+    int pidfd_ = -1;
+    unsigned long long start_time_ = 0;
+    std::string oom_path_;
+    long long oom_kills_ = -1;
+    long long oom_baseline_ = -1;
+    std::string maps_;
+    std::vector<exit_dump_module> modules_;
+    std::map<std::string, elf_file_identity> files_;
+    long long last_refresh_ns_ = 0;
+    bool crash_handed_off_ = false;
+};
+
+
+// ---- the report ------------------------------------------------------------------------------
+
+/// The application's context store in the region, checked to lie inside it.
+inline bool region_context_store(sigsafe::region_header* region, sigsafe::context_store* out) {
+    return region != nullptr && region->context_offset != 0 && region->context_offset + region->context_size <= region->region_size &&
+           sigsafe::context_attach(out, reinterpret_cast<sigsafe::u8*>(region) + region->context_offset);
+}
+
+/// The annotations exactly as a crash dump carries them (dumper_linux.hpp, add_crashpad_info):
+/// every annotation slot but the heads of long values, whose parts (key__1, ...) are slots too.
+inline std::vector<std::pair<std::string, std::string>> region_annotations(const sigsafe::context_store* cs) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::vector<sigsafe::slot_copy> copy(1);  // large: not on the stack
+    sigsafe::slot_copy* c = copy.data();
+    for (sigsafe::u32 i = 0; i < cs->header->slot_capacity; ++i) {
+        if (!sigsafe::context_read_slot(cs, i, c) || c->kind != sigsafe::sk_annotation || (c->flags & sigsafe::sf_split)) continue;
+        out.emplace_back(std::string(c->key, c->key_length), std::string(c->value, c->value_length));
+    }
+    return out;
+}
+
+/// The context stream's text (user, tags, attachments, breadcrumbs), as a crash dump's.
+inline std::string region_context_text(const sigsafe::context_store* cs) {
+    std::string buf(static_cast<std::size_t>(sigsafe::context_dump_bound(cs)) + 1024, '\0');
+    sigsafe::text t;
+    t.reset(&buf[0], buf.size());
+    std::vector<sigsafe::slot_copy> slot(1);
+    std::vector<sigsafe::breadcrumb_entry> entry(1);
+    std::vector<char> path(limits::attachment_path + 1);
+    sigsafe::context_write_text(cs, &t, slot.data(), entry.data(), path.data(), path.size());
+    buf.resize(t.size);
+    return buf;
+}
+
+/// What start() wrote into the dump image and every dump of this process starts with
+/// (start_linux.hpp, write_static_image): SystemInfo with its CSD text, cpuinfo, lsb-release,
+/// auxv. Read from the region's image; every offset checked. False without SystemInfo.
+inline bool region_static_streams(sigsafe::region_header* region, exit_dump_input* in) {
+    if (region == nullptr || region->image_offset == 0 || region->image_offset + region->image_capacity > region->region_size) return false;
+    const auto* image = reinterpret_cast<const std::uint8_t*>(region) + region->image_offset;
+    const std::uint64_t cap = region->image_capacity;
+    minidump::header h;
+    if (cap < sizeof(h)) return false;
+    std::memcpy(&h, image, sizeof(h));
+    if (h.signature != minidump::k_signature || h.stream_directory_rva + std::uint64_t{h.stream_count} * sizeof(minidump::directory) > cap) return false;
+    bool system = false;
+    for (std::uint32_t i = 0; i < h.stream_count && i < 64; ++i) {
+        minidump::directory d;
+        std::memcpy(&d, image + h.stream_directory_rva + i * sizeof(d), sizeof(d));
+        if (std::uint64_t{d.location.rva} + d.location.data_size > cap) continue;
+        const char* data = reinterpret_cast<const char*>(image) + d.location.rva;
+        if (d.stream_type == minidump::stream_system_info && d.location.data_size >= sizeof(minidump::system_info) && !system) {
+            system = true;
+            std::memcpy(&in->system, data, sizeof(in->system));
+            std::uint32_t bytes = 0;
+            const std::uint64_t csd = in->system.csd_version_rva;
+            if (csd != 0 && csd + 4 <= cap) std::memcpy(&bytes, image + csd, 4);
+            for (std::uint64_t k = 0; csd != 0 && k + 1 < bytes && csd + 4 + k + 2 <= cap; k += 2) {
+                std::uint16_t unit = 0;
+                std::memcpy(&unit, image + csd + 4 + k, 2);
+                in->csd_version.push_back(unit < 0x80 ? static_cast<char>(unit) : '?');
+            }
+            in->system.csd_version_rva = 0;
+        } else if (d.stream_type == minidump::stream_linux_cpu_info || d.stream_type == minidump::stream_linux_lsb_release ||
+                   d.stream_type == minidump::stream_linux_auxv) {
+            in->extra_streams.emplace_back(d.stream_type, std::string(data, d.location.data_size));
+        }
+    }
+    return system;
+}
+
+/// Writes the abnormal-exit report of the application that `watch` watched into pending/ and
+/// hands it to the service (metadata, attachments, sending). False (logged) when it could not.
+inline bool write_abnormal_exit_report(helper_service* service, sigsafe::region_header* region, const exit_watch& watch,
+                                       const exit_cause& cause, bool oom) {
+    exit_dump_input in;
+    std::string notes = "abnormal exit: the process had ended when this dump was built (by the helper): no thread registers, "
+                        "stacks or memory; the module list is the helper's last look at the memory map\n";
+    if (!region_static_streams(region, &in)) {
+        notes += "system info: not found in the shared region\n";
+        in.system.processor_architecture = sigsafe::k_md_processor_architecture;
+        in.system.platform_id = minidump::k_platform_linux;
+    }
+    in.modules = watch.modules();
+    in.process_id = static_cast<std::uint32_t>(watch.pid());
+    in.exception_thread_id = static_cast<std::uint32_t>(watch.pid());  // the main thread: no other is known
+    in.time_date_stamp = static_cast<std::uint32_t>(std::time(nullptr));
+    in.exception_code = cause.what == exit_cause::by_signal ? static_cast<std::uint32_t>(cause.signo) : minidump::k_exception_abnormal_exit;
+    const std::string id = new_uuid();
+    parse_guid(id, &in.report_id);
+    parse_guid(service->client_id(), &in.client_id);
+    sigsafe::context_store cs{};
+    if (region_context_store(region, &cs)) {
+        in.annotations = region_annotations(&cs);
+        const std::string context = region_context_text(&cs);
+        if (!context.empty()) in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_crashdrop_context), context);
+    } else {
+        notes += "annotations and context: the shared region holds no readable context store\n";
+    }
+    // What ended it, as annotations (their names are the report's; crash_kind wins over the
+    // exception code when the kind is read back, read_dump_context).
+    std::vector<std::pair<std::string, std::string>> facts = {{k_crash_kind_field, report_kind_name(report_kind::abnormal_exit)}};
+    facts.emplace_back("exit_reason", oom ? "oom_kill" : cause.what == exit_cause::by_signal ? "signal" : "unknown");
+    if (cause.what == exit_cause::by_signal) {
+        const char* name = exit_signal_name(cause.signo);
+        facts.emplace_back("exit_signal", name != nullptr ? name : std::to_string(cause.signo));
+    }
+    facts.emplace_back("exit_cause_source", cause.source);
+    for (auto& f : facts) {
+        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
+                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
+                             in.annotations.end());
+        in.annotations.push_back(f);
+    }
+    if (!watch.maps().empty()) in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_linux_maps), watch.maps());
+    in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_crashdrop_writer_errors), notes);
+    std::string error;
+    const std::string dump = build_exit_dump(in, &error);
+    if (dump.empty() || !write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
+        service->log("abnormal exit: the report could not be stored: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = static_cast<std::time_t>(in.time_date_stamp);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
+    service->persisted(r);
+    return true;
+}
+
+// ---- the decision ----------------------------------------------------------------------------
+
+/// The application has gone (its socket closed): was that an abnormal exit? The one place
+/// that decides, and records the run and writes the report when it was. Not one when: stop()
+/// detached it first; a crash dump was handed over (the crash is the report and the run's
+/// end); the exit hooks marked a normal exit; it did not end (it exec'd); it exited by status
+/// (`_exit(n)`, however non-zero). One when it died by a signal (SIGKILL, SIGTERM's default
+/// action, a crash signal whose dump never came), or when its end could not be read at all
+/// (reaped before the helper looked, on a kernel that keeps no exit code for a pidfd): then the
+/// report says exit_reason=unknown - nothing is lost, at the price of a report for an _exit(n)
+/// that lost the race - but the run is not recorded (it reads unknown: such a run must not count
+/// towards consecutive_crashes()). OOM when the cgroup's OOM-kill count rose and the signal was
+/// SIGKILL (or unknown). Returns the outcome recorded (unknown: none).
+inline RunOutcome settle_application_end(helper_service* service, sigsafe::region_header* region, exit_watch* watch) {
+    if (region == nullptr || watch == nullptr || watch->pid() <= 0) return RunOutcome::unknown;
+    if (region->app_detached.load(std::memory_order_acquire) != 0) {
+        service->log("the application detached (stop()): not an abnormal exit");
+        return RunOutcome::unknown;
+    }
+    const std::uint64_t handoff = region->handoff.load(std::memory_order_acquire);
+    if (watch->crash_was_handed_off() || (region->signo != 0 && sigsafe::handoff_state_of(handoff) != sigsafe::hs_idle)) {
+        return RunOutcome::unknown;  // the crash's dump is the report; the run was recorded crashed
+    }
+    if (region->exit_state.load(std::memory_order_acquire) == sigsafe::exit_clean) return RunOutcome::unknown;
+    const exit_cause cause = read_exit_cause(watch->pid(), watch->start_time(), watch->pidfd());
+    if (cause.what == exit_cause::still_running) {
+        service->log("the application's socket closed but it runs on (it exec'd): not an exit");
+        return RunOutcome::unknown;
+    }
+    if (cause.what == exit_cause::by_status) {
+        service->log("the application exited with status " + std::to_string(cause.status) +
+                     " without its exit hooks (_exit, or exit from a forked copy): not an abnormal exit");
+        return RunOutcome::unknown;
+    }
+    const long long kills = read_oom_kills(watch->oom_path());
+    const bool oom = kills >= 0 && watch->oom_baseline() >= 0 && kills > watch->oom_baseline() &&
+                     (cause.what == exit_cause::unknown || cause.signo == SIGKILL);
+    const char* name = cause.what == exit_cause::by_signal ? exit_signal_name(cause.signo) : nullptr;
+    service->log("abnormal exit of process " + std::to_string(watch->pid()) + ": " +
+                 (cause.what == exit_cause::by_signal ? "killed by " + (name != nullptr ? std::string(name) : "signal " + std::to_string(cause.signo))
+                                                      : "ended without a normal exit, how unknown") +
+                 (oom ? " (the OOM killer: oom_kill rose in " + watch->oom_path() + ")" : "") + " [" + cause.source + "]");
+    // Recorded only when known: a run whose end could not be read may have been an _exit(n),
+    // and must not push an application into its crash-loop safe mode; it reads unknown.
+    const bool known = cause.what == exit_cause::by_signal || oom;
+    std::string error;
+    if (known && !record_run_end(service->db().root(), watch->pid(), RunOutcome::abnormal_exit, &error) && !error.empty()) {
+        service->log("could not record the abnormally ended run: " + error);
+    }
+    write_abnormal_exit_report(service, region, *watch, cause, oom);
+    return known ? RunOutcome::abnormal_exit : RunOutcome::unknown;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
+// ---- end crashdrop/helper/exit_watch_linux.hpp ----
 // ---- begin crashdrop/helper/hang_watch_linux.hpp ----
 // crashdrop/helper/hang_watch_linux.hpp - the helper's side of hang reports (Linux): it reads
 // the watched thread's heartbeat count in the shared region while it serves the application
@@ -12340,13 +13349,39 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+    // Abnormal exits (exit_watch_linux.hpp): what the helper keeps while the application lives.
+    exit_watch watch;
+    const bool watching = region != nullptr && socket_fd >= 0 && service->config().report_abnormal_exits && watch.begin(region->app_pid);
+    if (watching) {
+        service->log("watching for an abnormal exit: " + std::to_string(watch.modules().size()) + " modules, OOM count " +
+                     (watch.oom_path().empty() ? std::string("not found") : "in " + watch.oom_path()) + ", look took " +
+                     std::to_string(watch.last_refresh_ns() / 1000) + " us");
+    } else if (region != nullptr && socket_fd >= 0) {
+        service->log(service->config().report_abnormal_exits ? "abnormal exits: not watched (the application had already ended)"
+                                                             : "abnormal exits: not watched (report_abnormal_exits is off, or only_this_module)");
+    }
+    // Hangs (hang_watch_linux.hpp): woken more often than the exit watch's refresh needs.
     hang_watch hangs(service, region, service->config().hang_timeout_ms);
+    const int hang_poll_ms = hangs.poll_timeout_ms();
+    const int poll_ms = hang_poll_ms >= 0 ? hang_poll_ms : watching ? k_exit_watch_refresh_ms : -1;
+    timespec refreshed{};
+    clock_gettime(CLOCK_MONOTONIC, &refreshed);
     while (socket_fd >= 0) {
         pollfd fds[2] = {{socket_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-        const int n = poll(fds, sigfd >= 0 ? 2 : 1, hangs.poll_timeout_ms());
+        const int n = poll(fds, sigfd >= 0 ? 2 : 1, poll_ms);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
         hangs.tick();
+        if (n == 0) {
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            const long long since_ms = (now.tv_sec - refreshed.tv_sec) * 1000LL + (now.tv_nsec - refreshed.tv_nsec) / 1000000;
+            if (watching && since_ms >= k_exit_watch_refresh_ms - 10) {
+                watch.refresh();
+                refreshed = now;
+            }
+            continue;
+        }
         if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
             service->log("SIGTERM: finishing");
             break;
@@ -12357,7 +13392,10 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
+                // During a hang episode the run ended hung (recorded first: the first recorded end
+                // wins over settle_application_end's abnormal_exit, whose report is still written).
                 record_hung_run(service, region, hangs);
+                if (watching) settle_application_end(service, region, &watch);
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
@@ -12366,6 +13404,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 report_claim claim;
                 std::string memory_copy, why;
                 const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (region->signo != 0) watch.crash_handed_off();  // its end is the crash's, whatever became of the dump
                 if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
                     // A crash (not write_dump()): the run ends crashed, recorded before the
                     // answer lets the application die, so the next start() reads it.
@@ -14909,6 +15948,9 @@ inline void release_resources(sigsafe::linux_state* g, bool unmap = true) {
         if (fd >= 0) close(fd);
         fd = -1;
     };
+    // Detached first: the helper then takes the end of the socket for stop(), never for an
+    // abnormal exit of the process.
+    if (g->header != nullptr) g->header->app_detached.store(1, std::memory_order_release);
     const int sock = g->helper_sock.exchange(-1, std::memory_order_acq_rel);
     if (sock >= 0) close(sock);  // the helper sees the end of the socket, finishes its uploads and exits
     close_fd(g->pending_dirfd);
@@ -16155,8 +17197,20 @@ CRASHDROP_NAMESPACE_END
 // pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
 // Linux (helper/service.hpp). The helper exits once the application has, after trying what
 // is due.
+// Beyond crashes (issue 14): with hang_timeout_ms the wait times out every quarter of it (at
+// most 250 ms) and the helper reads heartbeat()'s count; a watched thread that stood still that
+// long gets one hang report per episode (MiniDumpWriteDump of the live process, the thread's own
+// context in the exception stream). With report_abnormal_exits the helper keeps the module
+// list (looked at once a second); when the process handle signals without a crash, a normal
+// exit or stop(), it writes an abnormal_exit report (build_exit_dump) naming the exit code.
 // Context: implementation TU; start() (launch) and the helper process (ordinary code).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>  // __cpuid
+#else
+#include <cpuid.h>  // __get_cpuid: static inline functions only
+#endif
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -16357,21 +17411,63 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
+/// `kind` becomes the dump's annotation crash_kind (a hang dump passes report_kind::hang).
+/// `extra`: annotations the helper adds (a hang report's hang_thread...); they replace the
+/// application's own of the same name (a key listed twice would be ambiguous to readers).
 inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
-                           std::string* dump) {
+                           report_kind kind, std::string* dump, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
+    for (const auto& e : extra) {
+        annotations.erase(std::remove_if(annotations.begin(), annotations.end(),
+                                         [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
+                          annotations.end());
+        annotations.push_back(e);
+    }
     minidump::guid report_id{}, client_id{};
     parse_guid(id, &report_id);
     parse_guid(service->client_id(), &client_id);
     std::string error;
     std::size_t filled = 0;
     if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
-    if (!dump_append_crashpad_info(dump, report_id, client_id, annotations, &error)) service->log("annotations: " + error);
+    if (!dump_append_crashpad_info(dump, report_id, client_id, kind, annotations, &error)) service->log("annotations: " + error);
     if (!context_text.empty() && !dump_append_stream(dump, minidump::stream_crashdrop_context, context_text, &error)) {
         service->log("context: " + error);
     }
+}
+
+/// dbghelp's MiniDumpWriteDump of the application (every thread, sigsafe::k_dump_type) into
+/// *dump, through a temporary file in `folder`. false (logged) when it fails.
+inline bool win_minidump(helper_service* service, HANDLE app, DWORD pid, MINIDUMP_EXCEPTION_INFORMATION* mei,
+                         const std::string& folder, const std::string& id, std::string* dump) {
+    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
+    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
+                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
+    write_dump_fn write_dump = nullptr;
+    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
+        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
+        return false;
+    }
+    // MiniDumpWriteDump into a temporary file, which is then read back (and amended by the
+    // caller, which writes it under its final name).
+    const std::string temp = path_join(folder, "." + id + ".dmp.helper.tmp");
+    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
+    if (file == INVALID_HANDLE_VALUE) {
+        service->log("cannot create " + temp + ": " + error_text(last_error()));
+        return false;
+    }
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, mei, nullptr, nullptr);
+    const int write_error = last_error();
+    CloseHandle(file);
+    if (!wrote || !read_whole_file(temp, dump, 1u << 31)) {
+        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
+        remove_file(temp);
+        return false;
+    }
+    remove_file(temp);
+    return true;
 }
 
 /// Writes the dump of the crashed application (or of the one that asked for a dump) into
@@ -16393,40 +17489,20 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     const std::string pending = service->db().pending_dir();
-    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
-    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
-                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
-    write_dump_fn write_dump = nullptr;
-    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
-        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
-        return false;
-    }
-    // MiniDumpWriteDump into a temporary file, which is then read back, amended and written
-    // under its final name.
-    const std::string temp = path_join(pending, "." + id + ".dmp.helper.tmp");
-    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
-                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
-    if (file == INVALID_HANDLE_VALUE) {
-        service->log("cannot create " + temp + ": " + error_text(last_error()));
-        return false;
-    }
     MINIDUMP_EXCEPTION_INFORMATION mei;
     mei.ThreadId = facts.crashed_tid;
     mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(facts.exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const DWORD pid = facts.app_pid;
-    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, facts.exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
-    const int write_error = last_error();
-    CloseHandle(file);
     std::string dump;
-    if (!wrote || !read_whole_file(temp, &dump, 1u << 31)) {
-        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
-        remove_file(temp);
-        return false;
-    }
-    remove_file(temp);
+    if (!win_minidump(service, app, facts.app_pid, facts.exception_pointers != 0 ? &mei : nullptr, pending, id, &dump)) return false;
     win_scrub_dump(service, app, &dump);
-    win_amend_dump(service, region, id, app, &dump);
+    // What the dump is, from the exception record MiniDumpWriteDump wrote (write_dump()'s code
+    // 0x0517A7ED: requested; an exception code: a crash).
+    Report written;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &written);
+    report_kind kind = report_kind::crash;
+    report_kind_from_name(written.kind, &kind);
+    win_amend_dump(service, region, id, app, kind, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
         service->log("could not write " + id + ".dmp: " + error);
@@ -16440,6 +17516,311 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
     *out = r;
     return true;
+}
+
+// ---- hangs (issue 14 part 5): the helper watches heartbeat()'s count ----------------------------
+
+/// How often the helper looks at the heartbeat count: a quarter of the timeout, at most 250 ms
+/// (a hang is seen at most that late).
+inline DWORD win_hang_poll_ms(int hang_timeout_ms) {
+    return static_cast<DWORD>(std::max(25, std::min(250, hang_timeout_ms / 4)));
+}
+
+/// Milliseconds of the system's interrupt time without the time it spent asleep or
+/// hibernating (QueryUnbiasedInterruptTime): a laptop's sleep is no hang.
+inline ULONGLONG win_awake_ms() {
+    ULONGLONG t = 0;
+    if (!QueryUnbiasedInterruptTime(&t)) return GetTickCount64();
+    return t / 10000u;  // 100 ns units
+}
+
+/// The watched thread's state as the helper last saw it.
+struct win_hang_watch {
+    std::uint64_t count = 0;          // the heartbeat count last seen
+    ULONGLONG moved_at = 0;           // win_awake_ms() when it last changed
+    bool beaten = false;              // the watched thread has beaten at least once
+    bool reported = false;            // this episode has its report (or its attempt failed)
+    bool active = false;              // the count has stood still for the timeout: a hang episode
+};
+
+/// Writes the hang report: a dump of the live application (every thread) whose exception stream
+/// names the watched thread with its own context (taken here with the thread suspended) and
+/// minidump::k_exception_hang, annotated hang_thread, hang_ms and crash_kind. *out gets its report.
+inline bool win_persist_hang(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD pid, DWORD tid,
+                             std::uint64_t hung_ms, Report* out) {
+    const std::string id = new_uuid();
+    const std::string pending = service->db().pending_dir();
+    HANDLE thread = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
+    if (thread == nullptr) {
+        service->log("hang: the watched thread " + std::to_string(tid) + " cannot be opened: " + error_text(last_error()));
+        return false;
+    }
+    // Suspended while its context is taken and the dump written: the exception stream's context
+    // and the stack in the thread list are then of one moment.
+    const bool suspended = SuspendThread(thread) != static_cast<DWORD>(-1);
+    alignas(16) CONTEXT context;
+    std::memset(&context, 0, sizeof(context));
+    context.ContextFlags = CONTEXT_FULL | CONTEXT_SEGMENTS | CONTEXT_FLOATING_POINT;
+    const bool have_context = suspended && GetThreadContext(thread, &context);
+    EXCEPTION_RECORD record;
+    std::memset(&record, 0, sizeof(record));
+    record.ExceptionCode = minidump::k_exception_hang;
+    record.ExceptionAddress = have_context ? reinterpret_cast<void*>(context.Rip) : nullptr;
+    record.NumberParameters = 1;
+    record.ExceptionInformation[0] = static_cast<ULONG_PTR>(hung_ms);
+    EXCEPTION_POINTERS pointers{&record, &context};
+    MINIDUMP_EXCEPTION_INFORMATION mei{tid, &pointers, FALSE};  // the record and context are the helper's
+    std::string dump;
+    const bool wrote = have_context && win_minidump(service, app, pid, &mei, pending, id, &dump);
+    if (!have_context) service->log("hang: the watched thread's context cannot be read: " + error_text(last_error()));
+    if (suspended) ResumeThread(thread);
+    CloseHandle(thread);
+    if (!wrote) return false;
+    win_scrub_dump(service, app, &dump);
+    const std::vector<std::pair<std::string, std::string>> extra = {
+        {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}};
+    win_amend_dump(service, region, id, app, report_kind::hang, &dump, extra);  // crash_kind=hang comes first
+    std::string error;
+    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = std::time(nullptr);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
+    *out = r;
+    return true;
+}
+
+/// Looks at the heartbeat count (after every wait): once the watched thread has beaten and
+/// the count has stood still for hang_timeout_ms, one hang report for the episode; a beat ends
+/// the episode.
+inline void win_check_hang(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD pid, win_hang_watch* w) {
+    const int timeout = service->config().hang_timeout_ms;
+    if (timeout <= 0) return;
+    const std::uint64_t count = region->heartbeats.load(std::memory_order_acquire);
+    const DWORD tid = region->watched_tid.load(std::memory_order_acquire);
+    const ULONGLONG now = win_awake_ms();
+    if (count != w->count || !w->beaten) {
+        if (count != w->count && w->active) service->log("hang over: the watched thread beats again");
+        w->beaten = count != 0 && tid != 0;
+        w->count = count;
+        w->moved_at = now;
+        w->reported = false;
+        w->active = false;
+        return;
+    }
+    const ULONGLONG still = now - w->moved_at;
+    if (still < static_cast<ULONGLONG>(timeout) || w->reported) return;
+    w->active = true;
+    w->reported = true;  // one report per episode, written or not
+    service->log("hang: the watched thread " + std::to_string(tid) + " has not beaten for " + std::to_string(still) + " ms");
+    Report r;
+    if (win_persist_hang(service, region, app, pid, tid, still, &r)) service->persisted(r);
+}
+
+// ---- the end of the application (issue 14 part 5) ----------------------------------------------
+// A terminated application's memory is gone by the time its handle signals (MiniDumpWriteDump
+// can no longer read it), so the helper keeps, while the application lives, what the
+// abnormal-exit report needs: its module list (looked at again at most once a second, read
+// anew only when it changed). The report is then built by build_exit_dump (minidump/exit_dump.hpp).
+
+/// How often the module list is looked at while the application runs.
+constexpr ULONGLONG k_module_refresh_ms = 1000;
+
+/// The application's modules as the helper last saw them.
+struct win_module_watch {
+    std::vector<HMODULE> handles;            // EnumProcessModulesEx's answer they were read from
+    std::vector<exit_dump_module> modules;
+    ULONGLONG looked_at = 0;                 // GetTickCount64(), 0: never
+};
+
+/// Reads the module list of the application (psapi's functions, exported by kernel32 as K32*),
+/// unless it is the one already held. Each module's PE TimeDateStamp, CheckSum and CodeView
+/// record come from its headers in the application's memory.
+inline void win_refresh_modules(HANDLE app, win_module_watch* w) {
+    using enum_fn = BOOL(WINAPI*)(HANDLE, HMODULE*, DWORD, DWORD*, DWORD);
+    struct module_info {  // psapi's MODULEINFO
+        void* base;
+        DWORD size;
+        void* entry;
+    };
+    using info_fn = BOOL(WINAPI*)(HANDLE, HMODULE, module_info*, DWORD);
+    using name_fn = DWORD(WINAPI*)(HANDLE, HMODULE, wchar_t*, DWORD);
+    static HMODULE kernel32 = GetModuleHandleW(L"kernel32.dll");
+    enum_fn enumerate = nullptr;
+    info_fn info = nullptr;
+    name_fn name = nullptr;
+    if (kernel32 == nullptr || !find_proc(kernel32, "K32EnumProcessModulesEx", &enumerate) ||
+        !find_proc(kernel32, "K32GetModuleInformation", &info) || !find_proc(kernel32, "K32GetModuleFileNameExW", &name)) {
+        return;
+    }
+    w->looked_at = GetTickCount64();
+    std::vector<HMODULE> handles(256);
+    DWORD needed = 0;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        if (!enumerate(app, handles.data(), static_cast<DWORD>(handles.size() * sizeof(HMODULE)), &needed, 0x03 /* LIST_MODULES_ALL */)) {
+            return;  // keeps what it had (the application may be ending)
+        }
+        if (needed <= handles.size() * sizeof(HMODULE)) break;
+        handles.resize(needed / sizeof(HMODULE) + 16);
+    }
+    handles.resize(std::min<std::size_t>(handles.size(), needed / sizeof(HMODULE)));
+    if (handles == w->handles) return;
+    std::vector<exit_dump_module> modules;
+    std::vector<wchar_t> path(32768);
+    for (HMODULE m : handles) {
+        module_info mi{};
+        if (!info(app, m, &mi, sizeof(mi))) continue;
+        exit_dump_module e;
+        e.base = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(mi.base));
+        e.size = mi.size;
+        const DWORD n = name(app, m, path.data(), static_cast<DWORD>(path.size()));
+        e.name = narrow(path.data(), n < path.size() ? n : 0);
+        // IMAGE_FILE_HEADER.TimeDateStamp (NT headers + 8) and the optional header's CheckSum (+64).
+        std::uint32_t nt = 0;
+        if (win_read_app_memory(app, e.base + k_pe_dos_lfanew, &nt, 4) && nt < e.size) {
+            win_read_app_memory(app, e.base + nt + 8, &e.time_date_stamp, 4);
+            win_read_app_memory(app, e.base + nt + 4 + k_pe_file_header_size + 64, &e.checksum, 4);
+        }
+        pe_read_codeview(win_read_app_memory, app, e.base, e.size, &e.codeview);
+        modules.push_back(e);
+    }
+    w->handles = handles;
+    w->modules = modules;
+}
+
+/// The system info stream of this machine (the helper runs beside the application): the
+/// processor (GetNativeSystemInfo, cpuid) and the Windows version (ntdll's RtlGetVersion, which
+/// no manifest hides).
+inline void win_system_info(minidump::system_info* si, std::string* csd_version) {
+    std::memset(si, 0, sizeof(*si));
+    SYSTEM_INFO sys;
+    GetNativeSystemInfo(&sys);
+    si->processor_architecture = minidump::k_arch_amd64;
+    si->processor_level = sys.wProcessorLevel;
+    si->processor_revision = sys.wProcessorRevision;
+    si->number_of_processors = static_cast<std::uint8_t>(std::min<DWORD>(255, sys.dwNumberOfProcessors));
+    si->platform_id = minidump::k_platform_windows;
+    using version_fn = LONG(WINAPI*)(OSVERSIONINFOEXW*);
+    static HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    version_fn get_version = nullptr;
+    OSVERSIONINFOEXW v;
+    std::memset(&v, 0, sizeof(v));
+    v.dwOSVersionInfoSize = sizeof(v);
+    if (ntdll != nullptr && find_proc(ntdll, "RtlGetVersion", &get_version) && get_version(&v) >= 0) {
+        si->major_version = v.dwMajorVersion;
+        si->minor_version = v.dwMinorVersion;
+        si->build_number = v.dwBuildNumber;
+        si->product_type = v.wProductType;
+        si->suite_mask = v.wSuiteMask;
+        *csd_version = narrow(v.szCSDVersion, wcsnlen(v.szCSDVersion, 128));
+    }
+    auto cpuid = [](unsigned leaf, std::uint32_t r[4]) {  // eax, ebx, ecx, edx
+#if defined(_MSC_VER) && !defined(__clang__)
+        int x[4] = {};
+        __cpuid(x, static_cast<int>(leaf));
+        for (int i = 0; i < 4; ++i) r[i] = static_cast<std::uint32_t>(x[i]);
+#else
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        __get_cpuid(leaf, &a, &b, &c, &d);
+        r[0] = a, r[1] = b, r[2] = c, r[3] = d;
+#endif
+    };
+    std::uint32_t regs[4] = {};
+    cpuid(0, regs);
+    si->cpu.x86.vendor_id[0] = regs[1];  // ebx, edx, ecx: "GenuineIntel"
+    si->cpu.x86.vendor_id[1] = regs[3];
+    si->cpu.x86.vendor_id[2] = regs[2];
+    cpuid(1, regs);
+    si->cpu.x86.version_information = regs[0];
+    si->cpu.x86.feature_information = regs[3];
+}
+
+/// The abnormal-exit report of an application that ended with `exit_code`: a minimal dump
+/// (build_exit_dump) of what the helper holds: system info, the modules last seen, an exception
+/// record (k_exception_abnormal_exit, the exit code as its first parameter), the annotations with
+/// crash_kind and exit_code, the context text (user, tags, breadcrumbs). *out gets its report.
+inline bool win_persist_abnormal_exit(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD exit_code,
+                                      const win_module_watch& modules, Report* out) {
+    const std::string id = new_uuid();
+    exit_dump_input in;
+    win_system_info(&in.system, &in.csd_version);
+    in.modules = modules.modules;
+    in.process_id = region->app_pid;
+    in.time_date_stamp = static_cast<std::uint32_t>(std::time(nullptr));
+    FILETIME created{}, ended{}, kernel{}, user{};
+    if (GetProcessTimes(app, &created, &ended, &kernel, &user)) {
+        const std::uint64_t t = (std::uint64_t{created.dwHighDateTime} << 32) | created.dwLowDateTime;  // 100 ns since 1601
+        const std::uint64_t k_1601_to_1970 = 116444736000000000ull;
+        if (t > k_1601_to_1970) in.process_create_time = static_cast<std::uint32_t>((t - k_1601_to_1970) / 10000000u);
+    }
+    in.exception_code = minidump::k_exception_abnormal_exit;
+    in.exception_parameters.push_back(exit_code);
+    // The one listed thread (no registers): the watched thread when heartbeat() named one, else
+    // the process id stands in (the helper knows no other thread of the application).
+    const std::uint32_t watched = region->watched_tid.load(std::memory_order_acquire);
+    in.exception_thread_id = watched != 0 ? watched : region->app_pid;
+    parse_guid(id, &in.report_id);
+    parse_guid(service->client_id(), &in.client_id);
+    std::string context_text;
+    win_read_store(region, &in.annotations, &context_text);
+    // What ended it, as annotations (the names the Linux helper gives them; these win over the
+    // application's own of the same name).
+    const std::vector<std::pair<std::string, std::string>> facts = {
+        {k_crash_kind_field, report_kind_name(report_kind::abnormal_exit)},
+        {"exit_reason", "terminated"},
+        {"exit_code", std::to_string(exit_code)},
+        {"exit_cause_source", "GetExitCodeProcess"}};
+    for (const auto& f : facts) {
+        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
+                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
+                             in.annotations.end());
+        in.annotations.push_back(f);
+    }
+    if (!context_text.empty()) in.extra_streams.emplace_back(minidump::stream_crashdrop_context, context_text);
+    in.extra_streams.emplace_back(minidump::stream_crashdrop_writer_errors,
+                                  "abnormal exit: the process had ended when this dump was built (by the helper): no thread registers, "
+                                  "stacks or memory; the module list is the helper's last look (at most " +
+                                      std::to_string(k_module_refresh_ms) + " ms old) at the application's modules\n");
+    std::string error;
+    const std::string dump = build_exit_dump(in, &error);
+    if (dump.empty()) {
+        service->log("abnormal exit: the report cannot be built: " + error);
+        return false;
+    }
+    if (!write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = std::time(nullptr);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
+    *out = r;
+    return true;
+}
+
+/// The application has gone without a crash handed off: a normal exit (exit_state says so: the
+/// exit hooks recorded clean_exit themselves) or not. Otherwise (TerminateProcess, ExitProcess
+/// called directly, a fault that never reached crashdrop's handlers) an abnormal-exit report
+/// when report_abnormal_exits is on, and the run ends hung when a hang episode was under way,
+/// else abnormal_exit.
+inline void win_app_ended(helper_service* service, sigsafe::region_header* region, HANDLE app, bool hang_active,
+                          const win_module_watch& modules) {
+    if (region->exit_state.load(std::memory_order_acquire) == sigsafe::exit_clean) return;
+    DWORD code = 0;
+    const bool have_code = GetExitCodeProcess(app, &code) != 0;
+    service->log("the application ended without a normal exit" + (have_code ? " (exit code " + std::to_string(code) + ")" : std::string()));
+    record_run_end(service->db().root(), static_cast<long>(region->app_pid), hang_active ? RunOutcome::hung : RunOutcome::abnormal_exit);
+    if (!service->config().report_abnormal_exits) return;
+    Report r;
+    if (win_persist_abnormal_exit(service, region, app, code, modules, &r)) service->persisted(r);
 }
 
 /// The helper process: maps the region, reads its configuration, and serves the application
@@ -16459,10 +17840,24 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         helper_service service(config, custom);
         service.set_region(region);
         if (service.begin()) {
+            win_hang_watch hang;
+            win_module_watch modules;  // for an abnormal-exit report
+            bool crash_seen = false;   // a crash was handed off: its end is no abnormal exit
+            DWORD poll = config.hang_timeout_ms > 0 ? win_hang_poll_ms(config.hang_timeout_ms) : INFINITE;
+            if (config.report_abnormal_exits) {
+                poll = std::min<DWORD>(poll, static_cast<DWORD>(k_module_refresh_ms));
+                win_refresh_modules(h.app, &modules);
+            }
             for (;;) {
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
-                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
-                if (r == WAIT_OBJECT_0) {
+                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, poll);
+                if (r != WAIT_OBJECT_0 + 2) win_check_hang(&service, region, h.app, region->app_pid, &hang);
+                if (r != WAIT_OBJECT_0 + 2 && config.report_abnormal_exits && GetTickCount64() - modules.looked_at >= k_module_refresh_ms) {
+                    win_refresh_modules(h.app, &modules);
+                }
+                if (r == WAIT_TIMEOUT) {
+                    continue;
+                } else if (r == WAIT_OBJECT_0) {
                     // Only the hand-off that is waiting is taken (its number is in the word);
                     // one the application withdrew is left alone.
                     std::uint64_t word = region->handoff.load(std::memory_order_acquire);
@@ -16471,6 +17866,8 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                         !region->handoff.compare_exchange_strong(word, sigsafe::handoff_word(seq, sigsafe::hs_taken),
                                                                  std::memory_order_acq_rel)) {
                         service.log("crash event without a hand-off waiting (withdrawn by the application)");
+                        // A crash the application writes itself: its end is no abnormal exit either.
+                        crash_seen = crash_seen || region->exception_code != sigsafe::k_code_dump_requested;
                         continue;
                     }
                     win_handoff_facts facts;
@@ -16488,6 +17885,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     // A crash ends the run: recorded before the answer lets the application
                     // die, so the next start() reads it.
                     if (crashed) record_run_end(service.db().root(), static_cast<long>(facts.app_pid), RunOutcome::crashed);
+                    crash_seen = crash_seen || crashed;
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {
@@ -16499,6 +17897,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     service.requeue_all();
                 } else {
                     service.log(r == WAIT_OBJECT_0 + 2 ? "the application has gone" : "waiting failed: " + error_text(last_error()));
+                    if (r == WAIT_OBJECT_0 + 2 && !crash_seen) win_app_ended(&service, region, h.app, hang.active, modules);
                     break;
                 }
             }
@@ -17218,6 +18617,15 @@ private:
     const sigsafe::context_store* store_ = nullptr;
     bool counted_ = false;
 };
+
+/// The exit hooks (database/runs.hpp): a normal exit has begun; the helper, seeing the
+/// process end, sends no abnormal-exit report. Counted in like a setter, so a concurrent
+/// stop() cannot unmap the region under it; after stop() there is nothing to mark.
+inline void mark_region_exit_clean() {
+    const context_use use;
+    if (use.get() == nullptr) return;
+    if (sigsafe::region_header* r = live_region()) r->exit_state.store(sigsafe::exit_clean, std::memory_order_release);
+}
 }  // namespace detail
 
 Status add_extra_parameter(std::string_view key, std::string_view value) {

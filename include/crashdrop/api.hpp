@@ -95,8 +95,9 @@ CRASHDROP_API int run_helper(int argc, char** argv);
 // ---- callable from any thread; none of them from a signal handler.                       ----
 
 /// Sets an annotation (Electron's addExtraParameter): kept in every dump and report from now
-/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes or ends in
-/// "__<number>" (the names of long values' parts), or a value over limits::annotation_value;
+/// on. Error::invalid_argument for a key that is empty, longer than 39 bytes, ends in
+/// "__<number>" (the names of long values' parts) or is "crash_kind" (reserved: every dump
+/// names its report's kind under it), or a value over limits::annotation_value;
 /// Error::capacity_exceeded when the store is full; Error::not_started before start().
 CRASHDROP_API Status add_extra_parameter(std::string_view key, std::string_view value);
 

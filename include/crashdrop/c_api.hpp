@@ -150,7 +150,8 @@ CRASHDROP_C_API int crashdrop_prepare_thread(void);
 CRASHDROP_C_API int crashdrop_write_dump(char* path_out, size_t path_capacity);
 
 /* The context (limits and errors as in crashdrop/context.hpp and api.hpp): an annotation
- * (key 1 .. 39 bytes; a value over 255 bytes is kept as parts key__1, key__2, ...). */
+ * (key 1 .. 39 bytes, not "crash_kind", which names the report's kind in every dump; a value
+ * over 255 bytes is kept as parts key__1, key__2, ...). */
 CRASHDROP_C_API int crashdrop_add_extra_parameter(const char* key, const char* value);
 CRASHDROP_C_API int crashdrop_remove_extra_parameter(const char* key);
 /* A breadcrumb: category NULL is "default"; a level outside enum crashdrop_level is

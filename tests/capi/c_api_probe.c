@@ -215,6 +215,7 @@ static int run_api(void) {
     key40[40] = '\0';
     memset(key39, 'k', 39);
     key39[39] = '\0';
+    report("key_crash_kind", crashdrop_add_extra_parameter("crash_kind", "spoofed")); /* reserved */
     report("key40", crashdrop_add_extra_parameter(key40, "v"));
     report("key39", crashdrop_add_extra_parameter(key39, "v")); /* msg: still key40's */
     report("key_empty", crashdrop_add_extra_parameter("", "v"));

@@ -420,6 +420,9 @@ TEST_CASE("after crashdrop_start: errors - limits - crashdrop_last_error per thr
         CHECK(p["key_empty.rc"] == code(CRASHDROP_ERROR_INVALID_ARGUMENT));
         CHECK(p["key_null.rc"] == code(CRASHDROP_ERROR_INVALID_ARGUMENT));  // NULL is ""
         CHECK(p["value_null.rc"] == "0");
+        // crash_kind names the report's kind inside every dump: reserved, in C as in C++.
+        CHECK(p["key_crash_kind.rc"] == code(CRASHDROP_ERROR_INVALID_ARGUMENT));
+        CHECK(contains(p["key_crash_kind.msg"], "reserved"));
 
         // crashdrop_last_error() is per thread: a new thread starts with "" and its own failure
         // does not change the main thread's message.

@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     md::guid report{}, client{};
     std::string with_info = original;
     error.clear();
-    ok = cd::dump_append_crashpad_info(&with_info, report, client, annotations, &error);
+    ok = cd::dump_append_crashpad_info(&with_info, report, client, cd::report_kind::abnormal_exit, annotations, &error);
     check_outcome(ok, original, with_info, error);
     if (ok) {
         cd::dump_index index;
@@ -89,7 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (index.entries.size() < 4096) {
             crashdrop::Report r;
             if (!cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(with_info.data()), with_info.size(), &r)) std::abort();
-            if (r.annotations.count("fuzz.key") == 0 || r.annotations["fuzz.key"] != "value" || r.annotations.count("empty") == 0) {
+            if (r.annotations.count("fuzz.key") == 0 || r.annotations["fuzz.key"] != "value" || r.annotations.count("empty") == 0 ||
+                r.kind != "abnormal_exit") {
                 std::abort();
             }
         }

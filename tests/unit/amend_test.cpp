@@ -303,6 +303,70 @@ TEST_CASE("read_dump_context names the kind from the exception stream: requested
     CHECK(kind_of(true, 11) == "crash");                                   // SIGSEGV
     CHECK(kind_of(true, 0xC0000005u) == "crash");                          // EXCEPTION_ACCESS_VIOLATION
     CHECK(kind_of(false, 0) == "unset");  // no exception stream: left as it was
+    CHECK(kind_of(true, md::k_exception_hang) == "hang");                     // the helper's hang dump
+    CHECK(kind_of(true, md::k_exception_abnormal_exit) == "abnormal_exit");   // an exit with no code of its own
+}
+
+TEST_CASE("read_dump_context prefers the dump's crash_kind annotation to the exception code - and drops it from the annotations", "[amend][kind]") {
+    // A dump as the helper builds one for a process killed by SIGKILL: the exception code is
+    // the signal's number (a crash's code), the annotation says abnormal_exit.
+    auto read = [](const char* kind_value, std::uint32_t code) {
+        dump_builder b;
+        b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+        md::exception_stream es{};
+        es.exception.exception_code = code;
+        b.stream(md::stream_exception, as_bytes(&es, sizeof(es)));
+        std::string dump = b.finish();
+        std::vector<std::pair<std::string, std::string>> given = {{"prod", "p"}};
+        std::string error;
+        if (kind_value != nullptr) {
+            REQUIRE(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, cd::report_kind::crash, given, &error));
+            // Rewrite the value the writer put there (the entry's value string, 5 bytes "crash").
+            const std::size_t at = dump.find(std::string("\x05\0\0\0crash", 9));
+            REQUIRE(at != std::string::npos);
+            const std::uint32_t n = static_cast<std::uint32_t>(std::strlen(kind_value));
+            REQUIRE(n <= 5);
+            std::memcpy(&dump[at], &n, 4);
+            std::memcpy(&dump[at + 4], kind_value, n + 1);
+        }
+        crashdrop::Report r;
+        REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+        return r;
+    };
+    const crashdrop::Report killed = read("crash", 9);
+    CHECK(killed.kind == "crash");
+    CHECK(killed.annotations.count("crash_kind") == 0);
+    CHECK(killed.annotations.at("prod") == "p");
+    CHECK(read("hang", 9).kind == "hang");                                   // the annotation wins over SIGKILL's 9
+    CHECK(read("crash", md::k_exception_dump_requested).kind == "crash");    // ... and over write_dump()'s code
+    CHECK(read(nullptr, md::k_exception_dump_requested).kind == "requested"); // none: the code decides
+    // A value that names no kind (an older crashdrop let the application set one): the code
+    // decides, and the value stays an annotation.
+    const crashdrop::Report odd = read("odd", md::k_exception_hang);
+    CHECK(odd.kind == "hang");
+    CHECK(odd.annotations.at("crash_kind") == "odd");
+}
+
+TEST_CASE("dump_append_crashpad_info writes crash_kind first and leaves out an annotation of that name", "[amend][kind]") {
+    dump_builder b;
+    b.stream(md::stream_system_info, std::string(sizeof(md::system_info), '\0'));
+    std::string dump = b.finish();
+    std::string error;
+    REQUIRE(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, cd::report_kind::abnormal_exit,
+                                          {{"crash_kind", "spoofed"}, {"a", "1"}}, &error));
+    testsupport::minidump_file f;
+    REQUIRE(f.load_bytes(dump));
+    const auto info = get<md::crashpad_info>(f.stream_bytes(md::stream_crashpad_info), 0);
+    REQUIRE(get<std::uint32_t>(dump, info.simple_annotations.rva) == 2u);
+    const auto first = get<md::simple_string_dictionary_entry>(dump, info.simple_annotations.rva + 4);
+    auto utf8 = [&](std::uint32_t rva) { return dump.substr(rva + 4, get<std::uint32_t>(dump, rva)); };
+    CHECK(utf8(first.key) == "crash_kind");
+    CHECK(utf8(first.value) == "abnormal_exit");
+    CHECK(dump.find("spoofed") == std::string::npos);
+    crashdrop::Report r;
+    REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+    CHECK(r.kind == "abnormal_exit");
+    CHECK(r.annotations == std::map<std::string, std::string>{{"a", "1"}});
 }
 
 TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[amend]") {
@@ -315,13 +379,14 @@ TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[am
         {"prod", "MyGame"}, {"ver", "1.4.2"}, {"empty", ""}, {"utf8", "gr\xc3\xbc\xc3\x9f" "e = \"hi\""}, {"k", std::string(300, 'v')}};
     std::string dump = before;
     std::string error;
-    REQUIRE(cd::dump_append_crashpad_info(&dump, report, client, annotations, &error));
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, client, cd::report_kind::hang, annotations, &error));
     check_streams_kept(before, dump, {md::stream_crashpad_info});
 
     crashdrop::Report r;
     REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
     const std::map<std::string, std::string> expected(annotations.begin(), annotations.end());
-    CHECK(r.annotations == expected);
+    CHECK(r.annotations == expected);  // crash_kind is the report's kind, not an annotation
+    CHECK(r.kind == "hang");
 
     testsupport::minidump_file f;
     REQUIRE(f.load_bytes(dump));
@@ -332,12 +397,12 @@ TEST_CASE("the Crashpad info stream round-trips through read_dump_context", "[am
     CHECK(std::memcmp(&info.report_id, &report, sizeof(report)) == 0);
     CHECK(std::memcmp(&info.client_id, &client, sizeof(client)) == 0);
     CHECK(info.module_list.rva == 0u);
-    CHECK(info.simple_annotations.data_size == 4 + annotations.size() * 8);
-    CHECK(get<std::uint32_t>(dump, info.simple_annotations.rva) == annotations.size());
+    CHECK(info.simple_annotations.data_size == 4 + (annotations.size() + 1) * 8);  // and crash_kind
+    CHECK(get<std::uint32_t>(dump, info.simple_annotations.rva) == annotations.size() + 1);
 
     // A second info stream would make Breakpad reject the dump: refused.
     std::string again = dump;
-    CHECK_FALSE(cd::dump_append_crashpad_info(&again, report, client, {}, &error));
+    CHECK_FALSE(cd::dump_append_crashpad_info(&again, report, client, cd::report_kind::crash, {}, &error));
     CHECK(again == dump);
 }
 
@@ -352,13 +417,13 @@ TEST_CASE("the Crashpad info stream reads in minidump_dump with its annotations 
     const md::guid report = {0x83e6ce16u, 0xf67bu, 0x456cu, {0xad, 0x43, 0x22, 0xcb, 0x77, 0x18, 0x04, 0x19}};
     std::string dump = before;
     std::string error;
-    REQUIRE(cd::dump_append_crashpad_info(&dump, report, md::guid{}, {{"prod", "amend_test"}, {"ver", "7"}}, &error));
+    REQUIRE(cd::dump_append_crashpad_info(&dump, report, md::guid{}, cd::report_kind::requested, {{"prod", "amend_test"}, {"ver", "7"}}, &error));
     const std::string out = k_work + "/crashpad_info.dmp";
     REQUIRE(write_file(out, dump));
     const auto d = testsupport::minidump_dump(out);
     CHECK(d.run.out.find("MD_CRASHPAD_INFO_STREAM") != std::string::npos);
     CHECK(d.run.out.find("report_id = 83e6ce16-f67b-456c-ad43-22cb77180419") != std::string::npos);
-    CHECK(d.annotations == std::map<std::string, std::string>{{"prod", "amend_test"}, {"ver", "7"}});
+    CHECK(d.annotations == std::map<std::string, std::string>{{"crash_kind", "requested"}, {"prod", "amend_test"}, {"ver", "7"}});
     const auto sw = testsupport::run_process({testsupport::tools().stackwalk, "-m", out}, 120);
     CHECK(sw.exit_code() == 0);
     CHECK(sw.out == testsupport::run_process({testsupport::tools().stackwalk, "-m", path}, 120).out);
@@ -529,7 +594,7 @@ TEST_CASE("damaged dumps give an error and stay unchanged", "[amend]") {
         if (!c.index_ok) CHECK(dump == c.bytes);
         dump = c.bytes;
         error.clear();
-        CHECK(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, {{"k", "v"}}, &error) == c.index_ok);
+        CHECK(cd::dump_append_crashpad_info(&dump, md::guid{}, md::guid{}, cd::report_kind::crash, {{"k", "v"}}, &error) == c.index_ok);
         if (!c.index_ok) CHECK(dump == c.bytes);
     }
     CHECK(p.outside.empty());
@@ -558,7 +623,7 @@ TEST_CASE("randomly damaged dumps never crash the amender, and what it accepts s
         const bool ok = cd::dump_fill_codeview(&copy, &fake_process::read, &p, &error);
         if (!ok) CHECK(copy == dump);
         copy = dump;
-        if (cd::dump_append_crashpad_info(&copy, md::guid{}, md::guid{}, {{"k", "v"}}, &error)) {
+        if (cd::dump_append_crashpad_info(&copy, md::guid{}, md::guid{}, cd::report_kind::crash, {{"k", "v"}}, &error)) {
             ++accepted;
             cd::dump_index index;
             CHECK(cd::dump_read_index(copy, &index, &error));
@@ -706,5 +771,96 @@ TEST_CASE("scrubbing a damaged dump gives an error and changes nothing", "[amend
         } else {
             CHECK(dump.size() == before.size());
         }
+    }
+}
+
+// ---- the minimal dump of an ended process (minidump/exit_dump.hpp) ----------------------------
+
+namespace {
+
+/// An exit dump as the Linux helper builds one: this test binary as its only module, with its
+/// real build id, a signal as the exception code, annotations and a context stream.
+cd::exit_dump_input sample_exit_dump_input() {
+    cd::exit_dump_input in;
+    in.system.processor_architecture = CRASHDROP_ARCH_X86_64 ? md::k_arch_amd64 : md::k_arch_arm64;
+    in.system.number_of_processors = 2;
+    in.system.platform_id = md::k_platform_linux;
+    in.system.major_version = 6;
+    in.csd_version = "test kernel";
+    in.process_id = 4242;
+    in.time_date_stamp = 1700000000u;
+    in.exception_code = 9;  // SIGKILL
+    in.exception_thread_id = 4242;
+    in.annotations = {{"crash_kind", "abnormal_exit"}, {"exit_reason", "signal"}, {"exit_signal", "SIGKILL"}};
+    in.extra_streams = {{md::stream_crashdrop_context, "breadcrumb.1=1700000000|info|test|before the kill\n"},
+                        {md::stream_system_info, "a second SystemInfo is left out"}};
+    cd::exit_dump_module m;
+    m.base = 0x555555554000ull;
+    m.size = 0x20000;
+    m.name = "/opt/game/bin/game";
+    m.codeview = std::string("LEpB", 4) + std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14", 20);
+    in.modules.push_back(m);
+    return in;
+}
+
+}  // namespace
+
+TEST_CASE("an exit dump holds the modules, the exception, the annotations and the context, each stream once", "[exit_dump]") {
+    const std::string dump = cd::build_exit_dump(sample_exit_dump_input());
+    REQUIRE(!dump.empty());
+    cd::dump_index index;
+    std::string error;
+    REQUIRE(cd::dump_read_index(dump, &index, &error));
+    std::map<std::uint32_t, int> seen;
+    for (const auto& e : index.entries) {
+        ++seen[e.stream_type];
+        CHECK(std::uint64_t{e.location.rva} + e.location.data_size <= dump.size());
+    }
+    for (std::uint32_t type : std::vector<std::uint32_t>{3u, 4u, 6u, 7u, 15u, md::stream_crashpad_info, md::stream_crashdrop_context}) {
+        INFO(type);
+        CHECK(seen[type] == 1);
+    }
+    crashdrop::Report r;
+    REQUIRE(cd::read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r));
+    CHECK(r.annotations["exit_signal"] == "SIGKILL");
+    REQUIRE(r.breadcrumbs.size() == 1);
+    CHECK(r.breadcrumbs[0].message == "before the kill");
+    testsupport::minidump_file mf;
+    const std::string path = k_work + "/exit_dump.dmp";
+    REQUIRE(cd::write_file_atomic(k_work, "exit_dump.dmp", dump, false, nullptr));
+    REQUIRE(mf.load(path));
+    CHECK(mf.exception_thread() == 4242u);
+    REQUIRE(mf.modules().size() == 1);
+}
+
+TEST_CASE("an exit dump is accepted by minidump_stackwalk, minidump_dump and lldb", "[exit_dump]") {
+    const std::string dump = cd::build_exit_dump(sample_exit_dump_input());
+    REQUIRE(cd::write_file_atomic(k_work, "exit_dump_readers.dmp", dump, false, nullptr));
+    const std::string path = k_work + "/exit_dump_readers.dmp";
+    if (!testsupport::tools().breakpad) {
+        if (testsupport::tools().required) FAIL("Breakpad's readers are required but missing");
+        WARN("Breakpad's readers not found; skipped");
+        return;
+    }
+    const auto sw = testsupport::stackwalk(path, k_work + "/no-symbols");
+    INFO(sw.run.out << sw.run.err);
+    CHECK(sw.run.exit_code() == 0);
+    CHECK(sw.reason == "SIGKILL");
+    CHECK(sw.crash_thread == 0);
+    REQUIRE(sw.modules.size() == 1);
+    CHECK(sw.modules[0].debug_id == "0403020106050807090A0B0C0D0E0F100");
+    auto dd = testsupport::minidump_dump(path);
+    INFO(dd.run.out << dd.run.err);
+    // (minidump_dump exits 1 for every Linux dump, Breakpad's own too: none has a MemoryInfoList.)
+    CHECK(dd.run.out.find("MDRawModule") != std::string::npos);
+    CHECK(dd.thread_count == 1);  // the exception thread alone
+    CHECK(dd.annotations["crash_kind"] == "abnormal_exit");
+    if (testsupport::tools().has_lldb) {
+        const auto l = testsupport::lldb(path);
+        INFO(l.run.out << l.run.err);
+        CHECK(l.run.out.find("was loaded") != std::string::npos);  // lldb-14 crashed on an exception thread not listed
+        REQUIRE(l.threads.size() == 1);
+        CHECK(l.threads[0].tid == 4242u);
+        CHECK(l.threads[0].stop_reason.find("SIGKILL") != std::string::npos);
     }
 }

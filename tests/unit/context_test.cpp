@@ -236,6 +236,9 @@ dumped_context dump_context_now() {
     dumped_context d = read_dumped_context(path);
     REQUIRE(d.loaded);
     CHECK(d.bad_lines.empty());
+    // The dump's own first annotation says what it is; the application's follow.
+    CHECK(d.annotations["crash_kind"] == "requested");
+    d.annotations.erase("crash_kind");
 #ifdef CRASHDROP_CONTEXT_TEST_INTERNALS
     const std::string bytes = testsupport::read_text_file(path);
     crashdrop::Report r;
@@ -243,6 +246,7 @@ dumped_context dump_context_now() {
     std::map<std::string, std::string> joined = d.annotations;
     crashdrop::detail::join_annotation_parts(&joined);
     CHECK(r.annotations == joined);
+    CHECK(r.kind == "requested");
     CHECK(r.tags == d.tags);
     CHECK(same(r.user, d.user));
     CHECK(r.attachments == d.attachments);
@@ -326,8 +330,13 @@ TEST_CASE("annotation keys: 1 .. 39 bytes and not a part name - refusals name th
         CHECK(st.code() == Error::invalid_argument);
         CHECK(contains(st.message(), "__<number>"));
     }
+    // crash_kind is the report's kind, written by crashdrop into every dump: reserved.
+    st = crashdrop::add_extra_parameter("crash_kind", "spoofed");
+    CHECK(st.code() == Error::invalid_argument);
+    CHECK(contains(st.message(), "reserved"));
+    CHECK(crashdrop::parameters().count("crash_kind") == 0);
     // Merely looking like one is fine.
-    for (const char* fine : {"name__", "name_3", "name__3x", "__init__", "a__b"}) {
+    for (const char* fine : {"name__", "name_3", "name__3x", "__init__", "a__b", "crash_kind2", "Crash_kind"}) {
         INFO(fine);
         CHECK(crashdrop::add_extra_parameter(fine, "ok").ok());
         CHECK(crashdrop::parameters()[fine] == "ok");

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/json.hpp"
+
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -589,6 +591,54 @@ TEST_CASE("crash_kind is sent in every format: a field in the plain ones - a tag
     const std::size_t tags = event.find("\"tags\":{");
     REQUIRE(tags != std::string::npos);
     CHECK(event.find("\"crash_kind\":\"requested\"", tags) < event.find('}', tags));
+}
+
+TEST_CASE("the crash path names a dump's kind as report_kind_name does: crash for a crash - requested for write_dump() - hang for a hang dump", "[internals][kind]") {
+    sg::dump_request crash{};
+    crash.is_crash = true;
+    sg::dump_request requested{};
+    requested.is_crash = false;
+    CHECK(std::string(sg::dump_kind_name(&crash)) == cd::report_kind_name(cd::report_kind::crash));
+    CHECK(std::string(sg::dump_kind_name(&requested)) == cd::report_kind_name(cd::report_kind::requested));
+    sg::dump_request hang{};  // the watchdog's dump for the helper's hang request
+    hang.is_crash = false;
+    hang.hang_tid = 7;
+    CHECK(std::string(sg::dump_kind_name(&hang)) == cd::report_kind_name(cd::report_kind::hang));
+    cd::report_kind k = cd::report_kind::hang;
+    CHECK(cd::report_kind_from_name("requested", &k));
+    CHECK(k == cd::report_kind::requested);
+    CHECK_FALSE(cd::report_kind_from_name("spoofed", &k));
+}
+
+TEST_CASE("Sentry files each kind on its own: level fatal/error/fatal/info - a fingerprint keeps non-crashes out of crash issues", "[internals][transport][kind]") {
+    struct kind_case {
+        const char* kind;
+        const char* level;
+        bool fingerprint;
+    };
+    for (const kind_case c : {kind_case{"crash", "fatal", false}, kind_case{"hang", "error", true},
+                              kind_case{"abnormal_exit", "fatal", true}, kind_case{"requested", "info", true},
+                              kind_case{"", "fatal", false} /* no kind: a crash */}) {
+        INFO("kind '" << c.kind << "'");
+        crashdrop::Report r;
+        r.id = "0123abcd-0000-4000-8000-0123456789ab";
+        r.kind = c.kind;
+        r.annotations["a"] = "1";
+        bool parsed = false;
+        const testsupport::json event = testsupport::json::parse(cd::sentry_event_json(r), &parsed);
+        REQUIRE(parsed);
+        CHECK(event["level"].str() == c.level);
+        CHECK(event["tags"]["crash_kind"].str() == (c.kind[0] != '\0' ? c.kind : "crash"));
+        CHECK(event["extra"]["a"].str() == "1");
+        CHECK(!event["extra"].has("crash_kind"));
+        CHECK(!event.has("exception"));  // Relay replaces it with its minidump placeholder
+        CHECK(event.has("fingerprint") == c.fingerprint);
+        if (c.fingerprint) {
+            REQUIRE(event["fingerprint"].array.size() == 2);
+            CHECK(event["fingerprint"].array[0].str() == "{{ default }}");
+            CHECK(event["fingerprint"].array[1].str() == c.kind);
+        }
+    }
 }
 
 TEST_CASE("URLs split into scheme and host and port and target - bad ones are refused", "[internals][transport]") {

@@ -173,7 +173,7 @@ TEST_CASE("crash loop: the helper that held a report is killed mid-upload - the 
     const std::vector<int> first = db.helper_pids();
     REQUIRE(first.size() == 1);
     background_process app;
-    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=8000"}, dir + "/app.log"));
+    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=8000", "abnormal=0"}, dir + "/app.log"));
     REQUIRE(eventually(10, [&] { return db.helper_pids().size() == 2; }));
     usleep(300000);  // the second helper has found the report claimed
     CHECK(server.count() == 1);

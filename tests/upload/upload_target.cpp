@@ -7,7 +7,8 @@
 //            custom_transport_crash | kill_helper_then_crash | fork_child_crash | hang
 //     keys:  url= format=crashpad|socorro|sentry dsn= helper=reexec|fork|external|none
 //            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
-//            wait_ms= max_reports= annotation=KEY:VALUE
+//            wait_ms= max_reports= annotation=KEY:VALUE reserved_annotation=KEY (add_extra_parameter
+//            must refuse KEY: exit 12 when it does not)
 //            context=1 crumbs=N max_attachment_bytes=N max_breadcrumbs=N
 //            product=NAME linger_ms=N max_database_bytes=N fill_disk=N
 //            hang_ms=N (Options::hang_timeout_ms; mode hang: beat, stop for 3 x N, beat)
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
     if (kv.count("hang_ms")) o.hang_timeout_ms = std::atoi(kv["hang_ms"].c_str());
     if (kv.count("max_attachment_bytes")) o.max_attachment_bytes = std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10);
     if (kv.count("max_breadcrumbs")) o.max_breadcrumbs = std::strtoull(kv["max_breadcrumbs"].c_str(), nullptr, 10);
+    if (kv["abnormal"] == "0") o.report_abnormal_exits = false;
     const bool context = kv["context"] == "1";
     if (context) set_context_options(&o, argv[2]);
     if (mode == "custom_transport_crash" || kv.count("transport_retry_after_ms")) {
@@ -221,6 +223,12 @@ int main(int argc, char** argv) {
         const std::string& a = kv["annotation"];
         const std::size_t colon = a.find(':');
         if (colon == std::string::npos || !crashdrop::add_extra_parameter(a.substr(0, colon), a.substr(colon + 1)).ok()) return 11;
+    }
+    if (kv.count("reserved_annotation")) {
+        const crashdrop::Status refused = crashdrop::add_extra_parameter(kv["reserved_annotation"], "spoofed");
+        if (refused.ok() || refused.code() != crashdrop::Error::invalid_argument) return 12;
+        printf("refused: %s\n", refused.message().c_str());
+        fflush(stdout);
     }
     if (kv.count("fill_disk") && !fill_disk(argv[2], std::strtoull(kv["fill_disk"].c_str(), nullptr, 10))) return 10;
 
@@ -299,12 +307,62 @@ int main(int argc, char** argv) {
         fflush(stdout);
         usleep(100000);
         crash_now();
+    } else if (mode == "end") {
+        // Abnormal exits (issue 14): a breadcrumb, then (once the helper is up and watching, as
+        // it is for any process that lives longer than the helper's start) the end named by
+        // how=: kill (SIGKILL), term (SIGTERM, default action), oom (allocate until the OOM
+        // killer comes), stop_kill (stop(), then SIGKILL), exit3 (exit(3)), underscore_exit (_exit(3)),
+        // quick_exit, return.
+        const std::string how = kv["how"];
+        crashdrop::add_breadcrumb("the last step before " + how, "test", crashdrop::BreadcrumbLevel::warning);
+        const std::string log = std::string(argv[2]) + "/helper.log";
+        bool up = false;
+        timespec t0{}, t1{};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < 1000 && !up; ++i) {
+            std::ifstream in(log);
+            std::string line;
+            while (std::getline(in, line)) {
+                if (line.find("watching for an abnormal exit") != std::string::npos ||
+                    line.find("abnormal exits: not watched") != std::string::npos) {
+                    up = true;
+                }
+            }
+            if (!up) usleep(10000);
+        }
+        if (!up) return 12;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("helper watching (seen %lld ms after start() returned); ending by %s\n",
+               static_cast<long long>((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), how.c_str());
+        fflush(stdout);
+        if (how == "kill") raise(SIGKILL);
+        if (how == "stop_kill") {  // stop() detaches: what happens to the process after it is its own
+            crashdrop::stop();
+            usleep(200000);
+            raise(SIGKILL);
+        }
+        if (how == "term") raise(SIGTERM);
+        if (how == "exit3") exit(3);
+        if (how == "underscore_exit") _exit(3);
+        if (how == "quick_exit") std::quick_exit(0);
+        if (how == "return") return 0;
+        if (how == "oom") {
+            for (;;) {  // touched, so it is resident: the cgroup's memory.max is reached
+                char* p = static_cast<char*>(malloc(8u << 20));
+                if (p == nullptr) return 14;
+                memset(p, 1, 8u << 20);
+            }
+        }
+        return 13;
     } else if (mode == "list") {
         for (const auto& r : crashdrop::pending_reports()) printf("pending %s %s %d kind=%s\n", r.id.c_str(), state_name(r.state), r.attempts, r.kind.c_str());
         for (const auto& r : crashdrop::uploaded_reports()) printf("uploaded %s %s kind=%s\n", r.id.c_str(), r.server_id.c_str(), r.kind.c_str());
         crashdrop::Report last;
         if (crashdrop::last_crash_report(&last)) printf("last %s %s\n", last.id.c_str(), last.server_id.c_str());
         printf("consent=%d\n", crashdrop::upload_to_server() ? 1 : 0);
+        static const char* const outcomes[] = {"unknown", "clean_exit", "crashed", "hung", "abnormal_exit"};
+        const int outcome = static_cast<int>(crashdrop::last_run());
+        printf("last_run=%s consecutive_crashes=%u\n", outcome >= 0 && outcome < 5 ? outcomes[outcome] : "?", crashdrop::consecutive_crashes());
         return 0;
     }
     fprintf(stderr, "unknown mode %s\n", mode.c_str());

@@ -303,7 +303,7 @@ TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one
     CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);  // the event id
 }
 
-TEST_CASE("every report says what it is: a crash is kind crash, write_dump() is requested and a hang is hang - in .meta and as crash_kind in each format", "[upload][kind]") {
+TEST_CASE("every report says what it is: a crash is kind crash, write_dump() is requested and a hang is hang - in the dump - in .meta and as crash_kind in each format", "[upload][kind]") {
     struct format_case {
         const char* name;
         const char* dialect;
@@ -323,20 +323,35 @@ TEST_CASE("every report says what it is: a crash is kind crash, write_dump() is 
                     args.push_back("url=" + server.url());
                     args.push_back(std::string("format=") + fc.name);
                 }
-                // A user annotation of the same name gives way to the report's own kind.
-                args.push_back("annotation=crash_kind:spoofed");
+                // The application cannot set an annotation of that name (exit 12 if it could).
+                args.push_back("reserved_annotation=crash_kind");
                 if (mode == "hang") args.push_back("hang_ms=300");
                 const run_result app = run_app(mode, db.root, args);
                 INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+                CHECK(app.out.find("refused: annotation key 'crash_kind' is reserved") != std::string::npos);
                 REQUIRE(server.wait_count(1));
                 REQUIRE(db.wait_helpers_done(1));
                 const auto done = db.ids("completed");
                 REQUIRE(done.size() == 1);
                 CHECK(db.meta("completed", done[0]).at("kind") == want);
+                CHECK(db.meta("completed", done[0]).count("annotation.crash_kind") == 0);
+                // The dump itself says it, read alone by Breakpad's minidump_dump.
+                if (tools().breakpad) {
+                    const auto d = minidump_dump(db.root + "/completed/" + done[0] + ".dmp");
+                    INFO(d.run.describe());
+                    CHECK(d.annotations.count("crash_kind") == 1);
+                    if (d.annotations.count("crash_kind") == 1) CHECK(d.annotations.at("crash_kind") == want);
+                } else if (tools().required) {
+                    FAIL("minidump_dump is required but missing");
+                }
                 const json fields = server.fields(0);
                 if (std::string(fc.name) == "sentry") {
                     const json event = sentry_event(fields);
                     CHECK(event["tags"]["crash_kind"].str() == want);
+                    CHECK(event["level"].str() == (mode == "crash" ? "fatal" : mode == "hang" ? "error" : "info"));
+                    CHECK(event.has("fingerprint") == (mode != "crash"));  // a crash keeps Sentry's default grouping
+                    if (mode != "crash") CHECK(event["fingerprint"][1].str() == want);
+                    CHECK(!event["extra"].has("crash_kind"));
                 } else {
                     CHECK(fields["crash_kind"].str() == want);
                 }
@@ -362,6 +377,79 @@ TEST_CASE("a write_dump() stored without a helper is still kind requested once a
     REQUIRE(done.size() == 1);
     CHECK(db.meta("completed", done[0]).at("kind") == "requested");
     CHECK(server.fields(0)["crash_kind"].str() == "requested");
+}
+
+TEST_CASE("Sentry files a hang and an abnormal exit apart from crashes: level error or fatal - a fingerprint naming the kind", "[upload][kind]") {
+    // The helper's own reports (issue 14 parts 1 and 2) reach the sender as a dump with its
+    // .meta; here a crash report kept pending (consent off) has its .meta's kind changed, as
+    // those helpers write it, before the upload.
+    struct kind_case {
+        const char* kind;
+        const char* level;
+    };
+    for (const kind_case c : {kind_case{"hang", "error"}, kind_case{"abnormal_exit", "fatal"}}) {
+        SECTION(c.kind) {
+            const std::string dir = fresh(std::string("kind_sentry_") + c.kind);
+            collector server;
+            server.start(dir, {"--dialect", "sentry"});
+            const database_view db{dir + "/db"};
+            const std::string dsn = "dsn=http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+            run_app("consent_off_crash", db.root, {dsn});
+            REQUIRE(db.wait_helpers_done(1));
+            const auto pending = db.ids("pending");
+            REQUIRE(pending.size() == 1);
+            const std::string meta_path = db.root + "/pending/" + pending[0] + ".meta";
+            std::string meta = read_text_file(meta_path);
+            const std::size_t at = meta.find("\nkind=crash\n");
+            REQUIRE(at != std::string::npos);
+            meta.replace(at, 12, std::string("\nkind=") + c.kind + "\n");
+            std::ofstream(meta_path, std::ios::binary | std::ios::trunc) << meta;
+            run_app("consent_on", db.root, {dsn, "wait_ms=300"});
+            INFO("helper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+            REQUIRE(server.wait_count(1));
+            REQUIRE(db.wait_helpers_done(2));
+            const json event = sentry_event(server.fields(0));
+            CHECK(event["level"].str() == c.level);
+            CHECK(event["tags"]["crash_kind"].str() == c.kind);
+            REQUIRE(event["fingerprint"].array.size() == 2);
+            CHECK(event["fingerprint"][0].str() == "{{ default }}");
+            CHECK(event["fingerprint"][1].str() == c.kind);
+        }
+    }
+}
+
+TEST_CASE("a dump whose crash_kind annotation says hang is a hang whatever its exception code - when the helper reads it alone", "[upload][kind]") {
+    // helper=none: the crash's dump is stored without metadata (exception code SIGSEGV, annotation
+    // crash_kind=crash). Its annotation's value is then rewritten to "hang" in place, as the
+    // hang helper would write it; the next start's helper reads the dump alone.
+    const std::string dir = fresh("kind_annotation");
+    collector server;
+    server.start(dir, {"--dialect", "sentry"});
+    const database_view db{dir + "/db"};
+    const run_result stored = run_app("crash", db.root, {"helper=none"});
+    INFO(stored.describe());
+    const auto pending = db.ids("pending");
+    REQUIRE(pending.size() == 1);
+    const std::string path = db.root + "/pending/" + pending[0] + ".dmp";
+    std::string dump = read_text_file(path);
+    const std::string value("\x05\0\0\0crash\0", 10);
+    const std::size_t at = dump.find(std::string("\x0a\0\0\0crash_kind\0", 15));
+    REQUIRE(at != std::string::npos);
+    const std::size_t v = dump.find(value, at);
+    REQUIRE(v == at + 16);  // the value's MinidumpUTF8String follows the key's, 4-aligned
+    dump.replace(v, 10, std::string("\x04\0\0\0hang\0\0", 10));
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << dump;
+    run_app("start_only", db.root, {"dsn=http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42", "wait_ms=300"});
+    INFO("helper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("kind") == "hang");
+    const json event = sentry_event(server.fields(0));
+    CHECK(event["tags"]["crash_kind"].str() == "hang");
+    CHECK(event["level"].str() == "error");
+    CHECK(!event["extra"].has("crash_kind"));
 }
 
 TEST_CASE("server down: the report stays pending and is sent exactly once at the next start", "[upload]") {
@@ -523,7 +611,8 @@ TEST_CASE("the application killed during an upload: nothing is lost", "[upload]"
     server.start(dir, {"--reply-delay", "2"});
     // Start the app, let its helper begin the upload, kill the app in the middle of it.
     background_process app;
-    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=20000"}, dir + "/app.log"));
+    // (abnormal=0: the kill's own abnormal-exit report is tested in abnormal_exit_tests.cpp)
+    REQUIRE(app.start({k_target, "start_only", db.root, "url=" + server.url(), "wait_ms=20000", "abnormal=0"}, dir + "/app.log"));
     REQUIRE(server.wait_count(1));  // the request is in flight (the reply comes in 2 s)
     kill(app.pid(), SIGKILL);
     app.stop();

@@ -12,6 +12,16 @@
 //   no_helper         crash with HelperMode::none: the crashed process writes the dump itself
 //   write_dump        write_dump() twice while running, print the paths, exit 0
 //   api               the database and context API answer (pending reports, consent, context)
+//   hang [ms]         hang_timeout_ms = ms (500): beats every 10 ms, then is stuck in
+//                     stuck_in_hang_target without beating for 1 s (2 x the timeout) and on until
+//                     1 s after the hang report is stored (MiniDumpWriteDump takes seconds under
+//                     wine), beats again, exits 0
+//   hang_terminated   the same stall, beats for 0.5 s, the same stall again, then
+//                     TerminateProcess(GetCurrentProcess(), 9) without beating
+//   terminated [off]  once the helper runs (and 1.5 s later), a breadcrumb, then
+//                     TerminateProcess(GetCurrentProcess(), 7); "off": report_abnormal_exits = false
+//   normal_exit       a breadcrumb, then return 0 from main
+//   exit_3            a breadcrumb, then exit(3)
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -21,6 +31,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -28,6 +39,54 @@ namespace {
 volatile int* volatile g_null = nullptr;
 
 __attribute__((noinline)) void crash_in_report_target() { *g_null = 7; }
+
+volatile unsigned long long g_spins = 0;
+
+/// How many dumps `db`\pending holds (the helper's hang reports).
+int reports_stored(const std::string& db) {
+    WIN32_FIND_DATAA found;
+    HANDLE h = FindFirstFileA((db + "\\pending\\*.dmp").c_str(), &found);
+    if (h == INVALID_HANDLE_VALUE) return 0;
+    int n = 1;
+    while (FindNextFileA(h, &found)) ++n;
+    FindClose(h);
+    return n;
+}
+
+/// Where the hang case is stuck, without beating: spinning (nearly all its time in its own
+/// frame, not in kernel32) for at least `ms`, and on until `ms` after the hang report is
+/// stored - the helper looks at the still-hung thread again and must not report it twice.
+/// Returns how long after the last beat the report was stored (within 100 ms; 0: never).
+__attribute__((noinline)) ULONGLONG stuck_in_hang_target(const std::string& db, unsigned ms) {
+    const int before = reports_stored(db);
+    const ULONGLONG begun = GetTickCount64();
+    ULONGLONG stored = 0, looked = begun;
+    for (;;) {
+        for (int i = 0; i < 1000000; ++i) g_spins = g_spins + 1;
+        const ULONGLONG now = GetTickCount64();
+        if (stored == 0 && now - looked >= 100) {
+            looked = now;
+            if (reports_stored(db) > before) stored = now;
+        }
+        if (now - begun >= ms && (stored != 0 ? now - stored >= ms : now - begun >= 30000)) return stored != 0 ? stored - begun : 0;
+    }
+}
+
+/// Calls heartbeat() every 10 ms for `ms`.
+void beat_for(unsigned ms) {
+    const ULONGLONG until = GetTickCount64() + ms;
+    while (GetTickCount64() < until) {
+        crashdrop::heartbeat();
+        Sleep(10);
+    }
+}
+
+/// True once helper.log in `db` says the helper has started (it watches from then on).
+bool helper_started(const std::string& db) {
+    std::ifstream in(db + "\\helper.log");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find("helper started") != std::string::npos;
+}
 
 crashdrop::UploadResult write_upload(const std::string& out_path, const crashdrop::Upload& up) {
     std::ofstream out(out_path, std::ios::binary);
@@ -71,6 +130,10 @@ int main(int argc, char** argv) {
         o.helper_path = arg;
     } else if (what == "no_helper") {
         o.helper_mode = crashdrop::HelperMode::none;
+    } else if (what == "terminated") {
+        o.report_abnormal_exits = arg != "off";  // argv[3] "off": the option turned off
+    } else if (what == "hang" || what == "hang_terminated") {
+        o.hang_timeout_ms = arg.empty() ? 500 : std::atoi(arg.c_str());  // argv[3]: another timeout (measuring)
     }
     if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
         std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
@@ -92,6 +155,38 @@ int main(int argc, char** argv) {
         crashdrop::stop();
         return 0;
     }
+    if (what == "hang" || what == "hang_terminated") {
+        // Beating from the start; the stall begins once the helper watches (wine starts it slowly).
+        for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) beat_for(100);
+        beat_for(300);
+        const ULONGLONG latency = stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
+        std::printf("hang report stored %llu ms after the last beat\n", static_cast<unsigned long long>(latency));
+        if (what == "hang_terminated") {
+            // It beats again (the episode ends), hangs once more (a new episode, a new report)
+            // and is killed while hung, as a player kills a frozen game.
+            beat_for(500);
+            stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
+            TerminateProcess(GetCurrentProcess(), 9);
+        }
+        beat_for(500);
+        std::printf("still running\n");
+        std::fflush(stdout);
+        return 0;
+    }
+    if (what == "terminated") {
+        // Once the helper watches, and has had time to take the module list (once a second).
+        for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) Sleep(100);
+        Sleep(1500);
+        crashdrop::add_breadcrumb("about to be terminated", "test", crashdrop::BreadcrumbLevel::warning);
+        std::fflush(stdout);
+        TerminateProcess(GetCurrentProcess(), 7);
+        return 1;  // not reached
+    }
+    if (what == "normal_exit") {
+        std::printf("exiting normally\n");
+        return 0;
+    }
+    if (what == "exit_3") std::exit(3);
     if (what == "wait_upload") {
         for (int i = 0; i < 300 && !crashdrop::pending_reports().empty(); ++i) Sleep(100);
         const bool sent = crashdrop::pending_reports().empty();

@@ -203,7 +203,8 @@ def main():
     dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
     md = subprocess.run([dumper, dump], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
     annotations = dict(re.findall(r'simple_annotations\["([^"]*)"\] = (.*)', md.stdout.decode(errors="replace")))
-    want = {"prod": HOST_CASES[a.case][0] if a.case in HOST_CASES else "crash_target_win", "ver": "1.0"}
+    want = {"prod": HOST_CASES[a.case][0] if a.case in HOST_CASES else "crash_target_win", "ver": "1.0",
+            "crash_kind": "crash"}  # what the dump is, written by the helper
     if a.case == "uncaught_exception":
         want.update({"exception_type": "std::runtime_error", "exception_what": "crashdrop test: nobody catches this"})
     for key, value in want.items():

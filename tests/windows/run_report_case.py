@@ -104,12 +104,187 @@ def stackwalk_reason(a, dump, exe_debug_id=False):
     return crash[0][1] if crash else None
 
 
+def check_kind(a, dump, meta_path, want):
+    """The dump says what it is (its Crashpad annotation crash_kind, as minidump_dump beside
+    minidump_stackwalk shows it) and so does its metadata (kind=)."""
+    tool = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
+    r = subprocess.run([tool, dump], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    annotations = {}
+    for line in r.stdout.decode(errors="replace").splitlines():
+        m = re.match(r'  simple_annotations\["(.*)"\] = (.*)$', line)
+        if m:
+            annotations[m.group(1)] = m.group(2)
+    if annotations.get("crash_kind") != want:
+        fail(f"{dump}: annotation crash_kind = {annotations.get('crash_kind')!r}, expected {want!r}; annotations {annotations}",
+             r.stderr.decode(errors="replace")[-2000:])
+    wait_for(lambda: os.path.exists(meta_path), 30, meta_path)
+    if read_meta(meta_path).get("kind") != want:
+        fail(f"{meta_path}: kind = {read_meta(meta_path).get('kind')!r}, expected {want!r}")
+
+
 def completed_reports(db, count, timeout):
     comp = os.path.join(db, "completed")
     wait_for(lambda: len(glob.glob(os.path.join(comp, "*.meta"))) >= count, timeout,
              f"{count} report(s) in {comp} (helper.log:\n{helper_log(db)})")
     time.sleep(0.3)
     return [read_meta(m) for m in sorted(glob.glob(os.path.join(comp, "*.meta")))]
+
+
+def helper_gone(db, timeout=30):
+    wait_for(lambda: "helper exits" in helper_log(db), timeout, f"the helper to end (helper.log:\n{helper_log(db)})")
+
+
+def pending_reports(db):
+    pending = os.path.join(db, "pending")
+    dumps = sorted(glob.glob(os.path.join(pending, "*.dmp")))
+    return dumps, [read_meta(d[:-4] + ".meta") if os.path.exists(d[:-4] + ".meta") else {} for d in dumps]
+
+
+def dump_annotations(a, dump):
+    """The Crashpad annotations and the exception stream's thread id, as Breakpad's minidump_dump prints them."""
+    dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
+    md = subprocess.run([dumper, dump], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60).stdout.decode(errors="replace")
+    annotations = dict(re.findall(r'simple_annotations\["([^"]*)"\] = (.*)', md))
+    m = re.search(r"MDException\s+thread_id\s+= (0x[0-9a-f]+)", md)
+    return annotations, int(m.group(1), 16) if m else None, md
+
+
+def check_hang(a, db):
+    """A main loop that stops beating for 2 x hang_timeout_ms: exactly one hang report while the
+    process goes on and exits 0; its exception thread is the watched one, in the function it is
+    stuck in."""
+    out = run_target(a, db, "hang", expect_code=0)
+    if "still running" not in out:
+        fail("the application did not go on after the hang", out)
+    helper_gone(db)
+    dumps, metas = pending_reports(db)
+    if len(dumps) != 1:
+        fail(f"expected exactly one report, found {len(dumps)}: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+    if metas[0].get("kind") != "hang":
+        fail(f"the report's kind is {metas[0].get('kind')!r}, expected 'hang'", repr(metas[0]))
+    annotations, exception_tid, md = dump_annotations(a, dumps[0])
+    if annotations.get("crash_kind") != "hang" or int(annotations.get("hang_ms", "0")) < 500:
+        fail(f"crash_kind / hang_ms annotations: {annotations}")
+    if exception_tid is None or annotations.get("hang_thread") != str(exception_tid):
+        fail(f"the exception thread {exception_tid} is not hang_thread {annotations.get('hang_thread')}", md[-2000:])
+    sw = subprocess.run([a.stackwalk, "-m", dumps[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if sw.returncode != 0:
+        fail("minidump_stackwalk could not read the hang dump", sw.stderr.decode(errors="replace")[-2000:])
+    lines = sw.stdout.decode(errors="replace").splitlines()
+    crash = [l.split("|") for l in lines if l.startswith("Crash|")]
+    if not crash or not crash[0][1].lower().startswith("0x48414e47"):
+        fail(f"crash reason {crash[0][1] if crash else None}, expected 0x48414e47 (HANG)", "\n".join(lines[:8]))
+    threads = {l.split("|")[0] for l in lines if l[:1].isdigit()}
+    if len(threads) < 2:
+        fail(f"{len(threads)} threads in the dump: a hang dump has every thread")
+    # The exception thread's top frame, as minidump_stackwalk gives it (module + offset; the
+    # exe's DWARF names it through addr2line).
+    exe_name = os.path.basename(a.exe).lower()
+    module = {l.split("|")[1].lower(): int(l.split("|")[5], 16) for l in lines if l.startswith("Module|")}
+    # The first frame in the exe, among the top two (the spinning function calls GetTickCount64
+    # now and then: the dump may catch it in kernel32, below it).
+    top = [l.split("|") for l in lines if l.startswith((crash[0][3] + "|0|", crash[0][3] + "|1|"))]
+    top = [f for f in top if f[2].lower() == exe_name]
+    if not top:
+        fail(f"the exception thread's top two frames are not in {exe_name}",
+             "\n".join(l for l in lines if l.startswith(crash[0][3] + "|"))[:2000])
+    address = module[exe_name] + int(top[0][6], 16)
+    a2l = subprocess.run(["x86_64-w64-mingw32-addr2line", "-f", "-C", "-e", a.exe, f"{address:#x}"], stdout=subprocess.PIPE,
+                         timeout=60).stdout.decode(errors="replace")
+    if "stuck_in_hang_target" not in a2l.splitlines()[0]:
+        fail(f"the exception thread's top frame {address:#x} is in {a2l.splitlines()[0]!r}, expected stuck_in_hang_target")
+    latency = re.search(r"hang report stored (\d+) ms after the last beat", out)
+    print(latency.group(0) if latency else "the application did not see the report stored")
+    print(f"stackwalk: {crash[0][1]}, thread {crash[0][3]} (id {exception_tid}) of {len(threads)}, top frame in "
+          f"{a2l.splitlines()[0]}; hang_ms {annotations['hang_ms']}")
+    # lldb, with the exe's DWARF and wine's .pdata, walks the watched thread's own stack.
+    env = dict(os.environ, PYTHONPATH="/usr/lib/llvm-14/lib/python3.11/dist-packages")
+    search = [os.path.dirname(os.path.abspath(a.exe)), "/usr/lib/x86_64-linux-gnu/wine/x86_64-windows"]
+    ll = subprocess.run(["lldb-14", "-b", "-O", "settings set target.exec-search-paths " + " ".join(search), "-c", dumps[0],
+                         "-o", "bt 12"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=120)
+    bt = [l for l in ll.stdout.decode(errors="replace").splitlines() if "frame #" in l]
+    names = [l.split("`", 1)[1] for l in bt if "`" in l]
+    exe_frames = [n for l, n in zip([l for l in bt if "`" in l], names) if os.path.basename(a.exe) in l]
+    if len(exe_frames) < 2 or "stuck_in_hang_target" not in exe_frames[0] or not exe_frames[1].startswith("main("):
+        fail("lldb's backtrace of the exception thread is not stuck_in_hang_target <- main", "\n".join(bt))
+    print("lldb: " + " <- ".join(re.sub(r"\(.*", "", n.replace("(anonymous namespace)::", "")) for n in names[:3]))
+    if helper_log(db).count("hang: the watched thread") != 1:
+        fail("the helper saw more than one hang episode", helper_log(db))
+
+
+def run_state(db):
+    try:
+        return read_meta(os.path.join(db, "runs")).get("state")
+    except OSError:
+        return None
+
+
+def check_terminated(a, db):
+    """TerminateProcess(GetCurrentProcess(), 7) after a breadcrumb: one abnormal_exit report that
+    names exit code 7, carries the breadcrumb, and that minidump_stackwalk reads."""
+    run_target(a, db, "terminated", expect_code=7)
+    helper_gone(db)
+    dumps, metas = pending_reports(db)
+    if len(dumps) != 1:
+        fail(f"expected exactly one report, found {len(dumps)}: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+    meta = metas[0]
+    if meta.get("kind") != "abnormal_exit":
+        fail(f"the report's kind is {meta.get('kind')!r}, expected 'abnormal_exit'", repr(meta))
+    crumbs = [v for k, v in meta.items() if k.startswith("breadcrumb.")]
+    if not any(c.endswith("|warning|test|about to be terminated") for c in crumbs):
+        fail(f"the breadcrumb left before TerminateProcess is missing: {crumbs}", repr(meta))
+    annotations, _, md = dump_annotations(a, dumps[0])
+    if (annotations.get("crash_kind"), annotations.get("exit_code"), annotations.get("exit_reason"), annotations.get("stage")) != (
+            "abnormal_exit", "7", "terminated", "after-start"):
+        fail(f"annotations: {annotations}")
+    if not re.search(r"exception_information\[ 0\]\s+= 0x7\b", md):
+        fail("the exception record does not carry exit code 7 as its first parameter", md[-3000:])
+    reason = stackwalk_reason(a, dumps[0], exe_debug_id=True)
+    if not reason or not reason.lower().startswith("0x45584954"):
+        fail(f"crash reason {reason}, expected 0x45584954 (EXIT)")
+    if run_state(db) != "abnormal_exit":
+        fail(f"the run record says {run_state(db)!r}, expected 'abnormal_exit'")
+    print(f"terminated: one abnormal_exit report, {reason}, exit_code 7, breadcrumbs {len(crumbs)}; run record abnormal_exit")
+    # With report_abnormal_exits off: no report, the run is still recorded.
+    shutil.rmtree(db, ignore_errors=True)
+    os.makedirs(db)
+    run_target(a, db, "terminated", "off", expect_code=7)
+    helper_gone(db)
+    dumps, _ = pending_reports(db)
+    if dumps or run_state(db) != "abnormal_exit":
+        fail(f"report_abnormal_exits = false: {len(dumps)} reports (expected none), run record {run_state(db)!r}", helper_log(db))
+    print("report_abnormal_exits off: no report; run record abnormal_exit")
+
+
+def check_hang_terminated(a, db):
+    """Two hang episodes (a beat between them), killed during the second: one hang report per
+    episode, then an abnormal_exit report (exit code 9); the run record says hung."""
+    run_target(a, db, "hang_terminated", expect_code=9)
+    helper_gone(db)
+    _, metas = pending_reports(db)
+    kinds = sorted(m.get("kind") for m in metas)
+    if kinds != ["abnormal_exit", "hang", "hang"]:
+        fail(f"expected two hang reports (one per episode) and one abnormal_exit report, found {kinds}", helper_log(db))
+    if [m.get("annotation.exit_code") for m in metas if m.get("kind") == "abnormal_exit"] != ["9"]:
+        fail("the abnormal_exit report does not name exit code 9", repr(metas))
+    if run_state(db) != "hung":
+        fail(f"the run record says {run_state(db)!r}, expected 'hung'", helper_log(db))
+    print(f"hang, then TerminateProcess: reports {kinds}; run record hung")
+
+
+def check_normal_exit(a, db):
+    """A return from main and an exit(3): no report, the run record says clean_exit."""
+    for case, code in (("normal_exit", 0), ("exit_3", 3)):
+        shutil.rmtree(db, ignore_errors=True)
+        os.makedirs(db)
+        run_target(a, db, case, expect_code=code)
+        helper_gone(db)
+        dumps, _ = pending_reports(db)
+        if dumps or "without a normal exit" in helper_log(db):
+            fail(f"{case}: a normal exit gave a report: {os.listdir(os.path.join(db, 'pending'))}", helper_log(db))
+        if run_state(db) != "clean_exit":
+            fail(f"{case}: the run record says {run_state(db)!r}, expected 'clean_exit'")
+        print(f"{case}: exit status {code}, no report, run record clean_exit")
 
 
 def main():
@@ -167,13 +342,16 @@ def main():
         if len(accepted) != 1:
             fail(f"expected one accepted request at the collector, found {len(accepted)} of {len(requests)}")
         fields = json.load(open(os.path.join(accepted[0], "fields.json")))
-        for key, want in (("prod", "report_target_win"), ("ver", "2.5"), ("build", "mingw-wine"), ("stage", "after-start")):
+        for key, want in (("prod", "report_target_win"), ("ver", "2.5"), ("build", "mingw-wine"), ("stage", "after-start"),
+                          ("crash_kind", "crash")):
             if fields.get(key) != want:
                 fail(f"collector field {key} = {fields.get(key)!r}, expected {want!r}", json.dumps(fields, indent=1))
         dump = os.path.join(accepted[0], "files", "upload_file_minidump")
         reason = stackwalk_reason(a, dump, exe_debug_id=True)
         if not reason or not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE"):
             fail(f"the uploaded dump's crash reason is {reason}")
+        metas = glob.glob(os.path.join(db, "completed", "*.meta"))
+        check_kind(a, dump, metas[0], "crash")
         print(f"uploaded: server id {r['server_id']}, {len(requests)} requests, fields {sorted(fields)}, {reason}")
     elif a.case == "custom_transport":
         out_file = os.path.join(db, "transport.txt")
@@ -230,7 +408,8 @@ def main():
             reason = stackwalk_reason(a, local)
             if not reason or not (reason.lower().startswith("0x517a7ed") or reason == "Simulated Exception"):
                 fail(f"a requested dump's exception code is {reason}, expected 0x0517a7ed")
-        print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed")
+            check_kind(a, local, local[:-4] + ".meta", "requested")
+        print(f"write_dump: {len(paths)} dumps while running, code 0x0517a7ed, kind requested in the dump and .meta")
         for root, _, files in os.walk(db):
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
@@ -240,6 +419,14 @@ def main():
                     if where:
                         fail(f"the {what} secret is in {os.path.join(root, name)}: {where}")
         print("privacy: no secret in the dumps or the database")
+    elif a.case == "hang":
+        check_hang(a, db)
+    elif a.case == "hang_terminated":
+        check_hang_terminated(a, db)
+    elif a.case == "terminated":
+        check_terminated(a, db)
+    elif a.case == "normal_exit":
+        check_normal_exit(a, db)
     elif a.case == "api":
         out = run_target(a, db, "api", expect_code=0)
         if "all ok" not in out:

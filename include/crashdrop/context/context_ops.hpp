@@ -30,6 +30,10 @@ inline Status check_annotation(std::string_view key, std::string_view value) {
         return Status(Error::invalid_argument, "annotation key '" + std::string(key) +
                                                    "' ends in __<number>, which names the parts of long values");
     }
+    if (key == minidump::k_annotation_crash_kind) {
+        return Status(Error::invalid_argument, std::string("annotation key '") + minidump::k_annotation_crash_kind +
+                                                   "' is reserved: crashdrop writes the report's kind under it");
+    }
     if (value.size() > limits::annotation_value) {
         return Status(Error::invalid_argument, "annotation '" + std::string(key) + "': the value is " + std::to_string(value.size()) +
                                                    " bytes; the limit is " + std::to_string(limits::annotation_value));

@@ -110,8 +110,20 @@ inline const char* report_kind_name(report_kind k) {
     return "crash";
 }
 
-/// The upload field (plain formats) and Sentry tag that carry Report::kind.
-constexpr const char* k_crash_kind_field = "crash_kind";
+/// The upload field (plain formats) and Sentry tag that carry Report::kind: the name of the
+/// dump's own annotation.
+constexpr const char* k_crash_kind_field = minidump::k_annotation_crash_kind;
+
+/// The kind a name gives (report_kind_name's inverse); false for a name that is none.
+inline bool report_kind_from_name(const std::string& name, report_kind* out) {
+    for (const report_kind k : {report_kind::crash, report_kind::requested, report_kind::hang, report_kind::abnormal_exit}) {
+        if (name == report_kind_name(k)) {
+            *out = k;
+            return true;
+        }
+    }
+    return false;
+}
 
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).

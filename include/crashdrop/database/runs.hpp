@@ -1,7 +1,8 @@
 // crashdrop/database/runs.hpp - this process's side of the run record (<db>/runs, written by
 // database::begin_run / end_run): start() reads how the previous run ended and records this one
 // as started; a normal exit records clean_exit (atexit + at_quick_exit hooks installed by the
-// first start(); no at_quick_exit on Windows, where mingw-w64 lacks it); the helper records
+// first start(); no at_quick_exit on Windows, where mingw-w64 lacks it), and the same hooks
+// mark the shared region's exit_state clean for the helper; the helper records
 // crashed when it receives a crash's dump (helper_linux.hpp, helper_windows.hpp) and will
 // record hung / abnormal_exit through record_run_end().
 // A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
@@ -31,7 +32,12 @@ inline bool record_run_end(const std::string& root, long pid, RunOutcome outcome
     return database(root).end_run(pid, outcome, error);
 }
 
+/// Tells the helper, through the shared region, that a normal exit has begun (exit_state =
+/// exit_clean): it then sends no abnormal-exit report when the process ends (api_impl.hpp).
+inline void mark_region_exit_clean();
+
 inline void record_clean_exit() {
+    mark_region_exit_clean();  // first: the helper must know before the process can end
     run_record_state& s = run_record();
     std::string root;
     {

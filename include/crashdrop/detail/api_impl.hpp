@@ -211,6 +211,15 @@ private:
     const sigsafe::context_store* store_ = nullptr;
     bool counted_ = false;
 };
+
+/// The exit hooks (database/runs.hpp): a normal exit has begun; the helper, seeing the
+/// process end, sends no abnormal-exit report. Counted in like a setter, so a concurrent
+/// stop() cannot unmap the region under it; after stop() there is nothing to mark.
+inline void mark_region_exit_clean() {
+    const context_use use;
+    if (use.get() == nullptr) return;
+    if (sigsafe::region_header* r = live_region()) r->exit_state.store(sigsafe::exit_clean, std::memory_order_release);
+}
 }  // namespace detail
 
 Status add_extra_parameter(std::string_view key, std::string_view value) {

@@ -112,7 +112,9 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.max_attachment_bytes = o.max_attachment_bytes;
     c.linger_ms = o.helper_linger_ms;
     c.hang_timeout_ms = o.hang_timeout_ms;
-    c.report_abnormal_exits = o.report_abnormal_exits;
+    // A plugin (only_this_module) reports its own crashes only: its host's deaths (SIGKILL,
+    // the OOM killer) are not the plugin's to report.
+    c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
     return c;
 }
 

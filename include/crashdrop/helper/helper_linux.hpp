@@ -204,13 +204,39 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
+    // Abnormal exits (exit_watch_linux.hpp): what the helper keeps while the application lives.
+    exit_watch watch;
+    const bool watching = region != nullptr && socket_fd >= 0 && service->config().report_abnormal_exits && watch.begin(region->app_pid);
+    if (watching) {
+        service->log("watching for an abnormal exit: " + std::to_string(watch.modules().size()) + " modules, OOM count " +
+                     (watch.oom_path().empty() ? std::string("not found") : "in " + watch.oom_path()) + ", look took " +
+                     std::to_string(watch.last_refresh_ns() / 1000) + " us");
+    } else if (region != nullptr && socket_fd >= 0) {
+        service->log(service->config().report_abnormal_exits ? "abnormal exits: not watched (the application had already ended)"
+                                                             : "abnormal exits: not watched (report_abnormal_exits is off, or only_this_module)");
+    }
+    // Hangs (hang_watch_linux.hpp): woken more often than the exit watch's refresh needs.
     hang_watch hangs(service, region, service->config().hang_timeout_ms);
+    const int hang_poll_ms = hangs.poll_timeout_ms();
+    const int poll_ms = hang_poll_ms >= 0 ? hang_poll_ms : watching ? k_exit_watch_refresh_ms : -1;
+    timespec refreshed{};
+    clock_gettime(CLOCK_MONOTONIC, &refreshed);
     while (socket_fd >= 0) {
         pollfd fds[2] = {{socket_fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
-        const int n = poll(fds, sigfd >= 0 ? 2 : 1, hangs.poll_timeout_ms());
+        const int n = poll(fds, sigfd >= 0 ? 2 : 1, poll_ms);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) break;
         hangs.tick();
+        if (n == 0) {
+            timespec now{};
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            const long long since_ms = (now.tv_sec - refreshed.tv_sec) * 1000LL + (now.tv_nsec - refreshed.tv_nsec) / 1000000;
+            if (watching && since_ms >= k_exit_watch_refresh_ms - 10) {
+                watch.refresh();
+                refreshed = now;
+            }
+            continue;
+        }
         if (sigfd >= 0 && (fds[1].revents & POLLIN)) {
             service->log("SIGTERM: finishing");
             break;
@@ -221,7 +247,10 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
             if (got < 0 && errno == EINTR) continue;
             if (got <= 0) {
                 service->log("the application has gone");
+                // During a hang episode the run ended hung (recorded first: the first recorded end
+                // wins over settle_application_end's abnormal_exit, whose report is still written).
                 record_hung_run(service, region, hangs);
+                if (watching) settle_application_end(service, region, &watch);
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
@@ -230,6 +259,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 report_claim claim;
                 std::string memory_copy, why;
                 const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+                if (region->signo != 0) watch.crash_handed_off();  // its end is the crash's, whatever became of the dump
                 if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
                     // A crash (not write_dump()): the run ends crashed, recorded before the
                     // answer lets the application die, so the next start() reads it.

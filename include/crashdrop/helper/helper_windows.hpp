@@ -21,8 +21,20 @@
 // pending\<id>.dmp (flushed to disk), answers, and then stores and sends the report as on
 // Linux (helper/service.hpp). The helper exits once the application has, after trying what
 // is due.
+// Beyond crashes (issue 14): with hang_timeout_ms the wait times out every quarter of it (at
+// most 250 ms) and the helper reads heartbeat()'s count; a watched thread that stood still that
+// long gets one hang report per episode (MiniDumpWriteDump of the live process, the thread's own
+// context in the exception stream). With report_abnormal_exits the helper keeps the module
+// list (looked at once a second); when the process handle signals without a crash, a normal
+// exit or stop(), it writes an abnormal_exit report (build_exit_dump) naming the exit code.
 // Context: implementation TU; start() (launch) and the helper process (ordinary code).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_WINDOWS && CRASHDROP_SUPPORTED
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>  // __cpuid
+#else
+#include <cpuid.h>  // __get_cpuid: static inline functions only
+#endif
 
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
@@ -223,21 +235,63 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
 /// stream with the report id, the client id and the annotations; crashdrop's context stream;
 /// the CodeView records of modules it left without one (wine's dbghelp leaves them all out;
 /// mingw builds linked with --build-id carry an RSDS record in their PE debug directory).
+/// `kind` becomes the dump's annotation crash_kind (a hang dump passes report_kind::hang).
+/// `extra`: annotations the helper adds (a hang report's hang_thread...); they replace the
+/// application's own of the same name (a key listed twice would be ambiguous to readers).
 inline void win_amend_dump(helper_service* service, sigsafe::region_header* region, const std::string& id, HANDLE app,
-                           std::string* dump) {
+                           report_kind kind, std::string* dump, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
+    for (const auto& e : extra) {
+        annotations.erase(std::remove_if(annotations.begin(), annotations.end(),
+                                         [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
+                          annotations.end());
+        annotations.push_back(e);
+    }
     minidump::guid report_id{}, client_id{};
     parse_guid(id, &report_id);
     parse_guid(service->client_id(), &client_id);
     std::string error;
     std::size_t filled = 0;
     if (!dump_fill_codeview(dump, win_read_app_memory, app, &error, &filled)) service->log("CodeView records: " + error);
-    if (!dump_append_crashpad_info(dump, report_id, client_id, annotations, &error)) service->log("annotations: " + error);
+    if (!dump_append_crashpad_info(dump, report_id, client_id, kind, annotations, &error)) service->log("annotations: " + error);
     if (!context_text.empty() && !dump_append_stream(dump, minidump::stream_crashdrop_context, context_text, &error)) {
         service->log("context: " + error);
     }
+}
+
+/// dbghelp's MiniDumpWriteDump of the application (every thread, sigsafe::k_dump_type) into
+/// *dump, through a temporary file in `folder`. false (logged) when it fails.
+inline bool win_minidump(helper_service* service, HANDLE app, DWORD pid, MINIDUMP_EXCEPTION_INFORMATION* mei,
+                         const std::string& folder, const std::string& id, std::string* dump) {
+    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
+    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
+                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
+    write_dump_fn write_dump = nullptr;
+    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
+        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
+        return false;
+    }
+    // MiniDumpWriteDump into a temporary file, which is then read back (and amended by the
+    // caller, which writes it under its final name).
+    const std::string temp = path_join(folder, "." + id + ".dmp.helper.tmp");
+    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
+                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
+    if (file == INVALID_HANDLE_VALUE) {
+        service->log("cannot create " + temp + ": " + error_text(last_error()));
+        return false;
+    }
+    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, mei, nullptr, nullptr);
+    const int write_error = last_error();
+    CloseHandle(file);
+    if (!wrote || !read_whole_file(temp, dump, 1u << 31)) {
+        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
+        remove_file(temp);
+        return false;
+    }
+    remove_file(temp);
+    return true;
 }
 
 /// Writes the dump of the crashed application (or of the one that asked for a dump) into
@@ -259,40 +313,20 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         return false;
     }
     const std::string pending = service->db().pending_dir();
-    static HMODULE dbghelp = load_system_library(L"dbghelp.dll");
-    using write_dump_fn = BOOL(WINAPI*)(HANDLE, DWORD, HANDLE, MINIDUMP_TYPE, PMINIDUMP_EXCEPTION_INFORMATION,
-                                        PMINIDUMP_USER_STREAM_INFORMATION, PMINIDUMP_CALLBACK_INFORMATION);
-    write_dump_fn write_dump = nullptr;
-    if (dbghelp == nullptr || !find_proc(dbghelp, "MiniDumpWriteDump", &write_dump)) {
-        service->log("dbghelp.dll's MiniDumpWriteDump is unavailable: " + error_text(last_error()));
-        return false;
-    }
-    // MiniDumpWriteDump into a temporary file, which is then read back, amended and written
-    // under its final name.
-    const std::string temp = path_join(pending, "." + id + ".dmp.helper.tmp");
-    HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_ALWAYS,
-                              FILE_ATTRIBUTE_TEMPORARY, nullptr);
-    if (file == INVALID_HANDLE_VALUE) {
-        service->log("cannot create " + temp + ": " + error_text(last_error()));
-        return false;
-    }
     MINIDUMP_EXCEPTION_INFORMATION mei;
     mei.ThreadId = facts.crashed_tid;
     mei.ExceptionPointers = reinterpret_cast<PEXCEPTION_POINTERS>(static_cast<std::uintptr_t>(facts.exception_pointers));
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
-    const DWORD pid = facts.app_pid;
-    const BOOL wrote = write_dump(app, pid, file, sigsafe::k_dump_type, facts.exception_pointers != 0 ? &mei : nullptr, nullptr, nullptr);
-    const int write_error = last_error();
-    CloseHandle(file);
     std::string dump;
-    if (!wrote || !read_whole_file(temp, &dump, 1u << 31)) {
-        service->log("MiniDumpWriteDump failed: " + error_text(write_error));
-        remove_file(temp);
-        return false;
-    }
-    remove_file(temp);
+    if (!win_minidump(service, app, facts.app_pid, facts.exception_pointers != 0 ? &mei : nullptr, pending, id, &dump)) return false;
     win_scrub_dump(service, app, &dump);
-    win_amend_dump(service, region, id, app, &dump);
+    // What the dump is, from the exception record MiniDumpWriteDump wrote (write_dump()'s code
+    // 0x0517A7ED: requested; an exception code: a crash).
+    Report written;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &written);
+    report_kind kind = report_kind::crash;
+    report_kind_from_name(written.kind, &kind);
+    win_amend_dump(service, region, id, app, kind, &dump);
     std::string error;
     if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
         service->log("could not write " + id + ".dmp: " + error);
@@ -306,6 +340,311 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
     *out = r;
     return true;
+}
+
+// ---- hangs (issue 14 part 5): the helper watches heartbeat()'s count ----------------------------
+
+/// How often the helper looks at the heartbeat count: a quarter of the timeout, at most 250 ms
+/// (a hang is seen at most that late).
+inline DWORD win_hang_poll_ms(int hang_timeout_ms) {
+    return static_cast<DWORD>(std::max(25, std::min(250, hang_timeout_ms / 4)));
+}
+
+/// Milliseconds of the system's interrupt time without the time it spent asleep or
+/// hibernating (QueryUnbiasedInterruptTime): a laptop's sleep is no hang.
+inline ULONGLONG win_awake_ms() {
+    ULONGLONG t = 0;
+    if (!QueryUnbiasedInterruptTime(&t)) return GetTickCount64();
+    return t / 10000u;  // 100 ns units
+}
+
+/// The watched thread's state as the helper last saw it.
+struct win_hang_watch {
+    std::uint64_t count = 0;          // the heartbeat count last seen
+    ULONGLONG moved_at = 0;           // win_awake_ms() when it last changed
+    bool beaten = false;              // the watched thread has beaten at least once
+    bool reported = false;            // this episode has its report (or its attempt failed)
+    bool active = false;              // the count has stood still for the timeout: a hang episode
+};
+
+/// Writes the hang report: a dump of the live application (every thread) whose exception stream
+/// names the watched thread with its own context (taken here with the thread suspended) and
+/// minidump::k_exception_hang, annotated hang_thread, hang_ms and crash_kind. *out gets its report.
+inline bool win_persist_hang(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD pid, DWORD tid,
+                             std::uint64_t hung_ms, Report* out) {
+    const std::string id = new_uuid();
+    const std::string pending = service->db().pending_dir();
+    HANDLE thread = OpenThread(THREAD_SUSPEND_RESUME | THREAD_GET_CONTEXT | THREAD_QUERY_INFORMATION, FALSE, tid);
+    if (thread == nullptr) {
+        service->log("hang: the watched thread " + std::to_string(tid) + " cannot be opened: " + error_text(last_error()));
+        return false;
+    }
+    // Suspended while its context is taken and the dump written: the exception stream's context
+    // and the stack in the thread list are then of one moment.
+    const bool suspended = SuspendThread(thread) != static_cast<DWORD>(-1);
+    alignas(16) CONTEXT context;
+    std::memset(&context, 0, sizeof(context));
+    context.ContextFlags = CONTEXT_FULL | CONTEXT_SEGMENTS | CONTEXT_FLOATING_POINT;
+    const bool have_context = suspended && GetThreadContext(thread, &context);
+    EXCEPTION_RECORD record;
+    std::memset(&record, 0, sizeof(record));
+    record.ExceptionCode = minidump::k_exception_hang;
+    record.ExceptionAddress = have_context ? reinterpret_cast<void*>(context.Rip) : nullptr;
+    record.NumberParameters = 1;
+    record.ExceptionInformation[0] = static_cast<ULONG_PTR>(hung_ms);
+    EXCEPTION_POINTERS pointers{&record, &context};
+    MINIDUMP_EXCEPTION_INFORMATION mei{tid, &pointers, FALSE};  // the record and context are the helper's
+    std::string dump;
+    const bool wrote = have_context && win_minidump(service, app, pid, &mei, pending, id, &dump);
+    if (!have_context) service->log("hang: the watched thread's context cannot be read: " + error_text(last_error()));
+    if (suspended) ResumeThread(thread);
+    CloseHandle(thread);
+    if (!wrote) return false;
+    win_scrub_dump(service, app, &dump);
+    const std::vector<std::pair<std::string, std::string>> extra = {
+        {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}};
+    win_amend_dump(service, region, id, app, report_kind::hang, &dump, extra);  // crash_kind=hang comes first
+    std::string error;
+    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = std::time(nullptr);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
+    *out = r;
+    return true;
+}
+
+/// Looks at the heartbeat count (after every wait): once the watched thread has beaten and
+/// the count has stood still for hang_timeout_ms, one hang report for the episode; a beat ends
+/// the episode.
+inline void win_check_hang(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD pid, win_hang_watch* w) {
+    const int timeout = service->config().hang_timeout_ms;
+    if (timeout <= 0) return;
+    const std::uint64_t count = region->heartbeats.load(std::memory_order_acquire);
+    const DWORD tid = region->watched_tid.load(std::memory_order_acquire);
+    const ULONGLONG now = win_awake_ms();
+    if (count != w->count || !w->beaten) {
+        if (count != w->count && w->active) service->log("hang over: the watched thread beats again");
+        w->beaten = count != 0 && tid != 0;
+        w->count = count;
+        w->moved_at = now;
+        w->reported = false;
+        w->active = false;
+        return;
+    }
+    const ULONGLONG still = now - w->moved_at;
+    if (still < static_cast<ULONGLONG>(timeout) || w->reported) return;
+    w->active = true;
+    w->reported = true;  // one report per episode, written or not
+    service->log("hang: the watched thread " + std::to_string(tid) + " has not beaten for " + std::to_string(still) + " ms");
+    Report r;
+    if (win_persist_hang(service, region, app, pid, tid, still, &r)) service->persisted(r);
+}
+
+// ---- the end of the application (issue 14 part 5) ----------------------------------------------
+// A terminated application's memory is gone by the time its handle signals (MiniDumpWriteDump
+// can no longer read it), so the helper keeps, while the application lives, what the
+// abnormal-exit report needs: its module list (looked at again at most once a second, read
+// anew only when it changed). The report is then built by build_exit_dump (minidump/exit_dump.hpp).
+
+/// How often the module list is looked at while the application runs.
+constexpr ULONGLONG k_module_refresh_ms = 1000;
+
+/// The application's modules as the helper last saw them.
+struct win_module_watch {
+    std::vector<HMODULE> handles;            // EnumProcessModulesEx's answer they were read from
+    std::vector<exit_dump_module> modules;
+    ULONGLONG looked_at = 0;                 // GetTickCount64(), 0: never
+};
+
+/// Reads the module list of the application (psapi's functions, exported by kernel32 as K32*),
+/// unless it is the one already held. Each module's PE TimeDateStamp, CheckSum and CodeView
+/// record come from its headers in the application's memory.
+inline void win_refresh_modules(HANDLE app, win_module_watch* w) {
+    using enum_fn = BOOL(WINAPI*)(HANDLE, HMODULE*, DWORD, DWORD*, DWORD);
+    struct module_info {  // psapi's MODULEINFO
+        void* base;
+        DWORD size;
+        void* entry;
+    };
+    using info_fn = BOOL(WINAPI*)(HANDLE, HMODULE, module_info*, DWORD);
+    using name_fn = DWORD(WINAPI*)(HANDLE, HMODULE, wchar_t*, DWORD);
+    static HMODULE kernel32 = GetModuleHandleW(L"kernel32.dll");
+    enum_fn enumerate = nullptr;
+    info_fn info = nullptr;
+    name_fn name = nullptr;
+    if (kernel32 == nullptr || !find_proc(kernel32, "K32EnumProcessModulesEx", &enumerate) ||
+        !find_proc(kernel32, "K32GetModuleInformation", &info) || !find_proc(kernel32, "K32GetModuleFileNameExW", &name)) {
+        return;
+    }
+    w->looked_at = GetTickCount64();
+    std::vector<HMODULE> handles(256);
+    DWORD needed = 0;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        if (!enumerate(app, handles.data(), static_cast<DWORD>(handles.size() * sizeof(HMODULE)), &needed, 0x03 /* LIST_MODULES_ALL */)) {
+            return;  // keeps what it had (the application may be ending)
+        }
+        if (needed <= handles.size() * sizeof(HMODULE)) break;
+        handles.resize(needed / sizeof(HMODULE) + 16);
+    }
+    handles.resize(std::min<std::size_t>(handles.size(), needed / sizeof(HMODULE)));
+    if (handles == w->handles) return;
+    std::vector<exit_dump_module> modules;
+    std::vector<wchar_t> path(32768);
+    for (HMODULE m : handles) {
+        module_info mi{};
+        if (!info(app, m, &mi, sizeof(mi))) continue;
+        exit_dump_module e;
+        e.base = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(mi.base));
+        e.size = mi.size;
+        const DWORD n = name(app, m, path.data(), static_cast<DWORD>(path.size()));
+        e.name = narrow(path.data(), n < path.size() ? n : 0);
+        // IMAGE_FILE_HEADER.TimeDateStamp (NT headers + 8) and the optional header's CheckSum (+64).
+        std::uint32_t nt = 0;
+        if (win_read_app_memory(app, e.base + k_pe_dos_lfanew, &nt, 4) && nt < e.size) {
+            win_read_app_memory(app, e.base + nt + 8, &e.time_date_stamp, 4);
+            win_read_app_memory(app, e.base + nt + 4 + k_pe_file_header_size + 64, &e.checksum, 4);
+        }
+        pe_read_codeview(win_read_app_memory, app, e.base, e.size, &e.codeview);
+        modules.push_back(e);
+    }
+    w->handles = handles;
+    w->modules = modules;
+}
+
+/// The system info stream of this machine (the helper runs beside the application): the
+/// processor (GetNativeSystemInfo, cpuid) and the Windows version (ntdll's RtlGetVersion, which
+/// no manifest hides).
+inline void win_system_info(minidump::system_info* si, std::string* csd_version) {
+    std::memset(si, 0, sizeof(*si));
+    SYSTEM_INFO sys;
+    GetNativeSystemInfo(&sys);
+    si->processor_architecture = minidump::k_arch_amd64;
+    si->processor_level = sys.wProcessorLevel;
+    si->processor_revision = sys.wProcessorRevision;
+    si->number_of_processors = static_cast<std::uint8_t>(std::min<DWORD>(255, sys.dwNumberOfProcessors));
+    si->platform_id = minidump::k_platform_windows;
+    using version_fn = LONG(WINAPI*)(OSVERSIONINFOEXW*);
+    static HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    version_fn get_version = nullptr;
+    OSVERSIONINFOEXW v;
+    std::memset(&v, 0, sizeof(v));
+    v.dwOSVersionInfoSize = sizeof(v);
+    if (ntdll != nullptr && find_proc(ntdll, "RtlGetVersion", &get_version) && get_version(&v) >= 0) {
+        si->major_version = v.dwMajorVersion;
+        si->minor_version = v.dwMinorVersion;
+        si->build_number = v.dwBuildNumber;
+        si->product_type = v.wProductType;
+        si->suite_mask = v.wSuiteMask;
+        *csd_version = narrow(v.szCSDVersion, wcsnlen(v.szCSDVersion, 128));
+    }
+    auto cpuid = [](unsigned leaf, std::uint32_t r[4]) {  // eax, ebx, ecx, edx
+#if defined(_MSC_VER) && !defined(__clang__)
+        int x[4] = {};
+        __cpuid(x, static_cast<int>(leaf));
+        for (int i = 0; i < 4; ++i) r[i] = static_cast<std::uint32_t>(x[i]);
+#else
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        __get_cpuid(leaf, &a, &b, &c, &d);
+        r[0] = a, r[1] = b, r[2] = c, r[3] = d;
+#endif
+    };
+    std::uint32_t regs[4] = {};
+    cpuid(0, regs);
+    si->cpu.x86.vendor_id[0] = regs[1];  // ebx, edx, ecx: "GenuineIntel"
+    si->cpu.x86.vendor_id[1] = regs[3];
+    si->cpu.x86.vendor_id[2] = regs[2];
+    cpuid(1, regs);
+    si->cpu.x86.version_information = regs[0];
+    si->cpu.x86.feature_information = regs[3];
+}
+
+/// The abnormal-exit report of an application that ended with `exit_code`: a minimal dump
+/// (build_exit_dump) of what the helper holds: system info, the modules last seen, an exception
+/// record (k_exception_abnormal_exit, the exit code as its first parameter), the annotations with
+/// crash_kind and exit_code, the context text (user, tags, breadcrumbs). *out gets its report.
+inline bool win_persist_abnormal_exit(helper_service* service, sigsafe::region_header* region, HANDLE app, DWORD exit_code,
+                                      const win_module_watch& modules, Report* out) {
+    const std::string id = new_uuid();
+    exit_dump_input in;
+    win_system_info(&in.system, &in.csd_version);
+    in.modules = modules.modules;
+    in.process_id = region->app_pid;
+    in.time_date_stamp = static_cast<std::uint32_t>(std::time(nullptr));
+    FILETIME created{}, ended{}, kernel{}, user{};
+    if (GetProcessTimes(app, &created, &ended, &kernel, &user)) {
+        const std::uint64_t t = (std::uint64_t{created.dwHighDateTime} << 32) | created.dwLowDateTime;  // 100 ns since 1601
+        const std::uint64_t k_1601_to_1970 = 116444736000000000ull;
+        if (t > k_1601_to_1970) in.process_create_time = static_cast<std::uint32_t>((t - k_1601_to_1970) / 10000000u);
+    }
+    in.exception_code = minidump::k_exception_abnormal_exit;
+    in.exception_parameters.push_back(exit_code);
+    // The one listed thread (no registers): the watched thread when heartbeat() named one, else
+    // the process id stands in (the helper knows no other thread of the application).
+    const std::uint32_t watched = region->watched_tid.load(std::memory_order_acquire);
+    in.exception_thread_id = watched != 0 ? watched : region->app_pid;
+    parse_guid(id, &in.report_id);
+    parse_guid(service->client_id(), &in.client_id);
+    std::string context_text;
+    win_read_store(region, &in.annotations, &context_text);
+    // What ended it, as annotations (the names the Linux helper gives them; these win over the
+    // application's own of the same name).
+    const std::vector<std::pair<std::string, std::string>> facts = {
+        {k_crash_kind_field, report_kind_name(report_kind::abnormal_exit)},
+        {"exit_reason", "terminated"},
+        {"exit_code", std::to_string(exit_code)},
+        {"exit_cause_source", "GetExitCodeProcess"}};
+    for (const auto& f : facts) {
+        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
+                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
+                             in.annotations.end());
+        in.annotations.push_back(f);
+    }
+    if (!context_text.empty()) in.extra_streams.emplace_back(minidump::stream_crashdrop_context, context_text);
+    in.extra_streams.emplace_back(minidump::stream_crashdrop_writer_errors,
+                                  "abnormal exit: the process had ended when this dump was built (by the helper): no thread registers, "
+                                  "stacks or memory; the module list is the helper's last look (at most " +
+                                      std::to_string(k_module_refresh_ms) + " ms old) at the application's modules\n");
+    std::string error;
+    const std::string dump = build_exit_dump(in, &error);
+    if (dump.empty()) {
+        service->log("abnormal exit: the report cannot be built: " + error);
+        return false;
+    }
+    if (!write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
+        service->log("could not write " + id + ".dmp: " + error);
+        return false;
+    }
+    Report r;
+    r.id = id;
+    r.created = std::time(nullptr);
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
+    *out = r;
+    return true;
+}
+
+/// The application has gone without a crash handed off: a normal exit (exit_state says so: the
+/// exit hooks recorded clean_exit themselves) or not. Otherwise (TerminateProcess, ExitProcess
+/// called directly, a fault that never reached crashdrop's handlers) an abnormal-exit report
+/// when report_abnormal_exits is on, and the run ends hung when a hang episode was under way,
+/// else abnormal_exit.
+inline void win_app_ended(helper_service* service, sigsafe::region_header* region, HANDLE app, bool hang_active,
+                          const win_module_watch& modules) {
+    if (region->exit_state.load(std::memory_order_acquire) == sigsafe::exit_clean) return;
+    DWORD code = 0;
+    const bool have_code = GetExitCodeProcess(app, &code) != 0;
+    service->log("the application ended without a normal exit" + (have_code ? " (exit code " + std::to_string(code) + ")" : std::string()));
+    record_run_end(service->db().root(), static_cast<long>(region->app_pid), hang_active ? RunOutcome::hung : RunOutcome::abnormal_exit);
+    if (!service->config().report_abnormal_exits) return;
+    Report r;
+    if (win_persist_abnormal_exit(service, region, app, code, modules, &r)) service->persisted(r);
 }
 
 /// The helper process: maps the region, reads its configuration, and serves the application
@@ -325,10 +664,24 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
         helper_service service(config, custom);
         service.set_region(region);
         if (service.begin()) {
+            win_hang_watch hang;
+            win_module_watch modules;  // for an abnormal-exit report
+            bool crash_seen = false;   // a crash was handed off: its end is no abnormal exit
+            DWORD poll = config.hang_timeout_ms > 0 ? win_hang_poll_ms(config.hang_timeout_ms) : INFINITE;
+            if (config.report_abnormal_exits) {
+                poll = std::min<DWORD>(poll, static_cast<DWORD>(k_module_refresh_ms));
+                win_refresh_modules(h.app, &modules);
+            }
             for (;;) {
                 HANDLE waits[3] = {h.crash, h.wake, h.app};
-                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, INFINITE);
-                if (r == WAIT_OBJECT_0) {
+                const DWORD r = WaitForMultipleObjects(3, waits, FALSE, poll);
+                if (r != WAIT_OBJECT_0 + 2) win_check_hang(&service, region, h.app, region->app_pid, &hang);
+                if (r != WAIT_OBJECT_0 + 2 && config.report_abnormal_exits && GetTickCount64() - modules.looked_at >= k_module_refresh_ms) {
+                    win_refresh_modules(h.app, &modules);
+                }
+                if (r == WAIT_TIMEOUT) {
+                    continue;
+                } else if (r == WAIT_OBJECT_0) {
                     // Only the hand-off that is waiting is taken (its number is in the word);
                     // one the application withdrew is left alone.
                     std::uint64_t word = region->handoff.load(std::memory_order_acquire);
@@ -337,6 +690,8 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                         !region->handoff.compare_exchange_strong(word, sigsafe::handoff_word(seq, sigsafe::hs_taken),
                                                                  std::memory_order_acq_rel)) {
                         service.log("crash event without a hand-off waiting (withdrawn by the application)");
+                        // A crash the application writes itself: its end is no abnormal exit either.
+                        crash_seen = crash_seen || region->exception_code != sigsafe::k_code_dump_requested;
                         continue;
                     }
                     win_handoff_facts facts;
@@ -354,6 +709,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     // A crash ends the run: recorded before the answer lets the application
                     // die, so the next start() reads it.
                     if (crashed) record_run_end(service.db().root(), static_cast<long>(facts.app_pid), RunOutcome::crashed);
+                    crash_seen = crash_seen || crashed;
                     SetEvent(h.done);
                     if (ok) service.persisted(persisted);
                 } else if (r == WAIT_OBJECT_0 + 1) {
@@ -365,6 +721,7 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
                     service.requeue_all();
                 } else {
                     service.log(r == WAIT_OBJECT_0 + 2 ? "the application has gone" : "waiting failed: " + error_text(last_error()));
+                    if (r == WAIT_OBJECT_0 + 2 && !crash_seen) win_app_ended(&service, region, h.app, hang.active, modules);
                     break;
                 }
             }

@@ -120,12 +120,19 @@ inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std:
 
 /// Appends Crashpad's info stream (version 1): the report and client ids and the annotations
 /// as a simple string dictionary of MinidumpUTF8Strings, laid out as the Linux writer does
-/// (dumper_linux.hpp, add_crashpad_info) and read back by read_dump_context. Values are
-/// written as given: split long ones first (split_annotation_parts) when readers expect that.
+/// (dumper_linux.hpp, add_crashpad_info) and read back by read_dump_context. The first entry
+/// is crash_kind = report_kind_name(kind), what the dump is; an entry of that name among
+/// `given` is left out (the writer's wins). Values are written as given: split long ones first
+/// (split_annotation_parts) when readers expect that.
 inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
-                                      const std::vector<std::pair<std::string, std::string>>& annotations, std::string* error) {
+                                      report_kind kind, const std::vector<std::pair<std::string, std::string>>& given,
+                                      std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
+    std::vector<std::pair<std::string, std::string>> annotations{{minidump::k_annotation_crash_kind, report_kind_name(kind)}};
+    for (const auto& a : given) {
+        if (a.first != minidump::k_annotation_crash_kind) annotations.push_back(a);
+    }
     const std::uint64_t base = dump_append_base(*dump);
     // The blob: the info record, the dictionary (count, then key/value RVA pairs), the strings.
     const std::uint64_t dict_offset = sizeof(minidump::crashpad_info);

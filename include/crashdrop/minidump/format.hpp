@@ -168,6 +168,12 @@ constexpr std::uint32_t k_exception_dump_requested_windows = 0x0517A7EDu;
 constexpr std::uint32_t k_exception_hang = 0x48414E47u;
 constexpr std::uint32_t k_exception_abnormal_exit = 0x45584954u;
 
+/// The Crashpad annotation every dump crashdrop writes carries with what the dump is (`crash`,
+/// `requested`, `hang`, `abnormal_exit`: report_kind_name in database/metadata.hpp), so a dump
+/// read alone says it. The writer's entry is the only one: an application annotation of this
+/// name is refused (context/context_ops.hpp) and skipped by the writers.
+constexpr const char k_annotation_crash_kind[] = "crash_kind";
+
 /// CPU_INFORMATION (24 bytes): the x86 arm, Breakpad's ARM arm, or processor_features
 union cpu_information {
     struct {

@@ -47,19 +47,24 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 }
 
 /// The kind a dump's exception code names: a requested dump (write_dump(): Linux's
-/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), a hang (the
-/// helper's request: k_exception_hang) or a crash (a signal or an exception code). The crash
-/// path needs no extra field for it: every writer already says it in the exception stream.
+/// k_exception_dump_requested, Windows' k_exception_dump_requested_windows), the helper's
+/// hang and abnormal-exit codes, or a crash (a signal or an exception code). Used for a dump
+/// without the crash_kind annotation (written by an older crashdrop), and by the Windows
+/// helper to name the dump MiniDumpWriteDump wrote.
 inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
     if (code == minidump::k_exception_hang) return report_kind::hang;
+    if (code == minidump::k_exception_abnormal_exit) return report_kind::abnormal_exit;
     return report_kind::crash;
 }
 
 /// Reads the context of a dump into *r (annotations, tags, user, attachments, breadcrumbs, and
-/// its kind from the exception stream; a dump without one is left as it was: a crash).
+/// its kind: the annotation crash_kind when it names a kind (then taken out of the annotations);
+/// else the exception stream's code, kind_of_exception_code; a dump with neither is left as
+/// it was: a crash). A helper-built abnormal-exit dump whose exception code is the signal's
+/// number is named by its annotation.
 /// Returns false when the bytes are not a minidump.
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
@@ -114,6 +119,14 @@ inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report
         }
     }
     join_annotation_parts(&r->annotations);
+    const auto named = r->annotations.find(minidump::k_annotation_crash_kind);
+    if (named != r->annotations.end()) {
+        report_kind k = report_kind::crash;
+        if (report_kind_from_name(named->second, &k)) {  // else an older crashdrop's application value: kept as it is
+            r->kind = report_kind_name(k);
+            r->annotations.erase(named);
+        }
+    }
     return true;
 }
 

@@ -115,16 +115,40 @@ inline std::string iso8601_ms(long long ms) {
     return buf;
 }
 
-/// Sentry's event (the `sentry` part): release, level, tags (the report's kind as `crash_kind`),
-/// user, breadcrumbs and the annotations as extra data.
+/// The level a Sentry event of each kind has. Sentry keeps the level the event JSON gives (Relay
+/// sets `fatal` only when there is none; its minidump processing sets fatal/info only then):
+/// a crash and an abnormal exit ended the process: `fatal`; a hang did not (the application
+/// went on; Sentry's own SDKs file a hang or an ANR as an error): `error`; a write_dump() is the
+/// application's own diagnostic, no failure (Sentry gives a minidump of a process that did not
+/// crash `info`): `info`.
+inline const char* sentry_level(report_kind k) {
+    switch (k) {
+        case report_kind::crash:
+        case report_kind::abnormal_exit: return "fatal";
+        case report_kind::hang: return "error";
+        case report_kind::requested: return "info";
+    }
+    return "fatal";
+}
+
+/// Sentry's event (the `sentry` part): release, level (sentry_level), tags (the report's kind
+/// as `crash_kind`), user, breadcrumbs and the annotations as extra data. A report that is not
+/// a crash gets the fingerprint ["{{ default }}", <kind>]: grouped by its stack as a crash is,
+/// but never into a crash's issue (a hang in the same function as a crash is another
+/// problem). A crash keeps Sentry's default grouping (no fingerprint), so crash issues stay as
+/// they were. No exception or mechanism is sent: for a minidump upload Relay replaces the
+/// event's exceptions with its placeholder (mechanism type `minidump`, the mark that makes the
+/// dump processed) and the processed dump then fills it in.
 inline std::string sentry_event_json(const Report& r) {
+    report_kind kind = report_kind::crash;
+    if (!report_kind_from_name(r.kind, &kind)) kind = report_kind::crash;
     std::map<std::string, std::string> tags = r.tags;
     if (!r.product.empty()) tags.emplace("product", r.product);
     tags["crashdrop.report_id"] = r.id;
-    tags[k_crash_kind_field] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;  // searchable, groupable
+    tags[k_crash_kind_field] = report_kind_name(kind);  // searchable, groupable
     std::map<std::string, std::string> extra;
     for (const auto& a : r.annotations) {
-        if (a.first != "prod" && a.first != "ver") extra[a.first] = a.second;
+        if (a.first != "prod" && a.first != "ver" && a.first != k_crash_kind_field) extra[a.first] = a.second;
     }
     std::map<std::string, std::string> user;
     if (!r.user.id.empty()) user["id"] = r.user.id;
@@ -139,7 +163,8 @@ inline std::string sentry_event_json(const Report& r) {
                   json_string(level_name(b.level)) + ",\"category\":" + json_string(b.category) +
                   ",\"message\":" + json_string(b.message) + "}";
     }
-    std::string out = "{\"level\":\"fatal\",\"platform\":\"native\"";
+    std::string out = "{\"level\":" + json_string(sentry_level(kind)) + ",\"platform\":\"native\"";
+    if (kind != report_kind::crash) out += ",\"fingerprint\":[\"{{ default }}\"," + json_string(report_kind_name(kind)) + "]";
     if (!r.product.empty()) out += ",\"release\":" + json_string(r.version.empty() ? r.product : r.product + "@" + r.version);
     out += ",\"tags\":" + json_object(tags);
     if (!user.empty()) out += ",\"user\":" + json_object(user);

@@ -253,6 +253,9 @@ inline void release_resources(sigsafe::linux_state* g, bool unmap = true) {
         if (fd >= 0) close(fd);
         fd = -1;
     };
+    // Detached first: the helper then takes the end of the socket for stop(), never for an
+    // abnormal exit of the process.
+    if (g->header != nullptr) g->header->app_detached.store(1, std::memory_order_release);
     const int sock = g->helper_sock.exchange(-1, std::memory_order_acq_rel);
     if (sock >= 0) close(sock);  // the helper sees the end of the socket, finishes its uploads and exits
     close_fd(g->pending_dirfd);

@@ -556,6 +556,20 @@ CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     image_add_stream(im, minidump::stream_thread_name_list, rva, 4 + u64{written} * sizeof(minidump::thread_name));
 }
 
+/// What a dump is, as its annotation crash_kind says (minidump::k_annotation_crash_kind): the
+/// names of report_kind_name (database/metadata.hpp; a unit test holds them equal). The one
+/// place a dump request's kind is decided: a hang dump (req hang_tid) names `hang` here.
+CRASHDROP_SIGSAFE_INLINE const char* dump_kind_name(const dump_request* req) {
+    return req->is_crash ? "crash" : req->hang_tid != 0 ? "hang" : "requested";
+}
+
+/// True for an annotation slot the dump must not list: the parts of a long value are listed
+/// as they are, but a slot named crash_kind gives way to the writer's own entry.
+CRASHDROP_SIGSAFE_INLINE bool is_kind_slot(const slot_copy& c) {
+    return c.key_length == sizeof(minidump::k_annotation_crash_kind) - 1 &&
+           bytes_equal(c.key, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+}
+
 /// The annotations a hang dump adds (only to that dump: they are never in the context store).
 constexpr const char* k_hang_thread_key = "hang_thread";
 constexpr const char* k_hang_ms_key = "hang_ms";
@@ -570,21 +584,22 @@ CRASHDROP_SIGSAFE_INLINE bool annotation_is(const slot_copy* c, const char* key)
     return true;
 }
 
-/// Does slot copy `c` go into the dictionary as an annotation (a hang dump writes its own
-/// hang_thread and hang_ms)?
+/// Does slot copy `c` go into the dictionary as an annotation? Not crash_kind (the writer's
+/// own), and in a hang dump not hang_thread or hang_ms (the writer's own too).
 CRASHDROP_SIGSAFE_INLINE bool annotation_listed(const slot_copy* c, bool hang) {
-    if (c->kind != sk_annotation || (c->flags & sf_split)) return false;
+    if (c->kind != sk_annotation || (c->flags & sf_split) || is_kind_slot(*c)) return false;
     return !hang || (!annotation_is(c, k_hang_thread_key) && !annotation_is(c, k_hang_ms_key));
 }
 
 /// Crashpad's info stream: the report id, the client id and the annotations as a simple
-/// string dictionary (long values as their parts key__1, key__2, ...). A hang dump (req
-/// hang_tid) adds hang_thread and hang_ms, in place of annotations of the same names.
+/// string dictionary (long values as their parts key__1, key__2, ...), the first entry being
+/// crash_kind (dump_kind_name). A hang dump (req hang_tid) adds hang_thread and hang_ms, in
+/// place of annotations of the same names.
 CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidump::guid* report_id, const dump_request* req) {
     const context_store* cs = &g->context;
     slot_copy c;
     const bool hang = req->hang_tid != 0;
-    u32 count = hang ? 2 : 0;
+    u32 count = hang ? 3 : 1;  // crash_kind (and hang_thread, hang_ms)
     const u32 slots = cs->header != nullptr ? cs->header->slot_capacity : 0;
     for (u32 i = 0; i < slots; ++i) {
         if (context_read_slot(cs, i, &c) && annotation_listed(&c, hang)) ++count;
@@ -593,7 +608,17 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
     const u32 info_rva = image_alloc(im, sizeof(minidump::crashpad_info), 8);
     if (dict == 0 || info_rva == 0) return;
     u32 written = 0;
-    if (hang) {
+    {
+        const char* kind = dump_kind_name(req);
+        minidump::simple_string_dictionary_entry e;
+        e.key = image_add_utf8(im, minidump::k_annotation_crash_kind, sizeof(minidump::k_annotation_crash_kind) - 1);
+        e.value = image_add_utf8(im, kind, string_length(kind));
+        if (e.key != 0 && e.value != 0) {
+            copy_bytes(im->base + dict + 4, &e, sizeof(e));
+            written = 1;
+        }
+    }
+    if (hang && written > 0) {
         char number[24];
         text t;
         const char* keys[2] = {k_hang_thread_key, k_hang_ms_key};
@@ -609,7 +634,7 @@ CRASHDROP_SIGSAFE void add_crashpad_info(linux_state* g, image* im, const minidu
             ++written;
         }
     }
-    for (u32 i = 0; i < slots && written < count; ++i) {
+    for (u32 i = 0; i < slots && written < count && written > 0; ++i) {
         if (!context_read_slot(cs, i, &c) || !annotation_listed(&c, hang)) continue;
         minidump::simple_string_dictionary_entry e;
         e.key = image_add_utf8(im, c.key, c.key_length);
