@@ -952,7 +952,7 @@ TEST_CASE("hang: a main loop that stops beating for 2 x hang_timeout_ms gives ex
     check_hang_dump(c, c.dumps[0], "hang_sleep_leaf,run_hang,main", 500);
 }
 
-TEST_CASE("hang: after beating again, a second hang is a second report; a later report has no hang annotations", "[crash][hang]") {
+TEST_CASE("hang: after beating again, a second hang is a second report - and a later report has no hang annotations", "[crash][hang]") {
     if (hang_skipped()) return;
     crash_run c = run_hang_mode("hang_twice");
     INFO(c.run.describe());
