@@ -259,7 +259,18 @@ enum crashdrop_helper_mode {
     CRASHDROP_HELPER_NONE = 3
 };
 
-enum crashdrop_upload_format { CRASHDROP_FORMAT_CRASHPAD = 0, CRASHDROP_FORMAT_SOCORRO = 1, CRASHDROP_FORMAT_SENTRY = 2 };
+enum crashdrop_upload_format {
+    CRASHDROP_FORMAT_CRASHPAD = 0,
+    CRASHDROP_FORMAT_SOCORRO = 1,
+    CRASHDROP_FORMAT_SENTRY = 2,
+    CRASHDROP_FORMAT_SENTRY_MINIDUMP = 3
+};
+
+enum crashdrop_memory_capture {
+    CRASHDROP_MEMORY_FULL = 0,
+    CRASHDROP_MEMORY_STACKS_ONLY = 1,
+    CRASHDROP_MEMORY_SCRUBBED_STACKS = 2
+};
 
 enum crashdrop_level {
     CRASHDROP_LEVEL_DEBUG = 0,
@@ -312,6 +323,9 @@ typedef struct crashdrop_options {
     crashdrop_fault_filter fault_filter; /* [NULL] asked first about every fault (Linux only) */
     int hang_timeout_ms;             /* [0: off] hang reports, 0 or 100 .. 3600000 (crashdrop_heartbeat) */
     int report_abnormal_exits;       /* [1] a report when the application is killed or ends abnormally */
+    const char* environment;         /* [NULL] the deployment environment (Sentry's environment) */
+    int memory_capture;              /* [CRASHDROP_MEMORY_FULL] enum crashdrop_memory_capture */
+    uint64_t max_upload_bytes;       /* [0: the upload format's default] */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to
@@ -648,11 +662,26 @@ struct Upload {
 /// external helper executable uses the built-in ones) and must return within its own timeouts.
 using Transport = std::function<UploadResult(const Upload&)>;
 
+/// Options::before_upload: called in the helper before each upload attempt with what is about to
+/// be sent (the report with its fields, annotations, tags, user, breadcrumbs, kind; the
+/// attachments; the dump, also at report.dump_path). It may change the report's fields and drop
+/// attachments; returning false drops the report (kept as rejected, never sent).
+using BeforeUpload = std::function<bool(Upload&)>;
+
 /// The built-in upload formats.
 enum class UploadFormat {
     crashpad,  ///< Breakpad/Crashpad/Electron multipart: upload_file_minidump, prod, ver, guid, ...
     socorro,   ///< Mozilla Socorro/Antenna: ProductName, Version; CrashID= / Discarded= replies
-    sentry,    ///< Sentry's minidump endpoint (set by Options::sentry_dsn)
+    sentry,    ///< Sentry (set by Options::sentry_dsn): an envelope to /api/<project>/envelope/
+    sentry_minidump,  ///< Sentry's multipart /api/<project>/minidump/ endpoint, with Options::sentry_dsn
+};
+
+/// How much memory a dump carries besides thread stacks (Options::memory_capture).
+enum class MemoryCapture {
+    full,             ///< stacks and the memory around registers and pointers (the default)
+    stacks_only,      ///< thread stacks only: no memory around registers or pointers
+    scrubbed_stacks,  ///< stacks only, and every stack word that points neither into a stack nor
+                      ///< into mapped code is zeroed on this machine
 };
 
 /// How the helper process, which persists and sends reports, is started.
@@ -741,6 +770,9 @@ struct Options {
     /// before listing the late ones with what /proc shows of them. Range 1 .. 10000.
     int thread_suspend_timeout_ms = 250;
 
+    /// How much memory a dump carries besides the stacks (see MemoryCapture).
+    MemoryCapture memory_capture = MemoryCapture::full;
+
     /// Real-time signal used, only while a dump is written, to collect other threads'
     /// registers. 0 picks SIGRTMIN + 3. Range 0 or SIGRTMIN .. SIGRTMAX.
     int thread_signal = 0;
@@ -767,6 +799,19 @@ struct Options {
 
     /// A custom transport, called in the helper instead of the built-in HTTP client.
     Transport transport;
+
+    /// Called in the helper before each upload attempt; may change fields, drop attachments or
+    /// drop the report (see BeforeUpload). Runs application code in the helper, as a custom
+    /// transport does: not with HelperMode::external (start() refuses it there).
+    BeforeUpload before_upload;
+
+    /// The deployment environment sent with reports (Sentry's `environment`, e.g. "production").
+    std::string environment;
+
+    /// Most bytes one upload may have (dump, attachments and fields); a report over it is cut down
+    /// in a fixed order before it is sent. 0: the default of the upload format (what its server
+    /// documents as its limit).
+    std::size_t max_upload_bytes = 0;
 
     /// gzip the request body (Content-Encoding: gzip).
     bool compress = true;
@@ -11294,7 +11339,8 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("ReportId", r.id);
             plain_context();
             break;
-        case UploadFormat::sentry:
+        case UploadFormat::sentry:  // (until the envelope lands: the minidump endpoint for both)
+        case UploadFormat::sentry_minidump:
             // Everything in one JSON event; no other text fields (they would land in "extra").
             text("sentry", sentry_event_json(r));
             break;
@@ -11369,7 +11415,7 @@ inline UploadResult interpret_reply(const http_response& reply, UploadFormat for
         out.server_id = body.rfind("CrashID=", 0) == 0 ? body.substr(8) : body;
         return out;
     }
-    if (format == UploadFormat::sentry) {
+    if (format == UploadFormat::sentry || format == UploadFormat::sentry_minidump) {
         // {"id":"<event id>"}: pick the value after "id".
         const std::size_t key = body.find("\"id\"");
         if (key != std::string::npos) {
@@ -11448,6 +11494,8 @@ struct helper_config {
     int linger_ms = 10000;  // Options::helper_linger_ms
     int hang_timeout_ms = 0;           // Options::hang_timeout_ms (0: off)
     bool report_abnormal_exits = true;  // Options::report_abnormal_exits
+    std::string environment;            // Options::environment
+    std::size_t max_upload_bytes = 0;   // Options::max_upload_bytes (0: the format's default)
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -11471,6 +11519,8 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["linger_ms"] = std::to_string(c.linger_ms);
     kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
     kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
+    kv["environment"] = c.environment;
+    kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
     return format_key_values(kv);
 }
 
@@ -11488,8 +11538,8 @@ inline helper_config decode_helper_config(const std::string& text) {
     helper_config c;
     c.database = kv["database"];
     c.upload.url = kv["url"];
-    const int format = config_number(kv["format"], 0, 2, 0);
-    c.upload.format = format == 1 ? UploadFormat::socorro : format == 2 ? UploadFormat::sentry : UploadFormat::crashpad;
+    const int format = config_number(kv["format"], 0, static_cast<int>(UploadFormat::sentry_minidump), 0);
+    c.upload.format = static_cast<UploadFormat>(format);
     c.upload.compress = kv["compress"] != "0";
     c.upload.ca_file = kv["ca_file"];
     c.upload.connect_timeout_ms = config_number(kv["connect_timeout_ms"], 100, 600000, c.upload.connect_timeout_ms);
@@ -11511,6 +11561,8 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.hang_timeout_ms = config_number(kv["hang_timeout_ms"], 0, 3600000, 0);
     if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
     c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
+    c.environment = kv["environment"];
+    c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
     return c;
 }
 
@@ -11521,7 +11573,8 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.upload.format = o.upload_format;
     c.upload.url = o.submit_url;
     if (!o.sentry_dsn.empty()) {
-        c.upload.format = UploadFormat::sentry;
+        // A DSN means Sentry: its envelope endpoint, unless the minidump endpoint was chosen.
+        if (o.upload_format != UploadFormat::sentry_minidump) c.upload.format = UploadFormat::sentry;
         sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
     }
     c.upload.compress = o.compress;
@@ -11542,6 +11595,8 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     // A plugin (only_this_module) reports its own crashes only: its host's deaths (SIGKILL,
     // the OOM killer) are not the plugin's to report.
     c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
+    c.environment = o.environment;
+    c.max_upload_bytes = o.max_upload_bytes;
     return c;
 }
 
@@ -11632,6 +11687,9 @@ inline Status check_options(const Options& o) {
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
     if (o.helper_linger_ms < 0 || o.helper_linger_ms > 600000) return invalid("helper_linger_ms is outside 0 .. 600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
+    if (static_cast<int>(o.memory_capture) < 0 || static_cast<int>(o.memory_capture) > static_cast<int>(MemoryCapture::scrubbed_stacks)) {
+        return invalid("memory_capture is not one of full, stacks_only, scrubbed_stacks");
+    }
     if (o.hang_timeout_ms != 0 && (o.hang_timeout_ms < 100 || o.hang_timeout_ms > 3600000)) {
         return invalid("hang_timeout_ms is neither 0 nor within 100 .. 3600000");
     }
@@ -18818,6 +18876,13 @@ static_assert(same_value(CRASHDROP_HELPER_NONE, static_cast<int>(HelperMode::non
 static_assert(same_value(CRASHDROP_FORMAT_CRASHPAD, static_cast<int>(UploadFormat::crashpad)), "C and C++ upload formats differ");
 static_assert(same_value(CRASHDROP_FORMAT_SOCORRO, static_cast<int>(UploadFormat::socorro)), "C and C++ upload formats differ");
 static_assert(same_value(CRASHDROP_FORMAT_SENTRY, static_cast<int>(UploadFormat::sentry)), "C and C++ upload formats differ");
+static_assert(same_value(CRASHDROP_FORMAT_SENTRY_MINIDUMP, static_cast<int>(UploadFormat::sentry_minidump)),
+              "C and C++ upload formats differ");
+static_assert(same_value(CRASHDROP_MEMORY_FULL, static_cast<int>(MemoryCapture::full)), "C and C++ memory capture levels differ");
+static_assert(same_value(CRASHDROP_MEMORY_STACKS_ONLY, static_cast<int>(MemoryCapture::stacks_only)),
+              "C and C++ memory capture levels differ");
+static_assert(same_value(CRASHDROP_MEMORY_SCRUBBED_STACKS, static_cast<int>(MemoryCapture::scrubbed_stacks)),
+              "C and C++ memory capture levels differ");
 
 static_assert(same_value(CRASHDROP_LEVEL_DEBUG, static_cast<int>(BreadcrumbLevel::debug)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_INFO, static_cast<int>(BreadcrumbLevel::info)), "C and C++ breadcrumb levels differ");
@@ -18953,11 +19018,20 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
                     in->helper_mode, static_cast<int>(CRASHDROP_HELPER_REEXEC), static_cast<int>(CRASHDROP_HELPER_NONE));
     }
     if (CRASHDROP_C_HAS(upload_format) &&
-        (in->upload_format < CRASHDROP_FORMAT_CRASHPAD || in->upload_format > CRASHDROP_FORMAT_SENTRY)) {
+        (in->upload_format < CRASHDROP_FORMAT_CRASHPAD || in->upload_format > CRASHDROP_FORMAT_SENTRY_MINIDUMP)) {
         return fail(CRASHDROP_ERROR_INVALID_OPTIONS,
-                    "crashdrop_options.upload_format is %d, not one of %d (CRASHDROP_FORMAT_CRASHPAD) .. %d (CRASHDROP_FORMAT_SENTRY)",
-                    in->upload_format, static_cast<int>(CRASHDROP_FORMAT_CRASHPAD), static_cast<int>(CRASHDROP_FORMAT_SENTRY));
+                    "crashdrop_options.upload_format is %d, not one of %d (CRASHDROP_FORMAT_CRASHPAD) .. %d "
+                    "(CRASHDROP_FORMAT_SENTRY_MINIDUMP)",
+                    in->upload_format, static_cast<int>(CRASHDROP_FORMAT_CRASHPAD), static_cast<int>(CRASHDROP_FORMAT_SENTRY_MINIDUMP));
     }
+    if (CRASHDROP_C_HAS(memory_capture) &&
+        (in->memory_capture < CRASHDROP_MEMORY_FULL || in->memory_capture > CRASHDROP_MEMORY_SCRUBBED_STACKS)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS,
+                    "crashdrop_options.memory_capture is %d, not one of %d (CRASHDROP_MEMORY_FULL) .. %d "
+                    "(CRASHDROP_MEMORY_SCRUBBED_STACKS)",
+                    in->memory_capture, static_cast<int>(CRASHDROP_MEMORY_FULL), static_cast<int>(CRASHDROP_MEMORY_SCRUBBED_STACKS));
+    }
+
     // 64-bit sizes on a 32-bit system: refuse what does not fit rather than cut it.
     const auto fits = [](std::uint64_t v) { return static_cast<std::uint64_t>(static_cast<std::size_t>(v)) == v; };
     if (CRASHDROP_C_HAS(max_attachment_bytes) && !fits(in->max_attachment_bytes)) {
@@ -18965,6 +19039,9 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     }
     if (CRASHDROP_C_HAS(dump_buffer_size) && !fits(in->dump_buffer_size)) {
         return fail(CRASHDROP_ERROR_INVALID_OPTIONS, "crashdrop_options.dump_buffer_size does not fit in size_t");
+    }
+    if (CRASHDROP_C_HAS(max_upload_bytes) && !fits(in->max_upload_bytes)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS, "crashdrop_options.max_upload_bytes does not fit in size_t");
     }
 
     Options& o = *out;
@@ -18990,6 +19067,9 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(fault_filter)) o.fault_filter = reinterpret_cast<FaultFilter>(in->fault_filter);
     if (CRASHDROP_C_HAS(hang_timeout_ms)) o.hang_timeout_ms = in->hang_timeout_ms;
     if (CRASHDROP_C_HAS(report_abnormal_exits)) o.report_abnormal_exits = in->report_abnormal_exits != 0;
+    if (CRASHDROP_C_HAS(environment)) o.environment = text(in->environment);
+    if (CRASHDROP_C_HAS(memory_capture)) o.memory_capture = static_cast<MemoryCapture>(in->memory_capture);
+    if (CRASHDROP_C_HAS(max_upload_bytes)) o.max_upload_bytes = static_cast<std::size_t>(in->max_upload_bytes);
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -19030,6 +19110,9 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->fault_filter = nullptr;
         options->hang_timeout_ms = defaults.hang_timeout_ms;
         options->report_abnormal_exits = defaults.report_abnormal_exits ? 1 : 0;
+        options->environment = nullptr;
+        options->memory_capture = static_cast<int>(defaults.memory_capture);
+        options->max_upload_bytes = defaults.max_upload_bytes;
         return CRASHDROP_OK;
     });
 }

@@ -61,7 +61,18 @@ enum crashdrop_helper_mode {
     CRASHDROP_HELPER_NONE = 3
 };
 
-enum crashdrop_upload_format { CRASHDROP_FORMAT_CRASHPAD = 0, CRASHDROP_FORMAT_SOCORRO = 1, CRASHDROP_FORMAT_SENTRY = 2 };
+enum crashdrop_upload_format {
+    CRASHDROP_FORMAT_CRASHPAD = 0,
+    CRASHDROP_FORMAT_SOCORRO = 1,
+    CRASHDROP_FORMAT_SENTRY = 2,
+    CRASHDROP_FORMAT_SENTRY_MINIDUMP = 3
+};
+
+enum crashdrop_memory_capture {
+    CRASHDROP_MEMORY_FULL = 0,
+    CRASHDROP_MEMORY_STACKS_ONLY = 1,
+    CRASHDROP_MEMORY_SCRUBBED_STACKS = 2
+};
 
 enum crashdrop_level {
     CRASHDROP_LEVEL_DEBUG = 0,
@@ -114,6 +125,9 @@ typedef struct crashdrop_options {
     crashdrop_fault_filter fault_filter; /* [NULL] asked first about every fault (Linux only) */
     int hang_timeout_ms;             /* [0: off] hang reports, 0 or 100 .. 3600000 (crashdrop_heartbeat) */
     int report_abnormal_exits;       /* [1] a report when the application is killed or ends abnormally */
+    const char* environment;         /* [NULL] the deployment environment (Sentry's environment) */
+    int memory_capture;              /* [CRASHDROP_MEMORY_FULL] enum crashdrop_memory_capture */
+    uint64_t max_upload_bytes;       /* [0: the upload format's default] */
 } crashdrop_options;
 
 /* Sets every field of *options to its default (strings NULL) and struct_size to

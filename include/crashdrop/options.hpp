@@ -73,6 +73,9 @@ struct Options {
     /// before listing the late ones with what /proc shows of them. Range 1 .. 10000.
     int thread_suspend_timeout_ms = 250;
 
+    /// How much memory a dump carries besides the stacks (see MemoryCapture).
+    MemoryCapture memory_capture = MemoryCapture::full;
+
     /// Real-time signal used, only while a dump is written, to collect other threads'
     /// registers. 0 picks SIGRTMIN + 3. Range 0 or SIGRTMIN .. SIGRTMAX.
     int thread_signal = 0;
@@ -99,6 +102,19 @@ struct Options {
 
     /// A custom transport, called in the helper instead of the built-in HTTP client.
     Transport transport;
+
+    /// Called in the helper before each upload attempt; may change fields, drop attachments or
+    /// drop the report (see BeforeUpload). Runs application code in the helper, as a custom
+    /// transport does: not with HelperMode::external (start() refuses it there).
+    BeforeUpload before_upload;
+
+    /// The deployment environment sent with reports (Sentry's `environment`, e.g. "production").
+    std::string environment;
+
+    /// Most bytes one upload may have (dump, attachments and fields); a report over it is cut down
+    /// in a fixed order before it is sent. 0: the default of the upload format (what its server
+    /// documents as its limit).
+    std::size_t max_upload_bytes = 0;
 
     /// gzip the request body (Content-Encoding: gzip).
     bool compress = true;

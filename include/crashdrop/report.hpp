@@ -86,11 +86,26 @@ struct Upload {
 /// external helper executable uses the built-in ones) and must return within its own timeouts.
 using Transport = std::function<UploadResult(const Upload&)>;
 
+/// Options::before_upload: called in the helper before each upload attempt with what is about to
+/// be sent (the report with its fields, annotations, tags, user, breadcrumbs, kind; the
+/// attachments; the dump, also at report.dump_path). It may change the report's fields and drop
+/// attachments; returning false drops the report (kept as rejected, never sent).
+using BeforeUpload = std::function<bool(Upload&)>;
+
 /// The built-in upload formats.
 enum class UploadFormat {
     crashpad,  ///< Breakpad/Crashpad/Electron multipart: upload_file_minidump, prod, ver, guid, ...
     socorro,   ///< Mozilla Socorro/Antenna: ProductName, Version; CrashID= / Discarded= replies
-    sentry,    ///< Sentry's minidump endpoint (set by Options::sentry_dsn)
+    sentry,    ///< Sentry (set by Options::sentry_dsn): an envelope to /api/<project>/envelope/
+    sentry_minidump,  ///< Sentry's multipart /api/<project>/minidump/ endpoint, with Options::sentry_dsn
+};
+
+/// How much memory a dump carries besides thread stacks (Options::memory_capture).
+enum class MemoryCapture {
+    full,             ///< stacks and the memory around registers and pointers (the default)
+    stacks_only,      ///< thread stacks only: no memory around registers or pointers
+    scrubbed_stacks,  ///< stacks only, and every stack word that points neither into a stack nor
+                      ///< into mapped code is zeroed on this machine
 };
 
 /// How the helper process, which persists and sends reports, is started.

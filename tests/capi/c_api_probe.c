@@ -74,6 +74,9 @@ static int run_defaults(void) {
     print_int("fault_filter_null", o.fault_filter == NULL);
     print_int("hang_timeout_ms", o.hang_timeout_ms);
     print_int("report_abnormal_exits", o.report_abnormal_exits);
+    print_int("environment_null", o.environment == NULL);
+    print_int("memory_capture", o.memory_capture);
+    print_int("max_upload_bytes", (long long)o.max_upload_bytes);
     print_int("is_started", crashdrop_is_started());
     return 0;
 }
@@ -171,10 +174,16 @@ static int run_invalid_enums(void) {
     o.helper_mode = -1;
     report("helper_mode_minus_1", crashdrop_start(&o));
     o.helper_mode = CRASHDROP_HELPER_NONE;
-    o.upload_format = 3;
-    report("upload_format_3", crashdrop_start(&o));
+    o.upload_format = 4;
+    report("upload_format_4", crashdrop_start(&o));
     o.upload_format = -7;
     report("upload_format_minus_7", crashdrop_start(&o));
+    o.upload_format = CRASHDROP_FORMAT_SOCORRO;
+    o.memory_capture = 3;
+    report("memory_capture_3", crashdrop_start(&o));
+    o.memory_capture = -1;
+    report("memory_capture_minus_1", crashdrop_start(&o));
+    o.memory_capture = CRASHDROP_MEMORY_FULL;
     print_int("is_started_after_refusals", crashdrop_is_started());
     report("start_null", crashdrop_start(NULL));
     /* Nothing of the refused calls stayed behind: a valid start now works. */

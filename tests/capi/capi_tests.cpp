@@ -291,6 +291,9 @@ TEST_CASE("crashdrop_options_init sets struct_size and crashdrop::Options' defau
         CHECK(p["fault_filter_null"] == code(defaults.fault_filter == nullptr));
         CHECK(p["hang_timeout_ms"] == std::to_string(defaults.hang_timeout_ms));
         CHECK(p["report_abnormal_exits"] == code(defaults.report_abnormal_exits));
+        CHECK(p["environment_null"] == "1");
+        CHECK(p["memory_capture"] == code(static_cast<int>(defaults.memory_capture)));
+        CHECK(p["max_upload_bytes"] == std::to_string(defaults.max_upload_bytes));
         CHECK(p["is_started"] == "0");
     }
 }
@@ -362,13 +365,16 @@ TEST_CASE("out-of-range enum fields are CRASHDROP_ERROR_INVALID_OPTIONS naming t
         probe_run p = run_probe(probe, "invalid_enums");
         INFO(base_name(probe) << ": " << p.run.describe());
         REQUIRE(p.run.exit_code() == 0);
-        for (const char* name : {"helper_mode_4", "helper_mode_minus_1", "upload_format_3", "upload_format_minus_7"}) {
+        for (const char* name : {"helper_mode_4", "helper_mode_minus_1", "upload_format_4", "upload_format_minus_7", "memory_capture_3",
+                                 "memory_capture_minus_1"}) {
             INFO(name);
             CHECK(p[std::string(name) + ".rc"] == code(CRASHDROP_ERROR_INVALID_OPTIONS));
         }
         CHECK(contains(p["helper_mode_4.msg"], "helper_mode is 4"));
         CHECK(contains(p["helper_mode_minus_1.msg"], "helper_mode is -1"));
-        CHECK(contains(p["upload_format_3.msg"], "upload_format is 3"));
+        CHECK(contains(p["upload_format_4.msg"], "upload_format is 4"));
+        CHECK(contains(p["memory_capture_3.msg"], "memory_capture is 3"));
+        CHECK(contains(p["memory_capture_minus_1.msg"], "memory_capture is -1"));
         CHECK(contains(p["upload_format_minus_7.msg"], "upload_format is -7"));
         CHECK(p["is_started_after_refusals"] == "0");
         CHECK(p["start_null.rc"] == code(CRASHDROP_ERROR_INVALID_ARGUMENT));

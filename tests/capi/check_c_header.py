@@ -90,6 +90,9 @@ int use_everything(int argc, char** argv) {
     o.fault_filter = NULL;
     o.hang_timeout_ms = 0;
     o.report_abnormal_exits = 1;
+    o.environment = NULL;
+    o.memory_capture = CRASHDROP_MEMORY_FULL;
+    o.max_upload_bytes = 0u;
     o.helper_mode = CRASHDROP_HELPER_NONE; /* the constants themselves are int */
     if (start(&o) != CRASHDROP_OK) return (int)e;
     add_breadcrumb("m", "c", (int)l);

@@ -67,6 +67,7 @@ TEST_CASE("out-of-range options are refused - naming the field", "[api]") {
         {"thread_signal", [](crashdrop::Options& o) { o.thread_signal = 11; }},
         {"helper_linger_ms", [](crashdrop::Options& o) { o.helper_linger_ms = -1; }},
         {"helper_linger_ms", [](crashdrop::Options& o) { o.helper_linger_ms = 600001; }},
+        {"memory_capture", [](crashdrop::Options& o) { o.memory_capture = static_cast<crashdrop::MemoryCapture>(7); }},
         {"hang_timeout_ms", [](crashdrop::Options& o) { o.hang_timeout_ms = 99; }},
         {"hang_timeout_ms", [](crashdrop::Options& o) { o.hang_timeout_ms = 3600001; }},
         {"hang_timeout_ms", [](crashdrop::Options& o) { o.hang_timeout_ms = -5; }},

@@ -43,6 +43,13 @@ static_assert(same_value(CRASHDROP_HELPER_NONE, static_cast<int>(HelperMode::non
 static_assert(same_value(CRASHDROP_FORMAT_CRASHPAD, static_cast<int>(UploadFormat::crashpad)), "C and C++ upload formats differ");
 static_assert(same_value(CRASHDROP_FORMAT_SOCORRO, static_cast<int>(UploadFormat::socorro)), "C and C++ upload formats differ");
 static_assert(same_value(CRASHDROP_FORMAT_SENTRY, static_cast<int>(UploadFormat::sentry)), "C and C++ upload formats differ");
+static_assert(same_value(CRASHDROP_FORMAT_SENTRY_MINIDUMP, static_cast<int>(UploadFormat::sentry_minidump)),
+              "C and C++ upload formats differ");
+static_assert(same_value(CRASHDROP_MEMORY_FULL, static_cast<int>(MemoryCapture::full)), "C and C++ memory capture levels differ");
+static_assert(same_value(CRASHDROP_MEMORY_STACKS_ONLY, static_cast<int>(MemoryCapture::stacks_only)),
+              "C and C++ memory capture levels differ");
+static_assert(same_value(CRASHDROP_MEMORY_SCRUBBED_STACKS, static_cast<int>(MemoryCapture::scrubbed_stacks)),
+              "C and C++ memory capture levels differ");
 
 static_assert(same_value(CRASHDROP_LEVEL_DEBUG, static_cast<int>(BreadcrumbLevel::debug)), "C and C++ breadcrumb levels differ");
 static_assert(same_value(CRASHDROP_LEVEL_INFO, static_cast<int>(BreadcrumbLevel::info)), "C and C++ breadcrumb levels differ");
@@ -178,11 +185,20 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
                     in->helper_mode, static_cast<int>(CRASHDROP_HELPER_REEXEC), static_cast<int>(CRASHDROP_HELPER_NONE));
     }
     if (CRASHDROP_C_HAS(upload_format) &&
-        (in->upload_format < CRASHDROP_FORMAT_CRASHPAD || in->upload_format > CRASHDROP_FORMAT_SENTRY)) {
+        (in->upload_format < CRASHDROP_FORMAT_CRASHPAD || in->upload_format > CRASHDROP_FORMAT_SENTRY_MINIDUMP)) {
         return fail(CRASHDROP_ERROR_INVALID_OPTIONS,
-                    "crashdrop_options.upload_format is %d, not one of %d (CRASHDROP_FORMAT_CRASHPAD) .. %d (CRASHDROP_FORMAT_SENTRY)",
-                    in->upload_format, static_cast<int>(CRASHDROP_FORMAT_CRASHPAD), static_cast<int>(CRASHDROP_FORMAT_SENTRY));
+                    "crashdrop_options.upload_format is %d, not one of %d (CRASHDROP_FORMAT_CRASHPAD) .. %d "
+                    "(CRASHDROP_FORMAT_SENTRY_MINIDUMP)",
+                    in->upload_format, static_cast<int>(CRASHDROP_FORMAT_CRASHPAD), static_cast<int>(CRASHDROP_FORMAT_SENTRY_MINIDUMP));
     }
+    if (CRASHDROP_C_HAS(memory_capture) &&
+        (in->memory_capture < CRASHDROP_MEMORY_FULL || in->memory_capture > CRASHDROP_MEMORY_SCRUBBED_STACKS)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS,
+                    "crashdrop_options.memory_capture is %d, not one of %d (CRASHDROP_MEMORY_FULL) .. %d "
+                    "(CRASHDROP_MEMORY_SCRUBBED_STACKS)",
+                    in->memory_capture, static_cast<int>(CRASHDROP_MEMORY_FULL), static_cast<int>(CRASHDROP_MEMORY_SCRUBBED_STACKS));
+    }
+
     // 64-bit sizes on a 32-bit system: refuse what does not fit rather than cut it.
     const auto fits = [](std::uint64_t v) { return static_cast<std::uint64_t>(static_cast<std::size_t>(v)) == v; };
     if (CRASHDROP_C_HAS(max_attachment_bytes) && !fits(in->max_attachment_bytes)) {
@@ -190,6 +206,9 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     }
     if (CRASHDROP_C_HAS(dump_buffer_size) && !fits(in->dump_buffer_size)) {
         return fail(CRASHDROP_ERROR_INVALID_OPTIONS, "crashdrop_options.dump_buffer_size does not fit in size_t");
+    }
+    if (CRASHDROP_C_HAS(max_upload_bytes) && !fits(in->max_upload_bytes)) {
+        return fail(CRASHDROP_ERROR_INVALID_OPTIONS, "crashdrop_options.max_upload_bytes does not fit in size_t");
     }
 
     Options& o = *out;
@@ -215,6 +234,9 @@ inline int convert_options(const crashdrop_options* in, Options* out) {
     if (CRASHDROP_C_HAS(fault_filter)) o.fault_filter = reinterpret_cast<FaultFilter>(in->fault_filter);
     if (CRASHDROP_C_HAS(hang_timeout_ms)) o.hang_timeout_ms = in->hang_timeout_ms;
     if (CRASHDROP_C_HAS(report_abnormal_exits)) o.report_abnormal_exits = in->report_abnormal_exits != 0;
+    if (CRASHDROP_C_HAS(environment)) o.environment = text(in->environment);
+    if (CRASHDROP_C_HAS(memory_capture)) o.memory_capture = static_cast<MemoryCapture>(in->memory_capture);
+    if (CRASHDROP_C_HAS(max_upload_bytes)) o.max_upload_bytes = static_cast<std::size_t>(in->max_upload_bytes);
 #undef CRASHDROP_C_HAS
     return CRASHDROP_OK;
 }
@@ -255,6 +277,9 @@ void crashdrop_options_init(crashdrop_options* options) {
         options->fault_filter = nullptr;
         options->hang_timeout_ms = defaults.hang_timeout_ms;
         options->report_abnormal_exits = defaults.report_abnormal_exits ? 1 : 0;
+        options->environment = nullptr;
+        options->memory_capture = static_cast<int>(defaults.memory_capture);
+        options->max_upload_bytes = defaults.max_upload_bytes;
         return CRASHDROP_OK;
     });
 }

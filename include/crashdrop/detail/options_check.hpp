@@ -62,6 +62,9 @@ inline Status check_options(const Options& o) {
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
     if (o.helper_linger_ms < 0 || o.helper_linger_ms > 600000) return invalid("helper_linger_ms is outside 0 .. 600000");
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
+    if (static_cast<int>(o.memory_capture) < 0 || static_cast<int>(o.memory_capture) > static_cast<int>(MemoryCapture::scrubbed_stacks)) {
+        return invalid("memory_capture is not one of full, stacks_only, scrubbed_stacks");
+    }
     if (o.hang_timeout_ms != 0 && (o.hang_timeout_ms < 100 || o.hang_timeout_ms > 3600000)) {
         return invalid("hang_timeout_ms is neither 0 nor within 100 .. 3600000");
     }

@@ -21,6 +21,8 @@ struct helper_config {
     int linger_ms = 10000;  // Options::helper_linger_ms
     int hang_timeout_ms = 0;           // Options::hang_timeout_ms (0: off)
     bool report_abnormal_exits = true;  // Options::report_abnormal_exits
+    std::string environment;            // Options::environment
+    std::size_t max_upload_bytes = 0;   // Options::max_upload_bytes (0: the format's default)
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -44,6 +46,8 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["linger_ms"] = std::to_string(c.linger_ms);
     kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
     kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
+    kv["environment"] = c.environment;
+    kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
     return format_key_values(kv);
 }
 
@@ -61,8 +65,8 @@ inline helper_config decode_helper_config(const std::string& text) {
     helper_config c;
     c.database = kv["database"];
     c.upload.url = kv["url"];
-    const int format = config_number(kv["format"], 0, 2, 0);
-    c.upload.format = format == 1 ? UploadFormat::socorro : format == 2 ? UploadFormat::sentry : UploadFormat::crashpad;
+    const int format = config_number(kv["format"], 0, static_cast<int>(UploadFormat::sentry_minidump), 0);
+    c.upload.format = static_cast<UploadFormat>(format);
     c.upload.compress = kv["compress"] != "0";
     c.upload.ca_file = kv["ca_file"];
     c.upload.connect_timeout_ms = config_number(kv["connect_timeout_ms"], 100, 600000, c.upload.connect_timeout_ms);
@@ -84,6 +88,8 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.hang_timeout_ms = config_number(kv["hang_timeout_ms"], 0, 3600000, 0);
     if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
     c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
+    c.environment = kv["environment"];
+    c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
     return c;
 }
 
@@ -94,7 +100,8 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.upload.format = o.upload_format;
     c.upload.url = o.submit_url;
     if (!o.sentry_dsn.empty()) {
-        c.upload.format = UploadFormat::sentry;
+        // A DSN means Sentry: its envelope endpoint, unless the minidump endpoint was chosen.
+        if (o.upload_format != UploadFormat::sentry_minidump) c.upload.format = UploadFormat::sentry;
         sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
     }
     c.upload.compress = o.compress;
@@ -115,6 +122,8 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     // A plugin (only_this_module) reports its own crashes only: its host's deaths (SIGKILL,
     // the OOM killer) are not the plugin's to report.
     c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
+    c.environment = o.environment;
+    c.max_upload_bytes = o.max_upload_bytes;
     return c;
 }
 

@@ -224,7 +224,8 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("ReportId", r.id);
             plain_context();
             break;
-        case UploadFormat::sentry:
+        case UploadFormat::sentry:  // (until the envelope lands: the minidump endpoint for both)
+        case UploadFormat::sentry_minidump:
             // Everything in one JSON event; no other text fields (they would land in "extra").
             text("sentry", sentry_event_json(r));
             break;
@@ -299,7 +300,7 @@ inline UploadResult interpret_reply(const http_response& reply, UploadFormat for
         out.server_id = body.rfind("CrashID=", 0) == 0 ? body.substr(8) : body;
         return out;
     }
-    if (format == UploadFormat::sentry) {
+    if (format == UploadFormat::sentry || format == UploadFormat::sentry_minidump) {
         // {"id":"<event id>"}: pick the value after "id".
         const std::size_t key = body.find("\"id\"");
         if (key != std::string::npos) {
