@@ -2316,8 +2316,9 @@ CRASHDROP_SIGSAFE_INLINE int sys_clock_gettime(int clock, struct timespec* ts) {
 }
 CRASHDROP_SIGSAFE_INLINE long sys_times(struct tms* t) { return raw_syscall(SYS_times, to_long(t)); }
 
-/// Waits while *addr == expected, at most `timeout_ns` (< 0: no limit). Process-private.
-CRASHDROP_SIGSAFE_INLINE int futex_wait(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
+/// Waits while *addr == expected, at most `timeout_ns` (< 0: no limit). `op`: FUTEX_WAIT_PRIVATE
+/// for a word of this process, FUTEX_WAIT for one in MAP_SHARED memory another process changes.
+CRASHDROP_SIGSAFE_INLINE int futex_wait_op(const std::atomic<u32>* addr, u32 expected, long long timeout_ns, int op) {
     struct timespec ts;
     struct timespec* tsp = nullptr;
     if (timeout_ns >= 0) {
@@ -2325,8 +2326,11 @@ CRASHDROP_SIGSAFE_INLINE int futex_wait(const std::atomic<u32>* addr, u32 expect
         ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
         tsp = &ts;
     }
-    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), FUTEX_WAIT_PRIVATE,
-                                        static_cast<long>(expected), to_long(tsp)));
+    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), op, static_cast<long>(expected), to_long(tsp)));
+}
+/// Process-private futex wait and wake.
+CRASHDROP_SIGSAFE_INLINE int futex_wait(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
+    return futex_wait_op(addr, expected, timeout_ns, FUTEX_WAIT_PRIVATE);
 }
 CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE_PRIVATE, 0x7fffffff);
@@ -2335,14 +2339,7 @@ CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
 /// futex_wait and futex_wake_all across processes: for a word in MAP_SHARED memory that
 /// another process waits on or changes (the region's hang_request).
 CRASHDROP_SIGSAFE_INLINE int futex_wait_shared(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
-    struct timespec ts;
-    struct timespec* tsp = nullptr;
-    if (timeout_ns >= 0) {
-        ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
-        ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
-        tsp = &ts;
-    }
-    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), FUTEX_WAIT, static_cast<long>(expected), to_long(tsp)));
+    return futex_wait_op(addr, expected, timeout_ns, FUTEX_WAIT);
 }
 CRASHDROP_SIGSAFE_INLINE void futex_wake_all_shared(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE, 0x7fffffff);
@@ -6033,6 +6030,26 @@ inline void prime_module_cache(sigsafe::linux_state* g) {
     errors.reset(g->errors, sigsafe::k_errors_capacity);
     sigsafe::add_maps(g, &im, &errors);
     sigsafe::write_module_list(g, &im, &errors);
+}
+
+/// A dump of the running process asked for by thread `tid`, which holds the writer (g->owner):
+/// write_dump()'s, or with `hang_tid` a hang report naming the watched thread. `self`: the
+/// caller's registers, taken in its own frame (nullptr: it answers its own capture signal).
+/// The other threads are released before it returns. Returns write_minidump's result.
+inline long write_requested_dump(sigsafe::linux_state* g, sigsafe::u32 tid, const ucontext_t* self, sigsafe::u32 hang_tid = 0,
+                                 sigsafe::u64 hang_ms = 0) {
+    sigsafe::dump_request req;
+    req.is_crash = false;
+    req.signo = 0;
+    req.code = 0;
+    req.address = 0;
+    req.uc = self;
+    req.tid = tid;
+    req.hang_tid = hang_tid;
+    req.hang_ms = hang_ms;
+    const long r = sigsafe::write_minidump(g, &req);
+    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    return r;
 }
 
 }  // namespace detail
@@ -12379,6 +12396,34 @@ private:
     bool in_commit_ = false;  // an answer is being recorded
 };
 
+/// Puts each of `added` into `annotations`, in place of an annotation of the same name (the
+/// helper's own facts, such as hang_ms or exit_reason, win over the application's: a key listed
+/// twice would be ambiguous to readers).
+inline void override_annotations(std::vector<std::pair<std::string, std::string>>* annotations,
+                                 const std::vector<std::pair<std::string, std::string>>& added) {
+    for (const auto& e : added) {
+        annotations->erase(std::remove_if(annotations->begin(), annotations->end(),
+                                          [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
+                           annotations->end());
+        annotations->push_back(e);
+    }
+}
+
+/// Stores a dump the helper holds (written or built by the helper itself) as pending/<id>.dmp
+/// and describes it in *out: its kind and context read back from the dump, as for any other.
+inline bool store_helper_dump(helper_service* service, const std::string& id, const std::string& dump, std::time_t created,
+                              Report* out, std::string* error) {
+    if (dump.empty() || !write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, error)) return false;
+    Report r;
+    r.id = id;
+    r.created = created;
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
+    *out = r;
+    return true;
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 
@@ -12958,26 +13003,15 @@ inline bool write_abnormal_exit_report(helper_service* service, sigsafe::region_
         facts.emplace_back("exit_signal", name != nullptr ? name : std::to_string(cause.signo));
     }
     facts.emplace_back("exit_cause_source", cause.source);
-    for (auto& f : facts) {
-        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
-                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
-                             in.annotations.end());
-        in.annotations.push_back(f);
-    }
+    override_annotations(&in.annotations, facts);
     if (!watch.maps().empty()) in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_linux_maps), watch.maps());
     in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_crashdrop_writer_errors), notes);
     std::string error;
-    const std::string dump = build_exit_dump(in, &error);
-    if (dump.empty() || !write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
+    Report r;
+    if (!store_helper_dump(service, id, build_exit_dump(in, &error), static_cast<std::time_t>(in.time_date_stamp), &r, &error)) {
         service->log("abnormal exit: the report could not be stored: " + error);
         return false;
     }
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(in.time_date_stamp);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
     service->persisted(r);
     return true;
 }
@@ -15660,17 +15694,7 @@ inline sigsafe::u32 write_hang_dump(sigsafe::linux_state* g, sigsafe::u32 watche
     // like any other; without them it answers its own capture signal, which it does not block).
     ucontext_t self_context;
     const bool have_self = getcontext(&self_context) == 0;
-    sigsafe::dump_request req;
-    req.is_crash = false;
-    req.signo = 0;
-    req.code = 0;
-    req.address = 0;
-    req.uc = have_self ? &self_context : nullptr;
-    req.tid = tid;
-    req.hang_tid = watched;
-    req.hang_ms = hang_ms;
-    const long r = sigsafe::write_minidump(g, &req);
-    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    const long r = write_requested_dump(g, tid, have_self ? &self_context : nullptr, watched, hang_ms);
     prepare_dump_file(g);  // for the next dump
     g->owner.store(0, std::memory_order_release);
     sigsafe::futex_wake_all(&g->owner);
@@ -16709,15 +16733,7 @@ inline Status linux_write_dump(std::string* path_out) {
     // saved link register and the unwind stops).
     ucontext_t self_context;
     const bool have_self = getcontext(&self_context) == 0;
-    sigsafe::dump_request req;
-    req.is_crash = false;
-    req.signo = 0;
-    req.code = 0;
-    req.address = 0;
-    req.uc = have_self ? &self_context : nullptr;  // nullptr: it answers its own capture signal
-    req.tid = tid;
-    const long r = sigsafe::write_minidump(g, &req);
-    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    const long r = write_requested_dump(g, tid, have_self ? &self_context : nullptr);  // nullptr: it answers its own capture signal
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     prepare_dump_file(g);  // for the next dump
     std::string path = g->last_path;
@@ -17477,12 +17493,7 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
-    for (const auto& e : extra) {
-        annotations.erase(std::remove_if(annotations.begin(), annotations.end(),
-                                         [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
-                          annotations.end());
-        annotations.push_back(e);
-    }
+    override_annotations(&annotations, extra);
     minidump::guid report_id{}, client_id{};
     parse_guid(id, &report_id);
     parse_guid(service->client_id(), &client_id);
@@ -17562,17 +17573,10 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     report_kind_from_name(written.kind, &kind);
     win_amend_dump(service, region, id, app, kind, &dump);
     std::string error;
-    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+    if (!store_helper_dump(service, id, dump, static_cast<std::time_t>(facts.crash_time), out, &error)) {
         service->log("could not write " + id + ".dmp: " + error);
         return false;
     }
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(facts.crash_time);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
-    *out = r;
     return true;
 }
 
@@ -17639,17 +17643,10 @@ inline bool win_persist_hang(helper_service* service, sigsafe::region_header* re
         {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}};
     win_amend_dump(service, region, id, app, report_kind::hang, &dump, extra);  // crash_kind=hang comes first
     std::string error;
-    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+    if (!store_helper_dump(service, id, dump, std::time(nullptr), out, &error)) {  // its kind from the dump
         service->log("could not write " + id + ".dmp: " + error);
         return false;
     }
-    Report r;
-    r.id = id;
-    r.created = std::time(nullptr);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
-    *out = r;
     return true;
 }
 
@@ -17833,34 +17830,17 @@ inline bool win_persist_abnormal_exit(helper_service* service, sigsafe::region_h
         {"exit_reason", "terminated"},
         {"exit_code", std::to_string(exit_code)},
         {"exit_cause_source", "GetExitCodeProcess"}};
-    for (const auto& f : facts) {
-        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
-                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
-                             in.annotations.end());
-        in.annotations.push_back(f);
-    }
+    override_annotations(&in.annotations, facts);
     if (!context_text.empty()) in.extra_streams.emplace_back(minidump::stream_crashdrop_context, context_text);
     in.extra_streams.emplace_back(minidump::stream_crashdrop_writer_errors,
                                   "abnormal exit: the process had ended when this dump was built (by the helper): no thread registers, "
                                   "stacks or memory; the module list is the helper's last look (at most " +
                                       std::to_string(k_module_refresh_ms) + " ms old) at the application's modules\n");
     std::string error;
-    const std::string dump = build_exit_dump(in, &error);
-    if (dump.empty()) {
-        service->log("abnormal exit: the report cannot be built: " + error);
+    if (!store_helper_dump(service, id, build_exit_dump(in, &error), std::time(nullptr), out, &error)) {
+        service->log("abnormal exit: the report could not be stored: " + error);
         return false;
     }
-    if (!write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
-        service->log("could not write " + id + ".dmp: " + error);
-        return false;
-    }
-    Report r;
-    r.id = id;
-    r.created = std::time(nullptr);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
-    *out = r;
     return true;
 }
 

@@ -571,26 +571,15 @@ inline bool write_abnormal_exit_report(helper_service* service, sigsafe::region_
         facts.emplace_back("exit_signal", name != nullptr ? name : std::to_string(cause.signo));
     }
     facts.emplace_back("exit_cause_source", cause.source);
-    for (auto& f : facts) {
-        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
-                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
-                             in.annotations.end());
-        in.annotations.push_back(f);
-    }
+    override_annotations(&in.annotations, facts);
     if (!watch.maps().empty()) in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_linux_maps), watch.maps());
     in.extra_streams.emplace_back(static_cast<std::uint32_t>(minidump::stream_crashdrop_writer_errors), notes);
     std::string error;
-    const std::string dump = build_exit_dump(in, &error);
-    if (dump.empty() || !write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
+    Report r;
+    if (!store_helper_dump(service, id, build_exit_dump(in, &error), static_cast<std::time_t>(in.time_date_stamp), &r, &error)) {
         service->log("abnormal exit: the report could not be stored: " + error);
         return false;
     }
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(in.time_date_stamp);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
     service->persisted(r);
     return true;
 }

@@ -243,12 +243,7 @@ inline void win_amend_dump(helper_service* service, sigsafe::region_header* regi
     std::vector<std::pair<std::string, std::string>> annotations;
     std::string context_text;
     win_read_store(region, &annotations, &context_text);
-    for (const auto& e : extra) {
-        annotations.erase(std::remove_if(annotations.begin(), annotations.end(),
-                                         [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
-                          annotations.end());
-        annotations.push_back(e);
-    }
+    override_annotations(&annotations, extra);
     minidump::guid report_id{}, client_id{};
     parse_guid(id, &report_id);
     parse_guid(service->client_id(), &client_id);
@@ -328,17 +323,10 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     report_kind_from_name(written.kind, &kind);
     win_amend_dump(service, region, id, app, kind, &dump);
     std::string error;
-    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+    if (!store_helper_dump(service, id, dump, static_cast<std::time_t>(facts.crash_time), out, &error)) {
         service->log("could not write " + id + ".dmp: " + error);
         return false;
     }
-    Report r;
-    r.id = id;
-    r.created = static_cast<std::time_t>(facts.crash_time);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
-    *out = r;
     return true;
 }
 
@@ -405,17 +393,10 @@ inline bool win_persist_hang(helper_service* service, sigsafe::region_header* re
         {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}};
     win_amend_dump(service, region, id, app, report_kind::hang, &dump, extra);  // crash_kind=hang comes first
     std::string error;
-    if (!write_file_atomic(pending, id + ".dmp", dump, true, &error)) {
+    if (!store_helper_dump(service, id, dump, std::time(nullptr), out, &error)) {  // its kind from the dump
         service->log("could not write " + id + ".dmp: " + error);
         return false;
     }
-    Report r;
-    r.id = id;
-    r.created = std::time(nullptr);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
-    *out = r;
     return true;
 }
 
@@ -599,34 +580,17 @@ inline bool win_persist_abnormal_exit(helper_service* service, sigsafe::region_h
         {"exit_reason", "terminated"},
         {"exit_code", std::to_string(exit_code)},
         {"exit_cause_source", "GetExitCodeProcess"}};
-    for (const auto& f : facts) {
-        in.annotations.erase(std::remove_if(in.annotations.begin(), in.annotations.end(),
-                                            [&f](const std::pair<std::string, std::string>& a) { return a.first == f.first; }),
-                             in.annotations.end());
-        in.annotations.push_back(f);
-    }
+    override_annotations(&in.annotations, facts);
     if (!context_text.empty()) in.extra_streams.emplace_back(minidump::stream_crashdrop_context, context_text);
     in.extra_streams.emplace_back(minidump::stream_crashdrop_writer_errors,
                                   "abnormal exit: the process had ended when this dump was built (by the helper): no thread registers, "
                                   "stacks or memory; the module list is the helper's last look (at most " +
                                       std::to_string(k_module_refresh_ms) + " ms old) at the application's modules\n");
     std::string error;
-    const std::string dump = build_exit_dump(in, &error);
-    if (dump.empty()) {
-        service->log("abnormal exit: the report cannot be built: " + error);
+    if (!store_helper_dump(service, id, build_exit_dump(in, &error), std::time(nullptr), out, &error)) {
+        service->log("abnormal exit: the report could not be stored: " + error);
         return false;
     }
-    if (!write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, &error)) {
-        service->log("could not write " + id + ".dmp: " + error);
-        return false;
-    }
-    Report r;
-    r.id = id;
-    r.created = std::time(nullptr);
-    r.product = service->config().product;
-    r.version = service->config().version;
-    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);  // its kind from the exception code
-    *out = r;
     return true;
 }
 

@@ -672,6 +672,34 @@ private:
     bool in_commit_ = false;  // an answer is being recorded
 };
 
+/// Puts each of `added` into `annotations`, in place of an annotation of the same name (the
+/// helper's own facts, such as hang_ms or exit_reason, win over the application's: a key listed
+/// twice would be ambiguous to readers).
+inline void override_annotations(std::vector<std::pair<std::string, std::string>>* annotations,
+                                 const std::vector<std::pair<std::string, std::string>>& added) {
+    for (const auto& e : added) {
+        annotations->erase(std::remove_if(annotations->begin(), annotations->end(),
+                                          [&e](const std::pair<std::string, std::string>& a) { return a.first == e.first; }),
+                           annotations->end());
+        annotations->push_back(e);
+    }
+}
+
+/// Stores a dump the helper holds (written or built by the helper itself) as pending/<id>.dmp
+/// and describes it in *out: its kind and context read back from the dump, as for any other.
+inline bool store_helper_dump(helper_service* service, const std::string& id, const std::string& dump, std::time_t created,
+                              Report* out, std::string* error) {
+    if (dump.empty() || !write_file_atomic(service->db().pending_dir(), id + ".dmp", dump, true, error)) return false;
+    Report r;
+    r.id = id;
+    r.created = created;
+    r.product = service->config().product;
+    r.version = service->config().version;
+    read_dump_context(reinterpret_cast<const std::uint8_t*>(dump.data()), dump.size(), &r);
+    *out = r;
+    return true;
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 

@@ -916,6 +916,26 @@ inline void prime_module_cache(sigsafe::linux_state* g) {
     sigsafe::write_module_list(g, &im, &errors);
 }
 
+/// A dump of the running process asked for by thread `tid`, which holds the writer (g->owner):
+/// write_dump()'s, or with `hang_tid` a hang report naming the watched thread. `self`: the
+/// caller's registers, taken in its own frame (nullptr: it answers its own capture signal).
+/// The other threads are released before it returns. Returns write_minidump's result.
+inline long write_requested_dump(sigsafe::linux_state* g, sigsafe::u32 tid, const ucontext_t* self, sigsafe::u32 hang_tid = 0,
+                                 sigsafe::u64 hang_ms = 0) {
+    sigsafe::dump_request req;
+    req.is_crash = false;
+    req.signo = 0;
+    req.code = 0;
+    req.address = 0;
+    req.uc = self;
+    req.tid = tid;
+    req.hang_tid = hang_tid;
+    req.hang_ms = hang_ms;
+    const long r = sigsafe::write_minidump(g, &req);
+    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    return r;
+}
+
 }  // namespace detail
 CRASHDROP_NAMESPACE_END
 

@@ -36,17 +36,7 @@ inline sigsafe::u32 write_hang_dump(sigsafe::linux_state* g, sigsafe::u32 watche
     // like any other; without them it answers its own capture signal, which it does not block).
     ucontext_t self_context;
     const bool have_self = getcontext(&self_context) == 0;
-    sigsafe::dump_request req;
-    req.is_crash = false;
-    req.signo = 0;
-    req.code = 0;
-    req.address = 0;
-    req.uc = have_self ? &self_context : nullptr;
-    req.tid = tid;
-    req.hang_tid = watched;
-    req.hang_ms = hang_ms;
-    const long r = sigsafe::write_minidump(g, &req);
-    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    const long r = write_requested_dump(g, tid, have_self ? &self_context : nullptr, watched, hang_ms);
     prepare_dump_file(g);  // for the next dump
     g->owner.store(0, std::memory_order_release);
     sigsafe::futex_wake_all(&g->owner);

@@ -616,15 +616,7 @@ inline Status linux_write_dump(std::string* path_out) {
     // saved link register and the unwind stops).
     ucontext_t self_context;
     const bool have_self = getcontext(&self_context) == 0;
-    sigsafe::dump_request req;
-    req.is_crash = false;
-    req.signo = 0;
-    req.code = 0;
-    req.address = 0;
-    req.uc = have_self ? &self_context : nullptr;  // nullptr: it answers its own capture signal
-    req.tid = tid;
-    const long r = sigsafe::write_minidump(g, &req);
-    sigsafe::release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    const long r = write_requested_dump(g, tid, have_self ? &self_context : nullptr);  // nullptr: it answers its own capture signal
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     prepare_dump_file(g);  // for the next dump
     std::string path = g->last_path;

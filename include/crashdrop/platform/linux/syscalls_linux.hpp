@@ -42,8 +42,9 @@ CRASHDROP_SIGSAFE_INLINE int sys_clock_gettime(int clock, struct timespec* ts) {
 }
 CRASHDROP_SIGSAFE_INLINE long sys_times(struct tms* t) { return raw_syscall(SYS_times, to_long(t)); }
 
-/// Waits while *addr == expected, at most `timeout_ns` (< 0: no limit). Process-private.
-CRASHDROP_SIGSAFE_INLINE int futex_wait(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
+/// Waits while *addr == expected, at most `timeout_ns` (< 0: no limit). `op`: FUTEX_WAIT_PRIVATE
+/// for a word of this process, FUTEX_WAIT for one in MAP_SHARED memory another process changes.
+CRASHDROP_SIGSAFE_INLINE int futex_wait_op(const std::atomic<u32>* addr, u32 expected, long long timeout_ns, int op) {
     struct timespec ts;
     struct timespec* tsp = nullptr;
     if (timeout_ns >= 0) {
@@ -51,8 +52,11 @@ CRASHDROP_SIGSAFE_INLINE int futex_wait(const std::atomic<u32>* addr, u32 expect
         ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
         tsp = &ts;
     }
-    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), FUTEX_WAIT_PRIVATE,
-                                        static_cast<long>(expected), to_long(tsp)));
+    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), op, static_cast<long>(expected), to_long(tsp)));
+}
+/// Process-private futex wait and wake.
+CRASHDROP_SIGSAFE_INLINE int futex_wait(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
+    return futex_wait_op(addr, expected, timeout_ns, FUTEX_WAIT_PRIVATE);
 }
 CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE_PRIVATE, 0x7fffffff);
@@ -61,14 +65,7 @@ CRASHDROP_SIGSAFE_INLINE void futex_wake_all(const std::atomic<u32>* addr) {
 /// futex_wait and futex_wake_all across processes: for a word in MAP_SHARED memory that
 /// another process waits on or changes (the region's hang_request).
 CRASHDROP_SIGSAFE_INLINE int futex_wait_shared(const std::atomic<u32>* addr, u32 expected, long long timeout_ns) {
-    struct timespec ts;
-    struct timespec* tsp = nullptr;
-    if (timeout_ns >= 0) {
-        ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000LL);
-        ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000LL);
-        tsp = &ts;
-    }
-    return static_cast<int>(raw_syscall(SYS_futex, to_long(addr), FUTEX_WAIT, static_cast<long>(expected), to_long(tsp)));
+    return futex_wait_op(addr, expected, timeout_ns, FUTEX_WAIT);
 }
 CRASHDROP_SIGSAFE_INLINE void futex_wake_all_shared(const std::atomic<u32>* addr) {
     raw_syscall(SYS_futex, to_long(addr), FUTEX_WAKE, 0x7fffffff);
