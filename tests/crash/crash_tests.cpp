@@ -377,6 +377,15 @@ std::string fresh_db(const std::string& name) {
     run_process({"mkdir", "-p", dir + "/db"}, 30);
     return dir + "/db";
 }
+/// Tests of what only the helper does (it records how a run ended, it watches the heartbeat):
+/// under qemu-user the helper, an exec of the aarch64 executable, cannot start (no binfmt_misc
+/// here), so there they are skipped, saying why.
+bool helper_skipped(const char* what) {
+    if (!emulated()) return false;
+    skip_under_emulation(what, "no helper process under qemu-user (the helper is an exec of the target executable)");
+    return true;
+}
+
 /// What the run printed from last_run() and consecutive_crashes().
 std::string last_run_line(const run_result& r) {
     const auto at = r.out.find("last_run=");
@@ -392,6 +401,7 @@ TEST_CASE("last_run: the first run ever of a database reads unknown and 0", "[cr
 
 TEST_CASE("last_run: three crashing runs, then the fourth reads crashed and 3 - a clean run resets it to clean_exit and 0",
           "[crash][last_run]") {
+    if (helper_skipped("the run record's crashed and abnormal_exit ends")) return;
     const std::string db = fresh_db("last_run_loop");
     for (int i = 0; i < 3; ++i) {
         const run_result crash = run_in_db("null_main", db);
@@ -411,6 +421,7 @@ TEST_CASE("last_run: three crashing runs, then the fourth reads crashed and 3 - 
 }
 
 TEST_CASE("last_run: std::quick_exit after a crash is a clean exit and resets the streak", "[crash][last_run]") {
+    if (helper_skipped("the run record's crashed and abnormal_exit ends")) return;
     const std::string db = fresh_db("last_run_quick_exit");
     REQUIRE(run_in_db("null_main", db).signal() == SIGSEGV);
     const run_result quick = run_in_db("quick_exit", db);
@@ -422,6 +433,7 @@ TEST_CASE("last_run: std::quick_exit after a crash is a clean exit and resets th
 
 TEST_CASE("last_run: a run killed by SIGKILL reads abnormal_exit once its helper recorded it, and counts in the streak",
           "[crash][last_run]") {
+    if (helper_skipped("the run record's crashed and abnormal_exit ends")) return;
     const std::string db = fresh_db("last_run_killed");
     REQUIRE(run_in_db("null_main", db).signal() == SIGSEGV);
     const run_result killed = run_in_db("killed", db);
@@ -866,14 +878,6 @@ TEST_CASE("seccomp: SIGSYS traps the previous handler emulates - 1000 calls succ
 
 namespace {
 
-/// Hang reports need the helper (it watches the heartbeat): under qemu-user the helper, an exec
-/// of the aarch64 executable, cannot start (no binfmt_misc here), so there they are skipped.
-bool hang_skipped() {
-    if (!emulated()) return false;
-    skip_under_emulation("hang reports", "no helper process under qemu-user (the helper is an exec of the target executable)");
-    return true;
-}
-
 /// The watched thread's id a hang mode printed.
 std::uint32_t watched_tid_of(const run_result& r) {
     const auto at = r.out.find("watched_tid=");
@@ -944,7 +948,7 @@ void check_hang_dump(const crash_run& c, const std::string& dump, const std::str
 
 TEST_CASE("hang: a main loop that stops beating for 2 x hang_timeout_ms gives exactly one hang report naming the "
           "function it is stuck in, and the process goes on and exits 0", "[crash][hang]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang");
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
@@ -953,7 +957,7 @@ TEST_CASE("hang: a main loop that stops beating for 2 x hang_timeout_ms gives ex
 }
 
 TEST_CASE("hang: after beating again, a second hang is a second report - and a later report has no hang annotations", "[crash][hang]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_twice");
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
@@ -990,7 +994,7 @@ TEST_CASE("hang: after beating again, a second hang is a second report - and a l
 }
 
 TEST_CASE("hang: a thread hung for many timeouts (an hour, shortened to 8 x 500 ms) is one report", "[crash][hang]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_long");
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
@@ -1000,7 +1004,7 @@ TEST_CASE("hang: a thread hung for many timeouts (an hour, shortened to 8 x 500 
 
 TEST_CASE("hang: a watched thread that blocks every signal, stuck in a system call, still gets a report that says "
           "what could not be captured", "[crash][hang]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_blocked");
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
@@ -1018,7 +1022,7 @@ TEST_CASE("hang: a watched thread that blocks every signal, stuck in a system ca
 
 TEST_CASE("hang: found while write_dump() is being written, the hang is asked for again and reported in the same episode",
           "[crash][hang]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_busy");
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
@@ -1043,7 +1047,7 @@ TEST_CASE("hang: found while write_dump() is being written, the hang is asked fo
 
 TEST_CASE("hang: no report before the first beat, none after stop(), none when the watched thread has ended, none "
           "for a process stopped (SIGSTOP) longer than the timeout", "[crash][hang]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     for (const char* mode : {"hang_no_beat", "hang_after_stop", "hang_thread_exits", "hang_stopped"}) {
         crash_run c = run_hang_mode(mode);
         INFO(mode << ": " << c.run.describe());
@@ -1053,7 +1057,7 @@ TEST_CASE("hang: no report before the first beat, none after stop(), none when t
 }
 
 TEST_CASE("hang: a run that ends (SIGKILL) during a hang episode is recorded as hung", "[crash][hang][last_run]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_killed");
     INFO(c.run.describe());
     CHECK(c.run.signal() == SIGKILL);
@@ -1078,7 +1082,7 @@ TEST_CASE("hang: a run that ends (SIGKILL) during a hang episode is recorded as 
 }
 
 TEST_CASE("hang: detection latency for a 1 s timeout (beat stops -> report in pending/), printed", "[crash][hang][figure]") {
-    if (hang_skipped()) return;
+    if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_latency", 1000, {"CRASHDROP_TEST_HANG_ROUNDS=5"});
     INFO(c.run.describe());
     CHECK(c.run.exit_code() == 0);
