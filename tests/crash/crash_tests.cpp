@@ -593,6 +593,17 @@ TEST_CASE("the crash path never calls malloc or free", "[crash][sigsafe]") {
     }
 }
 
+TEST_CASE("the crash path never calls malloc or free at memory_capture stacks_only and scrubbed_stacks",
+          "[crash][sigsafe][memory]") {
+    for (const char* level : {"stacks_only", "scrubbed_stacks"}) {
+        INFO("memory_capture " << level);
+        crash_run c = run_target(CRASH_TARGET_MALLOC_GUARD, "null_worker", {}, {std::string("CRASHDROP_TEST_MEMORY=") + level});
+        CHECK(c.run.err.find("MALLOC DURING CRASH") == std::string::npos);
+        c.expect["writer_error"] = std::string("memory_capture: ") + level;
+        check_crash_dump(c, CRASH_TARGET_MALLOC_GUARD);
+    }
+}
+
 TEST_CASE("a crash while another thread holds the malloc lock is still captured", "[crash][sigsafe]") {
     // Control: the lock really is held - a malloc in this state never returns.
     crash_run control = run_target(CRASH_TARGET_MALLOC_GUARD, "malloc_lock_control", {}, {}, 3);
@@ -795,7 +806,7 @@ TEST_CASE("memory_capture: stacks_only and scrubbed_stacks dumps still walk - ma
     }
 }
 
-TEST_CASE("memory_capture: a heap secret a register points at is in a full dump only; a stack word pointing at it "
+TEST_CASE("memory_capture: a heap secret a register points at is in a full dump only, and a stack word pointing at it "
           "is zeroed by scrubbed_stacks alone",
           "[crash][memory][privacy]") {
     // crash_target's heap bytes (no 8 bytes of it in a row are in the environment, whose copies
