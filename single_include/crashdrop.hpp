@@ -5657,20 +5657,27 @@ CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list
 
 // ---- memory capture levels (Options::memory_capture) ------------------------------------
 // full: the stacks and the memory around the crashing thread's registers (add_register_memory).
-// stacks_only: the stacks, and the code around the crashing instruction when it lies in a
-// file-backed executable mapping (bytes of the program's own files, never data it handled).
+// stacks_only: the stacks, and the code around the crashing instruction when it lies in code
+// of a file (is_code_mapping: bytes of the program's own files, never data it handled).
 // scrubbed_stacks: as stacks_only, and in every copied stack each 8-byte word that points
-// neither into a thread's stack nor into executable code is zeroed. Return addresses (into
+// neither into a thread's stack nor into code (is_code_mapping) is zeroed. Return addresses (into
 // code) and saved frame and stack pointers (into stacks) stay, so every stack still walks.
 // Registers are kept as they are at every level: the walk starts from them, and a register's
 // value is not the memory it points at.
 
+/// Code: an executable mapping, or a read-only mapping of a file (a module's code or constants;
+/// qemu-user shows a guest's code as such, r--p).
+CRASHDROP_SIGSAFE_INLINE bool is_code_mapping(const mapping* m) {
+    if (m->perms & perm_exec) return true;
+    return m->inode != 0 && (m->perms & (perm_read | perm_write)) == perm_read;
+}
+
 /// Only the code around the crashing thread's instruction pointer (512 bytes), when it lies in
-/// a readable, executable mapping of a file.
+/// code (is_code_mapping) of a file.
 CRASHDROP_SIGSAFE void add_code_memory(linux_state* g, image* im, range_list* rl, const md_context* ctx) {
     const u64 ip = context_ip(ctx);
     const mapping* m = find_mapping(g, ip);
-    if (m == nullptr || (m->perms & (perm_read | perm_exec)) != (perm_read | perm_exec) || m->inode == 0) return;
+    if (m == nullptr || m->inode == 0 || !is_code_mapping(m) || !(m->perms & perm_read)) return;
     if (m->path_length >= 5 && starts_with(mapping_path(g, m), m->path_length, "/dev/")) return;
     u64 lo = ip >= 256 ? ip - 256 : 0;
     u64 hi = ip + 256;
@@ -5681,11 +5688,11 @@ CRASHDROP_SIGSAFE void add_code_memory(linux_state* g, image* im, range_list* rl
     copy_memory(g, im, rl, lo, hi, &size);
 }
 
-/// Does `v` point into a listed thread's stack mapping or into executable memory?
+/// Does `v` point into a listed thread's stack mapping or into code (is_code_mapping)?
 CRASHDROP_SIGSAFE_INLINE bool word_kept(const linux_state* g, u64 v) {
     if (v < 4096) return false;
     const mapping* m = find_mapping(g, v);
-    return m != nullptr && ((m->marks & mark_stack) != 0 || (m->perms & perm_exec) != 0);
+    return m != nullptr && ((m->marks & mark_stack) != 0 || is_code_mapping(m));
 }
 
 /// scrubbed_stacks: zeroes, in the copied ranges (the stacks: called before anything else is
