@@ -3803,9 +3803,10 @@ struct mapping {
     u32 path_offset;  // into the maps text
     u16 path_length;
     u8 perms;         // perm_* bits
-    u8 reserved;
+    u8 marks;         // mark_* bits: set by the dump writer for the dump being written
 };
 constexpr u8 perm_read = 1, perm_write = 2, perm_exec = 4, perm_private = 8;
+constexpr u8 mark_stack = 1;  // holds a listed thread's stack (scrubbed_stacks, dumper_linux.hpp)
 
 constexpr u32 k_max_build_id = 32;
 constexpr std::size_t k_soname_max = 95;
@@ -3920,6 +3921,8 @@ struct linux_state {
     u64 other_stack_limit;
     bool include_environment;
     bool include_command_line;
+    // Options::memory_capture (0 full, 1 stacks_only, 2 scrubbed_stacks; MemoryCapture's values).
+    u32 memory_capture;
     // The area the kernel filled at exec at the top of the main thread's stack: argc, the argv
     // and envp arrays, the aux vector, AT_RANDOM's bytes and the argument and environment
     // strings. [private_lo, private_hi) is never copied into a dump; registers are compared
@@ -5649,6 +5652,94 @@ CRASHDROP_SIGSAFE void add_register_memory(linux_state* g, image* im, range_list
     }
 }
 
+// ---- memory capture levels (Options::memory_capture) ------------------------------------
+// full: the stacks and the memory around the crashing thread's registers (add_register_memory).
+// stacks_only: the stacks, and the code around the crashing instruction when it lies in code
+// of a file (is_code_mapping: bytes of the program's own files, never data it handled).
+// scrubbed_stacks: as stacks_only, and in every copied stack each 8-byte word that points
+// neither into a thread's stack nor into code (is_code_mapping) is zeroed. Return addresses (into
+// code) and saved frame and stack pointers (into stacks) stay, so every stack still walks.
+// Registers are kept as they are at every level: the walk starts from them, and a register's
+// value is not the memory it points at.
+
+/// Code: an executable mapping, or a read-only mapping of a file (a module's code or constants;
+/// qemu-user shows a guest's code as such, r--p).
+CRASHDROP_SIGSAFE_INLINE bool is_code_mapping(const mapping* m) {
+    if (m->perms & perm_exec) return true;
+    return m->inode != 0 && (m->perms & (perm_read | perm_write)) == perm_read;
+}
+
+/// Only the code around the crashing thread's instruction pointer (512 bytes), when it lies in
+/// code (is_code_mapping) of a file.
+CRASHDROP_SIGSAFE void add_code_memory(linux_state* g, image* im, range_list* rl, const md_context* ctx) {
+    const u64 ip = context_ip(ctx);
+    const mapping* m = find_mapping(g, ip);
+    if (m == nullptr || m->inode == 0 || !is_code_mapping(m) || !(m->perms & perm_read)) return;
+    if (m->path_length >= 5 && starts_with(mapping_path(g, m), m->path_length, "/dev/")) return;
+    u64 lo = ip >= 256 ? ip - 256 : 0;
+    u64 hi = ip + 256;
+    if (lo < m->start) lo = m->start;
+    if (hi > m->end) hi = m->end;
+    if (!range_clip_around(rl, ip, &lo, &hi)) return;
+    u32 size = 0;
+    copy_memory(g, im, rl, lo, hi, &size);
+}
+
+/// Does `v` point into a listed thread's stack mapping or into code (is_code_mapping)?
+CRASHDROP_SIGSAFE_INLINE bool word_kept(const linux_state* g, u64 v) {
+    if (v < 4096) return false;
+    const mapping* m = find_mapping(g, v);
+    return m != nullptr && ((m->marks & mark_stack) != 0 || is_code_mapping(m));
+}
+
+/// scrubbed_stacks: zeroes, in the copied ranges (the stacks: called before anything else is
+/// copied), every aligned 8-byte word that word_kept() rejects, and any bytes of a range's
+/// ends too short to be a word. The writer-errors stream says how many words.
+CRASHDROP_SIGSAFE void scrub_stack_words(linux_state* g, image* im, const range_list* rl, text* errors) {
+    for (u32 i = 0; i < g->map_count; ++i) g->maps[i].marks = 0;
+    for (u32 i = 0; i < g->thread_count; ++i) {
+        const thread_slot* t = &g->threads[i];
+        if (t->state.load(std::memory_order_acquire) == ts_gone || t->stack_hi <= t->stack_lo) continue;
+        const mapping* m = find_mapping(g, t->stack_lo);
+        if (m != nullptr) g->maps[m - g->maps].marks = static_cast<u8>(g->maps[m - g->maps].marks | mark_stack);
+    }
+    u64 zeroed = 0, kept = 0;
+    for (u32 i = 0; i < rl->count; ++i) {
+        const memory_range* r = &rl->items[i];
+        u8* data = im->base + r->rva;
+        const u64 head = (8 - (r->start & 7)) & 7;
+        zero_bytes(data, static_cast<std::size_t>(min_u64(head, r->size)));
+        u64 at = head;
+        for (; at + 8 <= r->size; at += 8) {
+            const u64 w = load_window(data + at);
+            if (w == 0) continue;
+            if (word_kept(g, w)) {
+                ++kept;
+                continue;
+            }
+            zero_bytes(data + at, 8);
+            ++zeroed;
+        }
+        if (at < r->size) zero_bytes(data + at, static_cast<std::size_t>(r->size - at));
+    }
+    text_append(errors, "memory_capture: scrubbed_stacks: ");
+    text_append_dec(errors, zeroed);
+    text_append(errors, " stack words zeroed, ");
+    text_append_dec(errors, kept);
+    text_append(errors, " kept (pointers into stacks or code); no memory around registers\n");
+}
+
+/// The memory besides the stacks, as g->memory_capture says (see above).
+CRASHDROP_SIGSAFE void add_memory_by_level(linux_state* g, image* im, range_list* rl, const md_context* ctx, text* errors) {
+    if (g->memory_capture == 0) {
+        add_register_memory(g, im, rl, ctx);
+        return;
+    }
+    if (g->memory_capture == 2) scrub_stack_words(g, im, rl, errors);
+    else text_append(errors, "memory_capture: stacks_only: no memory around registers\n");
+    add_code_memory(g, im, rl, ctx);
+}
+
 CRASHDROP_SIGSAFE void add_thread_names(linux_state* g, image* im) {
     u32 named = 0;
     for (u32 i = 0; i < g->thread_count; ++i) {
@@ -5972,7 +6063,7 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     add_threads(g, &im, &rl, &errors);
     const thread_slot* subject = hung != nullptr ? hung : self;  // the exception's thread
     const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + subject->context_rva);
-    add_register_memory(g, &im, &rl, self_ctx);
+    add_memory_by_level(g, &im, &rl, self_ctx, &errors);
     scrub_private_bytes(g, &im, &rl, &errors);
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
@@ -16514,6 +16605,7 @@ inline Status linux_start(const Options& options) {
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
     g->include_command_line = options.include_command_line;
+    g->memory_capture = static_cast<std::uint32_t>(options.memory_capture);
     g->crashed_stack_limit = options.crashed_thread_stack_limit;
     g->other_stack_limit = options.thread_stack_limit;
     g->suspend_timeout_ms = options.thread_suspend_timeout_ms;

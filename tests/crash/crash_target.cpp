@@ -212,6 +212,50 @@ NOINLINE void run_null_main() {
     __asm__ volatile("");
 }
 
+// ---- memory capture levels (heap_secret; CRASHDROP_TEST_MEMORY picks the level) ------------
+// The marker crash_tests looks for, xor 0x5a: the program's own bytes never hold it in the
+// clear, so only the heap copy made below can bring it into a dump.
+static const unsigned char k_heap_marker_xored[] = {
+    0x12, 0x29, 0x0b, 0x6d, 0x2c, 0x02, 0x68, 0x37, 0x11, 0x63, 0x77, 0x32, 0x3f, 0x3b, 0x2a, 0x77, 0x29, 0x3f, 0x39, 0x28, 0x3f, 0x2e, 0x77,
+    0x2d, 0x69, 0x16, 0x2a, 0x62, 0x00};
+
+/// Faults (a store to address 0) with `secret` in a callee-saved register (rbx / x19).
+NOINLINE void heap_secret_leaf(char* secret) {
+    crash_begins();
+#if defined(__x86_64__)
+    __asm__ volatile("movq %0, %%rbx\n\tmovl $0, (%1)" : : "r"(secret), "r"(0L) : "rbx", "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("mov x19, %0\n\tstr wzr, [%1]" : : "r"(secret), "r"(0L) : "x19", "memory");
+#endif
+}
+NOINLINE void heap_secret_middle(char* secret) {
+    heap_secret_leaf(secret);
+    __asm__ volatile("");
+}
+NOINLINE void run_heap_secret() {
+    // 64 bytes of heap: the marker at its start, decoded one byte at a time through a volatile
+    // pointer (no vector register ever holds it).
+    char* secret = static_cast<char*>(malloc(64));
+    volatile char* out = secret;
+    for (std::size_t i = 0; i < 64; ++i) {
+        out[i] = i < sizeof(k_heap_marker_xored) ? static_cast<char>(k_heap_marker_xored[i] ^ 0x5a) : '.';
+    }
+    // A stack word pointing into the secret (not at its start: that value is the register's).
+    char* volatile slots[2];
+    slots[0] = secret + 16;
+    slots[1] = nullptr;
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x0");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "heap_secret_leaf,heap_secret_middle,run_heap_secret,main");
+    expect("heap_secret", hex(reinterpret_cast<std::uintptr_t>(secret)));
+    expect("heap_pointer", hex(reinterpret_cast<std::uintptr_t>(secret + 16)));
+    commit_expectations();
+    heap_secret_middle(secret);
+    __asm__ volatile("" : : "r"(&slots[0]) : "memory");
+}
+
 NOINLINE void worker_null_leaf() {
     crash_begins();
     const char* secret = touch_secrets();
@@ -997,7 +1041,7 @@ static const char* k_modes =
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
     "fork_during_dump exit_race last_run killed quick_exit hang hang_twice hang_long hang_blocked hang_no_beat "
-    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits hang_stopped";
+    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits hang_stopped heap_secret";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -1054,6 +1098,12 @@ int main(int argc, char** argv) {
         o.include_command_line = getenv("CRASHDROP_TEST_INCLUDE_COMMAND_LINE") != nullptr;
     }
     if (const char* hang_ms = getenv("CRASHDROP_TEST_HANG_MS")) o.hang_timeout_ms = atoi(hang_ms);
+    if (const char* level = getenv("CRASHDROP_TEST_MEMORY")) {  // full, stacks_only, scrubbed_stacks
+        const std::string l = level;
+        o.memory_capture = l == "stacks_only"       ? crashdrop::MemoryCapture::stacks_only
+                           : l == "scrubbed_stacks" ? crashdrop::MemoryCapture::scrubbed_stacks
+                                                    : crashdrop::MemoryCapture::full;
+    }
     if (mode == "hang_busy") o.thread_suspend_timeout_ms = 1500;
     struct stat log_before;  // helper.log before this run's helper wrote to it (mode killed)
     const long long log_size_before = stat((g_db + "/helper.log").c_str(), &log_before) == 0 ? static_cast<long long>(log_before.st_size) : 0;
@@ -1066,6 +1116,7 @@ int main(int argc, char** argv) {
     }
     if (mode == "null_main") run_null_main();
     else if (mode == "null_worker") run_null_worker();
+    else if (mode == "heap_secret") run_heap_secret();
     else if (mode == "overflow_main") run_overflow_main();
     else if (mode == "overflow_worker") run_overflow_worker();
     else if (mode == "abort") run_abort();

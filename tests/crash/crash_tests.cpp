@@ -605,6 +605,17 @@ TEST_CASE("the crash path never calls malloc or free", "[crash][sigsafe]") {
     }
 }
 
+TEST_CASE("the crash path never calls malloc or free at memory_capture stacks_only and scrubbed_stacks",
+          "[crash][sigsafe][memory]") {
+    for (const char* level : {"stacks_only", "scrubbed_stacks"}) {
+        INFO("memory_capture " << level);
+        crash_run c = run_target(CRASH_TARGET_MALLOC_GUARD, "null_worker", {}, {std::string("CRASHDROP_TEST_MEMORY=") + level});
+        CHECK(c.run.err.find("MALLOC DURING CRASH") == std::string::npos);
+        c.expect["writer_error"] = std::string("memory_capture: ") + level;
+        check_crash_dump(c, CRASH_TARGET_MALLOC_GUARD);
+    }
+}
+
 TEST_CASE("a crash while another thread holds the malloc lock is still captured", "[crash][sigsafe]") {
     // Control: the lock really is held - a malloc in this state never returns.
     crash_run control = run_target(CRASH_TARGET_MALLOC_GUARD, "malloc_lock_control", {}, {}, 3);
@@ -763,6 +774,78 @@ TEST_CASE("privacy control: with include_command_line the argument secret is in 
     CHECK(find_secret(bytes, p.arg_secret, k_secret_prefix) != "");
     CHECK(find_secret(bytes, p.env_secret, k_secret_prefix) == "");
 }
+// ---- memory capture levels (Options::memory_capture) ------------------------------------
+namespace {
+
+/// `v` as the 8 little-endian bytes a dump stores it in.
+std::string le64(std::uint64_t v) {
+    std::string s(8, '\0');
+    for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xffu);
+    return s;
+}
+
+/// The bytes of the exception thread's stack in the dump (empty if not found).
+std::string crashing_stack_bytes(const minidump_file& md) {
+    const auto tids = md.thread_ids();
+    const auto it = md.streams.find(3);
+    for (std::uint32_t i = 0; i < tids.size() && it != md.streams.end(); ++i) {
+        if (tids[i] != md.exception_thread()) continue;
+        std::uint32_t size = 0, rva = 0;
+        const std::uint64_t at = it->second.first + 4 + 48ull * i;
+        if (!md.get(at + 32, &size) || !md.get(at + 36, &rva) || std::uint64_t{rva} + size > md.bytes.size()) return "";
+        return std::string(reinterpret_cast<const char*>(md.bytes.data()) + rva, size);
+    }
+    return "";
+}
+
+/// A crash_target run at a memory capture level, its dump checked as every crash dump is
+/// (frames of the crashing thread by minidump_stackwalk and lldb included), and its
+/// writer-errors stream naming the level.
+crash_run memory_level_case(const std::string& mode, const std::string& level) {
+    INFO("mode " << mode << " memory_capture " << level);
+    crash_run c = run_target(CRASH_TARGET, mode, {}, {"CRASHDROP_TEST_MEMORY=" + level, "QEMU_STACK_SIZE=524288"});
+    if (level != "full") c.expect["writer_error"] = "memory_capture: " + level;
+    check_crash_dump(c, CRASH_TARGET);
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("memory_capture: stacks_only and scrubbed_stacks dumps still walk - main, worker, deep recursion",
+          "[crash][memory]") {
+    for (const char* level : {"stacks_only", "scrubbed_stacks"}) {
+        for (const char* mode : {"null_main", "null_worker", "overflow_main"}) memory_level_case(mode, level);
+    }
+}
+
+TEST_CASE("memory_capture: a heap secret a register points at is in a full dump only, and a stack word pointing at it "
+          "is zeroed by scrubbed_stacks alone",
+          "[crash][memory][privacy]") {
+    // crash_target's heap bytes (no 8 bytes of it in a row are in the environment, whose copies
+    // the writer clears whatever the level).
+    const std::string marker = "HsQ7vX2mK9-heap-secret-w3Lp8Z";
+    for (const char* level : {"full", "stacks_only", "scrubbed_stacks"}) {
+        const std::string l = level;
+        crash_run c = memory_level_case("heap_secret", l);
+        REQUIRE(c.dumps.size() == 1);
+        const std::string bytes = read_text_file(c.dumps[0]);
+        const std::uint64_t secret = std::strtoull(c.expect.at("heap_secret").c_str(), nullptr, 16);
+        const std::uint64_t pointer = std::strtoull(c.expect.at("heap_pointer").c_str(), nullptr, 16);
+        INFO("memory_capture " << l << ", dump " << c.dumps[0] << " (" << bytes.size() << " bytes)");
+        // The register holding the secret's address is kept at every level (it is needed to walk).
+        CHECK(bytes.find(le64(secret)) != std::string::npos);
+        // The secret's bytes: only a full dump copies the memory around that register.
+        CHECK((bytes.find(marker) != std::string::npos) == (l == "full"));
+        // The stack word pointing into the secret: zeroed by scrubbed_stacks alone. (A register
+        // may hold the same value: registers are kept, so the crashing thread's stack is searched.)
+        minidump_file md;
+        REQUIRE(md.load(c.dumps[0]));
+        const std::string stack = crashing_stack_bytes(md);
+        REQUIRE(stack.size() >= 1024);
+        CHECK((stack.find(le64(pointer)) != std::string::npos) == (l != "scrubbed_stacks"));
+    }
+}
+
 TEST_CASE("privacy: a 1 MiB environment still gives a prompt dump without the secret", "[crash][privacy]") {
     // Eight variables of 120 KiB of random text (one string may hold at most 128 KiB): the
     // writer's filter of the strings saturates; it must still end quickly and clear the secrets.

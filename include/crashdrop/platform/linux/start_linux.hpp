@@ -397,6 +397,7 @@ inline Status linux_start(const Options& options) {
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
     g->include_command_line = options.include_command_line;
+    g->memory_capture = static_cast<std::uint32_t>(options.memory_capture);
     g->crashed_stack_limit = options.crashed_thread_stack_limit;
     g->other_stack_limit = options.thread_stack_limit;
     g->suspend_timeout_ms = options.thread_suspend_timeout_ms;

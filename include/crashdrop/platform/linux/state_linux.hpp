@@ -71,9 +71,10 @@ struct mapping {
     u32 path_offset;  // into the maps text
     u16 path_length;
     u8 perms;         // perm_* bits
-    u8 reserved;
+    u8 marks;         // mark_* bits: set by the dump writer for the dump being written
 };
 constexpr u8 perm_read = 1, perm_write = 2, perm_exec = 4, perm_private = 8;
+constexpr u8 mark_stack = 1;  // holds a listed thread's stack (scrubbed_stacks, dumper_linux.hpp)
 
 constexpr u32 k_max_build_id = 32;
 constexpr std::size_t k_soname_max = 95;
@@ -188,6 +189,8 @@ struct linux_state {
     u64 other_stack_limit;
     bool include_environment;
     bool include_command_line;
+    // Options::memory_capture (0 full, 1 stacks_only, 2 scrubbed_stacks; MemoryCapture's values).
+    u32 memory_capture;
     // The area the kernel filled at exec at the top of the main thread's stack: argc, the argv
     // and envp arrays, the aux vector, AT_RANDOM's bytes and the argument and environment
     // strings. [private_lo, private_hi) is never copied into a dump; registers are compared
