@@ -734,51 +734,54 @@ TEST_CASE("a custom transport runs in the helper and its verdict is recorded", "
 /// The lines of upload_target's before-upload.txt (what the callback was given, call by call).
 static std::string before_record(const database_view& db) { return read_text_file(db.root + "/before-upload.txt"); }
 
-TEST_CASE("before_upload edits what is sent: the server gets the edited field - the stored report keeps the original - it saw kind and annotations and breadcrumbs and attachments and a readable dump", "[upload][before_upload]") {
-    const std::string dir = fresh("before-edit");
-    write_log(dir + "/app.log", k_log_bytes);
-    collector server;
-    server.start(dir);
-    const database_view db{dir + "/db"};
-    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1", "crumbs=3", "before=edit"});
-    INFO(app.describe());
-    REQUIRE(app.signal() == SIGSEGV);
-    REQUIRE(server.wait_count(1));
-    REQUIRE(db.wait_helpers_done(1));
-    const std::string record = before_record(db);
-    INFO("before_upload saw:\n" << record << "\nhelper log:\n" << db.helper_log());
-    const json fields = server.fields(0);
-    CHECK(fields["scene"].str() == "scrubbed");
-    CHECK(!fields.has("user.email"));
-    CHECK(fields["user.id"].str() == "u-42");    // what it left alone goes as it was
-    CHECK(fields["build"].str() == "nightly");
-    CHECK(fields["tag.phase"].str() == "boss");
-    const auto done = db.ids("completed");
-    REQUIRE(done.size() == 1);
-    const auto meta = db.meta("completed", done[0]);
-    CHECK(meta.at("state") == "uploaded");
-    CHECK(meta.at("annotation.scene") == "level-3");  // the stored report is unchanged
-    CHECK(meta.at("user.email") == "ana@example.org");
-    // What it was given: called once (one attempt), in the helper, with the whole report.
-    CHECK(record.find("call=1\n") != std::string::npos);
-    CHECK(record.find("call=2\n") == std::string::npos);
-    CHECK(record.find("id=" + done[0] + "\n") != std::string::npos);
-    CHECK(record.find("kind=crash\n") != std::string::npos);
-    CHECK(record.find("annotation.scene=level-3\n") != std::string::npos);
-    CHECK(record.find("annotation.build=nightly\n") != std::string::npos);
-    CHECK(record.find("tag.region=eu\n") != std::string::npos);
-    CHECK(record.find("user.email=ana@example.org\n") != std::string::npos);
-    CHECK(record.find("breadcrumbs=3\n") != std::string::npos);
-    CHECK(record.find("last_crumb=" + crumb_message(2) + "\n") != std::string::npos);
-    CHECK(record.find("attachment=app.log\n") != std::string::npos);
-    CHECK(record.find("dump_path_magic=MDMP\n") != std::string::npos);
-    CHECK(record.find("dump_bytes=" + std::to_string(read_text_file(db.root + "/completed/" + done[0] + ".dmp").size()) + "\n") !=
-          std::string::npos);
-    const auto app_at = app.out.find("app pid ");
-    const auto pid_at = record.find("pid=");
-    REQUIRE(app_at != std::string::npos);
-    REQUIRE(pid_at != std::string::npos);
-    CHECK(std::atoi(record.c_str() + pid_at + 4) != std::atoi(app.out.c_str() + app_at + 8));
+TEST_CASE("before_upload edits what is sent: the server gets the edited field - the stored report keeps the original - it saw kind and annotations and breadcrumbs and attachments and a readable dump - in the re-exec and the fork helper", "[upload][before_upload]") {
+    for (const std::string mode : {"reexec", "fork"}) {
+        INFO("helper mode " << mode);
+        const std::string dir = fresh("before-edit-" + mode);
+        write_log(dir + "/app.log", k_log_bytes);
+        collector server;
+        server.start(dir);
+        const database_view db{dir + "/db"};
+        const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1", "crumbs=3", "before=edit", "helper=" + mode});
+        INFO(app.describe());
+        REQUIRE(app.signal() == SIGSEGV);
+        REQUIRE(server.wait_count(1));
+        REQUIRE(db.wait_helpers_done(1));
+        const std::string record = before_record(db);
+        INFO("before_upload saw:\n" << record << "\nhelper log:\n" << db.helper_log());
+        const json fields = server.fields(0);
+        CHECK(fields["scene"].str() == "scrubbed");
+        CHECK(!fields.has("user.email"));
+        CHECK(fields["user.id"].str() == "u-42");    // what it left alone goes as it was
+        CHECK(fields["build"].str() == "nightly");
+        CHECK(fields["tag.phase"].str() == "boss");
+        const auto done = db.ids("completed");
+        REQUIRE(done.size() == 1);
+        const auto meta = db.meta("completed", done[0]);
+        CHECK(meta.at("state") == "uploaded");
+        CHECK(meta.at("annotation.scene") == "level-3");  // the stored report is unchanged
+        CHECK(meta.at("user.email") == "ana@example.org");
+        // What it was given: called once (one attempt), in the helper, with the whole report.
+        CHECK(record.find("call=1\n") != std::string::npos);
+        CHECK(record.find("call=2\n") == std::string::npos);
+        CHECK(record.find("id=" + done[0] + "\n") != std::string::npos);
+        CHECK(record.find("kind=crash\n") != std::string::npos);
+        CHECK(record.find("annotation.scene=level-3\n") != std::string::npos);
+        CHECK(record.find("annotation.build=nightly\n") != std::string::npos);
+        CHECK(record.find("tag.region=eu\n") != std::string::npos);
+        CHECK(record.find("user.email=ana@example.org\n") != std::string::npos);
+        CHECK(record.find("breadcrumbs=3\n") != std::string::npos);
+        CHECK(record.find("last_crumb=" + crumb_message(2) + "\n") != std::string::npos);
+        CHECK(record.find("attachment=app.log\n") != std::string::npos);
+        CHECK(record.find("dump_path_magic=MDMP\n") != std::string::npos);
+        CHECK(record.find("dump_bytes=" + std::to_string(read_text_file(db.root + "/completed/" + done[0] + ".dmp").size()) + "\n") !=
+              std::string::npos);
+        const auto app_at = app.out.find("app pid ");
+        const auto pid_at = record.find("pid=");
+        REQUIRE(app_at != std::string::npos);
+        REQUIRE(pid_at != std::string::npos);
+        CHECK(std::atoi(record.c_str() + pid_at + 4) != std::atoi(app.out.c_str() + app_at + 8));
+    }
 }
 
 TEST_CASE("before_upload drops an attachment: the server does not get it - its copy stays with the report", "[upload][before_upload]") {
