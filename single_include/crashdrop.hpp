@@ -658,14 +658,18 @@ struct Upload {
     std::vector<std::string> attachments;  ///< paths of files to attach (report.attachments)
 };
 
-/// A custom transport. It runs in the helper process (re-exec and fork helper modes; an
-/// external helper executable uses the built-in ones) and must return within its own timeouts.
+/// A custom transport. It runs in the helper process (re-exec and fork helper modes; start()
+/// refuses it with HelperMode::external, whose helper runs no application code) and must
+/// return within its own timeouts.
 using Transport = std::function<UploadResult(const Upload&)>;
 
 /// Options::before_upload: called in the helper before each upload attempt with what is about to
 /// be sent (the report with its fields, annotations, tags, user, breadcrumbs, kind; the
 /// attachments; the dump, also at report.dump_path). It may change the report's fields and drop
-/// attachments; returning false drops the report (kept as rejected, never sent).
+/// attachments; returning false drops the report (kept as rejected, never sent). Its edits are
+/// for that attempt only (the stored report keeps its fields, and its id is kept); it may drop
+/// attachments (from Upload::attachments or report.attachments), not add any. If it throws,
+/// nothing is sent that time: the report stays pending and is offered again at the next attempt.
 using BeforeUpload = std::function<bool(Upload&)>;
 
 /// The built-in upload formats.
@@ -11790,6 +11794,19 @@ inline Status check_options(const Options& o) {
     if (o.helper_mode == HelperMode::external && !helper_ok) {
         return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
     }
+    // An external helper runs no code of the application: a callback start() would silently
+    // ignore there is refused instead.
+    if (o.helper_mode == HelperMode::external && o.transport) {
+        return invalid("transport is application code, which an external helper does not run: not with HelperMode::external "
+                       "(use the re-exec or fork helper, or the built-in transport)");
+    }
+    if (o.helper_mode == HelperMode::external && o.before_upload) {
+        return invalid("before_upload is application code, which an external helper does not run: not with "
+                       "HelperMode::external (use the re-exec or fork helper)");
+    }
+    if (o.helper_mode == HelperMode::none && o.before_upload) {
+        return invalid("before_upload runs in the helper before an upload: not with HelperMode::none (nothing is sent)");
+    }
     if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
     if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");
@@ -11856,9 +11873,12 @@ inline std::size_t helper_log_cap(std::size_t max_database_bytes) {
 
 class helper_service {
 public:
-    helper_service(helper_config config, const Transport* custom)
+    /// `custom` and `before` (Options::transport, Options::before_upload; nullptr: none) are the
+    /// application's code; they must outlive the service (the helper never returns from them).
+    helper_service(helper_config config, const Transport* custom, const BeforeUpload* before = nullptr)
         : config_(std::move(config)),
           custom_(custom),
+          before_(before != nullptr && *before ? before : nullptr),
           db_(config_.database),
           log_path_(db_.helper_log_path()),
           log_cap_(static_cast<long long>(helper_log_cap(config_.limits.max_bytes))),
@@ -12293,6 +12313,77 @@ private:
         return std::max(backoff, std::min(result.retry_after_ms, k_max_retry_wait_ms));
     }
 
+    /// What Options::before_upload made of an attempt.
+    enum class before_verdict {
+        send,  ///< send *up (as the callback left it)
+        drop,  ///< it returned false: the report is kept as rejected, never sent
+        hold,  ///< it threw: nothing is sent this time; the report stays pending and is retried
+    };
+
+    /// Runs Options::before_upload (if any) on the upload about to be sent, once per attempt. Its
+    /// edits are for this attempt only (the stored report is never changed). Afterwards the
+    /// report keeps its id (the server's deduplication key), and the files sent are those of the
+    /// helper's copies it left in both Upload::attachments and Upload::report.attachments (it
+    /// may drop files, not add them). A throw sends nothing unscrubbed: the report waits for the
+    /// next attempt (the application may scrub on purpose, so "send unchanged" would leak).
+    before_verdict run_before_upload(Upload* up, std::string* why) {
+        if (before_ == nullptr) return before_verdict::send;
+        const std::string id = up->report.id;
+        const std::vector<std::string> offered = up->attachments;
+        bool keep = true;
+#if defined(__cpp_exceptions)
+        try {
+            keep = (*before_)(*up);
+        } catch (const std::exception& e) {
+            *why = std::string("before_upload threw: ") + e.what() + " (not sent; retried)";
+            return before_verdict::hold;
+        } catch (...) {
+            *why = "before_upload threw (not sent; retried)";
+            return before_verdict::hold;
+        }
+#else
+        keep = (*before_)(*up);
+#endif
+        if (!keep) {
+            *why = "dropped by before_upload";
+            return before_verdict::drop;
+        }
+        auto listed = [](const std::vector<std::string>& list, const std::string& path) {
+            return std::find(list.begin(), list.end(), path) != list.end();
+        };
+        std::vector<std::string> kept;
+        for (const std::string& path : offered) {
+            if (listed(up->attachments, path) && listed(up->report.attachments, path)) kept.push_back(path);
+        }
+        up->attachments = kept;
+        up->report.attachments = kept;
+        up->report.id = id;
+        return before_verdict::send;
+    }
+
+    /// One attempt's verdict: the transport's, or before_upload's drop (rejected) or throw
+    /// (retry_later) without calling the transport.
+    UploadResult send_upload(Upload* up) {
+        std::string why;
+        switch (run_before_upload(up, &why)) {
+            case before_verdict::send:
+                break;
+            case before_verdict::drop: {
+                UploadResult dropped;
+                dropped.status = UploadStatus::rejected;
+                dropped.message = why;
+                return dropped;
+            }
+            case before_verdict::hold: {
+                UploadResult held;
+                held.status = UploadStatus::retry_later;
+                held.message = why;
+                return held;
+            }
+        }
+        return custom_ != nullptr ? (*custom_)(*up) : upload_builtin(*up, config_.upload);
+    }
+
     void attempt(const std::string& id, int tries) {
         if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
         bool in_memory = false;
@@ -12345,7 +12436,7 @@ private:
         // the metadata (which anything able to write to pending/ could have planted) is never read.
         up.attachments = db_.attachment_files(id);
         up.report.attachments = up.attachments;
-        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        const UploadResult result = send_upload(&up);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
             helper_service* self;
@@ -12424,7 +12515,7 @@ private:
         // Its attachments could not be copied either (nothing could be stored); no path is read at
         // sending time, so it goes without them.
         up.report.attachments.clear();
-        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        const UploadResult result = send_upload(&up);
         if (!begin_commit()) return;
         struct commit_end {
             helper_service* self;
@@ -12465,6 +12556,7 @@ private:
 
     helper_config config_;
     const Transport* custom_;
+    const BeforeUpload* before_;  // Options::before_upload, or nullptr
     sigsafe::region_header* region_ = nullptr;
     database db_;
     std::string client_id_;
@@ -13614,11 +13706,11 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     if (sigfd >= 0) close(sigfd);
 }
 
-/// True when the helper must run code of the application: a custom transport (and any other
-/// helper-side callback, such as issue 15's before_upload, which belongs here too). Such code
-/// exists only once main() has built the Options (re-exec) or only in the application's memory
-/// (fork), so the helper then goes through main() / stays a fork of the application.
-inline bool helper_runs_application_code(const Options& o) { return static_cast<bool>(o.transport); }
+/// True when the helper must run code of the application: a custom transport or a
+/// before_upload callback. Such code exists only once main() has built the Options (re-exec) or
+/// only in the application's memory (fork), so the helper then goes through main() / stays a
+/// fork of the application.
+inline bool helper_runs_application_code(const Options& o) { return static_cast<bool>(o.transport) || static_cast<bool>(o.before_upload); }
 
 /// What CRASHDROP_HELPER says.
 struct helper_marker {
@@ -13640,7 +13732,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
 /// The helper process's life: signals, priority, the region, then the service. Never returns.
 /// `announce`: once the region and the configuration are read, it says 'H' on the socket (the
 /// launcher of a clean fork-mode helper waits for it).
-[[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom,
+[[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom, const BeforeUpload* before,
                                              const helper_config* local_config, bool announce = false) {
     // Every asynchronous signal but SIGTERM stays blocked (SIGTERM is read from a signalfd).
     sigset_t all;
@@ -13677,7 +13769,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
     }
     int code = 1;
     {
-        helper_service service(config, custom);
+        helper_service service(config, custom, before);
         service.set_region(region);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
@@ -13696,11 +13788,11 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
 
 /// In a process started as a helper (the environment says so): run it. Returns only if this
 /// process is not one.
-inline void run_helper_if_asked(const Transport* custom, const helper_config* local_config) {
+inline void run_helper_if_asked(const Transport* custom, const BeforeUpload* before, const helper_config* local_config) {
     helper_marker m;
     if (!parse_helper_marker(std::getenv(k_helper_env), &m)) return;
     unsetenv(k_helper_env);  // not for whatever the helper might start
-    helper_process_main(m.region_fd, m.socket_fd, custom, local_config, m.announce);
+    helper_process_main(m.region_fd, m.socket_fd, custom, before, local_config, m.announce);
 }
 
 // ---- launching -------------------------------------------------------------------------------
@@ -13900,7 +13992,8 @@ inline hello_result await_hello(int sock, int ms) {
 /// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
 /// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
-                         const std::string& log_path, const Transport* custom, const helper_config* config, std::string* error,
+                         const std::string& log_path, const Transport* custom, const BeforeUpload* before, const helper_config* config,
+                         std::string* error,
                          bool* ended = nullptr) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -13923,7 +14016,7 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             const pid_t grandchild = fork();
             if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
             helper_child_fds(region_fd, sv[1], log_fd);
-            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, config);
+            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
     } else {
         // Every signal blocked across the clone: no handler of the application runs in the
@@ -14082,7 +14175,7 @@ inline void helper_early_entry(int, char**, char** envp) {
     if (!parse_helper_marker(helper_marker_in(envp), &m) || !m.early) return;
     if (environ == nullptr) environ = envp;
     unsetenv(k_helper_env);  // not for whatever the helper might start
-    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
+    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, nullptr, m.announce);
 }
 __attribute__((section(".preinit_array"), used)) static void (*g_helper_early_entry)(int, char**, char**) = &helper_early_entry;
 #endif
@@ -14107,7 +14200,7 @@ inline void helper_module_entry(int, char**, char** envp) {
     }
     if (environ == nullptr) environ = envp;
     unsetenv(k_helper_env);
-    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
+    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, nullptr, m.announce);
 }
 __attribute__((constructor(101))) static void crashdrop_helper_module_entry(int argc, char** argv, char** envp) {
     helper_module_entry(argc, argv, envp);
@@ -16511,7 +16604,7 @@ inline std::uint64_t executable_dynamic() {
 /// and *error when it did not come up, *ended when it ended before its hello.
 inline int launch_through_loader(linux_state* g, const loader_command& loader, bool* ended, std::string* error) {
     const helper_command command = make_helper_command(HelperMode::fork, std::string(), true, false, true, &loader);
-    return launch_helper(HelperMode::fork, false, true, command, g->region_fd, g->helper_log_path, nullptr, nullptr, error, ended);
+    return launch_helper(HelperMode::fork, false, true, command, g->region_fd, g->helper_log_path, nullptr, nullptr, nullptr, error, ended);
 }
 
 /// Fork mode in a shared object: its clean helper, first with libdl.so.2 as the loader's
@@ -16546,7 +16639,8 @@ inline Status linux_start(const Options& options) {
     if (Status s = check_options(options); !s.ok()) return s;
     // In a process started as the helper (re-exec mode), start() runs the helper instead and
     // never returns.
-    run_helper_if_asked(options.transport ? &options.transport : nullptr, nullptr);
+    run_helper_if_asked(options.transport ? &options.transport : nullptr, options.before_upload ? &options.before_upload : nullptr,
+                        nullptr);
     std::uint32_t expected = 0;
     if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         return Status(Error::already_started, "crashdrop::start() was already called in this process");
@@ -16716,6 +16810,7 @@ inline Status linux_start(const Options& options) {
                                 find_loader_command(&loader, &loader_why);
         const bool clean_fork = options.helper_mode == HelperMode::fork && (early || via_loader);
         const Transport* custom = options.transport ? &options.transport : nullptr;
+        const BeforeUpload* before = options.before_upload ? &options.before_upload : nullptr;
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
@@ -16724,17 +16819,17 @@ inline Status linux_start(const Options& options) {
         } else {
             const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
             sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
-                                 g->region_fd, g->helper_log_path, custom, nullptr, &error);
+                                 g->region_fd, g->helper_log_path, custom, before, nullptr, &error);
         }
         bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
         if (options.helper_mode == HelperMode::fork && !clean_fork) {
             note(g, std::string("helper: runs in a fork of this process (") +
-                        (helper_runs_application_code(options) ? "a custom transport is application code" : loader_why) + ")");
+                        (helper_runs_application_code(options) ? "a custom transport or before_upload is application code" : loader_why) + ")");
         }
         if (sock < 0 && clean_fork) {
             note(g, "helper: " + error + "; it runs in a fork of this process instead");
             exec_helper = false;
-            sock = launch_helper(options.helper_mode, true, false, helper_command(), g->region_fd, g->helper_log_path, custom, nullptr,
+            sock = launch_helper(options.helper_mode, true, false, helper_command(), g->region_fd, g->helper_log_path, custom, before, nullptr,
                                  &error);
         }
         g->launching_helper.store(0, std::memory_order_release);
@@ -17955,7 +18050,7 @@ inline void win_app_ended(helper_service* service, sigsafe::region_header* regio
 
 /// The helper process: maps the region, reads its configuration, and serves the application
 /// until it has gone (or stop() detached it). Never returns.
-[[noreturn]] inline void win_helper_main(const win_helper_handles& h, const Transport* custom) {
+[[noreturn]] inline void win_helper_main(const win_helper_handles& h, const Transport* custom, const BeforeUpload* before) {
     SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
     void* view = MapViewOfFile(h.region, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
     auto* region = static_cast<sigsafe::region_header*>(view);
@@ -17967,7 +18062,7 @@ inline void win_app_ended(helper_service* service, sigsafe::region_header* regio
     const helper_config config = decode_helper_config(reinterpret_cast<const char*>(region) + region->config_offset);
     int code = 1;
     {
-        helper_service service(config, custom);
+        helper_service service(config, custom, before);
         service.set_region(region);
         if (service.begin()) {
             win_hang_watch hang;
@@ -18049,14 +18144,14 @@ inline void win_app_ended(helper_service* service, sigsafe::region_header* regio
 
 /// In a process started as a helper (the environment says so): run it. Returns only if this
 /// process is not one.
-inline void run_helper_if_asked(const Transport* custom) {
+inline void run_helper_if_asked(const Transport* custom, const BeforeUpload* before) {
     char spec[128];
     const DWORD n = GetEnvironmentVariableA(k_helper_env, spec, sizeof(spec));
     if (n == 0 || n >= sizeof(spec)) return;
     win_helper_handles h;
     if (!decode_helper_handles(spec, &h)) return;
     SetEnvironmentVariableA(k_helper_env, nullptr);  // not for whatever the helper might start
-    win_helper_main(h, custom);
+    win_helper_main(h, custom, before);
 }
 
 // ---- launching -------------------------------------------------------------------------------
@@ -18337,7 +18432,7 @@ inline Status windows_start(const Options& options) {
     if (Status s = check_options(options); !s.ok()) return s;
     // In a process started as the helper (re-exec mode), start() runs the helper instead and
     // never returns.
-    run_helper_if_asked(options.transport ? &options.transport : nullptr);
+    run_helper_if_asked(options.transport ? &options.transport : nullptr, options.before_upload ? &options.before_upload : nullptr);
     int expected = 0;
     if (!g->started.compare_exchange_strong(expected, 1)) {
         return Status(Error::already_started, "crashdrop::start() was already called");
@@ -18565,7 +18660,7 @@ void stop() noexcept { detail::linux_stop(); }
 int run_helper(int /*argc*/, char** /*argv*/) {
     // The application started this executable with the shared region and socket in place;
     // without them there is nothing to do.
-    detail::run_helper_if_asked(nullptr, nullptr);
+    detail::run_helper_if_asked(nullptr, nullptr, nullptr);
     std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
     return 2;
 }
@@ -18609,7 +18704,7 @@ Status reinstall() { return detail::windows_reinstall(); }
 void stop() noexcept { detail::windows_stop(); }
 
 int run_helper(int /*argc*/, char** /*argv*/) {
-    detail::run_helper_if_asked(nullptr);
+    detail::run_helper_if_asked(nullptr, nullptr);
     std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
     return 2;
 }

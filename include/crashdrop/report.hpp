@@ -82,14 +82,18 @@ struct Upload {
     std::vector<std::string> attachments;  ///< paths of files to attach (report.attachments)
 };
 
-/// A custom transport. It runs in the helper process (re-exec and fork helper modes; an
-/// external helper executable uses the built-in ones) and must return within its own timeouts.
+/// A custom transport. It runs in the helper process (re-exec and fork helper modes; start()
+/// refuses it with HelperMode::external, whose helper runs no application code) and must
+/// return within its own timeouts.
 using Transport = std::function<UploadResult(const Upload&)>;
 
 /// Options::before_upload: called in the helper before each upload attempt with what is about to
 /// be sent (the report with its fields, annotations, tags, user, breadcrumbs, kind; the
 /// attachments; the dump, also at report.dump_path). It may change the report's fields and drop
-/// attachments; returning false drops the report (kept as rejected, never sent).
+/// attachments; returning false drops the report (kept as rejected, never sent). Its edits are
+/// for that attempt only (the stored report keeps its fields, and its id is kept); it may drop
+/// attachments (from Upload::attachments or report.attachments), not add any. If it throws,
+/// nothing is sent that time: the report stays pending and is offered again at the next attempt.
 using BeforeUpload = std::function<bool(Upload&)>;
 
 /// The built-in upload formats.

@@ -75,6 +75,18 @@ TEST_CASE("out-of-range options are refused - naming the field", "[api]") {
              o.hang_timeout_ms = 1000;
              o.helper_mode = crashdrop::HelperMode::none;
          }},
+        // Application code that the helper would not run: refused, not silently ignored.
+        {"before_upload", [](crashdrop::Options& o) { o.before_upload = [](crashdrop::Upload&) { return true; }; }},
+        {"before_upload", [](crashdrop::Options& o) {
+             o.helper_mode = crashdrop::HelperMode::external;
+             o.helper_path = "/bin/true";
+             o.before_upload = [](crashdrop::Upload&) { return true; };
+         }},
+        {"transport", [](crashdrop::Options& o) {
+             o.helper_mode = crashdrop::HelperMode::external;
+             o.helper_path = "/bin/true";
+             o.transport = [](const crashdrop::Upload&) { return crashdrop::UploadResult(); };
+         }},
     };
     for (const auto& c : cases) {
         crashdrop::Options o = valid_options("never-created");

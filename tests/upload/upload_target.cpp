@@ -14,6 +14,11 @@
 //            hang_ms=N (Options::hang_timeout_ms; mode hang: beat, stop for 3 x N, beat)
 //            transport_retry_after_ms=N (a custom transport whose first answer is retry_later
 //            with UploadResult::retry_after_ms = N; then sent)
+//            before=edit|drop_attachment|drop|drop_requested|throw (Options::before_upload:
+//            records what it sees in <database>/before-upload.txt, then: edit sets the
+//            annotation scene to "scrubbed" and clears the user's email; drop_attachment removes
+//            app.log; drop returns false; drop_requested returns false for kind "requested";
+//            throw throws on the first call, then sends unchanged)
 //
 // context=1 sets the crash context (see set_context_options / set_live_context): extra
 // {scene: level-3}, global_extra {build: nightly}, tags {region: eu}, the user u-42/ana,
@@ -46,6 +51,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 int* volatile g_null = nullptr;
@@ -208,6 +214,48 @@ int main(int argc, char** argv) {
             r.status = crashdrop::UploadStatus::sent;
             r.server_id = "custom-" + up.report.id.substr(0, 8);
             return r;
+        };
+    }
+    if (kv.count("before")) {
+        // Runs in the helper before each attempt: records what it was given, then edits or drops.
+        const std::string record = std::string(argv[2]) + "/before-upload.txt";
+        const std::string what = kv["before"];
+        auto calls = std::make_shared<int>(0);
+        o.before_upload = [record, what, calls](crashdrop::Upload& up) {
+            ++*calls;
+            std::ofstream out(record, std::ios::app);
+            out << "call=" << *calls << "\npid=" << getpid() << "\nid=" << up.report.id << "\nkind=" << up.report.kind
+                << "\ndump_bytes=" << up.dump.size();
+            for (const auto& a : up.report.annotations) out << "\nannotation." << a.first << "=" << a.second.substr(0, 40);
+            for (const auto& t : up.report.tags) out << "\ntag." << t.first << "=" << t.second;
+            out << "\nuser.email=" << up.report.user.email << "\nbreadcrumbs=" << up.report.breadcrumbs.size();
+            if (!up.report.breadcrumbs.empty()) out << "\nlast_crumb=" << up.report.breadcrumbs.back().message;
+            for (const auto& path : up.attachments) out << "\nattachment=" << path.substr(path.find_last_of('/') + 1);
+            char magic[5] = {0, 0, 0, 0, 0};
+            FILE* f = fopen(up.report.dump_path.c_str(), "rb");
+            if (f != nullptr) {
+                if (fread(magic, 1, 4, f) != 4) magic[0] = 0;
+                fclose(f);
+            }
+            out << "\ndump_path_magic=" << magic << "\n";
+            if (what == "edit") {
+                up.report.annotations["scene"] = "scrubbed";
+                up.report.user.email.clear();
+            } else if (what == "drop_attachment") {
+                for (std::size_t i = 0; i < up.attachments.size(); ++i) {
+                    if (up.attachments[i].size() >= 7 && up.attachments[i].compare(up.attachments[i].size() - 7, 7, "app.log") == 0) {
+                        up.attachments.erase(up.attachments.begin() + static_cast<std::ptrdiff_t>(i));
+                        break;
+                    }
+                }
+            } else if (what == "drop") {
+                return false;
+            } else if (what == "drop_requested") {
+                return up.report.kind != "requested";
+            } else if (what == "throw" && *calls == 1) {
+                throw std::runtime_error("scrubber failed");
+            }
+            return true;
         };
     }
     crashdrop::Status s = crashdrop::start(o);

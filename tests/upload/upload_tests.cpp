@@ -729,6 +729,175 @@ TEST_CASE("a custom transport runs in the helper and its verdict is recorded", "
     CHECK(db.meta("completed", done[0]).at("server_id") == "custom-" + done[0].substr(0, 8));
 }
 
+// ---- Options::before_upload (upload_target's before=...) ----
+
+/// The lines of upload_target's before-upload.txt (what the callback was given, call by call).
+static std::string before_record(const database_view& db) { return read_text_file(db.root + "/before-upload.txt"); }
+
+TEST_CASE("before_upload edits what is sent: the server gets the edited field - the stored report keeps the original - it saw kind and annotations and breadcrumbs and attachments and a readable dump - in the re-exec and the fork helper", "[upload][before_upload]") {
+    for (const std::string mode : {"reexec", "fork"}) {
+        INFO("helper mode " << mode);
+        const std::string dir = fresh("before-edit-" + mode);
+        write_log(dir + "/app.log", k_log_bytes);
+        collector server;
+        server.start(dir);
+        const database_view db{dir + "/db"};
+        const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1", "crumbs=3", "before=edit", "helper=" + mode});
+        INFO(app.describe());
+        REQUIRE(app.signal() == SIGSEGV);
+        REQUIRE(server.wait_count(1));
+        REQUIRE(db.wait_helpers_done(1));
+        const std::string record = before_record(db);
+        INFO("before_upload saw:\n" << record << "\nhelper log:\n" << db.helper_log());
+        const json fields = server.fields(0);
+        CHECK(fields["scene"].str() == "scrubbed");
+        CHECK(!fields.has("user.email"));
+        CHECK(fields["user.id"].str() == "u-42");    // what it left alone goes as it was
+        CHECK(fields["build"].str() == "nightly");
+        CHECK(fields["tag.phase"].str() == "boss");
+        const auto done = db.ids("completed");
+        REQUIRE(done.size() == 1);
+        const auto meta = db.meta("completed", done[0]);
+        CHECK(meta.at("state") == "uploaded");
+        CHECK(meta.at("annotation.scene") == "level-3");  // the stored report is unchanged
+        CHECK(meta.at("user.email") == "ana@example.org");
+        // What it was given: called once (one attempt), in the helper, with the whole report.
+        CHECK(record.find("call=1\n") != std::string::npos);
+        CHECK(record.find("call=2\n") == std::string::npos);
+        CHECK(record.find("id=" + done[0] + "\n") != std::string::npos);
+        CHECK(record.find("kind=crash\n") != std::string::npos);
+        CHECK(record.find("annotation.scene=level-3\n") != std::string::npos);
+        CHECK(record.find("annotation.build=nightly\n") != std::string::npos);
+        CHECK(record.find("tag.region=eu\n") != std::string::npos);
+        CHECK(record.find("user.email=ana@example.org\n") != std::string::npos);
+        CHECK(record.find("breadcrumbs=3\n") != std::string::npos);
+        CHECK(record.find("last_crumb=" + crumb_message(2) + "\n") != std::string::npos);
+        CHECK(record.find("attachment=app.log\n") != std::string::npos);
+        CHECK(record.find("dump_path_magic=MDMP\n") != std::string::npos);
+        CHECK(record.find("dump_bytes=" + std::to_string(read_text_file(db.root + "/completed/" + done[0] + ".dmp").size()) + "\n") !=
+              std::string::npos);
+        const auto app_at = app.out.find("app pid ");
+        const auto pid_at = record.find("pid=");
+        REQUIRE(app_at != std::string::npos);
+        REQUIRE(pid_at != std::string::npos);
+        CHECK(std::atoi(record.c_str() + pid_at + 4) != std::atoi(app.out.c_str() + app_at + 8));
+    }
+}
+
+TEST_CASE("before_upload drops an attachment: the server does not get it - its copy stays with the report", "[upload][before_upload]") {
+    const std::string dir = fresh("before-attachment");
+    const std::string log = write_log(dir + "/app.log", k_log_bytes);
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1", "before=drop_attachment"});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log());
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const json req = server.request(0);
+    CHECK(req["files"].has("upload_file_minidump"));
+    CHECK(!req["files"].has("app.log"));
+    CHECK(server.fields(0)["scene"].str() == "level-3");
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const std::string copy = db.root + "/attachments/" + done[0] + "/app.log";
+    CHECK(db.meta("completed", done[0]).at("attachment.0000") == copy);
+    CHECK(read_text_file(copy) == log);
+    CHECK(before_record(db).find("attachment=app.log\n") != std::string::npos);
+}
+
+TEST_CASE("before_upload drops a report: nothing reaches the server - it is kept as rejected with the reason - not tried again at the next start", "[upload][before_upload]") {
+    const std::string dir = fresh("before-drop");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "context=1", "before=drop"});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(db.wait_helpers_done(1));
+    CHECK(db.ids("pending").empty());
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const auto meta = db.meta("completed", done[0]);
+    CHECK(meta.at("state") == "rejected");
+    CHECK(meta.at("last_error") == "dropped by before_upload");
+    CHECK(file_exists(db.root + "/completed/" + done[0] + ".dmp"));
+    // A later start (whose callback would send it) neither sends nor offers it again.
+    const run_result later = run_app("start_only", db.root, {"url=" + server.url(), "wait_ms=300", "before=edit"});
+    REQUIRE(db.wait_helpers_done(2));
+    const run_result list = run_app("list", db.root);
+    INFO(later.describe() << list.describe());
+    CHECK(list.out.find(done[0]) == std::string::npos);  // neither pending nor uploaded
+    CHECK(server.count() == 0);
+    const std::string record = before_record(db);
+    CHECK(record.find("call=1\n") != std::string::npos);
+    CHECK(record.find("call=2\n") == std::string::npos);
+    CHECK(record.find("id=" + done[0]) == record.rfind("id=" + done[0]));  // offered once
+}
+
+TEST_CASE("before_upload dropping reports of a kind: the write_dump() report is rejected - the crash is sent", "[upload][before_upload][kind]") {
+    const std::string dir = fresh("before-kind");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result first = run_app("dump_and_wait", db.root, {"url=" + server.url(), "before=drop_requested", "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(1));
+    const run_result second = run_app("crash", db.root, {"url=" + server.url(), "before=drop_requested"});
+    INFO(first.describe() << second.describe() << "\nhelper log:\n" << db.helper_log());
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(server.count() == 1);
+    CHECK(server.fields(0)["crash_kind"].str() == "crash");
+    std::map<std::string, std::string> state_of_kind;
+    for (const auto& id : db.ids("completed")) {
+        const auto meta = db.meta("completed", id);
+        state_of_kind[meta.count("kind") ? meta.at("kind") : "?"] = meta.at("state");
+    }
+    CHECK(state_of_kind["requested"] == "rejected");
+    CHECK(state_of_kind["crash"] == "uploaded");
+}
+
+TEST_CASE("a before_upload that throws sends nothing unscrubbed: the report stays pending - the next attempt sends it once", "[upload][before_upload]") {
+    const std::string dir = fresh("before-throw");
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("crash", db.root, {"url=" + server.url(), "before=throw", "retry_ms=100"});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\nrecord:\n" << before_record(db));
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    CHECK(server.count() == 1);
+    CHECK(db.helper_log().find("before_upload threw: scrubber failed") != std::string::npos);
+    const std::string record = before_record(db);
+    CHECK(record.find("call=2\n") != std::string::npos);
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.meta("completed", done[0]).at("state") == "uploaded");
+}
+
+TEST_CASE("start() refuses application code an external helper would ignore: before_upload and a custom transport - and before_upload without a helper", "[upload][before_upload]") {
+    const std::string dir = fresh("before-external");
+    const database_view db{dir + "/db"};
+    const std::string ext = "helper_path=" + k_external_helper;
+    const run_result plain = run_app("start_only", db.root, {"helper=external", ext});
+    INFO(plain.describe());
+    CHECK(plain.exit_code() == 0);  // the external helper itself is fine
+    const run_result before = run_app("start_only", db.root, {"helper=external", ext, "before=edit"});
+    INFO(before.describe());
+    CHECK(before.exit_code() == 3);
+    CHECK(before.err.find("invalid_options") != std::string::npos);
+    CHECK(before.err.find("before_upload") != std::string::npos);
+    const run_result transport = run_app("custom_transport_crash", db.root, {"helper=external", ext});
+    INFO(transport.describe());
+    CHECK(transport.exit_code() == 3);
+    CHECK(transport.err.find("invalid_options: transport") != std::string::npos);
+    const run_result none = run_app("start_only", db.root, {"helper=none", "before=edit"});
+    INFO(none.describe());
+    CHECK(none.exit_code() == 3);
+    CHECK(none.err.find("before_upload") != std::string::npos);
+    CHECK(run_app("start_only", db.root, {"helper=reexec", "before=edit"}).exit_code() == 0);
+}
+
 TEST_CASE("the API lists pending and uploaded reports and the last one", "[upload]") {
     const std::string dir = fresh("api");
     collector server;

@@ -29,7 +29,7 @@ void stop() noexcept { detail::linux_stop(); }
 int run_helper(int /*argc*/, char** /*argv*/) {
     // The application started this executable with the shared region and socket in place;
     // without them there is nothing to do.
-    detail::run_helper_if_asked(nullptr, nullptr);
+    detail::run_helper_if_asked(nullptr, nullptr, nullptr);
     std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
     return 2;
 }
@@ -73,7 +73,7 @@ Status reinstall() { return detail::windows_reinstall(); }
 void stop() noexcept { detail::windows_stop(); }
 
 int run_helper(int /*argc*/, char** /*argv*/) {
-    detail::run_helper_if_asked(nullptr);
+    detail::run_helper_if_asked(nullptr, nullptr);
     std::fprintf(stderr, "crashdrop helper: not started by an application (%s is not set)\n", detail::k_helper_env);
     return 2;
 }

@@ -57,6 +57,19 @@ inline Status check_options(const Options& o) {
     if (o.helper_mode == HelperMode::external && !helper_ok) {
         return invalid("helper_path '" + o.helper_path + "' is not an executable (HelperMode::external needs one)");
     }
+    // An external helper runs no code of the application: a callback start() would silently
+    // ignore there is refused instead.
+    if (o.helper_mode == HelperMode::external && o.transport) {
+        return invalid("transport is application code, which an external helper does not run: not with HelperMode::external "
+                       "(use the re-exec or fork helper, or the built-in transport)");
+    }
+    if (o.helper_mode == HelperMode::external && o.before_upload) {
+        return invalid("before_upload is application code, which an external helper does not run: not with "
+                       "HelperMode::external (use the re-exec or fork helper)");
+    }
+    if (o.helper_mode == HelperMode::none && o.before_upload) {
+        return invalid("before_upload runs in the helper before an upload: not with HelperMode::none (nothing is sent)");
+    }
     if (o.connect_timeout_ms < 100 || o.connect_timeout_ms > 600000) return invalid("connect_timeout_ms is outside 100 .. 600000");
     if (o.upload_timeout_ms < 100 || o.upload_timeout_ms > 600000) return invalid("upload_timeout_ms is outside 100 .. 600000");
     if (o.retry_delay_ms < 10 || o.retry_delay_ms > 3600000) return invalid("retry_delay_ms is outside 10 .. 3600000");

@@ -286,11 +286,11 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     if (sigfd >= 0) close(sigfd);
 }
 
-/// True when the helper must run code of the application: a custom transport (and any other
-/// helper-side callback, such as issue 15's before_upload, which belongs here too). Such code
-/// exists only once main() has built the Options (re-exec) or only in the application's memory
-/// (fork), so the helper then goes through main() / stays a fork of the application.
-inline bool helper_runs_application_code(const Options& o) { return static_cast<bool>(o.transport); }
+/// True when the helper must run code of the application: a custom transport or a
+/// before_upload callback. Such code exists only once main() has built the Options (re-exec) or
+/// only in the application's memory (fork), so the helper then goes through main() / stays a
+/// fork of the application.
+inline bool helper_runs_application_code(const Options& o) { return static_cast<bool>(o.transport) || static_cast<bool>(o.before_upload); }
 
 /// What CRASHDROP_HELPER says.
 struct helper_marker {
@@ -312,7 +312,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
 /// The helper process's life: signals, priority, the region, then the service. Never returns.
 /// `announce`: once the region and the configuration are read, it says 'H' on the socket (the
 /// launcher of a clean fork-mode helper waits for it).
-[[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom,
+[[noreturn]] inline void helper_process_main(int region_fd, int socket_fd, const Transport* custom, const BeforeUpload* before,
                                              const helper_config* local_config, bool announce = false) {
     // Every asynchronous signal but SIGTERM stays blocked (SIGTERM is read from a signalfd).
     sigset_t all;
@@ -349,7 +349,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
     }
     int code = 1;
     {
-        helper_service service(config, custom);
+        helper_service service(config, custom, before);
         service.set_region(region);
         if (service.begin()) {
             serve_application(&service, region, socket_fd);
@@ -368,11 +368,11 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
 
 /// In a process started as a helper (the environment says so): run it. Returns only if this
 /// process is not one.
-inline void run_helper_if_asked(const Transport* custom, const helper_config* local_config) {
+inline void run_helper_if_asked(const Transport* custom, const BeforeUpload* before, const helper_config* local_config) {
     helper_marker m;
     if (!parse_helper_marker(std::getenv(k_helper_env), &m)) return;
     unsetenv(k_helper_env);  // not for whatever the helper might start
-    helper_process_main(m.region_fd, m.socket_fd, custom, local_config, m.announce);
+    helper_process_main(m.region_fd, m.socket_fd, custom, before, local_config, m.announce);
 }
 
 // ---- launching -------------------------------------------------------------------------------
@@ -572,7 +572,8 @@ inline hello_result await_hello(int sock, int ms) {
 /// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
 /// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
-                         const std::string& log_path, const Transport* custom, const helper_config* config, std::string* error,
+                         const std::string& log_path, const Transport* custom, const BeforeUpload* before, const helper_config* config,
+                         std::string* error,
                          bool* ended = nullptr) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -595,7 +596,7 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             const pid_t grandchild = fork();
             if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
             helper_child_fds(region_fd, sv[1], log_fd);
-            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, config);
+            helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
     } else {
         // Every signal blocked across the clone: no handler of the application runs in the
@@ -754,7 +755,7 @@ inline void helper_early_entry(int, char**, char** envp) {
     if (!parse_helper_marker(helper_marker_in(envp), &m) || !m.early) return;
     if (environ == nullptr) environ = envp;
     unsetenv(k_helper_env);  // not for whatever the helper might start
-    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
+    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, nullptr, m.announce);
 }
 __attribute__((section(".preinit_array"), used)) static void (*g_helper_early_entry)(int, char**, char**) = &helper_early_entry;
 #endif
@@ -779,7 +780,7 @@ inline void helper_module_entry(int, char**, char** envp) {
     }
     if (environ == nullptr) environ = envp;
     unsetenv(k_helper_env);
-    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, m.announce);
+    helper_process_main(m.region_fd, m.socket_fd, nullptr, nullptr, nullptr, m.announce);
 }
 __attribute__((constructor(101))) static void crashdrop_helper_module_entry(int argc, char** argv, char** envp) {
     helper_module_entry(argc, argv, envp);

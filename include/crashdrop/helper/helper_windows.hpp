@@ -613,7 +613,7 @@ inline void win_app_ended(helper_service* service, sigsafe::region_header* regio
 
 /// The helper process: maps the region, reads its configuration, and serves the application
 /// until it has gone (or stop() detached it). Never returns.
-[[noreturn]] inline void win_helper_main(const win_helper_handles& h, const Transport* custom) {
+[[noreturn]] inline void win_helper_main(const win_helper_handles& h, const Transport* custom, const BeforeUpload* before) {
     SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
     void* view = MapViewOfFile(h.region, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, 0);
     auto* region = static_cast<sigsafe::region_header*>(view);
@@ -625,7 +625,7 @@ inline void win_app_ended(helper_service* service, sigsafe::region_header* regio
     const helper_config config = decode_helper_config(reinterpret_cast<const char*>(region) + region->config_offset);
     int code = 1;
     {
-        helper_service service(config, custom);
+        helper_service service(config, custom, before);
         service.set_region(region);
         if (service.begin()) {
             win_hang_watch hang;
@@ -707,14 +707,14 @@ inline void win_app_ended(helper_service* service, sigsafe::region_header* regio
 
 /// In a process started as a helper (the environment says so): run it. Returns only if this
 /// process is not one.
-inline void run_helper_if_asked(const Transport* custom) {
+inline void run_helper_if_asked(const Transport* custom, const BeforeUpload* before) {
     char spec[128];
     const DWORD n = GetEnvironmentVariableA(k_helper_env, spec, sizeof(spec));
     if (n == 0 || n >= sizeof(spec)) return;
     win_helper_handles h;
     if (!decode_helper_handles(spec, &h)) return;
     SetEnvironmentVariableA(k_helper_env, nullptr);  // not for whatever the helper might start
-    win_helper_main(h, custom);
+    win_helper_main(h, custom, before);
 }
 
 // ---- launching -------------------------------------------------------------------------------

@@ -41,9 +41,12 @@ inline std::size_t helper_log_cap(std::size_t max_database_bytes) {
 
 class helper_service {
 public:
-    helper_service(helper_config config, const Transport* custom)
+    /// `custom` and `before` (Options::transport, Options::before_upload; nullptr: none) are the
+    /// application's code; they must outlive the service (the helper never returns from them).
+    helper_service(helper_config config, const Transport* custom, const BeforeUpload* before = nullptr)
         : config_(std::move(config)),
           custom_(custom),
+          before_(before != nullptr && *before ? before : nullptr),
           db_(config_.database),
           log_path_(db_.helper_log_path()),
           log_cap_(static_cast<long long>(helper_log_cap(config_.limits.max_bytes))),
@@ -478,6 +481,77 @@ private:
         return std::max(backoff, std::min(result.retry_after_ms, k_max_retry_wait_ms));
     }
 
+    /// What Options::before_upload made of an attempt.
+    enum class before_verdict {
+        send,  ///< send *up (as the callback left it)
+        drop,  ///< it returned false: the report is kept as rejected, never sent
+        hold,  ///< it threw: nothing is sent this time; the report stays pending and is retried
+    };
+
+    /// Runs Options::before_upload (if any) on the upload about to be sent, once per attempt. Its
+    /// edits are for this attempt only (the stored report is never changed). Afterwards the
+    /// report keeps its id (the server's deduplication key), and the files sent are those of the
+    /// helper's copies it left in both Upload::attachments and Upload::report.attachments (it
+    /// may drop files, not add them). A throw sends nothing unscrubbed: the report waits for the
+    /// next attempt (the application may scrub on purpose, so "send unchanged" would leak).
+    before_verdict run_before_upload(Upload* up, std::string* why) {
+        if (before_ == nullptr) return before_verdict::send;
+        const std::string id = up->report.id;
+        const std::vector<std::string> offered = up->attachments;
+        bool keep = true;
+#if defined(__cpp_exceptions)
+        try {
+            keep = (*before_)(*up);
+        } catch (const std::exception& e) {
+            *why = std::string("before_upload threw: ") + e.what() + " (not sent; retried)";
+            return before_verdict::hold;
+        } catch (...) {
+            *why = "before_upload threw (not sent; retried)";
+            return before_verdict::hold;
+        }
+#else
+        keep = (*before_)(*up);
+#endif
+        if (!keep) {
+            *why = "dropped by before_upload";
+            return before_verdict::drop;
+        }
+        auto listed = [](const std::vector<std::string>& list, const std::string& path) {
+            return std::find(list.begin(), list.end(), path) != list.end();
+        };
+        std::vector<std::string> kept;
+        for (const std::string& path : offered) {
+            if (listed(up->attachments, path) && listed(up->report.attachments, path)) kept.push_back(path);
+        }
+        up->attachments = kept;
+        up->report.attachments = kept;
+        up->report.id = id;
+        return before_verdict::send;
+    }
+
+    /// One attempt's verdict: the transport's, or before_upload's drop (rejected) or throw
+    /// (retry_later) without calling the transport.
+    UploadResult send_upload(Upload* up) {
+        std::string why;
+        switch (run_before_upload(up, &why)) {
+            case before_verdict::send:
+                break;
+            case before_verdict::drop: {
+                UploadResult dropped;
+                dropped.status = UploadStatus::rejected;
+                dropped.message = why;
+                return dropped;
+            }
+            case before_verdict::hold: {
+                UploadResult held;
+                held.status = UploadStatus::retry_later;
+                held.message = why;
+                return held;
+            }
+        }
+        return custom_ != nullptr ? (*custom_)(*up) : upload_builtin(*up, config_.upload);
+    }
+
     void attempt(const std::string& id, int tries) {
         if (config_.upload.url.empty() && custom_ == nullptr) return;  // store only
         bool in_memory = false;
@@ -530,7 +604,7 @@ private:
         // the metadata (which anything able to write to pending/ could have planted) is never read.
         up.attachments = db_.attachment_files(id);
         up.report.attachments = up.attachments;
-        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        const UploadResult result = send_upload(&up);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
             helper_service* self;
@@ -609,7 +683,7 @@ private:
         // Its attachments could not be copied either (nothing could be stored); no path is read at
         // sending time, so it goes without them.
         up.report.attachments.clear();
-        const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
+        const UploadResult result = send_upload(&up);
         if (!begin_commit()) return;
         struct commit_end {
             helper_service* self;
@@ -650,6 +724,7 @@ private:
 
     helper_config config_;
     const Transport* custom_;
+    const BeforeUpload* before_;  // Options::before_upload, or nullptr
     sigsafe::region_header* region_ = nullptr;
     database db_;
     std::string client_id_;

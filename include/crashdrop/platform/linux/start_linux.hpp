@@ -303,7 +303,7 @@ inline std::uint64_t executable_dynamic() {
 /// and *error when it did not come up, *ended when it ended before its hello.
 inline int launch_through_loader(linux_state* g, const loader_command& loader, bool* ended, std::string* error) {
     const helper_command command = make_helper_command(HelperMode::fork, std::string(), true, false, true, &loader);
-    return launch_helper(HelperMode::fork, false, true, command, g->region_fd, g->helper_log_path, nullptr, nullptr, error, ended);
+    return launch_helper(HelperMode::fork, false, true, command, g->region_fd, g->helper_log_path, nullptr, nullptr, nullptr, error, ended);
 }
 
 /// Fork mode in a shared object: its clean helper, first with libdl.so.2 as the loader's
@@ -338,7 +338,8 @@ inline Status linux_start(const Options& options) {
     if (Status s = check_options(options); !s.ok()) return s;
     // In a process started as the helper (re-exec mode), start() runs the helper instead and
     // never returns.
-    run_helper_if_asked(options.transport ? &options.transport : nullptr, nullptr);
+    run_helper_if_asked(options.transport ? &options.transport : nullptr, options.before_upload ? &options.before_upload : nullptr,
+                        nullptr);
     std::uint32_t expected = 0;
     if (!g->started.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
         return Status(Error::already_started, "crashdrop::start() was already called in this process");
@@ -508,6 +509,7 @@ inline Status linux_start(const Options& options) {
                                 find_loader_command(&loader, &loader_why);
         const bool clean_fork = options.helper_mode == HelperMode::fork && (early || via_loader);
         const Transport* custom = options.transport ? &options.transport : nullptr;
+        const BeforeUpload* before = options.before_upload ? &options.before_upload : nullptr;
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
@@ -516,17 +518,17 @@ inline Status linux_start(const Options& options) {
         } else {
             const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
             sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
-                                 g->region_fd, g->helper_log_path, custom, nullptr, &error);
+                                 g->region_fd, g->helper_log_path, custom, before, nullptr, &error);
         }
         bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
         if (options.helper_mode == HelperMode::fork && !clean_fork) {
             note(g, std::string("helper: runs in a fork of this process (") +
-                        (helper_runs_application_code(options) ? "a custom transport is application code" : loader_why) + ")");
+                        (helper_runs_application_code(options) ? "a custom transport or before_upload is application code" : loader_why) + ")");
         }
         if (sock < 0 && clean_fork) {
             note(g, "helper: " + error + "; it runs in a fork of this process instead");
             exec_helper = false;
-            sock = launch_helper(options.helper_mode, true, false, helper_command(), g->region_fd, g->helper_log_path, custom, nullptr,
+            sock = launch_helper(options.helper_mode, true, false, helper_command(), g->region_fd, g->helper_log_path, custom, before, nullptr,
                                  &error);
         }
         g->launching_helper.store(0, std::memory_order_release);

@@ -178,7 +178,7 @@ inline Status windows_start(const Options& options) {
     if (Status s = check_options(options); !s.ok()) return s;
     // In a process started as the helper (re-exec mode), start() runs the helper instead and
     // never returns.
-    run_helper_if_asked(options.transport ? &options.transport : nullptr);
+    run_helper_if_asked(options.transport ? &options.transport : nullptr, options.before_upload ? &options.before_upload : nullptr);
     int expected = 0;
     if (!g->started.compare_exchange_strong(expected, 1)) {
         return Status(Error::already_started, "crashdrop::start() was already called");
