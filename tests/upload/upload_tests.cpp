@@ -325,11 +325,15 @@ TEST_CASE("Sentry envelope: the DSN sends one envelope to /envelope/ - the event
     server.start(dir, {"--dialect", "sentry"});
     const database_view db{dir + "/db"};
     const std::string dsn = "http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
-    const run_result app = run_app("crash", db.root, {"dsn=" + dsn, "environment=staging", "context=1", "crumbs=3"});
+    // Stored first, sent more than a second later: the event's time is the crash's, not the upload's.
+    const run_result app = run_app("crash", db.root, {"context=1", "crumbs=3"});
     INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
     REQUIRE(app.signal() == SIGSEGV);
-    REQUIRE(server.wait_count(1));
     REQUIRE(db.wait_helpers_done(1));
+    usleep(1500 * 1000);
+    run_app("start_only", db.root, {"dsn=" + dsn, "environment=staging", "wait_ms=300"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
     const auto done = db.ids("completed");
     REQUIRE(done.size() == 1);
     const std::string id = done[0];
@@ -364,6 +368,7 @@ TEST_CASE("Sentry envelope: the DSN sends one envelope to /envelope/ - the event
     const json event = sentry_event(server.fields(0));
     CHECK(event["event_id"].str() == without_dashes(id));
     CHECK(event["timestamp"].str() == iso_utc(std::atoll(meta.at("created").c_str())));  // the crash's time
+    CHECK(envelope["header"]["sent_at"].str() > event["timestamp"].str());                // not the upload's
     CHECK(event["level"].str() == "fatal");
     CHECK(event["platform"].str() == "native");
     CHECK(event["release"].str() == "UploadTarget@3.1.4");
