@@ -280,6 +280,7 @@ class CollectorTest(unittest.TestCase):
                 b"not json\n" + head + b"abc\n",                # the header is not JSON
                 b"{}\n" + head + b"ab",                         # the length runs past the body
                 b"{}\n" + head + b"abcd\n",                     # no newline right after the payload
+                b"{}\n" + head + b'abc{"type":"attachment","filename":"x","length":1}\ny\n',   # nor here
                 b'{}\n{"length":3}\nabc\n',                     # an item without a type
                 b'{}\n{"type":"event","length":-1}\n\n',        # a negative length
                 b'{}\n{"type":"event","length":3}\nabc\n' + head + b"abc\n",   # the event is not JSON
