@@ -270,7 +270,7 @@ TEST_CASE("Sentry minidump endpoint (sentry_minidump): the DSN becomes /minidump
     server.start(dir, {"--dialect", "sentry"});
     const database_view db{dir + "/db"};
     const std::string dsn = "http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
-    run_app("crash", db.root, {"dsn=" + dsn, "format=sentry_minidump"});
+    run_app("crash", db.root, {"dsn=" + dsn, "format=sentry_minidump", "environment=production"});
     REQUIRE(server.wait_count(1));
     REQUIRE(db.wait_helpers_done(1));
     const json req = server.request(0);
@@ -289,6 +289,7 @@ TEST_CASE("Sentry minidump endpoint (sentry_minidump): the DSN becomes /minidump
     CHECK(event["release"].str() == "UploadTarget@3.1.4");
     CHECK(event["level"].str() == "fatal");
     CHECK(event["platform"].str() == "native");
+    CHECK(event["environment"].str() == "production");
     CHECK(event["tags"]["product"].str() == "UploadTarget");
     CHECK(!event.has("user"));  // none was set
     CHECK(event["extra"].kind == json::object_v);

@@ -494,7 +494,15 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         }
     } else {
         const std::string boundary = "----crashdrop-" + up.report.id;
-        body = multipart_body(report_parts(up, s.format, s.max_attachment_bytes), boundary);
+        std::vector<multipart_part> parts = report_parts(up, s.format, s.max_attachment_bytes);
+        for (multipart_part& p : parts) {
+            // The minidump endpoint's event carries the environment too.
+            if (s.format == UploadFormat::sentry_minidump && p.name == "sentry" && !s.environment.empty() && !p.value.empty()) {
+                p.value.pop_back();
+                p.value += ",\"environment\":" + json_string(s.environment) + "}";
+            }
+        }
+        body = multipart_body(parts, boundary);
         headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary}, {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
     }
     if (s.compress) {
