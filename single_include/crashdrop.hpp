@@ -9628,7 +9628,7 @@ CRASHDROP_NAMESPACE_END
 // ---- end crashdrop/transport/gzip.hpp ----
 // ---- begin crashdrop/transport/url.hpp ----
 // crashdrop/transport/url.hpp - URLs and Sentry DSNs: split http(s)://host[:port]/path?query,
-// percent-encode query values, and turn a DSN into its project's minidump endpoint.
+// percent-encode query values, and turn a DSN into its project's envelope or minidump endpoint.
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE
 
@@ -9747,8 +9747,14 @@ inline std::string add_query(const std::string& url, const std::vector<std::pair
     return out;
 }
 
-/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
-inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+/// A Sentry DSN's parts: https://KEY[:SECRET]@HOST[:PORT]/[PATH/]PROJECT.
+struct sentry_dsn_parts {
+    std::string base;     // "https://HOST[:PORT]/[PATH/]"
+    std::string project;
+    std::string key;      // the public key
+};
+
+inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std::string* error) {
     url_parts u;
     if (!parse_url(dsn, &u, error)) return false;
     std::string key = u.userinfo.substr(0, u.userinfo.find(':'));  // old DSNs carry KEY:SECRET
@@ -9765,7 +9771,26 @@ inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::s
     const bool v6 = u.host.find(':') != std::string::npos;
     std::string host = v6 ? "[" + u.host + "]" : u.host;
     if (!default_port) host += ":" + std::to_string(u.port);
-    *url = u.scheme + "://" + host + prefix + "api/" + project + "/minidump/?sentry_key=" + url_encode(key);
+    out->base = u.scheme + "://" + host + prefix;
+    out->project = project;
+    out->key = key;
+    return true;
+}
+
+/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
+inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+    sentry_dsn_parts d;
+    if (!parse_sentry_dsn(dsn, &d, error)) return false;
+    *url = d.base + "api/" + d.project + "/minidump/?sentry_key=" + url_encode(d.key);
+    return true;
+}
+
+/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/envelope/
+/// (the key goes in the X-Sentry-Auth header).
+inline bool sentry_envelope_url(const std::string& dsn, std::string* url, std::string* error) {
+    sentry_dsn_parts d;
+    if (!parse_sentry_dsn(dsn, &d, error)) return false;
+    *url = d.base + "api/" + d.project + "/envelope/";
     return true;
 }
 
@@ -11227,11 +11252,11 @@ CRASHDROP_NAMESPACE_END
 // ---- begin crashdrop/transport/upload.hpp ----
 // crashdrop/transport/upload.hpp - turns a report into the request a crash server expects and
 // its reply into a verdict: the multipart body (Breakpad/Crashpad/Electron, Socorro or Sentry
-// fields), optional gzip, the client (Linux: http:// through the built-in client, https:// through
+// fields) or a Sentry envelope, optional gzip, the client (Linux: http:// through the built-in client, https:// through
 // libcurl; Windows: both through WinHTTP), and the reading of the reply (interpret_reply: 2xx +
 // id: sent; 400, 413 or Socorro's "Discarded=": rejected; a configuration error such as 404:
 // pending with the longest back-off; anything else, or no reply: retry later, after Retry-After
-// for 429 and 503).
+// for 429 and 503; Sentry's X-Sentry-Rate-Limits holds every report back while it lasts).
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 
@@ -11248,6 +11273,8 @@ struct upload_settings {
     int connect_timeout_ms = 10000;
     int upload_timeout_ms = 60000;
     std::size_t max_attachment_bytes = 4u * 1024u * 1024u;  // an attachment not copied at persist time is cut here
+    std::string sentry_dsn;   // format sentry: the DSN (its key goes in X-Sentry-Auth, the DSN in the envelope header)
+    std::string environment;  // Options::environment (Sentry's `environment`; empty: none sent)
 };
 
 struct multipart_part {
@@ -11400,6 +11427,141 @@ inline std::string sentry_event_json(const Report& r) {
     return out + "}";
 }
 
+/// Sentry's event id for a report: its UUID as 32 lower-case hex digits (no dashes); empty when
+/// the id is not a UUID (then Sentry assigns one).
+inline std::string sentry_event_id(const std::string& report_id) {
+    std::string out;
+    for (const char c : report_id) {
+        if (c == '-') continue;
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return std::string();
+        out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out.size() == 32 ? out : std::string();
+}
+
+/// Sentry's `contexts.os` for this machine (the helper runs where the crash happened).
+inline std::string sentry_os_context() {
+#if CRASHDROP_OS_WINDOWS
+    return "{\"name\":\"Windows\"}";
+#else
+    struct utsname u;
+    if (uname(&u) != 0) return "{\"name\":\"Linux\"}";
+    return "{\"name\":" + json_string(u.sysname) + ",\"version\":" + json_string(u.release) +
+           ",\"kernel_version\":" + json_string(std::string(u.release) + " " + u.version) + "}";
+#endif
+}
+
+/// The event item of an envelope: sentry_event_json (which alone decides level, fingerprint,
+/// tags, user, extra, breadcrumbs) with the event id, the crash time as `timestamp` (not the
+/// upload time), `environment` (when set) and `contexts.os`.
+inline std::string sentry_envelope_event_json(const Report& r, const std::string& environment) {
+    std::string out = sentry_event_json(r);
+    out.pop_back();  // the closing brace
+    const std::string event_id = sentry_event_id(r.id);
+    if (!event_id.empty()) out += ",\"event_id\":" + json_string(event_id);
+    out += ",\"timestamp\":" + json_string(iso8601_ms(static_cast<long long>(r.created) * 1000));
+    if (!environment.empty()) out += ",\"environment\":" + json_string(environment);
+    out += ",\"contexts\":{\"os\":" + sentry_os_context() + "}";
+    return out + "}";
+}
+
+/// A report as a Sentry envelope: a header line ({"event_id","dsn","sent_at"}), then items, each
+/// an item header line with an explicit `length`, the payload and a newline: the event, the dump
+/// (attachment_type event.minidump), then each other attachment as a plain attachment.
+inline std::string sentry_envelope(const Upload& up, const upload_settings& s, long long now_ms) {
+    const Report& r = up.report;
+    std::string out = "{";
+    const std::string event_id = sentry_event_id(r.id);
+    if (!event_id.empty()) out += "\"event_id\":" + json_string(event_id) + ",";
+    if (!s.sentry_dsn.empty()) out += "\"dsn\":" + json_string(s.sentry_dsn) + ",";
+    out += "\"sent_at\":" + json_string(iso8601_ms(now_ms)) + "}\n";
+    auto item = [&out](const std::string& header_fields, const std::string& payload) {
+        out += "{" + header_fields + ",\"length\":" + std::to_string(payload.size()) + "}\n";
+        out += payload;
+        out += "\n";
+    };
+    item("\"type\":\"event\",\"content_type\":\"application/json\"", sentry_envelope_event_json(r, s.environment));
+    item("\"type\":\"attachment\",\"attachment_type\":\"event.minidump\",\"content_type\":\"application/octet-stream\","
+         "\"filename\":" + json_string(r.id + ".dmp"),
+         std::string(up.dump.begin(), up.dump.end()));
+    for (const std::string& path : up.attachments) {
+        std::string bytes;
+        bool cut = false;
+        if (!read_file_tail(path, s.max_attachment_bytes, &bytes, &cut, false)) continue;  // gone since: send the rest
+        const std::size_t slash = path.find_last_of(CRASHDROP_OS_WINDOWS ? "/\\" : "/");
+        const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+        item("\"type\":\"attachment\",\"content_type\":\"application/octet-stream\",\"filename\":" + json_string(base), bytes);
+    }
+    return out;
+}
+
+/// How long an X-Sentry-Rate-Limits value holds back a report with a minidump: the longest of
+/// its limits that apply (categories empty: all; or naming `error`, the event's category,
+/// `default`, its older name, or `attachment`, the dump's), in ms, at most an hour; 0: none.
+/// The value is comma-separated groups <seconds>:<category;category...>:<scope>[:<reason>...];
+/// a malformed group is skipped; at most 64 groups are read.
+inline long long sentry_rate_limit_ms(const std::string& value) {
+    auto trim = [](const std::string& t) {
+        std::size_t b = 0, e = t.size();
+        while (b < e && (t[b] == ' ' || t[b] == '\t')) ++b;
+        while (e > b && (t[e - 1] == ' ' || t[e - 1] == '\t')) --e;
+        return t.substr(b, e - b);
+    };
+    long long longest = 0;
+    std::size_t start = 0;
+    for (int groups = 0; groups < 64 && start <= value.size(); ++groups) {
+        std::size_t end = value.find(',', start);
+        if (end == std::string::npos) end = value.size();
+        const std::string group = value.substr(start, end - start);
+        start = end + 1;
+        const std::size_t c1 = group.find(':');
+        if (c1 == std::string::npos) continue;
+        // Seconds: digits, optionally a fraction; rounded up to whole ms.
+        const std::string secs = trim(group.substr(0, c1));
+        const std::size_t dot = secs.find('.');
+        const std::string whole = secs.substr(0, dot);
+        const std::string frac = dot == std::string::npos ? std::string() : secs.substr(dot + 1);
+        if (whole.empty() || whole.size() > 9 || whole.find_first_not_of("0123456789") != std::string::npos ||
+            frac.find_first_not_of("0123456789") != std::string::npos || (dot != std::string::npos && frac.empty())) {
+            continue;
+        }
+        long long ms = std::atoll(whole.c_str()) * 1000;
+        long long scale = 100;
+        bool rest = false;
+        for (const char d : frac) {
+            if (scale > 0) ms += (d - '0') * scale;
+            else if (d != '0') rest = true;
+            scale /= 10;
+        }
+        if (rest) ++ms;
+        const std::size_t c2 = group.find(':', c1 + 1);
+        const std::string categories = group.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+        bool applies = trim(categories).empty();
+        std::size_t at = 0;
+        while (!applies && at <= categories.size()) {
+            std::size_t semi = categories.find(';', at);
+            if (semi == std::string::npos) semi = categories.size();
+            const std::string c = trim(categories.substr(at, semi - at));
+            applies = c == "error" || c == "default" || c == "attachment";
+            at = semi + 1;
+        }
+        if (applies) longest = std::max(longest, ms);
+    }
+    return std::min(longest, k_max_retry_wait_ms);
+}
+
+/// Until when (steady clock, ms) Sentry asked this process to send nothing (rate limits); one
+/// helper sends to one server.
+inline std::atomic<long long>& sentry_hold_until_ms() {
+    static std::atomic<long long> until{0};
+    return until;
+}
+
+inline long long steady_now_ms() {
+    return static_cast<long long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
 /// Breadcrumbs as one text field for the plain formats: a line each, oldest first.
 inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
     std::string out;
@@ -11451,7 +11613,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
             text("ReportId", r.id);
             plain_context();
             break;
-        case UploadFormat::sentry:  // (until the envelope lands: the minidump endpoint for both)
+        case UploadFormat::sentry:  // (sent as an envelope, sentry_envelope; these parts for a custom caller)
         case UploadFormat::sentry_minidump:
             // Everything in one JSON event; no other text fields (they would land in "extra").
             text("sentry", sentry_event_json(r));
@@ -11559,10 +11721,42 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
         bad.retry_after_ms = k_max_retry_wait_ms;
         return bad;
     }
-    const std::string boundary = "----crashdrop-" + up.report.id;
-    std::string body = multipart_body(report_parts(up, s.format, s.max_attachment_bytes), boundary);
-    http_headers headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
-                            {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
+    const bool sentry = s.format == UploadFormat::sentry || s.format == UploadFormat::sentry_minidump;
+    if (sentry) {
+        // Held back while a rate limit Sentry announced lasts (nothing is sent, nothing lost).
+        const long long left = sentry_hold_until_ms().load() - steady_now_ms();
+        if (left > 0) {
+            bad.retry_after_ms = left;
+            bad.message = "held back: Sentry's rate limit lasts another " + std::to_string(left) + " ms";
+            return bad;
+        }
+    }
+    std::string body;
+    http_headers headers;
+    if (s.format == UploadFormat::sentry) {
+        const long long now_ms = static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            std::chrono::system_clock::now().time_since_epoch())
+                                                            .count());
+        body = sentry_envelope(up, s, now_ms);
+        headers = {{"Content-Type", "application/x-sentry-envelope"}, {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
+        sentry_dsn_parts dsn;
+        if (!s.sentry_dsn.empty() && parse_sentry_dsn(s.sentry_dsn, &dsn, nullptr)) {
+            headers.emplace_back("X-Sentry-Auth", "Sentry sentry_version=7, sentry_key=" + dsn.key +
+                                                      ", sentry_client=crashdrop/" CRASHDROP_VERSION_STRING);
+        }
+    } else {
+        const std::string boundary = "----crashdrop-" + up.report.id;
+        std::vector<multipart_part> parts = report_parts(up, s.format, s.max_attachment_bytes);
+        for (multipart_part& p : parts) {
+            // The minidump endpoint's event carries the environment too.
+            if (s.format == UploadFormat::sentry_minidump && p.name == "sentry" && !s.environment.empty() && !p.value.empty()) {
+                p.value.pop_back();
+                p.value += ",\"environment\":" + json_string(s.environment) + "}";
+            }
+        }
+        body = multipart_body(parts, boundary);
+        headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary}, {"User-Agent", "crashdrop/" CRASHDROP_VERSION_STRING}};
+    }
     if (s.compress) {
         body = gzip_compress(body.data(), body.size());
         headers.emplace_back("Content-Encoding", "gzip");
@@ -11574,7 +11768,26 @@ inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
                                     ? curl_post(target, headers, body, s.connect_timeout_ms, s.upload_timeout_ms, s.ca_file)
                                     : http_post(url, headers, body, s.connect_timeout_ms, s.upload_timeout_ms);
 #endif
-    return interpret_reply(reply, s.format);
+    UploadResult result = interpret_reply(reply, s.format);
+    if (sentry && reply.status != 0) {
+        // X-Sentry-Rate-Limits decides when present (even on a 200: it limits what comes next);
+        // else a 429 holds everything for its Retry-After (60 s without one).
+        long long hold = 0;
+        const auto limits = reply.headers.find("x-sentry-rate-limits");
+        if (limits != reply.headers.end()) {
+            hold = sentry_rate_limit_ms(limits->second);
+        } else if (reply.status == 429) {
+            hold = result.retry_after_ms > 0 ? result.retry_after_ms : 60000;
+        }
+        if (hold > 0) {
+            sentry_hold_until_ms().store(steady_now_ms() + hold);
+            if (result.status == UploadStatus::retry_later) {
+                result.retry_after_ms = std::max(result.retry_after_ms, hold);
+                if (limits != reply.headers.end()) result.message += " (X-Sentry-Rate-Limits: " + limits->second.substr(0, 64) + ")";
+            }
+        }
+    }
+    return result;
 }
 
 }  // namespace detail
@@ -11632,6 +11845,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
     kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
     kv["environment"] = c.environment;
+    kv["sentry_dsn"] = c.upload.sentry_dsn;
     kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
     return format_key_values(kv);
 }
@@ -11674,6 +11888,8 @@ inline helper_config decode_helper_config(const std::string& text) {
     if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
     c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
     c.environment = kv["environment"];
+    c.upload.environment = c.environment;
+    c.upload.sentry_dsn = kv["sentry_dsn"];
     c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
     return c;
 }
@@ -11687,7 +11903,9 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     if (!o.sentry_dsn.empty()) {
         // A DSN means Sentry: its envelope endpoint, unless the minidump endpoint was chosen.
         if (o.upload_format != UploadFormat::sentry_minidump) c.upload.format = UploadFormat::sentry;
-        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
+        c.upload.sentry_dsn = o.sentry_dsn;
+        if (c.upload.format == UploadFormat::sentry) sentry_envelope_url(o.sentry_dsn, &c.upload.url, nullptr);
+        else sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
     }
     c.upload.compress = o.compress;
     c.upload.ca_file = o.ca_file;
@@ -11708,6 +11926,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     // the OOM killer) are not the plugin's to report.
     c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
     c.environment = o.environment;
+    c.upload.environment = o.environment;
     c.max_upload_bytes = o.max_upload_bytes;
     return c;
 }
@@ -11770,6 +11989,10 @@ inline Status check_options(const Options& o) {
         return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
     }
 #endif
+    // Sentry's rules for an environment name: no newline, no '/', at most 64 bytes, not "None".
+    if (o.environment.size() > 64 || o.environment.find_first_of("\r\n/") != std::string::npos || o.environment == "None") {
+        return invalid("environment must have at most 64 bytes, no newline and no '/', and not be \"None\"");
+    }
     std::string error;
     url_parts url;
     if (!o.sentry_dsn.empty()) {

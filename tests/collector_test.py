@@ -248,6 +248,51 @@ class CollectorTest(unittest.TestCase):
         self.assertRegex(json.loads(reply)["id"], r"^[0-9a-f]{32}$")
         self.check_report(c, 1, 200, reply.decode())
 
+    def test_sentry_envelope_item_by_item_and_malformed_ones_refused(self):
+        c = Collector(self, "--dialect", "sentry", "--rate-limits", "60:error:organization")
+        event = b'{"event_id":"0123456789abcdef0123456789abcdef","level":"fatal"}'
+        dump = DUMP + b"\n\n"     # newlines inside a payload with a length are payload
+        body = (b'{"event_id":"0123456789abcdef0123456789abcdef","dsn":"http://k@h/1"}\n'
+                b'{"type":"event","length":%d}\n%s\n' % (len(event), event)
+                + b'{"type":"attachment","length":%d,"attachment_type":"event.minidump","filename":"a.dmp"}\n'
+                % len(dump) + dump + b"\n"
+                + b'{"type":"attachment","filename":"log.txt"}\nno length: up to the newline\n')
+        status, reply = c.post("application/x-sentry-envelope", gzip.compress(body), path="/api/42/envelope/",
+                               headers={"Content-Encoding": "gzip"})
+        self.assertEqual((status, json.loads(reply)), (200, {"id": "0123456789abcdef0123456789abcdef"}))
+        request, fields, path = c.folder(1)
+        self.assertEqual(request["reply_headers"], {"X-Sentry-Rate-Limits": "60:error:organization"})
+        self.assertEqual(json.loads(fields["sentry"]), json.loads(event))
+        items = request["envelope"]["items"]
+        self.assertEqual([i["headers"]["type"] for i in items], ["event", "attachment", "attachment"])
+        self.assertEqual(items[1]["headers"]["attachment_type"], "event.minidump")
+        with open(os.path.join(path, request["files"]["upload_file_minidump"]["saved_as"]), "rb") as f:
+            self.assertEqual(f.read(), dump)
+        with open(os.path.join(path, request["files"]["log.txt"]["saved_as"]), "rb") as f:
+            self.assertEqual(f.read(), b"no length: up to the newline")
+        # the last item may end the body without its newline
+        status, _ = c.post("application/x-sentry-envelope", body[:-1], path="/api/42/envelope/")
+        self.assertEqual(status, 200)
+
+        head = b'{"type":"attachment","length":3,"attachment_type":"event.minidump","filename":"a.dmp"}\n'
+        for number, bad in enumerate([
+                b"",                                            # no envelope header
+                b"not json\n" + head + b"abc\n",                # the header is not JSON
+                b"{}\n" + head + b"ab",                         # the length runs past the body
+                b"{}\n" + head + b"abcd\n",                     # no newline right after the payload
+                b"{}\n" + head + b'abc{"type":"attachment","filename":"x","length":1}\ny\n',   # nor here
+                b'{}\n{"length":3}\nabc\n',                     # an item without a type
+                b'{}\n{"type":"event","length":-1}\n\n',        # a negative length
+                b'{}\n{"type":"event","length":3}\nabc\n' + head + b"abc\n",   # the event is not JSON
+                b'{"event_id":"XYZ"}\n' + head + b"abc\n",      # not a 32-hex event id
+                b"{}\n" + b'{"type":"event","length":2}\n{}\n',  # no minidump attachment
+        ], 3):
+            status, reply = c.post("application/x-sentry-envelope", bad, path="/api/42/envelope/")
+            self.assertEqual(status, 400, f"envelope {bad!r} was accepted")
+            request, _, _ = c.folder(number)
+            self.assertEqual(request["status"], 400)
+            self.assertTrue(request["error"], bad)
+
     def test_bad_requests_are_recorded_and_do_not_stop_the_server(self):
         c = Collector(self)
         # no minidump part (only text fields; then the minidump as a text field, not a file)

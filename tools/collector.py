@@ -3,7 +3,8 @@
 
 It stands in for the servers a crash uploader talks to: a Breakpad/Crashpad/Electron collector
 (reply: a report id), Socorro's collector Antenna (reply: "CrashID=bp-..."), and Sentry's minidump
-endpoint (reply: a JSON event id). Every request it receives is written to a numbered folder, so a
+and envelope endpoints (reply: a JSON event id; /api/<project>/envelope/ is parsed item by item as
+the envelope specification describes and a malformed envelope is refused with 400). Every request it receives is written to a numbered folder, so a
 test can check exactly what was uploaded; failures (status codes, hangs, slow replies) can be
 injected to exercise retries and timeouts.
 
@@ -11,6 +12,7 @@ injected to exercise retries and timeouts.
                        [--dialect crashpad|socorro|sentry] [--statuses 500,500,200]
                        [--hang] [--trickle] [--chunked] [--reply-delay SECONDS]
                        [--tls-cert CERT.pem --tls-key KEY.pem] [--socorro-discard RULE]
+                       [--retry-after VALUE] [--rate-limits VALUE]
     collector.py show DIR [--symbols-dir D]
     collector.py wait DIR --count N [--timeout S]
 
@@ -20,6 +22,9 @@ always before the reply is sent, so a client that got its reply finds the folder
                   status, reply, error, files, received_at (and a few more keys, see record_base)
     fields.json   {name: value} of the text parts of the multipart/form-data body
     files/NAME    every file part, named after its form field (sanitized to [A-Za-z0-9_.-])
+    An envelope is recorded the same way: its event as the text field "sentry", its event.minidump
+    attachment as files/upload_file_minidump, other attachments under their filenames, and
+    request.json's "envelope" holds the envelope header and every item's header and size.
     body.bin      the body as received, only when the request could not be read as a report
 """
 import argparse
@@ -184,6 +189,91 @@ def parse_multipart(content_type, body):
 # The server
 
 
+# ---------------------------------------------------------------------------------------------
+# Sentry envelopes (https://develop.sentry.dev/sdk/envelopes/)
+
+ENVELOPE_PATH = re.compile(r"^/(?:.*/)?api/[^/]+/envelope/?$")
+MAX_ENVELOPE_ITEMS = 1000
+
+
+def parse_envelope(body):
+    """(envelope header, [(item header, payload bytes)]) of an envelope; raises RequestError(400).
+
+    The format: a header line (a JSON object, then "\\n" or the end of the body), then items. An
+    item is a header line (a JSON object with a string "type") and a payload: with "length", that
+    many bytes, then "\\n" or the end of the body; without, the bytes up to the next "\\n" (or the
+    end). Anything after the last item is an error; a body may end with or without a newline."""
+    def bad(message):
+        return RequestError(400, f"malformed envelope: {message}")
+
+    def header_line(at, what):
+        end = body.find(b"\n", at)
+        end = len(body) if end < 0 else end
+        try:
+            header = json.loads(body[at:end].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise bad(f"{what} is not JSON: {e}")
+        if not isinstance(header, dict):
+            raise bad(f"{what} is not a JSON object")
+        return header, min(end + 1, len(body))
+
+    header, at = header_line(0, "the envelope header")
+    if "event_id" in header and not (isinstance(header["event_id"], str)
+                                      and re.fullmatch(r"[0-9a-f]{32}", header["event_id"])):
+        raise bad("the envelope header's event_id is not 32 lower-case hex digits")
+    items = []
+    while at < len(body):
+        if len(items) >= MAX_ENVELOPE_ITEMS:
+            raise bad(f"more than {MAX_ENVELOPE_ITEMS} items")
+        item, at = header_line(at, f"item {len(items) + 1}'s header")
+        if not isinstance(item.get("type"), str) or not item["type"]:
+            raise bad(f"item {len(items) + 1} has no type")
+        if "length" in item:
+            length = item["length"]
+            if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+                raise bad(f"item {len(items) + 1}'s length is not a non-negative integer")
+            if at + length > len(body):
+                raise bad(f"item {len(items) + 1} claims {length} bytes, {len(body) - at} are left")
+            payload = body[at:at + length]
+            at += length
+            if at < len(body):
+                if body[at:at + 1] != b"\n":
+                    raise bad(f"item {len(items) + 1}'s payload is not followed by a newline")
+                at += 1
+        else:
+            end = body.find(b"\n", at)
+            end = len(body) if end < 0 else end
+            payload = body[at:end]
+            at = min(end + 1, len(body))
+        items.append((item, payload))
+    return header, items
+
+
+def envelope_parts(header, items, record):
+    """The items as the Parts the other dialects record (the event as the text part "sentry", the
+    minidump as upload_file_minidump, other attachments under their filenames), and
+    record["envelope"] describing every item; raises RequestError(400) for a bad event."""
+    parts, described = [], []
+    for index, (item, payload) in enumerate(items, 1):
+        described.append({"headers": item, "bytes": len(payload)})
+        if item["type"] == "event":
+            try:
+                event = json.loads(payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise RequestError(400, f"malformed envelope: the event item is not JSON: {e}")
+            if not isinstance(event, dict):
+                raise RequestError(400, "malformed envelope: the event item is not a JSON object")
+            parts.append(Part("sentry", None, "application/json", payload))
+        elif item["type"] == "attachment":
+            filename = item.get("filename")
+            if not isinstance(filename, str) or not filename:
+                raise RequestError(400, f"malformed envelope: attachment item {index} has no filename")
+            name = MINIDUMP_FIELD if item.get("attachment_type") == "event.minidump" else filename
+            parts.append(Part(name, filename, item.get("content_type"), payload))
+    record["envelope"] = {"header": header, "items": described}
+    return parts
+
+
 class Config:
     def __init__(self, args):
         self.out_dir = os.path.abspath(args.out)
@@ -194,6 +284,8 @@ class Config:
         self.chunked = args.chunked
         self.reply_delay = args.reply_delay
         self.socorro_discard = args.socorro_discard
+        self.retry_after = args.retry_after
+        self.rate_limits = args.rate_limits
 
 
 def socorro_crash_id():
@@ -203,10 +295,15 @@ def socorro_crash_id():
     return base[:-7] + "0" + time.strftime("%y%m%d", time.gmtime())
 
 
-def dialect_reply(config, number, parts):
+def dialect_reply(config, number, parts, envelope=None):
     """(status, content type, body, error) for a request that was read and parsed."""
     if not any(p.name == MINIDUMP_FIELD and p.filename is not None for p in parts):
+        if envelope is not None:
+            return 400, TEXT, b"error: no event.minidump attachment\n", "envelope without an event.minidump attachment"
         return 400, TEXT, b"error: no upload_file_minidump part\n", f"no {MINIDUMP_FIELD} file part"
+    if envelope is not None:
+        event_id = envelope.get("event_id") or uuid.uuid4().hex
+        return 200, "application/json", json.dumps({"id": event_id}, separators=(",", ":")).encode(), None
     if config.dialect == "socorro":
         extra = [p for p in parts if p.name == "extra" and p.is_json()]
         text_fields = [p.name for p in parts if p.filename is None and not p.is_json()]
@@ -369,10 +466,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- replying
 
-    def reply(self, status, content_type, body, trickle=False, chunked=False):
+    def reply(self, status, content_type, body, trickle=False, chunked=False, extra_headers=()):
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for key, value in extra_headers:
+                self.send_header(key, value)
             if chunked:
                 self.send_header("Transfer-Encoding", "chunked")
             else:
@@ -451,11 +550,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record["body_bytes"] = len(raw)
             body = decode_body(self.headers.get("Content-Encoding"), raw)
             record["decoded_bytes"] = len(body)
-            try:
-                parts, record["multipart_defects"] = parse_multipart(self.headers.get("Content-Type"), body)
-            except Exception as e:
-                raise RequestError(400, f"multipart body does not parse: {type(e).__name__}: {e}")
-            status, content_type, reply, record["error"] = dialect_reply(config, number, parts)
+            envelope = None
+            if ENVELOPE_PATH.match(record["path"]):
+                envelope, items = parse_envelope(body)
+                parts = envelope_parts(envelope, items, record)
+            else:
+                try:
+                    parts, record["multipart_defects"] = parse_multipart(self.headers.get("Content-Type"), body)
+                except Exception as e:
+                    raise RequestError(400, f"multipart body does not parse: {type(e).__name__}: {e}")
+            status, content_type, reply, record["error"] = dialect_reply(config, number, parts, envelope)
             if not parts:
                 keep_raw = True
                 if record["multipart_defects"]:
@@ -472,8 +576,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             record["error"], keep_raw = f"collector bug: {type(e).__name__}: {e}\n{traceback.format_exc()}", True
 
         planned = config.statuses[index - 1] if index <= len(config.statuses) else 200
+        extra_headers = []
         if planned != 200:                      # an injected failure wins over everything else
             status, content_type, reply = planned, TEXT, f"error {planned}\n".encode()
+            if config.retry_after is not None:
+                extra_headers.append(("Retry-After", config.retry_after))
+        if config.rate_limits is not None and index == 1:
+            extra_headers.append(("X-Sentry-Rate-Limits", config.rate_limits))
+        record["reply_headers"] = dict(extra_headers)
 
         record["status"] = "hung" if config.hang else status
         record["reply"] = None if config.hang else reply.decode("utf-8", errors="replace")
@@ -487,7 +597,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if config.reply_delay > 0:
             time.sleep(config.reply_delay)
-        self.reply(status, content_type, reply, trickle=config.trickle, chunked=config.chunked)
+        self.reply(status, content_type, reply, trickle=config.trickle, chunked=config.chunked,
+                   extra_headers=extra_headers)
 
     def not_post(self):
         """Any other method: recorded, replied 405."""
@@ -682,6 +793,8 @@ def main(argv=None):
     p.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
     p.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     p.add_argument("--socorro-discard", metavar="RULE", help="socorro: reply 200 Discarded=RULE")
+    p.add_argument("--retry-after", metavar="VALUE", help="a Retry-After header on the --statuses failures")
+    p.add_argument("--rate-limits", metavar="VALUE", help="an X-Sentry-Rate-Limits header on the first POST's reply")
     p.set_defaults(run=serve)
 
     p = sub.add_parser("show", help="print what was received")

@@ -684,6 +684,30 @@ TEST_CASE("a Sentry DSN becomes its project's minidump endpoint", "[internals][t
     CHECK_FALSE(cd::sentry_minidump_url("https://abc@host/", &url, &error));             // no project
 }
 
+TEST_CASE("a Sentry DSN becomes its project's envelope endpoint - the key goes in the header", "[internals][transport][envelope]") {
+    std::string url, error;
+    REQUIRE(cd::sentry_envelope_url("https://abc@o1.ingest.sentry.io/123", &url, &error));
+    CHECK(url == "https://o1.ingest.sentry.io/api/123/envelope/");
+    REQUIRE(cd::sentry_envelope_url("http://key:secret@localhost:9000/sub/path/7/", &url, &error));
+    CHECK(url == "http://localhost:9000/sub/path/api/7/envelope/");
+    CHECK_FALSE(cd::sentry_envelope_url("https://o1.ingest.sentry.io/123", &url, &error));  // no key
+    CHECK(cd::sentry_event_id("6F9619FF-8B86-D011-B42D-00CF4FC964FF") == "6f9619ff8b86d011b42d00cf4fc964ff");
+    CHECK(cd::sentry_event_id("not-a-uuid").empty());
+}
+
+TEST_CASE("X-Sentry-Rate-Limits: the longest limit on error, default, attachment or all categories holds reports back", "[internals][transport][envelope]") {
+    CHECK(cd::sentry_rate_limit_ms("60:error:organization") == 60000);
+    CHECK(cd::sentry_rate_limit_ms("60::organization") == 60000);                      // empty: every category
+    CHECK(cd::sentry_rate_limit_ms("2.5:transaction;attachment:project:quota") == 2500);
+    CHECK(cd::sentry_rate_limit_ms("30:transaction;session:project") == 0);             // not ours
+    CHECK(cd::sentry_rate_limit_ms("10:transaction:key, 20:default:org, 5:error:org") == 20000);
+    CHECK(cd::sentry_rate_limit_ms("0.0001:error:org") == 1);                           // rounded up
+    CHECK(cd::sentry_rate_limit_ms("999999:error:org") == 3600000);                     // at most an hour
+    CHECK(cd::sentry_rate_limit_ms("x:error:org,-5:error:org,1.:error:org,:error:org,,7") == 0);  // malformed
+    CHECK(cd::sentry_rate_limit_ms("bad, 3:error:org") == 3000);                         // the rest still counts
+    CHECK(cd::sentry_rate_limit_ms("") == 0);
+}
+
 TEST_CASE("chunked replies decode - incomplete ones are noticed", "[internals][transport]") {
     const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     auto r = cd::http_parse_reply(head + "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n");

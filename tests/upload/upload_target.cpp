@@ -5,7 +5,7 @@
 //   upload_target <mode> <database> [key=value ...]
 //     modes: crash | dump_and_wait | start_only | consent_off_crash | consent_on | list |
 //            custom_transport_crash | kill_helper_then_crash | fork_child_crash | hang
-//     keys:  url= format=crashpad|socorro|sentry dsn= helper=reexec|fork|external|none
+//     keys:  url= format=crashpad|socorro|sentry|sentry_minidump dsn= environment= helper=reexec|fork|external|none
 //            helper_path= compress=0|1 rate_limit=0|1 ca_file= timeout_ms= retry_ms=
 //            wait_ms= max_reports= annotation=KEY:VALUE reserved_annotation=KEY (add_extra_parameter
 //            must refuse KEY: exit 12 when it does not)
@@ -171,6 +171,8 @@ int main(int argc, char** argv) {
     o.sentry_dsn = kv["dsn"];
     if (kv["format"] == "socorro") o.upload_format = crashdrop::UploadFormat::socorro;
     if (kv["format"] == "sentry") o.upload_format = crashdrop::UploadFormat::sentry;
+    if (kv["format"] == "sentry_minidump") o.upload_format = crashdrop::UploadFormat::sentry_minidump;
+    o.environment = kv["environment"];
     const std::string helper = kv.count("helper") ? kv["helper"] : "reexec";
     o.helper_mode = helper == "fork"       ? crashdrop::HelperMode::fork
                     : helper == "external" ? crashdrop::HelperMode::external

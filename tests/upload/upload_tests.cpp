@@ -264,13 +264,13 @@ TEST_CASE("Socorro's Discarded= reply: kept - marked rejected - never resent", "
     CHECK(server.count() == 1);
 }
 
-TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one sentry JSON part", "[upload]") {
+TEST_CASE("Sentry minidump endpoint (sentry_minidump): the DSN becomes /minidump/ - the event goes as one sentry JSON part", "[upload]") {
     const std::string dir = fresh("sentry");
     collector server;
     server.start(dir, {"--dialect", "sentry"});
     const database_view db{dir + "/db"};
     const std::string dsn = "http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
-    run_app("crash", db.root, {"dsn=" + dsn});
+    run_app("crash", db.root, {"dsn=" + dsn, "format=sentry_minidump", "environment=production"});
     REQUIRE(server.wait_count(1));
     REQUIRE(db.wait_helpers_done(1));
     const json req = server.request(0);
@@ -289,6 +289,7 @@ TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one
     CHECK(event["release"].str() == "UploadTarget@3.1.4");
     CHECK(event["level"].str() == "fatal");
     CHECK(event["platform"].str() == "native");
+    CHECK(event["environment"].str() == "production");
     CHECK(event["tags"]["product"].str() == "UploadTarget");
     CHECK(!event.has("user"));  // none was set
     CHECK(event["extra"].kind == json::object_v);
@@ -301,6 +302,164 @@ TEST_CASE("Sentry: the DSN becomes the minidump endpoint - the event goes as one
     CHECK(event["tags"]["crashdrop.report_id"].str() == done[0]);
     CHECK(req["files"]["upload_file_minidump"]["filename"].str() == done[0] + ".dmp");
     CHECK(db.meta("completed", done[0]).at("server_id").size() == 32);  // the event id
+}
+
+/// The UTC time `seconds` as Sentry's envelope event has it ("2026-12-03T14:20:20.000Z").
+std::string iso_utc(long long seconds) {
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    return buf;
+}
+
+std::string without_dashes(std::string id) {
+    id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+    return id;
+}
+
+TEST_CASE("Sentry envelope: the DSN sends one envelope to /envelope/ - the event item field by field and the dump as event.minidump, which walks", "[upload][envelope]") {
+    const std::string dir = fresh("envelope");
+    const std::string log = write_log(dir + "/app.log", 1000);
+    collector server;
+    server.start(dir, {"--dialect", "sentry"});
+    const database_view db{dir + "/db"};
+    const std::string dsn = "http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+    // Stored first, sent more than a second later: the event's time is the crash's, not the upload's.
+    const run_result app = run_app("crash", db.root, {"context=1", "crumbs=3"});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(db.wait_helpers_done(1));
+    usleep(1500 * 1000);
+    run_app("start_only", db.root, {"dsn=" + dsn, "environment=staging", "wait_ms=300"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(2));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const std::string id = done[0];
+    const auto meta = db.meta("completed", id);
+    const json req = server.request(0);
+    CHECK(req["status"].integer() == 200);
+    CHECK(req["path"].str() == "/api/42/envelope/");
+    CHECK(!req["query"].has("sentry_key"));  // the key is in the header
+    CHECK(req["headers"]["Content-Type"].str() == "application/x-sentry-envelope");
+    CHECK(req["headers"]["Content-Encoding"].str() == "gzip");
+    const std::string auth = req["headers"]["X-Sentry-Auth"].str();
+    const std::string auth_start = "Sentry sentry_version=7, sentry_key=abc123public, sentry_client=crashdrop/";
+    CHECK(auth.rfind(auth_start, 0) == 0);  // then the version, e.g. 0.1.0
+    CHECK(auth.size() > auth_start.size());
+    CHECK(auth.find_first_not_of("0123456789.", auth_start.size()) == std::string::npos);
+    // The envelope header, then the items in order, each with its explicit length.
+    const json& envelope = req["envelope"];
+    CHECK(envelope["header"]["event_id"].str() == without_dashes(id));
+    CHECK(envelope["header"]["dsn"].str() == dsn);
+    CHECK(envelope["header"]["sent_at"].str().size() == 24);
+    const json& items = envelope["items"];
+    REQUIRE(items.array.size() == 3);
+    CHECK(items[0]["headers"]["type"].str() == "event");
+    CHECK(items[1]["headers"]["type"].str() == "attachment");
+    CHECK(items[1]["headers"]["attachment_type"].str() == "event.minidump");
+    CHECK(items[1]["headers"]["filename"].str() == id + ".dmp");
+    CHECK(items[2]["headers"]["type"].str() == "attachment");
+    CHECK(!items[2]["headers"].has("attachment_type"));
+    CHECK(items[2]["headers"]["filename"].str() == "app.log");
+    for (std::size_t i = 0; i < 3; ++i) CHECK(items[i]["headers"]["length"].integer() == items[i]["bytes"].integer());
+    // The event, field by field.
+    const json event = sentry_event(server.fields(0));
+    CHECK(event["event_id"].str() == without_dashes(id));
+    CHECK(event["timestamp"].str() == iso_utc(std::atoll(meta.at("created").c_str())));  // the crash's time
+    CHECK(envelope["header"]["sent_at"].str() > event["timestamp"].str());                // not the upload's
+    CHECK(event["level"].str() == "fatal");
+    CHECK(event["platform"].str() == "native");
+    CHECK(event["release"].str() == "UploadTarget@3.1.4");
+    CHECK(event["environment"].str() == "staging");
+    CHECK(event["tags"]["crash_kind"].str() == "crash");
+    CHECK(event["tags"]["region"].str() == "eu");
+    CHECK(event["tags"]["crashdrop.report_id"].str() == id);
+    CHECK(event["user"]["id"].str() == "u-42");
+    CHECK(event["user"]["username"].str() == "ana");
+    CHECK(event["extra"]["scene"].str() == "level-3");
+    REQUIRE(event["breadcrumbs"]["values"].array.size() == 3);
+    CHECK(event["breadcrumbs"]["values"][0]["message"].str() == crumb_message(0));
+    CHECK(event["contexts"]["os"]["name"].str() == "Linux");
+    CHECK(!event["contexts"]["os"]["version"].str().empty());
+    CHECK(meta.at("server_id") == without_dashes(id));  // the reply's id
+    // The dump inside is the stored one, and a reader we did not write walks it.
+    CHECK(server.file(0, "upload_file_minidump") == read_text_file(db.root + "/completed/" + id + ".dmp"));
+    CHECK(server.file(0, "app.log") == log);
+    if (tools().breakpad) {
+        stackwalk_result sw = stackwalk(server.dir + "/" + server.folders()[0] + "/files/upload_file_minidump", dir + "/symbols");
+        CHECK(sw.run.exit_code() == 0);
+        CHECK(sw.reason == "SIGSEGV /SEGV_MAPERR");
+    } else if (tools().required) {
+        FAIL("minidump_stackwalk missing and CRASHDROP_REQUIRE_READERS=1");
+    }
+}
+
+TEST_CASE("Sentry envelope: no environment set - none sent - a bad one is refused by start()", "[upload][envelope]") {
+    const std::string dir = fresh("envelope-noenv");
+    collector server;
+    server.start(dir, {"--dialect", "sentry"});
+    const database_view db{dir + "/db"};
+    const std::string dsn = "dsn=http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+    run_app("crash", db.root, {dsn, "compress=0"});
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    CHECK(!server.request(0)["headers"].has("Content-Encoding"));
+    CHECK(!sentry_event(server.fields(0)).has("environment"));
+    for (const std::string bad : {std::string("a/b"), std::string("two\nlines"), std::string("None"), std::string(65, 'e')}) {
+        const run_result refused = run_app("start_only", db.root, {dsn, "environment=" + bad});
+        INFO(refused.describe());
+        CHECK(refused.exit_code() == 3);
+        CHECK(refused.err.find("invalid_options") != std::string::npos);
+        CHECK(refused.err.find("environment") != std::string::npos);
+    }
+}
+
+TEST_CASE("Sentry envelope: a 429 with Retry-After 2 delays the next attempt by 2 s", "[upload][envelope]") {
+    const std::string dir = fresh("envelope-429");
+    collector server;
+    server.start(dir, {"--dialect", "sentry", "--statuses", "429", "--retry-after", "2"});
+    const database_view db{dir + "/db"};
+    const std::string dsn = "dsn=http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+    const run_result app = run_app("dump_and_wait", db.root, {dsn, "retry_ms=200", "wait_ms=4000"});
+    INFO(app.describe() << db.helper_log());
+    REQUIRE(server.wait_count(2, 20));
+    REQUIRE(db.wait_helpers_done(1));
+    CHECK(server.request(0)["status"].integer() == 429);
+    CHECK(server.request(1)["status"].integer() == 200);
+    const double gap = server.request(1)["received_at"].number - server.request(0)["received_at"].number;
+    CHECK(gap >= 2.0);   // not the 200 ms back-off
+    CHECK(gap < 3.5);
+    CHECK(server.count() == 2);
+}
+
+TEST_CASE("Sentry envelope: X-Sentry-Rate-Limits for the error category holds reports back for its time - even after a 200", "[upload][envelope]") {
+    const std::string dir = fresh("envelope-ratelimit");
+    const database_view db{dir + "/db"};
+    // Two reports stored without a server, then sent by one helper: the first reply (200) says
+    // errors are limited for 3 s; the second report waits for that, not for its back-off.
+    for (int i = 0; i < 2; ++i) {
+        const run_result stored = run_app("dump_and_wait", db.root, {});
+        REQUIRE(stored.exit_code() == 0);
+    }
+    REQUIRE(db.wait_helpers_done(2));
+    REQUIRE(db.ids("pending").size() == 2);
+    collector server;
+    server.start(dir, {"--dialect", "sentry", "--rate-limits", "3:error;transaction:organization:quota"});
+    const std::string dsn = "dsn=http://abc123public@127.0.0.1:" + std::to_string(server.port) + "/42";
+    run_app("start_only", db.root, {dsn, "retry_ms=200", "wait_ms=300"});
+    INFO(db.helper_log() << server.log());
+    REQUIRE(server.wait_count(2, 20));
+    REQUIRE(db.wait_helpers_done(3));
+    CHECK(server.request(0)["status"].integer() == 200);
+    CHECK(server.request(1)["status"].integer() == 200);
+    const double gap = server.request(1)["received_at"].number - server.request(0)["received_at"].number;
+    CHECK(gap >= 3.0);
+    CHECK(gap < 5.0);
+    CHECK(db.ids("completed").size() == 2);
+    CHECK(db.helper_log().find("held back: Sentry's rate limit") != std::string::npos);
 }
 
 TEST_CASE("every report says what it is: a crash is kind crash, write_dump() is requested and a hang is hang - in the dump - in .meta and as crash_kind in each format", "[upload][kind]") {
@@ -1104,7 +1263,7 @@ TEST_CASE("crash context in sentry format: extra and tags and user and breadcrum
     const long long to = wall_ms();
     const json req = server.request(0);
     CHECK(req["status"].integer() == 200);
-    CHECK(req["path"].str() == "/api/42/minidump/");
+    CHECK(req["path"].str() == "/api/42/envelope/");
     const json fields = server.fields(0);
     CHECK(fields.object.size() == 1);  // everything is in the event
     const json event = sentry_event(fields);

@@ -10,7 +10,7 @@ Cases:
              (its name after the last backslash); the body decompresses to the multipart body
   plain      compress=0: no Content-Encoding, the body is the multipart body as sent
   socorro    ProductName/Version/ReportId; "CrashID=bp-..." becomes the server id
-  sentry     a DSN becomes /api/PROJECT/minidump/?sentry_key=KEY; one JSON "sentry" part
+  sentry     a DSN with format sentry_minidump becomes /api/PROJECT/minidump/?sentry_key=KEY; one JSON "sentry" part
   ipv6       http://[::1]:PORT/: connected, and the Host header is "[::1]:PORT" (skipped, exit 77,
              where this machine has no IPv6 loopback)
   chunked    a chunked reply is reassembled into the server id
@@ -203,7 +203,7 @@ def case_socorro(a, work):
 def case_sentry(a, work):
     c = Collector(work, "server", ["--dialect", "sentry"])
     try:
-        v = run_target(a, [f"dsn=http://publickey@127.0.0.1:{c.port}/42", "format=sentry"])
+        v = run_target(a, [f"dsn=http://publickey@127.0.0.1:{c.port}/42", "format=sentry_minidump"])
         check(v["status"] == "sent", f"status {v['status']}: {v.get('message')}")
         folder, req, fields = c.request(0)
         check(req["path"] == "/api/42/minidump/" and req["query"] == {"sentry_key": ["publickey"]},

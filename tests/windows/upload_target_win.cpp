@@ -44,7 +44,10 @@ int main(int argc, char** argv) {
 
     cd::detail::upload_settings s;
     const std::string format = arg["format"];
-    s.format = format == "socorro" ? cd::UploadFormat::socorro : format == "sentry" ? cd::UploadFormat::sentry : cd::UploadFormat::crashpad;
+    s.format = format == "socorro"           ? cd::UploadFormat::socorro
+               : format == "sentry"          ? cd::UploadFormat::sentry
+               : format == "sentry_minidump" ? cd::UploadFormat::sentry_minidump
+                                             : cd::UploadFormat::crashpad;
     s.url = arg["url"];
     if (!arg["dsn"].empty()) {
         std::string error;

@@ -33,6 +33,10 @@ inline Status check_options(const Options& o) {
         return invalid("thread_signal is neither 0 nor a real-time signal (SIGRTMIN .. SIGRTMAX)");
     }
 #endif
+    // Sentry's rules for an environment name: no newline, no '/', at most 64 bytes, not "None".
+    if (o.environment.size() > 64 || o.environment.find_first_of("\r\n/") != std::string::npos || o.environment == "None") {
+        return invalid("environment must have at most 64 bytes, no newline and no '/', and not be \"None\"");
+    }
     std::string error;
     url_parts url;
     if (!o.sentry_dsn.empty()) {

@@ -47,6 +47,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
     kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
     kv["environment"] = c.environment;
+    kv["sentry_dsn"] = c.upload.sentry_dsn;
     kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
     return format_key_values(kv);
 }
@@ -89,6 +90,8 @@ inline helper_config decode_helper_config(const std::string& text) {
     if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
     c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
     c.environment = kv["environment"];
+    c.upload.environment = c.environment;
+    c.upload.sentry_dsn = kv["sentry_dsn"];
     c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
     return c;
 }
@@ -102,7 +105,9 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     if (!o.sentry_dsn.empty()) {
         // A DSN means Sentry: its envelope endpoint, unless the minidump endpoint was chosen.
         if (o.upload_format != UploadFormat::sentry_minidump) c.upload.format = UploadFormat::sentry;
-        sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
+        c.upload.sentry_dsn = o.sentry_dsn;
+        if (c.upload.format == UploadFormat::sentry) sentry_envelope_url(o.sentry_dsn, &c.upload.url, nullptr);
+        else sentry_minidump_url(o.sentry_dsn, &c.upload.url, nullptr);
     }
     c.upload.compress = o.compress;
     c.upload.ca_file = o.ca_file;
@@ -123,6 +128,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     // the OOM killer) are not the plugin's to report.
     c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
     c.environment = o.environment;
+    c.upload.environment = o.environment;
     c.max_upload_bytes = o.max_upload_bytes;
     return c;
 }

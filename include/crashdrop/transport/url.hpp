@@ -1,5 +1,5 @@
 // crashdrop/transport/url.hpp - URLs and Sentry DSNs: split http(s)://host[:port]/path?query,
-// percent-encode query values, and turn a DSN into its project's minidump endpoint.
+// percent-encode query values, and turn a DSN into its project's envelope or minidump endpoint.
 // Context: implementation TU; helper process (ordinary code, may allocate).
 #if CRASHDROP_DETAIL_IMPL_ACTIVE
 
@@ -118,8 +118,14 @@ inline std::string add_query(const std::string& url, const std::vector<std::pair
     return out;
 }
 
-/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
-inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+/// A Sentry DSN's parts: https://KEY[:SECRET]@HOST[:PORT]/[PATH/]PROJECT.
+struct sentry_dsn_parts {
+    std::string base;     // "https://HOST[:PORT]/[PATH/]"
+    std::string project;
+    std::string key;      // the public key
+};
+
+inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std::string* error) {
     url_parts u;
     if (!parse_url(dsn, &u, error)) return false;
     std::string key = u.userinfo.substr(0, u.userinfo.find(':'));  // old DSNs carry KEY:SECRET
@@ -136,7 +142,26 @@ inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::s
     const bool v6 = u.host.find(':') != std::string::npos;
     std::string host = v6 ? "[" + u.host + "]" : u.host;
     if (!default_port) host += ":" + std::to_string(u.port);
-    *url = u.scheme + "://" + host + prefix + "api/" + project + "/minidump/?sentry_key=" + url_encode(key);
+    out->base = u.scheme + "://" + host + prefix;
+    out->project = project;
+    out->key = key;
+    return true;
+}
+
+/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
+inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+    sentry_dsn_parts d;
+    if (!parse_sentry_dsn(dsn, &d, error)) return false;
+    *url = d.base + "api/" + d.project + "/minidump/?sentry_key=" + url_encode(d.key);
+    return true;
+}
+
+/// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/envelope/
+/// (the key goes in the X-Sentry-Auth header).
+inline bool sentry_envelope_url(const std::string& dsn, std::string* url, std::string* error) {
+    sentry_dsn_parts d;
+    if (!parse_sentry_dsn(dsn, &d, error)) return false;
+    *url = d.base + "api/" + d.project + "/envelope/";
     return true;
 }
 
