@@ -530,6 +530,14 @@ private:
         // the metadata (which anything able to write to pending/ could have planted) is never read.
         up.attachments = db_.attachment_files(id);
         up.report.attachments = up.attachments;
+        // The upload budget: an explicit one for every transport, the format's default for the
+        // built-in one (a custom transport's own limits are not known here).
+        const std::size_t budget = config_.max_upload_bytes != 0 ? config_.max_upload_bytes
+                                   : custom_ == nullptr        ? default_upload_budget(config_.upload.format)
+                                                               : 0;
+        report.trimmed = fit_upload_budget(&up, config_.upload, budget, [this](const std::string& m) { log(m); });
+        up.report.trimmed = report.trimmed;
+        if (!report.trimmed.empty()) log("report " + id + ": " + report.trimmed);
         const UploadResult result = custom_ != nullptr ? (*custom_)(up) : upload_builtin(up, config_.upload);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
