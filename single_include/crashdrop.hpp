@@ -11863,7 +11863,7 @@ CRASHDROP_NAMESPACE_END
 //   (c) attachments dropped, the largest first;
 //   (d) the crashing thread's stack halved, down to 4 KiB.
 // What was cut is written into the dump's writer-errors stream and returned as one line for the
-// report's metadata (`trimmed=`). A report still over the budget after every step is sent as it
+// report's metadata (`trimmed=`); 1 KiB of the budget is kept for that note. A report still over the budget after every step is sent as it
 // is then (the smallest it can be made): the server decides, and a 413 keeps it as rejected.
 // The stored dump is not changed: only the upload carries the smaller one.
 // Context: implementation TU; helper process (ordinary code, may allocate).
@@ -11875,6 +11875,7 @@ namespace detail {
 constexpr std::size_t k_upload_budget_min = 64u * 1024u;
 constexpr std::size_t k_budget_other_stack_floor = 1024u;
 constexpr std::size_t k_budget_crashed_stack_floor = 4096u;
+constexpr std::size_t k_budget_note_reserve = 1024u;
 
 /// The default budget of a format (Options::max_upload_bytes = 0). Sentry documents 20 MB for
 /// a compressed request (minidump endpoint and attachments) and 100 MB uncompressed; 16 MiB
@@ -11920,6 +11921,9 @@ inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::
     std::size_t size = upload_request_size(*up, s);
     if (budget == 0 || size <= budget) return std::string();
     const std::size_t original = size;
+    // Room for the note this adds to the dump's writer-errors stream (one line, well under 1 KiB).
+    const std::size_t full_budget = budget;
+    budget -= k_budget_note_reserve;
     std::string dump(up->dump.begin(), up->dump.end());
     std::vector<std::string> done;
     bool dump_changed = false;
@@ -12000,10 +12004,10 @@ inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::
         }
         if (cut) done.push_back("crashing thread's stack cut to " + std::to_string(crashed_limit) + " bytes");
     }
-    std::string line = "upload budget " + std::to_string(budget) + " bytes, request was " + std::to_string(original) + ": ";
+    std::string line = "upload budget " + std::to_string(full_budget) + " bytes, request was " + std::to_string(original) + ": ";
     for (std::size_t i = 0; i < done.size(); ++i) line += (i == 0 ? "" : "; ") + done[i];
     if (done.empty()) line += "nothing could be cut";
-    line += size > budget ? "; still " + std::to_string(size) + " bytes, sent as it is" : "; now " + std::to_string(size) + " bytes";
+    line += size > budget ? "; still " + std::to_string(size) + " bytes, sent as it is" : "; now " + std::to_string(size) + " bytes and this note";
     if (dump_changed || !done.empty()) {
         std::string error;
         if (dump_add_writer_error(&dump, line + "\n", &error)) {
