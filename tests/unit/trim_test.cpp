@@ -29,6 +29,17 @@ const std::string k_work = CRASHDROP_TEST_WORKDIR;
 const std::string k_shared = std::getenv("CRASHDROP_SHARED_TESTDATA_DIR") != nullptr ? std::getenv("CRASHDROP_SHARED_TESTDATA_DIR")
                                                                                     : CRASHDROP_SHARED_TESTDATA;
 
+bool read_all(const std::string& path, std::string* out);
+
+/// A real dump by name: from the shared test data, or (for the two kept in the repository as
+/// fuzz seeds) from tests/fuzz/corpus/trim. "" when neither has it.
+std::string dump_path(const std::string& name) {
+    std::string bytes;
+    if (read_all(k_shared + "/" + name, &bytes)) return k_shared + "/" + name;
+    if (read_all(std::string(CRASHDROP_TRIM_CORPUS) + "/" + name, &bytes)) return std::string(CRASHDROP_TRIM_CORPUS) + "/" + name;
+    return std::string();
+}
+
 bool read_all(const std::string& path, std::string* out) {
     FILE* f = std::fopen(path.c_str(), "rb");
     if (f == nullptr) return false;
@@ -84,9 +95,15 @@ const char* const k_dumps[] = {"bp_linux_null_dereference.dmp", "bp_linux_raise_
 TEST_CASE("each trim step makes a real dump smaller and it still walks with the crashing thread's frames", "[trim]") {
     for (const char* name : k_dumps) {
         INFO(name);
+        const std::string path = dump_path(name);
+        const bool in_repository = std::string(name) == "bp_linux_null_dereference.dmp" || std::string(name) == "bp_linux_inline.dmp";
+        if (path.empty() && !in_repository) {
+            WARN("shared test dump " << name << " not found at " << k_shared << "; skipped");
+            continue;
+        }
         std::string dump;
-        REQUIRE(read_all(k_shared + "/" + name, &dump));
-        const auto before = testsupport::stackwalk(k_shared + "/" + name, k_work + "/no-symbols");
+        REQUIRE(read_all(path, &dump));
+        const auto before = testsupport::stackwalk(path, k_work + "/no-symbols");
         REQUIRE(before.run.exit_code() == 0);
         REQUIRE(before.crash_thread >= 0);
         const std::size_t frames_before = before.threads.at(before.crash_thread).size();
@@ -145,7 +162,11 @@ TEST_CASE("a dump with a stream whose RVAs are not known is not trimmed and stay
     // rm_linux-mini.dmp (rust-minidump's writer) has stream 0x4d7a0004, which this code cannot
     // look inside: moving bytes under it could break it, so nothing is moved.
     std::string dump;
-    REQUIRE(read_all(k_shared + "/rm_linux-mini.dmp", &dump));
+    if (dump_path("rm_linux-mini.dmp").empty()) {
+        WARN("shared test dump rm_linux-mini.dmp not found at " << k_shared << "; skipped");
+        return;
+    }
+    REQUIRE(read_all(dump_path("rm_linux-mini.dmp"), &dump));
     const std::string copy = dump;
     cd::trim_request req;
     req.other_stack_max = 1024;
@@ -159,7 +180,7 @@ TEST_CASE("a dump with a stream whose RVAs are not known is not trimmed and stay
 
 TEST_CASE("a trim of a damaged dump is refused and leaves it unchanged", "[trim]") {
     std::string dump;
-    REQUIRE(read_all(k_shared + "/bp_linux_null_dereference.dmp", &dump));
+    REQUIRE(read_all(dump_path("bp_linux_null_dereference.dmp"), &dump));
     cd::trim_request req;
     req.other_stack_max = 1024;
     req.drop_memory = true;
@@ -192,7 +213,7 @@ TEST_CASE("a trim of a damaged dump is refused and leaves it unchanged", "[trim]
 
 TEST_CASE("the trim line goes into the writer-errors stream, added or appended", "[trim]") {
     std::string dump;
-    REQUIRE(read_all(k_shared + "/bp_linux_null_dereference.dmp", &dump));
+    REQUIRE(read_all(dump_path("bp_linux_null_dereference.dmp"), &dump));
     std::string error;
     REQUIRE(cd::dump_add_writer_error(&dump, "first line\n", &error));
     REQUIRE(cd::dump_add_writer_error(&dump, "upload budget: second\n", &error));
