@@ -11947,8 +11947,8 @@ inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::
     // (a) the other threads' stacks
     std::uint64_t limit = budget_other_stack_max(dump);
     bool cut_others = false;
-    while (size > budget && limit / 2 >= k_budget_other_stack_floor) {
-        limit /= 2;
+    while (size > budget && limit > k_budget_other_stack_floor) {
+        limit = std::max<std::uint64_t>(limit / 2, k_budget_other_stack_floor);
         trim_request req;
         req.other_stack_max = limit;
         if (!apply(req)) break;
@@ -11998,8 +11998,8 @@ inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::
             }
         }
         bool cut = false;
-        while (size > budget && crashed_limit != ~std::uint64_t{0} && crashed_limit / 2 >= k_budget_crashed_stack_floor) {
-            crashed_limit /= 2;
+        while (size > budget && crashed_limit != ~std::uint64_t{0} && crashed_limit > k_budget_crashed_stack_floor) {
+            crashed_limit = std::max<std::uint64_t>(crashed_limit / 2, k_budget_crashed_stack_floor);
             trim_request req;
             req.crashed_stack_max = crashed_limit;
             if (!apply(req)) break;

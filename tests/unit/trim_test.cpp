@@ -226,3 +226,53 @@ TEST_CASE("the trim line goes into the writer-errors stream, added or appended",
     REQUIRE(write_all(out, dump));
     CHECK(testsupport::stackwalk(out, k_work + "/no-symbols").run.exit_code() == 0);
 }
+
+TEST_CASE("a report that cannot fit goes through all four steps in order and is sent at its smallest - still walking", "[trim]") {
+    std::string dump;
+    REQUIRE(read_all(dump_path("bp_linux_null_dereference.dmp"), &dump));
+    const std::string attachment = k_work + "/big.log";
+    REQUIRE(write_all(attachment, std::string(200000, 'x')));
+    crashdrop::Upload up;
+    up.report.id = "0a0b0c0d-0000-4000-8000-000000000001";
+    up.dump.assign(dump.begin(), dump.end());
+    up.attachments = {attachment};
+    up.report.attachments = up.attachments;
+    cd::upload_settings s;
+    s.format = crashdrop::UploadFormat::crashpad;
+    std::vector<std::string> logged;
+    const std::size_t budget = 4096;  // below what the dump's modules and maps alone take
+    const std::string line = cd::fit_upload_budget(&up, s, budget, [&](const std::string& m) { logged.push_back(m); });
+    INFO(line);
+    CHECK(logged.empty());
+    const std::size_t b = line.find("memory around registers dropped");
+    const std::size_t c = line.find("attachment big.log (200000 bytes) dropped");
+    const std::size_t d = line.find("crashing thread's stack cut to 4096 bytes");
+    REQUIRE(b != std::string::npos);
+    REQUIRE(c != std::string::npos);
+    REQUIRE(d != std::string::npos);
+    CHECK(b < c);
+    CHECK(c < d);
+    CHECK(line.find("sent as it is") != std::string::npos);
+    CHECK(up.attachments.empty());
+    CHECK(up.report.attachments.empty());
+    const std::string sent(up.dump.begin(), up.dump.end());
+    CHECK(sent.size() < dump.size());
+    cd::dump_index index;
+    REQUIRE(cd::dump_read_index(sent, &index, nullptr));
+    const md::directory* e = cd::dump_find_stream(index, md::stream_crashdrop_writer_errors);
+    REQUIRE(e != nullptr);
+    CHECK(sent.substr(e->location.rva, e->location.data_size).find(line) != std::string::npos);
+    const std::string out = k_work + "/smallest.dmp";
+    REQUIRE(write_all(out, sent));
+    const auto walked = testsupport::stackwalk(out, k_work + "/no-symbols");
+    CHECK(walked.run.exit_code() == 0);
+    REQUIRE(walked.crash_thread >= 0);
+    REQUIRE(walked.threads.count(walked.crash_thread) == 1);
+    CHECK(!walked.threads.at(walked.crash_thread).empty());
+    // A report within its budget is left alone.
+    crashdrop::Upload small;
+    small.report.id = up.report.id;
+    small.dump.assign(dump.begin(), dump.end());
+    CHECK(cd::fit_upload_budget(&small, s, 16u << 20, [](const std::string&) {}).empty());
+    CHECK(small.dump.size() == dump.size());
+}
