@@ -629,6 +629,9 @@ struct Report {
     /// reports will say "hang" or "abnormal_exit". Sent as the field / Sentry tag `crash_kind`.
     /// A report stored by an older crashdrop (no kind in its metadata) reads as "crash".
     std::string kind = "crash";
+    /// What the upload budget (Options::max_upload_bytes) cut from the report as it was last
+    /// sent, one line; empty: nothing. The stored dump stays whole.
+    std::string trimmed;
 };
 
 /// A transport's verdict on one attempt.
@@ -815,6 +818,9 @@ struct Options {
     /// Most bytes one upload may have (dump, attachments and fields); a report over it is cut down
     /// in a fixed order before it is sent. 0: the default of the upload format (what its server
     /// documents as its limit).
+    /// 0, or at least 64 KiB. The format's default (16 MiB for every format: under Sentry's
+    /// documented 20 MB per request) applies to the built-in transport only; a value set here
+    /// applies to a custom transport too. Measured uncompressed (transport/budget.hpp).
     std::size_t max_upload_bytes = 0;
 
     /// gzip the request body (Content-Encoding: gzip).
@@ -6382,6 +6388,7 @@ inline std::string encode_report(const Report& r) {
     kv["server_id"] = r.server_id;
     kv["last_error"] = r.last_error;
     kv["kind"] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;
+    if (!r.trimmed.empty()) kv["trimmed"] = r.trimmed;
     for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
     for (const auto& t : r.tags) kv["tag." + t.first] = t.second;
     if (!r.user.id.empty()) kv["user.id"] = r.user.id;
@@ -6436,6 +6443,7 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     // and are read as crashes (the dump's exception stream tells them apart if it matters).
     r.kind = get("kind");
     if (r.kind.empty()) r.kind = report_kind_name(report_kind::crash);
+    r.trimmed = get("trimmed");
     for (const auto& e : numbered_in_order(kv)) {
         if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
         else apply_context_line(e.first, e.second, &r);
@@ -7107,6 +7115,382 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 // ---- end crashdrop/minidump/amend.hpp ----
+// ---- begin crashdrop/minidump/trim.hpp ----
+// crashdrop/minidump/trim.hpp - makes a finished minidump smaller so that a report fits an upload
+// budget (Options::max_upload_bytes): stacks are cut short and memory ranges dropped, and the bytes
+// nothing references any more are taken out of the file.
+//
+// A stack range starts at (or just below) its thread's stack pointer, so keeping its first bytes
+// keeps the innermost frames, the part an unwinder reads first. Cutting is done by shortening the
+// MINIDUMP_MEMORY_DESCRIPTORs of the thread list and memory list (their start address stays), then
+// removing the freed bytes from the file and moving every RVA behind them down. That needs every
+// RVA in the file: the streams whose layout is known here are fixed up (thread list, memory list,
+// exception, module list, thread names, system info, Crashpad info with its annotation dictionary,
+// Linux DSO debug); a stream type not known to hold no RVAs makes the call refuse. Removed
+// lengths are multiples of 16, so what follows keeps its alignment. Every offset and size read
+// from the dump is checked; bad input gives false and a message, and a failed call leaves the
+// dump unchanged.
+// Context: implementation TU; ordinary code (helper process), may allocate.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// What dump_trim is asked to do. Limits are bytes kept of a stack (from its low end, the
+/// stack pointer); ~0 leaves stacks as they are.
+struct trim_request {
+    std::uint64_t other_stack_max = ~std::uint64_t{0};    // each thread's stack but the crashing one's
+    std::uint64_t crashed_stack_max = ~std::uint64_t{0};  // the crashing thread's stack
+    bool drop_memory = false;  // drop memory-list ranges that are no thread's stack (memory around registers)
+};
+
+/// What dump_trim did.
+struct trim_result {
+    std::size_t stacks_cut = 0;       // stacks made shorter
+    std::size_t ranges_dropped = 0;   // memory-list ranges removed
+    std::uint64_t bytes_removed = 0;  // the file is this much shorter
+};
+
+/// The id of the crashing thread (the exception stream's), or false when the dump has none.
+inline bool dump_crashed_thread(const std::string& dump, const dump_index& index, std::uint32_t* tid) {
+    const minidump::directory* e = dump_find_stream(index, minidump::stream_exception);
+    if (e == nullptr || e->location.data_size < sizeof(minidump::exception_stream)) return false;
+    return dump_bytes_at(dump, e->location.rva, tid, 4);
+}
+
+/// Stream types that hold no RVAs (their bytes can move as a whole).
+inline bool trim_stream_without_rvas(std::uint32_t type) {
+    switch (type) {
+        case minidump::stream_unused:
+        case minidump::stream_misc_info:
+        case minidump::stream_memory_info_list:
+        case minidump::stream_linux_cpu_info:
+        case minidump::stream_linux_proc_status:
+        case minidump::stream_linux_lsb_release:
+        case minidump::stream_linux_cmd_line:
+        case minidump::stream_linux_environ:
+        case minidump::stream_linux_auxv:
+        case minidump::stream_linux_maps:
+        case minidump::stream_crashdrop_writer_errors:
+        case minidump::stream_crashdrop_context:
+            return true;
+        default:
+            return false;
+    }
+}
+
+inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+    *out = trim_result{};
+    dump_index index;
+    if (!dump_read_index(*dump, &index, error)) return false;
+    const std::uint64_t file_size = dump->size();
+    std::string work = *dump;  // changed here; copied back only when everything went well
+    std::uint32_t crashed = 0;
+    const bool has_crashed = dump_crashed_thread(*dump, index, &crashed);
+
+    // 1. The memory ranges: where each one is, and how much of it stays.
+    struct range {
+        std::uint64_t rva, size, keep;
+    };
+    std::vector<range> ranges;
+    std::vector<std::uint64_t> stack_rvas;
+    auto in_file = [&](std::uint64_t at, std::uint64_t size) { return at <= file_size && file_size - at >= size; };
+    auto keep_of = [](std::uint64_t size, std::uint64_t max) {
+        if (size <= max) return size;
+        const std::uint64_t removed = (size - max) / 16 * 16;  // whole 16-byte blocks (alignment)
+        return size - removed;
+    };
+    const minidump::directory* threads = dump_find_stream(index, minidump::stream_thread_list);
+    std::uint32_t thread_count = 0;
+    if (threads != nullptr) {
+        const std::uint64_t at = threads->location.rva;
+        if (!dump_bytes_at(work, at, &thread_count, 4) || !in_file(at, threads->location.data_size) ||
+            std::uint64_t{thread_count} * sizeof(minidump::thread) + 4 > threads->location.data_size) {
+            return amend_fail(error, "the thread list at " + amend_hex(at) + " is damaged");
+        }
+        for (std::uint32_t i = 0; i < thread_count; ++i) {
+            minidump::thread t;
+            std::memcpy(&t, work.data() + at + 4 + std::uint64_t{i} * sizeof(t), sizeof(t));
+            if (!in_file(t.stack.memory.rva, t.stack.memory.data_size)) {
+                return amend_fail(error, "thread " + std::to_string(t.thread_id) + ": its stack lies outside the file");
+            }
+            if (t.stack.memory.data_size == 0) continue;
+            const std::uint64_t max = (has_crashed && t.thread_id == crashed) ? req.crashed_stack_max : req.other_stack_max;
+            ranges.push_back({t.stack.memory.rva, t.stack.memory.data_size, keep_of(t.stack.memory.data_size, max)});
+            stack_rvas.push_back(t.stack.memory.rva);
+        }
+    }
+    const minidump::directory* memory = dump_find_stream(index, minidump::stream_memory_list);
+    std::uint32_t memory_count = 0;
+    if (memory != nullptr) {
+        const std::uint64_t at = memory->location.rva;
+        if (!dump_bytes_at(work, at, &memory_count, 4) || !in_file(at, memory->location.data_size) ||
+            std::uint64_t{memory_count} * sizeof(minidump::memory_descriptor) + 4 > memory->location.data_size) {
+            return amend_fail(error, "the memory list at " + amend_hex(at) + " is damaged");
+        }
+        for (std::uint32_t i = 0; i < memory_count; ++i) {
+            minidump::memory_descriptor d;
+            std::memcpy(&d, work.data() + at + 4 + std::uint64_t{i} * sizeof(d), sizeof(d));
+            if (!in_file(d.memory.rva, d.memory.data_size)) {
+                return amend_fail(error, "memory range " + amend_hex(d.start_of_memory_range) + " lies outside the file");
+            }
+            if (d.memory.data_size == 0) continue;
+            const bool is_stack = std::find(stack_rvas.begin(), stack_rvas.end(), d.memory.rva) != stack_rvas.end();
+            if (is_stack) continue;  // the thread list decides how much of a stack stays
+            ranges.push_back({d.memory.rva, d.memory.data_size, req.drop_memory ? keep_of(d.memory.data_size, 0) : d.memory.data_size});
+        }
+    }
+    if (index.header.stream_count > 0) {
+        for (const auto& e : index.entries) {
+            if (e.stream_type == minidump::stream_memory64_list) return amend_fail(error, "a full-memory dump (Memory64List) is not trimmed");
+        }
+    }
+    // The same bytes listed twice (a stack in both lists) keep the larger part; ranges that
+    // overlap otherwise are refused.
+    std::sort(ranges.begin(), ranges.end(), [](const range& a, const range& b) { return a.rva < b.rva; });
+    std::vector<range> merged;
+    for (const range& r : ranges) {
+        if (!merged.empty() && merged.back().rva == r.rva && merged.back().size == r.size) {
+            merged.back().keep = std::max(merged.back().keep, r.keep);
+            continue;
+        }
+        if (!merged.empty() && merged.back().rva + merged.back().size > r.rva) {
+            return amend_fail(error, "memory ranges overlap in the file at " + amend_hex(r.rva));
+        }
+        merged.push_back(r);
+    }
+    // Removed file intervals [from, to), sorted; their lengths are multiples of 16.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> removed;
+    for (const range& r : merged) {
+        if (r.keep < r.size) removed.emplace_back(r.rva + r.keep, r.rva + r.size);
+    }
+    auto is_removed = [&](std::uint64_t x) {
+        for (const auto& c : removed) {
+            if (x >= c.first && x < c.second) return true;
+        }
+        return false;
+    };
+    auto shift = [&](std::uint64_t x) {
+        std::uint64_t s = 0;
+        for (const auto& c : removed) {
+            if (c.second <= x) s += c.second - c.first;
+        }
+        return x - s;
+    };
+    bool pointed_into_removed = false;
+    // Moves an RVA (in `work`, at file offset `where`) down past the removed bytes before it.
+    auto fix32 = [&](std::uint64_t where) {
+        std::uint32_t v = 0;
+        std::memcpy(&v, work.data() + where, 4);
+        if (v == 0) return;
+        if (is_removed(v)) pointed_into_removed = true;
+        const auto nv = static_cast<std::uint32_t>(shift(v));
+        std::memcpy(&work[static_cast<std::size_t>(where)], &nv, 4);
+    };
+
+    // 2. Descriptors: shorter stacks, dropped memory ranges, and every RVA moved.
+    auto new_keep = [&](std::uint64_t rva, std::uint64_t size) {
+        for (const range& r : merged) {
+            if (r.rva == rva && r.size == size) return r.keep;
+        }
+        return size;
+    };
+    if (threads != nullptr) {
+        const std::uint64_t at = threads->location.rva;
+        for (std::uint32_t i = 0; i < thread_count; ++i) {
+            const std::uint64_t t_at = at + 4 + std::uint64_t{i} * sizeof(minidump::thread);
+            minidump::thread t;
+            std::memcpy(&t, work.data() + t_at, sizeof(t));
+            if (t.stack.memory.data_size > 0) {
+                const std::uint64_t keep = new_keep(t.stack.memory.rva, t.stack.memory.data_size);
+                if (keep < t.stack.memory.data_size) {
+                    ++out->stacks_cut;
+                    const auto k = static_cast<std::uint32_t>(keep);
+                    std::memcpy(&work[static_cast<std::size_t>(t_at + offsetof(minidump::thread, stack) + offsetof(minidump::memory_descriptor, memory) +
+                                                               offsetof(minidump::location_descriptor, data_size))],
+                                &k, 4);
+                }
+            }
+            fix32(t_at + offsetof(minidump::thread, stack) + offsetof(minidump::memory_descriptor, memory) + offsetof(minidump::location_descriptor, rva));
+            if (!in_file(t.thread_context.rva, t.thread_context.data_size)) {
+                return amend_fail(error, "thread " + std::to_string(t.thread_id) + ": its context lies outside the file");
+            }
+            fix32(t_at + offsetof(minidump::thread, thread_context) + offsetof(minidump::location_descriptor, rva));
+        }
+    }
+    if (memory != nullptr) {
+        const std::uint64_t at = memory->location.rva;
+        std::vector<minidump::memory_descriptor> kept;
+        for (std::uint32_t i = 0; i < memory_count; ++i) {
+            minidump::memory_descriptor d;
+            std::memcpy(&d, work.data() + at + 4 + std::uint64_t{i} * sizeof(d), sizeof(d));
+            const std::uint64_t keep = d.memory.data_size == 0 ? 0 : new_keep(d.memory.rva, d.memory.data_size);
+            const bool is_stack = std::find(stack_rvas.begin(), stack_rvas.end(), d.memory.rva) != stack_rvas.end();
+            if (!is_stack && req.drop_memory) {
+                ++out->ranges_dropped;
+                continue;
+            }
+            d.memory.data_size = static_cast<std::uint32_t>(keep);
+            if (d.memory.rva != 0 && is_removed(d.memory.rva)) pointed_into_removed = true;
+            d.memory.rva = static_cast<std::uint32_t>(shift(d.memory.rva));
+            kept.push_back(d);
+        }
+        const auto n = static_cast<std::uint32_t>(kept.size());
+        std::memcpy(&work[static_cast<std::size_t>(at)], &n, 4);
+        if (!kept.empty()) std::memcpy(&work[static_cast<std::size_t>(at + 4)], kept.data(), kept.size() * sizeof(minidump::memory_descriptor));
+    }
+    // The other streams' RVAs.
+    for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {
+        const minidump::directory& e = index.entries[s];
+        const std::uint64_t at = e.location.rva, size = e.location.data_size;
+        if (!in_file(at, size)) return amend_fail(error, "stream " + amend_hex(e.stream_type) + " lies outside the file");
+        switch (e.stream_type) {
+            case minidump::stream_thread_list:
+            case minidump::stream_memory_list:
+                break;  // done above
+            case minidump::stream_exception:
+                if (size < sizeof(minidump::exception_stream)) return amend_fail(error, "the exception stream is damaged");
+                fix32(at + offsetof(minidump::exception_stream, thread_context) + offsetof(minidump::location_descriptor, rva));
+                break;
+            case minidump::stream_system_info:
+                if (size < sizeof(minidump::system_info)) return amend_fail(error, "the system info stream is damaged");
+                fix32(at + offsetof(minidump::system_info, csd_version_rva));
+                break;
+            case minidump::stream_module_list: {
+                std::uint32_t count = 0;
+                if (!dump_bytes_at(work, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::module) + 4 > size) {
+                    return amend_fail(error, "the module list at " + amend_hex(at) + " is damaged");
+                }
+                for (std::uint32_t i = 0; i < count; ++i) {
+                    const std::uint64_t m = at + 4 + std::uint64_t{i} * sizeof(minidump::module);
+                    fix32(m + offsetof(minidump::module, module_name_rva));
+                    fix32(m + offsetof(minidump::module, cv_record) + offsetof(minidump::location_descriptor, rva));
+                    fix32(m + offsetof(minidump::module, misc_record) + offsetof(minidump::location_descriptor, rva));
+                }
+                break;
+            }
+            case minidump::stream_thread_name_list: {
+                std::uint32_t count = 0;
+                if (!dump_bytes_at(work, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::thread_name) + 4 > size) {
+                    return amend_fail(error, "the thread name list at " + amend_hex(at) + " is damaged");
+                }
+                for (std::uint32_t i = 0; i < count; ++i) {
+                    const std::uint64_t n = at + 4 + std::uint64_t{i} * sizeof(minidump::thread_name) + offsetof(minidump::thread_name, rva_of_thread_name);
+                    std::uint64_t v = 0;
+                    std::memcpy(&v, work.data() + n, 8);
+                    if (v == 0) continue;
+                    if (v > 0xffffffffu) return amend_fail(error, "a thread name lies past 4 GiB");
+                    if (is_removed(v)) pointed_into_removed = true;
+                    const std::uint64_t nv = shift(v);
+                    std::memcpy(&work[static_cast<std::size_t>(n)], &nv, 8);
+                }
+                break;
+            }
+            case minidump::stream_crashpad_info: {
+                // Older writers end the record after module_list (52 bytes).
+                minidump::crashpad_info info;
+                std::memset(&info, 0, sizeof(info));
+                const std::size_t known = offsetof(minidump::crashpad_info, reserved);
+                if (size < known || !dump_bytes_at(work, at, &info, std::min<std::size_t>(sizeof(info), static_cast<std::size_t>(size)))) {
+                    return amend_fail(error, "the Crashpad info stream is damaged");
+                }
+                if (info.module_list.data_size != 0) return amend_fail(error, "the Crashpad info stream has a module list (not trimmed)");
+                if (info.simple_annotations.data_size != 0) {
+                    const std::uint64_t d = info.simple_annotations.rva;
+                    std::uint32_t count = 0;
+                    if (!dump_bytes_at(work, d, &count, 4) || !in_file(d, info.simple_annotations.data_size) ||
+                        std::uint64_t{count} * sizeof(minidump::simple_string_dictionary_entry) + 4 > info.simple_annotations.data_size) {
+                        return amend_fail(error, "the Crashpad annotation dictionary is damaged");
+                    }
+                    for (std::uint32_t i = 0; i < count; ++i) {
+                        fix32(d + 4 + std::uint64_t{i} * 8);
+                        fix32(d + 4 + std::uint64_t{i} * 8 + 4);
+                    }
+                    fix32(at + offsetof(minidump::crashpad_info, simple_annotations) + offsetof(minidump::location_descriptor, rva));
+                }
+                break;
+            }
+            case minidump::stream_linux_dso_debug: {
+                minidump::debug64 dbg;
+                if (size < sizeof(dbg) || !dump_bytes_at(work, at, &dbg, sizeof(dbg))) return amend_fail(error, "the DSO debug stream is damaged");
+                if (dbg.map != 0) {
+                    if (!in_file(dbg.map, std::uint64_t{dbg.dso_count} * sizeof(minidump::link_map64))) {
+                        return amend_fail(error, "the DSO debug link map lies outside the file");
+                    }
+                    for (std::uint32_t i = 0; i < dbg.dso_count; ++i) fix32(dbg.map + std::uint64_t{i} * sizeof(minidump::link_map64) + offsetof(minidump::link_map64, name));
+                    fix32(at + offsetof(minidump::debug64, map));
+                }
+                break;
+            }
+            default:
+                if (!trim_stream_without_rvas(e.stream_type)) {
+                    return amend_fail(error, "stream " + amend_hex(e.stream_type) + " may hold RVAs this code does not know: not trimmed");
+                }
+        }
+    }
+    if (pointed_into_removed) return amend_fail(error, "a stream points into a removed memory range: not trimmed");
+    // The directory and the header.
+    for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {
+        const std::uint64_t d = index.header.stream_directory_rva + std::uint64_t{s} * sizeof(minidump::directory);
+        std::uint32_t type = 0, dsize = 0;
+        std::memcpy(&type, work.data() + d, 4);
+        if (type == minidump::stream_memory_list) {
+            std::uint32_t n = 0;
+            std::memcpy(&n, work.data() + index.entries[s].location.rva, 4);
+            dsize = 4 + n * static_cast<std::uint32_t>(sizeof(minidump::memory_descriptor));
+            std::memcpy(&work[static_cast<std::size_t>(d + offsetof(minidump::directory, location))], &dsize, 4);
+        }
+        fix32(d + offsetof(minidump::directory, location) + offsetof(minidump::location_descriptor, rva));
+    }
+    if (is_removed(index.header.stream_directory_rva)) return amend_fail(error, "the stream directory lies inside a memory range");
+    fix32(offsetof(minidump::header, stream_directory_rva));
+
+    // 3. The smaller file: everything but the removed intervals.
+    std::string smaller;
+    smaller.reserve(work.size());
+    std::uint64_t from = 0;
+    for (const auto& c : removed) {
+        smaller.append(work, static_cast<std::size_t>(from), static_cast<std::size_t>(c.first - from));
+        out->bytes_removed += c.second - c.first;
+        from = c.second;
+    }
+    smaller.append(work, static_cast<std::size_t>(from), std::string::npos);
+    *dump = std::move(smaller);
+    return true;
+}
+
+/// Adds `text` to the dump's crashdrop writer-errors stream: a new stream when it has none,
+/// otherwise the old text and `text` after it, appended at the end of the file (the directory
+/// entry is pointed there; the old bytes stay unused).
+inline bool dump_add_writer_error(std::string* dump, const std::string& text, std::string* error) {
+    dump_index index;
+    if (!dump_read_index(*dump, &index, error)) return false;
+    for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {
+        const minidump::directory& e = index.entries[s];
+        if (e.stream_type != minidump::stream_crashdrop_writer_errors) continue;
+        if (std::uint64_t{e.location.rva} + e.location.data_size > dump->size()) return amend_fail(error, "the writer-errors stream lies outside the file");
+        std::string all = dump->substr(e.location.rva, e.location.data_size);
+        while (!all.empty() && all.back() == '\0') all.pop_back();
+        if (!all.empty() && all.back() != '\n') all.push_back('\n');
+        all += text;
+        const std::uint64_t base = dump_append_base(*dump);
+        if (base + all.size() > 0xffffffffu) return amend_fail(error, "the dump would pass 4 GiB");
+        dump->resize(static_cast<std::size_t>(base), '\0');
+        dump->append(all);
+        minidump::directory d = e;
+        d.location.rva = static_cast<std::uint32_t>(base);
+        d.location.data_size = static_cast<std::uint32_t>(all.size());
+        std::memcpy(&(*dump)[static_cast<std::size_t>(index.header.stream_directory_rva + std::uint64_t{s} * sizeof(d))], &d, sizeof(d));
+        return true;
+    }
+    return dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, text, error);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/minidump/trim.hpp ----
 // ---- begin crashdrop/minidump/exit_dump.hpp ----
 // crashdrop/minidump/exit_dump.hpp - builds a minimal minidump for a process that has already
 // ended (issue 14: an abnormal exit; the Windows helper uses it for a terminated process too).
@@ -11795,6 +12179,180 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
 // ---- end crashdrop/transport/upload.hpp ----
+// ---- begin crashdrop/transport/budget.hpp ----
+// crashdrop/transport/budget.hpp - fits a report into the upload budget (Options::max_upload_bytes)
+// before it is sent. The size measured is the uncompressed request body the built-in formats
+// build (multipart_body of report_parts: fields, dump, attachments): servers state their limits
+// on what they receive, some after decompression, and the uncompressed size is an upper bound
+// of the compressed one, so a report that fits here fits however it is encoded.
+// A report over the budget is cut down in a fixed order, checking after each cut:
+//   (a) every stack but the crashing thread's halved, again and again, down to 1 KiB;
+//   (b) the memory-list ranges that are no stack (memory around registers) dropped;
+//   (c) attachments dropped, the largest first;
+//   (d) the crashing thread's stack halved, down to 4 KiB.
+// What was cut is written into the dump's writer-errors stream and returned as one line for the
+// report's metadata (`trimmed=`); 1 KiB of the budget is kept for that note. A report still over the budget after every step is sent as it
+// is then (the smallest it can be made): the server decides, and a 413 keeps it as rejected.
+// The stored dump is not changed: only the upload carries the smaller one.
+// Context: implementation TU; helper process (ordinary code, may allocate).
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+constexpr std::size_t k_upload_budget_min = 64u * 1024u;
+constexpr std::size_t k_budget_other_stack_floor = 1024u;
+constexpr std::size_t k_budget_crashed_stack_floor = 4096u;
+constexpr std::size_t k_budget_note_reserve = 1024u;
+
+/// The default budget of a format (Options::max_upload_bytes = 0). Sentry documents 20 MB for
+/// a compressed request (minidump endpoint and attachments) and 100 MB uncompressed; 16 MiB
+/// uncompressed stays under both. Socorro/Antenna and Crashpad-style collectors: no limit was
+/// found documented; the same 16 MiB (a typical front proxy allows 20 MB and more).
+inline std::size_t default_upload_budget(UploadFormat format) {
+    switch (format) {
+        case UploadFormat::sentry:
+        case UploadFormat::sentry_minidump:
+        case UploadFormat::socorro:
+        case UploadFormat::crashpad:
+            break;
+    }
+    return 16u * 1024u * 1024u;
+}
+
+/// The request body's size without compression.
+inline std::size_t upload_request_size(const Upload& up, const upload_settings& s) {
+    if (s.format == UploadFormat::sentry) return sentry_envelope(up, s, 0).size();  // an envelope, not multipart
+    return multipart_body(report_parts(up, s.format, s.max_attachment_bytes), "----crashdrop-" + up.report.id).size();
+}
+
+/// Largest stack size among the threads that did not crash (0: none).
+inline std::uint64_t budget_other_stack_max(const std::string& dump) {
+    dump_index index;
+    if (!dump_read_index(dump, &index, nullptr)) return 0;
+    std::uint32_t crashed = 0;
+    const bool has_crashed = dump_crashed_thread(dump, index, &crashed);
+    const minidump::directory* list = dump_find_stream(index, minidump::stream_thread_list);
+    std::uint32_t count = 0;
+    if (list == nullptr || !dump_bytes_at(dump, list->location.rva, &count, 4)) return 0;
+    std::uint64_t most = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        minidump::thread t;
+        if (!dump_bytes_at(dump, list->location.rva + 4 + std::uint64_t{i} * sizeof(t), &t, sizeof(t))) return most;
+        if (has_crashed && t.thread_id == crashed) continue;
+        most = std::max<std::uint64_t>(most, t.stack.memory.data_size);
+    }
+    return most;
+}
+
+/// Cuts `up` down to `budget` bytes (see above). Returns what was cut, one line (empty: it fit).
+inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::size_t budget, const std::function<void(const std::string&)>& log) {
+    std::size_t size = upload_request_size(*up, s);
+    if (budget == 0 || size <= budget) return std::string();
+    const std::size_t original = size;
+    // Room for the note this adds to the dump's writer-errors stream (one line, well under 1 KiB).
+    const std::size_t full_budget = budget;
+    budget -= k_budget_note_reserve;
+    std::string dump(up->dump.begin(), up->dump.end());
+    std::vector<std::string> done;
+    bool dump_changed = false;
+    auto apply = [&](const trim_request& req) {
+        std::string smaller = dump;
+        trim_result r;
+        std::string error;
+        if (!dump_trim(&smaller, req, &r, &error)) {
+            log("upload budget: the dump of " + up->report.id + " cannot be trimmed: " + error);
+            return false;
+        }
+        dump = std::move(smaller);
+        up->dump.assign(dump.begin(), dump.end());
+        dump_changed = true;
+        size = upload_request_size(*up, s);
+        return true;
+    };
+    // (a) the other threads' stacks
+    std::uint64_t limit = budget_other_stack_max(dump);
+    bool cut_others = false;
+    while (size > budget && limit > k_budget_other_stack_floor) {
+        limit = std::max<std::uint64_t>(limit / 2, k_budget_other_stack_floor);
+        trim_request req;
+        req.other_stack_max = limit;
+        if (!apply(req)) break;
+        cut_others = true;
+    }
+    if (cut_others) done.push_back("other threads' stacks cut to " + std::to_string(limit) + " bytes");
+    // (b) memory around registers
+    if (size > budget) {
+        trim_request req;
+        req.drop_memory = true;
+        if (apply(req)) done.push_back("memory around registers dropped");
+    }
+    // (c) attachments, the largest first
+    while (size > budget && !up->attachments.empty()) {
+        std::size_t largest = 0;
+        std::uint64_t largest_size = 0;
+        for (std::size_t i = 0; i < up->attachments.size(); ++i) {
+            std::uint64_t n = 0;
+            file_info(up->attachments[i], &n, nullptr);
+            if (i == 0 || n > largest_size) {
+                largest = i;
+                largest_size = n;
+            }
+        }
+        const std::string path = up->attachments[largest];
+        const std::size_t slash = path.find_last_of(CRASHDROP_OS_WINDOWS ? "/\\" : "/");
+        done.push_back("attachment " + (slash == std::string::npos ? path : path.substr(slash + 1)) + " (" + std::to_string(largest_size) + " bytes) dropped");
+        up->attachments.erase(up->attachments.begin() + static_cast<std::ptrdiff_t>(largest));
+        up->report.attachments = up->attachments;
+        size = upload_request_size(*up, s);
+    }
+    // (d) the crashing thread's stack
+    std::uint64_t crashed_limit = ~std::uint64_t{0};
+    if (size > budget) {
+        dump_index index;
+        std::uint32_t crashed = 0;
+        if (dump_read_index(dump, &index, nullptr) && dump_crashed_thread(dump, index, &crashed)) {
+            const minidump::directory* list = dump_find_stream(index, minidump::stream_thread_list);
+            std::uint32_t count = 0;
+            if (list != nullptr && dump_bytes_at(dump, list->location.rva, &count, 4)) {
+                for (std::uint32_t i = 0; i < count; ++i) {
+                    minidump::thread t;
+                    if (dump_bytes_at(dump, list->location.rva + 4 + std::uint64_t{i} * sizeof(t), &t, sizeof(t)) && t.thread_id == crashed) {
+                        crashed_limit = t.stack.memory.data_size;
+                    }
+                }
+            }
+        }
+        bool cut = false;
+        while (size > budget && crashed_limit != ~std::uint64_t{0} && crashed_limit > k_budget_crashed_stack_floor) {
+            crashed_limit = std::max<std::uint64_t>(crashed_limit / 2, k_budget_crashed_stack_floor);
+            trim_request req;
+            req.crashed_stack_max = crashed_limit;
+            if (!apply(req)) break;
+            cut = true;
+        }
+        if (cut) done.push_back("crashing thread's stack cut to " + std::to_string(crashed_limit) + " bytes");
+    }
+    std::string line = "upload budget " + std::to_string(full_budget) + " bytes, request was " + std::to_string(original) + ": ";
+    for (std::size_t i = 0; i < done.size(); ++i) line += (i == 0 ? "" : "; ") + done[i];
+    if (done.empty()) line += "nothing could be cut";
+    line += size > budget ? "; still " + std::to_string(size) + " bytes, sent as it is" : "; now " + std::to_string(size) + " bytes and this note";
+    if (dump_changed || !done.empty()) {
+        std::string error;
+        if (dump_add_writer_error(&dump, line + "\n", &error)) {
+            up->dump.assign(dump.begin(), dump.end());
+        } else {
+            log("upload budget: the writer-errors stream of " + up->report.id + " was not written: " + error);
+        }
+    }
+    return line;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && (CRASHDROP_OS_LINUX || CRASHDROP_OS_WINDOWS)
+// ---- end crashdrop/transport/budget.hpp ----
 // ---- begin crashdrop/helper/config.hpp ----
 // crashdrop/helper/config.hpp - what the helper process runs by (the database, the upload
 // settings, the bounds), and its text form: start() writes it into the memory it shares with
@@ -12037,6 +12595,9 @@ inline Status check_options(const Options& o) {
     if (o.max_report_age_days < 0) return invalid("max_report_age_days is negative");
     if (static_cast<int>(o.memory_capture) < 0 || static_cast<int>(o.memory_capture) > static_cast<int>(MemoryCapture::scrubbed_stacks)) {
         return invalid("memory_capture is not one of full, stacks_only, scrubbed_stacks");
+    }
+    if (o.max_upload_bytes != 0 && o.max_upload_bytes < 64 * KiB) {
+        return invalid("max_upload_bytes " + std::to_string(o.max_upload_bytes) + " is neither 0 nor at least 64 KiB");
     }
     if (o.hang_timeout_ms != 0 && (o.hang_timeout_ms < 100 || o.hang_timeout_ms > 3600000)) {
         return invalid("hang_timeout_ms is neither 0 nor within 100 .. 3600000");
@@ -12586,7 +13147,10 @@ private:
 
     /// One attempt's verdict: the transport's, or before_upload's drop (rejected) or throw
     /// (retry_later) without calling the transport.
-    UploadResult send_upload(Upload* up) {
+    /// One attempt's sending: before_upload first (it may edit, drop or hold the report), then
+    /// the upload budget on what it left (*trimmed: what the budget cut, "" if nothing), then the
+    /// transport.
+    UploadResult send_upload(Upload* up, std::string* trimmed) {
         std::string why;
         switch (run_before_upload(up, &why)) {
             case before_verdict::send:
@@ -12604,6 +13168,14 @@ private:
                 return held;
             }
         }
+        // The upload budget: an explicit one for every transport, the format's default for the
+        // built-in one (a custom transport's own limits are not known here).
+        const std::size_t budget = config_.max_upload_bytes != 0 ? config_.max_upload_bytes
+                                   : custom_ == nullptr        ? default_upload_budget(config_.upload.format)
+                                                               : 0;
+        *trimmed = fit_upload_budget(up, config_.upload, budget, [this](const std::string& m) { log(m); });
+        up->report.trimmed = *trimmed;
+        if (!trimmed->empty()) log("report " + up->report.id + ": " + *trimmed);
         return custom_ != nullptr ? (*custom_)(*up) : upload_builtin(*up, config_.upload);
     }
 
@@ -12659,7 +13231,7 @@ private:
         // the metadata (which anything able to write to pending/ could have planted) is never read.
         up.attachments = db_.attachment_files(id);
         up.report.attachments = up.attachments;
-        const UploadResult result = send_upload(&up);
+        const UploadResult result = send_upload(&up, &report.trimmed);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
             helper_service* self;
@@ -12738,7 +13310,8 @@ private:
         // Its attachments could not be copied either (nothing could be stored); no path is read at
         // sending time, so it goes without them.
         up.report.attachments.clear();
-        const UploadResult result = send_upload(&up);
+        std::string trimmed;  // what the budget cut from this attempt (a held report has no .meta to say it in)
+        const UploadResult result = send_upload(&up, &trimmed);
         if (!begin_commit()) return;
         struct commit_end {
             helper_service* self;

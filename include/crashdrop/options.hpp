@@ -114,6 +114,9 @@ struct Options {
     /// Most bytes one upload may have (dump, attachments and fields); a report over it is cut down
     /// in a fixed order before it is sent. 0: the default of the upload format (what its server
     /// documents as its limit).
+    /// 0, or at least 64 KiB. The format's default (16 MiB for every format: under Sentry's
+    /// documented 20 MB per request) applies to the built-in transport only; a value set here
+    /// applies to a custom transport too. Measured uncompressed (transport/budget.hpp).
     std::size_t max_upload_bytes = 0;
 
     /// gzip the request body (Content-Encoding: gzip).

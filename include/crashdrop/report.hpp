@@ -53,6 +53,9 @@ struct Report {
     /// reports will say "hang" or "abnormal_exit". Sent as the field / Sentry tag `crash_kind`.
     /// A report stored by an older crashdrop (no kind in its metadata) reads as "crash".
     std::string kind = "crash";
+    /// What the upload budget (Options::max_upload_bytes) cut from the report as it was last
+    /// sent, one line; empty: nothing. The stored dump stays whole.
+    std::string trimmed;
 };
 
 /// A transport's verdict on one attempt.

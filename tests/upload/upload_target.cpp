@@ -19,6 +19,8 @@
 //            annotation scene to "scrubbed" and clears the user's email; drop_attachment removes
 //            app.log; drop returns false; drop_requested returns false for kind "requested";
 //            throw throws on the first call, then sends unchanged)
+//            max_upload_bytes=N (Options::max_upload_bytes) busy_threads=N (N threads, each
+//            parked 8 frames of 6 KiB deep, so that the dump holds N full stacks)
 //
 // context=1 sets the crash context (see set_context_options / set_live_context): extra
 // {scene: level-3}, global_extra {build: nightly}, tags {region: eu}, the user u-42/ana,
@@ -53,6 +55,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 int* volatile g_null = nullptr;
 
@@ -74,6 +77,19 @@ struct global_side_effect {
 } g_global_side_effect;
 
 // The store to null is the point: UBSan (tools/test_sanitizers.sh) must let it fault.
+/// Parks the calling thread `depth` frames deep, each frame with 6 KiB of stack in use.
+__attribute__((noinline)) static void park_deep(int depth, volatile int* ready) {
+    volatile char frame[6 * 1024];
+    for (std::size_t i = 0; i < sizeof(frame); i += 64) frame[i] = static_cast<char>(depth + static_cast<int>(i));
+    if (depth > 0) {
+        park_deep(depth - 1, ready);
+    } else {
+        __atomic_add_fetch(ready, 1, __ATOMIC_SEQ_CST);
+        for (;;) pause();
+    }
+    frame[0] = frame[1];
+}
+
 __attribute__((noinline, no_sanitize("undefined"))) void crash_now() {
     *g_null = 1;
 }
@@ -191,6 +207,7 @@ int main(int argc, char** argv) {
     if (kv.count("max_attachment_bytes")) o.max_attachment_bytes = std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10);
     if (kv.count("max_breadcrumbs")) o.max_breadcrumbs = std::strtoull(kv["max_breadcrumbs"].c_str(), nullptr, 10);
     if (kv["abnormal"] == "0") o.report_abnormal_exits = false;
+    if (kv.count("max_upload_bytes")) o.max_upload_bytes = std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10);
     const bool context = kv["context"] == "1";
     if (context) set_context_options(&o, argv[2]);
     if (mode == "custom_transport_crash" || kv.count("transport_retry_after_ms")) {
@@ -282,6 +299,12 @@ int main(int argc, char** argv) {
     }
     if (kv.count("fill_disk") && !fill_disk(argv[2], std::strtoull(kv["fill_disk"].c_str(), nullptr, 10))) return 10;
 
+    if (kv.count("busy_threads")) {
+        static volatile int ready = 0;
+        const int n = std::atoi(kv["busy_threads"].c_str());
+        for (int i = 0; i < n; ++i) std::thread([] { park_deep(8, &ready); }).detach();
+        while (__atomic_load_n(&ready, __ATOMIC_SEQ_CST) < n) usleep(1000);
+    }
     if (mode == "crash" || mode == "custom_transport_crash") {
         crash_now();
     } else if (mode == "fork_child_crash") {

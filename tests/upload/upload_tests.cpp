@@ -1576,3 +1576,73 @@ TEST_CASE("a FIFO planted as helper.log blocks neither start() nor the helper: t
     CHECK(sent);
     CHECK(file_kind_is_fifo(db.root + "/helper.log"));
 }
+
+TEST_CASE("a report over max_upload_bytes arrives under it: other stacks cut - memory around registers and the attachment dropped - it still walks - the dump and .meta say what was cut", "[upload][budget]") {
+    const std::string dir = fresh("budget");
+    write_log(dir + "/app.log", 400 * 1024);  // <db>/../app.log, the attachment
+    collector server;
+    server.start(dir);
+    const database_view db{dir + "/db"};
+    const std::size_t budget = 160 * 1024;
+    const run_result app = run_app("crash", db.root,
+                                   {"url=" + server.url(), "context=1", "busy_threads=8", "max_attachment_bytes=1048576",
+                                    "max_upload_bytes=" + std::to_string(budget)});
+    INFO(app.describe() << "\nhelper log:\n" << db.helper_log() << "\ncollector log:\n" << server.log());
+    REQUIRE(app.signal() == SIGSEGV);
+    REQUIRE(server.wait_count(1));
+    REQUIRE(db.wait_helpers_done(1));
+    const json req = server.request(0);
+    CHECK(req["status"].integer() == 200);
+    CHECK(req["multipart_defects"].array.empty());
+    // What the server received: under the budget, gzip or not.
+    CHECK(req["decoded_bytes"].integer() <= static_cast<long long>(budget));
+    CHECK(req["body_bytes"].integer() <= static_cast<long long>(budget));
+    CHECK(!req["files"].has("app.log"));
+    const std::string sent = server.file(0, "upload_file_minidump");
+    REQUIRE(!sent.empty());
+    // The stored dump stays whole: it is larger than the one sent.
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    const std::string stored = read_text_file(db.root + "/completed/" + done[0] + ".dmp");
+    CHECK(stored.size() > sent.size());
+    CHECK(stored.size() + 400 * 1024 > budget);
+    // .meta and the dump say what was cut, in the fixed order.
+    const auto meta = db.meta("completed", done[0]);
+    REQUIRE(meta.count("trimmed") == 1);
+    const std::string& trimmed = meta.at("trimmed");
+    INFO("trimmed=" << trimmed);
+    const std::size_t a = trimmed.find("other threads' stacks cut to");
+    const std::size_t b = trimmed.find("memory around registers dropped");
+    const std::size_t c = trimmed.find("attachment app.log (");
+    REQUIRE(a != std::string::npos);
+    REQUIRE(b != std::string::npos);
+    REQUIRE(c != std::string::npos);
+    CHECK(a < b);
+    CHECK(b < c);
+    CHECK(trimmed.find("crashing thread's stack") == std::string::npos);  // (d) was not needed
+    CHECK(trimmed.find("sent as it is") == std::string::npos);
+    const std::string sent_path = dir + "/sent.dmp";
+    { std::ofstream(sent_path, std::ios::binary) << sent; }
+    minidump_file f;
+    REQUIRE(f.load_bytes(sent));
+    const std::string errors = f.stream_bytes(0x43440001u);  // crashdrop's writer-errors stream
+    CHECK(errors.find(trimmed) != std::string::npos);
+    // It still walks: the crashing thread has its frames down to main, as in the stored dump.
+    const std::string stored_path = db.root + "/completed/" + done[0] + ".dmp";
+    const auto whole = stackwalk(stored_path, dir + "/no-symbols");
+    const auto cut = stackwalk(sent_path, dir + "/no-symbols");
+    CHECK(cut.run.exit_code() == 0);
+    REQUIRE(whole.crash_thread >= 0);
+    CHECK(cut.crash_thread == whole.crash_thread);
+    CHECK(cut.threads.size() == whole.threads.size());
+    REQUIRE(cut.threads.count(whole.crash_thread) == 1);
+    CHECK(cut.threads.at(whole.crash_thread).size() == whole.threads.at(whole.crash_thread).size());
+    CHECK(cut.threads.at(whole.crash_thread).size() >= 2);
+}
+
+TEST_CASE("max_upload_bytes below 64 KiB is refused by start() naming it", "[upload][budget]") {
+    const std::string dir = fresh("budget-range");
+    const run_result app = run_app("start_only", dir + "/db", {"max_upload_bytes=1000"});
+    CHECK(app.exit_code() == 3);
+    CHECK(app.err.find("max_upload_bytes") != std::string::npos);
+}

@@ -227,6 +227,7 @@ inline std::string encode_report(const Report& r) {
     kv["server_id"] = r.server_id;
     kv["last_error"] = r.last_error;
     kv["kind"] = r.kind.empty() ? report_kind_name(report_kind::crash) : r.kind;
+    if (!r.trimmed.empty()) kv["trimmed"] = r.trimmed;
     for (const auto& a : r.annotations) kv["annotation." + a.first] = a.second;
     for (const auto& t : r.tags) kv["tag." + t.first] = t.second;
     if (!r.user.id.empty()) kv["user.id"] = r.user.id;
@@ -281,6 +282,7 @@ inline bool decode_report(const std::string& text, Report* out, std::string* err
     // and are read as crashes (the dump's exception stream tells them apart if it matters).
     r.kind = get("kind");
     if (r.kind.empty()) r.kind = report_kind_name(report_kind::crash);
+    r.trimmed = get("trimmed");
     for (const auto& e : numbered_in_order(kv)) {
         if (e.first.rfind("annotation.", 0) == 0) r.annotations[e.first.substr(11)] = e.second;
         else apply_context_line(e.first, e.second, &r);

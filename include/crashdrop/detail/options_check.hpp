@@ -82,6 +82,9 @@ inline Status check_options(const Options& o) {
     if (static_cast<int>(o.memory_capture) < 0 || static_cast<int>(o.memory_capture) > static_cast<int>(MemoryCapture::scrubbed_stacks)) {
         return invalid("memory_capture is not one of full, stacks_only, scrubbed_stacks");
     }
+    if (o.max_upload_bytes != 0 && o.max_upload_bytes < 64 * KiB) {
+        return invalid("max_upload_bytes " + std::to_string(o.max_upload_bytes) + " is neither 0 nor at least 64 KiB");
+    }
     if (o.hang_timeout_ms != 0 && (o.hang_timeout_ms < 100 || o.hang_timeout_ms > 3600000)) {
         return invalid("hang_timeout_ms is neither 0 nor within 100 .. 3600000");
     }

@@ -531,7 +531,10 @@ private:
 
     /// One attempt's verdict: the transport's, or before_upload's drop (rejected) or throw
     /// (retry_later) without calling the transport.
-    UploadResult send_upload(Upload* up) {
+    /// One attempt's sending: before_upload first (it may edit, drop or hold the report), then
+    /// the upload budget on what it left (*trimmed: what the budget cut, "" if nothing), then the
+    /// transport.
+    UploadResult send_upload(Upload* up, std::string* trimmed) {
         std::string why;
         switch (run_before_upload(up, &why)) {
             case before_verdict::send:
@@ -549,6 +552,14 @@ private:
                 return held;
             }
         }
+        // The upload budget: an explicit one for every transport, the format's default for the
+        // built-in one (a custom transport's own limits are not known here).
+        const std::size_t budget = config_.max_upload_bytes != 0 ? config_.max_upload_bytes
+                                   : custom_ == nullptr        ? default_upload_budget(config_.upload.format)
+                                                               : 0;
+        *trimmed = fit_upload_budget(up, config_.upload, budget, [this](const std::string& m) { log(m); });
+        up->report.trimmed = *trimmed;
+        if (!trimmed->empty()) log("report " + up->report.id + ": " + *trimmed);
         return custom_ != nullptr ? (*custom_)(*up) : upload_builtin(*up, config_.upload);
     }
 
@@ -604,7 +615,7 @@ private:
         // the metadata (which anything able to write to pending/ could have planted) is never read.
         up.attachments = db_.attachment_files(id);
         up.report.attachments = up.attachments;
-        const UploadResult result = send_upload(&up);
+        const UploadResult result = send_upload(&up, &report.trimmed);
         if (!begin_commit()) return;  // the helper is leaving: the report stays pending
         struct commit_end {
             helper_service* self;
@@ -683,7 +694,8 @@ private:
         // Its attachments could not be copied either (nothing could be stored); no path is read at
         // sending time, so it goes without them.
         up.report.attachments.clear();
-        const UploadResult result = send_upload(&up);
+        std::string trimmed;  // what the budget cut from this attempt (a held report has no .meta to say it in)
+        const UploadResult result = send_upload(&up, &trimmed);
         if (!begin_commit()) return;
         struct commit_end {
             helper_service* self;
