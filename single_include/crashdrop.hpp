@@ -7179,7 +7179,7 @@ inline bool trim_stream_without_rvas(std::uint32_t type) {
     }
 }
 
-inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
     *out = trim_result{};
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
@@ -7445,6 +7445,14 @@ inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* o
     if (is_removed(index.header.stream_directory_rva)) return amend_fail(error, "the stream directory lies inside a memory range");
     fix32(offsetof(minidump::header, stream_directory_rva));
 
+    // A stream that overlaps the directory (damaged or hostile input) had its offsets moved in
+    // place there too: the directory would no longer name the streams it named.
+    for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {
+        std::uint32_t type = 0;
+        std::memcpy(&type, work.data() + index.header.stream_directory_rva + std::uint64_t{s} * sizeof(minidump::directory), 4);
+        if (type != index.entries[s].stream_type) return amend_fail(error, "a stream overlaps the stream directory: not trimmed");
+    }
+
     // 3. The smaller file: everything but the removed intervals.
     std::string smaller;
     smaller.reserve(work.size());
@@ -7456,6 +7464,24 @@ inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* o
     }
     smaller.append(work, static_cast<std::size_t>(from), std::string::npos);
     *dump = std::move(smaller);
+    return true;
+}
+
+/// Trims `dump` as `req` asks (dump_trim_once), then reads the result back as a trim that cuts
+/// nothing would: damaged or hostile input whose streams overlap (a stream across a stack, over
+/// the directory) can come out of the offset moves inconsistent, and is then refused, the dump
+/// left as it was.
+inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+    std::string trimmed = *dump;
+    if (!dump_trim_once(&trimmed, req, out, error)) return false;
+    std::string check = trimmed;
+    trim_result unused;
+    std::string why;
+    if (!dump_trim_once(&check, trim_request{}, &unused, &why)) {
+        *out = trim_result{};
+        return amend_fail(error, "the trimmed dump would not read back (" + why + "): not trimmed");
+    }
+    *dump = std::move(trimmed);
     return true;
 }
 
