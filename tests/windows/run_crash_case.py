@@ -105,6 +105,20 @@ def secret(prefix):
     return prefix + "".join(alphabet[b % 62] for b in os.urandom(24))
 
 
+def control_string(*passed):
+    """The control the target keeps on its stack (it gets it reversed, in its environment). The
+    helper rightly clears a stack word equal to 4 characters (UTF-16) of any environment or
+    command-line string, so no 4 characters in a row of the control may occur in what the target
+    is given: not in the secrets or paths, and not in the reversed control itself (a palindrome
+    such as "4LL4" inside the random part would be in both, and the control check would fail
+    one run in a few hundred)."""
+    while True:
+        control = secret("zqKEPT-")
+        given = [control[::-1]] + [p for p in passed if p]
+        if not any(control[i:i + 4] in g for i in range(len(control) - 3) for g in given):
+            return control
+
+
 def find_secret(data, value, random_from=10):
     """Where any 8 characters in a row of value's random part occur in data (bytes), as ASCII or
     UTF-16LE (a register holds 8 or 16 bytes: a part of a secret is a leak too); None if nowhere."""
@@ -159,7 +173,8 @@ def main():
     env = dict(os.environ)
     env.setdefault("WINEDEBUG", "-all")
     # Every case runs with a secret in the environment and one on the command line.
-    env_secret, arg_secret, control = secret("envSECRET-"), secret("argSECRET-"), secret("zqKEPT-")
+    env_secret, arg_secret = secret("envSECRET-"), secret("argSECRET-")
+    control = control_string(env_secret, arg_secret, db)
     env.update(MY_API_TOKEN=env_secret, CRASHDROP_TEST_PRIVACY="1", CRASHDROP_TEST_CONTROL=control[::-1])
     t0 = time.monotonic()
     command = [a.wine] + ([a.parent] if a.parent else []) + [a.exe, "Z:" + db.replace("/", "\\"), a.case,

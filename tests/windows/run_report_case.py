@@ -60,8 +60,10 @@ def run_target(a, db, case, extra=None, expect_code=None, env=None):
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=90,
                            env=dict(os.environ, **(env or {})))
-    except subprocess.TimeoutExpired:
-        fail(f"{case}: the target did not end within 90 s")
+    except subprocess.TimeoutExpired as e:
+        # What it printed and what the helper logged say where it stood.
+        fail(f"{case}: the target did not end within 90 s",
+             (e.stdout or b"").decode(errors="replace")[-3000:] + "\n--- helper.log:\n" + helper_log(db))
     out = p.stdout.decode(errors="replace")
     print(f"{case}: exit status {p.returncode} after {time.monotonic() - t0:.2f} s")
     if expect_code is not None and p.returncode != expect_code:
