@@ -157,15 +157,34 @@ int main(int argc, char** argv) {
     }
     if (what == "hang" || what == "hang_terminated") {
         // Beating from the start; the stall begins once the helper watches (wine starts it slowly).
+        // Each step says how it went at once (stdout is a pipe): a run that stops short shows
+        // where, and one that finds no helper or no report ends early with its own status.
+        const ULONGLONG launched = GetTickCount64();
         for (int i = 0; i < 200 && !helper_started(o.database_path); ++i) beat_for(100);
+        if (!helper_started(o.database_path)) {
+            std::printf("the helper did not start within 20 s\n");
+            return 5;
+        }
+        std::printf("the helper started within %llu ms\n", static_cast<unsigned long long>(GetTickCount64() - launched));
+        std::fflush(stdout);
         beat_for(300);
-        const ULONGLONG latency = stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
+        const unsigned stall = 2u * static_cast<unsigned>(o.hang_timeout_ms);
+        const ULONGLONG latency = stuck_in_hang_target(o.database_path, stall);
+        if (latency == 0) {
+            std::printf("no hang report was stored within 30 s\n");
+            return 6;
+        }
         std::printf("hang report stored %llu ms after the last beat\n", static_cast<unsigned long long>(latency));
+        std::fflush(stdout);
         if (what == "hang_terminated") {
             // It beats again (the episode ends), hangs once more (a new episode, a new report)
             // and is killed while hung, as a player kills a frozen game.
             beat_for(500);
-            stuck_in_hang_target(o.database_path, 2u * static_cast<unsigned>(o.hang_timeout_ms));
+            const ULONGLONG second = stuck_in_hang_target(o.database_path, stall);
+            std::printf(second != 0 ? "second hang report stored %llu ms after the last beat\n"
+                                    : "no second hang report within 30 s (%llu)\n",
+                        static_cast<unsigned long long>(second));
+            std::fflush(stdout);
             TerminateProcess(GetCurrentProcess(), 9);
         }
         beat_for(500);

@@ -67,7 +67,7 @@ def run_target(a, db, case, extra=None, expect_code=None, env=None):
     out = p.stdout.decode(errors="replace")
     print(f"{case}: exit status {p.returncode} after {time.monotonic() - t0:.2f} s")
     if expect_code is not None and p.returncode != expect_code:
-        fail(f"exit status {p.returncode}, expected {expect_code}", out[-3000:])
+        fail(f"exit status {p.returncode}, expected {expect_code}", out[-3000:] + "\n--- helper.log:\n" + helper_log(db))
     return out
 
 
