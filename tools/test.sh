@@ -23,7 +23,9 @@ phase() { echo "== $* ($(( $(date +%s) - started )) s) =="; }
 # CRASHDROP_REQUIRE_WINDOWS=1 from the caller), the run fails.
 missing=""
 crashdrop_have_aarch64 || missing="$missing g++-aarch64-linux-gnu qemu-user"
-crashdrop_have_windows || missing="$missing g++-mingw-w64-x86-64 wine wine64"
+# Not needed before their own phase: installed while the CMake build runs (below).
+later=""
+crashdrop_have_windows || later="$later g++-mingw-w64-x86-64 wine wine64"
 # The real-host tests' extension module is built against Debian's Python and its headers.
 crashdrop_have_python_dev() { /usr/bin/python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; }
 crashdrop_have_python_dev || missing="$missing python3-dev"
@@ -32,6 +34,14 @@ if [ -n "$missing" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; t
     export DEBIAN_FRONTEND=noninteractive
     { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null; } ||
         echo "setup: could not install$missing" >&2
+fi
+mkdir -p "$build"
+later_pid=""
+if [ -n "$later" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing$later (Windows tests) while the CMake build runs; its output: $build/install-later.log" >&2
+    ( export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q && nice -n 10 apt-get install -y -q --no-install-recommends $later ) >"$build/install-later.log" 2>&1 &
+    later_pid=$!
 fi
 skip_or_fail() {  # $1: what, $2: the variable that makes it required, $3: how to install
     if [ -n "${CI:-}" ] || [ "$caller_required" = 1 ] || [ "${!2:-0}" = 1 ]; then
@@ -55,11 +65,6 @@ fi
 if ! crashdrop_have_python_dev; then
     skip_or_fail "Python host" CRASHDROP_REQUIRE_HOSTS "sudo apt-get install python3-dev"
 fi
-windows=ON
-if ! crashdrop_have_windows; then
-    skip_or_fail Windows CRASHDROP_REQUIRE_WINDOWS "sudo apt-get install g++-mingw-w64-x86-64 wine wine64"
-    windows=OFF
-fi
 
 phase "CMake build ($build/cmake, aarch64 crash tests $aarch64)"
 # Optimised as released, without -g by default: the targets whose dumps are read with symbols
@@ -74,13 +79,23 @@ ctest --test-dir "$build/cmake" --output-on-failure -j "$jobs" --timeout 900
 # Every fuzz target (tests/fuzz), each fuzzed for a bounded time after its regressions and seeds
 # are replayed; any finding fails the run (tools/fuzz.sh; longer: tools/fuzz.sh 600).
 if [ "$fuzz" = ON ]; then
-    phase "fuzz: ${CRASHDROP_FUZZ_SECONDS:-20} s per target ($build/fuzz)"
-    CRASHDROP_FUZZ_DIR="$build/fuzz" tools/fuzz.sh "${CRASHDROP_FUZZ_SECONDS:-20}"
+    phase "fuzz: ${CRASHDROP_FUZZ_SECONDS:-10} s per target ($build/fuzz)"
+    CRASHDROP_FUZZ_DIR="$build/fuzz" tools/fuzz.sh "${CRASHDROP_FUZZ_SECONDS:-10}"
 fi
 # The unit, upload and host suites again under ASan+UBSan (a separate build).
 phase "sanitizers: unit, upload and host suites under ASan+UBSan ($build/sanitize)"
 tools/test_sanitizers.sh "$build/sanitize"
 
+# The Windows packages: their background install has ended by now (or was never needed).
+if [ -n "$later_pid" ] && ! wait "$later_pid"; then
+    echo "setup: could not install$later:" >&2
+    tail -n 20 "$build/install-later.log" >&2 || true
+fi
+windows=ON
+if ! crashdrop_have_windows; then
+    skip_or_fail Windows CRASHDROP_REQUIRE_WINDOWS "sudo apt-get install g++-mingw-w64-x86-64 wine wine64"
+    windows=OFF
+fi
 if [ "$windows" = ON ]; then
     phase "Windows x64: mingw-w64 build, tests under wine ($build/mingw)"
     tools/test_windows.sh "$PWD/$build/mingw"
