@@ -276,3 +276,24 @@ TEST_CASE("a report that cannot fit goes through all four steps in order and is 
     CHECK(cd::fit_upload_budget(&small, s, 16u << 20, [](const std::string&) {}).empty());
     CHECK(small.dump.size() == dump.size());
 }
+
+TEST_CASE("the default upload budget of each format is under its server's documented limit", "[trim]") {
+    // Sentry: "the entire request must not exceed 20MB in size, even with compressed content
+    // encoding" (docs.sentry.io). Socorro's Antenna: nginx client_max_body_size 25m. Crashpad-style
+    // collectors document none; the same as the others. A budget is measured uncompressed, which
+    // is never less than what is sent.
+    const std::size_t sentry_limit = 20u * 1000u * 1000u;
+    const std::size_t antenna_limit = 25u * 1024u * 1024u;
+    for (const auto f : {crashdrop::UploadFormat::sentry, crashdrop::UploadFormat::sentry_minidump}) {
+        CHECK(cd::default_upload_budget(f) <= sentry_limit);
+        CHECK(cd::default_upload_budget(f) >= cd::k_upload_budget_min);
+    }
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::socorro) <= antenna_limit);
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::socorro) >= cd::k_upload_budget_min);
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::crashpad) <= sentry_limit);
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::crashpad) >= cd::k_upload_budget_min);
+    // What the docs state (options.md, helper-and-uploads.md): 16 MiB for every format.
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::crashpad) == 16u * 1024u * 1024u);
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::socorro) == 16u * 1024u * 1024u);
+    CHECK(cd::default_upload_budget(crashdrop::UploadFormat::sentry) == 16u * 1024u * 1024u);
+}

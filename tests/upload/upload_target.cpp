@@ -14,6 +14,10 @@
 //            hang_ms=N (Options::hang_timeout_ms; mode hang: beat, stop for 3 x N, beat)
 //            transport_retry_after_ms=N (a custom transport whose first answer is retry_later
 //            with UploadResult::retry_after_ms = N; then sent)
+//            transport=sent|rejected|throw_once (a custom transport in any mode: it answers sent,
+//            or rejected with the message "custom: refused for good", or, throw_once, throws
+//            std::runtime_error when <database>/transport-threw does not exist yet (creating it)
+//            and answers sent otherwise)
 //            before=edit|drop_attachment|drop|drop_requested|throw (Options::before_upload:
 //            records what it sees in <database>/before-upload.txt, then: edit sets the
 //            annotation scene to "scrubbed" and clears the user's email; drop_attachment removes
@@ -210,20 +214,35 @@ int main(int argc, char** argv) {
     if (kv.count("max_upload_bytes")) o.max_upload_bytes = std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10);
     const bool context = kv["context"] == "1";
     if (context) set_context_options(&o, argv[2]);
-    if (mode == "custom_transport_crash" || kv.count("transport_retry_after_ms")) {
+    if (mode == "custom_transport_crash" || kv.count("transport_retry_after_ms") || kv.count("transport")) {
         // Runs in the helper process: records what it was given and answers "sent" (with
-        // transport_retry_after_ms=N: the first attempt answers retry_later asking for N ms).
+        // transport_retry_after_ms=N: the first attempt answers retry_later asking for N ms;
+        // transport=rejected or throw_once: see above).
         const std::string record = std::string(argv[2]) + "/custom-transport.txt";
+        const std::string threw_marker = std::string(argv[2]) + "/transport-threw";
         const long long retry_after = std::atoll(kv["transport_retry_after_ms"].c_str());
+        const std::string verdict = kv.count("transport") ? kv["transport"] : std::string("sent");
         auto attempts = std::make_shared<int>(0);
-        o.transport = [record, retry_after, attempts](const crashdrop::Upload& up) {
-            std::ofstream out(record, std::ios::app);
-            timespec now{};
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            out << "id=" << up.report.id << "\nproduct=" << up.report.product << "\nversion=" << up.report.version
-                << "\nclient_id=" << up.client_id << "\ndump_bytes=" << up.dump.size() << "\npid=" << getpid()
-                << "\nmonotonic_ms=" << (static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000) << "\n";
+        o.transport = [record, threw_marker, retry_after, verdict, attempts](const crashdrop::Upload& up) {
+            {
+                std::ofstream out(record, std::ios::app);
+                timespec now{};
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                out << "id=" << up.report.id << "\nproduct=" << up.report.product << "\nversion=" << up.report.version
+                    << "\nclient_id=" << up.client_id << "\ndump_bytes=" << up.dump.size() << "\npid=" << getpid()
+                    << "\nmonotonic_ms=" << (static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000)
+                    << "\nattachments=" << up.attachments.size() << "\ntrimmed=" << up.report.trimmed << "\n";
+            }
+            if (verdict == "throw_once" && access(threw_marker.c_str(), F_OK) != 0) {
+                std::ofstream(threw_marker) << "1\n";
+                throw std::runtime_error("custom transport failed");
+            }
             crashdrop::UploadResult r;
+            if (verdict == "rejected") {
+                r.status = crashdrop::UploadStatus::rejected;
+                r.message = "custom: refused for good";
+                return r;
+            }
             if (retry_after > 0 && (*attempts)++ == 0) {
                 r.status = crashdrop::UploadStatus::retry_later;
                 r.message = "custom: come back later";

@@ -888,6 +888,98 @@ TEST_CASE("a custom transport runs in the helper and its verdict is recorded", "
     CHECK(db.meta("completed", done[0]).at("server_id") == "custom-" + done[0].substr(0, 8));
 }
 
+/// The values of `key=` lines in upload_target's custom-transport.txt, call by call.
+static std::vector<std::string> transport_record(const database_view& db, const std::string& key) {
+    std::vector<std::string> out;
+    for (const auto& line : split(read_text_file(db.root + "/custom-transport.txt"), '\n')) {
+        if (line.compare(0, key.size() + 1, key + "=") == 0) out.push_back(line.substr(key.size() + 1));
+    }
+    return out;
+}
+
+TEST_CASE("a custom transport's rejected answer keeps the report as rejected with its message - never offered again", "[upload][transport]") {
+    const std::string dir = fresh("custom-rejected");
+    const database_view db{dir + "/db"};
+    run_app("custom_transport_crash", db.root, {"transport=rejected"});
+    REQUIRE(db.wait_helpers_done(1));
+    INFO(db.helper_log());
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.ids("pending").empty());
+    const auto meta = db.meta("completed", done[0]);
+    CHECK(meta.at("state") == "rejected");
+    CHECK(meta.at("last_error") == "custom: refused for good");
+    CHECK(meta.at("attempts") == "1");
+    // A later start() does not offer it again.
+    run_app("start_only", db.root, {"transport=rejected", "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(2));
+    CHECK(transport_record(db, "id") == std::vector<std::string>{done[0]});
+}
+
+TEST_CASE("a custom transport is cut down only by an explicit max_upload_bytes: then it gets the smaller dump and report.trimmed - the stored dump stays whole", "[upload][transport][budget]") {
+    SECTION("no max_upload_bytes: a report over the formats' 16 MiB default reaches the transport whole") {
+        const std::string dir = fresh("custom-nobudget");
+        write_log(dir + "/app.log", 17u << 20);  // <db>/../app.log, the attachment: over 16 MiB alone
+        const database_view db{dir + "/db"};
+        run_app("custom_transport_crash", db.root, {"context=1", "max_attachment_bytes=" + std::to_string(18u << 20)});
+        REQUIRE(db.wait_helpers_done(1));
+        INFO(db.helper_log());
+        const auto done = db.ids("completed");
+        REQUIRE(done.size() == 1);
+        CHECK(transport_record(db, "attachments") == std::vector<std::string>{"1"});
+        CHECK(transport_record(db, "trimmed") == std::vector<std::string>{""});
+        const std::string stored = read_text_file(db.root + "/completed/" + done[0] + ".dmp");
+        CHECK(transport_record(db, "dump_bytes") == std::vector<std::string>{std::to_string(stored.size())});
+        CHECK(db.meta("completed", done[0]).count("trimmed") == 0);
+    }
+    SECTION("max_upload_bytes set: the transport gets the cut-down upload") {
+        const std::string dir = fresh("custom-budget");
+        write_log(dir + "/app.log", 400 * 1024);
+        const database_view db{dir + "/db"};
+        const std::size_t budget = 160 * 1024;
+        run_app("custom_transport_crash", db.root, {"context=1", "busy_threads=8", "max_attachment_bytes=1048576",
+                                                    "max_upload_bytes=" + std::to_string(budget)});
+        REQUIRE(db.wait_helpers_done(1));
+        INFO(db.helper_log());
+        const auto done = db.ids("completed");
+        REQUIRE(done.size() == 1);
+        CHECK(transport_record(db, "attachments") == std::vector<std::string>{"0"});
+        const auto trimmed = transport_record(db, "trimmed");
+        REQUIRE(trimmed.size() == 1);
+        CHECK(trimmed[0].rfind("upload budget " + std::to_string(budget) + " bytes", 0) == 0);
+        CHECK(trimmed[0].find("attachment app.log (") != std::string::npos);
+        const auto meta = db.meta("completed", done[0]);
+        CHECK(meta.at("state") == "uploaded");
+        REQUIRE(meta.count("trimmed") == 1);
+        CHECK(meta.at("trimmed") == trimmed[0]);
+        const std::string stored = read_text_file(db.root + "/completed/" + done[0] + ".dmp");
+        const auto dump_bytes = transport_record(db, "dump_bytes");
+        REQUIRE(dump_bytes.size() == 1);
+        CHECK(std::stoull(dump_bytes[0]) < budget);
+        CHECK(std::stoull(dump_bytes[0]) < stored.size());
+    }
+}
+
+TEST_CASE("an exception escaping a custom transport ends the helper - the report stays pending - the next start() sends it once", "[upload][transport]") {
+    const std::string dir = fresh("custom-throw");
+    const database_view db{dir + "/db"};
+    run_app("custom_transport_crash", db.root, {"transport=throw_once"});
+    // The helper is not told to catch it: std::terminate ends it (libstdc++ says so on stderr,
+    // which is helper.log), and it never logs "helper exits".
+    REQUIRE(eventually(30, [&] { return db.helper_log().find("terminate called") != std::string::npos; }));
+    INFO(db.helper_log());
+    CHECK(db.helper_exits() == 0);
+    CHECK(db.ids("pending").size() == 1);
+    CHECK(db.ids("completed").empty());
+    run_app("start_only", db.root, {"transport=throw_once", "wait_ms=300"});
+    REQUIRE(db.wait_helpers_done(1));
+    const auto done = db.ids("completed");
+    REQUIRE(done.size() == 1);
+    CHECK(db.ids("pending").empty());
+    CHECK(db.meta("completed", done[0]).at("state") == "uploaded");
+    CHECK(transport_record(db, "id") == std::vector<std::string>(2, done[0]));
+}
+
 // ---- Options::before_upload (upload_target's before=...) ----
 
 /// The lines of upload_target's before-upload.txt (what the callback was given, call by call).
