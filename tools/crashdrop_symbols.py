@@ -194,7 +194,9 @@ def build_id_link(out, code_id, debug_file):
 def process(binary, args, dump_syms):
     if not os.path.isfile(binary):
         raise Failure(f"no such file: {binary}")
-    binary = os.path.realpath(binary)  # a library's symlink (libfoo.so) names the file the dump records
+    # A library given as its symlink (libfoo.so): the file itself is read and, split, rewritten. Its
+    # module name is dump_syms's: a library's DT_SONAME (libfoo.so.1), as crashdrop's dumps name it.
+    binary = os.path.realpath(binary)
     sections = elf_sections(binary)
     has_dwarf = ".debug_info" in sections
     os_name, arch, debug_id, name, code_id = module_header(dump_syms, binary)
