@@ -207,6 +207,10 @@ def process(binary, args, dump_syms):
     if already_split and not os.path.isfile(debug_file):
         raise Failure(f"{binary} was stripped (it has a .gnu_debuglink but no DWARF) and its debug file is "
                       f"not at {debug_file}: relink it, or give the symbols folder it was split into")
+    if not has_dwarf and not already_split and os.path.isfile(sym):
+        # e.g. a stripped copy of a build whose symbols were made already: they stay as they are
+        log(args.quiet, f"{binary} has no debug info; the symbols of its build id stay: {sym}")
+        return [binary]
     # dump_syms follows .gnu_debuglink into the folder of the .debug file
     funcs = write_sym(dump_syms, binary, [folder] if already_split else [], sym)
     log(args.quiet, f"{binary} -> {sym} ({os_name} {arch}, {funcs} functions)")
@@ -214,7 +218,10 @@ def process(binary, args, dump_syms):
         print(f"crashdrop_symbols: warning: {binary} has no debug info (DWARF): its .sym names only exported "
               "symbols; build it with -g (e.g. CMAKE_BUILD_TYPE=RelWithDebInfo)", file=sys.stderr)
     kept = None
-    if args.split_debug and not already_split:
+    if args.split_debug and not already_split and not has_dwarf:
+        print(f"crashdrop_symbols: warning: {binary} has no debug info to split off; left as it is",
+              file=sys.stderr)
+    elif args.split_debug and not already_split:
         objcopy = find_tool(args.objcopy, "OBJCOPY", "objcopy")
         strip = find_tool(args.strip, "STRIP", "strip")
         # The debuglink records the file's base name and CRC: make it under its final name, then move.

@@ -157,7 +157,7 @@ def check_split(tools, binary, symbols):
     raw = run(["objcopy", "--dump-section", f".gnu_debuglink={binary}.link", binary, binary + ".copy"], check=False)
     if os.path.exists(binary + ".copy"):
         os.unlink(binary + ".copy")
-    if raw.returncode != 0 or len(open(binary + ".link", "rb").read()) < 8:
+    if raw.returncode != 0 or not os.path.exists(binary + ".link") or os.path.getsize(binary + ".link") < 8:
         fail(f"no .gnu_debuglink section to read in {binary}: {raw.stderr}")
     else:
         data = open(binary + ".link", "rb").read()
@@ -273,6 +273,17 @@ def mode_script(args, tools):
     if not os.path.isfile(sym) or open(sym).read().count("\nFUNC ") != funcs or funcs == 0:
         fail(f"a rerun on the split binary spoilt {sym}")
     check_split(tools, real, symbols)
+
+    # a stripped copy of the same build (no DWARF, no debuglink) leaves its symbols alone
+    copy = os.path.join(work, "copy", "libtiny.so.2.0")
+    os.makedirs(os.path.dirname(copy))
+    run(["strip", "--strip-debug", "-o", copy, real])
+    run(["objcopy", "--remove-section=.gnu_debuglink", copy])
+    debug_file = os.path.join(symbols, "libtiny.so.2", debug_id, "libtiny.so.2.debug")
+    before = (open(sym).read(), open(debug_file, "rb").read()) if os.path.isfile(debug_file) else None
+    run(base + ["--split-debug", copy])
+    if before != (open(sym).read(), open(debug_file, "rb").read()):
+        fail("the script on a stripped copy of the build changed its .sym or .debug file")
 
     # sentry-cli: skipped unless configured; then run with the org, project and files
     fake = os.path.join(work, "sentry-cli")
