@@ -185,13 +185,27 @@ def check_gdb(binary, symbols, function):
 
 # ---- modes ----------------------------------------------------------------------------------
 
-def cmake_project(args, tools, extra, label):
+def fake_sentry_cli(folder):
+    """A sentry-cli that writes the token it saw and its arguments, a line each, to <itself>.args."""
+    fake = os.path.join(folder, "sentry-cli")
+    os.makedirs(folder, exist_ok=True)
+    with open(fake, "w") as f:
+        f.write("#!/bin/sh\nprintf '%s\\n' \"$SENTRY_AUTH_TOKEN\" \"$@\" > \"$0.args\"\n")
+    os.chmod(fake, 0o755)
+    return fake
+
+
+def fake_args(fake):
+    return open(fake + ".args").read().split("\n")[:-1] if os.path.exists(fake + ".args") else []
+
+
+def cmake_project(args, tools, extra, label, env=None):
     work = os.path.join(args.work_dir, label)
     shutil.rmtree(work, ignore_errors=True)
     build = os.path.join(work, "build")
     run(["cmake", "-S", os.path.join(args.source_dir, "tests", "symbols", "project"), "-B", build,
          "-G", args.generator, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"] + extra)
-    run(["cmake", "--build", build])
+    run(["cmake", "--build", build], env=env)
     return work, build
 
 
@@ -199,8 +213,17 @@ def mode_cmake_installed(args, tools):
     prefix = os.path.join(args.work_dir, "installed-prefix")
     shutil.rmtree(prefix, ignore_errors=True)
     run(["cmake", "--install", args.build_dir, "--prefix", prefix])
-    work, build = cmake_project(args, tools, [f"-DCMAKE_PREFIX_PATH={prefix}"], "installed")
+    # the library's step has SENTRY_UPLOAD: with a token in the build's environment it runs sentry-cli
+    fake = fake_sentry_cli(os.path.join(args.work_dir, "installed-sentry"))
+    if os.path.exists(fake + ".args"):
+        os.unlink(fake + ".args")
+    env = dict(os.environ, SENTRY_AUTH_TOKEN="token-2", SENTRY_CLI=fake)
+    work, build = cmake_project(args, tools, [f"-DCMAKE_PREFIX_PATH={prefix}"], "installed", env=env)
     symbols = os.path.join(build, "symbols")
+    want = ["token-2", "debug-files", "upload", "--org", "acme", "--project", "game",
+            os.path.join(build, "libsymlib.so.1.0.0")]
+    if fake_args(fake) != want:
+        fail(f"crashdrop_add_symbols(symlib SENTRY_UPLOAD ...) ran sentry-cli with {fake_args(fake)}, expected {want}")
     crash_and_walk(tools, os.path.join(build, "symapp"), symbols, work, split=False)
     # meson's route to an installed crashdrop: the pkg-config file names the installed script
     pc_dirs = glob.glob(os.path.join(prefix, "*", "pkgconfig")) + glob.glob(os.path.join(prefix, "*", "*", "pkgconfig"))
@@ -286,17 +309,14 @@ def mode_script(args, tools):
         fail("the script on a stripped copy of the build changed its .sym or .debug file")
 
     # sentry-cli: skipped unless configured; then run with the org, project and files
-    fake = os.path.join(work, "sentry-cli")
-    with open(fake, "w") as f:
-        f.write("#!/bin/sh\nprintf '%s\\n' \"$SENTRY_AUTH_TOKEN\" \"$@\" > \"$0.args\"\n")
-    os.chmod(fake, 0o755)
+    fake = fake_sentry_cli(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
     out = run(base + ["--sentry-upload", "--sentry-cli", fake, real], env=env).stdout
     if "sentry upload skipped" not in out or "SENTRY_AUTH_TOKEN" not in out or os.path.exists(fake + ".args"):
         fail(f"without SENTRY_AUTH_TOKEN nothing is uploaded, saying why: {out}")
     env.update(SENTRY_AUTH_TOKEN="token-1", SENTRY_ORG="acme", SENTRY_PROJECT="game")
     run(base + ["--sentry-upload", "--sentry-cli", fake, real], env=env)
-    got = open(fake + ".args").read().split("\n")[:-1] if os.path.exists(fake + ".args") else []
+    got = fake_args(fake)
     debug_file = os.path.join(symbols, "libtiny.so.2", debug_id, "libtiny.so.2.debug")
     want = ["token-1", "debug-files", "upload", "--org", "acme", "--project", "game", real, debug_file]
     if got != want:
