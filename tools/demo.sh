@@ -30,6 +30,7 @@ fi
 echo "== the helper process persisted the dump and sent it; its log: =="
 sed 's/^/    /' "$work/db/helper.log"
 echo "== what the collector received =="
-python3 tools/collector.py show "$work/received" --symbols-dir "$work/symbols"
+# the symbols crashdrop_add_symbols(crashdrop_demo) laid out when the demo was linked
+python3 tools/collector.py show "$work/received" --symbols-dir "$build/symbols"
 echo "== the crash database: $work/db =="
 (cd "$work/db" && ls -l pending completed | sed 's/^/    /')

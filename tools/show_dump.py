@@ -25,12 +25,19 @@ def make_symbols(modules, symbol_dir):
     for path in modules:
         if not path.startswith("/") or not os.path.exists(path):
             continue
-        out = subprocess.run([tool("dump_syms"), path], capture_output=True, text=True)
-        first = out.stdout.split("\n", 1)[0].split()
-        if out.returncode != 0 or len(first) < 5 or first[0] != "MODULE":
+        # A module whose .sym is there already (e.g. laid out by crashdrop_add_symbols, maybe from
+        # a binary stripped since) keeps it: only the missing ones are made.
+        head = subprocess.run([tool("dump_syms"), "-i", path], capture_output=True, text=True)
+        first = head.stdout.split("\n", 1)[0].split()
+        if head.returncode != 0 or len(first) < 5 or first[0] != "MODULE":
             continue
         debug_id, name = first[3], first[4]
         folder = os.path.join(symbol_dir, name, debug_id)
+        if os.path.exists(os.path.join(folder, name + ".sym")):
+            continue
+        out = subprocess.run([tool("dump_syms"), path], capture_output=True, text=True)
+        if out.returncode != 0 or not out.stdout.startswith("MODULE "):
+            continue
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, name + ".sym"), "w") as f:
             f.write(out.stdout)
