@@ -16,7 +16,8 @@ report are kept in --artifacts.
 
 Needs Breakpad's tools (CRASHDROP_MINIDUMP_TOOLS; tools/setup.sh) and Chromium (`chromium`,
 or CRASHDROP_CHROMIUM). Exit status: 0 passed, 1 failed, 77 skipped (one of them missing: a
-failure instead when CI, CRASHDROP_REQUIRE_BROWSER=1 or CRASHDROP_REQUIRE_READERS=1 is set).
+failure instead under CI, or with CRASHDROP_REQUIRE_BROWSER=1 for Chromium and
+CRASHDROP_REQUIRE_READERS=1 for Breakpad's tools).
 Standard library only.
 """
 import argparse
@@ -49,11 +50,9 @@ def fail(message):
     sys.exit(1)
 
 
-def missing(what):
-    required = (bool(os.environ.get("CI")) or os.environ.get("CRASHDROP_REQUIRE_BROWSER") == "1"
-                or os.environ.get("CRASHDROP_REQUIRE_READERS") == "1")
-    if required:
-        fail(f"{what} (required: CI, CRASHDROP_REQUIRE_BROWSER=1 or CRASHDROP_REQUIRE_READERS=1)")
+def missing(what, variable):
+    if os.environ.get("CI") or os.environ.get(variable) == "1":
+        fail(f"{what} (required: CI or {variable}=1)")
     print("#" * 80 + f"\n## viewer test SKIPPED: {what}\n" + "#" * 80, file=sys.stderr)
     sys.exit(SKIP)
 
@@ -64,10 +63,9 @@ def check(condition, message):
 
 
 def find_chromium():
-    for name in (os.environ.get("CRASHDROP_CHROMIUM"), "chromium", "chromium-browser"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+    names = [os.environ["CRASHDROP_CHROMIUM"]] if os.environ.get("CRASHDROP_CHROMIUM") else ["chromium", "chromium-browser"]
+    found = [shutil.which(n) for n in names if shutil.which(n)]
+    return found[0] if found else None
 
 
 def multipart(parts):
@@ -145,10 +143,12 @@ def main():
 
     chromium = find_chromium()
     if chromium is None:
-        missing("Chromium not found (Debian: apt-get install chromium; or set CRASHDROP_CHROMIUM)")
+        missing("Chromium not found (Debian: apt-get install chromium; or set CRASHDROP_CHROMIUM)",
+                "CRASHDROP_REQUIRE_BROWSER")
     tools = os.environ.get("CRASHDROP_MINIDUMP_TOOLS", "")
     if not all(os.access(os.path.join(tools, t), os.X_OK) for t in ("dump_syms", "minidump_stackwalk")):
-        missing("Breakpad's dump_syms/minidump_stackwalk not found (CRASHDROP_MINIDUMP_TOOLS; source tools/setup.sh)")
+        missing("Breakpad's dump_syms/minidump_stackwalk not found (CRASHDROP_MINIDUMP_TOOLS; source tools/setup.sh)",
+                "CRASHDROP_REQUIRE_READERS")
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     os.makedirs(args.workdir)
