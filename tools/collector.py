@@ -1094,7 +1094,7 @@ def report_facts(number, request, fields, a):
     crashed = a.get("crashed_thread")
     top = threads[crashed] if crashed is not None and 0 <= crashed < len(threads) else []
     if a.get("error") and not threads:
-        signature = "(dump not analysed) " + a["error"].split(":")[0]
+        signature = "(no frames) " + a["error"].split(" (")[0].split(":")[0]
         top_frames = []
     else:
         top_frames = [frame_key(f) for f in top[:VIEWER_SIGNATURE_FRAMES]]
