@@ -6,13 +6,15 @@ It stands in for the servers a crash uploader talks to: a Breakpad/Crashpad/Elec
 and envelope endpoints (reply: a JSON event id; /api/<project>/envelope/ is parsed item by item as
 the envelope specification describes and a malformed envelope is refused with 400). Every request it receives is written to a numbered folder, so a
 test can check exactly what was uploaded; failures (status codes, hangs, slow replies) can be
-injected to exercise retries and timeouts.
+injected to exercise retries and timeouts. `serve` also serves a crash viewer (docs/viewer.md): GET /
+lists the crash reports grouped by signature, GET /reports/NNNN shows one with every thread's
+frames (minidump_stackwalk -m with --symbols-dir), GET /reports/NNNN/minidump downloads its dump.
 
     collector.py serve --out DIR [--port N] [--port-file FILE] [--host 127.0.0.1]
                        [--dialect crashpad|socorro|sentry] [--statuses 500,500,200]
                        [--hang] [--trickle] [--chunked] [--reply-delay SECONDS]
                        [--tls-cert CERT.pem --tls-key KEY.pem] [--socorro-discard RULE]
-                       [--retry-after VALUE] [--rate-limits VALUE]
+                       [--retry-after VALUE] [--rate-limits VALUE] [--symbols-dir DIR]
     collector.py show DIR [--symbols-dir D]
     collector.py wait DIR --count N [--timeout S]
 
