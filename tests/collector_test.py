@@ -446,7 +446,16 @@ class CollectorTest(unittest.TestCase):
         self.assertEqual(self.get(c, "/reports/0002")[0], 404)
         self.assertEqual(c.post(*report())[0], 200)
         self.assertIn("2 report(s) in 1 group(s)", self.get(c, "/")[2].decode())
-        self.assertFalse(os.path.exists(os.path.join(c.out, "0004")), "a viewer page was recorded as a request")
+        # Values of the wrong type or out of range are shown as they are, never break a page.
+        event = {"release": ["not", "text"], "tags": [["k", {"v": 1}], "junk"], "user": "me",
+                 "breadcrumbs": {"values": [{"timestamp": 1e300, "message": "far"}, "junk"]}, "extra": [1]}
+        status, _ = c.post(*report(fields=[("sentry", json.dumps(event))]), path="/api/1/minidump/?sentry_key=k")
+        self.assertEqual(status, 200)
+        status, _, body = self.get(c, "/reports/0004")
+        self.assertEqual(status, 200)
+        self.assertIn("1e+300", body.decode())
+        self.assertIn("3 report(s) in 1 group(s)", self.get(c, "/")[2].decode())
+        self.assertFalse(os.path.exists(os.path.join(c.out, "0005")), "a viewer page was recorded as a request")
         self.assertEqual(c.stop(), 0)
         self.assertNotIn("Traceback", c.log())
 

@@ -899,6 +899,8 @@ class Viewer:
                         cached = json.load(f)
                 except (OSError, ValueError):
                     cached = None
+            if not isinstance(cached, dict):
+                cached = None
             if cached is not None and cached.get("stamp") == stamp and not self._symbols_arrived(cached):
                 self._memory[number] = cached
                 return cached
@@ -1074,9 +1076,8 @@ def report_facts(number, request, fields, a):
             if not isinstance(c, dict):
                 continue
             ts = c.get("timestamp")
-            when = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if isinstance(ts, (int, float))
-                    else first(ts))
-            breadcrumbs.append((when, first(c.get("level")), first(c.get("category")), first(c.get("message"))))
+            stamp = utc_text(ts, "%Y-%m-%dT%H:%M:%SZ") if isinstance(ts, (int, float)) else first(ts)
+            breadcrumbs.append((stamp, first(c.get("level")), first(c.get("category")), first(c.get("message"))))
     elif fields.get("breadcrumbs"):
         for line in fields["breadcrumbs"].split("\n"):
             m = re.fullmatch(r"(\S+) (\S+) \[(.*?)\] ?(.*)", line)
@@ -1088,9 +1089,9 @@ def report_facts(number, request, fields, a):
         for key, value in context:
             if key.startswith("breadcrumb."):
                 ms, level, category, message = (value.split("|", 3) + ["", "", ""])[:4]
-                when = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(ms) / 1000)) + f".{int(ms) % 1000:03d}Z"
-                        if re.fullmatch(r"-?[0-9]{1,15}", ms) else ms)
-                breadcrumbs.append((when, level, urllib.parse.unquote(category), urllib.parse.unquote(message)))
+                stamp = (utc_text(int(ms) / 1000, "%Y-%m-%dT%H:%M:%S") + f".{int(ms) % 1000:03d}Z"
+                         if re.fullmatch(r"-?[0-9]{1,15}", ms) else ms)
+                breadcrumbs.append((stamp, level, urllib.parse.unquote(category), urllib.parse.unquote(message)))
 
     threads = a.get("threads") or []
     crashed = a.get("crashed_thread")
@@ -1115,9 +1116,17 @@ def report_facts(number, request, fields, a):
             "unsymbolized": [m.get("debug_file") for m in a.get("unsymbolized") or []]}
 
 
+def utc_text(seconds, form):
+    """seconds since 1970 as UTC text in strftime form; the number itself when it is no time."""
+    try:
+        return time.strftime(form, time.gmtime(seconds))
+    except (OverflowError, OSError, ValueError):
+        return str(seconds)
+
+
 def when(seconds):
     if isinstance(seconds, (int, float)):
-        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
+        return utc_text(seconds, "%Y-%m-%d %H:%M:%S UTC")
     return "" if seconds is None else str(seconds)
 
 
@@ -1141,9 +1150,14 @@ def kind_badge(kind):
 
 def list_page(viewer, page_number):
     started = time.monotonic()
-    reports = []
+    reports, broken = [], []
     for number, _ in reversed(report_folders(viewer.out_dir)):       # newest first
-        facts = viewer.summary(number)
+        try:
+            facts = viewer.summary(number)
+        except Exception:                   # one report the viewer cannot read must not hide the rest
+            log(f"viewer: report {number:04d} cannot be shown:\n{traceback.format_exc()}")
+            broken.append(number)
+            continue
         if facts is not None:
             reports.append(facts)
     groups = {}
@@ -1174,6 +1188,9 @@ def list_page(viewer, page_number):
             f"{esc(newest['version'])}</span></summary>"
             f"<table><tr><th>report</th><th>kind</th><th>received</th><th>product</th><th>user</th></tr>"
             f"{''.join(rows)}</table>{more_text}</details>")
+    if broken:
+        out.append(f"<p class=\"muted\">not shown (see the collector's log): "
+                   f"{esc(', '.join(f'{n:04d}' for n in broken))}</p>")
     if pages > 1:
         links = " ".join(f"<strong>{n}</strong>" if n == page_number else f"<a href=\"/?page={n}\">{n}</a>"
                          for n in range(1, pages + 1))
