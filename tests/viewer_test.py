@@ -199,8 +199,12 @@ def run_tests(args, server, base, browser, tools, out, symbols):
     wait_reports(out, 1)
     with open(os.path.join(out, "0001", "files", "upload_file_minidump"), "rb") as f:
         dump = f.read()
-    # Its symbols, laid out as minidump_stackwalk looks for them - only now, after the report was
-    # analysed on arrival without them.
+    # Analysed without symbols first: the frames are module + offset.
+    status, _, body = server.request("GET", "/reports/0001")
+    check(status == 200 and b"demo + 0x" in body and b"apply_damage" not in body,
+          "before its symbols exist, the demo's frames should be module + offset")
+    # Its symbols, laid out as minidump_stackwalk looks for them - only now, so the viewer must
+    # notice them and analyse the dump again.
     sym = subprocess.run([os.path.join(tools, "dump_syms"), args.demo], capture_output=True, text=True)
     head = sym.stdout.split("\n", 1)[0].split()
     check(sym.returncode == 0 and len(head) == 5 and head[0] == "MODULE", f"dump_syms failed: {sym.stderr[-500:]}")
