@@ -9,6 +9,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -390,6 +391,107 @@ class CollectorTest(unittest.TestCase):
         self.assertRegex(reply, r"^srv-0001-[0-9a-f]{8}$")
         self.assertEqual(int(response.getheader("Content-Length")), len(reply))
         self.check_report(d, 1, 200, reply)
+
+    def get(self, collector, path, method="GET"):
+        conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=30)
+        try:
+            conn.request(method, path)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def test_viewer_pages_escape_every_value_and_other_gets_are_still_recorded(self):
+        # Without Breakpad's tools or a readable dump the pages still work and say why there are
+        # no frames; every value is HTML text; the upload side is untouched. (The browser test,
+        # tests/viewer_test.py, renders real crashes.)
+        c = Collector(self, "--symbols-dir", os.path.join(self.id_dir(), "symbols"))
+        hostile = [("prod", "<b>Game</b>"), ("ver", "1.0\"><script>x()</script>"), ("crash_kind", "hang"),
+                   ("note", "<script>alert(1)</script>"), ("tag.<i>k</i>", "v&amp;"), ("user.id", "<u>me</u>"),
+                   ("breadcrumbs", "2026-11-22T10:11:12.345Z warning [<b>c</b>] <img src=x onerror=y()>\n")]
+        self.assertEqual(c.post(*report(fields=hostile))[0], 200)
+        status, headers, body = self.get(c, "/")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "text/html; charset=utf-8")
+        csp = headers["Content-Security-Policy"]
+        self.assertIn("default-src 'none'", csp)
+        self.assertIn("script-src 'none'", csp)
+        self.assertNotIn("unsafe", csp)
+        page = body.decode()
+        self.assertIn("1 report(s) in 1 group(s)", page)
+        self.assertIn("&lt;b&gt;Game&lt;/b&gt;", page)
+        status, _, body = self.get(c, "/reports/0001")
+        self.assertEqual(status, 200)
+        page = body.decode()
+        for text in ("&lt;b&gt;Game&lt;/b&gt;", "1.0&quot;&gt;&lt;script&gt;x()&lt;/script&gt;", ">hang<",
+                     "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;i&gt;k&lt;/i&gt;", "v&amp;amp;",
+                     "&lt;u&gt;me&lt;/u&gt;", "&lt;b&gt;c&lt;/b&gt;", "&lt;img src=x onerror=y()&gt;"):
+            self.assertIn(text, page)
+        self.assertNotIn("<script", page)
+        self.assertNotIn("<img", page)
+        self.assertNotIn("<u>", page)
+        status, headers, body = self.get(c, "/reports/0001/minidump")
+        self.assertEqual((status, body), (200, DUMP))
+        self.assertEqual(headers["Content-Disposition"], 'attachment; filename="report-0001.dmp"')
+        status, headers, body = self.get(c, "/", method="HEAD")
+        self.assertEqual((status, body), (200, b""))
+        self.assertEqual(self.get(c, "/reports/0002")[0], 404)
+        self.assertEqual(self.get(c, "/favicon.ico")[0], 404)
+        # Any other GET is recorded and refused as before; it is no crash report on the page.
+        status, _, _ = self.get(c, "/submit")
+        self.assertEqual(status, 405)
+        request, _, _ = c.folder(2)
+        self.assertEqual((request["method"], request["status"]), ("GET", 405))
+        self.assertIn("1 report(s) in 1 group(s)", self.get(c, "/")[2].decode())
+        self.assertEqual(self.get(c, "/reports/0002")[0], 404)
+        self.assertEqual(c.post(*report())[0], 200)
+        self.assertIn("2 report(s) in 1 group(s)", self.get(c, "/")[2].decode())
+        # Values of the wrong type or out of range are shown as they are, never break a page.
+        event = {"release": ["not", "text"], "tags": [["k", {"v": 1}], "junk"], "user": "me",
+                 "breadcrumbs": {"values": [{"timestamp": 1e300, "message": "far"}, "junk"]}, "extra": [1]}
+        status, _ = c.post(*report(fields=[("sentry", json.dumps(event))]), path="/api/1/minidump/?sentry_key=k")
+        self.assertEqual(status, 200)
+        status, _, body = self.get(c, "/reports/0004")
+        self.assertEqual(status, 200)
+        self.assertIn("1e+300", body.decode())
+        self.assertIn("3 report(s) in 1 group(s)", self.get(c, "/")[2].decode())
+        self.assertFalse(os.path.exists(os.path.join(c.out, "0005")), "a viewer page was recorded as a request")
+        self.assertEqual(c.stop(), 0)
+        self.assertNotIn("Traceback", c.log())
+
+    def id_dir(self):
+        d = tempfile.mkdtemp(prefix="collector-test-symbols-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_viewer_list_is_paged_by_group_and_newest_first(self):
+        sys.path.insert(0, os.path.dirname(COLLECTOR))
+        try:
+            import collector
+        finally:
+            sys.path.pop(0)
+
+        class Fake:                 # the viewer's reading side, with 130 reports in 65 groups
+            out_dir, symbols_dir = self.id_dir(), None
+
+            def summary(self, number):
+                return {"number": number, "signature": f"SIGSEGV | f{number % 65}", "kind": "crash",
+                        "received_at": 1700000000 + number, "product": "p", "version": "1", "user": {}}
+
+        for n in range(1, 131):
+            os.makedirs(os.path.join(Fake.out_dir, f"{n:04d}"))
+        first = collector.list_page(Fake(), 1)
+        self.assertIn("130 report(s) in 65 group(s)", first)
+        self.assertEqual(first.count('<details class="group"'), collector.VIEWER_GROUPS_PER_PAGE)
+        self.assertIn('<a href="/?page=2">2</a>', first)
+        # Newest first: report 130's group (f0) leads, and within it 130 comes before 65.
+        self.assertLess(first.index("SIGSEGV | f0<"), first.index("SIGSEGV | f64<"))
+        self.assertLess(first.index("/reports/0130"), first.index("/reports/0065"))
+        second = collector.list_page(Fake(), 2)
+        self.assertEqual(second.count('<details class="group"'), 65 - collector.VIEWER_GROUPS_PER_PAGE)
+        self.assertIn("<strong>2</strong>", second)
+        timeless = lambda text: re.sub(r"page built in [0-9]+ ms", "", text)
+        self.assertEqual(timeless(collector.list_page(Fake(), 99)), timeless(second))  # past the end: the last
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 # The demo: builds examples/demo.cpp (a small "game" that starts crashdrop and crashes in its
 # simulation thread), starts a local crash collector (tools/collector.py), runs the game, and
 # prints what the collector received - fields, dump size, and what Breakpad's processor reads
-# from the dump: crash reason and address, threads, the crashing thread's top frames.
+# from the dump: crash reason and address, threads, the crashing thread's top frames. It ends by
+# printing the address of the collector's crash viewer (a web page of the reports, their fields
+# and every thread's named frames). At a terminal the collector keeps serving it until Enter or
+# Ctrl-C; otherwise (CI, a pipe) or with CRASHDROP_DEMO_WAIT=0 the demo ends right away.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup.sh
@@ -10,11 +13,14 @@ build=${CRASHDROP_BUILD_DIR:-build/demo}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHDROP_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" --target crashdrop_demo >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/crashdrop-demo.XXXXXX")
-python3 tools/collector.py serve --out "$work/received" --port-file "$work/port" >"$work/collector.log" 2>&1 &
+mkdir -p "$work/symbols"
+python3 tools/collector.py serve --out "$work/received" --port-file "$work/port" --symbols-dir "$work/symbols" \
+    >"$work/collector.log" 2>&1 &
 collector=$!
 trap 'kill $collector 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
-url="http://127.0.0.1:$(cat "$work/port")/submit"
+viewer="http://127.0.0.1:$(cat "$work/port")/"
+url="${viewer}submit"
 echo "== a local crash collector listens on $url =="
 echo "== running $build/examples/demo (it will crash) =="
 set +e
@@ -34,3 +40,12 @@ echo "== what the collector received =="
 python3 tools/collector.py show "$work/received" --symbols-dir "$build/symbols"
 echo "== the crash database: $work/db =="
 (cd "$work/db" && ls -l pending completed | sed 's/^/    /')
+# The symbols show laid out above (dump_syms of every module of the dump found on this machine,
+# as <module>/<debug id>/<module>.sym) name the viewer's frames too.
+echo "== the crash viewer: $viewer =="
+if [ "${CRASHDROP_DEMO_WAIT:-1}" != 0 ] && [ -z "${CI:-}" ] && [ -t 0 ] && [ -t 1 ]; then
+    read -r -p "   open it in a browser; press Enter (or Ctrl-C) to stop the collector " _ || true
+else
+    echo "   (the collector stops now; to browse the reports later: python3 tools/collector.py serve" \
+         "--out $work/received --symbols-dir $work/symbols)"
+fi

@@ -62,6 +62,9 @@ if ! crashdrop_have_fuzzer; then
     skip_or_fail "fuzz" CRASHDROP_REQUIRE_FUZZ "sudo apt-get install clang-14 libclang-rt-14-dev"
     fuzz=OFF
 fi
+if ! crashdrop_have_browser; then
+    skip_or_fail "crash viewer (headless Chromium)" CRASHDROP_REQUIRE_BROWSER "sudo apt-get install chromium"
+fi
 if ! crashdrop_have_python_dev; then
     skip_or_fail "Python host" CRASHDROP_REQUIRE_HOSTS "sudo apt-get install python3-dev"
 fi
