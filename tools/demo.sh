@@ -4,8 +4,8 @@
 # prints what the collector received - fields, dump size, and what Breakpad's processor reads
 # from the dump: crash reason and address, threads, the crashing thread's top frames. It ends by
 # printing the address of the collector's crash viewer (a web page of the reports, their fields
-# and every thread's named frames). At a terminal the collector keeps serving it until Enter or
-# Ctrl-C; otherwise (CI, a pipe) or with CRASHDROP_DEMO_WAIT=0 the demo ends right away.
+# and every thread's named frames, from the symbols the build laid out), which keeps running
+# after the demo ends (not under CI, nor with CRASHDROP_DEMO_KEEP_VIEWER=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup.sh
@@ -13,8 +13,9 @@ build=${CRASHDROP_BUILD_DIR:-build/demo}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRASHDROP_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" --target crashdrop_demo >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/crashdrop-demo.XXXXXX")
-mkdir -p "$work/symbols"
-python3 tools/collector.py serve --out "$work/received" --port-file "$work/port" --symbols-dir "$work/symbols" \
+# The viewer names frames from the folder the build laid out (crashdrop_add_symbols(crashdrop_demo)).
+symbols=$(cd "$build" && pwd)/symbols
+python3 tools/collector.py serve --out "$work/received" --port-file "$work/port" --symbols-dir "$symbols" \
     >"$work/collector.log" 2>&1 &
 collector=$!
 trap 'kill $collector 2>/dev/null || true' EXIT
@@ -40,12 +41,12 @@ echo "== what the collector received =="
 python3 tools/collector.py show "$work/received" --symbols-dir "$build/symbols"
 echo "== the crash database: $work/db =="
 (cd "$work/db" && ls -l pending completed | sed 's/^/    /')
-# The symbols show laid out above (dump_syms of every module of the dump found on this machine,
-# as <module>/<debug id>/<module>.sym) name the viewer's frames too.
 echo "== the crash viewer: $viewer =="
-if [ "${CRASHDROP_DEMO_WAIT:-1}" != 0 ] && [ -z "${CI:-}" ] && [ -t 0 ] && [ -t 1 ]; then
-    read -r -p "   open it in a browser; press Enter (or Ctrl-C) to stop the collector " _ || true
+if [ -z "${CI:-}" ] && [ "${CRASHDROP_DEMO_KEEP_VIEWER:-1}" != 0 ]; then
+    # It keeps serving after the demo ends (nothing is read from the terminal, so a command
+    # pasted after this one runs as it should); open the address in a browser.
+    trap - EXIT
+    echo "   open it in a browser; it keeps running (pid $collector): stop it with  kill $collector"
 else
-    echo "   (the collector stops now; to browse the reports later: python3 tools/collector.py serve" \
-         "--out $work/received --symbols-dir $work/symbols)"
+    echo "   (stopped now; to browse the reports later: python3 tools/collector.py serve --out $work/received --symbols-dir $symbols)"
 fi
