@@ -3,7 +3,7 @@
 # Sourced by tools/test.sh and tools/demo.sh; may also be run on its own.
 #   - Debian packages (apt-get, when root): compilers, cmake, ninja, meson, Catch2, lldb-14, node/npm;
 #     clang-14 with libclang-rt-14-dev for the fuzz targets (tools/fuzz.sh)
-#   - chromium, for the crash viewer's browser test (tests/viewer_test.py), when root
+#   - (chromium, for the crash viewer's browser test, is installed by tools/test.sh while it builds)
 #   - Breakpad's prebuilt processor from the npm package "minidump" (minidump_stackwalk,
 #     minidump_dump, dump_syms), unpacked into a cache folder, never into the repository.
 # Exports CRASHDROP_MINIDUMP_TOOLS (folder of those three binaries).
@@ -109,19 +109,9 @@ crashdrop_have_browser() {
     command -v "${CRASHDROP_CHROMIUM:-chromium}" >/dev/null
 }
 
-crashdrop_install_browser() {
-    crashdrop_have_browser && return 0
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing chromium (the crash viewer's browser test)" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; } ||
-            echo "setup: could not install chromium" >&2
-    fi
-}
 
 crashdrop_install_packages || return 1 2>/dev/null || exit 1
 crashdrop_install_fuzzer
-crashdrop_install_browser
 crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
 crashdrop_fetch_node_api_headers
 export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}

@@ -26,6 +26,7 @@ crashdrop_have_aarch64 || missing="$missing g++-aarch64-linux-gnu qemu-user"
 # Not needed before their own phase: installed while the CMake build runs (below).
 later=""
 crashdrop_have_windows || later="$later g++-mingw-w64-x86-64 wine wine64"
+crashdrop_have_browser || later="$later chromium"
 # The real-host tests' extension module is built against Debian's Python and its headers.
 crashdrop_have_python_dev() { /usr/bin/python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null; }
 crashdrop_have_python_dev || missing="$missing python3-dev"
@@ -38,7 +39,7 @@ fi
 mkdir -p "$build"
 later_pid=""
 if [ -n "$later" ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing$later (Windows tests) while the CMake build runs; its output: $build/install-later.log" >&2
+    echo "setup: installing$later (Windows tests, crash viewer) while the CMake build runs; its output: $build/install-later.log" >&2
     ( export DEBIAN_FRONTEND=noninteractive
       apt-get update -q && nice -n 10 apt-get install -y -q --no-install-recommends $later ) >"$build/install-later.log" 2>&1 &
     later_pid=$!
@@ -62,9 +63,6 @@ if ! crashdrop_have_fuzzer; then
     skip_or_fail "fuzz" CRASHDROP_REQUIRE_FUZZ "sudo apt-get install clang-14 libclang-rt-14-dev"
     fuzz=OFF
 fi
-if ! crashdrop_have_browser; then
-    skip_or_fail "crash viewer (headless Chromium)" CRASHDROP_REQUIRE_BROWSER "sudo apt-get install chromium"
-fi
 if ! crashdrop_have_python_dev; then
     skip_or_fail "Python host" CRASHDROP_REQUIRE_HOSTS "sudo apt-get install python3-dev"
 fi
@@ -76,6 +74,14 @@ phase "CMake build ($build/cmake, aarch64 crash tests $aarch64)"
 cmake -S . -B "$build/cmake" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -DCRASHDROP_TEST_AARCH64=$aarch64 >/dev/null
 cmake --build "$build/cmake" -j "$jobs"
+# The packages installed in the background: ended by now (the build takes longer), or never needed.
+if [ -n "$later_pid" ] && ! wait "$later_pid"; then
+    echo "setup: could not install$later:" >&2
+    tail -n 20 "$build/install-later.log" >&2 || true
+fi
+if ! crashdrop_have_browser; then
+    skip_or_fail "crash viewer (headless Chromium)" CRASHDROP_REQUIRE_BROWSER "sudo apt-get install chromium"
+fi
 phase "ctest"
 ctest --test-dir "$build/cmake" --output-on-failure -j "$jobs" --timeout 900
 
@@ -89,11 +95,6 @@ fi
 phase "sanitizers: unit, upload and host suites under ASan+UBSan ($build/sanitize)"
 tools/test_sanitizers.sh "$build/sanitize"
 
-# The Windows packages: their background install has ended by now (or was never needed).
-if [ -n "$later_pid" ] && ! wait "$later_pid"; then
-    echo "setup: could not install$later:" >&2
-    tail -n 20 "$build/install-later.log" >&2 || true
-fi
 windows=ON
 if ! crashdrop_have_windows; then
     skip_or_fail Windows CRASHDROP_REQUIRE_WINDOWS "sudo apt-get install g++-mingw-w64-x86-64 wine wine64"
