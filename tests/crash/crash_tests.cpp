@@ -456,6 +456,14 @@ TEST_CASE("a library without a build id and a .text under a page keeps Breakpad'
     CHECK(dump_syms_id == breakpad_rule);
     CHECK(breakpad_id_from_sentry(s.debug_id) == sentry_rule);
     CHECK_FALSE(s.has_code_id);
+    // What still matches in Sentry: the Breakpad symbol file dump_syms made of the library
+    // (uploadable with sentry-cli debug-files upload), whose ids Sentry reads as the dump's.
+    const std::string name = std::string(CRASH_TEST_PLUGIN_NOBUILDID).substr(std::string(CRASH_TEST_PLUGIN_NOBUILDID).rfind('/') + 1);
+    const sentry_file_ids sym = sentry_check(symbol_dir() + "/" + name + "/" + dump_syms_id + "/" + name + ".sym");
+    INFO("sentry-cli on the .sym: " << sym.run.describe());
+    REQUIRE(sym.ok);
+    CHECK(breakpad_id_from_sentry(sym.debug_id) == m->debug_identifier);
+    CHECK(sym.code_id == m->code_identifier);
 }
 #endif
 
