@@ -6,7 +6,10 @@
 #   - (chromium, for the crash viewer's browser test, is installed by tools/test.sh while it builds)
 #   - Breakpad's prebuilt processor from the npm package "minidump" (minidump_stackwalk,
 #     minidump_dump, dump_syms), unpacked into a cache folder, never into the repository.
-# Exports CRASHDROP_MINIDUMP_TOOLS (folder of those three binaries).
+#   - Sentry's own CLI from the npm package "@sentry/cli-linux-x64" (sentry-cli, one static
+#     binary), the same way: the test that our module ids are the ids Sentry computes for the
+#     files runs `sentry-cli debug-files check` (tests/crash/crash_tests.cpp).
+# Exports CRASHDROP_MINIDUMP_TOOLS (folder of those three binaries) and CRASHDROP_SENTRY_CLI.
 set -euo pipefail
 
 # "command-or-file:debian-package": a package is installed only when what it provides is missing.
@@ -53,6 +56,31 @@ crashdrop_fetch_readers() {
         return 1
     fi
     export CRASHDROP_MINIDUMP_TOOLS="$bin"
+}
+
+# sentry-cli, pinned like the minidump package; fetched with npm pack (the package's own install
+# script, which would download the binary again, is never run). A failure stops the setup as a
+# missing reader does: tools/test.sh (and so CI) never runs without it.
+crashdrop_sentry_cli_version=3.8.0
+crashdrop_fetch_sentry_cli() {
+    local v=$crashdrop_sentry_cli_version
+    local dir="$crashdrop_cache/sentry-cli-$v"
+    local bin="$dir/package/bin/sentry-cli"
+    if [ ! -x "$bin" ]; then
+        echo "setup: fetching npm @sentry/cli-linux-x64@$v into $dir" >&2
+        rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+        (cd "$dir.tmp" && npm pack --silent "@sentry/cli-linux-x64@$v" >/dev/null && tar xzf "sentry-cli-linux-x64-$v.tgz") ||
+            { echo "setup: could not fetch @sentry/cli-linux-x64@$v" >&2; rm -rf "$dir.tmp"; return 1; }
+        chmod +x "$dir.tmp/package/bin/sentry-cli" 2>/dev/null || true
+        rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    fi
+    local version
+    version=$(SENTRY_DISABLE_UPDATE_CHECK=1 "$bin" --version 2>&1 || true)
+    if [[ $version != "sentry-cli $v" ]]; then
+        echo "setup: $bin does not run on this machine (said: $version)" >&2
+        return 1
+    fi
+    export CRASHDROP_SENTRY_CLI="$bin"
 }
 
 # Node-API's headers for the addon of the real-host tests (tests/host/real_hosts.py): Node's own
@@ -113,6 +141,7 @@ crashdrop_have_browser() {
 crashdrop_install_packages || return 1 2>/dev/null || exit 1
 crashdrop_install_fuzzer
 crashdrop_fetch_readers || return 1 2>/dev/null || exit 1
+crashdrop_fetch_sentry_cli || return 1 2>/dev/null || exit 1
 crashdrop_fetch_node_api_headers
 export CRASHDROP_LLDB=${CRASHDROP_LLDB:-lldb-14}
-echo "setup: readers in $CRASHDROP_MINIDUMP_TOOLS, lldb is $CRASHDROP_LLDB" >&2
+echo "setup: readers in $CRASHDROP_MINIDUMP_TOOLS, lldb is $CRASHDROP_LLDB, sentry-cli is $CRASHDROP_SENTRY_CLI" >&2

@@ -2,8 +2,8 @@
 # Runs every test: installs what is missing (tools/setup.sh), then builds and tests with CMake
 # (ctest), fuzzes every parser for a bounded time (tools/fuzz.sh), runs the unit, upload and host
 # suites under ASan+UBSan (tools/test_sanitizers.sh), the Windows x64 build under wine
-# (tools/test_windows.sh), and again with meson (meson test). The readers (Breakpad's processor, lldb-14) are
-# required: a missing one fails the run instead of being skipped. The ctest run includes the
+# (tools/test_windows.sh), and again with meson (meson test). The readers (Breakpad's processor, lldb-14,
+# sentry-cli) are required: a missing one fails the run instead of being skipped. The ctest run includes the
 # crash tests for aarch64 under qemu-user (see below); meson does not repeat them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

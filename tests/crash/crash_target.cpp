@@ -459,7 +459,15 @@ NOINLINE void run_simultaneous() {
     for (int i = 0; i < 4; ++i) pthread_join(t[i], nullptr);
 }
 
-NOINLINE void run_dlopen(const char* plugin) {
+/// Mode dlopen: loads `plugin` and crashes inside it. Any further libraries (`also`, argc of
+/// them) are loaded first and stay loaded, so the dump lists them as modules too.
+NOINLINE void run_dlopen(const char* plugin, char** also = nullptr, int also_count = 0) {
+    for (int i = 0; i < also_count; ++i) {
+        if (dlopen(also[i], RTLD_NOW | RTLD_LOCAL) == nullptr) {
+            fprintf(stderr, "dlopen: %s\n", dlerror());
+            exit(3);
+        }
+    }
     void* h = dlopen(plugin, RTLD_NOW | RTLD_LOCAL);
     if (h == nullptr) {
         fprintf(stderr, "dlopen: %s\n", dlerror());
@@ -1126,7 +1134,7 @@ int main(int argc, char** argv) {
     else if (mode == "bus") run_bus();
     else if (mode == "trap") run_trap();
     else if (mode == "simultaneous") run_simultaneous();
-    else if (mode == "dlopen" && argc > 3) run_dlopen(argv[3]);
+    else if (mode == "dlopen" && argc > 3) run_dlopen(argv[3], argv + 4, argc - 4);
     else if (mode == "requested") run_requested();
     else if (mode == "blocked_thread") run_blocked_thread();
     else if (mode == "many_threads") run_many_threads();

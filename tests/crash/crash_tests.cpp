@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <set>
 
 #include "../support/minidump_file.hpp"
@@ -319,6 +320,153 @@ TEST_CASE("a crash inside a dlopen()ed library names the library's frames", "[cr
 TEST_CASE("a module without a build id gets Breakpad's .text-hash id", "[crash]") {
     crash_case("dlopen", CRASH_TARGET, {CRASH_TEST_PLUGIN_NOBUILDID});
 }
+#ifdef CRASH_TEST_BIGTEXT_NOBUILDID
+namespace {
+
+/// Sentry's CLI, or why a test cannot use it: fails when readers are required (tools/test.sh,
+/// CI), warns otherwise.
+bool sentry_cli_available() {
+    if (tools().has_sentry_cli) return true;
+    if (tools().required) FAIL("sentry-cli is missing (CRASHDROP_SENTRY_CLI, set by tools/setup.sh) and CRASHDROP_REQUIRE_READERS=1");
+    WARN("sentry-cli missing (CRASHDROP_SENTRY_CLI): ids not compared with Sentry's");
+    return false;
+}
+
+/// The file offset and size of an ELF64 file's .text (size 0 when there is none); read here,
+/// independently of the library, from the section headers.
+struct text_section {
+    std::uint64_t offset = 0, size = 0;
+};
+text_section find_text(const std::string& bytes) {
+    text_section t;
+    if (bytes.size() < 64 || bytes.compare(0, 4, "\x7f" "ELF") != 0 || bytes[4] != 2) return t;
+    auto u16 = [&](std::size_t at) { std::uint16_t v = 0; std::memcpy(&v, bytes.data() + at, 2); return v; };
+    auto u32 = [&](std::size_t at) { std::uint32_t v = 0; std::memcpy(&v, bytes.data() + at, 4); return v; };
+    auto u64 = [&](std::size_t at) { std::uint64_t v = 0; std::memcpy(&v, bytes.data() + at, 8); return v; };
+    const std::uint64_t shoff = u64(0x28);
+    const std::uint16_t shentsize = u16(0x3a), shnum = u16(0x3c), shstrndx = u16(0x3e);
+    if (shentsize != 64 || shstrndx >= shnum || shoff + std::uint64_t{shnum} * 64 > bytes.size()) return t;
+    const std::uint64_t names = u64(shoff + shstrndx * 64u + 0x18);
+    for (std::uint16_t i = 0; i < shnum; ++i) {
+        const std::size_t sh = static_cast<std::size_t>(shoff + i * 64u);
+        const std::uint64_t name = names + u32(sh);
+        if (name + 6 > bytes.size() || bytes.compare(static_cast<std::size_t>(name), 6, std::string(".text\0", 6)) != 0) continue;
+        t.offset = u64(sh + 0x18);
+        t.size = u64(sh + 0x20);
+    }
+    return t;
+}
+
+/// `count` bytes of the file from `offset` XOR-folded into 16 bytes, as a Breakpad debug id
+/// (the GUID's three first fields little-endian, age 0).
+std::string folded_id(const std::string& bytes, std::uint64_t offset, std::uint64_t count) {
+    unsigned char fold[16] = {};
+    for (std::uint64_t k = 0; k < count && offset + k < bytes.size(); ++k) {
+        fold[k % 16] ^= static_cast<unsigned char>(bytes[static_cast<std::size_t>(offset + k)]);
+    }
+    char out[40];
+    std::snprintf(out, sizeof(out), "%02X%02X%02X%02X%02X%02X%02X%02X", fold[3], fold[2], fold[1], fold[0], fold[5], fold[4],
+                  fold[7], fold[6]);
+    std::string id = out;
+    for (int k = 8; k < 16; ++k) {
+        std::snprintf(out, sizeof(out), "%02X", fold[k]);
+        id += out;
+    }
+    return id + "0";
+}
+
+const dd_module* module_named(const dump_result& dd, const std::string& path) {
+    const std::string base = path.substr(path.rfind('/') + 1);
+    for (const auto& m : dd.modules) {
+        if (m.code_file.size() >= base.size() && m.code_file.compare(m.code_file.size() - base.size(), base.size(), base) == 0) {
+            return &m;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("the dump's ids for an executable, a library and a library without a build id are the ids sentry-cli reports for the files",
+          "[crash][sentry]") {
+    // One crash inside the build-id plugin, with the big-.text plugin (no build id) loaded too.
+    crash_run c = run_target(CRASH_TARGET, "dlopen", {CRASH_TEST_PLUGIN, CRASH_TEST_BIGTEXT_NOBUILDID});
+    INFO(c.run.describe());
+    REQUIRE(c.dumps.size() == 1);
+    if (!readers_available() || !sentry_cli_available()) return;
+    dump_result dd = minidump_dump(c.dumps[0]);  // exits 1 for streams it misses (memory info); modules read
+    INFO("minidump_dump:\n" << dd.run.out.substr(0, 20000));
+    REQUIRE(dd.modules.size() > 3);
+    const std::string big_text = read_text_file(CRASH_TEST_BIGTEXT_NOBUILDID);
+    const text_section big = find_text(big_text);
+    INFO(".text of the library without a build id: " << big.size << " bytes");
+    REQUIRE(big.size > 4096);  // where Breakpad and Sentry agree; see the next test for less
+
+    for (const std::string& file : {std::string(CRASH_TARGET), std::string(CRASH_TEST_PLUGIN), std::string(CRASH_TEST_BIGTEXT_NOBUILDID)}) {
+        INFO("file " << file);
+        const dd_module* m = module_named(dd, file);
+        REQUIRE(m != nullptr);
+        const sentry_file_ids s = sentry_check(file);
+        INFO("sentry-cli: " << s.run.describe());
+        REQUIRE(s.ok);
+        CHECK(s.arch == (k_arch == "arm64" ? "arm64" : "x86_64"));
+        INFO("dump: debug id " << m->debug_identifier << ", code id " << m->code_identifier << "; sentry-cli: debug id "
+                               << s.debug_id << ", code id " << (s.has_code_id ? s.code_id : "(none)"));
+        CHECK(m->debug_identifier.size() == 33);
+        CHECK(m->debug_identifier == breakpad_id_from_sentry(s.debug_id));
+        if (file == CRASH_TEST_BIGTEXT_NOBUILDID) {
+            // No build id: Sentry reports no code id; the dump's CodeView record carries the
+            // 16-byte .text hash, which readers show as the code id (dump_syms' INFO CODE_ID).
+            CHECK_FALSE(s.has_code_id);
+            CHECK(m->code_identifier.size() == 32);
+        } else {
+            // The whole GNU build id (20 bytes from ld's default sha1), lowercase hex in both.
+            CHECK(s.has_code_id);
+            CHECK(s.code_id.size() == 40);
+            CHECK(m->code_identifier == s.code_id);
+        }
+    }
+}
+
+TEST_CASE("a library without a build id and a .text under a page keeps Breakpad's id, which sentry-cli computes differently",
+          "[crash][sentry]") {
+    crash_run c = run_target(CRASH_TARGET, "dlopen", {CRASH_TEST_PLUGIN_NOBUILDID});
+    INFO(c.run.describe());
+    REQUIRE(c.dumps.size() == 1);
+    if (!readers_available() || !sentry_cli_available()) return;
+    const std::string bytes = read_text_file(CRASH_TEST_PLUGIN_NOBUILDID);
+    const text_section t = find_text(bytes);
+    INFO(".text: " << t.size << " bytes at file offset " << t.offset);
+    REQUIRE((t.size > 0 && t.size < 4096 && t.size % 16 != 0));  // the case where the tools differ
+    // Breakpad hashes whole 16-byte blocks (the last one runs past .text's end); Sentry stops at
+    // the end of .text.
+    const std::string breakpad_rule = folded_id(bytes, t.offset, (t.size + 15) / 16 * 16);
+    const std::string sentry_rule = folded_id(bytes, t.offset, t.size);
+    REQUIRE(breakpad_rule != sentry_rule);  // the bytes past .text are not all zero
+
+    dump_result dd = minidump_dump(c.dumps[0]);
+    const dd_module* m = module_named(dd, CRASH_TEST_PLUGIN_NOBUILDID);
+    REQUIRE(m != nullptr);
+    const sentry_file_ids s = sentry_check(CRASH_TEST_PLUGIN_NOBUILDID);
+    INFO("sentry-cli: " << s.run.describe());
+    REQUIRE(s.ok);
+    const std::string dump_syms_id = ensure_symbols(symbol_dir(), CRASH_TEST_PLUGIN_NOBUILDID);
+    INFO("dump " << m->debug_identifier << ", dump_syms " << dump_syms_id << ", sentry-cli " << s.debug_id);
+    CHECK(m->debug_identifier == breakpad_rule);
+    CHECK(dump_syms_id == breakpad_rule);
+    CHECK(breakpad_id_from_sentry(s.debug_id) == sentry_rule);
+    CHECK_FALSE(s.has_code_id);
+    // What still matches in Sentry: the Breakpad symbol file dump_syms made of the library
+    // (uploadable with sentry-cli debug-files upload), whose ids Sentry reads as the dump's.
+    const std::string name = std::string(CRASH_TEST_PLUGIN_NOBUILDID).substr(std::string(CRASH_TEST_PLUGIN_NOBUILDID).rfind('/') + 1);
+    const sentry_file_ids sym = sentry_check(symbol_dir() + "/" + name + "/" + dump_syms_id + "/" + name + ".sym");
+    INFO("sentry-cli on the .sym: " << sym.run.describe());
+    REQUIRE(sym.ok);
+    CHECK(breakpad_id_from_sentry(sym.debug_id) == m->debug_identifier);
+    CHECK(sym.code_id == m->code_identifier);
+}
+#endif
+
 TEST_CASE("a thread from before start() that calls prepare_thread() has its overflow captured", "[crash]") {
     crash_case("overflow_prepared");
 }

@@ -19,6 +19,13 @@ target_compile_options(crashdrop_test_plugin_nobuildid PRIVATE ${CRASH_TARGET_FL
 target_link_options(crashdrop_test_plugin_nobuildid PRIVATE -Wl,--build-id=none)
 set_target_properties(crashdrop_test_plugin_nobuildid PROPERTIES PREFIX "lib" OUTPUT_NAME crashdrop_test_plugin_nobuildid)
 
+# A library without a build-id note whose .text is larger than a page (the plugin above has a
+# .text of a few hundred bytes): its id is where Breakpad's rule and Sentry's CLI agree.
+add_library(crashdrop_test_bigtext_nobuildid MODULE ${_crash_dir}/bigtext_plugin.cpp)
+target_compile_options(crashdrop_test_bigtext_nobuildid PRIVATE ${CRASH_TARGET_FLAGS})
+target_link_options(crashdrop_test_bigtext_nobuildid PRIVATE -Wl,--build-id=none)
+set_target_properties(crashdrop_test_bigtext_nobuildid PROPERTIES PREFIX "lib" OUTPUT_NAME crashdrop_test_bigtext_nobuildid)
+
 add_library(crashdrop_test_thrower OBJECT ${_crash_dir}/thrower.cpp)
 target_compile_options(crashdrop_test_thrower PRIVATE ${CRASH_TARGET_FLAGS})
 

@@ -1,18 +1,21 @@
 // tests/support/readers.hpp - runs the readers crashdrop did not write and parses what they
 // print: Breakpad's minidump_stackwalk -m, minidump_dump and dump_syms (the npm "minidump"
-// package's prebuilt binaries, found through CRASHDROP_MINIDUMP_TOOLS) and lldb-14.
+// package's prebuilt binaries, found through CRASHDROP_MINIDUMP_TOOLS), lldb-14, and Sentry's
+// sentry-cli (npm "@sentry/cli-linux-x64", found through CRASHDROP_SENTRY_CLI).
 // When a reader is missing the test fails if CRASHDROP_REQUIRE_READERS=1 (the README's test
 // command and CI set it); otherwise it warns and checks only what it can.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "json.hpp"
 #include "process.hpp"
 
 namespace testsupport {
@@ -23,9 +26,10 @@ inline bool file_exists(const std::string& p) {
 }
 
 struct reader_tools {
-    std::string stackwalk, minidump_dump, dump_syms, lldb;
+    std::string stackwalk, minidump_dump, dump_syms, lldb, sentry_cli;
     bool breakpad = false;
     bool has_lldb = false;
+    bool has_sentry_cli = false;
     bool required = false;
 };
 
@@ -39,6 +43,8 @@ inline const reader_tools& tools() {
         r.breakpad = !dir.empty() && file_exists(r.stackwalk) && file_exists(r.minidump_dump) && file_exists(r.dump_syms);
         r.lldb = env_or("CRASHDROP_LLDB", "lldb-14");
         r.has_lldb = run_process({r.lldb, "--version"}, 30).exit_code() == 0;
+        r.sentry_cli = env_or("CRASHDROP_SENTRY_CLI", "");
+        r.has_sentry_cli = !r.sentry_cli.empty() && file_exists(r.sentry_cli);
         r.required = env_or("CRASHDROP_REQUIRE_READERS", "0") == "1";
         return r;
     }();
@@ -145,8 +151,14 @@ inline stackwalk_result stackwalk(const std::string& dump, const std::string& sy
 
 // ---- minidump_dump --------------------------------------------------------------------------
 
+/// One module as minidump_dump prints it: the fields it derives from the MINIDUMP_MODULE and
+/// its CodeView record ("(code_identifier)", "(debug_identifier)").
+struct dd_module {
+    std::string code_file, code_identifier, debug_file, debug_identifier;
+};
 struct dump_result {
     run_result run;
+    std::vector<dd_module> modules;
     int thread_count = -1;
     std::map<std::string, std::string> annotations;  // Crashpad simple annotations
     std::map<std::uint32_t, std::string> thread_names;
@@ -157,6 +169,21 @@ inline dump_result minidump_dump(const std::string& dump) {
     d.run = run_process({tools().minidump_dump, dump}, 120);
     std::uint32_t last_tid = 0;
     for (const auto& line : split(d.run.out, '\n')) {
+        if (line.rfind("module[", 0) == 0) d.modules.emplace_back();
+        if (line.rfind("  (", 0) == 0 && !d.modules.empty()) {
+            const auto close = line.find(')');
+            const auto eq = line.find(" = ");
+            if (close != std::string::npos && eq != std::string::npos && close < eq) {
+                const std::string key = line.substr(3, close - 3);
+                std::string value = line.substr(eq + 3);
+                if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+                dd_module& m = d.modules.back();
+                if (key == "code_file") m.code_file = value;
+                else if (key == "code_identifier") m.code_identifier = value;
+                else if (key == "debug_file") m.debug_file = value;
+                else if (key == "debug_identifier") m.debug_identifier = value;
+            }
+        }
         if (line.rfind("  thread_count = ", 0) == 0) d.thread_count = std::atoi(line.c_str() + 17);
         const std::string ann = "  simple_annotations[\"";
         if (line.rfind(ann, 0) == 0) {
@@ -168,6 +195,57 @@ inline dump_result minidump_dump(const std::string& dump) {
         if (line.rfind(tn, 0) == 0 && line.size() > tn.size()) d.thread_names[last_tid] = line.substr(tn.size(), line.size() - tn.size() - 1);
     }
     return d;
+}
+
+// ---- sentry-cli debug-files check --json ----------------------------------------------------
+
+/// What Sentry's CLI reports for one file: its single variant's debug id (Sentry's form, e.g.
+/// "d39d7d4e-9216-884f-e2fb-3fb748f040af", an age other than 0 appended as "-<hex>") and code
+/// id (lowercase hex of the whole build id; none for a file without one).
+struct sentry_file_ids {
+    run_result run;
+    bool ok = false;  // the output parsed, with exactly one variant
+    std::string debug_id, code_id, arch;
+    bool has_code_id = false;
+};
+
+inline sentry_file_ids sentry_check(const std::string& file) {
+    sentry_file_ids s;
+    // No update check (a network request) and no log noise mixed into the JSON.
+    s.run = run_process({tools().sentry_cli, "--log-level=error", "debug-files", "check", "--json", file}, 120,
+                        {"SENTRY_DISABLE_UPDATE_CHECK=1", "SENTRY_LOAD_DOTENV=0"});
+    bool parsed = false;
+    const json j = json::parse(s.run.out, &parsed);
+    if (!parsed || s.run.exit_code() != 0 || j["variants"].array.size() != 1) return s;
+    const json& v = j["variants"][0];
+    s.debug_id = v["debug_id"].str();
+    s.has_code_id = v["code_id"].kind == json::string_v;
+    s.code_id = v["code_id"].str();
+    s.arch = v["arch"].str();
+    s.ok = !s.debug_id.empty();
+    return s;
+}
+
+/// Sentry's debug id in Breakpad's form (what minidump_stackwalk and minidump_dump print): the
+/// UUID's 32 hex digits without dashes, uppercase, then the age in hex (Sentry writes an age
+/// of 0 as nothing, Breakpad as "0"). The byte order is already the same in both: each prints
+/// the GUID's first three fields as numbers. "" when `id` is not of that form.
+inline std::string breakpad_id_from_sentry(const std::string& id) {
+    std::string hex, age = "0";
+    const auto parts = split(id, '-');
+    if (parts.size() != 5 && parts.size() != 6) return "";
+    const std::size_t widths[5] = {8, 4, 4, 4, 12};
+    for (std::size_t i = 0; i < 5; ++i) {
+        if (parts[i].size() != widths[i]) return "";
+        hex += parts[i];
+    }
+    if (parts.size() == 6) age = parts[5];
+    std::string out = hex + age;
+    for (char& ch : out) {
+        if (!std::isxdigit(static_cast<unsigned char>(ch))) return "";
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return out;
 }
 
 // ---- lldb -----------------------------------------------------------------------------------
