@@ -18087,6 +18087,7 @@ struct windows_state {
 
     HMODULE dbghelp;
     minidump_write_dump_fn write_dump;
+    int memory_capture;  // Options::memory_capture (MemoryCapture's value), for dumps written without the helper
 
     // What the crash path hands to the writer.
     EXCEPTION_POINTERS* exception;
@@ -18299,6 +18300,48 @@ void __cdecl win_on_sigabrt(int sig) {
     if (previous != SIG_DFL && previous != SIG_IGN && previous != SIG_ERR && previous != nullptr) previous(sig);
 }
 
+/// Options::memory_capture for a dump this process wrote itself (HelperMode::none, or
+/// write_dump() without a helper): MiniDumpWriteDump's dump type holds no memory around registers
+/// (stacks_only needs nothing more; full stays without it: only the helper adds it), and for
+/// scrubbed_stacks the file is mapped and detail::dump_scrub_stack_words runs on it in place,
+/// each thread's whole stack reservation (VirtualQuery) counting as its stack. No allocation
+/// (the heap may be locked). false when the dump should not be kept: it could not be scrubbed.
+inline bool win_apply_own_memory_level(windows_state* g, HANDLE file) {
+    if (g->memory_capture != static_cast<int>(MemoryCapture::scrubbed_stacks)) return true;
+    LARGE_INTEGER size;
+    if (!GetFileSizeEx(file, &size) || size.QuadPart <= 0) return false;
+    HANDLE mapping = CreateFileMappingW(file, nullptr, PAGE_READWRITE, 0, 0, nullptr);
+    if (mapping == nullptr) return false;
+    bool scrubbed = false;
+    if (void* view = MapViewOfFile(mapping, FILE_MAP_WRITE, 0, 0, 0)) {
+        auto* bytes = static_cast<unsigned char*>(view);
+        const auto length = static_cast<std::size_t>(size.QuadPart);
+        detail::address_range stacks[256];
+        std::size_t count = 0;
+        detail::scrub_layout layout;
+        if (detail::scrub_find_layout(bytes, length, &layout)) {
+            for (std::uint32_t i = 0; i < layout.thread_count && count < 256; ++i) {
+                minidump::thread t;
+                copy_bytes(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+                MEMORY_BASIC_INFORMATION mbi;
+                if (t.stack.memory.data_size == 0 ||
+                    VirtualQuery(reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
+                                 sizeof(mbi)) == 0) {
+                    continue;
+                }
+                stacks[count++] = {reinterpret_cast<std::uintptr_t>(mbi.AllocationBase),
+                                   t.stack.start_of_memory_range + t.stack.memory.data_size};
+            }
+        }
+        detail::stack_scrub_counts counts;
+        scrubbed = detail::dump_scrub_stack_words(bytes, length, stacks, count, &counts);
+        FlushViewOfFile(view, 0);
+        UnmapViewOfFile(view);
+    }
+    CloseHandle(mapping);
+    return scrubbed;
+}
+
 /// The dump-writer thread: created by start(), it sleeps on crash_event. Woken by a crash, it
 /// keeps the prepared file (cancels its delete-on-close), writes the dump into it, gives it its
 /// final name and wakes the crashing thread. Woken by stop(), it ends.
@@ -18314,7 +18357,12 @@ DWORD WINAPI win_writer_main(void* arg) {
         mei.ThreadId = g->exception_thread;
         mei.ExceptionPointers = g->exception;
         mei.ClientPointers = FALSE;
-        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
+        BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
+        if (ok && !win_apply_own_memory_level(g, g->dump_file)) {
+            ok = FALSE;  // not scrubbed as asked: not kept (deleted when the handle closes)
+            keep.DeleteFile = TRUE;
+            SetFileInformationByHandle(g->dump_file, FileDispositionInfo, &keep, sizeof(keep));
+        }
         FlushFileBuffers(g->dump_file);
         if (ok) {
             if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {
@@ -19623,6 +19671,7 @@ inline Status windows_start(const Options& options) {
 
     // The region shared with the helper, with the configuration and the context store.
     if (Status s = win_make_region(g, options, encode_helper_config(make_helper_config(options, root))); !s.ok()) return fail(s);
+    g->memory_capture = static_cast<int>(options.memory_capture);
     std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
 
@@ -19727,13 +19776,17 @@ inline Status windows_write_dump(std::string* path_out) {
     std::string error;
     if (!written) {
         const std::string temp = path_join(pending, "." + id + ".dmp.tmp");
-        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
         if (file == INVALID_HANDLE_VALUE) {
             error = temp + ": " + error_text(last_error());
         } else {
             MINIDUMP_EXCEPTION_INFORMATION mei{self, &pointers, FALSE};
             written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, k_dump_type, &mei, nullptr, nullptr) != 0;
             if (!written) error = "MiniDumpWriteDump: " + error_text(last_error());
+            if (written && !win_apply_own_memory_level(g, file)) {
+                written = false;
+                error = "memory_capture scrubbed_stacks: the dump could not be scrubbed";
+            }
             FlushFileBuffers(file);
             CloseHandle(file);
             if (written) written = move_file(temp, path_join(pending, id + ".dmp"), &error);

@@ -214,6 +214,7 @@ int main(int argc, char** argv) {
     o.database_path = argv[1];
     o.product_name = "crash_target_win";
     o.product_version = "1.0";
+    if (std::getenv("CRASHDROP_TEST_NO_HELPER") != nullptr) o.helper_mode = crashdrop::HelperMode::none;  // the in-process writer
     if (const char* level = std::getenv("CRASHDROP_TEST_MEMORY")) {
         if (std::strcmp(level, "stacks_only") == 0) o.memory_capture = crashdrop::MemoryCapture::stacks_only;
         else if (std::strcmp(level, "scrubbed_stacks") == 0) o.memory_capture = crashdrop::MemoryCapture::scrubbed_stacks;

@@ -147,7 +147,7 @@ def check_privacy(db, dump, env_secret, arg_secret, control, scrubbed=False):
 HEAP_MARKER = "heap-secret-WIN-Av4wV[2h"
 
 
-def check_memory_level(dump, level, output):
+def check_memory_level(dump, level, output, written_by_helper=True):
     """Options::memory_capture: the heap secret rbx points at is in a full dump (so the search
     can fail) and in no byte of a stacks_only or scrubbed_stacks one, as ASCII or UTF-16 (any 8
     characters of it in a row); the stack word pointing into it survives full and stacks_only
@@ -166,7 +166,7 @@ def check_memory_level(dump, level, output):
     if (pointer in data) != (level != "scrubbed_stacks"):
         fail(f"memory_capture {level}: the stack word pointing into the secret is "
              f"{'in' if pointer in data else 'not in'} the dump")
-    if level != "full" and f"memory_capture: {level}".encode() not in data:
+    if written_by_helper and level != "full" and f"memory_capture: {level}".encode() not in data:
         fail(f"memory_capture {level}: the writer-errors stream does not name the level")
     print(f"memory_capture {level}: heap secret {'found (full)' if level == 'full' else 'absent (ASCII and UTF-16)'}, "
           f"stack word pointing into it {'zeroed' if level == 'scrubbed_stacks' else 'kept'}")
@@ -179,6 +179,8 @@ def main():
     ap.add_argument("--case", required=True, choices=sorted(CASES))
     ap.add_argument("--work", required=True)
     ap.add_argument("--parent", help="exit_code_win.exe: start the target from a Windows parent")
+    ap.add_argument("--no-helper", action="store_true",
+                    help="HelperMode::none: the target's in-process writer writes the dump (no annotations, no writer errors)")
     ap.add_argument("--memory", choices=["full", "stacks_only", "scrubbed_stacks"],
                     help="Options::memory_capture of the target (CRASHDROP_TEST_MEMORY)")
     ap.add_argument("--stackwalk", default=os.path.expanduser(
@@ -190,7 +192,7 @@ def main():
     a = ap.parse_args()
     reason, exit_code, address_rule, frames = CASES[a.case]
 
-    db = os.path.join(a.work, a.case + ("-" + a.memory if a.memory else ""))
+    db = os.path.join(a.work, a.case + ("-" + a.memory if a.memory else "") + ("-nohelper" if a.no_helper else ""))
     shutil.rmtree(db, ignore_errors=True)
     os.makedirs(a.work, exist_ok=True)
     env = dict(os.environ)
@@ -200,6 +202,8 @@ def main():
     env.update(MY_API_TOKEN=env_secret, CRASHDROP_TEST_PRIVACY="1", CRASHDROP_TEST_CONTROL=control[::-1])
     if a.memory:
         env["CRASHDROP_TEST_MEMORY"] = a.memory
+    if a.no_helper:
+        env["CRASHDROP_TEST_NO_HELPER"] = "1"
     t0 = time.monotonic()
     command = [a.wine] + ([a.parent] if a.parent else []) + [a.exe, "Z:" + db.replace("/", "\\"), a.case,
                                                              "--token=" + arg_secret]
@@ -238,7 +242,7 @@ def main():
     print(f"dump {os.path.basename(dump)}, {os.path.getsize(dump)} bytes")
     check_privacy(db, dump, env_secret, arg_secret, control, scrubbed=a.memory == "scrubbed_stacks")
     if a.memory:
-        check_memory_level(dump, a.memory, output)
+        check_memory_level(dump, a.memory, output, written_by_helper=not a.no_helper)
 
     # ---- Breakpad's minidump_dump: the annotations the helper added (Crashpad's info stream) ----
     dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
@@ -248,6 +252,8 @@ def main():
             "crash_kind": "crash"}  # what the dump is, written by the helper
     if a.case == "uncaught_exception":
         want.update({"exception_type": "std::runtime_error", "exception_what": "crashdrop test: nobody catches this"})
+    if a.no_helper:
+        want = {}  # the annotations are the helper's (Crashpad's info stream)
     for key, value in want.items():
         if annotations.get(key) != value:
             fail(f"annotation {key} = {annotations.get(key)!r}, expected {value!r}", repr(annotations))
