@@ -69,6 +69,7 @@
 #include "crashdrop/platform/linux/dumper_linux.hpp"
 #include "crashdrop/database/metadata.hpp"
 #include "crashdrop/minidump/reader.hpp"
+#include "crashdrop/minidump/scrub_stacks.hpp"
 #include "crashdrop/minidump/amend.hpp"
 #include "crashdrop/minidump/trim.hpp"
 #include "crashdrop/minidump/exit_dump.hpp"

@@ -6595,6 +6595,149 @@ CRASHDROP_NAMESPACE_END
 
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/minidump/reader.hpp ----
+// ---- begin crashdrop/minidump/scrub_stacks.hpp ----
+// crashdrop/minidump/scrub_stacks.hpp - Options::memory_capture = scrubbed_stacks for a dump
+// another writer made (Windows: dbghelp's MiniDumpWriteDump). The Linux writer scrubs while it
+// copies the stacks (dumper_linux.hpp, scrub_stack_words) with its own mapping table; this pass
+// does the same on a finished dump's bytes, with what the dump itself says.
+//
+// In every thread's stack memory (the thread list's MINIDUMP_MEMORY_DESCRIPTORs), each 8-byte
+// word at an 8-byte-aligned address is zeroed unless it is 0 or points (as an address >= 4096)
+//  - into a thread's stack: the range the dump holds for it, widened by the caller to the whole
+//    stack reservation when it knows it (`bounds`; Linux keeps the whole stack mapping), or
+//  - into code: a module's image range from the dump's module list (base, base + size).
+// Bytes at a range's ends too short to be an aligned word are zeroed too. Return addresses (into
+// a module) and saved frame pointers and stack pointers (into a stack) stay, so the stacks still
+// walk; locals, integers, heap pointers and spilled data go. Registers are left alone.
+//
+// No allocation, no system call: the in-process writer runs it on a mapped view of the file it
+// has just written, in a process whose heap may be locked. Bad input (ranges outside the file)
+// gives false and changes nothing.
+// Context: implementation TU; the helper process, or the in-process dump-writer thread.
+#if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+/// [start, end) of the address space.
+struct address_range {
+    std::uint64_t start;
+    std::uint64_t end;
+};
+
+/// What dump_scrub_stack_words did.
+struct stack_scrub_counts {
+    std::uint64_t zeroed = 0;   // words zeroed
+    std::uint64_t kept = 0;     // non-zero words kept (pointers into stacks or code)
+    std::uint32_t threads = 0;  // stacks looked at
+};
+
+/// The thread list's and module list's places in a dump, checked to lie inside it.
+struct scrub_layout {
+    std::uint64_t threads_at = 0;  // first MINIDUMP_THREAD
+    std::uint32_t thread_count = 0;
+    std::uint64_t modules_at = 0;  // first MINIDUMP_MODULE
+    std::uint32_t module_count = 0;
+};
+
+inline bool scrub_read(const unsigned char* dump, std::size_t size, std::uint64_t at, void* out, std::size_t n) {
+    if (at > size || size - at < n) return false;
+    std::memcpy(out, dump + at, n);
+    return true;
+}
+
+inline bool scrub_find_layout(const unsigned char* dump, std::size_t size, scrub_layout* out) {
+    minidump::header h;
+    if (!scrub_read(dump, size, 0, &h, sizeof(h)) || h.signature != minidump::k_signature) return false;
+    for (std::uint32_t i = 0; i < h.stream_count; ++i) {
+        minidump::directory d;
+        if (!scrub_read(dump, size, std::uint64_t{h.stream_directory_rva} + std::uint64_t{i} * sizeof(d), &d, sizeof(d))) return false;
+        const std::uint64_t end = std::uint64_t{d.location.rva} + d.location.data_size;
+        if (d.stream_type == minidump::stream_thread_list) {
+            std::uint32_t count = 0;
+            if (end > size || !scrub_read(dump, size, d.location.rva, &count, 4)) return false;
+            if (4 + std::uint64_t{count} * sizeof(minidump::thread) > d.location.data_size) return false;
+            out->threads_at = std::uint64_t{d.location.rva} + 4;
+            out->thread_count = count;
+        } else if (d.stream_type == minidump::stream_module_list) {
+            std::uint32_t count = 0;
+            if (end > size || !scrub_read(dump, size, d.location.rva, &count, 4)) return false;
+            const std::uint64_t needed = std::uint64_t{count} * sizeof(minidump::module);
+            std::uint64_t first = std::uint64_t{d.location.rva} + 4;
+            if (d.location.data_size == 8 + needed) first += 4;  // some writers pad after the count
+            else if (d.location.data_size < 4 + needed) return false;
+            out->modules_at = first;
+            out->module_count = count;
+        }
+    }
+    return true;
+}
+
+/// Does `v` point into a stack (the dump's ranges, widened by `bounds`) or a module's image?
+inline bool scrub_word_kept(const unsigned char* dump, const scrub_layout& l, const address_range* bounds,
+                            std::size_t bound_count, std::uint64_t v) {
+    if (v < 4096) return false;
+    for (std::size_t i = 0; i < bound_count; ++i) {
+        if (v >= bounds[i].start && v < bounds[i].end) return true;
+    }
+    for (std::uint32_t i = 0; i < l.thread_count; ++i) {
+        minidump::thread t;
+        std::memcpy(&t, dump + l.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+        if (v >= t.stack.start_of_memory_range && v - t.stack.start_of_memory_range < t.stack.memory.data_size) return true;
+    }
+    for (std::uint32_t i = 0; i < l.module_count; ++i) {
+        minidump::module m;
+        std::memcpy(&m, dump + l.modules_at + std::uint64_t{i} * sizeof(m), sizeof(m));
+        if (v >= m.base_of_image && v - m.base_of_image < m.size_of_image) return true;
+    }
+    return false;
+}
+
+/// scrubbed_stacks on a finished dump (see above). `bounds`: further stack ranges (each
+/// thread's whole stack, when the caller knows it); may be null. false, and the dump unchanged,
+/// when its thread list, module list or a stack lies outside the file.
+inline bool dump_scrub_stack_words(unsigned char* dump, std::size_t size, const address_range* bounds, std::size_t bound_count,
+                                   stack_scrub_counts* out) {
+    *out = stack_scrub_counts{};
+    scrub_layout l;
+    if (!scrub_find_layout(dump, size, &l)) return false;
+    if (l.module_count > 0 && l.modules_at + std::uint64_t{l.module_count} * sizeof(minidump::module) > size) return false;
+    for (std::uint32_t i = 0; i < l.thread_count; ++i) {  // every stack inside the file first
+        minidump::thread t;
+        std::memcpy(&t, dump + l.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+        if (std::uint64_t{t.stack.memory.rva} + t.stack.memory.data_size > size) return false;
+    }
+    for (std::uint32_t i = 0; i < l.thread_count; ++i) {
+        minidump::thread t;
+        std::memcpy(&t, dump + l.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+        const std::uint64_t n = t.stack.memory.data_size;
+        if (n == 0) continue;
+        ++out->threads;
+        unsigned char* data = dump + t.stack.memory.rva;
+        const std::uint64_t head = (8 - (t.stack.start_of_memory_range & 7)) & 7;
+        std::uint64_t at = head < n ? head : n;
+        std::memset(data, 0, static_cast<std::size_t>(at));
+        for (; at + 8 <= n; at += 8) {
+            std::uint64_t w = 0;
+            std::memcpy(&w, data + at, 8);
+            if (w == 0) continue;
+            if (scrub_word_kept(dump, l, bounds, bound_count, w)) {
+                ++out->kept;
+                continue;
+            }
+            std::memset(data + at, 0, 8);
+            ++out->zeroed;
+        }
+        if (at < n) std::memset(data + at, 0, static_cast<std::size_t>(n - at));
+    }
+    return true;
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+
+#endif  // CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
+// ---- end crashdrop/minidump/scrub_stacks.hpp ----
 // ---- begin crashdrop/minidump/amend.hpp ----
 // crashdrop/minidump/amend.hpp - adds to a finished minidump what its writer could not put in.
 // On Windows dbghelp's MiniDumpWriteDump writes the dump; it cannot add a stream whose data
@@ -7106,6 +7249,119 @@ inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub
         out->report += "memory: " + std::to_string(out->words) +
                        " words cleared (copies of the argument or environment strings, e.g. spilled registers)\n";
     }
+    return true;
+}
+
+// ---- memory around the crashing thread's registers (Options::memory_capture = full) ------------
+// MiniDumpWriteDump without MiniDumpWithIndirectlyReferencedMemory (and wine's dbghelp in any
+// case) copies the stacks and a window around each thread's instruction pointer, not what the
+// registers point at. At level full the helper adds, as the Linux writer does, up to 256 bytes
+// either side of every general register and rip of the exception's context that points into
+// readable memory (clipped to its region and to the ranges the dump already holds).
+
+/// The readable region holding `address`: [*start, *end); false when it is not readable.
+using dump_region_fn = bool (*)(void* user, std::uint64_t address, std::uint64_t* start, std::uint64_t* end);
+
+/// Adds the memory around the registers of the exception stream's context (see above) to the
+/// memory list: the old descriptors and the new ones go into a new list after the end of the
+/// file, which the memory list's directory entry then names (the old list stays as unused
+/// bytes). `added` gets the number of ranges added. false (dump unchanged) when the dump is
+/// damaged; a dump without an exception stream or with a context that is not AMD64's is left alone.
+inline bool dump_add_register_memory(std::string* dump, dump_region_fn region, dump_read_memory_fn read_memory, void* user,
+                                     std::size_t* added, std::string* error) {
+    *added = 0;
+    dump_index index;
+    if (!dump_read_index(*dump, &index, error)) return false;
+    const minidump::directory* e = dump_find_stream(index, minidump::stream_exception);
+    if (e == nullptr) return true;
+    minidump::exception_stream es;
+    if (e->location.data_size < sizeof(es) || !dump_bytes_at(*dump, e->location.rva, &es, sizeof(es))) {
+        return amend_fail(error, "the exception stream is damaged");
+    }
+    minidump::context_amd64 ctx;
+    if (es.thread_context.data_size < sizeof(ctx) || !dump_bytes_at(*dump, es.thread_context.rva, &ctx, sizeof(ctx))) {
+        return amend_fail(error, "the exception's context lies outside the file");
+    }
+    if ((ctx.context_flags & minidump::k_context_amd64) != minidump::k_context_amd64) return true;
+    // What the dump holds already: the memory list and the thread stacks.
+    std::vector<minidump::memory_descriptor> old;
+    std::vector<address_range> held;
+    const minidump::directory* list = dump_find_stream(index, minidump::stream_memory_list);
+    if (list != nullptr) {
+        std::uint32_t count = 0;
+        const std::uint64_t at = list->location.rva;
+        if (!dump_bytes_at(*dump, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::memory_descriptor) + 4 > list->location.data_size ||
+            at + list->location.data_size > dump->size()) {
+            return amend_fail(error, "the memory list at " + amend_hex(at) + " is damaged");
+        }
+        old.resize(count);
+        if (count > 0) std::memcpy(old.data(), dump->data() + at + 4, count * sizeof(minidump::memory_descriptor));
+        for (const auto& d : old) held.push_back({d.start_of_memory_range, d.start_of_memory_range + d.memory.data_size});
+    }
+    if (const minidump::directory* threads = dump_find_stream(index, minidump::stream_thread_list)) {
+        std::uint32_t count = 0;
+        const std::uint64_t at = threads->location.rva;
+        if (!dump_bytes_at(*dump, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::thread) + 4 > threads->location.data_size ||
+            at + threads->location.data_size > dump->size()) {
+            return amend_fail(error, "the thread list at " + amend_hex(at) + " is damaged");
+        }
+        for (std::uint32_t i = 0; i < count; ++i) {
+            minidump::thread t;
+            std::memcpy(&t, dump->data() + at + 4 + std::uint64_t{i} * sizeof(t), sizeof(t));
+            held.push_back({t.stack.start_of_memory_range, t.stack.start_of_memory_range + t.stack.memory.data_size});
+        }
+    }
+    const std::uint64_t values[] = {ctx.rax, ctx.rcx, ctx.rdx, ctx.rbx, ctx.rsp, ctx.rbp, ctx.rsi, ctx.rdi, ctx.r8,
+                                    ctx.r9,  ctx.r10, ctx.r11, ctx.r12, ctx.r13, ctx.r14, ctx.r15, ctx.rip};
+    const std::uint64_t base = dump_append_base(*dump);
+    std::string blob;
+    std::vector<minidump::memory_descriptor> fresh;
+    for (std::uint64_t v : values) {
+        if (v < 4096) continue;
+        bool inside = false;
+        std::uint64_t lo = v >= 256 ? v - 256 : 0, hi = v + 256;
+        for (const auto& r : held) {  // clipped so no two ranges of the list overlap
+            if (v >= r.start && v < r.end) inside = true;
+            else if (r.end <= v && r.end > lo) lo = r.end;
+            else if (r.start > v && r.start < hi) hi = r.start;
+        }
+        std::uint64_t start = 0, end = 0;
+        if (inside || !region(user, v, &start, &end)) continue;
+        lo = std::max(lo, start);
+        hi = std::min(hi, end);
+        if (hi <= lo) continue;
+        std::string bytes(static_cast<std::size_t>(hi - lo), '\0');
+        if (!read_memory(user, lo, &bytes[0], bytes.size())) continue;
+        blob.resize(static_cast<std::size_t>(amend_align(blob.size(), 16)), '\0');
+        minidump::memory_descriptor d;
+        d.start_of_memory_range = lo;
+        d.memory.data_size = static_cast<std::uint32_t>(bytes.size());
+        d.memory.rva = static_cast<std::uint32_t>(base + blob.size());  // dump_append refuses a blob past 4 GiB
+        blob += bytes;
+        fresh.push_back(d);
+        held.push_back({lo, hi});
+    }
+    if (fresh.empty()) return true;
+    // The new list: the count, the old descriptors, the new ones.
+    blob.resize(static_cast<std::size_t>(amend_align(blob.size(), 8)), '\0');
+    const std::uint64_t list_at = base + blob.size();
+    const auto count = static_cast<std::uint32_t>(old.size() + fresh.size());
+    blob.append(reinterpret_cast<const char*>(&count), 4);
+    if (!old.empty()) blob.append(reinterpret_cast<const char*>(old.data()), old.size() * sizeof(minidump::memory_descriptor));
+    blob.append(reinterpret_cast<const char*>(fresh.data()), fresh.size() * sizeof(minidump::memory_descriptor));
+    minidump::directory d;
+    d.stream_type = minidump::stream_memory_list;
+    d.location.rva = static_cast<std::uint32_t>(list_at);
+    d.location.data_size = static_cast<std::uint32_t>(4 + std::uint64_t{count} * sizeof(minidump::memory_descriptor));
+    if (list == nullptr) {
+        if (!dump_append(dump, index, blob, {d}, error)) return false;
+    } else {
+        const std::uint64_t entry = std::uint64_t{index.header.stream_directory_rva} +
+                                    static_cast<std::uint64_t>(list - index.entries.data()) * sizeof(minidump::directory);
+        if (!dump_append(dump, index, blob, {}, error)) return false;  // the directory stays where it is
+        std::memcpy(&(*dump)[static_cast<std::size_t>(entry)], &d, sizeof(d));
+    }
+    *added = fresh.size();
     return true;
 }
 #endif  // CRASHDROP_ARCH_X86_64
@@ -12407,6 +12663,7 @@ struct helper_config {
     bool report_abnormal_exits = true;  // Options::report_abnormal_exits
     std::string environment;            // Options::environment
     std::size_t max_upload_bytes = 0;   // Options::max_upload_bytes (0: the format's default)
+    int memory_capture = 0;             // Options::memory_capture (MemoryCapture's value; the Windows helper applies it)
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -12433,6 +12690,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["environment"] = c.environment;
     kv["sentry_dsn"] = c.upload.sentry_dsn;
     kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
+    kv["memory_capture"] = std::to_string(c.memory_capture);
     return format_key_values(kv);
 }
 
@@ -12477,6 +12735,7 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.upload.environment = c.environment;
     c.upload.sentry_dsn = kv["sentry_dsn"];
     c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
+    c.memory_capture = config_number(kv["memory_capture"], 0, static_cast<int>(MemoryCapture::scrubbed_stacks), 0);
     return c;
 }
 
@@ -12514,6 +12773,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.environment = o.environment;
     c.upload.environment = o.environment;
     c.max_upload_bytes = o.max_upload_bytes;
+    c.memory_capture = static_cast<int>(o.memory_capture);
     return c;
 }
 
@@ -17829,6 +18089,7 @@ struct windows_state {
 
     HMODULE dbghelp;
     minidump_write_dump_fn write_dump;
+    int memory_capture;  // Options::memory_capture (MemoryCapture's value), for dumps written without the helper
 
     // What the crash path hands to the writer.
     EXCEPTION_POINTERS* exception;
@@ -18041,6 +18302,48 @@ void __cdecl win_on_sigabrt(int sig) {
     if (previous != SIG_DFL && previous != SIG_IGN && previous != SIG_ERR && previous != nullptr) previous(sig);
 }
 
+/// Options::memory_capture for a dump this process wrote itself (HelperMode::none, or
+/// write_dump() without a helper): MiniDumpWriteDump's dump type holds no memory around registers
+/// (stacks_only needs nothing more; full stays without it: only the helper adds it), and for
+/// scrubbed_stacks the file is mapped and detail::dump_scrub_stack_words runs on it in place,
+/// each thread's whole stack reservation (VirtualQuery) counting as its stack. No allocation
+/// (the heap may be locked). false when the dump should not be kept: it could not be scrubbed.
+inline bool win_apply_own_memory_level(windows_state* g, HANDLE file) {
+    if (g->memory_capture != static_cast<int>(MemoryCapture::scrubbed_stacks)) return true;
+    LARGE_INTEGER size;
+    if (!GetFileSizeEx(file, &size) || size.QuadPart <= 0) return false;
+    HANDLE mapping = CreateFileMappingW(file, nullptr, PAGE_READWRITE, 0, 0, nullptr);
+    if (mapping == nullptr) return false;
+    bool scrubbed = false;
+    if (void* view = MapViewOfFile(mapping, FILE_MAP_WRITE, 0, 0, 0)) {
+        auto* bytes = static_cast<unsigned char*>(view);
+        const auto length = static_cast<std::size_t>(size.QuadPart);
+        detail::address_range stacks[256];
+        std::size_t count = 0;
+        detail::scrub_layout layout;
+        if (detail::scrub_find_layout(bytes, length, &layout)) {
+            for (std::uint32_t i = 0; i < layout.thread_count && count < 256; ++i) {
+                minidump::thread t;
+                copy_bytes(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+                MEMORY_BASIC_INFORMATION mbi;
+                if (t.stack.memory.data_size == 0 ||
+                    VirtualQuery(reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
+                                 sizeof(mbi)) == 0) {
+                    continue;
+                }
+                stacks[count++] = {reinterpret_cast<std::uintptr_t>(mbi.AllocationBase),
+                                   t.stack.start_of_memory_range + t.stack.memory.data_size};
+            }
+        }
+        detail::stack_scrub_counts counts;
+        scrubbed = detail::dump_scrub_stack_words(bytes, length, stacks, count, &counts);
+        FlushViewOfFile(view, 0);
+        UnmapViewOfFile(view);
+    }
+    CloseHandle(mapping);
+    return scrubbed;
+}
+
 /// The dump-writer thread: created by start(), it sleeps on crash_event. Woken by a crash, it
 /// keeps the prepared file (cancels its delete-on-close), writes the dump into it, gives it its
 /// final name and wakes the crashing thread. Woken by stop(), it ends.
@@ -18056,7 +18359,12 @@ DWORD WINAPI win_writer_main(void* arg) {
         mei.ThreadId = g->exception_thread;
         mei.ExceptionPointers = g->exception;
         mei.ClientPointers = FALSE;
-        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
+        BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
+        if (ok && !win_apply_own_memory_level(g, g->dump_file)) {
+            ok = FALSE;  // not scrubbed as asked: not kept (deleted when the handle closes)
+            keep.DeleteFile = TRUE;
+            SetFileInformationByHandle(g->dump_file, FileDispositionInfo, &keep, sizeof(keep));
+        }
         FlushFileBuffers(g->dump_file);
         if (ok) {
             if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {
@@ -18476,7 +18784,8 @@ inline bool win_read_app_secrets(HANDLE app, secret_windows* out, std::string* w
 /// application's command line or environment (dump_scrub_secrets), whatever include_environment
 /// and include_command_line say (as on Linux, those decide only what streams hold; MiniDumpWriteDump
 /// writes neither). What was cleared goes into the writer-errors stream and helper.log.
-inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dump) {
+/// `note`: what win_apply_memory_level did, for the same writer-errors stream.
+inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dump, const std::string& note) {
     secret_windows windows;
     std::string why;
     if (!win_read_app_secrets(app, &windows, &why)) service->log("privacy: " + why);
@@ -18484,12 +18793,79 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
     std::string error;
     if (!dump_scrub_secrets(dump, windows, &result, &error)) {
         service->log("privacy: the registers and stacks were not checked: " + error);
-        return;
+        result.report.clear();
+    } else if (!result.report.empty()) {
+        service->log("privacy: " + std::to_string(result.registers) + " registers and " + std::to_string(result.words) +
+                     " stack words cleared (they held bytes of the command line or environment)");
     }
-    if (result.report.empty()) return;
-    service->log("privacy: " + std::to_string(result.registers) + " registers and " + std::to_string(result.words) +
-                 " stack words cleared (they held bytes of the command line or environment)");
-    if (!dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, result.report, &error)) service->log("writer errors: " + error);
+    const std::string errors = note + result.report;
+    if (errors.empty()) return;
+    if (!dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, errors, &error)) service->log("writer errors: " + error);
+}
+
+// ---- Options::memory_capture (docs/dumps.md, "Memory capture levels") ---------------------------
+// MiniDumpWriteDump writes the same dump type at every level (sigsafe::k_dump_type: stacks, the
+// instruction windows, the modules' unwind data; no indirectly referenced memory, data segments
+// or heap). The level is applied to its result, before anything else touches it:
+//  - full: the memory around the crashing thread's registers is added (dump_add_register_memory);
+//  - stacks_only: nothing is added;
+//  - scrubbed_stacks: nothing is added, and the stack words that point neither into a stack nor
+//    into a module are zeroed (dump_scrub_stack_words), a stack being the thread's whole stack
+//    reservation (VirtualQueryEx's AllocationBase up to the stack's end), as on Linux.
+
+/// VirtualQueryEx: the committed, readable region of the application holding `address`.
+inline bool win_app_region(void* user, std::uint64_t address, std::uint64_t* start, std::uint64_t* end) {
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQueryEx(static_cast<HANDLE>(user), reinterpret_cast<const void*>(static_cast<std::uintptr_t>(address)), &mbi,
+                       sizeof(mbi)) == 0) {
+        return false;
+    }
+    const DWORD readable = PAGE_READONLY | PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READ | PAGE_EXECUTE_READWRITE |
+                           PAGE_EXECUTE_WRITECOPY;
+    if (mbi.State != MEM_COMMIT || (mbi.Protect & readable) == 0 || (mbi.Protect & (PAGE_GUARD | PAGE_NOACCESS)) != 0) return false;
+    *start = reinterpret_cast<std::uintptr_t>(mbi.BaseAddress);
+    *end = *start + mbi.RegionSize;
+    return true;
+}
+
+/// Applies the configured level to a dump MiniDumpWriteDump just wrote; returns the line for
+/// the writer-errors stream (none at full, as on Linux).
+inline std::string win_apply_memory_level(helper_service* service, HANDLE app, std::string* dump) {
+    const int level = service->config().memory_capture;
+    std::string error;
+    if (level == static_cast<int>(MemoryCapture::full)) {
+        std::size_t added = 0;
+        if (!dump_add_register_memory(dump, win_app_region, win_read_app_memory, app, &added, &error)) {
+            service->log("memory around registers: " + error);
+        }
+        return "";
+    }
+    if (level == static_cast<int>(MemoryCapture::stacks_only)) return "memory_capture: stacks_only: no memory around registers\n";
+    // scrubbed_stacks: each thread's whole stack reservation counts as its stack.
+    std::vector<address_range> stacks;
+    scrub_layout layout;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(dump->data());
+    if (scrub_find_layout(bytes, dump->size(), &layout)) {
+        for (std::uint32_t i = 0; i < layout.thread_count; ++i) {
+            minidump::thread t;
+            std::memcpy(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+            MEMORY_BASIC_INFORMATION mbi;
+            const std::uint64_t top = t.stack.start_of_memory_range + t.stack.memory.data_size;
+            if (t.stack.memory.data_size == 0 ||
+                VirtualQueryEx(app, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
+                               sizeof(mbi)) == 0) {
+                continue;
+            }
+            stacks.push_back({reinterpret_cast<std::uintptr_t>(mbi.AllocationBase), top});
+        }
+    }
+    stack_scrub_counts counts;
+    if (!dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&(*dump)[0]), dump->size(), stacks.data(), stacks.size(), &counts)) {
+        service->log("memory_capture: scrubbed_stacks: the dump's thread or module list is damaged; the stacks were not scrubbed");
+        return "memory_capture: scrubbed_stacks: the stacks could not be scrubbed\n";
+    }
+    return "memory_capture: scrubbed_stacks: " + std::to_string(counts.zeroed) + " stack words zeroed, " + std::to_string(counts.kept) +
+           " kept (pointers into stacks or code); no memory around registers\n";
 }
 
 /// Adds to a dump what MiniDumpWriteDump cannot write (minidump/amend.hpp): Crashpad's info
@@ -18586,7 +18962,8 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
     std::string dump;
     if (!win_minidump(service, app, facts.app_pid, facts.exception_pointers != 0 ? &mei : nullptr, pending, id, &dump)) return false;
-    win_scrub_dump(service, app, &dump);
+    const std::string level_note = win_apply_memory_level(service, app, &dump);
+    win_scrub_dump(service, app, &dump, level_note);
     // What the dump is, from the exception record MiniDumpWriteDump wrote (write_dump()'s code
     // 0x0517A7ED: requested; an exception code: a crash).
     Report written;
@@ -18660,7 +19037,8 @@ inline bool win_persist_hang(helper_service* service, sigsafe::region_header* re
     if (suspended) ResumeThread(thread);
     CloseHandle(thread);
     if (!wrote) return false;
-    win_scrub_dump(service, app, &dump);
+    const std::string level_note = win_apply_memory_level(service, app, &dump);
+    win_scrub_dump(service, app, &dump, level_note);
     const std::vector<std::pair<std::string, std::string>> extra = {
         {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}};
     win_amend_dump(service, region, id, app, report_kind::hang, &dump, extra);  // crash_kind=hang comes first
@@ -19306,6 +19684,7 @@ inline Status windows_start(const Options& options) {
 
     // The region shared with the helper, with the configuration and the context store.
     if (Status s = win_make_region(g, options, encode_helper_config(make_helper_config(options, root))); !s.ok()) return fail(s);
+    g->memory_capture = static_cast<int>(options.memory_capture);
     std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
 
@@ -19410,13 +19789,17 @@ inline Status windows_write_dump(std::string* path_out) {
     std::string error;
     if (!written) {
         const std::string temp = path_join(pending, "." + id + ".dmp.tmp");
-        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
         if (file == INVALID_HANDLE_VALUE) {
             error = temp + ": " + error_text(last_error());
         } else {
             MINIDUMP_EXCEPTION_INFORMATION mei{self, &pointers, FALSE};
             written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, k_dump_type, &mei, nullptr, nullptr) != 0;
             if (!written) error = "MiniDumpWriteDump: " + error_text(last_error());
+            if (written && !win_apply_own_memory_level(g, file)) {
+                written = false;
+                error = "memory_capture scrubbed_stacks: the dump could not be scrubbed";
+            }
             FlushFileBuffers(file);
             CloseHandle(file);
             if (written) written = move_file(temp, path_join(pending, id + ".dmp"), &error);

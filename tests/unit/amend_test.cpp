@@ -742,6 +742,134 @@ TEST_CASE("scrubbing clears the registers and stack words holding the secret, an
     CHECK(untouched == d.dump);
 }
 
+// ---- Options::memory_capture on a finished dump (what the Windows helper does) ------------------
+
+namespace {
+
+/// One thread, its stack at 0x1ff000 (64 bytes) holding a return address into the module
+/// (0x140000000, 64 KiB), a saved frame pointer into the stack, a heap pointer, text, 0, a
+/// pointer below the captured part of the stack and a small integer; a module list.
+std::string make_scrub_dump(std::size_t* stack_at) {
+    std::string stack(60, '\0');  // 60: the last 4 bytes are too short to be a word
+    put<std::uint64_t>(&stack, 0, 0x0000000140001000ull);
+    put<std::uint64_t>(&stack, 8, 0x00000000001ff020ull);
+    put<std::uint64_t>(&stack, 16, 0x0000000030000010ull);
+    std::memcpy(&stack[24], "own data", 8);
+    put<std::uint64_t>(&stack, 40, 0x00000000001fe800ull);
+    put<std::uint64_t>(&stack, 48, 5);
+    std::memcpy(&stack[56], "tail", 4);
+    md::context_amd64 c{};
+    c.context_flags = md::k_context_amd64_full;
+    c.rbx = 0x0000000030000000ull;
+    c.rsp = 0x00000000001ff000ull;
+    dump_builder b;
+    const std::uint32_t stack_rva = b.add(stack);
+    md::thread t{};
+    t.thread_id = 7;
+    t.stack.start_of_memory_range = 0x1ff000;
+    t.stack.memory.rva = stack_rva;
+    t.stack.memory.data_size = static_cast<std::uint32_t>(stack.size());
+    t.thread_context.rva = b.add(as_bytes(&c, sizeof(c)));
+    t.thread_context.data_size = sizeof(c);
+    std::string list;
+    put<std::uint32_t>(&list, 0, 1);
+    list += as_bytes(&t, sizeof(t));
+    b.stream(md::stream_thread_list, list);
+    b.stream(md::stream_module_list, module_list({module_at(0x140000000ull, 0x10000)}));
+    *stack_at = stack_rva;
+    return b.finish();
+}
+
+/// The fake process of dump_add_register_memory: one readable region, 0x140000000 + 64 KiB,
+/// whose bytes are 0xab.
+bool fake_region(void*, std::uint64_t address, std::uint64_t* start, std::uint64_t* end) {
+    if (address < 0x140000000ull || address >= 0x140010000ull) return false;
+    *start = 0x140000000ull;
+    *end = 0x140010000ull;
+    return true;
+}
+bool fake_read(void*, std::uint64_t address, void* out, std::size_t size) {
+    if (address < 0x140000000ull || address + size > 0x140010000ull) return false;
+    std::memset(out, 0xab, size);
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("memory_capture scrubbed_stacks on a dump: words pointing neither into a stack nor a module are zeroed", "[amend][memory]") {
+    std::size_t stack = 0;
+    const std::string original = make_scrub_dump(&stack);
+    std::string dump = original;
+    cd::stack_scrub_counts counts;
+    REQUIRE(cd::dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&dump[0]), dump.size(), nullptr, 0, &counts));
+    CHECK(counts.threads == 1);
+    CHECK(get<std::uint64_t>(dump, stack) == 0x0000000140001000ull);       // into the module: kept
+    CHECK(get<std::uint64_t>(dump, stack + 8) == 0x00000000001ff020ull);   // into the stack: kept
+    CHECK(get<std::uint64_t>(dump, stack + 16) == 0);                      // a heap pointer
+    CHECK(get<std::uint64_t>(dump, stack + 24) == 0);                      // text
+    CHECK(get<std::uint64_t>(dump, stack + 40) == 0);                      // below the captured stack
+    CHECK(get<std::uint64_t>(dump, stack + 48) == 0);                      // a small integer
+    CHECK(get<std::uint32_t>(dump, stack + 56) == 0);                      // too short to be a word
+    CHECK(counts.kept == 2);
+    CHECK(counts.zeroed == 4);
+    // Only the stack changed (the registers, the lists and the context stay).
+    for (std::size_t i = 0; i < dump.size(); ++i) {
+        if (i < stack || i >= stack + 60) REQUIRE(dump[i] == original[i]);
+    }
+    // With the thread's whole stack reservation given, a pointer below the captured part stays.
+    std::string widened = original;
+    const cd::address_range reservation[] = {{0x1f0000ull, 0x1ff03cull}};
+    REQUIRE(cd::dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&widened[0]), widened.size(), reservation, 1, &counts));
+    CHECK(get<std::uint64_t>(widened, stack + 40) == 0x00000000001fe800ull);
+    CHECK(counts.kept == 3);
+    // A stack outside the file: refused, nothing changed.
+    std::string cut = original;
+    md::header h = get<md::header>(cut, 0);
+    const auto dir = get<md::directory>(cut, h.stream_directory_rva);
+    auto t = get<md::thread>(cut, dir.location.rva + 4);
+    t.stack.memory.rva = static_cast<std::uint32_t>(cut.size() - 8);
+    put(&cut, dir.location.rva + 4, t);
+    const std::string before = cut;
+    CHECK_FALSE(cd::dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&cut[0]), cut.size(), nullptr, 0, &counts));
+    CHECK(cut == before);
+}
+
+TEST_CASE("memory_capture full on a dump: the memory around the exception's registers is added to the memory list", "[amend][memory]") {
+    const secret_dump d = make_secret_dump("TOKEN=s3cr3tVALUE-0123456789abcdef");
+    std::string dump = d.dump;
+    std::size_t added = 0;
+    std::string error;
+    REQUIRE(cd::dump_add_register_memory(&dump, fake_region, fake_read, nullptr, &added, &error));
+    // rbp (0x14000abcd) and rip (0x140001234) point into the readable region; rsp is inside the
+    // stack the dump holds; the other registers point nowhere readable.
+    CHECK(added == 2);
+    cd::dump_index index;
+    REQUIRE(cd::dump_read_index(dump, &index, &error));
+    const md::directory* list = cd::dump_find_stream(index, md::stream_memory_list);
+    REQUIRE(list != nullptr);
+    REQUIRE(get<std::uint32_t>(dump, list->location.rva) == 3);
+    CHECK(list->location.data_size == 4 + 3 * sizeof(md::memory_descriptor));
+    const auto stack = get<md::memory_descriptor>(dump, list->location.rva + 4);
+    CHECK(stack.start_of_memory_range == 0x1ff000u);  // the old descriptor first, as it was
+    CHECK(stack.memory.rva == d.stack);
+    for (std::uint32_t i = 1; i < 3; ++i) {
+        const auto m = get<md::memory_descriptor>(dump, list->location.rva + 4 + i * sizeof(md::memory_descriptor));
+        CHECK(m.memory.data_size == 512);
+        CHECK((m.start_of_memory_range == 0x14000abcdull - 256 || m.start_of_memory_range == 0x140001234ull - 256));
+        REQUIRE(std::uint64_t{m.memory.rva} + 512 <= dump.size());
+        CHECK(dump.substr(m.memory.rva, 512) == std::string(512, '\xab'));
+    }
+    // Every other stream is where it was.
+    for (std::size_t i = 0; i < index.entries.size(); ++i) {
+        if (index.entries[i].stream_type != md::stream_memory_list) CHECK(dump.compare(index.entries[i].location.rva, 16, d.dump, index.entries[i].location.rva, 16) == 0);
+    }
+    // Ranges never overlap what the dump holds: a second pass finds every register covered.
+    std::string again = dump;
+    REQUIRE(cd::dump_add_register_memory(&again, fake_region, fake_read, nullptr, &added, &error));
+    CHECK(added == 0);
+    CHECK(again == dump);
+}
+
 TEST_CASE("secret windows never include a pointer or a small number", "[amend]") {
     cd::secret_windows windows;
     // Text that holds pointer-like and number-like byte runs: short strings between NULs.

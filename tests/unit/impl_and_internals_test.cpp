@@ -929,6 +929,7 @@ TEST_CASE("the helper configuration survives its trip through the shared region"
     c.version = "1%";
     c.mode = crashdrop::HelperMode::external;
     c.linger_ms = 4321;
+    c.memory_capture = static_cast<int>(crashdrop::MemoryCapture::scrubbed_stacks);
     const cd::helper_config d = cd::decode_helper_config(cd::encode_helper_config(c));
     CHECK(d.database == c.database);
     CHECK(d.upload.url == c.upload.url);
@@ -947,6 +948,17 @@ TEST_CASE("the helper configuration survives its trip through the shared region"
     CHECK(d.mode == crashdrop::HelperMode::external);
     CHECK(d.linger_ms == 4321);
     CHECK(cd::decode_helper_config("database=/x\n").linger_ms == 10000);  // a region from before the option
+    // Options::memory_capture (applied by the Windows helper): damaged text never gives a value
+    // outside the enum; a region from before the option means full.
+    CHECK(d.memory_capture == static_cast<int>(crashdrop::MemoryCapture::scrubbed_stacks));
+    CHECK(cd::decode_helper_config("database=/x\n").memory_capture == 0);
+    CHECK(cd::decode_helper_config("memory_capture=7\n").memory_capture == 2);
+    CHECK(cd::decode_helper_config("memory_capture=-1\n").memory_capture == 0);
+    CHECK(cd::make_helper_config([] {
+              crashdrop::Options o;
+              o.memory_capture = crashdrop::MemoryCapture::stacks_only;
+              return o;
+          }(), "/db").memory_capture == 1);
 }
 
 TEST_CASE("the helper's log cap: 1 MiB, or a sixteenth of a smaller max_database_bytes, never below 16 KiB", "[internals][helper]") {

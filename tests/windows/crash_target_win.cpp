@@ -6,7 +6,9 @@
 // run_crash_case.py), invalid_parameter_ucrt and purecall_ucrt (ucrtbase.dll loaded before
 // start(), then its memcpy_s(NULL, ...) / _purecall called: what an MSVC-built module does),
 // dll_divide_by_zero (crash_dll_win.dll loaded after start(), crashing inside), register_secret
-// (a secret of the environment in xmm7 and one of the command line in r12 when it faults).
+// (a secret of the environment in xmm7 and one of the command line in r12 when it faults),
+// heap_secret (rbx holds the address of a heap secret when it faults; CRASHDROP_TEST_MEMORY
+// picks Options::memory_capture).
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -139,6 +141,42 @@ __attribute__((noinline)) void crash_with_secrets_in_registers(const char* env, 
                  : "xmm7", "r12", "memory");
 }
 
+/// heap_secret: the marker run_crash_case.py looks for, xor 0x5a (the program's own bytes never
+/// hold it in the clear: only the heap copy made below can bring it into a dump).
+const unsigned char k_heap_marker_xored[] = {0x32, 0x3f, 0x3b, 0x2a, 0x77, 0x29, 0x3f, 0x39, 0x28, 0x3f, 0x2e, 0x77, 0x0d,
+                                             0x13, 0x14, 0x77, 0x1b, 0x2c, 0x6e, 0x2d, 0x0c, 0x01, 0x68, 0x32, 0x00};
+
+/// Faults (a store to address 0) with the secret's address in rbx (callee-saved: nothing
+/// between the load and the fault changes it).
+__attribute__((noinline)) void heap_secret_leaf(char* secret) {
+    asm volatile("movq %0, %%rbx\n\t"
+                 "movl $42, (%1)\n\t"
+                 :
+                 : "r"(secret), "r"(g_null)
+                 : "rbx", "memory");
+}
+__attribute__((noinline)) void heap_secret_middle(char* secret) {
+    heap_secret_leaf(secret);
+    asm volatile("");
+}
+__attribute__((noinline)) void run_heap_secret() {
+    // 64 bytes of heap: the marker at its start, decoded one byte at a time through a volatile
+    // pointer (no vector register ever holds it), dots after it.
+    char* secret = static_cast<char*>(std::malloc(64));
+    volatile char* out = secret;
+    for (std::size_t i = 0; i < 64; ++i) {
+        out[i] = i + 1 < sizeof(k_heap_marker_xored) ? static_cast<char>(k_heap_marker_xored[i] ^ 0x5a) : '.';
+    }
+    // A stack word pointing into the secret (not at its start: that value is the register's).
+    char* volatile slots[2];
+    slots[0] = secret + 16;
+    slots[1] = nullptr;
+    std::printf("heap_pointer=%p\n", static_cast<void*>(secret + 16));
+    std::fflush(stdout);
+    heap_secret_middle(secret);
+    asm volatile("" : : "r"(&slots[0]) : "memory");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,6 +214,11 @@ int main(int argc, char** argv) {
     o.database_path = argv[1];
     o.product_name = "crash_target_win";
     o.product_version = "1.0";
+    if (std::getenv("CRASHDROP_TEST_NO_HELPER") != nullptr) o.helper_mode = crashdrop::HelperMode::none;  // the in-process writer
+    if (const char* level = std::getenv("CRASHDROP_TEST_MEMORY")) {
+        if (std::strcmp(level, "stacks_only") == 0) o.memory_capture = crashdrop::MemoryCapture::stacks_only;
+        else if (std::strcmp(level, "scrubbed_stacks") == 0) o.memory_capture = crashdrop::MemoryCapture::scrubbed_stacks;
+    }
     if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
         std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
         return 3;
@@ -190,6 +233,7 @@ int main(int argc, char** argv) {
         if (g_secret_env == nullptr || g_secret_arg == nullptr || std::strlen(g_secret_env) < 26 || std::strlen(g_secret_arg) < 26) return 5;
         crash_with_secrets_in_registers(g_secret_env + 10, g_secret_arg + 18);
     }
+    else if (std::strcmp(what, "heap_secret") == 0) run_heap_secret();
     else if (std::strcmp(what, "thread_null_write") == 0) {
         std::thread t(worker_thread_body);
         t.join();

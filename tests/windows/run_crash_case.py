@@ -4,7 +4,7 @@ Linux readers: Breakpad's minidump_stackwalk (crash reason, address, threads, mo
 lldb-14 (named frames; mingw builds carry DWARF, which lldb reads from the .exe and .dll).
 
     run_crash_case.py --wine WINE --exe crash_target_win.exe --case null_write --work DIR
-        [--parent exit_code_win.exe] [--stackwalk PATH] [--lldb PATH]
+        [--parent exit_code_win.exe] [--stackwalk PATH] [--lldb PATH] [--memory LEVEL]
 
 The wine prefix comes from the environment (WINEPREFIX; tools/test_windows.sh makes it).
 Linux sees only the low byte of a Windows exit code. With --parent the target is started by
@@ -31,6 +31,10 @@ CASES = {
     "register_secret": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero",
                         ["crash_with_secrets_in_registers", "main"]),
     "null_write": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero", ["crash_null_write", "main"]),
+    # rbx holds the address of a heap secret at the fault, a stack word points into it; run at
+    # each Options::memory_capture level (--memory): check_memory_level.
+    "heap_secret": ("EXCEPTION_ACCESS_VIOLATION_WRITE", 0xC0000005, "zero",
+                    ["heap_secret_leaf", "heap_secret_middle", "run_heap_secret", "main"]),
     "divide_by_zero": ("EXCEPTION_INT_DIVIDE_BY_ZERO", 0xC0000094, "exe", ["crash_divide_by_zero", "main"]),
     # msvcrt's abort raises SIGABRT (crashdrop's handler captures), then exits with 3.
     "abort": ("0x40000015", 3, "exe", ["win_on_sigabrt", "raise", "abort", "crash_abort", "main"]),
@@ -131,14 +135,15 @@ def find_secret(data, value, random_from=10):
     return None
 
 
-def check_privacy(db, dump, env_secret, arg_secret, control):
+def check_privacy(db, dump, env_secret, arg_secret, control, scrubbed=False):
     """Privacy by default: neither the environment's secret nor the argument's is in any byte of
     the dump or of any other file in the database; the control string the target keeps on its
-    main thread's stack is (in both encodings), so the search can fail."""
+    main thread's stack is (in both encodings), so the search can fail. With `scrubbed`
+    (memory_capture scrubbed_stacks, which zeroes stack data) the control must be gone instead."""
     data = open(dump, "rb").read()
     for encoding in ("ascii", "utf-16-le"):
-        if control.encode(encoding) not in data:
-            fail(f"control: the string the target keeps on its stack is not in the dump ({encoding})")
+        if (control.encode(encoding) in data) == scrubbed:
+            fail(f"control: the string the target keeps on its stack is {'in' if scrubbed else 'not in'} the dump ({encoding})")
     for root, _, files in os.walk(db):
         for name in files:
             path = os.path.join(root, name)
@@ -148,7 +153,37 @@ def check_privacy(db, dump, env_secret, arg_secret, control):
                 where = find_secret(content, value)
                 if where:
                     fail(f"the {what} secret is in {path}: {where}")
-    print("privacy: no secret in the dump or the database; the control string found (ASCII and UTF-16)")
+    print("privacy: no secret in the dump or the database; the control string "
+          f"{'zeroed (scrubbed_stacks)' if scrubbed else 'found'} (ASCII and UTF-16)")
+
+
+# crash_target_win's heap secret (the target keeps it xored: only its heap copy is in the clear).
+HEAP_MARKER = "heap-secret-WIN-Av4wV[2h"
+
+
+def check_memory_level(dump, level, output, written_by_helper=True):
+    """Options::memory_capture: the heap secret rbx points at is in a full dump (so the search
+    can fail) and in no byte of a stacks_only or scrubbed_stacks one, as ASCII or UTF-16 (any 8
+    characters of it in a row); the stack word pointing into it survives full and stacks_only
+    and is zeroed by scrubbed_stacks; the writer-errors stream names a level other than full."""
+    data = open(dump, "rb").read()
+    m = re.search(r"^heap_pointer=(?:0x)?([0-9A-Fa-f]+)\r?$", output, re.M)
+    if not m:
+        fail("the target printed no heap_pointer", output[-2000:])
+    pointer = int(m.group(1), 16).to_bytes(8, "little")
+    where = find_secret(data, HEAP_MARKER, random_from=0)
+    if level == "full":
+        if HEAP_MARKER.encode("ascii") not in data:
+            fail("memory_capture full: the heap secret rbx points at is not in the dump (the memory around registers is missing)")
+    elif where:
+        fail(f"memory_capture {level}: the heap secret is in the dump: {where}")
+    if (pointer in data) != (level != "scrubbed_stacks"):
+        fail(f"memory_capture {level}: the stack word pointing into the secret is "
+             f"{'in' if pointer in data else 'not in'} the dump")
+    if written_by_helper and level != "full" and f"memory_capture: {level}".encode() not in data:
+        fail(f"memory_capture {level}: the writer-errors stream does not name the level")
+    print(f"memory_capture {level}: heap secret {'found (full)' if level == 'full' else 'absent (ASCII and UTF-16)'}, "
+          f"stack word pointing into it {'zeroed' if level == 'scrubbed_stacks' else 'kept'}")
 
 
 def main():
@@ -158,6 +193,10 @@ def main():
     ap.add_argument("--case", required=True, choices=sorted(CASES))
     ap.add_argument("--work", required=True)
     ap.add_argument("--parent", help="exit_code_win.exe: start the target from a Windows parent")
+    ap.add_argument("--no-helper", action="store_true",
+                    help="HelperMode::none: the target's in-process writer writes the dump (no annotations, no writer errors)")
+    ap.add_argument("--memory", choices=["full", "stacks_only", "scrubbed_stacks"],
+                    help="Options::memory_capture of the target (CRASHDROP_TEST_MEMORY)")
     ap.add_argument("--stackwalk", default=os.path.expanduser(
         "~/.cache/crashdrop/minidump-0.26.0/package/bin/linux-x64/minidump_stackwalk"))
     ap.add_argument("--lldb", default="lldb-14")
@@ -167,7 +206,7 @@ def main():
     a = ap.parse_args()
     reason, exit_code, address_rule, frames = CASES[a.case]
 
-    db = os.path.join(a.work, a.case)
+    db = os.path.join(a.work, a.case + ("-" + a.memory if a.memory else "") + ("-nohelper" if a.no_helper else ""))
     shutil.rmtree(db, ignore_errors=True)
     os.makedirs(a.work, exist_ok=True)
     env = dict(os.environ)
@@ -176,6 +215,10 @@ def main():
     env_secret, arg_secret = secret("envSECRET-"), secret("argSECRET-")
     control = control_string(env_secret, arg_secret, db)
     env.update(MY_API_TOKEN=env_secret, CRASHDROP_TEST_PRIVACY="1", CRASHDROP_TEST_CONTROL=control[::-1])
+    if a.memory:
+        env["CRASHDROP_TEST_MEMORY"] = a.memory
+    if a.no_helper:
+        env["CRASHDROP_TEST_NO_HELPER"] = "1"
     t0 = time.monotonic()
     command = [a.wine] + ([a.parent] if a.parent else []) + [a.exe, "Z:" + db.replace("/", "\\"), a.case,
                                                              "--token=" + arg_secret]
@@ -212,7 +255,9 @@ def main():
         fail(f"expected one dump and no temporary file in {pending}: {sorted(os.listdir(pending))}")
     dump = dumps[0]
     print(f"dump {os.path.basename(dump)}, {os.path.getsize(dump)} bytes")
-    check_privacy(db, dump, env_secret, arg_secret, control)
+    check_privacy(db, dump, env_secret, arg_secret, control, scrubbed=a.memory == "scrubbed_stacks")
+    if a.memory:
+        check_memory_level(dump, a.memory, output, written_by_helper=not a.no_helper)
 
     # ---- Breakpad's minidump_dump: the annotations the helper added (Crashpad's info stream) ----
     dumper = os.path.join(os.path.dirname(a.stackwalk), "minidump_dump")
@@ -222,6 +267,8 @@ def main():
             "crash_kind": "crash"}  # what the dump is, written by the helper
     if a.case == "uncaught_exception":
         want.update({"exception_type": "std::runtime_error", "exception_what": "crashdrop test: nobody catches this"})
+    if a.no_helper:
+        want = {}  # the annotations are the helper's (Crashpad's info stream)
     for key, value in want.items():
         if annotations.get(key) != value:
             fail(f"annotation {key} = {annotations.get(key)!r}, expected {value!r}", repr(annotations))

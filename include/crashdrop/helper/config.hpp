@@ -23,6 +23,7 @@ struct helper_config {
     bool report_abnormal_exits = true;  // Options::report_abnormal_exits
     std::string environment;            // Options::environment
     std::size_t max_upload_bytes = 0;   // Options::max_upload_bytes (0: the format's default)
+    int memory_capture = 0;             // Options::memory_capture (MemoryCapture's value; the Windows helper applies it)
 };
 
 inline std::string encode_helper_config(const helper_config& c) {
@@ -49,6 +50,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["environment"] = c.environment;
     kv["sentry_dsn"] = c.upload.sentry_dsn;
     kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
+    kv["memory_capture"] = std::to_string(c.memory_capture);
     return format_key_values(kv);
 }
 
@@ -93,6 +95,7 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.upload.environment = c.environment;
     c.upload.sentry_dsn = kv["sentry_dsn"];
     c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
+    c.memory_capture = config_number(kv["memory_capture"], 0, static_cast<int>(MemoryCapture::scrubbed_stacks), 0);
     return c;
 }
 
@@ -130,6 +133,7 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     c.environment = o.environment;
     c.upload.environment = o.environment;
     c.max_upload_bytes = o.max_upload_bytes;
+    c.memory_capture = static_cast<int>(o.memory_capture);
     return c;
 }
 

@@ -215,7 +215,8 @@ inline bool win_read_app_secrets(HANDLE app, secret_windows* out, std::string* w
 /// application's command line or environment (dump_scrub_secrets), whatever include_environment
 /// and include_command_line say (as on Linux, those decide only what streams hold; MiniDumpWriteDump
 /// writes neither). What was cleared goes into the writer-errors stream and helper.log.
-inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dump) {
+/// `note`: what win_apply_memory_level did, for the same writer-errors stream.
+inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dump, const std::string& note) {
     secret_windows windows;
     std::string why;
     if (!win_read_app_secrets(app, &windows, &why)) service->log("privacy: " + why);
@@ -223,12 +224,79 @@ inline void win_scrub_dump(helper_service* service, HANDLE app, std::string* dum
     std::string error;
     if (!dump_scrub_secrets(dump, windows, &result, &error)) {
         service->log("privacy: the registers and stacks were not checked: " + error);
-        return;
+        result.report.clear();
+    } else if (!result.report.empty()) {
+        service->log("privacy: " + std::to_string(result.registers) + " registers and " + std::to_string(result.words) +
+                     " stack words cleared (they held bytes of the command line or environment)");
     }
-    if (result.report.empty()) return;
-    service->log("privacy: " + std::to_string(result.registers) + " registers and " + std::to_string(result.words) +
-                 " stack words cleared (they held bytes of the command line or environment)");
-    if (!dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, result.report, &error)) service->log("writer errors: " + error);
+    const std::string errors = note + result.report;
+    if (errors.empty()) return;
+    if (!dump_append_stream(dump, minidump::stream_crashdrop_writer_errors, errors, &error)) service->log("writer errors: " + error);
+}
+
+// ---- Options::memory_capture (docs/dumps.md, "Memory capture levels") ---------------------------
+// MiniDumpWriteDump writes the same dump type at every level (sigsafe::k_dump_type: stacks, the
+// instruction windows, the modules' unwind data; no indirectly referenced memory, data segments
+// or heap). The level is applied to its result, before anything else touches it:
+//  - full: the memory around the crashing thread's registers is added (dump_add_register_memory);
+//  - stacks_only: nothing is added;
+//  - scrubbed_stacks: nothing is added, and the stack words that point neither into a stack nor
+//    into a module are zeroed (dump_scrub_stack_words), a stack being the thread's whole stack
+//    reservation (VirtualQueryEx's AllocationBase up to the stack's end), as on Linux.
+
+/// VirtualQueryEx: the committed, readable region of the application holding `address`.
+inline bool win_app_region(void* user, std::uint64_t address, std::uint64_t* start, std::uint64_t* end) {
+    MEMORY_BASIC_INFORMATION mbi;
+    if (VirtualQueryEx(static_cast<HANDLE>(user), reinterpret_cast<const void*>(static_cast<std::uintptr_t>(address)), &mbi,
+                       sizeof(mbi)) == 0) {
+        return false;
+    }
+    const DWORD readable = PAGE_READONLY | PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READ | PAGE_EXECUTE_READWRITE |
+                           PAGE_EXECUTE_WRITECOPY;
+    if (mbi.State != MEM_COMMIT || (mbi.Protect & readable) == 0 || (mbi.Protect & (PAGE_GUARD | PAGE_NOACCESS)) != 0) return false;
+    *start = reinterpret_cast<std::uintptr_t>(mbi.BaseAddress);
+    *end = *start + mbi.RegionSize;
+    return true;
+}
+
+/// Applies the configured level to a dump MiniDumpWriteDump just wrote; returns the line for
+/// the writer-errors stream (none at full, as on Linux).
+inline std::string win_apply_memory_level(helper_service* service, HANDLE app, std::string* dump) {
+    const int level = service->config().memory_capture;
+    std::string error;
+    if (level == static_cast<int>(MemoryCapture::full)) {
+        std::size_t added = 0;
+        if (!dump_add_register_memory(dump, win_app_region, win_read_app_memory, app, &added, &error)) {
+            service->log("memory around registers: " + error);
+        }
+        return "";
+    }
+    if (level == static_cast<int>(MemoryCapture::stacks_only)) return "memory_capture: stacks_only: no memory around registers\n";
+    // scrubbed_stacks: each thread's whole stack reservation counts as its stack.
+    std::vector<address_range> stacks;
+    scrub_layout layout;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(dump->data());
+    if (scrub_find_layout(bytes, dump->size(), &layout)) {
+        for (std::uint32_t i = 0; i < layout.thread_count; ++i) {
+            minidump::thread t;
+            std::memcpy(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+            MEMORY_BASIC_INFORMATION mbi;
+            const std::uint64_t top = t.stack.start_of_memory_range + t.stack.memory.data_size;
+            if (t.stack.memory.data_size == 0 ||
+                VirtualQueryEx(app, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
+                               sizeof(mbi)) == 0) {
+                continue;
+            }
+            stacks.push_back({reinterpret_cast<std::uintptr_t>(mbi.AllocationBase), top});
+        }
+    }
+    stack_scrub_counts counts;
+    if (!dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&(*dump)[0]), dump->size(), stacks.data(), stacks.size(), &counts)) {
+        service->log("memory_capture: scrubbed_stacks: the dump's thread or module list is damaged; the stacks were not scrubbed");
+        return "memory_capture: scrubbed_stacks: the stacks could not be scrubbed\n";
+    }
+    return "memory_capture: scrubbed_stacks: " + std::to_string(counts.zeroed) + " stack words zeroed, " + std::to_string(counts.kept) +
+           " kept (pointers into stacks or code); no memory around registers\n";
 }
 
 /// Adds to a dump what MiniDumpWriteDump cannot write (minidump/amend.hpp): Crashpad's info
@@ -325,7 +393,8 @@ inline bool win_persist_crash(helper_service* service, sigsafe::region_header* r
     mei.ClientPointers = TRUE;  // the record and context are in the application's memory
     std::string dump;
     if (!win_minidump(service, app, facts.app_pid, facts.exception_pointers != 0 ? &mei : nullptr, pending, id, &dump)) return false;
-    win_scrub_dump(service, app, &dump);
+    const std::string level_note = win_apply_memory_level(service, app, &dump);
+    win_scrub_dump(service, app, &dump, level_note);
     // What the dump is, from the exception record MiniDumpWriteDump wrote (write_dump()'s code
     // 0x0517A7ED: requested; an exception code: a crash).
     Report written;
@@ -399,7 +468,8 @@ inline bool win_persist_hang(helper_service* service, sigsafe::region_header* re
     if (suspended) ResumeThread(thread);
     CloseHandle(thread);
     if (!wrote) return false;
-    win_scrub_dump(service, app, &dump);
+    const std::string level_note = win_apply_memory_level(service, app, &dump);
+    win_scrub_dump(service, app, &dump, level_note);
     const std::vector<std::pair<std::string, std::string>> extra = {
         {"hang_thread", std::to_string(tid)}, {"hang_ms", std::to_string(hung_ms)}};
     win_amend_dump(service, region, id, app, report_kind::hang, &dump, extra);  // crash_kind=hang comes first

@@ -510,6 +510,119 @@ inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub
     }
     return true;
 }
+
+// ---- memory around the crashing thread's registers (Options::memory_capture = full) ------------
+// MiniDumpWriteDump without MiniDumpWithIndirectlyReferencedMemory (and wine's dbghelp in any
+// case) copies the stacks and a window around each thread's instruction pointer, not what the
+// registers point at. At level full the helper adds, as the Linux writer does, up to 256 bytes
+// either side of every general register and rip of the exception's context that points into
+// readable memory (clipped to its region and to the ranges the dump already holds).
+
+/// The readable region holding `address`: [*start, *end); false when it is not readable.
+using dump_region_fn = bool (*)(void* user, std::uint64_t address, std::uint64_t* start, std::uint64_t* end);
+
+/// Adds the memory around the registers of the exception stream's context (see above) to the
+/// memory list: the old descriptors and the new ones go into a new list after the end of the
+/// file, which the memory list's directory entry then names (the old list stays as unused
+/// bytes). `added` gets the number of ranges added. false (dump unchanged) when the dump is
+/// damaged; a dump without an exception stream or with a context that is not AMD64's is left alone.
+inline bool dump_add_register_memory(std::string* dump, dump_region_fn region, dump_read_memory_fn read_memory, void* user,
+                                     std::size_t* added, std::string* error) {
+    *added = 0;
+    dump_index index;
+    if (!dump_read_index(*dump, &index, error)) return false;
+    const minidump::directory* e = dump_find_stream(index, minidump::stream_exception);
+    if (e == nullptr) return true;
+    minidump::exception_stream es;
+    if (e->location.data_size < sizeof(es) || !dump_bytes_at(*dump, e->location.rva, &es, sizeof(es))) {
+        return amend_fail(error, "the exception stream is damaged");
+    }
+    minidump::context_amd64 ctx;
+    if (es.thread_context.data_size < sizeof(ctx) || !dump_bytes_at(*dump, es.thread_context.rva, &ctx, sizeof(ctx))) {
+        return amend_fail(error, "the exception's context lies outside the file");
+    }
+    if ((ctx.context_flags & minidump::k_context_amd64) != minidump::k_context_amd64) return true;
+    // What the dump holds already: the memory list and the thread stacks.
+    std::vector<minidump::memory_descriptor> old;
+    std::vector<address_range> held;
+    const minidump::directory* list = dump_find_stream(index, minidump::stream_memory_list);
+    if (list != nullptr) {
+        std::uint32_t count = 0;
+        const std::uint64_t at = list->location.rva;
+        if (!dump_bytes_at(*dump, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::memory_descriptor) + 4 > list->location.data_size ||
+            at + list->location.data_size > dump->size()) {
+            return amend_fail(error, "the memory list at " + amend_hex(at) + " is damaged");
+        }
+        old.resize(count);
+        if (count > 0) std::memcpy(old.data(), dump->data() + at + 4, count * sizeof(minidump::memory_descriptor));
+        for (const auto& d : old) held.push_back({d.start_of_memory_range, d.start_of_memory_range + d.memory.data_size});
+    }
+    if (const minidump::directory* threads = dump_find_stream(index, minidump::stream_thread_list)) {
+        std::uint32_t count = 0;
+        const std::uint64_t at = threads->location.rva;
+        if (!dump_bytes_at(*dump, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::thread) + 4 > threads->location.data_size ||
+            at + threads->location.data_size > dump->size()) {
+            return amend_fail(error, "the thread list at " + amend_hex(at) + " is damaged");
+        }
+        for (std::uint32_t i = 0; i < count; ++i) {
+            minidump::thread t;
+            std::memcpy(&t, dump->data() + at + 4 + std::uint64_t{i} * sizeof(t), sizeof(t));
+            held.push_back({t.stack.start_of_memory_range, t.stack.start_of_memory_range + t.stack.memory.data_size});
+        }
+    }
+    const std::uint64_t values[] = {ctx.rax, ctx.rcx, ctx.rdx, ctx.rbx, ctx.rsp, ctx.rbp, ctx.rsi, ctx.rdi, ctx.r8,
+                                    ctx.r9,  ctx.r10, ctx.r11, ctx.r12, ctx.r13, ctx.r14, ctx.r15, ctx.rip};
+    const std::uint64_t base = dump_append_base(*dump);
+    std::string blob;
+    std::vector<minidump::memory_descriptor> fresh;
+    for (std::uint64_t v : values) {
+        if (v < 4096) continue;
+        bool inside = false;
+        std::uint64_t lo = v >= 256 ? v - 256 : 0, hi = v + 256;
+        for (const auto& r : held) {  // clipped so no two ranges of the list overlap
+            if (v >= r.start && v < r.end) inside = true;
+            else if (r.end <= v && r.end > lo) lo = r.end;
+            else if (r.start > v && r.start < hi) hi = r.start;
+        }
+        std::uint64_t start = 0, end = 0;
+        if (inside || !region(user, v, &start, &end)) continue;
+        lo = std::max(lo, start);
+        hi = std::min(hi, end);
+        if (hi <= lo) continue;
+        std::string bytes(static_cast<std::size_t>(hi - lo), '\0');
+        if (!read_memory(user, lo, &bytes[0], bytes.size())) continue;
+        blob.resize(static_cast<std::size_t>(amend_align(blob.size(), 16)), '\0');
+        minidump::memory_descriptor d;
+        d.start_of_memory_range = lo;
+        d.memory.data_size = static_cast<std::uint32_t>(bytes.size());
+        d.memory.rva = static_cast<std::uint32_t>(base + blob.size());  // dump_append refuses a blob past 4 GiB
+        blob += bytes;
+        fresh.push_back(d);
+        held.push_back({lo, hi});
+    }
+    if (fresh.empty()) return true;
+    // The new list: the count, the old descriptors, the new ones.
+    blob.resize(static_cast<std::size_t>(amend_align(blob.size(), 8)), '\0');
+    const std::uint64_t list_at = base + blob.size();
+    const auto count = static_cast<std::uint32_t>(old.size() + fresh.size());
+    blob.append(reinterpret_cast<const char*>(&count), 4);
+    if (!old.empty()) blob.append(reinterpret_cast<const char*>(old.data()), old.size() * sizeof(minidump::memory_descriptor));
+    blob.append(reinterpret_cast<const char*>(fresh.data()), fresh.size() * sizeof(minidump::memory_descriptor));
+    minidump::directory d;
+    d.stream_type = minidump::stream_memory_list;
+    d.location.rva = static_cast<std::uint32_t>(list_at);
+    d.location.data_size = static_cast<std::uint32_t>(4 + std::uint64_t{count} * sizeof(minidump::memory_descriptor));
+    if (list == nullptr) {
+        if (!dump_append(dump, index, blob, {d}, error)) return false;
+    } else {
+        const std::uint64_t entry = std::uint64_t{index.header.stream_directory_rva} +
+                                    static_cast<std::uint64_t>(list - index.entries.data()) * sizeof(minidump::directory);
+        if (!dump_append(dump, index, blob, {}, error)) return false;  // the directory stays where it is
+        std::memcpy(&(*dump)[static_cast<std::size_t>(entry)], &d, sizeof(d));
+    }
+    *added = fresh.size();
+    return true;
+}
 #endif  // CRASHDROP_ARCH_X86_64
 
 }  // namespace detail

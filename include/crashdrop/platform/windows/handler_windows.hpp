@@ -169,6 +169,48 @@ void __cdecl win_on_sigabrt(int sig) {
     if (previous != SIG_DFL && previous != SIG_IGN && previous != SIG_ERR && previous != nullptr) previous(sig);
 }
 
+/// Options::memory_capture for a dump this process wrote itself (HelperMode::none, or
+/// write_dump() without a helper): MiniDumpWriteDump's dump type holds no memory around registers
+/// (stacks_only needs nothing more; full stays without it: only the helper adds it), and for
+/// scrubbed_stacks the file is mapped and detail::dump_scrub_stack_words runs on it in place,
+/// each thread's whole stack reservation (VirtualQuery) counting as its stack. No allocation
+/// (the heap may be locked). false when the dump should not be kept: it could not be scrubbed.
+inline bool win_apply_own_memory_level(windows_state* g, HANDLE file) {
+    if (g->memory_capture != static_cast<int>(MemoryCapture::scrubbed_stacks)) return true;
+    LARGE_INTEGER size;
+    if (!GetFileSizeEx(file, &size) || size.QuadPart <= 0) return false;
+    HANDLE mapping = CreateFileMappingW(file, nullptr, PAGE_READWRITE, 0, 0, nullptr);
+    if (mapping == nullptr) return false;
+    bool scrubbed = false;
+    if (void* view = MapViewOfFile(mapping, FILE_MAP_WRITE, 0, 0, 0)) {
+        auto* bytes = static_cast<unsigned char*>(view);
+        const auto length = static_cast<std::size_t>(size.QuadPart);
+        detail::address_range stacks[256];
+        std::size_t count = 0;
+        detail::scrub_layout layout;
+        if (detail::scrub_find_layout(bytes, length, &layout)) {
+            for (std::uint32_t i = 0; i < layout.thread_count && count < 256; ++i) {
+                minidump::thread t;
+                copy_bytes(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+                MEMORY_BASIC_INFORMATION mbi;
+                if (t.stack.memory.data_size == 0 ||
+                    VirtualQuery(reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
+                                 sizeof(mbi)) == 0) {
+                    continue;
+                }
+                stacks[count++] = {reinterpret_cast<std::uintptr_t>(mbi.AllocationBase),
+                                   t.stack.start_of_memory_range + t.stack.memory.data_size};
+            }
+        }
+        detail::stack_scrub_counts counts;
+        scrubbed = detail::dump_scrub_stack_words(bytes, length, stacks, count, &counts);
+        FlushViewOfFile(view, 0);
+        UnmapViewOfFile(view);
+    }
+    CloseHandle(mapping);
+    return scrubbed;
+}
+
 /// The dump-writer thread: created by start(), it sleeps on crash_event. Woken by a crash, it
 /// keeps the prepared file (cancels its delete-on-close), writes the dump into it, gives it its
 /// final name and wakes the crashing thread. Woken by stop(), it ends.
@@ -184,7 +226,12 @@ DWORD WINAPI win_writer_main(void* arg) {
         mei.ThreadId = g->exception_thread;
         mei.ExceptionPointers = g->exception;
         mei.ClientPointers = FALSE;
-        const BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
+        BOOL ok = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), g->dump_file, k_dump_type, &mei, nullptr, nullptr);
+        if (ok && !win_apply_own_memory_level(g, g->dump_file)) {
+            ok = FALSE;  // not scrubbed as asked: not kept (deleted when the handle closes)
+            keep.DeleteFile = TRUE;
+            SetFileInformationByHandle(g->dump_file, FileDispositionInfo, &keep, sizeof(keep));
+        }
         FlushFileBuffers(g->dump_file);
         if (ok) {
             if (!SetFileInformationByHandle(g->dump_file, FileRenameInfo, g->rename_info, g->rename_info_size)) {

@@ -217,6 +217,7 @@ inline Status windows_start(const Options& options) {
 
     // The region shared with the helper, with the configuration and the context store.
     if (Status s = win_make_region(g, options, encode_helper_config(make_helper_config(options, root))); !s.ok()) return fail(s);
+    g->memory_capture = static_cast<int>(options.memory_capture);
     std::memcpy(g->region->report_id, id.c_str(), id.size() + 1);
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
 
@@ -321,13 +322,17 @@ inline Status windows_write_dump(std::string* path_out) {
     std::string error;
     if (!written) {
         const std::string temp = path_join(pending, "." + id + ".dmp.tmp");
-        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+        HANDLE file = CreateFileW(widen(temp).c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
         if (file == INVALID_HANDLE_VALUE) {
             error = temp + ": " + error_text(last_error());
         } else {
             MINIDUMP_EXCEPTION_INFORMATION mei{self, &pointers, FALSE};
             written = g->write_dump(GetCurrentProcess(), GetCurrentProcessId(), file, k_dump_type, &mei, nullptr, nullptr) != 0;
             if (!written) error = "MiniDumpWriteDump: " + error_text(last_error());
+            if (written && !win_apply_own_memory_level(g, file)) {
+                written = false;
+                error = "memory_capture scrubbed_stacks: the dump could not be scrubbed";
+            }
             FlushFileBuffers(file);
             CloseHandle(file);
             if (written) written = move_file(temp, path_join(pending, id + ".dmp"), &error);

@@ -61,6 +61,7 @@ struct windows_state {
 
     HMODULE dbghelp;
     minidump_write_dump_fn write_dump;
+    int memory_capture;  // Options::memory_capture (MemoryCapture's value), for dumps written without the helper
 
     // What the crash path hands to the writer.
     EXCEPTION_POINTERS* exception;
