@@ -7272,7 +7272,7 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
             if (is_stack || !req.drop_memory) ++memory_kept;
             if (d.memory.data_size == 0) continue;
             if (is_stack) continue;  // the thread list decides how much of a stack stays
-            ranges.push_back({d.memory.rva, d.memory.data_size, req.drop_memory ? keep_of(d.memory.data_size, 0) : d.memory.data_size});
+            ranges.push_back({d.memory.rva, d.memory.data_size, req.drop_memory ? 0 : d.memory.data_size});
         }
     }
     if (index.header.stream_count > 0) {
@@ -7308,6 +7308,24 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
         std::sort(removed.begin(), removed.end());
         for (std::size_t i = 1; i < removed.size(); ++i) {
             if (removed[i].first < removed[i - 1].second) return amend_fail(error, "a memory range overlaps the memory list at " + amend_hex(from));
+        }
+    }
+    // Intervals that touch are one, and each is cut to whole 16-byte blocks from its end (the
+    // alignment of what follows): a dropped range's bytes go whatever its size (wine's unwind
+    // data ranges are mostly 4 to 12 bytes), the last few of a run of them stay, unreferenced.
+    {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> joined;
+        for (const auto& c : removed) {
+            if (!joined.empty() && joined.back().second == c.first) {
+                joined.back().second = c.second;
+            } else {
+                joined.push_back(c);
+            }
+        }
+        removed.clear();
+        for (const auto& c : joined) {
+            const std::uint64_t whole = (c.second - c.first) / 16 * 16;
+            if (whole > 0) removed.emplace_back(c.first, c.first + whole);
         }
     }
     auto is_removed = [&](std::uint64_t x) {
