@@ -483,7 +483,8 @@ def check_before_upload(a, db):
         if meta.get("state") != "uploaded" or len(server.folders()) != 1:
             fail(f"expected one upload: {meta}, {len(server.folders())} requests", helper_log(db))
         _, req, fields = server.request(0)
-        record = read_meta(os.path.join(db, "before-upload.txt"))
+        record_path = os.path.join(db, "before-upload.txt")
+        record = read_meta(record_path) if os.path.exists(record_path) else {}
         helpers, app = helper_pids(db), app_pid(out)
         problems = []
         if fields.get("stage") != "scrubbed":
