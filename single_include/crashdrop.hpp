@@ -1249,9 +1249,19 @@ enum stream_type : std::uint32_t {
     stream_exception = 6,          // ExceptionStream
     stream_system_info = 7,        // SystemInfoStream
     stream_memory64_list = 9,      // Memory64ListStream
+    stream_comment_a = 10,         // CommentStreamA
+    stream_comment_w = 11,         // CommentStreamW
+    stream_handle_data = 12,       // HandleDataStream
+    stream_unloaded_module_list = 14,  // UnloadedModuleListStream
     stream_misc_info = 15,         // MiscInfoStream
     stream_memory_info_list = 16,  // MemoryInfoListStream
+    stream_thread_info_list = 17,  // ThreadInfoListStream
+    stream_token = 19,             // TokenStream
+    stream_system_memory_info = 21,   // SystemMemoryInfoStream
+    stream_process_vm_counters = 22,  // ProcessVmCountersStream
     stream_thread_name_list = 24,  // ThreadNamesStream
+    // Wine's dbghelp: the host (ELF) modules, laid out as a MINIDUMP_MODULE_LIST.
+    stream_wine_host_module_list = 0xfff0u,
     // Breakpad's Linux streams ("Gg" = 0x4767).
     stream_linux_cpu_info = 0x47670003u,     // /proc/cpuinfo text
     stream_linux_proc_status = 0x47670004u,  // /proc/PID/status text
@@ -3587,8 +3597,22 @@ inline Status set_user(const context_store* s, const User& user) {
     return Status::success();
 }
 
+/// An absolute path: /dir/file on Linux; on Windows a drive's (C:\dir\file, C:/dir/file) or a
+/// UNC one (\\server\share\file), not \dir\file (the current drive's) nor C:file (that drive's
+/// current folder's).
+inline bool attachment_path_is_absolute(std::string_view path) {
+#if CRASHDROP_OS_WINDOWS
+    const bool drive = path.size() >= 3 && ((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) && path[1] == ':' &&
+                       (path[2] == '\\' || path[2] == '/');
+    const bool unc = path.size() >= 3 && (path[0] == '\\' || path[0] == '/') && (path[1] == '\\' || path[1] == '/');
+    return drive || unc;
+#else
+    return !path.empty() && path[0] == '/';
+#endif
+}
+
 inline Status check_attachment(std::string_view path) {
-    if (path.empty() || path[0] != '/') {
+    if (!attachment_path_is_absolute(path)) {
         return Status(Error::invalid_argument, "attachment '" + std::string(path) + "' is not an absolute path");
     }
     if (path.size() > limits::attachment_path) {
@@ -7382,8 +7406,11 @@ CRASHDROP_NAMESPACE_END
 // removing the freed bytes from the file and moving every RVA behind them down. That needs every
 // RVA in the file: the streams whose layout is known here are fixed up (thread list, memory list,
 // exception, module list, thread names, system info, Crashpad info with its annotation dictionary,
-// Linux DSO debug); a stream type not known to hold no RVAs makes the call refuse. Removed
-// lengths are multiples of 16, so what follows keeps its alignment. Every offset and size read
+// Linux DSO debug; Windows' unloaded modules and handle data, wine's host module list); a stream
+// type not known to hold no RVAs makes the call refuse. Dropped memory-list descriptors are taken
+// out of the file too (wine's dbghelp lists every function's unwind data as a range of its own:
+// thousands of descriptors, more bytes than the ranges). Removed lengths are multiples of 16, so
+// what follows keeps its alignment. Every offset and size read
 // from the dump is checked; bad input gives false and a message, and a failed call leaves the
 // dump unchanged.
 // Context: implementation TU; ordinary code (helper process), may allocate.
@@ -7418,8 +7445,14 @@ inline bool dump_crashed_thread(const std::string& dump, const dump_index& index
 inline bool trim_stream_without_rvas(std::uint32_t type) {
     switch (type) {
         case minidump::stream_unused:
+        case minidump::stream_comment_a:
+        case minidump::stream_comment_w:
         case minidump::stream_misc_info:
         case minidump::stream_memory_info_list:
+        case minidump::stream_thread_info_list:
+        case minidump::stream_token:
+        case minidump::stream_system_memory_info:
+        case minidump::stream_process_vm_counters:
         case minidump::stream_linux_cpu_info:
         case minidump::stream_linux_proc_status:
         case minidump::stream_linux_lsb_release:
@@ -7478,6 +7511,7 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
     }
     const minidump::directory* memory = dump_find_stream(index, minidump::stream_memory_list);
     std::uint32_t memory_count = 0;
+    std::uint32_t memory_kept = 0;  // descriptors that stay in the memory list
     if (memory != nullptr) {
         const std::uint64_t at = memory->location.rva;
         if (!dump_bytes_at(work, at, &memory_count, 4) || !in_file(at, memory->location.data_size) ||
@@ -7490,10 +7524,11 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
             if (!in_file(d.memory.rva, d.memory.data_size)) {
                 return amend_fail(error, "memory range " + amend_hex(d.start_of_memory_range) + " lies outside the file");
             }
-            if (d.memory.data_size == 0) continue;
             const bool is_stack = std::find(stack_rvas.begin(), stack_rvas.end(), d.memory.rva) != stack_rvas.end();
+            if (is_stack || !req.drop_memory) ++memory_kept;
+            if (d.memory.data_size == 0) continue;
             if (is_stack) continue;  // the thread list decides how much of a stack stays
-            ranges.push_back({d.memory.rva, d.memory.data_size, req.drop_memory ? keep_of(d.memory.data_size, 0) : d.memory.data_size});
+            ranges.push_back({d.memory.rva, d.memory.data_size, req.drop_memory ? 0 : d.memory.data_size});
         }
     }
     if (index.header.stream_count > 0) {
@@ -7519,6 +7554,35 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
     std::vector<std::pair<std::uint64_t, std::uint64_t>> removed;
     for (const range& r : merged) {
         if (r.keep < r.size) removed.emplace_back(r.rva + r.keep, r.rva + r.size);
+    }
+    // The dropped descriptors: the memory list keeps its first memory_kept entries (step 2
+    // writes them there), the rest of its descriptor array goes.
+    if (memory != nullptr && memory_kept < memory_count) {
+        const std::uint64_t from = memory->location.rva + 4 + std::uint64_t{memory_kept} * sizeof(minidump::memory_descriptor);
+        const std::uint64_t to = memory->location.rva + 4 + std::uint64_t{memory_count} * sizeof(minidump::memory_descriptor);
+        removed.emplace_back(from, to);
+        std::sort(removed.begin(), removed.end());
+        for (std::size_t i = 1; i < removed.size(); ++i) {
+            if (removed[i].first < removed[i - 1].second) return amend_fail(error, "a memory range overlaps the memory list at " + amend_hex(from));
+        }
+    }
+    // Intervals that touch are one, and each is cut to whole 16-byte blocks from its end (the
+    // alignment of what follows): a dropped range's bytes go whatever its size (wine's unwind
+    // data ranges are mostly 4 to 12 bytes), the last few of a run of them stay, unreferenced.
+    {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> joined;
+        for (const auto& c : removed) {
+            if (!joined.empty() && joined.back().second == c.first) {
+                joined.back().second = c.second;
+            } else {
+                joined.push_back(c);
+            }
+        }
+        removed.clear();
+        for (const auto& c : joined) {
+            const std::uint64_t whole = (c.second - c.first) / 16 * 16;
+            if (whole > 0) removed.emplace_back(c.first, c.first + whole);
+        }
     }
     auto is_removed = [&](std::uint64_t x) {
         for (const auto& c : removed) {
@@ -7612,16 +7676,66 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
                 if (size < sizeof(minidump::system_info)) return amend_fail(error, "the system info stream is damaged");
                 fix32(at + offsetof(minidump::system_info, csd_version_rva));
                 break;
-            case minidump::stream_module_list: {
+            case minidump::stream_module_list:
+            case minidump::stream_wine_host_module_list: {
+                // Wine's 0xfff0 is a module list (its host's ELF modules); that number is in the
+                // range Microsoft reserves, so it is taken for one only when its size is exactly that.
                 std::uint32_t count = 0;
                 if (!dump_bytes_at(work, at, &count, 4) || std::uint64_t{count} * sizeof(minidump::module) + 4 > size) {
                     return amend_fail(error, "the module list at " + amend_hex(at) + " is damaged");
+                }
+                if (e.stream_type == minidump::stream_wine_host_module_list && std::uint64_t{count} * sizeof(minidump::module) + 4 != size) {
+                    return amend_fail(error, "stream 0xfff0 is not wine's host module list: not trimmed");
                 }
                 for (std::uint32_t i = 0; i < count; ++i) {
                     const std::uint64_t m = at + 4 + std::uint64_t{i} * sizeof(minidump::module);
                     fix32(m + offsetof(minidump::module, module_name_rva));
                     fix32(m + offsetof(minidump::module, cv_record) + offsetof(minidump::location_descriptor, rva));
                     fix32(m + offsetof(minidump::module, misc_record) + offsetof(minidump::location_descriptor, rva));
+                }
+                break;
+            }
+            case minidump::stream_unloaded_module_list: {
+                // MINIDUMP_UNLOADED_MODULE_LIST (SizeOfHeader, SizeOfEntry, NumberOfEntries), then
+                // entries whose ModuleNameRva is at offset 20.
+                std::uint32_t head[3] = {0, 0, 0};
+                if (size < sizeof(head) || !dump_bytes_at(work, at, head, sizeof(head)) || head[0] < 12 || head[1] < 24 ||
+                    head[0] + std::uint64_t{head[1]} * head[2] > size) {
+                    return amend_fail(error, "the unloaded module list at " + amend_hex(at) + " is damaged");
+                }
+                for (std::uint32_t i = 0; i < head[2]; ++i) fix32(at + head[0] + std::uint64_t{i} * head[1] + 20);
+                break;
+            }
+            case minidump::stream_handle_data: {
+                // MINIDUMP_HANDLE_DATA_STREAM (SizeOfHeader, SizeOfDescriptor, NumberOfDescriptors,
+                // Reserved), then descriptors: TypeNameRva at 8, ObjectNameRva at 12 and, in a
+                // MINIDUMP_HANDLE_DESCRIPTOR_2 (40 bytes), ObjectInfoRva at 32: a chain of
+                // MINIDUMP_HANDLE_OBJECT_INFORMATION whose first field is the next one's RVA.
+                std::uint32_t head[3] = {0, 0, 0};
+                if (size < 16 || !dump_bytes_at(work, at, head, sizeof(head)) || head[0] < 16 || head[1] < 32 ||
+                    head[0] + std::uint64_t{head[1]} * head[2] > size) {
+                    return amend_fail(error, "the handle data stream at " + amend_hex(at) + " is damaged");
+                }
+                std::vector<std::uint64_t> infos_seen;
+                for (std::uint32_t i = 0; i < head[2]; ++i) {
+                    const std::uint64_t d = at + head[0] + std::uint64_t{i} * head[1];
+                    fix32(d + 8);
+                    fix32(d + 12);
+                    if (head[1] < 40) continue;
+                    std::uint32_t info = 0;
+                    std::memcpy(&info, work.data() + d + 32, 4);
+                    fix32(d + 32);
+                    // Each node once (two handles may share one); a chain longer than the file could
+                    // hold nodes is a loop.
+                    for (std::uint64_t steps = 0; info != 0; ++steps) {
+                        if (!in_file(info, 12) || steps > file_size / 12) return amend_fail(error, "a handle's object information chain is damaged");
+                        if (std::find(infos_seen.begin(), infos_seen.end(), info) != infos_seen.end()) break;
+                        infos_seen.push_back(info);
+                        std::uint32_t next = 0;
+                        std::memcpy(&next, work.data() + info, 4);
+                        fix32(info);
+                        info = next;
+                    }
                 }
                 break;
             }
@@ -12108,7 +12222,17 @@ inline std::string sentry_event_id(const std::string& report_id) {
 /// Sentry's `contexts.os` for this machine (the helper runs where the crash happened).
 inline std::string sentry_os_context() {
 #if CRASHDROP_OS_WINDOWS
-    return "{\"name\":\"Windows\"}";
+    // RtlGetVersion (ntdll) tells the version as it is; GetVersionEx says what the executable's
+    // manifest claims to support.
+    using rtl_get_version_fn = LONG(WINAPI*)(OSVERSIONINFOW*);
+    OSVERSIONINFOW v;
+    std::memset(&v, 0, sizeof(v));
+    v.dwOSVersionInfoSize = sizeof(v);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    const auto get = ntdll == nullptr ? nullptr : reinterpret_cast<rtl_get_version_fn>(reinterpret_cast<void (*)()>(GetProcAddress(ntdll, "RtlGetVersion")));
+    if (get == nullptr || get(&v) != 0) return "{\"name\":\"Windows\"}";
+    return "{\"name\":\"Windows\",\"version\":\"" + std::to_string(v.dwMajorVersion) + "." + std::to_string(v.dwMinorVersion) + "." +
+           std::to_string(v.dwBuildNumber) + "\",\"build\":\"" + std::to_string(v.dwBuildNumber) + "\"}";
 #else
     struct utsname u;
     if (uname(&u) != 0) return "{\"name\":\"Linux\"}";

@@ -2,7 +2,8 @@
 // Linux dumps in ../shared/testdata/minidumps each step (other stacks cut, memory around
 // registers dropped, the crashing stack cut) gives a smaller file that minidump_stackwalk still
 // reads with the crashing thread's frames; damaged input is refused and left unchanged; the
-// writer-errors line is added to an existing stream or as a new one.
+// writer-errors line is added to an existing stream or as a new one. A Windows x64 dump that
+// wine's dbghelp wrote (tests/fixtures/windows_x64) is trimmed as well, with its own streams.
 // The implementation TU of its own test binary.
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
@@ -296,4 +297,233 @@ TEST_CASE("the default upload budget of each format is under its server's docume
     CHECK(cd::default_upload_budget(crashdrop::UploadFormat::crashpad) == 16u * 1024u * 1024u);
     CHECK(cd::default_upload_budget(crashdrop::UploadFormat::socorro) == 16u * 1024u * 1024u);
     CHECK(cd::default_upload_budget(crashdrop::UploadFormat::sentry) == 16u * 1024u * 1024u);
+}
+
+namespace {
+
+/// The MINIDUMP_STRING (length and UTF-16 bytes) at `rva`, "" when it is not in the file.
+std::string minidump_string_at(const std::string& dump, std::uint64_t rva) {
+    std::uint32_t n = 0;
+    if (!cd::dump_bytes_at(dump, rva, &n, 4) || rva + 4 + n > dump.size()) return std::string();
+    return dump.substr(static_cast<std::size_t>(rva), 4 + n);
+}
+
+/// The names (MINIDUMP_STRINGs) of a module list stream's modules, in order.
+std::vector<std::string> module_names(const std::string& dump, std::uint32_t type) {
+    std::vector<std::string> names;
+    cd::dump_index index;
+    REQUIRE(cd::dump_read_index(dump, &index, nullptr));
+    const md::directory* e = cd::dump_find_stream(index, type);
+    if (e == nullptr) return names;
+    std::uint32_t n = 0;
+    REQUIRE(cd::dump_bytes_at(dump, e->location.rva, &n, 4));
+    for (std::uint32_t i = 0; i < n; ++i) {
+        md::module m;
+        REQUIRE(cd::dump_bytes_at(dump, e->location.rva + 4 + i * sizeof(m), &m, sizeof(m)));
+        names.push_back(minidump_string_at(dump, m.module_name_rva));
+    }
+    return names;
+}
+
+/// A MINIDUMP_STRING of `ascii` (UTF-16LE).
+std::string minidump_string(const std::string& ascii) {
+    std::string out(4, '\0');
+    const std::uint32_t n = static_cast<std::uint32_t>(ascii.size() * 2);
+    std::memcpy(&out[0], &n, 4);
+    for (char c : ascii) {
+        out.push_back(c);
+        out.push_back('\0');
+    }
+    return out;
+}
+
+void put32(std::string* s, std::size_t at, std::uint32_t v) { std::memcpy(&(*s)[at], &v, 4); }
+
+}  // namespace
+
+TEST_CASE("a wine dump is trimmed: its host module list (0xfff0) keeps its names - dropped ranges take their descriptors along - each step walks to the crashing frame", "[trim][windows]") {
+    // report_target_win.exe's null write under wine 8 (MiniDumpWriteDump of every thread, then
+    // crashdrop's own streams): 2 threads, 8 wine host modules in stream 0xfff0, and 12,045
+    // memory ranges besides the stacks (each function's unwind data, and 256 bytes around each
+    // thread's instruction pointer).
+    std::string dump;
+    REQUIRE(read_all(CRASHDROP_WINE_DUMP, &dump));
+    const auto before = testsupport::stackwalk(CRASHDROP_WINE_DUMP, k_work + "/no-symbols");
+    REQUIRE(before.run.exit_code() == 0);
+    REQUIRE(before.crash_thread >= 0);
+    const auto& frames_before = before.threads.at(before.crash_thread);
+    REQUIRE(!frames_before.empty());
+    CHECK(frames_before[0].module == "report_target_win.exe");
+    const shape s0 = shape_of(dump);
+    REQUIRE(s0.stacks.size() == 2);
+    REQUIRE(s0.memory_ranges > 10000);
+    const auto pe_names = module_names(dump, md::stream_module_list);
+    const auto host_names = module_names(dump, md::stream_wine_host_module_list);
+    REQUIRE(host_names.size() == 8);
+    for (const auto& n : host_names) REQUIRE(!n.empty());
+
+    cd::trim_request steps[3];
+    steps[0].other_stack_max = 1024;
+    steps[1] = steps[0];
+    steps[1].drop_memory = true;
+    steps[2] = steps[1];
+    steps[2].crashed_stack_max = 4096;
+    std::string current = dump;
+    for (int i = 0; i < 3; ++i) {
+        INFO("step " << i);
+        std::string trimmed = current;
+        cd::trim_result r;
+        std::string error;
+        const bool ok = cd::dump_trim(&trimmed, steps[i], &r, &error);
+        INFO(error);
+        REQUIRE(ok);
+        CHECK(r.bytes_removed > 0);
+        CHECK(trimmed.size() + r.bytes_removed == current.size());
+        const shape s = shape_of(trimmed);
+        if (i == 1) {
+            // Only the two stacks stay listed, and the 12,045 descriptors (16 bytes each) left
+            // the file with the ranges they described.
+            CHECK(s.memory_ranges == 2);
+            CHECK(r.ranges_dropped == s0.memory_ranges - 2);
+            CHECK(r.bytes_removed > 16u * r.ranges_dropped);
+            CHECK(trimmed.size() < dump.size() / 5);
+        }
+        CHECK(module_names(trimmed, md::stream_module_list) == pe_names);
+        CHECK(module_names(trimmed, md::stream_wine_host_module_list) == host_names);
+        const std::string out = k_work + "/wine-trimmed-" + std::to_string(i) + ".dmp";
+        REQUIRE(write_all(out, trimmed));
+        const auto after = testsupport::stackwalk(out, k_work + "/no-symbols");
+        CHECK(after.run.exit_code() == 0);
+        CHECK(after.reason == before.reason);
+        CHECK(after.crash_thread == before.crash_thread);
+        CHECK(after.threads.size() == before.threads.size());
+        REQUIRE(after.threads.count(before.crash_thread) == 1);
+        const auto& frames = after.threads.at(before.crash_thread);
+        REQUIRE(!frames.empty());
+        CHECK(frames[0].module == frames_before[0].module);
+        CHECK(after.address == before.address);
+        if (i < 2) CHECK(frames.size() == frames_before.size());
+        current = trimmed;
+    }
+}
+
+TEST_CASE("a stream numbered 0xfff0 that is not laid out as wine's module list is not trimmed", "[trim][windows]") {
+    std::string dump;
+    REQUIRE(read_all(CRASHDROP_WINE_DUMP, &dump));
+    cd::dump_index index;
+    REQUIRE(cd::dump_read_index(dump, &index, nullptr));
+    for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {
+        if (index.entries[s].stream_type != md::stream_wine_host_module_list) continue;
+        const std::size_t size_at = index.header.stream_directory_rva + s * sizeof(md::directory) + offsetof(md::directory, location) +
+                                    offsetof(md::location_descriptor, data_size);
+        put32(&dump, size_at, index.entries[s].location.data_size + 4);
+    }
+    const std::string copy = dump;
+    cd::trim_request req;
+    req.drop_memory = true;
+    cd::trim_result r;
+    std::string error;
+    CHECK_FALSE(cd::dump_trim(&dump, req, &r, &error));
+    CHECK(error.find("0xfff0") != std::string::npos);
+    CHECK(dump == copy);
+}
+
+TEST_CASE("Windows' unloaded module list and handle data keep pointing at their names when bytes before them are cut", "[trim][windows]") {
+    // Not written by wine (crashdrop asks for them; Windows writes them): appended here to the
+    // wine dump, each holding its strings after its entries, so every RVA moves down when the
+    // memory ranges before it are dropped.
+    std::string dump;
+    REQUIRE(read_all(CRASHDROP_WINE_DUMP, &dump));
+    std::string error;
+    // MINIDUMP_UNLOADED_MODULE_LIST: header 12, two 24-byte entries (name RVA at 20), names.
+    {
+        const std::uint64_t base = cd::dump_append_base(dump);
+        std::string s(12 + 2 * 24, '\0');
+        put32(&s, 0, 12);
+        put32(&s, 4, 24);
+        put32(&s, 8, 2);
+        for (int i = 0; i < 2; ++i) {
+            put32(&s, 12 + i * 24 + 20, static_cast<std::uint32_t>(base + s.size()));
+            s += minidump_string(i == 0 ? "C:\\old\\gone.dll" : "C:\\old\\also.dll");
+        }
+        REQUIRE(cd::dump_append_stream(&dump, md::stream_unloaded_module_list, s, &error));
+    }
+    // MINIDUMP_HANDLE_DATA_STREAM: header 16, two MINIDUMP_HANDLE_DESCRIPTOR_2 (40 bytes: type
+    // name at 8, object name at 12, object information at 32), the strings, then a chain of two
+    // MINIDUMP_HANDLE_OBJECT_INFORMATION nodes (next RVA, type, size) that both handles share.
+    {
+        const std::uint64_t base = cd::dump_append_base(dump);
+        std::string s(16 + 2 * 40, '\0');
+        put32(&s, 0, 16);
+        put32(&s, 4, 40);
+        put32(&s, 8, 2);
+        const std::uint32_t type_name = static_cast<std::uint32_t>(base + s.size());
+        s += minidump_string("File");
+        const std::uint32_t object_name = static_cast<std::uint32_t>(base + s.size());
+        s += minidump_string("\\Device\\HarddiskVolume1\\save.dat");
+        while (s.size() % 4 != 0) s.push_back('\0');
+        const std::uint32_t info1 = static_cast<std::uint32_t>(base + s.size());
+        s.append(12 + 4, '\0');
+        const std::uint32_t info2 = static_cast<std::uint32_t>(base + s.size());
+        s.append(12 + 4, '\0');
+        put32(&s, info1 - base, info2);  // node 1 -> node 2 -> end
+        put32(&s, info1 - base + 4, 1);
+        put32(&s, info1 - base + 8, 16);
+        put32(&s, info2 - base + 4, 2);
+        put32(&s, info2 - base + 8, 16);
+        for (int i = 0; i < 2; ++i) {
+            put32(&s, 16 + i * 40 + 8, type_name);
+            put32(&s, 16 + i * 40 + 12, object_name);
+            put32(&s, 16 + i * 40 + 32, info1);
+        }
+        REQUIRE(cd::dump_append_stream(&dump, md::stream_handle_data, s, &error));
+    }
+    auto stream_of = [](const std::string& d, std::uint32_t type) {
+        cd::dump_index index;
+        REQUIRE(cd::dump_read_index(d, &index, nullptr));
+        const md::directory* e = cd::dump_find_stream(index, type);
+        REQUIRE(e != nullptr);
+        return std::make_pair(std::uint64_t{e->location.rva}, d.substr(e->location.rva, e->location.data_size));
+    };
+    auto u32 = [](const std::string& s, std::uint64_t at) {
+        std::uint32_t v = 0;
+        std::memcpy(&v, s.data() + at, 4);
+        return v;
+    };
+    // What each RVA names, read through the RVAs: the same before and after.
+    auto named = [&](const std::string& d) {
+        std::vector<std::string> out;
+        const auto unloaded = stream_of(d, md::stream_unloaded_module_list);
+        for (int i = 0; i < 2; ++i) out.push_back(minidump_string_at(d, u32(unloaded.second, 12 + i * 24 + 20)));
+        const auto handles = stream_of(d, md::stream_handle_data);
+        for (int i = 0; i < 2; ++i) {
+            out.push_back(minidump_string_at(d, u32(handles.second, 16 + i * 40 + 8)));
+            out.push_back(minidump_string_at(d, u32(handles.second, 16 + i * 40 + 12)));
+            std::uint64_t node = u32(handles.second, 16 + i * 40 + 32);
+            for (int hop = 0; hop < 3 && node != 0; ++hop) {  // the chain: each node's type
+                out.push_back("info type " + std::to_string(u32(d, node + 4)));
+                node = u32(d, node);
+            }
+        }
+        return out;
+    };
+    const auto names = named(dump);
+    REQUIRE(names.size() == 10);
+    CHECK(names[0] == minidump_string("C:\\old\\gone.dll"));
+    CHECK(names[3] == minidump_string("\\Device\\HarddiskVolume1\\save.dat"));
+    CHECK(names[4] == "info type 1");
+    CHECK(names[5] == "info type 2");
+    cd::trim_request req;
+    req.other_stack_max = 1024;
+    req.drop_memory = true;
+    cd::trim_result r;
+    std::string trimmed = dump;
+    const bool ok = cd::dump_trim(&trimmed, req, &r, &error);
+    INFO(error);
+    REQUIRE(ok);
+    CHECK(r.bytes_removed > 100000);
+    CHECK(named(trimmed) == names);
+    const std::string out = k_work + "/wine-handles.dmp";
+    REQUIRE(write_all(out, trimmed));
+    CHECK(testsupport::stackwalk(out, k_work + "/no-symbols").run.exit_code() == 0);
 }

@@ -22,6 +22,16 @@
 //                     TerminateProcess(GetCurrentProcess(), 7); "off": report_abnormal_exits = false
 //   normal_exit       a breadcrumb, then return 0 from main
 //   exit_3            a breadcrumb, then exit(3)
+//   configured KEY=VALUE...       crash with the options the arguments give (below)
+//   configured_wait KEY=VALUE...  start with them, wait until nothing is pending, exit 0 (1: still pending)
+//     url=URL  dsn=DSN (upload_format sentry: the envelope)  environment=NAME  attachment=PATH
+//     max_upload_bytes=N  max_attachment_bytes=N  retry_ms=N  busy_threads=N (N threads parked
+//     8 frames of 6 KiB deep, so that the dump holds N full stacks)
+//     before=edit|drop (Options::before_upload, run in the re-exec helper: it appends what it
+//     was given - its process id, the report's id, kind, annotations, attachment names and the
+//     first bytes of dump_path - to <database>\before-upload.txt, then edit sets the
+//     annotation stage to "scrubbed" and drops the attachment app.log; drop returns false)
+//   The application prints "app pid N".
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -32,11 +42,56 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 namespace {
 
 volatile int* volatile g_null = nullptr;
+
+volatile bool g_unpark = false;  // never set: the parked threads stay until the crash
+
+/// A thread of the configured cases' busy_threads: 8 frames of 6 KiB each, then parked.
+__attribute__((noinline)) void park_deep(int depth, volatile LONG* ready) {
+    volatile char frame[6 * 1024];
+    for (unsigned i = 0; i < sizeof(frame); i += 64) frame[i] = static_cast<char>(depth + static_cast<int>(i));
+    if (depth > 0) {
+        park_deep(depth - 1, ready);
+    } else {
+        InterlockedIncrement(ready);
+        while (!g_unpark) Sleep(1000);
+    }
+    frame[0] = frame[1];
+}
+
+DWORD WINAPI park_thread(void* ready) {
+    park_deep(8, static_cast<volatile LONG*>(ready));
+    return 0;
+}
+
+/// Options::before_upload of the configured cases (see the top of this file).
+bool before_upload_record(const std::string& record, const std::string& what, crashdrop::Upload& up) {
+    std::ofstream out(record, std::ios::app | std::ios::binary);
+    out << "pid=" << GetCurrentProcessId() << "\nid=" << up.report.id << "\nkind=" << up.report.kind << "\ndump_bytes=" << up.dump.size();
+    for (const auto& a : up.report.annotations) out << "\nannotation." << a.first << "=" << a.second.substr(0, 40);
+    for (const auto& path : up.attachments) out << "\nattachment=" << path.substr(path.find_last_of("\\/") + 1);
+    char magic[5] = {0, 0, 0, 0, 0};
+    std::ifstream dump(up.report.dump_path, std::ios::binary);
+    dump.read(magic, 4);
+    out << "\ndump_path_magic=" << magic << "\n";
+    if (what == "drop") return false;
+    if (what == "edit") {
+        up.report.annotations["stage"] = "scrubbed";
+        for (std::size_t i = 0; i < up.attachments.size(); ++i) {
+            const std::string& a = up.attachments[i];
+            if (a.size() >= 7 && a.compare(a.size() - 7, 7, "app.log") == 0) {
+                up.attachments.erase(up.attachments.begin() + static_cast<std::ptrdiff_t>(i));
+                break;
+            }
+        }
+    }
+    return true;
+}
 
 __attribute__((noinline)) void crash_in_report_target() { *g_null = 7; }
 
@@ -135,12 +190,46 @@ int main(int argc, char** argv) {
     } else if (what == "hang" || what == "hang_terminated") {
         o.hang_timeout_ms = arg.empty() ? 500 : std::atoi(arg.c_str());  // argv[3]: another timeout (measuring)
     }
+    std::map<std::string, std::string> kv;  // the configured cases' KEY=VALUE arguments
+    if (what == "configured" || what == "configured_wait") {
+        for (int i = 3; i < argc; ++i) {
+            const std::string a = argv[i];
+            const std::size_t eq = a.find('=');
+            if (eq == std::string::npos) {
+                std::fprintf(stderr, "not KEY=VALUE: %s\n", a.c_str());
+                return 2;
+            }
+            kv[a.substr(0, eq)] = a.substr(eq + 1);
+        }
+        o.submit_url = kv["url"];
+        if (!kv["dsn"].empty()) {
+            o.sentry_dsn = kv["dsn"];
+            o.upload_format = crashdrop::UploadFormat::sentry;
+        }
+        o.environment = kv["environment"];
+        if (!kv["attachment"].empty()) o.attachments.push_back(kv["attachment"]);
+        if (kv.count("max_upload_bytes")) o.max_upload_bytes = std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10);
+        if (kv.count("max_attachment_bytes")) o.max_attachment_bytes = std::strtoull(kv["max_attachment_bytes"].c_str(), nullptr, 10);
+        if (kv.count("retry_ms")) o.retry_delay_ms = std::atoi(kv["retry_ms"].c_str());
+        if (kv.count("before")) {
+            const std::string record = o.database_path + "\\before-upload.txt", how = kv["before"];
+            o.before_upload = [record, how](crashdrop::Upload& up) { return before_upload_record(record, how, up); };
+        }
+    }
     if (crashdrop::Status s = crashdrop::start(o); !s.ok()) {
         std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
         return 3;
     }
     (void)crashdrop::add_extra_parameter("stage", "after-start");
     crashdrop::add_breadcrumb("level loaded", "game", crashdrop::BreadcrumbLevel::info);
+    std::printf("app pid %lu\n", static_cast<unsigned long>(GetCurrentProcessId()));
+    std::fflush(stdout);
+    if (kv.count("busy_threads")) {
+        static volatile LONG ready = 0;
+        const int n = std::atoi(kv["busy_threads"].c_str());
+        for (int i = 0; i < n; ++i) CloseHandle(CreateThread(nullptr, 256 * 1024, park_thread, const_cast<LONG*>(&ready), 0, nullptr));
+        while (ready < n) Sleep(1);
+    }
     if (what == "write_dump") {
         for (int i = 0; i < 2; ++i) {
             std::string path;
@@ -206,7 +295,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (what == "exit_3") std::exit(3);
-    if (what == "wait_upload") {
+    if (what == "wait_upload" || what == "configured_wait") {
         for (int i = 0; i < 300 && !crashdrop::pending_reports().empty(); ++i) Sleep(100);
         const bool sent = crashdrop::pending_reports().empty();
         std::printf("%s\n", sent ? "nothing pending" : "still pending");

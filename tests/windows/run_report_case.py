@@ -55,7 +55,7 @@ def wait_for(predicate, timeout, what):
 
 
 def run_target(a, db, case, extra=None, expect_code=None, env=None):
-    cmd = [a.wine, a.exe, win_path(db), case] + ([extra] if extra else [])
+    cmd = [a.wine, a.exe, win_path(db), case] + (extra if isinstance(extra, list) else [extra] if extra else [])
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=90,
@@ -289,6 +289,301 @@ def check_normal_exit(a, db):
         print(f"{case}: exit status {code}, no report, run record clean_exit")
 
 
+class Collector:
+    """tools/collector.py on a free localhost port, recording into <db>/<name>."""
+
+    def __init__(self, a, db, args, name="collector"):
+        self.out = os.path.join(db, name)
+        port_file = os.path.join(db, name + ".port")
+        self.log = os.path.join(db, name + ".log")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([sys.executable, a.collector, "serve", "--out", self.out, "--port", "0",
+                                          "--port-file", port_file] + args, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(), 20, "the collector")
+        self.port = int(open(port_file).read().strip())
+
+    def folders(self):
+        return sorted(d for d in glob.glob(os.path.join(self.out, "*")) if os.path.isdir(d))
+
+    def request(self, i):
+        folder = self.folders()[i]
+        with open(os.path.join(folder, "request.json"), encoding="utf-8") as f:
+            req = json.load(f)
+        with open(os.path.join(folder, "fields.json"), encoding="utf-8") as f:
+            fields = json.load(f)
+        return folder, req, fields
+
+    def file(self, i, name):
+        folder, req, _ = self.request(i)
+        info = req["files"].get(name)
+        return None if info is None else os.path.join(folder, info["saved_as"])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def crashing_frame(a, dump):
+    """(crash reason, the function addr2line names for the crashing thread's frame 0 in the exe,
+    [frames of each thread]) as minidump_stackwalk gives them."""
+    sw = subprocess.run([a.stackwalk, "-m", dump], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if sw.returncode != 0:
+        fail("minidump_stackwalk could not read " + dump, sw.stderr.decode(errors="replace")[-2000:])
+    lines = sw.stdout.decode(errors="replace").splitlines()
+    crash = [l.split("|") for l in lines if l.startswith("Crash|")]
+    if not crash or not crash[0][3].isdigit():
+        fail(f"minidump_stackwalk gives no crashing thread for {dump}", "\n".join(lines[:10]))
+    threads = {}
+    for l in lines:
+        f = l.split("|")
+        if f[0].isdigit() and len(f) > 2 and f[1].isdigit():
+            threads.setdefault(int(f[0]), []).append(f)
+    top = threads.get(int(crash[0][3]), [[]])[0]
+    exe_name = os.path.basename(a.exe).lower()
+    module = {l.split("|")[1].lower(): int(l.split("|")[5], 16) for l in lines if l.startswith("Module|")}
+    if len(top) < 7 or top[2].lower() != exe_name:
+        return crash[0][1], None, threads
+    address = module[exe_name] + int(top[6], 16)
+    a2l = subprocess.run(["x86_64-w64-mingw32-addr2line", "-f", "-C", "-e", a.exe, f"{address:#x}"], stdout=subprocess.PIPE,
+                         timeout=60).stdout.decode(errors="replace")
+    return crash[0][1], a2l.splitlines()[0] if a2l else None, threads
+
+
+def dump_stream(path, stream_type):
+    """The bytes of a minidump's stream of that type (None: it has none)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    count, directory = struct.unpack_from("<II", data, 8)
+    for i in range(count):
+        t, size, rva = struct.unpack_from("<III", data, directory + 12 * i)
+        if t == stream_type:
+            return data[rva:rva + size]
+    return None
+
+
+def iso_utc(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(seconds))
+
+
+def app_pid(out):
+    m = re.search(r"app pid (\d+)", out)
+    return int(m.group(1)) if m else None
+
+
+def helper_pids(db):
+    return [int(p) for p in re.findall(r"helper started \(pid (\d+)\)", helper_log(db))]
+
+
+def check_sentry_envelope(a, db):
+    """Format sentry through WinHTTP, from a real crash: the first reply is a 429 with Retry-After: 2
+    and X-Sentry-Rate-Limits: 60:error - the report is held back (pending, one attempt, not
+    rejected) for the rate limit's 60 s rather than Retry-After's 2, beyond the helper's linger,
+    so nothing more is sent. The next start() sends it as an envelope the collector parses item by
+    item: the event field by field (its timestamp the crash's, not the upload's), the dump as
+    event.minidump (the stored one, which minidump_stackwalk walks), the attachment as a plain
+    item; X-Sentry-Auth, gzip."""
+    log_text = "".join(f"line {i}: the log of a Windows game, compressible\r\n" for i in range(200)).encode()
+    attachment = os.path.join(db, "app.log")
+    with open(attachment, "wb") as f:
+        f.write(log_text)
+    server = Collector(a, db, ["--dialect", "sentry", "--statuses", "429", "--retry-after", "2", "--rate-limits",
+                               "60:error;transaction:organization:quota"])
+    try:
+        dsn = f"http://pubkey@127.0.0.1:{server.port}/42"
+        args = ["dsn=" + dsn, "environment=staging", "attachment=" + win_path(attachment), "retry_ms=200"]
+        run_target(a, db, "configured", args, expect_code=0xC0000005 & 0xFF)
+        helper_gone(db, 60)
+        if len(server.folders()) != 1:
+            fail(f"{len(server.folders())} requests reached the collector, expected only the one answered 429", helper_log(db))
+        _, first, _ = server.request(0)
+        dumps, metas = pending_reports(db)
+        if len(dumps) != 1 or metas[0].get("attempts") != "1" or metas[0].get("state") == "rejected":
+            fail(f"after the 429 the report must stay pending with one attempt: {metas}", helper_log(db))
+        if "X-Sentry-Rate-Limits: 60:error" not in helper_log(db):
+            fail("the helper log does not show the rate limit read from the reply", helper_log(db))
+        print(f"429 (Retry-After: 2, X-Sentry-Rate-Limits: 60:error): held back - {len(server.folders())} request, "
+              f"report pending with attempts=1 after the helper's linger")
+        time.sleep(1.5)  # the upload time is far from the crash time now
+        out = run_target(a, db, "configured_wait", args, expect_code=0)
+        if "nothing pending" not in out:
+            fail("the next start() did not send the pending report", out + helper_log(db))
+        reports = completed_reports(db, 1, 30)
+    finally:
+        server.stop()
+    meta = reports[0]
+    rid = meta["id"]
+    if meta.get("state") != "uploaded" or meta.get("attempts") != "2":
+        fail(f"expected the report uploaded at its second attempt: {meta}")
+    if len(server.folders()) != 2:
+        fail(f"{len(server.folders())} requests reached the collector, expected 2")
+    folder, req, fields = server.request(1)
+    problems = []
+
+    def want(cond, what):
+        if not cond:
+            problems.append(what)
+    want(req["status"] == 200 and req["error"] is None, f"status {req['status']}, error {req['error']}")
+    want(req["path"] == "/api/42/envelope/" and req["query"] == {}, f"endpoint {req['path']} {req['query']}")
+    want(req["headers"].get("Content-Type") == "application/x-sentry-envelope", f"Content-Type {req['headers'].get('Content-Type')}")
+    want(req["content_encoding"] == "gzip" and req["decoded_bytes"] > 2 * req["body_bytes"],
+         f"gzip: {req['content_encoding']}, {req['body_bytes']} bytes sent, {req['decoded_bytes']} decoded")
+    auth = req["headers"].get("X-Sentry-Auth", "")
+    want(re.fullmatch(r"Sentry sentry_version=7, sentry_key=pubkey, sentry_client=crashdrop/[0-9.]+", auth), f"X-Sentry-Auth {auth!r}")
+    env = req["envelope"]
+    want(env["header"].get("event_id") == rid.replace("-", "") and env["header"].get("dsn") == dsn, f"envelope header {env['header']}")
+    items = env["items"]
+    kinds = [(i["headers"].get("type"), i["headers"].get("attachment_type"), i["headers"].get("filename")) for i in items]
+    want(kinds == [("event", None, None), ("attachment", "event.minidump", rid + ".dmp"), ("attachment", None, "app.log")],
+         f"items {kinds}")
+    want(all(i["headers"].get("length") == i["bytes"] for i in items), f"item lengths {items}")
+    event = json.loads(fields.get("sentry", "{}"))
+    created = int(meta["created"])
+    checks = {"event_id": rid.replace("-", ""), "timestamp": iso_utc(created), "level": "fatal", "platform": "native",
+              "release": "report_target_win@2.5", "environment": "staging"}
+    for key, value in checks.items():
+        want(event.get(key) == value, f"event {key} = {event.get(key)!r}, expected {value!r}")
+    want(env["header"].get("sent_at", "") > event.get("timestamp", "~"), f"sent_at {env['header'].get('sent_at')} is not after the crash")
+    os_ctx = event.get("contexts", {}).get("os", {})
+    want(os_ctx.get("name") == "Windows" and re.fullmatch(r"\d+\.\d+\.\d+", os_ctx.get("version", "")), f"contexts.os {os_ctx}")
+    want(event.get("tags", {}).get("crashdrop.report_id") == rid and event.get("tags", {}).get("platform") == "windows",
+         f"tags {event.get('tags')}")
+    want(event.get("user") == {"id": "player-17"} and event.get("extra", {}).get("stage") == "after-start", f"user {event.get('user')}, extra {event.get('extra')}")
+    want([b["message"] for b in event.get("breadcrumbs", {}).get("values", [])] == ["level loaded"], f"breadcrumbs {event.get('breadcrumbs')}")
+    dump = server.file(1, "upload_file_minidump")
+    stored = os.path.join(db, "completed", rid + ".dmp")
+    want(dump is not None and open(dump, "rb").read() == open(stored, "rb").read(), "the event.minidump item is not the stored dump")
+    log_copy = server.file(1, "app.log")
+    want(log_copy is not None and open(log_copy, "rb").read() == log_text, "the app.log item is not the attachment")
+    if problems:
+        fail("the envelope:\n  " + "\n  ".join(problems), json.dumps(req, indent=1)[:3000] + "\n" + json.dumps(event, indent=1))
+    reason = stackwalk_reason(a, dump, exe_debug_id=True)
+    reason2, function, _ = crashing_frame(a, dump)
+    if not reason or not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE") or not function or "crash_in_report_target" not in function:
+        fail(f"the event.minidump: crash reason {reason}, crashing frame {function}")
+    print(f"envelope: event {rid.replace('-', '')} at {event['timestamp']} (sent_at {env['header']['sent_at']}), "
+          f"items {[k[0] + ('/' + k[1] if k[1] else '') for k in kinds]}, contexts.os {os_ctx}, "
+          f"{req['body_bytes']} bytes gzip of {req['decoded_bytes']}; dump: {reason} in {function}")
+
+
+def check_before_upload(a, db):
+    """Options::before_upload runs in the re-exec helper (another process than the application):
+    it sees the report (kind, annotations, attachment names, a readable dump_path); its edit of
+    an annotation reaches the server while the stored report keeps the original; the attachment
+    it drops is not sent, its copy stays with the report. A callback that drops the report: nothing
+    is sent, the report is kept as rejected and not offered again at the next start()."""
+    attachment = os.path.join(db, "app.log")
+    with open(attachment, "wb") as f:
+        f.write(b"a log line\r\n" * 100)
+    server = Collector(a, db, [])
+    try:
+        url = f"http://127.0.0.1:{server.port}/submit"
+        out = run_target(a, db, "configured", ["url=" + url, "attachment=" + win_path(attachment), "before=edit"],
+                         expect_code=0xC0000005 & 0xFF)
+        meta = completed_reports(db, 1, 60)[0]
+        helper_gone(db)
+        if meta.get("state") != "uploaded" or len(server.folders()) != 1:
+            fail(f"expected one upload: {meta}, {len(server.folders())} requests", helper_log(db))
+        _, req, fields = server.request(0)
+        record_path = os.path.join(db, "before-upload.txt")
+        record = read_meta(record_path) if os.path.exists(record_path) else {}
+        helpers, app = helper_pids(db), app_pid(out)
+        problems = []
+        if fields.get("stage") != "scrubbed":
+            problems.append(f"the server got stage = {fields.get('stage')!r}, not the callback's 'scrubbed'")
+        if "app.log" in req["files"] or "upload_file_minidump" not in req["files"]:
+            problems.append(f"the server got the files {sorted(req['files'])} (the dump without app.log expected)")
+        if meta.get("annotation.stage") != "after-start":
+            problems.append(f"the stored report's stage is {meta.get('annotation.stage')!r}, not the original")
+        copy = os.path.join(db, "attachments", meta["id"], "app.log")
+        if not os.path.exists(copy):
+            problems.append("the report's copy of app.log is gone")
+        if int(record.get("pid", "0")) not in helpers or int(record.get("pid", "0")) == app:
+            problems.append(f"the callback ran in process {record.get('pid')}; helper {helpers}, application {app}")
+        for key, value in (("id", meta["id"]), ("kind", "crash"), ("annotation.stage", "after-start"), ("attachment", "app.log"),
+                           ("dump_path_magic", "MDMP")):
+            if record.get(key) != value:
+                problems.append(f"the callback saw {key} = {record.get(key)!r}, expected {value!r}")
+        if problems:
+            fail("before_upload edit:\n  " + "\n  ".join(problems), helper_log(db))
+        print(f"edit: ran in the helper (pid {record['pid']}, the application was {app}); the server got stage=scrubbed "
+              f"and files {sorted(req['files'])}; the stored report kept stage=after-start and its app.log")
+
+        drop_db = os.path.join(db, "drop")
+        os.makedirs(drop_db)
+        run_target(a, drop_db, "configured", ["url=" + url, "before=drop"], expect_code=0xC0000005 & 0xFF)
+        meta = completed_reports(drop_db, 1, 60)[0]
+        helper_gone(drop_db)
+        if meta.get("state") != "rejected" or meta.get("last_error") != "dropped by before_upload":
+            fail(f"a dropped report must be kept as rejected with the reason: {meta}", helper_log(drop_db))
+        if not os.path.exists(os.path.join(drop_db, "completed", meta["id"] + ".dmp")):
+            fail("the dropped report's dump is gone")
+        # The next start (whose callback would send it) neither sends nor offers it.
+        out = run_target(a, drop_db, "configured_wait", ["url=" + url, "before=edit"], expect_code=0)
+        time.sleep(1)
+        if len(server.folders()) != 1:
+            fail(f"a dropped report reached the server ({len(server.folders())} requests)", helper_log(drop_db))
+        record = open(os.path.join(drop_db, "before-upload.txt")).read()
+        if record.count("id=" + meta["id"]) != 1:
+            fail("the dropped report was offered to before_upload again", record)
+        print(f"drop: kept as rejected ({meta['last_error']}), nothing sent, not offered again at the next start")
+    finally:
+        server.stop()
+
+
+def check_budget(a, db, budget):
+    """Options::max_upload_bytes on a wine dump: a crash with 6 deep threads (every thread is in
+    the dump) and a 400 KB attachment, over a budget far below them, reaches the collector under
+    it: the other threads' stacks cut, the memory around registers (wine: every function's
+    unwind data, thousands of ranges) dropped, the attachment dropped, in that order; .meta
+    trimmed= and the sent dump's writer-errors stream say so; it still walks to the crashing
+    frame, and the stored dump stays whole."""
+    attachment = os.path.join(db, "big.log")
+    with open(attachment, "wb") as f:
+        f.write(os.urandom(400 * 1024))
+    server = Collector(a, db, [])
+    try:
+        url = f"http://127.0.0.1:{server.port}/submit"
+        run_target(a, db, "configured", ["url=" + url, "attachment=" + win_path(attachment), "busy_threads=6",
+                                         "max_attachment_bytes=1048576", f"max_upload_bytes={budget}"], expect_code=0xC0000005 & 0xFF)
+        meta = completed_reports(db, 1, 60)[0]
+        helper_gone(db)
+    finally:
+        server.stop()
+    if meta.get("state") != "uploaded" or len(server.folders()) != 1:
+        fail(f"expected one upload: {meta}, {len(server.folders())} requests", helper_log(db))
+    _, req, _ = server.request(0)
+    stored = os.path.join(db, "completed", meta["id"] + ".dmp")
+    sent = server.file(0, "upload_file_minidump")
+    trimmed = meta.get("trimmed", "")
+    problems = []
+    if req["decoded_bytes"] > budget or req["body_bytes"] > budget:
+        problems.append(f"the request is {req['decoded_bytes']} bytes ({req['body_bytes']} sent), over the budget {budget}")
+    if "big.log" in req["files"]:
+        problems.append("the attachment was sent")
+    stored_size, sent_size = os.path.getsize(stored), os.path.getsize(sent) if sent else 0
+    if stored_size + 400 * 1024 <= budget or sent_size >= stored_size:
+        problems.append(f"stored dump {stored_size} bytes, sent {sent_size}: nothing to prove")
+    order = [trimmed.find(p) for p in ("other threads' stacks cut to", "memory around registers dropped", "attachment big.log (")]
+    if -1 in order or order != sorted(order):
+        problems.append(f"trimmed= does not name the three cuts in order: {trimmed!r}")
+    if "crashing thread's stack" in trimmed or "sent as it is" in trimmed:
+        problems.append(f"trimmed= says more was needed: {trimmed!r}")
+    errors = dump_stream(sent, 0x43440001) if sent else None
+    if not errors or trimmed not in errors.decode(errors="replace"):
+        problems.append(f"the sent dump's writer-errors stream does not hold the trimmed line: {errors!r}")
+    if problems:
+        fail("upload budget:\n  " + "\n  ".join(problems), helper_log(db))
+    reason, function, threads = crashing_frame(a, sent)
+    reason0, function0, threads0 = crashing_frame(a, stored)
+    if not reason.startswith("EXCEPTION_ACCESS_VIOLATION_WRITE") or not function or "crash_in_report_target" not in function:
+        fail(f"the sent dump: crash reason {reason}, crashing frame {function}")
+    if len(threads) != len(threads0) or len(threads0) < 7:
+        fail(f"the sent dump has {len(threads)} threads, the stored one {len(threads0)} (7 expected)")
+    print(f"budget {budget}: request {req['decoded_bytes']} bytes ({req['body_bytes']} gzip), dump {stored_size} -> {sent_size} bytes, "
+          f"{len(threads)} threads; {reason} in {function}\n  trimmed={trimmed}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wine", required=True)
@@ -429,6 +724,12 @@ def main():
         check_terminated(a, db)
     elif a.case == "normal_exit":
         check_normal_exit(a, db)
+    elif a.case == "sentry_envelope":
+        check_sentry_envelope(a, db)
+    elif a.case == "before_upload":
+        check_before_upload(a, db)
+    elif a.case == "budget":
+        check_budget(a, db, 160 * 1024)
     elif a.case == "api":
         out = run_target(a, db, "api", expect_code=0)
         if "all ok" not in out:

@@ -188,6 +188,32 @@ TEST_CASE("an empty database_path is refused with invalid_options and a message 
     crashdrop::stop();
 }
 
+TEST_CASE("attachments on Windows: drive and UNC paths are absolute - a path from the current drive or folder is refused naming it") {
+    for (const char* good : {"C:\\logs\\app.log", "c:/logs/app.log", "\\\\server\\share\\app.log", "//server/share/app.log"}) {
+        INFO(good);
+        CHECK(crashdrop::detail::check_attachment(good).ok());
+    }
+    for (const char* bad : {"", "app.log", "logs\\app.log", "\\logs\\app.log", "/logs/app.log", "C:app.log", "C:"}) {
+        INFO(bad);
+        const crashdrop::Status s = crashdrop::detail::check_attachment(bad);
+        CHECK(s.code() == crashdrop::Error::invalid_argument);
+        CHECK(s.message().find("is not an absolute path") != std::string::npos);
+    }
+    // Through the API: start() names the option, add_attachment() takes a drive path.
+    TempDatabase db;
+    crashdrop::Options o = db.options();
+    o.helper_mode = crashdrop::HelperMode::none;
+    o.attachments = {"logs\\app.log"};
+    const crashdrop::Status refused = crashdrop::start(o);
+    CHECK(refused.code() == crashdrop::Error::invalid_options);
+    CHECK(refused.message().find("attachments") != std::string::npos);
+    o.attachments = {(db.path / "app.log").string()};
+    REQUIRE(crashdrop::start(o).ok());
+    CHECK(crashdrop::add_attachment((db.path / "other.log").string()).ok());
+    CHECK(crashdrop::add_attachment("C:other.log").code() == crashdrop::Error::invalid_argument);
+    crashdrop::stop();
+}
+
 TEST_CASE("a second start() is refused with already_started and the first keeps working") {
     TempDatabase db;
     REQUIRE(crashdrop::start(db.options()).ok());

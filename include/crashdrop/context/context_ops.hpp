@@ -111,8 +111,22 @@ inline Status set_user(const context_store* s, const User& user) {
     return Status::success();
 }
 
+/// An absolute path: /dir/file on Linux; on Windows a drive's (C:\dir\file, C:/dir/file) or a
+/// UNC one (\\server\share\file), not \dir\file (the current drive's) nor C:file (that drive's
+/// current folder's).
+inline bool attachment_path_is_absolute(std::string_view path) {
+#if CRASHDROP_OS_WINDOWS
+    const bool drive = path.size() >= 3 && ((path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z')) && path[1] == ':' &&
+                       (path[2] == '\\' || path[2] == '/');
+    const bool unc = path.size() >= 3 && (path[0] == '\\' || path[0] == '/') && (path[1] == '\\' || path[1] == '/');
+    return drive || unc;
+#else
+    return !path.empty() && path[0] == '/';
+#endif
+}
+
 inline Status check_attachment(std::string_view path) {
-    if (path.empty() || path[0] != '/') {
+    if (!attachment_path_is_absolute(path)) {
         return Status(Error::invalid_argument, "attachment '" + std::string(path) + "' is not an absolute path");
     }
     if (path.size() > limits::attachment_path) {

@@ -59,9 +59,19 @@ enum stream_type : std::uint32_t {
     stream_exception = 6,          // ExceptionStream
     stream_system_info = 7,        // SystemInfoStream
     stream_memory64_list = 9,      // Memory64ListStream
+    stream_comment_a = 10,         // CommentStreamA
+    stream_comment_w = 11,         // CommentStreamW
+    stream_handle_data = 12,       // HandleDataStream
+    stream_unloaded_module_list = 14,  // UnloadedModuleListStream
     stream_misc_info = 15,         // MiscInfoStream
     stream_memory_info_list = 16,  // MemoryInfoListStream
+    stream_thread_info_list = 17,  // ThreadInfoListStream
+    stream_token = 19,             // TokenStream
+    stream_system_memory_info = 21,   // SystemMemoryInfoStream
+    stream_process_vm_counters = 22,  // ProcessVmCountersStream
     stream_thread_name_list = 24,  // ThreadNamesStream
+    // Wine's dbghelp: the host (ELF) modules, laid out as a MINIDUMP_MODULE_LIST.
+    stream_wine_host_module_list = 0xfff0u,
     // Breakpad's Linux streams ("Gg" = 0x4767).
     stream_linux_cpu_info = 0x47670003u,     // /proc/cpuinfo text
     stream_linux_proc_status = 0x47670004u,  // /proc/PID/status text

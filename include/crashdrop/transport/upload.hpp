@@ -190,7 +190,17 @@ inline std::string sentry_event_id(const std::string& report_id) {
 /// Sentry's `contexts.os` for this machine (the helper runs where the crash happened).
 inline std::string sentry_os_context() {
 #if CRASHDROP_OS_WINDOWS
-    return "{\"name\":\"Windows\"}";
+    // RtlGetVersion (ntdll) tells the version as it is; GetVersionEx says what the executable's
+    // manifest claims to support.
+    using rtl_get_version_fn = LONG(WINAPI*)(OSVERSIONINFOW*);
+    OSVERSIONINFOW v;
+    std::memset(&v, 0, sizeof(v));
+    v.dwOSVersionInfoSize = sizeof(v);
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    const auto get = ntdll == nullptr ? nullptr : reinterpret_cast<rtl_get_version_fn>(reinterpret_cast<void (*)()>(GetProcAddress(ntdll, "RtlGetVersion")));
+    if (get == nullptr || get(&v) != 0) return "{\"name\":\"Windows\"}";
+    return "{\"name\":\"Windows\",\"version\":\"" + std::to_string(v.dwMajorVersion) + "." + std::to_string(v.dwMinorVersion) + "." +
+           std::to_string(v.dwBuildNumber) + "\",\"build\":\"" + std::to_string(v.dwBuildNumber) + "\"}";
 #else
     struct utsname u;
     if (uname(&u) != 0) return "{\"name\":\"Linux\"}";
