@@ -9,7 +9,8 @@
 # timeout, memory limit - fails the run; its input is kept in build/fuzz/<name>/findings/ and
 # printed. Prints per target: executions, coverage, findings.
 # Environment: CRASHDROP_FUZZ_CXX (default clang++-14), CRASHDROP_FUZZ_DIR (default build/fuzz),
-# CRASHDROP_JOBS (targets built and fuzzed at once, default nproc).
+# CRASHDROP_JOBS (targets built and fuzzed at once, default nproc), CRASHDROP_FUZZ_BUILD_ONLY=1 (build,
+# do not run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -61,6 +62,12 @@ export cxx out
 echo "== fuzz: building ${#names[@]} targets with $cxx ($jobs at once) =="
 printf '%s\n' "${names[@]}" | xargs -P "$jobs" -I{} bash -c 'build_one {}' || exit 1
 built=$(date +%s)
+# CRASHDROP_FUZZ_BUILD_ONLY=1: the targets are built, nothing is run (tools/test.sh builds them
+# at the lowest priority while ctest runs).
+if [ "${CRASHDROP_FUZZ_BUILD_ONLY:-0}" = 1 ]; then
+    echo "== fuzz: ${#names[@]} targets built in $((built - started)) s (build only) =="
+    exit 0
+fi
 
 # ---- replay, then fuzz ----
 run_one() {

@@ -82,8 +82,18 @@ fi
 if ! crashdrop_have_browser; then
     skip_or_fail "crash viewer (headless Chromium)" CRASHDROP_REQUIRE_BROWSER "sudo apt-get install chromium"
 fi
+# Much of ctest waits (on crashing children, helpers, timeouts, the network): meanwhile the fuzz
+# and sanitizer builds take the idle CPU at the lowest priority (their phases below then find
+# them built; a failure here shows again there). Their output: $build/background-builds.log.
+( if [ "$fuzz" = ON ]; then CRASHDROP_FUZZ_DIR="$build/fuzz" CRASHDROP_FUZZ_BUILD_ONLY=1 nice -n 19 tools/fuzz.sh || true; fi
+  CRASHDROP_SANITIZE_BUILD_ONLY=1 nice -n 19 tools/test_sanitizers.sh "$build/sanitize" || true
+) >"$build/background-builds.log" 2>&1 &
+background_builds=$!
 phase "ctest"
-ctest --test-dir "$build/cmake" --output-on-failure -j "$jobs" --timeout 900
+ctest_status=0
+ctest --test-dir "$build/cmake" --output-on-failure -j "$jobs" --timeout 900 || ctest_status=$?
+wait "$background_builds" || true
+[ "$ctest_status" = 0 ] || exit "$ctest_status"
 
 # Every fuzz target (tests/fuzz), each fuzzed for a bounded time after its regressions and seeds
 # are replayed; any finding fails the run (tools/fuzz.sh; longer: tools/fuzz.sh 600).

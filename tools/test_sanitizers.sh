@@ -4,7 +4,8 @@
 #   tools/test_sanitizers.sh [builddir]     (default build/sanitize)
 # A separate CMake build (-fsanitize=address,undefined -fno-sanitize-recover=all), only the
 # targets those suites need, run with ctest. Environment: CRASHDROP_JOBS (default nproc),
-# CRASHDROP_SANITIZE_CXX / CRASHDROP_SANITIZE_CC (default: CMake's choice, g++ here).
+# CRASHDROP_SANITIZE_CXX / CRASHDROP_SANITIZE_CC (default: CMake's choice, g++ here),
+# CRASHDROP_SANITIZE_BUILD_ONLY=1 (build, do not run).
 #
 # These suites crash programs on purpose (upload_target, the host's plugins) and test that
 # crashdrop's handler writes the dump and the process then dies by its signal. ASan installs
@@ -41,6 +42,12 @@ targets=(unit_tests_split unit_context_internals unit_gzip unit_amend upload_tes
 echo "== sanitizers: building ${targets[*]} =="
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 built=$(date +%s)
+# CRASHDROP_SANITIZE_BUILD_ONLY=1: built, not run (tools/test.sh builds it at the lowest priority
+# while its ctest runs).
+if [ "${CRASHDROP_SANITIZE_BUILD_ONLY:-0}" = 1 ]; then
+    echo "== sanitizers: built in $((built - started)) s (build only) =="
+    exit 0
+fi
 
 export ASAN_OPTIONS="handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
