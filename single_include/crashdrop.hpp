@@ -12785,7 +12785,6 @@ struct helper_config {
     int linger_ms = 10000;  // Options::helper_linger_ms
     int hang_timeout_ms = 0;           // Options::hang_timeout_ms (0: off)
     bool report_abnormal_exits = true;  // Options::report_abnormal_exits
-    std::string environment;            // Options::environment
     std::size_t max_upload_bytes = 0;   // Options::max_upload_bytes (0: the format's default)
     int memory_capture = 0;             // Options::memory_capture (MemoryCapture's value; the Windows helper applies it)
 };
@@ -12811,7 +12810,7 @@ inline std::string encode_helper_config(const helper_config& c) {
     kv["linger_ms"] = std::to_string(c.linger_ms);
     kv["hang_timeout_ms"] = std::to_string(c.hang_timeout_ms);
     kv["report_abnormal_exits"] = c.report_abnormal_exits ? "1" : "0";
-    kv["environment"] = c.environment;
+    kv["environment"] = c.upload.environment;
     kv["sentry_dsn"] = c.upload.sentry_dsn;
     kv["max_upload_bytes"] = std::to_string(c.max_upload_bytes);
     kv["memory_capture"] = std::to_string(c.memory_capture);
@@ -12855,8 +12854,7 @@ inline helper_config decode_helper_config(const std::string& text) {
     c.hang_timeout_ms = config_number(kv["hang_timeout_ms"], 0, 3600000, 0);
     if (c.hang_timeout_ms != 0 && c.hang_timeout_ms < 100) c.hang_timeout_ms = 100;
     c.report_abnormal_exits = kv["report_abnormal_exits"] != "0";
-    c.environment = kv["environment"];
-    c.upload.environment = c.environment;
+    c.upload.environment = kv["environment"];
     c.upload.sentry_dsn = kv["sentry_dsn"];
     c.max_upload_bytes = static_cast<std::size_t>(std::strtoull(kv["max_upload_bytes"].c_str(), nullptr, 10));
     c.memory_capture = config_number(kv["memory_capture"], 0, static_cast<int>(MemoryCapture::scrubbed_stacks), 0);
@@ -12894,7 +12892,6 @@ inline helper_config make_helper_config(const Options& o, const std::string& dat
     // A plugin (only_this_module) reports its own crashes only: its host's deaths (SIGKILL,
     // the OOM killer) are not the plugin's to report.
     c.report_abnormal_exits = o.report_abnormal_exits && !o.only_this_module;
-    c.environment = o.environment;
     c.upload.environment = o.environment;
     c.max_upload_bytes = o.max_upload_bytes;
     c.memory_capture = static_cast<int>(o.memory_capture);
