@@ -18423,11 +18423,34 @@ void __cdecl win_on_sigabrt(int sig) {
     if (previous != SIG_DFL && previous != SIG_IGN && previous != SIG_ERR && previous != nullptr) previous(sig);
 }
 
+/// The stacks of the threads in a dump of `process`, for dump_scrub_stack_words: each thread's
+/// whole stack reservation (VirtualQueryEx's AllocationBase up to the end of the stack the dump
+/// holds). At most `capacity` go into `out` (no allocation: the crashing process calls it too);
+/// returns how many.
+inline std::size_t win_stack_reservations(HANDLE process, const unsigned char* dump, std::size_t size, detail::address_range* out,
+                                          std::size_t capacity) {
+    detail::scrub_layout layout;
+    if (!detail::scrub_find_layout(dump, size, &layout)) return 0;
+    std::size_t count = 0;
+    for (std::uint32_t i = 0; i < layout.thread_count && count < capacity; ++i) {
+        minidump::thread t;
+        copy_bytes(&t, dump + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
+        MEMORY_BASIC_INFORMATION mbi;
+        if (t.stack.memory.data_size == 0 ||
+            VirtualQueryEx(process, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
+                           sizeof(mbi)) == 0) {
+            continue;
+        }
+        out[count++] = {reinterpret_cast<std::uintptr_t>(mbi.AllocationBase), t.stack.start_of_memory_range + t.stack.memory.data_size};
+    }
+    return count;
+}
+
 /// Options::memory_capture for a dump this process wrote itself (HelperMode::none, or
 /// write_dump() without a helper): MiniDumpWriteDump's dump type holds no memory around registers
 /// (stacks_only needs nothing more; full stays without it: only the helper adds it), and for
 /// scrubbed_stacks the file is mapped and detail::dump_scrub_stack_words runs on it in place,
-/// each thread's whole stack reservation (VirtualQuery) counting as its stack. No allocation
+/// each thread's whole stack reservation counting as its stack (win_stack_reservations). No allocation
 /// (the heap may be locked). false when the dump should not be kept: it could not be scrubbed.
 inline bool win_apply_own_memory_level(windows_state* g, HANDLE file) {
     if (g->memory_capture != static_cast<int>(MemoryCapture::scrubbed_stacks)) return true;
@@ -18440,22 +18463,7 @@ inline bool win_apply_own_memory_level(windows_state* g, HANDLE file) {
         auto* bytes = static_cast<unsigned char*>(view);
         const auto length = static_cast<std::size_t>(size.QuadPart);
         detail::address_range stacks[256];
-        std::size_t count = 0;
-        detail::scrub_layout layout;
-        if (detail::scrub_find_layout(bytes, length, &layout)) {
-            for (std::uint32_t i = 0; i < layout.thread_count && count < 256; ++i) {
-                minidump::thread t;
-                copy_bytes(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
-                MEMORY_BASIC_INFORMATION mbi;
-                if (t.stack.memory.data_size == 0 ||
-                    VirtualQuery(reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
-                                 sizeof(mbi)) == 0) {
-                    continue;
-                }
-                stacks[count++] = {reinterpret_cast<std::uintptr_t>(mbi.AllocationBase),
-                                   t.stack.start_of_memory_range + t.stack.memory.data_size};
-            }
-        }
+        const std::size_t count = win_stack_reservations(GetCurrentProcess(), bytes, length, stacks, 256);
         detail::stack_scrub_counts counts;
         scrubbed = detail::dump_scrub_stack_words(bytes, length, stacks, count, &counts);
         FlushViewOfFile(view, 0);
@@ -18963,23 +18971,10 @@ inline std::string win_apply_memory_level(helper_service* service, HANDLE app, s
     }
     if (level == static_cast<int>(MemoryCapture::stacks_only)) return "memory_capture: stacks_only: no memory around registers\n";
     // scrubbed_stacks: each thread's whole stack reservation counts as its stack.
-    std::vector<address_range> stacks;
-    scrub_layout layout;
     const auto* bytes = reinterpret_cast<const unsigned char*>(dump->data());
-    if (scrub_find_layout(bytes, dump->size(), &layout)) {
-        for (std::uint32_t i = 0; i < layout.thread_count; ++i) {
-            minidump::thread t;
-            std::memcpy(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
-            MEMORY_BASIC_INFORMATION mbi;
-            const std::uint64_t top = t.stack.start_of_memory_range + t.stack.memory.data_size;
-            if (t.stack.memory.data_size == 0 ||
-                VirtualQueryEx(app, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
-                               sizeof(mbi)) == 0) {
-                continue;
-            }
-            stacks.push_back({reinterpret_cast<std::uintptr_t>(mbi.AllocationBase), top});
-        }
-    }
+    scrub_layout layout;
+    std::vector<address_range> stacks(scrub_find_layout(bytes, dump->size(), &layout) ? layout.thread_count : 0);
+    stacks.resize(sigsafe::win_stack_reservations(app, bytes, dump->size(), stacks.data(), stacks.size()));
     stack_scrub_counts counts;
     if (!dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&(*dump)[0]), dump->size(), stacks.data(), stacks.size(), &counts)) {
         service->log("memory_capture: scrubbed_stacks: the dump's thread or module list is damaged; the stacks were not scrubbed");

@@ -273,23 +273,10 @@ inline std::string win_apply_memory_level(helper_service* service, HANDLE app, s
     }
     if (level == static_cast<int>(MemoryCapture::stacks_only)) return "memory_capture: stacks_only: no memory around registers\n";
     // scrubbed_stacks: each thread's whole stack reservation counts as its stack.
-    std::vector<address_range> stacks;
-    scrub_layout layout;
     const auto* bytes = reinterpret_cast<const unsigned char*>(dump->data());
-    if (scrub_find_layout(bytes, dump->size(), &layout)) {
-        for (std::uint32_t i = 0; i < layout.thread_count; ++i) {
-            minidump::thread t;
-            std::memcpy(&t, bytes + layout.threads_at + std::uint64_t{i} * sizeof(t), sizeof(t));
-            MEMORY_BASIC_INFORMATION mbi;
-            const std::uint64_t top = t.stack.start_of_memory_range + t.stack.memory.data_size;
-            if (t.stack.memory.data_size == 0 ||
-                VirtualQueryEx(app, reinterpret_cast<const void*>(static_cast<std::uintptr_t>(t.stack.start_of_memory_range)), &mbi,
-                               sizeof(mbi)) == 0) {
-                continue;
-            }
-            stacks.push_back({reinterpret_cast<std::uintptr_t>(mbi.AllocationBase), top});
-        }
-    }
+    scrub_layout layout;
+    std::vector<address_range> stacks(scrub_find_layout(bytes, dump->size(), &layout) ? layout.thread_count : 0);
+    stacks.resize(sigsafe::win_stack_reservations(app, bytes, dump->size(), stacks.data(), stacks.size()));
     stack_scrub_counts counts;
     if (!dump_scrub_stack_words(reinterpret_cast<unsigned char*>(&(*dump)[0]), dump->size(), stacks.data(), stacks.size(), &counts)) {
         service->log("memory_capture: scrubbed_stacks: the dump's thread or module list is damaged; the stacks were not scrubbed");
