@@ -5765,11 +5765,11 @@ CRASHDROP_SIGSAFE void scrub_stack_words(linux_state* g, image* im, const range_
 
 /// The memory besides the stacks, as g->memory_capture says (see above).
 CRASHDROP_SIGSAFE void add_memory_by_level(linux_state* g, image* im, range_list* rl, const md_context* ctx, text* errors) {
-    if (g->memory_capture == 0) {
+    if (g->memory_capture == static_cast<u32>(MemoryCapture::full)) {
         add_register_memory(g, im, rl, ctx);
         return;
     }
-    if (g->memory_capture == 2) scrub_stack_words(g, im, rl, errors);
+    if (g->memory_capture == static_cast<u32>(MemoryCapture::scrubbed_stacks)) scrub_stack_words(g, im, rl, errors);
     else text_append(errors, "memory_capture: stacks_only: no memory around registers\n");
     add_code_memory(g, im, rl, ctx);
 }
