@@ -270,6 +270,25 @@ TEST_CASE("a report that cannot fit goes through all four steps in order and is 
     REQUIRE(walked.crash_thread >= 0);
     REQUIRE(walked.threads.count(walked.crash_thread) == 1);
     CHECK(!walked.threads.at(walked.crash_thread).empty());
+    // The size bound that spares reading attachments is never below the exact size, in every
+    // format, with and without an attachment (one cut to max_attachment_bytes).
+    for (const auto f : {crashdrop::UploadFormat::crashpad, crashdrop::UploadFormat::socorro, crashdrop::UploadFormat::sentry,
+                         crashdrop::UploadFormat::sentry_minidump}) {
+        cd::upload_settings fs;
+        fs.format = f;
+        fs.max_attachment_bytes = 150000;
+        crashdrop::Upload u;
+        u.report.id = up.report.id;
+        u.report.annotations["level"] = "3";
+        u.dump.assign(dump.begin(), dump.end());
+        CHECK(cd::upload_request_size_bound(u, fs) >= cd::upload_request_size(u, fs));
+        u.attachments = {attachment};
+        u.report.attachments = u.attachments;
+        const std::size_t exact = cd::upload_request_size(u, fs);
+        CHECK(exact > dump.size() + 150000);  // the attachment is in it, cut to 150000 bytes
+        CHECK(cd::upload_request_size_bound(u, fs) >= exact);
+        CHECK(cd::upload_request_size_bound(u, fs) < exact + 4096);
+    }
     // A report within its budget is left alone.
     crashdrop::Upload small;
     small.report.id = up.report.id;

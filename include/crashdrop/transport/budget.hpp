@@ -29,21 +29,35 @@ constexpr std::size_t k_budget_note_reserve = 1024u;
 /// as received (client_max_body_size 25m; systemtest/test_25mblimit.py expects 413 past it), so
 /// 16 MiB uncompressed fits, gzip or not. Crashpad-style collectors: no common limit is
 /// documented; the same 16 MiB (docs/crashpad.md, docs/socorro.md, docs/sentry.md).
-inline std::size_t default_upload_budget(UploadFormat format) {
-    switch (format) {
-        case UploadFormat::sentry:
-        case UploadFormat::sentry_minidump:
-        case UploadFormat::socorro:
-        case UploadFormat::crashpad:
-            break;
-    }
-    return 16u * 1024u * 1024u;
-}
+inline std::size_t default_upload_budget(UploadFormat /* every format: the same */) { return 16u * 1024u * 1024u; }
 
 /// The request body's size without compression.
 inline std::size_t upload_request_size(const Upload& up, const upload_settings& s) {
     if (s.format == UploadFormat::sentry) return sentry_envelope(up, s, 0).size();  // an envelope, not multipart
     return multipart_body(report_parts(up, s.format, s.max_attachment_bytes), "----crashdrop-" + up.report.id).size();
+}
+
+/// Room for one attachment's part headers (multipart) or item header (envelope) besides its
+/// name, twice, and for the digits of the dump's length: far more than any takes.
+constexpr std::size_t k_budget_attachment_overhead = 512u;
+
+/// An upper bound of upload_request_size that reads no attachment and copies no dump: the request
+/// without them, plus the dump's size (and room), each attachment's size (at most max_attachment_bytes, as
+/// it is sent) and room for its headers. Every attempt measures; most reports are far under their
+/// budget and need no exact size.
+inline std::size_t upload_request_size_bound(const Upload& up, const upload_settings& s) {
+    Upload text_only;
+    text_only.report = up.report;
+    text_only.client_id = up.client_id;
+    // (An envelope's item header carries the dump's length: its digits count too.)
+    std::size_t bound = upload_request_size(text_only, s) + up.dump.size() + k_budget_attachment_overhead;
+    for (const std::string& path : up.attachments) {
+        std::uint64_t n = 0;
+        file_info(path, &n, nullptr);
+        bound += static_cast<std::size_t>(std::min<std::uint64_t>(n, s.max_attachment_bytes)) + 2 * path.size() +
+                 k_budget_attachment_overhead;
+    }
+    return bound;
 }
 
 /// Largest stack size among the threads that did not crash (0: none).
@@ -67,8 +81,9 @@ inline std::uint64_t budget_other_stack_max(const std::string& dump) {
 
 /// Cuts `up` down to `budget` bytes (see above). Returns what was cut, one line (empty: it fit).
 inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::size_t budget, const std::function<void(const std::string&)>& log) {
+    if (budget == 0 || upload_request_size_bound(*up, s) <= budget) return std::string();
     std::size_t size = upload_request_size(*up, s);
-    if (budget == 0 || size <= budget) return std::string();
+    if (size <= budget) return std::string();
     const std::size_t original = size;
     // Room for the note this adds to the dump's writer-errors stream (one line, well under 1 KiB).
     const std::size_t full_budget = budget;
