@@ -106,19 +106,34 @@ public:
     /// saw it without its metadata); otherwise it is claimed here.
     void persisted(Report r, report_claim* claim = nullptr) {
         report_claim own;
-        if (claim == nullptr || !claim->held()) {
-            claim = &own;
-            const std::string path = path_join(db_.pending_dir(), r.id + ".dmp");
+        if (!describe(&r, &claim, &own, true)) return;
+        settle(r, claim);
+    }
+
+    /// The first half of persisted(), for a helper that answers the application in between
+    /// (Linux): claims the dump unless `*claim` holds it already (then `*claim` points at
+    /// `own`), copies its attachments and writes its metadata (`sync`: made durable too). False
+    /// (logged) when another helper took the report over: nothing more is to be done with it.
+    bool describe(Report* r, report_claim** claim, report_claim* own, bool sync) {
+        if (*claim == nullptr || !(*claim)->held()) {
+            *claim = own;
+            const std::string path = path_join(db_.pending_dir(), r->id + ".dmp");
             // Another helper may be repairing it this very moment (a few milliseconds).
-            for (int i = 0; i < 200 && own.try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
-            if (!own.held() || !own.still_at(path)) {
-                log("report " + r.id + " was taken over by another helper before its metadata was written");
-                return;
+            for (int i = 0; i < 200 && own->try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
+            if (!own->held() || !own->still_at(path)) {
+                log("report " + r->id + " was taken over by another helper before its metadata was written");
+                return false;
             }
         }
-        keep_attachments(&r, true);
+        keep_attachments(r, true);
         std::string error;
-        if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        if (!db_.save(*r, sync, &error)) log("could not write metadata: " + error);
+        return true;
+    }
+
+    /// The second half: pending\ made durable (the names in it; the caller has synced the
+    /// files' data when describe() did not), the claim released, the report queued at once.
+    void settle(const Report& r, report_claim* claim) {
         fsync_directory(db_.pending_dir());
         claim->release();
         log("persisted report " + r.id);
