@@ -356,7 +356,10 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
     sigsafe::region_header* region = nullptr;
     struct stat st;
     if (region_fd >= 0 && fstat(region_fd, &st) == 0 && st.st_size > 0) {
-        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, region_fd, 0);
+        // Populated here, at the helper's start: a hand-off then reads the image without a page
+        // fault, and the application's crash path finds pages the kernel has already cleared
+        // (start() commits them with fallocate(), which leaves clearing to the first use).
+        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, region_fd, 0);
         if (p != MAP_FAILED) region = static_cast<sigsafe::region_header*>(p);
     }
     if (region != nullptr && (region->magic != sigsafe::k_region_magic || region->version != sigsafe::k_region_version)) {
