@@ -209,6 +209,20 @@ sample run_once(variant v, int threads, const std::string& base, int index) {
     return s;
 }
 
+/// Waits (at most 3 s) until a helper's log says it has exited.
+void wait_for_helper_exit(const std::string& log) {
+    for (int i = 0; i < 300; ++i) {
+        bool done = false;
+        if (FILE* f = std::fopen(log.c_str(), "r")) {
+            char line[512];
+            while (!done && std::fgets(line, sizeof(line), f)) done = std::strstr(line, "helper exits") != nullptr;
+            std::fclose(f);
+        }
+        if (done) return;
+        usleep(10000);
+    }
+}
+
 struct helper_sample {
     double pending_ms = -1;  // crash -> <id>.dmp in pending/
     double durable_ms = -1;  // crash -> <id>.meta in pending/ (written before the answer, fsync'ed after it)
@@ -273,6 +287,7 @@ helper_sample run_helper_once(int threads, const std::string& base, int index, c
     const std::string done = dump.empty() ? "" : dir + "/db/completed/" + dump.substr(dump.rfind('/') + 1);
     for (int i = 0; i < 200 && !done.empty() && stat(done.c_str(), &st) != 0; ++i) usleep(10000);
     if (!done.empty() && stat(done.c_str(), &st) == 0) s.size = st.st_size;
+    wait_for_helper_exit(dir + "/db/helper.log");  // it still writes: the folder is removed after
     if (std::getenv("CRASHDROP_BENCH_KEEP") == nullptr) std::system(("rm -rf '" + dir + "'").c_str());
     return s;
 }
@@ -340,18 +355,9 @@ exit_sample run_exit_once(variant v, int threads, const std::string& base, int i
         }
         s.dump_in_pending = dmp && meta;
         if (in >= 0) close(in);
-        // The helper goes on (fsync, the run record, the upload): it is given time to finish
-        // before the next run, so one run's helper does not slow the next one's crash.
-        for (int i = 0; i < 300; ++i) {
-            bool done = false;
-            if (FILE* f = std::fopen((dir + "/db/helper.log").c_str(), "r")) {
-                char line[512];
-                while (!done && std::fgets(line, sizeof(line), f)) done = std::strstr(line, "helper exits") != nullptr;
-                std::fclose(f);
-            }
-            if (done) break;
-            usleep(10000);
-        }
+        // The helper goes on (fsync, the upload): it is given time to finish before the next
+        // run, so one run's helper does not slow the next one's crash.
+        wait_for_helper_exit(dir + "/db/helper.log");
     }
     if (std::getenv("CRASHDROP_BENCH_KEEP") == nullptr) std::system(("rm -rf '" + dir + "'").c_str());
     return s;
