@@ -13148,15 +13148,18 @@ public:
     /// saw it without its metadata); otherwise it is claimed here.
     void persisted(Report r, report_claim* claim = nullptr) {
         report_claim own;
-        if (!describe(&r, &claim, &own, true)) return;
-        settle(r, claim);
+        if (!describe(&r, &claim, &own, true, true)) return;
+        settle(r, claim, false);
     }
 
     /// The first half of persisted(), for a helper that answers the application in between
     /// (Linux): claims the dump unless `*claim` holds it already (then `*claim` points at
-    /// `own`), copies its attachments and writes its metadata (`sync`: made durable too). False
-    /// (logged) when another helper took the report over: nothing more is to be done with it.
-    bool describe(Report* r, report_claim** claim, report_claim* own, bool sync) {
+    /// `own`) and writes its metadata (`sync`: made durable too). With `copy_attachments` the
+    /// attachments are copied first and the metadata names the copies; without, it names the
+    /// application's files until settle() copies them (copying a large log must not keep a
+    /// crashed process waiting; the claim is held meanwhile). False (logged) when another
+    /// helper took the report over: nothing more is to be done with it.
+    bool describe(Report* r, report_claim** claim, report_claim* own, bool sync, bool copy_attachments) {
         if (*claim == nullptr || !(*claim)->held()) {
             *claim = own;
             const std::string path = path_join(db_.pending_dir(), r->id + ".dmp");
@@ -13167,15 +13170,22 @@ public:
                 return false;
             }
         }
-        keep_attachments(r, true);
+        if (copy_attachments) keep_attachments(r, true);
         std::string error;
         if (!db_.save(*r, sync, &error)) log("could not write metadata: " + error);
         return true;
     }
 
-    /// The second half: pending\ made durable (the names in it; the caller has synced the
-    /// files' data when describe() did not), the claim released, the report queued at once.
-    void settle(const Report& r, report_claim* claim) {
+    /// The second half: the attachments copied and the metadata written again naming the
+    /// copies (`copy_attachments`: describe() left them; durable), pending\ made durable (the
+    /// names in it; the caller has synced the files' data when describe() did not), the claim
+    /// released, the report queued at once.
+    void settle(Report r, report_claim* claim, bool copy_attachments) {
+        if (copy_attachments && !r.attachments.empty()) {
+            keep_attachments(&r, true);
+            std::string error;
+            if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        }
         fsync_directory(db_.pending_dir());
         claim->release();
         log("persisted report " + r.id);
@@ -14865,9 +14875,9 @@ inline bool sync_file(const std::string& path) {
 /// One hand-off ('D' with number `seq`). The application waits for the answer, and dies when
 /// it comes, so before it: the dump named in pending/, its metadata written, and (for a crash)
 /// the run recorded as crashed - everything another process can see at once: the next start()
-/// reads the run record, any helper the report. Only after it: fsync (durability protects
-/// against a power loss, which the crashed process's remaining lifetime does not change), then
-/// the upload.
+/// reads the run record, any helper the report. Only after it: the attachments copied (the
+/// metadata then names the copies), fsync (durability protects against a power loss, which
+/// the crashed process's remaining lifetime does not change), then the upload.
 inline void serve_handoff(helper_service* service, sigsafe::region_header* region, int socket_fd, sigsafe::u32 seq,
                           exit_watch* watch) {
     Report persisted;
@@ -14878,7 +14888,7 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
     const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
     const bool crash = region->signo != 0;
     if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
-    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false);
+    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
     bool recorded = false;
     if (got_dump != handoff_outcome::not_ours && crash) {
         // A crash (not write_dump()): the run ends crashed, recorded before the answer lets
@@ -14901,7 +14911,7 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
         if (!sync_file(base + ".dmp") || !sync_file(base + ".meta")) {
             service->log("report " + persisted.id + ": fsync failed: " + errno_text(errno));
         }
-        service->settle(persisted, held);
+        service->settle(persisted, held, true);
     }
     if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
     if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);

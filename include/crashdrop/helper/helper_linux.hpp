@@ -208,9 +208,9 @@ inline bool sync_file(const std::string& path) {
 /// One hand-off ('D' with number `seq`). The application waits for the answer, and dies when
 /// it comes, so before it: the dump named in pending/, its metadata written, and (for a crash)
 /// the run recorded as crashed - everything another process can see at once: the next start()
-/// reads the run record, any helper the report. Only after it: fsync (durability protects
-/// against a power loss, which the crashed process's remaining lifetime does not change), then
-/// the upload.
+/// reads the run record, any helper the report. Only after it: the attachments copied (the
+/// metadata then names the copies), fsync (durability protects against a power loss, which
+/// the crashed process's remaining lifetime does not change), then the upload.
 inline void serve_handoff(helper_service* service, sigsafe::region_header* region, int socket_fd, sigsafe::u32 seq,
                           exit_watch* watch) {
     Report persisted;
@@ -221,7 +221,7 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
     const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
     const bool crash = region->signo != 0;
     if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
-    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false);
+    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
     bool recorded = false;
     if (got_dump != handoff_outcome::not_ours && crash) {
         // A crash (not write_dump()): the run ends crashed, recorded before the answer lets
@@ -244,7 +244,7 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
         if (!sync_file(base + ".dmp") || !sync_file(base + ".meta")) {
             service->log("report " + persisted.id + ": fsync failed: " + errno_text(errno));
         }
-        service->settle(persisted, held);
+        service->settle(persisted, held, true);
     }
     if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
     if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
