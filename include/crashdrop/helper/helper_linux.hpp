@@ -142,7 +142,7 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         return handoff_outcome::not_ours;
     }
     // Not fsync'ed here: it is in pending/ the moment it is named, which is what the
-    // application waits for; serve_application() makes it durable after answering.
+    // application waits for; serve_handoff() makes it durable after answering.
     // Claimed before it has a name in pending/: held until its metadata is written.
     const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
@@ -239,12 +239,14 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
         sync_file(path_join(service->db().root(), "runs"));
         fsync_directory(service->db().root());
     }
-    if (described) {
+    if (got_dump == handoff_outcome::stored) {
+        // Durable whoever describes it (another helper that took it over writes its own
+        // metadata durably).
         const std::string base = path_join(service->db().pending_dir(), persisted.id);
-        if (!sync_file(base + ".dmp") || !sync_file(base + ".meta")) {
+        if (!sync_file(base + ".dmp") || (described && !sync_file(base + ".meta"))) {
             service->log("report " + persisted.id + ": fsync failed: " + errno_text(errno));
         }
-        service->settle(persisted, held, true);
+        if (described) service->settle(persisted, held, true);
     }
     if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
     if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
