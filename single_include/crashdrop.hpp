@@ -9729,8 +9729,10 @@ public:
     }
 
     /// Records how the run of `pid` ended. Only a run still recorded as started by that process
-    /// changes (the first recorded end wins; a newer run's record is never touched).
-    bool end_run(long pid, RunOutcome outcome, std::string* error) const {
+    /// changes (the first recorded end wins; a newer run's record is never touched). Without
+    /// `sync` the record is in place (every reader sees it) but not yet durable: the caller
+    /// fsyncs <root>/runs and the root later (the helper does, after answering a crash).
+    bool end_run(long pid, RunOutcome outcome, std::string* error, bool sync = true) const {
         file_lock lock;
         if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
         std::string text;
@@ -9742,7 +9744,7 @@ public:
         const bool crash = outcome == RunOutcome::crashed || outcome == RunOutcome::abnormal_exit;
         kv["state"] = run_state_name(outcome);
         kv["crashes"] = std::to_string(crash ? streak + 1 : 0);
-        return write_file_atomic(root_, "runs", format_key_values(kv), true, error);
+        return write_file_atomic(root_, "runs", format_key_values(kv), sync, error);
     }
 
 private:
@@ -13146,19 +13148,44 @@ public:
     /// saw it without its metadata); otherwise it is claimed here.
     void persisted(Report r, report_claim* claim = nullptr) {
         report_claim own;
-        if (claim == nullptr || !claim->held()) {
-            claim = &own;
-            const std::string path = path_join(db_.pending_dir(), r.id + ".dmp");
+        if (!describe(&r, &claim, &own, true, true)) return;
+        settle(r, claim, false);
+    }
+
+    /// The first half of persisted(), for a helper that answers the application in between
+    /// (Linux): claims the dump unless `*claim` holds it already (then `*claim` points at
+    /// `own`) and writes its metadata (`sync`: made durable too). With `copy_attachments` the
+    /// attachments are copied first and the metadata names the copies; without, it names the
+    /// application's files until settle() copies them (copying a large log must not keep a
+    /// crashed process waiting; the claim is held meanwhile). False (logged) when another
+    /// helper took the report over: nothing more is to be done with it.
+    bool describe(Report* r, report_claim** claim, report_claim* own, bool sync, bool copy_attachments) {
+        if (*claim == nullptr || !(*claim)->held()) {
+            *claim = own;
+            const std::string path = path_join(db_.pending_dir(), r->id + ".dmp");
             // Another helper may be repairing it this very moment (a few milliseconds).
-            for (int i = 0; i < 200 && own.try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
-            if (!own.held() || !own.still_at(path)) {
-                log("report " + r.id + " was taken over by another helper before its metadata was written");
-                return;
+            for (int i = 0; i < 200 && own->try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
+            if (!own->held() || !own->still_at(path)) {
+                log("report " + r->id + " was taken over by another helper before its metadata was written");
+                return false;
             }
         }
-        keep_attachments(&r, true);
+        if (copy_attachments) keep_attachments(r, true);
         std::string error;
-        if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        if (!db_.save(*r, sync, &error)) log("could not write metadata: " + error);
+        return true;
+    }
+
+    /// The second half: the attachments copied and the metadata written again naming the
+    /// copies (`copy_attachments`: describe() left them; durable), pending\ made durable (the
+    /// names in it; the caller has synced the files' data when describe() did not), the claim
+    /// released, the report queued at once.
+    void settle(Report r, report_claim* claim, bool copy_attachments) {
+        if (copy_attachments && !r.attachments.empty()) {
+            keep_attachments(&r, true);
+            std::string error;
+            if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        }
         fsync_directory(db_.pending_dir());
         claim->release();
         log("persisted report " + r.id);
@@ -14699,8 +14726,8 @@ enum class handoff_outcome {
     not_ours,   // withdrawn or taken back by the application: nothing is answered
 };
 
-/// Writes the dump of hand-off `seq` from the region to pending/ (it reaches the disk before
-/// the application is answered); *out gets its report, for helper_service::persisted(), and
+/// Writes the dump of hand-off `seq` from the region to pending/ (named there before the
+/// application is answered; fsync'ed after); *out gets its report, for helper_service::persisted(), and
 /// *claim the report's claim, taken before the dump got its name (no other helper sees it
 /// before its metadata is written). When it cannot be stored, the bytes are kept in
 /// *memory_copy and *why says what failed: the helper sends it from there
@@ -14781,10 +14808,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         memory_copy->clear();
         return handoff_outcome::not_ours;
     }
-    if (ok && fsync(fd) != 0) {
-        ok = false;
-        err = errno;
-    }
+    // Not fsync'ed here: it is in pending/ the moment it is named, which is what the
+    // application waits for; serve_handoff() makes it durable after answering.
     // Claimed before it has a name in pending/: held until its metadata is written.
     const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
@@ -14836,6 +14861,62 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     }
     finish(sigsafe::hs_written, sigsafe::hs_persisted);
     return handoff_outcome::stored;
+}
+
+/// fsyncs a file of the database (by name: any descriptor of it flushes its data).
+inline bool sync_file(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return false;
+    const bool ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
+/// One hand-off ('D' with number `seq`). The application waits for the answer, and dies when
+/// it comes, so before it: the dump named in pending/, its metadata written, and (for a crash)
+/// the run recorded as crashed - everything another process can see at once: the next start()
+/// reads the run record, any helper the report. Only after it: the attachments copied (the
+/// metadata then names the copies), fsync (durability protects against a power loss, which
+/// the crashed process's remaining lifetime does not change), then the upload.
+inline void serve_handoff(helper_service* service, sigsafe::region_header* region, int socket_fd, sigsafe::u32 seq,
+                          exit_watch* watch) {
+    Report persisted;
+    report_claim claim;
+    report_claim own_claim;
+    report_claim* held = &claim;
+    std::string memory_copy, why;
+    const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+    const bool crash = region->signo != 0;
+    if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
+    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
+    bool recorded = false;
+    if (got_dump != handoff_outcome::not_ours && crash) {
+        // A crash (not write_dump()): the run ends crashed, recorded before the answer lets
+        // the application die, so the next start() reads it.
+        std::string error;
+        recorded = database(service->db().root()).end_run(static_cast<long>(region->app_pid), RunOutcome::crashed, &error, false);
+        if (!recorded && !error.empty()) service->log("could not record the crashed run: " + error);
+    }
+    if (got_dump != handoff_outcome::not_ours) {
+        char reply[sigsafe::k_handoff_message_size];
+        sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
+        send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+    }
+    if (recorded) {
+        sync_file(path_join(service->db().root(), "runs"));
+        fsync_directory(service->db().root());
+    }
+    if (got_dump == handoff_outcome::stored) {
+        // Durable whoever describes it (another helper that took it over writes its own
+        // metadata durably).
+        const std::string base = path_join(service->db().pending_dir(), persisted.id);
+        if (!sync_file(base + ".dmp") || (described && !sync_file(base + ".meta"))) {
+            service->log("report " + persisted.id + ": fsync failed: " + errno_text(errno));
+        }
+        if (described) service->settle(persisted, held, true);
+    }
+    if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
+    if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
 }
 
 /// Waits for the application's messages until it goes away (or SIGTERM).
@@ -14894,29 +14975,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
-                const sigsafe::u32 seq = sigsafe::handoff_message_seq(msg);
-                Report persisted;
-                report_claim claim;
-                std::string memory_copy, why;
-                const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
-                if (region->signo != 0) watch.crash_handed_off();  // its end is the crash's, whatever became of the dump
-                if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
-                    // A crash (not write_dump()): the run ends crashed, recorded before the
-                    // answer lets the application die, so the next start() reads it.
-                    std::string error;
-                    if (!record_run_end(service->db().root(), static_cast<long>(region->app_pid), RunOutcome::crashed, &error) &&
-                        !error.empty()) {
-                        service->log("could not record the crashed run: " + error);
-                    }
-                }
-                if (got_dump != handoff_outcome::not_ours) {
-                    char reply[sigsafe::k_handoff_message_size];
-                    sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
-                    send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
-                }
-                if (got_dump == handoff_outcome::stored) service->persisted(persisted, &claim);
-                if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
-                if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
+                serve_handoff(service, region, socket_fd, sigsafe::handoff_message_seq(msg), &watch);
             } else if (msg[0] == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
@@ -14966,7 +15025,10 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
     sigsafe::region_header* region = nullptr;
     struct stat st;
     if (region_fd >= 0 && fstat(region_fd, &st) == 0 && st.st_size > 0) {
-        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, region_fd, 0);
+        // Populated here, at the helper's start: a hand-off then reads the image without a page
+        // fault, and the application's crash path finds pages the kernel has already cleared
+        // (start() commits them with fallocate(), which leaves clearing to the first use).
+        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, region_fd, 0);
         if (p != MAP_FAILED) region = static_cast<sigsafe::region_header*>(p);
     }
     if (region != nullptr && (region->magic != sigsafe::k_region_magic || region->version != sigsafe::k_region_version)) {
@@ -17600,24 +17662,43 @@ inline linux_runtime& runtime() {
     return *r;
 }
 
-/// Reserves the region: a memfd (so the helper maps the same memory), touched now so that no
-/// page fault is needed after a crash. *fd_out keeps the memfd (-1 when only anonymous shared
-/// memory could be had: then no helper can be given the dumps).
+/// Reserves the region: a memfd (so the helper maps the same memory) whose memory is committed
+/// now with fallocate(), so that no page is allocated after a crash. It is mapped without its
+/// pages: the process maps only the pages it writes (a minor fault each, on a page that
+/// exists), and its exit tears down only those - mapping all of them cost start() 3 ms and a
+/// crashed process's exit 1 ms. The page tables that can cover the region are made now (one
+/// page touched per 2 MiB), so a fault after a crash allocates nothing. Where fallocate() is
+/// refused, every page is mapped and touched as before. *fd_out keeps the memfd (-1 when only
+/// anonymous shared memory could be had: then no helper can be given the dumps).
 inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
     void* p = MAP_FAILED;
     *fd_out = -1;
+    bool committed = false;
     const int fd = static_cast<int>(syscall(SYS_memfd_create, "crashdrop", 1u /* MFD_CLOEXEC */));
     if (fd >= 0) {
-        if (ftruncate(fd, static_cast<off_t>(size)) == 0) {
-            p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        committed = syscall(SYS_fallocate, fd, 0, static_cast<off_t>(0), static_cast<off_t>(size)) == 0;
+        if (committed || ftruncate(fd, static_cast<off_t>(size)) == 0) {
+            p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | (committed ? 0 : MAP_POPULATE), fd, 0);
         }
         if (p != MAP_FAILED) *fd_out = fd;
         else close(fd);
     }
-    if (p == MAP_FAILED) p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) {
+        committed = false;
+        p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    }
     if (p == MAP_FAILED) return nullptr;
-    std::memset(p, 0, size);  // MAP_POPULATE is advisory; make sure every page is present
-    return static_cast<sigsafe::u8*>(p);
+    auto* base = static_cast<sigsafe::u8*>(p);
+    if (!committed) {
+        std::memset(p, 0, size);  // MAP_POPULATE is advisory; make sure every page is present
+        return base;
+    }
+    constexpr std::uintptr_t table_span = 2u * 1024u * 1024u;  // what one page-table page maps (x86_64, aarch64 4K)
+    const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(base);
+    volatile sigsafe::u8* touch = base;
+    touch[0] = 0;
+    for (std::uintptr_t at = (first / table_span + 1) * table_span; at < first + size; at += table_span) touch[at - first] = 0;
+    return base;
 }
 
 inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size, std::uint32_t breadcrumb_capacity) {

@@ -1,9 +1,10 @@
 // capture_bench - how long from a crash until the dump file is complete, for processes with 1,
 // 8 and 32 threads (each with ~16 KiB of used stack), side by side in one run with the Linux
 // kernel's own core dump of the same process. Prints medians of R runs, the dump sizes and the
-// memory start() reserves. Then, for a 1 MB dump handed to the helper process: how long until
-// it is in pending/, until it is durable there (fsync'ed, with its metadata), and until a local
-// collector (tools/collector.py) has it. Run on demand (not a test):
+// memory start() reserves. Then fault -> process gone with the default helper at 1 and 33 threads
+// (below). Then, for a 1 MB dump handed to the helper process: how long until it is in pending/,
+// until its metadata is there, and until a local collector (tools/collector.py) has it. Run on
+// demand (not a test):
 //   build/.../tests/capture_bench [runs]
 //
 // Method. For every run a child process is forked; it starts its threads, waits until each has
@@ -15,6 +16,20 @@
 //   crashdrop  crashdrop::start() in the child, RLIMIT_CORE 0
 //   kernel     no crashdrop, RLIMIT_CORE unlimited, core_pattern as configured (must be a file)
 //   baseline   no crashdrop, no core: the cost of dying at all
+//
+// Fault -> process gone, with the default helper (issue 17). A child with 1 or 33 threads
+// (~16 KiB of used stack each) calls crashdrop::start() with the default options (re-exec
+// helper, sending to the local collector), waits until its helper serves (the helper's log says
+// so), then faults; beside it, interleaved run by run, the same child dumped by the kernel and
+// not dumped at all. The parent watches the child through a pidfd: "gone" is the moment the
+// child dies (the child is reaped right after). Right then the parent lists pending/: "in
+// pending" counts the runs whose <id>.dmp and <id>.meta were both there (every run must count:
+// the helper answers only once they are). The last column is when the helper named the dump in
+// pending/ (inotify IN_CREATE). Each run waits for its helper to exit before the next.
+// Environment: CRASHDROP_BENCH_EXIT_ONLY=1 prints only this table; CRASHDROP_BENCH_KEEP=1 keeps
+// the run folders; CRASHDROP_BENCH_TRACE=1 prints each helper run's fault and death times
+// (absolute CLOCK_MONOTONIC ns, "<pid> crash|gone <ns>") on stderr, to line up with timestamps
+// taken elsewhere.
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -26,6 +41,10 @@
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +92,21 @@ void* thread_main(void*) {
 
 int* volatile g_null = nullptr;
 
+/// The crash must find the helper serving (not still starting): it logs a line about abnormal
+/// exits as it begins to serve the application. Waited for outside the timed part, at most 3 s.
+void wait_for_helper(const std::string& log) {
+    for (int i = 0; i < 600; ++i) {
+        if (FILE* f = std::fopen(log.c_str(), "r")) {
+            char line[512];
+            bool ready = false;
+            while (!ready && std::fgets(line, sizeof(line), f)) ready = std::strstr(line, "abnormal exit") != nullptr;
+            std::fclose(f);
+            if (ready) return;
+        }
+        usleep(5000);
+    }
+}
+
 enum class variant { crashdrop, kernel, baseline, helper };
 std::string g_collector_url;
 
@@ -92,6 +126,7 @@ std::string g_collector_url;
         }
         if (!crashdrop::start(o).ok()) _exit(91);
         g_shared->reserved.store(crashdrop::reserved_bytes());
+        if (v == variant::helper) wait_for_helper(dir + "/db/helper.log");
     }
     for (int i = 1; i < threads; ++i) {
         pthread_t t;
@@ -174,9 +209,23 @@ sample run_once(variant v, int threads, const std::string& base, int index) {
     return s;
 }
 
+/// Waits (at most 3 s) until a helper's log says it has exited.
+void wait_for_helper_exit(const std::string& log) {
+    for (int i = 0; i < 300; ++i) {
+        bool done = false;
+        if (FILE* f = std::fopen(log.c_str(), "r")) {
+            char line[512];
+            while (!done && std::fgets(line, sizeof(line), f)) done = std::strstr(line, "helper exits") != nullptr;
+            std::fclose(f);
+        }
+        if (done) return;
+        usleep(10000);
+    }
+}
+
 struct helper_sample {
     double pending_ms = -1;  // crash -> <id>.dmp in pending/
-    double durable_ms = -1;  // crash -> <id>.meta in pending/ (written after both files' fsync)
+    double durable_ms = -1;  // crash -> <id>.meta in pending/ (written before the answer, fsync'ed after it)
     double server_ms = -1;   // crash -> the collector's record of it
     double reaped_ms = -1;
     long long size = 0;
@@ -238,6 +287,78 @@ helper_sample run_helper_once(int threads, const std::string& base, int index, c
     const std::string done = dump.empty() ? "" : dir + "/db/completed/" + dump.substr(dump.rfind('/') + 1);
     for (int i = 0; i < 200 && !done.empty() && stat(done.c_str(), &st) != 0; ++i) usleep(10000);
     if (!done.empty() && stat(done.c_str(), &st) == 0) s.size = st.st_size;
+    wait_for_helper_exit(dir + "/db/helper.log");  // it still writes: the folder is removed after
+    if (std::getenv("CRASHDROP_BENCH_KEEP") == nullptr) std::system(("rm -rf '" + dir + "'").c_str());
+    return s;
+}
+
+struct exit_sample {
+    double reaped_ms = -1;   // fault -> the child is gone (its pidfd readable), reaped by us
+    bool dump_in_pending = false;  // crashdrop: <id>.dmp and <id>.meta were in pending/ then
+    double named_ms = -1;    // crashdrop: fault -> the helper named the dump in pending/
+};
+
+/// fault -> process gone, for the end-to-end table: the child is watched through a pidfd, so
+/// the time is taken when it dies, whatever else happens; right then pending/ is looked at.
+exit_sample run_exit_once(variant v, int threads, const std::string& base, int index) {
+    exit_sample s;
+    const std::string dir = base + "/exit-run-" + std::to_string(static_cast<int>(v)) + "-" + std::to_string(threads) + "-" + std::to_string(index);
+    std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "/db/pending'").c_str());
+    g_shared->crash_at.store(0);
+    g_shared->parked.store(0);
+    const pid_t pid = fork();
+    if (pid == 0) child(v, threads, dir);
+    const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    // The helper names the dump in pending/ (IN_CREATE): when, beside when the child is gone.
+    const int in = v == variant::helper ? inotify_init1(IN_CLOEXEC | IN_NONBLOCK) : -1;
+    if (in >= 0) inotify_add_watch(in, (dir + "/db/pending").c_str(), IN_CREATE);
+    long long gone_at = -1;  // when the pidfd said so (closing an inotify fd can take ms: done after)
+    for (bool gone = pidfd < 0; !gone;) {
+        pollfd p[2] = {{pidfd, POLLIN, 0}, {in, POLLIN, 0}};
+        if (poll(p, in >= 0 ? 2 : 1, 20000) <= 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        const long long t = now_ns();
+        if (in >= 0 && (p[1].revents & POLLIN)) {
+            alignas(inotify_event) char buf[4096];
+            const ssize_t n = read(in, buf, sizeof(buf));
+            for (ssize_t off = 0; off < n;) {
+                const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+                const std::string name = e->len ? e->name : "";
+                if (s.named_ms < 0 && name.size() == 40 && name.compare(36, 4, ".dmp") == 0) {
+                    s.named_ms = static_cast<double>(t - g_shared->crash_at.load()) / 1e6;
+                }
+                off += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+            }
+        }
+        gone = (p[0].revents & POLLIN) != 0;
+        if (gone) gone_at = t;
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    const long long gone = gone_at >= 0 ? gone_at : now_ns();
+    if (std::getenv("CRASHDROP_BENCH_TRACE") != nullptr && v == variant::helper) {
+        std::fprintf(stderr, "%d crash %lld\n%d gone %lld\n", pid, g_shared->crash_at.load(), pid, gone);
+    }
+    if (WIFSIGNALED(status)) s.reaped_ms = static_cast<double>(gone - g_shared->crash_at.load()) / 1e6;
+    if (pidfd >= 0) close(pidfd);
+    if (v == variant::helper) {
+        bool dmp = false, meta = false;
+        if (DIR* d = opendir((dir + "/db/pending").c_str())) {
+            while (dirent* e = readdir(d)) {
+                const std::string name = e->d_name;
+                dmp = dmp || (name.size() == 40 && name.compare(36, 4, ".dmp") == 0);
+                meta = meta || (name.size() == 41 && name.compare(36, 5, ".meta") == 0);
+            }
+            closedir(d);
+        }
+        s.dump_in_pending = dmp && meta;
+        if (in >= 0) close(in);
+        // The helper goes on (fsync, the upload): it is given time to finish before the next
+        // run, so one run's helper does not slow the next one's crash.
+        wait_for_helper_exit(dir + "/db/helper.log");
+    }
     if (std::getenv("CRASHDROP_BENCH_KEEP") == nullptr) std::system(("rm -rf '" + dir + "'").c_str());
     return s;
 }
@@ -284,7 +405,10 @@ int main(int argc, char** argv) {
     std::printf("%-8s | %-22s | %-22s | %-12s | %-14s | %-11s | %-20s\n", "threads", "crashdrop file/reaped",
                 "kernel core file/reaped", "no dump reap", "crashdrop/core", "dump size", "core size (disk)");
     unsigned long long reserved = 0;
+    // CRASHDROP_BENCH_EXIT_ONLY=1: only the fault -> process gone table (quicker to repeat)
+    const bool exit_only = std::getenv("CRASHDROP_BENCH_EXIT_ONLY") != nullptr;
     for (int threads : {1, 8, 32}) {
+        if (exit_only) break;
         std::vector<double> cf, cr, kf, kr, br, csize, ksize, kdisk;
         for (int r = 0; r < runs; ++r) {
             sample a = run_once(variant::crashdrop, threads, base, r);
@@ -347,6 +471,40 @@ int main(int argc, char** argv) {
     }
     mkdir(received.c_str(), 0700);
     g_collector_url = "http://127.0.0.1:" + port + "/submit";
+
+    // ---- fault -> process gone, the default helper (issue 17), beside the kernel and no dump ----
+    std::printf("\nfault -> process gone (reaped by its parent), %d runs per cell, medians, interleaved run by run;\n"
+                "~16 KiB of used stack per thread; crashdrop with the default helper (re-exec, uploading to a\n"
+                "local collector); 'in pending' = the dump and its .meta were in pending/ when the child was gone\n\n",
+                runs);
+    std::printf("%-8s | %-14s | %-14s | %-12s | %-10s | %-10s | %-10s | %s\n", "threads", "crashdrop", "kernel core", "no dump",
+                "/ core", "/ no dump", "in pending", "(crashdrop: dump named by the helper)");
+    for (int threads : {1, 33}) {
+        std::vector<double> hr, hn, kr, br;
+        int complete = 0, crashes = 0;
+        for (int r = 0; r < runs; ++r) {
+            const exit_sample h = run_exit_once(variant::helper, threads, base, r);
+            hr.push_back(h.reaped_ms);
+            hn.push_back(h.named_ms);
+            if (h.reaped_ms >= 0) ++crashes;
+            if (h.dump_in_pending) ++complete;
+            if (kernel_ok) kr.push_back(run_exit_once(variant::kernel, threads, base, r).reaped_ms);
+            br.push_back(run_exit_once(variant::baseline, threads, base, r).reaped_ms);
+        }
+        char vs_core[32] = "n/a", vs_none[32] = "n/a", in_pending[32];
+        if (kernel_ok && median(kr) > 0) std::snprintf(vs_core, sizeof(vs_core), "%.2fx", median(hr) / median(kr));
+        if (median(br) > 0) std::snprintf(vs_none, sizeof(vs_none), "%.2fx", median(hr) / median(br));
+        std::snprintf(in_pending, sizeof(in_pending), "%d/%d", complete, crashes);
+        std::printf("%-8d | %-14s | %-14s | %-12s | %-10s | %-10s | %-10s | %s\n", threads, ms(median(hr)).c_str(),
+                    kernel_ok ? ms(median(kr)).c_str() : "n/a", ms(median(br)).c_str(), vs_core, vs_none, in_pending,
+                    ms(median(hn)).c_str());
+        std::fflush(stdout);
+    }
+    if (exit_only) {
+        kill(server, SIGTERM);
+        waitpid(server, nullptr, 0);
+        return 0;
+    }
     g_depth = 14;  // ~60 KiB per thread (under the 64 KiB per-thread stack limit)
     std::vector<double> hp, hd, hs, hr, hsize;
     for (int r = 0; r < runs; ++r) {
@@ -362,7 +520,7 @@ int main(int argc, char** argv) {
     std::printf("\nhand-off to the helper, %d runs, medians: 16 threads x ~60 KiB of used stack, dump %s\n", runs,
                 kb(median(hsize)).c_str());
     std::printf("  crash -> dump in pending/ (written by the helper)   %s\n", ms(median(hp)).c_str());
-    std::printf("  crash -> durable (dump and metadata fsync'ed)        %s\n", ms(median(hd)).c_str());
+    std::printf("  crash -> its metadata in pending/ (fsync'ed after)   %s\n", ms(median(hd)).c_str());
     std::printf("  crash -> the collector has it (gzip, HTTP, loopback) %s\n", ms(median(hs)).c_str());
     std::printf("  crash -> the crashed process is gone (reaped)        %s\n", ms(median(hr)).c_str());
     return 0;

@@ -1738,3 +1738,54 @@ TEST_CASE("max_upload_bytes below 64 KiB is refused by start() naming it", "[upl
     CHECK(app.exit_code() == 3);
     CHECK(app.err.find("max_upload_bytes") != std::string::npos);
 }
+
+// ---- the hand-off's answer (issue 17): what is true when the crashed process is gone ----
+
+namespace {
+/// The names in `dir` ending in `tail`, read at once.
+std::size_t count_named(const std::string& dir, const std::string& tail) {
+    std::size_t n = 0;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (dirent* e = readdir(d)) {
+            const std::string name = e->d_name;
+            if (name.size() == 36 + tail.size() && name.compare(36, tail.size(), tail) == 0) ++n;
+        }
+        closedir(d);
+    }
+    return n;
+}
+}  // namespace
+
+TEST_CASE("the helper answers a crash only once its dump and .meta are in pending/ and the run is recorded crashed - looked at the moment each of 25 crashed processes is reaped", "[upload][handoff]") {
+    const std::string dir = fresh("gone-means-persisted");
+    const database_view db{dir + "/db"};
+    const std::string pending = db.root + "/pending";
+    for (int i = 0; i < 25; ++i) {
+        INFO("crash " << i);
+        const std::size_t before = count_named(pending, ".dmp");
+        const pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            const int null_fd = open("/dev/null", O_WRONLY);
+            dup2(null_fd, 1);
+            dup2(null_fd, 2);
+            execl(k_target.c_str(), k_target.c_str(), "crash", db.root.c_str(), "abnormal=0", static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        // Nothing else first: the helper goes on working while these are read.
+        const std::size_t dumps = count_named(pending, ".dmp");
+        const std::size_t metas = count_named(pending, ".meta");
+        const std::string runs = read_text_file(db.root + "/runs");
+        INFO(db.helper_log());
+        REQUIRE(WIFSIGNALED(status));
+        CHECK(WTERMSIG(status) == SIGSEGV);
+        CHECK(dumps == before + 1);
+        CHECK(metas == before + 1);
+        CHECK(runs.find("state=crashed") != std::string::npos);
+    }
+    REQUIRE(db.wait_helpers_done(25));
+    CHECK(db.ids("pending").size() == 25);  // each once: nothing doubled afterwards either
+    CHECK(count_named(pending, ".meta") == 25);
+}

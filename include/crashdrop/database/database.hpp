@@ -367,8 +367,10 @@ public:
     }
 
     /// Records how the run of `pid` ended. Only a run still recorded as started by that process
-    /// changes (the first recorded end wins; a newer run's record is never touched).
-    bool end_run(long pid, RunOutcome outcome, std::string* error) const {
+    /// changes (the first recorded end wins; a newer run's record is never touched). Without
+    /// `sync` the record is in place (every reader sees it) but not yet durable: the caller
+    /// fsyncs <root>/runs and the root later (the helper does, after answering a crash).
+    bool end_run(long pid, RunOutcome outcome, std::string* error, bool sync = true) const {
         file_lock lock;
         if (!lock.acquire(path_join(root_, "settings.lock"), error)) return false;
         std::string text;
@@ -380,7 +382,7 @@ public:
         const bool crash = outcome == RunOutcome::crashed || outcome == RunOutcome::abnormal_exit;
         kv["state"] = run_state_name(outcome);
         kv["crashes"] = std::to_string(crash ? streak + 1 : 0);
-        return write_file_atomic(root_, "runs", format_key_values(kv), true, error);
+        return write_file_atomic(root_, "runs", format_key_values(kv), sync, error);
     }
 
 private:

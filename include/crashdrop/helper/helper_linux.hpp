@@ -59,8 +59,8 @@ enum class handoff_outcome {
     not_ours,   // withdrawn or taken back by the application: nothing is answered
 };
 
-/// Writes the dump of hand-off `seq` from the region to pending/ (it reaches the disk before
-/// the application is answered); *out gets its report, for helper_service::persisted(), and
+/// Writes the dump of hand-off `seq` from the region to pending/ (named there before the
+/// application is answered; fsync'ed after); *out gets its report, for helper_service::persisted(), and
 /// *claim the report's claim, taken before the dump got its name (no other helper sees it
 /// before its metadata is written). When it cannot be stored, the bytes are kept in
 /// *memory_copy and *why says what failed: the helper sends it from there
@@ -141,10 +141,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
         memory_copy->clear();
         return handoff_outcome::not_ours;
     }
-    if (ok && fsync(fd) != 0) {
-        ok = false;
-        err = errno;
-    }
+    // Not fsync'ed here: it is in pending/ the moment it is named, which is what the
+    // application waits for; serve_handoff() makes it durable after answering.
     // Claimed before it has a name in pending/: held until its metadata is written.
     const bool locked = ok && claim->lock_open_file(fd);
     if (ok) {
@@ -196,6 +194,62 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     }
     finish(sigsafe::hs_written, sigsafe::hs_persisted);
     return handoff_outcome::stored;
+}
+
+/// fsyncs a file of the database (by name: any descriptor of it flushes its data).
+inline bool sync_file(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return false;
+    const bool ok = fsync(fd) == 0;
+    close(fd);
+    return ok;
+}
+
+/// One hand-off ('D' with number `seq`). The application waits for the answer, and dies when
+/// it comes, so before it: the dump named in pending/, its metadata written, and (for a crash)
+/// the run recorded as crashed - everything another process can see at once: the next start()
+/// reads the run record, any helper the report. Only after it: the attachments copied (the
+/// metadata then names the copies), fsync (durability protects against a power loss, which
+/// the crashed process's remaining lifetime does not change), then the upload.
+inline void serve_handoff(helper_service* service, sigsafe::region_header* region, int socket_fd, sigsafe::u32 seq,
+                          exit_watch* watch) {
+    Report persisted;
+    report_claim claim;
+    report_claim own_claim;
+    report_claim* held = &claim;
+    std::string memory_copy, why;
+    const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+    const bool crash = region->signo != 0;
+    if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
+    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
+    bool recorded = false;
+    if (got_dump != handoff_outcome::not_ours && crash) {
+        // A crash (not write_dump()): the run ends crashed, recorded before the answer lets
+        // the application die, so the next start() reads it.
+        std::string error;
+        recorded = database(service->db().root()).end_run(static_cast<long>(region->app_pid), RunOutcome::crashed, &error, false);
+        if (!recorded && !error.empty()) service->log("could not record the crashed run: " + error);
+    }
+    if (got_dump != handoff_outcome::not_ours) {
+        char reply[sigsafe::k_handoff_message_size];
+        sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
+        send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+    }
+    if (recorded) {
+        sync_file(path_join(service->db().root(), "runs"));
+        fsync_directory(service->db().root());
+    }
+    if (got_dump == handoff_outcome::stored) {
+        // Durable whoever describes it (another helper that took it over writes its own
+        // metadata durably).
+        const std::string base = path_join(service->db().pending_dir(), persisted.id);
+        if (!sync_file(base + ".dmp") || (described && !sync_file(base + ".meta"))) {
+            service->log("report " + persisted.id + ": fsync failed: " + errno_text(errno));
+        }
+        if (described) service->settle(persisted, held, true);
+    }
+    if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
+    if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
 }
 
 /// Waits for the application's messages until it goes away (or SIGTERM).
@@ -254,29 +308,7 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
-                const sigsafe::u32 seq = sigsafe::handoff_message_seq(msg);
-                Report persisted;
-                report_claim claim;
-                std::string memory_copy, why;
-                const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
-                if (region->signo != 0) watch.crash_handed_off();  // its end is the crash's, whatever became of the dump
-                if (got_dump != handoff_outcome::not_ours && region->signo != 0) {
-                    // A crash (not write_dump()): the run ends crashed, recorded before the
-                    // answer lets the application die, so the next start() reads it.
-                    std::string error;
-                    if (!record_run_end(service->db().root(), static_cast<long>(region->app_pid), RunOutcome::crashed, &error) &&
-                        !error.empty()) {
-                        service->log("could not record the crashed run: " + error);
-                    }
-                }
-                if (got_dump != handoff_outcome::not_ours) {
-                    char reply[sigsafe::k_handoff_message_size];
-                    sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
-                    send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
-                }
-                if (got_dump == handoff_outcome::stored) service->persisted(persisted, &claim);
-                if (got_dump == handoff_outcome::in_memory) service->held_in_memory(persisted, std::move(memory_copy), why);
-                if (got_dump == handoff_outcome::failed && !why.empty()) service->log("could not store " + persisted.id + ".dmp: " + why);
+                serve_handoff(service, region, socket_fd, sigsafe::handoff_message_seq(msg), &watch);
             } else if (msg[0] == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
@@ -326,7 +358,10 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
     sigsafe::region_header* region = nullptr;
     struct stat st;
     if (region_fd >= 0 && fstat(region_fd, &st) == 0 && st.st_size > 0) {
-        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, region_fd, 0);
+        // Populated here, at the helper's start: a hand-off then reads the image without a page
+        // fault, and the application's crash path finds pages the kernel has already cleared
+        // (start() commits them with fallocate(), which leaves clearing to the first use).
+        void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, region_fd, 0);
         if (p != MAP_FAILED) region = static_cast<sigsafe::region_header*>(p);
     }
     if (region != nullptr && (region->magic != sigsafe::k_region_magic || region->version != sigsafe::k_region_version)) {

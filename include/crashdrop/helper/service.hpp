@@ -106,19 +106,44 @@ public:
     /// saw it without its metadata); otherwise it is claimed here.
     void persisted(Report r, report_claim* claim = nullptr) {
         report_claim own;
-        if (claim == nullptr || !claim->held()) {
-            claim = &own;
-            const std::string path = path_join(db_.pending_dir(), r.id + ".dmp");
+        if (!describe(&r, &claim, &own, true, true)) return;
+        settle(r, claim, false);
+    }
+
+    /// The first half of persisted(), for a helper that answers the application in between
+    /// (Linux): claims the dump unless `*claim` holds it already (then `*claim` points at
+    /// `own`) and writes its metadata (`sync`: made durable too). With `copy_attachments` the
+    /// attachments are copied first and the metadata names the copies; without, it names the
+    /// application's files until settle() copies them (copying a large log must not keep a
+    /// crashed process waiting; the claim is held meanwhile). False (logged) when another
+    /// helper took the report over: nothing more is to be done with it.
+    bool describe(Report* r, report_claim** claim, report_claim* own, bool sync, bool copy_attachments) {
+        if (*claim == nullptr || !(*claim)->held()) {
+            *claim = own;
+            const std::string path = path_join(db_.pending_dir(), r->id + ".dmp");
             // Another helper may be repairing it this very moment (a few milliseconds).
-            for (int i = 0; i < 200 && own.try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
-            if (!own.held() || !own.still_at(path)) {
-                log("report " + r.id + " was taken over by another helper before its metadata was written");
-                return;
+            for (int i = 0; i < 200 && own->try_claim(path) == report_claim::busy; ++i) sleep_ms(10);
+            if (!own->held() || !own->still_at(path)) {
+                log("report " + r->id + " was taken over by another helper before its metadata was written");
+                return false;
             }
         }
-        keep_attachments(&r, true);
+        if (copy_attachments) keep_attachments(r, true);
         std::string error;
-        if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        if (!db_.save(*r, sync, &error)) log("could not write metadata: " + error);
+        return true;
+    }
+
+    /// The second half: the attachments copied and the metadata written again naming the
+    /// copies (`copy_attachments`: describe() left them; durable), pending\ made durable (the
+    /// names in it; the caller has synced the files' data when describe() did not), the claim
+    /// released, the report queued at once.
+    void settle(Report r, report_claim* claim, bool copy_attachments) {
+        if (copy_attachments && !r.attachments.empty()) {
+            keep_attachments(&r, true);
+            std::string error;
+            if (!db_.save(r, true, &error)) log("could not write metadata: " + error);
+        }
         fsync_directory(db_.pending_dir());
         claim->release();
         log("persisted report " + r.id);
