@@ -9835,9 +9835,103 @@ inline void record_clean_exit() {
     record_run_end(root, current_process_id(), RunOutcome::clean_exit);
 }
 
+/// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
+/// streak up to it, then records this run as started by `pid` (database.hpp's run record),
+/// under the settings lock.
+/// `durable`: the new record is written to a new file, fsync'd, and renamed over the old one
+/// (database.hpp's write_file_atomic), as every other writer of the record does.
+/// Not `durable` (start() with a helper to come): an fsync and a rename over the old file cost
+/// the calling thread 0.2-0.6 ms (ext4 starts the new file's writeback at such a rename), so
+/// the record is rewritten in place in the existing file (padded with empty lines to at least
+/// its old length: no truncation, and a record of under 100 bytes is one block, written whole
+/// or not at all), and make_run_record_durable() brings it to the disk later, from the helper.
+/// Every reader (under the same lock) sees it at once: the page cache is shared. Only a power
+/// loss before the helper's fsync can bring back the previous record. No record yet (a first
+/// run), or not a regular file: written as in the durable case, without the fsync.
+inline bool begin_run_in(const std::string& root, long pid, bool durable, RunOutcome* previous, std::uint32_t* streak,
+                         std::string* error) {
+    *previous = RunOutcome::unknown;
+    *streak = 0;
+    file_lock lock;
+    if (!lock.acquire(path_join(root, "settings.lock"), error)) return false;
+    std::string text;
+    int fd = -1;
+#if !CRASHDROP_OS_WINDOWS
+    if (!durable) {
+        const int dir = open_folder(root);
+        fd = dir >= 0 ? openat(dir, "runs", O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
+        if (dir >= 0) close(dir);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096)) {
+            close(fd);
+            fd = -1;
+        }
+        char buf[4096];
+        for (ssize_t n; fd >= 0 && text.size() < sizeof(buf);) {
+            n = pread(fd, buf, sizeof(buf) - text.size(), static_cast<off_t>(text.size()));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            text.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+#endif
+    if (fd < 0) read_whole_file(path_join(root, "runs"), &text, 4096);
+    auto kv = parse_key_values(text);
+    const std::string& state = kv["state"];
+    for (RunOutcome o : {RunOutcome::clean_exit, RunOutcome::crashed, RunOutcome::hung, RunOutcome::abnormal_exit}) {
+        if (state == database::run_state_name(o)) *previous = o;
+    }
+    if (*previous == RunOutcome::crashed || *previous == RunOutcome::abnormal_exit) {
+        const unsigned long n = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
+        *streak = n == 0 ? 1u : static_cast<std::uint32_t>(n > 1000000u ? 1000000u : n);
+    }
+    std::map<std::string, std::string> next;
+    next["state"] = "started";
+    next["pid"] = std::to_string(pid);
+    next["crashes"] = std::to_string(*streak);
+    std::string record = format_key_values(next);
+#if !CRASHDROP_OS_WINDOWS
+    if (fd >= 0) {
+        if (record.size() < text.size()) record.append(text.size() - record.size(), '\n');
+        std::size_t done = 0;
+        while (done < record.size()) {
+            const ssize_t n = pwrite(fd, record.data() + done, record.size() - done, static_cast<off_t>(done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            done += static_cast<std::size_t>(n);
+        }
+        close(fd);
+        if (done == record.size()) return true;
+        if (error != nullptr) *error = path_join(root, "runs") + ": " + errno_text(errno);
+        return false;
+    }
+#endif
+    return write_file_atomic(root, "runs", record, durable, error);
+}
+
+/// The helper, once it runs: brings the run record start() wrote without an fsync (and the
+/// folder entry its rename made) to the disk.
+inline void make_run_record_durable(const std::string& root) {
+#if !CRASHDROP_OS_WINDOWS
+    if (root.empty()) return;
+    const int dir = open_folder(root);
+    if (dir < 0) return;
+    const int fd = openat(dir, "runs", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    fsync(dir);
+    close(dir);
+#else
+    (void)root;
+#endif
+}
+
 /// start(): keeps the previous run's outcome and streak for last_run() / consecutive_crashes(),
-/// records this run as started and makes a normal exit record clean_exit.
-inline void begin_run_record(const std::string& root) {
+/// records this run as started and makes a normal exit record clean_exit. `durable`: see
+/// begin_run_in (false only when a helper will call make_run_record_durable()).
+inline void begin_run_record(const std::string& root, bool durable = true) {
     run_record_state& s = run_record();
     {
         // start() again in this process (after stop()) with the same database: this run is
@@ -9848,7 +9942,7 @@ inline void begin_run_record(const std::string& root) {
     RunOutcome previous = RunOutcome::unknown;
     std::uint32_t streak = 0;
     std::string error;
-    database(root).begin_run(current_process_id(), &previous, &streak, &error);
+    begin_run_in(root, current_process_id(), durable, &previous, &streak, &error);
     s.previous.store(static_cast<int>(previous), std::memory_order_release);
     s.streak.store(streak, std::memory_order_release);
     std::lock_guard<std::mutex> guard(s.lock);
@@ -14987,6 +15081,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
         sigsafe::handoff_message(hello, 'H', 0);
         send(socket_fd, hello, sizeof(hello), MSG_NOSIGNAL);
     }
+    make_run_record_durable(config.database);  // start() left that fsync to the helper (runs.hpp)
     int code = 1;
     {
         helper_service service(config, custom, before);
@@ -15070,6 +15165,12 @@ struct loader_command {
     std::string program;  // libdl.so.2, next to the C library's file; or the host executable
 };
 
+/// The CRASHDROP_HELPER entry of a helper's environment (see helper_marker).
+inline std::string helper_marker_text(bool with_socket, bool early, bool announce, const loader_command* via_loader) {
+    return std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" + std::to_string(with_socket ? k_helper_socket_fd : -1) +
+           (early ? ":early" : "") + (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : "");
+}
+
 inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
                                           bool announce = false, const loader_command* via_loader = nullptr) {
     helper_command c;
@@ -15099,9 +15200,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
-    c.env.push_back(std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" +
-                    std::to_string(with_socket ? k_helper_socket_fd : -1) + (early ? ":early" : "") +
-                    (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : ""));
+    c.env.push_back(helper_marker_text(with_socket, early, announce, via_loader));
     c.finish();
     return c;
 }
@@ -15117,12 +15216,16 @@ struct packed_command {
     char* const* envp = nullptr;
 };
 
-/// Packs `c` (argv and envp arrays, then the strings). False when no memory could be mapped.
-inline bool pack_command(const helper_command& c, packed_command* out) {
+/// Packs `c` (argv and envp arrays, then the strings). `marker`, when given, stands in for
+/// c's last environment entry (its helper marker, make_helper_command's last): the command
+/// that started the helper packed for a restart, without reading the command line and copying
+/// the environment again. False when no memory could be mapped.
+inline bool pack_command(const helper_command& c, packed_command* out, const std::string* marker = nullptr) {
     const std::size_t pointers = (c.args.size() + 1 + c.env.size() + 1) * sizeof(char*);
     std::size_t bytes = pointers + c.path.size() + 1;
     for (const auto& a : c.args) bytes += a.size() + 1;
     for (const auto& e : c.env) bytes += e.size() + 1;
+    if (marker != nullptr && !c.env.empty()) bytes += marker->size() + 1;
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     bytes = (bytes + page - 1) / page * page;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -15139,7 +15242,7 @@ inline bool pack_command(const helper_command& c, packed_command* out) {
     };
     for (std::size_t i = 0; i < c.args.size(); ++i) argv[i] = put(c.args[i]);
     argv[c.args.size()] = nullptr;
-    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(c.env[i]);
+    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(marker != nullptr && i + 1 == c.env.size() ? *marker : c.env[i]);
     envp[c.env.size()] = nullptr;
     out->path = put(c.path);
     out->base = p;
@@ -15169,14 +15272,43 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
     }
 }
 
-/// A copy of this process by the clone system call itself (as fork() without exec would be,
-/// but none of glibc's fork machinery: no atfork handlers, no waiting for the malloc arena
-/// locks, which fork() takes and would wait for forever while another thread holds one). The
-/// child may make only async-signal-safe calls, then exec.
-inline long clone_for_exec() {
-    return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+/// What the two children of an exec'd helper's launch work from (exec_launch_middle,
+/// exec_launch_helper). They share this process's memory (clone with CLONE_VM | CLONE_VFORK,
+/// as posix_spawn() does): nothing of the process is copied, and start() is held only until the
+/// helper's execve() has let go of that memory. All they touch is this struct, the command's
+/// strings (prepared before) and their own stacks; they make only async-signal-safe calls.
+struct exec_launch {
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    int region_fd = -1;
+    int socket_fd = -1;
+    int log_fd = -1;
+    char* helper_stack_top = nullptr;  // the grandchild's stack (the middle child's is another)
+};
+
+/// The grandchild, to be the helper: the region and socket at their numbers, then the command.
+/// Every signal stays blocked through execve(): until then it runs in this process's memory,
+/// where no handler of the application may run for it (a handler reset to its default first
+/// would cost a sigaction() pair per signal). The helper sets its own mask first thing
+/// (helper_process_main: all blocked but the fault signals, SIGTERM read from a signalfd,
+/// where one sent meanwhile is still pending).
+inline int exec_launch_helper(void* arg) {
+    const auto* l = static_cast<const exec_launch*>(arg);
+    helper_child_fds(l->region_fd, l->socket_fd, l->log_fd);
+    execve(l->path, l->argv, l->envp);
+    _exit(127);
 }
 
+/// The middle child of the double fork (the helper is never a zombie of ours): a session of
+/// its own for the helper, then the helper, then gone. Its CLONE_VFORK holds it until the
+/// helper has exec'd, so the stacks are free again once start() goes on.
+inline int exec_launch_middle(void* arg) {
+    auto* l = static_cast<exec_launch*>(arg);
+    setsid();
+    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    _exit(helper < 0 ? 1 : 0);
+}
 /// What came from a clean helper while start() waited for its hello.
 enum class hello_result {
     said,    // it is up
@@ -15208,7 +15340,7 @@ inline hello_result await_hello(int sock, int ms) {
 
 /// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
 /// our end of its socket, or -1 with *error. `in_copy` (fork mode's fallback): the helper runs
-/// in a fork() of this process; otherwise `command` is exec'd from a clone (clone_for_exec),
+/// in a fork() of this process; otherwise `command` is exec'd (exec_launch_middle),
 /// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
 /// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
@@ -15239,23 +15371,32 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
     } else {
-        // Every signal blocked across the clone: no handler of the application runs in the
-        // child before exec (which resets the handlers; the mask is restored just before).
+        // Every signal blocked across the clones: no handler of the application runs in the
+        // children, which share its memory (restored here once they are done with it).
+        constexpr std::size_t k_stack = 64 * 1024;
+        void* stacks = mmap(nullptr, 2 * k_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stacks == MAP_FAILED) {
+            *error = "mmap (launch stacks): " + errno_text(errno);
+            close(sv[0]);
+            close(sv[1]);
+            if (log_fd >= 0) close(log_fd);
+            return -1;
+        }
+        exec_launch l;
+        l.path = command.path.c_str();
+        l.argv = command.argv.data();
+        l.envp = command.envp.data();
+        l.region_fd = region_fd;
+        l.socket_fd = sv[1];
+        l.log_fd = log_fd;
+        l.helper_stack_top = static_cast<char*>(stacks) + k_stack;
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        child = static_cast<pid_t>(clone_for_exec());
-        if (child == 0) {
-            setsid();
-            const long grandchild = clone_for_exec();
-            if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-            helper_child_fds(region_fd, sv[1], log_fd);
-            pthread_sigmask(SIG_SETMASK, &old, nullptr);
-            execve(command.path.c_str(), command.argv.data(), command.envp.data());
-            _exit(127);
-        }
+        child = clone(exec_launch_middle, static_cast<char*>(stacks) + 2 * k_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &l);
         const int clone_errno = errno;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        munmap(stacks, 2 * k_stack);
         errno = clone_errno;
     }
     if (child < 0) {
@@ -17531,6 +17672,12 @@ namespace detail {
 
 using sigsafe::linux_state;
 
+// Where start() stands, for tests/bench/start_bench.cpp (which defines it before including
+// crashdrop to time each phase); nothing otherwise.
+#ifndef CRASHDROP_DETAIL_START_PHASE
+#define CRASHDROP_DETAIL_START_PHASE(name) ((void)0)
+#endif
+
 /// Creates the folders and proves a report can be written there (a probe file is created
 /// exclusively and removed). Refuses a database that is not the user's alone: an existing
 /// folder reached through a symbolic link in its last part, owned by another user, or writable
@@ -17890,8 +18037,10 @@ inline Status linux_start(const Options& options) {
     g->region = nullptr;
     g->helper_sock.store(-1, std::memory_order_release);
 
+    CRASHDROP_DETAIL_START_PHASE("begin");
     database_layout db;
     if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
+    CRASHDROP_DETAIL_START_PHASE("prepare_database");
 
     // One region: the dump buffer plus the context store.
     const auto breadcrumb_capacity = static_cast<std::uint32_t>(options.max_breadcrumbs);
@@ -17905,6 +18054,7 @@ inline Status linux_start(const Options& options) {
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
     carve_region(g, region, region_size, breadcrumb_capacity);
+    CRASHDROP_DETAIL_START_PHASE("reserve_region");
 
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
@@ -17944,11 +18094,17 @@ inline Status linux_start(const Options& options) {
         note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
+    CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;
-    begin_run_record(db.root);  // last_run() and consecutive_crashes() are valid from here
+    // last_run() and consecutive_crashes() are valid from here. With a helper to come, the
+    // record is not fsync'd here: the helper does it (make_run_record_durable), off this thread.
+    const bool helper_to_come = options.helper_mode != HelperMode::none && g->region_fd >= 0;
+    begin_run_record(db.root, !helper_to_come);
+    CRASHDROP_DETAIL_START_PHASE("begin_run_record");
     {
         const helper_config config = make_helper_config(options, db.root);
         const std::string text = encode_helper_config(config);
@@ -17957,9 +18113,13 @@ inline Status linux_start(const Options& options) {
         const std::string client = store.client_id(new_uuid());
         parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
+    CRASHDROP_DETAIL_START_PHASE("helper_config_client_id");
     prime_module_cache(g);  // uses the image area, so before the static part is written
+    CRASHDROP_DETAIL_START_PHASE("prime_module_cache");
     find_private_area(g);
+    CRASHDROP_DETAIL_START_PHASE("find_private_area");
     write_static_image(g);
+    CRASHDROP_DETAIL_START_PHASE("write_static_image");
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
     g->only_own = options.only_this_module ? 1 : 0;
@@ -17969,6 +18129,7 @@ inline Status linux_start(const Options& options) {
         return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
     }
 
+    CRASHDROP_DETAIL_START_PHASE("context_own_module");
     // Alternate signal stacks: this thread now, later threads through pthread_create.
     if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
         if (pthread_key_create(&g_alt.key, free_alt_stack) != 0) {
@@ -18012,6 +18173,7 @@ inline Status linux_start(const Options& options) {
         g_previous_terminate = std::set_terminate(terminate_handler);
         g_terminate_installed = true;
     }
+    CRASHDROP_DETAIL_START_PHASE("alt_stack_bind_hooks");
     // The helper, before the handlers: a fork-mode helper must not inherit them.
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
     g->respawn_path = nullptr;
@@ -18034,12 +18196,14 @@ inline Status linux_start(const Options& options) {
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
+        helper_command command;  // what the helper is exec'd with (not via the loader), packed below for a restart
         if (via_loader) {
             sock = launch_loader_helper(g, &loader, &error);
         } else {
-            const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
-            sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
-                                 g->region_fd, g->helper_log_path, custom, before, nullptr, &error);
+            const bool in_copy = options.helper_mode == HelperMode::fork && !clean_fork;
+            if (!in_copy) command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
+            sock = launch_helper(options.helper_mode, in_copy, clean_fork, command, g->region_fd, g->helper_log_path, custom, before,
+                                 nullptr, &error);
         }
         bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
         if (options.helper_mode == HelperMode::fork && !clean_fork) {
@@ -18056,6 +18220,7 @@ inline Status linux_start(const Options& options) {
         if (sock >= 0) {
             g->helper_sock.store(sock, std::memory_order_release);
         } else {
+            make_run_record_durable(db.root);  // no helper will
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
         }
         if (exec_helper) {
@@ -18063,8 +18228,14 @@ inline Status linux_start(const Options& options) {
             if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
             rt.respawn = packed_command();
             g->command_lo = g->command_hi = 0;
-            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false, via_loader ? &loader : nullptr),
-                             &rt.respawn)) {
+            // The restart's command: the launch's, with a marker that names no socket (nor hello).
+            const std::string marker = helper_marker_text(false, early, false, via_loader ? &loader : nullptr);
+            const bool packed = via_loader || command.env.empty()
+                                    ? pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false,
+                                                                       via_loader ? &loader : nullptr),
+                                                   &rt.respawn)
+                                    : pack_command(command, &rt.respawn, &marker);
+            if (packed) {
                 g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
                 g->command_hi = g->command_lo + rt.respawn.size;
                 g->respawn_argv = rt.respawn.argv;
@@ -18078,6 +18249,7 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("launch_helper");
     // Whether later threads get an alternate stack from us: said in start()'s note and in dumps.
     std::string threads = thread_stack_note();
     if (!threads.empty()) note(g, threads);
@@ -18100,6 +18272,7 @@ inline Status linux_start(const Options& options) {
         if (!start_hang_watchdog(g, &why)) note(g, "hang reports: off (" + why + ")");
     }
     g->started.store(2, std::memory_order_release);
+    CRASHDROP_DETAIL_START_PHASE("handlers");
     if (threads.empty()) return Status::success();
     return Status::success_with_note(std::move(threads));
 }

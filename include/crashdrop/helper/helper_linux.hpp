@@ -347,6 +347,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
         sigsafe::handoff_message(hello, 'H', 0);
         send(socket_fd, hello, sizeof(hello), MSG_NOSIGNAL);
     }
+    make_run_record_durable(config.database);  // start() left that fsync to the helper (runs.hpp)
     int code = 1;
     {
         helper_service service(config, custom, before);
@@ -430,6 +431,12 @@ struct loader_command {
     std::string program;  // libdl.so.2, next to the C library's file; or the host executable
 };
 
+/// The CRASHDROP_HELPER entry of a helper's environment (see helper_marker).
+inline std::string helper_marker_text(bool with_socket, bool early, bool announce, const loader_command* via_loader) {
+    return std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" + std::to_string(with_socket ? k_helper_socket_fd : -1) +
+           (early ? ":early" : "") + (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : "");
+}
+
 inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
                                           bool announce = false, const loader_command* via_loader = nullptr) {
     helper_command c;
@@ -459,9 +466,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
-    c.env.push_back(std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" +
-                    std::to_string(with_socket ? k_helper_socket_fd : -1) + (early ? ":early" : "") +
-                    (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : ""));
+    c.env.push_back(helper_marker_text(with_socket, early, announce, via_loader));
     c.finish();
     return c;
 }
@@ -477,12 +482,16 @@ struct packed_command {
     char* const* envp = nullptr;
 };
 
-/// Packs `c` (argv and envp arrays, then the strings). False when no memory could be mapped.
-inline bool pack_command(const helper_command& c, packed_command* out) {
+/// Packs `c` (argv and envp arrays, then the strings). `marker`, when given, stands in for
+/// c's last environment entry (its helper marker, make_helper_command's last): the command
+/// that started the helper packed for a restart, without reading the command line and copying
+/// the environment again. False when no memory could be mapped.
+inline bool pack_command(const helper_command& c, packed_command* out, const std::string* marker = nullptr) {
     const std::size_t pointers = (c.args.size() + 1 + c.env.size() + 1) * sizeof(char*);
     std::size_t bytes = pointers + c.path.size() + 1;
     for (const auto& a : c.args) bytes += a.size() + 1;
     for (const auto& e : c.env) bytes += e.size() + 1;
+    if (marker != nullptr && !c.env.empty()) bytes += marker->size() + 1;
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     bytes = (bytes + page - 1) / page * page;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -499,7 +508,7 @@ inline bool pack_command(const helper_command& c, packed_command* out) {
     };
     for (std::size_t i = 0; i < c.args.size(); ++i) argv[i] = put(c.args[i]);
     argv[c.args.size()] = nullptr;
-    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(c.env[i]);
+    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(marker != nullptr && i + 1 == c.env.size() ? *marker : c.env[i]);
     envp[c.env.size()] = nullptr;
     out->path = put(c.path);
     out->base = p;
@@ -529,14 +538,43 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
     }
 }
 
-/// A copy of this process by the clone system call itself (as fork() without exec would be,
-/// but none of glibc's fork machinery: no atfork handlers, no waiting for the malloc arena
-/// locks, which fork() takes and would wait for forever while another thread holds one). The
-/// child may make only async-signal-safe calls, then exec.
-inline long clone_for_exec() {
-    return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+/// What the two children of an exec'd helper's launch work from (exec_launch_middle,
+/// exec_launch_helper). They share this process's memory (clone with CLONE_VM | CLONE_VFORK,
+/// as posix_spawn() does): nothing of the process is copied, and start() is held only until the
+/// helper's execve() has let go of that memory. All they touch is this struct, the command's
+/// strings (prepared before) and their own stacks; they make only async-signal-safe calls.
+struct exec_launch {
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    int region_fd = -1;
+    int socket_fd = -1;
+    int log_fd = -1;
+    char* helper_stack_top = nullptr;  // the grandchild's stack (the middle child's is another)
+};
+
+/// The grandchild, to be the helper: the region and socket at their numbers, then the command.
+/// Every signal stays blocked through execve(): until then it runs in this process's memory,
+/// where no handler of the application may run for it (a handler reset to its default first
+/// would cost a sigaction() pair per signal). The helper sets its own mask first thing
+/// (helper_process_main: all blocked but the fault signals, SIGTERM read from a signalfd,
+/// where one sent meanwhile is still pending).
+inline int exec_launch_helper(void* arg) {
+    const auto* l = static_cast<const exec_launch*>(arg);
+    helper_child_fds(l->region_fd, l->socket_fd, l->log_fd);
+    execve(l->path, l->argv, l->envp);
+    _exit(127);
 }
 
+/// The middle child of the double fork (the helper is never a zombie of ours): a session of
+/// its own for the helper, then the helper, then gone. Its CLONE_VFORK holds it until the
+/// helper has exec'd, so the stacks are free again once start() goes on.
+inline int exec_launch_middle(void* arg) {
+    auto* l = static_cast<exec_launch*>(arg);
+    setsid();
+    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    _exit(helper < 0 ? 1 : 0);
+}
 /// What came from a clean helper while start() waited for its hello.
 enum class hello_result {
     said,    // it is up
@@ -568,7 +606,7 @@ inline hello_result await_hello(int sock, int ms) {
 
 /// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
 /// our end of its socket, or -1 with *error. `in_copy` (fork mode's fallback): the helper runs
-/// in a fork() of this process; otherwise `command` is exec'd from a clone (clone_for_exec),
+/// in a fork() of this process; otherwise `command` is exec'd (exec_launch_middle),
 /// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
 /// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
@@ -599,23 +637,32 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
     } else {
-        // Every signal blocked across the clone: no handler of the application runs in the
-        // child before exec (which resets the handlers; the mask is restored just before).
+        // Every signal blocked across the clones: no handler of the application runs in the
+        // children, which share its memory (restored here once they are done with it).
+        constexpr std::size_t k_stack = 64 * 1024;
+        void* stacks = mmap(nullptr, 2 * k_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stacks == MAP_FAILED) {
+            *error = "mmap (launch stacks): " + errno_text(errno);
+            close(sv[0]);
+            close(sv[1]);
+            if (log_fd >= 0) close(log_fd);
+            return -1;
+        }
+        exec_launch l;
+        l.path = command.path.c_str();
+        l.argv = command.argv.data();
+        l.envp = command.envp.data();
+        l.region_fd = region_fd;
+        l.socket_fd = sv[1];
+        l.log_fd = log_fd;
+        l.helper_stack_top = static_cast<char*>(stacks) + k_stack;
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        child = static_cast<pid_t>(clone_for_exec());
-        if (child == 0) {
-            setsid();
-            const long grandchild = clone_for_exec();
-            if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
-            helper_child_fds(region_fd, sv[1], log_fd);
-            pthread_sigmask(SIG_SETMASK, &old, nullptr);
-            execve(command.path.c_str(), command.argv.data(), command.envp.data());
-            _exit(127);
-        }
+        child = clone(exec_launch_middle, static_cast<char*>(stacks) + 2 * k_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &l);
         const int clone_errno = errno;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        munmap(stacks, 2 * k_stack);
         errno = clone_errno;
     }
     if (child < 0) {

@@ -10,6 +10,12 @@ namespace detail {
 
 using sigsafe::linux_state;
 
+// Where start() stands, for tests/bench/start_bench.cpp (which defines it before including
+// crashdrop to time each phase); nothing otherwise.
+#ifndef CRASHDROP_DETAIL_START_PHASE
+#define CRASHDROP_DETAIL_START_PHASE(name) ((void)0)
+#endif
+
 /// Creates the folders and proves a report can be written there (a probe file is created
 /// exclusively and removed). Refuses a database that is not the user's alone: an existing
 /// folder reached through a symbolic link in its last part, owned by another user, or writable
@@ -369,8 +375,10 @@ inline Status linux_start(const Options& options) {
     g->region = nullptr;
     g->helper_sock.store(-1, std::memory_order_release);
 
+    CRASHDROP_DETAIL_START_PHASE("begin");
     database_layout db;
     if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
+    CRASHDROP_DETAIL_START_PHASE("prepare_database");
 
     // One region: the dump buffer plus the context store.
     const auto breadcrumb_capacity = static_cast<std::uint32_t>(options.max_breadcrumbs);
@@ -384,6 +392,7 @@ inline Status linux_start(const Options& options) {
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
     carve_region(g, region, region_size, breadcrumb_capacity);
+    CRASHDROP_DETAIL_START_PHASE("reserve_region");
 
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
@@ -423,11 +432,17 @@ inline Status linux_start(const Options& options) {
         note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
+    CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;
-    begin_run_record(db.root);  // last_run() and consecutive_crashes() are valid from here
+    // last_run() and consecutive_crashes() are valid from here. With a helper to come, the
+    // record is not fsync'd here: the helper does it (make_run_record_durable), off this thread.
+    const bool helper_to_come = options.helper_mode != HelperMode::none && g->region_fd >= 0;
+    begin_run_record(db.root, !helper_to_come);
+    CRASHDROP_DETAIL_START_PHASE("begin_run_record");
     {
         const helper_config config = make_helper_config(options, db.root);
         const std::string text = encode_helper_config(config);
@@ -436,9 +451,13 @@ inline Status linux_start(const Options& options) {
         const std::string client = store.client_id(new_uuid());
         parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
+    CRASHDROP_DETAIL_START_PHASE("helper_config_client_id");
     prime_module_cache(g);  // uses the image area, so before the static part is written
+    CRASHDROP_DETAIL_START_PHASE("prime_module_cache");
     find_private_area(g);
+    CRASHDROP_DETAIL_START_PHASE("find_private_area");
     write_static_image(g);
+    CRASHDROP_DETAIL_START_PHASE("write_static_image");
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
     g->only_own = options.only_this_module ? 1 : 0;
@@ -448,6 +467,7 @@ inline Status linux_start(const Options& options) {
         return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
     }
 
+    CRASHDROP_DETAIL_START_PHASE("context_own_module");
     // Alternate signal stacks: this thread now, later threads through pthread_create.
     if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
         if (pthread_key_create(&g_alt.key, free_alt_stack) != 0) {
@@ -491,6 +511,7 @@ inline Status linux_start(const Options& options) {
         g_previous_terminate = std::set_terminate(terminate_handler);
         g_terminate_installed = true;
     }
+    CRASHDROP_DETAIL_START_PHASE("alt_stack_bind_hooks");
     // The helper, before the handlers: a fork-mode helper must not inherit them.
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
     g->respawn_path = nullptr;
@@ -513,12 +534,14 @@ inline Status linux_start(const Options& options) {
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
+        helper_command command;  // what the helper is exec'd with (not via the loader), packed below for a restart
         if (via_loader) {
             sock = launch_loader_helper(g, &loader, &error);
         } else {
-            const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
-            sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
-                                 g->region_fd, g->helper_log_path, custom, before, nullptr, &error);
+            const bool in_copy = options.helper_mode == HelperMode::fork && !clean_fork;
+            if (!in_copy) command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
+            sock = launch_helper(options.helper_mode, in_copy, clean_fork, command, g->region_fd, g->helper_log_path, custom, before,
+                                 nullptr, &error);
         }
         bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
         if (options.helper_mode == HelperMode::fork && !clean_fork) {
@@ -535,6 +558,7 @@ inline Status linux_start(const Options& options) {
         if (sock >= 0) {
             g->helper_sock.store(sock, std::memory_order_release);
         } else {
+            make_run_record_durable(db.root);  // no helper will
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
         }
         if (exec_helper) {
@@ -542,8 +566,14 @@ inline Status linux_start(const Options& options) {
             if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
             rt.respawn = packed_command();
             g->command_lo = g->command_hi = 0;
-            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false, via_loader ? &loader : nullptr),
-                             &rt.respawn)) {
+            // The restart's command: the launch's, with a marker that names no socket (nor hello).
+            const std::string marker = helper_marker_text(false, early, false, via_loader ? &loader : nullptr);
+            const bool packed = via_loader || command.env.empty()
+                                    ? pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false,
+                                                                       via_loader ? &loader : nullptr),
+                                                   &rt.respawn)
+                                    : pack_command(command, &rt.respawn, &marker);
+            if (packed) {
                 g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
                 g->command_hi = g->command_lo + rt.respawn.size;
                 g->respawn_argv = rt.respawn.argv;
@@ -557,6 +587,7 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("launch_helper");
     // Whether later threads get an alternate stack from us: said in start()'s note and in dumps.
     std::string threads = thread_stack_note();
     if (!threads.empty()) note(g, threads);
@@ -579,6 +610,7 @@ inline Status linux_start(const Options& options) {
         if (!start_hang_watchdog(g, &why)) note(g, "hang reports: off (" + why + ")");
     }
     g->started.store(2, std::memory_order_release);
+    CRASHDROP_DETAIL_START_PHASE("handlers");
     if (threads.empty()) return Status::success();
     return Status::success_with_note(std::move(threads));
 }
