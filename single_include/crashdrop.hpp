@@ -15273,10 +15273,14 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
 }
 
 /// What the two children of an exec'd helper's launch work from (exec_launch_middle,
-/// exec_launch_helper). They share this process's memory (clone with CLONE_VM | CLONE_VFORK,
-/// as posix_spawn() does): nothing of the process is copied, and start() is held only until the
-/// helper's execve() has let go of that memory. All they touch is this struct, the command's
-/// strings (prepared before) and their own stacks; they make only async-signal-safe calls.
+/// exec_launch_helper). They share this process's memory (clone with CLONE_VM, as
+/// posix_spawn() does): nothing of the process is copied. start() waits only for the middle
+/// child (CLONE_VFORK: until it has gone, a few system calls); the helper runs on meanwhile,
+/// in this memory until its execve() lets go of it, so what it reads lives in a block of its
+/// own (launch_block: this struct at its bottom, its stack above, the command packed in a
+/// mapping of its own) that stays until the kernel has cleared `running` (CLONE_CHILD_CLEARTID:
+/// at the execve, or at its end if that fails). It runs beside the application's threads, so
+/// it makes raw system calls only: no errno, no other memory of the process is touched.
 struct exec_launch {
     const char* path = nullptr;
     char* const* argv = nullptr;
@@ -15284,31 +15288,82 @@ struct exec_launch {
     int region_fd = -1;
     int socket_fd = -1;
     int log_fd = -1;
-    char* helper_stack_top = nullptr;  // the grandchild's stack (the middle child's is another)
+    char* helper_stack_top = nullptr;
+    int running = 0;  // non-zero until the helper has exec'd (or ended): the kernel clears it
 };
 
-/// The grandchild, to be the helper: the region and socket at their numbers, then the command.
-/// Every signal stays blocked through execve(): until then it runs in this process's memory,
-/// where no handler of the application may run for it (a handler reset to its default first
-/// would cost a sigaction() pair per signal). The helper sets its own mask first thing
-/// (helper_process_main: all blocked but the fault signals, SIGTERM read from a signalfd,
-/// where one sent meanwhile is still pending).
+/// The grandchild, to be the helper: the region and the socket at their agreed numbers,
+/// /dev/null and the log on 0-2, nothing else open (as helper_child_fds, by raw system calls),
+/// then the command. Every signal stays blocked through execve() (it shares the application's
+/// memory until then, where no handler of the application may run for it); the helper sets its
+/// own mask first thing (helper_process_main: a SIGTERM sent meanwhile stays pending and is
+/// read from its signalfd).
 inline int exec_launch_helper(void* arg) {
+    using sigsafe::raw_syscall;
     const auto* l = static_cast<const exec_launch*>(arg);
-    helper_child_fds(l->region_fd, l->socket_fd, l->log_fd);
-    execve(l->path, l->argv, l->envp);
-    _exit(127);
+    const long region_copy = raw_syscall(SYS_fcntl, l->region_fd, F_DUPFD, 10);
+    const long socket_copy = l->socket_fd >= 0 ? raw_syscall(SYS_fcntl, l->socket_fd, F_DUPFD, 10) : -1;
+    const long log_copy = l->log_fd >= 0 ? raw_syscall(SYS_fcntl, l->log_fd, F_DUPFD, 10) : -1;
+    const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, sigsafe::to_long("/dev/null"), O_RDWR);
+    if (null_fd >= 0) {
+        raw_syscall(SYS_dup3, null_fd, 0, 0);
+        raw_syscall(SYS_dup3, null_fd, 1, 0);
+        raw_syscall(SYS_dup3, log_copy >= 0 ? log_copy : null_fd, 2, 0);
+    }
+    raw_syscall(SYS_dup3, region_copy, k_helper_region_fd, 0);
+    if (socket_copy >= 0) raw_syscall(SYS_dup3, socket_copy, k_helper_socket_fd, 0);
+    const long first_free = socket_copy >= 0 ? k_helper_socket_fd + 1 : k_helper_region_fd + 1;
+    if (raw_syscall(SYS_close_range, first_free, ~0U, 0) != 0) {
+        for (long fd = first_free; fd < 65536; ++fd) raw_syscall(SYS_close, fd);
+    }
+    raw_syscall(SYS_execve, sigsafe::to_long(l->path), sigsafe::to_long(l->argv), sigsafe::to_long(l->envp));
+    raw_syscall(SYS_exit_group, 127);
+    return 127;
 }
 
 /// The middle child of the double fork (the helper is never a zombie of ours): a session of
-/// its own for the helper, then the helper, then gone. Its CLONE_VFORK holds it until the
-/// helper has exec'd, so the stacks are free again once start() goes on.
+/// its own for the helper, the helper, and gone. start() is held (CLONE_VFORK) only for this.
 inline int exec_launch_middle(void* arg) {
     auto* l = static_cast<exec_launch*>(arg);
-    setsid();
-    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
-    _exit(helper < 0 ? 1 : 0);
+    sigsafe::raw_syscall(SYS_setsid);
+    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD,
+                             arg, nullptr, nullptr, &l->running);
+    if (helper < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+    sigsafe::raw_syscall(SYS_exit_group, helper < 0 ? 1 : 0);
+    return 0;
 }
+
+/// The memory a launch's helper reads until it has exec'd: the struct and the stack (one
+/// mapping), the packed command (another). Kept process-wide: the next launch frees it once
+/// the kernel has said the helper let go of it (free_done), or never, when it has not.
+struct launch_block {
+    void* stack = nullptr;  // k_size bytes: exec_launch at the bottom, the stack above
+    packed_command command;
+    static constexpr std::size_t k_size = 64 * 1024;
+    exec_launch* launch() const { return static_cast<exec_launch*>(stack); }
+};
+inline launch_block*& previous_launch_block() {
+    static launch_block* b = nullptr;
+    return b;
+}
+/// Frees the previous launch's block once its helper has exec'd (waits up to 100 ms for it).
+inline void free_previous_launch_block() {
+    launch_block*& b = previous_launch_block();
+    if (b == nullptr) return;
+    exec_launch* l = b->launch();
+    for (int i = 0; i < 100; ++i) {
+        const int tid = __atomic_load_n(&l->running, __ATOMIC_ACQUIRE);
+        if (tid == 0) break;
+        timespec ms{0, 1000000};
+        syscall(SYS_futex, &l->running, FUTEX_WAIT, tid, &ms, nullptr, 0);
+    }
+    if (__atomic_load_n(&l->running, __ATOMIC_ACQUIRE) != 0) return;  // still in use: kept
+    munmap(b->stack, launch_block::k_size);
+    if (b->command.base != nullptr) munmap(b->command.base, b->command.size);
+    delete b;
+    b = nullptr;
+}
+
 /// What came from a clean helper while start() waited for its hello.
 enum class hello_result {
     said,    // it is up
@@ -15372,31 +15427,38 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
         }
     } else {
         // Every signal blocked across the clones: no handler of the application runs in the
-        // children, which share its memory (restored here once they are done with it).
-        constexpr std::size_t k_stack = 64 * 1024;
-        void* stacks = mmap(nullptr, 2 * k_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stacks == MAP_FAILED) {
-            *error = "mmap (launch stacks): " + errno_text(errno);
+        // children, which share its memory (restored here once the middle one has gone).
+        free_previous_launch_block();
+        auto* block = new launch_block();
+        block->stack = mmap(nullptr, launch_block::k_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (block->stack == MAP_FAILED || !pack_command(command, &block->command)) {
+            *error = "no memory for the helper's launch: " + errno_text(errno);
+            if (block->stack != MAP_FAILED) munmap(block->stack, launch_block::k_size);
+            delete block;
             close(sv[0]);
             close(sv[1]);
             if (log_fd >= 0) close(log_fd);
             return -1;
         }
-        exec_launch l;
-        l.path = command.path.c_str();
-        l.argv = command.argv.data();
-        l.envp = command.envp.data();
-        l.region_fd = region_fd;
-        l.socket_fd = sv[1];
-        l.log_fd = log_fd;
-        l.helper_stack_top = static_cast<char*>(stacks) + k_stack;
+        exec_launch* l = new (block->stack) exec_launch();
+        l->path = block->command.path;
+        l->argv = block->command.argv;
+        l->envp = block->command.envp;
+        l->region_fd = region_fd;
+        l->socket_fd = sv[1];
+        l->log_fd = log_fd;
+        l->running = 1;
+        // The helper's stack above the struct; the middle child's, while start() waits, is the
+        // upper half (the helper's grows down from the middle of the block).
+        l->helper_stack_top = static_cast<char*>(block->stack) + launch_block::k_size / 2;
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        child = clone(exec_launch_middle, static_cast<char*>(stacks) + 2 * k_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &l);
+        child = clone(exec_launch_middle, static_cast<char*>(block->stack) + launch_block::k_size, CLONE_VM | CLONE_VFORK | SIGCHLD, l);
         const int clone_errno = errno;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        munmap(stacks, 2 * k_stack);
+        if (child < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+        previous_launch_block() = block;  // freed by the next launch, once the helper has exec'd
         errno = clone_errno;
     }
     if (child < 0) {
@@ -17698,7 +17760,8 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
         return Status(Error::database_unavailable, "database_path '" + root_given +
                                                        "' is a symbolic link (a database folder must be a real folder, not a link to one)");
     }
-    if (int err = make_directories(root_in)) {
+    const bool root_exists = lstat(root_in.c_str(), &st) == 0 && S_ISDIR(st.st_mode);  // the usual case: one lstat, no mkdir walk
+    if (int err = root_exists ? 0 : make_directories(root_in)) {
         return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
     char* resolved = realpath(root_in.c_str(), nullptr);
@@ -17721,13 +17784,17 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
+    // a named one where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
-    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
+    if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
         if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
         close(pfd);
-        unlinkat(fd, probe.c_str(), 0);
+        if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
         close(fd);
@@ -17878,50 +17945,45 @@ inline void write_static_image(linux_state* g) {
     g->image_static_streams = im.stream_count;
 }
 
-/// Process start time (time_t) from /proc/self/stat and /proc/stat's btime.
-inline std::uint32_t process_create_time(long ticks) {
-    char buf[4096];
-    long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0 || ticks <= 0) return 0;
-    buf[n] = '\0';
-    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    // Fields after ')': state is field 3; starttime is field 22.
-    int field = 2;
-    unsigned long long start = 0;
-    for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ') {
-            ++field;
-            if (field == 22) {
-                start = std::strtoull(q + 1, nullptr, 10);
-                break;
-            }
-        }
-    }
-    n = sigsafe::read_file(AT_FDCWD, "/proc/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char* bt = std::strstr(buf, "\nbtime ");
-    if (bt == nullptr) return 0;
-    const unsigned long long boot = std::strtoull(bt + 7, nullptr, 10);
-    return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
-}
-
-/// The initial stack pointer (where the kernel put argc; argv, the environment, the aux
-/// vector and their strings lie above it): /proc/self/stat's startstack (field 28). 0 when
-/// it cannot be read.
-inline std::uint64_t initial_stack_pointer() {
+/// What start() takes from /proc/self/stat (read once): the process's start time in clock
+/// ticks after boot (field 22) and the initial stack pointer (startstack, field 28: where the
+/// kernel put argc; argv, the environment, the aux vector and their strings lie above it).
+/// Zeros when it cannot be read.
+struct self_stat {
+    unsigned long long start_ticks = 0;
+    std::uint64_t start_stack = 0;
+};
+inline self_stat read_self_stat() {
+    self_stat out;
     char buf[4096];
     const long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
+    if (n <= 0) return out;
     buf[n] = '\0';
     const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    int field = 2;
+    if (p == nullptr) return out;
+    int field = 2;  // state, after ')', is field 3
     for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ' && ++field == 28) return std::strtoull(q + 1, nullptr, 10);
+        if (*q != ' ') continue;
+        ++field;
+        if (field == 22) out.start_ticks = std::strtoull(q + 1, nullptr, 10);
+        if (field == 28) {
+            out.start_stack = std::strtoull(q + 1, nullptr, 10);
+            break;
+        }
     }
-    return 0;
+    return out;
+}
+
+/// Process start time (time_t): the boot time plus the start's ticks. The boot time is
+/// CLOCK_REALTIME - CLOCK_BOOTTIME, which is what /proc/stat's btime says (the kernel's
+/// getboottime64), without reading and parsing /proc/stat.
+inline std::uint32_t process_create_time(const self_stat& st, long ticks) {
+    if (ticks <= 0 || st.start_ticks == 0) return 0;
+    timespec real{}, boot{};
+    if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return 0;
+    long long boot_at = static_cast<long long>(real.tv_sec) - static_cast<long long>(boot.tv_sec);
+    if (real.tv_nsec < boot.tv_nsec) --boot_at;  // whole seconds, as btime (rounded down)
+    return static_cast<std::uint32_t>(static_cast<unsigned long long>(boot_at) + st.start_ticks / static_cast<unsigned long long>(ticks));
 }
 
 /// Finds the area at the top of the main thread's stack that the kernel filled at exec
@@ -17930,9 +17992,9 @@ inline std::uint64_t initial_stack_pointer() {
 /// by prime_module_cache). When /proc does not say where it starts, the lowest of the
 /// strings the aux vector and `environ` point at stands in (the pointer arrays below them
 /// hold no text).
-inline void find_private_area(linux_state* g) {
+inline void find_private_area(linux_state* g, std::uint64_t initial_stack_pointer) {
     g->private_lo = g->private_hi = g->private_strings = 0;
-    std::uint64_t lo = initial_stack_pointer();
+    std::uint64_t lo = initial_stack_pointer;
     const std::uint64_t random = getauxval(AT_RANDOM);
     if (lo == 0 || sigsafe::find_mapping(g, lo) == nullptr) {
         lo = random;
@@ -18064,7 +18126,8 @@ inline Status linux_start(const Options& options) {
     g->uid = static_cast<std::uint32_t>(getuid());
     g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
     g->clock_ticks = sysconf(_SC_CLK_TCK);
-    g->process_create_time = process_create_time(g->clock_ticks);
+    const self_stat self = read_self_stat();
+    g->process_create_time = process_create_time(self, g->clock_ticks);
     g->exe_dynamic = executable_dynamic();
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
@@ -18116,7 +18179,7 @@ inline Status linux_start(const Options& options) {
     CRASHDROP_DETAIL_START_PHASE("helper_config_client_id");
     prime_module_cache(g);  // uses the image area, so before the static part is written
     CRASHDROP_DETAIL_START_PHASE("prime_module_cache");
-    find_private_area(g);
+    find_private_area(g, self.start_stack);
     CRASHDROP_DETAIL_START_PHASE("find_private_area");
     write_static_image(g);
     CRASHDROP_DETAIL_START_PHASE("write_static_image");

@@ -539,10 +539,14 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
 }
 
 /// What the two children of an exec'd helper's launch work from (exec_launch_middle,
-/// exec_launch_helper). They share this process's memory (clone with CLONE_VM | CLONE_VFORK,
-/// as posix_spawn() does): nothing of the process is copied, and start() is held only until the
-/// helper's execve() has let go of that memory. All they touch is this struct, the command's
-/// strings (prepared before) and their own stacks; they make only async-signal-safe calls.
+/// exec_launch_helper). They share this process's memory (clone with CLONE_VM, as
+/// posix_spawn() does): nothing of the process is copied. start() waits only for the middle
+/// child (CLONE_VFORK: until it has gone, a few system calls); the helper runs on meanwhile,
+/// in this memory until its execve() lets go of it, so what it reads lives in a block of its
+/// own (launch_block: this struct at its bottom, its stack above, the command packed in a
+/// mapping of its own) that stays until the kernel has cleared `running` (CLONE_CHILD_CLEARTID:
+/// at the execve, or at its end if that fails). It runs beside the application's threads, so
+/// it makes raw system calls only: no errno, no other memory of the process is touched.
 struct exec_launch {
     const char* path = nullptr;
     char* const* argv = nullptr;
@@ -550,31 +554,82 @@ struct exec_launch {
     int region_fd = -1;
     int socket_fd = -1;
     int log_fd = -1;
-    char* helper_stack_top = nullptr;  // the grandchild's stack (the middle child's is another)
+    char* helper_stack_top = nullptr;
+    int running = 0;  // non-zero until the helper has exec'd (or ended): the kernel clears it
 };
 
-/// The grandchild, to be the helper: the region and socket at their numbers, then the command.
-/// Every signal stays blocked through execve(): until then it runs in this process's memory,
-/// where no handler of the application may run for it (a handler reset to its default first
-/// would cost a sigaction() pair per signal). The helper sets its own mask first thing
-/// (helper_process_main: all blocked but the fault signals, SIGTERM read from a signalfd,
-/// where one sent meanwhile is still pending).
+/// The grandchild, to be the helper: the region and the socket at their agreed numbers,
+/// /dev/null and the log on 0-2, nothing else open (as helper_child_fds, by raw system calls),
+/// then the command. Every signal stays blocked through execve() (it shares the application's
+/// memory until then, where no handler of the application may run for it); the helper sets its
+/// own mask first thing (helper_process_main: a SIGTERM sent meanwhile stays pending and is
+/// read from its signalfd).
 inline int exec_launch_helper(void* arg) {
+    using sigsafe::raw_syscall;
     const auto* l = static_cast<const exec_launch*>(arg);
-    helper_child_fds(l->region_fd, l->socket_fd, l->log_fd);
-    execve(l->path, l->argv, l->envp);
-    _exit(127);
+    const long region_copy = raw_syscall(SYS_fcntl, l->region_fd, F_DUPFD, 10);
+    const long socket_copy = l->socket_fd >= 0 ? raw_syscall(SYS_fcntl, l->socket_fd, F_DUPFD, 10) : -1;
+    const long log_copy = l->log_fd >= 0 ? raw_syscall(SYS_fcntl, l->log_fd, F_DUPFD, 10) : -1;
+    const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, sigsafe::to_long("/dev/null"), O_RDWR);
+    if (null_fd >= 0) {
+        raw_syscall(SYS_dup3, null_fd, 0, 0);
+        raw_syscall(SYS_dup3, null_fd, 1, 0);
+        raw_syscall(SYS_dup3, log_copy >= 0 ? log_copy : null_fd, 2, 0);
+    }
+    raw_syscall(SYS_dup3, region_copy, k_helper_region_fd, 0);
+    if (socket_copy >= 0) raw_syscall(SYS_dup3, socket_copy, k_helper_socket_fd, 0);
+    const long first_free = socket_copy >= 0 ? k_helper_socket_fd + 1 : k_helper_region_fd + 1;
+    if (raw_syscall(SYS_close_range, first_free, ~0U, 0) != 0) {
+        for (long fd = first_free; fd < 65536; ++fd) raw_syscall(SYS_close, fd);
+    }
+    raw_syscall(SYS_execve, sigsafe::to_long(l->path), sigsafe::to_long(l->argv), sigsafe::to_long(l->envp));
+    raw_syscall(SYS_exit_group, 127);
+    return 127;
 }
 
 /// The middle child of the double fork (the helper is never a zombie of ours): a session of
-/// its own for the helper, then the helper, then gone. Its CLONE_VFORK holds it until the
-/// helper has exec'd, so the stacks are free again once start() goes on.
+/// its own for the helper, the helper, and gone. start() is held (CLONE_VFORK) only for this.
 inline int exec_launch_middle(void* arg) {
     auto* l = static_cast<exec_launch*>(arg);
-    setsid();
-    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
-    _exit(helper < 0 ? 1 : 0);
+    sigsafe::raw_syscall(SYS_setsid);
+    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD,
+                             arg, nullptr, nullptr, &l->running);
+    if (helper < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+    sigsafe::raw_syscall(SYS_exit_group, helper < 0 ? 1 : 0);
+    return 0;
 }
+
+/// The memory a launch's helper reads until it has exec'd: the struct and the stack (one
+/// mapping), the packed command (another). Kept process-wide: the next launch frees it once
+/// the kernel has said the helper let go of it (free_done), or never, when it has not.
+struct launch_block {
+    void* stack = nullptr;  // k_size bytes: exec_launch at the bottom, the stack above
+    packed_command command;
+    static constexpr std::size_t k_size = 64 * 1024;
+    exec_launch* launch() const { return static_cast<exec_launch*>(stack); }
+};
+inline launch_block*& previous_launch_block() {
+    static launch_block* b = nullptr;
+    return b;
+}
+/// Frees the previous launch's block once its helper has exec'd (waits up to 100 ms for it).
+inline void free_previous_launch_block() {
+    launch_block*& b = previous_launch_block();
+    if (b == nullptr) return;
+    exec_launch* l = b->launch();
+    for (int i = 0; i < 100; ++i) {
+        const int tid = __atomic_load_n(&l->running, __ATOMIC_ACQUIRE);
+        if (tid == 0) break;
+        timespec ms{0, 1000000};
+        syscall(SYS_futex, &l->running, FUTEX_WAIT, tid, &ms, nullptr, 0);
+    }
+    if (__atomic_load_n(&l->running, __ATOMIC_ACQUIRE) != 0) return;  // still in use: kept
+    munmap(b->stack, launch_block::k_size);
+    if (b->command.base != nullptr) munmap(b->command.base, b->command.size);
+    delete b;
+    b = nullptr;
+}
+
 /// What came from a clean helper while start() waited for its hello.
 enum class hello_result {
     said,    // it is up
@@ -638,31 +693,38 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
         }
     } else {
         // Every signal blocked across the clones: no handler of the application runs in the
-        // children, which share its memory (restored here once they are done with it).
-        constexpr std::size_t k_stack = 64 * 1024;
-        void* stacks = mmap(nullptr, 2 * k_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stacks == MAP_FAILED) {
-            *error = "mmap (launch stacks): " + errno_text(errno);
+        // children, which share its memory (restored here once the middle one has gone).
+        free_previous_launch_block();
+        auto* block = new launch_block();
+        block->stack = mmap(nullptr, launch_block::k_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (block->stack == MAP_FAILED || !pack_command(command, &block->command)) {
+            *error = "no memory for the helper's launch: " + errno_text(errno);
+            if (block->stack != MAP_FAILED) munmap(block->stack, launch_block::k_size);
+            delete block;
             close(sv[0]);
             close(sv[1]);
             if (log_fd >= 0) close(log_fd);
             return -1;
         }
-        exec_launch l;
-        l.path = command.path.c_str();
-        l.argv = command.argv.data();
-        l.envp = command.envp.data();
-        l.region_fd = region_fd;
-        l.socket_fd = sv[1];
-        l.log_fd = log_fd;
-        l.helper_stack_top = static_cast<char*>(stacks) + k_stack;
+        exec_launch* l = new (block->stack) exec_launch();
+        l->path = block->command.path;
+        l->argv = block->command.argv;
+        l->envp = block->command.envp;
+        l->region_fd = region_fd;
+        l->socket_fd = sv[1];
+        l->log_fd = log_fd;
+        l->running = 1;
+        // The helper's stack above the struct; the middle child's, while start() waits, is the
+        // upper half (the helper's grows down from the middle of the block).
+        l->helper_stack_top = static_cast<char*>(block->stack) + launch_block::k_size / 2;
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        child = clone(exec_launch_middle, static_cast<char*>(stacks) + 2 * k_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &l);
+        child = clone(exec_launch_middle, static_cast<char*>(block->stack) + launch_block::k_size, CLONE_VM | CLONE_VFORK | SIGCHLD, l);
         const int clone_errno = errno;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        munmap(stacks, 2 * k_stack);
+        if (child < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+        previous_launch_block() = block;  // freed by the next launch, once the helper has exec'd
         errno = clone_errno;
     }
     if (child < 0) {

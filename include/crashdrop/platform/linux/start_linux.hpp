@@ -36,7 +36,8 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
         return Status(Error::database_unavailable, "database_path '" + root_given +
                                                        "' is a symbolic link (a database folder must be a real folder, not a link to one)");
     }
-    if (int err = make_directories(root_in)) {
+    const bool root_exists = lstat(root_in.c_str(), &st) == 0 && S_ISDIR(st.st_mode);  // the usual case: one lstat, no mkdir walk
+    if (int err = root_exists ? 0 : make_directories(root_in)) {
         return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
     char* resolved = realpath(root_in.c_str(), nullptr);
@@ -59,13 +60,17 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
+    // a named one where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
-    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
+    if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
         if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
         close(pfd);
-        unlinkat(fd, probe.c_str(), 0);
+        if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
         close(fd);
@@ -216,50 +221,45 @@ inline void write_static_image(linux_state* g) {
     g->image_static_streams = im.stream_count;
 }
 
-/// Process start time (time_t) from /proc/self/stat and /proc/stat's btime.
-inline std::uint32_t process_create_time(long ticks) {
-    char buf[4096];
-    long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0 || ticks <= 0) return 0;
-    buf[n] = '\0';
-    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    // Fields after ')': state is field 3; starttime is field 22.
-    int field = 2;
-    unsigned long long start = 0;
-    for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ') {
-            ++field;
-            if (field == 22) {
-                start = std::strtoull(q + 1, nullptr, 10);
-                break;
-            }
-        }
-    }
-    n = sigsafe::read_file(AT_FDCWD, "/proc/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char* bt = std::strstr(buf, "\nbtime ");
-    if (bt == nullptr) return 0;
-    const unsigned long long boot = std::strtoull(bt + 7, nullptr, 10);
-    return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
-}
-
-/// The initial stack pointer (where the kernel put argc; argv, the environment, the aux
-/// vector and their strings lie above it): /proc/self/stat's startstack (field 28). 0 when
-/// it cannot be read.
-inline std::uint64_t initial_stack_pointer() {
+/// What start() takes from /proc/self/stat (read once): the process's start time in clock
+/// ticks after boot (field 22) and the initial stack pointer (startstack, field 28: where the
+/// kernel put argc; argv, the environment, the aux vector and their strings lie above it).
+/// Zeros when it cannot be read.
+struct self_stat {
+    unsigned long long start_ticks = 0;
+    std::uint64_t start_stack = 0;
+};
+inline self_stat read_self_stat() {
+    self_stat out;
     char buf[4096];
     const long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
+    if (n <= 0) return out;
     buf[n] = '\0';
     const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    int field = 2;
+    if (p == nullptr) return out;
+    int field = 2;  // state, after ')', is field 3
     for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ' && ++field == 28) return std::strtoull(q + 1, nullptr, 10);
+        if (*q != ' ') continue;
+        ++field;
+        if (field == 22) out.start_ticks = std::strtoull(q + 1, nullptr, 10);
+        if (field == 28) {
+            out.start_stack = std::strtoull(q + 1, nullptr, 10);
+            break;
+        }
     }
-    return 0;
+    return out;
+}
+
+/// Process start time (time_t): the boot time plus the start's ticks. The boot time is
+/// CLOCK_REALTIME - CLOCK_BOOTTIME, which is what /proc/stat's btime says (the kernel's
+/// getboottime64), without reading and parsing /proc/stat.
+inline std::uint32_t process_create_time(const self_stat& st, long ticks) {
+    if (ticks <= 0 || st.start_ticks == 0) return 0;
+    timespec real{}, boot{};
+    if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return 0;
+    long long boot_at = static_cast<long long>(real.tv_sec) - static_cast<long long>(boot.tv_sec);
+    if (real.tv_nsec < boot.tv_nsec) --boot_at;  // whole seconds, as btime (rounded down)
+    return static_cast<std::uint32_t>(static_cast<unsigned long long>(boot_at) + st.start_ticks / static_cast<unsigned long long>(ticks));
 }
 
 /// Finds the area at the top of the main thread's stack that the kernel filled at exec
@@ -268,9 +268,9 @@ inline std::uint64_t initial_stack_pointer() {
 /// by prime_module_cache). When /proc does not say where it starts, the lowest of the
 /// strings the aux vector and `environ` point at stands in (the pointer arrays below them
 /// hold no text).
-inline void find_private_area(linux_state* g) {
+inline void find_private_area(linux_state* g, std::uint64_t initial_stack_pointer) {
     g->private_lo = g->private_hi = g->private_strings = 0;
-    std::uint64_t lo = initial_stack_pointer();
+    std::uint64_t lo = initial_stack_pointer;
     const std::uint64_t random = getauxval(AT_RANDOM);
     if (lo == 0 || sigsafe::find_mapping(g, lo) == nullptr) {
         lo = random;
@@ -402,7 +402,8 @@ inline Status linux_start(const Options& options) {
     g->uid = static_cast<std::uint32_t>(getuid());
     g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
     g->clock_ticks = sysconf(_SC_CLK_TCK);
-    g->process_create_time = process_create_time(g->clock_ticks);
+    const self_stat self = read_self_stat();
+    g->process_create_time = process_create_time(self, g->clock_ticks);
     g->exe_dynamic = executable_dynamic();
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
@@ -454,7 +455,7 @@ inline Status linux_start(const Options& options) {
     CRASHDROP_DETAIL_START_PHASE("helper_config_client_id");
     prime_module_cache(g);  // uses the image area, so before the static part is written
     CRASHDROP_DETAIL_START_PHASE("prime_module_cache");
-    find_private_area(g);
+    find_private_area(g, self.start_stack);
     CRASHDROP_DETAIL_START_PHASE("find_private_area");
     write_static_image(g);
     CRASHDROP_DETAIL_START_PHASE("write_static_image");
