@@ -50,11 +50,16 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
         return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     }
-    std::string where;
-    if (int err = db.create(&where)) {
-        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+    // A database used before passes the check as it is (its folders are there, and private):
+    // then nothing is created (no mkdir walk from / for each folder). Else the folders are
+    // created and checked again, which says what is wrong when something still is.
+    if (!db.check(&why)) {
+        std::string where;
+        if (int err = db.create(&where)) {
+            return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+        }
+        if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     }
-    if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();
     out->completed = db.completed_dir();
