@@ -9815,6 +9815,7 @@ CRASHDROP_NAMESPACE_END
 // A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
 // path cannot write files safely) stays "started" and reads as unknown next time.
 // stop() records nothing: the process goes on; its normal exit still records clean_exit.
+// With a helper, start() leaves the new record's fsync to it (begin_run_in, make_run_record_durable).
 // Context: implementation TU; ordinary code (start(), exit hooks, the helper). Never the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
@@ -15352,6 +15353,27 @@ inline int exec_launch_middle(void* arg) {
     return 0;
 }
 
+/// A copy of this process by the clone system call itself (as fork() without exec would be,
+/// but none of glibc's fork machinery: no atfork handlers, no waiting for the malloc arena
+/// locks). The child may make only async-signal-safe calls, then exec. Only where
+/// ThreadSanitizer's runtime is in the process (tsan_runtime_present): its interceptor of
+/// clone() takes every clone for a fork and breaks on the CLONE_VM children below.
+inline long clone_for_exec() {
+    return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+extern "C" {
+// A weak reference, null unless ThreadSanitizer's runtime is in the process (whether or not
+// this translation unit was built with it). A function, default visibility: see handler_linux.hpp.
+void crashdrop_detail_launch_tsan_init() __asm__("__tsan_init") __attribute__((weak, visibility("default")));
+}
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline bool tsan_runtime_present() { return &crashdrop_detail_launch_tsan_init != nullptr; }
+
 /// The memory a launch's helper reads until it has exec'd: the struct and the stack (one
 /// mapping), the packed command (another). Kept process-wide: the next launch frees it once
 /// the kernel has said the helper let go of it (free_done), or never, when it has not.
@@ -15444,6 +15466,25 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             helper_child_fds(region_fd, sv[1], log_fd);
             helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
+    } else if (tsan_runtime_present()) {
+        // Two copies of the process, each by a bare clone (see clone_for_exec); every signal
+        // blocked across them (restored in the helper just before exec, which resets handlers).
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        child = static_cast<pid_t>(clone_for_exec());
+        if (child == 0) {
+            setsid();
+            const long grandchild = clone_for_exec();
+            if (grandchild != 0) _exit(grandchild < 0 ? 1 : 0);
+            helper_child_fds(region_fd, sv[1], log_fd);
+            pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            execve(command.path.c_str(), command.argv.data(), command.envp.data());
+            _exit(127);
+        }
+        const int clone_errno = errno;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        errno = clone_errno;
     } else {
         // Every signal blocked across the clones: no handler of the application runs in the
         // children, which share its memory (restored here once the middle one has gone).

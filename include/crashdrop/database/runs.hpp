@@ -8,6 +8,7 @@
 // A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
 // path cannot write files safely) stays "started" and reads as unknown next time.
 // stop() records nothing: the process goes on; its normal exit still records clean_exit.
+// With a helper, start() leaves the new record's fsync to it (begin_run_in, make_run_record_durable).
 // Context: implementation TU; ordinary code (start(), exit hooks, the helper). Never the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
