@@ -4580,8 +4580,8 @@ CRASHDROP_NAMESPACE_END
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
-// Scratch layout while modules are written: a NUL-terminated path, program headers, notes,
-// then file data for the .text fallback.
+// Scratch layout while modules are written: a NUL-terminated path, the image's first 4 KiB
+// (or its program headers), notes, then file data for the .text fallback.
 constexpr std::size_t k_scratch_elf = 4096;
 constexpr std::size_t k_scratch_notes = 12288;
 constexpr std::size_t k_scratch_file = 20480;
@@ -4597,13 +4597,27 @@ struct elf_identity {
 CRASHDROP_SIGSAFE bool read_elf_identity(linux_state* g, u64 base, elf_identity* id, char* soname, std::size_t soname_cap) {
     id->length = 0;
     soname[0] = '\0';
+    // The image's first 4 KiB in one read (within its first page, which is mapped): the ELF
+    // header, and nearly always the program headers and the notes too, so that those need no
+    // read of their own. A short read (a file shorter than that) still serves what it holds.
+    u8* head = g->scratch + k_scratch_elf;
+    constexpr std::size_t k_head = 4096;
+    const long head_got = read_memory(&g->reader, head, base, k_head);
+    if (head_got < static_cast<long>(sizeof(ElfW(Ehdr)))) return false;
+    u64 head_size = static_cast<u64>(head_got);
     ElfW(Ehdr) eh;
-    if (read_memory(&g->reader, &eh, base, sizeof(eh)) != static_cast<long>(sizeof(eh))) return false;
+    copy_bytes(&eh, head, sizeof(eh));
     if (!bytes_equal(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != (sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32)) return false;
     if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 128) return false;
-    auto* ph = reinterpret_cast<ElfW(Phdr)*>(g->scratch + k_scratch_elf);
+    // The program headers where the 4 KiB hold them, else read over them (then the notes are
+    // read too).
+    auto* ph = reinterpret_cast<ElfW(Phdr)*>(head + eh.e_phoff);
     const std::size_t ph_bytes = sizeof(ElfW(Phdr)) * eh.e_phnum;
-    if (read_memory(&g->reader, ph, base + eh.e_phoff, ph_bytes) != static_cast<long>(ph_bytes)) return false;
+    if (eh.e_phoff + ph_bytes > head_size || eh.e_phoff % alignof(ElfW(Phdr)) != 0) {
+        ph = reinterpret_cast<ElfW(Phdr)*>(head);  // [k_scratch_elf, k_scratch_notes) holds 128 headers
+        head_size = 0;
+        if (read_memory(&g->reader, ph, base + eh.e_phoff, ph_bytes) != static_cast<long>(ph_bytes)) return false;
+    }
     u64 min_vaddr = ~u64{0};
     for (u32 i = 0; i < eh.e_phnum; ++i) {
         if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < min_vaddr) min_vaddr = ph[i].p_vaddr;
@@ -4614,7 +4628,14 @@ CRASHDROP_SIGSAFE bool read_elf_identity(linux_state* g, u64 base, elf_identity*
     for (u32 i = 0; i < eh.e_phnum && id->length == 0; ++i) {
         if (ph[i].p_type != PT_NOTE) continue;
         const std::size_t size = static_cast<std::size_t>(min_u64(ph[i].p_memsz, k_scratch_file - k_scratch_notes));
-        const long got = read_memory(&g->reader, notes, bias + ph[i].p_vaddr, size);
+        const u64 at = bias + ph[i].p_vaddr;
+        long got;
+        if (at >= base && at - base <= head_size && size <= head_size - (at - base)) {
+            copy_bytes(notes, head + (at - base), size);  // within the first 4 KiB: no read
+            got = static_cast<long>(size);
+        } else {
+            got = read_memory(&g->reader, notes, at, size);
+        }
         if (got <= 0) continue;
         std::size_t off = 0;
         const std::size_t end = static_cast<std::size_t>(got);
@@ -4757,9 +4778,7 @@ CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors
         const char* p = mapping_path(g, m);
         std::size_t plen = m->path_length;
         const bool is_vdso = m->start == g->vdso_base && starts_with(p, plen, "[vdso]");
-        if (p[0] != '/' && !is_vdso) continue;
-        u8 magic[4];
-        if (read_memory(&g->reader, magic, m->start, 4) != 4 || !bytes_equal(magic, ELFMAG, SELFMAG)) continue;
+        if (p[0] != '/' && !is_vdso) continue;  // an ELF image or not: identify_module says (cached, or by one read)
         u64 end = m->end;
         u32 j = i + 1;
         while (j < g->map_count && g->maps[j].inode == m->inode && g->maps[j].dev == m->dev && m->inode != 0 &&
@@ -9798,6 +9817,7 @@ CRASHDROP_NAMESPACE_END
 // A run that ends otherwise (power loss, SIGKILL, a crash with HelperMode::none, whose crash
 // path cannot write files safely) stays "started" and reads as unknown next time.
 // stop() records nothing: the process goes on; its normal exit still records clean_exit.
+// With a helper, start() leaves the new record's fsync to it (begin_run_in, make_run_record_durable).
 // Context: implementation TU; ordinary code (start(), exit hooks, the helper). Never the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_SUPPORTED
 
@@ -9837,9 +9857,103 @@ inline void record_clean_exit() {
     record_run_end(root, current_process_id(), RunOutcome::clean_exit);
 }
 
+/// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
+/// streak up to it, then records this run as started by `pid` (database.hpp's run record),
+/// under the settings lock.
+/// `durable`: the new record is written to a new file, fsync'd, and renamed over the old one
+/// (database.hpp's write_file_atomic), as every other writer of the record does.
+/// Not `durable` (start() with a helper to come): an fsync and a rename over the old file cost
+/// the calling thread 0.2-0.6 ms (ext4 starts the new file's writeback at such a rename), so
+/// the record is rewritten in place in the existing file (padded with empty lines to at least
+/// its old length: no truncation, and a record of under 100 bytes is one block, written whole
+/// or not at all), and make_run_record_durable() brings it to the disk later, from the helper.
+/// Every reader (under the same lock) sees it at once: the page cache is shared. Only a power
+/// loss before the helper's fsync can bring back the previous record. No record yet (a first
+/// run), or not a regular file: written as in the durable case, without the fsync.
+inline bool begin_run_in(const std::string& root, long pid, bool durable, RunOutcome* previous, std::uint32_t* streak,
+                         std::string* error) {
+    *previous = RunOutcome::unknown;
+    *streak = 0;
+    file_lock lock;
+    if (!lock.acquire(path_join(root, "settings.lock"), error)) return false;
+    std::string text;
+    int fd = -1;
+#if !CRASHDROP_OS_WINDOWS
+    if (!durable) {
+        const int dir = open_folder(root);
+        fd = dir >= 0 ? openat(dir, "runs", O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
+        if (dir >= 0) close(dir);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096)) {
+            close(fd);
+            fd = -1;
+        }
+        char buf[4096];
+        for (ssize_t n; fd >= 0 && text.size() < sizeof(buf);) {
+            n = pread(fd, buf, sizeof(buf) - text.size(), static_cast<off_t>(text.size()));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            text.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+#endif
+    if (fd < 0) read_whole_file(path_join(root, "runs"), &text, 4096);
+    auto kv = parse_key_values(text);
+    const std::string& state = kv["state"];
+    for (RunOutcome o : {RunOutcome::clean_exit, RunOutcome::crashed, RunOutcome::hung, RunOutcome::abnormal_exit}) {
+        if (state == database::run_state_name(o)) *previous = o;
+    }
+    if (*previous == RunOutcome::crashed || *previous == RunOutcome::abnormal_exit) {
+        const unsigned long n = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
+        *streak = n == 0 ? 1u : static_cast<std::uint32_t>(n > 1000000u ? 1000000u : n);
+    }
+    std::map<std::string, std::string> next;
+    next["state"] = "started";
+    next["pid"] = std::to_string(pid);
+    next["crashes"] = std::to_string(*streak);
+    std::string record = format_key_values(next);
+#if !CRASHDROP_OS_WINDOWS
+    if (fd >= 0) {
+        if (record.size() < text.size()) record.append(text.size() - record.size(), '\n');
+        std::size_t done = 0;
+        while (done < record.size()) {
+            const ssize_t n = pwrite(fd, record.data() + done, record.size() - done, static_cast<off_t>(done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            done += static_cast<std::size_t>(n);
+        }
+        close(fd);
+        if (done == record.size()) return true;
+        if (error != nullptr) *error = path_join(root, "runs") + ": " + errno_text(errno);
+        return false;
+    }
+#endif
+    return write_file_atomic(root, "runs", record, durable, error);
+}
+
+/// The helper, once it runs: brings the run record start() wrote without an fsync (and the
+/// folder entry its rename made) to the disk.
+inline void make_run_record_durable(const std::string& root) {
+#if !CRASHDROP_OS_WINDOWS
+    if (root.empty()) return;
+    const int dir = open_folder(root);
+    if (dir < 0) return;
+    const int fd = openat(dir, "runs", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    fsync(dir);
+    close(dir);
+#else
+    (void)root;
+#endif
+}
+
 /// start(): keeps the previous run's outcome and streak for last_run() / consecutive_crashes(),
-/// records this run as started and makes a normal exit record clean_exit.
-inline void begin_run_record(const std::string& root) {
+/// records this run as started and makes a normal exit record clean_exit. `durable`: see
+/// begin_run_in (false only when a helper will call make_run_record_durable()).
+inline void begin_run_record(const std::string& root, bool durable = true) {
     run_record_state& s = run_record();
     {
         // start() again in this process (after stop()) with the same database: this run is
@@ -9850,7 +9964,7 @@ inline void begin_run_record(const std::string& root) {
     RunOutcome previous = RunOutcome::unknown;
     std::uint32_t streak = 0;
     std::string error;
-    database(root).begin_run(current_process_id(), &previous, &streak, &error);
+    begin_run_in(root, current_process_id(), durable, &previous, &streak, &error);
     s.previous.store(static_cast<int>(previous), std::memory_order_release);
     s.streak.store(streak, std::memory_order_release);
     std::lock_guard<std::mutex> guard(s.lock);
@@ -15049,6 +15163,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
         sigsafe::handoff_message(hello, 'H', 0);
         send(socket_fd, hello, sizeof(hello), MSG_NOSIGNAL);
     }
+    make_run_record_durable(config.database);  // start() left that fsync to the helper (runs.hpp)
     int code = 1;
     {
         helper_service service(config, custom, before);
@@ -15132,6 +15247,12 @@ struct loader_command {
     std::string program;  // libdl.so.2, next to the C library's file; or the host executable
 };
 
+/// The CRASHDROP_HELPER entry of a helper's environment (see helper_marker).
+inline std::string helper_marker_text(bool with_socket, bool early, bool announce, const loader_command* via_loader) {
+    return std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" + std::to_string(with_socket ? k_helper_socket_fd : -1) +
+           (early ? ":early" : "") + (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : "");
+}
+
 inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
                                           bool announce = false, const loader_command* via_loader = nullptr) {
     helper_command c;
@@ -15161,9 +15282,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
-    c.env.push_back(std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" +
-                    std::to_string(with_socket ? k_helper_socket_fd : -1) + (early ? ":early" : "") +
-                    (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : ""));
+    c.env.push_back(helper_marker_text(with_socket, early, announce, via_loader));
     c.finish();
     return c;
 }
@@ -15179,12 +15298,16 @@ struct packed_command {
     char* const* envp = nullptr;
 };
 
-/// Packs `c` (argv and envp arrays, then the strings). False when no memory could be mapped.
-inline bool pack_command(const helper_command& c, packed_command* out) {
+/// Packs `c` (argv and envp arrays, then the strings). `marker`, when given, stands in for
+/// c's last environment entry (its helper marker, make_helper_command's last): the command
+/// that started the helper packed for a restart, without reading the command line and copying
+/// the environment again. False when no memory could be mapped.
+inline bool pack_command(const helper_command& c, packed_command* out, const std::string* marker = nullptr) {
     const std::size_t pointers = (c.args.size() + 1 + c.env.size() + 1) * sizeof(char*);
     std::size_t bytes = pointers + c.path.size() + 1;
     for (const auto& a : c.args) bytes += a.size() + 1;
     for (const auto& e : c.env) bytes += e.size() + 1;
+    if (marker != nullptr && !c.env.empty()) bytes += marker->size() + 1;
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     bytes = (bytes + page - 1) / page * page;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -15201,7 +15324,7 @@ inline bool pack_command(const helper_command& c, packed_command* out) {
     };
     for (std::size_t i = 0; i < c.args.size(); ++i) argv[i] = put(c.args[i]);
     argv[c.args.size()] = nullptr;
-    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(c.env[i]);
+    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(marker != nullptr && i + 1 == c.env.size() ? *marker : c.env[i]);
     envp[c.env.size()] = nullptr;
     out->path = put(c.path);
     out->base = p;
@@ -15231,12 +15354,117 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
     }
 }
 
+/// What the two children of an exec'd helper's launch work from (exec_launch_middle,
+/// exec_launch_helper). They share this process's memory (clone with CLONE_VM, as
+/// posix_spawn() does): nothing of the process is copied. start() waits only for the middle
+/// child (CLONE_VFORK: until it has gone, a few system calls); the helper runs on meanwhile,
+/// in this memory until its execve() lets go of it, so what it reads lives in a block of its
+/// own (launch_block: this struct at its bottom, its stack above, the command packed in a
+/// mapping of its own) that stays until the kernel has cleared `running` (CLONE_CHILD_CLEARTID:
+/// at the execve, or at its end if that fails). It runs beside the application's threads, so
+/// it makes raw system calls only: no errno, no other memory of the process is touched.
+struct exec_launch {
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    int region_fd = -1;
+    int socket_fd = -1;
+    int log_fd = -1;
+    char* helper_stack_top = nullptr;
+    int running = 0;  // non-zero until the helper has exec'd (or ended): the kernel clears it
+};
+
+/// The grandchild, to be the helper: the region and the socket at their agreed numbers,
+/// /dev/null and the log on 0-2, nothing else open (as helper_child_fds, by raw system calls),
+/// then the command. Every signal stays blocked through execve() (it shares the application's
+/// memory until then, where no handler of the application may run for it); the helper sets its
+/// own mask first thing (helper_process_main: a SIGTERM sent meanwhile stays pending and is
+/// read from its signalfd).
+inline int exec_launch_helper(void* arg) {
+    using sigsafe::raw_syscall;
+    const auto* l = static_cast<const exec_launch*>(arg);
+    const long region_copy = raw_syscall(SYS_fcntl, l->region_fd, F_DUPFD, 10);
+    const long socket_copy = l->socket_fd >= 0 ? raw_syscall(SYS_fcntl, l->socket_fd, F_DUPFD, 10) : -1;
+    const long log_copy = l->log_fd >= 0 ? raw_syscall(SYS_fcntl, l->log_fd, F_DUPFD, 10) : -1;
+    const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, sigsafe::to_long("/dev/null"), O_RDWR);
+    if (null_fd >= 0) {
+        raw_syscall(SYS_dup3, null_fd, 0, 0);
+        raw_syscall(SYS_dup3, null_fd, 1, 0);
+        raw_syscall(SYS_dup3, log_copy >= 0 ? log_copy : null_fd, 2, 0);
+    }
+    raw_syscall(SYS_dup3, region_copy, k_helper_region_fd, 0);
+    if (socket_copy >= 0) raw_syscall(SYS_dup3, socket_copy, k_helper_socket_fd, 0);
+    const long first_free = socket_copy >= 0 ? k_helper_socket_fd + 1 : k_helper_region_fd + 1;
+    if (raw_syscall(SYS_close_range, first_free, ~0U, 0) != 0) {
+        for (long fd = first_free; fd < 65536; ++fd) raw_syscall(SYS_close, fd);
+    }
+    raw_syscall(SYS_execve, sigsafe::to_long(l->path), sigsafe::to_long(l->argv), sigsafe::to_long(l->envp));
+    raw_syscall(SYS_exit_group, 127);
+    return 127;
+}
+
+/// The middle child of the double fork (the helper is never a zombie of ours): a session of
+/// its own for the helper, the helper, and gone. start() is held (CLONE_VFORK) only for this.
+inline int exec_launch_middle(void* arg) {
+    auto* l = static_cast<exec_launch*>(arg);
+    sigsafe::raw_syscall(SYS_setsid);
+    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD,
+                             arg, nullptr, nullptr, &l->running);
+    if (helper < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+    sigsafe::raw_syscall(SYS_exit_group, helper < 0 ? 1 : 0);
+    return 0;
+}
+
 /// A copy of this process by the clone system call itself (as fork() without exec would be,
 /// but none of glibc's fork machinery: no atfork handlers, no waiting for the malloc arena
-/// locks, which fork() takes and would wait for forever while another thread holds one). The
-/// child may make only async-signal-safe calls, then exec.
+/// locks). The child may make only async-signal-safe calls, then exec. Only where
+/// ThreadSanitizer's runtime is in the process (tsan_runtime_present): its interceptor of
+/// clone() takes every clone for a fork and breaks on the CLONE_VM children below.
 inline long clone_for_exec() {
     return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+extern "C" {
+// A weak reference, null unless ThreadSanitizer's runtime is in the process (whether or not
+// this translation unit was built with it). A function, default visibility: see handler_linux.hpp.
+void crashdrop_detail_launch_tsan_init() __asm__("__tsan_init") __attribute__((weak, visibility("default")));
+}
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline bool tsan_runtime_present() { return &crashdrop_detail_launch_tsan_init != nullptr; }
+
+/// The memory a launch's helper reads until it has exec'd: the struct and the stack (one
+/// mapping), the packed command (another). Kept process-wide: the next launch frees it once
+/// the kernel has said the helper let go of it (free_done), or never, when it has not.
+struct launch_block {
+    void* stack = nullptr;  // k_size bytes: exec_launch at the bottom, the stack above
+    packed_command command;
+    static constexpr std::size_t k_size = 64 * 1024;
+    exec_launch* launch() const { return static_cast<exec_launch*>(stack); }
+};
+inline launch_block*& previous_launch_block() {
+    static launch_block* b = nullptr;
+    return b;
+}
+/// Frees the previous launch's block once its helper has exec'd (waits up to 100 ms for it).
+inline void free_previous_launch_block() {
+    launch_block*& b = previous_launch_block();
+    if (b == nullptr) return;
+    exec_launch* l = b->launch();
+    for (int i = 0; i < 100; ++i) {
+        const int tid = __atomic_load_n(&l->running, __ATOMIC_ACQUIRE);
+        if (tid == 0) break;
+        timespec ms{0, 1000000};
+        syscall(SYS_futex, &l->running, FUTEX_WAIT, tid, &ms, nullptr, 0);
+    }
+    if (__atomic_load_n(&l->running, __ATOMIC_ACQUIRE) != 0) return;  // still in use: kept
+    munmap(b->stack, launch_block::k_size);
+    if (b->command.base != nullptr) munmap(b->command.base, b->command.size);
+    delete b;
+    b = nullptr;
 }
 
 /// What came from a clean helper while start() waited for its hello.
@@ -15270,7 +15498,7 @@ inline hello_result await_hello(int sock, int ms) {
 
 /// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
 /// our end of its socket, or -1 with *error. `in_copy` (fork mode's fallback): the helper runs
-/// in a fork() of this process; otherwise `command` is exec'd from a clone (clone_for_exec),
+/// in a fork() of this process; otherwise `command` is exec'd (exec_launch_middle),
 /// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
 /// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
@@ -15300,9 +15528,9 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             helper_child_fds(region_fd, sv[1], log_fd);
             helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
-    } else {
-        // Every signal blocked across the clone: no handler of the application runs in the
-        // child before exec (which resets the handlers; the mask is restored just before).
+    } else if (tsan_runtime_present()) {
+        // Two copies of the process, each by a bare clone (see clone_for_exec); every signal
+        // blocked across them (restored in the helper just before exec, which resets handlers).
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -15318,6 +15546,41 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
         }
         const int clone_errno = errno;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        errno = clone_errno;
+    } else {
+        // Every signal blocked across the clones: no handler of the application runs in the
+        // children, which share its memory (restored here once the middle one has gone).
+        free_previous_launch_block();
+        auto* block = new launch_block();
+        block->stack = mmap(nullptr, launch_block::k_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (block->stack == MAP_FAILED || !pack_command(command, &block->command)) {
+            *error = "no memory for the helper's launch: " + errno_text(errno);
+            if (block->stack != MAP_FAILED) munmap(block->stack, launch_block::k_size);
+            delete block;
+            close(sv[0]);
+            close(sv[1]);
+            if (log_fd >= 0) close(log_fd);
+            return -1;
+        }
+        exec_launch* l = new (block->stack) exec_launch();
+        l->path = block->command.path;
+        l->argv = block->command.argv;
+        l->envp = block->command.envp;
+        l->region_fd = region_fd;
+        l->socket_fd = sv[1];
+        l->log_fd = log_fd;
+        l->running = 1;
+        // The helper's stack above the struct; the middle child's, while start() waits, is the
+        // upper half (the helper's grows down from the middle of the block).
+        l->helper_stack_top = static_cast<char*>(block->stack) + launch_block::k_size / 2;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        child = clone(exec_launch_middle, static_cast<char*>(block->stack) + launch_block::k_size, CLONE_VM | CLONE_VFORK | SIGCHLD, l);
+        const int clone_errno = errno;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (child < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+        previous_launch_block() = block;  // freed by the next launch, once the helper has exec'd
         errno = clone_errno;
     }
     if (child < 0) {
@@ -17593,6 +17856,12 @@ namespace detail {
 
 using sigsafe::linux_state;
 
+// Where start() stands, for tests/bench/start_bench.cpp (which defines it before including
+// crashdrop to time each phase); nothing otherwise.
+#ifndef CRASHDROP_DETAIL_START_PHASE
+#define CRASHDROP_DETAIL_START_PHASE(name) ((void)0)
+#endif
+
 /// Creates the folders and proves a report can be written there (a probe file is created
 /// exclusively and removed). Refuses a database that is not the user's alone: an existing
 /// folder reached through a symbolic link in its last part, owned by another user, or writable
@@ -17613,7 +17882,8 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
         return Status(Error::database_unavailable, "database_path '" + root_given +
                                                        "' is a symbolic link (a database folder must be a real folder, not a link to one)");
     }
-    if (int err = make_directories(root_in)) {
+    const bool root_exists = lstat(root_in.c_str(), &st) == 0 && S_ISDIR(st.st_mode);  // the usual case: one lstat, no mkdir walk
+    if (int err = root_exists ? 0 : make_directories(root_in)) {
         return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
     char* resolved = realpath(root_in.c_str(), nullptr);
@@ -17626,23 +17896,32 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
         return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     }
-    std::string where;
-    if (int err = db.create(&where)) {
-        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+    // A database used before passes the check as it is (its folders are there, and private):
+    // then nothing is created (no mkdir walk from / for each folder). Else the folders are
+    // created and checked again, which says what is wrong when something still is.
+    if (!db.check(&why)) {
+        std::string where;
+        if (int err = db.create(&where)) {
+            return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+        }
+        if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     }
-    if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
+    // a named one where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
-    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
+    if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
         if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
         close(pfd);
-        unlinkat(fd, probe.c_str(), 0);
+        if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
         close(fd);
@@ -17812,50 +18091,45 @@ inline void write_static_image(linux_state* g) {
     g->image_static_streams = im.stream_count;
 }
 
-/// Process start time (time_t) from /proc/self/stat and /proc/stat's btime.
-inline std::uint32_t process_create_time(long ticks) {
-    char buf[4096];
-    long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0 || ticks <= 0) return 0;
-    buf[n] = '\0';
-    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    // Fields after ')': state is field 3; starttime is field 22.
-    int field = 2;
-    unsigned long long start = 0;
-    for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ') {
-            ++field;
-            if (field == 22) {
-                start = std::strtoull(q + 1, nullptr, 10);
-                break;
-            }
-        }
-    }
-    n = sigsafe::read_file(AT_FDCWD, "/proc/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char* bt = std::strstr(buf, "\nbtime ");
-    if (bt == nullptr) return 0;
-    const unsigned long long boot = std::strtoull(bt + 7, nullptr, 10);
-    return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
-}
-
-/// The initial stack pointer (where the kernel put argc; argv, the environment, the aux
-/// vector and their strings lie above it): /proc/self/stat's startstack (field 28). 0 when
-/// it cannot be read.
-inline std::uint64_t initial_stack_pointer() {
+/// What start() takes from /proc/self/stat (read once): the process's start time in clock
+/// ticks after boot (field 22) and the initial stack pointer (startstack, field 28: where the
+/// kernel put argc; argv, the environment, the aux vector and their strings lie above it).
+/// Zeros when it cannot be read.
+struct self_stat {
+    unsigned long long start_ticks = 0;
+    std::uint64_t start_stack = 0;
+};
+inline self_stat read_self_stat() {
+    self_stat out;
     char buf[4096];
     const long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
+    if (n <= 0) return out;
     buf[n] = '\0';
     const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    int field = 2;
+    if (p == nullptr) return out;
+    int field = 2;  // state, after ')', is field 3
     for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ' && ++field == 28) return std::strtoull(q + 1, nullptr, 10);
+        if (*q != ' ') continue;
+        ++field;
+        if (field == 22) out.start_ticks = std::strtoull(q + 1, nullptr, 10);
+        if (field == 28) {
+            out.start_stack = std::strtoull(q + 1, nullptr, 10);
+            break;
+        }
     }
-    return 0;
+    return out;
+}
+
+/// Process start time (time_t): the boot time plus the start's ticks. The boot time is
+/// CLOCK_REALTIME - CLOCK_BOOTTIME, which is what /proc/stat's btime says (the kernel's
+/// getboottime64), without reading and parsing /proc/stat.
+inline std::uint32_t process_create_time(const self_stat& st, long ticks) {
+    if (ticks <= 0 || st.start_ticks == 0) return 0;
+    timespec real{}, boot{};
+    if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return 0;
+    long long boot_at = static_cast<long long>(real.tv_sec) - static_cast<long long>(boot.tv_sec);
+    if (real.tv_nsec < boot.tv_nsec) --boot_at;  // whole seconds, as btime (rounded down)
+    return static_cast<std::uint32_t>(static_cast<unsigned long long>(boot_at) + st.start_ticks / static_cast<unsigned long long>(ticks));
 }
 
 /// Finds the area at the top of the main thread's stack that the kernel filled at exec
@@ -17864,9 +18138,9 @@ inline std::uint64_t initial_stack_pointer() {
 /// by prime_module_cache). When /proc does not say where it starts, the lowest of the
 /// strings the aux vector and `environ` point at stands in (the pointer arrays below them
 /// hold no text).
-inline void find_private_area(linux_state* g) {
+inline void find_private_area(linux_state* g, std::uint64_t initial_stack_pointer) {
     g->private_lo = g->private_hi = g->private_strings = 0;
-    std::uint64_t lo = initial_stack_pointer();
+    std::uint64_t lo = initial_stack_pointer;
     const std::uint64_t random = getauxval(AT_RANDOM);
     if (lo == 0 || sigsafe::find_mapping(g, lo) == nullptr) {
         lo = random;
@@ -17971,8 +18245,10 @@ inline Status linux_start(const Options& options) {
     g->region = nullptr;
     g->helper_sock.store(-1, std::memory_order_release);
 
+    CRASHDROP_DETAIL_START_PHASE("begin");
     database_layout db;
     if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
+    CRASHDROP_DETAIL_START_PHASE("prepare_database");
 
     // One region: the dump buffer plus the context store.
     const auto breadcrumb_capacity = static_cast<std::uint32_t>(options.max_breadcrumbs);
@@ -17986,6 +18262,7 @@ inline Status linux_start(const Options& options) {
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
     carve_region(g, region, region_size, breadcrumb_capacity);
+    CRASHDROP_DETAIL_START_PHASE("reserve_region");
 
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
@@ -17995,7 +18272,8 @@ inline Status linux_start(const Options& options) {
     g->uid = static_cast<std::uint32_t>(getuid());
     g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
     g->clock_ticks = sysconf(_SC_CLK_TCK);
-    g->process_create_time = process_create_time(g->clock_ticks);
+    const self_stat self = read_self_stat();
+    g->process_create_time = process_create_time(self, g->clock_ticks);
     g->exe_dynamic = executable_dynamic();
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
@@ -18025,11 +18303,17 @@ inline Status linux_start(const Options& options) {
         note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
+    CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;
-    begin_run_record(db.root);  // last_run() and consecutive_crashes() are valid from here
+    // last_run() and consecutive_crashes() are valid from here. With a helper to come, the
+    // record is not fsync'd here: the helper does it (make_run_record_durable), off this thread.
+    const bool helper_to_come = options.helper_mode != HelperMode::none && g->region_fd >= 0;
+    begin_run_record(db.root, !helper_to_come);
+    CRASHDROP_DETAIL_START_PHASE("begin_run_record");
     {
         const helper_config config = make_helper_config(options, db.root);
         const std::string text = encode_helper_config(config);
@@ -18038,9 +18322,13 @@ inline Status linux_start(const Options& options) {
         const std::string client = store.client_id(new_uuid());
         parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
+    CRASHDROP_DETAIL_START_PHASE("helper_config_client_id");
     prime_module_cache(g);  // uses the image area, so before the static part is written
-    find_private_area(g);
+    CRASHDROP_DETAIL_START_PHASE("prime_module_cache");
+    find_private_area(g, self.start_stack);
+    CRASHDROP_DETAIL_START_PHASE("find_private_area");
     write_static_image(g);
+    CRASHDROP_DETAIL_START_PHASE("write_static_image");
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
     g->only_own = options.only_this_module ? 1 : 0;
@@ -18050,6 +18338,7 @@ inline Status linux_start(const Options& options) {
         return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
     }
 
+    CRASHDROP_DETAIL_START_PHASE("context_own_module");
     // Alternate signal stacks: this thread now, later threads through pthread_create.
     if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
         if (pthread_key_create(&g_alt.key, free_alt_stack) != 0) {
@@ -18093,6 +18382,7 @@ inline Status linux_start(const Options& options) {
         g_previous_terminate = std::set_terminate(terminate_handler);
         g_terminate_installed = true;
     }
+    CRASHDROP_DETAIL_START_PHASE("alt_stack_bind_hooks");
     // The helper, before the handlers: a fork-mode helper must not inherit them.
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
     g->respawn_path = nullptr;
@@ -18115,12 +18405,14 @@ inline Status linux_start(const Options& options) {
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
+        helper_command command;  // what the helper is exec'd with (not via the loader), packed below for a restart
         if (via_loader) {
             sock = launch_loader_helper(g, &loader, &error);
         } else {
-            const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
-            sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
-                                 g->region_fd, g->helper_log_path, custom, before, nullptr, &error);
+            const bool in_copy = options.helper_mode == HelperMode::fork && !clean_fork;
+            if (!in_copy) command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
+            sock = launch_helper(options.helper_mode, in_copy, clean_fork, command, g->region_fd, g->helper_log_path, custom, before,
+                                 nullptr, &error);
         }
         bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
         if (options.helper_mode == HelperMode::fork && !clean_fork) {
@@ -18137,6 +18429,7 @@ inline Status linux_start(const Options& options) {
         if (sock >= 0) {
             g->helper_sock.store(sock, std::memory_order_release);
         } else {
+            make_run_record_durable(db.root);  // no helper will
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
         }
         if (exec_helper) {
@@ -18144,8 +18437,14 @@ inline Status linux_start(const Options& options) {
             if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
             rt.respawn = packed_command();
             g->command_lo = g->command_hi = 0;
-            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false, via_loader ? &loader : nullptr),
-                             &rt.respawn)) {
+            // The restart's command: the launch's, with a marker that names no socket (nor hello).
+            const std::string marker = helper_marker_text(false, early, false, via_loader ? &loader : nullptr);
+            const bool packed = via_loader || command.env.empty()
+                                    ? pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false,
+                                                                       via_loader ? &loader : nullptr),
+                                                   &rt.respawn)
+                                    : pack_command(command, &rt.respawn, &marker);
+            if (packed) {
                 g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
                 g->command_hi = g->command_lo + rt.respawn.size;
                 g->respawn_argv = rt.respawn.argv;
@@ -18159,6 +18458,7 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("launch_helper");
     // Whether later threads get an alternate stack from us: said in start()'s note and in dumps.
     std::string threads = thread_stack_note();
     if (!threads.empty()) note(g, threads);
@@ -18181,6 +18481,7 @@ inline Status linux_start(const Options& options) {
         if (!start_hang_watchdog(g, &why)) note(g, "hang reports: off (" + why + ")");
     }
     g->started.store(2, std::memory_order_release);
+    CRASHDROP_DETAIL_START_PHASE("handlers");
     if (threads.empty()) return Status::success();
     return Status::success_with_note(std::move(threads));
 }

@@ -212,6 +212,27 @@ NOINLINE void run_null_main() {
     __asm__ volatile("");
 }
 
+// ---- a crash the instant start() returns (right_after_start) ------------------------------
+// Everything the test checks is written before start() (expect.txt, the options' annotation
+// and tag), so nothing runs between start() returning and the fault: whatever start() leaves
+// for later (to the helper, which is still being exec'd then) must not be missing from the dump.
+static void expect_right_after_start(crashdrop::Options* o) {
+    o->extra["early"] = "set-in-options";
+    o->tags["when"] = "right-after-start";
+    expect("signal", "11");
+    expect("reason", "SIGSEGV /SEGV_MAPERR");
+    expect("address", "0x0");
+    expect("crash_tid", std::to_string(gettid_()));
+    expect("frames", "crash_right_after_start,main");
+    expect("annotation.early", "set-in-options");
+    commit_expectations();
+}
+NOINLINE void crash_right_after_start() {
+    crash_begins();
+    *g_null = 42;
+    __asm__ volatile("");
+}
+
 // ---- memory capture levels (heap_secret; CRASHDROP_TEST_MEMORY picks the level) ------------
 // The marker crash_tests looks for, xor 0x5a: the program's own bytes never hold it in the
 // clear, so only the heap copy made below can bring it into a dump.
@@ -1049,7 +1070,7 @@ static const char* k_modes =
     "dlopen requested blocked_thread many_threads chained signal_reset fault_in_writer "
     "malloc_lock_control overflow_prepared overflow_unprepared fault_in_writer_same late_answer stop_race "
     "fork_during_dump exit_race last_run killed quick_exit hang hang_twice hang_long hang_blocked hang_no_beat "
-    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits hang_stopped heap_secret";
+    "hang_after_stop hang_killed hang_latency hang_busy hang_thread_exits hang_stopped heap_secret right_after_start";
 
 // Holds glibc's main-arena lock forever: malloc_stats() prints while holding it, and this
 // stream's writes never return.
@@ -1115,12 +1136,14 @@ int main(int argc, char** argv) {
     if (mode == "hang_busy") o.thread_suspend_timeout_ms = 1500;
     struct stat log_before;  // helper.log before this run's helper wrote to it (mode killed)
     const long long log_size_before = stat((g_db + "/helper.log").c_str(), &log_before) == 0 ? static_cast<long long>(log_before.st_size) : 0;
+    if (mode == "right_after_start") expect_right_after_start(&o);
     if (!without) {
         crashdrop::Status s = crashdrop::start(o);
         if (!s.ok()) {
             fprintf(stderr, "crashdrop::start: %s\n", s.message().c_str());
             return 2;
         }
+        if (mode == "right_after_start") crash_right_after_start();
     }
     if (mode == "null_main") run_null_main();
     else if (mode == "null_worker") run_null_worker();

@@ -540,6 +540,40 @@ std::string last_run_line(const run_result& r) {
     return at == std::string::npos ? "(nothing printed)" : r.out.substr(at, r.out.find('\n', at) - at);
 }
 
+TEST_CASE("a crash the instant start() returns gives a complete dump - modules with build ids, the thread, its stack, the "
+          "annotations - which the helper, still starting, persists - the run reads crashed, and the crash path allocates nothing",
+          "[crash][last_run][sigsafe]") {
+    // start() leaves what a crash does not need at once to the helper (the run record's fsync)
+    // and starts the helper without waiting for it: a crash before the helper is up is the case.
+    for (const std::string& exe : {std::string(CRASH_TARGET), std::string(CRASH_TARGET_MALLOC_GUARD)}) {
+        INFO("target " << exe);
+        crash_run c = run_target(exe, "right_after_start");
+        CHECK(c.run.err.find("MALLOC DURING CRASH") == std::string::npos);
+        check_crash_dump(c, exe);
+        if (helper_skipped("the helper's persisting of the dump and the run record's crashed end")) continue;
+        REQUIRE(c.dumps.size() == 1);
+        minidump_file md;
+        REQUIRE(md.load(c.dumps[0]));
+        const std::string context = md.stream_bytes(0x43440002u);  // crashdrop's context stream: the tag set in the options
+        CHECK(context.find("right-after-start") != std::string::npos);
+        // The helper took the dump over: it persisted it (its .meta beside the dump, and its log says so).
+        const std::string dump_name = c.dumps[0].substr(c.dumps[0].rfind('/') + 1);
+        const std::string id = dump_name.substr(0, dump_name.size() - 4);
+        bool persisted = false;
+        for (int i = 0; i < 500 && !persisted; ++i) {
+            persisted = read_text_file(c.db + "/helper.log").find("persisted report " + id) != std::string::npos;
+            if (!persisted) usleep(10000);
+        }
+        INFO(read_text_file(c.db + "/helper.log"));
+        CHECK(persisted);
+        CHECK(file_exists(c.db + "/pending/" + id + ".meta"));
+        // The crash is counted: the next run reads crashed, a streak of one.
+        const run_result next = run_in_db("last_run", c.db);
+        INFO(next.describe());
+        CHECK(last_run_line(next) == "last_run=crashed consecutive_crashes=1");
+    }
+}
+
 TEST_CASE("last_run: the first run ever of a database reads unknown and 0", "[crash][last_run]") {
     const run_result r = run_in_db("last_run", fresh_db("last_run_first"));
     INFO(r.describe());

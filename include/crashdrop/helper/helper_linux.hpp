@@ -382,6 +382,7 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
         sigsafe::handoff_message(hello, 'H', 0);
         send(socket_fd, hello, sizeof(hello), MSG_NOSIGNAL);
     }
+    make_run_record_durable(config.database);  // start() left that fsync to the helper (runs.hpp)
     int code = 1;
     {
         helper_service service(config, custom, before);
@@ -465,6 +466,12 @@ struct loader_command {
     std::string program;  // libdl.so.2, next to the C library's file; or the host executable
 };
 
+/// The CRASHDROP_HELPER entry of a helper's environment (see helper_marker).
+inline std::string helper_marker_text(bool with_socket, bool early, bool announce, const loader_command* via_loader) {
+    return std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" + std::to_string(with_socket ? k_helper_socket_fd : -1) +
+           (early ? ":early" : "") + (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : "");
+}
+
 inline helper_command make_helper_command(HelperMode mode, const std::string& helper_path, bool with_socket, bool early = false,
                                           bool announce = false, const loader_command* via_loader = nullptr) {
     helper_command c;
@@ -494,9 +501,7 @@ inline helper_command make_helper_command(HelperMode mode, const std::string& he
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
         if (std::strncmp(*e, k_helper_env, std::strlen(k_helper_env)) != 0) c.env.emplace_back(*e);
     }
-    c.env.push_back(std::string(k_helper_env) + "=" + std::to_string(k_helper_region_fd) + ":" +
-                    std::to_string(with_socket ? k_helper_socket_fd : -1) + (early ? ":early" : "") +
-                    (announce && with_socket ? ":hello" : "") + (via_loader != nullptr ? ":module=" + via_loader->module : ""));
+    c.env.push_back(helper_marker_text(with_socket, early, announce, via_loader));
     c.finish();
     return c;
 }
@@ -512,12 +517,16 @@ struct packed_command {
     char* const* envp = nullptr;
 };
 
-/// Packs `c` (argv and envp arrays, then the strings). False when no memory could be mapped.
-inline bool pack_command(const helper_command& c, packed_command* out) {
+/// Packs `c` (argv and envp arrays, then the strings). `marker`, when given, stands in for
+/// c's last environment entry (its helper marker, make_helper_command's last): the command
+/// that started the helper packed for a restart, without reading the command line and copying
+/// the environment again. False when no memory could be mapped.
+inline bool pack_command(const helper_command& c, packed_command* out, const std::string* marker = nullptr) {
     const std::size_t pointers = (c.args.size() + 1 + c.env.size() + 1) * sizeof(char*);
     std::size_t bytes = pointers + c.path.size() + 1;
     for (const auto& a : c.args) bytes += a.size() + 1;
     for (const auto& e : c.env) bytes += e.size() + 1;
+    if (marker != nullptr && !c.env.empty()) bytes += marker->size() + 1;
     const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     bytes = (bytes + page - 1) / page * page;
     void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -534,7 +543,7 @@ inline bool pack_command(const helper_command& c, packed_command* out) {
     };
     for (std::size_t i = 0; i < c.args.size(); ++i) argv[i] = put(c.args[i]);
     argv[c.args.size()] = nullptr;
-    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(c.env[i]);
+    for (std::size_t i = 0; i < c.env.size(); ++i) envp[i] = put(marker != nullptr && i + 1 == c.env.size() ? *marker : c.env[i]);
     envp[c.env.size()] = nullptr;
     out->path = put(c.path);
     out->base = p;
@@ -564,12 +573,117 @@ inline void helper_child_fds(int region_fd, int socket_fd, int log_fd) {
     }
 }
 
+/// What the two children of an exec'd helper's launch work from (exec_launch_middle,
+/// exec_launch_helper). They share this process's memory (clone with CLONE_VM, as
+/// posix_spawn() does): nothing of the process is copied. start() waits only for the middle
+/// child (CLONE_VFORK: until it has gone, a few system calls); the helper runs on meanwhile,
+/// in this memory until its execve() lets go of it, so what it reads lives in a block of its
+/// own (launch_block: this struct at its bottom, its stack above, the command packed in a
+/// mapping of its own) that stays until the kernel has cleared `running` (CLONE_CHILD_CLEARTID:
+/// at the execve, or at its end if that fails). It runs beside the application's threads, so
+/// it makes raw system calls only: no errno, no other memory of the process is touched.
+struct exec_launch {
+    const char* path = nullptr;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    int region_fd = -1;
+    int socket_fd = -1;
+    int log_fd = -1;
+    char* helper_stack_top = nullptr;
+    int running = 0;  // non-zero until the helper has exec'd (or ended): the kernel clears it
+};
+
+/// The grandchild, to be the helper: the region and the socket at their agreed numbers,
+/// /dev/null and the log on 0-2, nothing else open (as helper_child_fds, by raw system calls),
+/// then the command. Every signal stays blocked through execve() (it shares the application's
+/// memory until then, where no handler of the application may run for it); the helper sets its
+/// own mask first thing (helper_process_main: a SIGTERM sent meanwhile stays pending and is
+/// read from its signalfd).
+inline int exec_launch_helper(void* arg) {
+    using sigsafe::raw_syscall;
+    const auto* l = static_cast<const exec_launch*>(arg);
+    const long region_copy = raw_syscall(SYS_fcntl, l->region_fd, F_DUPFD, 10);
+    const long socket_copy = l->socket_fd >= 0 ? raw_syscall(SYS_fcntl, l->socket_fd, F_DUPFD, 10) : -1;
+    const long log_copy = l->log_fd >= 0 ? raw_syscall(SYS_fcntl, l->log_fd, F_DUPFD, 10) : -1;
+    const long null_fd = raw_syscall(SYS_openat, AT_FDCWD, sigsafe::to_long("/dev/null"), O_RDWR);
+    if (null_fd >= 0) {
+        raw_syscall(SYS_dup3, null_fd, 0, 0);
+        raw_syscall(SYS_dup3, null_fd, 1, 0);
+        raw_syscall(SYS_dup3, log_copy >= 0 ? log_copy : null_fd, 2, 0);
+    }
+    raw_syscall(SYS_dup3, region_copy, k_helper_region_fd, 0);
+    if (socket_copy >= 0) raw_syscall(SYS_dup3, socket_copy, k_helper_socket_fd, 0);
+    const long first_free = socket_copy >= 0 ? k_helper_socket_fd + 1 : k_helper_region_fd + 1;
+    if (raw_syscall(SYS_close_range, first_free, ~0U, 0) != 0) {
+        for (long fd = first_free; fd < 65536; ++fd) raw_syscall(SYS_close, fd);
+    }
+    raw_syscall(SYS_execve, sigsafe::to_long(l->path), sigsafe::to_long(l->argv), sigsafe::to_long(l->envp));
+    raw_syscall(SYS_exit_group, 127);
+    return 127;
+}
+
+/// The middle child of the double fork (the helper is never a zombie of ours): a session of
+/// its own for the helper, the helper, and gone. start() is held (CLONE_VFORK) only for this.
+inline int exec_launch_middle(void* arg) {
+    auto* l = static_cast<exec_launch*>(arg);
+    sigsafe::raw_syscall(SYS_setsid);
+    const int helper = clone(exec_launch_helper, l->helper_stack_top, CLONE_VM | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD,
+                             arg, nullptr, nullptr, &l->running);
+    if (helper < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+    sigsafe::raw_syscall(SYS_exit_group, helper < 0 ? 1 : 0);
+    return 0;
+}
+
 /// A copy of this process by the clone system call itself (as fork() without exec would be,
 /// but none of glibc's fork machinery: no atfork handlers, no waiting for the malloc arena
-/// locks, which fork() takes and would wait for forever while another thread holds one). The
-/// child may make only async-signal-safe calls, then exec.
+/// locks). The child may make only async-signal-safe calls, then exec. Only where
+/// ThreadSanitizer's runtime is in the process (tsan_runtime_present): its interceptor of
+/// clone() takes every clone for a fork and breaks on the CLONE_VM children below.
 inline long clone_for_exec() {
     return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+}  // namespace detail
+CRASHDROP_NAMESPACE_END
+extern "C" {
+// A weak reference, null unless ThreadSanitizer's runtime is in the process (whether or not
+// this translation unit was built with it). A function, default visibility: see handler_linux.hpp.
+void crashdrop_detail_launch_tsan_init() __asm__("__tsan_init") __attribute__((weak, visibility("default")));
+}
+CRASHDROP_NAMESPACE_BEGIN
+namespace detail {
+
+inline bool tsan_runtime_present() { return &crashdrop_detail_launch_tsan_init != nullptr; }
+
+/// The memory a launch's helper reads until it has exec'd: the struct and the stack (one
+/// mapping), the packed command (another). Kept process-wide: the next launch frees it once
+/// the kernel has said the helper let go of it (free_done), or never, when it has not.
+struct launch_block {
+    void* stack = nullptr;  // k_size bytes: exec_launch at the bottom, the stack above
+    packed_command command;
+    static constexpr std::size_t k_size = 64 * 1024;
+    exec_launch* launch() const { return static_cast<exec_launch*>(stack); }
+};
+inline launch_block*& previous_launch_block() {
+    static launch_block* b = nullptr;
+    return b;
+}
+/// Frees the previous launch's block once its helper has exec'd (waits up to 100 ms for it).
+inline void free_previous_launch_block() {
+    launch_block*& b = previous_launch_block();
+    if (b == nullptr) return;
+    exec_launch* l = b->launch();
+    for (int i = 0; i < 100; ++i) {
+        const int tid = __atomic_load_n(&l->running, __ATOMIC_ACQUIRE);
+        if (tid == 0) break;
+        timespec ms{0, 1000000};
+        syscall(SYS_futex, &l->running, FUTEX_WAIT, tid, &ms, nullptr, 0);
+    }
+    if (__atomic_load_n(&l->running, __ATOMIC_ACQUIRE) != 0) return;  // still in use: kept
+    munmap(b->stack, launch_block::k_size);
+    if (b->command.base != nullptr) munmap(b->command.base, b->command.size);
+    delete b;
+    b = nullptr;
 }
 
 /// What came from a clean helper while start() waited for its hello.
@@ -603,7 +717,7 @@ inline hello_result await_hello(int sock, int ms) {
 
 /// Starts the helper (double fork: it is reparented at once, never a zombie of ours). Returns
 /// our end of its socket, or -1 with *error. `in_copy` (fork mode's fallback): the helper runs
-/// in a fork() of this process; otherwise `command` is exec'd from a clone (clone_for_exec),
+/// in a fork() of this process; otherwise `command` is exec'd (exec_launch_middle),
 /// and with `hello` start() waits (up to 5 s) for the helper to say it is up; *ended (when
 /// given) tells a helper that ended before its hello from one that stayed silent.
 inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper_command& command, int region_fd,
@@ -633,9 +747,9 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
             helper_child_fds(region_fd, sv[1], log_fd);
             helper_process_main(k_helper_region_fd, k_helper_socket_fd, custom, before, config);
         }
-    } else {
-        // Every signal blocked across the clone: no handler of the application runs in the
-        // child before exec (which resets the handlers; the mask is restored just before).
+    } else if (tsan_runtime_present()) {
+        // Two copies of the process, each by a bare clone (see clone_for_exec); every signal
+        // blocked across them (restored in the helper just before exec, which resets handlers).
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -651,6 +765,41 @@ inline int launch_helper(HelperMode mode, bool in_copy, bool hello, const helper
         }
         const int clone_errno = errno;
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        errno = clone_errno;
+    } else {
+        // Every signal blocked across the clones: no handler of the application runs in the
+        // children, which share its memory (restored here once the middle one has gone).
+        free_previous_launch_block();
+        auto* block = new launch_block();
+        block->stack = mmap(nullptr, launch_block::k_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (block->stack == MAP_FAILED || !pack_command(command, &block->command)) {
+            *error = "no memory for the helper's launch: " + errno_text(errno);
+            if (block->stack != MAP_FAILED) munmap(block->stack, launch_block::k_size);
+            delete block;
+            close(sv[0]);
+            close(sv[1]);
+            if (log_fd >= 0) close(log_fd);
+            return -1;
+        }
+        exec_launch* l = new (block->stack) exec_launch();
+        l->path = block->command.path;
+        l->argv = block->command.argv;
+        l->envp = block->command.envp;
+        l->region_fd = region_fd;
+        l->socket_fd = sv[1];
+        l->log_fd = log_fd;
+        l->running = 1;
+        // The helper's stack above the struct; the middle child's, while start() waits, is the
+        // upper half (the helper's grows down from the middle of the block).
+        l->helper_stack_top = static_cast<char*>(block->stack) + launch_block::k_size / 2;
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        child = clone(exec_launch_middle, static_cast<char*>(block->stack) + launch_block::k_size, CLONE_VM | CLONE_VFORK | SIGCHLD, l);
+        const int clone_errno = errno;
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (child < 0) __atomic_store_n(&l->running, 0, __ATOMIC_RELEASE);
+        previous_launch_block() = block;  // freed by the next launch, once the helper has exec'd
         errno = clone_errno;
     }
     if (child < 0) {

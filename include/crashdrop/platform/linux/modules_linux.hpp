@@ -9,8 +9,8 @@
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
-// Scratch layout while modules are written: a NUL-terminated path, program headers, notes,
-// then file data for the .text fallback.
+// Scratch layout while modules are written: a NUL-terminated path, the image's first 4 KiB
+// (or its program headers), notes, then file data for the .text fallback.
 constexpr std::size_t k_scratch_elf = 4096;
 constexpr std::size_t k_scratch_notes = 12288;
 constexpr std::size_t k_scratch_file = 20480;
@@ -26,13 +26,27 @@ struct elf_identity {
 CRASHDROP_SIGSAFE bool read_elf_identity(linux_state* g, u64 base, elf_identity* id, char* soname, std::size_t soname_cap) {
     id->length = 0;
     soname[0] = '\0';
+    // The image's first 4 KiB in one read (within its first page, which is mapped): the ELF
+    // header, and nearly always the program headers and the notes too, so that those need no
+    // read of their own. A short read (a file shorter than that) still serves what it holds.
+    u8* head = g->scratch + k_scratch_elf;
+    constexpr std::size_t k_head = 4096;
+    const long head_got = read_memory(&g->reader, head, base, k_head);
+    if (head_got < static_cast<long>(sizeof(ElfW(Ehdr)))) return false;
+    u64 head_size = static_cast<u64>(head_got);
     ElfW(Ehdr) eh;
-    if (read_memory(&g->reader, &eh, base, sizeof(eh)) != static_cast<long>(sizeof(eh))) return false;
+    copy_bytes(&eh, head, sizeof(eh));
     if (!bytes_equal(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != (sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32)) return false;
     if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > 128) return false;
-    auto* ph = reinterpret_cast<ElfW(Phdr)*>(g->scratch + k_scratch_elf);
+    // The program headers where the 4 KiB hold them, else read over them (then the notes are
+    // read too).
+    auto* ph = reinterpret_cast<ElfW(Phdr)*>(head + eh.e_phoff);
     const std::size_t ph_bytes = sizeof(ElfW(Phdr)) * eh.e_phnum;
-    if (read_memory(&g->reader, ph, base + eh.e_phoff, ph_bytes) != static_cast<long>(ph_bytes)) return false;
+    if (eh.e_phoff + ph_bytes > head_size || eh.e_phoff % alignof(ElfW(Phdr)) != 0) {
+        ph = reinterpret_cast<ElfW(Phdr)*>(head);  // [k_scratch_elf, k_scratch_notes) holds 128 headers
+        head_size = 0;
+        if (read_memory(&g->reader, ph, base + eh.e_phoff, ph_bytes) != static_cast<long>(ph_bytes)) return false;
+    }
     u64 min_vaddr = ~u64{0};
     for (u32 i = 0; i < eh.e_phnum; ++i) {
         if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < min_vaddr) min_vaddr = ph[i].p_vaddr;
@@ -43,7 +57,14 @@ CRASHDROP_SIGSAFE bool read_elf_identity(linux_state* g, u64 base, elf_identity*
     for (u32 i = 0; i < eh.e_phnum && id->length == 0; ++i) {
         if (ph[i].p_type != PT_NOTE) continue;
         const std::size_t size = static_cast<std::size_t>(min_u64(ph[i].p_memsz, k_scratch_file - k_scratch_notes));
-        const long got = read_memory(&g->reader, notes, bias + ph[i].p_vaddr, size);
+        const u64 at = bias + ph[i].p_vaddr;
+        long got;
+        if (at >= base && at - base <= head_size && size <= head_size - (at - base)) {
+            copy_bytes(notes, head + (at - base), size);  // within the first 4 KiB: no read
+            got = static_cast<long>(size);
+        } else {
+            got = read_memory(&g->reader, notes, at, size);
+        }
         if (got <= 0) continue;
         std::size_t off = 0;
         const std::size_t end = static_cast<std::size_t>(got);
@@ -186,9 +207,7 @@ CRASHDROP_SIGSAFE bool write_module_list(linux_state* g, image* im, text* errors
         const char* p = mapping_path(g, m);
         std::size_t plen = m->path_length;
         const bool is_vdso = m->start == g->vdso_base && starts_with(p, plen, "[vdso]");
-        if (p[0] != '/' && !is_vdso) continue;
-        u8 magic[4];
-        if (read_memory(&g->reader, magic, m->start, 4) != 4 || !bytes_equal(magic, ELFMAG, SELFMAG)) continue;
+        if (p[0] != '/' && !is_vdso) continue;  // an ELF image or not: identify_module says (cached, or by one read)
         u64 end = m->end;
         u32 j = i + 1;
         while (j < g->map_count && g->maps[j].inode == m->inode && g->maps[j].dev == m->dev && m->inode != 0 &&

@@ -10,6 +10,12 @@ namespace detail {
 
 using sigsafe::linux_state;
 
+// Where start() stands, for tests/bench/start_bench.cpp (which defines it before including
+// crashdrop to time each phase); nothing otherwise.
+#ifndef CRASHDROP_DETAIL_START_PHASE
+#define CRASHDROP_DETAIL_START_PHASE(name) ((void)0)
+#endif
+
 /// Creates the folders and proves a report can be written there (a probe file is created
 /// exclusively and removed). Refuses a database that is not the user's alone: an existing
 /// folder reached through a symbolic link in its last part, owned by another user, or writable
@@ -30,7 +36,8 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
         return Status(Error::database_unavailable, "database_path '" + root_given +
                                                        "' is a symbolic link (a database folder must be a real folder, not a link to one)");
     }
-    if (int err = make_directories(root_in)) {
+    const bool root_exists = lstat(root_in.c_str(), &st) == 0 && S_ISDIR(st.st_mode);  // the usual case: one lstat, no mkdir walk
+    if (int err = root_exists ? 0 : make_directories(root_in)) {
         return Status(Error::database_unavailable, "database_path '" + root_in + "' cannot be created: " + errno_text(err));
     }
     char* resolved = realpath(root_in.c_str(), nullptr);
@@ -43,23 +50,32 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     if (!check_private_folder(db.root(), &why)) {  // before anything is created in it
         return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     }
-    std::string where;
-    if (int err = db.create(&where)) {
-        return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+    // A database used before passes the check as it is (its folders are there, and private):
+    // then nothing is created (no mkdir walk from / for each folder). Else the folders are
+    // created and checked again, which says what is wrong when something still is.
+    if (!db.check(&why)) {
+        std::string where;
+        if (int err = db.create(&where)) {
+            return Status(Error::database_unavailable, "'" + where + "' cannot be created: " + errno_text(err));
+        }
+        if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     }
-    if (!db.check(&why)) return Status(Error::database_unavailable, "database_path '" + root_given + "' refused: " + why);
     out->root = db.root();
     out->pending = db.pending_dir();
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
+    // a named one where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
-    const int pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
+    if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
         if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
         close(pfd);
-        unlinkat(fd, probe.c_str(), 0);
+        if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
         close(fd);
@@ -229,50 +245,45 @@ inline void write_static_image(linux_state* g) {
     g->image_static_streams = im.stream_count;
 }
 
-/// Process start time (time_t) from /proc/self/stat and /proc/stat's btime.
-inline std::uint32_t process_create_time(long ticks) {
-    char buf[4096];
-    long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0 || ticks <= 0) return 0;
-    buf[n] = '\0';
-    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    // Fields after ')': state is field 3; starttime is field 22.
-    int field = 2;
-    unsigned long long start = 0;
-    for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ') {
-            ++field;
-            if (field == 22) {
-                start = std::strtoull(q + 1, nullptr, 10);
-                break;
-            }
-        }
-    }
-    n = sigsafe::read_file(AT_FDCWD, "/proc/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    const char* bt = std::strstr(buf, "\nbtime ");
-    if (bt == nullptr) return 0;
-    const unsigned long long boot = std::strtoull(bt + 7, nullptr, 10);
-    return static_cast<std::uint32_t>(boot + start / static_cast<unsigned long long>(ticks));
-}
-
-/// The initial stack pointer (where the kernel put argc; argv, the environment, the aux
-/// vector and their strings lie above it): /proc/self/stat's startstack (field 28). 0 when
-/// it cannot be read.
-inline std::uint64_t initial_stack_pointer() {
+/// What start() takes from /proc/self/stat (read once): the process's start time in clock
+/// ticks after boot (field 22) and the initial stack pointer (startstack, field 28: where the
+/// kernel put argc; argv, the environment, the aux vector and their strings lie above it).
+/// Zeros when it cannot be read.
+struct self_stat {
+    unsigned long long start_ticks = 0;
+    std::uint64_t start_stack = 0;
+};
+inline self_stat read_self_stat() {
+    self_stat out;
     char buf[4096];
     const long n = sigsafe::read_file(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf) - 1, nullptr);
-    if (n <= 0) return 0;
+    if (n <= 0) return out;
     buf[n] = '\0';
     const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-    if (p == nullptr) return 0;
-    int field = 2;
+    if (p == nullptr) return out;
+    int field = 2;  // state, after ')', is field 3
     for (const char* q = p + 1; *q != '\0'; ++q) {
-        if (*q == ' ' && ++field == 28) return std::strtoull(q + 1, nullptr, 10);
+        if (*q != ' ') continue;
+        ++field;
+        if (field == 22) out.start_ticks = std::strtoull(q + 1, nullptr, 10);
+        if (field == 28) {
+            out.start_stack = std::strtoull(q + 1, nullptr, 10);
+            break;
+        }
     }
-    return 0;
+    return out;
+}
+
+/// Process start time (time_t): the boot time plus the start's ticks. The boot time is
+/// CLOCK_REALTIME - CLOCK_BOOTTIME, which is what /proc/stat's btime says (the kernel's
+/// getboottime64), without reading and parsing /proc/stat.
+inline std::uint32_t process_create_time(const self_stat& st, long ticks) {
+    if (ticks <= 0 || st.start_ticks == 0) return 0;
+    timespec real{}, boot{};
+    if (clock_gettime(CLOCK_REALTIME, &real) != 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return 0;
+    long long boot_at = static_cast<long long>(real.tv_sec) - static_cast<long long>(boot.tv_sec);
+    if (real.tv_nsec < boot.tv_nsec) --boot_at;  // whole seconds, as btime (rounded down)
+    return static_cast<std::uint32_t>(static_cast<unsigned long long>(boot_at) + st.start_ticks / static_cast<unsigned long long>(ticks));
 }
 
 /// Finds the area at the top of the main thread's stack that the kernel filled at exec
@@ -281,9 +292,9 @@ inline std::uint64_t initial_stack_pointer() {
 /// by prime_module_cache). When /proc does not say where it starts, the lowest of the
 /// strings the aux vector and `environ` point at stands in (the pointer arrays below them
 /// hold no text).
-inline void find_private_area(linux_state* g) {
+inline void find_private_area(linux_state* g, std::uint64_t initial_stack_pointer) {
     g->private_lo = g->private_hi = g->private_strings = 0;
-    std::uint64_t lo = initial_stack_pointer();
+    std::uint64_t lo = initial_stack_pointer;
     const std::uint64_t random = getauxval(AT_RANDOM);
     if (lo == 0 || sigsafe::find_mapping(g, lo) == nullptr) {
         lo = random;
@@ -388,8 +399,10 @@ inline Status linux_start(const Options& options) {
     g->region = nullptr;
     g->helper_sock.store(-1, std::memory_order_release);
 
+    CRASHDROP_DETAIL_START_PHASE("begin");
     database_layout db;
     if (Status s = prepare_database(options.database_path, &db); !s.ok()) return fail(s);
+    CRASHDROP_DETAIL_START_PHASE("prepare_database");
 
     // One region: the dump buffer plus the context store.
     const auto breadcrumb_capacity = static_cast<std::uint32_t>(options.max_breadcrumbs);
@@ -403,6 +416,7 @@ inline Status linux_start(const Options& options) {
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
     carve_region(g, region, region_size, breadcrumb_capacity);
+    CRASHDROP_DETAIL_START_PHASE("reserve_region");
 
     g->pending_dirfd = db.pending_fd;
     std::snprintf(g->pending_path, sizeof(g->pending_path), "%s", db.pending.c_str());
@@ -412,7 +426,8 @@ inline Status linux_start(const Options& options) {
     g->uid = static_cast<std::uint32_t>(getuid());
     g->page_size = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
     g->clock_ticks = sysconf(_SC_CLK_TCK);
-    g->process_create_time = process_create_time(g->clock_ticks);
+    const self_stat self = read_self_stat();
+    g->process_create_time = process_create_time(self, g->clock_ticks);
     g->exe_dynamic = executable_dynamic();
     g->vdso_base = getauxval(AT_SYSINFO_EHDR);
     g->include_environment = options.include_environment;
@@ -442,11 +457,17 @@ inline Status linux_start(const Options& options) {
         note(g, "memory reader: process_vm_readv unavailable; reading memory through a pipe");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
     prepare_dump_file(g);
+    CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;
-    begin_run_record(db.root);  // last_run() and consecutive_crashes() are valid from here
+    // last_run() and consecutive_crashes() are valid from here. With a helper to come, the
+    // record is not fsync'd here: the helper does it (make_run_record_durable), off this thread.
+    const bool helper_to_come = options.helper_mode != HelperMode::none && g->region_fd >= 0;
+    begin_run_record(db.root, !helper_to_come);
+    CRASHDROP_DETAIL_START_PHASE("begin_run_record");
     {
         const helper_config config = make_helper_config(options, db.root);
         const std::string text = encode_helper_config(config);
@@ -455,9 +476,13 @@ inline Status linux_start(const Options& options) {
         const std::string client = store.client_id(new_uuid());
         parse_guid(client, &g->client_id);  // as Crashpad's info stream holds it
     }
+    CRASHDROP_DETAIL_START_PHASE("helper_config_client_id");
     prime_module_cache(g);  // uses the image area, so before the static part is written
-    find_private_area(g);
+    CRASHDROP_DETAIL_START_PHASE("prime_module_cache");
+    find_private_area(g, self.start_stack);
+    CRASHDROP_DETAIL_START_PHASE("find_private_area");
     write_static_image(g);
+    CRASHDROP_DETAIL_START_PHASE("write_static_image");
     if (Status s = apply_context_options(&g->context, options); !s.ok()) return fail(s);
     find_own_module(g);
     g->only_own = options.only_this_module ? 1 : 0;
@@ -467,6 +492,7 @@ inline Status linux_start(const Options& options) {
         return fail(Status(Error::handler_failed, "only_this_module: the module holding crashdrop was not found"));
     }
 
+    CRASHDROP_DETAIL_START_PHASE("context_own_module");
     // Alternate signal stacks: this thread now, later threads through pthread_create.
     if (g_alt.key_ready.load(std::memory_order_acquire) == 0) {
         if (pthread_key_create(&g_alt.key, free_alt_stack) != 0) {
@@ -510,6 +536,7 @@ inline Status linux_start(const Options& options) {
         g_previous_terminate = std::set_terminate(terminate_handler);
         g_terminate_installed = true;
     }
+    CRASHDROP_DETAIL_START_PHASE("alt_stack_bind_hooks");
     // The helper, before the handlers: a fork-mode helper must not inherit them.
     std::snprintf(g->helper_log_path, sizeof(g->helper_log_path), "%s/helper.log", db.root.c_str());
     g->respawn_path = nullptr;
@@ -532,12 +559,14 @@ inline Status linux_start(const Options& options) {
         std::string error;
         g->launching_helper.store(1, std::memory_order_release);
         int sock = -1;
+        helper_command command;  // what the helper is exec'd with (not via the loader), packed below for a restart
         if (via_loader) {
             sock = launch_loader_helper(g, &loader, &error);
         } else {
-            const helper_command command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
-            sock = launch_helper(options.helper_mode, options.helper_mode == HelperMode::fork && !clean_fork, clean_fork, command,
-                                 g->region_fd, g->helper_log_path, custom, before, nullptr, &error);
+            const bool in_copy = options.helper_mode == HelperMode::fork && !clean_fork;
+            if (!in_copy) command = make_helper_command(options.helper_mode, options.helper_path, true, early, clean_fork);
+            sock = launch_helper(options.helper_mode, in_copy, clean_fork, command, g->region_fd, g->helper_log_path, custom, before,
+                                 nullptr, &error);
         }
         bool exec_helper = options.helper_mode != HelperMode::fork || clean_fork;
         if (options.helper_mode == HelperMode::fork && !clean_fork) {
@@ -554,6 +583,7 @@ inline Status linux_start(const Options& options) {
         if (sock >= 0) {
             g->helper_sock.store(sock, std::memory_order_release);
         } else {
+            make_run_record_durable(db.root);  // no helper will
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
         }
         if (exec_helper) {
@@ -561,8 +591,14 @@ inline Status linux_start(const Options& options) {
             if (rt.respawn.base != nullptr) munmap(rt.respawn.base, rt.respawn.size);  // an earlier start()'s
             rt.respawn = packed_command();
             g->command_lo = g->command_hi = 0;
-            if (pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false, via_loader ? &loader : nullptr),
-                             &rt.respawn)) {
+            // The restart's command: the launch's, with a marker that names no socket (nor hello).
+            const std::string marker = helper_marker_text(false, early, false, via_loader ? &loader : nullptr);
+            const bool packed = via_loader || command.env.empty()
+                                    ? pack_command(make_helper_command(options.helper_mode, options.helper_path, false, early, false,
+                                                                       via_loader ? &loader : nullptr),
+                                                   &rt.respawn)
+                                    : pack_command(command, &rt.respawn, &marker);
+            if (packed) {
                 g->command_lo = reinterpret_cast<std::uint64_t>(rt.respawn.base);
                 g->command_hi = g->command_lo + rt.respawn.size;
                 g->respawn_argv = rt.respawn.argv;
@@ -576,6 +612,7 @@ inline Status linux_start(const Options& options) {
         note(g, "helper: no memfd for the shared buffer; dumps are written by the crashed process");
     }
 
+    CRASHDROP_DETAIL_START_PHASE("launch_helper");
     // Whether later threads get an alternate stack from us: said in start()'s note and in dumps.
     std::string threads = thread_stack_note();
     if (!threads.empty()) note(g, threads);
@@ -598,6 +635,7 @@ inline Status linux_start(const Options& options) {
         if (!start_hang_watchdog(g, &why)) note(g, "hang reports: off (" + why + ")");
     }
     g->started.store(2, std::memory_order_release);
+    CRASHDROP_DETAIL_START_PHASE("handlers");
     if (threads.empty()) return Status::success();
     return Status::success_with_note(std::move(threads));
 }
