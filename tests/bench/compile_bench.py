@@ -3,6 +3,7 @@
 
 Run on demand, never as a test:
     python3 tests/bench/compile_bench.py [--runs R] [--cxx g++] [--header PATH] [--std c++17]
+                                         [--compare OLD_HEADER] [--skip-size]
 
 It writes a few one-line translation units into a temporary folder and compiles each of them
 R times (default 5), interleaved (one round compiles every case once, so a neighbour's load
@@ -23,6 +24,7 @@ Standard library only. Every figure comes from this one run.
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -63,15 +65,22 @@ def write(path, text):
         f.write(text)
 
 
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def compile_once(cxx, std, args, cwd):
+    """(wall seconds, CPU seconds of the compiler and its children: user + system)."""
     cmd = [cxx, "-std=" + std] + args
+    c0 = children_cpu()
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         sys.stderr.write("compile_bench: %s failed:\n%s\n" % (" ".join(cmd), r.stderr[-4000:]))
         sys.exit(1)
-    return dt
+    return dt, children_cpu() - c0
 
 
 def size_of(path):
@@ -103,6 +112,9 @@ def main():
     ap.add_argument("--std", default="c++17", help="the -std= value (default c++17)")
     ap.add_argument("--header", default=os.path.join(ROOT, "single_include", "crashdrop.hpp"),
                     help="the header to measure (default single_include/crashdrop.hpp)")
+    ap.add_argument("--compare", metavar="OLD_HEADER",
+                    help="also compile another crashdrop.hpp (e.g. `git show main:single_include/crashdrop.hpp`"
+                         " saved to a file) in the same rounds, for before/after figures from one run")
     ap.add_argument("--skip-size", action="store_true", help="do not link the size programs")
     a = ap.parse_args()
     if a.runs < 1:
@@ -127,32 +139,63 @@ def main():
             ("impl -O0", ["-O0", "-c", "impl.cpp", "-o", "impl_O0.o"]),
             ("impl -O2", ["-O2", "-c", "impl.cpp", "-o", "impl_O2.o"]),
         ]
+        if a.compare:
+            old = os.path.abspath(a.compare)
+            if not os.path.isfile(old):
+                ap.error("no header at %s" % old)
+            inc_old = '#include "%s"\n' % old
+            write(os.path.join(tmp, "old_header.cpp"), inc_old)
+            write(os.path.join(tmp, "old_impl.cpp"), "#define CRASHDROP_IMPLEMENTATION\n" + inc_old)
+            cases += [
+                ("old header", ["-O2", "-c", "old_header.cpp", "-o", "old_header.o"]),
+                ("old -O0", ["-O0", "-c", "old_impl.cpp", "-o", "old_impl_O0.o"]),
+                ("old -O2", ["-O2", "-c", "old_impl.cpp", "-o", "old_impl_O2.o"]),
+            ]
+            print("compared with %s (the \"old\" rows)" % old)
         times = {name: [] for name, _ in cases}
+        cpu = {name: [] for name, _ in cases}
         ver = subprocess.run([a.cxx, "--version"], stdout=subprocess.PIPE, text=True).stdout.splitlines()[0]
         print("compile_bench: %s, -std=%s, %d runs interleaved, header %s" % (ver, a.std, a.runs, header))
+        print("(wall: what a build waits for, but it grows with the machine's other load; CPU: user +"
+              " system time of the compiler, steadier on a shared machine)")
         for r in range(a.runs):
             for name, args in cases:
-                times[name].append(compile_once(a.cxx, a.std, args, tmp))
+                w, c = compile_once(a.cxx, a.std, args, tmp)
+                times[name].append(w)
+                cpu[name].append(c)
             sys.stderr.write("  round %d/%d done\n" % (r + 1, a.runs))
         med = {k: statistics.median(v) for k, v in times.items()}
-        print("\n%-10s %9s %9s %9s   %s" % ("case", "median s", "min s", "max s", "beside its baseline"))
-        rel = {
-            "empty": "",
-            "std": "+%.3f s over the empty TU" % (med["std"] - med["empty"]),
-            "header": "+%.3f s over std (target <= 0.1 s)" % (med["header"] - med["std"]),
-            "impl -O0": "%.1fx the empty TU; +%.2f s over header (target <= 1.2 s)" % (
-                med["impl -O0"] / med["empty"], med["impl -O0"] - med["header"]),
-            "impl -O2": "%.1fx the empty TU; +%.2f s over header (target <= 3 s)" % (
-                med["impl -O2"] / med["empty"], med["impl -O2"] - med["header"]),
-        }
+        mcpu = {k: statistics.median(v) for k, v in cpu.items()}
+        targets = {"header": "target: <= +0.1 s over std", "impl -O0": "target: <= 1.2 s",
+                   "impl -O2": "target: <= 3 s"}
+        print("\n%-10s %9s %9s %9s %9s   %s" % ("case", "wall med", "wall min", "wall max", "CPU med",
+                                              "beside its baseline (medians, wall; CPU in brackets)"))
         for name, _ in cases:
             v = times[name]
-            print("%-10s %9.3f %9.3f %9.3f   %s" % (name, med[name], min(v), max(v), rel[name]))
+            if name == "empty":
+                rel = ""
+            elif name in ("std",):
+                rel = "+%.3f s over the empty TU (+%.3f)" % (med[name] - med["empty"], mcpu[name] - mcpu["empty"])
+            elif name == "header":
+                rel = "+%.3f s over std (+%.3f); %s" % (med[name] - med["std"], mcpu[name] - mcpu["std"], targets[name])
+            elif name.startswith("old"):
+                new = {"old header": "header", "old -O0": "impl -O0", "old -O2": "impl -O2"}[name]
+                rel = "the new one: %+.2f s (%+.2f), %+.0f %% of CPU" % (
+                    med[new] - med[name], mcpu[new] - mcpu[name], 100.0 * (mcpu[new] - mcpu[name]) / mcpu[name])
+            else:
+                rel = "+%.2f s over header (+%.2f), %.0fx the empty TU; %s" % (
+                    med[name] - med["header"], mcpu[name] - mcpu["header"], med[name] / med["empty"], targets[name])
+            print("%-10s %9.3f %9.3f %9.3f %9.3f   %s" % (name, med[name], min(v), max(v), mcpu[name], rel))
 
         if a.skip_size:
             return 0
         print("\nsize the implementation adds (-O2, from `size`: text data bss in bytes)")
         obj = size_of(os.path.join(tmp, "impl_O2.o"))
+        if a.compare:
+            old_obj = size_of(os.path.join(tmp, "old_impl_O2.o"))
+            if old_obj:
+                print("  old_impl_O2.o alone:       text %8d  data %6d  bss %6d  (code, .text*: %d)" % (
+                    old_obj + (text_section_of(os.path.join(tmp, "old_impl_O2.o")),)))
         if obj:
             print("  impl_O2.o alone:           text %8d  data %6d  bss %6d  (code, .text*: %d)" % (
                 obj + (text_section_of(os.path.join(tmp, "impl_O2.o")),)))
