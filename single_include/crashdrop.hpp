@@ -1185,6 +1185,18 @@ CRASHDROP_NAMESPACE_END
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #pragma GCC visibility push(hidden)
 #endif
+// CRASHDROP_COLD marks code that runs only after a crash has been captured (building, trimming,
+// amending and sending a report; a report's metadata): GCC and Clang optimize it for size and
+// keep it out of the application's hot text. It costs nothing at run time where it matters (the
+// crash path is in crashdrop_sigsafe, never cold) and makes the implementation TU compile faster
+// and smaller (issue 17: docs/performance.md, Compile time).
+#ifndef CRASHDROP_COLD
+#if defined(__GNUC__) || defined(__clang__)
+#define CRASHDROP_COLD __attribute__((cold))
+#else
+#define CRASHDROP_COLD
+#endif
+#endif
 #endif  // CRASHDROP_DETAIL_IMPL_ACTIVE
 // ---- end crashdrop/detail/impl_begin.hpp ----
 // ---- begin crashdrop/minidump/format.hpp ----
@@ -6212,7 +6224,7 @@ CRASHDROP_NAMESPACE_END
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
-inline std::string meta_escape(const std::string& v) {
+CRASHDROP_COLD inline std::string meta_escape(const std::string& v) {
     static const char k_hex[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(v.size());
@@ -6229,7 +6241,7 @@ inline std::string meta_escape(const std::string& v) {
     return out;
 }
 
-inline int hex_digit(char c) {
+CRASHDROP_COLD inline int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -6237,7 +6249,7 @@ inline int hex_digit(char c) {
 }
 
 /// Undoes meta_escape. A malformed escape is kept literally.
-inline std::string meta_unescape(const std::string& v) {
+CRASHDROP_COLD inline std::string meta_unescape(const std::string& v) {
     std::string out;
     out.reserve(v.size());
     for (std::size_t i = 0; i < v.size(); ++i) {
@@ -6252,7 +6264,7 @@ inline std::string meta_unescape(const std::string& v) {
 }
 
 /// "key=value" lines into a map (later keys win). Lines without '=' are reported in *bad.
-inline std::map<std::string, std::string> parse_key_values(const std::string& text, std::size_t* bad = nullptr) {
+CRASHDROP_COLD inline std::map<std::string, std::string> parse_key_values(const std::string& text, std::size_t* bad = nullptr) {
     std::map<std::string, std::string> out;
     std::size_t pos = 0;
     if (bad != nullptr) *bad = 0;
@@ -6276,7 +6288,7 @@ inline std::map<std::string, std::string> parse_key_values(const std::string& te
 /// "last_upload" (UTC seconds): 0 without one or for a damaged or negative one; a time ahead
 /// of `now` (a clock set back, a planted file) waits the full hour, never longer. No value of
 /// the text overflows the arithmetic.
-inline long long rate_limit_wait_seconds(const std::string& last_upload, std::time_t now) {
+CRASHDROP_COLD inline long long rate_limit_wait_seconds(const std::string& last_upload, std::time_t now) {
     const long long last = std::strtoll(last_upload.c_str(), nullptr, 10);
     if (last <= 0) return 0;
     if (last >= static_cast<long long>(now)) return 3600;
@@ -6284,13 +6296,13 @@ inline long long rate_limit_wait_seconds(const std::string& last_upload, std::ti
     return since < 3600 ? 3600 - since : 0;
 }
 
-inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
+CRASHDROP_COLD inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
     std::string out;
     for (const auto& e : kv) out += meta_escape(e.first) + "=" + meta_escape(e.second) + "\n";
     return out;
 }
 
-inline const char* state_name(ReportState s) {
+CRASHDROP_COLD inline const char* state_name(ReportState s) {
     switch (s) {
         case ReportState::pending: return "pending";
         case ReportState::uploaded: return "uploaded";
@@ -6304,7 +6316,7 @@ inline const char* state_name(ReportState s) {
 /// abnormal exits) take their names from here too.
 enum class report_kind { crash, requested, hang, abnormal_exit };
 
-inline const char* report_kind_name(report_kind k) {
+CRASHDROP_COLD inline const char* report_kind_name(report_kind k) {
     switch (k) {
         case report_kind::crash: return "crash";
         case report_kind::requested: return "requested";
@@ -6319,7 +6331,7 @@ inline const char* report_kind_name(report_kind k) {
 constexpr const char* k_crash_kind_field = minidump::k_annotation_crash_kind;
 
 /// The kind a name gives (report_kind_name's inverse); false for a name that is none.
-inline bool report_kind_from_name(const std::string& name, report_kind* out) {
+CRASHDROP_COLD inline bool report_kind_from_name(const std::string& name, report_kind* out) {
     for (const report_kind k : {report_kind::crash, report_kind::requested, report_kind::hang, report_kind::abnormal_exit}) {
         if (name == report_kind_name(k)) {
             *out = k;
@@ -6331,7 +6343,7 @@ inline bool report_kind_from_name(const std::string& name, report_kind* out) {
 
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).
-inline std::string format_breadcrumb(const Breadcrumb& b) {
+CRASHDROP_COLD inline std::string format_breadcrumb(const Breadcrumb& b) {
     auto field = [](const std::string& v) {
         std::string out;
         for (const char c : v) {
@@ -6344,7 +6356,7 @@ inline std::string format_breadcrumb(const Breadcrumb& b) {
     return std::to_string(b.timestamp_ms) + "|" + level_name(b.level) + "|" + field(b.category) + "|" + field(b.message);
 }
 
-inline BreadcrumbLevel parse_level(const std::string& name) {
+CRASHDROP_COLD inline BreadcrumbLevel parse_level(const std::string& name) {
     if (name == "debug") return BreadcrumbLevel::debug;
     if (name == "warning") return BreadcrumbLevel::warning;
     if (name == "error") return BreadcrumbLevel::error;
@@ -6353,7 +6365,7 @@ inline BreadcrumbLevel parse_level(const std::string& name) {
 }
 
 /// Undoes format_breadcrumb. False for a value that is not one.
-inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
+CRASHDROP_COLD inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
     const std::size_t a = v.find('|');
     const std::size_t b = a == std::string::npos ? a : v.find('|', a + 1);
     const std::size_t c = b == std::string::npos ? b : v.find('|', b + 1);
@@ -6370,7 +6382,7 @@ inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
 
 /// Applies one context line (from a dump's context stream or a metadata file) to a report.
 /// Returns false for a key that is not a context key.
-inline bool apply_context_line(const std::string& key, const std::string& value, Report* r) {
+CRASHDROP_COLD inline bool apply_context_line(const std::string& key, const std::string& value, Report* r) {
     if (key.rfind("tag.", 0) == 0) {
         r->tags[key.substr(4)] = value;
     } else if (key == "user.id") {
@@ -6393,7 +6405,7 @@ inline bool apply_context_line(const std::string& key, const std::string& value,
 }
 
 /// Orders "breadcrumb.<n>" / "attachment.<n>" lines by their number (they may be unpadded).
-inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const std::map<std::string, std::string>& kv) {
+CRASHDROP_COLD inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const std::map<std::string, std::string>& kv) {
     std::vector<std::pair<std::string, std::string>> out(kv.begin(), kv.end());
     auto number = [](const std::string& k) -> long long {
         const std::size_t dot = k.rfind('.');
@@ -6409,7 +6421,7 @@ inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const 
 
 /// True for a report id as crashdrop makes them: 36 characters, lower-case hex digits with dashes
 /// at 8, 13, 18 and 23 (8-4-4-4-12). Only such an id ever becomes part of a file name.
-inline bool is_report_id(const std::string& id) {
+CRASHDROP_COLD inline bool is_report_id(const std::string& id) {
     if (id.size() != 36) return false;
     for (std::size_t i = 0; i < id.size(); ++i) {
         const char c = id[i];
@@ -6419,7 +6431,7 @@ inline bool is_report_id(const std::string& id) {
     return true;
 }
 
-inline std::string encode_report(const Report& r) {
+CRASHDROP_COLD inline std::string encode_report(const Report& r) {
     std::map<std::string, std::string> kv;
     kv["id"] = r.id;
     kv["created"] = std::to_string(static_cast<long long>(r.created));
@@ -6453,7 +6465,7 @@ inline std::string encode_report(const Report& r) {
 
 /// Parses a metadata file. Returns false (with *error) when it is not one: a report needs at
 /// least a well-formed id and creation time.
-inline bool decode_report(const std::string& text, Report* out, std::string* error) {
+CRASHDROP_COLD inline bool decode_report(const std::string& text, Report* out, std::string* error) {
     const auto kv = parse_key_values(text);
     auto get = [&kv](const char* key) {
         auto it = kv.find(key);
@@ -6514,7 +6526,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
 /// Joins long values' parts (key__1, key__2, ...) back into `key`.
-inline void join_annotation_parts(std::map<std::string, std::string>* annotations) {
+CRASHDROP_COLD inline void join_annotation_parts(std::map<std::string, std::string>* annotations) {
     std::map<std::string, std::map<long, std::string>> parts;
     for (auto it = annotations->begin(); it != annotations->end();) {
         const std::string& key = it->first;
@@ -6535,7 +6547,7 @@ inline void join_annotation_parts(std::map<std::string, std::string>* annotation
 }
 
 /// The other way: a value longer than limits::annotation_part becomes key__1, key__2, ...
-inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(const std::map<std::string, std::string>& annotations) {
+CRASHDROP_COLD inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(const std::map<std::string, std::string>& annotations) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& a : annotations) {
         if (a.second.size() <= limits::annotation_part) {
@@ -6554,7 +6566,7 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 /// hang and abnormal-exit codes, or a crash (a signal or an exception code). Used for a dump
 /// without the crash_kind annotation (written by an older crashdrop), and by the Windows
 /// helper to name the dump MiniDumpWriteDump wrote.
-inline report_kind kind_of_exception_code(std::uint32_t code) {
+CRASHDROP_COLD inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
@@ -6572,7 +6584,7 @@ inline report_kind kind_of_exception_code(std::uint32_t code) {
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
 /// dictionary whose entries all point at one long string would otherwise copy it per entry).
-inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
+CRASHDROP_COLD inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
     auto u32_at = [&](std::uint64_t at, std::uint32_t* out) {
         if (at + 4 > size) return false;
         std::memcpy(out, data + at, 4);
@@ -6803,18 +6815,18 @@ using dump_read_memory_fn = bool (*)(void* user, std::uint64_t address, void* ou
 
 // ---- reading the dump ------------------------------------------------------------------------
 
-inline bool dump_bytes_at(const std::string& dump, std::uint64_t at, void* out, std::size_t size) {
+CRASHDROP_COLD inline bool dump_bytes_at(const std::string& dump, std::uint64_t at, void* out, std::size_t size) {
     if (at > dump.size() || dump.size() - at < size) return false;
     std::memcpy(out, dump.data() + at, size);
     return true;
 }
 
-inline bool amend_fail(std::string* error, const std::string& why) {
+CRASHDROP_COLD inline bool amend_fail(std::string* error, const std::string& why) {
     if (error != nullptr) *error = why;
     return false;
 }
 
-inline std::string amend_hex(std::uint64_t v) {
+CRASHDROP_COLD inline std::string amend_hex(std::uint64_t v) {
     char buf[24];
     std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
     return buf;
@@ -6826,7 +6838,7 @@ struct dump_index {
     std::vector<minidump::directory> entries;
 };
 
-inline bool dump_read_index(const std::string& dump, dump_index* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_read_index(const std::string& dump, dump_index* out, std::string* error) {
     if (!dump_bytes_at(dump, 0, &out->header, sizeof(out->header))) return amend_fail(error, "not a minidump: shorter than its header");
     const minidump::header& h = out->header;
     if (h.signature != minidump::k_signature || (h.version & 0xffffu) != minidump::k_version) {
@@ -6843,7 +6855,7 @@ inline bool dump_read_index(const std::string& dump, dump_index* out, std::strin
 }
 
 /// The directory entry of stream `type`, or nullptr.
-inline const minidump::directory* dump_find_stream(const dump_index& index, std::uint32_t type) {
+CRASHDROP_COLD inline const minidump::directory* dump_find_stream(const dump_index& index, std::uint32_t type) {
     for (const auto& e : index.entries) {
         if (e.stream_type == type) return &e;
     }
@@ -6852,17 +6864,17 @@ inline const minidump::directory* dump_find_stream(const dump_index& index, std:
 
 // ---- appending ---------------------------------------------------------------------------------
 
-inline std::uint64_t amend_align(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+CRASHDROP_COLD inline std::uint64_t amend_align(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
 
 /// Where appended data starts: the first 8-byte boundary at or after the end of the file.
-inline std::uint64_t dump_append_base(const std::string& dump) { return amend_align(dump.size(), 8); }
+CRASHDROP_COLD inline std::uint64_t dump_append_base(const std::string& dump) { return amend_align(dump.size(), 8); }
 
 /// Appends `blob` at dump_append_base() and, after it, a new directory of the old entries
 /// followed by `added`; points the header at it (with nothing added, the directory stays
 /// where it is). Checks everything before changing anything:
 /// on false the dump is as it was. A stream type the dump already has is refused (Breakpad's
 /// reader rejects a dump that lists a type twice).
-inline bool dump_append(std::string* dump, const dump_index& index, const std::string& blob,
+CRASHDROP_COLD inline bool dump_append(std::string* dump, const dump_index& index, const std::string& blob,
                         const std::vector<minidump::directory>& added, std::string* error) {
     for (const auto& a : added) {
         if (a.stream_type == minidump::stream_unused) return amend_fail(error, "stream type 0 means unused: nothing to append");
@@ -6891,7 +6903,7 @@ inline bool dump_append(std::string* dump, const dump_index& index, const std::s
 }
 
 /// Appends a stream whose bytes hold no RVAs (they are copied as they are).
-inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std::string& bytes, std::string* error) {
+CRASHDROP_COLD inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std::string& bytes, std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
     if (bytes.size() > 0xffffffffu) return amend_fail(error, "a stream of " + std::to_string(bytes.size()) + " bytes does not fit a minidump");
@@ -6908,7 +6920,7 @@ inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std:
 /// is crash_kind = report_kind_name(kind), what the dump is; an entry of that name among
 /// `given` is left out (the writer's wins). Values are written as given: split long ones first
 /// (split_annotation_parts) when readers expect that.
-inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
+CRASHDROP_COLD inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
                                       report_kind kind, const std::vector<std::pair<std::string, std::string>>& given,
                                       std::string* error) {
     dump_index index;
@@ -6991,7 +7003,7 @@ constexpr std::uint32_t k_codeview_pdb70_header = 24u;
 
 /// Reads a module's RSDS CodeView record from its loaded PE image; false when the image has
 /// none or its headers make no sense. Every RVA from the headers must lie inside the image.
-inline bool pe_read_codeview(dump_read_memory_fn read_memory, void* user, std::uint64_t base, std::uint32_t image_size,
+CRASHDROP_COLD inline bool pe_read_codeview(dump_read_memory_fn read_memory, void* user, std::uint64_t base, std::uint32_t image_size,
                              std::string* record) {
     auto read = [&](std::uint64_t rva, void* out, std::size_t size) {
         if (rva > image_size || image_size - rva < size || base + rva < base) return false;
@@ -7041,7 +7053,7 @@ inline bool pe_read_codeview(dump_read_memory_fn read_memory, void* user, std::u
 /// cannot be read or name no RSDS record stay without one (that is no error). false (and the
 /// dump unchanged) when the dump itself is damaged or would grow past 4 GiB. `filled`, when
 /// given, receives how many modules got a record.
-inline bool dump_fill_codeview(std::string* dump, dump_read_memory_fn read_memory, void* user, std::string* error,
+CRASHDROP_COLD inline bool dump_fill_codeview(std::string* dump, dump_read_memory_fn read_memory, void* user, std::string* error,
                                std::size_t* filled = nullptr) {
     if (filled != nullptr) *filled = 0;
     dump_index index;
@@ -7105,13 +7117,13 @@ struct secret_windows {
     std::unordered_set<std::uint64_t> set;
 };
 
-inline bool secret_narrow_window(std::uint64_t w) {
+CRASHDROP_COLD inline bool secret_narrow_window(std::uint64_t w) {
     int non_zero = 0;
     for (int i = 0; i < 8; ++i) non_zero += ((w >> (8 * i)) & 0xffu) != 0 ? 1 : 0;
     return non_zero >= 7;
 }
 
-inline bool secret_wide_window(std::uint64_t w) {
+CRASHDROP_COLD inline bool secret_wide_window(std::uint64_t w) {
     for (int i = 0; i < 4; ++i) {
         if (((w >> (16 * i)) & 0xffffu) == 0) return false;
     }
@@ -7120,7 +7132,7 @@ inline bool secret_wide_window(std::uint64_t w) {
 
 /// Adds the windows of UTF-16 text (as it is in memory, little-endian code units) and of its
 /// narrowing to UTF-8 (ASCII stays ASCII: what getenv and argv give a program).
-inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& text) {
+CRASHDROP_COLD inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& text) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t size = text.size() * 2;
     for (std::size_t i = 0; i + 8 <= size; i += 2) {
@@ -7159,7 +7171,7 @@ inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& 
 }
 
 /// True when any 8-byte window of `bytes` (every offset) is a secret window.
-inline bool secret_windows_hit(const secret_windows& s, const unsigned char* bytes, std::size_t size) {
+CRASHDROP_COLD inline bool secret_windows_hit(const secret_windows& s, const unsigned char* bytes, std::size_t size) {
     for (std::size_t i = 0; i + 8 <= size; ++i) {
         std::uint64_t w = 0;
         std::memcpy(&w, bytes + i, 8);
@@ -7179,7 +7191,7 @@ struct scrub_result {
 /// Zeroes the registers of an AMD64 CONTEXT at `at` that hold a secret window: the general
 /// registers but rsp and rip, the parameter home slots, st0-7 and xmm0-15 of the FXSAVE area
 /// and the VectorRegister array. Returns how many were zeroed.
-inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, const secret_windows& s) {
+CRASHDROP_COLD inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, const secret_windows& s) {
     std::size_t cleared = 0;
     auto scrub = [&](std::uint64_t offset, std::size_t size) {
         auto* p = reinterpret_cast<unsigned char*>(&(*dump)[static_cast<std::size_t>(at + offset)]);
@@ -7210,7 +7222,7 @@ inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, cons
 /// exception stream) and every 8-byte-aligned word of the memory list (the stacks) that holds
 /// an 8-byte window of the secret strings (see above). false (dump unchanged) when the dump is
 /// damaged; contexts that are not AMD64 ones are left alone.
-inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub_result* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub_result* out, std::string* error) {
     *out = scrub_result{};
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
@@ -7310,7 +7322,7 @@ using dump_region_fn = bool (*)(void* user, std::uint64_t address, std::uint64_t
 /// file, which the memory list's directory entry then names (the old list stays as unused
 /// bytes). `added` gets the number of ranges added. false (dump unchanged) when the dump is
 /// damaged; a dump without an exception stream or with a context that is not AMD64's is left alone.
-inline bool dump_add_register_memory(std::string* dump, dump_region_fn region, dump_read_memory_fn read_memory, void* user,
+CRASHDROP_COLD inline bool dump_add_register_memory(std::string* dump, dump_region_fn region, dump_read_memory_fn read_memory, void* user,
                                      std::size_t* added, std::string* error) {
     *added = 0;
     dump_index index;
@@ -7454,14 +7466,14 @@ struct trim_result {
 };
 
 /// The id of the crashing thread (the exception stream's), or false when the dump has none.
-inline bool dump_crashed_thread(const std::string& dump, const dump_index& index, std::uint32_t* tid) {
+CRASHDROP_COLD inline bool dump_crashed_thread(const std::string& dump, const dump_index& index, std::uint32_t* tid) {
     const minidump::directory* e = dump_find_stream(index, minidump::stream_exception);
     if (e == nullptr || e->location.data_size < sizeof(minidump::exception_stream)) return false;
     return dump_bytes_at(dump, e->location.rva, tid, 4);
 }
 
 /// Stream types that hold no RVAs (their bytes can move as a whole).
-inline bool trim_stream_without_rvas(std::uint32_t type) {
+CRASHDROP_COLD inline bool trim_stream_without_rvas(std::uint32_t type) {
     switch (type) {
         case minidump::stream_unused:
         case minidump::stream_comment_a:
@@ -7487,7 +7499,7 @@ inline bool trim_stream_without_rvas(std::uint32_t type) {
     }
 }
 
-inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
     *out = trim_result{};
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
@@ -7860,7 +7872,7 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
 /// nothing would: damaged or hostile input whose streams overlap (a stream across a stack, over
 /// the directory) can come out of the offset moves inconsistent, and is then refused, the dump
 /// left as it was.
-inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
     std::string trimmed = *dump;
     if (!dump_trim_once(&trimmed, req, out, error)) return false;
     std::string check = trimmed;
@@ -7877,7 +7889,7 @@ inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* o
 /// Adds `text` to the dump's crashdrop writer-errors stream: a new stream when it has none,
 /// otherwise the old text and `text` after it, appended at the end of the file (the directory
 /// entry is pointed there; the old bytes stay unused).
-inline bool dump_add_writer_error(std::string* dump, const std::string& text, std::string* error) {
+CRASHDROP_COLD inline bool dump_add_writer_error(std::string* dump, const std::string& text, std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
     for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {
@@ -7958,7 +7970,7 @@ struct exit_dump_input {
 };
 
 /// The dump's bytes; empty (and *error) when it cannot be built (over 4 GiB).
-inline std::string build_exit_dump(const exit_dump_input& in, std::string* error = nullptr) {
+CRASHDROP_COLD inline std::string build_exit_dump(const exit_dump_input& in, std::string* error = nullptr) {
     std::string out;
     std::vector<minidump::directory> dir;
     auto align = [&out](std::size_t a) { out.resize((out.size() + a - 1) / a * a, '\0'); };
@@ -10540,7 +10552,7 @@ struct url_parts {
 };
 
 /// Splits an absolute http(s) URL. Returns false (with *error) for anything else.
-inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
+CRASHDROP_COLD inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
     // A blank or control byte would end up in the request line or the Host header (a CR LF
     // there splits the request); a URL percent-encodes them.
     for (const char ch : url) {
@@ -10615,7 +10627,7 @@ inline bool parse_url(const std::string& url, url_parts* out, std::string* error
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-inline std::string url_encode(const std::string& v) {
+CRASHDROP_COLD inline std::string url_encode(const std::string& v) {
     static const char k_hex[] = "0123456789ABCDEF";
     std::string out;
     for (const char ch : v) {
@@ -10632,7 +10644,7 @@ inline std::string url_encode(const std::string& v) {
 }
 
 /// Appends query parameters to a URL (after "?" or "&").
-inline std::string add_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
+CRASHDROP_COLD inline std::string add_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
     std::string out = url;
     bool has_query = out.find('?') != std::string::npos;
     for (const auto& p : params) {
@@ -10650,7 +10662,7 @@ struct sentry_dsn_parts {
     std::string key;      // the public key
 };
 
-inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std::string* error) {
+CRASHDROP_COLD inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std::string* error) {
     url_parts u;
     if (!parse_url(dsn, &u, error)) return false;
     std::string key = u.userinfo.substr(0, u.userinfo.find(':'));  // old DSNs carry KEY:SECRET
@@ -10674,7 +10686,7 @@ inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std:
 }
 
 /// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
-inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+CRASHDROP_COLD inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
     sentry_dsn_parts d;
     if (!parse_sentry_dsn(dsn, &d, error)) return false;
     *url = d.base + "api/" + d.project + "/minidump/?sentry_key=" + url_encode(d.key);
@@ -10683,7 +10695,7 @@ inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::s
 
 /// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/envelope/
 /// (the key goes in the X-Sentry-Auth header).
-inline bool sentry_envelope_url(const std::string& dsn, std::string* url, std::string* error) {
+CRASHDROP_COLD inline bool sentry_envelope_url(const std::string& dsn, std::string* url, std::string* error) {
     sentry_dsn_parts d;
     if (!parse_sentry_dsn(dsn, &d, error)) return false;
     *url = d.base + "api/" + d.project + "/envelope/";
@@ -10750,9 +10762,9 @@ private:
     std::chrono::steady_clock::time_point end_;
 };
 
-inline bool http_is_blank(char c) { return c == ' ' || c == '\t'; }
+CRASHDROP_COLD inline bool http_is_blank(char c) { return c == ' ' || c == '\t'; }
 
-inline std::string http_trim(const std::string& s) {
+CRASHDROP_COLD inline std::string http_trim(const std::string& s) {
     std::size_t b = 0, e = s.size();
     while (b < e && http_is_blank(s[b])) ++b;
     while (e > b && http_is_blank(s[e - 1])) --e;
@@ -10760,7 +10772,7 @@ inline std::string http_trim(const std::string& s) {
 }
 
 /// RFC 9110 token characters (header names).
-inline bool http_is_token_char(char ch) {
+CRASHDROP_COLD inline bool http_is_token_char(char ch) {
     const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80 || c <= 0x20 || c == 0x7f) return false;
     return std::strchr("\"(),/:;<=>?@[\\]{}", static_cast<int>(c)) == nullptr;
@@ -10769,7 +10781,7 @@ inline bool http_is_token_char(char ch) {
 /// Adds "Name: value" (one line, no line end) to *out: name in lower case, value trimmed,
 /// a repeated name joined to the earlier value with ", ". Lines that are not a header (no
 /// colon, a name that is not a token) are ignored: false.
-inline bool http_add_header_line(const std::string& line, std::map<std::string, std::string>* out) {
+CRASHDROP_COLD inline bool http_add_header_line(const std::string& line, std::map<std::string, std::string>* out) {
     const std::size_t c = line.find(':');
     if (c == std::string::npos || c == 0) return false;
     std::string name = line.substr(0, c);
@@ -10790,7 +10802,7 @@ inline bool http_add_header_line(const std::string& line, std::map<std::string, 
 /// Reads the "Name: value" lines of raw[begin, end) (CRLF-separated) into *out (see
 /// http_add_header_line). Lines without a colon (a status line) are skipped. For header blocks
 /// that another client already framed and bounded (WinHTTP's).
-inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
+CRASHDROP_COLD inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
                                     std::map<std::string, std::string>* out) {
     std::size_t pos = begin;
     std::size_t lines = 0;
@@ -11095,7 +11107,7 @@ private:
 };
 
 /// Parses a whole reply held in memory (`closed`: the connection ended after it).
-inline http_response http_parse_reply(const std::string& bytes, bool closed = true) {
+CRASHDROP_COLD inline http_response http_parse_reply(const std::string& bytes, bool closed = true) {
     http_reply_parser p;
     p.feed(bytes.data(), bytes.size());
     if (closed) p.finish();
@@ -11103,7 +11115,7 @@ inline http_response http_parse_reply(const std::string& bytes, bool closed = tr
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12).
-inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
+CRASHDROP_COLD inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
     y -= m <= 2 ? 1 : 0;
     const long long era = (y >= 0 ? y : y - 399) / 400;
     const long long yoe = y - era * 400;
@@ -11116,7 +11128,7 @@ inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
 /// An HTTP-date (RFC 9110 5.6.7: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete
 /// RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994") as UTC
 /// seconds; false if it is none of them.
-inline bool http_parse_date(const std::string& text, long long* out) {
+CRASHDROP_COLD inline bool http_parse_date(const std::string& text, long long* out) {
     static const char* const k_months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
     // Split into words at blanks, commas and dashes; keep the word order.
     std::vector<std::string> w;
@@ -11168,7 +11180,7 @@ inline bool http_parse_date(const std::string& text, long long* out) {
 
 /// The wait a Retry-After value asks for, in milliseconds from `now` (UTC seconds): delay-seconds
 /// or an HTTP-date (a date in the past: 0). -1 if the value is neither. Not capped here.
-inline long long http_retry_after_ms(const std::string& value, long long now) {
+CRASHDROP_COLD inline long long http_retry_after_ms(const std::string& value, long long now) {
     const std::string v = http_trim(value);
     if (v.empty()) return -1;
     if (v.find_first_not_of("0123456789") == std::string::npos) {
@@ -11189,7 +11201,7 @@ enum class http_status_class {
     retry,          ///< everything else: 5xx, 408, 429, other 4xx and 3xx, no reply at all
 };
 
-inline http_status_class classify_http_status(int status) {
+CRASHDROP_COLD inline http_status_class classify_http_status(int status) {
     if (status >= 200 && status < 300) return http_status_class::sent;
     switch (status) {
         case 400:
@@ -11225,7 +11237,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
 /// Waits for fd to become ready for `events` within the deadline.
-inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
+CRASHDROP_COLD inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
     for (;;) {
         const int ms = deadline.remaining_ms();
         if (ms == 0) return false;
@@ -11284,7 +11296,7 @@ struct http_lookup {
 /// Resolves host:port within `deadline`: 0 and *out (free with freeaddrinfo), a getaddrinfo
 /// error code, or EAI_AGAIN with *timed_out set when the deadline passed first (the lookup
 /// then finishes unobserved on its detached thread, which frees what it finds).
-inline int http_resolve(const std::string& host, int port, const http_deadline& deadline, http_resolver_fn resolve,
+CRASHDROP_COLD inline int http_resolve(const std::string& host, int port, const http_deadline& deadline, http_resolver_fn resolve,
                         addrinfo** out, bool* timed_out) {
     *out = nullptr;
     *timed_out = false;
@@ -11321,7 +11333,7 @@ inline int http_resolve(const std::string& host, int port, const http_deadline& 
 
 /// Connects to host:port (any address the lookup gives) within connect_ms and the deadline;
 /// the name lookup counts against both.
-inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error,
+CRASHDROP_COLD inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error,
                         http_resolver_fn resolve = &getaddrinfo) {
     const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
     addrinfo* list = nullptr;
@@ -11357,7 +11369,7 @@ inline int http_connect(const std::string& host, int port, int connect_ms, const
     return fd;
 }
 
-inline bool send_all(int fd, const char* data, std::size_t size, const http_deadline& deadline, std::string* error) {
+CRASHDROP_COLD inline bool send_all(int fd, const char* data, std::size_t size, const http_deadline& deadline, std::string* error) {
     std::size_t done = 0;
     while (done < size) {
         const ssize_t n = send(fd, data + done, size - done, MSG_NOSIGNAL);
@@ -11382,7 +11394,7 @@ inline bool send_all(int fd, const char* data, std::size_t size, const http_dead
 /// POSTs `body` to an http:// URL. Never throws; a failure before a complete reply (or a reply
 /// the parser refuses) comes back with status 0 and the reason in `error`. The deadline
 /// (total_ms) covers the name lookup, connecting, sending and the whole reply.
-inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
+CRASHDROP_COLD inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
                                int connect_ms, int total_ms, http_resolver_fn resolve = &getaddrinfo) {
     http_response r;
     const http_deadline deadline(total_ms);
@@ -11554,7 +11566,7 @@ struct curl_reply {
     std::string refused;  // why a callback stopped the transfer
 };
 
-inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
+CRASHDROP_COLD inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<curl_reply*>(user);
     const std::size_t n = size * count;
     out->body_bytes += n;
@@ -11568,7 +11580,7 @@ inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count,
 
 /// One header line of a reply (the status line starts a new reply: an interim reply's
 /// headers are dropped).
-inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, void* user) {
+CRASHDROP_COLD inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<curl_reply*>(user);
     const std::size_t n = size * count;
     std::string line(data, std::min(n, k_http_max_line));
@@ -11588,7 +11600,7 @@ inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, 
 }
 
 /// POSTs `body` to an https:// (or http://) URL through libcurl.
-inline http_response curl_post(const std::string& url, const http_headers& headers, const std::string& body,
+CRASHDROP_COLD inline http_response curl_post(const std::string& url, const http_headers& headers, const std::string& body,
                                int connect_ms, int total_ms, const std::string& ca_file) {
     http_response r;
     const curl_library& lib = curl_library::get();
@@ -12180,7 +12192,7 @@ struct multipart_part {
     std::string content_type;  // for file parts
 };
 
-inline std::string multipart_body(const std::vector<multipart_part>& parts, const std::string& boundary) {
+CRASHDROP_COLD inline std::string multipart_body(const std::vector<multipart_part>& parts, const std::string& boundary) {
     std::string body;
     for (const auto& p : parts) {
         body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
@@ -12197,7 +12209,7 @@ inline std::string multipart_body(const std::vector<multipart_part>& parts, cons
 }
 
 /// A field name must not break the Content-Disposition header it sits in.
-inline std::string safe_field_name(const std::string& name) {
+CRASHDROP_COLD inline std::string safe_field_name(const std::string& name) {
     std::string out;
     for (const char c : name) out += (c == '"' || c == '\r' || c == '\n' || c == '\\') ? '_' : c;
     return out;
@@ -12205,7 +12217,7 @@ inline std::string safe_field_name(const std::string& name) {
 
 /// A JSON string literal of `v`: quotes, backslashes and control bytes escaped, and bytes that
 /// are not valid UTF-8 replaced by U+FFFD (servers reject invalid JSON text).
-inline std::string json_string(const std::string& v) {
+CRASHDROP_COLD inline std::string json_string(const std::string& v) {
     static const char k_hex[] = "0123456789abcdef";
     std::string out = "\"";
     const auto* s = reinterpret_cast<const unsigned char*>(v.data());
@@ -12248,14 +12260,14 @@ inline std::string json_string(const std::string& v) {
     return out + "\"";
 }
 
-inline std::string json_object(const std::map<std::string, std::string>& kv) {
+CRASHDROP_COLD inline std::string json_object(const std::map<std::string, std::string>& kv) {
     std::string out = "{";
     for (const auto& e : kv) out += (out.size() > 1 ? "," : "") + json_string(e.first) + ":" + json_string(e.second);
     return out + "}";
 }
 
 /// UTC milliseconds as ISO 8601 ("2026-11-22T10:11:12.345Z").
-inline std::string iso8601_ms(long long ms) {
+CRASHDROP_COLD inline std::string iso8601_ms(long long ms) {
     const auto seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     utc_time(seconds, &tm);
@@ -12271,7 +12283,7 @@ inline std::string iso8601_ms(long long ms) {
 /// went on; Sentry's own SDKs file a hang or an ANR as an error): `error`; a write_dump() is the
 /// application's own diagnostic, no failure (Sentry gives a minidump of a process that did not
 /// crash `info`): `info`.
-inline const char* sentry_level(report_kind k) {
+CRASHDROP_COLD inline const char* sentry_level(report_kind k) {
     switch (k) {
         case report_kind::crash:
         case report_kind::abnormal_exit: return "fatal";
@@ -12289,7 +12301,7 @@ inline const char* sentry_level(report_kind k) {
 /// they were. No exception or mechanism is sent: for a minidump upload Relay replaces the
 /// event's exceptions with its placeholder (mechanism type `minidump`, the mark that makes the
 /// dump processed) and the processed dump then fills it in.
-inline std::string sentry_event_json(const Report& r) {
+CRASHDROP_COLD inline std::string sentry_event_json(const Report& r) {
     report_kind kind = report_kind::crash;
     if (!report_kind_from_name(r.kind, &kind)) kind = report_kind::crash;
     std::map<std::string, std::string> tags = r.tags;
@@ -12325,7 +12337,7 @@ inline std::string sentry_event_json(const Report& r) {
 
 /// Sentry's event id for a report: its UUID as 32 lower-case hex digits (no dashes); empty when
 /// the id is not a UUID (then Sentry assigns one).
-inline std::string sentry_event_id(const std::string& report_id) {
+CRASHDROP_COLD inline std::string sentry_event_id(const std::string& report_id) {
     std::string out;
     for (const char c : report_id) {
         if (c == '-') continue;
@@ -12336,7 +12348,7 @@ inline std::string sentry_event_id(const std::string& report_id) {
 }
 
 /// Sentry's `contexts.os` for this machine (the helper runs where the crash happened).
-inline std::string sentry_os_context() {
+CRASHDROP_COLD inline std::string sentry_os_context() {
 #if CRASHDROP_OS_WINDOWS
     // RtlGetVersion (ntdll) tells the version as it is; GetVersionEx says what the executable's
     // manifest claims to support.
@@ -12360,7 +12372,7 @@ inline std::string sentry_os_context() {
 /// The event item of an envelope: sentry_event_json (which alone decides level, fingerprint,
 /// tags, user, extra, breadcrumbs) with the event id, the crash time as `timestamp` (not the
 /// upload time), `environment` (when set) and `contexts.os`.
-inline std::string sentry_envelope_event_json(const Report& r, const std::string& environment) {
+CRASHDROP_COLD inline std::string sentry_envelope_event_json(const Report& r, const std::string& environment) {
     std::string out = sentry_event_json(r);
     out.pop_back();  // the closing brace
     const std::string event_id = sentry_event_id(r.id);
@@ -12374,7 +12386,7 @@ inline std::string sentry_envelope_event_json(const Report& r, const std::string
 /// A report as a Sentry envelope: a header line ({"event_id","dsn","sent_at"}), then items, each
 /// an item header line with an explicit `length`, the payload and a newline: the event, the dump
 /// (attachment_type event.minidump), then each other attachment as a plain attachment.
-inline std::string sentry_envelope(const Upload& up, const upload_settings& s, long long now_ms) {
+CRASHDROP_COLD inline std::string sentry_envelope(const Upload& up, const upload_settings& s, long long now_ms) {
     const Report& r = up.report;
     std::string out = "{";
     const std::string event_id = sentry_event_id(r.id);
@@ -12406,7 +12418,7 @@ inline std::string sentry_envelope(const Upload& up, const upload_settings& s, l
 /// `default`, its older name, or `attachment`, the dump's), in ms, at most an hour; 0: none.
 /// The value is comma-separated groups <seconds>:<category;category...>:<scope>[:<reason>...];
 /// a malformed group is skipped; at most 64 groups are read.
-inline long long sentry_rate_limit_ms(const std::string& value) {
+CRASHDROP_COLD inline long long sentry_rate_limit_ms(const std::string& value) {
     auto trim = [](const std::string& t) {
         std::size_t b = 0, e = t.size();
         while (b < e && (t[b] == ' ' || t[b] == '\t')) ++b;
@@ -12458,18 +12470,18 @@ inline long long sentry_rate_limit_ms(const std::string& value) {
 
 /// Until when (steady clock, ms) Sentry asked this process to send nothing (rate limits); one
 /// helper sends to one server.
-inline std::atomic<long long>& sentry_hold_until_ms() {
+CRASHDROP_COLD inline std::atomic<long long>& sentry_hold_until_ms() {
     static std::atomic<long long> until{0};
     return until;
 }
 
-inline long long steady_now_ms() {
+CRASHDROP_COLD inline long long steady_now_ms() {
     return static_cast<long long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
 /// Breadcrumbs as one text field for the plain formats: a line each, oldest first.
-inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
+CRASHDROP_COLD inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
     std::string out;
     for (const Breadcrumb& b : crumbs) {
         out += iso8601_ms(b.timestamp_ms) + " " + level_name(b.level) + " [" + b.category + "] " + b.message + "\n";
@@ -12478,7 +12490,7 @@ inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
 }
 
 /// The parts a report is sent as, in the given format.
-inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format,
+CRASHDROP_COLD inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format,
                                                 std::size_t max_attachment_bytes = 4u * 1024u * 1024u) {
     std::vector<multipart_part> parts;
     auto text = [&parts](const std::string& name, const std::string& value) {
@@ -12542,7 +12554,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
 /// Reads a server's reply as a verdict, per format. The status decides first, the same for
 /// every client (classify_http_status); the body then gives the server id, or Socorro's
 /// "Discarded=" refusal. `now` (UTC seconds) is for a Retry-After given as a date.
-inline UploadResult interpret_reply(const http_response& reply, UploadFormat format, long long now = -1) {
+CRASHDROP_COLD inline UploadResult interpret_reply(const http_response& reply, UploadFormat format, long long now = -1) {
     UploadResult out;
     auto trimmed = [](std::string s) {
         while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -12613,7 +12625,7 @@ inline UploadResult interpret_reply(const http_response& reply, UploadFormat for
 }
 
 /// One attempt with the built-in transport.
-inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
+CRASHDROP_COLD inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
     UploadResult bad;
     bad.status = UploadStatus::retry_later;
     url_parts url;
@@ -12733,10 +12745,10 @@ constexpr std::size_t k_budget_note_reserve = 1024u;
 /// as received (client_max_body_size 25m; systemtest/test_25mblimit.py expects 413 past it), so
 /// 16 MiB uncompressed fits, gzip or not. Crashpad-style collectors: no common limit is
 /// documented; the same 16 MiB (docs/crashpad.md, docs/socorro.md, docs/sentry.md).
-inline std::size_t default_upload_budget(UploadFormat /* every format: the same */) { return 16u * 1024u * 1024u; }
+CRASHDROP_COLD inline std::size_t default_upload_budget(UploadFormat /* every format: the same */) { return 16u * 1024u * 1024u; }
 
 /// The request body's size without compression.
-inline std::size_t upload_request_size(const Upload& up, const upload_settings& s) {
+CRASHDROP_COLD inline std::size_t upload_request_size(const Upload& up, const upload_settings& s) {
     if (s.format == UploadFormat::sentry) return sentry_envelope(up, s, 0).size();  // an envelope, not multipart
     return multipart_body(report_parts(up, s.format, s.max_attachment_bytes), "----crashdrop-" + up.report.id).size();
 }
@@ -12749,7 +12761,7 @@ constexpr std::size_t k_budget_attachment_overhead = 512u;
 /// without them, plus the dump's size (and room), each attachment's size (at most max_attachment_bytes, as
 /// it is sent) and room for its headers. Every attempt measures; most reports are far under their
 /// budget and need no exact size.
-inline std::size_t upload_request_size_bound(const Upload& up, const upload_settings& s) {
+CRASHDROP_COLD inline std::size_t upload_request_size_bound(const Upload& up, const upload_settings& s) {
     Upload text_only;
     text_only.report = up.report;
     text_only.client_id = up.client_id;
@@ -12765,7 +12777,7 @@ inline std::size_t upload_request_size_bound(const Upload& up, const upload_sett
 }
 
 /// Largest stack size among the threads that did not crash (0: none).
-inline std::uint64_t budget_other_stack_max(const std::string& dump) {
+CRASHDROP_COLD inline std::uint64_t budget_other_stack_max(const std::string& dump) {
     dump_index index;
     if (!dump_read_index(dump, &index, nullptr)) return 0;
     std::uint32_t crashed = 0;
@@ -12784,7 +12796,7 @@ inline std::uint64_t budget_other_stack_max(const std::string& dump) {
 }
 
 /// Cuts `up` down to `budget` bytes (see above). Returns what was cut, one line (empty: it fit).
-inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::size_t budget, const std::function<void(const std::string&)>& log) {
+CRASHDROP_COLD inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::size_t budget, const std::function<void(const std::string&)>& log) {
     if (budget == 0 || upload_request_size_bound(*up, s) <= budget) return std::string();
     std::size_t size = upload_request_size(*up, s);
     if (size <= budget) return std::string();

@@ -8,7 +8,7 @@
 CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
-inline std::string meta_escape(const std::string& v) {
+CRASHDROP_COLD inline std::string meta_escape(const std::string& v) {
     static const char k_hex[] = "0123456789ABCDEF";
     std::string out;
     out.reserve(v.size());
@@ -25,7 +25,7 @@ inline std::string meta_escape(const std::string& v) {
     return out;
 }
 
-inline int hex_digit(char c) {
+CRASHDROP_COLD inline int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -33,7 +33,7 @@ inline int hex_digit(char c) {
 }
 
 /// Undoes meta_escape. A malformed escape is kept literally.
-inline std::string meta_unescape(const std::string& v) {
+CRASHDROP_COLD inline std::string meta_unescape(const std::string& v) {
     std::string out;
     out.reserve(v.size());
     for (std::size_t i = 0; i < v.size(); ++i) {
@@ -48,7 +48,7 @@ inline std::string meta_unescape(const std::string& v) {
 }
 
 /// "key=value" lines into a map (later keys win). Lines without '=' are reported in *bad.
-inline std::map<std::string, std::string> parse_key_values(const std::string& text, std::size_t* bad = nullptr) {
+CRASHDROP_COLD inline std::map<std::string, std::string> parse_key_values(const std::string& text, std::size_t* bad = nullptr) {
     std::map<std::string, std::string> out;
     std::size_t pos = 0;
     if (bad != nullptr) *bad = 0;
@@ -72,7 +72,7 @@ inline std::map<std::string, std::string> parse_key_values(const std::string& te
 /// "last_upload" (UTC seconds): 0 without one or for a damaged or negative one; a time ahead
 /// of `now` (a clock set back, a planted file) waits the full hour, never longer. No value of
 /// the text overflows the arithmetic.
-inline long long rate_limit_wait_seconds(const std::string& last_upload, std::time_t now) {
+CRASHDROP_COLD inline long long rate_limit_wait_seconds(const std::string& last_upload, std::time_t now) {
     const long long last = std::strtoll(last_upload.c_str(), nullptr, 10);
     if (last <= 0) return 0;
     if (last >= static_cast<long long>(now)) return 3600;
@@ -80,13 +80,13 @@ inline long long rate_limit_wait_seconds(const std::string& last_upload, std::ti
     return since < 3600 ? 3600 - since : 0;
 }
 
-inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
+CRASHDROP_COLD inline std::string format_key_values(const std::map<std::string, std::string>& kv) {
     std::string out;
     for (const auto& e : kv) out += meta_escape(e.first) + "=" + meta_escape(e.second) + "\n";
     return out;
 }
 
-inline const char* state_name(ReportState s) {
+CRASHDROP_COLD inline const char* state_name(ReportState s) {
     switch (s) {
         case ReportState::pending: return "pending";
         case ReportState::uploaded: return "uploaded";
@@ -100,7 +100,7 @@ inline const char* state_name(ReportState s) {
 /// abnormal exits) take their names from here too.
 enum class report_kind { crash, requested, hang, abnormal_exit };
 
-inline const char* report_kind_name(report_kind k) {
+CRASHDROP_COLD inline const char* report_kind_name(report_kind k) {
     switch (k) {
         case report_kind::crash: return "crash";
         case report_kind::requested: return "requested";
@@ -115,7 +115,7 @@ inline const char* report_kind_name(report_kind k) {
 constexpr const char* k_crash_kind_field = minidump::k_annotation_crash_kind;
 
 /// The kind a name gives (report_kind_name's inverse); false for a name that is none.
-inline bool report_kind_from_name(const std::string& name, report_kind* out) {
+CRASHDROP_COLD inline bool report_kind_from_name(const std::string& name, report_kind* out) {
     for (const report_kind k : {report_kind::crash, report_kind::requested, report_kind::hang, report_kind::abnormal_exit}) {
         if (name == report_kind_name(k)) {
             *out = k;
@@ -127,7 +127,7 @@ inline bool report_kind_from_name(const std::string& name, report_kind* out) {
 
 /// A breadcrumb as one value: "<UTC ms>|<level>|<category>|<message>" ('|' and '%' inside the
 /// fields escaped as %7C and %25, so the value splits back unambiguously).
-inline std::string format_breadcrumb(const Breadcrumb& b) {
+CRASHDROP_COLD inline std::string format_breadcrumb(const Breadcrumb& b) {
     auto field = [](const std::string& v) {
         std::string out;
         for (const char c : v) {
@@ -140,7 +140,7 @@ inline std::string format_breadcrumb(const Breadcrumb& b) {
     return std::to_string(b.timestamp_ms) + "|" + level_name(b.level) + "|" + field(b.category) + "|" + field(b.message);
 }
 
-inline BreadcrumbLevel parse_level(const std::string& name) {
+CRASHDROP_COLD inline BreadcrumbLevel parse_level(const std::string& name) {
     if (name == "debug") return BreadcrumbLevel::debug;
     if (name == "warning") return BreadcrumbLevel::warning;
     if (name == "error") return BreadcrumbLevel::error;
@@ -149,7 +149,7 @@ inline BreadcrumbLevel parse_level(const std::string& name) {
 }
 
 /// Undoes format_breadcrumb. False for a value that is not one.
-inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
+CRASHDROP_COLD inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
     const std::size_t a = v.find('|');
     const std::size_t b = a == std::string::npos ? a : v.find('|', a + 1);
     const std::size_t c = b == std::string::npos ? b : v.find('|', b + 1);
@@ -166,7 +166,7 @@ inline bool parse_breadcrumb(const std::string& v, Breadcrumb* out) {
 
 /// Applies one context line (from a dump's context stream or a metadata file) to a report.
 /// Returns false for a key that is not a context key.
-inline bool apply_context_line(const std::string& key, const std::string& value, Report* r) {
+CRASHDROP_COLD inline bool apply_context_line(const std::string& key, const std::string& value, Report* r) {
     if (key.rfind("tag.", 0) == 0) {
         r->tags[key.substr(4)] = value;
     } else if (key == "user.id") {
@@ -189,7 +189,7 @@ inline bool apply_context_line(const std::string& key, const std::string& value,
 }
 
 /// Orders "breadcrumb.<n>" / "attachment.<n>" lines by their number (they may be unpadded).
-inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const std::map<std::string, std::string>& kv) {
+CRASHDROP_COLD inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const std::map<std::string, std::string>& kv) {
     std::vector<std::pair<std::string, std::string>> out(kv.begin(), kv.end());
     auto number = [](const std::string& k) -> long long {
         const std::size_t dot = k.rfind('.');
@@ -205,7 +205,7 @@ inline std::vector<std::pair<std::string, std::string>> numbered_in_order(const 
 
 /// True for a report id as crashdrop makes them: 36 characters, lower-case hex digits with dashes
 /// at 8, 13, 18 and 23 (8-4-4-4-12). Only such an id ever becomes part of a file name.
-inline bool is_report_id(const std::string& id) {
+CRASHDROP_COLD inline bool is_report_id(const std::string& id) {
     if (id.size() != 36) return false;
     for (std::size_t i = 0; i < id.size(); ++i) {
         const char c = id[i];
@@ -215,7 +215,7 @@ inline bool is_report_id(const std::string& id) {
     return true;
 }
 
-inline std::string encode_report(const Report& r) {
+CRASHDROP_COLD inline std::string encode_report(const Report& r) {
     std::map<std::string, std::string> kv;
     kv["id"] = r.id;
     kv["created"] = std::to_string(static_cast<long long>(r.created));
@@ -249,7 +249,7 @@ inline std::string encode_report(const Report& r) {
 
 /// Parses a metadata file. Returns false (with *error) when it is not one: a report needs at
 /// least a well-formed id and creation time.
-inline bool decode_report(const std::string& text, Report* out, std::string* error) {
+CRASHDROP_COLD inline bool decode_report(const std::string& text, Report* out, std::string* error) {
     const auto kv = parse_key_values(text);
     auto get = [&kv](const char* key) {
         auto it = kv.find(key);

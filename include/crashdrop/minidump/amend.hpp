@@ -19,18 +19,18 @@ using dump_read_memory_fn = bool (*)(void* user, std::uint64_t address, void* ou
 
 // ---- reading the dump ------------------------------------------------------------------------
 
-inline bool dump_bytes_at(const std::string& dump, std::uint64_t at, void* out, std::size_t size) {
+CRASHDROP_COLD inline bool dump_bytes_at(const std::string& dump, std::uint64_t at, void* out, std::size_t size) {
     if (at > dump.size() || dump.size() - at < size) return false;
     std::memcpy(out, dump.data() + at, size);
     return true;
 }
 
-inline bool amend_fail(std::string* error, const std::string& why) {
+CRASHDROP_COLD inline bool amend_fail(std::string* error, const std::string& why) {
     if (error != nullptr) *error = why;
     return false;
 }
 
-inline std::string amend_hex(std::uint64_t v) {
+CRASHDROP_COLD inline std::string amend_hex(std::uint64_t v) {
     char buf[24];
     std::snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
     return buf;
@@ -42,7 +42,7 @@ struct dump_index {
     std::vector<minidump::directory> entries;
 };
 
-inline bool dump_read_index(const std::string& dump, dump_index* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_read_index(const std::string& dump, dump_index* out, std::string* error) {
     if (!dump_bytes_at(dump, 0, &out->header, sizeof(out->header))) return amend_fail(error, "not a minidump: shorter than its header");
     const minidump::header& h = out->header;
     if (h.signature != minidump::k_signature || (h.version & 0xffffu) != minidump::k_version) {
@@ -59,7 +59,7 @@ inline bool dump_read_index(const std::string& dump, dump_index* out, std::strin
 }
 
 /// The directory entry of stream `type`, or nullptr.
-inline const minidump::directory* dump_find_stream(const dump_index& index, std::uint32_t type) {
+CRASHDROP_COLD inline const minidump::directory* dump_find_stream(const dump_index& index, std::uint32_t type) {
     for (const auto& e : index.entries) {
         if (e.stream_type == type) return &e;
     }
@@ -68,17 +68,17 @@ inline const minidump::directory* dump_find_stream(const dump_index& index, std:
 
 // ---- appending ---------------------------------------------------------------------------------
 
-inline std::uint64_t amend_align(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
+CRASHDROP_COLD inline std::uint64_t amend_align(std::uint64_t v, std::uint64_t a) { return (v + a - 1) / a * a; }
 
 /// Where appended data starts: the first 8-byte boundary at or after the end of the file.
-inline std::uint64_t dump_append_base(const std::string& dump) { return amend_align(dump.size(), 8); }
+CRASHDROP_COLD inline std::uint64_t dump_append_base(const std::string& dump) { return amend_align(dump.size(), 8); }
 
 /// Appends `blob` at dump_append_base() and, after it, a new directory of the old entries
 /// followed by `added`; points the header at it (with nothing added, the directory stays
 /// where it is). Checks everything before changing anything:
 /// on false the dump is as it was. A stream type the dump already has is refused (Breakpad's
 /// reader rejects a dump that lists a type twice).
-inline bool dump_append(std::string* dump, const dump_index& index, const std::string& blob,
+CRASHDROP_COLD inline bool dump_append(std::string* dump, const dump_index& index, const std::string& blob,
                         const std::vector<minidump::directory>& added, std::string* error) {
     for (const auto& a : added) {
         if (a.stream_type == minidump::stream_unused) return amend_fail(error, "stream type 0 means unused: nothing to append");
@@ -107,7 +107,7 @@ inline bool dump_append(std::string* dump, const dump_index& index, const std::s
 }
 
 /// Appends a stream whose bytes hold no RVAs (they are copied as they are).
-inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std::string& bytes, std::string* error) {
+CRASHDROP_COLD inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std::string& bytes, std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
     if (bytes.size() > 0xffffffffu) return amend_fail(error, "a stream of " + std::to_string(bytes.size()) + " bytes does not fit a minidump");
@@ -124,7 +124,7 @@ inline bool dump_append_stream(std::string* dump, std::uint32_t type, const std:
 /// is crash_kind = report_kind_name(kind), what the dump is; an entry of that name among
 /// `given` is left out (the writer's wins). Values are written as given: split long ones first
 /// (split_annotation_parts) when readers expect that.
-inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
+CRASHDROP_COLD inline bool dump_append_crashpad_info(std::string* dump, const minidump::guid& report_id, const minidump::guid& client_id,
                                       report_kind kind, const std::vector<std::pair<std::string, std::string>>& given,
                                       std::string* error) {
     dump_index index;
@@ -207,7 +207,7 @@ constexpr std::uint32_t k_codeview_pdb70_header = 24u;
 
 /// Reads a module's RSDS CodeView record from its loaded PE image; false when the image has
 /// none or its headers make no sense. Every RVA from the headers must lie inside the image.
-inline bool pe_read_codeview(dump_read_memory_fn read_memory, void* user, std::uint64_t base, std::uint32_t image_size,
+CRASHDROP_COLD inline bool pe_read_codeview(dump_read_memory_fn read_memory, void* user, std::uint64_t base, std::uint32_t image_size,
                              std::string* record) {
     auto read = [&](std::uint64_t rva, void* out, std::size_t size) {
         if (rva > image_size || image_size - rva < size || base + rva < base) return false;
@@ -257,7 +257,7 @@ inline bool pe_read_codeview(dump_read_memory_fn read_memory, void* user, std::u
 /// cannot be read or name no RSDS record stay without one (that is no error). false (and the
 /// dump unchanged) when the dump itself is damaged or would grow past 4 GiB. `filled`, when
 /// given, receives how many modules got a record.
-inline bool dump_fill_codeview(std::string* dump, dump_read_memory_fn read_memory, void* user, std::string* error,
+CRASHDROP_COLD inline bool dump_fill_codeview(std::string* dump, dump_read_memory_fn read_memory, void* user, std::string* error,
                                std::size_t* filled = nullptr) {
     if (filled != nullptr) *filled = 0;
     dump_index index;
@@ -321,13 +321,13 @@ struct secret_windows {
     std::unordered_set<std::uint64_t> set;
 };
 
-inline bool secret_narrow_window(std::uint64_t w) {
+CRASHDROP_COLD inline bool secret_narrow_window(std::uint64_t w) {
     int non_zero = 0;
     for (int i = 0; i < 8; ++i) non_zero += ((w >> (8 * i)) & 0xffu) != 0 ? 1 : 0;
     return non_zero >= 7;
 }
 
-inline bool secret_wide_window(std::uint64_t w) {
+CRASHDROP_COLD inline bool secret_wide_window(std::uint64_t w) {
     for (int i = 0; i < 4; ++i) {
         if (((w >> (16 * i)) & 0xffffu) == 0) return false;
     }
@@ -336,7 +336,7 @@ inline bool secret_wide_window(std::uint64_t w) {
 
 /// Adds the windows of UTF-16 text (as it is in memory, little-endian code units) and of its
 /// narrowing to UTF-8 (ASCII stays ASCII: what getenv and argv give a program).
-inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& text) {
+CRASHDROP_COLD inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& text) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t size = text.size() * 2;
     for (std::size_t i = 0; i + 8 <= size; i += 2) {
@@ -375,7 +375,7 @@ inline void secret_windows_add_utf16(secret_windows* out, const std::u16string& 
 }
 
 /// True when any 8-byte window of `bytes` (every offset) is a secret window.
-inline bool secret_windows_hit(const secret_windows& s, const unsigned char* bytes, std::size_t size) {
+CRASHDROP_COLD inline bool secret_windows_hit(const secret_windows& s, const unsigned char* bytes, std::size_t size) {
     for (std::size_t i = 0; i + 8 <= size; ++i) {
         std::uint64_t w = 0;
         std::memcpy(&w, bytes + i, 8);
@@ -395,7 +395,7 @@ struct scrub_result {
 /// Zeroes the registers of an AMD64 CONTEXT at `at` that hold a secret window: the general
 /// registers but rsp and rip, the parameter home slots, st0-7 and xmm0-15 of the FXSAVE area
 /// and the VectorRegister array. Returns how many were zeroed.
-inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, const secret_windows& s) {
+CRASHDROP_COLD inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, const secret_windows& s) {
     std::size_t cleared = 0;
     auto scrub = [&](std::uint64_t offset, std::size_t size) {
         auto* p = reinterpret_cast<unsigned char*>(&(*dump)[static_cast<std::size_t>(at + offset)]);
@@ -426,7 +426,7 @@ inline std::size_t scrub_context_amd64(std::string* dump, std::uint64_t at, cons
 /// exception stream) and every 8-byte-aligned word of the memory list (the stacks) that holds
 /// an 8-byte window of the secret strings (see above). false (dump unchanged) when the dump is
 /// damaged; contexts that are not AMD64 ones are left alone.
-inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub_result* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_scrub_secrets(std::string* dump, const secret_windows& s, scrub_result* out, std::string* error) {
     *out = scrub_result{};
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
@@ -526,7 +526,7 @@ using dump_region_fn = bool (*)(void* user, std::uint64_t address, std::uint64_t
 /// file, which the memory list's directory entry then names (the old list stays as unused
 /// bytes). `added` gets the number of ranges added. false (dump unchanged) when the dump is
 /// damaged; a dump without an exception stream or with a context that is not AMD64's is left alone.
-inline bool dump_add_register_memory(std::string* dump, dump_region_fn region, dump_read_memory_fn read_memory, void* user,
+CRASHDROP_COLD inline bool dump_add_register_memory(std::string* dump, dump_region_fn region, dump_read_memory_fn read_memory, void* user,
                                      std::size_t* added, std::string* error) {
     *added = 0;
     dump_index index;

@@ -49,7 +49,7 @@ struct exit_dump_input {
 };
 
 /// The dump's bytes; empty (and *error) when it cannot be built (over 4 GiB).
-inline std::string build_exit_dump(const exit_dump_input& in, std::string* error = nullptr) {
+CRASHDROP_COLD inline std::string build_exit_dump(const exit_dump_input& in, std::string* error = nullptr) {
     std::string out;
     std::vector<minidump::directory> dir;
     auto align = [&out](std::size_t a) { out.resize((out.size() + a - 1) / a * a, '\0'); };

@@ -11,7 +11,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
 /// Joins long values' parts (key__1, key__2, ...) back into `key`.
-inline void join_annotation_parts(std::map<std::string, std::string>* annotations) {
+CRASHDROP_COLD inline void join_annotation_parts(std::map<std::string, std::string>* annotations) {
     std::map<std::string, std::map<long, std::string>> parts;
     for (auto it = annotations->begin(); it != annotations->end();) {
         const std::string& key = it->first;
@@ -32,7 +32,7 @@ inline void join_annotation_parts(std::map<std::string, std::string>* annotation
 }
 
 /// The other way: a value longer than limits::annotation_part becomes key__1, key__2, ...
-inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(const std::map<std::string, std::string>& annotations) {
+CRASHDROP_COLD inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(const std::map<std::string, std::string>& annotations) {
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& a : annotations) {
         if (a.second.size() <= limits::annotation_part) {
@@ -51,7 +51,7 @@ inline std::vector<std::pair<std::string, std::string>> split_annotation_parts(c
 /// hang and abnormal-exit codes, or a crash (a signal or an exception code). Used for a dump
 /// without the crash_kind annotation (written by an older crashdrop), and by the Windows
 /// helper to name the dump MiniDumpWriteDump wrote.
-inline report_kind kind_of_exception_code(std::uint32_t code) {
+CRASHDROP_COLD inline report_kind kind_of_exception_code(std::uint32_t code) {
     if (code == minidump::k_exception_dump_requested || code == minidump::k_exception_dump_requested_windows) {
         return report_kind::requested;
     }
@@ -69,7 +69,7 @@ inline report_kind kind_of_exception_code(std::uint32_t code) {
 /// Work stays linear in the dump's size: only the first stream of each type is read (a writer
 /// writes each once), and the annotation strings read add up to at most the dump's size (a
 /// dictionary whose entries all point at one long string would otherwise copy it per entry).
-inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
+CRASHDROP_COLD inline bool read_dump_context(const std::uint8_t* data, std::size_t size, Report* r) {
     auto u32_at = [&](std::uint64_t at, std::uint32_t* out) {
         if (at + 4 > size) return false;
         std::memcpy(out, data + at, 4);

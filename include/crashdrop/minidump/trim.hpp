@@ -37,14 +37,14 @@ struct trim_result {
 };
 
 /// The id of the crashing thread (the exception stream's), or false when the dump has none.
-inline bool dump_crashed_thread(const std::string& dump, const dump_index& index, std::uint32_t* tid) {
+CRASHDROP_COLD inline bool dump_crashed_thread(const std::string& dump, const dump_index& index, std::uint32_t* tid) {
     const minidump::directory* e = dump_find_stream(index, minidump::stream_exception);
     if (e == nullptr || e->location.data_size < sizeof(minidump::exception_stream)) return false;
     return dump_bytes_at(dump, e->location.rva, tid, 4);
 }
 
 /// Stream types that hold no RVAs (their bytes can move as a whole).
-inline bool trim_stream_without_rvas(std::uint32_t type) {
+CRASHDROP_COLD inline bool trim_stream_without_rvas(std::uint32_t type) {
     switch (type) {
         case minidump::stream_unused:
         case minidump::stream_comment_a:
@@ -70,7 +70,7 @@ inline bool trim_stream_without_rvas(std::uint32_t type) {
     }
 }
 
-inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
     *out = trim_result{};
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
@@ -443,7 +443,7 @@ inline bool dump_trim_once(std::string* dump, const trim_request& req, trim_resu
 /// nothing would: damaged or hostile input whose streams overlap (a stream across a stack, over
 /// the directory) can come out of the offset moves inconsistent, and is then refused, the dump
 /// left as it was.
-inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
+CRASHDROP_COLD inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* out, std::string* error) {
     std::string trimmed = *dump;
     if (!dump_trim_once(&trimmed, req, out, error)) return false;
     std::string check = trimmed;
@@ -460,7 +460,7 @@ inline bool dump_trim(std::string* dump, const trim_request& req, trim_result* o
 /// Adds `text` to the dump's crashdrop writer-errors stream: a new stream when it has none,
 /// otherwise the old text and `text` after it, appended at the end of the file (the directory
 /// entry is pointed there; the old bytes stay unused).
-inline bool dump_add_writer_error(std::string* dump, const std::string& text, std::string* error) {
+CRASHDROP_COLD inline bool dump_add_writer_error(std::string* dump, const std::string& text, std::string* error) {
     dump_index index;
     if (!dump_read_index(*dump, &index, error)) return false;
     for (std::uint32_t s = 0; s < index.header.stream_count; ++s) {

@@ -29,10 +29,10 @@ constexpr std::size_t k_budget_note_reserve = 1024u;
 /// as received (client_max_body_size 25m; systemtest/test_25mblimit.py expects 413 past it), so
 /// 16 MiB uncompressed fits, gzip or not. Crashpad-style collectors: no common limit is
 /// documented; the same 16 MiB (docs/crashpad.md, docs/socorro.md, docs/sentry.md).
-inline std::size_t default_upload_budget(UploadFormat /* every format: the same */) { return 16u * 1024u * 1024u; }
+CRASHDROP_COLD inline std::size_t default_upload_budget(UploadFormat /* every format: the same */) { return 16u * 1024u * 1024u; }
 
 /// The request body's size without compression.
-inline std::size_t upload_request_size(const Upload& up, const upload_settings& s) {
+CRASHDROP_COLD inline std::size_t upload_request_size(const Upload& up, const upload_settings& s) {
     if (s.format == UploadFormat::sentry) return sentry_envelope(up, s, 0).size();  // an envelope, not multipart
     return multipart_body(report_parts(up, s.format, s.max_attachment_bytes), "----crashdrop-" + up.report.id).size();
 }
@@ -45,7 +45,7 @@ constexpr std::size_t k_budget_attachment_overhead = 512u;
 /// without them, plus the dump's size (and room), each attachment's size (at most max_attachment_bytes, as
 /// it is sent) and room for its headers. Every attempt measures; most reports are far under their
 /// budget and need no exact size.
-inline std::size_t upload_request_size_bound(const Upload& up, const upload_settings& s) {
+CRASHDROP_COLD inline std::size_t upload_request_size_bound(const Upload& up, const upload_settings& s) {
     Upload text_only;
     text_only.report = up.report;
     text_only.client_id = up.client_id;
@@ -61,7 +61,7 @@ inline std::size_t upload_request_size_bound(const Upload& up, const upload_sett
 }
 
 /// Largest stack size among the threads that did not crash (0: none).
-inline std::uint64_t budget_other_stack_max(const std::string& dump) {
+CRASHDROP_COLD inline std::uint64_t budget_other_stack_max(const std::string& dump) {
     dump_index index;
     if (!dump_read_index(dump, &index, nullptr)) return 0;
     std::uint32_t crashed = 0;
@@ -80,7 +80,7 @@ inline std::uint64_t budget_other_stack_max(const std::string& dump) {
 }
 
 /// Cuts `up` down to `budget` bytes (see above). Returns what was cut, one line (empty: it fit).
-inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::size_t budget, const std::function<void(const std::string&)>& log) {
+CRASHDROP_COLD inline std::string fit_upload_budget(Upload* up, const upload_settings& s, std::size_t budget, const std::function<void(const std::string&)>& log) {
     if (budget == 0 || upload_request_size_bound(*up, s) <= budget) return std::string();
     std::size_t size = upload_request_size(*up, s);
     if (size <= budget) return std::string();

@@ -125,7 +125,7 @@ struct curl_reply {
     std::string refused;  // why a callback stopped the transfer
 };
 
-inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
+CRASHDROP_COLD inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<curl_reply*>(user);
     const std::size_t n = size * count;
     out->body_bytes += n;
@@ -139,7 +139,7 @@ inline std::size_t curl_collect(char* data, std::size_t size, std::size_t count,
 
 /// One header line of a reply (the status line starts a new reply: an interim reply's
 /// headers are dropped).
-inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, void* user) {
+CRASHDROP_COLD inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, void* user) {
     auto* out = static_cast<curl_reply*>(user);
     const std::size_t n = size * count;
     std::string line(data, std::min(n, k_http_max_line));
@@ -159,7 +159,7 @@ inline std::size_t curl_header(char* data, std::size_t size, std::size_t count, 
 }
 
 /// POSTs `body` to an https:// (or http://) URL through libcurl.
-inline http_response curl_post(const std::string& url, const http_headers& headers, const std::string& body,
+CRASHDROP_COLD inline http_response curl_post(const std::string& url, const http_headers& headers, const std::string& body,
                                int connect_ms, int total_ms, const std::string& ca_file) {
     http_response r;
     const curl_library& lib = curl_library::get();

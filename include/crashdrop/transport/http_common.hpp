@@ -52,9 +52,9 @@ private:
     std::chrono::steady_clock::time_point end_;
 };
 
-inline bool http_is_blank(char c) { return c == ' ' || c == '\t'; }
+CRASHDROP_COLD inline bool http_is_blank(char c) { return c == ' ' || c == '\t'; }
 
-inline std::string http_trim(const std::string& s) {
+CRASHDROP_COLD inline std::string http_trim(const std::string& s) {
     std::size_t b = 0, e = s.size();
     while (b < e && http_is_blank(s[b])) ++b;
     while (e > b && http_is_blank(s[e - 1])) --e;
@@ -62,7 +62,7 @@ inline std::string http_trim(const std::string& s) {
 }
 
 /// RFC 9110 token characters (header names).
-inline bool http_is_token_char(char ch) {
+CRASHDROP_COLD inline bool http_is_token_char(char ch) {
     const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80 || c <= 0x20 || c == 0x7f) return false;
     return std::strchr("\"(),/:;<=>?@[\\]{}", static_cast<int>(c)) == nullptr;
@@ -71,7 +71,7 @@ inline bool http_is_token_char(char ch) {
 /// Adds "Name: value" (one line, no line end) to *out: name in lower case, value trimmed,
 /// a repeated name joined to the earlier value with ", ". Lines that are not a header (no
 /// colon, a name that is not a token) are ignored: false.
-inline bool http_add_header_line(const std::string& line, std::map<std::string, std::string>* out) {
+CRASHDROP_COLD inline bool http_add_header_line(const std::string& line, std::map<std::string, std::string>* out) {
     const std::size_t c = line.find(':');
     if (c == std::string::npos || c == 0) return false;
     std::string name = line.substr(0, c);
@@ -92,7 +92,7 @@ inline bool http_add_header_line(const std::string& line, std::map<std::string, 
 /// Reads the "Name: value" lines of raw[begin, end) (CRLF-separated) into *out (see
 /// http_add_header_line). Lines without a colon (a status line) are skipped. For header blocks
 /// that another client already framed and bounded (WinHTTP's).
-inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
+CRASHDROP_COLD inline void http_parse_header_lines(const std::string& raw, std::size_t begin, std::size_t end,
                                     std::map<std::string, std::string>* out) {
     std::size_t pos = begin;
     std::size_t lines = 0;
@@ -397,7 +397,7 @@ private:
 };
 
 /// Parses a whole reply held in memory (`closed`: the connection ended after it).
-inline http_response http_parse_reply(const std::string& bytes, bool closed = true) {
+CRASHDROP_COLD inline http_response http_parse_reply(const std::string& bytes, bool closed = true) {
     http_reply_parser p;
     p.feed(bytes.data(), bytes.size());
     if (closed) p.finish();
@@ -405,7 +405,7 @@ inline http_response http_parse_reply(const std::string& bytes, bool closed = tr
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12).
-inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
+CRASHDROP_COLD inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
     y -= m <= 2 ? 1 : 0;
     const long long era = (y >= 0 ? y : y - 399) / 400;
     const long long yoe = y - era * 400;
@@ -418,7 +418,7 @@ inline long long http_days_from_civil(long long y, unsigned m, unsigned d) {
 /// An HTTP-date (RFC 9110 5.6.7: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", and the obsolete
 /// RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" and asctime "Sun Nov  6 08:49:37 1994") as UTC
 /// seconds; false if it is none of them.
-inline bool http_parse_date(const std::string& text, long long* out) {
+CRASHDROP_COLD inline bool http_parse_date(const std::string& text, long long* out) {
     static const char* const k_months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
     // Split into words at blanks, commas and dashes; keep the word order.
     std::vector<std::string> w;
@@ -470,7 +470,7 @@ inline bool http_parse_date(const std::string& text, long long* out) {
 
 /// The wait a Retry-After value asks for, in milliseconds from `now` (UTC seconds): delay-seconds
 /// or an HTTP-date (a date in the past: 0). -1 if the value is neither. Not capped here.
-inline long long http_retry_after_ms(const std::string& value, long long now) {
+CRASHDROP_COLD inline long long http_retry_after_ms(const std::string& value, long long now) {
     const std::string v = http_trim(value);
     if (v.empty()) return -1;
     if (v.find_first_not_of("0123456789") == std::string::npos) {
@@ -491,7 +491,7 @@ enum class http_status_class {
     retry,          ///< everything else: 5xx, 408, 429, other 4xx and 3xx, no reply at all
 };
 
-inline http_status_class classify_http_status(int status) {
+CRASHDROP_COLD inline http_status_class classify_http_status(int status) {
     if (status >= 200 && status < 300) return http_status_class::sent;
     switch (status) {
         case 400:

@@ -11,7 +11,7 @@ CRASHDROP_NAMESPACE_BEGIN
 namespace detail {
 
 /// Waits for fd to become ready for `events` within the deadline.
-inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
+CRASHDROP_COLD inline bool wait_fd(int fd, short events, const http_deadline& deadline) {
     for (;;) {
         const int ms = deadline.remaining_ms();
         if (ms == 0) return false;
@@ -70,7 +70,7 @@ struct http_lookup {
 /// Resolves host:port within `deadline`: 0 and *out (free with freeaddrinfo), a getaddrinfo
 /// error code, or EAI_AGAIN with *timed_out set when the deadline passed first (the lookup
 /// then finishes unobserved on its detached thread, which frees what it finds).
-inline int http_resolve(const std::string& host, int port, const http_deadline& deadline, http_resolver_fn resolve,
+CRASHDROP_COLD inline int http_resolve(const std::string& host, int port, const http_deadline& deadline, http_resolver_fn resolve,
                         addrinfo** out, bool* timed_out) {
     *out = nullptr;
     *timed_out = false;
@@ -107,7 +107,7 @@ inline int http_resolve(const std::string& host, int port, const http_deadline& 
 
 /// Connects to host:port (any address the lookup gives) within connect_ms and the deadline;
 /// the name lookup counts against both.
-inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error,
+CRASHDROP_COLD inline int http_connect(const std::string& host, int port, int connect_ms, const http_deadline& deadline, std::string* error,
                         http_resolver_fn resolve = &getaddrinfo) {
     const http_deadline connect_deadline(std::min(connect_ms, std::max(1, deadline.remaining_ms())));
     addrinfo* list = nullptr;
@@ -143,7 +143,7 @@ inline int http_connect(const std::string& host, int port, int connect_ms, const
     return fd;
 }
 
-inline bool send_all(int fd, const char* data, std::size_t size, const http_deadline& deadline, std::string* error) {
+CRASHDROP_COLD inline bool send_all(int fd, const char* data, std::size_t size, const http_deadline& deadline, std::string* error) {
     std::size_t done = 0;
     while (done < size) {
         const ssize_t n = send(fd, data + done, size - done, MSG_NOSIGNAL);
@@ -168,7 +168,7 @@ inline bool send_all(int fd, const char* data, std::size_t size, const http_dead
 /// POSTs `body` to an http:// URL. Never throws; a failure before a complete reply (or a reply
 /// the parser refuses) comes back with status 0 and the reason in `error`. The deadline
 /// (total_ms) covers the name lookup, connecting, sending and the whole reply.
-inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
+CRASHDROP_COLD inline http_response http_post(const url_parts& url, const http_headers& headers, const std::string& body,
                                int connect_ms, int total_ms, http_resolver_fn resolve = &getaddrinfo) {
     http_response r;
     const http_deadline deadline(total_ms);

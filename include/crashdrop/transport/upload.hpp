@@ -32,7 +32,7 @@ struct multipart_part {
     std::string content_type;  // for file parts
 };
 
-inline std::string multipart_body(const std::vector<multipart_part>& parts, const std::string& boundary) {
+CRASHDROP_COLD inline std::string multipart_body(const std::vector<multipart_part>& parts, const std::string& boundary) {
     std::string body;
     for (const auto& p : parts) {
         body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
@@ -49,7 +49,7 @@ inline std::string multipart_body(const std::vector<multipart_part>& parts, cons
 }
 
 /// A field name must not break the Content-Disposition header it sits in.
-inline std::string safe_field_name(const std::string& name) {
+CRASHDROP_COLD inline std::string safe_field_name(const std::string& name) {
     std::string out;
     for (const char c : name) out += (c == '"' || c == '\r' || c == '\n' || c == '\\') ? '_' : c;
     return out;
@@ -57,7 +57,7 @@ inline std::string safe_field_name(const std::string& name) {
 
 /// A JSON string literal of `v`: quotes, backslashes and control bytes escaped, and bytes that
 /// are not valid UTF-8 replaced by U+FFFD (servers reject invalid JSON text).
-inline std::string json_string(const std::string& v) {
+CRASHDROP_COLD inline std::string json_string(const std::string& v) {
     static const char k_hex[] = "0123456789abcdef";
     std::string out = "\"";
     const auto* s = reinterpret_cast<const unsigned char*>(v.data());
@@ -100,14 +100,14 @@ inline std::string json_string(const std::string& v) {
     return out + "\"";
 }
 
-inline std::string json_object(const std::map<std::string, std::string>& kv) {
+CRASHDROP_COLD inline std::string json_object(const std::map<std::string, std::string>& kv) {
     std::string out = "{";
     for (const auto& e : kv) out += (out.size() > 1 ? "," : "") + json_string(e.first) + ":" + json_string(e.second);
     return out + "}";
 }
 
 /// UTC milliseconds as ISO 8601 ("2026-11-22T10:11:12.345Z").
-inline std::string iso8601_ms(long long ms) {
+CRASHDROP_COLD inline std::string iso8601_ms(long long ms) {
     const auto seconds = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     utc_time(seconds, &tm);
@@ -123,7 +123,7 @@ inline std::string iso8601_ms(long long ms) {
 /// went on; Sentry's own SDKs file a hang or an ANR as an error): `error`; a write_dump() is the
 /// application's own diagnostic, no failure (Sentry gives a minidump of a process that did not
 /// crash `info`): `info`.
-inline const char* sentry_level(report_kind k) {
+CRASHDROP_COLD inline const char* sentry_level(report_kind k) {
     switch (k) {
         case report_kind::crash:
         case report_kind::abnormal_exit: return "fatal";
@@ -141,7 +141,7 @@ inline const char* sentry_level(report_kind k) {
 /// they were. No exception or mechanism is sent: for a minidump upload Relay replaces the
 /// event's exceptions with its placeholder (mechanism type `minidump`, the mark that makes the
 /// dump processed) and the processed dump then fills it in.
-inline std::string sentry_event_json(const Report& r) {
+CRASHDROP_COLD inline std::string sentry_event_json(const Report& r) {
     report_kind kind = report_kind::crash;
     if (!report_kind_from_name(r.kind, &kind)) kind = report_kind::crash;
     std::map<std::string, std::string> tags = r.tags;
@@ -177,7 +177,7 @@ inline std::string sentry_event_json(const Report& r) {
 
 /// Sentry's event id for a report: its UUID as 32 lower-case hex digits (no dashes); empty when
 /// the id is not a UUID (then Sentry assigns one).
-inline std::string sentry_event_id(const std::string& report_id) {
+CRASHDROP_COLD inline std::string sentry_event_id(const std::string& report_id) {
     std::string out;
     for (const char c : report_id) {
         if (c == '-') continue;
@@ -188,7 +188,7 @@ inline std::string sentry_event_id(const std::string& report_id) {
 }
 
 /// Sentry's `contexts.os` for this machine (the helper runs where the crash happened).
-inline std::string sentry_os_context() {
+CRASHDROP_COLD inline std::string sentry_os_context() {
 #if CRASHDROP_OS_WINDOWS
     // RtlGetVersion (ntdll) tells the version as it is; GetVersionEx says what the executable's
     // manifest claims to support.
@@ -212,7 +212,7 @@ inline std::string sentry_os_context() {
 /// The event item of an envelope: sentry_event_json (which alone decides level, fingerprint,
 /// tags, user, extra, breadcrumbs) with the event id, the crash time as `timestamp` (not the
 /// upload time), `environment` (when set) and `contexts.os`.
-inline std::string sentry_envelope_event_json(const Report& r, const std::string& environment) {
+CRASHDROP_COLD inline std::string sentry_envelope_event_json(const Report& r, const std::string& environment) {
     std::string out = sentry_event_json(r);
     out.pop_back();  // the closing brace
     const std::string event_id = sentry_event_id(r.id);
@@ -226,7 +226,7 @@ inline std::string sentry_envelope_event_json(const Report& r, const std::string
 /// A report as a Sentry envelope: a header line ({"event_id","dsn","sent_at"}), then items, each
 /// an item header line with an explicit `length`, the payload and a newline: the event, the dump
 /// (attachment_type event.minidump), then each other attachment as a plain attachment.
-inline std::string sentry_envelope(const Upload& up, const upload_settings& s, long long now_ms) {
+CRASHDROP_COLD inline std::string sentry_envelope(const Upload& up, const upload_settings& s, long long now_ms) {
     const Report& r = up.report;
     std::string out = "{";
     const std::string event_id = sentry_event_id(r.id);
@@ -258,7 +258,7 @@ inline std::string sentry_envelope(const Upload& up, const upload_settings& s, l
 /// `default`, its older name, or `attachment`, the dump's), in ms, at most an hour; 0: none.
 /// The value is comma-separated groups <seconds>:<category;category...>:<scope>[:<reason>...];
 /// a malformed group is skipped; at most 64 groups are read.
-inline long long sentry_rate_limit_ms(const std::string& value) {
+CRASHDROP_COLD inline long long sentry_rate_limit_ms(const std::string& value) {
     auto trim = [](const std::string& t) {
         std::size_t b = 0, e = t.size();
         while (b < e && (t[b] == ' ' || t[b] == '\t')) ++b;
@@ -310,18 +310,18 @@ inline long long sentry_rate_limit_ms(const std::string& value) {
 
 /// Until when (steady clock, ms) Sentry asked this process to send nothing (rate limits); one
 /// helper sends to one server.
-inline std::atomic<long long>& sentry_hold_until_ms() {
+CRASHDROP_COLD inline std::atomic<long long>& sentry_hold_until_ms() {
     static std::atomic<long long> until{0};
     return until;
 }
 
-inline long long steady_now_ms() {
+CRASHDROP_COLD inline long long steady_now_ms() {
     return static_cast<long long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
 /// Breadcrumbs as one text field for the plain formats: a line each, oldest first.
-inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
+CRASHDROP_COLD inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
     std::string out;
     for (const Breadcrumb& b : crumbs) {
         out += iso8601_ms(b.timestamp_ms) + " " + level_name(b.level) + " [" + b.category + "] " + b.message + "\n";
@@ -330,7 +330,7 @@ inline std::string breadcrumbs_text(const std::vector<Breadcrumb>& crumbs) {
 }
 
 /// The parts a report is sent as, in the given format.
-inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format,
+CRASHDROP_COLD inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat format,
                                                 std::size_t max_attachment_bytes = 4u * 1024u * 1024u) {
     std::vector<multipart_part> parts;
     auto text = [&parts](const std::string& name, const std::string& value) {
@@ -394,7 +394,7 @@ inline std::vector<multipart_part> report_parts(const Upload& up, UploadFormat f
 /// Reads a server's reply as a verdict, per format. The status decides first, the same for
 /// every client (classify_http_status); the body then gives the server id, or Socorro's
 /// "Discarded=" refusal. `now` (UTC seconds) is for a Retry-After given as a date.
-inline UploadResult interpret_reply(const http_response& reply, UploadFormat format, long long now = -1) {
+CRASHDROP_COLD inline UploadResult interpret_reply(const http_response& reply, UploadFormat format, long long now = -1) {
     UploadResult out;
     auto trimmed = [](std::string s) {
         while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -465,7 +465,7 @@ inline UploadResult interpret_reply(const http_response& reply, UploadFormat for
 }
 
 /// One attempt with the built-in transport.
-inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
+CRASHDROP_COLD inline UploadResult upload_builtin(const Upload& up, const upload_settings& s) {
     UploadResult bad;
     bad.status = UploadStatus::retry_later;
     url_parts url;

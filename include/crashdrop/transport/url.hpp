@@ -15,7 +15,7 @@ struct url_parts {
 };
 
 /// Splits an absolute http(s) URL. Returns false (with *error) for anything else.
-inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
+CRASHDROP_COLD inline bool parse_url(const std::string& url, url_parts* out, std::string* error) {
     // A blank or control byte would end up in the request line or the Host header (a CR LF
     // there splits the request); a URL percent-encodes them.
     for (const char ch : url) {
@@ -90,7 +90,7 @@ inline bool parse_url(const std::string& url, url_parts* out, std::string* error
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-inline std::string url_encode(const std::string& v) {
+CRASHDROP_COLD inline std::string url_encode(const std::string& v) {
     static const char k_hex[] = "0123456789ABCDEF";
     std::string out;
     for (const char ch : v) {
@@ -107,7 +107,7 @@ inline std::string url_encode(const std::string& v) {
 }
 
 /// Appends query parameters to a URL (after "?" or "&").
-inline std::string add_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
+CRASHDROP_COLD inline std::string add_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
     std::string out = url;
     bool has_query = out.find('?') != std::string::npos;
     for (const auto& p : params) {
@@ -125,7 +125,7 @@ struct sentry_dsn_parts {
     std::string key;      // the public key
 };
 
-inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std::string* error) {
+CRASHDROP_COLD inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std::string* error) {
     url_parts u;
     if (!parse_url(dsn, &u, error)) return false;
     std::string key = u.userinfo.substr(0, u.userinfo.find(':'));  // old DSNs carry KEY:SECRET
@@ -149,7 +149,7 @@ inline bool parse_sentry_dsn(const std::string& dsn, sentry_dsn_parts* out, std:
 }
 
 /// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/minidump/?sentry_key=KEY
-inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
+CRASHDROP_COLD inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::string* error) {
     sentry_dsn_parts d;
     if (!parse_sentry_dsn(dsn, &d, error)) return false;
     *url = d.base + "api/" + d.project + "/minidump/?sentry_key=" + url_encode(d.key);
@@ -158,7 +158,7 @@ inline bool sentry_minidump_url(const std::string& dsn, std::string* url, std::s
 
 /// Sentry: https://KEY@HOST[:PORT]/[PATH/]PROJECT -> https://HOST[:PORT]/[PATH/]api/PROJECT/envelope/
 /// (the key goes in the X-Sentry-Auth header).
-inline bool sentry_envelope_url(const std::string& dsn, std::string* url, std::string* error) {
+CRASHDROP_COLD inline bool sentry_envelope_url(const std::string& dsn, std::string* url, std::string* error) {
     sentry_dsn_parts d;
     if (!parse_sentry_dsn(dsn, &d, error)) return false;
     *url = d.base + "api/" + d.project + "/envelope/";
