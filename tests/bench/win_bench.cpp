@@ -92,14 +92,17 @@ int child(const std::string& variant, int threads, const std::string& db, const 
     if (m == nullptr) return 90;
     g_shared = static_cast<shared_block*>(MapViewOfFile(m, FILE_MAP_ALL_ACCESS, 0, 0, sizeof(shared_block)));
     if (g_shared == nullptr) return 91;
-    g_shared->main_at = now_ticks();
+    // Kept locally until start() has returned: the re-exec helper is this program with the same
+    // command line (and crashdrop's marker in its environment), and its start() never returns.
+    const LONGLONG main_at = now_ticks();
+    LONGLONG start_begin = 0, start_end = 0;
     if (variant != "baseline") {
         crashdrop::Options o;
         o.database_path = db;
         if (variant == "none") o.helper_mode = crashdrop::HelperMode::none;
-        g_shared->start_begin = now_ticks();
+        start_begin = now_ticks();
         const crashdrop::Status s = crashdrop::start(o);
-        g_shared->start_end = now_ticks();
+        start_end = now_ticks();
         if (!s.ok()) {
             std::fprintf(stderr, "start failed: %s\n", s.message().c_str());
             return 92;
@@ -110,6 +113,9 @@ int child(const std::string& variant, int threads, const std::string& db, const 
             if (i >= 2000) return 93;
         }
     }
+    g_shared->main_at = main_at;
+    g_shared->start_begin = start_begin;
+    g_shared->start_end = start_end;
     for (int i = 1; i < threads; ++i) CloseHandle(CreateThread(nullptr, 256 * 1024, thread_main, nullptr, 0, nullptr));
     while (g_shared->parked < threads - 1) Sleep(1);
     volatile char frame[12000];  // the crashing thread's ~16 KiB too
@@ -194,8 +200,6 @@ bool run_once(const std::string& self, const std::string& variant, int threads, 
 }  // namespace
 
 int main(int argc, char** argv) {
-    // The re-exec helper is this program started with --crashdrop-helper: start() runs it.
-    if (argc >= 2 && std::string(argv[1]) == "--crashdrop-helper") return crashdrop::start(crashdrop::Options()).ok() ? 0 : 94;
     if (argc >= 6 && std::string(argv[1]) == "child") return child(argv[2], std::atoi(argv[3]), argv[4], argv[5]);
     const int runs = argc > 1 ? std::max(5, std::atoi(argv[1])) : 15;
     char temp[MAX_PATH];

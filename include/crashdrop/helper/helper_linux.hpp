@@ -358,9 +358,14 @@ inline bool parse_helper_marker(const char* spec, helper_marker* m) {
     sigsafe::region_header* region = nullptr;
     struct stat st;
     if (region_fd >= 0 && fstat(region_fd, &st) == 0 && st.st_size > 0) {
-        // Populated here, at the helper's start: a hand-off then reads the image without a page
-        // fault, and the application's crash path finds pages the kernel has already cleared
-        // (start() commits them with fallocate(), which leaves clearing to the first use).
+        // The region's memory is committed here, at the helper's start, not on the thread that
+        // called start() (reserve_region): fallocate() allocates every page of the memfd, and the
+        // populated mapping lets a hand-off read the image without a page fault. Until then, a
+        // crash takes its pages from the kernel as it writes them.
+        if (syscall(SYS_fallocate, region_fd, 0, static_cast<off_t>(0), static_cast<off_t>(st.st_size)) != 0) {
+            std::fprintf(stderr, "crashdrop-helper: fallocate of the region failed (%s); its pages are committed as mapped\n",
+                         std::strerror(errno));
+        }
         void* p = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, region_fd, 0);
         if (p != MAP_FAILED) region = static_cast<sigsafe::region_header*>(p);
     }

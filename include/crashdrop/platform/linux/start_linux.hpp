@@ -103,13 +103,16 @@ inline linux_runtime& runtime() {
 /// page touched per 2 MiB), so a fault after a crash allocates nothing. Where fallocate() is
 /// refused, every page is mapped and touched as before. *fd_out keeps the memfd (-1 when only
 /// anonymous shared memory could be had: then no helper can be given the dumps).
-inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
+inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out, bool commit_now) {
     void* p = MAP_FAILED;
     *fd_out = -1;
     bool committed = false;
     const int fd = static_cast<int>(syscall(SYS_memfd_create, "crashdrop", 1u /* MFD_CLOEXEC */));
     if (fd >= 0) {
-        committed = syscall(SYS_fallocate, fd, 0, static_cast<off_t>(0), static_cast<off_t>(size)) == 0;
+        // Deferred: the helper commits the memfd's memory at its own start (helper_process_main),
+        // off this thread; until then a crash takes its pages from the kernel as it writes them.
+        const bool deferred = !commit_now && ftruncate(fd, static_cast<off_t>(size)) == 0;
+        committed = deferred || syscall(SYS_fallocate, fd, 0, static_cast<off_t>(0), static_cast<off_t>(size)) == 0;
         if (committed || ftruncate(fd, static_cast<off_t>(size)) == 0) {
             p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | (committed ? 0 : MAP_POPULATE), fd, 0);
         }
@@ -132,6 +135,15 @@ inline sigsafe::u8* reserve_region(std::size_t size, int* fd_out) {
     touch[0] = 0;
     for (std::uintptr_t at = (first / table_span + 1) * table_span; at < first + size; at += table_span) touch[at - first] = 0;
     return base;
+}
+
+/// Commits a region whose memory reserve_region() left to a helper that did not start: the
+/// memfd's pages are allocated now (or, where fallocate() is refused, touched).
+inline void commit_region(int fd, sigsafe::u8* region, std::size_t size) {
+    if (fd >= 0 && syscall(SYS_fallocate, fd, 0, static_cast<off_t>(0), static_cast<off_t>(size)) == 0) return;
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    volatile sigsafe::u8* touch = region;
+    for (std::size_t at = 0; at < size; at += page) touch[at] = touch[at];
 }
 
 inline void carve_region(linux_state* g, sigsafe::u8* region, std::size_t size, std::uint32_t breadcrumb_capacity) {
@@ -409,7 +421,10 @@ inline Status linux_start(const Options& options) {
     const std::size_t region_page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
     const std::size_t region_size =
         (options.dump_buffer_size + static_cast<std::size_t>(sigsafe::context_bytes(breadcrumb_capacity)) + region_page - 1) / region_page * region_page;
-    sigsafe::u8* region = reserve_region(region_size, &g->region_fd);
+    // With a helper, the helper commits the region's memory (off this thread; start() must stay
+    // cheap); without one, start() does.
+    const bool helper_commits = options.helper_mode != HelperMode::none;
+    sigsafe::u8* region = reserve_region(region_size, &g->region_fd, !helper_commits);
     if (region == nullptr) {
         close(db.pending_fd);
         return fail(Status(Error::out_of_memory,
@@ -585,6 +600,7 @@ inline Status linux_start(const Options& options) {
         } else {
             make_run_record_durable(db.root);  // no helper will
             note(g, "helper: could not be started (" + error + "); dumps are written by the crashed process");
+            commit_region(g->region_fd, g->region, static_cast<std::size_t>(g->region_size));
         }
         if (exec_helper) {
             linux_runtime& rt = runtime();
