@@ -9735,8 +9735,10 @@ public:
     }
 
     /// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
-    /// streak up to it, then records this run as started by `pid`.
-    bool begin_run(long pid, RunOutcome* previous, std::uint32_t* streak, std::string* error) const {
+    /// streak up to it, then records this run as started by `pid`. Not `durable` (start() with a
+    /// helper to come, which fsyncs it): rewritten in place without an fsync where it can be
+    /// (rewrite_in_place), else replaced without one.
+    bool begin_run(long pid, RunOutcome* previous, std::uint32_t* streak, std::string* error, bool durable = true) const {
         *previous = RunOutcome::unknown;
         *streak = 0;
         file_lock lock;
@@ -9756,7 +9758,9 @@ public:
         next["state"] = "started";
         next["pid"] = std::to_string(pid);
         next["crashes"] = std::to_string(*streak);
-        return write_file_atomic(root_, "runs", format_key_values(next), true, error);
+        const std::string record = format_key_values(next);
+        if (!durable && rewrite_in_place("runs", record, text.size())) return true;
+        return write_file_atomic(root_, "runs", record, durable, error);
     }
 
     /// Records how the run of `pid` ended. Only a run still recorded as started by that process
@@ -9906,77 +9910,21 @@ inline void record_clean_exit() {
 }
 
 /// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
-/// streak up to it, then records this run as started by `pid` (database.hpp's run record),
+/// streak up to it, then records this run as started by `pid` (database.hpp's begin_run),
 /// under the settings lock.
 /// `durable`: the new record is written to a new file, fsync'd, and renamed over the old one
 /// (database.hpp's write_file_atomic), as every other writer of the record does.
 /// Not `durable` (start() with a helper to come): an fsync and a rename over the old file cost
 /// the calling thread 0.2-0.6 ms (ext4 starts the new file's writeback at such a rename), so
-/// the record is rewritten in place in the existing file (padded with empty lines to at least
-/// its old length: no truncation, and a record of under 100 bytes is one block, written whole
-/// or not at all), and make_run_record_durable() brings it to the disk later, from the helper.
-/// Every reader (under the same lock) sees it at once: the page cache is shared. Only a power
-/// loss before the helper's fsync can bring back the previous record. No record yet (a first
-/// run), or not a regular file: written as in the durable case, without the fsync.
+/// the record is rewritten in place in the existing file (database::rewrite_in_place: padded
+/// to at least its old length, no truncation, a record of under 100 bytes is one block), and
+/// make_run_record_durable() brings it to the disk later, from the helper. Every reader (under
+/// the same lock) sees it at once: the page cache is shared. Only a power loss before the
+/// helper's fsync can bring back the previous record. No record yet (a first run), or not a
+/// regular file: written as in the durable case, without the fsync.
 inline bool begin_run_in(const std::string& root, long pid, bool durable, RunOutcome* previous, std::uint32_t* streak,
                          std::string* error) {
-    *previous = RunOutcome::unknown;
-    *streak = 0;
-    file_lock lock;
-    if (!lock.acquire(path_join(root, "settings.lock"), error)) return false;
-    std::string text;
-    int fd = -1;
-#if !CRASHDROP_OS_WINDOWS
-    if (!durable) {
-        const int dir = open_folder(root);
-        fd = dir >= 0 ? openat(dir, "runs", O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
-        if (dir >= 0) close(dir);
-        struct stat st;
-        if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096)) {
-            close(fd);
-            fd = -1;
-        }
-        char buf[4096];
-        for (ssize_t n; fd >= 0 && text.size() < sizeof(buf);) {
-            n = pread(fd, buf, sizeof(buf) - text.size(), static_cast<off_t>(text.size()));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            text.append(buf, static_cast<std::size_t>(n));
-        }
-    }
-#endif
-    if (fd < 0) read_whole_file(path_join(root, "runs"), &text, 4096);
-    auto kv = parse_key_values(text);
-    const std::string& state = kv["state"];
-    for (RunOutcome o : {RunOutcome::clean_exit, RunOutcome::crashed, RunOutcome::hung, RunOutcome::abnormal_exit}) {
-        if (state == database::run_state_name(o)) *previous = o;
-    }
-    if (*previous == RunOutcome::crashed || *previous == RunOutcome::abnormal_exit) {
-        const unsigned long n = std::strtoul(kv["crashes"].c_str(), nullptr, 10);
-        *streak = n == 0 ? 1u : static_cast<std::uint32_t>(n > 1000000u ? 1000000u : n);
-    }
-    std::map<std::string, std::string> next;
-    next["state"] = "started";
-    next["pid"] = std::to_string(pid);
-    next["crashes"] = std::to_string(*streak);
-    std::string record = format_key_values(next);
-#if !CRASHDROP_OS_WINDOWS
-    if (fd >= 0) {
-        if (record.size() < text.size()) record.append(text.size() - record.size(), '\n');
-        std::size_t done = 0;
-        while (done < record.size()) {
-            const ssize_t n = pwrite(fd, record.data() + done, record.size() - done, static_cast<off_t>(done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            done += static_cast<std::size_t>(n);
-        }
-        close(fd);
-        if (done == record.size()) return true;
-        if (error != nullptr) *error = path_join(root, "runs") + ": " + errno_text(errno);
-        return false;
-    }
-#endif
-    return write_file_atomic(root, "runs", record, durable, error);
+    return database(root).begin_run(pid, previous, streak, error, durable);
 }
 
 /// The helper, once it runs: brings the run record start() wrote without an fsync (and the

@@ -342,8 +342,10 @@ public:
     }
 
     /// Reads how the previous run ended (a leftover "started" reads as unknown) and the crash
-    /// streak up to it, then records this run as started by `pid`.
-    bool begin_run(long pid, RunOutcome* previous, std::uint32_t* streak, std::string* error) const {
+    /// streak up to it, then records this run as started by `pid`. Not `durable` (start() with a
+    /// helper to come, which fsyncs it): rewritten in place without an fsync where it can be
+    /// (rewrite_in_place), else replaced without one.
+    bool begin_run(long pid, RunOutcome* previous, std::uint32_t* streak, std::string* error, bool durable = true) const {
         *previous = RunOutcome::unknown;
         *streak = 0;
         file_lock lock;
@@ -363,7 +365,9 @@ public:
         next["state"] = "started";
         next["pid"] = std::to_string(pid);
         next["crashes"] = std::to_string(*streak);
-        return write_file_atomic(root_, "runs", format_key_values(next), true, error);
+        const std::string record = format_key_values(next);
+        if (!durable && rewrite_in_place("runs", record, text.size())) return true;
+        return write_file_atomic(root_, "runs", record, durable, error);
     }
 
     /// Records how the run of `pid` ended. Only a run still recorded as started by that process
