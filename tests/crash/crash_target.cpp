@@ -953,14 +953,20 @@ NOINLINE void hang_spin_leaf(long ms) {
     }
     __asm__ volatile("");
 }
-/// Stuck in the kernel with every signal blocked: one long nanosleep the capture signal cannot
-/// interrupt (the thread cannot answer it).
+/// Stuck in the kernel with every signal blocked: nanosleeps the capture signal cannot interrupt
+/// (the thread cannot answer it), for `ms`, then on in 200 ms naps until a report is in pending/
+/// (at most 20 s), so a helper slowed down by a loaded machine still finds it stuck.
 NOINLINE void hang_blocked_leaf(long ms) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     timespec ts{ms / 1000, (ms % 1000) * 1000000L};
     while (syscall(SYS_nanosleep, &ts, &ts) != 0) {
+    }
+    for (int nap = 0; nap < 100 && pending_dump_count() < 1; ++nap) {
+        ts = timespec{0, 200 * 1000000L};
+        while (syscall(SYS_nanosleep, &ts, &ts) != 0) {
+        }
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     __asm__ volatile("");
@@ -1023,26 +1029,22 @@ NOINLINE int run_hang(const std::string& mode, long t) {
         hang_sleep_leaf(300);
         raise(SIGKILL);
     } else if (mode == "hang_busy") {
-        // The hang is found while write_dump() is being written (slow: a thread that blocks every
-        // signal makes it wait thread_suspend_timeout_ms, 1500 ms here): the watchdog answers
-        // busy and the helper asks again in the same episode.
-        static std::atomic<long long> stopped_at{0};
-        static long timeout = t;
-        pthread_t blocker, requester;
+        // The hang is found while write_dump() is being written: the watched thread writes it
+        // itself (slow: a thread that blocks every signal makes it wait
+        // thread_suspend_timeout_ms, 1500 ms here), so it stops beating exactly as the write
+        // begins and the hang, found timeout ms later, falls inside the write however loaded
+        // the machine. The watchdog answers busy; the helper asks again in the same episode,
+        // which goes on after the write (no beat) until the hang report is in.
+        pthread_t blocker;
         pthread_create(&blocker, nullptr, blocking_entry, nullptr);
         wait_parked(3);
-        pthread_create(&requester, nullptr, [](void*) -> void* {
-            while (stopped_at.load() == 0) usleep(1000);
-            while (mono_ms() < stopped_at.load() + timeout - 150) usleep(1000);
-            std::string path;
-            const crashdrop::Status s = crashdrop::write_dump(&path);
-            printf("write_dump=%s\n", s.ok() ? "ok" : s.message().c_str());
-            return nullptr;
-        }, nullptr);
-        stopped_at.store(mono_ms());
-        hang_sleep_leaf(t + 2500);
-        beat_until_dumps(2);
-        pthread_join(requester, nullptr);
+        crashdrop::heartbeat();
+        std::string path;
+        const crashdrop::Status s = crashdrop::write_dump(&path);
+        printf("write_dump=%s\n", s.ok() ? "ok" : s.message().c_str());
+        fflush(stdout);
+        const long long end = mono_ms() + 20000;  // hung (no beat) until both reports are in
+        while (pending_dump_count() < 2 && mono_ms() < end) hang_sleep_leaf(50);
     } else if (mode == "hang_latency") {
         // Beat stops -> report in pending/, measured by the watched thread itself (polling
         // pending/ is not beating), several episodes in one run.

@@ -8,7 +8,9 @@
 
 #include "../support/json.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -1309,4 +1312,80 @@ TEST_CASE("generated code is an executable mapping that is no file (anonymous or
     munmap(anon_rw, page);
     munmap(memfd_x, page);
     close(memfd);
+}
+
+TEST_CASE("hang_watch: a request the watchdog answers busy is asked again in the same episode; once written, no "
+          "more until the thread beats again", "[internals][hang]") {
+    // The helper's side of hang reports, driven by hand: the region is ordinary memory here,
+    // and this test plays the watchdog by writing its answers into it.
+    const std::string root = std::string(CRASHDROP_TEST_WORKDIR) + "/hang_watch_busy";
+    std::system(("rm -rf '" + root + "'").c_str());
+    cd::helper_config config;
+    config.database = root;
+    // The service logs to stderr (the helper's is helper.log): caught in a file meanwhile.
+    const std::string log_path = root + "-stderr.log";
+    std::fflush(stderr);
+    const int saved_stderr = dup(2);
+    const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(log_fd >= 0);
+    dup2(log_fd, 2);
+    close(log_fd);
+    cd::helper_service service(config, nullptr);
+    REQUIRE(service.begin());
+    auto region = std::make_unique<sg::region_header>();
+    region->app_pid = static_cast<sg::u32>(getpid());
+    region->watched_tid.store(static_cast<sg::u32>(syscall(SYS_gettid)));  // this thread: alive, not stopped
+    region->heartbeats.store(1);
+    region->hang_request.store(0);
+    region->hang_done.store(0);
+    region->app_detached.store(0);
+    region->handoff.store(0);
+    cd::hang_watch watch(&service, region.get(), 100);
+    REQUIRE(watch.poll_timeout_ms() == 25);
+
+    watch.tick();
+    CHECK(region->hang_request.load() == 0);  // silent for less than the timeout
+    usleep(130 * 1000);
+    watch.tick();
+    const sg::u32 first = region->hang_request.load();
+    CHECK(first != 0);
+    CHECK(region->hang_tid.load() == region->watched_tid.load());
+    CHECK(region->hang_ms.load() >= 100);
+    CHECK(watch.hanging());
+    usleep(130 * 1000);
+    watch.tick();
+    CHECK(region->hang_request.load() == first);  // not answered yet: not asked twice
+
+    region->hang_result.store(sg::hang_busy);  // another dump was being written
+    region->hang_done.store(first);
+    watch.tick();
+    CHECK(region->hang_request.load() == first);  // asked again a poll later, not at once
+    usleep(40 * 1000);
+    watch.tick();
+    const sg::u32 second = region->hang_request.load();
+    CHECK(second != first);
+    CHECK(second != 0);
+    CHECK(watch.hanging());
+
+    region->hang_result.store(sg::hang_written);
+    region->hang_done.store(second);
+    watch.tick();
+    usleep(130 * 1000);
+    watch.tick();
+    CHECK(region->hang_request.load() == second);  // one report per episode
+    CHECK(watch.hanging());
+
+    region->heartbeats.store(2);  // it beats again: the episode ends
+    watch.tick();
+    CHECK_FALSE(watch.hanging());
+    service.finish();
+    std::fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    std::ifstream in(log_path);
+    const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    INFO("helper.log:\n" << log);
+    CHECK(log.find("hang: another dump was being written; asking again") != std::string::npos);
+    CHECK(log.find("hang: dump written") != std::string::npos);
+    CHECK(log.find("hang: the watched thread beats again") != std::string::npos);
 }
