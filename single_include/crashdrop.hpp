@@ -3784,10 +3784,22 @@ CRASHDROP_NAMESPACE_END
 // Context: implementation TU. Written by start() (ordinary code), read by the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 
+// Where a crash stands, for tests/bench/capture_bench.cpp's "where the time goes" table: the
+// benchmark defines these before including crashdrop to take a timestamp at each point (the
+// crashed process's marks from the crash path, the helper's from serve_handoff). No-ops
+// otherwise.
+#ifndef CRASHDROP_DETAIL_CRASH_PHASE
+#define CRASHDROP_DETAIL_CRASH_PHASE(name) ((void)0)
+#endif
+#ifndef CRASHDROP_DETAIL_HELPER_PHASE
+#define CRASHDROP_DETAIL_HELPER_PHASE(name) ((void)0)
+#endif
+
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 static_assert(std::atomic<u32>::is_always_lock_free, "lock-free atomics are needed in signal handlers");
+static_assert(std::atomic<u64>::is_always_lock_free, "lock-free atomics are needed in signal handlers");
 
 constexpr int k_fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
 constexpr int k_fatal_signal_count = sizeof(k_fatal_signals) / sizeof(k_fatal_signals[0]);
@@ -4027,6 +4039,10 @@ struct linux_state {
     std::atomic<u32> dump_generation;      // bumped when a dump starts
     std::atomic<u32> released_generation;  // set to dump_generation when its threads may go
     std::atomic<u32> acks;                 // threads that answered the capture signal
+    std::atomic<u32> acks_wanted;          // answers the writer waits for (~0 while it is still asking)
+    // When a crash dump ended without releasing its threads (its signal ends the process as
+    // the handler returns), CLOCK_MONOTONIC ns; 0 otherwise. See park_until_released().
+    std::atomic<u64> crash_unreleased_ns;
     std::atomic<u32> dumps_finished;       // bumped after every crash dump
     int crash_signal;                      // the signal being dumped (for the fail-safe)
     // A fault inside the crash dump writer jumps back here (__builtin_setjmp's five words),
@@ -4442,6 +4458,30 @@ CRASHDROP_SIGSAFE void forward_signal(const struct sigaction* prev, int sig, sig
     // safer dropped than obeyed in the middle of a dump.
 }
 
+/// How long a parked thread waits before it looks again whether a crash dump ended without
+/// releasing it.
+constexpr long long k_park_recheck_ns = 100 * 1000000LL;
+
+/// Holds a thread that answered until the dump no longer needs its memory to stay as it was.
+/// True when the dump released it. A crash dump whose signal ends the process as its handler
+/// returns does not release anyone (dump_crash): the process dies with its threads parked.
+/// Should it live on after all (a debugger swallowed the signal), they go on once
+/// k_crash_grace_ms have passed since that dump ended: false.
+CRASHDROP_SIGSAFE bool park_until_released(linux_state* g, u32 generation) {
+    for (;;) {
+        const u32 released = g->released_generation.load(std::memory_order_acquire);
+        if ((released & 0xffu) == generation) return true;
+        long long wait = k_park_recheck_ns;
+        const u64 ended = g->crash_unreleased_ns.load(std::memory_order_acquire);
+        if (ended != 0) {
+            const long long since = monotonic_ns() - static_cast<long long>(ended);
+            if (since >= k_crash_grace_ms * 1000000LL) return false;
+            wait = k_crash_grace_ms * 1000000LL - since;
+        }
+        futex_wait(&g->released_generation, released, wait);
+    }
+}
+
 /// Runs in every other thread when the dumping thread asks for its registers.
 CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     linux_state* g = &g_state;
@@ -4471,16 +4511,15 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     t->tp = thread_pointer();
     sys_prctl(PR_GET_NAME, reinterpret_cast<unsigned long>(t->name));
     t->state.store(ts_captured, std::memory_order_release);
-    g->acks.fetch_add(1, std::memory_order_acq_rel);
-    futex_wake_all(&g->acks);
+    // Only the last answer wakes the writer (one wake-up instead of one per thread). Until the
+    // writer has asked every thread, acks_wanted is ~0 and it is not waiting; it then stores the
+    // count and looks at acks before it waits (both seq_cst: one of the two sees the other).
+    const u32 answered = g->acks.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (answered >= g->acks_wanted.load(std::memory_order_seq_cst)) futex_wake_all(&g->acks);
     if (tid == (g->owner.load(std::memory_order_acquire) & k_owner_tid_mask)) return;  // write_dump's caller
-    // Hold still until the dump no longer needs this thread's memory to stay as it was.
-    for (;;) {
-        const u32 released = g->released_generation.load(std::memory_order_acquire);
-        if ((released & 0xffu) == generation) break;
-        futex_wait(&g->released_generation, released, -1);
+    if (park_until_released(g, generation) && (g->owner.load(std::memory_order_acquire) & k_owner_crash)) {
+        sleep_ms(k_crash_grace_ms);
     }
-    if (g->owner.load(std::memory_order_acquire) & k_owner_crash) sleep_ms(k_crash_grace_ms);
 }
 
 /// Makes sure capture_handler owns the capture signal. Installed by start(), it stays
@@ -5105,6 +5144,7 @@ CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const c
         h->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
         return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
     }
+    CRASHDROP_DETAIL_CRASH_PHASE("helper woken");
     const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
     int result = 0;
     for (;;) {
@@ -5993,6 +6033,8 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     if (claimed < 0) return claimed;
     const u32 generation = g->dump_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
     g->acks.store(0, std::memory_order_release);
+    g->acks_wanted.store(~0u, std::memory_order_seq_cst);
+    g->crash_unreleased_ns.store(0, std::memory_order_release);
     text errors;
     errors.reset(g->errors, k_errors_capacity);
     text_append(&errors, g->static_notes);
@@ -6016,7 +6058,9 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     new_report_id(&report_id);
 
     // 1. The threads, and a context slot in the image for each.
+    CRASHDROP_DETAIL_CRASH_PHASE("writer entered");
     const u32 dropped_threads = enumerate_threads(g);
+    CRASHDROP_DETAIL_CRASH_PHASE("threads listed");
     thread_slot* self = nullptr;
     for (u32 i = 0; i < g->thread_count; ++i) {
         if (g->threads[i].tid == req->tid) self = &g->threads[i];
@@ -6103,10 +6147,12 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     u32 asked = 0;
     if (install_capture_handler(g)) {
         asked = request_registers(g, generation, req->uc != nullptr ? req->tid : 0);
+        g->acks_wanted.store(asked, std::memory_order_seq_cst);
     } else {
         text_append(&errors, "threads: the capture signal could not be installed\n");
     }
     const long long deadline = monotonic_ns() + static_cast<long long>(g->suspend_timeout_ms) * 1000000LL;
+    CRASHDROP_DETAIL_CRASH_PHASE("registers asked");
 
     // 3. Meanwhile, the streams that do not need them: first the memory map (read straight
     // into its stream and parsed from there), which the modules and the stacks need.
@@ -6117,19 +6163,23 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     write_module_list(g, &im, &errors);
     write_dso_debug(g, &im, &errors);
     add_misc_info(g, &im);
+    CRASHDROP_DETAIL_CRASH_PHASE("maps, /proc, modules");
 
     // 4. Answers, then every thread with its stack.
     wait_for_answers(g, asked, deadline);
     settle_late_threads(g, &errors);
+    CRASHDROP_DETAIL_CRASH_PHASE("registers answered");
     range_list rl;
     rl.items = g->ranges;
     rl.count = 0;
     rl.capacity = g->range_capacity;
     add_threads(g, &im, &rl, &errors);
+    CRASHDROP_DETAIL_CRASH_PHASE("stacks copied");
     const thread_slot* subject = hung != nullptr ? hung : self;  // the exception's thread
     const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + subject->context_rva);
     add_memory_by_level(g, &im, &rl, self_ctx, &errors);
     scrub_private_bytes(g, &im, &rl, &errors);
+    CRASHDROP_DETAIL_CRASH_PHASE("memory by level, scrubbed");
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
     // 5. The exception, names, annotations, memory list, and what could not be captured.
@@ -6164,7 +6214,9 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     char id_text[40];
     copy_bytes(id_text, name, 36);
     id_text[36] = '\0';
+    CRASHDROP_DETAIL_CRASH_PHASE("streams done");
     const long w = deliver_dump(g, &im, name, id_text, req);
+    CRASHDROP_DETAIL_CRASH_PHASE("delivered");
     text path;
     path.reset(g->last_path, sizeof(g->last_path));
     text_append(&path, g->pending_path);
@@ -14973,6 +15025,22 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     return handoff_outcome::stored;
 }
 
+/// After answering a crash: the crashed process is dying, and what comes next here (fsyncs,
+/// the upload) would take the CPU its threads need to exit. Waits (at most
+/// k_crashed_end_wait_ms) until its end of the socket is closed, which happens as it dies.
+constexpr int k_crashed_end_wait_ms = 50;
+inline void await_crashed_end(int socket_fd) {
+    pollfd p{socket_fd, POLLRDHUP, 0};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(k_crashed_end_wait_ms);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+        if (left < 0) return;
+        const int r = poll(&p, 1, static_cast<int>(left) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        return;  // closed (it died), a message after all, or the time is up
+    }
+}
+
 /// fsyncs a file of the database (by name: any descriptor of it flushes its data).
 inline bool sync_file(const std::string& path) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -14995,10 +15063,13 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
     report_claim own_claim;
     report_claim* held = &claim;
     std::string memory_copy, why;
+    CRASHDROP_DETAIL_HELPER_PHASE("helper: woken");
     const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
     const bool crash = region->signo != 0;
+    CRASHDROP_DETAIL_HELPER_PHASE("helper: dump named");
     if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
     const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
+    CRASHDROP_DETAIL_HELPER_PHASE("helper: .meta written");
     bool recorded = false;
     if (got_dump != handoff_outcome::not_ours && crash) {
         // A crash (not write_dump()): the run ends crashed, recorded before the answer lets
@@ -15010,7 +15081,10 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
     if (got_dump != handoff_outcome::not_ours) {
         char reply[sigsafe::k_handoff_message_size];
         sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
+        CRASHDROP_DETAIL_HELPER_PHASE("helper: run recorded");
         send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+        CRASHDROP_DETAIL_HELPER_PHASE("helper: answered");
+        if (crash) await_crashed_end(socket_fd);
     }
     if (recorded) {
         sync_file(path_join(service->db().root(), "runs"));
@@ -16546,6 +16620,21 @@ CRASHDROP_SIGSAFE_INLINE int signal_index(int sig) {
     return -1;
 }
 
+/// True when returning from a crash handler ends the process: the signal's disposition is
+/// SIG_DFL now (for each fatal signal that is to die, with a core) and it comes again: the
+/// faulting instruction runs again, or it has been sent again and the mask the return restores
+/// does not block it.
+CRASHDROP_SIGSAFE bool ends_on_return(int sig, const siginfo_t* info, const ucontext_t* uc) {
+    struct sigaction now;
+    if (sigaction(sig, nullptr, &now) != 0) return false;  // async-signal-safe
+    if ((now.sa_flags & SA_SIGINFO) || now.sa_handler != SIG_DFL) return false;
+    if (!reraise_needed(sig, info)) return true;
+    if (uc == nullptr || sig < 1) return false;
+    const auto bit = static_cast<unsigned>(sig - 1);
+    const auto* words = reinterpret_cast<const unsigned long*>(&uc->uc_sigmask);
+    return ((words[bit / (8 * sizeof(unsigned long))] >> (bit % (8 * sizeof(unsigned long)))) & 1ul) == 0;
+}
+
 /// The end of a handler chain: the signal's default action (the process dies of it, with a
 /// core dump where the signal asks for one).
 CRASHDROP_SIGSAFE void die_by_default(int sig, const siginfo_t* info) {
@@ -16977,10 +17066,18 @@ CRASHDROP_SIGSAFE void dump_crash(linux_state* g, u32 tid, int sig, siginfo_t* i
         sigaction(sig, &dfl, nullptr);  // async-signal-safe
     }
     if (reraise_needed(sig, info)) sys_tgkill(g->pid, static_cast<int>(tid), sig);
-    release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    if (ends_on_return(sig, info, uc)) {
+        // The other threads stay parked: waking them all only to let the signal kill them a
+        // moment later delays the process's end (with 33 threads, ~0.2 ms of wake-ups here
+        // and ~0.6 ms more of exit). Should it live on, they go on after the grace period.
+        g->crash_unreleased_ns.store(static_cast<u64>(monotonic_ns()), std::memory_order_release);
+    } else {
+        release_threads(g, g->dump_generation.load(std::memory_order_acquire));
+    }
     g->dumps_finished.fetch_add(1, std::memory_order_acq_rel);
     futex_wake_all(&g->dumps_finished);
     g->users.fetch_sub(1, std::memory_order_release);
+    CRASHDROP_DETAIL_CRASH_PHASE("handler returns");
 }
 
 CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
@@ -16997,6 +17094,7 @@ CRASHDROP_SIGSAFE void fatal_handler(int sig, siginfo_t* info, void* ucv) {
         return;
     }
 
+    CRASHDROP_DETAIL_CRASH_PHASE("fault handler entered");
     const u32 tid = static_cast<u32>(sys_gettid());
     // Checked first, stopped or not: a handler we passed this crash to (or the one we chained
     // to after dumping it) called us back, so the chain has gone round. End it. A fault inside

@@ -30,6 +30,30 @@
 // the run folders; CRASHDROP_BENCH_TRACE=1 prints each helper run's fault and death times
 // (absolute CLOCK_MONOTONIC ns, "<pid> crash|gone <ns>") on stderr, to line up with timestamps
 // taken elsewhere.
+// Where a crash's time goes: crashdrop takes a timestamp at each point it marks with
+// CRASHDROP_DETAIL_CRASH_PHASE (the crashed process's crash path) and
+// CRASHDROP_DETAIL_HELPER_PHASE (the helper's serve_handoff). Both processes write into one
+// shared page: the crashed child inherits the parent's mapping; the helper (an exec of this
+// program) maps the same file when it takes its first mark. Taking a mark is a vDSO clock read
+// and a store, so the crash path stays async-signal-safe.
+#include <atomic>
+
+namespace capture_phases {
+struct mark {
+    char name[40];
+    long long ns;
+};
+struct area {
+    std::atomic<int> count;
+    mark marks[62];
+};
+const char* const k_file = "/dev/shm/crashdrop-capture-bench-phases";
+area* g_area = nullptr;
+void take(const char* name) noexcept;
+}  // namespace capture_phases
+#define CRASHDROP_DETAIL_CRASH_PHASE(name) ::capture_phases::take(name)
+#define CRASHDROP_DETAIL_HELPER_PHASE(name) ::capture_phases::take(name)
+
 #define CRASHDROP_IMPLEMENTATION
 #include "crashdrop.hpp"
 
@@ -53,6 +77,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,6 +88,44 @@ long long now_ns() {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
+
+}  // namespace
+
+namespace capture_phases {
+area* map_area(bool create) {
+    const int fd = open(k_file, create ? (O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC) : (O_RDWR | O_CLOEXEC), 0600);
+    if (fd < 0) return nullptr;
+    if (create && ftruncate(fd, sizeof(area)) != 0) {
+        close(fd);
+        return nullptr;
+    }
+    void* p = mmap(nullptr, sizeof(area), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? nullptr : static_cast<area*>(p);
+}
+
+void take(const char* name) noexcept {
+    static bool tried = false;
+    if (g_area == nullptr && !tried) {
+        // The helper (ordinary code there), at its first mark; the crashed child inherits the
+        // parent's mapping, so its crash path never comes here.
+        tried = true;
+        g_area = map_area(false);
+    }
+    if (g_area == nullptr) return;
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const int i = g_area->count.fetch_add(1);
+    if (i < 0 || i >= static_cast<int>(sizeof(g_area->marks) / sizeof(g_area->marks[0]))) return;
+    mark* m = &g_area->marks[i];
+    std::size_t n = 0;
+    for (; name[n] != '\0' && n + 1 < sizeof(m->name); ++n) m->name[n] = name[n];
+    m->name[n] = '\0';
+    m->ns = static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+}  // namespace capture_phases
+
+namespace {
 
 struct shared_block {
     std::atomic<long long> crash_at;
@@ -296,6 +359,7 @@ struct exit_sample {
     double reaped_ms = -1;   // fault -> the child is gone (its pidfd readable), reaped by us
     bool dump_in_pending = false;  // crashdrop: <id>.dmp and <id>.meta were in pending/ then
     double named_ms = -1;    // crashdrop: fault -> the helper named the dump in pending/
+    std::vector<std::pair<std::string, double>> phases;  // crashdrop: fault -> each marked point, ms
 };
 
 /// fault -> process gone, for the end-to-end table: the child is watched through a pidfd, so
@@ -306,6 +370,7 @@ exit_sample run_exit_once(variant v, int threads, const std::string& base, int i
     std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "/db/pending'").c_str());
     g_shared->crash_at.store(0);
     g_shared->parked.store(0);
+    if (capture_phases::g_area != nullptr) capture_phases::g_area->count.store(0);
     const pid_t pid = fork();
     if (pid == 0) child(v, threads, dir);
     const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -358,6 +423,13 @@ exit_sample run_exit_once(variant v, int threads, const std::string& base, int i
         // The helper goes on (fsync, the upload): it is given time to finish before the next
         // run, so one run's helper does not slow the next one's crash.
         wait_for_helper_exit(dir + "/db/helper.log");
+        if (capture_phases::area* a = capture_phases::g_area) {
+            const int n = std::min<int>(a->count.load(), static_cast<int>(sizeof(a->marks) / sizeof(a->marks[0])));
+            for (int i = 0; i < n; ++i) {
+                s.phases.emplace_back(a->marks[i].name, static_cast<double>(a->marks[i].ns - g_shared->crash_at.load()) / 1e6);
+            }
+            s.phases.emplace_back("process gone", s.reaped_ms);
+        }
     }
     if (std::getenv("CRASHDROP_BENCH_KEEP") == nullptr) std::system(("rm -rf '" + dir + "'").c_str());
     return s;
@@ -479,11 +551,15 @@ int main(int argc, char** argv) {
                 runs);
     std::printf("%-8s | %-14s | %-14s | %-12s | %-10s | %-10s | %-10s | %s\n", "threads", "crashdrop", "kernel core", "no dump",
                 "/ core", "/ no dump", "in pending", "(crashdrop: dump named by the helper)");
+    capture_phases::g_area = capture_phases::map_area(true);
+    std::vector<std::pair<int, std::map<std::string, std::vector<double>>>> where;  // per thread count
     for (int threads : {1, 33}) {
         std::vector<double> hr, hn, kr, br;
+        std::map<std::string, std::vector<double>> phase_ms;
         int complete = 0, crashes = 0;
         for (int r = 0; r < runs; ++r) {
             const exit_sample h = run_exit_once(variant::helper, threads, base, r);
+            for (const auto& p : h.phases) phase_ms[p.first].push_back(p.second);
             hr.push_back(h.reaped_ms);
             hn.push_back(h.named_ms);
             if (h.reaped_ms >= 0) ++crashes;
@@ -499,7 +575,24 @@ int main(int argc, char** argv) {
                     kernel_ok ? ms(median(kr)).c_str() : "n/a", ms(median(br)).c_str(), vs_core, vs_none, in_pending,
                     ms(median(hn)).c_str());
         std::fflush(stdout);
+        where.emplace_back(threads, std::move(phase_ms));
     }
+    // Where the time goes: fault -> each point crashdrop marks, medians of the same runs, in
+    // the order they come; the step is the difference of consecutive medians.
+    for (const auto& w : where) {
+        std::vector<std::pair<double, std::string>> order;
+        for (const auto& p : w.second) order.emplace_back(median(p.second), p.first);
+        std::sort(order.begin(), order.end());
+        std::printf("\nwhere the time goes, %d thread%s (fault -> each point, medians of the runs above; step = from the point before)\n",
+                    w.first, w.first == 1 ? "" : "s");
+        double before = 0;
+        for (const auto& o : order) {
+            std::printf("  %-34s %8.3f ms   step %7.3f ms\n", o.second.c_str(), o.first, o.first - before);
+            before = o.first;
+        }
+    }
+    if (capture_phases::g_area != nullptr) unlink(capture_phases::k_file);
+    std::fflush(stdout);
     if (exit_only) {
         kill(server, SIGTERM);
         waitpid(server, nullptr, 0);

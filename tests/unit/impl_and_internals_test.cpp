@@ -1389,3 +1389,68 @@ TEST_CASE("hang_watch: a request the watchdog answers busy is asked again in the
     CHECK(log.find("hang: dump written") != std::string::npos);
     CHECK(log.find("hang: the watched thread beats again") != std::string::npos);
 }
+
+TEST_CASE("a crash ends the process as its handler returns only under SIG_DFL - for a fault that comes again or a re-sent signal the restored mask lets through",
+          "[internals][crash-end]") {
+    // In a child: the test changes SIGSEGV's and SIGABRT's dispositions.
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int failures = 0;
+        auto expect = [&failures](bool got, bool want) { failures += got == want ? 0 : 1; };
+        siginfo_t fault{};
+        fault.si_code = SEGV_MAPERR;  // the kernel's: the instruction faults again
+        siginfo_t sent{};
+        sent.si_code = SI_TKILL;  // raise(): sent again by tgkill
+        ucontext_t open_mask{};
+        sigemptyset(&open_mask.uc_sigmask);
+        ucontext_t blocking{};
+        sigemptyset(&blocking.uc_sigmask);
+        sigaddset(&blocking.uc_sigmask, SIGABRT);
+        signal(SIGSEGV, SIG_DFL);
+        signal(SIGABRT, SIG_DFL);
+        expect(sg::ends_on_return(SIGSEGV, &fault, &open_mask), true);
+        expect(sg::ends_on_return(SIGSEGV, &fault, &blocking), true);  // a fault comes again regardless
+        expect(sg::ends_on_return(SIGABRT, &sent, &open_mask), true);
+        expect(sg::ends_on_return(SIGABRT, &sent, &blocking), false);  // pending, blocked: it lives on
+        expect(sg::ends_on_return(SIGABRT, &sent, nullptr), false);
+        struct sigaction h {};
+        h.sa_handler = [](int) {};
+        sigaction(SIGSEGV, &h, nullptr);  // a previous handler put back: it may recover
+        expect(sg::ends_on_return(SIGSEGV, &fault, &open_mask), false);
+        _exit(failures);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("a parked thread goes on when its dump releases it - or, after a crash dump that did not, once the grace period has passed",
+          "[internals][crash-end]") {
+    auto* g = new sg::linux_state();
+    g->released_generation.store(7);
+    CHECK(sg::park_until_released(g, 7));  // released already
+    const long long grace_ns = sg::k_crash_grace_ms * 1000000LL;
+    g->crash_unreleased_ns.store(static_cast<std::uint64_t>(sg::monotonic_ns() - grace_ns - 1));
+    CHECK_FALSE(sg::park_until_released(g, 8));  // the process outlived its crash by the grace
+    // Ended 60 ms short of the grace: it waits those 60 ms, not the whole grace period.
+    g->crash_unreleased_ns.store(static_cast<std::uint64_t>(sg::monotonic_ns() - grace_ns + 60 * 1000000LL));
+    long long t0 = sg::monotonic_ns();
+    CHECK_FALSE(sg::park_until_released(g, 8));
+    long long waited_ms = (sg::monotonic_ns() - t0) / 1000000LL;
+    CHECK(waited_ms >= 50);
+    CHECK(waited_ms < 400);
+    // Not a crash that kept it: it waits for its release, whenever that comes.
+    g->crash_unreleased_ns.store(0);
+    std::thread releaser([g] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        sg::release_threads(g, 9);
+    });
+    t0 = sg::monotonic_ns();
+    CHECK(sg::park_until_released(g, 9));
+    waited_ms = (sg::monotonic_ns() - t0) / 1000000LL;
+    CHECK(waited_ms >= 100);
+    releaser.join();
+    delete g;
+}

@@ -196,6 +196,22 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     return handoff_outcome::stored;
 }
 
+/// After answering a crash: the crashed process is dying, and what comes next here (fsyncs,
+/// the upload) would take the CPU its threads need to exit. Waits (at most
+/// k_crashed_end_wait_ms) until its end of the socket is closed, which happens as it dies.
+constexpr int k_crashed_end_wait_ms = 50;
+inline void await_crashed_end(int socket_fd) {
+    pollfd p{socket_fd, POLLRDHUP, 0};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(k_crashed_end_wait_ms);
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+        if (left < 0) return;
+        const int r = poll(&p, 1, static_cast<int>(left) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        return;  // closed (it died), a message after all, or the time is up
+    }
+}
+
 /// fsyncs a file of the database (by name: any descriptor of it flushes its data).
 inline bool sync_file(const std::string& path) {
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -218,10 +234,13 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
     report_claim own_claim;
     report_claim* held = &claim;
     std::string memory_copy, why;
+    CRASHDROP_DETAIL_HELPER_PHASE("helper: woken");
     const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
     const bool crash = region->signo != 0;
+    CRASHDROP_DETAIL_HELPER_PHASE("helper: dump named");
     if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
     const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
+    CRASHDROP_DETAIL_HELPER_PHASE("helper: .meta written");
     bool recorded = false;
     if (got_dump != handoff_outcome::not_ours && crash) {
         // A crash (not write_dump()): the run ends crashed, recorded before the answer lets
@@ -233,7 +252,10 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
     if (got_dump != handoff_outcome::not_ours) {
         char reply[sigsafe::k_handoff_message_size];
         sigsafe::handoff_message(reply, got_dump == handoff_outcome::stored ? 'P' : 'F', seq);
+        CRASHDROP_DETAIL_HELPER_PHASE("helper: run recorded");
         send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
+        CRASHDROP_DETAIL_HELPER_PHASE("helper: answered");
+        if (crash) await_crashed_end(socket_fd);
     }
     if (recorded) {
         sync_file(path_join(service->db().root(), "runs"));

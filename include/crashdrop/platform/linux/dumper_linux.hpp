@@ -809,6 +809,8 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     if (claimed < 0) return claimed;
     const u32 generation = g->dump_generation.fetch_add(1, std::memory_order_acq_rel) + 1;
     g->acks.store(0, std::memory_order_release);
+    g->acks_wanted.store(~0u, std::memory_order_seq_cst);
+    g->crash_unreleased_ns.store(0, std::memory_order_release);
     text errors;
     errors.reset(g->errors, k_errors_capacity);
     text_append(&errors, g->static_notes);
@@ -832,7 +834,9 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     new_report_id(&report_id);
 
     // 1. The threads, and a context slot in the image for each.
+    CRASHDROP_DETAIL_CRASH_PHASE("writer entered");
     const u32 dropped_threads = enumerate_threads(g);
+    CRASHDROP_DETAIL_CRASH_PHASE("threads listed");
     thread_slot* self = nullptr;
     for (u32 i = 0; i < g->thread_count; ++i) {
         if (g->threads[i].tid == req->tid) self = &g->threads[i];
@@ -919,10 +923,12 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     u32 asked = 0;
     if (install_capture_handler(g)) {
         asked = request_registers(g, generation, req->uc != nullptr ? req->tid : 0);
+        g->acks_wanted.store(asked, std::memory_order_seq_cst);
     } else {
         text_append(&errors, "threads: the capture signal could not be installed\n");
     }
     const long long deadline = monotonic_ns() + static_cast<long long>(g->suspend_timeout_ms) * 1000000LL;
+    CRASHDROP_DETAIL_CRASH_PHASE("registers asked");
 
     // 3. Meanwhile, the streams that do not need them: first the memory map (read straight
     // into its stream and parsed from there), which the modules and the stacks need.
@@ -933,19 +939,23 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     write_module_list(g, &im, &errors);
     write_dso_debug(g, &im, &errors);
     add_misc_info(g, &im);
+    CRASHDROP_DETAIL_CRASH_PHASE("maps, /proc, modules");
 
     // 4. Answers, then every thread with its stack.
     wait_for_answers(g, asked, deadline);
     settle_late_threads(g, &errors);
+    CRASHDROP_DETAIL_CRASH_PHASE("registers answered");
     range_list rl;
     rl.items = g->ranges;
     rl.count = 0;
     rl.capacity = g->range_capacity;
     add_threads(g, &im, &rl, &errors);
+    CRASHDROP_DETAIL_CRASH_PHASE("stacks copied");
     const thread_slot* subject = hung != nullptr ? hung : self;  // the exception's thread
     const auto* self_ctx = reinterpret_cast<const md_context*>(im.base + subject->context_rva);
     add_memory_by_level(g, &im, &rl, self_ctx, &errors);
     scrub_private_bytes(g, &im, &rl, &errors);
+    CRASHDROP_DETAIL_CRASH_PHASE("memory by level, scrubbed");
     if (!req->is_crash) release_threads(g, generation);  // the app may go on; memory is copied
 
     // 5. The exception, names, annotations, memory list, and what could not be captured.
@@ -980,7 +990,9 @@ CRASHDROP_SIGSAFE long write_minidump(linux_state* g, const dump_request* req) {
     char id_text[40];
     copy_bytes(id_text, name, 36);
     id_text[36] = '\0';
+    CRASHDROP_DETAIL_CRASH_PHASE("streams done");
     const long w = deliver_dump(g, &im, name, id_text, req);
+    CRASHDROP_DETAIL_CRASH_PHASE("delivered");
     text path;
     path.reset(g->last_path, sizeof(g->last_path));
     text_append(&path, g->pending_path);

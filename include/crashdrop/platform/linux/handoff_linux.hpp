@@ -152,6 +152,7 @@ CRASHDROP_SIGSAFE int handoff_to_helper(linux_state* g, const image* im, const c
         h->handoff.compare_exchange_strong(expected, handoff_word(seq, hs_withdrawn), std::memory_order_acq_rel);
         return sent == -EAGAIN ? 0 : -1;  // EPIPE, ECONNRESET...: the helper is gone
     }
+    CRASHDROP_DETAIL_CRASH_PHASE("helper woken");
     const long long deadline = monotonic_ns() + k_helper_answer_timeout_ms * 1000000LL;
     int result = 0;
     for (;;) {

@@ -6,10 +6,22 @@
 // Context: implementation TU. Written by start() (ordinary code), read by the crash path.
 #if CRASHDROP_DETAIL_IMPL_ACTIVE && CRASHDROP_OS_LINUX && CRASHDROP_SUPPORTED
 
+// Where a crash stands, for tests/bench/capture_bench.cpp's "where the time goes" table: the
+// benchmark defines these before including crashdrop to take a timestamp at each point (the
+// crashed process's marks from the crash path, the helper's from serve_handoff). No-ops
+// otherwise.
+#ifndef CRASHDROP_DETAIL_CRASH_PHASE
+#define CRASHDROP_DETAIL_CRASH_PHASE(name) ((void)0)
+#endif
+#ifndef CRASHDROP_DETAIL_HELPER_PHASE
+#define CRASHDROP_DETAIL_HELPER_PHASE(name) ((void)0)
+#endif
+
 CRASHDROP_NAMESPACE_BEGIN
 namespace sigsafe {
 
 static_assert(std::atomic<u32>::is_always_lock_free, "lock-free atomics are needed in signal handlers");
+static_assert(std::atomic<u64>::is_always_lock_free, "lock-free atomics are needed in signal handlers");
 
 constexpr int k_fatal_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
 constexpr int k_fatal_signal_count = sizeof(k_fatal_signals) / sizeof(k_fatal_signals[0]);
@@ -249,6 +261,10 @@ struct linux_state {
     std::atomic<u32> dump_generation;      // bumped when a dump starts
     std::atomic<u32> released_generation;  // set to dump_generation when its threads may go
     std::atomic<u32> acks;                 // threads that answered the capture signal
+    std::atomic<u32> acks_wanted;          // answers the writer waits for (~0 while it is still asking)
+    // When a crash dump ended without releasing its threads (its signal ends the process as
+    // the handler returns), CLOCK_MONOTONIC ns; 0 otherwise. See park_until_released().
+    std::atomic<u64> crash_unreleased_ns;
     std::atomic<u32> dumps_finished;       // bumped after every crash dump
     int crash_signal;                      // the signal being dumped (for the fail-safe)
     // A fault inside the crash dump writer jumps back here (__builtin_setjmp's five words),

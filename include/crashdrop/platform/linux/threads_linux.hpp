@@ -44,6 +44,30 @@ CRASHDROP_SIGSAFE void forward_signal(const struct sigaction* prev, int sig, sig
     // safer dropped than obeyed in the middle of a dump.
 }
 
+/// How long a parked thread waits before it looks again whether a crash dump ended without
+/// releasing it.
+constexpr long long k_park_recheck_ns = 100 * 1000000LL;
+
+/// Holds a thread that answered until the dump no longer needs its memory to stay as it was.
+/// True when the dump released it. A crash dump whose signal ends the process as its handler
+/// returns does not release anyone (dump_crash): the process dies with its threads parked.
+/// Should it live on after all (a debugger swallowed the signal), they go on once
+/// k_crash_grace_ms have passed since that dump ended: false.
+CRASHDROP_SIGSAFE bool park_until_released(linux_state* g, u32 generation) {
+    for (;;) {
+        const u32 released = g->released_generation.load(std::memory_order_acquire);
+        if ((released & 0xffu) == generation) return true;
+        long long wait = k_park_recheck_ns;
+        const u64 ended = g->crash_unreleased_ns.load(std::memory_order_acquire);
+        if (ended != 0) {
+            const long long since = monotonic_ns() - static_cast<long long>(ended);
+            if (since >= k_crash_grace_ms * 1000000LL) return false;
+            wait = k_crash_grace_ms * 1000000LL - since;
+        }
+        futex_wait(&g->released_generation, released, wait);
+    }
+}
+
 /// Runs in every other thread when the dumping thread asks for its registers.
 CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     linux_state* g = &g_state;
@@ -73,16 +97,15 @@ CRASHDROP_SIGSAFE void capture_handler(int sig, siginfo_t* info, void* ucv) {
     t->tp = thread_pointer();
     sys_prctl(PR_GET_NAME, reinterpret_cast<unsigned long>(t->name));
     t->state.store(ts_captured, std::memory_order_release);
-    g->acks.fetch_add(1, std::memory_order_acq_rel);
-    futex_wake_all(&g->acks);
+    // Only the last answer wakes the writer (one wake-up instead of one per thread). Until the
+    // writer has asked every thread, acks_wanted is ~0 and it is not waiting; it then stores the
+    // count and looks at acks before it waits (both seq_cst: one of the two sees the other).
+    const u32 answered = g->acks.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (answered >= g->acks_wanted.load(std::memory_order_seq_cst)) futex_wake_all(&g->acks);
     if (tid == (g->owner.load(std::memory_order_acquire) & k_owner_tid_mask)) return;  // write_dump's caller
-    // Hold still until the dump no longer needs this thread's memory to stay as it was.
-    for (;;) {
-        const u32 released = g->released_generation.load(std::memory_order_acquire);
-        if ((released & 0xffu) == generation) break;
-        futex_wait(&g->released_generation, released, -1);
+    if (park_until_released(g, generation) && (g->owner.load(std::memory_order_acquire) & k_owner_crash)) {
+        sleep_ms(k_crash_grace_ms);
     }
-    if (g->owner.load(std::memory_order_acquire) & k_owner_crash) sleep_ms(k_crash_grace_ms);
 }
 
 /// Makes sure capture_handler owns the capture signal. Installed by start(), it stays
