@@ -92,6 +92,7 @@
 #include "crashdrop/helper/service.hpp"
 #include "crashdrop/helper/exit_watch_linux.hpp"
 #include "crashdrop/helper/hang_watch_linux.hpp"
+#include "crashdrop/helper/spares_linux.hpp"
 #include "crashdrop/helper/helper_linux.hpp"
 #include "crashdrop/platform/linux/return_address_linux.hpp"
 #include "crashdrop/platform/linux/cfi_unwind_linux.hpp"

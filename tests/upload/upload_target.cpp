@@ -49,6 +49,7 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -381,6 +382,20 @@ int main(int argc, char** argv) {
     } else if (mode == "start_only") {
         usleep(static_cast<useconds_t>(wait_ms) * 1000);
         return 0;
+    } else if (mode == "move_pending_then_crash") {
+        // Once the helper serves (it has made its files for the next hand-off in pending/),
+        // pending/ is renamed away and made anew; then the crash.
+        const std::string db = argv[2];
+        bool serving = false;
+        for (int i = 0; i < 500 && !serving; ++i) {
+            std::ifstream in(db + "/helper.log");
+            std::string line;
+            while (std::getline(in, line)) serving = serving || line.find("abnormal exit") != std::string::npos;
+            if (!serving) usleep(10000);
+        }
+        if (!serving) return 6;
+        if (rename((db + "/pending").c_str(), (db + "/pending.old").c_str()) != 0 || mkdir((db + "/pending").c_str(), 0700) != 0) return 13;
+        crash_now();
     } else if (mode == "kill_helper_then_crash") {
         // The helper says its pid in helper.log; kill it, then crash: the dump must still land.
         const std::string log = std::string(argv[2]) + "/helper.log";

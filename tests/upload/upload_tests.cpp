@@ -1789,3 +1789,18 @@ TEST_CASE("the helper answers a crash only once its dump and .meta are in pendin
     CHECK(db.ids("pending").size() == 25);  // each once: nothing doubled afterwards either
     CHECK(count_named(pending, ".meta") == 25);
 }
+
+TEST_CASE("a crash after pending/ was renamed away and made anew lands in the new pending/ - not in the folder the helper's files were made ahead in", "[upload][handoff]") {
+    const std::string dir = fresh("pending-moved");
+    const database_view db{dir + "/db"};
+    const run_result app = run_app("move_pending_then_crash", db.root, {"abnormal=0"});
+    INFO(app.out << app.err << db.helper_log());
+    REQUIRE(app.signaled());
+    CHECK(app.signal() == SIGSEGV);
+    // Looked at once the process is gone: the helper has answered by then.
+    CHECK(count_named(db.root + "/pending", ".dmp") == 1);
+    CHECK(count_named(db.root + "/pending", ".meta") == 1);
+    CHECK(count_named(db.root + "/pending.old", ".dmp") == 0);
+    CHECK(count_named(db.root + "/pending.old", ".meta") == 0);
+    CHECK(db.helper_log().find("could not store") == std::string::npos);
+}

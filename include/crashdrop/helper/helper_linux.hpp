@@ -70,7 +70,7 @@ enum class handoff_outcome {
 /// (taken -> written); if the application took the image back meanwhile (a crash that could
 /// not wait for us), the copy may be torn and is thrown away, never named.
 inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_header* region, sigsafe::u32 seq, Report* out,
-                                       report_claim* claim, std::string* memory_copy, std::string* why) {
+                                       report_claim* claim, std::string* memory_copy, std::string* why, prepared_file* spare) {
     using sigsafe::handoff_word;
     if (region == nullptr) return handoff_outcome::failed;
     std::uint64_t expected = handoff_word(seq, sigsafe::hs_ready);
@@ -105,8 +105,15 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     const auto* image = reinterpret_cast<const char*>(region) + region->image_offset;
     const std::string dir = service->db().pending_dir();
     const std::string name = id + ".dmp";
-    const int dirfd = open_folder(dir);  // pending/ itself never through a link
-    int fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
+    // The file made ahead (spares_linux.hpp) when pending/ is still the same folder; otherwise
+    // made now.
+    int dirfd = -1, fd = -1;
+    if (spare != nullptr && spare->ready() && spare->still_in(dir)) spare->release_to(&dirfd, &fd);
+    if (spare != nullptr) spare->discard();
+    if (dirfd < 0) {
+        dirfd = open_folder(dir);  // pending/ itself never through a link
+        fd = dirfd >= 0 ? openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
+    }
     std::string tmp;
     if (fd < 0 && dirfd >= 0) {
         tmp = "." + name + ".helper.tmp";
@@ -148,8 +155,8 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
     if (ok) {
         int rc;
         if (tmp.empty()) {
-            const std::string self = "/proc/self/fd/" + std::to_string(fd);
-            rc = linkat(AT_FDCWD, self.c_str(), dirfd, name.c_str(), AT_SYMLINK_FOLLOW);
+            errno = name_unnamed_file(dirfd, fd, name);
+            rc = errno == 0 ? 0 : -1;
         } else {
             rc = static_cast<int>(syscall(SYS_renameat2, dirfd, tmp.c_str(), dirfd, name.c_str(), 1));
             if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
@@ -228,18 +235,24 @@ inline bool sync_file(const std::string& path) {
 /// metadata then names the copies), fsync (durability protects against a power loss, which
 /// the crashed process's remaining lifetime does not change), then the upload.
 inline void serve_handoff(helper_service* service, sigsafe::region_header* region, int socket_fd, sigsafe::u32 seq,
-                          exit_watch* watch) {
+                          exit_watch* watch, handoff_spares* spares) {
     Report persisted;
     report_claim claim;
     report_claim own_claim;
     report_claim* held = &claim;
     std::string memory_copy, why;
     CRASHDROP_DETAIL_HELPER_PHASE("helper: woken");
-    const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why);
+    const handoff_outcome got_dump = persist_handoff(service, region, seq, &persisted, &claim, &memory_copy, &why, &spares->dump);
     const bool crash = region->signo != 0;
     CRASHDROP_DETAIL_HELPER_PHASE("helper: dump named");
     if (crash) watch->crash_handed_off();  // its end is the crash's, whatever became of the dump
-    const bool described = got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false);
+    // The metadata into the other file made ahead, the ordinary way if that cannot be.
+    const std::string pending = service->db().pending_dir();
+    const metadata_saver quick = [spares, &pending](const Report& r) {
+        return publish_prepared_file(&spares->meta, pending, r.id + ".meta", encode_report(r), nullptr);
+    };
+    const bool described =
+        got_dump == handoff_outcome::stored && service->describe(&persisted, &held, &own_claim, false, false, &quick);
     CRASHDROP_DETAIL_HELPER_PHASE("helper: .meta written");
     bool recorded = false;
     if (got_dump != handoff_outcome::not_ours && crash) {
@@ -282,6 +295,8 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
     const int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
     // Abnormal exits (exit_watch_linux.hpp): what the helper keeps while the application lives.
     exit_watch watch;
+    handoff_spares spares;
+    if (region != nullptr && socket_fd >= 0) spares.refill(service->db().pending_dir());
     const bool watching = region != nullptr && socket_fd >= 0 && service->config().report_abnormal_exits && watch.begin(region->app_pid);
     if (watching) {
         service->log("watching for an abnormal exit: " + std::to_string(watch.modules().size()) + " modules, OOM count " +
@@ -330,7 +345,8 @@ inline void serve_application(helper_service* service, sigsafe::region_header* r
                 break;
             }
             if (msg[0] == 'D' && got == static_cast<ssize_t>(sigsafe::k_handoff_message_size)) {
-                serve_handoff(service, region, socket_fd, sigsafe::handoff_message_seq(msg), &watch);
+                serve_handoff(service, region, socket_fd, sigsafe::handoff_message_seq(msg), &watch, &spares);
+                spares.refill(service->db().pending_dir());
             } else if (msg[0] == 'C') {
                 service->log("upload consent changed");
                 service->requeue_all();
