@@ -1990,14 +1990,18 @@ namespace detail {
 
 /// CPU identification for SystemInfo. Runs at start(), not after a fault.
 inline void fill_cpu_info(minidump::system_info* si) {
+    // __cpuid, not __get_cpuid: the latter asks for the highest leaf before every leaf, and
+    // in a virtual machine each cpuid is a trip to the hypervisor (~5-7 us here). Leaf 0 says
+    // the highest basic leaf; leaf 0x80000000 the highest extended one.
     unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid(0, &a, &b, &c, &d)) {
-        si->cpu.x86.vendor_id[0] = b;
-        si->cpu.x86.vendor_id[1] = d;
-        si->cpu.x86.vendor_id[2] = c;
-    }
+    __cpuid(0, a, b, c, d);
+    const unsigned max_basic = a;
+    si->cpu.x86.vendor_id[0] = b;
+    si->cpu.x86.vendor_id[1] = d;
+    si->cpu.x86.vendor_id[2] = c;
     const bool amd = b == 0x68747541u;  // "Auth" of AuthenticAMD
-    if (__get_cpuid(1, &a, &b, &c, &d)) {
+    if (max_basic >= 1) {
+        __cpuid(1, a, b, c, d);
         si->cpu.x86.version_information = a;
         si->cpu.x86.feature_information = d;
         unsigned family = (a >> 8) & 0xfu;
@@ -2008,7 +2012,13 @@ inline void fill_cpu_info(minidump::system_info* si) {
         si->processor_level = static_cast<std::uint16_t>(family);
         si->processor_revision = static_cast<std::uint16_t>((model << 8) | stepping);
     }
-    if (amd && __get_cpuid(0x80000001u, &a, &b, &c, &d)) si->cpu.x86.amd_extended_cpu_features = d;
+    if (amd) {
+        __cpuid(0x80000000u, a, b, c, d);
+        if (a >= 0x80000001u) {
+            __cpuid(0x80000001u, a, b, c, d);
+            si->cpu.x86.amd_extended_cpu_features = d;
+        }
+    }
 }
 
 }  // namespace detail
@@ -5208,12 +5218,21 @@ namespace detail {
 
 /// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
 /// O_TMPFILE support the dump path creates a named temporary file instead.
-inline void prepare_dump_file(sigsafe::linux_state* g) {
-    if (g->dump_fd >= 0) return;
-    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+/// Takes `fd`, an unnamed file in pending/ whose file offset is 0 (start()'s write probe), as
+/// the next dump's file. Nothing when fd < 0.
+inline void adopt_dump_file(sigsafe::linux_state* g, int fd) {
     if (fd < 0) return;
+    if (g->dump_fd >= 0) {
+        close(fd);
+        return;
+    }
     g->dump_fd = fd;
     std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
+}
+
+inline void prepare_dump_file(sigsafe::linux_state* g) {
+    if (g->dump_fd >= 0) return;
+    adopt_dump_file(g, openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
 }
 
 }  // namespace detail
@@ -18103,6 +18122,7 @@ struct database_layout {
     std::string pending;  // absolute
     std::string completed;
     int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
+    int dump_fd = -1;     // the write probe when it was an unnamed file: the next dump's file (-1: none)
 };
 
 inline Status prepare_database(const std::string& root_given, database_layout* out) {
@@ -18142,16 +18162,22 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
-    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
-    // a named one where the file system has no unnamed files.
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove),
+    // kept as the file the next dump is written to (prepare_dump_file: a dump writes from
+    // offset 0, over the probe's byte, which pwrite left the file offset before); a named one
+    // where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
     int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
     if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
-        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
-        close(pfd);
+        if (pwrite(pfd, "x", 1, 0) != 1) err = errno != 0 ? errno : EIO;
+        if (named || err != 0) {
+            close(pfd);
+        } else {
+            out->dump_fd = pfd;
+        }
         if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
@@ -18504,6 +18530,7 @@ inline Status linux_start(const Options& options) {
     sigsafe::u8* region = reserve_region(region_size, &g->region_fd, !helper_commits);
     if (region == nullptr) {
         close(db.pending_fd);
+        if (db.dump_fd >= 0) close(db.dump_fd);
         return fail(Status(Error::out_of_memory,
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
@@ -18552,6 +18579,7 @@ inline Status linux_start(const Options& options) {
     CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
+    adopt_dump_file(g, db.dump_fd);
     prepare_dump_file(g);
     CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;

@@ -149,14 +149,18 @@ namespace detail {
 
 /// CPU identification for SystemInfo. Runs at start(), not after a fault.
 inline void fill_cpu_info(minidump::system_info* si) {
+    // __cpuid, not __get_cpuid: the latter asks for the highest leaf before every leaf, and
+    // in a virtual machine each cpuid is a trip to the hypervisor (~5-7 us here). Leaf 0 says
+    // the highest basic leaf; leaf 0x80000000 the highest extended one.
     unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid(0, &a, &b, &c, &d)) {
-        si->cpu.x86.vendor_id[0] = b;
-        si->cpu.x86.vendor_id[1] = d;
-        si->cpu.x86.vendor_id[2] = c;
-    }
+    __cpuid(0, a, b, c, d);
+    const unsigned max_basic = a;
+    si->cpu.x86.vendor_id[0] = b;
+    si->cpu.x86.vendor_id[1] = d;
+    si->cpu.x86.vendor_id[2] = c;
     const bool amd = b == 0x68747541u;  // "Auth" of AuthenticAMD
-    if (__get_cpuid(1, &a, &b, &c, &d)) {
+    if (max_basic >= 1) {
+        __cpuid(1, a, b, c, d);
         si->cpu.x86.version_information = a;
         si->cpu.x86.feature_information = d;
         unsigned family = (a >> 8) & 0xfu;
@@ -167,7 +171,13 @@ inline void fill_cpu_info(minidump::system_info* si) {
         si->processor_level = static_cast<std::uint16_t>(family);
         si->processor_revision = static_cast<std::uint16_t>((model << 8) | stepping);
     }
-    if (amd && __get_cpuid(0x80000001u, &a, &b, &c, &d)) si->cpu.x86.amd_extended_cpu_features = d;
+    if (amd) {
+        __cpuid(0x80000000u, a, b, c, d);
+        if (a >= 0x80000001u) {
+            __cpuid(0x80000001u, a, b, c, d);
+            si->cpu.x86.amd_extended_cpu_features = d;
+        }
+    }
 }
 
 }  // namespace detail
