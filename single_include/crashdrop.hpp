@@ -15169,17 +15169,19 @@ inline handoff_outcome persist_handoff(helper_service* service, sigsafe::region_
 
 /// After answering a crash: the crashed process is dying, and what comes next here (fsyncs,
 /// the upload) would take the CPU its threads need to exit. Waits (at most
-/// k_crashed_end_wait_ms) until its end of the socket is closed, which happens as it dies.
+/// k_crashed_end_wait_ms) until it is gone: its pidfd (exit_watch's, when it watches) says so
+/// once the process has wholly ended; without one, its end of the socket closing (which comes
+/// a little earlier in its exit).
 constexpr int k_crashed_end_wait_ms = 50;
-inline void await_crashed_end(int socket_fd) {
-    pollfd p{socket_fd, POLLRDHUP, 0};
+inline void await_crashed_end(int socket_fd, int app_pidfd) {
+    pollfd p{app_pidfd >= 0 ? app_pidfd : socket_fd, static_cast<short>(app_pidfd >= 0 ? POLLIN : POLLRDHUP), 0};
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(k_crashed_end_wait_ms);
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
         if (left < 0) return;
         const int r = poll(&p, 1, static_cast<int>(left) + 1);
         if (r < 0 && errno == EINTR) continue;
-        return;  // closed (it died), a message after all, or the time is up
+        return;  // gone, a message after all, or the time is up
     }
 }
 
@@ -15232,7 +15234,7 @@ inline void serve_handoff(helper_service* service, sigsafe::region_header* regio
         CRASHDROP_DETAIL_HELPER_PHASE("helper: run recorded");
         send(socket_fd, reply, sizeof(reply), MSG_NOSIGNAL);
         CRASHDROP_DETAIL_HELPER_PHASE("helper: answered");
-        if (crash) await_crashed_end(socket_fd);
+        if (crash) await_crashed_end(socket_fd, watch->pidfd());
     }
     if (recorded) {
         sync_file(path_join(service->db().root(), "runs"));
