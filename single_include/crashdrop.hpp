@@ -5218,21 +5218,12 @@ namespace detail {
 
 /// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
 /// O_TMPFILE support the dump path creates a named temporary file instead.
-/// Takes `fd`, an unnamed file in pending/ whose file offset is 0 (start()'s write probe), as
-/// the next dump's file. Nothing when fd < 0.
-inline void adopt_dump_file(sigsafe::linux_state* g, int fd) {
-    if (fd < 0) return;
-    if (g->dump_fd >= 0) {
-        close(fd);
-        return;
-    }
-    g->dump_fd = fd;
-    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
-}
-
 inline void prepare_dump_file(sigsafe::linux_state* g) {
     if (g->dump_fd >= 0) return;
-    adopt_dump_file(g, openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    g->dump_fd = fd;
+    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
 }
 
 }  // namespace detail
@@ -18124,7 +18115,6 @@ struct database_layout {
     std::string pending;  // absolute
     std::string completed;
     int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
-    int dump_fd = -1;     // the write probe when it was an unnamed file: the next dump's file (-1: none)
 };
 
 inline Status prepare_database(const std::string& root_given, database_layout* out) {
@@ -18164,22 +18154,16 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
-    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove),
-    // kept as the file the next dump is written to (prepare_dump_file: a dump writes from
-    // offset 0, over the probe's byte, which pwrite left the file offset before); a named one
-    // where the file system has no unnamed files.
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
+    // a named one where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
     int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
     if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
-        if (pwrite(pfd, "x", 1, 0) != 1) err = errno != 0 ? errno : EIO;
-        if (named || err != 0) {
-            close(pfd);
-        } else {
-            out->dump_fd = pfd;
-        }
+        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
+        close(pfd);
         if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
@@ -18532,7 +18516,6 @@ inline Status linux_start(const Options& options) {
     sigsafe::u8* region = reserve_region(region_size, &g->region_fd, !helper_commits);
     if (region == nullptr) {
         close(db.pending_fd);
-        if (db.dump_fd >= 0) close(db.dump_fd);
         return fail(Status(Error::out_of_memory,
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
@@ -18581,7 +18564,6 @@ inline Status linux_start(const Options& options) {
     CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
-    adopt_dump_file(g, db.dump_fd);
     prepare_dump_file(g);
     CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;

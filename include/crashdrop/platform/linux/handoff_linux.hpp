@@ -216,21 +216,12 @@ namespace detail {
 
 /// Prepares the unnamed file the next dump is written to (O_TMPFILE in pending/). Without
 /// O_TMPFILE support the dump path creates a named temporary file instead.
-/// Takes `fd`, an unnamed file in pending/ whose file offset is 0 (start()'s write probe), as
-/// the next dump's file. Nothing when fd < 0.
-inline void adopt_dump_file(sigsafe::linux_state* g, int fd) {
-    if (fd < 0) return;
-    if (g->dump_fd >= 0) {
-        close(fd);
-        return;
-    }
-    g->dump_fd = fd;
-    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
-}
-
 inline void prepare_dump_file(sigsafe::linux_state* g) {
     if (g->dump_fd >= 0) return;
-    adopt_dump_file(g, openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+    const int fd = openat(g->pending_dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    g->dump_fd = fd;
+    std::snprintf(g->dump_fd_path, sizeof(g->dump_fd_path), "/proc/self/fd/%d", fd);
 }
 
 }  // namespace detail

@@ -26,7 +26,6 @@ struct database_layout {
     std::string pending;  // absolute
     std::string completed;
     int pending_fd = -1;  // O_DIRECTORY, for openat() on the crash path
-    int dump_fd = -1;     // the write probe when it was an unnamed file: the next dump's file (-1: none)
 };
 
 inline Status prepare_database(const std::string& root_given, database_layout* out) {
@@ -66,22 +65,16 @@ inline Status prepare_database(const std::string& root_given, database_layout* o
     out->completed = db.completed_dir();
     const int fd = open_folder(out->pending);
     if (fd < 0) return Status(Error::database_unavailable, "'" + out->pending + "' cannot be opened: " + errno_text(errno));
-    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove),
-    // kept as the file the next dump is written to (prepare_dump_file: a dump writes from
-    // offset 0, over the probe's byte, which pwrite left the file offset before); a named one
-    // where the file system has no unnamed files.
+    // An unnamed file first (O_TMPFILE: nothing is added to the folder, nothing to remove);
+    // a named one where the file system has no unnamed files.
     const std::string probe = ".write-probe-" + std::to_string(getpid()) + ".tmp";
     int pfd = openat(fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     const bool named = pfd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT);
     if (named) pfd = openat(fd, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = pfd < 0 ? errno : 0;
     if (pfd >= 0) {
-        if (pwrite(pfd, "x", 1, 0) != 1) err = errno != 0 ? errno : EIO;
-        if (named || err != 0) {
-            close(pfd);
-        } else {
-            out->dump_fd = pfd;
-        }
+        if (write(pfd, "x", 1) != 1) err = errno != 0 ? errno : EIO;
+        close(pfd);
         if (named) unlinkat(fd, probe.c_str(), 0);
     }
     if (err != 0) {
@@ -434,7 +427,6 @@ inline Status linux_start(const Options& options) {
     sigsafe::u8* region = reserve_region(region_size, &g->region_fd, !helper_commits);
     if (region == nullptr) {
         close(db.pending_fd);
-        if (db.dump_fd >= 0) close(db.dump_fd);
         return fail(Status(Error::out_of_memory,
                            "reserving " + std::to_string(region_size) + " bytes for the crash path failed: " + errno_text(errno)));
     }
@@ -483,7 +475,6 @@ inline Status linux_start(const Options& options) {
     CRASHDROP_DETAIL_START_PHASE("process_facts");
     g->dump_fd = -1;
     g->helper_sock.store(-1, std::memory_order_release);
-    adopt_dump_file(g, db.dump_fd);
     prepare_dump_file(g);
     CRASHDROP_DETAIL_START_PHASE("prepare_dump_file");
     runtime().database_root = db.root;
