@@ -1314,7 +1314,7 @@ TEST_CASE("generated code is an executable mapping that is no file (anonymous or
     close(memfd);
 }
 
-TEST_CASE("hang_watch: a request the watchdog answers busy is asked again in the same episode; once written, no "
+TEST_CASE("hang_watch: a request the watchdog answers busy is asked again in the same episode - once written, no "
           "more until the thread beats again", "[internals][hang]") {
     // The helper's side of hang reports, driven by hand: the region is ordinary memory here,
     // and this test plays the watchdog by writing its answers into it.
