@@ -971,6 +971,18 @@ NOINLINE void hang_blocked_leaf(long ms) {
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     __asm__ volatile("");
 }
+/// Stays hung in LEAF for at least MS, then on in 50 ms calls of it until DUMPS reports are in
+/// pending/ (at most 20 s): a helper slowed down by a loaded machine may find the hang late, and
+/// the thread must still be stuck when the dump takes its registers. A macro, so the loop runs
+/// in run_hang's own frame and the report's stack reads LEAF <- run_hang <- main.
+#define HANG_UNTIL_DUMPS(LEAF, MS, DUMPS)                                      \
+    do {                                                                       \
+        LEAF(MS);                                                              \
+        const long long hang_until_ = mono_ms() + 20000;                       \
+        while (pending_dump_count() < (DUMPS) && mono_ms() < hang_until_) {    \
+            LEAF(50);                                                          \
+        }                                                                      \
+    } while (0)
 NOINLINE int run_hang(const std::string& mode, long t) {
     printf("watched_tid=%d\n", gettid_());
     fflush(stdout);
@@ -992,18 +1004,18 @@ NOINLINE int run_hang(const std::string& mode, long t) {
     }
     beat_for(200);
     if (mode == "hang") {
-        hang_sleep_leaf(2 * t);
+        HANG_UNTIL_DUMPS(hang_sleep_leaf, 2 * t, 1);
         beat_until_dumps(1);
     } else if (mode == "hang_twice") {
-        hang_sleep_leaf(2 * t);
+        HANG_UNTIL_DUMPS(hang_sleep_leaf, 2 * t, 1);
         beat_until_dumps(1);
         beat_for(200);
-        hang_spin_leaf(2 * t);
+        HANG_UNTIL_DUMPS(hang_spin_leaf, 2 * t, 2);
         beat_until_dumps(2);
         std::string path;  // a later report: the hang annotations must not be in it
         printf("write_dump=%s\n", crashdrop::write_dump(&path).ok() ? path.c_str() : "failed");
     } else if (mode == "hang_long") {  // one episode of many timeouts: one report
-        hang_sleep_leaf(8 * t);
+        HANG_UNTIL_DUMPS(hang_sleep_leaf, 8 * t, 1);
         beat_until_dumps(1);
     } else if (mode == "hang_blocked") {
         hang_blocked_leaf(2 * t + static_cast<long>(500));  // + the writer's wait for its answer

@@ -1154,11 +1154,13 @@ std::uint32_t watched_tid_of(const run_result& r) {
 crash_run run_hang_mode(const std::string& mode, int timeout_ms = 500, std::vector<std::string> env = {}) {
     env.push_back("CRASHDROP_TEST_HANG_MS=" + std::to_string(timeout_ms));
     crash_run c = run_target(CRASH_TARGET, mode, {}, env, 120);
+    // Settled: every dump with its .meta, and the helper done with its log (it exits once the
+    // application has gone), so what a test reads from pending/ and helper.log is final.
     eventually(10, [&] {
         c.dumps = list_dumps(c.db + "/pending");
         return std::all_of(c.dumps.begin(), c.dumps.end(), [](const std::string& d) {
             return file_exists(d.substr(0, d.size() - 4) + ".meta");
-        });
+        }) && read_text_file(c.db + "/helper.log").find("helper exits") != std::string::npos;
     });
     return c;
 }
@@ -1226,6 +1228,7 @@ TEST_CASE("hang: after beating again, a second hang is a second report - and a l
     if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_twice");
     INFO(c.run.describe());
+    INFO("helper.log:\n" << read_text_file(c.db + "/helper.log"));
     CHECK(c.run.exit_code() == 0);
     // Then write_dump(): a later report, without the hang annotations.
     const auto at = c.run.out.find("write_dump=");
@@ -1263,6 +1266,7 @@ TEST_CASE("hang: a thread hung for many timeouts (an hour, shortened to 8 x 500 
     if (helper_skipped("hang reports")) return;
     crash_run c = run_hang_mode("hang_long");
     INFO(c.run.describe());
+    INFO("helper.log:\n" << read_text_file(c.db + "/helper.log"));
     CHECK(c.run.exit_code() == 0);
     REQUIRE(c.dumps.size() == 1);
     check_hang_dump(c, c.dumps[0], "hang_sleep_leaf,run_hang,main", 500);
